@@ -1,0 +1,1 @@
+//! Benchmarks live as `[[bench]]` targets; this library is empty.

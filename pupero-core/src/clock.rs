@@ -1,0 +1,101 @@
+//! Time as an input: a [`Clock`] port and a millisecond [`Timestamp`].
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Milliseconds since the Unix epoch, UTC.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The epoch itself.
+    pub const EPOCH: Timestamp = Timestamp(0);
+
+    /// A timestamp `ms` milliseconds after the epoch.
+    pub const fn from_unix_ms(ms: u64) -> Self {
+        Timestamp(ms)
+    }
+
+    /// Milliseconds since the epoch.
+    pub const fn as_unix_ms(self) -> u64 {
+        self.0
+    }
+
+    /// This instant plus `secs` seconds, saturating at the far future.
+    pub const fn plus_secs(self, secs: u64) -> Timestamp {
+        Timestamp(self.0.saturating_add(secs.saturating_mul(1000)))
+    }
+
+    /// This instant plus `ms` milliseconds, saturating at the far future.
+    pub const fn plus_ms(self, ms: u64) -> Timestamp {
+        Timestamp(self.0.saturating_add(ms))
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Timestamp({}ms)", self.0)
+    }
+}
+
+/// Storage edge: timestamps are stored as signed `BIGINT` milliseconds.
+impl TryFrom<Timestamp> for i64 {
+    type Error = crate::Error;
+    fn try_from(t: Timestamp) -> crate::Result<i64> {
+        i64::try_from(t.0).map_err(|_| crate::Error::InvalidId("timestamp out of range"))
+    }
+}
+
+impl TryFrom<i64> for Timestamp {
+    type Error = crate::Error;
+    fn try_from(v: i64) -> crate::Result<Timestamp> {
+        u64::try_from(v).map(Timestamp).map_err(|_| crate::Error::InvalidId("negative timestamp"))
+    }
+}
+
+/// Where "now" comes from. Inject it, so that expiry and timeouts are deterministic in tests.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The operating system's wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp(u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX))
+    }
+}
+
+/// A clock that moves only when told to; for tests and simulations.
+#[derive(Debug, Default)]
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    /// A clock showing `start`.
+    pub fn new(start: Timestamp) -> Self {
+        ManualClock(AtomicU64::new(start.0))
+    }
+
+    /// Moves the clock forward by `secs` seconds.
+    pub fn advance_secs(&self, secs: u64) {
+        self.0.fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
+    }
+
+    /// Sets the clock to `t`.
+    pub fn set(&self, t: Timestamp) {
+        self.0.store(t.0, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}

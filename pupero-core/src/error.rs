@@ -1,0 +1,74 @@
+//! The one error type of `pupero-core`.
+
+use crate::ledger::{AccountError, TransferError};
+
+/// Convenience alias for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything the domain can refuse.
+///
+/// Callers branch on the classifiers (`is_*`) or on the variant; the `Display` text is for
+/// people and logs, not an interface.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// An XMR amount string or integer was not a valid piconero amount.
+    #[error("invalid amount: {0}")]
+    InvalidAmount(&'static str),
+    /// Checked arithmetic on amounts overflowed or went below zero.
+    #[error("amount arithmetic overflowed")]
+    AmountOverflow,
+    /// A Monero address did not parse, had a bad checksum, or is for another network.
+    #[error("invalid Monero address: {0}")]
+    InvalidAddress(&'static str),
+    /// A fiat amount, price, margin or currency code was not valid.
+    #[error("invalid decimal: {0}")]
+    InvalidDecimal(&'static str),
+    /// An id was not a valid id of its kind.
+    #[error("invalid id: {0}")]
+    InvalidId(&'static str),
+    /// The ledger refused to create an account.
+    #[error("account refused: {0}")]
+    Account(#[from] AccountError),
+    /// The ledger refused a transfer.
+    #[error("transfer refused: {0}")]
+    Transfer(#[from] TransferError),
+}
+
+impl Error {
+    /// Whether the error is a refusal because an account does not hold enough money.
+    pub fn is_insufficient_funds(&self) -> bool {
+        matches!(self, Error::Transfer(TransferError::ExceedsCredits | TransferError::ExceedsDebits))
+    }
+
+    /// Whether the error is an idempotency conflict: the id exists with another body.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            Error::Transfer(TransferError::ExistsWithDifferentFields)
+                | Error::Account(AccountError::ExistsWithDifferentFields)
+        )
+    }
+
+    /// Whether the error names something that does not exist.
+    pub fn is_not_found(&self) -> bool {
+        matches!(
+            self,
+            Error::Transfer(
+                TransferError::DebitAccountNotFound
+                    | TransferError::CreditAccountNotFound
+                    | TransferError::PendingTransferNotFound
+            )
+        )
+    }
+
+    /// Whether the error comes from parsing input (a caller's mistake, never the system's).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidAmount(_)
+                | Error::InvalidAddress(_)
+                | Error::InvalidDecimal(_)
+                | Error::InvalidId(_)
+        )
+    }
+}

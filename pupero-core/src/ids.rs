@@ -1,0 +1,112 @@
+//! Ids as newtypes, so a user id can never be passed where an account id is expected.
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A new random, time-ordered id (UUIDv7).
+            pub fn new_v7() -> Self {
+                $name(Uuid::now_v7())
+            }
+
+            /// Wraps an existing UUID.
+            pub const fn from_uuid(id: Uuid) -> Self {
+                $name(id)
+            }
+
+            /// The id from its 128-bit value.
+            pub const fn from_u128(v: u128) -> Self {
+                $name(Uuid::from_u128(v))
+            }
+
+            /// The underlying UUID.
+            pub const fn as_uuid(&self) -> &Uuid {
+                &self.0
+            }
+
+            /// The 128-bit value of the id.
+            pub const fn as_u128(&self) -> u128 {
+                self.0.as_u128()
+            }
+
+            /// Whether this is the all-zero id, which is never valid.
+            pub fn is_nil(&self) -> bool {
+                self.0.is_nil()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0.hyphenated())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self> {
+                Uuid::try_parse(s)
+                    .map($name)
+                    .map_err(|_| Error::InvalidId(concat!("not a valid ", stringify!($name))))
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A person's account on Pupero.
+    UserId
+);
+uuid_id!(
+    /// A ledger account. Its id is chosen by the caller, so creating it is idempotent.
+    AccountId
+);
+uuid_id!(
+    /// A ledger transfer. The id is the idempotency key: creating the same transfer twice
+    /// is a no-op, creating another transfer under the same id is a conflict.
+    TransferId
+);
+
+impl TransferId {
+    /// A transfer id derived deterministically from a namespace and a caller's key, so a
+    /// retried request maps to the same transfer (UUIDv5-style, SHA-1 over the name).
+    pub fn derive(namespace: &Uuid, name: &[u8]) -> Self {
+        TransferId(Uuid::new_v5(namespace, name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_and_display_round_trip() {
+        let id = AccountId::new_v7();
+        let back: AccountId = id.to_string().parse().unwrap();
+        assert_eq!(id, back);
+        assert!("nope".parse::<UserId>().is_err());
+    }
+
+    #[test]
+    fn derived_ids_are_stable() {
+        let ns = Uuid::from_u128(7);
+        assert_eq!(TransferId::derive(&ns, b"k1"), TransferId::derive(&ns, b"k1"));
+        assert_ne!(TransferId::derive(&ns, b"k1"), TransferId::derive(&ns, b"k2"));
+    }
+}

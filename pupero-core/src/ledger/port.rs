@@ -1,0 +1,100 @@
+//! The [`LedgerStore`] port: what a storage adapter of the ledger provides.
+
+use async_trait::async_trait;
+
+use super::{Account, AccountResult, NewAccount, NewTransfer, Transfer, TransferResult};
+use crate::ids::{AccountId, TransferId};
+use crate::limits::{DEFAULT_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE};
+
+/// Durable storage of the ledger. Every call is atomic: a batch commits all or nothing
+/// (linked chains inside it fail together; independent transfers fail alone), and once a call
+/// returns `Ok` its effects are durable.
+///
+/// Implementations apply the rules of [`super::LedgerBook`]; they never decide on their own
+/// whether a transfer is valid.
+#[async_trait]
+pub trait LedgerStore: Send + Sync {
+    /// The adapter's error: storage failures only. Refusals of individual accounts and
+    /// transfers are in the per-item results.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Creates accounts; one result per request, in order.
+    async fn create_accounts(&self, accounts: &[NewAccount]) -> Result<Vec<AccountResult>, Self::Error>;
+
+    /// Creates transfers; one result per request, in order.
+    async fn create_transfers(&self, transfers: &[NewTransfer]) -> Result<Vec<TransferResult>, Self::Error>;
+
+    /// The accounts that exist among `ids`, in no particular order.
+    async fn lookup_accounts(&self, ids: &[AccountId]) -> Result<Vec<Account>, Self::Error>;
+
+    /// The transfers that exist among `ids`, in no particular order.
+    async fn lookup_transfers(&self, ids: &[TransferId]) -> Result<Vec<Transfer>, Self::Error>;
+
+    /// Transfers debiting or crediting `account`, newest first.
+    async fn account_history(&self, account: AccountId, query: HistoryQuery) -> Result<HistoryPage, Self::Error>;
+
+    /// Expires pending transfers whose timeout has passed, at most
+    /// [`crate::limits::MAX_EXPIRIES_PER_SWEEP`] per call; returns how many it expired.
+    async fn expire_pending(&self) -> Result<u32, Self::Error>;
+}
+
+/// An opaque position in an account's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HistoryCursor(u64);
+
+impl HistoryCursor {
+    /// A cursor from its stored sequence number. Only adapters should call this.
+    pub const fn from_seq(seq: u64) -> Self {
+        HistoryCursor(seq)
+    }
+
+    /// The stored sequence number.
+    pub const fn seq(self) -> u64 {
+        self.0
+    }
+}
+
+/// Which page of history to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryQuery {
+    limit: u32,
+    before: Option<HistoryCursor>,
+}
+
+impl HistoryQuery {
+    /// The first page, of `limit` entries at most (clamped to
+    /// [`crate::limits::MAX_HISTORY_PAGE_SIZE`], and at least 1).
+    pub fn first(limit: u32) -> HistoryQuery {
+        HistoryQuery { limit: limit.clamp(1, MAX_HISTORY_PAGE_SIZE), before: None }
+    }
+
+    /// The page after `cursor` (older entries).
+    pub fn after(cursor: HistoryCursor, limit: u32) -> HistoryQuery {
+        HistoryQuery { before: Some(cursor), ..HistoryQuery::first(limit) }
+    }
+
+    /// Entries per page.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// Where the page starts (exclusive), if not at the newest entry.
+    pub fn before(&self) -> Option<HistoryCursor> {
+        self.before
+    }
+}
+
+impl Default for HistoryQuery {
+    fn default() -> Self {
+        HistoryQuery::first(DEFAULT_HISTORY_PAGE_SIZE)
+    }
+}
+
+/// A page of history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryPage {
+    /// The transfers, newest first.
+    pub transfers: Vec<Transfer>,
+    /// Where the next (older) page starts, or `None` on the last page.
+    pub next: Option<HistoryCursor>,
+}

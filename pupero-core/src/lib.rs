@@ -1,0 +1,27 @@
+//! Pupero's domain, with no I/O.
+//!
+//! This crate owns the types that carry Pupero's rules — [`Piconero`] amounts,
+//! [`MoneroAddress`]es, exact fiat decimals, ids, the [`Clock`] — and the double-entry
+//! ledger model in [`ledger`]: accounts, transfers, two-phase holds and the in-memory
+//! [`ledger::LedgerBook`] that decides whether a batch of transfers is valid. It also
+//! defines the *ports*, small traits such as [`ledger::LedgerStore`] that the adapter
+//! crates (`pupero-ledger`, `pupero-wallet`, `pupero-server`) implement.
+//!
+//! Nothing here touches a database, a socket, a queue or an async runtime; time is an input.
+#![deny(missing_docs)]
+
+pub mod address;
+pub mod clock;
+pub mod error;
+pub mod fiat;
+pub mod ids;
+pub mod ledger;
+pub mod limits;
+pub mod money;
+
+pub use address::{AddressKind, MoneroAddress, Network};
+pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use error::{Error, Result};
+pub use fiat::{CurrencyCode, FiatAmount, MarginPercent, Price};
+pub use ids::{AccountId, TransferId, UserId};
+pub use money::Piconero;

@@ -1,0 +1,23 @@
+//! Pupero's double-entry ledger on SQL.
+//!
+//! [`SqlLedger`] implements the core's [`LedgerStore`](pupero_core::ledger::LedgerStore) port on
+//! SQLite (the embedded default, in WAL mode) and on MariaDB/MySQL, chosen by the database URL.
+//! The rules are the core's [`LedgerBook`](pupero_core::ledger::LedgerBook); this crate only
+//! loads the rows a batch touches, lets the book decide, and writes the changes back in one
+//! database transaction.
+//!
+//! All writes of one process go through a single writer task that commits concurrent requests
+//! together (group commit): one transaction, one fsync, for as many batches as arrived while the
+//! previous commit was in flight. Rows are also locked (`FOR UPDATE` on MariaDB, an immediate
+//! write transaction on SQLite), so several processes may share one database safely, and the
+//! schema repeats the balance constraints as `CHECK`s and forbids changing a transfer.
+#![deny(missing_docs)]
+
+mod db;
+mod error;
+mod store;
+mod writer;
+
+pub use db::Engine;
+pub use error::Error;
+pub use store::{LedgerOptions, SqlLedger};

@@ -1,0 +1,273 @@
+//! [`SqlLedger`]: the ledger store on SQLite or MariaDB.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pupero_core::ledger::{
+    Account, AccountResult, HistoryCursor, HistoryPage, HistoryQuery, LedgerStore, NewAccount,
+    NewTransfer, Outcome, Transfer, TransferError, TransferResult,
+};
+use pupero_core::limits::{MAX_ACCOUNTS_PER_BATCH, MAX_EXPIRIES_PER_SWEEP, MAX_TRANSFERS_PER_BATCH};
+use pupero_core::{AccountId, Clock, SystemClock, TransferId};
+use sqlx::{AnyPool, AssertSqlSafe, Row};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{self, ACCOUNT_COLUMNS, Engine, TRANSFER_COLUMNS, placeholders};
+use crate::error::Error;
+use crate::writer::{self, Command};
+
+/// How to open a ledger.
+#[derive(Debug, Clone)]
+pub struct LedgerOptions {
+    /// `sqlite:///path/to/file.db`, `mysql://user:pass@host/db` or `mariadb://…`.
+    pub url: String,
+    /// Where "now" comes from (transfer timestamps, pending expiry).
+    pub clock: Arc<dyn Clock>,
+}
+
+impl LedgerOptions {
+    /// Options for `url` with the system clock.
+    pub fn new(url: impl Into<String>) -> LedgerOptions {
+        LedgerOptions { url: url.into(), clock: Arc::new(SystemClock) }
+    }
+
+    /// The same options with another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> LedgerOptions {
+        self.clock = clock;
+        self
+    }
+}
+
+/// The ledger, stored in SQL. Cheap to clone: clones share the pools and the writer task.
+#[derive(Clone, Debug)]
+pub struct SqlLedger {
+    engine: Engine,
+    reader: AnyPool,
+    commands: mpsc::Sender<Command>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqlLedger {
+    /// Connects, applies pending migrations and starts the writer task. Must be called inside
+    /// a Tokio runtime.
+    pub async fn open(options: LedgerOptions) -> Result<SqlLedger, Error> {
+        let pools = db::connect(&options.url).await?;
+        let commands = writer::spawn(pools.writer.clone(), pools.engine, options.clock.clone());
+        Ok(SqlLedger { engine: pools.engine, reader: pools.reader, commands, clock: options.clock })
+    }
+
+    /// The database engine in use.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The clock the ledger stamps transfers with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Creates one account; `Ok` also when it already existed with the same fields.
+    pub async fn create_account(&self, account: NewAccount) -> Result<Outcome, Error> {
+        let mut results = LedgerStore::create_accounts(self, std::slice::from_ref(&account)).await?;
+        results.remove(0).map_err(|e| Error::Refused(e.into()))
+    }
+
+    /// Creates one transfer; `Ok` also when it already existed with the same fields (a retry).
+    pub async fn transfer(&self, transfer: NewTransfer) -> Result<Outcome, Error> {
+        let mut results = LedgerStore::create_transfers(self, std::slice::from_ref(&transfer)).await?;
+        results.remove(0).map_err(|e| Error::Refused(e.into()))
+    }
+
+    /// Creates `chain` as one linked chain: all of it or none of it. The `linked` flags are set
+    /// here. On refusal the error is the transfer that failed, not its innocent siblings.
+    pub async fn transfer_linked(&self, chain: Vec<NewTransfer>) -> Result<Vec<Outcome>, Error> {
+        let last = chain.len().saturating_sub(1);
+        let chain: Vec<NewTransfer> =
+            chain.into_iter().enumerate().map(|(i, t)| NewTransfer { linked: i < last, ..t }).collect();
+        let results = LedgerStore::create_transfers(self, &chain).await?;
+        let failure = results
+            .iter()
+            .filter_map(|r| r.err())
+            .find(|e| *e != TransferError::LinkedEventFailed)
+            .or_else(|| results.iter().find_map(|r| r.err()));
+        match failure {
+            Some(error) => Err(Error::Refused(error.into())),
+            None => Ok(results.into_iter().flatten().collect()),
+        }
+    }
+
+    /// One account, if it exists.
+    pub async fn account(&self, id: AccountId) -> Result<Option<Account>, Error> {
+        Ok(LedgerStore::lookup_accounts(self, &[id]).await?.pop())
+    }
+
+    /// Checks the ledger's invariants over the whole database: per ledger Σ debits = Σ credits
+    /// (pending and posted, separately), and no account breaks its flags.
+    pub async fn check_invariants(&self) -> Result<(), Error> {
+        check_invariants(&self.reader).await
+    }
+
+    async fn send<T>(&self, command: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command) -> Result<T, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(command(tx)).await.map_err(|_| Error::WriterStopped)?;
+        rx.await.map_err(|_| Error::WriterStopped)?
+    }
+}
+
+#[async_trait]
+impl LedgerStore for SqlLedger {
+    type Error = Error;
+
+    async fn create_accounts(&self, accounts: &[NewAccount]) -> Result<Vec<AccountResult>, Error> {
+        if accounts.len() > MAX_ACCOUNTS_PER_BATCH {
+            return Err(Error::BatchTooLarge(accounts.len()));
+        }
+        if accounts.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.send(|tx| Command::Accounts(accounts.to_vec(), tx)).await
+    }
+
+    async fn create_transfers(&self, transfers: &[NewTransfer]) -> Result<Vec<TransferResult>, Error> {
+        if transfers.len() > MAX_TRANSFERS_PER_BATCH {
+            return Err(Error::BatchTooLarge(transfers.len()));
+        }
+        if transfers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let results = self.send(|tx| Command::Transfers(transfers.to_vec(), tx)).await?;
+        debug_assert_eq!(results.len(), transfers.len());
+        Ok(results)
+    }
+
+    async fn lookup_accounts(&self, ids: &[AccountId]) -> Result<Vec<Account>, Error> {
+        if ids.len() > MAX_ACCOUNTS_PER_BATCH {
+            return Err(Error::BatchTooLarge(ids.len()));
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN ({})", placeholders(ids.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.fetch_all(&self.reader).await?.iter().map(db::account_from_row).collect()
+    }
+
+    async fn lookup_transfers(&self, ids: &[TransferId]) -> Result<Vec<Transfer>, Error> {
+        if ids.len() > MAX_TRANSFERS_PER_BATCH {
+            return Err(Error::BatchTooLarge(ids.len()));
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})", placeholders(ids.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id.to_string());
+        }
+        query.fetch_all(&self.reader).await?.iter().map(db::transfer_from_row).collect()
+    }
+
+    async fn account_history(&self, account: AccountId, query: HistoryQuery) -> Result<HistoryPage, Error> {
+        // Each side has its own (account, seq) index; the union of two short index scans beats
+        // one scan of the whole table filtered by `debit = ? OR credit = ?`.
+        let before = match query.before() {
+            Some(cursor) => i64::try_from(cursor.seq()).map_err(|_| crate::error::corrupt("cursor out of range"))?,
+            None => i64::MAX,
+        };
+        let fetch = i64::from(query.limit()) + 1;
+        let side = |column: &str| {
+            format!(
+                "SELECT * FROM (SELECT seq, {TRANSFER_COLUMNS} FROM ledger_transfers \
+                 WHERE {column} = ? AND seq < ? ORDER BY seq DESC LIMIT ?) AS {column}_side"
+            )
+        };
+        let sql = format!(
+            "{} UNION ALL {} ORDER BY seq DESC LIMIT ?",
+            side("debit_account_id"),
+            side("credit_account_id")
+        );
+        let id = account.to_string();
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.clone())
+            .bind(before)
+            .bind(fetch)
+            .bind(id)
+            .bind(before)
+            .bind(fetch)
+            .bind(fetch)
+            .fetch_all(&self.reader)
+            .await?;
+        let limit = usize::try_from(query.limit()).unwrap_or(usize::MAX);
+        let mut transfers = Vec::with_capacity(rows.len().min(limit));
+        let mut last_seq = None;
+        for row in rows.iter().take(limit) {
+            transfers.push(db::transfer_from_row(row)?);
+            last_seq = Some(row.try_get::<i64, _>("seq")?);
+        }
+        let next = match (rows.len() > limit, last_seq) {
+            (true, Some(seq)) => Some(HistoryCursor::from_seq(
+                u64::try_from(seq).map_err(|_| crate::error::corrupt("negative seq"))?,
+            )),
+            _ => None,
+        };
+        Ok(HistoryPage { transfers, next })
+    }
+
+    async fn expire_pending(&self) -> Result<u32, Error> {
+        let now = db::time_to_sql(self.clock.now())?;
+        let rows = sqlx::query(
+            "SELECT id FROM ledger_pending WHERE status = 1 AND expires_at_ms IS NOT NULL \
+             AND expires_at_ms <= ? ORDER BY expires_at_ms LIMIT ?",
+        )
+        .bind(now)
+        .bind(i64::from(MAX_EXPIRIES_PER_SWEEP))
+        .fetch_all(&self.reader)
+        .await?;
+        let ids = rows
+            .iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                id.parse::<TransferId>().map_err(|_| crate::error::corrupt("bad pending id"))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        self.send(|tx| Command::Expire(ids, tx)).await
+    }
+}
+
+/// See [`SqlLedger::check_invariants`].
+pub(crate) async fn check_invariants(pool: &AnyPool) -> Result<(), Error> {
+    let unbalanced = sqlx::query(
+        "SELECT ledger FROM ledger_accounts GROUP BY ledger \
+         HAVING SUM(debits_pending) <> SUM(credits_pending) OR SUM(debits_posted) <> SUM(credits_posted)",
+    )
+    .fetch_all(pool)
+    .await?;
+    if let Some(row) = unbalanced.first() {
+        let ledger: i64 = row.try_get("ledger")?;
+        return Err(Error::InvariantViolated(format!("ledger {ledger}: debits and credits differ")));
+    }
+    let overdrawn = sqlx::query(
+        "SELECT id FROM ledger_accounts WHERE \
+         ((flags & 2) <> 0 AND debits_posted > credits_posted - debits_pending) OR \
+         ((flags & 4) <> 0 AND credits_posted > debits_posted - credits_pending) LIMIT 1",
+    )
+    .fetch_all(pool)
+    .await?;
+    if let Some(row) = overdrawn.first() {
+        let id: String = row.try_get("id")?;
+        return Err(Error::InvariantViolated(format!("account {id} breaks its balance flags")));
+    }
+    Ok(())
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Command")
+    }
+}

@@ -1,0 +1,342 @@
+//! The single writer task and its group commit.
+//!
+//! Every write of a [`crate::SqlLedger`] becomes a [`Command`] on a bounded channel. The writer
+//! takes the first command, then whatever else is already queued (up to
+//! [`MAX_TRANSFERS_PER_GROUP_COMMIT`]), and applies them all in one database transaction: load
+//! the touched rows with locks, let the core's [`LedgerBook`] decide, write the changes, commit.
+//! One fsync then pays for the whole group.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pupero_core::Clock;
+use pupero_core::ledger::{
+    AccountResult, LedgerBook, NewAccount, NewTransfer, Outcome, TransferKind, TransferResult, expiry_id,
+};
+use pupero_core::limits::MAX_TRANSFERS_PER_GROUP_COMMIT;
+use pupero_core::{AccountId, Timestamp, TransferId};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{self, ACCOUNT_COLUMNS, Engine, TRANSFER_COLUMNS, placeholders};
+use crate::error::Error;
+
+/// Commands queued for the writer before callers wait. Enough to fill several groups; beyond it
+/// callers are slowed down instead of growing memory without bound.
+const MAX_QUEUED_COMMANDS: usize = 4_096;
+
+/// Times a group commit is retried after a deadlock, lock timeout or busy database.
+const MAX_COMMIT_ATTEMPTS: u32 = 8;
+
+/// First pause before retrying a group commit; doubled on each attempt.
+const RETRY_BACKOFF: Duration = Duration::from_millis(5);
+
+/// Ids per `IN (...)` list, well below every engine's limit on bound parameters.
+const MAX_IDS_PER_QUERY: usize = 500;
+
+/// Rows per multi-row `INSERT`; 500 rows × 11 columns stays far below the parameter limits.
+const MAX_ROWS_PER_INSERT: usize = 500;
+
+pub(crate) enum Command {
+    Accounts(Vec<NewAccount>, oneshot::Sender<Result<Vec<AccountResult>, Error>>),
+    Transfers(Vec<NewTransfer>, oneshot::Sender<Result<Vec<TransferResult>, Error>>),
+    Expire(Vec<TransferId>, oneshot::Sender<Result<u32, Error>>),
+}
+
+enum Reply {
+    Accounts(Vec<AccountResult>),
+    Transfers(Vec<TransferResult>),
+    Expire(u32),
+}
+
+impl Command {
+    fn weight(&self) -> usize {
+        match self {
+            Command::Accounts(a, _) => a.len(),
+            Command::Transfers(t, _) => t.len(),
+            Command::Expire(p, _) => p.len(),
+        }
+    }
+
+    fn send(self, result: Result<Reply, Error>) {
+        // A caller that went away no longer needs the answer; the commit stands regardless.
+        match (self, result) {
+            (Command::Accounts(_, tx), Ok(Reply::Accounts(r))) => drop(tx.send(Ok(r))),
+            (Command::Transfers(_, tx), Ok(Reply::Transfers(r))) => drop(tx.send(Ok(r))),
+            (Command::Expire(_, tx), Ok(Reply::Expire(r))) => drop(tx.send(Ok(r))),
+            (Command::Accounts(_, tx), Err(e)) => drop(tx.send(Err(e))),
+            (Command::Transfers(_, tx), Err(e)) => drop(tx.send(Err(e))),
+            (Command::Expire(_, tx), Err(e)) => drop(tx.send(Err(e))),
+            (_, Ok(_)) => unreachable!("a reply always matches its command"),
+        }
+    }
+}
+
+pub(crate) fn spawn(pool: AnyPool, engine: Engine, clock: Arc<dyn Clock>) -> mpsc::Sender<Command> {
+    let (tx, rx) = mpsc::channel(MAX_QUEUED_COMMANDS);
+    tokio::spawn(run(rx, pool, engine, clock));
+    tx
+}
+
+async fn run(mut rx: mpsc::Receiver<Command>, pool: AnyPool, engine: Engine, clock: Arc<dyn Clock>) {
+    while let Some(first) = rx.recv().await {
+        let mut weight = first.weight();
+        let mut group = vec![first];
+        while weight < MAX_TRANSFERS_PER_GROUP_COMMIT {
+            match rx.try_recv() {
+                Ok(command) => {
+                    weight += command.weight();
+                    group.push(command);
+                }
+                Err(_) => break,
+            }
+        }
+        match commit_with_retries(&pool, engine, clock.as_ref(), &group).await {
+            Ok(replies) => {
+                for (command, reply) in group.into_iter().zip(replies) {
+                    command.send(Ok(reply));
+                }
+            }
+            Err(error) if group.len() == 1 => {
+                tracing::error!(error = %error_chain(&error), "ledger commit failed");
+                group.into_iter().for_each(|c| c.send(Err(error_copy(&error))));
+            }
+            Err(error) => {
+                // One command may have poisoned the group (a storage limit, say); give each its
+                // own transaction so the others still commit and the culprit gets the error.
+                tracing::warn!(error = %error_chain(&error), commands = group.len(), "group commit failed; committing alone");
+                for command in group {
+                    let result = commit_with_retries(&pool, engine, clock.as_ref(), std::slice::from_ref(&command)).await;
+                    let result = result.map(|mut replies| replies.remove(0));
+                    command.send(result);
+                }
+            }
+        }
+    }
+}
+
+/// A copy of `error` for the second and later callers of a failed group: the database error
+/// itself cannot be cloned, so they get its message.
+fn error_copy(error: &Error) -> Error {
+    match error {
+        Error::Refused(e) => Error::Refused(e.clone()),
+        Error::BatchTooLarge(n) => Error::BatchTooLarge(*n),
+        Error::WriterStopped => Error::WriterStopped,
+        other => Error::Database(sqlx::Error::Protocol(error_chain(other))),
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+async fn commit_with_retries(pool: &AnyPool, engine: Engine, clock: &dyn Clock, group: &[Command]) -> Result<Vec<Reply>, Error> {
+    let mut attempt = 1;
+    loop {
+        match commit_group(pool, engine, clock.now(), group).await {
+            Ok(replies) => return Ok(replies),
+            Err(error) if attempt < MAX_COMMIT_ATTEMPTS && db::is_retryable(&error) => {
+                tracing::debug!(attempt, error = %error_chain(&error), "retrying group commit");
+                tokio::time::sleep(RETRY_BACKOFF * 2_u32.pow(attempt - 1)).await;
+                attempt += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+async fn commit_group(pool: &AnyPool, engine: Engine, now: Timestamp, group: &[Command]) -> Result<Vec<Reply>, Error> {
+    let mut tx = pool.begin_with(engine.begin_write()).await?;
+    let mut book = LedgerBook::new();
+    load(&mut tx, engine, group, &mut book).await?;
+
+    let replies: Vec<Reply> = group
+        .iter()
+        .map(|command| match command {
+            Command::Accounts(accounts, _) => Reply::Accounts(book.create_accounts(accounts, now)),
+            Command::Transfers(transfers, _) => Reply::Transfers(book.create_transfers(transfers, now)),
+            Command::Expire(pending, _) => Reply::Expire(
+                pending
+                    .iter()
+                    .filter(|id| book.expire(**id, now) == Ok(Outcome::Created))
+                    .count()
+                    .try_into()
+                    .unwrap_or(u32::MAX),
+            ),
+        })
+        .collect();
+
+    if book.is_dirty() {
+        persist(&mut tx, engine, &book).await?;
+        tx.commit().await?;
+        #[cfg(debug_assertions)]
+        crate::store::check_invariants(pool).await?;
+    } else {
+        tx.rollback().await?;
+    }
+    Ok(replies)
+}
+
+/// Loads every row the group can touch into `book`, locking accounts and pending statuses.
+async fn load(tx: &mut Transaction<'static, Any>, engine: Engine, group: &[Command], book: &mut LedgerBook) -> Result<(), Error> {
+    let mut transfer_ids = BTreeSet::new();
+    let mut resolved = BTreeSet::new();
+    let mut account_ids = BTreeSet::new();
+    for command in group {
+        match command {
+            Command::Accounts(accounts, _) => account_ids.extend(accounts.iter().map(|a| a.id)),
+            Command::Transfers(transfers, _) => {
+                for t in transfers {
+                    transfer_ids.insert(t.id);
+                    if let Some(pending) = t.pending_id() {
+                        resolved.insert(pending);
+                    }
+                    account_ids.extend(t.accounts().into_iter().flatten());
+                }
+            }
+            Command::Expire(pending, _) => {
+                for id in pending {
+                    resolved.insert(*id);
+                    transfer_ids.insert(expiry_id(*id));
+                }
+            }
+        }
+    }
+    transfer_ids.extend(resolved.iter().copied());
+
+    let ids: Vec<String> = transfer_ids.iter().map(ToString::to_string).collect();
+    for chunk in ids.chunks(MAX_IDS_PER_QUERY) {
+        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})", placeholders(chunk.len()));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            book.load_transfer(db::transfer_from_row(&row)?);
+        }
+    }
+
+    // Lock the statuses of the holds this group posts, voids or expires, before the accounts,
+    // in the same order in every process.
+    let holds: Vec<String> = resolved
+        .iter()
+        .filter_map(|id| book.transfer(*id))
+        .filter(|t| t.kind == TransferKind::Pending)
+        .map(|t| {
+            account_ids.insert(t.debit_account_id);
+            account_ids.insert(t.credit_account_id);
+            t.id.to_string()
+        })
+        .collect();
+    for chunk in holds.chunks(MAX_IDS_PER_QUERY) {
+        let sql = format!(
+            "SELECT id, status FROM ledger_pending WHERE id IN ({}) ORDER BY id{}",
+            placeholders(chunk.len()),
+            engine.lock_rows()
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            let (id, status) = db::pending_from_row(&row)?;
+            book.load_pending_status(id, status);
+        }
+    }
+
+    let ids: Vec<String> = account_ids.iter().map(AccountId::to_string).collect();
+    for chunk in ids.chunks(MAX_IDS_PER_QUERY) {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN ({}) ORDER BY id{}",
+            placeholders(chunk.len()),
+            engine.lock_rows()
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for id in chunk {
+            query = query.bind(id.clone());
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            book.load_account(db::account_from_row(&row)?);
+        }
+    }
+    Ok(())
+}
+
+/// Writes what the book changed. Accounts get absolute balances: their rows are locked.
+async fn persist(tx: &mut Transaction<'static, Any>, engine: Engine, book: &LedgerBook) -> Result<(), Error> {
+    let changes = book.changes();
+    for account in changes.new_accounts.iter().chain(&changes.updated_accounts) {
+        assert!(account.satisfies_flags(), "the book never lets an account break its flags");
+    }
+
+    let balance_columns = ["debits_pending", "debits_posted", "credits_pending", "credits_posted"];
+    for (accounts, upsert) in [(&changes.new_accounts, false), (&changes.updated_accounts, true)] {
+        for chunk in accounts.chunks(MAX_ROWS_PER_INSERT) {
+            let row = format!("({})", placeholders(9));
+            let rows = vec![row; chunk.len()].join(", ");
+            let mut sql = format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES {rows}");
+            if upsert {
+                sql.push_str(&engine.upsert("id", &balance_columns));
+            }
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for a in chunk {
+                let b = a.balances();
+                query = query
+                    .bind(a.id().to_string())
+                    .bind(i64::from(a.ledger().as_u32()))
+                    .bind(i64::from(a.code().as_u16()))
+                    .bind(i64::from(a.flags().bits()))
+                    .bind(db::amount_to_sql(b.debits_pending)?)
+                    .bind(db::amount_to_sql(b.debits_posted)?)
+                    .bind(db::amount_to_sql(b.credits_pending)?)
+                    .bind(db::amount_to_sql(b.credits_posted)?)
+                    .bind(db::time_to_sql(a.created_at())?);
+            }
+            query.execute(&mut **tx).await?;
+        }
+    }
+
+    for chunk in changes.new_transfers.chunks(MAX_ROWS_PER_INSERT) {
+        let row = format!("({})", placeholders(11));
+        let rows = vec![row; chunk.len()].join(", ");
+        let sql = format!("INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES {rows}");
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for t in chunk {
+            query = query
+                .bind(t.id.to_string())
+                .bind(t.debit_account_id.to_string())
+                .bind(t.credit_account_id.to_string())
+                .bind(db::amount_to_sql(t.amount)?)
+                .bind(t.pending_id.map(|p| p.to_string()))
+                .bind(i64::from(t.timeout_secs))
+                .bind(i64::from(t.ledger.as_u32()))
+                .bind(i64::from(t.code.as_u16()))
+                .bind(i64::from(t.kind.as_u16()))
+                .bind(db::user_data_to_sql(t.user_data))
+                .bind(db::time_to_sql(t.timestamp)?);
+        }
+        query.execute(&mut **tx).await?;
+    }
+
+    for chunk in changes.pending.chunks(MAX_ROWS_PER_INSERT) {
+        let row = format!("({})", placeholders(3));
+        let rows = vec![row; chunk.len()].join(", ");
+        let mut sql = format!("INSERT INTO ledger_pending (id, status, expires_at_ms) VALUES {rows}");
+        sql.push_str(&engine.upsert("id", &["status"]));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (transfer, status, _) in chunk {
+            let expires = transfer.expires_at().map(db::time_to_sql).transpose()?;
+            query = query.bind(transfer.id.to_string()).bind(i64::from(status.as_u16())).bind(expires);
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Pupero's HTTP server.
+//!
+//! This crate will own the poem + poem-openapi API (auth, offers, trades, wallet, admin under
+//! `/api/v1`), configuration, and the composition of the adapters behind the core's ports.
+//! For now it only hosts the `pupero` binary's demo.
