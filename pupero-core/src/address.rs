@@ -58,14 +58,6 @@ impl Network {
             Network::Stagenet => monero::Network::Stagenet,
         }
     }
-
-    fn from_monero(network: monero::Network) -> Network {
-        match network {
-            monero::Network::Mainnet => Network::Mainnet,
-            monero::Network::Testnet => Network::Testnet,
-            monero::Network::Stagenet => Network::Stagenet,
-        }
-    }
 }
 
 /// Prints the lowercase name, as [`Network::as_str`].
@@ -144,22 +136,28 @@ impl MoneroAddress {
             monero::AddressType::SubAddress => {
                 (AddressKind::Subaddress, None, STANDARD_ADDRESS_LEN)
             }
-            monero::AddressType::Integrated(id) => {
-                (AddressKind::Integrated, Some(id.to_fixed_bytes()), INTEGRATED_ADDRESS_LEN)
-            }
+            monero::AddressType::Integrated(id) => (
+                AddressKind::Integrated,
+                Some(id.to_fixed_bytes()),
+                INTEGRATED_ADDRESS_LEN,
+            ),
         };
         // The crate ignores bytes after the checksum, so a standard address followed by one
         // more base58 block would decode; the exact length per kind refuses it.
         if s.len() != expected_len {
             return Err(Error::InvalidAddress("bad length/encoding"));
         }
-        if Network::from_monero(decoded.network) != network {
+        if decoded.network != network.to_monero() {
             return Err(Error::InvalidAddress("wrong network"));
         }
-        debug_assert_eq!(decoded.network, network.to_monero());
         // Block base58 with per-block overflow checks is a bijection, so the input is canonical.
         debug_assert_eq!(decoded.to_string(), s, "address is not in canonical form");
-        Ok(MoneroAddress { text: s.to_owned(), network, kind, payment_id })
+        Ok(MoneroAddress {
+            text: s.to_owned(),
+            network,
+            kind,
+            payment_id,
+        })
     }
 
     /// The network the address belongs to.
@@ -259,7 +257,11 @@ mod tests {
     const NETWORKS: [Network; 3] = [Network::Mainnet, Network::Testnet, Network::Stagenet];
 
     /// Parses `input` for `network` and compares the outcome: the kind, or the error reason.
-    fn check(input: &str, network: Network, expected: std::result::Result<AddressKind, &'static str>) {
+    fn check(
+        input: &str,
+        network: Network,
+        expected: std::result::Result<AddressKind, &'static str>,
+    ) {
         let got = MoneroAddress::parse(input, network).map(|a| a.kind());
         let expected = expected.map_err(Error::InvalidAddress);
         assert_eq!(got, expected, "parsing {input:?} for {network}");
@@ -293,13 +295,22 @@ mod tests {
             (TEST_INTEGRATED, Network::Testnet),
             (STAGE_INTEGRATED, Network::Stagenet),
         ] {
-            assert_eq!(MoneroAddress::parse(text, network).unwrap().payment_id(), wallet_id);
+            assert_eq!(
+                MoneroAddress::parse(text, network).unwrap().payment_id(),
+                wallet_id
+            );
         }
         let random = MoneroAddress::parse(MAIN_INTEGRATED_RANDOM, Network::Mainnet).unwrap();
-        assert_eq!(random.payment_id(), Some([0xe6, 0x78, 0x85, 0x9a, 0xfd, 0x57, 0xd3, 0x75]));
+        assert_eq!(
+            random.payment_id(),
+            Some([0xe6, 0x78, 0x85, 0x9a, 0xfd, 0x57, 0xd3, 0x75])
+        );
         for (text, network, kind) in ALL {
             if kind != AddressKind::Integrated {
-                assert_eq!(MoneroAddress::parse(text, network).unwrap().payment_id(), None);
+                assert_eq!(
+                    MoneroAddress::parse(text, network).unwrap().payment_id(),
+                    None
+                );
             }
         }
     }
@@ -313,7 +324,10 @@ mod tests {
                 let replacement = if original == "2" { "3" } else { "2" };
                 assert!(BASE58.contains(replacement));
                 let typo = format!("{}{replacement}{}", &text[..i], &text[i + 1..]);
-                assert!(MoneroAddress::parse(&typo, network).is_err(), "accepted {typo:?}");
+                assert!(
+                    MoneroAddress::parse(&typo, network).is_err(),
+                    "accepted {typo:?}"
+                );
             }
         }
     }
@@ -337,9 +351,21 @@ mod tests {
         check("", main, Err("empty"));
         check(&format!("{DONATION}{DONATION}"), main, Err("too long"));
         check(&"4".repeat(10_000), main, Err("too long"));
-        check(&format!(" {DONATION}"), main, Err("leading or trailing whitespace"));
-        check(&format!("{DONATION}\n"), main, Err("leading or trailing whitespace"));
-        check(&format!("{}\u{a0}", &DONATION[..94]), main, Err("leading or trailing whitespace"));
+        check(
+            &format!(" {DONATION}"),
+            main,
+            Err("leading or trailing whitespace"),
+        );
+        check(
+            &format!("{DONATION}\n"),
+            main,
+            Err("leading or trailing whitespace"),
+        );
+        check(
+            &format!("{}\u{a0}", &DONATION[..94]),
+            main,
+            Err("leading or trailing whitespace"),
+        );
         // Truncated, extended, or not base58 at all.
         check(&DONATION[..94], main, Err("bad length/encoding"));
         check(&DONATION[..60], main, Err("bad length/encoding"));
@@ -348,10 +374,26 @@ mod tests {
         check("hello", main, Err("bad length/encoding"));
         check(&"0".repeat(95), main, Err("bad length/encoding"));
         check(&"z".repeat(95), main, Err("bad length/encoding"));
-        check(&format!("{}l", &DONATION[..94]), main, Err("bad length/encoding"));
-        check(&format!("{}é", &DONATION[..93]), main, Err("bad length/encoding"));
-        check(DONATION_WITH_TRAILING_BLOCK, main, Err("bad length/encoding"));
-        check(INTEGRATED_PREFIX_SHORT_BODY, main, Err("bad length/encoding"));
+        check(
+            &format!("{}l", &DONATION[..94]),
+            main,
+            Err("bad length/encoding"),
+        );
+        check(
+            &format!("{}é", &DONATION[..93]),
+            main,
+            Err("bad length/encoding"),
+        );
+        check(
+            DONATION_WITH_TRAILING_BLOCK,
+            main,
+            Err("bad length/encoding"),
+        );
+        check(
+            INTEGRATED_PREFIX_SHORT_BODY,
+            main,
+            Err("bad length/encoding"),
+        );
         // Well-formed, with correct checksums, but not a usable address.
         check(UNKNOWN_PREFIX, main, Err("unknown network byte"));
         check(NOT_A_POINT, main, Err("invalid public key"));
@@ -364,14 +406,28 @@ mod tests {
             let json = serde_json::to_string(&network).unwrap();
             assert_eq!(json, format!("\"{network}\""));
         }
-        for bad in ["", "Mainnet", "MAINNET", "main", "regtest", " mainnet", "mainnet\n"] {
-            assert_eq!(bad.parse::<Network>(), Err(Error::InvalidAddress("unknown network")));
+        for bad in [
+            "",
+            "Mainnet",
+            "MAINNET",
+            "main",
+            "regtest",
+            " mainnet",
+            "mainnet\n",
+        ] {
+            assert_eq!(
+                bad.parse::<Network>(),
+                Err(Error::InvalidAddress("unknown network"))
+            );
         }
     }
 
     #[test]
     fn serializes_as_the_string() {
         let address = MoneroAddress::parse(MAIN_SUB, Network::Mainnet).unwrap();
-        assert_eq!(serde_json::to_string(&address).unwrap(), format!("\"{MAIN_SUB}\""));
+        assert_eq!(
+            serde_json::to_string(&address).unwrap(),
+            format!("\"{MAIN_SUB}\"")
+        );
     }
 }

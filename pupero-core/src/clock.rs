@@ -4,7 +4,9 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Milliseconds since the Unix epoch, UTC.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Timestamp(u64);
 
@@ -50,7 +52,9 @@ impl TryFrom<Timestamp> for i64 {
 impl TryFrom<i64> for Timestamp {
     type Error = crate::Error;
     fn try_from(v: i64) -> crate::Result<Timestamp> {
-        u64::try_from(v).map(Timestamp).map_err(|_| crate::Error::InvalidId("negative timestamp"))
+        u64::try_from(v)
+            .map(Timestamp)
+            .map_err(|_| crate::Error::InvalidId("negative timestamp"))
     }
 }
 
@@ -85,7 +89,8 @@ impl ManualClock {
 
     /// Moves the clock forward by `secs` seconds.
     pub fn advance_secs(&self, secs: u64) {
-        self.0.fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
+        self.0
+            .fetch_add(secs.saturating_mul(1000), Ordering::SeqCst);
     }
 
     /// Sets the clock to `t`.

@@ -37,7 +37,10 @@ pub enum Error {
 impl Error {
     /// Whether the error is a refusal because an account does not hold enough money.
     pub fn is_insufficient_funds(&self) -> bool {
-        matches!(self, Error::Transfer(TransferError::ExceedsCredits | TransferError::ExceedsDebits))
+        matches!(
+            self,
+            Error::Transfer(TransferError::ExceedsCredits | TransferError::ExceedsDebits)
+        )
     }
 
     /// Whether the error is an idempotency conflict: the id exists with another body.

@@ -106,7 +106,13 @@ mod tests {
     #[test]
     fn derived_ids_are_stable() {
         let ns = Uuid::from_u128(7);
-        assert_eq!(TransferId::derive(&ns, b"k1"), TransferId::derive(&ns, b"k1"));
-        assert_ne!(TransferId::derive(&ns, b"k1"), TransferId::derive(&ns, b"k2"));
+        assert_eq!(
+            TransferId::derive(&ns, b"k1"),
+            TransferId::derive(&ns, b"k1")
+        );
+        assert_ne!(
+            TransferId::derive(&ns, b"k1"),
+            TransferId::derive(&ns, b"k2")
+        );
     }
 }

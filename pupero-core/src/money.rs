@@ -50,17 +50,26 @@ impl Piconero {
 
     /// `self + other`, or [`Error::AmountOverflow`].
     pub fn checked_add(self, other: Piconero) -> Result<Piconero> {
-        self.0.checked_add(other.0).map(Piconero).ok_or(Error::AmountOverflow)
+        self.0
+            .checked_add(other.0)
+            .map(Piconero)
+            .ok_or(Error::AmountOverflow)
     }
 
     /// `self - other`, or [`Error::AmountOverflow`] when `other > self`.
     pub fn checked_sub(self, other: Piconero) -> Result<Piconero> {
-        self.0.checked_sub(other.0).map(Piconero).ok_or(Error::AmountOverflow)
+        self.0
+            .checked_sub(other.0)
+            .map(Piconero)
+            .ok_or(Error::AmountOverflow)
     }
 
     /// `self * factor`, or [`Error::AmountOverflow`].
     pub fn checked_mul(self, factor: u64) -> Result<Piconero> {
-        self.0.checked_mul(factor).map(Piconero).ok_or(Error::AmountOverflow)
+        self.0
+            .checked_mul(factor)
+            .map(Piconero)
+            .ok_or(Error::AmountOverflow)
     }
 
     /// The amount times `numerator / denominator`, rounded down, computed without overflow
@@ -70,7 +79,9 @@ impl Piconero {
             return Err(Error::AmountOverflow);
         }
         let wide = u128::from(self.0) * u128::from(numerator) / u128::from(denominator);
-        u64::try_from(wide).map(Piconero).map_err(|_| Error::AmountOverflow)
+        u64::try_from(wide)
+            .map(Piconero)
+            .map_err(|_| Error::AmountOverflow)
     }
 
     /// The smaller of two amounts.
@@ -96,7 +107,9 @@ impl Piconero {
         };
         let all_digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
         if !all_digits(whole) {
-            return Err(Error::InvalidAmount("expected digits before the decimal point"));
+            return Err(Error::InvalidAmount(
+                "expected digits before the decimal point",
+            ));
         }
         let mut total: u64 = 0;
         for b in whole.bytes() {
@@ -105,10 +118,14 @@ impl Piconero {
                 .and_then(|t| t.checked_add(u64::from(b - b'0')))
                 .ok_or(Error::InvalidAmount("too large"))?;
         }
-        total = total.checked_mul(PICONERO_PER_XMR).ok_or(Error::InvalidAmount("too large"))?;
+        total = total
+            .checked_mul(PICONERO_PER_XMR)
+            .ok_or(Error::InvalidAmount("too large"))?;
         if let Some(fraction) = fraction {
             if !all_digits(fraction) {
-                return Err(Error::InvalidAmount("expected digits after the decimal point"));
+                return Err(Error::InvalidAmount(
+                    "expected digits after the decimal point",
+                ));
             }
             if fraction.len() > XMR_DECIMALS {
                 return Err(Error::InvalidAmount("more than 12 decimal places"));
@@ -120,7 +137,9 @@ impl Piconero {
             for _ in fraction.len()..XMR_DECIMALS {
                 frac *= 10;
             }
-            total = total.checked_add(frac).ok_or(Error::InvalidAmount("too large"))?;
+            total = total
+                .checked_add(frac)
+                .ok_or(Error::InvalidAmount("too large"))?;
         }
         Ok(Piconero(total))
     }
@@ -176,7 +195,9 @@ impl TryFrom<Piconero> for i64 {
 impl TryFrom<i64> for Piconero {
     type Error = Error;
     fn try_from(v: i64) -> Result<Piconero> {
-        u64::try_from(v).map(Piconero).map_err(|_| Error::InvalidAmount("negative"))
+        u64::try_from(v)
+            .map(Piconero)
+            .map_err(|_| Error::InvalidAmount("negative"))
     }
 }
 
@@ -217,9 +238,28 @@ mod tests {
     #[test]
     fn rejects_everything_else() {
         for bad in [
-            "", ".", "1.", ".5", "-1", "+1", "1e3", "1E3", " 1", "1 ", "1,5", "1_000", "0x10",
-            "0.0000000000001", "18446744.073709551616", "99999999999", "1.2.3", "NaN", "inf",
-            "١", "1.５", "00000000000000000000000000000000001",
+            "",
+            ".",
+            "1.",
+            ".5",
+            "-1",
+            "+1",
+            "1e3",
+            "1E3",
+            " 1",
+            "1 ",
+            "1,5",
+            "1_000",
+            "0x10",
+            "0.0000000000001",
+            "18446744.073709551616",
+            "99999999999",
+            "1.2.3",
+            "NaN",
+            "inf",
+            "١",
+            "1.５",
+            "00000000000000000000000000000000001",
         ] {
             check_parse(bad, None);
         }
@@ -236,11 +276,23 @@ mod tests {
 
     #[test]
     fn checked_arithmetic_refuses_overflow() {
-        assert_eq!(Piconero::MAX.checked_add(Piconero::new(1)), Err(Error::AmountOverflow));
-        assert_eq!(Piconero::ZERO.checked_sub(Piconero::new(1)), Err(Error::AmountOverflow));
+        assert_eq!(
+            Piconero::MAX.checked_add(Piconero::new(1)),
+            Err(Error::AmountOverflow)
+        );
+        assert_eq!(
+            Piconero::ZERO.checked_sub(Piconero::new(1)),
+            Err(Error::AmountOverflow)
+        );
         assert_eq!(Piconero::MAX.checked_mul(2), Err(Error::AmountOverflow));
-        assert_eq!(Piconero::new(10_000).mul_div_floor(25, 10_000), Ok(Piconero::new(25)));
-        assert_eq!(Piconero::MAX.mul_div_floor(3, 2), Err(Error::AmountOverflow));
+        assert_eq!(
+            Piconero::new(10_000).mul_div_floor(25, 10_000),
+            Ok(Piconero::new(25))
+        );
+        assert_eq!(
+            Piconero::MAX.mul_div_floor(3, 2),
+            Err(Error::AmountOverflow)
+        );
     }
 
     #[test]
@@ -256,7 +308,10 @@ mod tests {
         assert_eq!(json, "\"1.5\"");
         let back: Piconero = serde_json::from_str("\"0.25\"").unwrap();
         assert_eq!(back, Piconero::new(250_000_000_000));
-        assert!(serde_json::from_str::<Piconero>("0.25").is_err(), "numbers are refused");
+        assert!(
+            serde_json::from_str::<Piconero>("0.25").is_err(),
+            "numbers are refused"
+        );
     }
 
     proptest! {

@@ -87,11 +87,17 @@ impl Engine {
     pub(crate) fn upsert(self, key: &str, columns: &[&str]) -> String {
         match self {
             Engine::Sqlite => {
-                let sets: Vec<String> = columns.iter().map(|c| format!("{c} = excluded.{c}")).collect();
+                let sets: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{c} = excluded.{c}"))
+                    .collect();
                 format!(" ON CONFLICT ({key}) DO UPDATE SET {}", sets.join(", "))
             }
             Engine::MySql => {
-                let sets: Vec<String> = columns.iter().map(|c| format!("{c} = VALUES({c})")).collect();
+                let sets: Vec<String> = columns
+                    .iter()
+                    .map(|c| format!("{c} = VALUES({c})"))
+                    .collect();
                 format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", "))
             }
         }
@@ -124,7 +130,11 @@ pub(crate) async fn connect(url: &str) -> Result<Pools, Error> {
     let writer = options(1).connect(&url).await?;
     migrate(engine, &writer).await?;
     let reader = options(MAX_READ_CONNECTIONS).connect(&url).await?;
-    Ok(Pools { engine, writer, reader })
+    Ok(Pools {
+        engine,
+        writer,
+        reader,
+    })
 }
 
 fn session_setup(engine: Engine) -> Vec<String> {
@@ -140,7 +150,8 @@ fn session_setup(engine: Engine) -> Vec<String> {
             // Locking reads see the latest committed rows; plain reads need no gap locks.
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED".to_owned(),
             format!("SET SESSION innodb_lock_wait_timeout = {MYSQL_LOCK_WAIT_TIMEOUT_SECS}"),
-            "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ONLY_FULL_GROUP_BY'".to_owned(),
+            "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ONLY_FULL_GROUP_BY'"
+                .to_owned(),
         ],
     }
 }
@@ -177,11 +188,11 @@ pub(crate) const TRANSFER_COLUMNS: &str = "id, debit_account_id, credit_account_
      pending_id, timeout_secs, ledger, code, kind, user_data, created_at_ms";
 
 pub(crate) fn amount_to_sql(p: Piconero) -> Result<i64, Error> {
-    i64::try_from(p).map_err(|e| Error::Refused(e))
+    i64::try_from(p).map_err(Error::Refused)
 }
 
 pub(crate) fn time_to_sql(t: Timestamp) -> Result<i64, Error> {
-    i64::try_from(t).map_err(|e| Error::Refused(e))
+    i64::try_from(t).map_err(Error::Refused)
 }
 
 pub(crate) fn user_data_to_sql(v: u128) -> String {
@@ -201,7 +212,8 @@ fn get_u16(row: &AnyRow, column: &str) -> Result<u16, Error> {
 }
 
 fn get_time(row: &AnyRow, column: &str) -> Result<Timestamp, Error> {
-    Timestamp::try_from(get_i64(row, column)?).map_err(|_| corrupt(format!("{column} out of range")))
+    Timestamp::try_from(get_i64(row, column)?)
+        .map_err(|_| corrupt(format!("{column} out of range")))
 }
 
 fn get_ledger(row: &AnyRow) -> Result<LedgerId, Error> {
@@ -216,7 +228,8 @@ fn parse_id<T: FromStr>(s: &str) -> Result<T, Error> {
 pub(crate) fn account_from_row(row: &AnyRow) -> Result<Account, Error> {
     let id: String = row.try_get("id")?;
     let code = AccountCode::try_from(get_u16(row, "code")?).map_err(corrupt)?;
-    let flags = AccountFlags::from_bits(get_u16(row, "flags")?).ok_or_else(|| corrupt("unknown account flags"))?;
+    let flags = AccountFlags::from_bits(get_u16(row, "flags")?)
+        .ok_or_else(|| corrupt("unknown account flags"))?;
     let balances = Balances {
         debits_pending: get_amount(row, "debits_pending")?,
         debits_posted: get_amount(row, "debits_posted")?,
@@ -245,10 +258,12 @@ pub(crate) fn transfer_from_row(row: &AnyRow) -> Result<Transfer, Error> {
         credit_account_id: parse_id(&credit)?,
         amount: get_amount(row, "amount")?,
         pending_id: pending_id.as_deref().map(parse_id).transpose()?,
-        timeout_secs: u32::try_from(get_i64(row, "timeout_secs")?).map_err(|_| corrupt("timeout out of range"))?,
+        timeout_secs: u32::try_from(get_i64(row, "timeout_secs")?)
+            .map_err(|_| corrupt("timeout out of range"))?,
         ledger: get_ledger(row)?,
         code: TransferCode::try_from(get_u16(row, "code")?).map_err(corrupt)?,
-        kind: TransferKind::from_u16(get_u16(row, "kind")?).ok_or_else(|| corrupt("unknown transfer kind"))?,
+        kind: TransferKind::from_u16(get_u16(row, "kind")?)
+            .ok_or_else(|| corrupt("unknown transfer kind"))?,
         user_data: u128::from_str_radix(&user_data, 16).map_err(|_| corrupt("bad user_data"))?,
         timestamp: get_time(row, "created_at_ms")?,
     })
@@ -256,7 +271,8 @@ pub(crate) fn transfer_from_row(row: &AnyRow) -> Result<Transfer, Error> {
 
 pub(crate) fn pending_from_row(row: &AnyRow) -> Result<(TransferId, PendingStatus), Error> {
     let id: String = row.try_get("id")?;
-    let status = PendingStatus::from_u16(get_u16(row, "status")?).ok_or_else(|| corrupt("unknown pending status"))?;
+    let status = PendingStatus::from_u16(get_u16(row, "status")?)
+        .ok_or_else(|| corrupt("unknown pending status"))?;
     Ok((parse_id(&id)?, status))
 }
 

@@ -7,7 +7,9 @@ use pupero_core::ledger::{
     Account, AccountResult, HistoryCursor, HistoryPage, HistoryQuery, LedgerStore, NewAccount,
     NewTransfer, Outcome, Transfer, TransferError, TransferResult,
 };
-use pupero_core::limits::{MAX_ACCOUNTS_PER_BATCH, MAX_EXPIRIES_PER_SWEEP, MAX_TRANSFERS_PER_BATCH};
+use pupero_core::limits::{
+    MAX_ACCOUNTS_PER_BATCH, MAX_EXPIRIES_PER_SWEEP, MAX_TRANSFERS_PER_BATCH,
+};
 use pupero_core::{AccountId, Clock, SystemClock, TransferId};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
@@ -28,7 +30,10 @@ pub struct LedgerOptions {
 impl LedgerOptions {
     /// Options for `url` with the system clock.
     pub fn new(url: impl Into<String>) -> LedgerOptions {
-        LedgerOptions { url: url.into(), clock: Arc::new(SystemClock) }
+        LedgerOptions {
+            url: url.into(),
+            clock: Arc::new(SystemClock),
+        }
     }
 
     /// The same options with another clock.
@@ -53,7 +58,12 @@ impl SqlLedger {
     pub async fn open(options: LedgerOptions) -> Result<SqlLedger, Error> {
         let pools = db::connect(&options.url).await?;
         let commands = writer::spawn(pools.writer.clone(), pools.engine, options.clock.clone());
-        Ok(SqlLedger { engine: pools.engine, reader: pools.reader, commands, clock: options.clock })
+        Ok(SqlLedger {
+            engine: pools.engine,
+            reader: pools.reader,
+            commands,
+            clock: options.clock,
+        })
     }
 
     /// The database engine in use.
@@ -68,13 +78,15 @@ impl SqlLedger {
 
     /// Creates one account; `Ok` also when it already existed with the same fields.
     pub async fn create_account(&self, account: NewAccount) -> Result<Outcome, Error> {
-        let mut results = LedgerStore::create_accounts(self, std::slice::from_ref(&account)).await?;
+        let mut results =
+            LedgerStore::create_accounts(self, std::slice::from_ref(&account)).await?;
         results.remove(0).map_err(|e| Error::Refused(e.into()))
     }
 
     /// Creates one transfer; `Ok` also when it already existed with the same fields (a retry).
     pub async fn transfer(&self, transfer: NewTransfer) -> Result<Outcome, Error> {
-        let mut results = LedgerStore::create_transfers(self, std::slice::from_ref(&transfer)).await?;
+        let mut results =
+            LedgerStore::create_transfers(self, std::slice::from_ref(&transfer)).await?;
         results.remove(0).map_err(|e| Error::Refused(e.into()))
     }
 
@@ -82,8 +94,14 @@ impl SqlLedger {
     /// here. On refusal the error is the transfer that failed, not its innocent siblings.
     pub async fn transfer_linked(&self, chain: Vec<NewTransfer>) -> Result<Vec<Outcome>, Error> {
         let last = chain.len().saturating_sub(1);
-        let chain: Vec<NewTransfer> =
-            chain.into_iter().enumerate().map(|(i, t)| NewTransfer { linked: i < last, ..t }).collect();
+        let chain: Vec<NewTransfer> = chain
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| NewTransfer {
+                linked: i < last,
+                ..t
+            })
+            .collect();
         let results = LedgerStore::create_transfers(self, &chain).await?;
         let failure = results
             .iter()
@@ -107,9 +125,15 @@ impl SqlLedger {
         check_invariants(&self.reader).await
     }
 
-    async fn send<T>(&self, command: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command) -> Result<T, Error> {
+    async fn send<T>(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
+    ) -> Result<T, Error> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(command(tx)).await.map_err(|_| Error::WriterStopped)?;
+        self.commands
+            .send(command(tx))
+            .await
+            .map_err(|_| Error::WriterStopped)?;
         rx.await.map_err(|_| Error::WriterStopped)?
     }
 }
@@ -125,17 +149,23 @@ impl LedgerStore for SqlLedger {
         if accounts.is_empty() {
             return Ok(Vec::new());
         }
-        self.send(|tx| Command::Accounts(accounts.to_vec(), tx)).await
+        self.send(|tx| Command::Accounts(accounts.to_vec(), tx))
+            .await
     }
 
-    async fn create_transfers(&self, transfers: &[NewTransfer]) -> Result<Vec<TransferResult>, Error> {
+    async fn create_transfers(
+        &self,
+        transfers: &[NewTransfer],
+    ) -> Result<Vec<TransferResult>, Error> {
         if transfers.len() > MAX_TRANSFERS_PER_BATCH {
             return Err(Error::BatchTooLarge(transfers.len()));
         }
         if transfers.is_empty() {
             return Ok(Vec::new());
         }
-        let results = self.send(|tx| Command::Transfers(transfers.to_vec(), tx)).await?;
+        let results = self
+            .send(|tx| Command::Transfers(transfers.to_vec(), tx))
+            .await?;
         debug_assert_eq!(results.len(), transfers.len());
         Ok(results)
     }
@@ -147,12 +177,20 @@ impl LedgerStore for SqlLedger {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN ({})", placeholders(ids.len()));
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN ({})",
+            placeholders(ids.len())
+        );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for id in ids {
             query = query.bind(id.to_string());
         }
-        query.fetch_all(&self.reader).await?.iter().map(db::account_from_row).collect()
+        query
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(db::account_from_row)
+            .collect()
     }
 
     async fn lookup_transfers(&self, ids: &[TransferId]) -> Result<Vec<Transfer>, Error> {
@@ -162,19 +200,32 @@ impl LedgerStore for SqlLedger {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})", placeholders(ids.len()));
+        let sql = format!(
+            "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})",
+            placeholders(ids.len())
+        );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for id in ids {
             query = query.bind(id.to_string());
         }
-        query.fetch_all(&self.reader).await?.iter().map(db::transfer_from_row).collect()
+        query
+            .fetch_all(&self.reader)
+            .await?
+            .iter()
+            .map(db::transfer_from_row)
+            .collect()
     }
 
-    async fn account_history(&self, account: AccountId, query: HistoryQuery) -> Result<HistoryPage, Error> {
+    async fn account_history(
+        &self,
+        account: AccountId,
+        query: HistoryQuery,
+    ) -> Result<HistoryPage, Error> {
         // Each side has its own (account, seq) index; the union of two short index scans beats
         // one scan of the whole table filtered by `debit = ? OR credit = ?`.
         let before = match query.before() {
-            Some(cursor) => i64::try_from(cursor.seq()).map_err(|_| crate::error::corrupt("cursor out of range"))?,
+            Some(cursor) => i64::try_from(cursor.seq())
+                .map_err(|_| crate::error::corrupt("cursor out of range"))?,
             None => i64::MAX,
         };
         let fetch = i64::from(query.limit()) + 1;
@@ -230,7 +281,8 @@ impl LedgerStore for SqlLedger {
             .iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;
-                id.parse::<TransferId>().map_err(|_| crate::error::corrupt("bad pending id"))
+                id.parse::<TransferId>()
+                    .map_err(|_| crate::error::corrupt("bad pending id"))
             })
             .collect::<Result<Vec<_>, Error>>()?;
         if ids.is_empty() {
@@ -250,7 +302,9 @@ pub(crate) async fn check_invariants(pool: &AnyPool) -> Result<(), Error> {
     .await?;
     if let Some(row) = unbalanced.first() {
         let ledger: i64 = row.try_get("ledger")?;
-        return Err(Error::InvariantViolated(format!("ledger {ledger}: debits and credits differ")));
+        return Err(Error::InvariantViolated(format!(
+            "ledger {ledger}: debits and credits differ"
+        )));
     }
     let overdrawn = sqlx::query(
         "SELECT id FROM ledger_accounts WHERE \
@@ -261,7 +315,9 @@ pub(crate) async fn check_invariants(pool: &AnyPool) -> Result<(), Error> {
     .await?;
     if let Some(row) = overdrawn.first() {
         let id: String = row.try_get("id")?;
-        return Err(Error::InvariantViolated(format!("account {id} breaks its balance flags")));
+        return Err(Error::InvariantViolated(format!(
+            "account {id} breaks its balance flags"
+        )));
     }
     Ok(())
 }

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use pupero_core::Clock;
 use pupero_core::ledger::{
-    AccountResult, LedgerBook, NewAccount, NewTransfer, Outcome, TransferKind, TransferResult, expiry_id,
+    AccountResult, LedgerBook, NewAccount, NewTransfer, Outcome, TransferKind, TransferResult,
+    expiry_id,
 };
 use pupero_core::limits::MAX_TRANSFERS_PER_GROUP_COMMIT;
 use pupero_core::{AccountId, Timestamp, TransferId};
@@ -39,8 +40,14 @@ const MAX_IDS_PER_QUERY: usize = 500;
 const MAX_ROWS_PER_INSERT: usize = 500;
 
 pub(crate) enum Command {
-    Accounts(Vec<NewAccount>, oneshot::Sender<Result<Vec<AccountResult>, Error>>),
-    Transfers(Vec<NewTransfer>, oneshot::Sender<Result<Vec<TransferResult>, Error>>),
+    Accounts(
+        Vec<NewAccount>,
+        oneshot::Sender<Result<Vec<AccountResult>, Error>>,
+    ),
+    Transfers(
+        Vec<NewTransfer>,
+        oneshot::Sender<Result<Vec<TransferResult>, Error>>,
+    ),
     Expire(Vec<TransferId>, oneshot::Sender<Result<u32, Error>>),
 }
 
@@ -79,7 +86,12 @@ pub(crate) fn spawn(pool: AnyPool, engine: Engine, clock: Arc<dyn Clock>) -> mps
     tx
 }
 
-async fn run(mut rx: mpsc::Receiver<Command>, pool: AnyPool, engine: Engine, clock: Arc<dyn Clock>) {
+async fn run(
+    mut rx: mpsc::Receiver<Command>,
+    pool: AnyPool,
+    engine: Engine,
+    clock: Arc<dyn Clock>,
+) {
     while let Some(first) = rx.recv().await {
         let mut weight = first.weight();
         let mut group = vec![first];
@@ -100,14 +112,22 @@ async fn run(mut rx: mpsc::Receiver<Command>, pool: AnyPool, engine: Engine, clo
             }
             Err(error) if group.len() == 1 => {
                 tracing::error!(error = %error_chain(&error), "ledger commit failed");
-                group.into_iter().for_each(|c| c.send(Err(error_copy(&error))));
+                group
+                    .into_iter()
+                    .for_each(|c| c.send(Err(error_copy(&error))));
             }
             Err(error) => {
                 // One command may have poisoned the group (a storage limit, say); give each its
                 // own transaction so the others still commit and the culprit gets the error.
                 tracing::warn!(error = %error_chain(&error), commands = group.len(), "group commit failed; committing alone");
                 for command in group {
-                    let result = commit_with_retries(&pool, engine, clock.as_ref(), std::slice::from_ref(&command)).await;
+                    let result = commit_with_retries(
+                        &pool,
+                        engine,
+                        clock.as_ref(),
+                        std::slice::from_ref(&command),
+                    )
+                    .await;
                     let result = result.map(|mut replies| replies.remove(0));
                     command.send(result);
                 }
@@ -138,7 +158,12 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-async fn commit_with_retries(pool: &AnyPool, engine: Engine, clock: &dyn Clock, group: &[Command]) -> Result<Vec<Reply>, Error> {
+async fn commit_with_retries(
+    pool: &AnyPool,
+    engine: Engine,
+    clock: &dyn Clock,
+    group: &[Command],
+) -> Result<Vec<Reply>, Error> {
     let mut attempt = 1;
     loop {
         match commit_group(pool, engine, clock.now(), group).await {
@@ -153,7 +178,12 @@ async fn commit_with_retries(pool: &AnyPool, engine: Engine, clock: &dyn Clock, 
     }
 }
 
-async fn commit_group(pool: &AnyPool, engine: Engine, now: Timestamp, group: &[Command]) -> Result<Vec<Reply>, Error> {
+async fn commit_group(
+    pool: &AnyPool,
+    engine: Engine,
+    now: Timestamp,
+    group: &[Command],
+) -> Result<Vec<Reply>, Error> {
     let mut tx = pool.begin_with(engine.begin_write()).await?;
     let mut book = LedgerBook::new();
     load(&mut tx, engine, group, &mut book).await?;
@@ -162,7 +192,9 @@ async fn commit_group(pool: &AnyPool, engine: Engine, now: Timestamp, group: &[C
         .iter()
         .map(|command| match command {
             Command::Accounts(accounts, _) => Reply::Accounts(book.create_accounts(accounts, now)),
-            Command::Transfers(transfers, _) => Reply::Transfers(book.create_transfers(transfers, now)),
+            Command::Transfers(transfers, _) => {
+                Reply::Transfers(book.create_transfers(transfers, now))
+            }
             Command::Expire(pending, _) => Reply::Expire(
                 pending
                     .iter()
@@ -186,7 +218,12 @@ async fn commit_group(pool: &AnyPool, engine: Engine, now: Timestamp, group: &[C
 }
 
 /// Loads every row the group can touch into `book`, locking accounts and pending statuses.
-async fn load(tx: &mut Transaction<'static, Any>, engine: Engine, group: &[Command], book: &mut LedgerBook) -> Result<(), Error> {
+async fn load(
+    tx: &mut Transaction<'static, Any>,
+    engine: Engine,
+    group: &[Command],
+    book: &mut LedgerBook,
+) -> Result<(), Error> {
     let mut transfer_ids = BTreeSet::new();
     let mut resolved = BTreeSet::new();
     let mut account_ids = BTreeSet::new();
@@ -214,7 +251,10 @@ async fn load(tx: &mut Transaction<'static, Any>, engine: Engine, group: &[Comma
 
     let ids: Vec<String> = transfer_ids.iter().map(ToString::to_string).collect();
     for chunk in ids.chunks(MAX_IDS_PER_QUERY) {
-        let sql = format!("SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})", placeholders(chunk.len()));
+        let sql = format!(
+            "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})",
+            placeholders(chunk.len())
+        );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for id in chunk {
             query = query.bind(id.clone());
@@ -271,14 +311,29 @@ async fn load(tx: &mut Transaction<'static, Any>, engine: Engine, group: &[Comma
 }
 
 /// Writes what the book changed. Accounts get absolute balances: their rows are locked.
-async fn persist(tx: &mut Transaction<'static, Any>, engine: Engine, book: &LedgerBook) -> Result<(), Error> {
+async fn persist(
+    tx: &mut Transaction<'static, Any>,
+    engine: Engine,
+    book: &LedgerBook,
+) -> Result<(), Error> {
     let changes = book.changes();
     for account in changes.new_accounts.iter().chain(&changes.updated_accounts) {
-        assert!(account.satisfies_flags(), "the book never lets an account break its flags");
+        assert!(
+            account.satisfies_flags(),
+            "the book never lets an account break its flags"
+        );
     }
 
-    let balance_columns = ["debits_pending", "debits_posted", "credits_pending", "credits_posted"];
-    for (accounts, upsert) in [(&changes.new_accounts, false), (&changes.updated_accounts, true)] {
+    let balance_columns = [
+        "debits_pending",
+        "debits_posted",
+        "credits_pending",
+        "credits_posted",
+    ];
+    for (accounts, upsert) in [
+        (&changes.new_accounts, false),
+        (&changes.updated_accounts, true),
+    ] {
         for chunk in accounts.chunks(MAX_ROWS_PER_INSERT) {
             let row = format!("({})", placeholders(9));
             let rows = vec![row; chunk.len()].join(", ");
@@ -329,12 +384,16 @@ async fn persist(tx: &mut Transaction<'static, Any>, engine: Engine, book: &Ledg
     for chunk in changes.pending.chunks(MAX_ROWS_PER_INSERT) {
         let row = format!("({})", placeholders(3));
         let rows = vec![row; chunk.len()].join(", ");
-        let mut sql = format!("INSERT INTO ledger_pending (id, status, expires_at_ms) VALUES {rows}");
+        let mut sql =
+            format!("INSERT INTO ledger_pending (id, status, expires_at_ms) VALUES {rows}");
         sql.push_str(&engine.upsert("id", &["status"]));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (transfer, status, _) in chunk {
             let expires = transfer.expires_at().map(db::time_to_sql).transpose()?;
-            query = query.bind(transfer.id.to_string()).bind(i64::from(status.as_u16())).bind(expires);
+            query = query
+                .bind(transfer.id.to_string())
+                .bind(i64::from(status.as_u16()))
+                .bind(expires);
         }
         query.execute(&mut **tx).await?;
     }

@@ -115,14 +115,22 @@ impl LedgerBook {
     pub fn changes(&self) -> Changes<'_> {
         let new_accounts: BTreeSet<AccountId> = self.new_accounts.iter().copied().collect();
         Changes {
-            new_accounts: self.new_accounts.iter().filter_map(|id| self.accounts.get(id)).collect(),
+            new_accounts: self
+                .new_accounts
+                .iter()
+                .filter_map(|id| self.accounts.get(id))
+                .collect(),
             updated_accounts: self
                 .dirty_accounts
                 .iter()
                 .filter(|id| !new_accounts.contains(id))
                 .filter_map(|id| self.accounts.get(id))
                 .collect(),
-            new_transfers: self.new_transfers.iter().filter_map(|id| self.transfers.get(id)).collect(),
+            new_transfers: self
+                .new_transfers
+                .iter()
+                .filter_map(|id| self.transfers.get(id))
+                .collect(),
             pending: self
                 .dirty_pending
                 .iter()
@@ -137,7 +145,9 @@ impl LedgerBook {
 
     /// Whether anything changed.
     pub fn is_dirty(&self) -> bool {
-        !self.new_accounts.is_empty() || !self.new_transfers.is_empty() || !self.dirty_accounts.is_empty()
+        !self.new_accounts.is_empty()
+            || !self.new_transfers.is_empty()
+            || !self.dirty_accounts.is_empty()
     }
 
     /// Per ledger, Σ debits and Σ credits (pending and posted) over the accounts of the book.
@@ -156,8 +166,16 @@ impl LedgerBook {
         totals
             .into_iter()
             .map(|(ledger, (dp, dpo, cp, cpo))| {
-                let debits = Balances { debits_pending: clamp(dp), debits_posted: clamp(dpo), ..Balances::default() };
-                let credits = Balances { credits_pending: clamp(cp), credits_posted: clamp(cpo), ..Balances::default() };
+                let debits = Balances {
+                    debits_pending: clamp(dp),
+                    debits_posted: clamp(dpo),
+                    ..Balances::default()
+                };
+                let credits = Balances {
+                    credits_pending: clamp(cp),
+                    credits_posted: clamp(cpo),
+                    ..Balances::default()
+                };
                 (ledger, (debits, credits))
             })
             .collect()
@@ -172,15 +190,29 @@ impl LedgerBook {
         if new.id.is_nil() {
             return Err(AccountError::IdMustNotBeZero);
         }
-        let both = AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS.union(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS);
+        let both = AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS
+            .union(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS);
         if new.flags.contains(both) {
             return Err(AccountError::FlagsAreMutuallyExclusive);
         }
         if let Some(existing) = self.accounts.get(&new.id) {
-            let same = existing.ledger() == new.ledger && existing.code() == new.code && existing.flags() == new.flags;
-            return if same { Ok(Outcome::AlreadyExisted) } else { Err(AccountError::ExistsWithDifferentFields) };
+            let same = existing.ledger() == new.ledger
+                && existing.code() == new.code
+                && existing.flags() == new.flags;
+            return if same {
+                Ok(Outcome::AlreadyExisted)
+            } else {
+                Err(AccountError::ExistsWithDifferentFields)
+            };
         }
-        let account = Account::from_parts(new.id, new.ledger, new.code, new.flags, Balances::default(), now);
+        let account = Account::from_parts(
+            new.id,
+            new.ledger,
+            new.code,
+            new.flags,
+            Balances::default(),
+            now,
+        );
         self.accounts.insert(new.id, account);
         self.new_accounts.push(new.id);
         Ok(Outcome::Created)
@@ -188,11 +220,19 @@ impl LedgerBook {
 
     /// Creates transfers, honouring linked chains. Each result is in the position of its
     /// request; a failed chain leaves the book as it was before the chain.
-    pub fn create_transfers(&mut self, batch: &[NewTransfer], now: Timestamp) -> Vec<TransferResult> {
+    pub fn create_transfers(
+        &mut self,
+        batch: &[NewTransfer],
+        now: Timestamp,
+    ) -> Vec<TransferResult> {
         let mut results: Vec<TransferResult> = Vec::with_capacity(batch.len());
         let mut start = 0;
         while start < batch.len() {
-            let Some(end) = batch[start..].iter().position(|t| !t.linked).map(|p| start + p) else {
+            let Some(end) = batch[start..]
+                .iter()
+                .position(|t| !t.linked)
+                .map(|p| start + p)
+            else {
                 // The chain is never closed: refuse all of it without applying anything.
                 for _ in start..batch.len() - 1 {
                     results.push(Err(TransferError::LinkedEventFailed));
@@ -215,7 +255,11 @@ impl LedgerBook {
                 self.rollback(undo);
                 results.truncate(start);
                 for i in start..=end {
-                    results.push(Err(if i == failed_at { error } else { TransferError::LinkedEventFailed }));
+                    results.push(Err(if i == failed_at {
+                        error
+                    } else {
+                        TransferError::LinkedEventFailed
+                    }));
                 }
             }
             start = end + 1;
@@ -238,7 +282,16 @@ impl LedgerBook {
             _ => return Err(TransferError::PendingTransferNotPending),
         }
         let mut undo = Vec::new();
-        let result = self.resolve(id, &pending, None, pending.code, 0, TransferKind::Expiry, now, &mut undo);
+        let result = self.resolve(
+            id,
+            &pending,
+            None,
+            pending.code,
+            0,
+            TransferKind::Expiry,
+            now,
+            &mut undo,
+        );
         if result.is_err() {
             self.rollback(undo);
         }
@@ -286,14 +339,30 @@ impl LedgerBook {
             };
         }
         match t.op {
-            TransferOp::Single { debit, credit, amount } => {
-                self.open(t, debit, credit, amount, 0, TransferKind::Single, now, undo)
-            }
-            TransferOp::Pending { debit, credit, amount, timeout_secs } => {
+            TransferOp::Single {
+                debit,
+                credit,
+                amount,
+            } => self.open(t, debit, credit, amount, 0, TransferKind::Single, now, undo),
+            TransferOp::Pending {
+                debit,
+                credit,
+                amount,
+                timeout_secs,
+            } => {
                 if timeout_secs > MAX_PENDING_TIMEOUT_SECS {
                     return Err(TransferError::TimeoutTooLong);
                 }
-                self.open(t, debit, credit, amount, timeout_secs, TransferKind::Pending, now, undo)
+                self.open(
+                    t,
+                    debit,
+                    credit,
+                    amount,
+                    timeout_secs,
+                    TransferKind::Pending,
+                    now,
+                    undo,
+                )
             }
             TransferOp::Post { pending_id, amount } => {
                 let pending = self.pending_to_resolve(pending_id, Some(now))?;
@@ -307,14 +376,32 @@ impl LedgerBook {
                 if amount > pending.amount {
                     return Err(TransferError::ExceedsPendingTransferAmount);
                 }
-                self.resolve(t.id, &pending, Some(amount), t.code, t.user_data, TransferKind::Post, now, undo)
+                self.resolve(
+                    t.id,
+                    &pending,
+                    Some(amount),
+                    t.code,
+                    t.user_data,
+                    TransferKind::Post,
+                    now,
+                    undo,
+                )
             }
             TransferOp::Void { pending_id } => {
                 let pending = self.pending_to_resolve(pending_id, Some(now))?;
                 if pending.ledger != t.ledger {
                     return Err(TransferError::LedgerMismatch);
                 }
-                self.resolve(t.id, &pending, None, t.code, t.user_data, TransferKind::Void, now, undo)
+                self.resolve(
+                    t.id,
+                    &pending,
+                    None,
+                    t.code,
+                    t.user_data,
+                    TransferKind::Void,
+                    now,
+                    undo,
+                )
             }
         }
     }
@@ -338,19 +425,33 @@ impl LedgerBook {
         if debit_id == credit_id {
             return Err(TransferError::AccountsMustBeDifferent);
         }
-        let debit = *self.accounts.get(&debit_id).ok_or(TransferError::DebitAccountNotFound)?;
-        let credit = *self.accounts.get(&credit_id).ok_or(TransferError::CreditAccountNotFound)?;
+        let debit = *self
+            .accounts
+            .get(&debit_id)
+            .ok_or(TransferError::DebitAccountNotFound)?;
+        let credit = *self
+            .accounts
+            .get(&credit_id)
+            .ok_or(TransferError::CreditAccountNotFound)?;
         if debit.ledger() != t.ledger || credit.ledger() != t.ledger {
             return Err(TransferError::LedgerMismatch);
         }
         let pending = kind == TransferKind::Pending;
         let new_debit = change(&debit, |b| {
-            let side = if pending { &mut b.debits_pending } else { &mut b.debits_posted };
+            let side = if pending {
+                &mut b.debits_pending
+            } else {
+                &mut b.debits_posted
+            };
             *side = add(*side, amount)?;
             Ok(())
         })?;
         let new_credit = change(&credit, |b| {
-            let side = if pending { &mut b.credits_pending } else { &mut b.credits_posted };
+            let side = if pending {
+                &mut b.credits_pending
+            } else {
+                &mut b.credits_posted
+            };
             *side = add(*side, amount)?;
             Ok(())
         })?;
@@ -375,7 +476,10 @@ impl LedgerBook {
         };
         self.commit_accounts(new_debit, new_credit, undo);
         if pending {
-            undo.push(Undo::Pending(t.id, self.pending.insert(t.id, PendingStatus::Pending)));
+            undo.push(Undo::Pending(
+                t.id,
+                self.pending.insert(t.id, PendingStatus::Pending),
+            ));
             self.dirty_pending.insert(t.id);
         }
         self.record(transfer, undo);
@@ -384,8 +488,15 @@ impl LedgerBook {
 
     /// The pending transfer `pending_id`, if it can still be posted or voided. `now` is checked
     /// against its expiry unless it is `None` (the expiry job checks that itself).
-    fn pending_to_resolve(&self, pending_id: TransferId, now: Option<Timestamp>) -> Result<Transfer, TransferError> {
-        let pending = *self.transfers.get(&pending_id).ok_or(TransferError::PendingTransferNotFound)?;
+    fn pending_to_resolve(
+        &self,
+        pending_id: TransferId,
+        now: Option<Timestamp>,
+    ) -> Result<Transfer, TransferError> {
+        let pending = *self
+            .transfers
+            .get(&pending_id)
+            .ok_or(TransferError::PendingTransferNotFound)?;
         if pending.kind != TransferKind::Pending {
             return Err(TransferError::PendingTransferNotPending);
         }
@@ -417,29 +528,49 @@ impl LedgerBook {
         now: Timestamp,
         undo: &mut Vec<Undo>,
     ) -> TransferResult {
-        let debit = *self.accounts.get(&pending.debit_account_id).ok_or(TransferError::DebitAccountNotFound)?;
-        let credit = *self.accounts.get(&pending.credit_account_id).ok_or(TransferError::CreditAccountNotFound)?;
+        let debit = *self
+            .accounts
+            .get(&pending.debit_account_id)
+            .ok_or(TransferError::DebitAccountNotFound)?;
+        let credit = *self
+            .accounts
+            .get(&pending.credit_account_id)
+            .ok_or(TransferError::CreditAccountNotFound)?;
         let reserved = pending.amount;
         let posted_amount = posted.unwrap_or(Piconero::ZERO);
         let new_debit = change(&debit, |b| {
-            b.debits_pending = b.debits_pending.checked_sub(reserved).map_err(|_| TransferError::Overflow)?;
+            b.debits_pending = b
+                .debits_pending
+                .checked_sub(reserved)
+                .map_err(|_| TransferError::Overflow)?;
             b.debits_posted = add(b.debits_posted, posted_amount)?;
             Ok(())
         })?;
         let new_credit = change(&credit, |b| {
-            b.credits_pending = b.credits_pending.checked_sub(reserved).map_err(|_| TransferError::Overflow)?;
+            b.credits_pending = b
+                .credits_pending
+                .checked_sub(reserved)
+                .map_err(|_| TransferError::Overflow)?;
             b.credits_posted = add(b.credits_posted, posted_amount)?;
             Ok(())
         })?;
         // Posting at most the reserved amount cannot break a flag that held with the
         // reservation in place; check anyway, the cost is nothing next to a wrong balance.
-        assert!(new_debit.satisfies_flags(), "resolving a pending transfer broke the debit account's flags");
-        assert!(new_credit.satisfies_flags(), "resolving a pending transfer broke the credit account's flags");
+        assert!(
+            new_debit.satisfies_flags(),
+            "resolving a pending transfer broke the debit account's flags"
+        );
+        assert!(
+            new_credit.satisfies_flags(),
+            "resolving a pending transfer broke the credit account's flags"
+        );
         let status = match kind {
             TransferKind::Post => PendingStatus::Posted,
             TransferKind::Void => PendingStatus::Voided,
             TransferKind::Expiry => PendingStatus::Expired,
-            TransferKind::Single | TransferKind::Pending => unreachable!("resolve takes post, void or expiry"),
+            TransferKind::Single | TransferKind::Pending => {
+                unreachable!("resolve takes post, void or expiry")
+            }
         };
         let transfer = Transfer {
             id,
@@ -455,7 +586,10 @@ impl LedgerBook {
             timestamp: now,
         };
         self.commit_accounts(new_debit, new_credit, undo);
-        undo.push(Undo::Pending(pending.id, self.pending.insert(pending.id, status)));
+        undo.push(Undo::Pending(
+            pending.id,
+            self.pending.insert(pending.id, status),
+        ));
         self.dirty_pending.insert(pending.id);
         self.record(transfer, undo);
         Ok(Outcome::Created)
@@ -473,7 +607,10 @@ impl LedgerBook {
     }
 
     fn record(&mut self, transfer: Transfer, undo: &mut Vec<Undo>) {
-        debug_assert!(!self.transfers.contains_key(&transfer.id), "a transfer id is recorded once");
+        debug_assert!(
+            !self.transfers.contains_key(&transfer.id),
+            "a transfer id is recorded once"
+        );
         self.transfers.insert(transfer.id, transfer);
         self.new_transfers.push(transfer.id);
         undo.push(Undo::NewTransfer(transfer.id));
@@ -501,7 +638,14 @@ fn change(
 ) -> Result<Account, TransferError> {
     let mut balances = account.balances();
     f(&mut balances)?;
-    Ok(Account::from_parts(account.id(), account.ledger(), account.code(), account.flags(), balances, account.created_at()))
+    Ok(Account::from_parts(
+        account.id(),
+        account.ledger(),
+        account.code(),
+        account.flags(),
+        balances,
+        account.created_at(),
+    ))
 }
 
 /// Whether a stored transfer is what `request` asks for, so a retry is a no-op.
@@ -511,13 +655,22 @@ fn same_request(existing: &Transfer, request: &NewTransfer) -> bool {
         && existing.user_data == request.user_data;
     common
         && match request.op {
-            TransferOp::Single { debit, credit, amount } => {
+            TransferOp::Single {
+                debit,
+                credit,
+                amount,
+            } => {
                 existing.kind == TransferKind::Single
                     && existing.debit_account_id == debit
                     && existing.credit_account_id == credit
                     && existing.amount == amount
             }
-            TransferOp::Pending { debit, credit, amount, timeout_secs } => {
+            TransferOp::Pending {
+                debit,
+                credit,
+                amount,
+                timeout_secs,
+            } => {
                 existing.kind == TransferKind::Pending
                     && existing.debit_account_id == debit
                     && existing.credit_account_id == credit

@@ -231,7 +231,14 @@ impl Account {
         balances: Balances,
         created_at: Timestamp,
     ) -> Account {
-        Account { id, ledger, code, flags, balances, created_at }
+        Account {
+            id,
+            ledger,
+            code,
+            flags,
+            balances,
+            created_at,
+        }
     }
 
     /// The account's id.
@@ -264,7 +271,11 @@ impl Account {
     /// not yet spendable. `None` when that is below zero, which a constrained account never is.
     pub fn available(&self) -> Option<Piconero> {
         let b = self.balances;
-        b.credits_posted.checked_sub(b.debits_posted).ok()?.checked_sub(b.debits_pending).ok()
+        b.credits_posted
+            .checked_sub(b.debits_posted)
+            .ok()?
+            .checked_sub(b.debits_pending)
+            .ok()
     }
 
     /// What a credit-normal account holds posted, ignoring pending transfers.
@@ -279,9 +290,13 @@ impl Account {
         let within = |out: [Piconero; 2], inn: Piconero| {
             u128::from(out[0].as_u64()) + u128::from(out[1].as_u64()) <= u128::from(inn.as_u64())
         };
-        (!self.flags.contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
+        (!self
+            .flags
+            .contains(AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS)
             || within([b.debits_pending, b.debits_posted], b.credits_posted))
-            && (!self.flags.contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS)
+            && (!self
+                .flags
+                .contains(AccountFlags::CREDITS_MUST_NOT_EXCEED_DEBITS)
                 || within([b.credits_pending, b.credits_posted], b.debits_posted))
     }
 }
@@ -343,7 +358,14 @@ pub struct NewTransfer {
 impl NewTransfer {
     /// A transfer on the XMR ledger with no user data, not linked.
     pub fn xmr(id: TransferId, op: TransferOp, code: TransferCode) -> NewTransfer {
-        NewTransfer { id, op, ledger: LedgerId::XMR, code, user_data: 0, linked: false }
+        NewTransfer {
+            id,
+            op,
+            ledger: LedgerId::XMR,
+            code,
+            user_data: 0,
+            linked: false,
+        }
     }
 
     /// The same transfer, linked to the next one in its batch.
@@ -361,7 +383,9 @@ impl NewTransfer {
     /// The pending transfer this one posts or voids, if any.
     pub fn pending_id(&self) -> Option<TransferId> {
         match self.op {
-            TransferOp::Post { pending_id, .. } | TransferOp::Void { pending_id } => Some(pending_id),
+            TransferOp::Post { pending_id, .. } | TransferOp::Void { pending_id } => {
+                Some(pending_id)
+            }
             TransferOp::Single { .. } | TransferOp::Pending { .. } => None,
         }
     }
@@ -370,9 +394,8 @@ impl NewTransfer {
     /// pending transfer).
     pub fn accounts(&self) -> Option<[AccountId; 2]> {
         match self.op {
-            TransferOp::Single { debit, credit, .. } | TransferOp::Pending { debit, credit, .. } => {
-                Some([debit, credit])
-            }
+            TransferOp::Single { debit, credit, .. }
+            | TransferOp::Pending { debit, credit, .. } => Some([debit, credit]),
             TransferOp::Post { .. } | TransferOp::Void { .. } => None,
         }
     }

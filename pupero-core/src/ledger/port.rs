@@ -19,10 +19,16 @@ pub trait LedgerStore: Send + Sync {
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Creates accounts; one result per request, in order.
-    async fn create_accounts(&self, accounts: &[NewAccount]) -> Result<Vec<AccountResult>, Self::Error>;
+    async fn create_accounts(
+        &self,
+        accounts: &[NewAccount],
+    ) -> Result<Vec<AccountResult>, Self::Error>;
 
     /// Creates transfers; one result per request, in order.
-    async fn create_transfers(&self, transfers: &[NewTransfer]) -> Result<Vec<TransferResult>, Self::Error>;
+    async fn create_transfers(
+        &self,
+        transfers: &[NewTransfer],
+    ) -> Result<Vec<TransferResult>, Self::Error>;
 
     /// The accounts that exist among `ids`, in no particular order.
     async fn lookup_accounts(&self, ids: &[AccountId]) -> Result<Vec<Account>, Self::Error>;
@@ -31,7 +37,11 @@ pub trait LedgerStore: Send + Sync {
     async fn lookup_transfers(&self, ids: &[TransferId]) -> Result<Vec<Transfer>, Self::Error>;
 
     /// Transfers debiting or crediting `account`, newest first.
-    async fn account_history(&self, account: AccountId, query: HistoryQuery) -> Result<HistoryPage, Self::Error>;
+    async fn account_history(
+        &self,
+        account: AccountId,
+        query: HistoryQuery,
+    ) -> Result<HistoryPage, Self::Error>;
 
     /// Expires pending transfers whose timeout has passed, at most
     /// [`crate::limits::MAX_EXPIRIES_PER_SWEEP`] per call; returns how many it expired.
@@ -65,12 +75,18 @@ impl HistoryQuery {
     /// The first page, of `limit` entries at most (clamped to
     /// [`crate::limits::MAX_HISTORY_PAGE_SIZE`], and at least 1).
     pub fn first(limit: u32) -> HistoryQuery {
-        HistoryQuery { limit: limit.clamp(1, MAX_HISTORY_PAGE_SIZE), before: None }
+        HistoryQuery {
+            limit: limit.clamp(1, MAX_HISTORY_PAGE_SIZE),
+            before: None,
+        }
     }
 
     /// The page after `cursor` (older entries).
     pub fn after(cursor: HistoryCursor, limit: u32) -> HistoryQuery {
-        HistoryQuery { before: Some(cursor), ..HistoryQuery::first(limit) }
+        HistoryQuery {
+            before: Some(cursor),
+            ..HistoryQuery::first(limit)
+        }
     }
 
     /// Entries per page.

@@ -1,0 +1,8 @@
+//! Integration tests of the SQL ledger. Every test body runs against SQLite and MariaDB.
+#![allow(unreachable_pub)]
+
+mod support;
+
+mod concurrency;
+mod props;
+mod transfers;

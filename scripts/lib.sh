@@ -1,0 +1,86 @@
+# Shared helpers of Pupero's scripts: install what is missing, start what is down.
+# Sourced, not run. Every function is idempotent: on a machine that has everything it only checks.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Reuse one target directory outside the clone, so a fresh clone does not rebuild everything.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pupero-target}"
+
+# The MariaDB account the test suite uses; it may only touch databases named pupero_*.
+MARIADB_TEST_USER=pupero_test
+MARIADB_TEST_PASSWORD=pupero_test
+export PUPERO_TEST_MARIADB_URL="${PUPERO_TEST_MARIADB_URL:-mysql://${MARIADB_TEST_USER}:${MARIADB_TEST_PASSWORD}@127.0.0.1:3306}"
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  log "installing ${missing[*]}"
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    log "cargo is missing: install Rust ${RUST_VERSION:-1.95} or newer (https://rustup.rs) and run again"
+    exit 1
+  fi
+  rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy >/dev/null 2>&1 || true
+}
+
+ensure_nextest() {
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    log "installing cargo-nextest"
+    cargo install --locked cargo-nextest >/dev/null
+  fi
+}
+
+wait_for_port() { # host port seconds
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+ensure_mariadb() {
+  if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then
+    apt_install mariadb-server mariadb-client
+  fi
+  if ! wait_for_port 127.0.0.1 3306 1; then
+    log "starting MariaDB"
+    as_root mkdir -p /run/mysqld
+    as_root chown mysql:mysql /run/mysqld 2>/dev/null || true
+    as_root start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd -- --user=mysql
+    wait_for_port 127.0.0.1 3306 30 || { log "MariaDB did not start"; exit 1; }
+  fi
+  # A dedicated account limited to pupero_* databases; root keeps whatever auth it has.
+  as_root mariadb -uroot <<SQL
+CREATE USER IF NOT EXISTS '${MARIADB_TEST_USER}'@'localhost' IDENTIFIED BY '${MARIADB_TEST_PASSWORD}';
+CREATE USER IF NOT EXISTS '${MARIADB_TEST_USER}'@'127.0.0.1' IDENTIFIED BY '${MARIADB_TEST_PASSWORD}';
+GRANT ALL PRIVILEGES ON \`pupero\_%\`.* TO '${MARIADB_TEST_USER}'@'localhost';
+GRANT ALL PRIVILEGES ON \`pupero\_%\`.* TO '${MARIADB_TEST_USER}'@'127.0.0.1';
+SQL
+}
+
+drop_test_databases() {
+  local dbs
+  dbs=$(as_root mariadb -uroot -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'pupero\\_t\\_%' OR schema_name LIKE 'pupero\\_bench\\_%'")
+  for db in $dbs; do
+    as_root mariadb -uroot -e "DROP DATABASE IF EXISTS \`$db\`"
+  done
+}

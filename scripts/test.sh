@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need on this machine (packages, services, accounts) and runs
+# the whole suite: formatting, lints, and every test against SQLite and the real MariaDB.
+#
+#   scripts/test.sh            # everything
+#   scripts/test.sh -p pupero-ledger   # extra arguments go to `cargo nextest run`
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+# Tests must fail, not skip, when a service they need is missing.
+export PUPERO_REQUIRE_SERVICES=1
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=0
+fi
+
+ensure_rust
+ensure_nextest
+ensure_mariadb
+drop_test_databases
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+log "tests"
+cargo nextest run --workspace --locked --profile ci "$@"
+log "doc tests"
+cargo test --workspace --doc --locked --quiet
+drop_test_databases
+log "all checks passed"
