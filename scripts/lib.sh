@@ -51,7 +51,7 @@ ensure_nextest() {
 wait_for_port() { # host port seconds
   local i
   for ((i = 0; i < $3 * 10; i++)); do
-    (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0
+    bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
     sleep 0.1
   done
   return 1

@@ -53,6 +53,10 @@ enum Undo {
     NewAccount(AccountId),
     Pending(TransferId, Option<PendingStatus>),
     NewTransfer(TransferId),
+    /// The chain was first to mark this account as changed.
+    MarkedAccount(AccountId),
+    /// The chain was first to mark this pending status as changed.
+    MarkedPending(TransferId),
 }
 
 impl LedgerBook {
@@ -313,6 +317,11 @@ impl LedgerBook {
                 }
                 Undo::Pending(id, None) => {
                     self.pending.remove(&id);
+                }
+                Undo::MarkedAccount(id) => {
+                    self.dirty_accounts.remove(&id);
+                }
+                Undo::MarkedPending(id) => {
                     self.dirty_pending.remove(&id);
                 }
                 Undo::NewTransfer(id) => {
@@ -332,7 +341,12 @@ impl LedgerBook {
             return Err(TransferError::PendingIdMustBeDifferent);
         }
         if let Some(existing) = self.transfers.get(&t.id) {
-            return if same_request(existing, t) {
+            // A retried "post everything" matches only if everything was posted.
+            let pending_amount = t
+                .pending_id()
+                .and_then(|p| self.transfers.get(&p))
+                .map(|p| p.amount);
+            return if same_request(existing, t, pending_amount) {
                 Ok(Outcome::AlreadyExisted)
             } else {
                 Err(TransferError::ExistsWithDifferentFields)
@@ -455,6 +469,11 @@ impl LedgerBook {
             *side = add(*side, amount)?;
             Ok(())
         })?;
+        // A hold must stay postable: posting moves its whole amount into the posted counter,
+        // so pending + posted on each side must fit the counter limit now.
+        if !within_counter_limit(&new_debit) || !within_counter_limit(&new_credit) {
+            return Err(TransferError::Overflow);
+        }
         if !new_debit.satisfies_flags() {
             return Err(TransferError::ExceedsCredits);
         }
@@ -480,7 +499,7 @@ impl LedgerBook {
                 t.id,
                 self.pending.insert(t.id, PendingStatus::Pending),
             ));
-            self.dirty_pending.insert(t.id);
+            self.mark_pending(t.id, undo);
         }
         self.record(transfer, undo);
         Ok(Outcome::Created)
@@ -590,7 +609,7 @@ impl LedgerBook {
             pending.id,
             self.pending.insert(pending.id, status),
         ));
-        self.dirty_pending.insert(pending.id);
+        self.mark_pending(pending.id, undo);
         self.record(transfer, undo);
         Ok(Outcome::Created)
     }
@@ -602,7 +621,15 @@ impl LedgerBook {
                 Some(previous) => undo.push(Undo::Account(previous)),
                 None => undo.push(Undo::NewAccount(account.id())),
             }
-            self.dirty_accounts.insert(account.id());
+            if self.dirty_accounts.insert(account.id()) {
+                undo.push(Undo::MarkedAccount(account.id()));
+            }
+        }
+    }
+
+    fn mark_pending(&mut self, id: TransferId, undo: &mut Vec<Undo>) {
+        if self.dirty_pending.insert(id) {
+            undo.push(Undo::MarkedPending(id));
         }
     }
 
@@ -631,6 +658,15 @@ fn add(a: Piconero, b: Piconero) -> Result<Piconero, TransferError> {
     Ok(sum)
 }
 
+/// Whether both sides of an account, pending plus posted, fit the storable counter range.
+fn within_counter_limit(account: &Account) -> bool {
+    let b = account.balances();
+    let limit = u128::from(MAX_ACCOUNT_COUNTER);
+    let sum = |x: Piconero, y: Piconero| u128::from(x.as_u64()) + u128::from(y.as_u64());
+    sum(b.debits_pending, b.debits_posted) <= limit
+        && sum(b.credits_pending, b.credits_posted) <= limit
+}
+
 /// A copy of `account` with its balances changed by `f`.
 fn change(
     account: &Account,
@@ -649,7 +685,11 @@ fn change(
 }
 
 /// Whether a stored transfer is what `request` asks for, so a retry is a no-op.
-fn same_request(existing: &Transfer, request: &NewTransfer) -> bool {
+fn same_request(
+    existing: &Transfer,
+    request: &NewTransfer,
+    pending_amount: Option<Piconero>,
+) -> bool {
     let common = existing.ledger == request.ledger
         && existing.code == request.code
         && existing.user_data == request.user_data;
@@ -680,7 +720,7 @@ fn same_request(existing: &Transfer, request: &NewTransfer) -> bool {
             TransferOp::Post { pending_id, amount } => {
                 existing.kind == TransferKind::Post
                     && existing.pending_id == Some(pending_id)
-                    && amount.is_none_or(|a| a == existing.amount)
+                    && Some(existing.amount) == amount.or(pending_amount)
             }
             TransferOp::Void { pending_id } => {
                 existing.kind == TransferKind::Void && existing.pending_id == Some(pending_id)
