@@ -23,6 +23,9 @@ pub enum Error {
     /// A fiat amount, price, margin or currency code was not valid.
     #[error("invalid decimal: {0}")]
     InvalidDecimal(&'static str),
+    /// A username, e-mail address, password or role was not acceptable.
+    #[error("{0}")]
+    InvalidUser(&'static str),
     /// An id was not a valid id of its kind.
     #[error("invalid id: {0}")]
     InvalidId(&'static str),
@@ -72,6 +75,7 @@ impl Error {
                 | Error::InvalidAddress(_)
                 | Error::InvalidDecimal(_)
                 | Error::InvalidId(_)
+                | Error::InvalidUser(_)
         )
     }
 }

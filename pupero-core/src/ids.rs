@@ -83,6 +83,20 @@ uuid_id!(
     TransferId
 );
 
+/// Namespace of the ids of users' XMR accounts, derived from the user id so that creating the
+/// account is idempotent and needs no lookup table.
+const USER_XMR_ACCOUNT_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0001);
+
+impl AccountId {
+    /// The XMR balance account of `user`.
+    pub fn user_xmr(user: UserId) -> AccountId {
+        AccountId(Uuid::new_v5(
+            &USER_XMR_ACCOUNT_NAMESPACE,
+            user.as_uuid().as_bytes(),
+        ))
+    }
+}
+
 impl TransferId {
     /// A transfer id derived deterministically from a namespace and a caller's key, so a
     /// retried request maps to the same transfer (UUIDv5-style, SHA-1 over the name).

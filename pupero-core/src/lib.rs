@@ -18,6 +18,7 @@ pub mod ids;
 pub mod ledger;
 pub mod limits;
 pub mod money;
+pub mod user;
 
 pub use address::{AddressKind, MoneroAddress, Network};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -25,3 +26,4 @@ pub use error::{Error, Result};
 pub use fiat::{CurrencyCode, FiatAmount, MarginPercent, Price};
 pub use ids::{AccountId, TransferId, UserId};
 pub use money::Piconero;
+pub use user::{EmailAddress, Password, Role, Username};

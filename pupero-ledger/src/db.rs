@@ -112,29 +112,68 @@ pub(crate) struct Pools {
 }
 
 pub(crate) async fn connect(url: &str) -> Result<Pools, Error> {
-    sqlx::any::install_default_drivers();
     let (engine, url) = Engine::from_url(url)?;
-    let options = move |max: u32| {
-        AnyPoolOptions::new()
-            .max_connections(max)
-            .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
-            .after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    for statement in session_setup(engine) {
-                        conn.execute(sqlx::AssertSqlSafe(statement)).await?;
-                    }
-                    Ok(())
-                })
-            })
-    };
-    let writer = options(1).connect(&url).await?;
-    migrate(engine, &writer).await?;
-    let reader = options(MAX_READ_CONNECTIONS).connect(&url).await?;
+    let writer = pool_options(engine, 1).connect(&url).await?;
+    migrate_with(
+        engine,
+        &writer,
+        &SQLITE_MIGRATIONS,
+        &MYSQL_MIGRATIONS,
+        MIGRATIONS_TABLE,
+    )
+    .await?;
+    let reader = pool_options(engine, MAX_READ_CONNECTIONS)
+        .connect(&url)
+        .await?;
     Ok(Pools {
         engine,
         writer,
         reader,
     })
+}
+
+/// Opens a pool on `url` set up like the ledger's own (WAL and `synchronous=FULL` on SQLite,
+/// `READ COMMITTED` and strict mode on MariaDB), for other crates' tables in the same database.
+pub async fn open_pool(url: &str, max_connections: u32) -> Result<(Engine, AnyPool), Error> {
+    let (engine, url) = Engine::from_url(url)?;
+    let pool = pool_options(engine, max_connections).connect(&url).await?;
+    Ok((engine, pool))
+}
+
+/// Applies the migration set of `engine` (one of two embedded sets), tracked in `table`, so
+/// several crates keep their own schema histories in one database.
+pub async fn migrate_with(
+    engine: Engine,
+    pool: &AnyPool,
+    sqlite: &Migrator,
+    mysql: &Migrator,
+    table: &'static str,
+) -> Result<(), Error> {
+    let mut migrator = Migrator {
+        migrations: match engine {
+            Engine::Sqlite => sqlite.migrations.clone(),
+            Engine::MySql => mysql.migrations.clone(),
+        },
+        ..Migrator::DEFAULT
+    };
+    migrator.dangerous_set_table_name(table);
+    migrator.run(pool).await?;
+    Ok(())
+}
+
+fn pool_options(engine: Engine, max: u32) -> AnyPoolOptions {
+    sqlx::any::install_default_drivers();
+    AnyPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
+        .after_connect(move |conn, _meta| {
+            Box::pin(async move {
+                for statement in session_setup(engine) {
+                    conn.execute(sqlx::AssertSqlSafe(statement)).await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 fn session_setup(engine: Engine) -> Vec<String> {
@@ -154,19 +193,6 @@ fn session_setup(engine: Engine) -> Vec<String> {
                 .to_owned(),
         ],
     }
-}
-
-async fn migrate(engine: Engine, pool: &AnyPool) -> Result<(), Error> {
-    let mut migrator = Migrator {
-        migrations: match engine {
-            Engine::Sqlite => SQLITE_MIGRATIONS.migrations.clone(),
-            Engine::MySql => MYSQL_MIGRATIONS.migrations.clone(),
-        },
-        ..Migrator::DEFAULT
-    };
-    migrator.dangerous_set_table_name(MIGRATIONS_TABLE);
-    migrator.run(pool).await?;
-    Ok(())
 }
 
 /// `?, ?, ?` for `n` placeholders.

@@ -16,8 +16,10 @@
 mod db;
 mod error;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod writer;
 
-pub use db::Engine;
+pub use db::{Engine, migrate_with, open_pool};
 pub use error::Error;
 pub use store::{LedgerOptions, SqlLedger};

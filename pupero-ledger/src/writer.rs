@@ -34,10 +34,45 @@ const MAX_COMMIT_ATTEMPTS: u32 = 8;
 const RETRY_BACKOFF: Duration = Duration::from_millis(5);
 
 /// Ids per `IN (...)` list, well below every engine's limit on bound parameters.
-const MAX_IDS_PER_QUERY: usize = 500;
+const MAX_IDS_PER_QUERY: usize = 512;
 
-/// Rows per multi-row `INSERT`; 500 rows × 11 columns stays far below the parameter limits.
-const MAX_ROWS_PER_INSERT: usize = 500;
+/// Rows per multi-row `INSERT`; 512 rows × 11 columns stays far below the parameter limits.
+const MAX_ROWS_PER_INSERT: usize = 512;
+
+/// Splits `items` into chunks whose lengths are powers of two (at most `max`, itself a power
+/// of two). Statements are prepared and cached per SQL text; with arbitrary lengths every group
+/// size would be a new statement, and evicting old ones from the driver's cache stalls MariaDB
+/// connections. Powers of two keep the set of texts to a dozen per statement kind.
+fn pow2_chunks<T>(mut items: &[T], max: usize) -> Vec<&[T]> {
+    debug_assert!(max.is_power_of_two());
+    let mut chunks = Vec::new();
+    while !items.is_empty() {
+        let len = if items.len() >= max {
+            max
+        } else {
+            1 << items.len().ilog2()
+        };
+        let (head, tail) = items.split_at(len);
+        chunks.push(head);
+        items = tail;
+    }
+    chunks
+}
+
+/// `ids` in `IN` lists of power-of-two lengths: each chunk padded by repeating its last id, which
+/// changes nothing in an `IN` list (see [`pow2_chunks`] for why).
+fn padded_id_chunks(ids: &[String]) -> Vec<Vec<String>> {
+    ids.chunks(MAX_IDS_PER_QUERY)
+        .map(|chunk| {
+            let mut chunk = chunk.to_vec();
+            let target = chunk.len().next_power_of_two();
+            if let Some(last) = chunk.last().cloned() {
+                chunk.resize(target, last);
+            }
+            chunk
+        })
+        .collect()
+}
 
 pub(crate) enum Command {
     Accounts(
@@ -250,7 +285,7 @@ async fn load(
     transfer_ids.extend(resolved.iter().copied());
 
     let ids: Vec<String> = transfer_ids.iter().map(ToString::to_string).collect();
-    for chunk in ids.chunks(MAX_IDS_PER_QUERY) {
+    for chunk in padded_id_chunks(&ids) {
         let sql = format!(
             "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE id IN ({})",
             placeholders(chunk.len())
@@ -276,7 +311,7 @@ async fn load(
             t.id.to_string()
         })
         .collect();
-    for chunk in holds.chunks(MAX_IDS_PER_QUERY) {
+    for chunk in padded_id_chunks(&holds) {
         let sql = format!(
             "SELECT id, status FROM ledger_pending WHERE id IN ({}) ORDER BY id{}",
             placeholders(chunk.len()),
@@ -293,7 +328,7 @@ async fn load(
     }
 
     let ids: Vec<String> = account_ids.iter().map(AccountId::to_string).collect();
-    for chunk in ids.chunks(MAX_IDS_PER_QUERY) {
+    for chunk in padded_id_chunks(&ids) {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM ledger_accounts WHERE id IN ({}) ORDER BY id{}",
             placeholders(chunk.len()),
@@ -334,7 +369,7 @@ async fn persist(
         (&changes.new_accounts, false),
         (&changes.updated_accounts, true),
     ] {
-        for chunk in accounts.chunks(MAX_ROWS_PER_INSERT) {
+        for chunk in pow2_chunks(accounts, MAX_ROWS_PER_INSERT) {
             let row = format!("({})", placeholders(9));
             let rows = vec![row; chunk.len()].join(", ");
             let mut sql = format!("INSERT INTO ledger_accounts ({ACCOUNT_COLUMNS}) VALUES {rows}");
@@ -359,7 +394,7 @@ async fn persist(
         }
     }
 
-    for chunk in changes.new_transfers.chunks(MAX_ROWS_PER_INSERT) {
+    for chunk in pow2_chunks(&changes.new_transfers, MAX_ROWS_PER_INSERT) {
         let row = format!("({})", placeholders(11));
         let rows = vec![row; chunk.len()].join(", ");
         let sql = format!("INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES {rows}");
@@ -381,7 +416,7 @@ async fn persist(
         query.execute(&mut **tx).await?;
     }
 
-    for chunk in changes.pending.chunks(MAX_ROWS_PER_INSERT) {
+    for chunk in pow2_chunks(&changes.pending, MAX_ROWS_PER_INSERT) {
         let row = format!("({})", placeholders(3));
         let rows = vec![row; chunk.len()].join(", ");
         let mut sql =
@@ -398,4 +433,33 @@ async fn persist(
         query.execute(&mut **tx).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_are_powers_of_two_and_cover_everything() {
+        for n in 0..1_500_usize {
+            let items: Vec<usize> = (0..n).collect();
+            let chunks = pow2_chunks(&items, MAX_ROWS_PER_INSERT);
+            assert!(
+                chunks
+                    .iter()
+                    .all(|c| c.len().is_power_of_two() && c.len() <= MAX_ROWS_PER_INSERT)
+            );
+            let flat: Vec<usize> = chunks.concat();
+            assert_eq!(flat, items);
+        }
+    }
+
+    #[test]
+    fn padded_id_lists_keep_their_ids() {
+        let ids: Vec<String> = (0..37).map(|i| i.to_string()).collect();
+        let chunks = padded_id_chunks(&ids);
+        assert_eq!(chunks.len(), 1);
+        assert_eq!(chunks[0].len(), 64);
+        assert_eq!(&chunks[0][..37], &ids[..]);
+    }
 }

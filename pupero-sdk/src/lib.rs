@@ -1,6 +1,311 @@
 //! Typed async client for the Pupero HTTP API.
 //!
-//! This crate will own the client that bots and Pupero's own integration tests use:
-//! login with 2FA, automatic token refresh, API-key mode, pagination helpers and an opaque
-//! error with the server's stable `code()`. Nothing is implemented yet.
+//! ```no_run
+//! # async fn run() -> Result<(), pupero_sdk::Error> {
+//! let client = pupero_sdk::Client::new("http://127.0.0.1:8000")?;
+//! client.login("alice", "correct horse battery staple").await?;
+//! let balance = client.balance().await?;
+//! println!("available: {}", balance.available);
+//! # Ok(()) }
+//! ```
+//!
+//! After [`Client::login`] the client keeps the session's tokens and refreshes the access token
+//! by itself before it expires (and once more if the server says it expired). Errors are
+//! opaque: branch on [`Error::code`] (the server's stable code) or the `is_*` predicates.
 #![deny(missing_docs)]
+
+mod error;
+mod types;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use error::Error;
+pub use types::*;
+
+/// Refresh the access token when less than this is left of its life.
+const REFRESH_MARGIN: Duration = Duration::from_secs(30);
+
+/// Time limit of one HTTP request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Most history entries [`Client::ledger_history_all`] collects, so a bot cannot exhaust its
+/// memory by accident.
+pub const MAX_COLLECTED_ENTRIES: usize = 100_000;
+
+#[derive(Debug, Clone)]
+struct Session {
+    access_token: String,
+    refresh_token: String,
+    refresh_at: Instant,
+}
+
+/// A client of one Pupero server. Cheap to clone; clones share the session.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    session: Arc<Mutex<Option<Session>>>,
+}
+
+impl Client {
+    /// A client of the server at `base_url` (e.g. `https://pupero.example`).
+    pub fn new(base_url: impl Into<String>) -> Result<Client, Error> {
+        // One process-wide TLS provider (ring); `install_default` fails harmlessly if one exists.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .user_agent(concat!("pupero-sdk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(Error::transport)?;
+        Ok(Client {
+            http,
+            base: base_url.into().trim_end_matches('/').to_owned(),
+            session: Arc::default(),
+        })
+    }
+
+    /// The server's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Whether the process is up (`GET /healthz`).
+    pub async fn healthz(&self) -> Result<Health, Error> {
+        self.send(reqwest::Method::GET, "/healthz", None::<&()>, false)
+            .await
+    }
+
+    /// Whether the server can serve (`GET /readyz`).
+    pub async fn readyz(&self) -> Result<Health, Error> {
+        self.send(reqwest::Method::GET, "/readyz", None::<&()>, false)
+            .await
+    }
+
+    /// Creates an account.
+    pub async fn register(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        password: &str,
+    ) -> Result<Registered, Error> {
+        let body = RegisterRequest {
+            username,
+            email,
+            password,
+        };
+        self.send(
+            reqwest::Method::POST,
+            "/api/v1/auth/register",
+            Some(&body),
+            false,
+        )
+        .await
+    }
+
+    /// Logs in and keeps the session's tokens for the calls that follow.
+    pub async fn login(&self, login: &str, password: &str) -> Result<Tokens, Error> {
+        let body = LoginRequest { login, password };
+        let tokens: Tokens = self
+            .send(
+                reqwest::Method::POST,
+                "/api/v1/auth/login",
+                Some(&body),
+                false,
+            )
+            .await?;
+        self.keep(&tokens);
+        Ok(tokens)
+    }
+
+    /// Exchanges the session's refresh token for new tokens now.
+    pub async fn refresh(&self) -> Result<Tokens, Error> {
+        let refresh_token = self
+            .current()
+            .map(|s| s.refresh_token)
+            .ok_or_else(Error::not_logged_in)?;
+        self.refresh_with(&refresh_token).await
+    }
+
+    /// Exchanges a given refresh token (e.g. one saved from an earlier run) for new tokens.
+    pub async fn refresh_with(&self, refresh_token: &str) -> Result<Tokens, Error> {
+        // Sent directly, not through `request`, which itself refreshes.
+        let response = self
+            .http
+            .post(format!("{}/api/v1/auth/refresh", self.base))
+            .json(&RefreshRequest { refresh_token })
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        if !response.status().is_success() {
+            return Err(Error::from_response(response).await);
+        }
+        let tokens: Tokens = response.json().await.map_err(Error::transport)?;
+        self.keep(&tokens);
+        Ok(tokens)
+    }
+
+    /// Ends the session on the server and forgets its tokens.
+    pub async fn logout(&self) -> Result<(), Error> {
+        let result = self
+            .send_empty(reqwest::Method::POST, "/api/v1/auth/logout")
+            .await;
+        *self.lock() = None;
+        result
+    }
+
+    /// Uses `access_token` for the calls that follow (no refresh token: no automatic refresh).
+    pub fn set_access_token(&self, access_token: impl Into<String>) {
+        *self.lock() = Some(Session {
+            access_token: access_token.into(),
+            refresh_token: String::new(),
+            refresh_at: Instant::now() + Duration::from_secs(365 * 24 * 3600),
+        });
+    }
+
+    /// The caller's profile.
+    pub async fn me(&self) -> Result<Me, Error> {
+        self.send(reqwest::Method::GET, "/api/v1/me", None::<&()>, true)
+            .await
+    }
+
+    /// The caller's XMR balance.
+    pub async fn balance(&self) -> Result<Balance, Error> {
+        self.send(reqwest::Method::GET, "/api/v1/balance", None::<&()>, true)
+            .await
+    }
+
+    /// One page of the caller's ledger history, newest first.
+    pub async fn ledger_history(
+        &self,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<LedgerPage, Error> {
+        let mut path = String::from("/api/v1/ledger/history");
+        let mut sep = '?';
+        if let Some(limit) = limit {
+            path.push_str(&format!("{sep}limit={limit}"));
+            sep = '&';
+        }
+        if let Some(cursor) = cursor {
+            path.push_str(&format!("{sep}cursor={}", urlencode(cursor)));
+        }
+        self.send(reqwest::Method::GET, &path, None::<&()>, true)
+            .await
+    }
+
+    /// The caller's whole ledger history, newest first, following cursors page by page (at most
+    /// [`MAX_COLLECTED_ENTRIES`]).
+    pub async fn ledger_history_all(&self) -> Result<Vec<LedgerEntry>, Error> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.ledger_history(Some(200), cursor.as_deref()).await?;
+            all.extend(page.items);
+            match page.next_cursor {
+                Some(next) if all.len() < MAX_COLLECTED_ENTRIES => cursor = Some(next),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Session>> {
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn current(&self) -> Option<Session> {
+        self.lock().clone()
+    }
+
+    fn keep(&self, tokens: &Tokens) {
+        let life = Duration::from_secs(tokens.expires_in).saturating_sub(REFRESH_MARGIN);
+        *self.lock() = Some(Session {
+            access_token: tokens.access_token.clone(),
+            refresh_token: tokens.refresh_token.clone(),
+            refresh_at: Instant::now() + life,
+        });
+    }
+
+    /// The access token to send, refreshed first when it is about to expire.
+    async fn access_token(&self) -> Result<String, Error> {
+        let session = self.current().ok_or_else(Error::not_logged_in)?;
+        if Instant::now() >= session.refresh_at && !session.refresh_token.is_empty() {
+            return Ok(self
+                .refresh_with(&session.refresh_token)
+                .await?
+                .access_token);
+        }
+        Ok(session.access_token)
+    }
+
+    async fn send<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        authenticated: bool,
+    ) -> Result<T, Error> {
+        let response = self.request(method, path, body, authenticated).await?;
+        let bytes = response.bytes().await.map_err(Error::transport)?;
+        serde_json::from_slice(&bytes).map_err(Error::decode)
+    }
+
+    async fn send_empty(&self, method: reqwest::Method, path: &str) -> Result<(), Error> {
+        self.request(method, path, None::<&()>, true)
+            .await
+            .map(drop)
+    }
+
+    async fn request<B: Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        authenticated: bool,
+    ) -> Result<reqwest::Response, Error> {
+        let mut retried = false;
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.base));
+            if authenticated {
+                request = request.bearer_auth(self.access_token().await?);
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request.send().await.map_err(Error::transport)?;
+            if response.status().is_success() {
+                return Ok(response);
+            }
+            let error = Error::from_response(response).await;
+            // The access token expired in flight: refresh once and try again.
+            if authenticated
+                && !retried
+                && error.code() == Some("TOKEN_EXPIRED")
+                && let Some(session) = self.current().filter(|s| !s.refresh_token.is_empty())
+            {
+                self.refresh_with(&session.refresh_token).await?;
+                retried = true;
+                continue;
+            }
+            return Err(error);
+        }
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

@@ -1,7 +1,46 @@
 //! Pupero's HTTP server.
 //!
-//! This crate will own the poem + poem-openapi API (auth, offers, trades, wallet, admin under
-//! `/api/v1`), configuration, and the composition of the adapters behind the core's ports.
-//! For now it hosts the `pupero demo` command: the escrow flow of a trade, run on the ledger.
+//! The API is poem + poem-openapi, one `#[OpenApi]` struct per resource under `/api/v1`
+//! ([`api`]), served together with `/healthz`, `/readyz`, the OpenAPI document
+//! (`/api/openapi.json`, `/api/openapi.yaml`) and Swagger UI (`/docs`). [`config`] loads and
+//! validates settings; [`app`] builds the application from them; [`store`] keeps users and
+//! sessions; [`security`] hashes passwords and signs tokens. Errors leave as one envelope
+//! ([`error`]). The `pupero` binary is a thin shell around [`serve`].
 
+pub mod api;
+pub mod app;
+pub mod config;
 pub mod demo;
+pub mod error;
+pub mod middleware;
+pub mod security;
+pub mod store;
+
+use std::sync::Arc;
+
+use poem::listener::{Acceptor, Listener, TcpListener};
+
+pub use app::{AppState, build};
+pub use config::Settings;
+
+/// Binds `settings.listen` and serves until `shutdown` resolves. Returns the bound address
+/// through `on_bound` first (port 0 picks a free port).
+pub async fn serve(
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(std::net::SocketAddr) + Send,
+) -> std::io::Result<()> {
+    let acceptor = TcpListener::bind(state.settings.listen)
+        .into_acceptor()
+        .await?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .and_then(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| std::io::Error::other("listener has no address"))?;
+    on_bound(bound);
+    tracing::info!(address = %bound, "listening");
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(build(state), shutdown, None)
+        .await
+}

@@ -1,65 +1,106 @@
-//! The `pupero` binary: parses the command line, runs the library, maps the outcome to an
-//! exit code.
+//! The `pupero` binary: parses the command line, loads settings, runs the library, maps the
+//! outcome to an exit code.
 
 use std::process::ExitCode;
 
-/// Where the embedded database lives when no URL is configured.
-const DEFAULT_DATABASE_URL: &str = "sqlite://data/pupero.db";
+use pupero_server::{AppState, Settings};
 
-const USAGE: &str = "usage: pupero demo [--database URL]
+const USAGE: &str = "usage: pupero <command>
 
 Commands:
-  demo    run a trade's escrow flow on the ledger and print the balances
+  serve              run the HTTP API (settings: PUPERO_* variables, .env, PUPERO_CONFIG file)
+  openapi            print the OpenAPI document (YAML)
+  demo [--database URL]
+                     run a trade's escrow flow on the ledger and print the balances
 
-Options:
-  --database URL   sqlite:///path.db (default: sqlite://data/pupero.db) or mysql://user:pass@host/db
-                   (also read from PUPERO_DATABASE_URL)";
+Settings (environment): PUPERO_MODE=dev|production, PUPERO_LISTEN (127.0.0.1:8000),
+PUPERO_DATABASE_URL (sqlite://data/pupero.db | mysql://user:pass@host/db),
+PUPERO_JWT_SECRET (required in production), PUPERO_LOG (tracing filter, e.g. info).";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_env("PUPERO_LOG"))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PUPERO_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut database_url =
-        std::env::var("PUPERO_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
-    let command = match args.as_slice() {
-        [command] => command.as_str(),
-        [command, flag, url] if flag == "--database" => {
-            database_url = url.clone();
-            command.as_str()
-        }
-        _ => "help",
-    };
-    match command {
-        "demo" => {
-            if let Some(path) = database_url.strip_prefix("sqlite://")
-                && let Some(dir) =
-                    std::path::Path::new(path.split('?').next().unwrap_or(path)).parent()
-                && let Err(e) = std::fs::create_dir_all(dir)
-            {
-                eprintln!("error: cannot create {}: {e}", dir.display());
-                return ExitCode::FAILURE;
-            }
-            match pupero_server::demo::run(&database_url).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!(
-                        "error: {}",
-                        anyhow::Error::from(e)
-                            .chain()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(": ")
-                    );
-                    ExitCode::FAILURE
-                }
-            }
-        }
+    let outcome = match args.first().map(String::as_str) {
+        Some("serve") => serve().await,
+        Some("openapi") => openapi().await,
+        Some("demo") => demo(&args[1..]).await,
         _ => {
             eprintln!("{USAGE}");
-            ExitCode::from(2)
+            return ExitCode::from(2);
         }
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    ensure_sqlite_dir(&settings.database_url)?;
+    tracing::info!(mode = ?settings.mode, database = %redact(&settings.database_url), "starting");
+    let state = AppState::open(settings).await?;
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutting down");
+    };
+    pupero_server::serve(state, shutdown, |_| {}).await?;
+    Ok(())
+}
+
+async fn openapi() -> anyhow::Result<()> {
+    let dir = tempfile_dir()?;
+    let settings = Settings::for_database(format!("sqlite://{}/openapi.db", dir.display()));
+    let state = AppState::open(settings).await?;
+    print!("{}", pupero_server::app::openapi_yaml(&state));
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
+}
+
+async fn demo(args: &[String]) -> anyhow::Result<()> {
+    let url = match args {
+        [] => std::env::var("PUPERO_DATABASE_URL")
+            .unwrap_or_else(|_| "sqlite://data/pupero.db".to_owned()),
+        [flag, url] if flag == "--database" => url.clone(),
+        _ => anyhow::bail!("usage: pupero demo [--database URL]"),
+    };
+    ensure_sqlite_dir(&url)?;
+    pupero_server::demo::run(&url).await?;
+    Ok(())
+}
+
+fn ensure_sqlite_dir(url: &str) -> anyhow::Result<()> {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = std::path::Path::new(path.split('?').next().unwrap_or(path));
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    Ok(())
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("pupero-openapi-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+/// The URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
     }
 }

@@ -11,7 +11,7 @@ use pupero_core::ledger::{
 use pupero_core::{AccountId, Clock, ManualClock, Piconero, TransferId};
 use pupero_ledger::{LedgerOptions, SqlLedger};
 
-use crate::support::{Backend, START, fresh_database};
+use crate::support::{Backend, START, TestDatabase};
 
 const USERS: usize = 4;
 
@@ -153,9 +153,10 @@ impl Run {
 }
 
 async fn check_against_book(backend: Backend, steps: Vec<Step>) -> Result<(), TestCaseError> {
-    let Some((url, _dir, cleanup)) = fresh_database(backend).await else {
+    let Some(db) = TestDatabase::create(backend).await else {
         return Ok(());
     };
+    let url = db.url.clone();
     let clock = Arc::new(ManualClock::new(START));
     let ledger = SqlLedger::open(LedgerOptions::new(url).with_clock(clock.clone()))
         .await
@@ -237,7 +238,7 @@ async fn check_against_book(backend: Backend, steps: Vec<Step>) -> Result<(), Te
     }
     ledger.check_invariants().await.expect("invariants hold");
     drop(ledger);
-    cleanup.run().await;
+    db.cleanup().await;
     Ok(())
 }
 

@@ -1,0 +1,244 @@
+//! People: usernames, e-mail addresses, passwords and roles, parsed at the edge.
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// Shortest username: three characters keep names readable and hard to confuse.
+pub const USERNAME_MIN_LEN: usize = 3;
+/// Longest username; it appears in URLs, chat and profile pages.
+pub const USERNAME_MAX_LEN: usize = 32;
+/// Longest e-mail address (RFC 5321 path limit).
+pub const EMAIL_MAX_LEN: usize = 254;
+/// Shortest password. Long passphrases beat composition rules (NIST SP 800-63B).
+pub const PASSWORD_MIN_LEN: usize = 10;
+/// Longest password, in bytes: bounds the work a login request can ask the hasher for.
+pub const PASSWORD_MAX_BYTES: usize = 256;
+
+/// A username: 3–32 ASCII letters, digits, `_`, `-` or `.`, starting with a letter or digit.
+/// Unique regardless of case; shown as typed.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    /// Parses a username.
+    pub fn parse(s: &str) -> Result<Username> {
+        let len = s.chars().count();
+        if !(USERNAME_MIN_LEN..=USERNAME_MAX_LEN).contains(&len) {
+            return Err(Error::InvalidUser("username must be 3 to 32 characters"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        {
+            return Err(Error::InvalidUser(
+                "username may only contain letters, digits, '_', '-' and '.'",
+            ));
+        }
+        if !s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::InvalidUser(
+                "username must start with a letter or digit",
+            ));
+        }
+        Ok(Username(s.to_owned()))
+    }
+
+    /// The username as typed.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-folded form that must be unique.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Username({})", self.0)
+    }
+}
+
+/// An e-mail address, lower-cased. Checked for shape only: the only real check is a mail that
+/// arrives.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct EmailAddress(String);
+
+impl EmailAddress {
+    /// Parses an address of the form `local@domain.tld`.
+    pub fn parse(s: &str) -> Result<EmailAddress> {
+        if s.len() > EMAIL_MAX_LEN || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(Error::InvalidUser("invalid e-mail address"));
+        }
+        let Some((local, domain)) = s.rsplit_once('@') else {
+            return Err(Error::InvalidUser("invalid e-mail address"));
+        };
+        let domain_ok = domain.contains('.')
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.'));
+        if local.is_empty() || local.contains('@') || !domain_ok {
+            return Err(Error::InvalidUser("invalid e-mail address"));
+        }
+        Ok(EmailAddress(s.to_lowercase()))
+    }
+
+    /// The address, lower-cased.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for EmailAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EmailAddress(..)")
+    }
+}
+
+/// A password that meets the length policy. `Debug` never shows it.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Checks the length policy: at least 10 characters, at most 256 bytes.
+    pub fn parse(s: &str) -> Result<Password> {
+        if s.chars().count() < PASSWORD_MIN_LEN {
+            return Err(Error::InvalidUser(
+                "password must be at least 10 characters",
+            ));
+        }
+        if s.len() > PASSWORD_MAX_BYTES {
+            return Err(Error::InvalidUser("password must be at most 256 bytes"));
+        }
+        Ok(Password(s.to_owned()))
+    }
+
+    /// The password's bytes, for the hasher.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+/// What a person may do on the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// Trades, deposits and withdraws their own money.
+    User,
+    /// Also reads and resolves disputes.
+    Moderator,
+    /// Also runs the platform: users, roles, audit log.
+    Admin,
+}
+
+impl Role {
+    /// Every role, least privileged first.
+    pub const ALL: [Role; 3] = [Role::User, Role::Moderator, Role::Admin];
+
+    /// The stable name of the role.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Moderator => "moderator",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// The role from its stable name.
+    pub fn parse(s: &str) -> Result<Role> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or(Error::InvalidUser("unknown role"))
+    }
+
+    /// Whether this role includes everything `other` may do.
+    pub fn includes(self, other: Role) -> bool {
+        self >= other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for ok in [
+            "bob",
+            "Alice_99",
+            "x.y-z",
+            "a23456789012345678901234567890ab",
+        ] {
+            assert!(Username::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "ab",
+            "_bob",
+            ".bob",
+            "bob smith",
+            "bób",
+            "a234567890123456789012345678901234",
+            "bob\n",
+        ] {
+            assert!(Username::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Username::parse("BoB").unwrap().key(), "bob");
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            EmailAddress::parse("Bob@Example.ORG").unwrap().as_str(),
+            "bob@example.org"
+        );
+        for bad in [
+            "",
+            "bob",
+            "@x.org",
+            "bob@",
+            "bob@org",
+            "bob@x..org",
+            "bo b@x.org",
+            "bob@x.org.",
+            "a@b@c.org",
+        ] {
+            assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn passwords() {
+        assert!(Password::parse("short").is_err());
+        assert!(Password::parse("long enough!").is_ok());
+        assert!(Password::parse(&"x".repeat(257)).is_err());
+        assert_eq!(
+            format!("{:?}", Password::parse("long enough!").unwrap()),
+            "Password(***)"
+        );
+    }
+
+    #[test]
+    fn roles() {
+        assert!(Role::Admin.includes(Role::Moderator));
+        assert!(!Role::User.includes(Role::Moderator));
+        assert_eq!(Role::parse("moderator").unwrap(), Role::Moderator);
+        assert!(Role::parse("superadmin").is_err());
+    }
+}

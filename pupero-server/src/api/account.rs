@@ -1,0 +1,174 @@
+//! The caller's own account: profile, balance, ledger history.
+
+use std::sync::Arc;
+
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use pupero_core::ledger::{HistoryCursor, HistoryQuery, LedgerStore, Transfer};
+use pupero_core::limits::DEFAULT_HISTORY_PAGE_SIZE;
+use pupero_core::{AccountId, Piconero};
+use uuid::Uuid;
+
+use super::{BearerAuth, Tag};
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The account resource.
+pub struct AccountApi {
+    pub(crate) state: Arc<AppState>,
+}
+
+/// The caller's profile.
+#[derive(Debug, Object)]
+pub struct Me {
+    /// User id.
+    pub id: Uuid,
+    /// Username.
+    pub username: String,
+    /// E-mail address, if given.
+    pub email: Option<String>,
+    /// `user`, `moderator` or `admin`.
+    pub role: String,
+    /// Account creation, unix milliseconds.
+    pub created_at_ms: u64,
+}
+
+/// The caller's XMR balance. Amounts are decimal XMR strings with up to 12 decimals.
+#[derive(Debug, Object)]
+pub struct Balance {
+    /// What can be spent, traded or withdrawn now.
+    pub available: String,
+    /// Held by open trades (escrow) and withdrawals in progress.
+    pub held: String,
+    /// Arriving, not yet spendable (e.g. escrow in trades where the caller buys).
+    pub incoming: String,
+}
+
+/// One ledger transfer touching the caller's account.
+#[derive(Debug, Object)]
+pub struct LedgerEntry {
+    /// Transfer id.
+    pub id: Uuid,
+    /// `credit` (money in) or `debit` (money out), from the caller's side.
+    pub direction: String,
+    /// Decimal XMR.
+    pub amount: String,
+    /// Why money moved: `deposit`, `trade_escrow`, `trade_release`, ...
+    pub code: String,
+    /// `single`, `pending`, `post`, `void` or `expiry`.
+    pub kind: String,
+    /// The hold a post, void or expiry resolved.
+    pub pending_id: Option<Uuid>,
+    /// Unix milliseconds.
+    pub timestamp_ms: u64,
+}
+
+/// A page of ledger history, newest first.
+#[derive(Debug, Object)]
+pub struct LedgerPage {
+    /// The entries.
+    pub items: Vec<LedgerEntry>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "Tag::Account")]
+impl AccountApi {
+    /// The caller's profile.
+    #[oai(path = "/me", method = "get", operation_id = "me")]
+    async fn me(&self, auth: BearerAuth) -> Result<Json<Me>, ApiError> {
+        let user = self
+            .state
+            .store
+            .user_by_id(auth.0.user)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such user"))?;
+        Ok(Json(Me {
+            id: *user.id.as_uuid(),
+            username: user.username,
+            email: user.email,
+            role: user.role.as_str().to_owned(),
+            created_at_ms: user.created_at.as_unix_ms(),
+        }))
+    }
+
+    /// The caller's XMR balance.
+    #[oai(path = "/balance", method = "get", operation_id = "balance")]
+    async fn balance(&self, auth: BearerAuth) -> Result<Json<Balance>, ApiError> {
+        let account = self
+            .state
+            .ledger
+            .account(AccountId::user_xmr(auth.0.user))
+            .await?;
+        let (available, held, incoming) = match account {
+            Some(a) => {
+                let b = a.balances();
+                let available = a.available().ok_or_else(|| {
+                    ApiError::internal(&pupero_ledger::Error::InvariantViolated(
+                        "negative user balance".into(),
+                    ))
+                })?;
+                (available, b.debits_pending, b.credits_pending)
+            }
+            None => (Piconero::ZERO, Piconero::ZERO, Piconero::ZERO),
+        };
+        Ok(Json(Balance {
+            available: available.to_xmr_string(),
+            held: held.to_xmr_string(),
+            incoming: incoming.to_xmr_string(),
+        }))
+    }
+
+    /// The caller's ledger history, newest first, paginated by cursor.
+    #[oai(
+        path = "/ledger/history",
+        method = "get",
+        operation_id = "ledger_history"
+    )]
+    async fn history(
+        &self,
+        auth: BearerAuth,
+        /// Entries per page, 1–200 (default 50).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<LedgerPage>, ApiError> {
+        let limit = limit.0.unwrap_or(DEFAULT_HISTORY_PAGE_SIZE);
+        if !(1..=pupero_core::limits::MAX_HISTORY_PAGE_SIZE).contains(&limit) {
+            return Err(ApiError::validation("limit must be between 1 and 200"));
+        }
+        let query = match cursor.0.as_deref() {
+            None => HistoryQuery::first(limit),
+            Some(c) => {
+                let seq: u64 = c
+                    .parse()
+                    .map_err(|_| ApiError::validation("invalid cursor"))?;
+                HistoryQuery::after(HistoryCursor::from_seq(seq), limit)
+            }
+        };
+        let account = AccountId::user_xmr(auth.0.user);
+        let page = self.state.ledger.account_history(account, query).await?;
+        Ok(Json(LedgerPage {
+            items: page.transfers.iter().map(|t| entry(account, t)).collect(),
+            next_cursor: page.next.map(|c| c.seq().to_string()),
+        }))
+    }
+}
+
+fn entry(account: AccountId, t: &Transfer) -> LedgerEntry {
+    LedgerEntry {
+        id: *t.id.as_uuid(),
+        direction: if t.credit_account_id == account {
+            "credit"
+        } else {
+            "debit"
+        }
+        .to_owned(),
+        amount: t.amount.to_xmr_string(),
+        code: t.code.as_str().to_owned(),
+        kind: format!("{:?}", t.kind).to_lowercase(),
+        pending_id: t.pending_id.map(|p| *p.as_uuid()),
+        timestamp_ms: t.timestamp.as_unix_ms(),
+    }
+}

@@ -1,0 +1,249 @@
+//! Registration, login, token refresh, logout.
+
+use std::sync::Arc;
+
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use pupero_core::ledger::{LedgerStore, NewAccount};
+use pupero_core::user::PASSWORD_MAX_BYTES;
+use pupero_core::{AccountId, EmailAddress, Password, Role, UserId, Username};
+use uuid::Uuid;
+
+use super::{BearerAuth, Tag};
+use crate::app::AppState;
+use crate::error::{ApiError, codes};
+use crate::security::{new_refresh_token, token_hash};
+use crate::store::{CreateUserRefusal, Rotation};
+
+/// The auth resource.
+pub struct AuthApi {
+    pub(crate) state: Arc<AppState>,
+}
+
+/// A registration.
+#[derive(Debug, Object)]
+pub struct RegisterRequest {
+    /// 3–32 letters, digits, `_`, `-`, `.`; unique regardless of case.
+    pub username: String,
+    /// Optional; unique; lets you log in with it.
+    pub email: Option<String>,
+    /// At least 10 characters.
+    pub password: String,
+}
+
+/// A new account.
+#[derive(Debug, Object)]
+pub struct Registered {
+    /// The new user's id.
+    pub user_id: Uuid,
+    /// The username as registered.
+    pub username: String,
+}
+
+/// `201 Created`.
+#[derive(ApiResponse)]
+pub enum RegisterResponse {
+    /// The account exists; log in next.
+    #[oai(status = 201)]
+    Created(Json<Registered>),
+}
+
+/// A login.
+#[derive(Debug, Object)]
+pub struct LoginRequest {
+    /// Username (any case) or e-mail address.
+    pub login: String,
+    /// The password.
+    pub password: String,
+}
+
+/// A refresh.
+#[derive(Debug, Object)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh. Each is accepted once.
+    pub refresh_token: String,
+}
+
+/// Tokens of a session.
+#[derive(Debug, Object)]
+pub struct Tokens {
+    /// Short-lived JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Opaque token for `POST /api/v1/auth/refresh`; single use, rotated on every refresh.
+    pub refresh_token: String,
+}
+
+/// `204 No Content`.
+#[derive(ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}
+
+#[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
+impl AuthApi {
+    /// Creates an account. Public.
+    #[oai(path = "/register", method = "post", operation_id = "register")]
+    async fn register(&self, body: Json<RegisterRequest>) -> Result<RegisterResponse, ApiError> {
+        let username =
+            Username::parse(&body.username).map_err(|e| ApiError::validation(e.to_string()))?;
+        let email = body
+            .email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|e| ApiError::validation(e.to_string()))?;
+        let password =
+            Password::parse(&body.password).map_err(|e| ApiError::validation(e.to_string()))?;
+        let state = &self.state;
+        let hash = state
+            .hasher
+            .hash(&password)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let user = UserId::new_v7();
+        // The balance account first: its id derives from the user's, so creating it is
+        // idempotent, and an account without a user is harmless where the reverse is not.
+        let created = state
+            .ledger
+            .create_accounts(&[NewAccount::user_xmr(AccountId::user_xmr(user))])
+            .await?;
+        if let Some(Err(e)) = created.first() {
+            return Err(ApiError::internal(e));
+        }
+        match state
+            .store
+            .create_user(
+                user,
+                &username,
+                email.as_ref(),
+                &hash,
+                Role::User,
+                state.now(),
+            )
+            .await?
+        {
+            Ok(()) => {
+                tracing::info!(user_id = %user, "registered");
+                Ok(RegisterResponse::Created(Json(Registered {
+                    user_id: *user.as_uuid(),
+                    username: username.to_string(),
+                })))
+            }
+            Err(CreateUserRefusal::UsernameTaken) => Err(ApiError::conflict(
+                codes::USERNAME_TAKEN,
+                "username is taken",
+            )),
+            Err(CreateUserRefusal::EmailTaken) => Err(ApiError::conflict(
+                codes::EMAIL_TAKEN,
+                "e-mail address is taken",
+            )),
+        }
+    }
+
+    /// Logs in with username or e-mail and password; starts a session. Public.
+    #[oai(path = "/login", method = "post", operation_id = "login")]
+    async fn login(&self, body: Json<LoginRequest>) -> Result<Json<Tokens>, ApiError> {
+        let state = &self.state;
+        let invalid =
+            || ApiError::unauthorized(codes::INVALID_CREDENTIALS, "wrong login or password");
+        if body.password.len() > PASSWORD_MAX_BYTES || body.login.len() > 254 {
+            return Err(invalid());
+        }
+        let user = state.store.user_by_login(&body.login).await?;
+        let matched = state
+            .hasher
+            .verify(
+                &body.password,
+                user.as_ref().map(|u| u.password_hash.as_str()),
+            )
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        let Some(user) = user.filter(|_| matched) else {
+            tracing::info!("failed login");
+            return Err(invalid());
+        };
+        if user.disabled {
+            return Err(ApiError::forbidden_code(
+                codes::ACCOUNT_DISABLED,
+                "account disabled",
+            ));
+        }
+        let session = Uuid::new_v4();
+        let refresh = new_refresh_token();
+        let now = state.now();
+        let expires = now.plus_secs(state.settings.refresh_token_ttl_secs);
+        state
+            .store
+            .create_session(session, user.id, &token_hash(&refresh), now, expires)
+            .await?;
+        tracing::info!(user_id = %user.id, "login");
+        self.tokens(user.id, session, refresh)
+    }
+
+    /// Exchanges a refresh token for new tokens. Each refresh token works once: presenting a
+    /// used one again ends the whole session (it was stolen or replayed). Public.
+    #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
+    async fn refresh(&self, body: Json<RefreshRequest>) -> Result<Json<Tokens>, ApiError> {
+        let state = &self.state;
+        let next = new_refresh_token();
+        match state
+            .store
+            .rotate_refresh_token(
+                &token_hash(&body.refresh_token),
+                &token_hash(&next),
+                state.now(),
+            )
+            .await?
+        {
+            Rotation::Rotated { session, user } => self.tokens(user, session, next),
+            Rotation::Reused => {
+                tracing::warn!("refresh token reused; session revoked");
+                Err(ApiError::unauthorized(
+                    codes::SESSION_REVOKED,
+                    "refresh token already used; session revoked",
+                ))
+            }
+            Rotation::Invalid => Err(ApiError::unauthorized(
+                codes::UNAUTHORIZED,
+                "invalid refresh token",
+            )),
+        }
+    }
+
+    /// Ends the caller's session: its access and refresh tokens stop working at once.
+    #[oai(path = "/logout", method = "post", operation_id = "logout")]
+    async fn logout(&self, auth: BearerAuth) -> Result<NoContent, ApiError> {
+        self.state
+            .store
+            .revoke_session(auth.0.session, "logout", self.state.now())
+            .await?;
+        Ok(NoContent::Done)
+    }
+}
+
+impl AuthApi {
+    fn tokens(
+        &self,
+        user: UserId,
+        session: Uuid,
+        refresh_token: String,
+    ) -> Result<Json<Tokens>, ApiError> {
+        let (access_token, expires_in) = self
+            .state
+            .tokens
+            .issue(user, session, self.state.now())
+            .map_err(|e| ApiError::internal(&e))?;
+        Ok(Json(Tokens {
+            access_token,
+            token_type: "Bearer".to_owned(),
+            expires_in,
+            refresh_token,
+        }))
+    }
+}

@@ -1,0 +1,151 @@
+//! Building the application: state, routes, middleware, the OpenAPI document.
+
+use std::sync::Arc;
+
+use poem::middleware::{NormalizePath, TrailingSlash};
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+use pupero_core::{Clock, SystemClock, Timestamp, UserId};
+use pupero_ledger::{LedgerOptions, SqlLedger};
+use uuid::Uuid;
+
+use crate::api;
+use crate::config::Settings;
+use crate::error::{ApiError, codes};
+use crate::security::{PasswordHasherPool, TokenRejection, TokenSigner};
+use crate::store::Store;
+
+/// Everything a request handler may need, shared by all of them.
+pub struct AppState {
+    /// The validated settings.
+    pub settings: Settings,
+    /// Users, sessions, tokens.
+    pub store: Store,
+    /// The money.
+    pub ledger: SqlLedger,
+    /// Argon2id, off the async threads.
+    pub hasher: PasswordHasherPool,
+    /// Access tokens.
+    pub tokens: TokenSigner,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Who is calling, established by a security scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal {
+    /// The user.
+    pub user: UserId,
+    /// The session the access token belongs to.
+    pub session: Uuid,
+    /// The user's role right now.
+    pub role: pupero_core::Role,
+}
+
+impl AppState {
+    /// Opens the database (ledger and server tables) and prepares the hashers and signers.
+    pub async fn open(settings: Settings) -> anyhow::Result<Arc<AppState>> {
+        AppState::open_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`AppState::open`], with an injected clock.
+    pub async fn open_with_clock(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Arc<AppState>> {
+        let ledger = SqlLedger::open(
+            LedgerOptions::new(settings.database_url.clone()).with_clock(clock.clone()),
+        )
+        .await?;
+        let store = Store::open(&settings.database_url).await?;
+        let hasher = PasswordHasherPool::new().await?;
+        let tokens = TokenSigner::new(
+            settings.jwt_secret.expose().as_bytes(),
+            settings.access_token_ttl_secs,
+        );
+        Ok(Arc::new(AppState {
+            settings,
+            store,
+            ledger,
+            hasher,
+            tokens,
+            clock,
+        }))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The caller behind an access token, checked against its session and user on every call:
+    /// a logout, a revoked session or a disabled account stop a token at once.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, ApiError> {
+        let claims = self
+            .tokens
+            .check(token)
+            .map_err(|rejection| match rejection {
+                TokenRejection::Expired => {
+                    ApiError::unauthorized(codes::TOKEN_EXPIRED, "access token expired")
+                }
+                TokenRejection::Invalid => {
+                    ApiError::unauthorized(codes::UNAUTHORIZED, "invalid access token")
+                }
+            })?;
+        let user = UserId::from_uuid(claims.sub);
+        let state = self
+            .store
+            .session_state(claims.sid, user, self.now())
+            .await?
+            .ok_or_else(|| ApiError::unauthorized(codes::UNAUTHORIZED, "invalid access token"))?;
+        if state.disabled {
+            return Err(ApiError::forbidden_code(
+                codes::ACCOUNT_DISABLED,
+                "account disabled",
+            ));
+        }
+        if state.ended {
+            return Err(ApiError::unauthorized(
+                codes::SESSION_REVOKED,
+                "session ended; log in again",
+            ));
+        }
+        Ok(Principal {
+            user,
+            session: claims.sid,
+            role: state.role,
+        })
+    }
+}
+
+/// The OpenAPI service of every resource.
+pub fn openapi(state: &Arc<AppState>) -> OpenApiService<api::Apis, ()> {
+    OpenApiService::new(api::apis(state), "Pupero API", env!("CARGO_PKG_VERSION")).description(
+        "Peer-to-peer Monero market with custodial escrow. Amounts are decimal XMR strings.",
+    )
+}
+
+/// The OpenAPI document as YAML, as committed in `openapi/pupero.yaml`.
+pub fn openapi_yaml(state: &Arc<AppState>) -> String {
+    openapi(state).spec_yaml()
+}
+
+/// The whole HTTP application.
+pub fn build(state: Arc<AppState>) -> impl Endpoint {
+    let service = openapi(&state);
+    let spec_json = service.spec_endpoint();
+    let spec_yaml = service.spec_endpoint_yaml();
+    let docs = service.swagger_ui();
+    let max_body = state.settings.max_body_bytes;
+    Route::new()
+        .nest("/", service)
+        .nest("/docs", docs)
+        .at("/api/openapi.json", spec_json)
+        .at("/api/openapi.yaml", spec_yaml)
+        .with(crate::middleware::BodyLimit {
+            max_bytes: max_body,
+        })
+        .with(NormalizePath::new(TrailingSlash::Trim))
+        .data(state)
+        .with(crate::middleware::RequestId)
+}

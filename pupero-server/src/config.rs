@@ -1,0 +1,361 @@
+//! Typed settings: defaults, then a TOML file (`PUPERO_CONFIG`), then `PUPERO_*` environment
+//! variables (a `.env` file in the working directory is read into the environment first).
+//! Validated once at start-up; production mode refuses to start without real secrets.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Secrets shorter than this (in bytes) are refused: a JWT HMAC key should carry at least
+/// 256 bits of entropy.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// How long an access token lives: short, because it cannot be recalled except by session
+/// revocation, which every request checks anyway.
+pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
+
+/// How long a session (its refresh tokens) lives without use.
+pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
+
+/// Largest request body accepted, in bytes. Pupero's requests are small JSON documents.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Values that are never accepted as secrets in production, whatever their length.
+const KNOWN_DEFAULT_SECRETS: &[&str] = &["changeme", "change_this_password", "secret", "dev"];
+
+/// Whether Pupero runs for development or for real money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Development: missing secrets are generated at random for this process (tokens die with it).
+    Dev,
+    /// Production: every secret must be configured, long, and not a known default.
+    Production,
+}
+
+/// A secret string. `Debug` and `Display` never show it.
+#[derive(Clone, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+
+    /// The secret itself. Call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Everything Pupero's server needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Development or production.
+    pub mode: Mode,
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// `sqlite://…` (embedded default) or `mysql://…`/`mariadb://…`.
+    pub database_url: String,
+    /// HMAC key of access tokens.
+    pub jwt_secret: Secret,
+    /// Access token lifetime.
+    pub access_token_ttl_secs: u64,
+    /// Session lifetime.
+    pub refresh_token_ttl_secs: u64,
+    /// Request body limit.
+    pub max_body_bytes: usize,
+}
+
+/// Why the settings were refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML of the expected shape.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// A value is wrong.
+    #[error("invalid setting {name}: {message}")]
+    Invalid {
+        /// The setting, as its environment variable.
+        name: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The shape of the TOML file; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    mode: Option<Mode>,
+    listen: Option<String>,
+    database_url: Option<String>,
+    jwt_secret: Option<Secret>,
+    access_token_ttl_secs: Option<u64>,
+    refresh_token_ttl_secs: Option<u64>,
+    max_body_bytes: Option<usize>,
+}
+
+impl Settings {
+    /// Loads settings from `.env`, the file named by `PUPERO_CONFIG` and the environment.
+    pub fn load() -> Result<Settings, ConfigError> {
+        // A missing .env is normal; a malformed one is reported by the values it fails to set.
+        let _ = dotenvy::dotenv();
+        Settings::from_sources(std::env::var("PUPERO_CONFIG").ok().as_deref(), |name| {
+            std::env::var(name).ok()
+        })
+    }
+
+    /// Builds settings from an optional TOML file and a variable lookup (the environment, or a
+    /// map in tests).
+    pub fn from_sources(
+        file: Option<&str>,
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<Settings, ConfigError> {
+        let from_file = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(Path::new(path)).map_err(|source| {
+                    ConfigError::Read {
+                        path: path.to_owned(),
+                        source,
+                    }
+                })?;
+                toml::from_str::<FileSettings>(&text).map_err(|e| ConfigError::Parse {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?
+            }
+            None => FileSettings::default(),
+        };
+
+        let mode = match var("PUPERO_MODE") {
+            Some(v) => match v.as_str() {
+                "dev" => Mode::Dev,
+                "production" => Mode::Production,
+                other => {
+                    return Err(invalid(
+                        "PUPERO_MODE",
+                        format!("expected dev or production, got {other:?}"),
+                    ));
+                }
+            },
+            None => from_file.mode.unwrap_or(Mode::Dev),
+        };
+        let listen_text = var("PUPERO_LISTEN")
+            .or(from_file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
+        let listen = listen_text
+            .parse()
+            .map_err(|_| invalid("PUPERO_LISTEN", format!("not an address: {listen_text:?}")))?;
+        let database_url = var("PUPERO_DATABASE_URL")
+            .or(from_file.database_url)
+            .unwrap_or_else(|| "sqlite://data/pupero.db".to_owned());
+        pupero_ledger::Engine::from_url(&database_url).map_err(|_| {
+            invalid(
+                "PUPERO_DATABASE_URL",
+                "expected sqlite:, mysql: or mariadb:".to_owned(),
+            )
+        })?;
+
+        let jwt_secret = match var("PUPERO_JWT_SECRET")
+            .map(Secret)
+            .or(from_file.jwt_secret)
+        {
+            Some(secret) => secret,
+            None if mode == Mode::Dev => Secret(random_secret()),
+            None => {
+                return Err(invalid(
+                    "PUPERO_JWT_SECRET",
+                    "required in production mode".to_owned(),
+                ));
+            }
+        };
+        if mode == Mode::Production {
+            check_secret("PUPERO_JWT_SECRET", &jwt_secret)?;
+        }
+
+        let number = |name: &'static str,
+                      file_value: Option<u64>,
+                      default: u64|
+         -> Result<u64, ConfigError> {
+            match var(name) {
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| invalid(name, format!("not a number: {v:?}"))),
+                None => Ok(file_value.unwrap_or(default)),
+            }
+        };
+        let access_token_ttl_secs = number(
+            "PUPERO_ACCESS_TOKEN_TTL_SECS",
+            from_file.access_token_ttl_secs,
+            DEFAULT_ACCESS_TOKEN_TTL_SECS,
+        )?;
+        let refresh_token_ttl_secs = number(
+            "PUPERO_REFRESH_TOKEN_TTL_SECS",
+            from_file.refresh_token_ttl_secs,
+            DEFAULT_REFRESH_TOKEN_TTL_SECS,
+        )?;
+        let max_body_bytes = number(
+            "PUPERO_MAX_BODY_BYTES",
+            from_file.max_body_bytes.and_then(|v| u64::try_from(v).ok()),
+            u64::try_from(DEFAULT_MAX_BODY_BYTES).unwrap_or(u64::MAX),
+        )?;
+        if access_token_ttl_secs == 0 || access_token_ttl_secs > 24 * 60 * 60 {
+            return Err(invalid(
+                "PUPERO_ACCESS_TOKEN_TTL_SECS",
+                "must be between 1 s and 1 day".to_owned(),
+            ));
+        }
+        if refresh_token_ttl_secs < access_token_ttl_secs {
+            return Err(invalid(
+                "PUPERO_REFRESH_TOKEN_TTL_SECS",
+                "must not be shorter than the access token's".to_owned(),
+            ));
+        }
+        Ok(Settings {
+            mode,
+            listen,
+            database_url,
+            jwt_secret,
+            access_token_ttl_secs,
+            refresh_token_ttl_secs,
+            max_body_bytes: usize::try_from(max_body_bytes)
+                .map_err(|_| invalid("PUPERO_MAX_BODY_BYTES", "too large".to_owned()))?,
+        })
+    }
+
+    /// Settings for tests and embedding: dev mode, the given database, a random JWT secret.
+    pub fn for_database(database_url: impl Into<String>) -> Settings {
+        Settings {
+            mode: Mode::Dev,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.into(),
+            jwt_secret: Secret(random_secret()),
+            access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
+            refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+fn invalid(name: &'static str, message: String) -> ConfigError {
+    ConfigError::Invalid { name, message }
+}
+
+fn check_secret(name: &'static str, secret: &Secret) -> Result<(), ConfigError> {
+    let value = secret.expose();
+    if value.len() < MIN_SECRET_LEN {
+        return Err(invalid(
+            name,
+            format!("must be at least {MIN_SECRET_LEN} bytes in production mode"),
+        ));
+    }
+    let lowered = value.to_ascii_lowercase();
+    if KNOWN_DEFAULT_SECRETS.iter().any(|d| lowered.contains(d))
+        || value.bytes().all(|b| b == value.as_bytes()[0])
+    {
+        return Err(invalid(
+            name,
+            "looks like a default or placeholder value".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// 256 random bits, URL-safe base64.
+pub(crate) fn random_secret() -> String {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_sources(None, |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn dev_mode_runs_with_nothing_set() {
+        let s = load(&[]).unwrap();
+        assert_eq!(s.mode, Mode::Dev);
+        assert!(s.jwt_secret.expose().len() >= MIN_SECRET_LEN);
+        assert_eq!(format!("{:?}", s.jwt_secret), "Secret(***)");
+    }
+
+    #[test]
+    fn production_refuses_missing_short_or_default_secrets() {
+        assert!(load(&[("PUPERO_MODE", "production")]).is_err());
+        assert!(
+            load(&[
+                ("PUPERO_MODE", "production"),
+                ("PUPERO_JWT_SECRET", "short")
+            ])
+            .is_err()
+        );
+        let placeholder = "changeme-changeme-changeme-changeme-changeme";
+        assert!(
+            load(&[
+                ("PUPERO_MODE", "production"),
+                ("PUPERO_JWT_SECRET", placeholder)
+            ])
+            .is_err()
+        );
+        assert!(
+            load(&[
+                ("PUPERO_MODE", "production"),
+                ("PUPERO_JWT_SECRET", &"a".repeat(64))
+            ])
+            .is_err()
+        );
+        let good = random_secret();
+        assert!(load(&[("PUPERO_MODE", "production"), ("PUPERO_JWT_SECRET", &good)]).is_ok());
+    }
+
+    #[test]
+    fn bad_values_are_refused_by_name() {
+        for (name, value) in [
+            ("PUPERO_MODE", "prod"),
+            ("PUPERO_LISTEN", "nowhere"),
+            ("PUPERO_DATABASE_URL", "postgres://x"),
+            ("PUPERO_ACCESS_TOKEN_TTL_SECS", "0"),
+            ("PUPERO_MAX_BODY_BYTES", "-1"),
+        ] {
+            match load(&[(name, value)]) {
+                Err(ConfigError::Invalid { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+    }
+}

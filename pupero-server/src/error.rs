@@ -1,0 +1,176 @@
+//! The one error envelope of the API: an HTTP status, a stable machine code and a message.
+//!
+//! Every failure — handler errors, request parse errors, unknown routes, oversized bodies —
+//! leaves the server as `{"code": "...", "message": "..."}`. A 5xx body is opaque: the cause
+//! chain goes to the log with the request id, never to the client.
+
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+/// Stable error codes. Clients branch on these, never on messages.
+pub mod codes {
+    /// The request's shape or values are invalid.
+    pub const VALIDATION: &str = "VALIDATION";
+    /// No or invalid credentials.
+    pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
+    /// Wrong username/e-mail or password.
+    pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
+    /// The access token's lifetime is over; refresh it.
+    pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
+    /// The session was revoked (logout, password change, refresh-token reuse, admin action).
+    pub const SESSION_REVOKED: &str = "SESSION_REVOKED";
+    /// The account is disabled.
+    pub const ACCOUNT_DISABLED: &str = "ACCOUNT_DISABLED";
+    /// Authenticated, but not allowed.
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// No such resource (or not visible to the caller).
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    /// The username is taken.
+    pub const USERNAME_TAKEN: &str = "USERNAME_TAKEN";
+    /// The e-mail address is taken.
+    pub const EMAIL_TAKEN: &str = "EMAIL_TAKEN";
+    /// Too many requests; see `Retry-After`.
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The request body is larger than allowed.
+    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// The method is not allowed on this path.
+    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// Something failed on our side; the log has the cause.
+    pub const INTERNAL: &str = "INTERNAL";
+    /// A dependency (the database) is unavailable.
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
+}
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `INSUFFICIENT_FUNDS`.
+    pub code: String,
+    /// Human-readable explanation. Not an interface: it may change.
+    pub message: String,
+}
+
+/// An error response of the API.
+#[derive(Debug, ApiResponse)]
+#[oai(bad_request_handler = "bad_request")]
+pub enum ApiError {
+    /// The request is malformed or invalid.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Authentication is missing or invalid.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The caller may not do this.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The resource does not exist.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The request conflicts with the current state.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// Too many requests.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// Failure on the server's side.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A dependency is unavailable.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        code: code.to_owned(),
+        message: message.into(),
+    })
+}
+
+impl ApiError {
+    /// 400 `VALIDATION`.
+    pub fn validation(message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest(body(codes::VALIDATION, message))
+    }
+    /// 401 with `code`.
+    pub fn unauthorized(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Unauthorized(body(code, message))
+    }
+    /// 403 `FORBIDDEN`.
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::Forbidden(body(codes::FORBIDDEN, message))
+    }
+    /// 403 with `code`.
+    pub fn forbidden_code(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Forbidden(body(code, message))
+    }
+    /// 404 `NOT_FOUND`.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::NotFound(body(codes::NOT_FOUND, message))
+    }
+    /// 409 with `code`.
+    pub fn conflict(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Conflict(body(code, message))
+    }
+    /// 429 `RATE_LIMITED`, retry after `secs`.
+    pub fn rate_limited(retry_after_secs: u64) -> ApiError {
+        ApiError::TooManyRequests(
+            body(codes::RATE_LIMITED, "too many attempts; try again later"),
+            retry_after_secs,
+        )
+    }
+    /// 500 `INTERNAL`; logs `cause` with its chain. The client sees nothing of it.
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
+        tracing::error!(error = %chain(cause), "internal error");
+        ApiError::Internal(body(codes::INTERNAL, "internal error"))
+    }
+
+    /// The stable code of this error.
+    pub fn code(&self) -> &str {
+        match self {
+            ApiError::BadRequest(b)
+            | ApiError::Unauthorized(b)
+            | ApiError::Forbidden(b)
+            | ApiError::NotFound(b)
+            | ApiError::Conflict(b)
+            | ApiError::TooManyRequests(b, _)
+            | ApiError::Internal(b)
+            | ApiError::Unavailable(b) => &b.0.code,
+        }
+    }
+
+    /// As a plain poem error, for places that must return one (security scheme checkers).
+    pub fn into_poem(self) -> poem::Error {
+        use poem::IntoResponse as _;
+        poem::Error::from_response(self.into_response())
+    }
+}
+
+/// Request parse failures (bad JSON, missing fields, wrong types) become 400 `VALIDATION`.
+fn bad_request(error: poem::Error) -> ApiError {
+    ApiError::validation(error.to_string())
+}
+
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// Storage failures are internal errors; the ledger's refusals are mapped where they happen.
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> ApiError {
+        ApiError::internal(&error)
+    }
+}
+
+impl From<pupero_ledger::Error> for ApiError {
+    fn from(error: pupero_ledger::Error) -> ApiError {
+        ApiError::internal(&error)
+    }
+}

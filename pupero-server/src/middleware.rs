@@ -1,0 +1,170 @@
+//! Request ids, request logs, the error envelope for responses no typed handler made, and the
+//! request body limit.
+
+use poem::http::{StatusCode, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use tracing::Instrument;
+
+use crate::error::{ErrorBody, codes};
+
+/// The header carrying the request id, in both directions.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Longest request id accepted from a client (anything longer is replaced).
+const MAX_REQUEST_ID_LEN: usize = 64;
+
+/// Longest error text from the framework copied into an envelope's message.
+const MAX_FRAMEWORK_MESSAGE_BYTES: usize = 512;
+
+/// Gives every request an id (the client's, if sane), logs it with the outcome, returns it, and
+/// wraps any error response that is not yet an envelope (unknown route, wrong method, a body
+/// the framework refused) into one.
+pub struct RequestId;
+
+impl<E: Endpoint> Middleware<E> for RequestId {
+    type Output = RequestIdEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        RequestIdEndpoint(ep)
+    }
+}
+
+/// See [`RequestId`].
+pub struct RequestIdEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let id = req
+            .headers()
+            .get(REQUEST_ID_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| {
+                !v.is_empty()
+                    && v.len() <= MAX_REQUEST_ID_LEN
+                    && v.bytes().all(|b| b.is_ascii_graphic())
+            })
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+        let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+        async move {
+            let started = std::time::Instant::now();
+            let response = match self.0.call(req).await {
+                Ok(r) => r.into_response(),
+                Err(e) => e.into_response(),
+            };
+            let mut response = envelope(response).await;
+            tracing::info!(
+                status = response.status().as_u16(),
+                elapsed_ms = started.elapsed().as_millis(),
+                "request"
+            );
+            if let Ok(value) = id.parse() {
+                response.headers_mut().insert(REQUEST_ID_HEADER, value);
+            }
+            Ok(response)
+        }
+        .instrument(span)
+        .await
+    }
+}
+
+/// An error response that is not JSON becomes `{"code", "message"}` with the same status. A 5xx
+/// message is never passed on.
+async fn envelope(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND => codes::NOT_FOUND,
+        StatusCode::METHOD_NOT_ALLOWED => codes::METHOD_NOT_ALLOWED,
+        StatusCode::PAYLOAD_TOO_LARGE => codes::PAYLOAD_TOO_LARGE,
+        StatusCode::UNAUTHORIZED => codes::UNAUTHORIZED,
+        StatusCode::FORBIDDEN => codes::FORBIDDEN,
+        StatusCode::TOO_MANY_REQUESTS => codes::RATE_LIMITED,
+        s if s.is_client_error() => codes::VALIDATION,
+        _ => codes::INTERNAL,
+    };
+    let message = if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), "unhandled server error");
+        "internal error".to_owned()
+    } else {
+        let mut text = response.into_body().into_string().await.unwrap_or_default();
+        if text.len() > MAX_FRAMEWORK_MESSAGE_BYTES {
+            let cut = (0..=MAX_FRAMEWORK_MESSAGE_BYTES)
+                .rev()
+                .find(|i| text.is_char_boundary(*i))
+                .unwrap_or(0);
+            text.truncate(cut);
+        }
+        if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_owned()
+        } else {
+            text
+        }
+    };
+    let mut wrapped = poem::web::Json(ErrorBody {
+        code: code.to_owned(),
+        message,
+    })
+    .into_response();
+    wrapped.set_status(status);
+    wrapped
+}
+
+/// Refuses request bodies over `max_bytes` (413) before reading them, and bodies whose size is
+/// not declared (411): every client of a JSON API sends `Content-Length`.
+pub struct BodyLimit {
+    /// Largest accepted body, in bytes.
+    pub max_bytes: usize,
+}
+
+impl<E: Endpoint> Middleware<E> for BodyLimit {
+    type Output = BodyLimitEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        BodyLimitEndpoint {
+            inner: ep,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+/// See [`BodyLimit`].
+pub struct BodyLimitEndpoint<E> {
+    inner: E,
+    max_bytes: usize,
+}
+
+impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
+    type Output = E::Output;
+
+    async fn call(&self, req: Request) -> poem::Result<Self::Output> {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::parse::<usize>);
+        match declared {
+            Some(Ok(len)) if len > self.max_bytes => Err(poem::Error::from_string(
+                "request body too large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+            )),
+            Some(Err(_)) => Err(poem::Error::from_string(
+                "invalid Content-Length",
+                StatusCode::BAD_REQUEST,
+            )),
+            None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
+                Err(poem::Error::from_string(
+                    "a request body needs Content-Length",
+                    StatusCode::LENGTH_REQUIRED,
+                ))
+            }
+            _ => self.inner.call(req).await,
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Passwords (Argon2id on the blocking pool) and tokens (JWT access tokens, opaque refresh
+//! tokens stored as hashes).
+
+use std::sync::Arc;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use base64::Engine as _;
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use pupero_core::{Password, Timestamp, UserId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+/// Argon2id memory cost in KiB (OWASP's first recommended configuration: 19 MiB, 2 passes,
+/// 1 lane).
+const ARGON2_MEMORY_KIB: u32 = 19 * 1024;
+/// Argon2id passes.
+const ARGON2_ITERATIONS: u32 = 2;
+/// Argon2id lanes.
+const ARGON2_LANES: u32 = 1;
+
+/// Hashes computed at once. Each takes 19 MiB and a core for tens of milliseconds; more in
+/// parallel than there are cores only queues inside the blocking pool and costs memory.
+const MAX_CONCURRENT_HASHES: usize = 4;
+
+/// Bytes of randomness in a refresh token.
+const REFRESH_TOKEN_BYTES: usize = 32;
+
+/// Clock skew tolerated when checking an access token's expiry.
+const JWT_LEEWAY_SECS: u64 = 5;
+
+/// The issuer claim of Pupero's tokens.
+const ISSUER: &str = "pupero";
+
+/// The `typ` claim of access tokens; no other kind of token is ever accepted as one.
+pub const ACCESS_TOKEN_TYPE: &str = "access";
+
+/// Hashes and verifies passwords, bounded in concurrency, off the async threads.
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified against when the user does not exist, so that a
+    /// login costs the same either way.
+    dummy_hash: Arc<str>,
+}
+
+/// Why password hashing failed (never "wrong password": that is `Ok(false)`).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(ARGON2_MEMORY_KIB, ARGON2_ITERATIONS, ARGON2_LANES, None)
+        .unwrap_or_else(|e| panic!("constant Argon2 parameters are valid: {e}"));
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
+    argon2()
+        .hash_password(password)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+impl PasswordHasherPool {
+    /// A pool; computes the dummy hash once.
+    pub async fn new() -> Result<PasswordHasherPool, HashError> {
+        let random: [u8; 32] = rand::random();
+        let dummy = tokio::task::spawn_blocking(move || hash_blocking(&random))
+            .await
+            .map_err(|e| HashError(e.to_string()))??;
+        Ok(PasswordHasherPool {
+            permits: Arc::new(Semaphore::new(MAX_CONCURRENT_HASHES)),
+            dummy_hash: dummy.into(),
+        })
+    }
+
+    /// The PHC string of a new Argon2id hash of `password`.
+    pub async fn hash(&self, password: &Password) -> Result<String, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
+        let password = password.expose().to_vec();
+        tokio::task::spawn_blocking(move || hash_blocking(&password))
+            .await
+            .map_err(|e| HashError(e.to_string()))?
+    }
+
+    /// Whether `password` matches `stored` (a PHC string). With `None` (no such user) it
+    /// verifies against a dummy hash and answers `false`, taking the same time.
+    pub async fn verify(&self, password: &str, stored: Option<&str>) -> Result<bool, HashError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| HashError(e.to_string()))?;
+        let exists = stored.is_some();
+        let hash: String = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
+        let password = password.as_bytes().to_vec();
+        let matched = tokio::task::spawn_blocking(move || {
+            argon2().verify_password(&password, hash.as_str()).is_ok()
+        })
+        .await
+        .map_err(|e| HashError(e.to_string()))?;
+        Ok(exists && matched)
+    }
+}
+
+/// Claims of an access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user.
+    pub sub: Uuid,
+    /// The session (refresh-token family) the token belongs to.
+    pub sid: Uuid,
+    /// Unique token id.
+    pub jti: Uuid,
+    /// Always [`ACCESS_TOKEN_TYPE`].
+    pub typ: String,
+    /// Issuer, always `pupero`.
+    pub iss: String,
+    /// Issued at, unix seconds.
+    pub iat: u64,
+    /// Expires at, unix seconds.
+    pub exp: u64,
+}
+
+/// Signs and checks access tokens (HS256 only).
+#[derive(Clone)]
+pub struct TokenSigner {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl_secs: u64,
+}
+
+/// Why an access token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRejection {
+    /// Past its expiry.
+    Expired,
+    /// Anything else: bad signature, other algorithm, wrong type or issuer, malformed.
+    Invalid,
+}
+
+impl TokenSigner {
+    /// A signer with the HMAC `secret` and token lifetime.
+    pub fn new(secret: &[u8], ttl_secs: u64) -> TokenSigner {
+        // Pinning the algorithm list refuses `alg: none` and every algorithm but HS256.
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.leeway = JWT_LEEWAY_SECS;
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        TokenSigner {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl_secs,
+        }
+    }
+
+    /// A new access token for `user` in `session`, and its expiry.
+    pub fn issue(
+        &self,
+        user: UserId,
+        session: Uuid,
+        now: Timestamp,
+    ) -> Result<(String, u64), jsonwebtoken::errors::Error> {
+        let iat = now.as_unix_ms() / 1000;
+        let claims = AccessClaims {
+            sub: *user.as_uuid(),
+            sid: session,
+            jti: Uuid::new_v4(),
+            typ: ACCESS_TOKEN_TYPE.to_owned(),
+            iss: ISSUER.to_owned(),
+            iat,
+            exp: iat + self.ttl_secs,
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?;
+        Ok((token, self.ttl_secs))
+    }
+
+    /// The claims of a valid access token.
+    pub fn check(&self, token: &str) -> Result<AccessClaims, TokenRejection> {
+        let data = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenRejection::Expired,
+                _ => TokenRejection::Invalid,
+            })?;
+        if data.claims.typ != ACCESS_TOKEN_TYPE {
+            return Err(TokenRejection::Invalid);
+        }
+        Ok(data.claims)
+    }
+}
+
+/// A new opaque refresh token: `prt_` and 256 random bits, URL-safe base64.
+pub fn new_refresh_token() -> String {
+    let bytes: [u8; REFRESH_TOKEN_BYTES] = rand::random();
+    format!(
+        "prt_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// What is stored of an opaque token: its SHA-256, hex. The tokens carry 256 bits of
+/// randomness, so a fast hash is enough (no dictionary to attack), and a lookup by hash works.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_refuse_tampering() {
+        let signer = TokenSigner::new(b"0123456789abcdef0123456789abcdef", 60);
+        let now = Timestamp::from_unix_ms(
+            u64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis(),
+            )
+            .unwrap(),
+        );
+        let user = UserId::new_v7();
+        let (token, _) = signer.issue(user, Uuid::new_v4(), now).unwrap();
+        assert_eq!(signer.check(&token).unwrap().sub, *user.as_uuid());
+        let other = TokenSigner::new(b"another key another key another!", 60);
+        assert_eq!(other.check(&token).unwrap_err(), TokenRejection::Invalid);
+        let mut tampered = token.clone();
+        tampered.pop();
+        assert_eq!(
+            signer.check(&tampered).unwrap_err(),
+            TokenRejection::Invalid
+        );
+        let old = Timestamp::from_unix_ms(now.as_unix_ms() - 3_600_000);
+        let (expired, _) = signer.issue(user, Uuid::new_v4(), old).unwrap();
+        assert_eq!(signer.check(&expired).unwrap_err(), TokenRejection::Expired);
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_hashed() {
+        let a = new_refresh_token();
+        assert_ne!(a, new_refresh_token());
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_eq!(token_hash(&a), token_hash(&a));
+    }
+}

@@ -1,0 +1,366 @@
+//! The server's own tables — users, sessions, refresh tokens — on the same database as the
+//! ledger, with their own migrations.
+
+use pupero_core::{EmailAddress, Role, Timestamp, UserId, Username};
+use pupero_ledger::Engine;
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Row};
+use uuid::Uuid;
+
+/// Connections of the server's pool: requests are short, and SQLite serialises writers anyway.
+const MAX_CONNECTIONS: u32 = 16;
+
+/// The server's migrations table, apart from the ledger's.
+const MIGRATIONS_TABLE: &str = "_pupero_server_migrations";
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/mysql");
+
+/// Storage failed. Never a refusal: those are values in the return types.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Opening or migrating failed.
+    #[error("opening the database failed")]
+    Open(#[from] pupero_ledger::Error),
+    /// A stored value is invalid.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(&'static str),
+}
+
+/// A user as stored.
+#[derive(Debug, Clone)]
+pub struct UserRow {
+    /// The id.
+    pub id: UserId,
+    /// The username as chosen.
+    pub username: String,
+    /// The e-mail address, if given.
+    pub email: Option<String>,
+    /// The Argon2id PHC string.
+    pub password_hash: String,
+    /// The role.
+    pub role: Role,
+    /// Whether the account is disabled.
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: Timestamp,
+}
+
+/// Why a user could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreateUserRefusal {
+    /// The username (case-insensitively) belongs to someone else.
+    UsernameTaken,
+    /// The e-mail address belongs to someone else.
+    EmailTaken,
+}
+
+/// What a refresh token turned out to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rotation {
+    /// Valid and now used; a new token was stored in the same session.
+    Rotated {
+        /// The session.
+        session: Uuid,
+        /// Its user.
+        user: UserId,
+    },
+    /// Already used once: stolen or replayed. The whole session is now revoked.
+    Reused,
+    /// Unknown, expired or of a revoked session.
+    Invalid,
+}
+
+/// What an access token's session says about its bearer, checked on every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionState {
+    /// Whether the session is revoked or expired.
+    pub ended: bool,
+    /// Whether the user is disabled.
+    pub disabled: bool,
+    /// The user's current role (not the one at login).
+    pub role: Role,
+}
+
+/// The server's tables.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    engine: Engine,
+}
+
+fn ms(t: Timestamp) -> Result<i64, StoreError> {
+    i64::try_from(t).map_err(|_| StoreError::Corrupt("timestamp out of range"))
+}
+
+impl Store {
+    /// Opens the pool and applies the server's migrations.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let (engine, pool) = pupero_ledger::open_pool(url, MAX_CONNECTIONS).await?;
+        pupero_ledger::migrate_with(
+            engine,
+            &pool,
+            &SQLITE_MIGRATIONS,
+            &MYSQL_MIGRATIONS,
+            MIGRATIONS_TABLE,
+        )
+        .await?;
+        Ok(Store { pool, engine })
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Creates a user, unless the username or e-mail is taken.
+    pub async fn create_user(
+        &self,
+        id: UserId,
+        username: &Username,
+        email: Option<&EmailAddress>,
+        password_hash: &str,
+        role: Role,
+        now: Timestamp,
+    ) -> Result<Result<(), CreateUserRefusal>, StoreError> {
+        if let Some(refusal) = self.taken(username, email).await? {
+            return Ok(Err(refusal));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO users (id, username, username_key, email, password_hash, role, disabled, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+        )
+        .bind(id.to_string())
+        .bind(username.as_str().to_owned())
+        .bind(username.key())
+        .bind(email.map(|e| e.as_str().to_owned()))
+        .bind(password_hash.to_owned())
+        .bind(role.as_str())
+        .bind(ms(now)?)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(Ok(())),
+            // Someone registered the same name between the check and the insert.
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Err(self
+                .taken(username, email)
+                .await?
+                .unwrap_or(CreateUserRefusal::UsernameTaken))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn taken(
+        &self,
+        username: &Username,
+        email: Option<&EmailAddress>,
+    ) -> Result<Option<CreateUserRefusal>, StoreError> {
+        let by_name = sqlx::query("SELECT id FROM users WHERE username_key = ?")
+            .bind(username.key())
+            .fetch_optional(&self.pool)
+            .await?;
+        if by_name.is_some() {
+            return Ok(Some(CreateUserRefusal::UsernameTaken));
+        }
+        if let Some(email) = email {
+            let by_email = sqlx::query("SELECT id FROM users WHERE email = ?")
+                .bind(email.as_str().to_owned())
+                .fetch_optional(&self.pool)
+                .await?;
+            if by_email.is_some() {
+                return Ok(Some(CreateUserRefusal::EmailTaken));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The user whose username (any case) or e-mail address is `login`.
+    pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users \
+             WHERE username_key = ? OR email = ?",
+        )
+        .bind(login.to_ascii_lowercase())
+        .bind(login.to_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// The user with this id.
+    pub async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users WHERE id = ?",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Starts a session for `user` with its first refresh token.
+    pub async fn create_session(
+        &self,
+        session: Uuid,
+        user: UserId,
+        refresh_hash: &str,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO sessions (id, user_id, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?)",
+        )
+        .bind(session.to_string())
+        .bind(user.to_string())
+        .bind(ms(now)?)
+        .bind(ms(expires)?)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at_ms) VALUES (?, ?, ?)",
+        )
+        .bind(refresh_hash.to_owned())
+        .bind(session.to_string())
+        .bind(ms(now)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Uses the refresh token with hash `old_hash` once, storing `new_hash` in its place. A token
+    /// used a second time revokes its whole session.
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        new_hash: &str,
+        now: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        let row = sqlx::query(
+            "SELECT t.used_at_ms, s.id, s.user_id, s.expires_at_ms, s.revoked_at_ms FROM refresh_tokens t \
+             JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?",
+        )
+        .bind(old_hash.to_owned())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Rotation::Invalid);
+        };
+        let used: Option<i64> = row.try_get(0)?;
+        let session_text: String = row.try_get(1)?;
+        let user_text: String = row.try_get(2)?;
+        let expires: i64 = row.try_get(3)?;
+        let revoked: Option<i64> = row.try_get(4)?;
+        if used.is_some() {
+            sqlx::query("UPDATE sessions SET revoked_at_ms = ?, revoked_reason = 'refresh_reuse' WHERE id = ? AND revoked_at_ms IS NULL")
+                .bind(ms(now)?)
+                .bind(session_text)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            return Ok(Rotation::Reused);
+        }
+        if revoked.is_some() || expires <= ms(now)? {
+            return Ok(Rotation::Invalid);
+        }
+        // Compare-and-set: of two concurrent uses, exactly one marks the token used.
+        let marked = sqlx::query(
+            "UPDATE refresh_tokens SET used_at_ms = ? WHERE token_hash = ? AND used_at_ms IS NULL",
+        )
+        .bind(ms(now)?)
+        .bind(old_hash.to_owned())
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            return Ok(Rotation::Reused);
+        }
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, session_id, created_at_ms) VALUES (?, ?, ?)",
+        )
+        .bind(new_hash.to_owned())
+        .bind(session_text.clone())
+        .bind(ms(now)?)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let session = session_text
+            .parse()
+            .map_err(|_| StoreError::Corrupt("session id"))?;
+        let user = user_text
+            .parse()
+            .map_err(|_| StoreError::Corrupt("user id"))?;
+        Ok(Rotation::Rotated { session, user })
+    }
+
+    fn engine_begin(&self) -> &'static str {
+        match self.engine {
+            Engine::Sqlite => "BEGIN IMMEDIATE",
+            Engine::MySql => "BEGIN",
+        }
+    }
+
+    /// Ends a session; its access and refresh tokens stop working at once.
+    pub async fn revoke_session(
+        &self,
+        session: Uuid,
+        reason: &'static str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET revoked_at_ms = ?, revoked_reason = ? WHERE id = ? AND revoked_at_ms IS NULL")
+            .bind(ms(now)?)
+            .bind(reason)
+            .bind(session.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The state of `session` of `user`, or `None` when it does not exist or is someone else's.
+    pub async fn session_state(
+        &self,
+        session: Uuid,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Option<SessionState>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.expires_at_ms, s.revoked_at_ms, u.disabled, u.role FROM sessions s \
+             JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.user_id = ?",
+        )
+        .bind(session.to_string())
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let expires: i64 = row.try_get(0)?;
+        let revoked: Option<i64> = row.try_get(1)?;
+        let disabled: i64 = row.try_get(2)?;
+        let role: String = row.try_get(3)?;
+        Ok(Some(SessionState {
+            ended: revoked.is_some() || expires <= ms(now)?,
+            disabled: disabled != 0,
+            role: Role::parse(&role).map_err(|_| StoreError::Corrupt("role"))?,
+        }))
+    }
+}
+
+fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
+    let id: String = row.try_get("id")?;
+    let role: String = row.try_get("role")?;
+    let disabled: i64 = row.try_get("disabled")?;
+    let created: i64 = row.try_get("created_at_ms")?;
+    Ok(UserRow {
+        id: id.parse().map_err(|_| StoreError::Corrupt("user id"))?,
+        username: row.try_get("username")?,
+        email: row.try_get("email")?,
+        password_hash: row.try_get("password_hash")?,
+        role: Role::parse(&role).map_err(|_| StoreError::Corrupt("role"))?,
+        disabled: disabled != 0,
+        created_at: Timestamp::try_from(created).map_err(|_| StoreError::Corrupt("created_at"))?,
+    })
+}

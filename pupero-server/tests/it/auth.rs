@@ -1,0 +1,89 @@
+//! Registration, login, refresh, logout.
+
+use crate::support::{PASSWORD, app_test};
+
+app_test!(register_login_and_me, |app| {
+    let client = app.new_client();
+    let registered = client
+        .register("Alice", Some("Alice@Example.org"), PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(registered.username, "Alice");
+    let tokens = client.login("alice", PASSWORD).await.unwrap();
+    assert_eq!(tokens.token_type, "Bearer");
+    let me = client.me().await.unwrap();
+    assert_eq!(me.id, registered.user_id);
+    assert_eq!(me.username, "Alice");
+    assert_eq!(me.email.as_deref(), Some("alice@example.org"));
+    assert_eq!(me.role, "user");
+
+    let by_email = app.new_client();
+    by_email.login("ALICE@example.org", PASSWORD).await.unwrap();
+    assert_eq!(by_email.me().await.unwrap().id, registered.user_id);
+});
+
+app_test!(registration_refuses_bad_and_taken_names, |app| {
+    let client = app.new_client();
+    for (username, email, password) in [
+        ("ab", None, PASSWORD),
+        ("has space", None, PASSWORD),
+        ("bob", None, "short"),
+        ("bob", Some("not-an-email"), PASSWORD),
+    ] {
+        let error = client
+            .register(username, email, password)
+            .await
+            .unwrap_err();
+        assert!(error.is_validation(), "{username} {email:?}: {error:?}");
+        assert_eq!(error.code(), Some("VALIDATION"));
+    }
+    client
+        .register("bob", Some("bob@example.org"), PASSWORD)
+        .await
+        .unwrap();
+    let taken = client.register("BOB", None, PASSWORD).await.unwrap_err();
+    assert_eq!(taken.code(), Some("USERNAME_TAKEN"));
+    let email_taken = client
+        .register("bobby", Some("BOB@example.org"), PASSWORD)
+        .await
+        .unwrap_err();
+    assert_eq!(email_taken.code(), Some("EMAIL_TAKEN"));
+});
+
+app_test!(wrong_password_and_unknown_user_look_the_same, |app| {
+    let client = app.new_client();
+    client.register("carol", None, PASSWORD).await.unwrap();
+    let wrong = client
+        .login("carol", "not the password at all")
+        .await
+        .unwrap_err();
+    let unknown = client.login("nobody-here", PASSWORD).await.unwrap_err();
+    assert_eq!(wrong.status(), Some(401));
+    assert_eq!(wrong.code(), Some("INVALID_CREDENTIALS"));
+    assert_eq!(unknown.code(), wrong.code());
+    assert_eq!(unknown.message(), wrong.message());
+});
+
+app_test!(refresh_rotates_tokens, |app| {
+    let (client, _) = app.user("dave").await;
+    let first = client.refresh().await.unwrap();
+    let second = client.refresh().await.unwrap();
+    assert_ne!(first.refresh_token, second.refresh_token);
+    assert_ne!(first.access_token, second.access_token);
+    client.me().await.unwrap();
+});
+
+app_test!(logout_ends_the_session_at_once, |app| {
+    let (client, _) = app.user("erin").await;
+    let tokens = client.refresh().await.unwrap();
+    client.logout().await.unwrap();
+    let stolen = app.new_client();
+    stolen.set_access_token(tokens.access_token.clone());
+    let error = stolen.me().await.unwrap_err();
+    assert_eq!(error.code(), Some("SESSION_REVOKED"));
+    let error = stolen
+        .refresh_with(&tokens.refresh_token)
+        .await
+        .unwrap_err();
+    assert!(error.is_unauthorized(), "{error:?}");
+});

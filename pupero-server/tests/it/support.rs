@@ -1,0 +1,106 @@
+//! `spawn_app` and the `app_test!` macro.
+
+use std::sync::Arc;
+
+use pupero_ledger::testing::{Backend, TestDatabase};
+use pupero_server::{AppState, Settings};
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub client: pupero_sdk::Client,
+    pub base_url: String,
+    pub state: Arc<AppState>,
+    db: TestDatabase,
+    shutdown: oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// The password every test user gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// Starts the server on `127.0.0.1:0` over a fresh database; `None` when the backend is
+/// unavailable and not required.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    let db = TestDatabase::create(backend).await?;
+    let settings = Settings::for_database(db.url.clone());
+    let state = AppState::open(settings).await.expect("open app state");
+    let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+    let (bound_tx, bound_rx) = oneshot::channel();
+    let server = tokio::spawn(pupero_server::serve(
+        state.clone(),
+        async move {
+            let _ = shutdown_rx.await;
+        },
+        move |address| {
+            let _ = bound_tx.send(address);
+        },
+    ));
+    let address = bound_rx.await.expect("server bound");
+    let base_url = format!("http://{address}");
+    let client = pupero_sdk::Client::new(base_url.clone()).expect("client");
+    Some(TestApp {
+        client,
+        base_url,
+        state,
+        db,
+        shutdown,
+        server,
+    })
+}
+
+impl TestApp {
+    /// A new client of the same server, with no session.
+    pub fn new_client(&self) -> pupero_sdk::Client {
+        pupero_sdk::Client::new(self.base_url.clone()).expect("client")
+    }
+
+    /// A registered and logged-in user: its client and id.
+    pub async fn user(&self, username: &str) -> (pupero_sdk::Client, uuid::Uuid) {
+        let client = self.new_client();
+        let registered = client
+            .register(username, None, PASSWORD)
+            .await
+            .expect("register");
+        client.login(username, PASSWORD).await.expect("login");
+        (client, registered.user_id)
+    }
+
+    /// A raw HTTP client, for requests the SDK would never send.
+    pub fn raw(&self) -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        reqwest::Client::new()
+    }
+
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        let _ = self.server.await;
+        self.db.cleanup().await;
+    }
+}
+
+/// Runs the body once per engine: `app_test!(name, |app| { ... })`.
+macro_rules! app_test {
+    ($name:ident, |$app:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($app: &$crate::support::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let app = $crate::support::spawn_app(pupero_ledger::testing::Backend::Sqlite).await.expect("sqlite always works");
+                body(&app).await;
+                app.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mariadb() {
+                let Some(app) = $crate::support::spawn_app(pupero_ledger::testing::Backend::MariaDb).await else { return };
+                body(&app).await;
+                app.stop().await;
+            }
+        }
+    };
+}
+pub(crate) use app_test;
