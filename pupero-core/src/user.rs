@@ -173,6 +173,94 @@ impl Role {
     }
 }
 
+/// What an API key may do. A key never does more than its scopes; account management (password,
+/// 2FA, keys, admin) needs a logged-in session, never a key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Read balances, history, offers, trades.
+    Read,
+    /// Post offers, open and act on trades.
+    Trade,
+    /// Request withdrawals.
+    Withdraw,
+}
+
+impl Scope {
+    /// Every scope.
+    pub const ALL: [Scope; 3] = [Scope::Read, Scope::Trade, Scope::Withdraw];
+
+    /// The stable name of the scope.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Trade => "trade",
+            Scope::Withdraw => "withdraw",
+        }
+    }
+
+    /// The scope from its stable name.
+    pub fn parse(s: &str) -> Result<Scope> {
+        Scope::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or(Error::InvalidUser("unknown scope"))
+    }
+
+    const fn bit(self) -> u8 {
+        match self {
+            Scope::Read => 1,
+            Scope::Trade => 2,
+            Scope::Withdraw => 4,
+        }
+    }
+}
+
+/// A set of [`Scope`]s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    /// No scope at all.
+    pub const NONE: Scopes = Scopes(0);
+
+    /// The set of `scopes`.
+    pub fn of(scopes: &[Scope]) -> Scopes {
+        Scopes(scopes.iter().fold(0, |bits, s| bits | s.bit()))
+    }
+
+    /// Parses names such as `["read", "trade"]`; empty or unknown names are refused.
+    pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Scopes> {
+        if names.is_empty() {
+            return Err(Error::InvalidUser("at least one scope is required"));
+        }
+        let scopes = names
+            .iter()
+            .map(|n| Scope::parse(n.as_ref()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Scopes::of(&scopes))
+    }
+
+    /// Whether `scope` is in the set.
+    pub const fn contains(self, scope: Scope) -> bool {
+        self.0 & scope.bit() != 0
+    }
+
+    /// The scopes, in a stable order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+
+    /// The stored bits.
+    pub const fn bits(self) -> u8 {
+        self.0
+    }
+
+    /// The set from stored bits; unknown bits are refused.
+    pub fn from_bits(bits: u8) -> Option<Scopes> {
+        (bits & !7 == 0).then_some(Scopes(bits))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +320,22 @@ mod tests {
             format!("{:?}", Password::parse("long enough!").unwrap()),
             "Password(***)"
         );
+    }
+
+    #[test]
+    fn scopes() {
+        let s = Scopes::parse(&["read", "withdraw"]).unwrap();
+        assert!(
+            s.contains(Scope::Read) && s.contains(Scope::Withdraw) && !s.contains(Scope::Trade)
+        );
+        assert_eq!(
+            s.iter().collect::<Vec<_>>(),
+            vec![Scope::Read, Scope::Withdraw]
+        );
+        assert!(Scopes::parse::<&str>(&[]).is_err());
+        assert!(Scopes::parse(&["admin"]).is_err());
+        assert_eq!(Scopes::from_bits(s.bits()), Some(s));
+        assert_eq!(Scopes::from_bits(8), None);
     }
 
     #[test]

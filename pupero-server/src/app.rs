@@ -5,7 +5,7 @@ use std::sync::Arc;
 use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
-use pupero_core::{Clock, SystemClock, Timestamp, UserId};
+use pupero_core::{Clock, Role, Scope, Scopes, SystemClock, Timestamp, UserId};
 use pupero_ledger::{LedgerOptions, SqlLedger};
 use uuid::Uuid;
 
@@ -36,10 +36,61 @@ pub struct AppState {
 pub struct Principal {
     /// The user.
     pub user: UserId,
-    /// The session the access token belongs to.
-    pub session: Uuid,
     /// The user's role right now.
-    pub role: pupero_core::Role,
+    pub role: Role,
+    /// How the caller proved it.
+    pub credential: Credential,
+}
+
+/// How a caller authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// An access token of a logged-in session: everything the user may do.
+    Session(Uuid),
+    /// An API key: only its scopes, and never account management or administration.
+    ApiKey {
+        /// The key's id.
+        id: Uuid,
+        /// What it may do.
+        scopes: Scopes,
+    },
+}
+
+impl Principal {
+    /// Ok when the caller may act within `scope`: any session, or a key that has the scope.
+    pub fn require_scope(&self, scope: Scope) -> Result<(), ApiError> {
+        match self.credential {
+            Credential::Session(_) => Ok(()),
+            Credential::ApiKey { scopes, .. } if scopes.contains(scope) => Ok(()),
+            Credential::ApiKey { .. } => Err(ApiError::forbidden(format!(
+                "this API key lacks the {} scope",
+                scope.as_str()
+            ))),
+        }
+    }
+
+    /// The session, for what only a logged-in person may do (logout, password, 2FA, API keys).
+    pub fn require_session(&self) -> Result<Uuid, ApiError> {
+        match self.credential {
+            Credential::Session(session) => Ok(session),
+            Credential::ApiKey { .. } => Err(ApiError::forbidden(
+                "this needs a logged-in session, not an API key",
+            )),
+        }
+    }
+
+    /// Ok when a logged-in session's user has at least `role`.
+    pub fn require_role(&self, role: Role) -> Result<(), ApiError> {
+        self.require_session()?;
+        if self.role.includes(role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "needs the {} role",
+                role.as_str()
+            )))
+        }
+    }
 }
 
 impl AppState {
@@ -78,6 +129,14 @@ impl AppState {
         self.clock.now()
     }
 
+    /// Writes a security event. A failure is logged, never passed to the caller: an audit
+    /// outage must not lock people out, and the log line keeps the event.
+    pub async fn audit(&self, entry: crate::audit::AuditEntry) {
+        if let Err(e) = self.store.audit(&entry, self.now()).await {
+            tracing::error!(event = entry.event.as_str(), error = %crate::error::chain(&e), "audit write failed");
+        }
+    }
+
     /// The caller behind an access token, checked against its session and user on every call:
     /// a logout, a revoked session or a disabled account stop a token at once.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, ApiError> {
@@ -112,8 +171,8 @@ impl AppState {
         }
         Ok(Principal {
             user,
-            session: claims.sid,
             role: state.role,
+            credential: Credential::Session(claims.sid),
         })
     }
 }

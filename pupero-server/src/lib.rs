@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod config;
 pub mod demo;
 pub mod error;

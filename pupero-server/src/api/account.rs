@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use pupero_core::ledger::{HistoryCursor, HistoryQuery, LedgerStore, Transfer};
 use pupero_core::limits::DEFAULT_HISTORY_PAGE_SIZE;
-use pupero_core::{AccountId, Piconero};
+use pupero_core::{AccountId, Piconero, Scope};
 use uuid::Uuid;
 
 use super::{BearerAuth, Tag};
@@ -78,6 +78,7 @@ impl AccountApi {
     /// The caller's profile.
     #[oai(path = "/me", method = "get", operation_id = "me")]
     async fn me(&self, auth: BearerAuth) -> Result<Json<Me>, ApiError> {
+        auth.0.require_scope(Scope::Read)?;
         let user = self
             .state
             .store
@@ -96,6 +97,7 @@ impl AccountApi {
     /// The caller's XMR balance.
     #[oai(path = "/balance", method = "get", operation_id = "balance")]
     async fn balance(&self, auth: BearerAuth) -> Result<Json<Balance>, ApiError> {
+        auth.0.require_scope(Scope::Read)?;
         let account = self
             .state
             .ledger
@@ -134,6 +136,7 @@ impl AccountApi {
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<LedgerPage>, ApiError> {
+        auth.0.require_scope(Scope::Read)?;
         let limit = limit.0.unwrap_or(DEFAULT_HISTORY_PAGE_SIZE);
         if !(1..=pupero_core::limits::MAX_HISTORY_PAGE_SIZE).contains(&limit) {
             return Err(ApiError::validation("limit must be between 1 and 200"));

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use pupero_core::ledger::{LedgerStore, NewAccount};
@@ -11,6 +12,7 @@ use uuid::Uuid;
 
 use super::{BearerAuth, Tag};
 use crate::app::AppState;
+use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::error::{ApiError, codes};
 use crate::security::{new_refresh_token, token_hash};
 use crate::store::{CreateUserRefusal, Rotation};
@@ -89,7 +91,11 @@ pub enum NoContent {
 impl AuthApi {
     /// Creates an account. Public.
     #[oai(path = "/register", method = "post", operation_id = "register")]
-    async fn register(&self, body: Json<RegisterRequest>) -> Result<RegisterResponse, ApiError> {
+    async fn register(
+        &self,
+        req: &Request,
+        body: Json<RegisterRequest>,
+    ) -> Result<RegisterResponse, ApiError> {
         let username =
             Username::parse(&body.username).map_err(|e| ApiError::validation(e.to_string()))?;
         let email = body
@@ -130,6 +136,11 @@ impl AuthApi {
         {
             Ok(()) => {
                 tracing::info!(user_id = %user, "registered");
+                state
+                    .audit(
+                        AuditEntry::of(AuditEvent::Registered, Some(user)).from_ip(client_ip(req)),
+                    )
+                    .await;
                 Ok(RegisterResponse::Created(Json(Registered {
                     user_id: *user.as_uuid(),
                     username: username.to_string(),
@@ -148,7 +159,11 @@ impl AuthApi {
 
     /// Logs in with username or e-mail and password; starts a session. Public.
     #[oai(path = "/login", method = "post", operation_id = "login")]
-    async fn login(&self, body: Json<LoginRequest>) -> Result<Json<Tokens>, ApiError> {
+    async fn login(
+        &self,
+        req: &Request,
+        body: Json<LoginRequest>,
+    ) -> Result<Json<Tokens>, ApiError> {
         let state = &self.state;
         let invalid =
             || ApiError::unauthorized(codes::INVALID_CREDENTIALS, "wrong login or password");
@@ -164,8 +179,20 @@ impl AuthApi {
             )
             .await
             .map_err(|e| ApiError::internal(&e))?;
+        let known = user.as_ref().map(|u| u.id);
         let Some(user) = user.filter(|_| matched) else {
             tracing::info!("failed login");
+            let entry = AuditEntry {
+                subject: known,
+                ..AuditEntry::of(AuditEvent::LoginFailed, None)
+            };
+            state
+                .audit(
+                    entry
+                        .from_ip(client_ip(req))
+                        .detail("wrong login or password"),
+                )
+                .await;
             return Err(invalid());
         };
         if user.disabled {
@@ -183,13 +210,22 @@ impl AuthApi {
             .create_session(session, user.id, &token_hash(&refresh), now, expires)
             .await?;
         tracing::info!(user_id = %user.id, "login");
+        state
+            .audit(
+                AuditEntry::of(AuditEvent::LoginSucceeded, Some(user.id)).from_ip(client_ip(req)),
+            )
+            .await;
         self.tokens(user.id, session, refresh)
     }
 
     /// Exchanges a refresh token for new tokens. Each refresh token works once: presenting a
     /// used one again ends the whole session (it was stolen or replayed). Public.
     #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
-    async fn refresh(&self, body: Json<RefreshRequest>) -> Result<Json<Tokens>, ApiError> {
+    async fn refresh(
+        &self,
+        req: &Request,
+        body: Json<RefreshRequest>,
+    ) -> Result<Json<Tokens>, ApiError> {
         let state = &self.state;
         let next = new_refresh_token();
         match state
@@ -204,6 +240,12 @@ impl AuthApi {
             Rotation::Rotated { session, user } => self.tokens(user, session, next),
             Rotation::Reused => {
                 tracing::warn!("refresh token reused; session revoked");
+                state
+                    .audit(
+                        AuditEntry::of(AuditEvent::RefreshTokenReused, None)
+                            .from_ip(client_ip(req)),
+                    )
+                    .await;
                 Err(ApiError::unauthorized(
                     codes::SESSION_REVOKED,
                     "refresh token already used; session revoked",
@@ -219,10 +261,14 @@ impl AuthApi {
     /// Ends the caller's session: its access and refresh tokens stop working at once.
     #[oai(path = "/logout", method = "post", operation_id = "logout")]
     async fn logout(&self, auth: BearerAuth) -> Result<NoContent, ApiError> {
+        let session = auth.0.require_session()?;
         self.state
             .store
-            .revoke_session(auth.0.session, "logout", self.state.now())
+            .revoke_session(session, "logout", self.state.now())
             .await?;
+        self.state
+            .audit(AuditEntry::of(AuditEvent::LoggedOut, Some(auth.0.user)))
+            .await;
         Ok(NoContent::Done)
     }
 }

@@ -364,3 +364,96 @@ fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
         created_at: Timestamp::try_from(created).map_err(|_| StoreError::Corrupt("created_at"))?,
     })
 }
+
+/// One row of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    /// Position, for paging.
+    pub seq: u64,
+    /// When, unix milliseconds.
+    pub at: Timestamp,
+    /// Who acted.
+    pub actor: Option<String>,
+    /// Whom it concerns.
+    pub subject: Option<String>,
+    /// The event's stable name.
+    pub event: String,
+    /// The client's address.
+    pub client_ip: Option<String>,
+    /// Free text.
+    pub detail: String,
+}
+
+impl Store {
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        entry: &crate::audit::AuditEntry,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut detail = entry.detail.clone();
+        if detail.len() > crate::audit::MAX_AUDIT_DETAIL_BYTES {
+            let cut = (0..=crate::audit::MAX_AUDIT_DETAIL_BYTES)
+                .rev()
+                .find(|i| detail.is_char_boundary(*i))
+                .unwrap_or(0);
+            detail.truncate(cut);
+        }
+        sqlx::query(
+            "INSERT INTO audit_log (at_ms, actor_id, subject_id, event, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(ms(now)?)
+        .bind(entry.actor.map(|u| u.to_string()))
+        .bind(entry.subject.map(|u| u.to_string()))
+        .bind(entry.event.as_str())
+        .bind(entry.client_ip.clone())
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Audit entries, newest first, before `before` (a `seq`), optionally about one user.
+    pub async fn audit_page(
+        &self,
+        subject: Option<UserId>,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let rows = match subject {
+            Some(user) => sqlx::query(
+                "SELECT seq, at_ms, actor_id, subject_id, event, client_ip, detail FROM audit_log \
+                     WHERE subject_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+            )
+            .bind(user.to_string())
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?,
+            None => sqlx::query(
+                "SELECT seq, at_ms, actor_id, subject_id, event, client_ip, detail FROM audit_log \
+                     WHERE seq < ? ORDER BY seq DESC LIMIT ?",
+            )
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?,
+        };
+        rows.iter()
+            .map(|row| {
+                let seq: i64 = row.try_get("seq")?;
+                let at: i64 = row.try_get("at_ms")?;
+                Ok(AuditRow {
+                    seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit seq"))?,
+                    at: Timestamp::try_from(at).map_err(|_| StoreError::Corrupt("audit time"))?,
+                    actor: row.try_get("actor_id")?,
+                    subject: row.try_get("subject_id")?,
+                    event: row.try_get("event")?,
+                    client_ip: row.try_get("client_ip")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,120 @@
+//! Security events for the audit log that admins read.
+
+use pupero_core::UserId;
+
+/// Longest detail text kept per event.
+pub const MAX_AUDIT_DETAIL_BYTES: usize = 512;
+
+/// What happened. The names are stable: admins filter and alert on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditEvent {
+    /// An account was created.
+    Registered,
+    /// A login succeeded.
+    LoginSucceeded,
+    /// A login failed (wrong password, unknown user, missing or wrong 2FA code).
+    LoginFailed,
+    /// A session ended by logout.
+    LoggedOut,
+    /// A used refresh token was presented again; its session was revoked.
+    RefreshTokenReused,
+    /// 2FA was turned on.
+    TotpEnabled,
+    /// 2FA was turned off.
+    TotpDisabled,
+    /// A one-time recovery code was used instead of a 2FA code.
+    RecoveryCodeUsed,
+    /// The password changed; other sessions ended.
+    PasswordChanged,
+    /// An admin changed a role.
+    RoleChanged,
+    /// An admin disabled an account.
+    UserDisabled,
+    /// An admin enabled an account.
+    UserEnabled,
+    /// An admin ended all sessions of an account.
+    SessionsRevoked,
+    /// An account was deleted.
+    AccountDeleted,
+    /// An API key was created.
+    ApiKeyCreated,
+    /// An API key was revoked.
+    ApiKeyRevoked,
+    /// An API key was used (first use per process and key, to keep the log readable).
+    ApiKeyUsed,
+    /// A request was refused by a rate limit or lockout.
+    RateLimited,
+}
+
+impl AuditEvent {
+    /// The stable name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AuditEvent::Registered => "registered",
+            AuditEvent::LoginSucceeded => "login_succeeded",
+            AuditEvent::LoginFailed => "login_failed",
+            AuditEvent::LoggedOut => "logged_out",
+            AuditEvent::RefreshTokenReused => "refresh_token_reused",
+            AuditEvent::TotpEnabled => "totp_enabled",
+            AuditEvent::TotpDisabled => "totp_disabled",
+            AuditEvent::RecoveryCodeUsed => "recovery_code_used",
+            AuditEvent::PasswordChanged => "password_changed",
+            AuditEvent::RoleChanged => "role_changed",
+            AuditEvent::UserDisabled => "user_disabled",
+            AuditEvent::UserEnabled => "user_enabled",
+            AuditEvent::SessionsRevoked => "sessions_revoked",
+            AuditEvent::AccountDeleted => "account_deleted",
+            AuditEvent::ApiKeyCreated => "api_key_created",
+            AuditEvent::ApiKeyRevoked => "api_key_revoked",
+            AuditEvent::ApiKeyUsed => "api_key_used",
+            AuditEvent::RateLimited => "rate_limited",
+        }
+    }
+}
+
+/// One entry to write.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// What happened.
+    pub event: AuditEvent,
+    /// Who did it, when known.
+    pub actor: Option<UserId>,
+    /// Whom it concerns, when known.
+    pub subject: Option<UserId>,
+    /// The client's address.
+    pub client_ip: Option<String>,
+    /// Free text (never a secret), cut to [`MAX_AUDIT_DETAIL_BYTES`].
+    pub detail: String,
+}
+
+impl AuditEntry {
+    /// An entry about `user`, acting on themself.
+    pub fn of(event: AuditEvent, user: Option<UserId>) -> AuditEntry {
+        AuditEntry {
+            event,
+            actor: user,
+            subject: user,
+            client_ip: None,
+            detail: String::new(),
+        }
+    }
+
+    /// The same entry with the client's address.
+    pub fn from_ip(mut self, ip: Option<String>) -> AuditEntry {
+        self.client_ip = ip;
+        self
+    }
+
+    /// The same entry with a detail text.
+    pub fn detail(mut self, detail: impl Into<String>) -> AuditEntry {
+        self.detail = detail.into();
+        self
+    }
+}
+
+/// The client's IP address, as the server saw the connection.
+pub fn client_ip(req: &poem::Request) -> Option<String> {
+    req.remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip().to_string())
+}
