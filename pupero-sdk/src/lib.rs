@@ -14,6 +14,7 @@
 //! opaque: branch on [`Error::code`] (the server's stable code) or the `is_*` predicates.
 #![deny(missing_docs)]
 
+mod admin;
 mod error;
 mod types;
 
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use admin::{AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, PublicProfile};
 pub use error::Error;
 pub use types::*;
 

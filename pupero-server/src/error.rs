@@ -35,6 +35,10 @@ pub mod codes {
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
     /// The method is not allowed on this path.
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
+    /// An admin tried to change or disable their own account.
+    pub const SELF_ACTION: &str = "SELF_ACTION";
+    /// The account still holds or awaits money.
+    pub const ACCOUNT_HAS_FUNDS: &str = "ACCOUNT_HAS_FUNDS";
     /// Something failed on our side; the log has the cause.
     pub const INTERNAL: &str = "INTERNAL";
     /// A dependency (the database) is unavailable.

@@ -7,6 +7,7 @@
 //! sessions; [`security`] hashes passwords and signs tokens. Errors leave as one envelope
 //! ([`error`]). The `pupero` binary is a thin shell around [`serve`].
 
+pub mod admin_cli;
 pub mod api;
 pub mod app;
 pub mod audit;

@@ -10,6 +10,9 @@ const USAGE: &str = "usage: pupero <command>
 Commands:
   serve              run the HTTP API (settings: PUPERO_* variables, .env, PUPERO_CONFIG file)
   openapi            print the OpenAPI document (YAML)
+  admin create-user --username NAME [--email ADDRESS] [--role user|moderator|admin]
+                     create a user directly in the database (the first admin is made this
+                     way); the password is read from the first line of standard input
   demo [--database URL]
                      run a trade's escrow flow on the ledger and print the balances
 
@@ -31,6 +34,7 @@ async fn main() -> ExitCode {
         Some("serve") => serve().await,
         Some("openapi") => openapi().await,
         Some("demo") => demo(&args[1..]).await,
+        Some("admin") => admin(&args[1..]).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -55,6 +59,39 @@ async fn serve() -> anyhow::Result<()> {
         tracing::info!("shutting down");
     };
     pupero_server::serve(state, shutdown, |_| {}).await?;
+    Ok(())
+}
+
+async fn admin(args: &[String]) -> anyhow::Result<()> {
+    let Some(("create-user", rest)) = args.split_first().map(|(c, r)| (c.as_str(), r)) else {
+        anyhow::bail!(
+            "usage: pupero admin create-user --username NAME [--email ADDRESS] [--role ROLE]"
+        );
+    };
+    let (mut username, mut email, mut role) = (None, None, pupero_core::Role::User);
+    let mut flags = rest.iter();
+    while let Some(flag) = flags.next() {
+        let value = flags
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--username" => username = Some(value.clone()),
+            "--email" => email = Some(value.clone()),
+            "--role" => role = pupero_core::Role::parse(value)?,
+            other => anyhow::bail!("unknown option {other}"),
+        }
+    }
+    let username = username.ok_or_else(|| anyhow::anyhow!("--username is required"))?;
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let settings = Settings::load()?;
+    ensure_sqlite_dir(&settings.database_url)?;
+    let state = AppState::open(settings).await?;
+    let user =
+        pupero_server::admin_cli::create_user(&state, &username, email.as_deref(), password, role)
+            .await?;
+    println!("created {username} ({user}) with role {}", role.as_str());
     Ok(())
 }
 

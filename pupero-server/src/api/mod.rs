@@ -10,11 +10,19 @@ use crate::app::{AppState, Principal};
 use crate::error::ApiError;
 
 pub mod account;
+pub mod admin;
 pub mod auth;
 pub mod health;
+pub mod profile;
 
 /// Every resource of the API.
-pub type Apis = (health::HealthApi, auth::AuthApi, account::AccountApi);
+pub type Apis = (
+    health::HealthApi,
+    auth::AuthApi,
+    account::AccountApi,
+    profile::ProfileApi,
+    admin::AdminApi,
+);
 
 /// The resources, each holding the shared state.
 pub fn apis(state: &Arc<AppState>) -> Apis {
@@ -26,6 +34,12 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
             state: state.clone(),
         },
         account::AccountApi {
+            state: state.clone(),
+        },
+        profile::ProfileApi {
+            state: state.clone(),
+        },
+        admin::AdminApi {
             state: state.clone(),
         },
     )
@@ -40,6 +54,8 @@ pub enum Tag {
     Auth,
     /// The caller's own account, balance and ledger history.
     Account,
+    /// Running the platform (admins).
+    Admin,
 }
 
 /// A user's access token: `Authorization: Bearer <JWT>`.

@@ -7,6 +7,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
+mod admin;
+
+pub use admin::EmailTaken;
+
 /// Connections of the server's pool: requests are short, and SQLite serialises writers anyway.
 const MAX_CONNECTIONS: u32 = 16;
 
@@ -92,7 +96,7 @@ pub struct Store {
     engine: Engine,
 }
 
-fn ms(t: Timestamp) -> Result<i64, StoreError> {
+pub(crate) fn ms(t: Timestamp) -> Result<i64, StoreError> {
     i64::try_from(t).map_err(|_| StoreError::Corrupt("timestamp out of range"))
 }
 
@@ -182,7 +186,7 @@ impl Store {
     pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(
             "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users \
-             WHERE username_key = ? OR email = ?",
+             WHERE (username_key = ? OR email = ?) AND deleted_at_ms IS NULL",
         )
         .bind(login.to_ascii_lowercase())
         .bind(login.to_lowercase())
@@ -349,7 +353,7 @@ impl Store {
     }
 }
 
-fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
+pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
     let id: String = row.try_get("id")?;
     let role: String = row.try_get("role")?;
     let disabled: i64 = row.try_get("disabled")?;

@@ -5,7 +5,9 @@
 mod support;
 
 mod account;
+mod admin;
 mod attacks;
 mod auth;
 mod envelope;
 mod openapi;
+mod profile;

@@ -104,3 +104,19 @@ macro_rules! app_test {
     };
 }
 pub(crate) use app_test;
+
+impl TestApp {
+    /// A user with `role`, created as the operator would (`pupero admin create-user`), logged in.
+    pub async fn user_with_role(
+        &self,
+        username: &str,
+        role: pupero_core::Role,
+    ) -> (pupero_sdk::Client, uuid::Uuid) {
+        let id = pupero_server::admin_cli::create_user(&self.state, username, None, PASSWORD, role)
+            .await
+            .expect("create user");
+        let client = self.new_client();
+        client.login(username, PASSWORD).await.expect("login");
+        (client, *id.as_uuid())
+    }
+}

@@ -1,0 +1,251 @@
+//! Profile management and administration.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{Client, Error};
+
+/// A user as admins see it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminUser {
+    /// User id.
+    pub id: Uuid,
+    /// Username.
+    pub username: String,
+    /// E-mail address.
+    pub email: Option<String>,
+    /// Role.
+    pub role: String,
+    /// Whether disabled.
+    pub disabled: bool,
+    /// Creation, unix milliseconds.
+    pub created_at_ms: u64,
+}
+
+/// A page of users.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminUserPage {
+    /// The users, by username.
+    pub items: Vec<AdminUser>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// An audit log entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditLogEntry {
+    /// Position in the log.
+    pub seq: u64,
+    /// Unix milliseconds.
+    pub at_ms: u64,
+    /// Who acted.
+    pub actor_id: Option<String>,
+    /// Whom it concerns.
+    pub subject_id: Option<String>,
+    /// Stable event name.
+    pub event: String,
+    /// Client address.
+    pub client_ip: Option<String>,
+    /// Details.
+    pub detail: String,
+}
+
+/// A page of the audit log.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuditLogPage {
+    /// Newest first.
+    pub items: Vec<AuditLogEntry>,
+    /// Cursor of the next (older) page.
+    pub next_cursor: Option<String>,
+}
+
+/// What anyone may see of a user.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PublicProfile {
+    /// Username.
+    pub username: String,
+    /// Member since, unix milliseconds.
+    pub created_at_ms: u64,
+}
+
+#[derive(Serialize)]
+struct EmailChange<'a> {
+    email: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PasswordChange<'a> {
+    current_password: &'a str,
+    new_password: &'a str,
+}
+
+#[derive(Serialize)]
+struct AccountDeletion<'a> {
+    password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totp_code: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RoleChange<'a> {
+    role: &'a str,
+}
+
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", crate::urlencode(v))))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", parts.join("&"))
+    }
+}
+
+impl Client {
+    /// Sets or removes the caller's e-mail address.
+    pub async fn set_email(&self, email: Option<&str>) -> Result<(), Error> {
+        self.no_content(
+            reqwest::Method::PUT,
+            "/api/v1/me/email",
+            Some(&EmailChange { email }),
+        )
+        .await
+    }
+
+    /// Changes the caller's password; the server ends every other session.
+    pub async fn change_password(
+        &self,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), Error> {
+        let body = PasswordChange {
+            current_password,
+            new_password,
+        };
+        self.no_content(reqwest::Method::POST, "/api/v1/me/password", Some(&body))
+            .await
+    }
+
+    /// Deletes the caller's account (refused while it holds money).
+    pub async fn delete_account(
+        &self,
+        password: &str,
+        totp_code: Option<&str>,
+    ) -> Result<(), Error> {
+        let body = AccountDeletion {
+            password,
+            totp_code,
+        };
+        self.no_content(reqwest::Method::POST, "/api/v1/me/delete", Some(&body))
+            .await?;
+        *self.lock() = None;
+        Ok(())
+    }
+
+    /// A user's public profile.
+    pub async fn public_profile(&self, username: &str) -> Result<PublicProfile, Error> {
+        let path = format!("/api/v1/users/{}", crate::urlencode(username));
+        self.send(reqwest::Method::GET, &path, None::<&()>, false)
+            .await
+    }
+
+    /// Admin: users by username, optionally starting with `q`.
+    pub async fn admin_list_users(
+        &self,
+        q: Option<&str>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<AdminUserPage, Error> {
+        let path = format!(
+            "/api/v1/admin/users{}",
+            query(&[
+                ("q", q.map(str::to_owned)),
+                ("limit", limit.map(|l| l.to_string())),
+                ("cursor", cursor.map(str::to_owned))
+            ])
+        );
+        self.send(reqwest::Method::GET, &path, None::<&()>, true)
+            .await
+    }
+
+    /// Admin: one user.
+    pub async fn admin_get_user(&self, id: Uuid) -> Result<AdminUser, Error> {
+        self.send(
+            reqwest::Method::GET,
+            &format!("/api/v1/admin/users/{id}"),
+            None::<&()>,
+            true,
+        )
+        .await
+    }
+
+    /// Admin: sets a user's role (`user`, `moderator`, `admin`).
+    pub async fn admin_set_role(&self, id: Uuid, role: &str) -> Result<(), Error> {
+        self.no_content(
+            reqwest::Method::PUT,
+            &format!("/api/v1/admin/users/{id}/role"),
+            Some(&RoleChange { role }),
+        )
+        .await
+    }
+
+    /// Admin: disables a user and ends their sessions.
+    pub async fn admin_disable_user(&self, id: Uuid) -> Result<(), Error> {
+        self.no_content(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/users/{id}/disable"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// Admin: enables a user.
+    pub async fn admin_enable_user(&self, id: Uuid) -> Result<(), Error> {
+        self.no_content(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/users/{id}/enable"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// Admin: ends every session of a user.
+    pub async fn admin_logout_user(&self, id: Uuid) -> Result<(), Error> {
+        self.no_content(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/users/{id}/logout"),
+            None::<&()>,
+        )
+        .await
+    }
+
+    /// Admin: the audit log, newest first.
+    pub async fn admin_audit_log(
+        &self,
+        user_id: Option<Uuid>,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<AuditLogPage, Error> {
+        let path = format!(
+            "/api/v1/admin/audit{}",
+            query(&[
+                ("user_id", user_id.map(|u| u.to_string())),
+                ("limit", limit.map(|l| l.to_string())),
+                ("cursor", cursor.map(str::to_owned)),
+            ])
+        );
+        self.send(reqwest::Method::GET, &path, None::<&()>, true)
+            .await
+    }
+
+    async fn no_content<B: Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(), Error> {
+        self.request(method, path, body, true).await.map(drop)
+    }
+}

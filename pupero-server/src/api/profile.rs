@@ -1,0 +1,219 @@
+//! Self-service account management: e-mail, password, deletion; and public profiles.
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use pupero_core::{AccountId, EmailAddress, Password};
+
+use super::auth::NoContent;
+use super::{BearerAuth, Tag};
+use crate::app::AppState;
+use crate::audit::{AuditEntry, AuditEvent, client_ip};
+use crate::error::{ApiError, codes};
+
+/// The profile resource.
+pub struct ProfileApi {
+    pub(crate) state: Arc<AppState>,
+}
+
+/// An e-mail change.
+#[derive(Debug, Object)]
+pub struct EmailChange {
+    /// The new address, or absent to remove it.
+    pub email: Option<String>,
+}
+
+/// A password change.
+#[derive(Debug, Object)]
+pub struct PasswordChange {
+    /// The current password.
+    pub current_password: String,
+    /// The new password, at least 10 characters.
+    pub new_password: String,
+}
+
+/// An account deletion.
+#[derive(Debug, Object)]
+pub struct AccountDeletion {
+    /// The current password.
+    pub password: String,
+    /// The current 2FA code, when 2FA is on.
+    pub totp_code: Option<String>,
+    /// A one-time recovery code instead of the 2FA code.
+    pub recovery_code: Option<String>,
+}
+
+/// What anyone may see of a user.
+#[derive(Debug, Object)]
+pub struct PublicProfile {
+    /// Username.
+    pub username: String,
+    /// Member since, unix milliseconds.
+    pub created_at_ms: u64,
+}
+
+#[OpenApi(tag = "Tag::Account")]
+impl ProfileApi {
+    /// Sets or removes the caller's e-mail address.
+    #[oai(path = "/api/v1/me/email", method = "put", operation_id = "set_email")]
+    async fn set_email(
+        &self,
+        auth: BearerAuth,
+        body: Json<EmailChange>,
+    ) -> Result<NoContent, ApiError> {
+        auth.0.require_session()?;
+        let email = body
+            .email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|e| ApiError::validation(e.to_string()))?;
+        match self
+            .state
+            .store
+            .set_email(auth.0.user, email.as_ref())
+            .await?
+        {
+            Ok(()) => Ok(NoContent::Done),
+            Err(_) => Err(ApiError::conflict(
+                codes::EMAIL_TAKEN,
+                "e-mail address is taken",
+            )),
+        }
+    }
+
+    /// Changes the caller's password; every other session of the account ends.
+    #[oai(
+        path = "/api/v1/me/password",
+        method = "post",
+        operation_id = "change_password"
+    )]
+    async fn change_password(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<PasswordChange>,
+    ) -> Result<NoContent, ApiError> {
+        let session = auth.0.require_session()?;
+        let state = &self.state;
+        self.check_password(auth.0.user, &body.current_password)
+            .await?;
+        let password =
+            Password::parse(&body.new_password).map_err(|e| ApiError::validation(e.to_string()))?;
+        let hash = state
+            .hasher
+            .hash(&password)
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        state.store.set_password_hash(auth.0.user, &hash).await?;
+        state
+            .store
+            .revoke_sessions(auth.0.user, Some(session), "password_changed", state.now())
+            .await?;
+        state
+            .audit(
+                AuditEntry::of(AuditEvent::PasswordChanged, Some(auth.0.user))
+                    .from_ip(client_ip(req)),
+            )
+            .await;
+        Ok(NoContent::Done)
+    }
+
+    /// Deletes the caller's account. Needs the password (and the 2FA code when 2FA is on), and
+    /// is refused while the account holds or awaits any money.
+    #[oai(
+        path = "/api/v1/me/delete",
+        method = "post",
+        operation_id = "delete_account"
+    )]
+    async fn delete(
+        &self,
+        req: &Request,
+        auth: BearerAuth,
+        body: Json<AccountDeletion>,
+    ) -> Result<NoContent, ApiError> {
+        auth.0.require_session()?;
+        let state = &self.state;
+        self.check_password(auth.0.user, &body.password).await?;
+        state
+            .verify_second_factor(
+                auth.0.user,
+                body.totp_code.as_deref(),
+                body.recovery_code.as_deref(),
+            )
+            .await?;
+        if let Some(account) = state
+            .ledger
+            .account(AccountId::user_xmr(auth.0.user))
+            .await?
+        {
+            let b = account.balances();
+            let empty = account.posted().is_some_and(|p| p.is_zero())
+                && b.debits_pending.is_zero()
+                && b.credits_pending.is_zero();
+            if !empty {
+                return Err(ApiError::conflict(
+                    codes::ACCOUNT_HAS_FUNDS,
+                    "withdraw or trade away every piconero before deleting the account",
+                ));
+            }
+        }
+        state.store.delete_user(auth.0.user, state.now()).await?;
+        state
+            .audit(
+                AuditEntry::of(AuditEvent::AccountDeleted, Some(auth.0.user))
+                    .from_ip(client_ip(req)),
+            )
+            .await;
+        Ok(NoContent::Done)
+    }
+
+    /// A user's public profile. Public.
+    #[oai(
+        path = "/api/v1/users/:username",
+        method = "get",
+        operation_id = "public_profile"
+    )]
+    async fn public_profile(
+        &self,
+        username: Path<String>,
+    ) -> Result<Json<PublicProfile>, ApiError> {
+        let user = self
+            .state
+            .store
+            .user_by_username(&username.0)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such user"))?;
+        Ok(Json(PublicProfile {
+            username: user.username,
+            created_at_ms: user.created_at.as_unix_ms(),
+        }))
+    }
+}
+
+impl ProfileApi {
+    async fn check_password(
+        &self,
+        user: pupero_core::UserId,
+        password: &str,
+    ) -> Result<(), ApiError> {
+        let row = self.state.store.user_by_id(user).await?;
+        let matched = self
+            .state
+            .hasher
+            .verify(password, row.as_ref().map(|u| u.password_hash.as_str()))
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
+        if matched {
+            Ok(())
+        } else {
+            Err(ApiError::unauthorized(
+                codes::INVALID_CREDENTIALS,
+                "wrong password",
+            ))
+        }
+    }
+}

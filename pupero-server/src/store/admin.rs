@@ -1,0 +1,162 @@
+//! Administration and self-service changes of users.
+
+use pupero_core::{EmailAddress, Role, Timestamp, UserId};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::{Store, StoreError, UserRow, ms, user_from_row};
+
+/// Why an e-mail change was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmailTaken;
+
+impl Store {
+    /// Users ordered by username key, after `after` (a username key), optionally those whose
+    /// username starts with `prefix`.
+    pub async fn list_users(
+        &self,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<UserRow>, StoreError> {
+        // `prefix` is escaped for LIKE so `_` and `%` in a search match themselves. The escape
+        // character is `!`: a backslash means different things in SQLite and MariaDB literals.
+        let escaped: String = prefix
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .chars()
+            .flat_map(|c| {
+                if matches!(c, '!' | '%' | '_') {
+                    vec!['!', c]
+                } else {
+                    vec![c]
+                }
+            })
+            .collect();
+        let pattern = format!("{escaped}%");
+        let rows = sqlx::query(
+            "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users \
+             WHERE username_key LIKE ? ESCAPE '!' AND username_key > ? ORDER BY username_key LIMIT ?",
+        )
+        .bind(pattern)
+        .bind(after.unwrap_or("").to_owned())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// The user with this username (any case).
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users \
+             WHERE username_key = ? AND deleted_at_ms IS NULL",
+        )
+        .bind(username.to_ascii_lowercase())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    /// Sets a user's role; `false` when there is no such user.
+    pub async fn set_role(&self, user: UserId, role: Role) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE users SET role = ? WHERE id = ? AND deleted_at_ms IS NULL")
+            .bind(role.as_str())
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Disables or enables a user; `false` when there is no such user.
+    pub async fn set_disabled(&self, user: UserId, disabled: bool) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE users SET disabled = ? WHERE id = ? AND deleted_at_ms IS NULL")
+                .bind(i64::from(disabled))
+                .bind(user.to_string())
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends every session of `user` except `keep`; returns how many ended.
+    pub async fn revoke_sessions(
+        &self,
+        user: UserId,
+        keep: Option<Uuid>,
+        reason: &'static str,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at_ms = ?, revoked_reason = ? \
+             WHERE user_id = ? AND revoked_at_ms IS NULL AND id <> ?",
+        )
+        .bind(ms(now)?)
+        .bind(reason)
+        .bind(user.to_string())
+        .bind(keep.map_or_else(String::new, |k| k.to_string()))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Stores a new password hash.
+    pub async fn set_password_hash(&self, user: UserId, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(hash.to_owned())
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets or clears the e-mail address, unless another user has it.
+    pub async fn set_email(
+        &self,
+        user: UserId,
+        email: Option<&EmailAddress>,
+    ) -> Result<Result<(), EmailTaken>, StoreError> {
+        let done = sqlx::query("UPDATE users SET email = ? WHERE id = ?")
+            .bind(email.map(|e| e.as_str().to_owned()))
+            .bind(user.to_string())
+            .execute(&self.pool)
+            .await;
+        match done {
+            Ok(_) => Ok(Ok(())),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Err(EmailTaken)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Deletes an account: personal data goes, the row stays (history refers to it), every
+    /// session ends, the password can never match again. The username stays reserved so nobody
+    /// can take over a name others traded with.
+    pub async fn delete_user(&self, user: UserId, now: Timestamp) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE users SET email = NULL, password_hash = '!', disabled = 1, deleted_at_ms = ? \
+             WHERE id = ? AND deleted_at_ms IS NULL",
+        )
+        .bind(ms(now)?)
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE sessions SET revoked_at_ms = ?, revoked_reason = 'deleted' WHERE user_id = ? AND revoked_at_ms IS NULL")
+            .bind(ms(now)?)
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// How many users have `role` and are enabled.
+    pub async fn count_active_with_role(&self, role: Role) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = ? AND disabled = 0 AND deleted_at_ms IS NULL")
+            .bind(role.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+        let n: i64 = row.try_get("n")?;
+        u64::try_from(n).map_err(|_| StoreError::Corrupt("count"))
+    }
+}
