@@ -9,5 +9,6 @@ mod admin;
 mod attacks;
 mod auth;
 mod envelope;
+mod matrix;
 mod openapi;
 mod profile;
