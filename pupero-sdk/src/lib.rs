@@ -14,6 +14,7 @@
 //! opaque: branch on [`Error::code`] (the server's stable code) or the `is_*` predicates.
 #![deny(missing_docs)]
 
+mod api_keys;
 mod error;
 mod types;
 
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use error::Error;
 pub use types::*;
 
@@ -49,6 +51,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     session: Arc<Mutex<Option<Session>>>,
+    /// Set by [`Client::with_api_key`]: sent instead of the session's access token.
+    api_key: Option<api_keys::KeyHeader>,
 }
 
 impl Client {
@@ -65,6 +69,7 @@ impl Client {
             http,
             base: base_url.into().trim_end_matches('/').to_owned(),
             session: Arc::default(),
+            api_key: None,
         })
     }
 
@@ -274,7 +279,10 @@ impl Client {
                 .http
                 .request(method.clone(), format!("{}{path}", self.base));
             if authenticated {
-                request = request.bearer_auth(self.access_token().await?);
+                request = match &self.api_key {
+                    Some(key) => request.header("X-API-Key", key.expose()),
+                    None => request.bearer_auth(self.access_token().await?),
+                };
             }
             if let Some(body) = body {
                 request = request.json(body);
