@@ -5,6 +5,7 @@
 mod support;
 
 mod account;
+mod api_keys;
 mod attacks;
 mod auth;
 mod envelope;
