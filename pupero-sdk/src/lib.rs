@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod admin;
+mod api_keys;
 mod error;
 mod types;
 
@@ -25,6 +26,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use admin::{AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, PublicProfile};
+pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use error::Error;
 pub use types::*;
 
@@ -51,6 +53,8 @@ pub struct Client {
     http: reqwest::Client,
     base: String,
     session: Arc<Mutex<Option<Session>>>,
+    /// Set by [`Client::with_api_key`]: sent instead of the session's access token.
+    api_key: Option<api_keys::KeyHeader>,
 }
 
 impl Client {
@@ -67,6 +71,7 @@ impl Client {
             http,
             base: base_url.into().trim_end_matches('/').to_owned(),
             session: Arc::default(),
+            api_key: None,
         })
     }
 
@@ -276,7 +281,10 @@ impl Client {
                 .http
                 .request(method.clone(), format!("{}{path}", self.base));
             if authenticated {
-                request = request.bearer_auth(self.access_token().await?);
+                request = match &self.api_key {
+                    Some(key) => request.header("X-API-Key", key.expose()),
+                    None => request.bearer_auth(self.access_token().await?),
+                };
             }
             if let Some(body) = body {
                 request = request.json(body);

@@ -29,6 +29,8 @@ pub struct AppState {
     pub tokens: TokenSigner,
     /// Now.
     pub clock: Arc<dyn Clock>,
+    /// API keys used since start, to audit each key's first use.
+    pub api_keys_used: crate::audit::FirstUse,
 }
 
 /// Who is calling, established by a security scheme.
@@ -121,6 +123,7 @@ impl AppState {
             hasher,
             tokens,
             clock,
+            api_keys_used: crate::audit::FirstUse::default(),
         }))
     }
 
@@ -184,6 +187,66 @@ impl AppState {
             user,
             role: state.role,
             credential: Credential::Session(claims.sid),
+        })
+    }
+
+    /// The caller behind an API key, checked against the key and its user on every call: a
+    /// revoked key or a disabled account stops at once. The principal carries only the key's
+    /// scopes.
+    pub async fn authenticate_api_key(
+        &self,
+        key: &str,
+        client_ip: Option<String>,
+    ) -> Result<Principal, ApiError> {
+        let invalid = || ApiError::unauthorized(codes::UNAUTHORIZED, "invalid API key");
+        if !crate::security::looks_like_api_key(key) {
+            return Err(invalid());
+        }
+        let state = self
+            .store
+            .api_key_state(&crate::security::token_hash(key))
+            .await?
+            .ok_or_else(invalid)?;
+        if state.revoked {
+            return Err(ApiError::unauthorized(
+                codes::UNAUTHORIZED,
+                "API key revoked",
+            ));
+        }
+        if state.disabled {
+            return Err(ApiError::forbidden_code(
+                codes::ACCOUNT_DISABLED,
+                "account disabled",
+            ));
+        }
+        let now = self.now();
+        let recorded_recently = state
+            .last_used_at
+            .is_some_and(|t| t.plus_ms(crate::store::LAST_USED_RESOLUTION_MS) > now);
+        if !recorded_recently {
+            // Bookkeeping only: a failure here must not refuse a valid key.
+            if let Err(e) = self.store.touch_api_key(state.id, now).await {
+                tracing::warn!(error = %crate::error::chain(&e), "recording API key use failed");
+            }
+        }
+        if self.api_keys_used.first(state.id) {
+            self.audit(
+                crate::audit::AuditEntry::of(
+                    crate::audit::AuditEvent::ApiKeyUsed,
+                    Some(state.user),
+                )
+                .from_ip(client_ip)
+                .detail(format!("key {}", state.id)),
+            )
+            .await;
+        }
+        Ok(Principal {
+            user: state.user,
+            role: state.role,
+            credential: Credential::ApiKey {
+                id: state.id,
+                scopes: state.scopes,
+            },
         })
     }
 }

@@ -118,3 +118,47 @@ pub fn client_ip(req: &poem::Request) -> Option<String> {
         .as_socket_addr()
         .map(|a| a.ip().to_string())
 }
+
+/// Keys remembered by [`FirstUse`]. Keys in use are few per user but users are many, and a
+/// process runs for months: unbounded, the set would only grow. When full it starts over, so a
+/// key's use is logged once more, never missed.
+pub const MAX_REMEMBERED_KEYS: usize = 10_000;
+
+/// Which API keys this process has seen used, so that [`AuditEvent::ApiKeyUsed`] is written on
+/// a key's first use rather than on every request.
+#[derive(Debug, Default)]
+pub struct FirstUse {
+    seen: std::sync::Mutex<std::collections::HashSet<uuid::Uuid>>,
+}
+
+impl FirstUse {
+    /// True the first time `key` is seen (since start, or since the set last filled up).
+    pub fn first(&self, key: uuid::Uuid) -> bool {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() >= MAX_REMEMBERED_KEYS && !seen.contains(&key) {
+            seen.clear();
+        }
+        seen.insert(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_use_is_reported_once_and_memory_stays_bounded() {
+        let first_use = FirstUse::default();
+        let key = uuid::Uuid::new_v4();
+        assert!(first_use.first(key));
+        assert!(!first_use.first(key));
+        for _ in 0..MAX_REMEMBERED_KEYS {
+            first_use.first(uuid::Uuid::new_v4());
+        }
+        assert!(first_use.seen.lock().unwrap().len() <= MAX_REMEMBERED_KEYS);
+        assert!(first_use.first(key), "forgotten once the set filled up");
+    }
+}

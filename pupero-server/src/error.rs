@@ -29,6 +29,8 @@ pub mod codes {
     pub const USERNAME_TAKEN: &str = "USERNAME_TAKEN";
     /// The e-mail address is taken.
     pub const EMAIL_TAKEN: &str = "EMAIL_TAKEN";
+    /// The user has as many API keys in use as allowed; revoke one first.
+    pub const API_KEY_LIMIT: &str = "API_KEY_LIMIT";
     /// Too many requests; see `Retry-After`.
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     /// The request body is larger than allowed.

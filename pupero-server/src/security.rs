@@ -210,6 +210,43 @@ pub fn new_refresh_token() -> String {
     )
 }
 
+/// Bytes of randomness in an API key.
+const API_KEY_BYTES: usize = 32;
+
+/// How every API key starts, so that people and secret scanners recognise one.
+pub const API_KEY_MARKER: &str = "pk_";
+
+/// Characters of an API key shown in lists: the marker and 8 more (48 of its 256 random bits),
+/// enough to tell keys apart, far too few to help guess one.
+pub const API_KEY_PREFIX_CHARS: usize = 11;
+
+/// Length of every API key: the marker and 32 bytes in unpadded base64 (43 characters).
+pub const API_KEY_CHARS: usize = 46;
+
+/// A new API key: `pk_` and 256 random bits, URL-safe base64. Stored only as [`token_hash`].
+pub fn new_api_key() -> String {
+    let bytes: [u8; API_KEY_BYTES] = rand::random();
+    format!(
+        "{API_KEY_MARKER}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
+}
+
+/// The part of an API key shown in lists.
+pub fn api_key_prefix(key: &str) -> &str {
+    key.get(..API_KEY_PREFIX_CHARS).unwrap_or(key)
+}
+
+/// Whether `key` has the shape of an API key, checked before any database lookup.
+pub fn looks_like_api_key(key: &str) -> bool {
+    key.len() == API_KEY_CHARS
+        && key.strip_prefix(API_KEY_MARKER).is_some_and(|random| {
+            random
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// What is stored of an opaque token: its SHA-256, hex. The tokens carry 256 bits of
 /// randomness, so a fast hash is enough (no dictionary to attack), and a lookup by hash works.
 pub fn token_hash(token: &str) -> String {
@@ -247,6 +284,28 @@ mod tests {
         let old = Timestamp::from_unix_ms(now.as_unix_ms() - 3_600_000);
         let (expired, _) = signer.issue(user, Uuid::new_v4(), old).unwrap();
         assert_eq!(signer.check(&expired).unwrap_err(), TokenRejection::Expired);
+    }
+
+    #[test]
+    fn api_keys_have_one_shape() {
+        let key = new_api_key();
+        assert!(looks_like_api_key(&key), "{key}");
+        assert_ne!(key, new_api_key());
+        assert_eq!(api_key_prefix(&key).len(), API_KEY_PREFIX_CHARS);
+        assert!(key.starts_with(api_key_prefix(&key)));
+        for bad in [
+            "",
+            "pk_",
+            "prt_x",
+            &key[1..],
+            &format!("{key}x"),
+            &key.replace("pk_", "pk-"),
+        ] {
+            assert!(!looks_like_api_key(bad), "{bad}");
+        }
+        let mut not_base64 = key.clone();
+        not_base64.replace_range(5..6, "+");
+        assert!(!looks_like_api_key(&not_base64));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use pupero_core::limits::DEFAULT_HISTORY_PAGE_SIZE;
 use pupero_core::{AccountId, Piconero, Scope};
 use uuid::Uuid;
 
-use super::{BearerAuth, Tag};
+use super::{Auth, Tag};
 use crate::app::AppState;
 use crate::error::ApiError;
 
@@ -77,12 +77,12 @@ pub struct LedgerPage {
 impl AccountApi {
     /// The caller's profile.
     #[oai(path = "/me", method = "get", operation_id = "me")]
-    async fn me(&self, auth: BearerAuth) -> Result<Json<Me>, ApiError> {
-        auth.0.require_scope(Scope::Read)?;
+    async fn me(&self, auth: Auth) -> Result<Json<Me>, ApiError> {
+        auth.principal().require_scope(Scope::Read)?;
         let user = self
             .state
             .store
-            .user_by_id(auth.0.user)
+            .user_by_id(auth.principal().user)
             .await?
             .ok_or_else(|| ApiError::not_found("no such user"))?;
         Ok(Json(Me {
@@ -96,12 +96,12 @@ impl AccountApi {
 
     /// The caller's XMR balance.
     #[oai(path = "/balance", method = "get", operation_id = "balance")]
-    async fn balance(&self, auth: BearerAuth) -> Result<Json<Balance>, ApiError> {
-        auth.0.require_scope(Scope::Read)?;
+    async fn balance(&self, auth: Auth) -> Result<Json<Balance>, ApiError> {
+        auth.principal().require_scope(Scope::Read)?;
         let account = self
             .state
             .ledger
-            .account(AccountId::user_xmr(auth.0.user))
+            .account(AccountId::user_xmr(auth.principal().user))
             .await?;
         let (available, held, incoming) = match account {
             Some(a) => {
@@ -130,13 +130,13 @@ impl AccountApi {
     )]
     async fn history(
         &self,
-        auth: BearerAuth,
+        auth: Auth,
         /// Entries per page, 1–200 (default 50).
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<LedgerPage>, ApiError> {
-        auth.0.require_scope(Scope::Read)?;
+        auth.principal().require_scope(Scope::Read)?;
         let limit = limit.0.unwrap_or(DEFAULT_HISTORY_PAGE_SIZE);
         if !(1..=pupero_core::limits::MAX_HISTORY_PAGE_SIZE).contains(&limit) {
             return Err(ApiError::validation("limit must be between 1 and 200"));
@@ -150,7 +150,7 @@ impl AccountApi {
                 HistoryQuery::after(HistoryCursor::from_seq(seq), limit)
             }
         };
-        let account = AccountId::user_xmr(auth.0.user);
+        let account = AccountId::user_xmr(auth.principal().user);
         let page = self.state.ledger.account_history(account, query).await?;
         Ok(Json(LedgerPage {
             items: page.transfers.iter().map(|t| entry(account, t)).collect(),

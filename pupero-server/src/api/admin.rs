@@ -11,7 +11,7 @@ use pupero_core::{Role, UserId};
 use uuid::Uuid;
 
 use super::auth::NoContent;
-use super::{BearerAuth, Tag};
+use super::{SessionAuth, Tag};
 use crate::app::AppState;
 use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::error::{ApiError, codes};
@@ -116,7 +116,7 @@ impl AdminApi {
     #[oai(path = "/users", method = "get", operation_id = "admin_list_users")]
     async fn list_users(
         &self,
-        auth: BearerAuth,
+        auth: SessionAuth,
         /// Username prefix to search for.
         q: Query<Option<String>>,
         /// Users per page, 1–200 (default 50).
@@ -144,7 +144,7 @@ impl AdminApi {
     #[oai(path = "/users/:id", method = "get", operation_id = "admin_get_user")]
     async fn get_user(
         &self,
-        auth: BearerAuth,
+        auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<Json<AdminUser>, ApiError> {
         auth.0.require_role(Role::Admin)?;
@@ -167,7 +167,7 @@ impl AdminApi {
     async fn set_role(
         &self,
         req: &Request,
-        auth: BearerAuth,
+        auth: SessionAuth,
         id: Path<Uuid>,
         body: Json<RoleChange>,
     ) -> Result<NoContent, ApiError> {
@@ -206,7 +206,7 @@ impl AdminApi {
     async fn disable(
         &self,
         req: &Request,
-        auth: BearerAuth,
+        auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
         auth.0.require_role(Role::Admin)?;
@@ -241,7 +241,7 @@ impl AdminApi {
     async fn enable(
         &self,
         req: &Request,
-        auth: BearerAuth,
+        auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
         auth.0.require_role(Role::Admin)?;
@@ -266,7 +266,7 @@ impl AdminApi {
     async fn logout_user(
         &self,
         req: &Request,
-        auth: BearerAuth,
+        auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
         auth.0.require_role(Role::Admin)?;
@@ -297,7 +297,7 @@ impl AdminApi {
     #[oai(path = "/audit", method = "get", operation_id = "admin_audit_log")]
     async fn audit_log(
         &self,
-        auth: BearerAuth,
+        auth: SessionAuth,
         /// Only entries about this user.
         user_id: Query<Option<Uuid>>,
         /// Entries per page, 1–200 (default 50).

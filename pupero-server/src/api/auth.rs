@@ -10,7 +10,7 @@ use pupero_core::user::PASSWORD_MAX_BYTES;
 use pupero_core::{AccountId, EmailAddress, Password, Role, UserId, Username};
 use uuid::Uuid;
 
-use super::{BearerAuth, Tag};
+use super::{SessionAuth, Tag};
 use crate::app::AppState;
 use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::error::{ApiError, codes};
@@ -260,14 +260,15 @@ impl AuthApi {
 
     /// Ends the caller's session: its access and refresh tokens stop working at once.
     #[oai(path = "/logout", method = "post", operation_id = "logout")]
-    async fn logout(&self, auth: BearerAuth) -> Result<NoContent, ApiError> {
-        let session = auth.0.require_session()?;
+    async fn logout(&self, auth: SessionAuth) -> Result<NoContent, ApiError> {
+        let principal = auth.0;
+        let session = principal.require_session()?;
         self.state
             .store
             .revoke_session(session, "logout", self.state.now())
             .await?;
         self.state
-            .audit(AuditEntry::of(AuditEvent::LoggedOut, Some(auth.0.user)))
+            .audit(AuditEntry::of(AuditEvent::LoggedOut, Some(principal.user)))
             .await;
         Ok(NoContent::Done)
     }

@@ -9,7 +9,7 @@ use poem_openapi::{Object, OpenApi};
 use pupero_core::{AccountId, EmailAddress, Password};
 
 use super::auth::NoContent;
-use super::{BearerAuth, Tag};
+use super::{SessionAuth, Tag};
 use crate::app::AppState;
 use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::error::{ApiError, codes};
@@ -61,7 +61,7 @@ impl ProfileApi {
     #[oai(path = "/api/v1/me/email", method = "put", operation_id = "set_email")]
     async fn set_email(
         &self,
-        auth: BearerAuth,
+        auth: SessionAuth,
         body: Json<EmailChange>,
     ) -> Result<NoContent, ApiError> {
         auth.0.require_session()?;
@@ -94,7 +94,7 @@ impl ProfileApi {
     async fn change_password(
         &self,
         req: &Request,
-        auth: BearerAuth,
+        auth: SessionAuth,
         body: Json<PasswordChange>,
     ) -> Result<NoContent, ApiError> {
         let session = auth.0.require_session()?;
@@ -132,7 +132,7 @@ impl ProfileApi {
     async fn delete(
         &self,
         req: &Request,
-        auth: BearerAuth,
+        auth: SessionAuth,
         body: Json<AccountDeletion>,
     ) -> Result<NoContent, ApiError> {
         auth.0.require_session()?;

@@ -130,7 +130,7 @@ impl Store {
 
     /// Deletes an account: personal data goes, the row stays (history refers to it), every
     /// session ends, the password can never match again. The username stays reserved so nobody
-    /// can take over a name others traded with.
+    /// can take over a name others traded with. API keys are revoked with the sessions.
     pub async fn delete_user(&self, user: UserId, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -146,6 +146,13 @@ impl Store {
             .bind(user.to_string())
             .execute(&mut *tx)
             .await?;
+        sqlx::query(
+            "UPDATE api_keys SET revoked_at_ms = ? WHERE user_id = ? AND revoked_at_ms IS NULL",
+        )
+        .bind(ms(now)?)
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

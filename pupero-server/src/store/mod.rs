@@ -17,6 +17,12 @@ const MAX_CONNECTIONS: u32 = 16;
 /// The server's migrations table, apart from the ledger's.
 const MIGRATIONS_TABLE: &str = "_pupero_server_migrations";
 
+mod api_keys;
+pub use api_keys::{
+    ApiKeyRow, ApiKeyState, CreateApiKeyRefusal, LAST_USED_RESOLUTION_MS,
+    MAX_ACTIVE_API_KEYS_PER_USER, MAX_LISTED_API_KEYS, NewApiKey,
+};
+
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/mysql");
 

@@ -29,6 +29,12 @@ app_test!(protected_endpoints_refuse_anonymous_callers, |app| {
         ("GET", "/api/v1/balance"),
         ("GET", "/api/v1/ledger/history"),
         ("POST", "/api/v1/auth/logout"),
+        ("GET", "/api/v1/api-keys"),
+        ("POST", "/api/v1/api-keys"),
+        (
+            "DELETE",
+            "/api/v1/api-keys/00000000-0000-0000-0000-000000000000",
+        ),
     ] {
         let request = app
             .raw()

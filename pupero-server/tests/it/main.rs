@@ -6,6 +6,7 @@ mod support;
 
 mod account;
 mod admin;
+mod api_keys;
 mod attacks;
 mod auth;
 mod envelope;

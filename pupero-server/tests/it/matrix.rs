@@ -2,7 +2,7 @@
 //! through. "Through" means the handler ran: whatever it answered, it was not a refusal of the
 //! caller (401 `UNAUTHORIZED` / 403 `FORBIDDEN`).
 
-use pupero_core::Role;
+use pupero_core::{Role, Scope};
 
 use crate::support::{TestApp, app_test};
 
@@ -13,22 +13,19 @@ enum Caller {
     OtherUser,
     Moderator,
     Admin,
+    KeyRead,
+    KeyTrade,
+    KeyWithdraw,
 }
-
-const CALLERS: [Caller; 5] = [
-    Caller::Anonymous,
-    Caller::User,
-    Caller::OtherUser,
-    Caller::Moderator,
-    Caller::Admin,
-];
 
 /// Who may call an endpoint.
 #[derive(Debug, Clone, Copy)]
 enum Allowed {
     /// Everyone, logged in or not.
     Public,
-    /// Any logged-in person.
+    /// Any logged-in person, and API keys with the `read` scope.
+    Read,
+    /// Any logged-in person; never an API key.
     Sessions,
     /// Admins' sessions only.
     Admins,
@@ -36,54 +33,79 @@ enum Allowed {
 
 impl Allowed {
     fn admits(self, caller: Caller) -> bool {
+        let session = matches!(
+            caller,
+            Caller::User | Caller::OtherUser | Caller::Moderator | Caller::Admin
+        );
         match self {
             Allowed::Public => true,
-            Allowed::Sessions => caller != Caller::Anonymous,
+            Allowed::Read => session || caller == Caller::KeyRead,
+            Allowed::Sessions => session,
             Allowed::Admins => caller == Caller::Admin,
         }
     }
 }
 
+/// How a caller proves who it is.
+#[derive(Debug, Clone)]
+enum Credential {
+    None,
+    Bearer(String),
+    Key(String),
+}
+
 struct Callers {
-    tokens: Vec<(Caller, Option<String>)>,
+    all: Vec<(Caller, Credential)>,
+    /// A bystander the admin endpoints act on, so no caller is disabled half-way.
     target: uuid::Uuid,
+    /// A key of `User` that the key endpoints act on.
+    target_key: uuid::Uuid,
 }
 
 async fn callers(app: &TestApp) -> Callers {
     let (user, _) = app.user("matrix-user").await;
     let (other, _) = app.user("matrix-other").await;
-    // Admin actions hit a bystander, so that no caller is disabled half-way through.
     let (_, target) = app.user("matrix-target").await;
     let (moderator, _) = app.user_with_role("matrix-mod", Role::Moderator).await;
     let (admin, _) = app.user_with_role("matrix-admin", Role::Admin).await;
+    let mut keys = Vec::new();
+    for scope in [Scope::Read, Scope::Trade, Scope::Withdraw] {
+        keys.push(
+            user.create_api_key(&format!("matrix {}", scope.as_str()), &[scope])
+                .await
+                .unwrap()
+                .key,
+        );
+    }
+    let target_key = user
+        .create_api_key("to revoke", &[Scope::Read])
+        .await
+        .unwrap()
+        .id;
+    let bearer = |c: &pupero_sdk::Client| {
+        let c = c.clone();
+        async move { Credential::Bearer(c.refresh().await.unwrap().access_token) }
+    };
     Callers {
-        tokens: vec![
-            (Caller::Anonymous, None),
-            (
-                Caller::User,
-                Some(user.refresh().await.unwrap().access_token),
-            ),
-            (
-                Caller::OtherUser,
-                Some(other.refresh().await.unwrap().access_token),
-            ),
-            (
-                Caller::Moderator,
-                Some(moderator.refresh().await.unwrap().access_token),
-            ),
-            (
-                Caller::Admin,
-                Some(admin.refresh().await.unwrap().access_token),
-            ),
+        all: vec![
+            (Caller::Anonymous, Credential::None),
+            (Caller::User, bearer(&user).await),
+            (Caller::OtherUser, bearer(&other).await),
+            (Caller::Moderator, bearer(&moderator).await),
+            (Caller::Admin, bearer(&admin).await),
+            (Caller::KeyRead, Credential::Key(keys[0].clone())),
+            (Caller::KeyTrade, Credential::Key(keys[1].clone())),
+            (Caller::KeyWithdraw, Credential::Key(keys[2].clone())),
         ],
         target,
+        target_key,
     }
 }
 
-/// Sends the request as `caller`; true when the caller got through.
+/// Sends the request as the caller: whether it got through, and what came back.
 async fn got_through(
     app: &TestApp,
-    token: Option<&str>,
+    credential: &Credential,
     method: &str,
     path: &str,
     body: Option<serde_json::Value>,
@@ -91,8 +113,10 @@ async fn got_through(
     let mut request = app
         .raw()
         .request(method.parse().unwrap(), format!("{}{path}", app.base_url));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
+    match credential {
+        Credential::None => {}
+        Credential::Bearer(token) => request = request.bearer_auth(token),
+        Credential::Key(key) => request = request.header("x-api-key", key),
     }
     if let Some(body) = body {
         request = request.json(&body);
@@ -104,15 +128,16 @@ async fn got_through(
         .ok()
         .and_then(|v| v["code"].as_str().map(str::to_owned))
         .unwrap_or_default();
+    assert_ne!(status, 500, "{method} {path} answered 500");
     let refused =
         (status == 401 && code == "UNAUTHORIZED") || (status == 403 && code == "FORBIDDEN");
-    assert_ne!(status, 500, "{method} {path} answered 500");
     (!refused, status, code)
 }
 
 app_test!(every_endpoint_admits_exactly_its_callers, |app| {
     let who = callers(app).await;
-    let t = who.target;
+    let (t, k) = (who.target, who.target_key);
+    let json = |v: serde_json::Value| Some(v);
     // Endpoints that end sessions come last, so earlier rows keep their callers.
     let endpoints: Vec<(&str, String, Option<serde_json::Value>, Allowed)> = vec![
         ("GET", "/healthz".into(), None, Allowed::Public),
@@ -121,13 +146,13 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
         (
             "POST",
             "/api/v1/auth/register".into(),
-            Some(serde_json::json!({"username": "x", "password": "short"})),
+            json(serde_json::json!({"username": "x", "password": "short"})),
             Allowed::Public,
         ),
         (
             "POST",
             "/api/v1/auth/login".into(),
-            Some(serde_json::json!({"login": "nobody", "password": "nothing at all"})),
+            json(serde_json::json!({"login": "nobody", "password": "nothing at all"})),
             Allowed::Public,
         ),
         (
@@ -136,24 +161,32 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             None,
             Allowed::Public,
         ),
-        ("GET", "/api/v1/me".into(), None, Allowed::Sessions),
-        ("GET", "/api/v1/balance".into(), None, Allowed::Sessions),
+        ("GET", "/api/v1/me".into(), None, Allowed::Read),
+        ("GET", "/api/v1/balance".into(), None, Allowed::Read),
+        ("GET", "/api/v1/ledger/history".into(), None, Allowed::Read),
+        ("GET", "/api/v1/api-keys".into(), None, Allowed::Sessions),
         (
-            "GET",
-            "/api/v1/ledger/history".into(),
+            "POST",
+            "/api/v1/api-keys".into(),
+            json(serde_json::json!({"name": "", "scopes": []})),
+            Allowed::Sessions,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/api-keys/{k}"),
             None,
             Allowed::Sessions,
         ),
         (
             "PUT",
             "/api/v1/me/email".into(),
-            Some(serde_json::json!({"email": null})),
+            json(serde_json::json!({"email": null})),
             Allowed::Sessions,
         ),
         (
             "POST",
             "/api/v1/me/password".into(),
-            Some(
+            json(
                 serde_json::json!({"current_password": "wrong wrong wrong", "new_password": "whatever whatever"}),
             ),
             Allowed::Sessions,
@@ -161,7 +194,7 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
         (
             "POST",
             "/api/v1/me/delete".into(),
-            Some(serde_json::json!({"password": "wrong wrong wrong"})),
+            json(serde_json::json!({"password": "wrong wrong wrong"})),
             Allowed::Sessions,
         ),
         ("GET", "/api/v1/admin/users".into(), None, Allowed::Admins),
@@ -174,7 +207,7 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
         (
             "PUT",
             format!("/api/v1/admin/users/{t}/role"),
-            Some(serde_json::json!({"role": "user"})),
+            json(serde_json::json!({"role": "user"})),
             Allowed::Admins,
         ),
         (
@@ -204,9 +237,9 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
         ),
     ];
     for (method, path, body, allowed) in &endpoints {
-        for (caller, token) in &who.tokens {
+        for (caller, credential) in &who.all {
             let (through, status, code) =
-                got_through(app, token.as_deref(), method, path, body.clone()).await;
+                got_through(app, credential, method, path, body.clone()).await;
             assert_eq!(
                 through,
                 allowed.admits(*caller),
@@ -219,5 +252,4 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             );
         }
     }
-    assert_eq!(CALLERS.len(), who.tokens.len());
 });

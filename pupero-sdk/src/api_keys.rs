@@ -1,0 +1,141 @@
+//! API keys: managing them with a logged-in client, and calling the API with one.
+
+use std::fmt;
+use std::sync::Arc;
+
+use pupero_core::Scope;
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+use crate::{Client, Error};
+
+/// An API key held by a client. Its `Debug` shows only the prefix, so logging a client never
+/// leaks the key.
+#[derive(Clone)]
+pub(crate) struct KeyHeader(Arc<str>);
+
+impl KeyHeader {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for KeyHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = self.0.get(..PREFIX_CHARS).unwrap_or("");
+        write!(f, "KeyHeader({shown}…)")
+    }
+}
+
+/// Characters of a key that `Debug` shows: as many as the server's lists show.
+const PREFIX_CHARS: usize = 11;
+
+#[derive(Serialize)]
+struct CreateApiKeyRequest<'a> {
+    name: &'a str,
+    scopes: Vec<&'static str>,
+}
+
+/// A new API key with its secret, as returned once by [`Client::create_api_key`].
+#[derive(Clone, Deserialize)]
+pub struct NewApiKey {
+    /// The key's id, for revoking it.
+    pub id: Uuid,
+    /// Its label.
+    pub name: String,
+    /// Its first characters, as shown in lists.
+    pub prefix: String,
+    /// What it may do.
+    #[serde(deserialize_with = "scopes")]
+    pub scopes: Vec<Scope>,
+    /// Creation, unix milliseconds.
+    pub created_at_ms: u64,
+    /// The key. The server keeps only its hash: store it now, it is never shown again.
+    pub key: String,
+}
+
+impl fmt::Debug for NewApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewApiKey")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("prefix", &self.prefix)
+            .field("scopes", &self.scopes)
+            .field("created_at_ms", &self.created_at_ms)
+            .finish_non_exhaustive()
+    }
+}
+
+/// An API key as listed: never its secret.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiKeyInfo {
+    /// The key's id.
+    pub id: Uuid,
+    /// Its label.
+    pub name: String,
+    /// Its first characters.
+    pub prefix: String,
+    /// What it may do.
+    #[serde(deserialize_with = "scopes")]
+    pub scopes: Vec<Scope>,
+    /// Creation, unix milliseconds.
+    pub created_at_ms: u64,
+    /// Last use, unix milliseconds, to the minute.
+    pub last_used_at_ms: Option<u64>,
+    /// Whether it was revoked.
+    pub revoked: bool,
+    /// When it was revoked, unix milliseconds.
+    pub revoked_at_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct ApiKeyList {
+    items: Vec<ApiKeyInfo>,
+}
+
+fn scopes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Scope>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    names
+        .iter()
+        .map(|n| Scope::parse(n).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+impl Client {
+    /// A client that authenticates every call with the API key `key` (sent as `X-API-Key`)
+    /// instead of a login. It may do only what the key's scopes allow; managing keys, logging
+    /// out and other account changes need a login.
+    pub fn with_api_key(
+        base_url: impl Into<String>,
+        key: impl Into<String>,
+    ) -> Result<Client, Error> {
+        let mut client = Client::new(base_url)?;
+        client.api_key = Some(KeyHeader(key.into().into()));
+        Ok(client)
+    }
+
+    /// Creates an API key with `scopes` (needs a login). The result holds the key itself, which
+    /// the server shows only this once.
+    pub async fn create_api_key(&self, name: &str, scopes: &[Scope]) -> Result<NewApiKey, Error> {
+        let body = CreateApiKeyRequest {
+            name,
+            scopes: scopes.iter().map(|s| s.as_str()).collect(),
+        };
+        self.send(reqwest::Method::POST, "/api/v1/api-keys", Some(&body), true)
+            .await
+    }
+
+    /// The caller's API keys, newest first, without their secrets (needs a login).
+    pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, Error> {
+        let list: ApiKeyList = self
+            .send(reqwest::Method::GET, "/api/v1/api-keys", None::<&()>, true)
+            .await?;
+        Ok(list.items)
+    }
+
+    /// Revokes one of the caller's API keys; it stops working at once (needs a login).
+    pub async fn revoke_api_key(&self, id: Uuid) -> Result<(), Error> {
+        self.send_empty(reqwest::Method::DELETE, &format!("/api/v1/api-keys/{id}"))
+            .await
+    }
+}
