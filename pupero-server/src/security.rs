@@ -56,7 +56,9 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
+/// One Argon2id hash with Pupero's parameters, on the calling thread (blocking). The pool's
+/// [`PasswordHasherPool::hash`] is what request handlers use; this is for benchmarks and tools.
+pub fn hash_blocking(password: &[u8]) -> Result<String, HashError> {
     argon2()
         .hash_password(password)
         .map(|h| h.to_string())
