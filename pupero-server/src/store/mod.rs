@@ -7,6 +7,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
+mod throttle;
+
+pub use throttle::{MAX_THROTTLE_KEY_LEN, ThrottleState, ThrottleWrite};
+
 /// Connections of the server's pool: requests are short, and SQLite serialises writers anyway.
 const MAX_CONNECTIONS: u32 = 16;
 
