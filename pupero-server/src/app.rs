@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::api;
 use crate::config::Settings;
 use crate::error::{ApiError, codes};
+use crate::ratelimit::RateLimits;
 use crate::security::{PasswordHasherPool, TokenRejection, TokenSigner};
 use crate::store::Store;
 
@@ -29,6 +30,8 @@ pub struct AppState {
     pub tokens: TokenSigner,
     /// Now.
     pub clock: Arc<dyn Clock>,
+    /// Rate limits and the login lockout.
+    pub limits: RateLimits,
 }
 
 /// Who is calling, established by a security scheme.
@@ -114,6 +117,7 @@ impl AppState {
             settings.jwt_secret.expose().as_bytes(),
             settings.access_token_ttl_secs,
         );
+        let limits = RateLimits::new(&settings.rate_limits, store.clone(), clock.clone());
         Ok(Arc::new(AppState {
             settings,
             store,
@@ -121,6 +125,7 @@ impl AppState {
             hasher,
             tokens,
             clock,
+            limits,
         }))
     }
 
