@@ -1,6 +1,7 @@
 //! The SDK's opaque error.
 
 use std::fmt;
+use std::time::Duration;
 
 /// What went wrong with a call. Opaque: use [`Error::code`] and the `is_*` predicates; the
 /// `Display` text is for people.
@@ -9,6 +10,7 @@ pub struct Error {
     status: Option<u16>,
     code: Option<String>,
     message: String,
+    retry_after: Option<Duration>,
 }
 
 enum Kind {
@@ -35,6 +37,7 @@ impl Error {
             kind: Kind::Transport(e),
             status: None,
             code: None,
+            retry_after: None,
         }
     }
 
@@ -44,6 +47,7 @@ impl Error {
             kind: Kind::Decode(e),
             status: None,
             code: None,
+            retry_after: None,
         }
     }
 
@@ -53,11 +57,19 @@ impl Error {
             status: None,
             code: None,
             message: "not logged in".to_owned(),
+            retry_after: None,
         }
     }
 
     pub(crate) async fn from_response(response: reqwest::Response) -> Error {
         let status = response.status().as_u16();
+        // Only the delta-seconds form: the server never sends an HTTP date.
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let text = response.text().await.unwrap_or_default();
         match serde_json::from_str::<Envelope>(&text) {
             Ok(envelope) => Error {
@@ -65,12 +77,14 @@ impl Error {
                 status: Some(status),
                 code: Some(envelope.code),
                 message: envelope.message,
+                retry_after,
             },
             Err(_) => Error {
                 kind: Kind::Api,
                 status: Some(status),
                 code: None,
                 message: text,
+                retry_after,
             },
         }
     }
@@ -120,6 +134,11 @@ impl Error {
         self.status == Some(429)
     }
 
+    /// How long the server asked to wait before trying again (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
     /// The request did not reach the server or its answer did not arrive.
     pub fn is_transport(&self) -> bool {
         matches!(self.kind, Kind::Transport(_))
@@ -137,6 +156,7 @@ impl fmt::Debug for Error {
             .field("status", &self.status)
             .field("code", &self.code)
             .field("message", &self.message)
+            .field("retry_after", &self.retry_after)
             .finish()
     }
 }

@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::api;
 use crate::config::Settings;
 use crate::error::{ApiError, codes};
+use crate::ratelimit::RateLimits;
 use crate::security::{PasswordHasherPool, TokenRejection, TokenSigner};
 use crate::store::Store;
 
@@ -31,6 +32,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// API keys used since start, to audit each key's first use.
     pub api_keys_used: crate::audit::FirstUse,
+    /// Rate limits and the login lockout.
+    pub limits: RateLimits,
 }
 
 /// Who is calling, established by a security scheme.
@@ -116,6 +119,7 @@ impl AppState {
             settings.jwt_secret.expose().as_bytes(),
             settings.access_token_ttl_secs,
         );
+        let limits = RateLimits::new(&settings.rate_limits, store.clone(), clock.clone());
         Ok(Arc::new(AppState {
             settings,
             store,
@@ -124,6 +128,7 @@ impl AppState {
             tokens,
             clock,
             api_keys_used: crate::audit::FirstUse::default(),
+            limits,
         }))
     }
 

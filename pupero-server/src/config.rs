@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use crate::ratelimit::RateLimitSettings;
+
 /// Secrets shorter than this (in bytes) are refused: a JWT HMAC key should carry at least
 /// 256 bits of entropy.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -75,6 +77,8 @@ pub struct Settings {
     pub refresh_token_ttl_secs: u64,
     /// Request body limit.
     pub max_body_bytes: usize,
+    /// Rate limits and the login lockout (the defaults of `crate::ratelimit`; tests shrink them).
+    pub rate_limits: RateLimitSettings,
 }
 
 /// Why the settings were refused.
@@ -244,6 +248,7 @@ impl Settings {
             refresh_token_ttl_secs,
             max_body_bytes: usize::try_from(max_body_bytes)
                 .map_err(|_| invalid("PUPERO_MAX_BODY_BYTES", "too large".to_owned()))?,
+            rate_limits: RateLimitSettings::default(),
         })
     }
 
@@ -257,6 +262,7 @@ impl Settings {
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
             refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            rate_limits: RateLimitSettings::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod middleware;
+pub mod ratelimit;
 pub mod security;
 pub mod store;
 

@@ -14,6 +14,7 @@ use super::{SessionAuth, Tag};
 use crate::app::AppState;
 use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::error::{ApiError, codes};
+use crate::ratelimit::{ThrottleKey, audit_refusal, client_addr};
 use crate::security::{new_refresh_token, token_hash};
 use crate::store::{CreateUserRefusal, Rotation};
 
@@ -89,7 +90,8 @@ pub enum NoContent {
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
 impl AuthApi {
-    /// Creates an account. Public.
+    /// Creates an account. Public. Registrations per client address are limited: past the
+    /// limit, 429 `RATE_LIMITED` with `Retry-After` (seconds).
     #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
@@ -107,6 +109,16 @@ impl AuthApi {
         let password =
             Password::parse(&body.password).map_err(|e| ApiError::validation(e.to_string()))?;
         let state = &self.state;
+        // After the cheap checks, before the costly hash and the lookups that say a name is taken.
+        if let Err(refused) = state.limits.check_register_ip(client_addr(req)) {
+            return Err(audit_refusal(
+                state,
+                req,
+                "registration: too many from this address",
+                refused,
+            )
+            .await);
+        }
         let hash = state
             .hasher
             .hash(&password)
@@ -157,7 +169,10 @@ impl AuthApi {
         }
     }
 
-    /// Logs in with username or e-mail and password; starts a session. Public.
+    /// Logs in with username or e-mail and password; starts a session. Public. Attempts per
+    /// client address are limited, and wrong passwords lock the login for a while, longer each
+    /// time (whether or not the account exists): 429 `RATE_LIMITED` with `Retry-After`
+    /// (seconds), even for the right password until the lock is over.
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
@@ -165,10 +180,28 @@ impl AuthApi {
         body: Json<LoginRequest>,
     ) -> Result<Json<Tokens>, ApiError> {
         let state = &self.state;
+        if let Err(refused) = state.limits.check_login_ip(client_addr(req)) {
+            return Err(audit_refusal(
+                state,
+                req,
+                "login: too many attempts from this address",
+                refused,
+            )
+            .await);
+        }
         let invalid =
             || ApiError::unauthorized(codes::INVALID_CREDENTIALS, "wrong login or password");
         if body.password.len() > PASSWORD_MAX_BYTES || body.login.len() > 254 {
             return Err(invalid());
+        }
+        // Before the lookup and the password check: a locked login is refused the same way
+        // whether it exists and whatever the password, and this attempt counts as a failure
+        // until the password proves right.
+        let throttle = ThrottleKey::login(&body.login);
+        if let Err(refused) = state.limits.begin_attempt(&throttle).await {
+            return Err(
+                audit_refusal(state, req, "login: locked after failed attempts", refused).await,
+            );
         }
         let user = state.store.user_by_login(&body.login).await?;
         let matched = state
@@ -195,6 +228,7 @@ impl AuthApi {
                 .await;
             return Err(invalid());
         };
+        state.limits.attempt_succeeded(&throttle).await?;
         if user.disabled {
             return Err(ApiError::forbidden_code(
                 codes::ACCOUNT_DISABLED,

@@ -10,6 +10,9 @@ use uuid::Uuid;
 mod admin;
 
 pub use admin::EmailTaken;
+mod throttle;
+
+pub use throttle::{MAX_THROTTLE_KEY_LEN, ThrottleState, ThrottleWrite};
 
 /// Connections of the server's pool: requests are short, and SQLite serialises writers anyway.
 const MAX_CONNECTIONS: u32 = 16;

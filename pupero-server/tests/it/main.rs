@@ -13,3 +13,4 @@ mod envelope;
 mod matrix;
 mod openapi;
 mod profile;
+mod ratelimit;

@@ -22,7 +22,10 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// unavailable and not required.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
     let db = TestDatabase::create(backend).await?;
-    let settings = Settings::for_database(db.url.clone());
+    let mut settings = Settings::for_database(db.url.clone());
+    // Tests of other features log in and register far more often than a person; the rate
+    // limits have their own tests (`ratelimit.rs`) with their own settings.
+    settings.rate_limits = generous_limits();
     let state = AppState::open(settings).await.expect("open app state");
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let (bound_tx, bound_rx) = oneshot::channel();
@@ -118,5 +121,95 @@ impl TestApp {
         let client = self.new_client();
         client.login(username, PASSWORD).await.expect("login");
         (client, *id.as_uuid())
+    }
+}
+
+/// Where the manual clock of [`spawn_app_with`] starts: now, so that tokens it issues are
+/// accepted by checks that read the system clock.
+pub fn manual_clock() -> Arc<pupero_core::ManualClock> {
+    use pupero_core::Clock as _;
+    Arc::new(pupero_core::ManualClock::new(
+        pupero_core::SystemClock.now(),
+    ))
+}
+
+/// As [`spawn_app`], with settings changed by `configure` and time from `clock`.
+pub async fn spawn_app_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+    clock: Arc<pupero_core::ManualClock>,
+) -> Option<TestApp> {
+    let db = TestDatabase::create(backend).await?;
+    let mut settings = Settings::for_database(db.url.clone());
+    configure(&mut settings);
+    let state = AppState::open_with_clock(settings, clock)
+        .await
+        .expect("open app state");
+    let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+    let (bound_tx, bound_rx) = oneshot::channel();
+    let server = tokio::spawn(pupero_server::serve(
+        state.clone(),
+        async move {
+            let _ = shutdown_rx.await;
+        },
+        move |address| {
+            let _ = bound_tx.send(address);
+        },
+    ));
+    let address = bound_rx.await.expect("server bound");
+    let base_url = format!("http://{address}");
+    let client = pupero_sdk::Client::new(base_url.clone()).expect("client");
+    Some(TestApp {
+        client,
+        base_url,
+        state,
+        db,
+        shutdown,
+        server,
+    })
+}
+
+/// As `app_test!`, with settings changed by `$configure` (a `fn(&mut Settings)`) and a manual
+/// clock: `app_test_with!(name, configure, |app, clock| { ... })`.
+macro_rules! app_test_with {
+    ($name:ident, $configure:expr, |$app:ident, $clock:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($app: &$crate::support::TestApp, $clock: &std::sync::Arc<pupero_core::ManualClock>) $body
+
+            async fn run(backend: pupero_ledger::testing::Backend) {
+                let clock = $crate::support::manual_clock();
+                let Some(app) = $crate::support::spawn_app_with(backend, $configure, clock.clone()).await else {
+                    assert!(backend != pupero_ledger::testing::Backend::Sqlite, "sqlite always works");
+                    return;
+                };
+                body(&app, &clock).await;
+                app.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(pupero_ledger::testing::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mariadb() {
+                run(pupero_ledger::testing::Backend::MariaDb).await;
+            }
+        }
+    };
+}
+pub(crate) use app_test_with;
+
+/// Rate limits no ordinary test reaches.
+pub fn generous_limits() -> pupero_server::ratelimit::RateLimitSettings {
+    use pupero_server::ratelimit::{RateLimitSettings, RateQuota};
+    RateLimitSettings {
+        login_per_address: RateQuota::new(100_000, 1),
+        register_per_address: RateQuota::new(100_000, 1),
+        second_factor_per_user: RateQuota::new(100_000, 1),
+        ..RateLimitSettings::default()
     }
 }
