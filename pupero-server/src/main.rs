@@ -15,7 +15,8 @@ Commands:
 
 Settings (environment): PUPERO_MODE=dev|production, PUPERO_LISTEN (127.0.0.1:8000),
 PUPERO_DATABASE_URL (sqlite://data/pupero.db | mysql://user:pass@host/db),
-PUPERO_JWT_SECRET (required in production), PUPERO_LOG (tracing filter, e.g. info).";
+PUPERO_JWT_SECRET (required in production), PUPERO_DATA_KEY (32 bytes, hex or base64;
+encrypts 2FA secrets; required in production), PUPERO_LOG (tracing filter, e.g. info).";
 
 #[tokio::main]
 async fn main() -> ExitCode {
