@@ -7,6 +7,10 @@ use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
+mod totp;
+
+pub use totp::{SetupOutcome, TotpRow};
+
 /// Connections of the server's pool: requests are short, and SQLite serialises writers anyway.
 const MAX_CONNECTIONS: u32 = 16;
 
