@@ -10,7 +10,8 @@ use pupero_ledger::{LedgerOptions, SqlLedger};
 use uuid::Uuid;
 
 use crate::api;
-use crate::config::Settings;
+use crate::config::{Settings, decode_data_key};
+use crate::crypto::DataCipher;
 use crate::error::{ApiError, codes};
 use crate::security::{PasswordHasherPool, TokenRejection, TokenSigner};
 use crate::store::Store;
@@ -29,6 +30,8 @@ pub struct AppState {
     pub tokens: TokenSigner,
     /// Now.
     pub clock: Arc<dyn Clock>,
+    /// Secrets at rest (2FA secrets), under the data key.
+    pub data_cipher: DataCipher,
 }
 
 /// Who is calling, established by a security scheme.
@@ -114,6 +117,9 @@ impl AppState {
             settings.jwt_secret.expose().as_bytes(),
             settings.access_token_ttl_secs,
         );
+        let data_key = decode_data_key(settings.data_key.expose())
+            .ok_or_else(|| anyhow::anyhow!("PUPERO_DATA_KEY is not 32 bytes of hex or base64"))?;
+        let data_cipher = DataCipher::new(&data_key);
         Ok(Arc::new(AppState {
             settings,
             store,
@@ -121,6 +127,7 @@ impl AppState {
             hasher,
             tokens,
             clock,
+            data_cipher,
         }))
     }
 

@@ -12,9 +12,15 @@ use crate::error::ApiError;
 pub mod account;
 pub mod auth;
 pub mod health;
+pub mod totp;
 
 /// Every resource of the API.
-pub type Apis = (health::HealthApi, auth::AuthApi, account::AccountApi);
+pub type Apis = (
+    health::HealthApi,
+    auth::AuthApi,
+    account::AccountApi,
+    totp::TotpApi,
+);
 
 /// The resources, each holding the shared state.
 pub fn apis(state: &Arc<AppState>) -> Apis {
@@ -28,6 +34,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         account::AccountApi {
             state: state.clone(),
         },
+        totp::TotpApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -36,7 +45,7 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
 pub enum Tag {
     /// Liveness and readiness.
     Health,
-    /// Registration, login, tokens.
+    /// Registration, login, tokens, two-factor authentication.
     Auth,
     /// The caller's own account, balance and ledger history.
     Account,
