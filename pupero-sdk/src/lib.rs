@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod totp;
 mod types;
 
 use std::sync::{Arc, Mutex};
@@ -24,6 +25,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use error::Error;
+pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use types::*;
 
 /// Refresh the access token when less than this is left of its life.

@@ -9,3 +9,4 @@ mod attacks;
 mod auth;
 mod envelope;
 mod openapi;
+mod totp;

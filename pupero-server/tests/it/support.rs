@@ -21,9 +21,19 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// Starts the server on `127.0.0.1:0` over a fresh database; `None` when the backend is
 /// unavailable and not required.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with_clock(backend, Arc::new(pupero_core::SystemClock)).await
+}
+
+/// As [`spawn_app`], with the server reading time from `clock`.
+pub async fn spawn_app_with_clock(
+    backend: Backend,
+    clock: Arc<dyn pupero_core::Clock>,
+) -> Option<TestApp> {
     let db = TestDatabase::create(backend).await?;
     let settings = Settings::for_database(db.url.clone());
-    let state = AppState::open(settings).await.expect("open app state");
+    let state = AppState::open_with_clock(settings, clock)
+        .await
+        .expect("open app state");
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let (bound_tx, bound_rx) = oneshot::channel();
     let server = tokio::spawn(pupero_server::serve(
@@ -78,8 +88,38 @@ impl TestApp {
     }
 }
 
-/// Runs the body once per engine: `app_test!(name, |app| { ... })`.
+/// Runs the body once per engine: `app_test!(name, |app| { ... })`, or with a server clock the
+/// test moves: `app_test!(name, |app, clock| { ... })` (a `ManualClock` at the current time).
 macro_rules! app_test {
+    ($name:ident, |$app:ident, $clock:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($app: &$crate::support::TestApp, $clock: &pupero_core::ManualClock) $body
+
+            async fn run(backend: pupero_ledger::testing::Backend) {
+                use pupero_core::Clock as _;
+                let clock = std::sync::Arc::new(pupero_core::ManualClock::new(pupero_core::SystemClock.now()));
+                let Some(app) = $crate::support::spawn_app_with_clock(backend, clock.clone()).await else {
+                    assert_ne!(backend, pupero_ledger::testing::Backend::Sqlite, "sqlite always works");
+                    return;
+                };
+                body(&app, &clock).await;
+                app.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(pupero_ledger::testing::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mariadb() {
+                run(pupero_ledger::testing::Backend::MariaDb).await;
+            }
+        }
+    };
     ($name:ident, |$app:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
