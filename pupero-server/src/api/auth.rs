@@ -216,12 +216,13 @@ impl AuthApi {
             )
             .await?
         {
+            // As for a wrong password: the subject is known, the actor is not (yet).
+            let entry = AuditEntry {
+                subject: Some(user.id),
+                ..AuditEntry::of(AuditEvent::LoginFailed, None)
+            };
             state
-                .audit(
-                    AuditEntry::of(AuditEvent::LoginFailed, Some(user.id))
-                        .from_ip(client_ip(req))
-                        .detail(refusal.message()),
-                )
+                .audit(entry.from_ip(client_ip(req)).detail(refusal.message()))
                 .await;
             return Err(ApiError::unauthorized(refusal.code(), refusal.message()));
         }
