@@ -23,7 +23,7 @@ pub enum Error {
     /// A fiat amount, price, margin or currency code was not valid.
     #[error("invalid decimal: {0}")]
     InvalidDecimal(&'static str),
-    /// A username, e-mail address, password or role was not acceptable.
+    /// A username, e-mail address, password, role or 2FA code was not acceptable.
     #[error("{0}")]
     InvalidUser(&'static str),
     /// An id was not a valid id of its kind.

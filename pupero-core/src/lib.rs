@@ -26,4 +26,4 @@ pub use error::{Error, Result};
 pub use fiat::{CurrencyCode, FiatAmount, MarginPercent, Price};
 pub use ids::{AccountId, TransferId, UserId};
 pub use money::Piconero;
-pub use user::{EmailAddress, Password, Role, Scope, Scopes, Username};
+pub use user::{EmailAddress, Password, Role, Scope, Scopes, TotpCode, Username};

@@ -135,6 +135,35 @@ impl fmt::Debug for Password {
     }
 }
 
+/// A six-digit code from an authenticator app (TOTP, RFC 6238). `Debug` never shows it: it is a
+/// credential for as long as it is valid.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TotpCode(String);
+
+/// Digits in a TOTP code: what every common authenticator app shows.
+pub const TOTP_CODE_DIGITS: usize = 6;
+
+impl TotpCode {
+    /// Parses exactly six ASCII digits; spaces, signs and other digits are refused.
+    pub fn parse(s: &str) -> Result<TotpCode> {
+        if s.len() != TOTP_CODE_DIGITS || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(Error::InvalidUser("a 2FA code is exactly 6 digits"));
+        }
+        Ok(TotpCode(s.to_owned()))
+    }
+
+    /// The six digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TotpCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TotpCode(***)")
+    }
+}
+
 /// What a person may do on the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Role {
@@ -319,6 +348,29 @@ mod tests {
         assert_eq!(
             format!("{:?}", Password::parse("long enough!").unwrap()),
             "Password(***)"
+        );
+    }
+
+    #[test]
+    fn totp_codes() {
+        assert_eq!(TotpCode::parse("012345").unwrap().as_str(), "012345");
+        for bad in [
+            "",
+            "12345",
+            "1234567",
+            "12 456",
+            "+12345",
+            "-12345",
+            "12345a",
+            "１２３４５６",
+            " 123456",
+            "123456\n",
+        ] {
+            assert!(TotpCode::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            format!("{:?}", TotpCode::parse("123456").unwrap()),
+            "TotpCode(***)"
         );
     }
 

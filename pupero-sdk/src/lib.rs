@@ -17,6 +17,7 @@
 mod admin;
 mod api_keys;
 mod error;
+mod totp;
 mod types;
 
 use std::sync::{Arc, Mutex};
@@ -28,6 +29,7 @@ use serde::de::DeserializeOwned;
 pub use admin::{AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, PublicProfile};
 pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use error::Error;
+pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use types::*;
 
 /// Refresh the access token when less than this is left of its life.

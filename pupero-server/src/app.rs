@@ -10,7 +10,8 @@ use pupero_ledger::{LedgerOptions, SqlLedger};
 use uuid::Uuid;
 
 use crate::api;
-use crate::config::Settings;
+use crate::config::{Settings, decode_data_key};
+use crate::crypto::DataCipher;
 use crate::error::{ApiError, codes};
 use crate::ratelimit::RateLimits;
 use crate::security::{PasswordHasherPool, TokenRejection, TokenSigner};
@@ -34,6 +35,8 @@ pub struct AppState {
     pub api_keys_used: crate::audit::FirstUse,
     /// Rate limits and the login lockout.
     pub limits: RateLimits,
+    /// Secrets at rest (2FA secrets), under the data key.
+    pub data_cipher: DataCipher,
 }
 
 /// Who is calling, established by a security scheme.
@@ -120,6 +123,9 @@ impl AppState {
             settings.access_token_ttl_secs,
         );
         let limits = RateLimits::new(&settings.rate_limits, store.clone(), clock.clone());
+        let data_key = decode_data_key(settings.data_key.expose())
+            .ok_or_else(|| anyhow::anyhow!("PUPERO_DATA_KEY is not 32 bytes of hex or base64"))?;
+        let data_cipher = DataCipher::new(&data_key);
         Ok(Arc::new(AppState {
             settings,
             store,
@@ -129,23 +135,13 @@ impl AppState {
             clock,
             api_keys_used: crate::audit::FirstUse::default(),
             limits,
+            data_cipher,
         }))
     }
 
     /// The current time.
     pub fn now(&self) -> Timestamp {
         self.clock.now()
-    }
-
-    /// Ok when `user` passes the second factor. Until 2FA exists every account passes; the
-    /// callers already pass what the person typed.
-    pub async fn verify_second_factor(
-        &self,
-        _user: UserId,
-        _code: Option<&str>,
-        _recovery: Option<&str>,
-    ) -> Result<(), ApiError> {
-        Ok(())
     }
 
     /// Writes a security event. A failure is logged, never passed to the caller: an audit

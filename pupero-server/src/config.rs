@@ -24,6 +24,9 @@ pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
 /// Largest request body accepted, in bytes. Pupero's requests are small JSON documents.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Bytes of the data key (XChaCha20-Poly1305 takes a 256-bit key).
+pub const DATA_KEY_LEN: usize = 32;
+
 /// Values that are never accepted as secrets in production, whatever their length.
 const KNOWN_DEFAULT_SECRETS: &[&str] = &["changeme", "change_this_password", "secret", "dev"];
 
@@ -31,7 +34,8 @@ const KNOWN_DEFAULT_SECRETS: &[&str] = &["changeme", "change_this_password", "se
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
-    /// Development: missing secrets are generated at random for this process (tokens die with it).
+    /// Development: missing secrets are generated at random for this process (tokens die with it,
+    /// and so does the data key: 2FA secrets stored under it cannot be read after a restart).
     Dev,
     /// Production: every secret must be configured, long, and not a known default.
     Production,
@@ -71,6 +75,9 @@ pub struct Settings {
     pub database_url: String,
     /// HMAC key of access tokens.
     pub jwt_secret: Secret,
+    /// Key that encrypts secrets at rest (2FA secrets): 32 bytes as 64 hex characters or base64.
+    /// Losing it makes every stored 2FA secret unreadable.
+    pub data_key: Secret,
     /// Access token lifetime.
     pub access_token_ttl_secs: u64,
     /// Session lifetime.
@@ -118,6 +125,7 @@ struct FileSettings {
     listen: Option<String>,
     database_url: Option<String>,
     jwt_secret: Option<Secret>,
+    data_key: Option<Secret>,
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
     max_body_bytes: Option<usize>,
@@ -201,6 +209,38 @@ impl Settings {
             check_secret("PUPERO_JWT_SECRET", &jwt_secret)?;
         }
 
+        let data_key = match var("PUPERO_DATA_KEY").map(Secret).or(from_file.data_key) {
+            Some(key) => key,
+            None if mode == Mode::Dev => Secret(random_data_key()),
+            None => {
+                return Err(invalid(
+                    "PUPERO_DATA_KEY",
+                    "required in production mode".to_owned(),
+                ));
+            }
+        };
+        let key_bytes = decode_data_key(data_key.expose()).ok_or_else(|| {
+            invalid(
+                "PUPERO_DATA_KEY",
+                format!("must be {DATA_KEY_LEN} bytes as 64 hex characters or base64"),
+            )
+        })?;
+        if mode == Mode::Production {
+            if key_bytes.iter().all(|b| *b == key_bytes[0]) {
+                return Err(invalid(
+                    "PUPERO_DATA_KEY",
+                    "looks like a default or placeholder value".to_owned(),
+                ));
+            }
+            // One key, one purpose: a leaked token key must not also open the stored secrets.
+            if data_key.expose() == jwt_secret.expose() {
+                return Err(invalid(
+                    "PUPERO_DATA_KEY",
+                    "must differ from PUPERO_JWT_SECRET".to_owned(),
+                ));
+            }
+        }
+
         let number = |name: &'static str,
                       file_value: Option<u64>,
                       default: u64|
@@ -244,6 +284,7 @@ impl Settings {
             listen,
             database_url,
             jwt_secret,
+            data_key,
             access_token_ttl_secs,
             refresh_token_ttl_secs,
             max_body_bytes: usize::try_from(max_body_bytes)
@@ -252,13 +293,15 @@ impl Settings {
         })
     }
 
-    /// Settings for tests and embedding: dev mode, the given database, a random JWT secret.
+    /// Settings for tests and embedding: dev mode, the given database, random JWT secret and data
+    /// key.
     pub fn for_database(database_url: impl Into<String>) -> Settings {
         Settings {
             mode: Mode::Dev,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
             jwt_secret: Secret(random_secret()),
+            data_key: Secret(random_data_key()),
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
             refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
@@ -296,6 +339,29 @@ pub(crate) fn random_secret() -> String {
     use base64::Engine as _;
     let bytes: [u8; 32] = rand::random();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// The data key's bytes from 64 hex characters or base64 (standard or URL-safe, padded or not).
+pub fn decode_data_key(text: &str) -> Option<[u8; DATA_KEY_LEN]> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let text = text.trim();
+    let bytes = if text.len() == 2 * DATA_KEY_LEN && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..DATA_KEY_LEN)
+            .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect::<Option<Vec<u8>>>()?
+    } else {
+        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode(text).ok())?
+    };
+    <[u8; DATA_KEY_LEN]>::try_from(bytes).ok()
+}
+
+/// A random data key, as 64 hex characters.
+fn random_data_key() -> String {
+    let bytes: [u8; DATA_KEY_LEN] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -346,7 +412,75 @@ mod tests {
             .is_err()
         );
         let good = random_secret();
-        assert!(load(&[("PUPERO_MODE", "production"), ("PUPERO_JWT_SECRET", &good)]).is_ok());
+        let key = random_data_key();
+        assert!(
+            load(&[
+                ("PUPERO_MODE", "production"),
+                ("PUPERO_JWT_SECRET", &good),
+                ("PUPERO_DATA_KEY", &key)
+            ])
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn data_key_is_hex_or_base64_and_required_in_production() {
+        use base64::Engine as _;
+        let dev = load(&[]).unwrap();
+        assert!(decode_data_key(dev.data_key.expose()).is_some());
+        assert_ne!(
+            dev.data_key.expose(),
+            load(&[]).unwrap().data_key.expose(),
+            "a fresh random key per process in dev mode"
+        );
+        assert_eq!(format!("{:?}", dev.data_key), "Secret(***)");
+
+        let bytes: [u8; DATA_KEY_LEN] = rand::random();
+        let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
+        let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+        let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        for text in [&hex, &hex.to_lowercase(), &b64, &b64url] {
+            assert_eq!(decode_data_key(text), Some(bytes), "{text}");
+        }
+        for bad in [
+            "",
+            "abcd",
+            &hex[..62],
+            &format!("{hex}00"),
+            "zz".repeat(32).as_str(),
+        ] {
+            assert_eq!(decode_data_key(bad), None, "{bad}");
+            match load(&[("PUPERO_DATA_KEY", bad)]) {
+                Err(ConfigError::Invalid { name, .. }) => assert_eq!(name, "PUPERO_DATA_KEY"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+
+        let jwt = random_secret();
+        let production = |key: Option<&str>| {
+            let mut vars = vec![
+                ("PUPERO_MODE", "production"),
+                ("PUPERO_JWT_SECRET", jwt.as_str()),
+            ];
+            if let Some(key) = key {
+                vars.push(("PUPERO_DATA_KEY", key));
+            }
+            load(&vars)
+        };
+        assert!(production(None).is_err(), "required in production");
+        assert!(production(Some(&"00".repeat(32))).is_err(), "placeholder");
+        assert!(production(Some(&"ab".repeat(32))).is_err(), "placeholder");
+        assert!(production(Some(&hex)).is_ok());
+        let same = base64::engine::general_purpose::STANDARD.encode(bytes);
+        assert!(
+            load(&[
+                ("PUPERO_MODE", "production"),
+                ("PUPERO_JWT_SECRET", &same),
+                ("PUPERO_DATA_KEY", &same)
+            ])
+            .is_err(),
+            "the token key is not the data key"
+        );
     }
 
     #[test]

@@ -41,6 +41,14 @@ pub mod codes {
     pub const SELF_ACTION: &str = "SELF_ACTION";
     /// The account still holds or awaits money.
     pub const ACCOUNT_HAS_FUNDS: &str = "ACCOUNT_HAS_FUNDS";
+    /// 2FA is on: send the authenticator app's code (or a recovery code) too.
+    pub const TOTP_REQUIRED: &str = "TOTP_REQUIRED";
+    /// The 2FA code is wrong, expired or already used, or the recovery code is unknown or used.
+    pub const INVALID_TOTP: &str = "INVALID_TOTP";
+    /// 2FA is already on; disable it before setting it up again.
+    pub const TOTP_ALREADY_ENABLED: &str = "TOTP_ALREADY_ENABLED";
+    /// 2FA is off (or its setup was not started).
+    pub const TOTP_NOT_ENABLED: &str = "TOTP_NOT_ENABLED";
     /// Something failed on our side; the log has the cause.
     pub const INTERNAL: &str = "INTERNAL";
     /// A dependency (the database) is unavailable.

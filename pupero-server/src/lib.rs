@@ -12,12 +12,14 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod crypto;
 pub mod demo;
 pub mod error;
 pub mod middleware;
 pub mod ratelimit;
 pub mod security;
 pub mod store;
+pub mod two_factor;
 
 use std::sync::Arc;
 

@@ -18,14 +18,17 @@ Commands:
 
 Settings (environment): PUPERO_MODE=dev|production, PUPERO_LISTEN (127.0.0.1:8000),
 PUPERO_DATABASE_URL (sqlite://data/pupero.db | mysql://user:pass@host/db),
-PUPERO_JWT_SECRET (required in production), PUPERO_LOG (tracing filter, e.g. info),
+PUPERO_JWT_SECRET (required in production), PUPERO_DATA_KEY (32 bytes, hex or base64;
+encrypts 2FA secrets; required in production), PUPERO_LOG (tracing filter, e.g. info),
 PUPERO_LOG_FORMAT=json for one JSON object per log line.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PUPERO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     // One JSON object per line for log shippers; readable text otherwise.
     if std::env::var("PUPERO_LOG_FORMAT").is_ok_and(|f| f == "json") {
         logs.json().init();

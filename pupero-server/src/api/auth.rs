@@ -58,6 +58,10 @@ pub struct LoginRequest {
     pub login: String,
     /// The password.
     pub password: String,
+    /// With 2FA on: the six digits from the authenticator app.
+    pub totp_code: Option<String>,
+    /// With 2FA on: a one-time recovery code, instead of `totp_code`.
+    pub recovery_code: Option<String>,
 }
 
 /// A refresh.
@@ -234,6 +238,27 @@ impl AuthApi {
                 codes::ACCOUNT_DISABLED,
                 "account disabled",
             ));
+        }
+        // The code is asked for only once the password matched, so `TOTP_REQUIRED` tells the
+        // caller the password was right. That is accepted practice (asking everyone for a code
+        // would reveal who has 2FA instead); the password alone still opens nothing.
+        if let Err(refusal) = state
+            .check_second_factor(
+                user.id,
+                body.totp_code.as_deref(),
+                body.recovery_code.as_deref(),
+            )
+            .await?
+        {
+            // As for a wrong password: the subject is known, the actor is not (yet).
+            let entry = AuditEntry {
+                subject: Some(user.id),
+                ..AuditEntry::of(AuditEvent::LoginFailed, None)
+            };
+            state
+                .audit(entry.from_ip(client_ip(req)).detail(refusal.message()))
+                .await;
+            return Err(ApiError::unauthorized(refusal.code(), refusal.message()));
         }
         let session = Uuid::new_v4();
         let refresh = new_refresh_token();

@@ -16,6 +16,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod health;
 pub mod profile;
+pub mod totp;
 
 /// Every resource of the API.
 pub type Apis = (
@@ -25,6 +26,7 @@ pub type Apis = (
     profile::ProfileApi,
     admin::AdminApi,
     api_keys::ApiKeysApi,
+    totp::TotpApi,
 );
 
 /// The resources, each holding the shared state.
@@ -48,6 +50,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         api_keys::ApiKeysApi {
             state: state.clone(),
         },
+        totp::TotpApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -56,7 +61,7 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
 pub enum Tag {
     /// Liveness and readiness.
     Health,
-    /// Registration, login, tokens.
+    /// Registration, login, tokens, two-factor authentication.
     Auth,
     /// The caller's own account, balance and ledger history.
     Account,

@@ -13,6 +13,9 @@ pub use admin::EmailTaken;
 mod throttle;
 
 pub use throttle::{MAX_THROTTLE_KEY_LEN, ThrottleState, ThrottleWrite};
+mod totp;
+
+pub use totp::{SetupOutcome, TotpRow};
 
 /// Connections of the server's pool: requests are short, and SQLite serialises writers anyway.
 const MAX_CONNECTIONS: u32 = 16;

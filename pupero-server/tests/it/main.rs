@@ -14,3 +14,4 @@ mod matrix;
 mod openapi;
 mod profile;
 mod ratelimit;
+mod totp;

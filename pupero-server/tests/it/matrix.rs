@@ -177,6 +177,25 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             None,
             Allowed::Sessions,
         ),
+        ("GET", "/api/v1/auth/2fa".into(), None, Allowed::Sessions),
+        (
+            "POST",
+            "/api/v1/auth/2fa/confirm".into(),
+            json(serde_json::json!({"code": "000000"})),
+            Allowed::Sessions,
+        ),
+        (
+            "POST",
+            "/api/v1/auth/2fa/disable".into(),
+            json(serde_json::json!({"password": "wrong wrong wrong", "code": "000000"})),
+            Allowed::Sessions,
+        ),
+        (
+            "POST",
+            "/api/v1/auth/2fa/setup".into(),
+            None,
+            Allowed::Sessions,
+        ),
         (
             "PUT",
             "/api/v1/me/email".into(),

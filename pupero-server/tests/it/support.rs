@@ -21,12 +21,36 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// Starts the server on `127.0.0.1:0` over a fresh database; `None` when the backend is
 /// unavailable and not required.
 pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
-    let db = TestDatabase::create(backend).await?;
-    let mut settings = Settings::for_database(db.url.clone());
+    spawn_app_with_clock(backend, Arc::new(pupero_core::SystemClock)).await
+}
+
+/// As [`spawn_app`], with the server reading time from `clock`.
+pub async fn spawn_app_with_clock(
+    backend: Backend,
+    clock: Arc<dyn pupero_core::Clock>,
+) -> Option<TestApp> {
     // Tests of other features log in and register far more often than a person; the rate
     // limits have their own tests (`ratelimit.rs`) with their own settings.
-    settings.rate_limits = generous_limits();
-    let state = AppState::open(settings).await.expect("open app state");
+    start(
+        backend,
+        |settings| settings.rate_limits = generous_limits(),
+        clock,
+    )
+    .await
+}
+
+/// Opens the state over a fresh database with `configure`d settings and serves it.
+async fn start(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+    clock: Arc<dyn pupero_core::Clock>,
+) -> Option<TestApp> {
+    let db = TestDatabase::create(backend).await?;
+    let mut settings = Settings::for_database(db.url.clone());
+    configure(&mut settings);
+    let state = AppState::open_with_clock(settings, clock)
+        .await
+        .expect("open app state");
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let (bound_tx, bound_rx) = oneshot::channel();
     let server = tokio::spawn(pupero_server::serve(
@@ -81,8 +105,38 @@ impl TestApp {
     }
 }
 
-/// Runs the body once per engine: `app_test!(name, |app| { ... })`.
+/// Runs the body once per engine: `app_test!(name, |app| { ... })`, or with a server clock the
+/// test moves: `app_test!(name, |app, clock| { ... })` (a `ManualClock` at the current time).
 macro_rules! app_test {
+    ($name:ident, |$app:ident, $clock:ident| $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($app: &$crate::support::TestApp, $clock: &pupero_core::ManualClock) $body
+
+            async fn run(backend: pupero_ledger::testing::Backend) {
+                use pupero_core::Clock as _;
+                let clock = std::sync::Arc::new(pupero_core::ManualClock::new(pupero_core::SystemClock.now()));
+                let Some(app) = $crate::support::spawn_app_with_clock(backend, clock.clone()).await else {
+                    assert_ne!(backend, pupero_ledger::testing::Backend::Sqlite, "sqlite always works");
+                    return;
+                };
+                body(&app, &clock).await;
+                app.stop().await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run(pupero_ledger::testing::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mariadb() {
+                run(pupero_ledger::testing::Backend::MariaDb).await;
+            }
+        }
+    };
     ($name:ident, |$app:ident| $body:block) => {
         mod $name {
             #[allow(unused_imports)]
@@ -139,34 +193,7 @@ pub async fn spawn_app_with(
     configure: impl FnOnce(&mut Settings),
     clock: Arc<pupero_core::ManualClock>,
 ) -> Option<TestApp> {
-    let db = TestDatabase::create(backend).await?;
-    let mut settings = Settings::for_database(db.url.clone());
-    configure(&mut settings);
-    let state = AppState::open_with_clock(settings, clock)
-        .await
-        .expect("open app state");
-    let (shutdown, shutdown_rx) = oneshot::channel::<()>();
-    let (bound_tx, bound_rx) = oneshot::channel();
-    let server = tokio::spawn(pupero_server::serve(
-        state.clone(),
-        async move {
-            let _ = shutdown_rx.await;
-        },
-        move |address| {
-            let _ = bound_tx.send(address);
-        },
-    ));
-    let address = bound_rx.await.expect("server bound");
-    let base_url = format!("http://{address}");
-    let client = pupero_sdk::Client::new(base_url.clone()).expect("client");
-    Some(TestApp {
-        client,
-        base_url,
-        state,
-        db,
-        shutdown,
-        server,
-    })
+    start(backend, configure, clock).await
 }
 
 /// As `app_test!`, with settings changed by `$configure` (a `fn(&mut Settings)`) and a manual
