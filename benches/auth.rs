@@ -68,13 +68,49 @@ async fn main() -> anyhow::Result<()> {
     let reader = pupero_sdk::Client::new(base.clone())?;
     reader.login("bench0", PASSWORD).await?;
 
-    // 3. Reads alone, then reads while logins saturate the hasher.
+    // 3. Logins alone: how close the server comes to the raw hash rate.
+    let alone = logins(&base, Instant::now() + PHASE).await?;
+    let alone_rate = per_sec(u64::try_from(alone.len())?, PHASE);
+    report("POST /api/v1/auth/login, alone", &alone);
+    println!(
+        "logins/s {alone_rate:.1} = {:.2}x the raw hash rate {hash_rate:.1}/s",
+        ratio(alone_rate, hash_rate)
+    ); // float-ok
+
+    // 4. Reads alone, then reads while logins saturate the hasher.
     let idle = reads(&reader, None).await?;
     report("GET /api/v1/me, idle", &idle);
     let deadline = Instant::now() + PHASE;
-    let logins: Vec<_> = (0..LOGIN_CLIENTS)
+    let login_load = tokio::spawn(logins(&base, deadline));
+    let busy = reads(&reader, Some(deadline)).await?;
+    let during = login_load.await??;
+    report("POST /api/v1/auth/login, with reads", &during);
+    report("GET /api/v1/me, during logins", &busy);
+
+    let _ = stop_tx.send(());
+    let _ = server.await;
+    drop(state);
+    db.cleanup().await;
+    Ok(())
+}
+
+/// The server's settings with rate limits out of the way: this measures the hasher, not the
+/// limiter.
+fn tuned(mut settings: Settings) -> Settings {
+    use pupero_server::ratelimit::RateQuota;
+    settings.rate_limits.login_per_address = RateQuota::new(1_000_000, 1);
+    settings.rate_limits.register_per_address = RateQuota::new(1_000_000, 1);
+    settings
+}
+
+/// `LOGIN_CLIENTS` tasks logging in until `deadline`; their latencies.
+fn logins(
+    base: &str,
+    deadline: Instant,
+) -> impl std::future::Future<Output = anyhow::Result<Vec<Duration>>> + Send + 'static {
+    let tasks: Vec<_> = (0..LOGIN_CLIENTS)
         .map(|c| {
-            let base = base.clone();
+            let base = base.to_owned();
             tokio::spawn(async move {
                 let client = pupero_sdk::Client::new(base)?;
                 let mut latencies = Vec::new();
@@ -91,33 +127,13 @@ async fn main() -> anyhow::Result<()> {
             })
         })
         .collect();
-    let busy = reads(&reader, Some(deadline)).await?;
-    let mut login_latencies = Vec::new();
-    for task in logins {
-        login_latencies.extend(task.await??);
+    async move {
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await??);
+        }
+        Ok(all)
     }
-    let login_rate = per_sec(u64::try_from(login_latencies.len())?, PHASE);
-    report("POST /api/v1/auth/login", &login_latencies);
-    report("GET /api/v1/me, during logins", &busy);
-    println!(
-        "logins/s {login_rate:.1} = {:.2}x the raw hash rate {hash_rate:.1}/s",
-        ratio(login_rate, hash_rate)
-    ); // float-ok
-
-    let _ = stop_tx.send(());
-    let _ = server.await;
-    drop(state);
-    db.cleanup().await;
-    Ok(())
-}
-
-/// The server's settings with rate limits out of the way: this measures the hasher, not the
-/// limiter.
-fn tuned(mut settings: Settings) -> Settings {
-    use pupero_server::ratelimit::RateQuota;
-    settings.rate_limits.login_per_address = RateQuota::new(1_000_000, 1);
-    settings.rate_limits.register_per_address = RateQuota::new(1_000_000, 1);
-    settings
 }
 
 /// `READ_CLIENTS` tasks reading `/me` until `deadline` (or for one phase).
