@@ -45,6 +45,7 @@ struct LoginRequest<'a> {
 
 #[derive(Serialize)]
 struct ConfirmRequest<'a> {
+    password: &'a str,
     code: &'a str,
 }
 
@@ -141,12 +142,13 @@ impl Client {
         .await
     }
 
-    /// Turns 2FA on with a current code of the setup's secret; returns the recovery codes.
-    pub async fn totp_confirm(&self, code: &str) -> Result<RecoveryCodes, Error> {
+    /// Turns 2FA on with the password and a current code of the setup's secret; returns the
+    /// recovery codes. Every other session of the account ends.
+    pub async fn totp_confirm(&self, password: &str, code: &str) -> Result<RecoveryCodes, Error> {
         self.send(
             reqwest::Method::POST,
             "/api/v1/auth/2fa/confirm",
-            Some(&ConfirmRequest { code }),
+            Some(&ConfirmRequest { password, code }),
             true,
         )
         .await

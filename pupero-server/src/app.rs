@@ -144,6 +144,26 @@ impl AppState {
         self.clock.now()
     }
 
+    /// Re-checks the password of a logged-in user before a sensitive change (a step-up): 403
+    /// `INVALID_CREDENTIALS` when it is wrong, since the session itself is fine.
+    pub async fn verify_password(&self, user: UserId, password: &str) -> Result<(), ApiError> {
+        let stored = self.store.user_by_id(user).await?;
+        let matched = password.len() <= pupero_core::user::PASSWORD_MAX_BYTES
+            && self
+                .hasher
+                .verify(password, stored.as_ref().map(|u| u.password_hash.as_str()))
+                .await
+                .map_err(|e| ApiError::internal(&e))?;
+        if matched {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden_code(
+                codes::INVALID_CREDENTIALS,
+                "wrong password",
+            ))
+        }
+    }
+
     /// Writes a security event. A failure is logged, never passed to the caller: an audit
     /// outage must not lock people out, and the log line keeps the event.
     pub async fn audit(&self, entry: crate::audit::AuditEntry) {

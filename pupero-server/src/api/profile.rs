@@ -99,7 +99,8 @@ impl ProfileApi {
     ) -> Result<NoContent, ApiError> {
         let session = auth.0.require_session()?;
         let state = &self.state;
-        self.check_password(auth.0.user, &body.current_password)
+        state
+            .verify_password(auth.0.user, &body.current_password)
             .await?;
         let password =
             Password::parse(&body.new_password).map_err(|e| ApiError::validation(e.to_string()))?;
@@ -137,7 +138,7 @@ impl ProfileApi {
     ) -> Result<NoContent, ApiError> {
         auth.0.require_session()?;
         let state = &self.state;
-        self.check_password(auth.0.user, &body.password).await?;
+        state.verify_password(auth.0.user, &body.password).await?;
         state
             .verify_second_factor(
                 auth.0.user,
@@ -191,29 +192,5 @@ impl ProfileApi {
             username: user.username,
             created_at_ms: user.created_at.as_unix_ms(),
         }))
-    }
-}
-
-impl ProfileApi {
-    async fn check_password(
-        &self,
-        user: pupero_core::UserId,
-        password: &str,
-    ) -> Result<(), ApiError> {
-        let row = self.state.store.user_by_id(user).await?;
-        let matched = self
-            .state
-            .hasher
-            .verify(password, row.as_ref().map(|u| u.password_hash.as_str()))
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-        if matched {
-            Ok(())
-        } else {
-            Err(ApiError::unauthorized(
-                codes::INVALID_CREDENTIALS,
-                "wrong password",
-            ))
-        }
     }
 }

@@ -7,10 +7,9 @@ use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use pupero_core::TotpCode;
-use pupero_core::user::PASSWORD_MAX_BYTES;
 
 use super::auth::NoContent;
-use super::{BearerAuth, Tag};
+use super::{SessionAuth, Tag};
 use crate::app::AppState;
 use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::crypto::Purpose;
@@ -46,6 +45,8 @@ pub struct TotpSetup {
 /// A code from the authenticator app.
 #[derive(Debug, Object)]
 pub struct TotpConfirmRequest {
+    /// The account's password: a stolen session alone cannot turn 2FA on and lock the owner out.
+    pub password: String,
     /// Six digits.
     pub code: String,
 }
@@ -72,7 +73,7 @@ pub struct TotpDisableRequest {
 impl TotpApi {
     /// Whether 2FA is on for the caller.
     #[oai(path = "/", method = "get", operation_id = "totp_status")]
-    async fn status(&self, auth: BearerAuth) -> Result<Json<TotpStatus>, ApiError> {
+    async fn status(&self, auth: SessionAuth) -> Result<Json<TotpStatus>, ApiError> {
         auth.0.require_session()?;
         let user = auth.0.user;
         let enabled = self
@@ -95,7 +96,7 @@ impl TotpApi {
     /// Starts 2FA setup with a new secret; replaces a setup not yet confirmed. Refused with 409
     /// `TOTP_ALREADY_ENABLED` while 2FA is on.
     #[oai(path = "/setup", method = "post", operation_id = "totp_setup")]
-    async fn setup(&self, auth: BearerAuth) -> Result<Json<TotpSetup>, ApiError> {
+    async fn setup(&self, auth: SessionAuth) -> Result<Json<TotpSetup>, ApiError> {
         auth.0.require_session()?;
         let state = &self.state;
         let user = self.user(&auth).await?;
@@ -127,12 +128,13 @@ impl TotpApi {
     async fn confirm(
         &self,
         req: &Request,
-        auth: BearerAuth,
+        auth: SessionAuth,
         body: Json<TotpConfirmRequest>,
     ) -> Result<Json<RecoveryCodes>, ApiError> {
         auth.0.require_session()?;
         let state = &self.state;
         let user = auth.0.user;
+        state.verify_password(user, &body.password).await?;
         let Some(row) = state.store.totp(user).await? else {
             return Err(ApiError::conflict(
                 codes::TOTP_NOT_ENABLED,
@@ -168,6 +170,12 @@ impl TotpApi {
             return Err(invalid());
         }
         tracing::info!(user_id = %user, "2FA enabled");
+        // Sessions opened without the second factor end; this one goes on.
+        let session = auth.0.require_session()?;
+        state
+            .store
+            .revoke_sessions(user, Some(session), "2fa_changed", state.now())
+            .await?;
         state
             .audit(AuditEntry::of(AuditEvent::TotpEnabled, Some(user)).from_ip(client_ip(req)))
             .await;
@@ -181,7 +189,7 @@ impl TotpApi {
     async fn disable(
         &self,
         req: &Request,
-        auth: BearerAuth,
+        auth: SessionAuth,
         body: Json<TotpDisableRequest>,
     ) -> Result<NoContent, ApiError> {
         auth.0.require_session()?;
@@ -190,22 +198,17 @@ impl TotpApi {
         if !state.store.totp(user.id).await?.is_some_and(|r| r.enabled) {
             return Err(ApiError::conflict(codes::TOTP_NOT_ENABLED, "2FA is off"));
         }
-        let matched = body.password.len() <= PASSWORD_MAX_BYTES
-            && state
-                .hasher
-                .verify(&body.password, Some(&user.password_hash))
-                .await
-                .map_err(|e| ApiError::internal(&e))?;
-        if !matched {
-            return Err(ApiError::forbidden_code(
-                codes::INVALID_CREDENTIALS,
-                "wrong password",
-            ));
-        }
+        state.verify_password(user.id, &body.password).await?;
         state
             .verify_second_factor(user.id, body.code.as_deref(), body.recovery_code.as_deref())
             .await?;
         state.store.totp_disable(user.id).await?;
+        // Whoever else held a session got in under the old rules; they log in again.
+        let session = auth.0.require_session()?;
+        state
+            .store
+            .revoke_sessions(user.id, Some(session), "2fa_changed", state.now())
+            .await?;
         tracing::info!(user_id = %user.id, "2FA disabled");
         state
             .audit(AuditEntry::of(AuditEvent::TotpDisabled, Some(user.id)).from_ip(client_ip(req)))
@@ -215,7 +218,7 @@ impl TotpApi {
 }
 
 impl TotpApi {
-    async fn user(&self, auth: &BearerAuth) -> Result<UserRow, ApiError> {
+    async fn user(&self, auth: &SessionAuth) -> Result<UserRow, ApiError> {
         self.state
             .store
             .user_by_id(auth.0.user)

@@ -42,7 +42,7 @@ fn wrong_code(secret: &str, clock: &ManualClock) -> String {
 async fn enable(client: &Client, clock: &ManualClock) -> (TotpSetup, Vec<String>) {
     let setup = client.totp_setup().await.unwrap();
     let codes = client
-        .totp_confirm(&code_now(&setup.secret, clock))
+        .totp_confirm(PASSWORD, &code_now(&setup.secret, clock))
         .await
         .unwrap();
     (setup, codes.recovery_codes)
@@ -79,7 +79,7 @@ app_test!(setup_confirm_then_login_needs_a_fresh_code, |app, clock| {
     assert!(setup.qr_svg.contains("<svg"));
 
     for bad in [wrong_code(&setup.secret, clock), "12345".to_owned()] {
-        let error = client.totp_confirm(&bad).await.unwrap_err();
+        let error = client.totp_confirm(PASSWORD, &bad).await.unwrap_err();
         assert!(error.is_invalid_totp(), "{bad}: {error:?}");
         assert_eq!(error.status(), Some(403));
     }
@@ -87,7 +87,7 @@ app_test!(setup_confirm_then_login_needs_a_fresh_code, |app, clock| {
 
     let confirm_code = code_now(&setup.secret, clock);
     let codes = client
-        .totp_confirm(&confirm_code)
+        .totp_confirm(PASSWORD, &confirm_code)
         .await
         .unwrap()
         .recovery_codes;
@@ -102,7 +102,10 @@ app_test!(setup_confirm_then_login_needs_a_fresh_code, |app, clock| {
     assert_eq!(status.recovery_codes_left, 10);
     for error in [
         client.totp_setup().await.unwrap_err(),
-        client.totp_confirm(&confirm_code).await.unwrap_err(),
+        client
+            .totp_confirm(PASSWORD, &confirm_code)
+            .await
+            .unwrap_err(),
     ] {
         assert_eq!(error.code(), Some("TOTP_ALREADY_ENABLED"), "{error:?}");
         assert!(error.is_conflict());
@@ -325,12 +328,12 @@ app_test!(a_new_setup_replaces_an_unconfirmed_one, |app, clock| {
     let second = client.totp_setup().await.unwrap();
     assert_ne!(first.secret, second.secret);
     let stale = client
-        .totp_confirm(&code_now(&first.secret, clock))
+        .totp_confirm(PASSWORD, &code_now(&first.secret, clock))
         .await
         .unwrap_err();
     assert!(stale.is_invalid_totp(), "{stale:?}");
     client
-        .totp_confirm(&code_now(&second.secret, clock))
+        .totp_confirm(PASSWORD, &code_now(&second.secret, clock))
         .await
         .unwrap();
     assert!(client.totp_status().await.unwrap().enabled);
@@ -423,3 +426,34 @@ app_test!(two_factor_endpoints_need_a_session, |app| {
         assert_eq!(body["code"], "UNAUTHORIZED", "{method} {path}");
     }
 });
+
+app_test!(
+    turning_2fa_on_needs_the_password_and_ends_other_sessions,
+    |app, clock| {
+        let (client, _) = app.user("ursula").await;
+        let other = app.new_client();
+        other.login("ursula", PASSWORD).await.unwrap();
+        let setup = client.totp_setup().await.unwrap();
+        // A stolen session alone cannot turn 2FA on and lock the owner out.
+        let error = client
+            .totp_confirm("not the password at all", &code_now(&setup.secret, clock))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), Some("INVALID_CREDENTIALS"));
+        assert!(!client.totp_status().await.unwrap().enabled);
+
+        client
+            .totp_confirm(PASSWORD, &code_now(&setup.secret, clock))
+            .await
+            .unwrap();
+        client
+            .me()
+            .await
+            .expect("the session that turned 2FA on goes on");
+        assert_eq!(
+            other.me().await.unwrap_err().code(),
+            Some("SESSION_REVOKED"),
+            "sessions opened without the second factor end"
+        );
+    }
+);
