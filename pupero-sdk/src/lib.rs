@@ -117,12 +117,16 @@ impl Client {
 
     /// Logs in and keeps the session's tokens for the calls that follow.
     pub async fn login(&self, login: &str, password: &str) -> Result<Tokens, Error> {
-        let body = LoginRequest { login, password };
+        self.start_session(&LoginRequest { login, password }).await
+    }
+
+    /// Sends a login request and keeps the tokens it returns.
+    async fn start_session<B: Serialize>(&self, body: &B) -> Result<Tokens, Error> {
         let tokens: Tokens = self
             .send(
                 reqwest::Method::POST,
                 "/api/v1/auth/login",
-                Some(&body),
+                Some(body),
                 false,
             )
             .await?;

@@ -113,16 +113,7 @@ impl Client {
             totp_code,
             recovery_code,
         };
-        let tokens: Tokens = self
-            .send(
-                reqwest::Method::POST,
-                "/api/v1/auth/login",
-                Some(&body),
-                false,
-            )
-            .await?;
-        self.keep(&tokens);
-        Ok(tokens)
+        self.start_session(&body).await
     }
 
     /// Whether 2FA is on for the logged-in user.

@@ -99,6 +99,12 @@ impl AuditEntry {
         }
     }
 
+    /// The same entry about `subject`, someone other than the actor.
+    pub fn about(mut self, subject: UserId) -> AuditEntry {
+        self.subject = Some(subject);
+        self
+    }
+
     /// The same entry with the client's address.
     pub fn from_ip(mut self, ip: Option<String>) -> AuditEntry {
         self.client_ip = ip;

@@ -183,10 +183,7 @@ impl AdminApi {
         if !self.state.store.set_role(target, role).await? {
             return Err(ApiError::not_found("no such user"));
         }
-        let entry = AuditEntry {
-            subject: Some(target),
-            ..AuditEntry::of(AuditEvent::RoleChanged, Some(auth.0.user))
-        };
+        let entry = AuditEntry::of(AuditEvent::RoleChanged, Some(auth.0.user)).about(target);
         self.state
             .audit(
                 entry
@@ -224,10 +221,7 @@ impl AdminApi {
             .store
             .revoke_sessions(target, None, "disabled", self.state.now())
             .await?;
-        let entry = AuditEntry {
-            subject: Some(target),
-            ..AuditEntry::of(AuditEvent::UserDisabled, Some(auth.0.user))
-        };
+        let entry = AuditEntry::of(AuditEvent::UserDisabled, Some(auth.0.user)).about(target);
         self.state.audit(entry.from_ip(client_ip(req))).await;
         Ok(NoContent::Done)
     }
@@ -249,10 +243,7 @@ impl AdminApi {
         if !self.state.store.set_disabled(target, false).await? {
             return Err(ApiError::not_found("no such user"));
         }
-        let entry = AuditEntry {
-            subject: Some(target),
-            ..AuditEntry::of(AuditEvent::UserEnabled, Some(auth.0.user))
-        };
+        let entry = AuditEntry::of(AuditEvent::UserEnabled, Some(auth.0.user)).about(target);
         self.state.audit(entry.from_ip(client_ip(req))).await;
         Ok(NoContent::Done)
     }
@@ -279,10 +270,7 @@ impl AdminApi {
             .store
             .revoke_sessions(target, None, "admin", self.state.now())
             .await?;
-        let entry = AuditEntry {
-            subject: Some(target),
-            ..AuditEntry::of(AuditEvent::SessionsRevoked, Some(auth.0.user))
-        };
+        let entry = AuditEntry::of(AuditEvent::SessionsRevoked, Some(auth.0.user)).about(target);
         self.state
             .audit(
                 entry
