@@ -149,6 +149,13 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             json(serde_json::json!({"username": "x", "password": "short"})),
             Allowed::Public,
         ),
+        // Public: a malformed token is refused by validation, never by authentication.
+        (
+            "POST",
+            "/api/v1/auth/refresh".into(),
+            json(serde_json::json!({"refresh_token": 5})),
+            Allowed::Public,
+        ),
         (
             "POST",
             "/api/v1/auth/login".into(),
