@@ -15,6 +15,8 @@ pub mod codes {
     pub const UNAUTHORIZED: &str = "UNAUTHORIZED";
     /// Wrong username/e-mail or password.
     pub const INVALID_CREDENTIALS: &str = "INVALID_CREDENTIALS";
+    /// The refresh token is unknown, expired or of an ended session: log in again.
+    pub const INVALID_REFRESH_TOKEN: &str = "INVALID_REFRESH_TOKEN";
     /// The access token's lifetime is over; refresh it.
     pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
     /// The session was revoked (logout, password change, refresh-token reuse, admin action).

@@ -311,7 +311,7 @@ impl AuthApi {
                 ))
             }
             Rotation::Invalid => Err(ApiError::unauthorized(
-                codes::UNAUTHORIZED,
+                codes::INVALID_REFRESH_TOKEN,
                 "invalid refresh token",
             )),
         }

@@ -149,7 +149,7 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             json(serde_json::json!({"username": "x", "password": "short"})),
             Allowed::Public,
         ),
-        // Public: a malformed token is refused by validation, never by authentication.
+        // Public: an unknown token is refused as a bad token, never as a missing caller.
         (
             "POST",
             "/api/v1/auth/refresh".into(),
