@@ -60,7 +60,7 @@ impl Side {
 }
 
 /// One entry of the payment method catalogue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PaymentMethodInfo {
     /// The stable code, stored and sent by clients: uppercase ASCII and `_`.
     pub code: &'static str,
@@ -139,41 +139,37 @@ pub const PAYMENT_METHODS: &[PaymentMethodInfo] = &[
 
 /// A payment method from [`PAYMENT_METHODS`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct PaymentMethod(&'static str);
+pub struct PaymentMethod(&'static PaymentMethodInfo);
 
 impl PaymentMethod {
     /// Parses a catalogue code such as `SEPA`, exactly (case matters).
     pub fn parse(code: &str) -> Result<PaymentMethod> {
         PAYMENT_METHODS
             .binary_search_by(|m| m.code.cmp(code))
-            .map(|i| PaymentMethod(PAYMENT_METHODS[i].code))
+            .map(|i| PaymentMethod(&PAYMENT_METHODS[i]))
             .map_err(|_| Error::InvalidOffer("unknown payment method"))
     }
 
     /// The stable code.
     pub const fn code(self) -> &'static str {
-        self.0
+        self.0.code
     }
 
     /// The catalogue entry, with the name shown to people.
-    pub fn info(self) -> &'static PaymentMethodInfo {
-        // The field only ever holds a code taken from the catalogue, so the search finds it.
-        PAYMENT_METHODS
-            .iter()
-            .find(|m| m.code == self.0)
-            .unwrap_or(&PAYMENT_METHODS[0])
+    pub const fn info(self) -> &'static PaymentMethodInfo {
+        self.0
     }
 }
 
 impl fmt::Debug for PaymentMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "PaymentMethod({})", self.0)
+        write!(f, "PaymentMethod({})", self.0.code)
     }
 }
 
 impl fmt::Display for PaymentMethod {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        f.write_str(self.0.code)
     }
 }
 

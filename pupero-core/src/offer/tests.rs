@@ -560,3 +560,48 @@ fn descending_search_pages_without_overlap() {
     }
     assert_eq!(seen, vec![5, 3, 1, 4, 2]);
 }
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Following cursors visits every listed offer exactly once, in order, whatever the
+        /// prices (with many ties), the page size and the direction.
+        #[test]
+        fn pages_partition_the_results(
+            prices in proptest::collection::vec(1u32..6, 0..30),
+            page_size in 1u32..7,
+            descending in any::<bool>(),
+        ) {
+            let offers: Vec<Offer> = prices
+                .iter()
+                .zip(1u128..)
+                .map(|(p, n)| offer(n, 1, spec(Side::Buy, fixed(&p.to_string()), "1", "5")))
+                .collect();
+            let sort = if descending { PriceSort::Descending } else { PriceSort::Ascending };
+            let all = OfferQuery::new(OfferFilter::default(), Some(sort), Some(MAX_OFFER_PAGE_SIZE), None)
+                .unwrap();
+            let expected: Vec<OfferId> = search(&offers, |_| Piconero::ZERO, &[], &all, at(0), MAX_AGE_SECS)
+                .offers
+                .iter()
+                .map(|l| l.offer.id())
+                .collect();
+            prop_assert_eq!(expected.len(), offers.len());
+            let mut seen = Vec::new();
+            let mut after = None;
+            for _ in 0..=offers.len() {
+                let q = OfferQuery::new(OfferFilter::default(), Some(sort), Some(page_size), after)
+                    .unwrap();
+                let page = search(&offers, |_| Piconero::ZERO, &[], &q, at(0), MAX_AGE_SECS);
+                prop_assert!(page.offers.len() <= usize::try_from(page_size).unwrap());
+                seen.extend(page.offers.iter().map(|l| l.offer.id()));
+                after = page.next;
+                if after.is_none() {
+                    break;
+                }
+            }
+            prop_assert_eq!(seen, expected);
+        }
+    }
+}
