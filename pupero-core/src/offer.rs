@@ -905,11 +905,12 @@ pub fn search<'a>(
         .filter_map(|offer| {
             let maker_available = available(offer.owner());
             let quote = quotes.iter().find(|q| q.currency() == offer.currency());
-            if !offer.listable(maker_available, quote, now, max_age_secs) {
+            // `listable`, spelled out to keep the price and limits it computes.
+            if offer.visibility() != Visibility::Public {
                 return None;
             }
+            let price = offer.takeable(maker_available, quote, now, max_age_secs)?;
             let limits = offer.takeable_limits(maker_available)?;
-            let price = offer.effective_price(quote, now, max_age_secs).ok()?;
             query.matches(offer, limits).then_some(ListedOffer {
                 offer,
                 price,
