@@ -1,6 +1,7 @@
 //! The one error type of `pupero-core`.
 
 use crate::ledger::{AccountError, TransferError};
+use crate::price::PriceUnavailable;
 
 /// Convenience alias for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -29,6 +30,15 @@ pub enum Error {
     /// An id was not a valid id of its kind.
     #[error("invalid id: {0}")]
     InvalidId(&'static str),
+    /// An offer field or an offer search parameter was not acceptable.
+    #[error("invalid offer: {0}")]
+    InvalidOffer(&'static str),
+    /// The offer is not in a state that allows the change (a deleted offer cannot be edited).
+    #[error("offer state: {0}")]
+    OfferState(&'static str),
+    /// An offer has no price right now: its market quote is missing or stale.
+    #[error("price unavailable: {0}")]
+    PriceUnavailable(#[from] PriceUnavailable),
     /// The ledger refused to create an account.
     #[error("account refused: {0}")]
     Account(#[from] AccountError),
@@ -76,6 +86,18 @@ impl Error {
                 | Error::InvalidDecimal(_)
                 | Error::InvalidId(_)
                 | Error::InvalidUser(_)
+                | Error::InvalidOffer(_)
         )
+    }
+
+    /// Whether the error refuses a change the object's current state does not allow.
+    pub fn is_invalid_state(&self) -> bool {
+        matches!(self, Error::OfferState(_))
+    }
+
+    /// Whether the error is a temporary lack of something outside the caller's control, such as
+    /// a fresh market price; the same request may succeed later.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::PriceUnavailable(_))
     }
 }

@@ -82,6 +82,10 @@ uuid_id!(
     /// is a no-op, creating another transfer under the same id is a conflict.
     TransferId
 );
+uuid_id!(
+    /// An offer on the market.
+    OfferId
+);
 
 /// Namespace of the ids of users' XMR accounts, derived from the user id so that creating the
 /// account is idempotent and needs no lookup table.

@@ -7,6 +7,9 @@
 //! defines the *ports*, small traits such as [`ledger::LedgerStore`] that the adapter
 //! crates (`pupero-ledger`, `pupero-wallet`, `pupero-server`) implement.
 //!
+//! The market lives in [`offer`] (offers, their parsed fields, search queries and cursors) and
+//! [`price`] (market quotes, the [`price::PriceOracle`] port and the effective price of an offer).
+//!
 //! Nothing here touches a database, a socket, a queue or an async runtime; time is an input.
 #![deny(missing_docs)]
 
@@ -18,12 +21,19 @@ pub mod ids;
 pub mod ledger;
 pub mod limits;
 pub mod money;
+pub mod offer;
+pub mod price;
 pub mod user;
 
 pub use address::{AddressKind, MoneroAddress, Network};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
 pub use fiat::{CurrencyCode, FiatAmount, MarginPercent, Price};
-pub use ids::{AccountId, TransferId, UserId};
+pub use ids::{AccountId, OfferId, TransferId, UserId};
 pub use money::Piconero;
+pub use offer::{
+    NewOffer, Offer, OfferCursor, OfferFilter, OfferQuery, OfferStatus, OfferTerms, OfferUpdate,
+    PaymentDetails, PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits, Visibility,
+};
+pub use price::{EffectivePrice, PriceOracle, PriceUnavailable, Pricing, Quote};
 pub use user::{EmailAddress, Password, Role, Scope, Scopes, TotpCode, Username};

@@ -30,3 +30,116 @@ pub const MAX_EXPIRIES_PER_SWEEP: u32 = 500;
 /// is refused with an overflow instead of failing at the storage edge. Operator accounts with
 /// very long histories can be rolled over into fresh accounts long before that.
 pub const MAX_ACCOUNT_COUNTER: u64 = 9_223_372_036_854_775_807;
+
+/// Smallest minimum trade an offer may set: 0.001 XMR. Below that, the network fee of the
+/// withdrawal that follows a trade is a large share of it, and tiny trades only add disputes.
+pub const MIN_TRADE_AMOUNT_PICONERO: u64 = 1_000_000_000;
+
+/// Largest maximum trade an offer may set: 1,000 XMR. It bounds what one escrow holds for one
+/// trade, and so what one fraudulent trade can put at stake; larger deals can be split.
+pub const MAX_TRADE_AMOUNT_PICONERO: u64 = 1_000 * 1_000_000_000_000;
+
+/// Shortest payment window, in minutes: a fiat payment cannot reliably be made and marked as
+/// sent in less.
+pub const MIN_PAYMENT_WINDOW_MINUTES: u32 = 15;
+
+/// Longest payment window, in minutes (one day): the seller's XMR sits in escrow for that long,
+/// and slow methods (cash by mail) are settled with a longer window, not an open-ended one.
+pub const MAX_PAYMENT_WINDOW_MINUTES: u32 = 24 * 60;
+
+/// Longest offer terms text, in characters: a page of conditions is plenty, and the text is
+/// shown in every offer view.
+pub const MAX_OFFER_TERMS_CHARS: usize = 2_000;
+
+/// Longest free payment details text, in characters (bank name, region, "no third parties").
+/// Account numbers belong in the trade chat, not on a public offer.
+pub const MAX_PAYMENT_DETAILS_CHARS: usize = 300;
+
+/// Largest page of offers a search may return: one screen of a market view, and a bound on the
+/// work per request since margin offers are priced at read time.
+pub const MAX_OFFER_PAGE_SIZE: u32 = 100;
+
+/// Page size of an offer search when the caller does not say.
+pub const DEFAULT_OFFER_PAGE_SIZE: u32 = 20;
+
+/// Default age after which a market quote is stale and margin offers are hidden: 15 minutes.
+/// XMR moves a few percent in an hour on busy days; trading at an older price hurts one side.
+pub const DEFAULT_QUOTE_MAX_AGE_SECS: u64 = 15 * 60;
+
+/// Open (active or paused) offers an established account may have. Enough for every currency
+/// and method a real trader serves; more is market spam and search load.
+pub const MAX_OPEN_OFFERS_PER_USER: u32 = 20;
+
+/// Open offers a new account may have: new accounts are where spam and scams come from, and a
+/// handful of offers is enough to build a trading history.
+pub const MAX_OPEN_OFFERS_NEW_ACCOUNT: u32 = 3;
+
+/// Age below which an account is new: one week, long enough that throwaway accounts made for
+/// one scam cannot flood the market at once.
+pub const NEW_ACCOUNT_AGE_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Trades an established account may have open at once. Each one is a payment window someone
+/// must watch; more than this is a bot or a problem.
+pub const MAX_OPEN_TRADES_PER_USER: u32 = 10;
+
+/// Trades a new account may have open at once, to bound what one fresh account can tie up in
+/// escrow and in counterparties' time.
+pub const MAX_OPEN_TRADES_NEW_ACCOUNT: u32 = 2;
+
+/// Whether an account `account_age_secs` old is still new.
+pub const fn is_new_account(account_age_secs: u64) -> bool {
+    account_age_secs < NEW_ACCOUNT_AGE_SECS
+}
+
+/// Open offers an account `account_age_secs` old may have.
+pub const fn max_open_offers(account_age_secs: u64) -> u32 {
+    if is_new_account(account_age_secs) {
+        MAX_OPEN_OFFERS_NEW_ACCOUNT
+    } else {
+        MAX_OPEN_OFFERS_PER_USER
+    }
+}
+
+/// Open trades an account `account_age_secs` old may have.
+pub const fn max_open_trades(account_age_secs: u64) -> u32 {
+    if is_new_account(account_age_secs) {
+        MAX_OPEN_TRADES_NEW_ACCOUNT
+    } else {
+        MAX_OPEN_TRADES_PER_USER
+    }
+}
+
+// The limits agree with each other; checked when compiling.
+const _: () = {
+    assert!(MAX_OPEN_OFFERS_NEW_ACCOUNT <= MAX_OPEN_OFFERS_PER_USER);
+    assert!(MAX_OPEN_TRADES_NEW_ACCOUNT <= MAX_OPEN_TRADES_PER_USER);
+    assert!(MIN_TRADE_AMOUNT_PICONERO > 0);
+    assert!(MIN_TRADE_AMOUNT_PICONERO <= MAX_TRADE_AMOUNT_PICONERO);
+    assert!(MIN_PAYMENT_WINDOW_MINUTES <= MAX_PAYMENT_WINDOW_MINUTES);
+    assert!(DEFAULT_OFFER_PAGE_SIZE <= MAX_OFFER_PAGE_SIZE);
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_accounts_get_the_stricter_limits() {
+        let check = |age_secs: u64, offers: u32, trades: u32| {
+            assert_eq!(max_open_offers(age_secs), offers, "offers at {age_secs}s");
+            assert_eq!(max_open_trades(age_secs), trades, "trades at {age_secs}s");
+        };
+        check(0, MAX_OPEN_OFFERS_NEW_ACCOUNT, MAX_OPEN_TRADES_NEW_ACCOUNT);
+        check(
+            NEW_ACCOUNT_AGE_SECS - 1,
+            MAX_OPEN_OFFERS_NEW_ACCOUNT,
+            MAX_OPEN_TRADES_NEW_ACCOUNT,
+        );
+        check(
+            NEW_ACCOUNT_AGE_SECS,
+            MAX_OPEN_OFFERS_PER_USER,
+            MAX_OPEN_TRADES_PER_USER,
+        );
+        check(u64::MAX, MAX_OPEN_OFFERS_PER_USER, MAX_OPEN_TRADES_PER_USER);
+    }
+}
