@@ -83,6 +83,15 @@ uuid_id!(
     TransferId
 );
 
+uuid_id!(
+    /// An offer on the market: what a maker posts and a taker opens trades on.
+    OfferId
+);
+uuid_id!(
+    /// A trade between a seller and a buyer, opened by a taker on an offer.
+    TradeId
+);
+
 /// Namespace of the ids of users' XMR accounts, derived from the user id so that creating the
 /// account is idempotent and needs no lookup table.
 const USER_XMR_ACCOUNT_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0001);

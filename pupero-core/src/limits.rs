@@ -30,3 +30,15 @@ pub const MAX_EXPIRIES_PER_SWEEP: u32 = 500;
 /// is refused with an overflow instead of failing at the storage edge. Operator accounts with
 /// very long histories can be rolled over into fresh accounts long before that.
 pub const MAX_ACCOUNT_COUNTER: u64 = 9_223_372_036_854_775_807;
+
+/// Shortest payment window a trade may have: 5 minutes. A buyer needs at least that long to
+/// send a bank transfer or a payment-app payment after opening the trade.
+pub const MIN_PAYMENT_WINDOW_SECS: u32 = 5 * 60;
+
+/// Longest payment window a trade may have: 24 hours (1,440 minutes). The seller's XMR is locked
+/// in escrow meanwhile; a day covers slow bank transfers without locking funds for longer.
+pub const MAX_PAYMENT_WINDOW_SECS: u32 = 24 * 60 * 60;
+
+/// Highest trading fee, maker or taker: 1,000 basis points (10%). A guard against a
+/// misconfigured fee schedule, far above any sensible fee.
+pub const MAX_FEE_BPS: u16 = 1_000;
