@@ -881,4 +881,686 @@ impl Trade {
 }
 
 #[cfg(test)]
-mod tests {}
+mod tests {
+    //! Data-driven paths with exact piconero figures, replayed against a real [`LedgerBook`],
+    //! then a property test over random action sequences.
+
+    use std::collections::{HashMap, HashSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ledger::{
+        AccountCode, AccountFlags, LedgerBook, LedgerId, NewAccount, Outcome, TransferResult,
+    };
+
+    const T0: Timestamp = Timestamp::from_unix_ms(1_700_000_000_000);
+    const WINDOW_SECS: u32 = 30 * 60;
+    /// What the bank gives the seller before each test: 10 XMR.
+    const SELLER_FUNDS: u64 = 10_000_000_000_000;
+    const ONE_XMR: u64 = 1_000_000_000_000;
+
+    fn seller() -> UserId {
+        UserId::from_u128(1)
+    }
+    fn buyer() -> UserId {
+        UserId::from_u128(2)
+    }
+    fn stranger() -> UserId {
+        UserId::from_u128(3)
+    }
+    fn moderator() -> UserId {
+        UserId::from_u128(4)
+    }
+    fn fee_account() -> AccountId {
+        AccountId::from_u128(100)
+    }
+    fn bank() -> AccountId {
+        AccountId::from_u128(200)
+    }
+
+    fn params(amount: u64, maker: Side, fees: FeeSchedule) -> OpenTrade {
+        OpenTrade {
+            id: TradeId::from_u128(42),
+            offer: OfferId::from_u128(7),
+            seller: seller(),
+            buyer: buyer(),
+            maker,
+            amount: Piconero::new(amount),
+            price: Price::parse("150.00").unwrap(),
+            currency: CurrencyCode::parse("EUR").unwrap(),
+            window: PaymentWindow::from_secs(WINDOW_SECS).unwrap(),
+            fees,
+            fee_account: fee_account(),
+        }
+    }
+
+    /// 0.25% for the maker, 0.5% for the taker.
+    fn fees() -> FeeSchedule {
+        FeeSchedule::new(25, 50).unwrap()
+    }
+
+    /// A book with the four accounts and the seller funded.
+    fn book() -> LedgerBook {
+        let mut book = LedgerBook::new();
+        let account = |id, code, flags| NewAccount {
+            id,
+            ledger: LedgerId::XMR,
+            code,
+            flags,
+        };
+        let accounts = [
+            NewAccount::user_xmr(AccountId::user_xmr(seller())),
+            NewAccount::user_xmr(AccountId::user_xmr(buyer())),
+            account(
+                fee_account(),
+                AccountCode::PlatformFees,
+                AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS,
+            ),
+            account(bank(), AccountCode::Equity, AccountFlags::NONE),
+        ];
+        assert!(
+            book.create_accounts(&accounts, T0)
+                .iter()
+                .all(Result::is_ok)
+        );
+        let funding = NewTransfer::xmr(
+            TransferId::from_u128(1),
+            TransferOp::Single {
+                debit: bank(),
+                credit: AccountId::user_xmr(seller()),
+                amount: Piconero::new(SELLER_FUNDS),
+            },
+            TransferCode::Deposit,
+        );
+        assert_eq!(
+            book.create_transfers(&[funding], T0),
+            [Ok(Outcome::Created)]
+        );
+        book
+    }
+
+    fn apply_plan(book: &mut LedgerBook, plan: &[NewTransfer], now: Timestamp) {
+        let results = book.create_transfers(plan, now);
+        let created: Vec<TransferResult> = plan.iter().map(|_| Ok(Outcome::Created)).collect();
+        assert_eq!(results, created, "plan {plan:#?}");
+    }
+
+    /// (seller available, seller held, buyer posted, fee account posted)
+    fn balances(book: &LedgerBook) -> (u64, u64, u64, u64) {
+        let of = |id| book.account(id).expect("account exists");
+        let s = of(AccountId::user_xmr(seller()));
+        (
+            s.available().unwrap().as_u64(),
+            s.balances().debits_pending.as_u64(),
+            of(AccountId::user_xmr(buyer())).posted().unwrap().as_u64(),
+            of(fee_account()).posted().unwrap().as_u64(),
+        )
+    }
+
+    /// Opens `p` at T0 and applies each step `(seconds after T0, action)`, replaying every plan
+    /// in a ledger book. Returns the trade, the book and the result of the last step.
+    fn run(
+        p: OpenTrade,
+        steps: &[(u64, TradeAction)],
+    ) -> (Trade, LedgerBook, Result<(), TradeError>) {
+        let mut book = book();
+        let (mut trade, plan) = Trade::open(p, T0).unwrap();
+        apply_plan(&mut book, &plan, T0);
+        let mut last = Ok(());
+        for &(secs, action) in steps {
+            let now = T0.plus_secs(secs);
+            match trade.clone().apply(action, now) {
+                Ok((next, plan)) => {
+                    assert_eq!(next.version(), trade.version() + 1);
+                    apply_plan(&mut book, &plan, now);
+                    trade = next;
+                    last = Ok(());
+                }
+                Err(e) => last = Err(e),
+            }
+        }
+        (trade, book, last)
+    }
+
+    fn mark_paid() -> TradeAction {
+        TradeAction::MarkPaid { by: buyer() }
+    }
+    fn release() -> TradeAction {
+        TradeAction::Release { by: seller() }
+    }
+    fn dispute(by: UserId) -> TradeAction {
+        TradeAction::Dispute { by }
+    }
+    fn resolve(outcome: Resolution) -> TradeAction {
+        TradeAction::Resolve {
+            by_moderator: moderator(),
+            outcome,
+        }
+    }
+
+    /// [`WINDOW_SECS`] as the `u64` the steps use.
+    const AFTER: u64 = 30 * 60;
+    const BEFORE: u64 = AFTER - 1;
+
+    #[test]
+    fn window_constants_agree() {
+        assert_eq!(u64::from(WINDOW_SECS), AFTER);
+    }
+
+    #[test]
+    fn open_holds_amount_plus_seller_fee() {
+        let (trade, plan) = Trade::open(params(ONE_XMR, Side::Seller, fees()), T0).unwrap();
+        assert_eq!(trade.state(), TradeState::Escrowed);
+        assert_eq!(trade.version(), 0);
+        assert_eq!(trade.maker(), seller());
+        assert_eq!(trade.seller_fee(), Piconero::new(2_500_000_000));
+        assert_eq!(trade.buyer_fee(), Piconero::new(5_000_000_000));
+        assert_eq!(trade.seller_debit(), Ok(Piconero::new(1_002_500_000_000)));
+        assert_eq!(trade.to_buyer(), Ok(Piconero::new(995_000_000_000)));
+        assert_eq!(trade.fee_total(), Ok(Piconero::new(7_500_000_000)));
+        assert_eq!(trade.fiat_amount(), FiatAmount::parse("150").unwrap());
+        assert_eq!(trade.payment_deadline(), T0.plus_secs(AFTER));
+        let seller_acc = AccountId::user_xmr(seller());
+        let expected = vec![
+            NewTransfer::xmr(
+                trade.escrow_transfer_id(),
+                TransferOp::Pending {
+                    debit: seller_acc,
+                    credit: AccountId::user_xmr(buyer()),
+                    amount: Piconero::new(995_000_000_000),
+                    timeout_secs: 0,
+                },
+                TransferCode::TradeEscrow,
+            )
+            .with_user_data(42)
+            .linked(),
+            NewTransfer::xmr(
+                trade.fee_transfer_id(),
+                TransferOp::Pending {
+                    debit: seller_acc,
+                    credit: fee_account(),
+                    amount: Piconero::new(7_500_000_000),
+                    timeout_secs: 0,
+                },
+                TransferCode::TradeFee,
+            )
+            .with_user_data(42),
+        ];
+        assert_eq!(plan, expected);
+        // Opening again (a retry) yields the same transfers, which the ledger takes as done.
+        assert_eq!(
+            Trade::open(params(ONE_XMR, Side::Seller, fees()), T0)
+                .unwrap()
+                .1,
+            expected
+        );
+        let (_, book, _) = run(params(ONE_XMR, Side::Seller, fees()), &[]);
+        assert_eq!(
+            balances(&book),
+            (SELLER_FUNDS - 1_002_500_000_000, 1_002_500_000_000, 0, 0)
+        );
+    }
+
+    #[test]
+    fn fees_follow_the_maker() {
+        let (trade, _) = Trade::open(params(ONE_XMR, Side::Buyer, fees()), T0).unwrap();
+        assert_eq!(trade.maker(), buyer());
+        assert_eq!(trade.seller_fee(), Piconero::new(5_000_000_000));
+        assert_eq!(trade.buyer_fee(), Piconero::new(2_500_000_000));
+        // Fees round down: 0.5% of 199 piconero is 0.995, so nothing.
+        let (tiny, plan) = Trade::open(params(199, Side::Seller, fees()), T0).unwrap();
+        assert_eq!(
+            (tiny.seller_fee(), tiny.buyer_fee()),
+            (Piconero::ZERO, Piconero::ZERO)
+        );
+        assert!(!tiny.has_fee_hold());
+        assert_eq!(plan.len(), 1);
+        assert!(!plan[0].linked);
+    }
+
+    #[test]
+    fn open_refuses_bad_input() {
+        let check = |p: OpenTrade, expected: TradeError| {
+            assert_eq!(Trade::open(p, T0).unwrap_err(), expected);
+            assert!(expected.is_invalid_input());
+        };
+        check(params(0, Side::Seller, fees()), TradeError::ZeroAmount);
+        let mut same = params(ONE_XMR, Side::Seller, fees());
+        same.buyer = seller();
+        check(same, TradeError::SelfTrade);
+        check(
+            params(u64::MAX, Side::Seller, fees()),
+            TradeError::AmountTooLarge,
+        );
+        let mut dear = params(10_000 * ONE_XMR, Side::Seller, FeeSchedule::FREE);
+        dear.price = Price::parse("100000000000").unwrap();
+        check(dear, TradeError::FiatAmountTooLarge);
+        assert_eq!(FeeSchedule::new(1_001, 0), Err(TradeError::FeeTooHigh));
+        assert_eq!(FeeSchedule::new(0, 1_001), Err(TradeError::FeeTooHigh));
+        assert!(FeeSchedule::new(MAX_FEE_BPS, MAX_FEE_BPS).is_ok());
+        assert_eq!(
+            PaymentWindow::from_minutes(4),
+            Err(TradeError::WindowOutOfRange)
+        );
+        assert_eq!(
+            PaymentWindow::from_minutes(1_441),
+            Err(TradeError::WindowOutOfRange)
+        );
+        assert_eq!(
+            PaymentWindow::from_minutes(u32::MAX),
+            Err(TradeError::WindowOutOfRange)
+        );
+        assert_eq!(PaymentWindow::from_minutes(5).unwrap().as_secs(), 300);
+        assert_eq!(
+            PaymentWindow::from_minutes(1_440).unwrap().as_secs(),
+            86_400
+        );
+    }
+
+    #[test]
+    fn states_round_trip_through_storage_names() {
+        for state in TradeState::ALL {
+            assert_eq!(TradeState::parse(state.as_str()), Ok(state));
+            assert_eq!(state.to_string().parse::<TradeState>(), Ok(state));
+        }
+        assert!(TradeState::parse("open").is_err());
+        let terminal: Vec<_> = TradeState::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .collect();
+        assert_eq!(
+            terminal,
+            [
+                TradeState::Released,
+                TradeState::Cancelled,
+                TradeState::Expired,
+                TradeState::Resolved
+            ]
+        );
+    }
+
+    /// Every legal path, with the balances it ends on:
+    /// (seller available, seller held, buyer posted, fee account posted).
+    #[test]
+    fn legal_paths_move_exact_amounts() {
+        let funds = SELLER_FUNDS;
+        let refunded = (funds, 0, 0, 0);
+        let released = (funds - 1_002_500_000_000, 0, 995_000_000_000, 7_500_000_000);
+        type Case = (
+            &'static str,
+            Vec<(u64, TradeAction)>,
+            TradeState,
+            (u64, u64, u64, u64),
+        );
+        let cases: Vec<Case> = vec![
+            (
+                "happy path",
+                vec![(60, mark_paid()), (120, release())],
+                TradeState::Released,
+                released,
+            ),
+            (
+                "buyer cancels at once",
+                vec![(0, TradeAction::Cancel { by: buyer() })],
+                TradeState::Cancelled,
+                refunded,
+            ),
+            (
+                "seller cancels after the window",
+                vec![(AFTER, TradeAction::Cancel { by: seller() })],
+                TradeState::Cancelled,
+                refunded,
+            ),
+            (
+                "expiry job",
+                vec![(AFTER, TradeAction::Expire)],
+                TradeState::Expired,
+                refunded,
+            ),
+            (
+                "late payment still counts",
+                vec![(AFTER + 5, mark_paid()), (AFTER + 9, release())],
+                TradeState::Released,
+                released,
+            ),
+            (
+                "dispute once paid, to buyer",
+                vec![
+                    (1, mark_paid()),
+                    (2, dispute(seller())),
+                    (3, resolve(Resolution::ToBuyer)),
+                ],
+                TradeState::Resolved,
+                released,
+            ),
+            (
+                "dispute once paid, to seller",
+                vec![
+                    (1, mark_paid()),
+                    (2, dispute(buyer())),
+                    (3, resolve(Resolution::ToSeller)),
+                ],
+                TradeState::Resolved,
+                refunded,
+            ),
+            (
+                "dispute after the window, split",
+                vec![
+                    (AFTER, dispute(buyer())),
+                    (
+                        AFTER + 1,
+                        resolve(Resolution::Split {
+                            to_buyer: Piconero::new(500_000_000_000),
+                        }),
+                    ),
+                ],
+                TradeState::Resolved,
+                (
+                    funds - 500_000_000_000 - 7_500_000_000,
+                    0,
+                    500_000_000_000,
+                    7_500_000_000,
+                ),
+            ),
+        ];
+        for (name, steps, state, expected) in cases {
+            let (trade, book, last) = run(params(ONE_XMR, Side::Seller, fees()), &steps);
+            assert_eq!(last, Ok(()), "{name}");
+            assert_eq!(trade.state(), state, "{name}");
+            assert_eq!(Ok(trade.version()), u64::try_from(steps.len()), "{name}");
+            assert_eq!(balances(&book), expected, "{name}");
+            let (last_secs, _) = steps[steps.len() - 1];
+            assert_eq!(trade.closed_at(), Some(T0.plus_secs(last_secs)), "{name}");
+        }
+    }
+
+    #[test]
+    fn paid_and_resolution_are_recorded() {
+        let (trade, _, _) = run(
+            params(ONE_XMR, Side::Seller, fees()),
+            &[
+                (60, mark_paid()),
+                (70, dispute(buyer())),
+                (80, resolve(Resolution::ToSeller)),
+            ],
+        );
+        assert_eq!(trade.paid_at(), Some(T0.plus_secs(60)));
+        assert_eq!(trade.resolution(), Some(Resolution::ToSeller));
+        assert_eq!(trade.version(), 3);
+    }
+
+    /// Every refused step: the steps before it are accepted, the last one is refused.
+    #[test]
+    fn illegal_steps_are_refused() {
+        use TradeError as E;
+        let early = E::TooEarly {
+            until: T0.plus_secs(AFTER),
+        };
+        let invalid = |from, action| E::InvalidTransition { from, action };
+        let split = |n| {
+            resolve(Resolution::Split {
+                to_buyer: Piconero::new(n),
+            })
+        };
+        let cases: Vec<(Vec<(u64, TradeAction)>, TradeError)> = vec![
+            (vec![(BEFORE, TradeAction::Cancel { by: seller() })], early),
+            (vec![(BEFORE, TradeAction::Expire)], early),
+            (vec![(BEFORE, dispute(buyer()))], early),
+            (
+                vec![(1, TradeAction::MarkPaid { by: seller() })],
+                E::WrongParty {
+                    side: Side::Seller,
+                    action: "mark_paid",
+                },
+            ),
+            (
+                vec![(1, TradeAction::MarkPaid { by: stranger() })],
+                E::NotAParty,
+            ),
+            (
+                vec![(1, mark_paid()), (2, TradeAction::Release { by: buyer() })],
+                E::WrongParty {
+                    side: Side::Buyer,
+                    action: "release",
+                },
+            ),
+            (
+                vec![(1, TradeAction::Release { by: seller() })],
+                invalid(TradeState::Escrowed, "release"),
+            ),
+            (
+                vec![(1, mark_paid()), (2, mark_paid())],
+                invalid(TradeState::Paid, "mark_paid"),
+            ),
+            (
+                vec![(1, mark_paid()), (2, TradeAction::Cancel { by: buyer() })],
+                invalid(TradeState::Paid, "cancel"),
+            ),
+            (
+                vec![
+                    (1, mark_paid()),
+                    (AFTER, TradeAction::Cancel { by: seller() }),
+                ],
+                invalid(TradeState::Paid, "cancel"),
+            ),
+            (
+                vec![(1, mark_paid()), (AFTER, TradeAction::Expire)],
+                invalid(TradeState::Paid, "expire"),
+            ),
+            (
+                vec![(1, mark_paid()), (2, dispute(stranger()))],
+                E::NotAParty,
+            ),
+            (
+                vec![(1, mark_paid()), (2, resolve(Resolution::ToBuyer))],
+                invalid(TradeState::Paid, "resolve"),
+            ),
+            (
+                vec![(1, mark_paid()), (2, dispute(buyer())), (3, release())],
+                invalid(TradeState::Disputed, "release"),
+            ),
+            (
+                vec![
+                    (1, mark_paid()),
+                    (2, dispute(buyer())),
+                    (3, dispute(seller())),
+                ],
+                invalid(TradeState::Disputed, "dispute"),
+            ),
+            (
+                vec![
+                    (1, mark_paid()),
+                    (2, dispute(buyer())),
+                    (
+                        3,
+                        TradeAction::Resolve {
+                            by_moderator: seller(),
+                            outcome: Resolution::ToSeller,
+                        },
+                    ),
+                ],
+                E::ModeratorIsAParty,
+            ),
+            (
+                vec![(1, mark_paid()), (2, dispute(buyer())), (3, split(0))],
+                E::InvalidSplit,
+            ),
+            (
+                vec![
+                    (1, mark_paid()),
+                    (2, dispute(buyer())),
+                    (3, split(995_000_000_000)),
+                ],
+                E::InvalidSplit,
+            ),
+            (
+                vec![(1, mark_paid()), (2, release()), (3, dispute(buyer()))],
+                invalid(TradeState::Released, "dispute"),
+            ),
+            (
+                vec![(0, TradeAction::Cancel { by: buyer() }), (1, mark_paid())],
+                invalid(TradeState::Cancelled, "mark_paid"),
+            ),
+            (
+                vec![(AFTER, TradeAction::Expire), (AFTER, TradeAction::Expire)],
+                invalid(TradeState::Expired, "expire"),
+            ),
+            (
+                vec![
+                    (1, mark_paid()),
+                    (2, dispute(buyer())),
+                    (3, resolve(Resolution::ToBuyer)),
+                    (4, resolve(Resolution::ToSeller)),
+                ],
+                invalid(TradeState::Resolved, "resolve"),
+            ),
+        ];
+        for (steps, expected) in cases {
+            let (accepted, refused) = steps.split_at(steps.len() - 1);
+            let (before, _, last) = run(params(ONE_XMR, Side::Seller, fees()), accepted);
+            assert_eq!(last, Ok(()), "{steps:?}");
+            let (secs, action) = refused[0];
+            let err = before.apply(action, T0.plus_secs(secs)).unwrap_err();
+            assert_eq!(err, expected, "{steps:?}");
+            assert!(
+                err.is_invalid_transition() || err.is_forbidden() || err.is_invalid_input(),
+                "{err:?} is classified"
+            );
+            assert_eq!(
+                crate::Error::from(err).is_invalid_transition(),
+                err.is_invalid_transition()
+            );
+        }
+    }
+
+    #[test]
+    fn transition_transfer_ids_are_stable_and_distinct() {
+        let (paid, _, _) = run(params(ONE_XMR, Side::Seller, fees()), &[(1, mark_paid())]);
+        let (_, a) = paid.clone().apply(release(), T0.plus_secs(2)).unwrap();
+        let (_, b) = paid.clone().apply(release(), T0.plus_secs(9)).unwrap();
+        assert_eq!(a, b, "a retried release makes the same transfers");
+        let (disputed, _) = paid.apply(dispute(buyer()), T0.plus_secs(3)).unwrap();
+        let (_, c) = disputed
+            .apply(resolve(Resolution::ToBuyer), T0.plus_secs(4))
+            .unwrap();
+        let ids: HashSet<TransferId> = a.iter().chain(&c).map(|t| t.id).collect();
+        assert_eq!(ids.len(), 4, "each step and hold has its own id");
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Property test: random actions by random people at random times.
+    // -----------------------------------------------------------------------------------------
+
+    fn actor(n: u8) -> UserId {
+        [seller(), buyer(), stranger(), moderator()][usize::from(n % 4)]
+    }
+
+    fn action(kind: u8, who: u8, pick: u8, split: u64, net: u64) -> TradeAction {
+        let by = actor(who);
+        match kind % 6 {
+            0 => TradeAction::MarkPaid { by },
+            1 => TradeAction::Release { by },
+            2 => TradeAction::Cancel { by },
+            3 => TradeAction::Expire,
+            4 => TradeAction::Dispute { by },
+            _ => TradeAction::Resolve {
+                by_moderator: by,
+                outcome: match pick % 3 {
+                    0 => Resolution::ToBuyer,
+                    1 => Resolution::ToSeller,
+                    // Sometimes zero or the whole escrow, which must be refused.
+                    _ => Resolution::Split {
+                        to_buyer: Piconero::new(split % (net + 1)),
+                    },
+                },
+            },
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn random_actions_keep_money_and_states_sound(
+            amount in 1..=SELLER_FUNDS / 2,
+            maker_bps in 0..=MAX_FEE_BPS,
+            taker_bps in 0..=MAX_FEE_BPS,
+            seller_makes in any::<bool>(),
+            steps in prop::collection::vec(
+                (any::<u8>(), any::<u8>(), any::<u8>(), any::<u64>(), 0..=1_000u64),
+                0..24,
+            ),
+        ) {
+            let maker = if seller_makes { Side::Seller } else { Side::Buyer };
+            let fees = FeeSchedule::new(maker_bps, taker_bps).unwrap();
+            let mut book = book();
+            let (mut trade, plan) = Trade::open(params(amount, maker, fees), T0).unwrap();
+            apply_plan(&mut book, &plan, T0);
+            let net = trade.to_buyer().unwrap().as_u64();
+            // The model: the holds and what each received.
+            let mut holds: HashMap<TransferId, u64> = HashMap::new();
+            for t in &plan {
+                let TransferOp::Pending { amount, .. } = t.op else { panic!("{t:?}") };
+                holds.insert(t.id, amount.as_u64());
+            }
+            prop_assert_eq!(holds.values().sum::<u64>(), trade.seller_debit().unwrap().as_u64());
+            let mut resolved: HashSet<TransferId> = HashSet::new();
+            let (mut seller_out, mut buyer_in, mut fee_in) = (0u64, 0u64, 0u64);
+            let mut now = T0;
+            for (kind, who, pick, split, advance) in steps {
+                now = now.plus_secs(advance * 10);
+                let act = action(kind, who, pick, split, net);
+                let was_terminal = trade.state().is_terminal();
+                match trade.clone().apply(act, now) {
+                    Ok((next, plan)) => {
+                        prop_assert!(!was_terminal, "{:?} left {:?}", act, trade.state());
+                        prop_assert_eq!(next.version(), trade.version() + 1);
+                        prop_assert_ne!(next.state(), trade.state());
+                        for t in &plan {
+                            let pending = t.pending_id().expect("only posts and voids");
+                            let held = *holds.get(&pending).expect("only this trade's holds");
+                            prop_assert!(resolved.insert(pending), "{:?} resolved twice", pending);
+                            if let TransferOp::Post { amount, .. } = t.op {
+                                let moved = amount.map_or(held, Piconero::as_u64);
+                                prop_assert!(moved <= held);
+                                seller_out += moved;
+                                if pending == trade.escrow_transfer_id() {
+                                    buyer_in += moved;
+                                } else {
+                                    fee_in += moved;
+                                }
+                            }
+                        }
+                        apply_plan(&mut book, &plan, now);
+                        trade = next;
+                    }
+                    Err(e) => {
+                        prop_assert!(
+                            e.is_invalid_transition() || e.is_forbidden() || e.is_invalid_input(),
+                            "{:?}", e
+                        );
+                        if was_terminal {
+                            prop_assert!(
+                                matches!(e, TradeError::InvalidTransition { .. }),
+                                "{:?}", e
+                            );
+                        }
+                    }
+                }
+                // Conservation, in the model and in the book.
+                prop_assert_eq!(seller_out, buyer_in + fee_in);
+                let (available, held, buyer_posted, fee_posted) = balances(&book);
+                prop_assert_eq!(buyer_posted, buyer_in);
+                prop_assert_eq!(fee_posted, fee_in);
+                prop_assert_eq!(available + held + seller_out, SELLER_FUNDS);
+                if trade.state().is_terminal() {
+                    prop_assert_eq!(held, 0, "a closed trade holds nothing");
+                    prop_assert_eq!(resolved.len(), holds.len());
+                } else {
+                    prop_assert!(resolved.is_empty());
+                }
+            }
+        }
+    }
+}
