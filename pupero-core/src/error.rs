@@ -2,6 +2,7 @@
 
 use crate::ledger::{AccountError, TransferError};
 use crate::price::PriceUnavailable;
+use crate::trade::TradeError;
 
 /// Convenience alias for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -45,6 +46,9 @@ pub enum Error {
     /// The ledger refused a transfer.
     #[error("transfer refused: {0}")]
     Transfer(#[from] TransferError),
+    /// The trade state machine refused to open a trade or to apply an action.
+    #[error("trade refused: {0}")]
+    Trade(#[from] TradeError),
 }
 
 impl Error {
@@ -87,7 +91,17 @@ impl Error {
                 | Error::InvalidId(_)
                 | Error::InvalidUser(_)
                 | Error::InvalidOffer(_)
-        )
+        ) || matches!(self, Error::Trade(e) if e.is_invalid_input())
+    }
+
+    /// Whether the error is a trade action that the trade's state (or the time) does not allow.
+    pub fn is_invalid_transition(&self) -> bool {
+        matches!(self, Error::Trade(e) if e.is_invalid_transition())
+    }
+
+    /// Whether the error is a trade action by someone who may not take it.
+    pub fn is_forbidden(&self) -> bool {
+        matches!(self, Error::Trade(e) if e.is_forbidden())
     }
 
     /// Whether the error refuses a change the object's current state does not allow.

@@ -83,8 +83,12 @@ uuid_id!(
     TransferId
 );
 uuid_id!(
-    /// An offer on the market.
+    /// An offer on the market: what a maker posts and a taker opens trades on.
     OfferId
+);
+uuid_id!(
+    /// A trade between a seller and a buyer, opened by a taker on an offer.
+    TradeId
 );
 
 /// Namespace of the ids of users' XMR accounts, derived from the user id so that creating the

@@ -3,7 +3,8 @@
 //! This crate owns the types that carry Pupero's rules — [`Piconero`] amounts,
 //! [`MoneroAddress`]es, exact fiat decimals, ids, the [`Clock`] — and the double-entry
 //! ledger model in [`ledger`]: accounts, transfers, two-phase holds and the in-memory
-//! [`ledger::LedgerBook`] that decides whether a batch of transfers is valid. It also
+//! [`ledger::LedgerBook`] that decides whether a batch of transfers is valid, and the trade
+//! state machine in [`trade`], which says what each step of a trade does to the ledger. It also
 //! defines the *ports*, small traits such as [`ledger::LedgerStore`] that the adapter
 //! crates (`pupero-ledger`, `pupero-wallet`, `pupero-server`) implement.
 //!
@@ -23,17 +24,21 @@ pub mod limits;
 pub mod money;
 pub mod offer;
 pub mod price;
+pub mod trade;
 pub mod user;
 
 pub use address::{AddressKind, MoneroAddress, Network};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
 pub use fiat::{CurrencyCode, FiatAmount, MarginPercent, Price};
-pub use ids::{AccountId, OfferId, TransferId, UserId};
+pub use ids::{AccountId, OfferId, TradeId, TransferId, UserId};
 pub use money::Piconero;
 pub use offer::{
     NewOffer, Offer, OfferCursor, OfferFilter, OfferQuery, OfferStatus, OfferTerms, OfferUpdate,
     PaymentDetails, PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits, Visibility,
 };
 pub use price::{EffectivePrice, PriceOracle, PriceUnavailable, Pricing, Quote};
+pub use trade::{
+    FeeSchedule, OpenTrade, Party, Resolution, Trade, TradeAction, TradeError, TradeState,
+};
 pub use user::{EmailAddress, Password, Role, Scope, Scopes, TotpCode, Username};

@@ -119,6 +119,10 @@ const _: () = {
     assert!(DEFAULT_OFFER_PAGE_SIZE <= MAX_OFFER_PAGE_SIZE);
 };
 
+/// Highest trading fee, maker or taker: 1,000 basis points (10%). A guard against a
+/// misconfigured fee schedule, far above any sensible fee.
+pub const MAX_FEE_BPS: u16 = 1_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
