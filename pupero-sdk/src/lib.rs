@@ -17,6 +17,7 @@
 mod admin;
 mod api_keys;
 mod error;
+mod offers;
 mod totp;
 mod types;
 
@@ -29,6 +30,7 @@ use serde::de::DeserializeOwned;
 pub use admin::{AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, PublicProfile};
 pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use error::Error;
+pub use offers::{OfferPage, OfferRequest, OfferSearch, OfferView, PaymentMethodInfo};
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use types::*;
 

@@ -51,6 +51,12 @@ pub mod codes {
     pub const TOTP_ALREADY_ENABLED: &str = "TOTP_ALREADY_ENABLED";
     /// 2FA is off (or its setup was not started).
     pub const TOTP_NOT_ENABLED: &str = "TOTP_NOT_ENABLED";
+    /// The offer changed since it was read (a concurrent edit); read it again.
+    pub const OFFER_CHANGED: &str = "OFFER_CHANGED";
+    /// The offer's state does not allow this (e.g. resuming a deleted offer).
+    pub const OFFER_STATE: &str = "OFFER_STATE";
+    /// The account has as many open offers as it may.
+    pub const OFFER_LIMIT: &str = "OFFER_LIMIT";
     /// Something failed on our side; the log has the cause.
     pub const INTERNAL: &str = "INTERNAL";
     /// A dependency (the database) is unavailable.

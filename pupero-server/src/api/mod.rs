@@ -15,6 +15,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod health;
+pub mod offers;
 pub mod profile;
 pub mod totp;
 
@@ -26,6 +27,7 @@ pub type Apis = (
     profile::ProfileApi,
     admin::AdminApi,
     api_keys::ApiKeysApi,
+    offers::OffersApi,
     totp::TotpApi,
 );
 
@@ -50,6 +52,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         api_keys::ApiKeysApi {
             state: state.clone(),
         },
+        offers::OffersApi {
+            state: state.clone(),
+        },
         totp::TotpApi {
             state: state.clone(),
         },
@@ -69,6 +74,8 @@ pub enum Tag {
     Admin,
     /// API keys for bots: created with scopes, shown once, listed, revoked.
     ApiKeys,
+    /// The market's offers.
+    Offers,
 }
 
 /// A user's access token: `Authorization: Bearer <JWT>`.

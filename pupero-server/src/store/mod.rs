@@ -8,8 +8,10 @@ use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
 mod admin;
+mod offers;
 
 pub use admin::EmailTaken;
+pub use offers::MAX_MARKET_CANDIDATES;
 mod throttle;
 
 pub use throttle::{MAX_THROTTLE_KEY_LEN, ThrottleState, ThrottleWrite};

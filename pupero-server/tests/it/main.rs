@@ -11,6 +11,7 @@ mod attacks;
 mod auth;
 mod envelope;
 mod matrix;
+mod offers;
 mod openapi;
 mod profile;
 mod ratelimit;

@@ -25,6 +25,10 @@ enum Allowed {
     Public,
     /// Any logged-in person, and API keys with the `read` scope.
     Read,
+    /// Any logged-in person, and API keys with the `trade` scope.
+    Trade,
+    /// The owner of the resource (`User`), by session or by a key with the `trade` scope.
+    OwnerTrade,
     /// Any logged-in person; never an API key.
     Sessions,
     /// Admins' sessions only.
@@ -40,6 +44,8 @@ impl Allowed {
         match self {
             Allowed::Public => true,
             Allowed::Read => session || caller == Caller::KeyRead,
+            Allowed::Trade => session || caller == Caller::KeyTrade,
+            Allowed::OwnerTrade => matches!(caller, Caller::User | Caller::KeyTrade),
             Allowed::Sessions => session,
             Allowed::Admins => caller == Caller::Admin,
         }
@@ -60,6 +66,8 @@ struct Callers {
     target: uuid::Uuid,
     /// A key of `User` that the key endpoints act on.
     target_key: uuid::Uuid,
+    /// An offer of `User`.
+    offer: uuid::Uuid,
 }
 
 async fn callers(app: &TestApp) -> Callers {
@@ -82,6 +90,7 @@ async fn callers(app: &TestApp) -> Callers {
         .await
         .unwrap()
         .id;
+    let offer = user.create_offer(&offer_request("100")).await.unwrap().id;
     let bearer = |c: &pupero_sdk::Client| {
         let c = c.clone();
         async move { Credential::Bearer(c.refresh().await.unwrap().access_token) }
@@ -99,6 +108,7 @@ async fn callers(app: &TestApp) -> Callers {
         ],
         target,
         target_key,
+        offer,
     }
 }
 
@@ -136,8 +146,14 @@ async fn got_through(
 
 app_test!(every_endpoint_admits_exactly_its_callers, |app| {
     let who = callers(app).await;
-    let (t, k) = (who.target, who.target_key);
+    let (t, k, o) = (who.target, who.target_key, who.offer);
     let json = |v: serde_json::Value| Some(v);
+    let offer_json = || json(serde_json::to_value(offer_request("99")).unwrap());
+    let bad_offer = || {
+        let mut bad = offer_request("99");
+        bad.currency = "XXX".into();
+        json(serde_json::to_value(bad).unwrap())
+    };
     // Endpoints that end sessions come last, so earlier rows keep their callers.
     let endpoints: Vec<(&str, String, Option<serde_json::Value>, Allowed)> = vec![
         ("GET", "/healthz".into(), None, Allowed::Public),
@@ -171,6 +187,40 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
         ("GET", "/api/v1/me".into(), None, Allowed::Read),
         ("GET", "/api/v1/balance".into(), None, Allowed::Read),
         ("GET", "/api/v1/ledger/history".into(), None, Allowed::Read),
+        (
+            "GET",
+            "/api/v1/payment-methods".into(),
+            None,
+            Allowed::Public,
+        ),
+        ("GET", "/api/v1/offers".into(), None, Allowed::Public),
+        ("GET", format!("/api/v1/offers/{o}"), None, Allowed::Public),
+        ("GET", "/api/v1/me/offers".into(), None, Allowed::Read),
+        ("POST", "/api/v1/offers".into(), bad_offer(), Allowed::Trade),
+        (
+            "PUT",
+            format!("/api/v1/offers/{o}"),
+            offer_json(),
+            Allowed::OwnerTrade,
+        ),
+        (
+            "POST",
+            format!("/api/v1/offers/{o}/pause"),
+            None,
+            Allowed::OwnerTrade,
+        ),
+        (
+            "POST",
+            format!("/api/v1/offers/{o}/resume"),
+            None,
+            Allowed::OwnerTrade,
+        ),
+        (
+            "DELETE",
+            format!("/api/v1/offers/{o}"),
+            None,
+            Allowed::OwnerTrade,
+        ),
         ("GET", "/api/v1/api-keys".into(), None, Allowed::Sessions),
         (
             "POST",
@@ -279,3 +329,19 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
         }
     }
 });
+
+fn offer_request(price: &str) -> pupero_sdk::OfferRequest {
+    pupero_sdk::OfferRequest {
+        side: "sell".into(),
+        currency: "EUR".into(),
+        payment_method: "SEPA".into(),
+        payment_details: String::new(),
+        price: Some(price.into()),
+        margin_percent: None,
+        min_amount: "0.1".into(),
+        max_amount: "1".into(),
+        payment_window_minutes: 60,
+        terms: String::new(),
+        visibility: "public".into(),
+    }
+}

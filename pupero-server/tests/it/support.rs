@@ -240,3 +240,36 @@ pub fn generous_limits() -> pupero_server::ratelimit::RateLimitSettings {
         ..RateLimitSettings::default()
     }
 }
+
+impl TestApp {
+    /// Credits `xmr` to `user` as a deposit from the platform's wallet, as the deposit scanner
+    /// will.
+    pub async fn fund(&self, user: uuid::Uuid, xmr: &str) {
+        use pupero_core::ledger::{
+            AccountCode, AccountFlags, LedgerId, NewAccount, NewTransfer, TransferCode, TransferOp,
+        };
+        use pupero_core::{AccountId, Piconero, TransferId, UserId};
+        let wallet = AccountId::from_u128(0xFEED);
+        let account = NewAccount {
+            id: wallet,
+            ledger: LedgerId::XMR,
+            code: AccountCode::HotWallet,
+            flags: AccountFlags::NONE,
+        };
+        self.state
+            .ledger
+            .create_account(account)
+            .await
+            .expect("wallet account");
+        let deposit = NewTransfer::xmr(
+            TransferId::new_v7(),
+            TransferOp::Single {
+                debit: wallet,
+                credit: AccountId::user_xmr(UserId::from_uuid(user)),
+                amount: Piconero::from_xmr_str(xmr).expect("amount"),
+            },
+            TransferCode::Deposit,
+        );
+        self.state.ledger.transfer(deposit).await.expect("deposit");
+    }
+}

@@ -1,0 +1,182 @@
+//! Offers, stored whole and rebuilt through the core's parsers (a row that no longer parses is
+//! corrupt, never silently accepted).
+
+use pupero_core::offer::{
+    OfferStatus, OfferTerms, PaymentDetails, PaymentMethod, PaymentWindow, Side, TradeLimits,
+    Visibility,
+};
+use pupero_core::price::Pricing;
+use pupero_core::{
+    CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Piconero, Price, Timestamp, UserId,
+};
+use sqlx::Row;
+
+use super::{Store, StoreError, ms};
+
+const OFFER_COLUMNS: &str = "id, owner_id, side, currency, payment_method, payment_details, pricing_kind, \
+     pricing_value, min_piconero, max_piconero, window_minutes, terms, visibility, status, created_at_ms, updated_at_ms";
+
+/// Most offers one market query reads before ranking them in memory. The market page is
+/// computed from every active public offer of a side and currency; past this many the oldest
+/// are left out (a SQL-side ranking will replace this bound when markets grow).
+pub const MAX_MARKET_CANDIDATES: u32 = 2_000;
+
+fn corrupt(_: pupero_core::Error) -> StoreError {
+    StoreError::Corrupt("offer row")
+}
+
+fn pricing_to_sql(p: Pricing) -> (&'static str, String) {
+    match p {
+        Pricing::Fixed(price) => ("fixed", price.to_string()),
+        Pricing::Margin(margin) => ("margin", margin.to_string()),
+    }
+}
+
+fn offer_from_row(row: &sqlx::any::AnyRow) -> Result<Offer, StoreError> {
+    let text = |c: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(c)?) };
+    let int = |c: &str| -> Result<i64, StoreError> { Ok(row.try_get::<i64, _>(c)?) };
+    let amount =
+        |c: &str| -> Result<Piconero, StoreError> { Piconero::try_from(int(c)?).map_err(corrupt) };
+    let time = |c: &str| -> Result<Timestamp, StoreError> {
+        Timestamp::try_from(int(c)?).map_err(corrupt)
+    };
+    let pricing = match text("pricing_kind")?.as_str() {
+        "fixed" => Pricing::Fixed(Price::parse(&text("pricing_value")?).map_err(corrupt)?),
+        "margin" => {
+            Pricing::Margin(MarginPercent::parse(&text("pricing_value")?).map_err(corrupt)?)
+        }
+        _ => return Err(StoreError::Corrupt("pricing kind")),
+    };
+    let window =
+        u32::try_from(int("window_minutes")?).map_err(|_| StoreError::Corrupt("window"))?;
+    let spec = NewOffer {
+        side: Side::parse(&text("side")?).map_err(corrupt)?,
+        currency: CurrencyCode::parse(&text("currency")?).map_err(corrupt)?,
+        payment_method: PaymentMethod::parse(&text("payment_method")?).map_err(corrupt)?,
+        payment_details: PaymentDetails::parse(&text("payment_details")?).map_err(corrupt)?,
+        pricing,
+        limits: TradeLimits::new(amount("min_piconero")?, amount("max_piconero")?)
+            .map_err(corrupt)?,
+        payment_window: PaymentWindow::from_minutes(window).map_err(corrupt)?,
+        terms: OfferTerms::parse(&text("terms")?).map_err(corrupt)?,
+        visibility: Visibility::parse(&text("visibility")?).map_err(corrupt)?,
+    };
+    Ok(Offer::restore(
+        text("id")?.parse::<OfferId>().map_err(corrupt)?,
+        text("owner_id")?.parse::<UserId>().map_err(corrupt)?,
+        spec,
+        OfferStatus::parse(&text("status")?).map_err(corrupt)?,
+        time("created_at_ms")?,
+        time("updated_at_ms")?,
+    ))
+}
+
+impl Store {
+    /// Stores a new offer.
+    pub async fn insert_offer(&self, offer: &Offer) -> Result<(), StoreError> {
+        let spec = offer.spec();
+        let (kind, value) = pricing_to_sql(spec.pricing);
+        let sql = format!(
+            "INSERT INTO offers ({OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(offer.id().to_string())
+            .bind(offer.owner().to_string())
+            .bind(spec.side.as_str())
+            .bind(spec.currency.as_str())
+            .bind(spec.payment_method.code())
+            .bind(spec.payment_details.as_str().to_owned())
+            .bind(kind)
+            .bind(value)
+            .bind(i64::try_from(spec.limits.min()).map_err(corrupt)?)
+            .bind(i64::try_from(spec.limits.max()).map_err(corrupt)?)
+            .bind(i64::from(spec.payment_window.minutes()))
+            .bind(spec.terms.as_str().to_owned())
+            .bind(spec.visibility.as_str())
+            .bind(offer.status().as_str())
+            .bind(ms(offer.created_at())?)
+            .bind(ms(offer.updated_at())?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes an offer's changed fields and status, if it still has `previous_updated_at`
+    /// (compare-and-set: of two concurrent edits, one wins and the other is told so).
+    pub async fn update_offer(
+        &self,
+        offer: &Offer,
+        previous_updated_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let spec = offer.spec();
+        let (kind, value) = pricing_to_sql(spec.pricing);
+        let done = sqlx::query(
+            "UPDATE offers SET payment_method = ?, payment_details = ?, pricing_kind = ?, pricing_value = ?, \
+             min_piconero = ?, max_piconero = ?, window_minutes = ?, terms = ?, visibility = ?, status = ?, \
+             updated_at_ms = ? WHERE id = ? AND updated_at_ms = ?",
+        )
+        .bind(spec.payment_method.code())
+        .bind(spec.payment_details.as_str().to_owned())
+        .bind(kind)
+        .bind(value)
+        .bind(i64::try_from(spec.limits.min()).map_err(corrupt)?)
+        .bind(i64::try_from(spec.limits.max()).map_err(corrupt)?)
+        .bind(i64::from(spec.payment_window.minutes()))
+        .bind(spec.terms.as_str().to_owned())
+        .bind(spec.visibility.as_str())
+        .bind(offer.status().as_str())
+        .bind(ms(offer.updated_at())?)
+        .bind(offer.id().to_string())
+        .bind(ms(previous_updated_at)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// One offer, deleted ones included.
+    pub async fn offer(&self, id: OfferId) -> Result<Option<Offer>, StoreError> {
+        let sql = format!("SELECT {OFFER_COLUMNS} FROM offers WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(offer_from_row).transpose()
+    }
+
+    /// A user's open (active or paused) offers, newest first.
+    pub async fn open_offers_of(&self, owner: UserId) -> Result<Vec<Offer>, StoreError> {
+        let sql = format!(
+            "SELECT {OFFER_COLUMNS} FROM offers WHERE owner_id = ? AND status IN ('active', 'paused') \
+             ORDER BY created_at_ms DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(owner.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(offer_from_row).collect()
+    }
+
+    /// Active public offers, optionally of one side and currency: the candidates of a market
+    /// page, at most [`MAX_MARKET_CANDIDATES`], newest first.
+    pub async fn market_candidates(
+        &self,
+        side: Option<Side>,
+        currency: Option<CurrencyCode>,
+    ) -> Result<Vec<Offer>, StoreError> {
+        let sql = format!(
+            "SELECT {OFFER_COLUMNS} FROM offers WHERE status = 'active' AND visibility = 'public' \
+             AND (? = '' OR side = ?) AND (? = '' OR currency = ?) ORDER BY created_at_ms DESC LIMIT ?"
+        );
+        let side = side.map_or("", Side::as_str);
+        let currency = currency.map_or_else(String::new, |c| c.as_str().to_owned());
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(side)
+            .bind(side)
+            .bind(currency.clone())
+            .bind(currency)
+            .bind(i64::from(MAX_MARKET_CANDIDATES))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(offer_from_row).collect()
+    }
+}

@@ -1,0 +1,327 @@
+//! Offers: posting, owner-only changes, the market page.
+
+use pupero_core::Scope;
+use pupero_sdk::{OfferRequest, OfferSearch};
+
+use crate::support::app_test;
+
+fn sell_eur(price: &str) -> OfferRequest {
+    OfferRequest {
+        side: "sell".into(),
+        currency: "EUR".into(),
+        payment_method: "SEPA".into(),
+        payment_details: "EU banks only".into(),
+        price: Some(price.into()),
+        margin_percent: None,
+        min_amount: "0.1".into(),
+        max_amount: "2".into(),
+        payment_window_minutes: 60,
+        terms: "Reference: trade id".into(),
+        visibility: "public".into(),
+    }
+}
+
+app_test!(posted_offers_reach_the_market_when_funded, |app| {
+    let (seller, seller_id) = app.user("seller").await;
+    let methods = app.new_client().payment_methods().await.unwrap();
+    assert!(methods.iter().any(|m| m.code == "SEPA"));
+
+    let offer = seller.create_offer(&sell_eur("150.5")).await.unwrap();
+    assert_eq!(offer.status, "active");
+    assert_eq!(offer.price.as_deref(), Some("150.5"));
+    let market = app.new_client();
+    let search = OfferSearch {
+        side: Some("sell"),
+        currency: Some("EUR"),
+        ..OfferSearch::default()
+    };
+    assert!(
+        market
+            .search_offers(&search)
+            .await
+            .unwrap()
+            .items
+            .is_empty(),
+        "an unfunded sell offer is not listed"
+    );
+
+    app.fund(seller_id, "1").await;
+    let page = market.search_offers(&search).await.unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(
+        page.items[0].max_amount, "1",
+        "the limits shown are what the seller can cover"
+    );
+    assert_eq!(page.items[0].effective_price.as_deref(), Some("150.5"));
+    assert_eq!(market.offer(offer.id).await.unwrap().id, offer.id);
+});
+
+app_test!(only_the_owner_changes_an_offer, |app| {
+    let (seller, seller_id) = app.user("owner").await;
+    let (other, _) = app.user("intruder").await;
+    app.fund(seller_id, "5").await;
+    let offer = seller.create_offer(&sell_eur("100")).await.unwrap();
+
+    assert!(
+        other
+            .pause_offer(offer.id)
+            .await
+            .unwrap_err()
+            .is_forbidden()
+    );
+    assert!(
+        other
+            .update_offer(offer.id, &sell_eur("1"))
+            .await
+            .unwrap_err()
+            .is_forbidden()
+    );
+    assert!(
+        other
+            .delete_offer(offer.id)
+            .await
+            .unwrap_err()
+            .is_forbidden()
+    );
+    assert!(
+        app.new_client()
+            .pause_offer(offer.id)
+            .await
+            .unwrap_err()
+            .is_unauthorized()
+    );
+
+    let market = OfferSearch::default();
+    let paused = seller.pause_offer(offer.id).await.unwrap();
+    assert_eq!(paused.status, "paused");
+    assert!(
+        app.new_client()
+            .search_offers(&market)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    seller.resume_offer(offer.id).await.unwrap();
+    assert_eq!(
+        app.new_client()
+            .search_offers(&market)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+
+    let updated = seller
+        .update_offer(offer.id, &sell_eur("99.99"))
+        .await
+        .unwrap();
+    assert_eq!(updated.price.as_deref(), Some("99.99"));
+    let mut other_side = sell_eur("99");
+    other_side.side = "buy".into();
+    assert!(
+        seller
+            .update_offer(offer.id, &other_side)
+            .await
+            .unwrap_err()
+            .is_validation()
+    );
+
+    seller.delete_offer(offer.id).await.unwrap();
+    assert!(
+        app.new_client()
+            .offer(offer.id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(
+        seller
+            .resume_offer(offer.id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    assert!(seller.my_offers().await.unwrap().is_empty());
+});
+
+app_test!(bad_offers_are_refused_with_validation_errors, |app| {
+    let (maker, _) = app.user("maker").await;
+    let mut both = sell_eur("100");
+    both.margin_percent = Some("1".into());
+    let mut neither = sell_eur("100");
+    neither.price = None;
+    let mut currency = sell_eur("100");
+    currency.currency = "XXX".into();
+    let mut limits = sell_eur("100");
+    limits.min_amount = "3".into();
+    let mut window = sell_eur("100");
+    window.payment_window_minutes = 5;
+    let mut method = sell_eur("100");
+    method.payment_method = "GOLD_BARS".into();
+    let mut price = sell_eur("-3");
+    price.price = Some("-3".into());
+    for bad in [both, neither, currency, limits, window, method, price] {
+        let error = maker.create_offer(&bad).await.unwrap_err();
+        assert_eq!(error.code(), Some("VALIDATION"), "{bad:?}");
+    }
+    assert!(
+        maker.my_offers().await.unwrap().is_empty(),
+        "nothing half-written"
+    );
+});
+
+app_test!(the_market_filters_sorts_and_pages, |app| {
+    // New accounts may have three open offers each: two sellers share the book.
+    let (first, first_id) = app.user("seller-one").await;
+    let (second, second_id) = app.user("seller-two").await;
+    app.fund(first_id, "100").await;
+    app.fund(second_id, "100").await;
+    for (seller, price) in [
+        (&first, "103"),
+        (&second, "101"),
+        (&first, "105"),
+        (&second, "102"),
+        (&first, "104"),
+    ] {
+        seller.create_offer(&sell_eur(price)).await.unwrap();
+    }
+    let mut usd = sell_eur("90");
+    usd.currency = "USD".into();
+    second.create_offer(&usd).await.unwrap();
+    let (buyer, _) = app.user("bigbuyer").await;
+    let mut buy = sell_eur("95");
+    buy.side = "buy".into();
+    buyer.create_offer(&buy).await.unwrap();
+
+    let market = app.new_client();
+    // Sell offers: cheapest first for a buyer, two per page.
+    let mut prices = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let search = OfferSearch {
+            side: Some("sell"),
+            currency: Some("EUR"),
+            limit: Some(2),
+            cursor: cursor.as_deref(),
+            ..OfferSearch::default()
+        };
+        let page = market.search_offers(&search).await.unwrap();
+        prices.extend(page.items.iter().map(|o| o.price.clone().unwrap()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(prices, ["101", "102", "103", "104", "105"]);
+
+    let usd_only = market
+        .search_offers(&OfferSearch {
+            currency: Some("USD"),
+            ..OfferSearch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(usd_only.items.len(), 1);
+    let buys = market
+        .search_offers(&OfferSearch {
+            side: Some("buy"),
+            ..OfferSearch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        buys.items.len(),
+        1,
+        "a buy offer needs no balance to be listed"
+    );
+    let big = market
+        .search_offers(&OfferSearch {
+            side: Some("sell"),
+            amount: Some("3"),
+            ..OfferSearch::default()
+        })
+        .await
+        .unwrap();
+    assert!(big.items.is_empty(), "no offer accepts 3 XMR");
+    let desc = market
+        .search_offers(&OfferSearch {
+            side: Some("sell"),
+            currency: Some("EUR"),
+            sort: Some("desc"),
+            ..OfferSearch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(desc.items[0].price.as_deref(), Some("105"));
+    assert!(
+        market
+            .search_offers(&OfferSearch {
+                currency: Some("eur!"),
+                ..OfferSearch::default()
+            })
+            .await
+            .unwrap_err()
+            .is_validation()
+    );
+});
+
+app_test!(margin_offers_need_a_market_price, |app| {
+    let (seller, seller_id) = app.user("marginal").await;
+    app.fund(seller_id, "1").await;
+    let mut margin = sell_eur("1");
+    margin.price = None;
+    margin.margin_percent = Some("2.5".into());
+    let offer = seller.create_offer(&margin).await.unwrap();
+    assert_eq!(offer.margin_percent.as_deref(), Some("2.5"));
+    let page = app
+        .new_client()
+        .search_offers(&OfferSearch::default())
+        .await
+        .unwrap();
+    assert!(
+        page.items.is_empty(),
+        "without a fresh quote a margin offer is hidden"
+    );
+    assert_eq!(
+        app.new_client()
+            .offer(offer.id)
+            .await
+            .unwrap()
+            .effective_price,
+        None
+    );
+});
+
+app_test!(
+    new_accounts_have_few_open_offers_and_keys_need_the_trade_scope,
+    |app| {
+        let (maker, _) = app.user("newbie").await;
+        for _ in 0..3 {
+            maker.create_offer(&sell_eur("100")).await.unwrap();
+        }
+        assert_eq!(
+            maker
+                .create_offer(&sell_eur("100"))
+                .await
+                .unwrap_err()
+                .code(),
+            Some("OFFER_LIMIT")
+        );
+
+        let reader = maker
+            .create_api_key("reader", &[Scope::Read])
+            .await
+            .unwrap()
+            .key;
+        let bot = pupero_sdk::Client::with_api_key(app.base_url.clone(), reader).unwrap();
+        assert!(
+            bot.create_offer(&sell_eur("100"))
+                .await
+                .unwrap_err()
+                .is_forbidden()
+        );
+        assert_eq!(bot.my_offers().await.unwrap().len(), 3);
+    }
+);
