@@ -10,6 +10,9 @@ use uuid::Uuid;
 mod admin;
 
 pub use admin::EmailTaken;
+mod prices;
+
+pub use prices::PRICE_SOURCE_ADMIN;
 mod throttle;
 
 pub use throttle::{MAX_THROTTLE_KEY_LEN, ThrottleState, ThrottleWrite};
