@@ -17,6 +17,7 @@
 mod admin;
 mod api_keys;
 mod error;
+mod prices;
 mod totp;
 mod types;
 
@@ -29,6 +30,7 @@ use serde::de::DeserializeOwned;
 pub use admin::{AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, PublicProfile};
 pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use error::Error;
+pub use prices::{MarketPrice, MarketPriceList};
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use types::*;
 

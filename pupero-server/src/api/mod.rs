@@ -15,6 +15,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod health;
+pub mod prices;
 pub mod profile;
 pub mod totp;
 
@@ -27,6 +28,7 @@ pub type Apis = (
     admin::AdminApi,
     api_keys::ApiKeysApi,
     totp::TotpApi,
+    prices::PricesApi,
 );
 
 /// The resources, each holding the shared state.
@@ -53,6 +55,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         totp::TotpApi {
             state: state.clone(),
         },
+        prices::PricesApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -69,6 +74,8 @@ pub enum Tag {
     Admin,
     /// API keys for bots: created with scopes, shown once, listed, revoked.
     ApiKeys,
+    /// Market prices of XMR per currency.
+    Market,
 }
 
 /// A user's access token: `Authorization: Bearer <JWT>`.

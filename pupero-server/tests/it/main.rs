@@ -12,6 +12,7 @@ mod auth;
 mod envelope;
 mod matrix;
 mod openapi;
+mod prices;
 mod profile;
 mod ratelimit;
 mod totp;
