@@ -240,7 +240,7 @@ impl Client {
             .await
     }
 
-    async fn no_content<B: Serialize>(
+    pub(crate) async fn no_content<B: Serialize>(
         &self,
         method: reqwest::Method,
         path: &str,

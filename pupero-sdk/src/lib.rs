@@ -18,6 +18,7 @@ mod admin;
 mod api_keys;
 mod error;
 mod offers;
+mod prices;
 mod totp;
 mod types;
 
@@ -31,6 +32,7 @@ pub use admin::{AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, PublicPro
 pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use error::Error;
 pub use offers::{OfferPage, OfferRequest, OfferSearch, OfferView, PaymentMethodInfo};
+pub use prices::{MarketPrice, MarketPriceList};
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use types::*;
 

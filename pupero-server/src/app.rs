@@ -37,6 +37,8 @@ pub struct AppState {
     pub limits: RateLimits,
     /// Secrets at rest (2FA secrets), under the data key.
     pub data_cipher: DataCipher,
+    /// Market prices: set by admins, or read from the configured HTTP source.
+    pub prices: crate::oracle::MarketPrices,
 }
 
 /// Who is calling, established by a security scheme.
@@ -126,6 +128,17 @@ impl AppState {
         let data_key = decode_data_key(settings.data_key.expose())
             .ok_or_else(|| anyhow::anyhow!("PUPERO_DATA_KEY is not 32 bytes of hex or base64"))?;
         let data_cipher = DataCipher::new(&data_key);
+        let http_prices = match &settings.price_url {
+            Some(url) => Some(crate::oracle::HttpJsonOracle::new(
+                crate::oracle::HttpSource {
+                    url: url.clone(),
+                    field: settings.price_field.clone().unwrap_or_default(),
+                },
+                clock.clone(),
+            )?),
+            None => None,
+        };
+        let prices = crate::oracle::MarketPrices::new(store.clone(), http_prices);
         Ok(Arc::new(AppState {
             settings,
             store,
@@ -136,6 +149,7 @@ impl AppState {
             api_keys_used: crate::audit::FirstUse::default(),
             limits,
             data_cipher,
+            prices,
         }))
     }
 

@@ -44,6 +44,8 @@ pub enum AuditEvent {
     ApiKeyUsed,
     /// A request was refused by a rate limit or lockout.
     RateLimited,
+    /// An admin set the market price of a currency.
+    PriceSet,
 }
 
 impl AuditEvent {
@@ -68,6 +70,7 @@ impl AuditEvent {
             AuditEvent::ApiKeyRevoked => "api_key_revoked",
             AuditEvent::ApiKeyUsed => "api_key_used",
             AuditEvent::RateLimited => "rate_limited",
+            AuditEvent::PriceSet => "price_set",
         }
     }
 }

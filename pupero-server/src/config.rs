@@ -86,6 +86,14 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Rate limits and the login lockout (the defaults of `crate::ratelimit`; tests shrink them).
     pub rate_limits: RateLimitSettings,
+    /// The HTTP JSON source of market prices: a URL where `{currency}` and `{currency_lower}`
+    /// stand for the currency code. Without it, only prices set by admins exist.
+    pub price_url: Option<String>,
+    /// Where the price sits in the source's JSON: a JSON pointer (`/monero/{currency_lower}`) or
+    /// a dotted path (`data.rates.{currency}`); empty means the whole document.
+    pub price_field: Option<String>,
+    /// Age after which a market price is stale and margin offers are hidden.
+    pub price_max_age_secs: u64,
 }
 
 /// Why the settings were refused.
@@ -129,6 +137,9 @@ struct FileSettings {
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
     max_body_bytes: Option<usize>,
+    price_url: Option<String>,
+    price_field: Option<String>,
+    price_max_age_secs: Option<u64>,
 }
 
 impl Settings {
@@ -279,6 +290,23 @@ impl Settings {
                 "must not be shorter than the access token's".to_owned(),
             ));
         }
+        let price_max_age_secs = number(
+            "PUPERO_PRICE_MAX_AGE_SECS",
+            from_file.price_max_age_secs,
+            pupero_core::limits::DEFAULT_QUOTE_MAX_AGE_SECS,
+        )?;
+        let price_url = var("PUPERO_PRICE_URL")
+            .or(from_file.price_url)
+            .filter(|url| !url.is_empty());
+        if let Some(url) = &price_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(invalid(
+                "PUPERO_PRICE_URL",
+                "expected an http:// or https:// URL".to_owned(),
+            ));
+        }
+        let price_field = var("PUPERO_PRICE_FIELD").or(from_file.price_field);
         Ok(Settings {
             mode,
             listen,
@@ -290,6 +318,9 @@ impl Settings {
             max_body_bytes: usize::try_from(max_body_bytes)
                 .map_err(|_| invalid("PUPERO_MAX_BODY_BYTES", "too large".to_owned()))?,
             rate_limits: RateLimitSettings::default(),
+            price_url,
+            price_field,
+            price_max_age_secs,
         })
     }
 
@@ -306,6 +337,9 @@ impl Settings {
             refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             rate_limits: RateLimitSettings::default(),
+            price_url: None,
+            price_field: None,
+            price_max_age_secs: pupero_core::limits::DEFAULT_QUOTE_MAX_AGE_SECS,
         }
     }
 }
@@ -491,6 +525,8 @@ mod tests {
             ("PUPERO_DATABASE_URL", "postgres://x"),
             ("PUPERO_ACCESS_TOKEN_TTL_SECS", "0"),
             ("PUPERO_MAX_BODY_BYTES", "-1"),
+            ("PUPERO_PRICE_URL", "ftp://prices"),
+            ("PUPERO_PRICE_MAX_AGE_SECS", "soon"),
         ] {
             match load(&[(name, value)]) {
                 Err(ConfigError::Invalid { name: n, .. }) => assert_eq!(n, name),

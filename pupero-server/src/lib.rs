@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod demo;
 pub mod error;
 pub mod middleware;
+pub mod oracle;
 pub mod ratelimit;
 pub mod security;
 pub mod store;

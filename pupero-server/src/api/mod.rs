@@ -16,6 +16,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod health;
 pub mod offers;
+pub mod prices;
 pub mod profile;
 pub mod totp;
 
@@ -29,6 +30,7 @@ pub type Apis = (
     api_keys::ApiKeysApi,
     offers::OffersApi,
     totp::TotpApi,
+    prices::PricesApi,
 );
 
 /// The resources, each holding the shared state.
@@ -58,6 +60,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         totp::TotpApi {
             state: state.clone(),
         },
+        prices::PricesApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -76,6 +81,8 @@ pub enum Tag {
     ApiKeys,
     /// The market's offers.
     Offers,
+    /// Market prices of XMR per currency.
+    Market,
 }
 
 /// A user's access token: `Authorization: Bearer <JWT>`.

@@ -7,12 +7,12 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use pupero_core::ledger::LedgerStore;
-use pupero_core::limits::{DEFAULT_QUOTE_MAX_AGE_SECS, max_open_offers};
+use pupero_core::limits::max_open_offers;
 use pupero_core::offer::{
     OfferCursor, OfferFilter, OfferQuery, OfferStatus, OfferTerms, OfferUpdate, PAYMENT_METHODS,
     PaymentDetails, PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits, Visibility,
 };
-use pupero_core::price::{Pricing, Quote};
+use pupero_core::price::{PriceOracle, Pricing, Quote};
 use pupero_core::{
     AccountId, CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Piconero, Price, Scope,
     UserId,
@@ -186,9 +186,29 @@ fn view(offer: &Offer, effective: Option<Price>, limits: TradeLimits) -> OfferVi
 }
 
 impl OffersApi {
-    /// The market quotes offers are priced against.
-    async fn quotes(&self) -> Result<Vec<Quote>, ApiError> {
-        Ok(Vec::new())
+    /// The market quotes of `currencies`, for pricing margin offers. A currency without a
+    /// quote (or whose feed fails) simply has none: its margin offers are hidden, fixed ones
+    /// are not affected.
+    async fn quotes(&self, currencies: impl IntoIterator<Item = CurrencyCode>) -> Vec<Quote> {
+        let mut wanted: Vec<CurrencyCode> = currencies.into_iter().collect();
+        wanted.sort_by_key(|c| c.as_str());
+        wanted.dedup();
+        let mut quotes = Vec::with_capacity(wanted.len());
+        for currency in wanted {
+            match self.state.prices.quote(currency).await {
+                Ok(Some(quote)) => quotes.push(quote),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(currency = currency.as_str(), error = %crate::error::chain(&e), "no market price")
+                }
+            }
+        }
+        quotes
+    }
+
+    /// How old a quote may be before margin offers priced on it are hidden.
+    fn max_quote_age_secs(&self) -> u64 {
+        self.state.settings.price_max_age_secs
     }
 
     /// Available balances of `owners`, for sell offers' listability.
@@ -335,13 +355,9 @@ impl OffersApi {
             .await?
             .filter(|o| o.status() != OfferStatus::Deleted)
             .ok_or_else(|| ApiError::not_found("no such offer"))?;
-        let quotes = self.quotes().await?;
+        let quotes = self.quotes([offer.currency()]).await;
         let effective = offer
-            .effective_price(
-                quotes.iter().find(|q| q.currency() == offer.currency()),
-                self.state.now(),
-                DEFAULT_QUOTE_MAX_AGE_SECS,
-            )
+            .effective_price(quotes.first(), self.state.now(), self.max_quote_age_secs())
             .ok()
             .map(|p| p.price());
         Ok(Json(view(&offer, effective, offer.limits())))
@@ -495,14 +511,14 @@ impl OffersApi {
             .await?;
         let owners: Vec<UserId> = candidates.iter().map(Offer::owner).collect();
         let available = self.available(&owners).await?;
-        let quotes = self.quotes().await?;
+        let quotes = self.quotes(candidates.iter().map(Offer::currency)).await;
         let page = pupero_core::offer::search(
             &candidates,
             |owner| available.get(&owner).copied().unwrap_or(Piconero::ZERO),
             &quotes,
             &query,
             self.state.now(),
-            DEFAULT_QUOTE_MAX_AGE_SECS,
+            self.max_quote_age_secs(),
         );
         Ok(Json(OfferPageView {
             items: page

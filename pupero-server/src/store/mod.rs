@@ -12,6 +12,9 @@ mod offers;
 
 pub use admin::EmailTaken;
 pub use offers::MAX_MARKET_CANDIDATES;
+mod prices;
+
+pub use prices::PRICE_SOURCE_ADMIN;
 mod throttle;
 
 pub use throttle::{MAX_THROTTLE_KEY_LEN, ThrottleState, ThrottleWrite};

@@ -13,6 +13,7 @@ mod envelope;
 mod matrix;
 mod offers;
 mod openapi;
+mod prices;
 mod profile;
 mod ratelimit;
 mod totp;

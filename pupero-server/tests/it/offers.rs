@@ -292,6 +292,19 @@ app_test!(margin_offers_need_a_market_price, |app| {
             .effective_price,
         None
     );
+
+    // Once the market has a price, the offer is listed at price × (1 + margin).
+    let (admin, _) = app
+        .user_with_role("price-admin", pupero_core::Role::Admin)
+        .await;
+    admin.admin_set_price("EUR", "200").await.unwrap();
+    let page = app
+        .new_client()
+        .search_offers(&OfferSearch::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert_eq!(page.items[0].effective_price.as_deref(), Some("205"));
 });
 
 app_test!(

@@ -1,0 +1,137 @@
+//! Market prices: anyone reads them; admins set a currency's price by hand (when there is no
+//! HTTP source, or to correct a broken one).
+
+use std::sync::Arc;
+
+use poem::Request;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use pupero_core::{CurrencyCode, Price, PriceOracle, Quote, Role};
+
+use super::auth::NoContent;
+use super::{SessionAuth, Tag};
+use crate::app::AppState;
+use crate::audit::{AuditEntry, AuditEvent, client_ip};
+use crate::error::ApiError;
+use crate::oracle::OracleError;
+use crate::store::PRICE_SOURCE_ADMIN;
+
+/// The market resource.
+pub struct PricesApi {
+    pub(crate) state: Arc<AppState>,
+}
+
+/// A price to set.
+#[derive(Debug, Object)]
+pub struct PriceChange {
+    /// Fiat per XMR, a decimal string with at most 8 decimals, e.g. `"150.25"`.
+    pub price: String,
+}
+
+/// The market price of XMR in one currency.
+#[derive(Debug, Object)]
+pub struct MarketPrice {
+    /// ISO 4217 code, e.g. `EUR`.
+    pub currency: String,
+    /// Fiat per XMR, a decimal string.
+    pub price: String,
+    /// When the price was observed, unix milliseconds.
+    pub observed_at_ms: u64,
+    /// Whether the price is recent enough for offers priced by a margin over the market.
+    pub fresh: bool,
+}
+
+/// Every known market price.
+#[derive(Debug, Object)]
+pub struct MarketPriceList {
+    /// By currency.
+    pub items: Vec<MarketPrice>,
+}
+
+fn currency(code: &str) -> Result<CurrencyCode, ApiError> {
+    CurrencyCode::parse(code)
+        .map_err(|_| ApiError::validation(format!("unsupported currency code {code:?}")))
+}
+
+/// The combined oracle fails only when the database does (a failing HTTP source is logged and
+/// skipped), so this is a 500.
+fn oracle_error(e: &OracleError) -> ApiError {
+    ApiError::internal(e)
+}
+
+impl PricesApi {
+    fn market_price(&self, quote: &Quote) -> MarketPrice {
+        MarketPrice {
+            currency: quote.currency().to_string(),
+            price: quote.price().to_string(),
+            observed_at_ms: quote.observed_at().as_unix_ms(),
+            fresh: quote.is_fresh(self.state.now(), self.state.settings.price_max_age_secs),
+        }
+    }
+}
+
+#[OpenApi(prefix_path = "/api/v1", tag = "Tag::Market")]
+impl PricesApi {
+    /// Every known market price: those set by admins and those recently read from the price
+    /// source, the newer of the two per currency.
+    #[oai(path = "/prices", method = "get", operation_id = "list_prices")]
+    async fn list(&self) -> Result<Json<MarketPriceList>, ApiError> {
+        let quotes = self
+            .state
+            .prices
+            .known()
+            .await
+            .map_err(|e| oracle_error(&e))?;
+        Ok(Json(MarketPriceList {
+            items: quotes.iter().map(|q| self.market_price(q)).collect(),
+        }))
+    }
+
+    /// The market price of one currency; 404 when there is none.
+    #[oai(path = "/prices/:currency", method = "get", operation_id = "get_price")]
+    async fn get(&self, currency: Path<String>) -> Result<Json<MarketPrice>, ApiError> {
+        let code = self::currency(&currency.0)?;
+        let quote = self
+            .state
+            .prices
+            .quote(code)
+            .await
+            .map_err(|e| oracle_error(&e))?
+            .ok_or_else(|| ApiError::not_found("no market price for this currency"))?;
+        Ok(Json(self.market_price(&quote)))
+    }
+
+    /// Sets the market price of a currency, observed now. It replaces the price source's until
+    /// the source's next newer quote.
+    #[oai(
+        path = "/admin/prices/:currency",
+        method = "put",
+        operation_id = "admin_set_price"
+    )]
+    async fn set(
+        &self,
+        req: &Request,
+        auth: SessionAuth,
+        currency: Path<String>,
+        body: Json<PriceChange>,
+    ) -> Result<NoContent, ApiError> {
+        auth.0.require_role(Role::Admin)?;
+        let code = self::currency(&currency.0)?;
+        let price =
+            Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
+        let quote = Quote::new(code, price, self.state.now());
+        self.state
+            .store
+            .set_market_price(&quote, PRICE_SOURCE_ADMIN)
+            .await?;
+        self.state
+            .audit(
+                AuditEntry::of(AuditEvent::PriceSet, Some(auth.0.user))
+                    .from_ip(client_ip(req))
+                    .detail(format!("{code}={price}")),
+            )
+            .await;
+        Ok(NoContent::Done)
+    }
+}
