@@ -94,6 +94,9 @@ pub struct Settings {
     pub price_field: Option<String>,
     /// Age after which a market price is stale and margin offers are hidden.
     pub price_max_age_secs: u64,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed (none by default: the
+    /// header is then ignored, since any client can send it).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// Why the settings were refused.
@@ -140,6 +143,7 @@ struct FileSettings {
     price_url: Option<String>,
     price_field: Option<String>,
     price_max_age_secs: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -307,6 +311,26 @@ impl Settings {
             ));
         }
         let price_field = var("PUPERO_PRICE_FIELD").or(from_file.price_field);
+        let proxies: Vec<String> = match var("PUPERO_TRUSTED_PROXIES") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            None => from_file.trusted_proxies.unwrap_or_default(),
+        };
+        let trusted_proxies = proxies
+            .iter()
+            .map(|p| {
+                p.parse().map_err(|_| {
+                    invalid(
+                        "PUPERO_TRUSTED_PROXIES",
+                        format!("not an IP address: {p:?}"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, ConfigError>>()?;
         Ok(Settings {
             mode,
             listen,
@@ -321,6 +345,7 @@ impl Settings {
             price_url,
             price_field,
             price_max_age_secs,
+            trusted_proxies,
         })
     }
 
@@ -340,6 +365,7 @@ impl Settings {
             price_url: None,
             price_field: None,
             price_max_age_secs: pupero_core::limits::DEFAULT_QUOTE_MAX_AGE_SECS,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -525,6 +551,7 @@ mod tests {
             ("PUPERO_DATABASE_URL", "postgres://x"),
             ("PUPERO_ACCESS_TOKEN_TTL_SECS", "0"),
             ("PUPERO_MAX_BODY_BYTES", "-1"),
+            ("PUPERO_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
             ("PUPERO_PRICE_URL", "ftp://prices"),
             ("PUPERO_PRICE_MAX_AGE_SECS", "soon"),
         ] {

@@ -257,11 +257,7 @@ impl AddressKey {
     }
 }
 
-/// The client's IP address, as the server saw the connection (the same source as
-/// [`client_ip`], typed).
-pub fn client_addr(req: &Request) -> Option<IpAddr> {
-    req.remote_addr().as_socket_addr().map(|a| a.ip())
-}
+pub use crate::audit::client_addr;
 
 /// The injected clock, as `governor` reads time: nanoseconds since the Unix epoch.
 #[derive(Debug, Clone)]

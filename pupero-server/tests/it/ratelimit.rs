@@ -367,3 +367,49 @@ app_test_with!(
         assert_eq!(checked, 5, "exactly the allowed failures were checked");
     }
 );
+
+/// Logs in `name` with a forged or forwarded `X-Forwarded-For` and returns the address the
+/// audit log recorded.
+async fn recorded_address(app: &TestApp, name: &str) -> Option<String> {
+    let (_, user) = app.user(name).await;
+    let response = app
+        .raw()
+        .post(format!("{}/api/v1/auth/login", app.base_url))
+        .header("x-forwarded-for", "203.0.113.7")
+        .json(&serde_json::json!({"login": name, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let rows = app
+        .state
+        .store
+        .audit_page(Some(pupero_core::UserId::from_uuid(user)), None, 10)
+        .await
+        .unwrap();
+    rows.into_iter()
+        .find(|r| r.event == "login_succeeded")
+        .and_then(|r| r.client_ip)
+}
+
+app_test_with!(
+    forwarded_for_is_ignored_without_a_trusted_proxy,
+    |_settings| {},
+    |app, _clock| {
+        assert_eq!(
+            recorded_address(app, "direct").await.as_deref(),
+            Some("127.0.0.1")
+        );
+    }
+);
+
+app_test_with!(
+    forwarded_for_names_the_client_behind_a_trusted_proxy,
+    |settings| settings.trusted_proxies = vec!["127.0.0.1".parse().unwrap()],
+    |app, _clock| {
+        assert_eq!(
+            recorded_address(app, "proxied").await.as_deref(),
+            Some("203.0.113.7")
+        );
+    }
+);
