@@ -24,6 +24,10 @@ pub enum Error {
     /// A ledger invariant does not hold in the database. Never expected; always a bug.
     #[error("ledger invariant violated: {0}")]
     InvariantViolated(String),
+    /// The caller's [`crate::Attachment`] aborted its transaction with this code; nothing was
+    /// written.
+    #[error("aborted by the caller's statements: {0}")]
+    Aborted(&'static str),
     /// The ledger refused the request (insufficient funds, idempotency conflict, ...).
     #[error(transparent)]
     Refused(#[from] pupero_core::Error),

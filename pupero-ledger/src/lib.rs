@@ -13,6 +13,7 @@
 //! schema repeats the balance constraints as `CHECK`s and forbids changing a transfer.
 #![deny(missing_docs)]
 
+mod attach;
 mod db;
 mod error;
 mod store;
@@ -20,6 +21,7 @@ mod store;
 pub mod testing;
 mod writer;
 
+pub use attach::{Attachment, AttachmentError};
 pub use db::{Engine, migrate_with, open_pool};
 pub use error::Error;
 pub use store::{LedgerOptions, SqlLedger};

@@ -103,15 +103,39 @@ impl SqlLedger {
             })
             .collect();
         let results = LedgerStore::create_transfers(self, &chain).await?;
-        let failure = results
-            .iter()
-            .filter_map(|r| r.err())
-            .find(|e| *e != TransferError::LinkedEventFailed)
-            .or_else(|| results.iter().find_map(|r| r.err()));
-        match failure {
-            Some(error) => Err(Error::Refused(error.into())),
-            None => Ok(results.into_iter().flatten().collect()),
+        first_refusal(results)
+    }
+
+    /// Creates `plan` as one linked chain (like [`SqlLedger::transfer_linked`]) and runs
+    /// `attachment` in the same database transaction: both commit, or neither does.
+    ///
+    /// The plan may be empty (the attachment then commits alone, still serialised with every
+    /// other write of this process). If the ledger refuses a transfer the attachment does not
+    /// run and the error is [`Error::Refused`]; if the attachment aborts, the error is
+    /// [`Error::Aborted`] and the plan is not applied. Commands with attachments are never
+    /// committed in a group.
+    pub async fn transfer_attached(
+        &self,
+        plan: Vec<NewTransfer>,
+        attachment: impl crate::Attachment,
+    ) -> Result<Vec<Outcome>, Error> {
+        if plan.len() > MAX_TRANSFERS_PER_BATCH {
+            return Err(Error::BatchTooLarge(plan.len()));
         }
+        let last = plan.len().saturating_sub(1);
+        let plan: Vec<NewTransfer> = plan
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| NewTransfer {
+                linked: i < last,
+                ..t
+            })
+            .collect();
+        let attachment: Box<dyn crate::Attachment> = Box::new(attachment);
+        let results = self
+            .send(|tx| Command::Attached(plan, attachment, tx))
+            .await?;
+        first_refusal(results)
     }
 
     /// One account, if it exists.
@@ -289,6 +313,20 @@ impl LedgerStore for SqlLedger {
             return Ok(0);
         }
         self.send(|tx| Command::Expire(ids, tx)).await
+    }
+}
+
+/// The outcomes of a linked chain, or the refusal of the transfer that failed it (not of its
+/// innocent siblings, which fail with `LinkedEventFailed`).
+fn first_refusal(results: Vec<TransferResult>) -> Result<Vec<Outcome>, Error> {
+    let failure = results
+        .iter()
+        .filter_map(|r| r.err())
+        .find(|e| *e != TransferError::LinkedEventFailed)
+        .or_else(|| results.iter().find_map(|r| r.err()));
+    match failure {
+        Some(error) => Err(Error::Refused(error.into())),
+        None => Ok(results.into_iter().flatten().collect()),
     }
 }
 

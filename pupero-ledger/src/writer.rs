@@ -20,6 +20,7 @@ use pupero_core::{AccountId, Timestamp, TransferId};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::attach::{Attachment, AttachmentError};
 use crate::db::{self, ACCOUNT_COLUMNS, Engine, TRANSFER_COLUMNS, placeholders};
 use crate::error::Error;
 
@@ -84,6 +85,12 @@ pub(crate) enum Command {
         oneshot::Sender<Result<Vec<TransferResult>, Error>>,
     ),
     Expire(Vec<TransferId>, oneshot::Sender<Result<u32, Error>>),
+    /// A linked plan with the caller's statements, committed in a transaction of its own.
+    Attached(
+        Vec<NewTransfer>,
+        Box<dyn Attachment>,
+        oneshot::Sender<Result<Vec<TransferResult>, Error>>,
+    ),
 }
 
 enum Reply {
@@ -98,6 +105,7 @@ impl Command {
             Command::Accounts(a, _) => a.len(),
             Command::Transfers(t, _) => t.len(),
             Command::Expire(p, _) => p.len(),
+            Command::Attached(t, _, _) => t.len(),
         }
     }
 
@@ -110,6 +118,8 @@ impl Command {
             (Command::Accounts(_, tx), Err(e)) => drop(tx.send(Err(e))),
             (Command::Transfers(_, tx), Err(e)) => drop(tx.send(Err(e))),
             (Command::Expire(_, tx), Err(e)) => drop(tx.send(Err(e))),
+            (Command::Attached(_, _, tx), Ok(Reply::Transfers(r))) => drop(tx.send(Ok(r))),
+            (Command::Attached(_, _, tx), Err(e)) => drop(tx.send(Err(e))),
             (_, Ok(_)) => unreachable!("a reply always matches its command"),
         }
     }
@@ -127,11 +137,37 @@ async fn run(
     engine: Engine,
     clock: Arc<dyn Clock>,
 ) {
-    while let Some(first) = rx.recv().await {
+    // A command with an attachment found while filling a group waits here for the next turn.
+    let mut carried: Option<Command> = None;
+    loop {
+        let first = match carried.take() {
+            Some(command) => command,
+            None => match rx.recv().await {
+                Some(command) => command,
+                None => break,
+            },
+        };
+        if matches!(first, Command::Attached(..)) {
+            // Never grouped: the caller's statements may abort, and must abort alone.
+            let result =
+                commit_with_retries(&pool, engine, clock.as_ref(), std::slice::from_ref(&first))
+                    .await;
+            if let Err(error) = &result
+                && !matches!(error, Error::Aborted(_) | Error::Refused(_))
+            {
+                tracing::error!(error = %error_chain(error), "ledger commit with attachment failed");
+            }
+            first.send(result.map(|mut replies| replies.remove(0)));
+            continue;
+        }
         let mut weight = first.weight();
         let mut group = vec![first];
         while weight < MAX_TRANSFERS_PER_GROUP_COMMIT {
             match rx.try_recv() {
+                Ok(command @ Command::Attached(..)) => {
+                    carried = Some(command);
+                    break;
+                }
                 Ok(command) => {
                     weight += command.weight();
                     group.push(command);
@@ -178,6 +214,7 @@ fn error_copy(error: &Error) -> Error {
         Error::Refused(e) => Error::Refused(e.clone()),
         Error::BatchTooLarge(n) => Error::BatchTooLarge(*n),
         Error::WriterStopped => Error::WriterStopped,
+        Error::Aborted(code) => Error::Aborted(code),
         other => Error::Database(sqlx::Error::Protocol(error_chain(other))),
     }
 }
@@ -238,10 +275,37 @@ async fn commit_group(
                     .try_into()
                     .unwrap_or(u32::MAX),
             ),
+            Command::Attached(transfers, _, _) => {
+                Reply::Transfers(book.create_transfers(transfers, now))
+            }
         })
         .collect();
 
-    if book.is_dirty() {
+    // Attached commands are committed alone: run the caller's statements once the ledger
+    // accepted the whole plan; a refusal or an abort writes nothing.
+    let mut attached_ran = false;
+    if let [Command::Attached(_, attachment, _)] = group {
+        debug_assert_eq!(replies.len(), 1);
+        let accepted = matches!(&replies[0], Reply::Transfers(r) if r.iter().all(Result::is_ok));
+        if !accepted {
+            tx.rollback().await?;
+            return Ok(replies);
+        }
+        if let Err(error) = attachment.run(&mut tx, engine).await {
+            tx.rollback().await?;
+            return Err(match error {
+                AttachmentError::Abort(code) => Error::Aborted(code),
+                AttachmentError::Database(e) => Error::Database(e),
+            });
+        }
+        attached_ran = true;
+    }
+    debug_assert!(
+        attached_ran || group.iter().all(|c| !matches!(c, Command::Attached(..))),
+        "attached commands are never grouped"
+    );
+
+    if book.is_dirty() || attached_ran {
         persist(&mut tx, engine, &book).await?;
         tx.commit().await?;
         #[cfg(debug_assertions)]
@@ -265,7 +329,7 @@ async fn load(
     for command in group {
         match command {
             Command::Accounts(accounts, _) => account_ids.extend(accounts.iter().map(|a| a.id)),
-            Command::Transfers(transfers, _) => {
+            Command::Transfers(transfers, _) | Command::Attached(transfers, _, _) => {
                 for t in transfers {
                     transfer_ids.insert(t.id);
                     if let Some(pending) = t.pending_id() {

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod attached;
 mod concurrency;
 mod props;
 mod transfers;

@@ -1,0 +1,224 @@
+//! A plan and the caller's statements commit together or not at all.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use async_trait::async_trait;
+use pupero_core::TransferId;
+use pupero_core::ledger::LedgerStore;
+use pupero_ledger::{Attachment, AttachmentError, Engine};
+use sqlx::{AnyConnection, AnyPool};
+
+use crate::support::{TestLedger, ledger_test, single};
+
+const AMOUNT: u64 = 1_000_000_000;
+/// Attached commands racing for one compare-and-set.
+const RACERS: usize = 40;
+
+async fn scratch(t: &TestLedger) -> AnyPool {
+    let (_, pool) = pupero_ledger::open_pool(&t.url, 2).await.expect("pool");
+    sqlx::query("CREATE TABLE attach_rows (id VARCHAR(64) PRIMARY KEY, version BIGINT NOT NULL)")
+        .execute(&pool)
+        .await
+        .expect("scratch table");
+    pool
+}
+
+async fn row_version(pool: &AnyPool, id: &str) -> Option<i64> {
+    sqlx::query_scalar("SELECT version FROM attach_rows WHERE id = ?")
+        .bind(id.to_owned())
+        .fetch_optional(pool)
+        .await
+        .expect("select")
+}
+
+async fn exists(t: &TestLedger, id: TransferId) -> bool {
+    !t.ledger.lookup_transfers(&[id]).await.unwrap().is_empty()
+}
+
+/// Inserts a row, then aborts if told to.
+struct Insert {
+    id: String,
+    abort: bool,
+    runs: Arc<AtomicU32>,
+}
+
+#[async_trait]
+impl Attachment for Insert {
+    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        sqlx::query("INSERT INTO attach_rows (id, version) VALUES (?, 0)")
+            .bind(self.id.clone())
+            .execute(&mut *conn)
+            .await?;
+        if self.abort {
+            return Err(AttachmentError::Abort("told_to"));
+        }
+        Ok(())
+    }
+}
+
+/// Moves a row from `expected` to `expected + 1`, or aborts.
+struct CompareAndSet {
+    id: String,
+    expected: i64,
+}
+
+#[async_trait]
+impl Attachment for CompareAndSet {
+    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+        let done = sqlx::query("UPDATE attach_rows SET version = ? WHERE id = ? AND version = ?")
+            .bind(self.expected + 1)
+            .bind(self.id.clone())
+            .bind(self.expected)
+            .execute(&mut *conn)
+            .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(AttachmentError::Abort("version_moved"))
+        }
+    }
+}
+
+ledger_test!(plan_and_rows_commit_together, |t| {
+    let pool = scratch(&t).await;
+    let op = t.operator().await;
+    let payer = t.user(op, AMOUNT).await;
+    let payee = t.user(op, 0).await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let transfer = single(payer, payee, AMOUNT);
+    let id = transfer.id;
+    let attachment = Insert {
+        id: "a".into(),
+        abort: false,
+        runs: runs.clone(),
+    };
+    t.ledger
+        .transfer_attached(vec![transfer], attachment)
+        .await
+        .expect("committed");
+    assert_eq!(row_version(&pool, "a").await, Some(0));
+    assert!(exists(&t, id).await);
+    assert_eq!(t.available(payee).await, AMOUNT);
+    assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+    // An empty plan commits the statements alone.
+    let attachment = Insert {
+        id: "b".into(),
+        abort: false,
+        runs,
+    };
+    t.ledger
+        .transfer_attached(Vec::new(), attachment)
+        .await
+        .expect("committed");
+    assert_eq!(row_version(&pool, "b").await, Some(0));
+    t.ledger.check_invariants().await.unwrap();
+});
+
+ledger_test!(an_abort_writes_nothing, |t| {
+    let pool = scratch(&t).await;
+    let op = t.operator().await;
+    let payer = t.user(op, AMOUNT).await;
+    let payee = t.user(op, 0).await;
+    let transfer = single(payer, payee, AMOUNT);
+    let id = transfer.id;
+    let attachment = Insert {
+        id: "a".into(),
+        abort: true,
+        runs: Arc::new(AtomicU32::new(0)),
+    };
+    let error = t
+        .ledger
+        .transfer_attached(vec![transfer], attachment)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, pupero_ledger::Error::Aborted("told_to")),
+        "{error:?}"
+    );
+    assert_eq!(
+        row_version(&pool, "a").await,
+        None,
+        "the row is rolled back"
+    );
+    assert!(!exists(&t, id).await, "so is the plan");
+    assert_eq!(t.available(payer).await, AMOUNT);
+});
+
+ledger_test!(a_refused_plan_never_runs_the_statements, |t| {
+    let pool = scratch(&t).await;
+    let op = t.operator().await;
+    let payer = t.user(op, AMOUNT).await;
+    let payee = t.user(op, 0).await;
+    let runs = Arc::new(AtomicU32::new(0));
+    let attachment = Insert {
+        id: "a".into(),
+        abort: false,
+        runs: runs.clone(),
+    };
+    let plan = vec![single(payer, payee, AMOUNT), single(payer, payee, 1)];
+    let error = t
+        .ledger
+        .transfer_attached(plan, attachment)
+        .await
+        .unwrap_err();
+    assert!(error.is_insufficient_funds(), "{error:?}");
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    assert_eq!(row_version(&pool, "a").await, None);
+    assert_eq!(
+        t.available(payer).await,
+        AMOUNT,
+        "the linked plan is all or nothing"
+    );
+});
+
+ledger_test!(one_compare_and_set_wins_a_race, |t| {
+    let pool = scratch(&t).await;
+    sqlx::query("INSERT INTO attach_rows (id, version) VALUES ('cas', 0)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let op = t.operator().await;
+    let payer = t.user(op, AMOUNT * 100).await;
+    let payee = t.user(op, 0).await;
+    // Two writers, as two processes; plain transfers race alongside the attached ones.
+    let writers = [t.ledger.clone(), t.reopen().await];
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let ledger = writers[i % 2].clone();
+        let plan = vec![single(payer, payee, AMOUNT)];
+        let cas = CompareAndSet {
+            id: "cas".into(),
+            expected: 0,
+        };
+        tasks.push(tokio::spawn(async move {
+            ledger.transfer_attached(plan, cas).await.map(|_| ())
+        }));
+        let ledger = writers[(i + 1) % 2].clone();
+        let plain = single(payer, payee, 1);
+        tasks.push(tokio::spawn(async move {
+            ledger.transfer(plain).await.map(|_| ())
+        }));
+    }
+    let mut won = 0;
+    let mut lost = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(pupero_ledger::Error::Aborted("version_moved")) => lost += 1,
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(
+        won,
+        RACERS + 1,
+        "every plain transfer and one attached plan"
+    );
+    assert_eq!(lost, RACERS - 1);
+    assert_eq!(row_version(&pool, "cas").await, Some(1));
+    let racers = u64::try_from(RACERS).unwrap();
+    assert_eq!(t.available(payee).await, AMOUNT + racers);
+    t.ledger.check_invariants().await.unwrap();
+});
