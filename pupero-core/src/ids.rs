@@ -95,7 +95,15 @@ uuid_id!(
 /// account is idempotent and needs no lookup table.
 const USER_XMR_ACCOUNT_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0001);
 
+/// The platform's fee account: one fixed id, so every process finds it without a lookup.
+const PLATFORM_FEES_ACCOUNT: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_f0e5);
+
 impl AccountId {
+    /// The platform's XMR fee account, credited with trade fees.
+    pub const fn platform_fees() -> AccountId {
+        AccountId(PLATFORM_FEES_ACCOUNT)
+    }
+
     /// The XMR balance account of `user`.
     pub fn user_xmr(user: UserId) -> AccountId {
         AccountId(Uuid::new_v5(

@@ -39,6 +39,7 @@ pub use offer::{
 };
 pub use price::{EffectivePrice, PriceOracle, PriceUnavailable, Pricing, Quote};
 pub use trade::{
-    FeeSchedule, OpenTrade, Party, Resolution, Trade, TradeAction, TradeError, TradeState,
+    CorruptTrade, FeeSchedule, OpenTrade, Party, Resolution, Trade, TradeAction, TradeError,
+    TradeRecord, TradeState,
 };
 pub use user::{EmailAddress, Password, Role, Scope, Scopes, TotpCode, Username};

@@ -850,6 +850,183 @@ impl Trade {
     }
 }
 
+/// A trade's fields as stored, for the storage layer: [`Trade::record`] writes one,
+/// [`Trade::restore`] checks one and rebuilds the trade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeRecord {
+    /// See [`Trade::id`].
+    pub id: TradeId,
+    /// See [`Trade::offer`].
+    pub offer: OfferId,
+    /// See [`Trade::seller`].
+    pub seller: UserId,
+    /// See [`Trade::buyer`].
+    pub buyer: UserId,
+    /// See [`Trade::maker_side`].
+    pub maker: Party,
+    /// See [`Trade::amount`].
+    pub amount: Piconero,
+    /// See [`Trade::seller_fee`].
+    pub seller_fee: Piconero,
+    /// See [`Trade::buyer_fee`].
+    pub buyer_fee: Piconero,
+    /// See [`Trade::price`].
+    pub price: Price,
+    /// See [`Trade::currency`].
+    pub currency: CurrencyCode,
+    /// See [`Trade::fiat_amount`].
+    pub fiat_amount: FiatAmount,
+    /// See [`Trade::window`].
+    pub window: PaymentWindow,
+    /// See [`Trade::opened_at`].
+    pub opened_at: Timestamp,
+    /// See [`Trade::paid_at`].
+    pub paid_at: Option<Timestamp>,
+    /// See [`Trade::closed_at`].
+    pub closed_at: Option<Timestamp>,
+    /// See [`Trade::state`].
+    pub state: TradeState,
+    /// See [`Trade::resolution`].
+    pub resolution: Option<Resolution>,
+    /// See [`Trade::version`].
+    pub version: u64,
+}
+
+/// A stored trade that no trade could have become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("inconsistent trade record: {0}")]
+pub struct CorruptTrade(pub &'static str);
+
+impl Trade {
+    /// The trade's fields, for storage.
+    pub fn record(&self) -> TradeRecord {
+        TradeRecord {
+            id: self.id,
+            offer: self.offer,
+            seller: self.seller,
+            buyer: self.buyer,
+            maker: self.maker,
+            amount: self.amount,
+            seller_fee: self.seller_fee,
+            buyer_fee: self.buyer_fee,
+            price: self.price,
+            currency: self.currency,
+            fiat_amount: self.fiat_amount,
+            window: self.window,
+            opened_at: self.opened_at,
+            paid_at: self.paid_at,
+            closed_at: self.closed_at,
+            state: self.state,
+            resolution: self.resolution,
+            version: self.version,
+        }
+    }
+
+    /// Rebuilds a stored trade, refusing records that break what [`Trade::open`] and
+    /// [`Trade::apply`] guarantee (a row edited by hand is corrupt, never trusted).
+    pub fn restore(r: TradeRecord) -> Result<Trade, CorruptTrade> {
+        let check =
+            |ok: bool, what: &'static str| if ok { Ok(()) } else { Err(CorruptTrade(what)) };
+        check(r.seller != r.buyer, "seller is the buyer")?;
+        check(!r.amount.is_zero(), "zero amount")?;
+        check(
+            r.seller_fee < r.amount && r.buyer_fee < r.amount,
+            "fee not below the amount",
+        )?;
+        check(
+            r.price.fiat_for(r.amount).ok() == Some(r.fiat_amount),
+            "fiat amount is not price × amount",
+        )?;
+        check(
+            r.closed_at.is_some() == r.state.is_terminal(),
+            "closing time and state disagree",
+        )?;
+        check(
+            r.resolution.is_some() == (r.state == TradeState::Resolved),
+            "resolution and state disagree",
+        )?;
+        check(
+            r.paid_at.is_some() || !matches!(r.state, TradeState::Paid | TradeState::Released),
+            "paid state without a payment time",
+        )?;
+        check(
+            r.paid_at.is_none_or(|t| t >= r.opened_at)
+                && r.closed_at.is_none_or(|t| t >= r.opened_at),
+            "times before the opening",
+        )?;
+        if let Some(Resolution::Split { to_buyer }) = r.resolution {
+            check(
+                !to_buyer.is_zero() && to_buyer < r.amount,
+                "split outside the escrow",
+            )?;
+        }
+        let trade = Trade {
+            id: r.id,
+            offer: r.offer,
+            seller: r.seller,
+            buyer: r.buyer,
+            maker: r.maker,
+            amount: r.amount,
+            seller_fee: r.seller_fee,
+            buyer_fee: r.buyer_fee,
+            price: r.price,
+            currency: r.currency,
+            fiat_amount: r.fiat_amount,
+            window: r.window,
+            opened_at: r.opened_at,
+            paid_at: r.paid_at,
+            closed_at: r.closed_at,
+            state: r.state,
+            resolution: r.resolution,
+            version: r.version,
+        };
+        trade
+            .seller_debit()
+            .map_err(|_| CorruptTrade("amount and fee overflow"))?;
+        Ok(trade)
+    }
+
+    /// The actions `user` could take at `now` (the expiry job's excepted), for clients to show
+    /// the right buttons. A moderator's resolution is listed for anyone not a party while the
+    /// trade is disputed; the server also checks the role.
+    pub fn available_actions(&self, user: UserId, now: Timestamp) -> Vec<&'static str> {
+        let candidates = [
+            TradeAction::MarkPaid { by: user },
+            TradeAction::Release { by: user },
+            TradeAction::Cancel { by: user },
+            TradeAction::Dispute { by: user },
+            TradeAction::Resolve {
+                by_moderator: user,
+                outcome: Resolution::ToSeller,
+            },
+        ];
+        candidates
+            .into_iter()
+            .filter(|action| self.clone().apply(*action, now).is_ok())
+            .map(|action| action.name())
+            .collect()
+    }
+}
+
+impl Party {
+    /// The stable stored name: `seller` or `buyer`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Party::Seller => "seller",
+            Party::Buyer => "buyer",
+        }
+    }
+
+    /// Parses [`Party::as_str`].
+    pub fn parse(s: &str) -> Option<Party> {
+        match s {
+            "seller" => Some(Party::Seller),
+            "buyer" => Some(Party::Buyer),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Data-driven paths with exact piconero figures, replayed against a real [`LedgerBook`],

@@ -39,6 +39,8 @@ pub struct AppState {
     pub data_cipher: DataCipher,
     /// Market prices: set by admins, or read from the configured HTTP source.
     pub prices: crate::oracle::MarketPrices,
+    /// Wakes users' event streams after a commit.
+    pub events: crate::events::EventBus,
 }
 
 /// Who is calling, established by a security scheme.
@@ -119,6 +121,10 @@ impl AppState {
         )
         .await?;
         let store = Store::open(&settings.database_url).await?;
+        // Trade fees are credited here; created once, found by its fixed id ever after.
+        ledger
+            .create_account(pupero_core::ledger::NewAccount::platform_fees())
+            .await?;
         let hasher = PasswordHasherPool::new().await?;
         let tokens = TokenSigner::new(
             settings.jwt_secret.expose().as_bytes(),
@@ -150,6 +156,7 @@ impl AppState {
             limits,
             data_cipher,
             prices,
+            events: crate::events::EventBus::default(),
         }))
     }
 

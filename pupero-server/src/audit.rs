@@ -46,6 +46,8 @@ pub enum AuditEvent {
     RateLimited,
     /// An admin set the market price of a currency.
     PriceSet,
+    /// A moderator resolved a trade's dispute.
+    DisputeResolved,
 }
 
 impl AuditEvent {
@@ -71,6 +73,7 @@ impl AuditEvent {
             AuditEvent::ApiKeyUsed => "api_key_used",
             AuditEvent::RateLimited => "rate_limited",
             AuditEvent::PriceSet => "price_set",
+            AuditEvent::DisputeResolved => "dispute_resolved",
         }
     }
 }

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use pupero_core::FeeSchedule;
+
 use crate::ratelimit::RateLimitSettings;
 
 /// Secrets shorter than this (in bytes) are refused: a JWT HMAC key should carry at least
@@ -23,6 +25,12 @@ pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
 
 /// Largest request body accepted, in bytes. Pupero's requests are small JSON documents.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The maker's fee by default: 1% of the trade, as the markets this one follows charged.
+pub const DEFAULT_MAKER_FEE_BPS: u16 = 100;
+
+/// The taker's fee by default: none.
+pub const DEFAULT_TAKER_FEE_BPS: u16 = 0;
 
 /// Bytes of the data key (XChaCha20-Poly1305 takes a 256-bit key).
 pub const DATA_KEY_LEN: usize = 32;
@@ -97,6 +105,9 @@ pub struct Settings {
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed (none by default: the
     /// header is then ignored, since any client can send it).
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Trade fees in basis points: the maker's and the taker's (`PUPERO_MAKER_FEE_BPS`,
+    /// `PUPERO_TAKER_FEE_BPS`; at most 10%).
+    pub fees: FeeSchedule,
 }
 
 /// Why the settings were refused.
@@ -144,6 +155,8 @@ struct FileSettings {
     price_field: Option<String>,
     price_max_age_secs: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
+    maker_fee_bps: Option<u64>,
+    taker_fee_bps: Option<u64>,
 }
 
 impl Settings {
@@ -331,6 +344,15 @@ impl Settings {
                 })
             })
             .collect::<Result<Vec<std::net::IpAddr>, ConfigError>>()?;
+        let fee = |name: &'static str, file: Option<u64>, default: u16| {
+            let bps = number(name, file, u64::from(default))?;
+            u16::try_from(bps).map_err(|_| invalid(name, "too large".to_owned()))
+        };
+        let fees = FeeSchedule::new(
+            fee("PUPERO_MAKER_FEE_BPS", from_file.maker_fee_bps, DEFAULT_MAKER_FEE_BPS)?,
+            fee("PUPERO_TAKER_FEE_BPS", from_file.taker_fee_bps, DEFAULT_TAKER_FEE_BPS)?,
+        )
+        .map_err(|e| invalid("PUPERO_MAKER_FEE_BPS", e.to_string()))?;
         Ok(Settings {
             mode,
             listen,
@@ -346,6 +368,7 @@ impl Settings {
             price_field,
             price_max_age_secs,
             trusted_proxies,
+            fees,
         })
     }
 
@@ -366,6 +389,8 @@ impl Settings {
             price_field: None,
             price_max_age_secs: pupero_core::limits::DEFAULT_QUOTE_MAX_AGE_SECS,
             trusted_proxies: Vec::new(),
+            fees: FeeSchedule::new(DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS)
+                .expect("the default fees are within bounds"),
         }
     }
 }

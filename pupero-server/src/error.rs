@@ -57,6 +57,26 @@ pub mod codes {
     pub const OFFER_STATE: &str = "OFFER_STATE";
     /// The account has as many open offers as it may.
     pub const OFFER_LIMIT: &str = "OFFER_LIMIT";
+    /// The offer is paused or deleted: no trade can be opened on it now.
+    pub const OFFER_UNAVAILABLE: &str = "OFFER_UNAVAILABLE";
+    /// The offer follows the market price and there is no fresh one.
+    pub const PRICE_UNAVAILABLE: &str = "PRICE_UNAVAILABLE";
+    /// The account has as many open trades as it may.
+    pub const TRADE_LIMIT: &str = "TRADE_LIMIT";
+    /// The seller's available balance does not cover the trade and its fee.
+    pub const INSUFFICIENT_FUNDS: &str = "INSUFFICIENT_FUNDS";
+    /// A taker tried to trade with their own offer.
+    pub const SELF_TRADE: &str = "SELF_TRADE";
+    /// The trade's state does not allow this step (e.g. releasing twice).
+    pub const INVALID_TRANSITION: &str = "INVALID_TRANSITION";
+    /// The step is allowed only once the payment window is over.
+    pub const TOO_EARLY: &str = "TOO_EARLY";
+    /// The step belongs to the other party (e.g. the buyer releasing).
+    pub const WRONG_PARTY: &str = "WRONG_PARTY";
+    /// The trade changed concurrently too many times; read it again.
+    pub const TRADE_CHANGED: &str = "TRADE_CHANGED";
+    /// The `Idempotency-Key` was already used for a different request.
+    pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
     /// Something failed on our side; the log has the cause.
     pub const INTERNAL: &str = "INTERNAL";
     /// A dependency (the database) is unavailable.

@@ -15,11 +15,13 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod middleware;
 pub mod oracle;
 pub mod ratelimit;
 pub mod security;
 pub mod store;
+pub mod trades;
 pub mod two_factor;
 
 use std::sync::Arc;
@@ -46,7 +48,30 @@ pub async fn serve(
         .ok_or_else(|| std::io::Error::other("listener has no address"))?;
     on_bound(bound);
     tracing::info!(address = %bound, "listening");
-    poem::Server::new_with_acceptor(acceptor)
+    let workers = spawn_workers(state.clone());
+    let result = poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(build(state), shutdown, None)
-        .await
+        .await;
+    workers.abort();
+    result
+}
+
+/// How often the background job looks for trades whose payment window is over.
+pub const TRADE_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Starts the background jobs of a serving process: expiring unpaid trades (at the state's
+/// injected clock). Several processes may run them: each step is a compare-and-set.
+pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(TRADE_EXPIRY_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match state.expire_due_trades().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expired unpaid trades"),
+                Err(e) => tracing::warn!(code = e.code(), "trade expiry sweep failed"),
+            }
+        }
+    })
 }

@@ -195,6 +195,17 @@ impl NewAccount {
             flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS,
         }
     }
+
+    /// The platform's fee account ([`AccountId::platform_fees`]): trade fees are credited to it,
+    /// and it can never be spent below zero either.
+    pub fn platform_fees() -> NewAccount {
+        NewAccount {
+            id: AccountId::platform_fees(),
+            ledger: LedgerId::XMR,
+            code: AccountCode::PlatformFees,
+            flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS,
+        }
+    }
 }
 
 /// An account with its balances.

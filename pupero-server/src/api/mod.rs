@@ -19,6 +19,7 @@ pub mod offers;
 pub mod prices;
 pub mod profile;
 pub mod totp;
+pub mod trades;
 
 /// Every resource of the API.
 pub type Apis = (
@@ -31,6 +32,7 @@ pub type Apis = (
     offers::OffersApi,
     totp::TotpApi,
     prices::PricesApi,
+    trades::TradesApi,
 );
 
 /// The resources, each holding the shared state.
@@ -63,6 +65,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         prices::PricesApi {
             state: state.clone(),
         },
+        trades::TradesApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -83,6 +88,8 @@ pub enum Tag {
     Offers,
     /// Market prices of XMR per currency.
     Market,
+    /// Trades: escrow, payment, release, cancellation, disputes.
+    Trades,
 }
 
 /// A user's access token: `Authorization: Bearer <JWT>`.

@@ -1,0 +1,615 @@
+//! Trades: open one on an offer, then mark paid, release, cancel, dispute; moderators resolve
+//! disputes; admins see the fee account.
+//!
+//! Only the two parties see a trade (anyone else gets 404, as if it did not exist); a
+//! moderator sees it once disputed. Every step takes an optional `Idempotency-Key`: the same
+//! key with the same request returns the trade again without doing anything twice.
+
+use std::sync::Arc;
+
+use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use pupero_core::{
+    AccountId, OfferId, Piconero, Resolution, Role, Scope, TradeAction, TradeId, TradeState,
+    UserId,
+};
+use uuid::Uuid;
+
+use super::{Auth, SessionAuth, Tag};
+use crate::app::{AppState, Principal};
+use crate::error::ApiError;
+use crate::store::{MAX_TRADES_PER_PAGE, TradeCursor, TradeRow};
+use crate::trades::{IdempotencyKey, MAX_DISPUTE_REASON_CHARS, Step};
+
+/// Trades per page when the client does not say.
+const DEFAULT_TRADES_PER_PAGE: u32 = 20;
+
+/// The trades resource.
+pub struct TradesApi {
+    pub(crate) state: Arc<AppState>,
+}
+
+/// A request to open a trade.
+#[derive(Debug, Object)]
+pub struct OpenTradeRequest {
+    /// The offer to trade on.
+    pub offer_id: Uuid,
+    /// The XMR to trade, decimal, within the offer's limits (before fees).
+    pub amount: String,
+}
+
+/// One party of a trade.
+#[derive(Debug, Object)]
+pub struct TradeParty {
+    /// User id.
+    pub id: Uuid,
+    /// Username.
+    pub username: String,
+}
+
+/// A trade as its parties (and, once disputed, moderators) see it.
+#[derive(Debug, Object)]
+pub struct TradeView {
+    /// Trade id.
+    pub id: Uuid,
+    /// The offer it was opened on.
+    pub offer_id: Uuid,
+    /// `escrowed`, `paid`, `released`, `cancelled`, `expired`, `disputed` or `resolved`.
+    pub state: String,
+    /// The caller's side, `seller` or `buyer`; absent for a moderator.
+    pub your_side: Option<String>,
+    /// Which side posted the offer.
+    pub maker_side: String,
+    /// Who gives XMR.
+    pub seller: TradeParty,
+    /// Who gives fiat.
+    pub buyer: TradeParty,
+    /// XMR traded, before fees.
+    pub amount: String,
+    /// The seller's fee, paid on top of the amount.
+    pub seller_fee: String,
+    /// The buyer's fee, taken from what the buyer receives.
+    pub buyer_fee: String,
+    /// What the seller has in escrow: amount + seller fee.
+    pub escrowed: String,
+    /// What the buyer receives on release: amount − buyer fee.
+    pub buyer_receives: String,
+    /// Fiat per XMR, fixed when the trade opened.
+    pub price: String,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The fiat the buyer pays.
+    pub fiat_amount: String,
+    /// Payment method code.
+    pub payment_method: String,
+    /// Payment details from the offer.
+    pub payment_details: String,
+    /// The maker's terms.
+    pub terms: String,
+    /// Minutes the buyer has to pay.
+    pub payment_window_minutes: u32,
+    /// Opening time, unix ms.
+    pub opened_at_ms: u64,
+    /// When the payment window ends, unix ms.
+    pub payment_deadline_ms: u64,
+    /// When the buyer marked it paid.
+    pub paid_at_ms: Option<u64>,
+    /// When it ended.
+    pub closed_at_ms: Option<u64>,
+    /// Who disputed it.
+    pub disputed_by: Option<Uuid>,
+    /// Why.
+    pub dispute_reason: Option<String>,
+    /// A moderator's decision: `to_buyer`, `to_seller` or `split`.
+    pub resolution: Option<String>,
+    /// For a split: what the buyer received.
+    pub resolution_to_buyer: Option<String>,
+    /// Increases with every step.
+    pub version: u64,
+    /// The steps the caller may take now: `mark_paid`, `release`, `cancel`, `dispute`,
+    /// `resolve`.
+    pub actions: Vec<String>,
+}
+
+/// A page of trades, newest first.
+#[derive(Debug, Object)]
+pub struct TradePage {
+    /// The trades.
+    pub items: Vec<TradeView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Releasing the escrow: the second factor when 2FA is on.
+#[derive(Debug, Object, Default)]
+pub struct ReleaseRequest {
+    /// The authenticator app's current code.
+    pub totp_code: Option<String>,
+    /// Or one unused recovery code.
+    pub recovery_code: Option<String>,
+}
+
+/// Raising a dispute.
+#[derive(Debug, Object)]
+pub struct DisputeRequest {
+    /// What went wrong, for the moderator (at most 2000 characters).
+    #[oai(default)]
+    pub reason: String,
+}
+
+/// A moderator's decision.
+#[derive(Debug, Object)]
+pub struct ResolveRequest {
+    /// `to_buyer` (as a release), `to_seller` (everything back, fee included) or `split`.
+    pub outcome: String,
+    /// For `split`: the XMR the buyer receives, decimal, more than zero and less than
+    /// `buyer_receives`; the rest returns to the seller.
+    pub to_buyer: Option<String>,
+}
+
+/// The platform's fee account.
+#[derive(Debug, Object)]
+pub struct FeeAccountView {
+    /// Ledger account id.
+    pub account_id: Uuid,
+    /// Fees collected (posted), decimal XMR.
+    pub collected: String,
+    /// Fees held in open trades' escrow, decimal XMR.
+    pub pending: String,
+}
+
+/// `201 Created`, or `200 OK` for a replayed `Idempotency-Key`.
+#[derive(ApiResponse)]
+pub enum Opened {
+    /// The new trade, its escrow held.
+    #[oai(status = 201)]
+    Created(Json<TradeView>),
+    /// The trade this key opened before.
+    #[oai(status = 200)]
+    Replayed(Json<TradeView>),
+}
+
+fn view(row: &TradeRow, viewer: UserId, now: pupero_core::Timestamp) -> TradeView {
+    let t = &row.trade;
+    let xmr = |p: Piconero| p.to_xmr_string();
+    let ms = |ts: pupero_core::Timestamp| ts.as_unix_ms();
+    let mut actions: Vec<String> = t
+        .available_actions(viewer, now)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+    if t.side_of(viewer).is_err() {
+        actions.retain(|a| a == "resolve");
+    }
+    TradeView {
+        id: *t.id().as_uuid(),
+        offer_id: *t.offer().as_uuid(),
+        state: t.state().as_str().to_owned(),
+        your_side: t.side_of(viewer).ok().map(|s| s.as_str().to_owned()),
+        maker_side: t.maker_side().as_str().to_owned(),
+        seller: TradeParty {
+            id: *t.seller().as_uuid(),
+            username: row.seller_name.clone(),
+        },
+        buyer: TradeParty {
+            id: *t.buyer().as_uuid(),
+            username: row.buyer_name.clone(),
+        },
+        amount: xmr(t.amount()),
+        seller_fee: xmr(t.seller_fee()),
+        buyer_fee: xmr(t.buyer_fee()),
+        escrowed: t.seller_debit().map(xmr).unwrap_or_default(),
+        buyer_receives: t.to_buyer().map(xmr).unwrap_or_default(),
+        price: t.price().to_string(),
+        currency: t.currency().as_str().to_owned(),
+        fiat_amount: t.fiat_amount().to_string(),
+        payment_method: row.payment_method.code().to_owned(),
+        payment_details: row.payment_details.clone(),
+        terms: row.terms.clone(),
+        payment_window_minutes: t.window().minutes(),
+        opened_at_ms: ms(t.opened_at()),
+        payment_deadline_ms: ms(t.payment_deadline()),
+        paid_at_ms: t.paid_at().map(ms),
+        closed_at_ms: t.closed_at().map(ms),
+        disputed_by: row.dispute.as_ref().map(|(by, _)| *by.as_uuid()),
+        dispute_reason: row.dispute.as_ref().map(|(_, why)| why.clone()),
+        resolution: t.resolution().map(|r| r.as_str().to_owned()),
+        resolution_to_buyer: match t.resolution() {
+            Some(Resolution::Split { to_buyer }) => Some(xmr(to_buyer)),
+            _ => None,
+        },
+        version: t.version(),
+        actions,
+    }
+}
+
+fn key(header: Option<String>) -> Result<Option<IdempotencyKey>, ApiError> {
+    header.as_deref().map(IdempotencyKey::parse).transpose()
+}
+
+fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_TRADES_PER_PAGE),
+        Some(n) if (1..=MAX_TRADES_PER_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::validation(format!(
+            "limit must be between 1 and {MAX_TRADES_PER_PAGE}"
+        ))),
+    }
+}
+
+fn parse_cursor(c: Option<String>) -> Result<Option<TradeCursor>, ApiError> {
+    c.map(|c| TradeCursor::parse(&c).ok_or_else(|| ApiError::validation("invalid cursor")))
+        .transpose()
+}
+
+fn page(rows: Vec<TradeRow>, limit: u32, viewer: UserId, now: pupero_core::Timestamp) -> TradePage {
+    let full = rows.len() == usize::try_from(limit).unwrap_or(usize::MAX);
+    let next_cursor = rows.last().filter(|_| full).map(|r| {
+        TradeCursor {
+            opened_at: r.trade.opened_at(),
+            id: r.trade.id(),
+        }
+        .encode()
+    });
+    TradePage {
+        items: rows.iter().map(|r| view(r, viewer, now)).collect(),
+        next_cursor,
+    }
+}
+
+impl TradesApi {
+    /// The trade as the caller may see it.
+    async fn visible(&self, principal: &Principal, id: Uuid) -> Result<TradeRow, ApiError> {
+        self.state
+            .visible_trade(TradeId::from_uuid(id), principal.user, principal.role)
+            .await
+    }
+
+    /// Applies a party's step: the caller must be a party (strangers get 404).
+    async fn party_step(
+        &self,
+        auth: &Auth,
+        id: Uuid,
+        action: TradeAction,
+        reason: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Result<Json<TradeView>, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Trade)?;
+        let key = key(idempotency_key)?;
+        let row = self.visible(&principal, id).await?;
+        row.trade
+            .side_of(principal.user)
+            .map_err(crate::trades::trade_error)?;
+        let row = self
+            .state
+            .step_trade(
+                row.trade.id(),
+                Some(principal.user),
+                Step { action, reason },
+                key,
+            )
+            .await?;
+        Ok(Json(view(&row, principal.user, self.state.now())))
+    }
+}
+
+#[OpenApi(tag = "Tag::Trades")]
+impl TradesApi {
+    /// Opens a trade on an offer: the seller's XMR (and fee) goes into escrow at once, at the
+    /// offer's current price. The taker needs the `trade` scope.
+    #[oai(path = "/api/v1/trades", method = "post", operation_id = "open_trade")]
+    async fn open(
+        &self,
+        auth: Auth,
+        body: Json<OpenTradeRequest>,
+        /// Makes retries safe: the same key and request return the same trade.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Opened, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Trade)?;
+        let key = key(idempotency_key.0)?;
+        let amount = Piconero::from_xmr_str(&body.amount)
+            .map_err(|e| ApiError::validation(e.to_string()))?;
+        let (row, created) = self
+            .state
+            .open_trade(
+                principal.user,
+                OfferId::from_uuid(body.offer_id),
+                amount,
+                key,
+            )
+            .await?;
+        let view = view(&row, principal.user, self.state.now());
+        Ok(if created {
+            Opened::Created(Json(view))
+        } else {
+            Opened::Replayed(Json(view))
+        })
+    }
+
+    /// The caller's trades, newest first, optionally in one state.
+    #[oai(path = "/api/v1/trades", method = "get", operation_id = "list_trades")]
+    async fn list(
+        &self,
+        auth: Auth,
+        /// Only trades in this state.
+        state: Query<Option<String>>,
+        /// Trades per page, 1–100 (default 20).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<TradePage>, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Read)?;
+        let states: Vec<TradeState> = state
+            .0
+            .as_deref()
+            .map(TradeState::parse)
+            .transpose()
+            .map_err(|e| ApiError::validation(e.to_string()))?
+            .into_iter()
+            .collect();
+        let limit = page_limit(limit.0)?;
+        let rows = self
+            .state
+            .store
+            .trades_of(principal.user, &states, parse_cursor(cursor.0)?, limit)
+            .await?;
+        Ok(Json(page(rows, limit, principal.user, self.state.now())))
+    }
+
+    /// One trade (its parties; moderators once disputed).
+    #[oai(path = "/api/v1/trades/:id", method = "get", operation_id = "get_trade")]
+    async fn get(&self, auth: Auth, id: Path<Uuid>) -> Result<Json<TradeView>, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Read)?;
+        let row = self.visible(&principal, id.0).await?;
+        Ok(Json(view(&row, principal.user, self.state.now())))
+    }
+
+    /// The buyer says the fiat payment is sent.
+    #[oai(
+        path = "/api/v1/trades/:id/paid",
+        method = "post",
+        operation_id = "mark_trade_paid"
+    )]
+    async fn mark_paid(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        /// Makes retries safe.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<TradeView>, ApiError> {
+        let by = auth.principal().user;
+        self.party_step(
+            &auth,
+            id.0,
+            TradeAction::MarkPaid { by },
+            None,
+            idempotency_key.0,
+        )
+        .await
+    }
+
+    /// The seller confirms the payment arrived: the escrow goes to the buyer, the fees to the
+    /// platform. Needs the seller's 2FA code when 2FA is on.
+    #[oai(
+        path = "/api/v1/trades/:id/release",
+        method = "post",
+        operation_id = "release_trade"
+    )]
+    async fn release(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<ReleaseRequest>,
+        /// Makes retries safe.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<TradeView>, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Trade)?;
+        let row = self.visible(&principal, id.0).await?;
+        // Who may release is the state machine's to say; only then is the code spent.
+        if row.trade.seller() == principal.user
+            && row.trade.state() == TradeState::Paid
+        {
+            self.state
+                .verify_second_factor(
+                    principal.user,
+                    body.totp_code.as_deref(),
+                    body.recovery_code.as_deref(),
+                )
+                .await?;
+        }
+        self.party_step(
+            &auth,
+            id.0,
+            TradeAction::Release {
+                by: principal.user,
+            },
+            None,
+            idempotency_key.0,
+        )
+        .await
+    }
+
+    /// Calls the trade off: the buyer any time before paying, the seller once the payment
+    /// window passed unpaid. The escrow returns to the seller.
+    #[oai(
+        path = "/api/v1/trades/:id/cancel",
+        method = "post",
+        operation_id = "cancel_trade"
+    )]
+    async fn cancel(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        /// Makes retries safe.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<TradeView>, ApiError> {
+        let by = auth.principal().user;
+        self.party_step(
+            &auth,
+            id.0,
+            TradeAction::Cancel { by },
+            None,
+            idempotency_key.0,
+        )
+        .await
+    }
+
+    /// Raises a dispute: either party, once paid or once the payment window passed. The
+    /// escrow stays until a moderator decides.
+    #[oai(
+        path = "/api/v1/trades/:id/dispute",
+        method = "post",
+        operation_id = "dispute_trade"
+    )]
+    async fn dispute(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<DisputeRequest>,
+        /// Makes retries safe.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<TradeView>, ApiError> {
+        if body.reason.chars().count() > MAX_DISPUTE_REASON_CHARS {
+            return Err(ApiError::validation(format!(
+                "the reason is limited to {MAX_DISPUTE_REASON_CHARS} characters"
+            )));
+        }
+        let by = auth.principal().user;
+        self.party_step(
+            &auth,
+            id.0,
+            TradeAction::Dispute { by },
+            Some(body.0.reason),
+            idempotency_key.0,
+        )
+        .await
+    }
+
+    /// Settles a dispute (moderators, logged in): `to_buyer`, `to_seller` or a `split`. Every
+    /// outcome moves the escrow through the ledger.
+    #[oai(
+        path = "/api/v1/trades/:id/resolve",
+        method = "post",
+        operation_id = "resolve_trade"
+    )]
+    async fn resolve(
+        &self,
+        auth: SessionAuth,
+        id: Path<Uuid>,
+        body: Json<ResolveRequest>,
+        /// Makes retries safe.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<Json<TradeView>, ApiError> {
+        let principal = auth.0;
+        principal.require_role(Role::Moderator)?;
+        let key = key(idempotency_key.0)?;
+        let outcome = match (body.outcome.as_str(), &body.to_buyer) {
+            ("to_buyer", None) => Resolution::ToBuyer,
+            ("to_seller", None) => Resolution::ToSeller,
+            ("split", Some(amount)) => Resolution::Split {
+                to_buyer: Piconero::from_xmr_str(amount)
+                    .map_err(|e| ApiError::validation(e.to_string()))?,
+            },
+            ("split", None) => return Err(ApiError::validation("a split needs to_buyer")),
+            ("to_buyer" | "to_seller", Some(_)) => {
+                return Err(ApiError::validation("to_buyer is only for a split"));
+            }
+            _ => {
+                return Err(ApiError::validation(
+                    "outcome must be to_buyer, to_seller or split",
+                ));
+            }
+        };
+        let row = self.visible(&principal, id.0).await?;
+        let row = self
+            .state
+            .step_trade(
+                row.trade.id(),
+                Some(principal.user),
+                Step {
+                    action: TradeAction::Resolve {
+                        by_moderator: principal.user,
+                        outcome,
+                    },
+                    reason: None,
+                },
+                key,
+            )
+            .await?;
+        self.state
+            .audit(crate::audit::AuditEntry {
+                event: crate::audit::AuditEvent::DisputeResolved,
+                actor: Some(principal.user),
+                subject: None,
+                client_ip: None,
+                detail: format!("trade {} {}", row.trade.id(), outcome.as_str()),
+            })
+            .await;
+        Ok(Json(view(&row, principal.user, self.state.now())))
+    }
+
+    /// The dispute queue (moderators, logged in): disputed trades, newest first.
+    #[oai(
+        path = "/api/v1/moderation/disputes",
+        method = "get",
+        operation_id = "list_disputes"
+    )]
+    async fn disputes(
+        &self,
+        auth: SessionAuth,
+        /// Trades per page, 1–100 (default 20).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<TradePage>, ApiError> {
+        let principal = auth.0;
+        principal.require_role(Role::Moderator)?;
+        let limit = page_limit(limit.0)?;
+        let rows = self
+            .state
+            .store
+            .trades_in(&[TradeState::Disputed], parse_cursor(cursor.0)?, limit)
+            .await?;
+        Ok(Json(page(rows, limit, principal.user, self.state.now())))
+    }
+
+    /// The platform's fee account (admins, logged in).
+    #[oai(
+        path = "/api/v1/admin/fees",
+        method = "get",
+        operation_id = "admin_fee_account",
+        tag = "Tag::Admin"
+    )]
+    async fn fees(&self, auth: SessionAuth) -> Result<Json<FeeAccountView>, ApiError> {
+        auth.0.require_role(Role::Admin)?;
+        let id = AccountId::platform_fees();
+        let account = self
+            .state
+            .ledger
+            .account(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no fee account"))?;
+        let b = account.balances();
+        let collected = b
+            .credits_posted
+            .checked_sub(b.debits_posted)
+            .unwrap_or(Piconero::ZERO);
+        Ok(Json(FeeAccountView {
+            account_id: *id.as_uuid(),
+            collected: collected.to_xmr_string(),
+            pending: b.credits_pending.to_xmr_string(),
+        }))
+    }
+}

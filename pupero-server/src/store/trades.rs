@@ -1,0 +1,443 @@
+//! Trades and their idempotency keys. Rows are rebuilt through [`Trade::restore`], so a row no
+//! trade could have become is reported corrupt, never used.
+//!
+//! Reads go through the store's pool; every write of a trade row happens in the ledger writer's
+//! transaction (the `*_in` functions take its connection), together with the escrow it moves.
+
+use pupero_core::offer::{PaymentMethod, PaymentWindow};
+use pupero_core::{
+    CurrencyCode, FiatAmount, OfferId, Party, Piconero, Price, Resolution, Timestamp, Trade,
+    TradeId, TradeRecord, TradeState, UserId,
+};
+use sqlx::{AnyConnection, Row};
+
+use super::{Store, StoreError, ms};
+
+/// Trades one listing returns at most.
+pub const MAX_TRADES_PER_PAGE: u32 = 100;
+
+const TRADE_COLUMNS: &str = "t.id, t.offer_id, t.seller_id, t.buyer_id, t.maker_side, t.amount_piconero, \
+     t.seller_fee_piconero, t.buyer_fee_piconero, t.price, t.currency, t.fiat_amount, t.window_minutes, \
+     t.payment_method, t.payment_details, t.terms, t.state, t.resolution, t.split_piconero, t.disputed_by, \
+     t.dispute_reason, t.resolved_by, t.opened_at_ms, t.deadline_ms, t.paid_at_ms, t.closed_at_ms, t.version";
+
+/// The select of trades with their parties' usernames.
+fn select_trades(condition: &str) -> String {
+    format!(
+        "SELECT {TRADE_COLUMNS}, s.username AS seller_name, b.username AS buyer_name FROM trades t \
+         JOIN users s ON s.id = t.seller_id JOIN users b ON b.id = t.buyer_id WHERE {condition}"
+    )
+}
+
+/// A trade with what the server keeps beside the state machine: the payment instructions
+/// copied from the offer when the trade opened, and who disputed or resolved it.
+#[derive(Debug, Clone)]
+pub struct TradeRow {
+    /// The trade.
+    pub trade: Trade,
+    /// The offer's payment method when the trade opened.
+    pub payment_method: PaymentMethod,
+    /// The offer's payment details when the trade opened.
+    pub payment_details: String,
+    /// The offer's terms when the trade opened.
+    pub terms: String,
+    /// Who raised the dispute, and why.
+    pub dispute: Option<(UserId, String)>,
+    /// The moderator who resolved it.
+    pub resolved_by: Option<UserId>,
+    /// The seller's username (filled when read).
+    pub seller_name: String,
+    /// The buyer's username (filled when read).
+    pub buyer_name: String,
+}
+
+/// What an idempotency key was used for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TradeRequest {
+    /// The trade it opened or acted on.
+    pub trade: TradeId,
+    /// The action's stable name (`open`, `mark_paid`, ...).
+    pub action: String,
+    /// SHA-256 of the request, to tell a retry from a different request with the same key.
+    pub request_hash: String,
+}
+
+/// Where a listing of trades continues: after the trade opened at `opened_at` with `id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradeCursor {
+    /// Opening time of the last trade of the previous page.
+    pub opened_at: Timestamp,
+    /// Its id (ties are broken by id).
+    pub id: TradeId,
+}
+
+impl TradeCursor {
+    /// `<unix ms>_<uuid>`.
+    pub fn encode(&self) -> String {
+        format!("{}_{}", self.opened_at.as_unix_ms(), self.id)
+    }
+
+    /// Parses [`TradeCursor::encode`].
+    pub fn parse(s: &str) -> Option<TradeCursor> {
+        let (ms, id) = s.split_once('_')?;
+        Some(TradeCursor {
+            opened_at: Timestamp::from_unix_ms(ms.parse().ok()?),
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+fn corrupt(_: impl std::fmt::Debug) -> StoreError {
+    StoreError::Corrupt("trade row")
+}
+
+fn amount(v: i64) -> Result<Piconero, StoreError> {
+    Piconero::try_from(v).map_err(corrupt)
+}
+
+fn time(v: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::try_from(v).map_err(corrupt)
+}
+
+fn sql_amount(p: Piconero) -> Result<i64, StoreError> {
+    i64::try_from(p).map_err(corrupt)
+}
+
+fn sql_version(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(corrupt)
+}
+
+fn trade_from_row(row: &sqlx::any::AnyRow) -> Result<TradeRow, StoreError> {
+    let text = |c: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(c)?) };
+    let opt_text =
+        |c: &str| -> Result<Option<String>, StoreError> { Ok(row.try_get::<Option<String>, _>(c)?) };
+    let int = |c: &str| -> Result<i64, StoreError> { Ok(row.try_get::<i64, _>(c)?) };
+    let opt_int =
+        |c: &str| -> Result<Option<i64>, StoreError> { Ok(row.try_get::<Option<i64>, _>(c)?) };
+    let user = |s: String| s.parse::<UserId>().map_err(corrupt);
+
+    let resolution = match (opt_text("resolution")?.as_deref(), opt_int("split_piconero")?) {
+        (None, _) => None,
+        (Some("to_buyer"), _) => Some(Resolution::ToBuyer),
+        (Some("to_seller"), _) => Some(Resolution::ToSeller),
+        (Some("split"), Some(v)) => Some(Resolution::Split {
+            to_buyer: amount(v)?,
+        }),
+        _ => return Err(StoreError::Corrupt("trade resolution")),
+    };
+    let window = u32::try_from(int("window_minutes")?).map_err(corrupt)?;
+    let record = TradeRecord {
+        id: text("id")?.parse::<TradeId>().map_err(corrupt)?,
+        offer: text("offer_id")?.parse::<OfferId>().map_err(corrupt)?,
+        seller: user(text("seller_id")?)?,
+        buyer: user(text("buyer_id")?)?,
+        maker: Party::parse(&text("maker_side")?).ok_or(StoreError::Corrupt("maker side"))?,
+        amount: amount(int("amount_piconero")?)?,
+        seller_fee: amount(int("seller_fee_piconero")?)?,
+        buyer_fee: amount(int("buyer_fee_piconero")?)?,
+        price: Price::parse(&text("price")?).map_err(corrupt)?,
+        currency: CurrencyCode::parse(&text("currency")?).map_err(corrupt)?,
+        fiat_amount: FiatAmount::parse(&text("fiat_amount")?).map_err(corrupt)?,
+        window: PaymentWindow::from_minutes(window).map_err(corrupt)?,
+        opened_at: time(int("opened_at_ms")?)?,
+        paid_at: opt_int("paid_at_ms")?.map(time).transpose()?,
+        closed_at: opt_int("closed_at_ms")?.map(time).transpose()?,
+        state: TradeState::parse(&text("state")?).map_err(corrupt)?,
+        resolution,
+        version: u64::try_from(int("version")?).map_err(corrupt)?,
+    };
+    let trade = Trade::restore(record).map_err(|e| {
+        tracing::error!(error = %e, "corrupt trade row");
+        StoreError::Corrupt("trade row")
+    })?;
+    let dispute = match opt_text("disputed_by")? {
+        Some(by) => Some((user(by)?, opt_text("dispute_reason")?.unwrap_or_default())),
+        None => None,
+    };
+    Ok(TradeRow {
+        trade,
+        payment_method: PaymentMethod::parse(&text("payment_method")?).map_err(corrupt)?,
+        payment_details: text("payment_details")?,
+        terms: text("terms")?,
+        dispute,
+        resolved_by: opt_text("resolved_by")?.map(user).transpose()?,
+        seller_name: text("seller_name")?,
+        buyer_name: text("buyer_name")?,
+    })
+}
+
+fn resolution_to_sql(r: Option<Resolution>) -> Result<(Option<&'static str>, Option<i64>), StoreError> {
+    Ok(match r {
+        None => (None, None),
+        Some(Resolution::Split { to_buyer }) => (Some("split"), Some(sql_amount(to_buyer)?)),
+        Some(other) => (Some(other.as_str()), None),
+    })
+}
+
+/// Inserts a new trade, in the ledger writer's transaction.
+pub async fn insert_trade_in(conn: &mut AnyConnection, row: &TradeRow) -> Result<(), StoreError> {
+    let t = &row.trade;
+    let (resolution, split) = resolution_to_sql(t.resolution())?;
+    sqlx::query(
+        "INSERT INTO trades (id, offer_id, seller_id, buyer_id, maker_side, amount_piconero, \
+         seller_fee_piconero, buyer_fee_piconero, price, currency, fiat_amount, window_minutes, \
+         payment_method, payment_details, terms, state, resolution, split_piconero, disputed_by, \
+         dispute_reason, resolved_by, opened_at_ms, deadline_ms, paid_at_ms, closed_at_ms, version) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(t.id().to_string())
+    .bind(t.offer().to_string())
+    .bind(t.seller().to_string())
+    .bind(t.buyer().to_string())
+    .bind(t.maker_side().as_str())
+    .bind(sql_amount(t.amount())?)
+    .bind(sql_amount(t.seller_fee())?)
+    .bind(sql_amount(t.buyer_fee())?)
+    .bind(t.price().to_string())
+    .bind(t.currency().as_str().to_owned())
+    .bind(t.fiat_amount().to_string())
+    .bind(i64::from(t.window().minutes()))
+    .bind(row.payment_method.code())
+    .bind(row.payment_details.clone())
+    .bind(row.terms.clone())
+    .bind(t.state().as_str())
+    .bind(resolution)
+    .bind(split)
+    .bind(row.dispute.as_ref().map(|(by, _)| by.to_string()))
+    .bind(row.dispute.as_ref().map(|(_, why)| why.clone()))
+    .bind(row.resolved_by.map(|u| u.to_string()))
+    .bind(ms(t.opened_at())?)
+    .bind(ms(t.payment_deadline())?)
+    .bind(t.paid_at().map(ms).transpose()?)
+    .bind(t.closed_at().map(ms).transpose()?)
+    .bind(sql_version(t.version())?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Writes `next` over the trade if its stored version is still `next.version() - 1`
+/// (compare-and-set); `false` when another step won. In the ledger writer's transaction.
+pub async fn update_trade_in(
+    conn: &mut AnyConnection,
+    next: &Trade,
+    dispute: Option<&(UserId, String)>,
+    resolved_by: Option<UserId>,
+) -> Result<bool, StoreError> {
+    let previous = next
+        .version()
+        .checked_sub(1)
+        .ok_or(StoreError::Corrupt("a changed trade has version ≥ 1"))?;
+    let (resolution, split) = resolution_to_sql(next.resolution())?;
+    let done = sqlx::query(
+        "UPDATE trades SET state = ?, resolution = ?, split_piconero = ?, \
+         disputed_by = COALESCE(?, disputed_by), dispute_reason = COALESCE(?, dispute_reason), \
+         resolved_by = COALESCE(?, resolved_by), paid_at_ms = ?, closed_at_ms = ?, version = ? \
+         WHERE id = ? AND version = ?",
+    )
+    .bind(next.state().as_str())
+    .bind(resolution)
+    .bind(split)
+    .bind(dispute.map(|(by, _)| by.to_string()))
+    .bind(dispute.map(|(_, why)| why.clone()))
+    .bind(resolved_by.map(|u| u.to_string()))
+    .bind(next.paid_at().map(ms).transpose()?)
+    .bind(next.closed_at().map(ms).transpose()?)
+    .bind(sql_version(next.version())?)
+    .bind(next.id().to_string())
+    .bind(sql_version(previous)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records what an idempotency key did; `false` if the user already used the key.
+pub async fn insert_request_in(
+    conn: &mut AnyConnection,
+    user: UserId,
+    key: &str,
+    request: &TradeRequest,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let result = sqlx::query(
+        "INSERT INTO trade_requests (user_id, idem_key, trade_id, action, request_hash, created_at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(user.to_string())
+    .bind(key.to_owned())
+    .bind(request.trade.to_string())
+    .bind(request.action.clone())
+    .bind(request.request_hash.clone())
+    .bind(ms(now)?)
+    .execute(&mut *conn)
+    .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the trade `id` exists, in the ledger writer's transaction.
+pub async fn trade_exists_in(conn: &mut AnyConnection, id: TradeId) -> Result<bool, StoreError> {
+    let row = sqlx::query("SELECT 1 FROM trades WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
+/// The open (escrowed, paid or disputed) trades `user` is a party of, in the writer's
+/// transaction, where the count is exact for this process.
+pub async fn open_trades_of_in(conn: &mut AnyConnection, user: UserId) -> Result<u64, StoreError> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM trades WHERE (seller_id = ? OR buyer_id = ?) \
+         AND state IN ('escrowed', 'paid', 'disputed')",
+    )
+    .bind(user.to_string())
+    .bind(user.to_string())
+    .fetch_one(&mut *conn)
+    .await?;
+    u64::try_from(n).map_err(corrupt)
+}
+
+/// The status of offer `id` (`active`, `paused`, `deleted`), in the writer's transaction.
+pub async fn offer_status_in(
+    conn: &mut AnyConnection,
+    id: OfferId,
+) -> Result<Option<String>, StoreError> {
+    Ok(sqlx::query_scalar("SELECT status FROM offers WHERE id = ?")
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?)
+}
+
+impl Store {
+    /// One trade.
+    pub async fn trade(&self, id: TradeId) -> Result<Option<TradeRow>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(select_trades("t.id = ?")))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(trade_from_row).transpose()
+    }
+
+    /// What `user` did with idempotency key `key`, if anything.
+    pub async fn trade_request(
+        &self,
+        user: UserId,
+        key: &str,
+    ) -> Result<Option<TradeRequest>, StoreError> {
+        let row = sqlx::query(
+            "SELECT trade_id, action, request_hash FROM trade_requests WHERE user_id = ? AND idem_key = ?",
+        )
+        .bind(user.to_string())
+        .bind(key.to_owned())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            Ok(TradeRequest {
+                trade: row
+                    .try_get::<String, _>("trade_id")?
+                    .parse()
+                    .map_err(corrupt)?,
+                action: row.try_get("action")?,
+                request_hash: row.try_get("request_hash")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The trades `user` is a party of, newest first, optionally only in `states`.
+    pub async fn trades_of(
+        &self,
+        user: UserId,
+        states: &[TradeState],
+        after: Option<TradeCursor>,
+        limit: u32,
+    ) -> Result<Vec<TradeRow>, StoreError> {
+        self.list_trades(Some(user), states, after, limit).await
+    }
+
+    /// Every trade in `states`, newest first (moderators' queue).
+    pub async fn trades_in(
+        &self,
+        states: &[TradeState],
+        after: Option<TradeCursor>,
+        limit: u32,
+    ) -> Result<Vec<TradeRow>, StoreError> {
+        self.list_trades(None, states, after, limit).await
+    }
+
+    async fn list_trades(
+        &self,
+        user: Option<UserId>,
+        states: &[TradeState],
+        after: Option<TradeCursor>,
+        limit: u32,
+    ) -> Result<Vec<TradeRow>, StoreError> {
+        let mut condition = String::from("1 = 1");
+        if user.is_some() {
+            condition.push_str(" AND (t.seller_id = ? OR t.buyer_id = ?)");
+        }
+        if !states.is_empty() {
+            condition.push_str(" AND t.state IN (");
+            condition.push_str(&vec!["?"; states.len()].join(", "));
+            condition.push(')');
+        }
+        if after.is_some() {
+            condition.push_str(" AND (t.opened_at_ms < ? OR (t.opened_at_ms = ? AND t.id < ?))");
+        }
+        let sql = format!(
+            "{} ORDER BY t.opened_at_ms DESC, t.id DESC LIMIT ?",
+            select_trades(&condition)
+        );
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if let Some(user) = user {
+            query = query.bind(user.to_string()).bind(user.to_string());
+        }
+        for state in states {
+            query = query.bind(state.as_str());
+        }
+        if let Some(cursor) = after {
+            query = query
+                .bind(ms(cursor.opened_at)?)
+                .bind(ms(cursor.opened_at)?)
+                .bind(cursor.id.to_string());
+        }
+        let rows = query
+            .bind(i64::from(limit.min(MAX_TRADES_PER_PAGE)))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(trade_from_row).collect()
+    }
+
+    /// Escrowed trades whose payment window ended by `now`, oldest deadline first.
+    pub async fn trades_due(&self, now: Timestamp, limit: u32) -> Result<Vec<TradeId>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM trades WHERE state = 'escrowed' AND deadline_ms <= ? \
+             ORDER BY deadline_ms LIMIT ?",
+        )
+        .bind(ms(now)?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        ids.iter().map(|id| id.parse().map_err(corrupt)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let cursor = TradeCursor {
+            opened_at: Timestamp::from_unix_ms(1_700_000_000_123),
+            id: TradeId::new_v7(),
+        };
+        assert_eq!(TradeCursor::parse(&cursor.encode()), Some(cursor));
+        assert_eq!(TradeCursor::parse("nope"), None);
+        assert_eq!(TradeCursor::parse("12_nope"), None);
+    }
+}

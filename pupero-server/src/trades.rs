@@ -1,0 +1,551 @@
+//! Running trades: opening one on an offer, applying each step, expiring the unpaid.
+//!
+//! The rules are the core's state machine ([`Trade::open`], [`Trade::apply`]); this module
+//! loads what they need, and commits the trade row, its events and its idempotency key in the
+//! ledger writer's transaction that moves the escrow ([`SqlLedger::transfer_attached`]): a
+//! trade never exists without its escrow, and a step happens once. Two requests racing for one
+//! step meet at the compare-and-set on the trade's version: one wins, the other re-reads the
+//! trade and is told why its step no longer applies.
+//!
+//! [`SqlLedger::transfer_attached`]: pupero_ledger::SqlLedger::transfer_attached
+
+use async_trait::async_trait;
+use pupero_core::limits::max_open_trades;
+use pupero_core::offer::{OfferStatus, Side};
+use pupero_core::price::PriceOracle;
+use pupero_core::{
+    AccountId, OfferId, OpenTrade, Party, Piconero, Trade, TradeAction, TradeError, TradeId,
+    TradeState, UserId,
+};
+use pupero_ledger::{Attachment, AttachmentError, Engine};
+use sha2::{Digest, Sha256};
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::{ApiError, codes};
+use crate::events::{EventKind, NewEvent, insert_events_in};
+use crate::store::{
+    StoreError, TradeRequest, TradeRow, insert_request_in, insert_trade_in, offer_status_in,
+    open_trades_of_in, update_trade_in,
+};
+
+/// Longest `Idempotency-Key`.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
+
+/// Longest dispute reason, in characters.
+pub const MAX_DISPUTE_REASON_CHARS: usize = 2_000;
+
+/// Times a step is retried after losing a compare-and-set to a concurrent step.
+const MAX_STEP_ATTEMPTS: u32 = 3;
+
+/// Trades one expiry sweep closes at most; the next sweep takes the rest.
+pub const MAX_EXPIRIES_PER_SWEEP: u32 = 256;
+
+/// Namespace of trade ids derived from a taker's idempotency key.
+const TRADE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0003);
+
+/// Abort codes of the attachments.
+const ABORT_REPLAY: &str = "replay";
+const ABORT_OFFER_UNAVAILABLE: &str = "offer_unavailable";
+const ABORT_TRADE_LIMIT: &str = "trade_limit";
+const ABORT_TRADE_CHANGED: &str = "trade_changed";
+
+/// A client's `Idempotency-Key`: 1–100 visible ASCII characters, unique per user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Parses the header's value.
+    pub fn parse(s: &str) -> Result<IdempotencyKey, ApiError> {
+        if s.is_empty()
+            || s.len() > MAX_IDEMPOTENCY_KEY_LEN
+            || !s.bytes().all(|b| b.is_ascii_graphic())
+        {
+            return Err(ApiError::validation(format!(
+                "Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
+            )));
+        }
+        Ok(IdempotencyKey(s.to_owned()))
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A step asked of a trade, with what the server keeps beside the state machine.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The action.
+    pub action: TradeAction,
+    /// Why, for a dispute.
+    pub reason: Option<String>,
+}
+
+fn request_hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How the state machine's refusals leave the API.
+pub fn trade_error(error: TradeError) -> ApiError {
+    let message = error.to_string();
+    match error {
+        TradeError::InvalidTransition { .. } => {
+            ApiError::conflict(codes::INVALID_TRANSITION, message)
+        }
+        TradeError::TooEarly { .. } => ApiError::conflict(codes::TOO_EARLY, message),
+        TradeError::NotAParty => ApiError::not_found("no such trade"),
+        TradeError::WrongParty { .. } => ApiError::forbidden_code(codes::WRONG_PARTY, message),
+        TradeError::ModeratorIsAParty => ApiError::forbidden(message),
+        TradeError::SelfTrade => ApiError::conflict(codes::SELF_TRADE, message),
+        TradeError::ZeroAmount
+        | TradeError::FeeTooHigh
+        | TradeError::AmountTooLarge
+        | TradeError::FiatAmountTooLarge
+        | TradeError::InvalidSplit => ApiError::validation(message),
+    }
+}
+
+fn idempotency_reused() -> ApiError {
+    ApiError::conflict(
+        codes::IDEMPOTENCY_KEY_REUSED,
+        "this Idempotency-Key was used for a different request",
+    )
+}
+
+fn store_abort(error: StoreError) -> AttachmentError {
+    match error {
+        StoreError::Database(e) => AttachmentError::Database(e),
+        other => AttachmentError::Database(sqlx::Error::Protocol(other.to_string())),
+    }
+}
+
+fn trade_event(trade: &Trade, kind: EventKind, users: &[UserId]) -> Vec<NewEvent> {
+    users
+        .iter()
+        .map(|user| NewEvent {
+            user: *user,
+            kind,
+            trade: Some(trade.id()),
+            payload: serde_json::json!({
+                "trade_id": trade.id().to_string(),
+                "state": trade.state().as_str(),
+                "version": trade.version(),
+            }),
+        })
+        .collect()
+}
+
+fn balance_events(trade: &Trade, users: &[UserId]) -> Vec<NewEvent> {
+    users
+        .iter()
+        .map(|user| NewEvent {
+            user: *user,
+            kind: EventKind::BalanceChanged,
+            trade: Some(trade.id()),
+            payload: serde_json::json!({ "trade_id": trade.id().to_string() }),
+        })
+        .collect()
+}
+
+/// The events a step emits: the step to both parties, and a balance change to whoever's
+/// balance moved.
+fn step_events(next: &Trade) -> Vec<NewEvent> {
+    let both = [next.seller(), next.buyer()];
+    let (kind, balances): (EventKind, &[UserId]) = match next.state() {
+        TradeState::Escrowed => (EventKind::TradeOpened, &both[..1]),
+        TradeState::Paid => (EventKind::TradePaid, &[]),
+        TradeState::Released => (EventKind::TradeReleased, &both),
+        TradeState::Cancelled => (EventKind::TradeCancelled, &both[..1]),
+        TradeState::Expired => (EventKind::TradeExpired, &both[..1]),
+        TradeState::Disputed => (EventKind::TradeDisputed, &[]),
+        TradeState::Resolved => (EventKind::TradeResolved, &both),
+    };
+    let mut events = trade_event(next, kind, &both);
+    events.extend(balance_events(next, balances));
+    events
+}
+
+/// Writes a new trade with its events (and its idempotency key) in the escrow's transaction.
+struct OpenAttachment {
+    row: TradeRow,
+    taker: UserId,
+    max_open_trades: u32,
+    request: Option<(IdempotencyKey, TradeRequest)>,
+}
+
+#[async_trait]
+impl Attachment for OpenAttachment {
+    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+        let trade = &self.row.trade;
+        let now = trade.opened_at();
+        if let Some((key, request)) = &self.request
+            && !insert_request_in(conn, self.taker, key.as_str(), request, now)
+                .await
+                .map_err(store_abort)?
+        {
+            return Err(AttachmentError::Abort(ABORT_REPLAY));
+        }
+        let status = offer_status_in(conn, trade.offer())
+            .await
+            .map_err(store_abort)?;
+        if status.as_deref() != Some(OfferStatus::Active.as_str()) {
+            return Err(AttachmentError::Abort(ABORT_OFFER_UNAVAILABLE));
+        }
+        // Counted here, inside the writer's transaction, the limit is exact for this process.
+        let open = open_trades_of_in(conn, self.taker)
+            .await
+            .map_err(store_abort)?;
+        if open >= u64::from(self.max_open_trades) {
+            return Err(AttachmentError::Abort(ABORT_TRADE_LIMIT));
+        }
+        insert_trade_in(conn, &self.row)
+            .await
+            .map_err(store_abort)?;
+        insert_events_in(conn, &step_events(trade), now)
+            .await
+            .map_err(store_abort)?;
+        Ok(())
+    }
+}
+
+/// Moves a trade one step (compare-and-set on its version) with its events and idempotency
+/// key, in the transaction of the step's ledger plan.
+struct StepAttachment {
+    next: Trade,
+    dispute: Option<(UserId, String)>,
+    resolved_by: Option<UserId>,
+    request: Option<(UserId, IdempotencyKey, TradeRequest)>,
+    now: pupero_core::Timestamp,
+}
+
+#[async_trait]
+impl Attachment for StepAttachment {
+    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+        if let Some((user, key, request)) = &self.request
+            && !insert_request_in(conn, *user, key.as_str(), request, self.now)
+                .await
+                .map_err(store_abort)?
+        {
+            return Err(AttachmentError::Abort(ABORT_REPLAY));
+        }
+        if !update_trade_in(conn, &self.next, self.dispute.as_ref(), self.resolved_by)
+            .await
+            .map_err(store_abort)?
+        {
+            return Err(AttachmentError::Abort(ABORT_TRADE_CHANGED));
+        }
+        insert_events_in(conn, &step_events(&self.next), self.now)
+            .await
+            .map_err(store_abort)?;
+        Ok(())
+    }
+}
+
+impl AppState {
+    /// The trade `id` as `user` may see it: a party always; a moderator or admin once it is
+    /// (or was) disputed. Anyone else gets 404, as if it did not exist.
+    pub async fn visible_trade(
+        &self,
+        id: TradeId,
+        user: UserId,
+        role: pupero_core::Role,
+    ) -> Result<TradeRow, ApiError> {
+        let row = self
+            .store
+            .trade(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such trade"))?;
+        let party = row.trade.side_of(user).is_ok();
+        let moderating = role.includes(pupero_core::Role::Moderator) && row.dispute.is_some();
+        if party || moderating {
+            Ok(row)
+        } else {
+            Err(ApiError::not_found("no such trade"))
+        }
+    }
+
+    /// What `user` already did with `key`: the trade, if it was this same request; an error if
+    /// the key was used for another.
+    async fn replayed(
+        &self,
+        user: UserId,
+        key: &IdempotencyKey,
+        hash: &str,
+    ) -> Result<Option<TradeRow>, ApiError> {
+        match self.store.trade_request(user, key.as_str()).await? {
+            None => Ok(None),
+            Some(request) if request.request_hash == hash => {
+                let row = self.store.trade(request.trade).await?.ok_or_else(|| {
+                    ApiError::internal(&StoreError::Corrupt("idempotency key of no trade"))
+                })?;
+                Ok(Some(row))
+            }
+            Some(_) => Err(idempotency_reused()),
+        }
+    }
+
+    /// Opens a trade for `amount` on offer `offer_id`, taken by `taker`. Returns the trade and
+    /// whether this call created it (`false`: a replay of the same `Idempotency-Key`).
+    pub async fn open_trade(
+        &self,
+        taker: UserId,
+        offer_id: OfferId,
+        amount: Piconero,
+        key: Option<IdempotencyKey>,
+    ) -> Result<(TradeRow, bool), ApiError> {
+        let hash = request_hash(&["open", &offer_id.to_string(), &amount.to_string()]);
+        if let Some(key) = &key
+            && let Some(row) = self.replayed(taker, key, &hash).await?
+        {
+            return Ok((row, false));
+        }
+        let offer = self
+            .store
+            .offer(offer_id)
+            .await?
+            .filter(|o| o.status() != OfferStatus::Deleted)
+            .ok_or_else(|| ApiError::not_found("no such offer"))?;
+        if offer.status() != OfferStatus::Active {
+            return Err(ApiError::conflict(
+                codes::OFFER_UNAVAILABLE,
+                "the offer is paused",
+            ));
+        }
+        if offer.owner() == taker {
+            return Err(trade_error(TradeError::SelfTrade));
+        }
+        if !offer.limits().contains(amount) {
+            return Err(ApiError::validation(format!(
+                "the amount must be between {} and {} XMR",
+                offer.limits().min().to_xmr_string(),
+                offer.limits().max().to_xmr_string()
+            )));
+        }
+        let now = self.now();
+        let quote = self.prices.quote(offer.currency()).await.ok().flatten();
+        let price = offer
+            .effective_price(quote.as_ref(), now, self.settings.price_max_age_secs)
+            .map_err(|e| ApiError::conflict(codes::PRICE_UNAVAILABLE, e.to_string()))?
+            .price();
+        let taker_row = self
+            .store
+            .user_by_id(taker)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such user"))?;
+        let age_secs = now
+            .as_unix_ms()
+            .saturating_sub(taker_row.created_at.as_unix_ms())
+            / 1_000;
+        let (seller, buyer, maker) = match offer.side() {
+            Side::Sell => (offer.owner(), taker, Party::Seller),
+            Side::Buy => (taker, offer.owner(), Party::Buyer),
+        };
+        let id = match &key {
+            Some(key) => {
+                let mut name = taker.as_uuid().as_bytes().to_vec();
+                name.extend_from_slice(key.as_str().as_bytes());
+                TradeId::from_uuid(Uuid::new_v5(&TRADE_ID_NAMESPACE, &name))
+            }
+            None => TradeId::new_v7(),
+        };
+        let (trade, plan) = Trade::open(
+            OpenTrade {
+                id,
+                offer: offer_id,
+                seller,
+                buyer,
+                maker,
+                amount,
+                price,
+                currency: offer.currency(),
+                window: offer.payment_window(),
+                fees: self.settings.fees,
+                fee_account: AccountId::platform_fees(),
+            },
+            now,
+        )
+        .map_err(trade_error)?;
+        let row = TradeRow {
+            trade,
+            payment_method: offer.payment_method(),
+            payment_details: offer.payment_details().as_str().to_owned(),
+            terms: offer.terms().as_str().to_owned(),
+            dispute: None,
+            resolved_by: None,
+            seller_name: String::new(),
+            buyer_name: String::new(),
+        };
+        let attachment = OpenAttachment {
+            row,
+            taker,
+            max_open_trades: max_open_trades(age_secs),
+            request: key.clone().map(|k| {
+                (
+                    k,
+                    TradeRequest {
+                        trade: id,
+                        action: "open".to_owned(),
+                        request_hash: hash.clone(),
+                    },
+                )
+            }),
+        };
+        match self.ledger.transfer_attached(plan, attachment).await {
+            Ok(_) => {
+                self.events.notify([seller, buyer]);
+                let row = self.store.trade(id).await?.ok_or_else(|| {
+                    ApiError::internal(&StoreError::Corrupt("a committed trade is missing"))
+                })?;
+                Ok((row, true))
+            }
+            Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
+                let key = key.expect("only keyed requests record a key");
+                let row = self.replayed(taker, &key, &hash).await?.ok_or_else(|| {
+                    ApiError::internal(&StoreError::Corrupt("a replayed key is missing"))
+                })?;
+                Ok((row, false))
+            }
+            Err(pupero_ledger::Error::Aborted(ABORT_OFFER_UNAVAILABLE)) => Err(
+                ApiError::conflict(codes::OFFER_UNAVAILABLE, "the offer is no longer active"),
+            ),
+            Err(pupero_ledger::Error::Aborted(ABORT_TRADE_LIMIT)) => Err(ApiError::conflict(
+                codes::TRADE_LIMIT,
+                "too many open trades; finish one first",
+            )),
+            Err(e) if e.is_insufficient_funds() => Err(ApiError::conflict(
+                codes::INSUFFICIENT_FUNDS,
+                "the seller's available balance does not cover this trade and its fee",
+            )),
+            // The same key raced with a different amount: the escrow id exists, differently.
+            Err(e) if e.is_conflict() && key.is_some() => Err(idempotency_reused()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Applies `step` to trade `id` for `actor` (`None`: the expiry job). The caller has checked
+    /// that the actor may see the trade, and the role and 2FA a step needs.
+    pub async fn step_trade(
+        &self,
+        id: TradeId,
+        actor: Option<UserId>,
+        step: Step,
+        key: Option<IdempotencyKey>,
+    ) -> Result<TradeRow, ApiError> {
+        let action = step.action;
+        let detail = match action {
+            TradeAction::Resolve { outcome, .. } => match outcome {
+                pupero_core::Resolution::Split { to_buyer } => format!("split:{to_buyer}"),
+                other => other.as_str().to_owned(),
+            },
+            _ => step.reason.clone().unwrap_or_default(),
+        };
+        let hash = request_hash(&[action.name(), &id.to_string(), &detail]);
+        if let (Some(user), Some(key)) = (actor, &key)
+            && let Some(row) = self.replayed(user, key, &hash).await?
+        {
+            return Ok(row);
+        }
+        for _ in 0..MAX_STEP_ATTEMPTS {
+            let row = self
+                .store
+                .trade(id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("no such trade"))?;
+            let now = self.now();
+            let version = row.trade.version();
+            let (next, plan) = row.trade.clone().apply(action, now).map_err(trade_error)?;
+            let parties = [next.seller(), next.buyer()];
+            let attachment = StepAttachment {
+                dispute: match (action, &step.reason) {
+                    (TradeAction::Dispute { by }, reason) => {
+                        Some((by, reason.clone().unwrap_or_default()))
+                    }
+                    _ => None,
+                },
+                resolved_by: match action {
+                    TradeAction::Resolve { by_moderator, .. } => Some(by_moderator),
+                    _ => None,
+                },
+                request: match (actor, &key) {
+                    (Some(user), Some(key)) => Some((
+                        user,
+                        key.clone(),
+                        TradeRequest {
+                            trade: id,
+                            action: action.name().to_owned(),
+                            request_hash: hash.clone(),
+                        },
+                    )),
+                    _ => None,
+                },
+                next,
+                now,
+            };
+            match self.ledger.transfer_attached(plan, attachment).await {
+                Ok(_) => {
+                    self.events.notify(parties);
+                    return self.store.trade(id).await?.ok_or_else(|| {
+                        ApiError::internal(&StoreError::Corrupt("a committed trade is missing"))
+                    });
+                }
+                Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
+                    let (Some(user), Some(key)) = (actor, &key) else {
+                        unreachable!("only keyed requests record a key")
+                    };
+                    return self.replayed(user, key, &hash).await?.ok_or_else(|| {
+                        ApiError::internal(&StoreError::Corrupt("a replayed key is missing"))
+                    });
+                }
+                // Another step won the race (the holds it settles may be settled already):
+                // read the trade again and let the state machine say what still applies.
+                Err(pupero_ledger::Error::Aborted(ABORT_TRADE_CHANGED)) => {}
+                Err(e) if e.is_refused() => {
+                    let now_version = self.store.trade(id).await?.map(|r| r.trade.version());
+                    if now_version == Some(version) {
+                        return Err(e.into());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ApiError::conflict(
+            codes::TRADE_CHANGED,
+            "the trade keeps changing; read it again",
+        ))
+    }
+
+    /// Expires the escrowed trades whose payment window is over, at the injected clock's now:
+    /// their escrow returns to the seller. Returns how many this sweep expired. A trade paid or
+    /// cancelled meanwhile is left as it is.
+    pub async fn expire_due_trades(&self) -> Result<u32, ApiError> {
+        let due = self
+            .store
+            .trades_due(self.now(), MAX_EXPIRIES_PER_SWEEP)
+            .await?;
+        let mut expired = 0_u32;
+        for id in due {
+            let step = Step {
+                action: TradeAction::Expire,
+                reason: None,
+            };
+            match self.step_trade(id, None, step, None).await {
+                Ok(_) => expired = expired.saturating_add(1),
+                Err(e) if e.code() == codes::INVALID_TRANSITION => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(expired)
+    }
+}
