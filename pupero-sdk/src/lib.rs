@@ -20,6 +20,7 @@ mod error;
 mod offers;
 mod prices;
 mod totp;
+mod trades;
 mod types;
 
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,7 @@ pub use error::Error;
 pub use offers::{OfferPage, OfferRequest, OfferSearch, OfferView, PaymentMethodInfo};
 pub use prices::{MarketPrice, MarketPriceList};
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
+pub use trades::{FeeAccount, OpenTradeRequest, Resolution, TradePage, TradeParty, TradeView};
 pub use types::*;
 
 /// Refresh the access token when less than this is left of its life.
@@ -278,12 +280,40 @@ impl Client {
             .map(drop)
     }
 
+    /// As `send`, with an `Idempotency-Key` header when `key` is given.
+    async fn send_keyed<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        key: Option<&str>,
+    ) -> Result<T, Error> {
+        let headers: Vec<(&str, &str)> = key.map(|k| ("Idempotency-Key", k)).into_iter().collect();
+        let response = self
+            .request_with(method, path, body, true, &headers)
+            .await?;
+        let bytes = response.bytes().await.map_err(Error::transport)?;
+        serde_json::from_slice(&bytes).map_err(Error::decode)
+    }
+
     async fn request<B: Serialize>(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<&B>,
         authenticated: bool,
+    ) -> Result<reqwest::Response, Error> {
+        self.request_with(method, path, body, authenticated, &[])
+            .await
+    }
+
+    async fn request_with<B: Serialize>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        authenticated: bool,
+        headers: &[(&str, &str)],
     ) -> Result<reqwest::Response, Error> {
         let mut retried = false;
         loop {
@@ -295,6 +325,9 @@ impl Client {
                     Some(key) => request.header("X-API-Key", key.expose()),
                     None => request.bearer_auth(self.access_token().await?),
                 };
+            }
+            for (name, value) in headers {
+                request = request.header(*name, *value);
             }
             if let Some(body) = body {
                 request = request.json(body);

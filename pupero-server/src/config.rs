@@ -349,8 +349,16 @@ impl Settings {
             u16::try_from(bps).map_err(|_| invalid(name, "too large".to_owned()))
         };
         let fees = FeeSchedule::new(
-            fee("PUPERO_MAKER_FEE_BPS", from_file.maker_fee_bps, DEFAULT_MAKER_FEE_BPS)?,
-            fee("PUPERO_TAKER_FEE_BPS", from_file.taker_fee_bps, DEFAULT_TAKER_FEE_BPS)?,
+            fee(
+                "PUPERO_MAKER_FEE_BPS",
+                from_file.maker_fee_bps,
+                DEFAULT_MAKER_FEE_BPS,
+            )?,
+            fee(
+                "PUPERO_TAKER_FEE_BPS",
+                from_file.taker_fee_bps,
+                DEFAULT_TAKER_FEE_BPS,
+            )?,
         )
         .map_err(|e| invalid("PUPERO_MAKER_FEE_BPS", e.to_string()))?;
         Ok(Settings {

@@ -417,9 +417,10 @@ impl AppState {
                 })?;
                 Ok((row, false))
             }
-            Err(pupero_ledger::Error::Aborted(ABORT_OFFER_UNAVAILABLE)) => Err(
-                ApiError::conflict(codes::OFFER_UNAVAILABLE, "the offer is no longer active"),
-            ),
+            Err(pupero_ledger::Error::Aborted(ABORT_OFFER_UNAVAILABLE)) => Err(ApiError::conflict(
+                codes::OFFER_UNAVAILABLE,
+                "the offer is no longer active",
+            )),
             Err(pupero_ledger::Error::Aborted(ABORT_TRADE_LIMIT)) => Err(ApiError::conflict(
                 codes::TRADE_LIMIT,
                 "too many open trades; finish one first",

@@ -11,8 +11,7 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use pupero_core::{
-    AccountId, OfferId, Piconero, Resolution, Role, Scope, TradeAction, TradeId, TradeState,
-    UserId,
+    AccountId, OfferId, Piconero, Resolution, Role, Scope, TradeAction, TradeId, TradeState, UserId,
 };
 use uuid::Uuid;
 
@@ -362,7 +361,11 @@ impl TradesApi {
     }
 
     /// One trade (its parties; moderators once disputed).
-    #[oai(path = "/api/v1/trades/:id", method = "get", operation_id = "get_trade")]
+    #[oai(
+        path = "/api/v1/trades/:id",
+        method = "get",
+        operation_id = "get_trade"
+    )]
     async fn get(&self, auth: Auth, id: Path<Uuid>) -> Result<Json<TradeView>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
@@ -415,9 +418,7 @@ impl TradesApi {
         principal.require_scope(Scope::Trade)?;
         let row = self.visible(&principal, id.0).await?;
         // Who may release is the state machine's to say; only then is the code spent.
-        if row.trade.seller() == principal.user
-            && row.trade.state() == TradeState::Paid
-        {
+        if row.trade.seller() == principal.user && row.trade.state() == TradeState::Paid {
             self.state
                 .verify_second_factor(
                     principal.user,
@@ -429,9 +430,7 @@ impl TradesApi {
         self.party_step(
             &auth,
             id.0,
-            TradeAction::Release {
-                by: principal.user,
-            },
+            TradeAction::Release { by: principal.user },
             None,
             idempotency_key.0,
         )

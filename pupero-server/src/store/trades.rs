@@ -109,14 +109,18 @@ fn sql_version(v: u64) -> Result<i64, StoreError> {
 
 fn trade_from_row(row: &sqlx::any::AnyRow) -> Result<TradeRow, StoreError> {
     let text = |c: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(c)?) };
-    let opt_text =
-        |c: &str| -> Result<Option<String>, StoreError> { Ok(row.try_get::<Option<String>, _>(c)?) };
+    let opt_text = |c: &str| -> Result<Option<String>, StoreError> {
+        Ok(row.try_get::<Option<String>, _>(c)?)
+    };
     let int = |c: &str| -> Result<i64, StoreError> { Ok(row.try_get::<i64, _>(c)?) };
     let opt_int =
         |c: &str| -> Result<Option<i64>, StoreError> { Ok(row.try_get::<Option<i64>, _>(c)?) };
     let user = |s: String| s.parse::<UserId>().map_err(corrupt);
 
-    let resolution = match (opt_text("resolution")?.as_deref(), opt_int("split_piconero")?) {
+    let resolution = match (
+        opt_text("resolution")?.as_deref(),
+        opt_int("split_piconero")?,
+    ) {
         (None, _) => None,
         (Some("to_buyer"), _) => Some(Resolution::ToBuyer),
         (Some("to_seller"), _) => Some(Resolution::ToSeller),
@@ -166,7 +170,9 @@ fn trade_from_row(row: &sqlx::any::AnyRow) -> Result<TradeRow, StoreError> {
     })
 }
 
-fn resolution_to_sql(r: Option<Resolution>) -> Result<(Option<&'static str>, Option<i64>), StoreError> {
+fn resolution_to_sql(
+    r: Option<Resolution>,
+) -> Result<(Option<&'static str>, Option<i64>), StoreError> {
     Ok(match r {
         None => (None, None),
         Some(Resolution::Split { to_buyer }) => (Some("split"), Some(sql_amount(to_buyer)?)),

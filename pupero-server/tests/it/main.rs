@@ -17,3 +17,4 @@ mod prices;
 mod profile;
 mod ratelimit;
 mod totp;
+mod trades;

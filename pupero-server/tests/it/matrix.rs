@@ -33,6 +33,13 @@ enum Allowed {
     Sessions,
     /// Admins' sessions only.
     Admins,
+    /// Moderators' and admins' sessions.
+    Moderators,
+    /// The two parties of the trade (`User`, `OtherUser`) and `User`'s key with `read`;
+    /// anyone else is told the trade does not exist (404).
+    Parties,
+    /// The two parties of the trade and `User`'s key with `trade`; anyone else gets 404.
+    PartiesTrade,
 }
 
 impl Allowed {
@@ -48,7 +55,19 @@ impl Allowed {
             Allowed::OwnerTrade => matches!(caller, Caller::User | Caller::KeyTrade),
             Allowed::Sessions => session,
             Allowed::Admins => caller == Caller::Admin,
+            Allowed::Moderators => matches!(caller, Caller::Moderator | Caller::Admin),
+            Allowed::Parties => {
+                matches!(caller, Caller::User | Caller::OtherUser | Caller::KeyRead)
+            }
+            Allowed::PartiesTrade => {
+                matches!(caller, Caller::User | Caller::OtherUser | Caller::KeyTrade)
+            }
         }
+    }
+
+    /// Whether a 404 means the caller was refused (the resource is hidden from them).
+    fn hides(self) -> bool {
+        matches!(self, Allowed::Parties | Allowed::PartiesTrade)
     }
 }
 
@@ -68,10 +87,12 @@ struct Callers {
     target_key: uuid::Uuid,
     /// An offer of `User`.
     offer: uuid::Uuid,
+    /// A trade on it: `User` sells, `OtherUser` buys.
+    trade: uuid::Uuid,
 }
 
 async fn callers(app: &TestApp) -> Callers {
-    let (user, _) = app.user("matrix-user").await;
+    let (user, user_id) = app.user("matrix-user").await;
     let (other, _) = app.user("matrix-other").await;
     let (_, target) = app.user("matrix-target").await;
     let (moderator, _) = app.user_with_role("matrix-mod", Role::Moderator).await;
@@ -91,6 +112,18 @@ async fn callers(app: &TestApp) -> Callers {
         .unwrap()
         .id;
     let offer = user.create_offer(&offer_request("100")).await.unwrap().id;
+    app.fund(user_id, "2").await;
+    let trade = other
+        .open_trade(
+            &pupero_sdk::OpenTradeRequest {
+                offer_id: offer,
+                amount: "0.5".into(),
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .id;
     let bearer = |c: &pupero_sdk::Client| {
         let c = c.clone();
         async move { Credential::Bearer(c.refresh().await.unwrap().access_token) }
@@ -109,6 +142,7 @@ async fn callers(app: &TestApp) -> Callers {
         target,
         target_key,
         offer,
+        trade,
     }
 }
 
@@ -146,7 +180,7 @@ async fn got_through(
 
 app_test!(every_endpoint_admits_exactly_its_callers, |app| {
     let who = callers(app).await;
-    let (t, k, o) = (who.target, who.target_key, who.offer);
+    let (t, k, o, tr) = (who.target, who.target_key, who.offer, who.trade);
     let json = |v: serde_json::Value| Some(v);
     let offer_json = || json(serde_json::to_value(offer_request("99")).unwrap());
     let bad_offer = || {
@@ -229,6 +263,56 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             None,
             Allowed::OwnerTrade,
         ),
+        (
+            "POST",
+            "/api/v1/trades".into(),
+            json(serde_json::json!({"offer_id": o, "amount": "abc"})),
+            Allowed::Trade,
+        ),
+        ("GET", "/api/v1/trades".into(), None, Allowed::Read),
+        (
+            "GET",
+            format!("/api/v1/trades/{tr}"),
+            None,
+            Allowed::Parties,
+        ),
+        (
+            "POST",
+            format!("/api/v1/trades/{tr}/paid"),
+            None,
+            Allowed::PartiesTrade,
+        ),
+        (
+            "POST",
+            format!("/api/v1/trades/{tr}/release"),
+            json(serde_json::json!({})),
+            Allowed::PartiesTrade,
+        ),
+        (
+            "POST",
+            format!("/api/v1/trades/{tr}/cancel"),
+            None,
+            Allowed::PartiesTrade,
+        ),
+        (
+            "POST",
+            format!("/api/v1/trades/{tr}/dispute"),
+            json(serde_json::json!({"reason": "matrix"})),
+            Allowed::PartiesTrade,
+        ),
+        (
+            "POST",
+            format!("/api/v1/trades/{tr}/resolve"),
+            json(serde_json::json!({"outcome": "bogus"})),
+            Allowed::Moderators,
+        ),
+        (
+            "GET",
+            "/api/v1/moderation/disputes".into(),
+            None,
+            Allowed::Moderators,
+        ),
+        ("GET", "/api/v1/admin/fees".into(), None, Allowed::Admins),
         ("GET", "/api/v1/api-keys".into(), None, Allowed::Sessions),
         (
             "POST",
@@ -324,6 +408,7 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
         for (caller, credential) in &who.all {
             let (through, status, code) =
                 got_through(app, credential, method, path, body.clone()).await;
+            let through = through && !(allowed.hides() && status == 404);
             assert_eq!(
                 through,
                 allowed.admits(*caller),

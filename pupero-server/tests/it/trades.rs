@@ -1,0 +1,541 @@
+//! Trades through the SDK: escrow to the piconero, every branch of the state machine, races,
+//! idempotency, 2FA on release, and who may see what.
+
+use pupero_core::{Piconero, Role};
+use pupero_sdk::{Client, OfferRequest, OpenTradeRequest, Resolution, TradeView};
+use uuid::Uuid;
+
+use crate::support::{TestApp, app_test};
+
+/// The default fees: the maker pays 1%, the taker nothing.
+const PAYMENT_WINDOW_MINUTES: u32 = 30;
+
+fn offer(side: &str, min: &str, max: &str) -> OfferRequest {
+    OfferRequest {
+        side: side.into(),
+        currency: "EUR".into(),
+        payment_method: "SEPA".into(),
+        payment_details: "IBAN DE00 1234".into(),
+        price: Some("150".into()),
+        margin_percent: None,
+        min_amount: min.into(),
+        max_amount: max.into(),
+        payment_window_minutes: PAYMENT_WINDOW_MINUTES,
+        terms: "Put the trade id in the reference".into(),
+        visibility: "public".into(),
+    }
+}
+
+fn xmr(s: &str) -> Piconero {
+    Piconero::from_xmr_str(s).unwrap()
+}
+
+async fn open(client: &Client, offer: Uuid, amount: &str) -> Result<TradeView, pupero_sdk::Error> {
+    client
+        .open_trade(
+            &OpenTradeRequest {
+                offer_id: offer,
+                amount: amount.into(),
+            },
+            None,
+        )
+        .await
+}
+
+/// `(available, held, incoming)` of the client's user.
+async fn balance(client: &Client) -> (Piconero, Piconero, Piconero) {
+    let b = client.balance().await.unwrap();
+    (b.available, b.held, b.incoming)
+}
+
+/// A funded seller with a sell offer, and a buyer.
+struct Market {
+    seller: Client,
+    seller_id: Uuid,
+    buyer: Client,
+    offer: Uuid,
+}
+
+async fn market(app: &TestApp, funds: &str) -> Market {
+    let (seller, seller_id) = app.user("seller").await;
+    let (buyer, _) = app.user("buyer").await;
+    app.fund(seller_id, funds).await;
+    let offer = seller
+        .create_offer(&offer("sell", "0.1", "2"))
+        .await
+        .unwrap()
+        .id;
+    Market {
+        seller,
+        seller_id,
+        buyer,
+        offer,
+    }
+}
+
+fn code(error: &pupero_sdk::Error) -> &str {
+    error.code().unwrap_or("<no code>")
+}
+
+app_test!(a_trade_moves_the_escrow_to_the_piconero, |app| {
+    let m = market(app, "2").await;
+    let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+    assert_eq!(trade.state, "escrowed");
+    assert_eq!(trade.your_side.as_deref(), Some("buyer"));
+    assert_eq!(trade.maker_side, "seller");
+    assert_eq!(trade.seller.username, "seller");
+    assert_eq!(trade.amount, "1");
+    assert_eq!(trade.seller_fee, "0.01", "the maker pays 1% on top");
+    assert_eq!(trade.buyer_fee, "0");
+    assert_eq!(trade.escrowed, "1.01");
+    assert_eq!(trade.buyer_receives, "1");
+    assert_eq!(trade.price, "150");
+    assert_eq!(trade.payment_details, "IBAN DE00 1234");
+    assert_eq!(
+        trade.payment_deadline_ms - trade.opened_at_ms,
+        u64::from(PAYMENT_WINDOW_MINUTES) * 60_000
+    );
+    assert_eq!(trade.actions, vec!["mark_paid", "cancel"]);
+
+    assert_eq!(
+        balance(&m.seller).await,
+        (xmr("0.99"), xmr("1.01"), Piconero::ZERO)
+    );
+    assert_eq!(
+        balance(&m.buyer).await,
+        (Piconero::ZERO, Piconero::ZERO, xmr("1"))
+    );
+
+    let seller_view = m.seller.trade(trade.id).await.unwrap();
+    assert_eq!(seller_view.your_side.as_deref(), Some("seller"));
+    assert!(seller_view.actions.is_empty(), "nothing to do until paid");
+
+    let paid = m.buyer.mark_trade_paid(trade.id, None).await.unwrap();
+    assert_eq!(paid.state, "paid");
+    assert!(paid.paid_at_ms.is_some());
+    assert_eq!(paid.actions, vec!["dispute"]);
+    assert_eq!(
+        m.seller.trade(trade.id).await.unwrap().actions,
+        vec!["release", "dispute"]
+    );
+
+    let released = m.seller.release_trade(trade.id, None, None).await.unwrap();
+    assert_eq!(released.state, "released");
+    assert!(released.closed_at_ms.is_some());
+    assert!(released.actions.is_empty());
+
+    assert_eq!(
+        balance(&m.seller).await,
+        (xmr("0.99"), Piconero::ZERO, Piconero::ZERO)
+    );
+    assert_eq!(
+        balance(&m.buyer).await,
+        (xmr("1"), Piconero::ZERO, Piconero::ZERO)
+    );
+    let (admin, _) = app.user_with_role("admin", Role::Admin).await;
+    let fees = admin.fee_account().await.unwrap();
+    assert_eq!(fees.collected, "0.01");
+    assert_eq!(fees.pending, "0");
+    app.state.ledger.check_invariants().await.unwrap();
+
+    let mine = m.buyer.trades(None, None, None).await.unwrap();
+    assert_eq!(mine.items.len(), 1);
+    assert_eq!(mine.items[0].id, trade.id);
+    assert!(
+        m.buyer
+            .trades(Some("escrowed"), None, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+});
+
+app_test!(a_taker_sells_into_a_buy_offer, |app| {
+    let (maker, _) = app.user("maker").await;
+    let (taker, taker_id) = app.user("taker").await;
+    let offer = maker.create_offer(&offer("buy", "0.1", "2")).await.unwrap();
+    let error = open(&taker, offer.id, "1").await.unwrap_err();
+    assert_eq!(
+        code(&error),
+        "INSUFFICIENT_FUNDS",
+        "the taker sells: their XMR"
+    );
+    app.fund(taker_id, "1").await;
+    let trade = open(&taker, offer.id, "1").await.unwrap();
+    assert_eq!(trade.your_side.as_deref(), Some("seller"));
+    assert_eq!(trade.maker_side, "buyer");
+    assert_eq!(trade.seller_fee, "0");
+    assert_eq!(
+        trade.buyer_fee, "0.01",
+        "the maker buys and pays 1% out of it"
+    );
+    assert_eq!(trade.buyer_receives, "0.99");
+    maker.mark_trade_paid(trade.id, None).await.unwrap();
+    taker.release_trade(trade.id, None, None).await.unwrap();
+    assert_eq!(balance(&maker).await.0, xmr("0.99"));
+    assert_eq!(balance(&taker).await.0, Piconero::ZERO);
+});
+
+app_test!(cancelling_returns_the_escrow, |app, clock| {
+    let m = market(app, "2").await;
+    let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+    let error = m.seller.cancel_trade(trade.id, None).await.unwrap_err();
+    assert_eq!(code(&error), "TOO_EARLY", "the seller waits for the window");
+    let cancelled = m.buyer.cancel_trade(trade.id, None).await.unwrap();
+    assert_eq!(cancelled.state, "cancelled");
+    assert_eq!(
+        balance(&m.seller).await,
+        (xmr("2"), Piconero::ZERO, Piconero::ZERO)
+    );
+    assert_eq!(balance(&m.buyer).await, Default::default());
+
+    // The seller may cancel once the window passed unpaid.
+    let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+    clock.advance_secs(u64::from(PAYMENT_WINDOW_MINUTES) * 60);
+    let error = m
+        .buyer
+        .cancel_trade(Uuid::new_v4(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "NOT_FOUND");
+    let cancelled = m.seller.cancel_trade(trade.id, None).await.unwrap();
+    assert_eq!(cancelled.state, "cancelled");
+    assert_eq!(balance(&m.seller).await.0, xmr("2"));
+
+    // Paid trades are not cancelled: they are released or disputed.
+    let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+    m.buyer.mark_trade_paid(trade.id, None).await.unwrap();
+    let error = m.buyer.cancel_trade(trade.id, None).await.unwrap_err();
+    assert_eq!(code(&error), "INVALID_TRANSITION");
+    app.state.ledger.check_invariants().await.unwrap();
+});
+
+app_test!(unpaid_trades_expire_after_the_window, |app, clock| {
+    let m = market(app, "2").await;
+    let unpaid = open(&m.buyer, m.offer, "0.5").await.unwrap();
+    let paid = open(&m.buyer, m.offer, "0.5").await.unwrap();
+    m.buyer.mark_trade_paid(paid.id, None).await.unwrap();
+    app.state.expire_due_trades().await.unwrap();
+    assert_eq!(m.buyer.trade(unpaid.id).await.unwrap().state, "escrowed");
+
+    clock.advance_secs(u64::from(PAYMENT_WINDOW_MINUTES) * 60);
+    app.state.expire_due_trades().await.unwrap();
+    assert_eq!(m.buyer.trade(unpaid.id).await.unwrap().state, "expired");
+    assert_eq!(m.buyer.trade(paid.id).await.unwrap().state, "paid");
+    // 2 − (0.5 + 0.005) still held by the paid trade.
+    assert_eq!(
+        balance(&m.seller).await,
+        (xmr("1.495"), xmr("0.505"), Piconero::ZERO)
+    );
+    let error = m.buyer.mark_trade_paid(unpaid.id, None).await.unwrap_err();
+    assert_eq!(code(&error), "INVALID_TRANSITION");
+    app.state.ledger.check_invariants().await.unwrap();
+});
+
+app_test!(
+    moderators_settle_disputes_through_the_ledger,
+    |app, clock| {
+        let m = market(app, "10").await;
+        let (moderator, _) = app.user_with_role("moderator", Role::Moderator).await;
+        let (buyer2, _) = app.user("buyer2").await;
+
+        let to_buyer = open(&m.buyer, m.offer, "1").await.unwrap();
+        let to_seller = open(&buyer2, m.offer, "1").await.unwrap();
+        let error = m
+            .buyer
+            .dispute_trade(to_buyer.id, "no", None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            code(&error),
+            "TOO_EARLY",
+            "not paid and the window still open"
+        );
+        let error = moderator.trade(to_buyer.id).await.unwrap_err();
+        assert_eq!(
+            code(&error),
+            "NOT_FOUND",
+            "moderators see disputed trades only"
+        );
+
+        m.buyer.mark_trade_paid(to_buyer.id, None).await.unwrap();
+        let disputed = m
+            .buyer
+            .dispute_trade(to_buyer.id, "paid, not released", None)
+            .await
+            .unwrap();
+        assert_eq!(disputed.state, "disputed");
+        assert_eq!(
+            disputed.dispute_reason.as_deref(),
+            Some("paid, not released")
+        );
+        // The window passing opens disputes on unpaid trades too (here by the seller).
+        clock.advance_secs(u64::from(PAYMENT_WINDOW_MINUTES) * 60);
+        m.seller
+            .dispute_trade(to_seller.id, "never paid", None)
+            .await
+            .unwrap();
+
+        let queue = moderator.disputes(None, None).await.unwrap();
+        assert_eq!(queue.items.len(), 2);
+        assert_eq!(queue.items[0].actions, vec!["resolve"]);
+        let error = m.buyer.disputes(None, None).await.unwrap_err();
+        assert_eq!(code(&error), "FORBIDDEN");
+        let error = m
+            .buyer
+            .resolve_trade(to_buyer.id, &Resolution::ToBuyer, None)
+            .await
+            .unwrap_err();
+        assert_eq!(code(&error), "FORBIDDEN", "a party is no moderator");
+
+        let resolved = moderator
+            .resolve_trade(to_buyer.id, &Resolution::ToBuyer, None)
+            .await
+            .unwrap();
+        assert_eq!(resolved.state, "resolved");
+        assert_eq!(resolved.resolution.as_deref(), Some("to_buyer"));
+        assert_eq!(balance(&m.buyer).await.0, xmr("1"));
+        moderator
+            .resolve_trade(to_seller.id, &Resolution::ToSeller, None)
+            .await
+            .unwrap();
+        assert_eq!(balance(&buyer2).await, Default::default());
+        // 10 − 1.01 for the first trade; the second came back whole, fee included.
+        assert_eq!(
+            balance(&m.seller).await,
+            (xmr("8.99"), Piconero::ZERO, Piconero::ZERO)
+        );
+
+        // A split: the buyer gets part, the platform its fee, the seller the rest.
+        let (buyer3, _) = app.user("buyer3").await;
+        let split = open(&buyer3, m.offer, "1").await.unwrap();
+        buyer3.mark_trade_paid(split.id, None).await.unwrap();
+        buyer3
+            .dispute_trade(split.id, "half paid", None)
+            .await
+            .unwrap();
+        for bad in ["0", "1", "2"] {
+            let error = moderator
+                .resolve_trade(split.id, &Resolution::Split(bad.into()), None)
+                .await
+                .unwrap_err();
+            assert_eq!(code(&error), "VALIDATION", "split of {bad}");
+        }
+        let resolved = moderator
+            .resolve_trade(split.id, &Resolution::Split("0.4".into()), None)
+            .await
+            .unwrap();
+        assert_eq!(resolved.resolution_to_buyer.as_deref(), Some("0.4"));
+        assert_eq!(balance(&buyer3).await.0, xmr("0.4"));
+        assert_eq!(
+            balance(&m.seller).await,
+            (xmr("8.58"), Piconero::ZERO, Piconero::ZERO),
+            "8.99 − 1.01 + 0.6 back"
+        );
+        let (admin, _) = app.user_with_role("admin", Role::Admin).await;
+        assert_eq!(admin.fee_account().await.unwrap().collected, "0.02");
+        let error = moderator
+            .resolve_trade(split.id, &Resolution::ToSeller, None)
+            .await
+            .unwrap_err();
+        assert_eq!(code(&error), "INVALID_TRANSITION", "resolved once");
+        app.state.ledger.check_invariants().await.unwrap();
+    }
+);
+
+app_test!(release_happens_once_and_only_by_the_seller, |app| {
+    let m = market(app, "2").await;
+    let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+    let error = m
+        .seller
+        .release_trade(trade.id, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "INVALID_TRANSITION", "not paid yet");
+    let error = m.seller.mark_trade_paid(trade.id, None).await.unwrap_err();
+    assert_eq!(code(&error), "WRONG_PARTY");
+    m.buyer.mark_trade_paid(trade.id, None).await.unwrap();
+    let error = m
+        .buyer
+        .release_trade(trade.id, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        code(&error),
+        "WRONG_PARTY",
+        "the buyer cannot release to themselves"
+    );
+
+    // Two releases at once: one wins, the other is told the trade moved on.
+    let (a, b) = tokio::join!(
+        m.seller.release_trade(trade.id, None, None),
+        m.seller.release_trade(trade.id, None, None)
+    );
+    let results = [a, b];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    let error = results.into_iter().find_map(Result::err).unwrap();
+    assert_eq!(code(&error), "INVALID_TRANSITION");
+    assert_eq!(balance(&m.buyer).await.0, xmr("1"));
+    assert_eq!(balance(&m.seller).await.0, xmr("0.99"));
+    app.state.ledger.check_invariants().await.unwrap();
+});
+
+app_test!(strangers_cannot_see_or_touch_a_trade, |app| {
+    let m = market(app, "2").await;
+    let (stranger, _) = app.user("stranger").await;
+    let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+    let id = trade.id;
+    let attempts = [
+        stranger.trade(id).await.err(),
+        stranger.mark_trade_paid(id, None).await.err(),
+        stranger.release_trade(id, None, None).await.err(),
+        stranger.cancel_trade(id, None).await.err(),
+        stranger.dispute_trade(id, "mine", None).await.err(),
+    ];
+    for error in attempts {
+        assert_eq!(code(&error.expect("refused")), "NOT_FOUND");
+    }
+    assert!(
+        stranger
+            .trades(None, None, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(m.buyer.trade(id).await.unwrap().state, "escrowed");
+    let anonymous = app
+        .raw()
+        .get(format!("{}/api/v1/trades/{id}", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+});
+
+app_test!(racing_takers_never_overdraw_the_seller, |app| {
+    // Enough for exactly two trades of 0.5 XMR plus the maker's 1% fee.
+    let m = market(app, "1.01").await;
+    let mut buyers = Vec::new();
+    for i in 0..8 {
+        buyers.push(app.user(&format!("taker{i}")).await.0);
+    }
+    let offer = m.offer;
+    let tasks: Vec<_> = buyers
+        .into_iter()
+        .map(|b| tokio::spawn(async move { open(&b, offer, "0.5").await }))
+        .collect();
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    let opened = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(opened, 2);
+    for error in results.into_iter().filter_map(Result::err) {
+        assert_eq!(code(&error), "INSUFFICIENT_FUNDS");
+    }
+    assert_eq!(
+        balance(&m.seller).await,
+        (Piconero::ZERO, xmr("1.01"), Piconero::ZERO)
+    );
+    let _ = m.seller_id;
+    app.state.ledger.check_invariants().await.unwrap();
+});
+
+app_test!(retried_requests_do_nothing_twice, |app| {
+    let m = market(app, "2").await;
+    let request = OpenTradeRequest {
+        offer_id: m.offer,
+        amount: "1".into(),
+    };
+    let first = m.buyer.open_trade(&request, Some("open-1")).await.unwrap();
+    let again = m.buyer.open_trade(&request, Some("open-1")).await.unwrap();
+    assert_eq!(first.id, again.id);
+    assert_eq!(balance(&m.seller).await.1, xmr("1.01"), "escrowed once");
+    let other = OpenTradeRequest {
+        offer_id: m.offer,
+        amount: "0.5".into(),
+    };
+    let error = m
+        .buyer
+        .open_trade(&other, Some("open-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "IDEMPOTENCY_KEY_REUSED");
+    let error = m.buyer.open_trade(&request, Some("")).await.unwrap_err();
+    assert_eq!(code(&error), "VALIDATION");
+
+    // Concurrent retries of one key: one trade.
+    let request = OpenTradeRequest {
+        offer_id: m.offer,
+        amount: "0.2".into(),
+    };
+    let (a, b) = tokio::join!(
+        m.buyer.open_trade(&request, Some("open-2")),
+        m.buyer.open_trade(&request, Some("open-2"))
+    );
+    assert_eq!(a.unwrap().id, b.unwrap().id);
+    assert_eq!(
+        m.buyer.trades(None, None, None).await.unwrap().items.len(),
+        2
+    );
+
+    // Steps: a retry with the key answers again; without a key the second is refused.
+    m.buyer
+        .mark_trade_paid(first.id, Some("paid-1"))
+        .await
+        .unwrap();
+    let replay = m
+        .buyer
+        .mark_trade_paid(first.id, Some("paid-1"))
+        .await
+        .unwrap();
+    assert_eq!(replay.state, "paid");
+    let error = m.buyer.mark_trade_paid(first.id, None).await.unwrap_err();
+    assert_eq!(code(&error), "INVALID_TRANSITION");
+    let error = m
+        .buyer
+        .cancel_trade(first.id, Some("paid-1"))
+        .await
+        .unwrap_err();
+    assert_eq!(code(&error), "IDEMPOTENCY_KEY_REUSED");
+    m.seller
+        .release_trade(first.id, None, Some("rel"))
+        .await
+        .unwrap();
+    m.seller
+        .release_trade(first.id, None, Some("rel"))
+        .await
+        .unwrap();
+    assert_eq!(balance(&m.buyer).await.0, xmr("1"), "released once");
+    app.state.ledger.check_invariants().await.unwrap();
+});
+
+app_test!(offers_and_accounts_limit_what_can_be_opened, |app| {
+    let m = market(app, "5").await;
+    let error = open(&m.seller, m.offer, "1").await.unwrap_err();
+    assert_eq!(code(&error), "SELF_TRADE");
+    for amount in ["0.05", "3", "-1", "abc", "0"] {
+        let error = open(&m.buyer, m.offer, amount).await.unwrap_err();
+        assert_eq!(code(&error), "VALIDATION", "amount {amount}");
+    }
+    let error = open(&m.buyer, Uuid::new_v4(), "1").await.unwrap_err();
+    assert_eq!(code(&error), "NOT_FOUND");
+
+    // A new account has at most two open trades.
+    open(&m.buyer, m.offer, "0.5").await.unwrap();
+    let second = open(&m.buyer, m.offer, "0.5").await.unwrap();
+    let error = open(&m.buyer, m.offer, "0.5").await.unwrap_err();
+    assert_eq!(code(&error), "TRADE_LIMIT");
+    m.buyer.cancel_trade(second.id, None).await.unwrap();
+    open(&m.buyer, m.offer, "0.5").await.unwrap();
+
+    m.seller.pause_offer(m.offer).await.unwrap();
+    let (other, _) = app.user("other").await;
+    let error = open(&other, m.offer, "0.5").await.unwrap_err();
+    assert_eq!(code(&error), "OFFER_UNAVAILABLE");
+    m.seller.delete_offer(m.offer).await.unwrap();
+    let error = open(&other, m.offer, "0.5").await.unwrap_err();
+    assert_eq!(code(&error), "NOT_FOUND");
+});
