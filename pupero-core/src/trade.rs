@@ -1565,6 +1565,56 @@ mod tests {
     }
 
     #[test]
+    fn inconsistent_records_are_refused() {
+        let (paid, _, _) = run(params(ONE_XMR, Party::Seller, fees()), &[(1, mark_paid())]);
+        let good = paid.record();
+        assert_eq!(Trade::restore(good.clone()).unwrap(), paid);
+        let broken: Vec<TradeRecord> = vec![
+            TradeRecord {
+                buyer: good.seller,
+                ..good.clone()
+            },
+            TradeRecord {
+                amount: Piconero::ZERO,
+                ..good.clone()
+            },
+            TradeRecord {
+                seller_fee: good.amount,
+                ..good.clone()
+            },
+            TradeRecord {
+                fiat_amount: FiatAmount::parse("1").unwrap(),
+                ..good.clone()
+            },
+            TradeRecord {
+                state: TradeState::Released,
+                ..good.clone()
+            },
+            TradeRecord {
+                paid_at: None,
+                ..good.clone()
+            },
+            TradeRecord {
+                resolution: Some(Resolution::ToBuyer),
+                ..good.clone()
+            },
+        ];
+        for record in broken {
+            assert!(Trade::restore(record.clone()).is_err(), "{record:?}");
+        }
+    }
+
+    #[test]
+    fn available_actions_are_the_ones_that_apply() {
+        let (trade, _) = Trade::open(params(ONE_XMR, Party::Seller, fees()), T0).unwrap();
+        assert_eq!(trade.available_actions(buyer(), T0), ["mark_paid", "cancel"]);
+        assert!(trade.available_actions(seller(), T0).is_empty());
+        let late = T0.plus_secs(u64::from(WINDOW_SECS));
+        assert_eq!(trade.available_actions(seller(), late), ["cancel", "dispute"]);
+        assert!(trade.available_actions(stranger(), late).is_empty());
+    }
+
+    #[test]
     fn transition_transfer_ids_are_stable_and_distinct() {
         let (paid, _, _) = run(params(ONE_XMR, Party::Seller, fees()), &[(1, mark_paid())]);
         let (_, a) = paid.clone().apply(release(), T0.plus_secs(2)).unwrap();
@@ -1678,6 +1728,8 @@ mod tests {
                         }
                     }
                 }
+                // What is stored comes back as it was.
+                prop_assert_eq!(&Trade::restore(trade.record()).unwrap(), &trade);
                 // Conservation, in the model and in the book.
                 prop_assert_eq!(seller_out, buyer_in + fee_in);
                 let (available, held, buyer_posted, fee_posted) = balances(&book);
