@@ -1607,10 +1607,16 @@ mod tests {
     #[test]
     fn available_actions_are_the_ones_that_apply() {
         let (trade, _) = Trade::open(params(ONE_XMR, Party::Seller, fees()), T0).unwrap();
-        assert_eq!(trade.available_actions(buyer(), T0), ["mark_paid", "cancel"]);
+        assert_eq!(
+            trade.available_actions(buyer(), T0),
+            ["mark_paid", "cancel"]
+        );
         assert!(trade.available_actions(seller(), T0).is_empty());
         let late = T0.plus_secs(u64::from(WINDOW_SECS));
-        assert_eq!(trade.available_actions(seller(), late), ["cancel", "dispute"]);
+        assert_eq!(
+            trade.available_actions(seller(), late),
+            ["cancel", "dispute"]
+        );
         assert!(trade.available_actions(stranger(), late).is_empty());
     }
 

@@ -62,3 +62,73 @@ pub async fn create_user(
         .await;
     Ok(user)
 }
+
+/// Namespace of the dev faucet's account id.
+const DEV_FAUCET_ACCOUNT: u128 = 0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_d5f0;
+
+/// Why XMR could not be credited from the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum CreditError {
+    /// Only a development server has a faucet: real balances come from real deposits.
+    #[error("crediting is refused in production mode: balances come from deposits")]
+    Production,
+    /// No such user.
+    #[error("no user named {0}")]
+    NoSuchUser(String),
+    /// A value is invalid.
+    #[error("{0}")]
+    Invalid(#[from] pupero_core::Error),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] pupero_ledger::Error),
+}
+
+/// Credits `xmr` to `username` from a development faucet (an equity account that may go
+/// negative), so that a local server can be tried without a Monero wallet. Refused in
+/// production mode. Written to the ledger as an `adjustment` and to the audit log.
+pub async fn credit_dev(state: &AppState, username: &str, xmr: &str) -> Result<(), CreditError> {
+    use pupero_core::ledger::{
+        AccountCode, AccountFlags, LedgerId, NewTransfer, TransferCode, TransferOp,
+    };
+    if state.settings.mode != crate::config::Mode::Dev {
+        return Err(CreditError::Production);
+    }
+    let amount = pupero_core::Piconero::from_xmr_str(xmr)?;
+    let user = state
+        .store
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| CreditError::NoSuchUser(username.to_owned()))?;
+    let faucet = AccountId::from_u128(DEV_FAUCET_ACCOUNT);
+    state
+        .ledger
+        .create_account(NewAccount {
+            id: faucet,
+            ledger: LedgerId::XMR,
+            code: AccountCode::Equity,
+            flags: AccountFlags::NONE,
+        })
+        .await?;
+    state
+        .ledger
+        .transfer(NewTransfer::xmr(
+            pupero_core::TransferId::new_v7(),
+            TransferOp::Single {
+                debit: faucet,
+                credit: AccountId::user_xmr(user.id),
+                amount,
+            },
+            TransferCode::Adjustment,
+        ))
+        .await?;
+    state
+        .audit(
+            AuditEntry::of(AuditEvent::DevCredit, Some(user.id))
+                .detail(format!("command line, {} XMR", amount.to_xmr_string())),
+        )
+        .await;
+    Ok(())
+}

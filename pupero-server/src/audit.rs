@@ -48,6 +48,8 @@ pub enum AuditEvent {
     PriceSet,
     /// A moderator resolved a trade's dispute.
     DisputeResolved,
+    /// XMR was credited from the development faucet (dev mode only).
+    DevCredit,
 }
 
 impl AuditEvent {
@@ -74,6 +76,7 @@ impl AuditEvent {
             AuditEvent::RateLimited => "rate_limited",
             AuditEvent::PriceSet => "price_set",
             AuditEvent::DisputeResolved => "dispute_resolved",
+            AuditEvent::DevCredit => "dev_credit",
         }
     }
 }

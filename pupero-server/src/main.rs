@@ -13,6 +13,9 @@ Commands:
   admin create-user --username NAME [--email ADDRESS] [--role user|moderator|admin]
                      create a user directly in the database (the first admin is made this
                      way); the password is read from the first line of standard input
+  admin credit --username NAME --amount XMR
+                     dev mode only: credit XMR from a development faucet, to try trades
+                     without a Monero wallet
   demo [--database URL]
                      run a trade's escrow flow on the ledger and print the balances
 
@@ -69,10 +72,12 @@ async fn serve() -> anyhow::Result<()> {
 }
 
 async fn admin(args: &[String]) -> anyhow::Result<()> {
-    let Some(("create-user", rest)) = args.split_first().map(|(c, r)| (c.as_str(), r)) else {
-        anyhow::bail!(
-            "usage: pupero admin create-user --username NAME [--email ADDRESS] [--role ROLE]"
-        );
+    let rest = match args.split_first().map(|(c, r)| (c.as_str(), r)) {
+        Some(("create-user", rest)) => rest,
+        Some(("credit", rest)) => return credit(rest).await,
+        _ => anyhow::bail!(
+            "usage: pupero admin create-user --username NAME [--email ADDRESS] [--role ROLE]\n       pupero admin credit --username NAME --amount XMR"
+        ),
     };
     let (mut username, mut email, mut role) = (None, None, pupero_core::Role::User);
     let mut flags = rest.iter();
@@ -98,6 +103,29 @@ async fn admin(args: &[String]) -> anyhow::Result<()> {
         pupero_server::admin_cli::create_user(&state, &username, email.as_deref(), password, role)
             .await?;
     println!("created {username} ({user}) with role {}", role.as_str());
+    Ok(())
+}
+
+async fn credit(args: &[String]) -> anyhow::Result<()> {
+    let (mut username, mut amount) = (None, None);
+    let mut flags = args.iter();
+    while let Some(flag) = flags.next() {
+        let value = flags
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--username" => username = Some(value.clone()),
+            "--amount" => amount = Some(value.clone()),
+            other => anyhow::bail!("unknown option {other}"),
+        }
+    }
+    let username = username.ok_or_else(|| anyhow::anyhow!("--username is required"))?;
+    let amount = amount.ok_or_else(|| anyhow::anyhow!("--amount is required"))?;
+    let settings = Settings::load()?;
+    ensure_sqlite_dir(&settings.database_url)?;
+    let state = AppState::open(settings).await?;
+    pupero_server::admin_cli::credit_dev(&state, &username, &amount).await?;
+    println!("credited {amount} XMR to {username}");
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use pupero_core::{Piconero, Role};
 use pupero_sdk::{Client, OfferRequest, OpenTradeRequest, Resolution, TradeView};
 use uuid::Uuid;
 
-use crate::support::{TestApp, app_test};
+use crate::support::{TestApp, app_test, app_test_with};
 
 /// The default fees: the maker pays 1%, the taker nothing.
 const PAYMENT_WINDOW_MINUTES: u32 = 30;
@@ -539,3 +539,28 @@ app_test!(offers_and_accounts_limit_what_can_be_opened, |app| {
     let error = open(&other, m.offer, "0.5").await.unwrap_err();
     assert_eq!(code(&error), "NOT_FOUND");
 });
+
+app_test_with!(
+    the_dev_faucet_is_closed_in_production,
+    |settings| settings.mode = pupero_server::config::Mode::Production,
+    |app, _clock| {
+        let (_, id) = app.user("someone").await;
+        let error = pupero_server::admin_cli::credit_dev(&app.state, "someone", "1")
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            pupero_server::admin_cli::CreditError::Production
+        ));
+        let account = app
+            .state
+            .ledger
+            .account(pupero_core::AccountId::user_xmr(
+                pupero_core::UserId::from_uuid(id),
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(account.balances().credits_posted, Piconero::ZERO);
+    }
+);
