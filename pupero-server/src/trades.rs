@@ -26,7 +26,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, codes};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{
-    StoreError, TradeRequest, TradeRow, insert_request_in, insert_trade_in, offer_status_in,
+    StoreError, TradeRequest, TradeRow, insert_request_in, insert_trade_in, offer_takeable_in,
     open_trades_of_in, update_trade_in,
 };
 
@@ -197,10 +197,10 @@ impl Attachment for OpenAttachment {
         {
             return Err(AttachmentError::Abort(ABORT_REPLAY));
         }
-        let status = offer_status_in(conn, trade.offer())
+        if !offer_takeable_in(conn, trade.offer())
             .await
-            .map_err(store_abort)?;
-        if status.as_deref() != Some(OfferStatus::Active.as_str()) {
+            .map_err(store_abort)?
+        {
             return Err(AttachmentError::Abort(ABORT_OFFER_UNAVAILABLE));
         }
         // Counted here, inside the writer's transaction, the limit is exact for this process.

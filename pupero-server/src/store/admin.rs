@@ -153,6 +153,14 @@ impl Store {
         .bind(user.to_string())
         .execute(&mut *tx)
         .await?;
+        // Nobody can trade with an account that is gone.
+        sqlx::query(
+            "UPDATE offers SET status = 'deleted', updated_at_ms = ? WHERE owner_id = ? AND status <> 'deleted'",
+        )
+        .bind(ms(now)?)
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -13,7 +13,7 @@ mod trades;
 
 pub use trades::{
     MAX_TRADES_PER_PAGE, TradeCursor, TradeRequest, TradeRow, insert_request_in, insert_trade_in,
-    offer_status_in, open_trades_of_in, trade_exists_in, update_trade_in,
+    offer_takeable_in, open_trades_of_in, trade_exists_in, update_trade_in,
 };
 
 pub use admin::EmailTaken;

@@ -163,9 +163,16 @@ impl Store {
         side: Option<Side>,
         currency: Option<CurrencyCode>,
     ) -> Result<Vec<Offer>, StoreError> {
+        // Offers of disabled accounts stay as they are but are not listed.
+        let columns = OFFER_COLUMNS
+            .split(", ")
+            .map(|c| format!("o.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "SELECT {OFFER_COLUMNS} FROM offers WHERE status = 'active' AND visibility = 'public' \
-             AND (? = '' OR side = ?) AND (? = '' OR currency = ?) ORDER BY created_at_ms DESC LIMIT ?"
+            "SELECT {columns} FROM offers o JOIN users u ON u.id = o.owner_id \
+             WHERE o.status = 'active' AND o.visibility = 'public' AND u.disabled = 0 \
+             AND (? = '' OR o.side = ?) AND (? = '' OR o.currency = ?) ORDER BY o.created_at_ms DESC LIMIT ?"
         );
         let side = side.map_or("", Side::as_str);
         let currency = currency.map_or_else(String::new, |c| c.as_str().to_owned());

@@ -307,15 +307,19 @@ pub async fn open_trades_of_in(conn: &mut AnyConnection, user: UserId) -> Result
     u64::try_from(n).map_err(corrupt)
 }
 
-/// The status of offer `id` (`active`, `paused`, `deleted`), in the writer's transaction.
-pub async fn offer_status_in(
-    conn: &mut AnyConnection,
-    id: OfferId,
-) -> Result<Option<String>, StoreError> {
-    Ok(sqlx::query_scalar("SELECT status FROM offers WHERE id = ?")
-        .bind(id.to_string())
-        .fetch_optional(&mut *conn)
-        .await?)
+/// Whether offer `id` can be traded on: active, and its maker's account enabled. In the
+/// writer's transaction.
+pub async fn offer_takeable_in(conn: &mut AnyConnection, id: OfferId) -> Result<bool, StoreError> {
+    let row = sqlx::query(
+        "SELECT o.status, u.disabled FROM offers o JOIN users u ON u.id = o.owner_id WHERE o.id = ?",
+    )
+    .bind(id.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(false) };
+    let status: String = row.try_get("status")?;
+    let disabled: i64 = row.try_get("disabled")?;
+    Ok(status == "active" && disabled == 0)
 }
 
 impl Store {

@@ -564,3 +564,40 @@ app_test_with!(
         assert_eq!(account.balances().credits_posted, Piconero::ZERO);
     }
 );
+
+app_test!(nobody_trades_with_a_disabled_or_deleted_maker, |app| {
+    let m = market(app, "2").await;
+    let (admin, _) = app.user_with_role("admin", Role::Admin).await;
+    admin.admin_disable_user(m.seller_id).await.unwrap();
+    let error = open(&m.buyer, m.offer, "1").await.unwrap_err();
+    assert_eq!(code(&error), "OFFER_UNAVAILABLE");
+    let search = pupero_sdk::OfferSearch::default();
+    assert!(
+        app.new_client()
+            .search_offers(&search)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    admin.admin_enable_user(m.seller_id).await.unwrap();
+    assert_eq!(
+        app.new_client()
+            .search_offers(&search)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+
+    // A deleted account's offers go with it.
+    let (maker, _) = app.user("maker").await;
+    let offer = maker.create_offer(&offer("buy", "0.1", "1")).await.unwrap();
+    maker
+        .delete_account(crate::support::PASSWORD, None)
+        .await
+        .unwrap();
+    let error = open(&m.buyer, offer.id, "0.5").await.unwrap_err();
+    assert_eq!(code(&error), "NOT_FOUND");
+});
