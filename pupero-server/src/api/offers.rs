@@ -213,15 +213,21 @@ impl OffersApi {
 
     /// Available balances of `owners`, for sell offers' listability.
     async fn available(&self, owners: &[UserId]) -> Result<HashMap<UserId, Piconero>, ApiError> {
-        let ids: Vec<AccountId> = owners.iter().map(|u| AccountId::user_xmr(*u)).collect();
-        let by_account: HashMap<AccountId, Piconero> = self
-            .state
-            .ledger
-            .lookup_accounts(&ids)
-            .await?
-            .into_iter()
-            .map(|a| (a.id(), a.available().unwrap_or(Piconero::ZERO)))
-            .collect();
+        // Makers often have several offers: look each up once, in batches the ledger accepts.
+        let mut ids: Vec<AccountId> = owners.iter().map(|u| AccountId::user_xmr(*u)).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut by_account: HashMap<AccountId, Piconero> = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(pupero_core::limits::MAX_ACCOUNTS_PER_BATCH) {
+            by_account.extend(
+                self.state
+                    .ledger
+                    .lookup_accounts(chunk)
+                    .await?
+                    .into_iter()
+                    .map(|a| (a.id(), a.available().unwrap_or(Piconero::ZERO))),
+            );
+        }
         Ok(owners
             .iter()
             .map(|u| {

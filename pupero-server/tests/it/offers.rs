@@ -338,3 +338,42 @@ app_test!(
         assert_eq!(bot.my_offers().await.unwrap().len(), 3);
     }
 );
+
+app_test!(a_market_larger_than_a_ledger_batch_is_listed, |app| {
+    // More offers than the ledger looks up accounts at once (a maker may have many).
+    let (_, owner) = app.user("big-maker").await;
+    app.fund(owner, "10").await;
+    let owner = pupero_core::UserId::from_uuid(owner);
+    let spec = |price: &str| pupero_core::NewOffer {
+        side: pupero_core::offer::Side::Sell,
+        currency: pupero_core::CurrencyCode::parse("EUR").unwrap(),
+        payment_method: pupero_core::offer::PaymentMethod::parse("SEPA").unwrap(),
+        payment_details: pupero_core::offer::PaymentDetails::parse("").unwrap(),
+        pricing: pupero_core::Pricing::Fixed(pupero_core::Price::parse(price).unwrap()),
+        limits: pupero_core::offer::TradeLimits::new(
+            pupero_core::Piconero::from_xmr_str("0.1").unwrap(),
+            pupero_core::Piconero::from_xmr_str("1").unwrap(),
+        )
+        .unwrap(),
+        payment_window: pupero_core::offer::PaymentWindow::from_minutes(60).unwrap(),
+        terms: pupero_core::offer::OfferTerms::parse("").unwrap(),
+        visibility: pupero_core::offer::Visibility::Public,
+    };
+    let count = pupero_core::limits::MAX_ACCOUNTS_PER_BATCH + 1;
+    for i in 0..count {
+        let offer = pupero_core::Offer::create(
+            pupero_core::OfferId::new_v7(),
+            owner,
+            spec(&format!("{}", 100 + i % 50)),
+            app.state.now(),
+        );
+        app.state.store.insert_offer(&offer).await.unwrap();
+    }
+    let page = app
+        .new_client()
+        .search_offers(&OfferSearch::default())
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 20);
+    assert_eq!(page.items[0].effective_price.as_deref(), Some("100"));
+});
