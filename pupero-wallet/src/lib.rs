@@ -53,10 +53,11 @@ pub trait WalletRpc: Send + Sync {
 
     /// Money received by `account`: transfers mined in blocks at or above `min_height`, then
     /// every transfer waiting in the pool (whatever `min_height`), one entry per transaction
-    /// and subaddress (see [`DepositKey`]). Confirmations grow as blocks are mined; a scanner
-    /// asks again from a height a little below the last one it credited, so that it sees its
-    /// pending deposits mature. Call [`refresh`](WalletRpc::refresh) first to see the newest
-    /// blocks; transfers the wallet sent to itself are not listed.
+    /// and subaddress (see [`DepositKey`]). Confirmations grow as blocks are mined, so a
+    /// scanner asks from the height of its oldest deposit still waiting for confirmations and
+    /// credits each key once. Call [`refresh`](WalletRpc::refresh) first to see the newest
+    /// blocks. Transfers the wallet sent to itself (its own subaddresses included) are not
+    /// listed.
     async fn incoming_transfers(
         &self,
         account: u32,
