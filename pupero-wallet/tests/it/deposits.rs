@@ -68,9 +68,13 @@ async fn a_deposit_appears_in_the_pool_then_gains_confirmations() -> anyhow::Res
     let keys: HashSet<_> = seen.iter().map(IncomingTransfer::key).collect();
     assert_eq!(keys.len(), 2);
 
-    // Confirmations grow block by block; the transfer unlocks after ten.
-    for confirmations in 2..=TRANSFER_UNLOCK_BLOCKS {
-        let height = net.mine(1).await;
+    // Confirmations grow with the blocks mined; the transfer unlocks at ten.
+    for (blocks, confirmations) in [
+        (1, 2),
+        (TRANSFER_UNLOCK_BLOCKS - 3, TRANSFER_UNLOCK_BLOCKS - 1),
+        (1, TRANSFER_UNLOCK_BLOCKS),
+    ] {
+        let height = net.mine(blocks).await;
         platform.sync_to(height).await;
         let seen = platform.rpc().incoming_transfers(0, block).await?;
         let mined = paid(&seen, &sent_alice, &alice)[0];
