@@ -77,6 +77,14 @@ GRANT ALL PRIVILEGES ON \`pupero\_%\`.* TO '${MARIADB_TEST_USER}'@'127.0.0.1';
 SQL
 }
 
+# monerod and monero-wallet-rpc for the wallet tests' private regtest network; the tests start
+# (and stop) their own processes, so nothing is left running here.
+ensure_monero() {
+  if ! command -v monerod >/dev/null 2>&1 || ! command -v monero-wallet-rpc >/dev/null 2>&1; then
+    apt_install monero
+  fi
+}
+
 drop_test_databases() {
   local dbs
   dbs=$(as_root mariadb -uroot -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'pupero\\_t\\_%' OR schema_name LIKE 'pupero\\_bench\\_%'")

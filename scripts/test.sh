@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on this machine (packages, services, accounts) and runs
-# the whole suite: formatting, lints, and every test against SQLite and the real MariaDB.
+# the whole suite: formatting, lints, and every test against SQLite and the real MariaDB, and
+# the wallet's against a private Monero regtest network.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p pupero-ledger   # extra arguments go to `cargo nextest run`
@@ -16,6 +17,7 @@ fi
 ensure_rust
 ensure_nextest
 ensure_mariadb
+ensure_monero
 drop_test_databases
 
 log "cargo fmt --check"
