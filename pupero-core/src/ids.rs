@@ -98,10 +98,27 @@ const USER_XMR_ACCOUNT_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9
 /// The platform's fee account: one fixed id, so every process finds it without a lookup.
 const PLATFORM_FEES_ACCOUNT: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_f0e5);
 
+/// The hot wallet's account: the XMR the platform's wallet holds for its users.
+const HOT_WALLET_ACCOUNT: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_c0a1);
+
+/// The network fees the platform paid itself (consolidating its wallet's outputs).
+const NETWORK_FEES_ACCOUNT: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_f0e6);
+
 impl AccountId {
     /// The platform's XMR fee account, credited with trade fees.
     pub const fn platform_fees() -> AccountId {
         AccountId(PLATFORM_FEES_ACCOUNT)
+    }
+
+    /// The hot wallet: an asset, debited by every credited deposit and credited by every
+    /// withdrawal sent, so its balance is what the ledger says the wallet holds.
+    pub const fn hot_wallet() -> AccountId {
+        AccountId(HOT_WALLET_ACCOUNT)
+    }
+
+    /// The network fees the platform paid from its own pocket: an expense.
+    pub const fn network_fees() -> AccountId {
+        AccountId(NETWORK_FEES_ACCOUNT)
     }
 
     /// The XMR balance account of `user`.

@@ -16,6 +16,7 @@
 
 pub mod address;
 pub mod clock;
+pub mod deposit;
 pub mod error;
 pub mod fiat;
 pub mod ids;
@@ -28,6 +29,7 @@ pub mod trade;
 pub mod user;
 
 pub use address::{AddressKind, MoneroAddress, Network};
+pub use deposit::{DepositPolicy, DepositStatus, Sighting};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use error::{Error, Result};
 pub use fiat::{CurrencyCode, FiatAmount, MarginPercent, Price};

@@ -123,6 +123,18 @@ const _: () = {
 /// misconfigured fee schedule, far above any sensible fee.
 pub const MAX_FEE_BPS: u16 = 1_000;
 
+/// Confirmations after which a deposit is credited by default: the ten blocks (about twenty
+/// minutes) after which Monero itself lets the receiver spend the output.
+pub const DEFAULT_DEPOSIT_CONFIRMATIONS: u64 = 10;
+
+/// The most confirmations an operator may require (about 33 hours of blocks).
+pub const MAX_DEPOSIT_CONFIRMATIONS: u64 = 1_000;
+
+/// Blocks below the last scanned height (and below the oldest pending deposit) that every
+/// deposit scan reads again, so a chain reorganisation up to this depth is noticed. Monero's
+/// deepest reorganisations in practice are a few blocks; this is ten times that.
+pub const REORG_MARGIN_BLOCKS: u64 = 30;
+
 #[cfg(test)]
 mod tests {
     use super::*;

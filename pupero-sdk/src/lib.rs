@@ -22,6 +22,7 @@ mod prices;
 mod totp;
 mod trades;
 mod types;
+mod wallet;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -37,6 +38,7 @@ pub use prices::{MarketPrice, MarketPriceList};
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use trades::{FeeAccount, OpenTradeRequest, Resolution, TradePage, TradeParty, TradeView};
 pub use types::*;
+pub use wallet::{Deposit, DepositAddress, DepositPage};
 
 /// Refresh the access token when less than this is left of its life.
 const REFRESH_MARGIN: Duration = Duration::from_secs(30);

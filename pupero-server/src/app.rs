@@ -41,6 +41,8 @@ pub struct AppState {
     pub prices: crate::oracle::MarketPrices,
     /// Wakes users' event streams after a commit.
     pub events: crate::events::EventBus,
+    /// The platform's Monero wallet, when one is configured.
+    pub wallet: Option<crate::deposits::PlatformWallet>,
 }
 
 /// Who is calling, established by a security scheme.
@@ -122,9 +124,26 @@ impl AppState {
         .await?;
         let store = Store::open(&settings.database_url).await?;
         // Trade fees are credited here; created once, found by its fixed id ever after.
-        ledger
-            .create_account(pupero_core::ledger::NewAccount::platform_fees())
-            .await?;
+        for account in [
+            pupero_core::ledger::NewAccount::platform_fees(),
+            pupero_core::ledger::NewAccount::hot_wallet(),
+            pupero_core::ledger::NewAccount::network_fees(),
+        ] {
+            ledger.create_account(account).await?;
+        }
+        let wallet = match &settings.wallet {
+            Some(wallet) => {
+                let rpc = pupero_wallet::HttpWalletRpc::new(
+                    &wallet.rpc_url,
+                    settings.monero_network.addresses(),
+                )?;
+                Some(crate::deposits::PlatformWallet::new(
+                    Arc::new(rpc),
+                    wallet.account,
+                ))
+            }
+            None => None,
+        };
         let hasher = PasswordHasherPool::new().await?;
         let tokens = TokenSigner::new(
             settings.jwt_secret.expose().as_bytes(),
@@ -157,6 +176,7 @@ impl AppState {
             data_cipher,
             prices,
             events: crate::events::EventBus::default(),
+            wallet,
         }))
     }
 

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use pupero_core::FeeSchedule;
+use pupero_core::limits::DEFAULT_DEPOSIT_CONFIRMATIONS;
+use pupero_core::{DepositPolicy, FeeSchedule, Network};
 
 use crate::ratelimit::RateLimitSettings;
 
@@ -108,6 +109,88 @@ pub struct Settings {
     /// Trade fees in basis points: the maker's and the taker's (`PUPERO_MAKER_FEE_BPS`,
     /// `PUPERO_TAKER_FEE_BPS`; at most 10%).
     pub fees: FeeSchedule,
+    /// The Monero network (`PUPERO_MONERO_NETWORK`: `mainnet`, `testnet` (the default),
+    /// `stagenet`, or `regtest`, a private test chain whose addresses are mainnet's).
+    pub monero_network: MoneroNetwork,
+    /// The platform's wallet (`PUPERO_WALLET_RPC_URL`); without one, deposits and withdrawals
+    /// answer 503 `WALLET_UNAVAILABLE`.
+    pub wallet: Option<WalletSettings>,
+    /// When deposits are credited (`PUPERO_DEPOSIT_CONFIRMATIONS`, default 10).
+    pub deposits: DepositPolicy,
+}
+
+/// Which Monero chain the platform works on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MoneroNetwork {
+    /// Real money.
+    Mainnet,
+    /// The public test network: the default, so that nothing touches real money by accident.
+    Testnet,
+    /// The public staging network.
+    Stagenet,
+    /// A private chain (`monerod --regtest`) for development and tests.
+    Regtest,
+}
+
+impl MoneroNetwork {
+    /// The network whose address prefixes the chain uses.
+    pub const fn addresses(self) -> Network {
+        match self {
+            MoneroNetwork::Mainnet | MoneroNetwork::Regtest => Network::Mainnet,
+            MoneroNetwork::Testnet => Network::Testnet,
+            MoneroNetwork::Stagenet => Network::Stagenet,
+        }
+    }
+
+    /// The name in settings.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MoneroNetwork::Mainnet => "mainnet",
+            MoneroNetwork::Testnet => "testnet",
+            MoneroNetwork::Stagenet => "stagenet",
+            MoneroNetwork::Regtest => "regtest",
+        }
+    }
+
+    fn parse(s: &str) -> Option<MoneroNetwork> {
+        [
+            MoneroNetwork::Mainnet,
+            MoneroNetwork::Testnet,
+            MoneroNetwork::Stagenet,
+            MoneroNetwork::Regtest,
+        ]
+        .into_iter()
+        .find(|n| n.as_str() == s)
+    }
+}
+
+/// How to reach the platform's `monero-wallet-rpc`.
+#[derive(Debug, Clone)]
+pub struct WalletSettings {
+    /// Its base URL, e.g. `http://127.0.0.1:18083`.
+    pub rpc_url: String,
+    /// `user:password` of its `--rpc-login` (`PUPERO_WALLET_RPC_LOGIN`), if it asks for one.
+    pub rpc_login: Option<Secret>,
+    /// The wallet account holding users' money (`PUPERO_WALLET_ACCOUNT`, default 0).
+    pub account: u32,
+    /// Seconds between deposit scans (`PUPERO_DEPOSIT_SCAN_SECS`, default 20).
+    pub scan_interval_secs: u64,
+}
+
+/// Seconds between deposit scans by default: a Monero block comes every two minutes, and the
+/// pool is worth showing within seconds.
+pub const DEFAULT_DEPOSIT_SCAN_SECS: u64 = 20;
+
+impl WalletSettings {
+    /// A wallet at `rpc_url` without login, account 0, scanned at the default interval.
+    pub fn at(rpc_url: impl Into<String>) -> WalletSettings {
+        WalletSettings {
+            rpc_url: rpc_url.into(),
+            rpc_login: None,
+            account: 0,
+            scan_interval_secs: DEFAULT_DEPOSIT_SCAN_SECS,
+        }
+    }
 }
 
 /// Why the settings were refused.
@@ -157,6 +240,12 @@ struct FileSettings {
     trusted_proxies: Option<Vec<String>>,
     maker_fee_bps: Option<u64>,
     taker_fee_bps: Option<u64>,
+    monero_network: Option<String>,
+    wallet_rpc_url: Option<String>,
+    wallet_rpc_login: Option<Secret>,
+    wallet_account: Option<u64>,
+    deposit_scan_secs: Option<u64>,
+    deposit_confirmations: Option<u64>,
 }
 
 impl Settings {
@@ -361,6 +450,66 @@ impl Settings {
             )?,
         )
         .map_err(|e| invalid("PUPERO_MAKER_FEE_BPS", e.to_string()))?;
+        let network_name = var("PUPERO_MONERO_NETWORK")
+            .or(from_file.monero_network)
+            .unwrap_or_else(|| MoneroNetwork::Testnet.as_str().to_owned());
+        let monero_network = MoneroNetwork::parse(&network_name).ok_or_else(|| {
+            invalid(
+                "PUPERO_MONERO_NETWORK",
+                format!("expected mainnet, testnet, stagenet or regtest, got {network_name:?}"),
+            )
+        })?;
+        let wallet = match var("PUPERO_WALLET_RPC_URL")
+            .or(from_file.wallet_rpc_url)
+            .filter(|url| !url.is_empty())
+        {
+            None => None,
+            Some(rpc_url) => {
+                if !(rpc_url.starts_with("http://") || rpc_url.starts_with("https://")) {
+                    return Err(invalid(
+                        "PUPERO_WALLET_RPC_URL",
+                        "expected an http:// or https:// URL".to_owned(),
+                    ));
+                }
+                let rpc_login = var("PUPERO_WALLET_RPC_LOGIN")
+                    .map(Secret)
+                    .or(from_file.wallet_rpc_login)
+                    .filter(|login| !login.expose().is_empty());
+                if let Some(login) = &rpc_login
+                    && !login.expose().contains(':')
+                {
+                    return Err(invalid(
+                        "PUPERO_WALLET_RPC_LOGIN",
+                        "expected user:password".to_owned(),
+                    ));
+                }
+                let account = number("PUPERO_WALLET_ACCOUNT", from_file.wallet_account, 0)?;
+                let scan_interval_secs = number(
+                    "PUPERO_DEPOSIT_SCAN_SECS",
+                    from_file.deposit_scan_secs,
+                    DEFAULT_DEPOSIT_SCAN_SECS,
+                )?;
+                if scan_interval_secs == 0 {
+                    return Err(invalid(
+                        "PUPERO_DEPOSIT_SCAN_SECS",
+                        "must be at least 1".to_owned(),
+                    ));
+                }
+                Some(WalletSettings {
+                    rpc_url,
+                    rpc_login,
+                    account: u32::try_from(account)
+                        .map_err(|_| invalid("PUPERO_WALLET_ACCOUNT", "too large".to_owned()))?,
+                    scan_interval_secs,
+                })
+            }
+        };
+        let deposits = DepositPolicy::new(number(
+            "PUPERO_DEPOSIT_CONFIRMATIONS",
+            from_file.deposit_confirmations,
+            DEFAULT_DEPOSIT_CONFIRMATIONS,
+        )?)
+        .map_err(|e| invalid("PUPERO_DEPOSIT_CONFIRMATIONS", e.to_string()))?;
         Ok(Settings {
             mode,
             listen,
@@ -377,6 +526,9 @@ impl Settings {
             price_max_age_secs,
             trusted_proxies,
             fees,
+            monero_network,
+            wallet,
+            deposits,
         })
     }
 
@@ -399,6 +551,10 @@ impl Settings {
             trusted_proxies: Vec::new(),
             fees: FeeSchedule::new(DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS)
                 .expect("the default fees are within bounds"),
+            monero_network: MoneroNetwork::Testnet,
+            wallet: None,
+            deposits: DepositPolicy::new(DEFAULT_DEPOSIT_CONFIRMATIONS)
+                .expect("the default confirmations are within bounds"),
         }
     }
 }

@@ -77,6 +77,8 @@ pub mod codes {
     pub const TRADE_CHANGED: &str = "TRADE_CHANGED";
     /// The `Idempotency-Key` was already used for a different request.
     pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
+    /// The platform's Monero wallet is not configured or not answering; try again later.
+    pub const WALLET_UNAVAILABLE: &str = "WALLET_UNAVAILABLE";
     /// Something failed on our side; the log has the cause.
     pub const INTERNAL: &str = "INTERNAL";
     /// A dependency (the database) is unavailable.
@@ -122,7 +124,7 @@ pub enum ApiError {
     Unavailable(Json<ErrorBody>),
 }
 
-fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
+pub(crate) fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody {
         code: code.to_owned(),
         message: message.into(),

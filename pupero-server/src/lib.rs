@@ -14,6 +14,7 @@ pub mod audit;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod deposits;
 pub mod error;
 pub mod events;
 pub mod middleware;
@@ -60,18 +61,48 @@ pub async fn serve(
 pub const TRADE_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Starts the background jobs of a serving process: expiring unpaid trades (at the state's
-/// injected clock). Several processes may run them: each step is a compare-and-set.
+/// injected clock) and, with a wallet, scanning for deposits. Several processes may run them:
+/// each step is a compare-and-set.
 pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(TRADE_EXPIRY_INTERVAL);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match state.expire_due_trades().await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(expired = n, "expired unpaid trades"),
-                Err(e) => tracing::warn!(code = e.code(), "trade expiry sweep failed"),
-            }
-        }
+        // One task: aborting it stops every job.
+        tokio::join!(expire_trades(state.clone()), scan_deposits(state));
     })
+}
+
+async fn expire_trades(state: Arc<AppState>) {
+    let mut tick = tokio::time::interval(TRADE_EXPIRY_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.expire_due_trades().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired unpaid trades"),
+            Err(e) => tracing::warn!(code = e.code(), "trade expiry sweep failed"),
+        }
+    }
+}
+
+/// Scans the wallet for deposits at the configured interval, when there is a wallet.
+async fn scan_deposits(state: Arc<AppState>) {
+    let Some(wallet) = &state.settings.wallet else {
+        return;
+    };
+    let period = std::time::Duration::from_secs(wallet.scan_interval_secs);
+    // The first scan one period after start: the wallet may still be loading.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match state.scan_deposits().await {
+            Ok(report) if report.credited > 0 || report.gone > 0 => tracing::info!(
+                credited = report.credited,
+                gone = report.gone,
+                height = report.height,
+                "deposit scan"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "deposit scan failed"),
+        }
+    }
 }

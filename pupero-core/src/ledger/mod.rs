@@ -196,6 +196,28 @@ impl NewAccount {
         }
     }
 
+    /// The hot wallet's asset account ([`AccountId::hot_wallet`]). It carries no flag: the
+    /// wallet may hold more than the ledger knows of (its own mined or donated coins) and
+    /// reconciliation, not a balance rule, compares the two.
+    pub fn hot_wallet() -> NewAccount {
+        NewAccount {
+            id: AccountId::hot_wallet(),
+            ledger: LedgerId::XMR,
+            code: AccountCode::HotWallet,
+            flags: AccountFlags::NONE,
+        }
+    }
+
+    /// The network-fee expense account ([`AccountId::network_fees`]).
+    pub fn network_fees() -> NewAccount {
+        NewAccount {
+            id: AccountId::network_fees(),
+            ledger: LedgerId::XMR,
+            code: AccountCode::NetworkFees,
+            flags: AccountFlags::NONE,
+        }
+    }
+
     /// The platform's fee account ([`AccountId::platform_fees`]): trade fees are credited to it,
     /// and it can never be spent below zero either.
     pub fn platform_fees() -> NewAccount {

@@ -20,6 +20,7 @@ pub mod prices;
 pub mod profile;
 pub mod totp;
 pub mod trades;
+pub mod wallet;
 
 /// Every resource of the API.
 pub type Apis = (
@@ -33,6 +34,7 @@ pub type Apis = (
     totp::TotpApi,
     prices::PricesApi,
     trades::TradesApi,
+    wallet::WalletApi,
 );
 
 /// The resources, each holding the shared state.
@@ -68,6 +70,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         trades::TradesApi {
             state: state.clone(),
         },
+        wallet::WalletApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -90,6 +95,8 @@ pub enum Tag {
     Market,
     /// Trades: escrow, payment, release, cancellation, disputes.
     Trades,
+    /// The caller's Monero: deposit subaddress, deposits, withdrawals.
+    Wallet,
 }
 
 /// A user's access token: `Authorization: Bearer <JWT>`.

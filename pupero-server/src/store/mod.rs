@@ -8,6 +8,11 @@ use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
 mod admin;
+mod deposits;
+pub use deposits::{
+    DepositAddressRow, DepositRef, DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_PENDING_PER_SCAN,
+    SeenDeposit, mark_deposit_credited_in,
+};
 mod offers;
 mod trades;
 
@@ -30,6 +35,10 @@ pub use totp::{SetupOutcome, TotpRow};
 
 /// Connections of the server's pool: requests are short, and SQLite serialises writers anyway.
 const MAX_CONNECTIONS: u32 = 16;
+
+/// The most values bound in one `IN (…)` list: both engines take far more, but a statement per
+/// bounded chunk keeps their plans and packets small.
+pub(crate) const MAX_IN_LIST: usize = 500;
 
 /// The server's migrations table, apart from the ledger's.
 const MIGRATIONS_TABLE: &str = "_pupero_server_migrations";

@@ -1,0 +1,83 @@
+//! The caller's Monero: the deposit subaddress and the deposits seen on it.
+
+use serde::Deserialize;
+
+use crate::{Client, Error};
+
+/// Where the caller sends XMR to fund their balance.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DepositAddress {
+    /// The caller's own subaddress of the platform wallet; it does not change.
+    pub address: String,
+    /// `monero:<address>`.
+    pub uri: String,
+    /// The URI as a QR code (SVG).
+    pub qr_svg: String,
+    /// Confirmations after which a deposit is credited.
+    pub confirmations_required: u64,
+}
+
+/// Money seen arriving on the caller's subaddress.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Deposit {
+    /// The transaction.
+    pub txid: String,
+    /// XMR received, decimal.
+    pub amount: String,
+    /// `pending`, `credited` or `gone`.
+    pub state: String,
+    /// The block holding it; absent in the pool.
+    pub height: Option<u64>,
+    /// Confirmations when last scanned.
+    pub confirmations: u64,
+    /// Confirmations after which it is credited.
+    pub confirmations_required: u64,
+    /// When first seen, unix ms.
+    pub first_seen_ms: u64,
+    /// When credited, unix ms.
+    pub credited_at_ms: Option<u64>,
+}
+
+/// A page of deposits, newest first.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DepositPage {
+    /// The deposits.
+    pub items: Vec<Deposit>,
+    /// The next page's cursor; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl Client {
+    /// The caller's deposit subaddress (made on first request).
+    pub async fn deposit_address(&self) -> Result<DepositAddress, Error> {
+        self.send(
+            reqwest::Method::GET,
+            "/api/v1/wallet/deposit-address",
+            None::<&()>,
+            true,
+        )
+        .await
+    }
+
+    /// One page of the caller's deposits, newest first.
+    pub async fn deposits(
+        &self,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<DepositPage, Error> {
+        let mut query = Vec::new();
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(cursor) = cursor {
+            query.push(format!("cursor={}", crate::urlencode(cursor)));
+        }
+        let mut path = String::from("/api/v1/wallet/deposits");
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(&query.join("&"));
+        }
+        self.send(reqwest::Method::GET, &path, None::<&()>, true)
+            .await
+    }
+}

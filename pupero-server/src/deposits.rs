@@ -1,0 +1,307 @@
+//! Deposits: each user's subaddress, and the scanner that credits what arrives on it.
+//!
+//! The scanner ([`AppState::scan_deposits`]) asks the wallet for incoming transfers from a
+//! height [`scan_from`] below both its last scan and the oldest pending deposit, records each
+//! under its key (txid, subaddress), marks gone the pending ones it should have seen and did
+//! not, and credits the ones deep enough through the ledger. The credit's transfer id is
+//! derived from the key and the row moves to `credited` in the same database transaction, so
+//! a deposit is credited once however often it is scanned, by however many processes.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pupero_core::deposit::{deposit_transfer_id, expected_in_scan, scan_from};
+use pupero_core::ledger::{NewTransfer, TransferCode, TransferOp};
+use pupero_core::{AccountId, DepositStatus, Sighting, UserId};
+use pupero_ledger::{Attachment, AttachmentError, Engine};
+use pupero_wallet::{IncomingTransfer, WalletRpc};
+use sqlx::AnyConnection;
+
+use crate::app::AppState;
+use crate::error::{ApiError, codes};
+use crate::events::{EventKind, NewEvent, insert_events_in};
+use crate::store::{
+    DepositAddressRow, DepositRef, SeenDeposit, StoreError, mark_deposit_credited_in,
+};
+
+/// Why a credit did not happen: the deposit was no longer pending in the database.
+const ABORT_NOT_PENDING: &str = "deposit_not_pending";
+
+/// The platform's wallet as the server uses it.
+pub struct PlatformWallet {
+    /// The wallet.
+    pub rpc: Arc<dyn WalletRpc>,
+    /// The account holding users' money.
+    pub account: u32,
+    /// Serialises subaddress creation in this process, so two first requests of one user do
+    /// not make two subaddresses.
+    address_lock: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for PlatformWallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlatformWallet")
+            .field("account", &self.account)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PlatformWallet {
+    /// The wallet `rpc`, holding users' money in `account`.
+    pub fn new(rpc: Arc<dyn WalletRpc>, account: u32) -> PlatformWallet {
+        PlatformWallet {
+            rpc,
+            account,
+            address_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+/// What one scan did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScanReport {
+    /// The height the scan read from.
+    pub from: u64,
+    /// The wallet's height after its refresh.
+    pub height: u64,
+    /// Incoming transfers to users' subaddresses seen (pool included).
+    pub seen: usize,
+    /// Deposits credited by this scan.
+    pub credited: usize,
+    /// Pending deposits found gone.
+    pub gone: usize,
+}
+
+/// 503 `WALLET_UNAVAILABLE`.
+pub fn wallet_unavailable(message: impl Into<String>) -> ApiError {
+    ApiError::Unavailable(crate::error::body(codes::WALLET_UNAVAILABLE, message))
+}
+
+/// The wallet's failure as the API shows it: the wallet is down or failing, try later.
+pub fn wallet_error(error: &pupero_wallet::Error) -> ApiError {
+    tracing::warn!(error = %crate::error::chain(error), "wallet call failed");
+    wallet_unavailable("the wallet is unavailable; try again later")
+}
+
+/// Why a scan failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    /// No wallet is configured.
+    #[error("no wallet is configured")]
+    NoWallet,
+    /// The wallet failed.
+    #[error("wallet: {0}")]
+    Wallet(#[from] pupero_wallet::Error),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] pupero_ledger::Error),
+}
+
+/// Moves a deposit's row to `credited`, with a balance event, in the credit's transaction.
+struct CreditAttachment {
+    key: DepositRef,
+    user: UserId,
+    amount: pupero_core::Piconero,
+    now: pupero_core::Timestamp,
+}
+
+#[async_trait]
+impl Attachment for CreditAttachment {
+    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+        let store_abort = |e: StoreError| match e {
+            StoreError::Database(e) => AttachmentError::Database(e),
+            other => AttachmentError::Database(sqlx::Error::Protocol(other.to_string())),
+        };
+        if !mark_deposit_credited_in(conn, &self.key, self.now)
+            .await
+            .map_err(store_abort)?
+        {
+            return Err(AttachmentError::Abort(ABORT_NOT_PENDING));
+        }
+        let event = NewEvent {
+            user: self.user,
+            kind: EventKind::BalanceChanged,
+            trade: None,
+            payload: serde_json::json!({
+                "deposit": { "txid": self.key.txid, "amount": self.amount.to_xmr_string() },
+            }),
+        };
+        insert_events_in(conn, &[event], self.now)
+            .await
+            .map_err(store_abort)?;
+        Ok(())
+    }
+}
+
+fn sighting(transfer: &IncomingTransfer) -> Sighting {
+    Sighting {
+        height: transfer.height,
+        confirmations: transfer.confirmations,
+        locked: transfer.locked,
+        unlock_time: transfer.unlock_time,
+        double_spend_seen: transfer.double_spend_seen,
+    }
+}
+
+impl AppState {
+    /// The platform wallet, or 503 `WALLET_UNAVAILABLE` when none is configured.
+    pub fn platform_wallet(&self) -> Result<&PlatformWallet, ApiError> {
+        self.wallet
+            .as_ref()
+            .ok_or_else(|| wallet_unavailable("this server has no wallet configured"))
+    }
+
+    /// `user`'s deposit subaddress, made in the wallet on first request.
+    ///
+    /// The wallet makes subaddresses one after another and widens its own look-ahead as it
+    /// does, so every subaddress stored here is one it watches. (A wallet restored from its
+    /// seed must be opened with `--subaddress-lookahead` above the highest index stored.)
+    pub async fn deposit_address(&self, user: UserId) -> Result<DepositAddressRow, ApiError> {
+        if let Some(row) = self.store.deposit_address(user).await? {
+            return Ok(row);
+        }
+        let wallet = self.platform_wallet()?;
+        let _one_at_a_time = wallet.address_lock.lock().await;
+        if let Some(row) = self.store.deposit_address(user).await? {
+            return Ok(row);
+        }
+        let made = wallet
+            .rpc
+            .create_subaddress(wallet.account, &user.to_string())
+            .await
+            .map_err(|e| wallet_error(&e))?;
+        if made.index.index == 0 {
+            return Err(ApiError::internal(&StoreError::Corrupt(
+                "the wallet returned its primary address as a new subaddress",
+            )));
+        }
+        let row = DepositAddressRow {
+            user,
+            account: made.index.account,
+            index: made.index.index,
+            address: made.address.to_string(),
+            created_at: self.now(),
+        };
+        if self.store.insert_deposit_address(&row).await? {
+            tracing::info!(%user, index = row.index, "made a deposit subaddress");
+            return Ok(row);
+        }
+        // Another process made one first: its is the user's; ours stays unused.
+        self.store
+            .deposit_address(user)
+            .await?
+            .ok_or_else(|| ApiError::internal(&StoreError::Corrupt("deposit address vanished")))
+    }
+
+    /// One deposit scan: reads the wallet, records every deposit, credits the ones with
+    /// enough confirmations, and marks gone the pending ones the chain no longer has.
+    pub async fn scan_deposits(&self) -> Result<ScanReport, ScanError> {
+        let wallet = self.wallet.as_ref().ok_or(ScanError::NoWallet)?;
+        let account = wallet.account;
+        wallet.rpc.refresh().await?;
+        let height = wallet.rpc.height().await?;
+        let pending = self.store.pending_deposits(account).await?;
+        let oldest = pending.iter().filter_map(|d| d.sighting.height).min();
+        let from = scan_from(self.store.scanned_to(account).await?, oldest);
+        let incoming = wallet.rpc.incoming_transfers(account, from).await?;
+
+        let mut indices: Vec<u32> = incoming
+            .iter()
+            .filter(|t| t.subaddress.account == account && !t.coinbase)
+            .map(|t| t.subaddress.index)
+            .collect();
+        indices.sort_unstable();
+        indices.dedup();
+        let owners = self.store.deposit_address_owners(account, &indices).await?;
+
+        let now = self.now();
+        let mut report = ScanReport {
+            from,
+            height,
+            ..ScanReport::default()
+        };
+        let mut seen = Vec::new();
+        for transfer in &incoming {
+            if transfer.coinbase || transfer.subaddress.account != account {
+                continue;
+            }
+            let Some(user) = owners.get(&transfer.subaddress.index) else {
+                // The primary address or a subaddress nobody was given: not a user's deposit.
+                continue;
+            };
+            let deposit = SeenDeposit {
+                key: DepositRef {
+                    txid: transfer.txid.to_string(),
+                    account,
+                    index: transfer.subaddress.index,
+                },
+                user: *user,
+                amount: transfer.amount,
+                sighting: sighting(transfer),
+            };
+            self.store.record_sighting(&deposit, now).await?;
+            seen.push(deposit);
+        }
+        report.seen = seen.len();
+
+        for old in &pending {
+            let still_there = seen.iter().any(|s| s.key == old.key);
+            if !still_there && expected_in_scan(old.sighting.height, from) {
+                if self.store.mark_deposit_gone(&old.key, now).await? {
+                    tracing::warn!(txid = %old.key.txid, index = old.key.index,
+                        "a pending deposit disappeared from the chain and the pool");
+                    report.gone += 1;
+                }
+            }
+        }
+
+        for deposit in &seen {
+            if !self.settings.deposits.ready(&deposit.sighting) {
+                continue;
+            }
+            if self.credit_deposit(deposit).await? {
+                report.credited += 1;
+            }
+        }
+        self.store.set_scanned_to(account, height, now).await?;
+        Ok(report)
+    }
+
+    /// Credits `deposit` to its owner unless it already was; true if this call credited it.
+    async fn credit_deposit(&self, deposit: &SeenDeposit) -> Result<bool, ScanError> {
+        match self.store.deposit(&deposit.key).await? {
+            Some(row) if row.status == DepositStatus::Pending => {}
+            _ => return Ok(false),
+        }
+        let txid = pupero_wallet::Txid::from_hex(&deposit.key.txid)
+            .ok_or(StoreError::Corrupt("deposit txid"))?;
+        let transfer = NewTransfer::xmr(
+            deposit_transfer_id(txid.as_bytes(), deposit.key.account, deposit.key.index),
+            TransferOp::Single {
+                debit: AccountId::hot_wallet(),
+                credit: AccountId::user_xmr(deposit.user),
+                amount: deposit.amount,
+            },
+            TransferCode::Deposit,
+        );
+        let attachment = CreditAttachment {
+            key: deposit.key.clone(),
+            user: deposit.user,
+            amount: deposit.amount,
+            now: self.now(),
+        };
+        match self.ledger.transfer_attached(vec![transfer], attachment).await {
+            Ok(_) => {
+                tracing::info!(txid = %deposit.key.txid, user = %deposit.user,
+                    amount = %deposit.amount, "credited a deposit");
+                self.events.notify([deposit.user]);
+                Ok(true)
+            }
+            Err(pupero_ledger::Error::Aborted(ABORT_NOT_PENDING)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

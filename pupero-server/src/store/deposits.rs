@@ -1,0 +1,449 @@
+//! Deposit subaddresses, the deposits seen on them, and the scanner's cursor.
+
+use std::collections::HashMap;
+
+use pupero_core::{DepositStatus, Piconero, Sighting, Timestamp, UserId};
+use pupero_ledger::Engine;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Store, StoreError, ms};
+
+/// The most deposits one user's page lists.
+pub const MAX_DEPOSITS_PER_PAGE: u32 = 100;
+
+/// The most pending deposits one scan re-checks. Pending deposits are credited within
+/// `PUPERO_DEPOSIT_CONFIRMATIONS` blocks, so thousands pending at once means something is
+/// wrong; the oldest are checked first.
+pub const MAX_PENDING_PER_SCAN: u32 = 10_000;
+
+/// A user's deposit subaddress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepositAddressRow {
+    /// Whose.
+    pub user: UserId,
+    /// The wallet account.
+    pub account: u32,
+    /// The subaddress index in the account (never 0, the primary address).
+    pub index: u32,
+    /// The address.
+    pub address: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+}
+
+/// Identifies a deposit: the transaction and the subaddress it paid.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DepositRef {
+    /// The transaction id, lowercase hex.
+    pub txid: String,
+    /// The wallet account.
+    pub account: u32,
+    /// The subaddress index.
+    pub index: u32,
+}
+
+/// A deposit as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepositRow {
+    /// Its key.
+    pub key: DepositRef,
+    /// Whose subaddress it paid.
+    pub user: UserId,
+    /// How much.
+    pub amount: Piconero,
+    /// What the last scan saw.
+    pub sighting: Sighting,
+    /// Where it stands.
+    pub status: DepositStatus,
+    /// When it was first seen.
+    pub first_seen: Timestamp,
+    /// When it was credited.
+    pub credited_at: Option<Timestamp>,
+}
+
+fn u32_of(row: &AnyRow, column: &'static str) -> Result<u32, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(column))
+}
+
+fn u64_of(row: &AnyRow, column: &'static str) -> Result<u64, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(column))
+}
+
+fn time_of(row: &AnyRow, column: &'static str) -> Result<Timestamp, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    Timestamp::try_from(v).map_err(|_| StoreError::Corrupt(column))
+}
+
+fn user_of(row: &AnyRow) -> Result<UserId, StoreError> {
+    let v: String = row.try_get("user_id")?;
+    v.parse().map_err(|_| StoreError::Corrupt("user_id"))
+}
+
+/// Flags are stored as `SMALLINT` 0 or 1: `Any` decodes no engine's boolean type.
+fn bool_of(row: &AnyRow, column: &'static str) -> Result<bool, StoreError> {
+    match row.try_get::<i64, _>(column)? {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(StoreError::Corrupt(column)),
+    }
+}
+
+fn i64_of(v: u64, what: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(what))
+}
+
+fn address_from_row(row: &AnyRow) -> Result<DepositAddressRow, StoreError> {
+    Ok(DepositAddressRow {
+        user: user_of(row)?,
+        account: u32_of(row, "account_index")?,
+        index: u32_of(row, "address_index")?,
+        address: row.try_get("address")?,
+        created_at: time_of(row, "created_at_ms")?,
+    })
+}
+
+const DEPOSIT_COLUMNS: &str = "txid, account_index, address_index, user_id, amount_piconero, \
+     height, confirmations, locked, unlock_time, double_spend_seen, state, first_seen_ms, \
+     credited_at_ms";
+
+fn deposit_from_row(row: &AnyRow) -> Result<DepositRow, StoreError> {
+    let height: Option<i64> = row.try_get("height")?;
+    let state: String = row.try_get("state")?;
+    let credited_at: Option<i64> = row.try_get("credited_at_ms")?;
+    Ok(DepositRow {
+        key: DepositRef {
+            txid: row.try_get("txid")?,
+            account: u32_of(row, "account_index")?,
+            index: u32_of(row, "address_index")?,
+        },
+        user: user_of(row)?,
+        amount: Piconero::new(u64_of(row, "amount_piconero")?),
+        sighting: Sighting {
+            height: height
+                .map(u64::try_from)
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("deposit height"))?,
+            confirmations: u64_of(row, "confirmations")?,
+            locked: bool_of(row, "locked")?,
+            unlock_time: u64_of(row, "unlock_time")?,
+            double_spend_seen: bool_of(row, "double_spend_seen")?,
+        },
+        status: DepositStatus::parse(&state).ok_or(StoreError::Corrupt("deposit state"))?,
+        first_seen: time_of(row, "first_seen_ms")?,
+        credited_at: credited_at
+            .map(Timestamp::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("credited_at_ms"))?,
+    })
+}
+
+/// What a scan saw of one deposit.
+#[derive(Debug, Clone)]
+pub struct SeenDeposit {
+    /// Its key.
+    pub key: DepositRef,
+    /// Whose subaddress it paid.
+    pub user: UserId,
+    /// How much.
+    pub amount: Piconero,
+    /// What the wallet says now.
+    pub sighting: Sighting,
+}
+
+impl Store {
+    /// The deposit subaddress of `user`, if one was made.
+    pub async fn deposit_address(
+        &self,
+        user: UserId,
+    ) -> Result<Option<DepositAddressRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, account_index, address_index, address, created_at_ms \
+             FROM deposit_addresses WHERE user_id = ?",
+        )
+        .bind(user.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(address_from_row).transpose()
+    }
+
+    /// Records `row`; false if the user already has one (the caller reads it).
+    pub async fn insert_deposit_address(
+        &self,
+        row: &DepositAddressRow,
+    ) -> Result<bool, StoreError> {
+        let result = sqlx::query(
+            "INSERT INTO deposit_addresses \
+             (user_id, account_index, address_index, address, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(row.user.to_string())
+        .bind(i64::from(row.account))
+        .bind(i64::from(row.index))
+        .bind(row.address.clone())
+        .bind(ms(row.created_at)?)
+        .execute(&self.pool)
+        .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The owners of subaddresses `indices` of `account`; indices nobody owns are absent.
+    pub async fn deposit_address_owners(
+        &self,
+        account: u32,
+        indices: &[u32],
+    ) -> Result<HashMap<u32, UserId>, StoreError> {
+        let mut owners = HashMap::with_capacity(indices.len());
+        // Bounded statements: a scan may see many subaddresses at once.
+        for chunk in indices.chunks(super::MAX_IN_LIST) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!(
+                "SELECT user_id, address_index FROM deposit_addresses \
+                 WHERE account_index = ? AND address_index IN ({marks})"
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(account));
+            for index in chunk {
+                query = query.bind(i64::from(*index));
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                owners.insert(u32_of(&row, "address_index")?, user_of(&row)?);
+            }
+        }
+        Ok(owners)
+    }
+
+    /// The height the last scan of `account` reached.
+    pub async fn scanned_to(&self, account: u32) -> Result<Option<u64>, StoreError> {
+        let row = sqlx::query("SELECT scanned_to FROM wallet_scans WHERE account_index = ?")
+            .bind(i64::from(account))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref()
+            .map(|r| u64_of(r, "scanned_to"))
+            .transpose()
+    }
+
+    /// Records that a scan of `account` reached `height`.
+    pub async fn set_scanned_to(
+        &self,
+        account: u32,
+        height: u64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let sql = match self.engine {
+            Engine::Sqlite => {
+                "INSERT INTO wallet_scans (account_index, scanned_to, updated_at_ms) \
+                 VALUES (?, ?, ?) ON CONFLICT (account_index) DO UPDATE SET \
+                 scanned_to = excluded.scanned_to, updated_at_ms = excluded.updated_at_ms"
+            }
+            Engine::MySql => {
+                "INSERT INTO wallet_scans (account_index, scanned_to, updated_at_ms) \
+                 VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE \
+                 scanned_to = VALUES(scanned_to), updated_at_ms = VALUES(updated_at_ms)"
+            }
+        };
+        sqlx::query(sql)
+            .bind(i64::from(account))
+            .bind(i64_of(height, "scanned height")?)
+            .bind(ms(now)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deposits of `account` still pending, oldest first.
+    pub async fn pending_deposits(&self, account: u32) -> Result<Vec<DepositRow>, StoreError> {
+        let sql = format!(
+            "SELECT {DEPOSIT_COLUMNS} FROM deposits \
+             WHERE state = 'pending' AND account_index = ? \
+             ORDER BY first_seen_ms, txid, address_index LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(account))
+            .bind(i64::from(MAX_PENDING_PER_SCAN))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(deposit_from_row).collect()
+    }
+
+    /// One deposit.
+    pub async fn deposit(&self, key: &DepositRef) -> Result<Option<DepositRow>, StoreError> {
+        let sql = format!(
+            "SELECT {DEPOSIT_COLUMNS} FROM deposits \
+             WHERE txid = ? AND account_index = ? AND address_index = ?"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(key.txid.clone())
+            .bind(i64::from(key.account))
+            .bind(i64::from(key.index))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(deposit_from_row).transpose()
+    }
+
+    /// Records what a scan saw of a deposit: a new one is pending; a pending or gone one
+    /// takes the new sighting (a gone one that reappeared is pending again); a credited one
+    /// only updates its confirmations, for display. Never changes the amount or the owner.
+    pub async fn record_sighting(
+        &self,
+        seen: &SeenDeposit,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let s = &seen.sighting;
+        let height = s
+            .height
+            .map(|h| i64_of(h, "deposit height"))
+            .transpose()?;
+        let inserted = sqlx::query(match self.engine {
+            Engine::Sqlite => {
+                "INSERT INTO deposits (txid, account_index, address_index, user_id, \
+                 amount_piconero, height, confirmations, locked, unlock_time, \
+                 double_spend_seen, state, first_seen_ms, updated_at_ms, credited_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL) \
+                 ON CONFLICT DO NOTHING"
+            }
+            Engine::MySql => {
+                "INSERT IGNORE INTO deposits (txid, account_index, address_index, user_id, \
+                 amount_piconero, height, confirmations, locked, unlock_time, \
+                 double_spend_seen, state, first_seen_ms, updated_at_ms, credited_at_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL)"
+            }
+        })
+        .bind(seen.key.txid.clone())
+        .bind(i64::from(seen.key.account))
+        .bind(i64::from(seen.key.index))
+        .bind(seen.user.to_string())
+        .bind(i64_of(seen.amount.as_u64(), "deposit amount")?)
+        .bind(height)
+        .bind(i64_of(s.confirmations, "confirmations")?)
+        .bind(i64::from(s.locked))
+        .bind(i64_of(s.unlock_time, "unlock time")?)
+        .bind(i64::from(s.double_spend_seen))
+        .bind(ms(now)?)
+        .bind(ms(now)?)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            return Ok(());
+        }
+        sqlx::query(
+            "UPDATE deposits SET height = ?, confirmations = ?, locked = ?, unlock_time = ?, \
+             double_spend_seen = ?, state = 'pending', updated_at_ms = ? \
+             WHERE txid = ? AND account_index = ? AND address_index = ? \
+             AND state IN ('pending', 'gone')",
+        )
+        .bind(height)
+        .bind(i64_of(s.confirmations, "confirmations")?)
+        .bind(i64::from(s.locked))
+        .bind(i64_of(s.unlock_time, "unlock time")?)
+        .bind(i64::from(s.double_spend_seen))
+        .bind(ms(now)?)
+        .bind(seen.key.txid.clone())
+        .bind(i64::from(seen.key.account))
+        .bind(i64::from(seen.key.index))
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE deposits SET confirmations = ?, locked = ?, updated_at_ms = ? \
+             WHERE txid = ? AND account_index = ? AND address_index = ? AND state = 'credited'",
+        )
+        .bind(i64_of(s.confirmations, "confirmations")?)
+        .bind(i64::from(s.locked))
+        .bind(ms(now)?)
+        .bind(seen.key.txid.clone())
+        .bind(i64::from(seen.key.account))
+        .bind(i64::from(seen.key.index))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a pending deposit gone; false if it was not pending.
+    pub async fn mark_deposit_gone(
+        &self,
+        key: &DepositRef,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE deposits SET state = 'gone', confirmations = 0, updated_at_ms = ? \
+             WHERE txid = ? AND account_index = ? AND address_index = ? AND state = 'pending'",
+        )
+        .bind(ms(now)?)
+        .bind(key.txid.clone())
+        .bind(i64::from(key.account))
+        .bind(i64::from(key.index))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// `user`'s deposits, newest first, after `before` (the first-seen time and txid of the
+    /// previous page's last row).
+    pub async fn deposits_of(
+        &self,
+        user: UserId,
+        before: Option<(Timestamp, String)>,
+        limit: u32,
+    ) -> Result<Vec<DepositRow>, StoreError> {
+        let limit = i64::from(limit.min(MAX_DEPOSITS_PER_PAGE));
+        let rows = match before {
+            None => {
+                let sql = format!(
+                    "SELECT {DEPOSIT_COLUMNS} FROM deposits WHERE user_id = ? \
+                     ORDER BY first_seen_ms DESC, txid DESC LIMIT ?"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(user.to_string())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            Some((at, txid)) => {
+                let sql = format!(
+                    "SELECT {DEPOSIT_COLUMNS} FROM deposits WHERE user_id = ? \
+                     AND (first_seen_ms < ? OR (first_seen_ms = ? AND txid < ?)) \
+                     ORDER BY first_seen_ms DESC, txid DESC LIMIT ?"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(user.to_string())
+                    .bind(ms(at)?)
+                    .bind(ms(at)?)
+                    .bind(txid)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        rows.iter().map(deposit_from_row).collect()
+    }
+}
+
+/// Marks a pending deposit credited, in the ledger writer's transaction; false if it was not
+/// pending (another scanner credited it, or it is gone).
+pub async fn mark_deposit_credited_in(
+    conn: &mut AnyConnection,
+    key: &DepositRef,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE deposits SET state = 'credited', credited_at_ms = ?, updated_at_ms = ? \
+         WHERE txid = ? AND account_index = ? AND address_index = ? AND state = 'pending'",
+    )
+    .bind(ms(now)?)
+    .bind(ms(now)?)
+    .bind(key.txid.clone())
+    .bind(i64::from(key.account))
+    .bind(i64::from(key.index))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(done == 1)
+}
