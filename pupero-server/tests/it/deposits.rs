@@ -39,8 +39,9 @@ fn xmr(s: &str) -> Piconero {
     Piconero::from_xmr_str(s).expect("amount")
 }
 
-/// Sends `amount` from `sender` to `address` and waits until `platform` sees it in the pool.
-async fn send(sender: &TestWallet, address: &str, amount: Piconero) -> String {
+/// Sends `amount` from `sender` to `address`, once the sender has seen the newest blocks.
+async fn send(net: &Regtest, sender: &TestWallet, address: &str, amount: Piconero) -> String {
+    sender.sync_to(net.height().await).await;
     let destination = MoneroAddress::parse(address, REGTEST_NETWORK).expect("regtest address");
     let sent = sender
         .rpc()
@@ -77,13 +78,15 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
         return;
     };
     let platform = net.wallet("platform").await;
-    let sender = net.wallet("sender").await;
-    net.fund(&sender).await;
 
     for (n, backend) in [Backend::Sqlite, Backend::MariaDb].into_iter().enumerate() {
         let Some(app) = app_on(backend, &platform).await else {
             continue;
         };
+        // A freshly funded sender per server: a young regtest chain has few outputs to
+        // take ring members from, and a wallet that already spent some waits for more.
+        let sender = net.wallet(&format!("sender{n}")).await;
+        net.fund(&sender).await;
         let (alice, _) = app.user(&format!("alice{n}")).await;
         let address = alice.deposit_address().await.expect("deposit address");
         assert_eq!(address.confirmations_required, CONFIRMATIONS);
@@ -97,7 +100,7 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
         assert_ne!(bobs.address, address.address);
 
         let amount = xmr("1.5");
-        let txid = send(&sender, &address.address, amount).await;
+        let txid = send(&net, &sender, &address.address, amount).await;
         let pool = scan_until(&app, &alice, &txid, |_| true).await;
         assert_eq!(pool.state, "pending");
         assert_eq!(pool.amount, "1.5");
@@ -168,16 +171,18 @@ async fn a_deposit_reorganised_away_is_never_credited() {
         return;
     };
     let platform = net.wallet("platform").await;
-    let sender = net.wallet("sender").await;
-    net.fund(&sender).await;
 
     for (n, backend) in [Backend::Sqlite, Backend::MariaDb].into_iter().enumerate() {
         let Some(app) = app_on(backend, &platform).await else {
             continue;
         };
+        // A freshly funded sender per server: a young regtest chain has few outputs to
+        // take ring members from, and a wallet that already spent some waits for more.
+        let sender = net.wallet(&format!("sender{n}")).await;
+        net.fund(&sender).await;
         let (carol, _) = app.user(&format!("carol{n}")).await;
         let address = carol.deposit_address().await.expect("deposit address");
-        let txid = send(&sender, &address.address, xmr("2")).await;
+        let txid = send(&net, &sender, &address.address, xmr("2")).await;
         net.mine(1).await;
         scan_until(&app, &carol, &txid, |d| d.confirmations == 1).await;
 
@@ -210,3 +215,4 @@ async fn without_a_wallet_deposits_answer_503() {
     assert!(dave.deposits(None, None).await.unwrap().items.is_empty());
     app.stop().await;
 }
+
