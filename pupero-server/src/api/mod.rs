@@ -14,6 +14,7 @@ pub mod account;
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod chat;
 pub mod health;
 pub mod offers;
 pub mod prices;
@@ -33,6 +34,7 @@ pub type Apis = (
     totp::TotpApi,
     prices::PricesApi,
     trades::TradesApi,
+    chat::ChatApi,
 );
 
 /// The resources, each holding the shared state.
@@ -68,6 +70,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         trades::TradesApi {
             state: state.clone(),
         },
+        chat::ChatApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -88,7 +93,7 @@ pub enum Tag {
     Offers,
     /// Market prices of XMR per currency.
     Market,
-    /// Trades: escrow, payment, release, cancellation, disputes.
+    /// Trades: escrow, payment, release, cancellation, disputes; their chat and feedback.
     Trades,
 }
 

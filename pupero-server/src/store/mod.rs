@@ -8,8 +8,14 @@ use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
 mod admin;
+mod chat;
 mod offers;
 mod trades;
+
+pub use chat::{
+    FeedbackCursor, FeedbackRow, MessageRow, ProfileNumbers, insert_feedback_in, insert_message_in,
+    message_count_in, other_senders_in,
+};
 
 pub use trades::{
     MAX_TRADES_PER_PAGE, TradeCursor, TradeRequest, TradeRow, insert_request_in, insert_trade_in,

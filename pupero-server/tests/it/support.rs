@@ -237,6 +237,7 @@ pub fn generous_limits() -> pupero_server::ratelimit::RateLimitSettings {
         login_per_address: RateQuota::new(100_000, 1),
         register_per_address: RateQuota::new(100_000, 1),
         second_factor_per_user: RateQuota::new(100_000, 1),
+        chat_per_user: RateQuota::new(100_000, 1),
         ..RateLimitSettings::default()
     }
 }
