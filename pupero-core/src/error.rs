@@ -34,6 +34,10 @@ pub enum Error {
     /// An offer field or an offer search parameter was not acceptable.
     #[error("invalid offer: {0}")]
     InvalidOffer(&'static str),
+    /// A chat message or a feedback comment was not acceptable (empty, too long, control
+    /// characters), or a rating was unknown.
+    #[error("invalid text: {0}")]
+    InvalidText(&'static str),
     /// The offer is not in a state that allows the change (a deleted offer cannot be edited).
     #[error("offer state: {0}")]
     OfferState(&'static str),
@@ -91,6 +95,7 @@ impl Error {
                 | Error::InvalidId(_)
                 | Error::InvalidUser(_)
                 | Error::InvalidOffer(_)
+                | Error::InvalidText(_)
         ) || matches!(self, Error::Trade(e) if e.is_invalid_input())
     }
 

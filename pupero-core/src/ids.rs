@@ -90,6 +90,10 @@ uuid_id!(
     /// A trade between a seller and a buyer, opened by a taker on an offer.
     TradeId
 );
+uuid_id!(
+    /// A message of a trade's chat. Time-ordered (UUIDv7), so a chat reads in id order.
+    MessageId
+);
 
 /// Namespace of the ids of users' XMR accounts, derived from the user id so that creating the
 /// account is idempotent and needs no lookup table.

@@ -10,11 +10,14 @@
 //!
 //! The market lives in [`offer`] (offers, their parsed fields, search queries and cursors) and
 //! [`price`] (market quotes, the [`price::PriceOracle`] port and the effective price of an offer).
+//! What the parties say sits in [`chat`] (a trade's messages, and when its chat is open) and
+//! [`reputation`] (feedback after a trade, and the numbers of a public profile).
 //!
 //! Nothing here touches a database, a socket, a queue or an async runtime; time is an input.
 #![deny(missing_docs)]
 
 pub mod address;
+pub mod chat;
 pub mod clock;
 pub mod deposit;
 pub mod error;
@@ -25,21 +28,23 @@ pub mod limits;
 pub mod money;
 pub mod offer;
 pub mod price;
+pub mod reputation;
 pub mod trade;
 pub mod user;
 
 pub use address::{AddressKind, MoneroAddress, Network};
-pub use deposit::{DepositPolicy, DepositStatus, Sighting};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
+pub use deposit::{DepositPolicy, DepositStatus, Sighting};
 pub use error::{Error, Result};
 pub use fiat::{CurrencyCode, FiatAmount, MarginPercent, Price};
-pub use ids::{AccountId, OfferId, TradeId, TransferId, UserId};
+pub use ids::{AccountId, MessageId, OfferId, TradeId, TransferId, UserId};
 pub use money::Piconero;
 pub use offer::{
     NewOffer, Offer, OfferCursor, OfferFilter, OfferQuery, OfferStatus, OfferTerms, OfferUpdate,
     PaymentDetails, PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits, Visibility,
 };
 pub use price::{EffectivePrice, PriceOracle, PriceUnavailable, Pricing, Quote};
+pub use reputation::{FeedbackComment, FeedbackCounts, Rating};
 pub use trade::{
     CorruptTrade, FeeSchedule, OpenTrade, Party, Resolution, Trade, TradeAction, TradeError,
     TradeRecord, TradeState,

@@ -109,6 +109,40 @@ pub const fn max_open_trades(account_age_secs: u64) -> u32 {
     }
 }
 
+/// Longest chat message, in characters: a few paragraphs, enough for payment instructions and
+/// an explanation for a moderator; longer texts are pasted in several messages.
+pub const MAX_CHAT_MESSAGE_CHARS: usize = 2_000;
+
+/// How long a trade's chat stays open after the trade ended (released, cancelled, expired,
+/// resolved): 7 days, time enough to sort out a late bank transfer or a question about the
+/// release; after that the conversation is an archive, kept with the trade.
+pub const CHAT_GRACE_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Messages one trade's chat may hold. A real trade needs a few dozen; the bound keeps one
+/// chat's reads and the search for its participants small whatever a party does.
+pub const MAX_CHAT_MESSAGES_PER_TRADE: u32 = 1_000;
+
+/// Largest page of chat messages a caller may ask for.
+pub const MAX_CHAT_PAGE_SIZE: u32 = 100;
+
+/// Page size of a chat when the caller does not say.
+pub const DEFAULT_CHAT_PAGE_SIZE: u32 = 50;
+
+/// Longest feedback comment, in characters: a sentence or two about the trade partner, shown
+/// on their public profile.
+pub const MAX_FEEDBACK_COMMENT_CHARS: usize = 500;
+
+/// Largest page of a user's feedback a caller may ask for.
+pub const MAX_FEEDBACK_PAGE_SIZE: u32 = 100;
+
+/// Page size of a user's feedback when the caller does not say.
+pub const DEFAULT_FEEDBACK_PAGE_SIZE: u32 = 20;
+
+/// Releases the median release time of a profile is taken over: the seller's most recent
+/// ones. Bounds the rows a profile view reads, and recent behaviour is what a buyer cares
+/// about.
+pub const MAX_RELEASE_TIME_SAMPLES: u32 = 1_000;
+
 // The limits agree with each other; checked when compiling.
 const _: () = {
     assert!(MAX_OPEN_OFFERS_NEW_ACCOUNT <= MAX_OPEN_OFFERS_PER_USER);
@@ -117,6 +151,9 @@ const _: () = {
     assert!(MIN_TRADE_AMOUNT_PICONERO <= MAX_TRADE_AMOUNT_PICONERO);
     assert!(MIN_PAYMENT_WINDOW_MINUTES <= MAX_PAYMENT_WINDOW_MINUTES);
     assert!(DEFAULT_OFFER_PAGE_SIZE <= MAX_OFFER_PAGE_SIZE);
+    assert!(DEFAULT_CHAT_PAGE_SIZE <= MAX_CHAT_PAGE_SIZE);
+    assert!(DEFAULT_FEEDBACK_PAGE_SIZE <= MAX_FEEDBACK_PAGE_SIZE);
+    assert!(MAX_RELEASE_TIME_SAMPLES > 0);
 };
 
 /// Highest trading fee, maker or taker: 1,000 basis points (10%). A guard against a

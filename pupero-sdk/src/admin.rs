@@ -1,5 +1,6 @@
 //! Profile management and administration.
 
+use pupero_core::Piconero;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -66,6 +67,35 @@ pub struct PublicProfile {
     pub username: String,
     /// Member since, unix milliseconds.
     pub created_at_ms: u64,
+    /// Trading record, from completed trades only.
+    pub stats: ProfileStats,
+}
+
+/// A user's trading record: completed (released or resolved) trades only.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProfileStats {
+    /// Completed trades, as seller or buyer.
+    pub completed_trades: u64,
+    /// Their summed amounts.
+    pub volume: Piconero,
+    /// Ratings received.
+    pub feedback: FeedbackCounts,
+    /// Positive ratings in percent of positive and negative ones, rounded down; absent
+    /// without ratings.
+    pub score_percent: Option<u8>,
+    /// Median seconds from "paid" to "released" over the latest releases as a seller.
+    pub median_release_secs: Option<u64>,
+}
+
+/// Ratings received, by kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct FeedbackCounts {
+    /// Positive.
+    pub positive: u64,
+    /// Neutral.
+    pub neutral: u64,
+    /// Negative.
+    pub negative: u64,
 }
 
 #[derive(Serialize)]

@@ -16,6 +16,7 @@
 
 mod admin;
 mod api_keys;
+mod chat;
 mod error;
 mod offers;
 mod prices;
@@ -30,11 +31,16 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use admin::{AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, PublicProfile};
+pub use admin::{
+    AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, FeedbackCounts, ProfileStats,
+    PublicProfile,
+};
 pub use api_keys::{ApiKeyInfo, NewApiKey};
+pub use chat::{ChatMessage, ChatPage, Feedback, FeedbackPage, PublicFeedback};
 pub use error::Error;
 pub use offers::{OfferPage, OfferRequest, OfferSearch, OfferView, PaymentMethodInfo};
 pub use prices::{MarketPrice, MarketPriceList};
+pub use pupero_core::Rating;
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use trades::{FeeAccount, OpenTradeRequest, Resolution, TradePage, TradeParty, TradeView};
 pub use types::*;

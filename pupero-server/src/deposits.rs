@@ -293,7 +293,11 @@ impl AppState {
             amount: deposit.amount,
             now: self.now(),
         };
-        match self.ledger.transfer_attached(vec![transfer], attachment).await {
+        match self
+            .ledger
+            .transfer_attached(vec![transfer], attachment)
+            .await
+        {
             Ok(_) => {
                 tracing::info!(txid = %deposit.key.txid, user = %deposit.user,
                     amount = %deposit.amount, "credited a deposit");

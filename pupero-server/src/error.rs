@@ -79,6 +79,14 @@ pub mod codes {
     pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
     /// The platform's Monero wallet is not configured or not answering; try again later.
     pub const WALLET_UNAVAILABLE: &str = "WALLET_UNAVAILABLE";
+    /// The trade's chat is closed: the trade ended more than the grace period ago.
+    pub const CHAT_CLOSED: &str = "CHAT_CLOSED";
+    /// The trade's chat holds as many messages as it may.
+    pub const CHAT_FULL: &str = "CHAT_FULL";
+    /// Feedback is only for a completed (released or resolved) trade.
+    pub const FEEDBACK_NOT_ALLOWED: &str = "FEEDBACK_NOT_ALLOWED";
+    /// The caller already left feedback on this trade.
+    pub const FEEDBACK_EXISTS: &str = "FEEDBACK_EXISTS";
     /// Something failed on our side; the log has the cause.
     pub const INTERNAL: &str = "INTERNAL";
     /// A dependency (the database) is unavailable.

@@ -1,5 +1,5 @@
 //! Rate limits and lockouts on the requests that guess secrets or create accounts: login, the
-//! second factor, registration.
+//! second factor, registration; and a flood limit on chat messages per user.
 //!
 //! Two layers, both on the injected clock:
 //! - **Per client address** (per user for a second factor), in memory: GCRA limiters from
@@ -58,6 +58,12 @@ pub const DEFAULT_SECOND_FACTOR_BURST: u32 = 5;
 /// answers in 10^6, so guessing at this rate alone would take months; with the lockout
 /// ([`ThrottleKey::second_factor`]) it takes far longer.
 pub const DEFAULT_SECOND_FACTOR_REPLENISH_SECS: u64 = 60;
+
+/// Chat messages per user at once: a burst of short replies while sorting out a payment.
+pub const DEFAULT_CHAT_BURST: u32 = 20;
+/// Then one more message per user every 3 s (20 a minute): faster than anyone types, slow
+/// enough that a script cannot flood a counterparty or a moderator.
+pub const DEFAULT_CHAT_REPLENISH_SECS: u64 = 3;
 
 /// Failures in a row before the first lock: room for typos and a forgotten caps lock.
 pub const DEFAULT_LOCK_AFTER_FAILURES: u32 = 5;
@@ -189,6 +195,8 @@ pub struct RateLimitSettings {
     pub register_per_address: RateQuota,
     /// Second-factor attempts per user.
     pub second_factor_per_user: RateQuota,
+    /// Chat messages per user, over all their trades.
+    pub chat_per_user: RateQuota,
     /// The progressive lockout per login identifier.
     pub lockout: LockoutPolicy,
 }
@@ -205,6 +213,7 @@ impl Default for RateLimitSettings {
                 DEFAULT_SECOND_FACTOR_BURST,
                 DEFAULT_SECOND_FACTOR_REPLENISH_SECS,
             ),
+            chat_per_user: RateQuota::new(DEFAULT_CHAT_BURST, DEFAULT_CHAT_REPLENISH_SECS),
             lockout: LockoutPolicy {
                 lock_after_failures: NonZeroU32::new(DEFAULT_LOCK_AFTER_FAILURES)
                     .unwrap_or(NonZeroU32::MIN),
@@ -311,6 +320,7 @@ pub struct RateLimits {
     login: KeyedLimiter<AddressKey>,
     register: KeyedLimiter<AddressKey>,
     second_factor: KeyedLimiter<UserId>,
+    chat: KeyedLimiter<UserId>,
     refusal_audits: KeyedLimiter<(&'static str, AddressKey)>,
     store: Store,
     clock: Arc<dyn Clock>,
@@ -326,6 +336,7 @@ impl RateLimits {
             login: KeyedLimiter::new(settings.login_per_address, gclock.clone()),
             register: KeyedLimiter::new(settings.register_per_address, gclock.clone()),
             second_factor: KeyedLimiter::new(settings.second_factor_per_user, gclock.clone()),
+            chat: KeyedLimiter::new(settings.chat_per_user, gclock.clone()),
             refusal_audits: KeyedLimiter::new(RateQuota::new(1, AUDIT_REFUSALS_EVERY_SECS), gclock),
             store,
             clock,
@@ -354,6 +365,11 @@ impl RateLimits {
         self.second_factor
             .check(&user)
             .map_err(ApiError::rate_limited)
+    }
+
+    /// One chat message of `user`, on any trade; 429 past the per-user limit.
+    pub fn check_chat(&self, user: UserId) -> Result<(), ApiError> {
+        self.chat.check(&user).map_err(ApiError::rate_limited)
     }
 
     /// Starts an attempt at the secret behind `key`: 429 while the key is locked (check

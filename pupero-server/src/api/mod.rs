@@ -14,6 +14,7 @@ pub mod account;
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod chat;
 pub mod health;
 pub mod offers;
 pub mod prices;
@@ -35,6 +36,7 @@ pub type Apis = (
     prices::PricesApi,
     trades::TradesApi,
     wallet::WalletApi,
+    chat::ChatApi,
 );
 
 /// The resources, each holding the shared state.
@@ -73,6 +75,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         wallet::WalletApi {
             state: state.clone(),
         },
+        chat::ChatApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -93,7 +98,7 @@ pub enum Tag {
     Offers,
     /// Market prices of XMR per currency.
     Market,
-    /// Trades: escrow, payment, release, cancellation, disputes.
+    /// Trades: escrow, payment, release, cancellation, disputes; their chat and feedback.
     Trades,
     /// The caller's Monero: deposit subaddress, deposits, withdrawals.
     Wallet,

@@ -53,6 +53,39 @@ pub struct PublicProfile {
     pub username: String,
     /// Member since, unix milliseconds.
     pub created_at_ms: u64,
+    /// Trading record, from completed trades only.
+    pub stats: ProfileStats,
+}
+
+/// A user's trading record: completed (released or resolved) trades only.
+#[derive(Debug, Object)]
+pub struct ProfileStats {
+    /// Completed trades, as seller or buyer.
+    pub completed_trades: u64,
+    /// Their summed amounts, decimal XMR.
+    pub volume: String,
+    /// Ratings received.
+    pub feedback: FeedbackCountsView,
+    /// Positive ratings in percent of positive and negative ones, rounded down (100 only
+    /// without a single negative); neutral ratings do not count. Absent without ratings.
+    pub score_percent: Option<u8>,
+    /// Median seconds from "paid" to "released" over the user's latest (at most 1000) releases
+    /// as a seller; absent when they never released.
+    pub median_release_secs: Option<u64>,
+}
+
+// The documentation above names the limit.
+const _: () = assert!(pupero_core::limits::MAX_RELEASE_TIME_SAMPLES == 1_000);
+
+/// Ratings received, by kind.
+#[derive(Debug, Object)]
+pub struct FeedbackCountsView {
+    /// Positive.
+    pub positive: u64,
+    /// Neutral.
+    pub neutral: u64,
+    /// Negative.
+    pub negative: u64,
 }
 
 #[OpenApi(tag = "Tag::Account")]
@@ -172,7 +205,7 @@ impl ProfileApi {
         Ok(NoContent::Done)
     }
 
-    /// A user's public profile. Public.
+    /// A user's public profile with their trading record. Public.
     #[oai(
         path = "/api/v1/users/:username",
         method = "get",
@@ -188,9 +221,22 @@ impl ProfileApi {
             .user_by_username(&username.0)
             .await?
             .ok_or_else(|| ApiError::not_found("no such user"))?;
+        let stats = self.state.profile_stats(user.id).await?;
+        let feedback = stats.numbers.feedback;
         Ok(Json(PublicProfile {
             username: user.username,
             created_at_ms: user.created_at.as_unix_ms(),
+            stats: ProfileStats {
+                completed_trades: stats.numbers.completed_trades,
+                volume: stats.numbers.volume.to_xmr_string(),
+                feedback: FeedbackCountsView {
+                    positive: feedback.positive,
+                    neutral: feedback.neutral,
+                    negative: feedback.negative,
+                },
+                score_percent: stats.score_percent,
+                median_release_secs: stats.median_release_secs,
+            },
         }))
     }
 }

@@ -97,7 +97,10 @@ fn parse_cursor(cursor: Option<String>) -> Result<Option<(Timestamp, String)>, A
     if pupero_wallet::Txid::from_hex(txid).is_none() {
         return Err(invalid());
     }
-    Ok(Some((Timestamp::from_unix_ms(at), txid.to_ascii_lowercase())))
+    Ok(Some((
+        Timestamp::from_unix_ms(at),
+        txid.to_ascii_lowercase(),
+    )))
 }
 
 fn qr_svg(uri: &str) -> Result<String, ApiError> {

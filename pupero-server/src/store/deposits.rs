@@ -224,9 +224,7 @@ impl Store {
             .bind(i64::from(account))
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref()
-            .map(|r| u64_of(r, "scanned_to"))
-            .transpose()
+        row.as_ref().map(|r| u64_of(r, "scanned_to")).transpose()
     }
 
     /// Records that a scan of `account` reached `height`.
@@ -296,10 +294,7 @@ impl Store {
         now: Timestamp,
     ) -> Result<(), StoreError> {
         let s = &seen.sighting;
-        let height = s
-            .height
-            .map(|h| i64_of(h, "deposit height"))
-            .transpose()?;
+        let height = s.height.map(|h| i64_of(h, "deposit height")).transpose()?;
         let inserted = sqlx::query(match self.engine {
             Engine::Sqlite => {
                 "INSERT INTO deposits (txid, account_index, address_index, user_id, \

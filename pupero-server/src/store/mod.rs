@@ -13,8 +13,14 @@ pub use deposits::{
     DepositAddressRow, DepositRef, DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_PENDING_PER_SCAN,
     SeenDeposit, mark_deposit_credited_in,
 };
+mod chat;
 mod offers;
 mod trades;
+
+pub use chat::{
+    FeedbackCursor, FeedbackRow, MessageRow, ProfileNumbers, insert_feedback_in, insert_message_in,
+    message_count_in, other_senders_in,
+};
 
 pub use trades::{
     MAX_TRADES_PER_PAGE, TradeCursor, TradeRequest, TradeRow, insert_request_in, insert_trade_in,

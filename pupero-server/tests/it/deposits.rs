@@ -125,7 +125,10 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
             app.state.scan_deposits().await.expect("scan");
         }
         net.mine(2).await;
-        scan_until(&app, &alice, &txid, |d| d.confirmations == CONFIRMATIONS + 2).await;
+        scan_until(&app, &alice, &txid, |d| {
+            d.confirmations == CONFIRMATIONS + 2
+        })
+        .await;
         assert_eq!(alice.balance().await.unwrap().available, xmr("1.5"));
         let history = alice.ledger_history_all().await.expect("history");
         assert_eq!(history.len(), 1, "{history:?}");
@@ -133,7 +136,11 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
         // Bob saw nothing.
         assert!(bob.deposits(None, None).await.unwrap().items.is_empty());
         assert_eq!(bob.balance().await.unwrap().available, Piconero::ZERO);
-        app.state.ledger.check_invariants().await.expect("ledger invariants");
+        app.state
+            .ledger
+            .check_invariants()
+            .await
+            .expect("ledger invariants");
         app.stop().await;
     }
 }
@@ -215,4 +222,3 @@ async fn without_a_wallet_deposits_answer_503() {
     assert!(dave.deposits(None, None).await.unwrap().items.is_empty());
     app.stop().await;
 }
-

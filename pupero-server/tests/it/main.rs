@@ -9,6 +9,7 @@ mod admin;
 mod api_keys;
 mod attacks;
 mod auth;
+mod chat;
 mod deposits;
 mod envelope;
 mod matrix;

@@ -276,6 +276,32 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             None,
             Allowed::Parties,
         ),
+        // Before the trade is paid and disputed below: moderators see the chat only then.
+        (
+            "GET",
+            format!("/api/v1/trades/{tr}/messages"),
+            None,
+            Allowed::Parties,
+        ),
+        (
+            "POST",
+            format!("/api/v1/trades/{tr}/messages"),
+            json(serde_json::json!({"body": "matrix"})),
+            Allowed::PartiesTrade,
+        ),
+        // Parties get through to 409 FEEDBACK_NOT_ALLOWED: the trade is not completed.
+        (
+            "POST",
+            format!("/api/v1/trades/{tr}/feedback"),
+            json(serde_json::json!({"rating": "positive"})),
+            Allowed::PartiesTrade,
+        ),
+        (
+            "GET",
+            "/api/v1/users/matrix-user/feedback".into(),
+            None,
+            Allowed::Public,
+        ),
         (
             "POST",
             format!("/api/v1/trades/{tr}/paid"),

@@ -237,6 +237,7 @@ pub fn generous_limits() -> pupero_server::ratelimit::RateLimitSettings {
         login_per_address: RateQuota::new(100_000, 1),
         register_per_address: RateQuota::new(100_000, 1),
         second_factor_per_user: RateQuota::new(100_000, 1),
+        chat_per_user: RateQuota::new(100_000, 1),
         ..RateLimitSettings::default()
     }
 }
@@ -271,5 +272,33 @@ impl TestApp {
             TransferCode::Deposit,
         );
         self.state.ledger.transfer(deposit).await.expect("deposit");
+    }
+}
+
+impl TestApp {
+    /// The events of `user`, oldest first, as `(kind, payload)`: read straight from the
+    /// database.
+    pub async fn user_events(&self, user: uuid::Uuid) -> Vec<(String, serde_json::Value)> {
+        use sqlx::Row as _;
+        let (_, pool) = pupero_ledger::open_pool(&self.db.url, 1)
+            .await
+            .expect("open a pool");
+        let rows =
+            sqlx::query("SELECT kind, payload FROM user_events WHERE user_id = ? ORDER BY seq")
+                .bind(user.to_string())
+                .fetch_all(&pool)
+                .await
+                .expect("read user_events");
+        pool.close().await;
+        rows.iter()
+            .map(|row| {
+                let kind: String = row.try_get("kind").expect("kind");
+                let payload: String = row.try_get("payload").expect("payload");
+                (
+                    kind,
+                    serde_json::from_str(&payload).expect("a JSON payload"),
+                )
+            })
+            .collect()
     }
 }

@@ -1,0 +1,343 @@
+//! A trade's chat and the feedback its parties leave each other; a user's public feedback.
+//!
+//! The chat is read and written by whoever may see the trade (the parties; moderators once it
+//! is disputed); anyone else gets 404. Feedback is by a party about the other, once, after the
+//! trade completed. A user's feedback list is public.
+
+use std::sync::Arc;
+
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use pupero_core::chat::MessageBody;
+use pupero_core::limits::{
+    DEFAULT_CHAT_PAGE_SIZE, DEFAULT_FEEDBACK_PAGE_SIZE, MAX_CHAT_PAGE_SIZE, MAX_FEEDBACK_PAGE_SIZE,
+};
+use pupero_core::{FeedbackComment, MessageId, Rating, Scope, Trade, TradeId};
+use uuid::Uuid;
+
+use super::{Auth, Tag};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::store::{FeedbackCursor, FeedbackRow, MessageRow};
+
+/// The chat and feedback resource.
+pub struct ChatApi {
+    pub(crate) state: Arc<AppState>,
+}
+
+/// A new chat message.
+#[derive(Debug, Object)]
+pub struct PostMessageRequest {
+    /// The text: at most 2000 characters once trimmed, not empty, no control characters but
+    /// newline and tab.
+    pub body: String,
+}
+
+/// A chat message.
+#[derive(Debug, Object)]
+pub struct MessageView {
+    /// Message id.
+    pub id: Uuid,
+    /// The trade.
+    pub trade_id: Uuid,
+    /// The sender's username.
+    pub sender: String,
+    /// The sender's part in the trade: `seller`, `buyer` or `moderator`.
+    pub sender_role: String,
+    /// The text.
+    pub body: String,
+    /// When it was posted, unix ms.
+    pub created_at_ms: u64,
+}
+
+/// A page of a trade's chat, oldest first.
+#[derive(Debug, Object)]
+pub struct MessagePage {
+    /// The messages.
+    pub items: Vec<MessageView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Feedback on a completed trade, about the other party.
+#[derive(Debug, Object)]
+pub struct FeedbackRequest {
+    /// `positive`, `neutral` or `negative`.
+    pub rating: String,
+    /// At most 500 characters, may be empty.
+    #[oai(default)]
+    pub comment: String,
+}
+
+/// Feedback as its author left it.
+#[derive(Debug, Object)]
+pub struct FeedbackView {
+    /// The trade.
+    pub trade_id: Uuid,
+    /// Who it is about.
+    pub subject: String,
+    /// `positive`, `neutral` or `negative`.
+    pub rating: String,
+    /// The comment.
+    pub comment: String,
+    /// When it was left, unix ms.
+    pub created_at_ms: u64,
+}
+
+/// Feedback as anyone sees it on a profile: no amounts, no trade id.
+#[derive(Debug, Object)]
+pub struct PublicFeedback {
+    /// `positive`, `neutral` or `negative`.
+    pub rating: String,
+    /// The comment.
+    pub comment: String,
+    /// Who left it.
+    pub author: String,
+    /// When it was left, unix ms.
+    pub created_at_ms: u64,
+    /// When the trade ended, unix ms.
+    pub trade_closed_at_ms: Option<u64>,
+}
+
+/// A page of a user's feedback, newest first.
+#[derive(Debug, Object)]
+pub struct FeedbackPage {
+    /// The feedback.
+    pub items: Vec<PublicFeedback>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `201 Created`.
+#[derive(ApiResponse)]
+pub enum MessagePosted {
+    /// The message, as stored.
+    #[oai(status = 201)]
+    Created(Json<MessageView>),
+}
+
+/// `201 Created`.
+#[derive(ApiResponse)]
+pub enum FeedbackLeft {
+    /// The feedback, as stored.
+    #[oai(status = 201)]
+    Created(Json<FeedbackView>),
+}
+
+fn message_view(m: &MessageRow, trade: &Trade) -> MessageView {
+    let sender_role = match trade.side_of(m.sender) {
+        Ok(party) => party.as_str(),
+        Err(_) => "moderator",
+    };
+    MessageView {
+        id: *m.id.as_uuid(),
+        trade_id: *m.trade.as_uuid(),
+        sender: m.sender_name.clone(),
+        sender_role: sender_role.to_owned(),
+        body: m.body.clone(),
+        created_at_ms: m.created_at.as_unix_ms(),
+    }
+}
+
+fn page_limit(limit: Option<u32>, default: u32, max: u32) -> Result<u32, ApiError> {
+    match limit {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::validation(format!(
+            "limit must be between 1 and {max}"
+        ))),
+    }
+}
+
+fn is_full<T>(items: &[T], limit: u32) -> bool {
+    items.len() == usize::try_from(limit).unwrap_or(usize::MAX)
+}
+
+#[OpenApi(tag = "Tag::Trades")]
+impl ChatApi {
+    /// A trade's chat, oldest first (its parties; moderators once disputed).
+    #[oai(
+        path = "/api/v1/trades/:id/messages",
+        method = "get",
+        operation_id = "list_trade_messages"
+    )]
+    async fn messages(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        /// Messages per page, 1–100 (default 50).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<MessagePage>, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Read)?;
+        let limit = page_limit(limit.0, DEFAULT_CHAT_PAGE_SIZE, MAX_CHAT_PAGE_SIZE)?;
+        let after = cursor
+            .0
+            .map(|c| {
+                c.parse::<MessageId>()
+                    .map_err(|_| ApiError::validation("invalid cursor"))
+            })
+            .transpose()?;
+        let row = self
+            .state
+            .visible_trade(TradeId::from_uuid(id.0), principal.user, principal.role)
+            .await?;
+        let messages = self
+            .state
+            .store
+            .messages(row.trade.id(), after, limit)
+            .await?;
+        let next_cursor = messages
+            .last()
+            .filter(|_| is_full(&messages, limit))
+            .map(|m| m.id.to_string());
+        Ok(Json(MessagePage {
+            items: messages
+                .iter()
+                .map(|m| message_view(m, &row.trade))
+                .collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Posts in a trade's chat: while the trade is open and for 7 days after it ended (then
+    /// 409 `CHAT_CLOSED`). The other participants get a `chat_message` event.
+    #[oai(
+        path = "/api/v1/trades/:id/messages",
+        method = "post",
+        operation_id = "post_trade_message"
+    )]
+    async fn post_message(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<PostMessageRequest>,
+    ) -> Result<MessagePosted, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Trade)?;
+        self.state.limits.check_chat(principal.user)?;
+        let text =
+            MessageBody::parse(&body.body).map_err(|e| ApiError::validation(e.to_string()))?;
+        let (message, row) = self
+            .state
+            .post_message(
+                TradeId::from_uuid(id.0),
+                principal.user,
+                principal.role,
+                text,
+            )
+            .await?;
+        Ok(MessagePosted::Created(Json(message_view(
+            &message, &row.trade,
+        ))))
+    }
+
+    /// Rates the other party of a completed (released or resolved) trade, once (then 409
+    /// `FEEDBACK_EXISTS`); before completion 409 `FEEDBACK_NOT_ALLOWED`.
+    #[oai(
+        path = "/api/v1/trades/:id/feedback",
+        method = "post",
+        operation_id = "leave_trade_feedback"
+    )]
+    async fn leave_feedback(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+        body: Json<FeedbackRequest>,
+    ) -> Result<FeedbackLeft, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Trade)?;
+        let rating =
+            Rating::parse(&body.rating).map_err(|e| ApiError::validation(e.to_string()))?;
+        let comment = FeedbackComment::parse(&body.comment)
+            .map_err(|e| ApiError::validation(e.to_string()))?;
+        let (feedback, subject) = self
+            .state
+            .leave_feedback(
+                TradeId::from_uuid(id.0),
+                principal.user,
+                principal.role,
+                rating,
+                comment,
+            )
+            .await?;
+        Ok(FeedbackLeft::Created(Json(FeedbackView {
+            trade_id: *feedback.trade.as_uuid(),
+            subject,
+            rating: feedback.rating.as_str().to_owned(),
+            comment: feedback.comment,
+            created_at_ms: feedback.created_at.as_unix_ms(),
+        })))
+    }
+
+    /// The feedback a user received, newest first. Public.
+    #[oai(
+        path = "/api/v1/users/:username/feedback",
+        method = "get",
+        operation_id = "user_feedback",
+        tag = "Tag::Account"
+    )]
+    async fn user_feedback(
+        &self,
+        username: Path<String>,
+        /// Entries per page, 1–100 (default 20).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<FeedbackPage>, ApiError> {
+        let limit = page_limit(limit.0, DEFAULT_FEEDBACK_PAGE_SIZE, MAX_FEEDBACK_PAGE_SIZE)?;
+        let after = cursor
+            .0
+            .map(|c| {
+                FeedbackCursor::parse(&c).ok_or_else(|| ApiError::validation("invalid cursor"))
+            })
+            .transpose()?;
+        let user = self
+            .state
+            .store
+            .user_by_username(&username.0)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such user"))?;
+        let rows = self
+            .state
+            .store
+            .feedback_about(user.id, after, limit)
+            .await?;
+        let next_cursor = rows.last().filter(|_| is_full(&rows, limit)).map(|f| {
+            FeedbackCursor {
+                created_at: f.created_at,
+                trade: f.trade,
+            }
+            .encode()
+        });
+        Ok(Json(FeedbackPage {
+            items: rows.into_iter().map(public_feedback).collect(),
+            next_cursor,
+        }))
+    }
+}
+
+// The documentation above names these limits.
+const _: () = {
+    use pupero_core::limits::{
+        CHAT_GRACE_SECS, MAX_CHAT_MESSAGE_CHARS, MAX_FEEDBACK_COMMENT_CHARS,
+    };
+    assert!(MAX_CHAT_MESSAGE_CHARS == 2_000);
+    assert!(CHAT_GRACE_SECS == 7 * 24 * 60 * 60);
+    assert!(MAX_FEEDBACK_COMMENT_CHARS == 500);
+    assert!(MAX_CHAT_PAGE_SIZE == 100 && DEFAULT_CHAT_PAGE_SIZE == 50);
+    assert!(MAX_FEEDBACK_PAGE_SIZE == 100 && DEFAULT_FEEDBACK_PAGE_SIZE == 20);
+};
+
+fn public_feedback(f: FeedbackRow) -> PublicFeedback {
+    PublicFeedback {
+        rating: f.rating.as_str().to_owned(),
+        comment: f.comment,
+        author: f.author_name,
+        created_at_ms: f.created_at.as_unix_ms(),
+        trade_closed_at_ms: f.trade_closed_at.map(|t| t.as_unix_ms()),
+    }
+}

@@ -1,0 +1,95 @@
+//! A trade's chat: its two parties talk, and a moderator joins once the trade is disputed.
+//!
+//! Who may read and write is who may see the trade ([`AppState::visible_trade`]): the parties,
+//! and moderators once it is (or was) disputed; anyone else is told the trade does not exist.
+//! The chat takes messages while the trade is open and for [`CHAT_GRACE_SECS`] after it
+//! ended ([`pupero_core::Trade::chat_open`]), at most [`MAX_CHAT_MESSAGES_PER_TRADE`] in all.
+//! A message and its `chat_message` events (one for every other participant: the parties,
+//! and the moderators who resolved the trade or wrote in it) are written in one transaction;
+//! the streams are woken after the commit. Messages are kept with the trade, never deleted.
+//!
+//! [`CHAT_GRACE_SECS`]: pupero_core::limits::CHAT_GRACE_SECS
+
+use pupero_core::chat::MessageBody;
+use pupero_core::limits::MAX_CHAT_MESSAGES_PER_TRADE;
+use pupero_core::{MessageId, Role, TradeId, UserId};
+
+use crate::app::AppState;
+use crate::error::{ApiError, codes};
+use crate::events::{EventKind, NewEvent, insert_events_in};
+use crate::store::{MessageRow, TradeRow, insert_message_in, message_count_in, other_senders_in};
+
+impl AppState {
+    /// Posts `body` in the chat of trade `id` as `user` (with `role`). Returns the message and
+    /// the trade it was posted on.
+    pub async fn post_message(
+        &self,
+        id: TradeId,
+        user: UserId,
+        role: Role,
+        body: MessageBody,
+    ) -> Result<(MessageRow, TradeRow), ApiError> {
+        let row = self.visible_trade(id, user, role).await?;
+        let now = self.now();
+        if !row.trade.chat_open(now) {
+            return Err(ApiError::conflict(
+                codes::CHAT_CLOSED,
+                "the trade ended too long ago: its chat is closed",
+            ));
+        }
+        let (seller, buyer) = (row.trade.seller(), row.trade.buyer());
+        let sender_name = if user == seller {
+            row.seller_name.clone()
+        } else if user == buyer {
+            row.buyer_name.clone()
+        } else {
+            self.store
+                .user_by_id(user)
+                .await?
+                .ok_or_else(|| ApiError::not_found("no such user"))?
+                .username
+        };
+        let message = MessageRow {
+            id: MessageId::new_v7(),
+            trade: id,
+            sender: user,
+            sender_name,
+            body: body.as_str().to_owned(),
+            created_at: now,
+        };
+
+        let mut tx = self.store.begin_write().await?;
+        // Concurrent posts may each see room for one more; the bound is exceeded by at most
+        // the number of posts racing for the last place.
+        if message_count_in(&mut tx, id).await? >= u64::from(MAX_CHAT_MESSAGES_PER_TRADE) {
+            return Err(ApiError::conflict(
+                codes::CHAT_FULL,
+                "this trade's chat holds as many messages as it may",
+            ));
+        }
+        let mut participants = vec![seller, buyer];
+        participants.extend(row.resolved_by);
+        participants.extend(other_senders_in(&mut tx, id, seller, buyer).await?);
+        participants.sort_unstable();
+        participants.dedup();
+        participants.retain(|p| *p != user);
+        let events: Vec<NewEvent> = participants
+            .iter()
+            .map(|recipient| NewEvent {
+                user: *recipient,
+                kind: EventKind::ChatMessage,
+                trade: Some(id),
+                payload: serde_json::json!({
+                    "trade_id": id.to_string(),
+                    "message_id": message.id.to_string(),
+                    "sender": message.sender_name,
+                }),
+            })
+            .collect();
+        insert_message_in(&mut tx, &message).await?;
+        insert_events_in(&mut tx, &events, now).await?;
+        tx.commit().await.map_err(crate::store::StoreError::from)?;
+        self.events.notify(participants);
+        Ok((message, row))
+    }
+}
