@@ -41,6 +41,8 @@ pub struct AppState {
     pub prices: crate::oracle::MarketPrices,
     /// Wakes users' event streams after a commit.
     pub events: crate::events::EventBus,
+    /// Open event streams, per user and in total.
+    pub stream_slots: Arc<crate::events::StreamSlots>,
 }
 
 /// Who is calling, established by a security scheme.
@@ -145,6 +147,7 @@ impl AppState {
             None => None,
         };
         let prices = crate::oracle::MarketPrices::new(store.clone(), http_prices);
+        let stream_slots = crate::events::StreamSlots::new(settings.max_event_streams);
         Ok(Arc::new(AppState {
             settings,
             store,
@@ -157,6 +160,7 @@ impl AppState {
             data_cipher,
             prices,
             events: crate::events::EventBus::default(),
+            stream_slots,
         }))
     }
 

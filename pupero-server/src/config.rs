@@ -26,6 +26,10 @@ pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
 /// Largest request body accepted, in bytes. Pupero's requests are small JSON documents.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Event streams (SSE) open at once in the whole process by default: each holds a connection
+/// and a task, and a wake-up costs one read per stream of the user.
+pub const DEFAULT_MAX_EVENT_STREAMS: u32 = 2_048;
+
 /// The maker's fee by default: 1% of the trade, as the markets this one follows charged.
 pub const DEFAULT_MAKER_FEE_BPS: u16 = 100;
 
@@ -108,6 +112,9 @@ pub struct Settings {
     /// Trade fees in basis points: the maker's and the taker's (`PUPERO_MAKER_FEE_BPS`,
     /// `PUPERO_TAKER_FEE_BPS`; at most 10%).
     pub fees: FeeSchedule,
+    /// Event streams open at once, all users together (`PUPERO_MAX_EVENT_STREAMS`); one more is
+    /// refused with 429 `STREAM_LIMIT`.
+    pub max_event_streams: u32,
 }
 
 /// Why the settings were refused.
@@ -157,6 +164,7 @@ struct FileSettings {
     trusted_proxies: Option<Vec<String>>,
     maker_fee_bps: Option<u64>,
     taker_fee_bps: Option<u64>,
+    max_event_streams: Option<u64>,
 }
 
 impl Settings {
@@ -361,6 +369,20 @@ impl Settings {
             )?,
         )
         .map_err(|e| invalid("PUPERO_MAKER_FEE_BPS", e.to_string()))?;
+        let max_event_streams = number(
+            "PUPERO_MAX_EVENT_STREAMS",
+            from_file.max_event_streams,
+            u64::from(DEFAULT_MAX_EVENT_STREAMS),
+        )?;
+        let max_event_streams = u32::try_from(max_event_streams)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                invalid(
+                    "PUPERO_MAX_EVENT_STREAMS",
+                    "must be between 1 and 4294967295".to_owned(),
+                )
+            })?;
         Ok(Settings {
             mode,
             listen,
@@ -377,6 +399,7 @@ impl Settings {
             price_max_age_secs,
             trusted_proxies,
             fees,
+            max_event_streams,
         })
     }
 
@@ -399,6 +422,7 @@ impl Settings {
             trusted_proxies: Vec::new(),
             fees: FeeSchedule::new(DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS)
                 .expect("the default fees are within bounds"),
+            max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
         }
     }
 }

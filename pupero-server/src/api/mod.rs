@@ -14,6 +14,7 @@ pub mod account;
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod events;
 pub mod health;
 pub mod offers;
 pub mod prices;
@@ -33,6 +34,7 @@ pub type Apis = (
     totp::TotpApi,
     prices::PricesApi,
     trades::TradesApi,
+    events::EventsApi,
 );
 
 /// The resources, each holding the shared state.
@@ -68,6 +70,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         trades::TradesApi {
             state: state.clone(),
         },
+        events::EventsApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -90,6 +95,8 @@ pub enum Tag {
     Market,
     /// Trades: escrow, payment, release, cancellation, disputes.
     Trades,
+    /// The caller's events: a cursor listing and a live stream (Server-Sent Events).
+    Events,
 }
 
 /// A user's access token: `Authorization: Bearer <JWT>`.

@@ -8,6 +8,7 @@ use sqlx::{AnyPool, Row};
 use uuid::Uuid;
 
 mod admin;
+mod events;
 mod offers;
 mod trades;
 
