@@ -17,6 +17,7 @@
 mod admin;
 mod api_keys;
 mod error;
+mod events;
 mod offers;
 mod prices;
 mod totp;
@@ -32,6 +33,7 @@ use serde::de::DeserializeOwned;
 pub use admin::{AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, PublicProfile};
 pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use error::Error;
+pub use events::{EventPage, EventStream, UserEvent};
 pub use offers::{OfferPage, OfferRequest, OfferSearch, OfferView, PaymentMethodInfo};
 pub use prices::{MarketPrice, MarketPriceList};
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
@@ -59,6 +61,8 @@ struct Session {
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// For event streams: no overall time limit, but a read limit that notices a dead one.
+    stream_http: reqwest::Client,
     base: String,
     session: Arc<Mutex<Option<Session>>>,
     /// Set by [`Client::with_api_key`]: sent instead of the session's access token.
@@ -75,8 +79,15 @@ impl Client {
             .user_agent(concat!("pupero-sdk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(Error::transport)?;
+        let stream_http = reqwest::Client::builder()
+            .connect_timeout(events::CONNECT_TIMEOUT)
+            .read_timeout(events::STREAM_READ_TIMEOUT)
+            .user_agent(concat!("pupero-sdk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(Error::transport)?;
         Ok(Client {
             http,
+            stream_http,
             base: base_url.into().trim_end_matches('/').to_owned(),
             session: Arc::default(),
             api_key: None,
@@ -315,11 +326,23 @@ impl Client {
         authenticated: bool,
         headers: &[(&str, &str)],
     ) -> Result<reqwest::Response, Error> {
+        self.request_via(&self.http, method, path, body, authenticated, headers)
+            .await
+    }
+
+    /// As `request_with`, on the given HTTP client.
+    async fn request_via<B: Serialize>(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        authenticated: bool,
+        headers: &[(&str, &str)],
+    ) -> Result<reqwest::Response, Error> {
         let mut retried = false;
         loop {
-            let mut request = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.base));
+            let mut request = http.request(method.clone(), format!("{}{path}", self.base));
             if authenticated {
                 request = match &self.api_key {
                     Some(key) => request.header("X-API-Key", key.expose()),
