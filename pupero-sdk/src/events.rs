@@ -106,7 +106,10 @@ impl Client {
 
     async fn open_event_stream(&self, after: u64) -> Result<reqwest::Response, Error> {
         let last = after.to_string();
-        let headers = [("Last-Event-ID", last.as_str()), ("Accept", "text/event-stream")];
+        let headers = [
+            ("Last-Event-ID", last.as_str()),
+            ("Accept", "text/event-stream"),
+        ];
         self.request_via(
             &self.stream_http,
             reqwest::Method::GET,

@@ -134,7 +134,9 @@ pub async fn insert_events_in(
             .ok_or(StoreError::Corrupt("event of an uncounted user"))?;
         // An error, not a panic: this runs inside the ledger writer, which stops on a panic.
         if !event.payload.is_object() {
-            return Err(StoreError::Corrupt("an event's payload is not a JSON object"));
+            return Err(StoreError::Corrupt(
+                "an event's payload is not a JSON object",
+            ));
         }
         sqlx::query(
             "INSERT INTO user_events (user_id, seq, kind, trade_id, payload, created_at_ms) \
@@ -356,7 +358,10 @@ mod tests {
         let held: Vec<StreamSlot> = (0..MAX_STREAMS_PER_USER)
             .map(|_| slots.acquire(alice).expect("within the user's limit"))
             .collect();
-        assert!(slots.acquire(alice).is_none(), "one more than the user's limit");
+        assert!(
+            slots.acquire(alice).is_none(),
+            "one more than the user's limit"
+        );
         let bobs: Vec<StreamSlot> = (0..2).map(|_| slots.acquire(bob).unwrap()).collect();
         assert!(slots.acquire(bob).is_none(), "the server's limit");
         assert_eq!(slots.open(alice), (6, MAX_STREAMS_PER_USER));

@@ -15,7 +15,7 @@ CREATE TABLE user_event_heads (
 INSERT INTO user_event_heads (user_id, last_seq)
 SELECT user_id, MAX(seq) FROM user_events GROUP BY user_id;
 
-CREATE TABLE user_events_by_user (
+CREATE TABLE user_events_keyed (
     user_id       VARCHAR(36)  NOT NULL,
     seq           BIGINT       NOT NULL CHECK (seq > 0),
     kind          VARCHAR(32)  NOT NULL,
@@ -25,12 +25,12 @@ CREATE TABLE user_events_by_user (
     PRIMARY KEY (user_id, seq)
 );
 
-INSERT INTO user_events_by_user (user_id, seq, kind, trade_id, payload, created_at_ms)
+INSERT INTO user_events_keyed (user_id, seq, kind, trade_id, payload, created_at_ms)
 SELECT user_id, seq, kind, trade_id, payload, created_at_ms FROM user_events;
 
 DROP TABLE user_events;
 
-ALTER TABLE user_events_by_user RENAME TO user_events;
+ALTER TABLE user_events_keyed RENAME TO user_events;
 
 -- Retention prunes by age.
 CREATE INDEX user_events_by_age ON user_events (created_at_ms);

@@ -10,6 +10,7 @@ mod api_keys;
 mod attacks;
 mod auth;
 mod envelope;
+mod events;
 mod matrix;
 mod offers;
 mod openapi;
