@@ -22,6 +22,8 @@ enum Kind {
     Decode(serde_json::Error),
     /// The call needs a login first.
     NotLoggedIn,
+    /// An event stream broke its format (an oversized line or event).
+    Protocol,
 }
 
 #[derive(serde::Deserialize)]
@@ -57,6 +59,16 @@ impl Error {
             status: None,
             code: None,
             message: "not logged in".to_owned(),
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn protocol(message: impl Into<String>) -> Error {
+        Error {
+            kind: Kind::Protocol,
+            status: None,
+            code: None,
+            message: message.into(),
             retry_after: None,
         }
     }
@@ -176,7 +188,7 @@ impl std::error::Error for Error {
         match &self.kind {
             Kind::Transport(e) => Some(e),
             Kind::Decode(e) => Some(e),
-            Kind::Api | Kind::NotLoggedIn => None,
+            Kind::Api | Kind::NotLoggedIn | Kind::Protocol => None,
         }
     }
 }

@@ -18,6 +18,7 @@ mod admin;
 mod api_keys;
 mod chat;
 mod error;
+mod events;
 mod offers;
 mod prices;
 mod totp;
@@ -38,6 +39,7 @@ pub use admin::{
 pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use chat::{ChatMessage, ChatPage, Feedback, FeedbackPage, PublicFeedback};
 pub use error::Error;
+pub use events::{EventPage, EventStream, UserEvent};
 pub use offers::{OfferPage, OfferRequest, OfferSearch, OfferView, PaymentMethodInfo};
 pub use prices::{MarketPrice, MarketPriceList};
 pub use pupero_core::Rating;
@@ -67,6 +69,8 @@ struct Session {
 #[derive(Debug, Clone)]
 pub struct Client {
     http: reqwest::Client,
+    /// For event streams: no overall time limit, but a read limit that notices a dead one.
+    stream_http: reqwest::Client,
     base: String,
     session: Arc<Mutex<Option<Session>>>,
     /// Set by [`Client::with_api_key`]: sent instead of the session's access token.
@@ -83,8 +87,15 @@ impl Client {
             .user_agent(concat!("pupero-sdk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(Error::transport)?;
+        let stream_http = reqwest::Client::builder()
+            .connect_timeout(events::CONNECT_TIMEOUT)
+            .read_timeout(events::STREAM_READ_TIMEOUT)
+            .user_agent(concat!("pupero-sdk/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(Error::transport)?;
         Ok(Client {
             http,
+            stream_http,
             base: base_url.into().trim_end_matches('/').to_owned(),
             session: Arc::default(),
             api_key: None,
@@ -323,11 +334,23 @@ impl Client {
         authenticated: bool,
         headers: &[(&str, &str)],
     ) -> Result<reqwest::Response, Error> {
+        self.request_via(&self.http, method, path, body, authenticated, headers)
+            .await
+    }
+
+    /// As `request_with`, on the given HTTP client.
+    async fn request_via<B: Serialize>(
+        &self,
+        http: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+        authenticated: bool,
+        headers: &[(&str, &str)],
+    ) -> Result<reqwest::Response, Error> {
         let mut retried = false;
         loop {
-            let mut request = self
-                .http
-                .request(method.clone(), format!("{}{path}", self.base));
+            let mut request = http.request(method.clone(), format!("{}{path}", self.base));
             if authenticated {
                 request = match &self.api_key {
                     Some(key) => request.header("X-API-Key", key.expose()),

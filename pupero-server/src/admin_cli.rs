@@ -112,18 +112,32 @@ pub async fn credit_dev(state: &AppState, username: &str, xmr: &str) -> Result<(
             flags: AccountFlags::NONE,
         })
         .await?;
+    // The balance event commits with the credit, as every balance change's does.
+    let event = crate::events::NewEvent {
+        user: user.id,
+        kind: crate::events::EventKind::BalanceChanged,
+        trade: None,
+        payload: serde_json::json!({ "cause": "dev_credit" }),
+    };
     state
         .ledger
-        .transfer(NewTransfer::xmr(
-            pupero_core::TransferId::new_v7(),
-            TransferOp::Single {
-                debit: faucet,
-                credit: AccountId::user_xmr(user.id),
-                amount,
+        .transfer_attached(
+            vec![NewTransfer::xmr(
+                pupero_core::TransferId::new_v7(),
+                TransferOp::Single {
+                    debit: faucet,
+                    credit: AccountId::user_xmr(user.id),
+                    amount,
+                },
+                TransferCode::Adjustment,
+            )],
+            crate::events::EventsAttachment {
+                events: vec![event],
+                now: state.now(),
             },
-            TransferCode::Adjustment,
-        ))
+        )
         .await?;
+    state.events.notify([user.id]);
     state
         .audit(
             AuditEntry::of(AuditEvent::DevCredit, Some(user.id))

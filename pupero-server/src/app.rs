@@ -43,6 +43,8 @@ pub struct AppState {
     pub events: crate::events::EventBus,
     /// The platform's Monero wallet, when one is configured.
     pub wallet: Option<crate::deposits::PlatformWallet>,
+    /// Open event streams, per user and in total.
+    pub stream_slots: Arc<crate::events::StreamSlots>,
 }
 
 /// Who is calling, established by a security scheme.
@@ -164,6 +166,7 @@ impl AppState {
             None => None,
         };
         let prices = crate::oracle::MarketPrices::new(store.clone(), http_prices);
+        let stream_slots = crate::events::StreamSlots::new(settings.max_event_streams);
         Ok(Arc::new(AppState {
             settings,
             store,
@@ -177,6 +180,7 @@ impl AppState {
             prices,
             events: crate::events::EventBus::default(),
             wallet,
+            stream_slots,
         }))
     }
 

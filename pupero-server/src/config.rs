@@ -27,6 +27,10 @@ pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
 /// Largest request body accepted, in bytes. Pupero's requests are small JSON documents.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 
+/// Event streams (SSE) open at once in the whole process by default: each holds a connection
+/// and a task, and a wake-up costs one read per stream of the user.
+pub const DEFAULT_MAX_EVENT_STREAMS: u32 = 2_048;
+
 /// The maker's fee by default: 1% of the trade, as the markets this one follows charged.
 pub const DEFAULT_MAKER_FEE_BPS: u16 = 100;
 
@@ -117,6 +121,9 @@ pub struct Settings {
     pub wallet: Option<WalletSettings>,
     /// When deposits are credited (`PUPERO_DEPOSIT_CONFIRMATIONS`, default 10).
     pub deposits: DepositPolicy,
+    /// Event streams open at once, all users together (`PUPERO_MAX_EVENT_STREAMS`); one more is
+    /// refused with 429 `STREAM_LIMIT`.
+    pub max_event_streams: u32,
 }
 
 /// Which Monero chain the platform works on.
@@ -246,6 +253,7 @@ struct FileSettings {
     wallet_account: Option<u64>,
     deposit_scan_secs: Option<u64>,
     deposit_confirmations: Option<u64>,
+    max_event_streams: Option<u64>,
 }
 
 impl Settings {
@@ -510,6 +518,20 @@ impl Settings {
             DEFAULT_DEPOSIT_CONFIRMATIONS,
         )?)
         .map_err(|e| invalid("PUPERO_DEPOSIT_CONFIRMATIONS", e.to_string()))?;
+        let max_event_streams = number(
+            "PUPERO_MAX_EVENT_STREAMS",
+            from_file.max_event_streams,
+            u64::from(DEFAULT_MAX_EVENT_STREAMS),
+        )?;
+        let max_event_streams = u32::try_from(max_event_streams)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                invalid(
+                    "PUPERO_MAX_EVENT_STREAMS",
+                    "must be between 1 and 4294967295".to_owned(),
+                )
+            })?;
         Ok(Settings {
             mode,
             listen,
@@ -529,6 +551,7 @@ impl Settings {
             monero_network,
             wallet,
             deposits,
+            max_event_streams,
         })
     }
 
@@ -555,6 +578,7 @@ impl Settings {
             wallet: None,
             deposits: DepositPolicy::new(DEFAULT_DEPOSIT_CONFIRMATIONS)
                 .expect("the default confirmations are within bounds"),
+            max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
         }
     }
 }

@@ -249,12 +249,13 @@ impl AppState {
 
         for old in &pending {
             let still_there = seen.iter().any(|s| s.key == old.key);
-            if !still_there && expected_in_scan(old.sighting.height, from) {
-                if self.store.mark_deposit_gone(&old.key, now).await? {
-                    tracing::warn!(txid = %old.key.txid, index = old.key.index,
-                        "a pending deposit disappeared from the chain and the pool");
-                    report.gone += 1;
-                }
+            if !still_there
+                && expected_in_scan(old.sighting.height, from)
+                && self.store.mark_deposit_gone(&old.key, now).await?
+            {
+                tracing::warn!(txid = %old.key.txid, index = old.key.index,
+                    "a pending deposit disappeared from the chain and the pool");
+                report.gone += 1;
             }
         }
 

@@ -87,6 +87,9 @@ pub mod codes {
     pub const FEEDBACK_NOT_ALLOWED: &str = "FEEDBACK_NOT_ALLOWED";
     /// The caller already left feedback on this trade.
     pub const FEEDBACK_EXISTS: &str = "FEEDBACK_EXISTS";
+    /// The caller (or the server) has as many event streams open as allowed; close one, or
+    /// read `/api/v1/events` instead.
+    pub const STREAM_LIMIT: &str = "STREAM_LIMIT";
     /// Something failed on our side; the log has the cause.
     pub const INTERNAL: &str = "INTERNAL";
     /// A dependency (the database) is unavailable.
@@ -168,6 +171,16 @@ impl ApiError {
     pub fn rate_limited(retry_after_secs: u64) -> ApiError {
         ApiError::TooManyRequests(
             body(codes::RATE_LIMITED, "too many attempts; try again later"),
+            retry_after_secs,
+        )
+    }
+    /// 429 `STREAM_LIMIT`, retry after `secs`.
+    pub fn stream_limit(retry_after_secs: u64) -> ApiError {
+        ApiError::TooManyRequests(
+            body(
+                codes::STREAM_LIMIT,
+                "too many event streams open; close one first",
+            ),
             retry_after_secs,
         )
     }

@@ -4,9 +4,12 @@
 //! one for a change that did not commit. The in-process [`EventBus`] only wakes the open
 //! streams; the rows are the truth.
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
 use pupero_core::{Timestamp, TradeId, UserId};
-use sqlx::AnyConnection;
-use tokio::sync::broadcast;
+use sqlx::{AnyConnection, Row};
+use tokio::sync::{broadcast, watch};
 
 use crate::store::{StoreError, ms};
 
@@ -70,38 +73,147 @@ pub struct NewEvent {
     pub payload: serde_json::Value,
 }
 
-/// Records `events` in the caller's transaction.
+/// Records `events` in the caller's transaction, numbering each user's events after the user's
+/// head.
+///
+/// Each user's head row (`user_event_heads`) is bumped by the number of that user's events
+/// before they are written. The bump locks the row until the transaction ends, so a second
+/// transaction writing events for the same user waits for this one and then numbers after it:
+/// a user's sequence is gap-free and in commit order, and a reader that has seen seq `n` has
+/// seen every seq below it. Heads are bumped in ascending user id order, the same in every
+/// transaction, so two transactions touching the same users cannot deadlock on them.
+/// Within `events`, a user's events keep their order.
 pub async fn insert_events_in(
     conn: &mut AnyConnection,
     events: &[NewEvent],
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let created_at_ms = ms(now)?;
+    let mut counts: BTreeMap<UserId, i64> = BTreeMap::new();
     for event in events {
+        let count = counts.entry(event.user).or_insert(0);
+        *count = count
+            .checked_add(1)
+            .ok_or(StoreError::Corrupt("too many events"))?;
+    }
+    // The head upsert differs by engine; the connection says which one it is.
+    let upsert = if conn.backend_name() == "MySQL" {
+        "INSERT INTO user_event_heads (user_id, last_seq) VALUES (?, ?) \
+         ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)"
+    } else {
+        "INSERT INTO user_event_heads (user_id, last_seq) VALUES (?, ?) \
+         ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq"
+    };
+    // The next seq to give each user's events.
+    let mut next: BTreeMap<UserId, i64> = BTreeMap::new();
+    for (user, count) in &counts {
+        sqlx::query(upsert)
+            .bind(user.to_string())
+            .bind(*count)
+            .execute(&mut *conn)
+            .await?;
+        // Our own write is what this reads (the row is locked by it), on either engine.
+        let last: i64 = sqlx::query("SELECT last_seq FROM user_event_heads WHERE user_id = ?")
+            .bind(user.to_string())
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        let first = last
+            .checked_sub(*count)
+            .and_then(|s| s.checked_add(1))
+            .filter(|first| *first >= 1)
+            .ok_or(StoreError::Corrupt("event head below its events"))?;
+        next.insert(*user, first);
+    }
+    for event in events {
+        let seq = next
+            .get_mut(&event.user)
+            .ok_or(StoreError::Corrupt("event of an uncounted user"))?;
+        // An error, not a panic: this runs inside the ledger writer, which stops on a panic.
+        if !event.payload.is_object() {
+            return Err(StoreError::Corrupt(
+                "an event's payload is not a JSON object",
+            ));
+        }
         sqlx::query(
-            "INSERT INTO user_events (user_id, kind, trade_id, payload, created_at_ms) \
-             VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO user_events (user_id, seq, kind, trade_id, payload, created_at_ms) \
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(event.user.to_string())
+        .bind(*seq)
         .bind(event.kind.as_str())
         .bind(event.trade.map(|t| t.to_string()))
         .bind(event.payload.to_string())
-        .bind(ms(now)?)
+        .bind(created_at_ms)
         .execute(&mut *conn)
         .await?;
+        *seq = seq
+            .checked_add(1)
+            .ok_or(StoreError::Corrupt("event seq overflow"))?;
     }
     Ok(())
+}
+
+/// Commits `events` with whatever ledger plan it is attached to
+/// ([`SqlLedger::transfer_attached`](pupero_ledger::SqlLedger::transfer_attached)), for changes
+/// that are only a transfer (the dev faucet's credit).
+#[derive(Debug)]
+pub struct EventsAttachment {
+    /// The events.
+    pub events: Vec<NewEvent>,
+    /// When they happened.
+    pub now: Timestamp,
+}
+
+#[async_trait::async_trait]
+impl pupero_ledger::Attachment for EventsAttachment {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: pupero_ledger::Engine,
+    ) -> Result<(), pupero_ledger::AttachmentError> {
+        insert_events_in(conn, &self.events, self.now)
+            .await
+            .map_err(|e| match e {
+                StoreError::Database(e) => pupero_ledger::AttachmentError::Database(e),
+                other => pupero_ledger::AttachmentError::Database(sqlx::Error::Protocol(
+                    other.to_string(),
+                )),
+            })
+    }
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    /// The user's sequence number: 1, 2, 3... with no gaps (except where retention pruned).
+    pub seq: u64,
+    /// The stable kind name (see [`EventKind::as_str`]).
+    pub kind: String,
+    /// The trade it is about.
+    pub trade: Option<TradeId>,
+    /// Details, a JSON object.
+    pub payload: serde_json::Value,
+    /// When it was recorded.
+    pub created_at: Timestamp,
 }
 
 /// Wakes the event streams of users who have new events. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<UserId>,
+    /// `true` once the server shuts down: every stream ends.
+    closing: Arc<watch::Sender<bool>>,
 }
 
 impl Default for EventBus {
     fn default() -> EventBus {
         EventBus {
             sender: broadcast::channel(BUS_CAPACITY).0,
+            closing: Arc::new(watch::channel(false).0),
         }
     }
 }
@@ -118,5 +230,145 @@ impl EventBus {
     /// A receiver of every wake-up; a stream filters its own user.
     pub fn subscribe(&self) -> broadcast::Receiver<UserId> {
         self.sender.subscribe()
+    }
+
+    /// Ends every stream, now and from now on: graceful shutdown waits for open responses, and
+    /// an event stream would otherwise never finish.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Becomes `true` when [`EventBus::close`] is called.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
+    }
+}
+
+/// Event streams one user may hold open at once: a few tabs and a bot or two. Each holds a
+/// connection and a task on the server.
+pub const MAX_STREAMS_PER_USER: u32 = 4;
+
+/// Counts open event streams, per user and in total, to refuse one too many.
+#[derive(Debug)]
+pub struct StreamSlots {
+    max_total: u32,
+    open: Mutex<SlotCounts>,
+}
+
+#[derive(Debug, Default)]
+struct SlotCounts {
+    total: u32,
+    per_user: HashMap<UserId, u32>,
+}
+
+impl StreamSlots {
+    /// At most `max_total` streams in all, and [`MAX_STREAMS_PER_USER`] per user.
+    pub fn new(max_total: u32) -> Arc<StreamSlots> {
+        assert!(max_total > 0, "a server with no event streams");
+        Arc::new(StreamSlots {
+            max_total,
+            open: Mutex::new(SlotCounts::default()),
+        })
+    }
+
+    fn counts(&self) -> std::sync::MutexGuard<'_, SlotCounts> {
+        // The counts stay consistent under a panic elsewhere: every change is one statement.
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A slot for one more stream of `user`, or `None` when the user or the server is at the
+    /// limit. The slot is given back when the returned guard drops (the stream ends).
+    pub fn acquire(self: &Arc<StreamSlots>, user: UserId) -> Option<StreamSlot> {
+        let mut counts = self.counts();
+        let mine = counts.per_user.get(&user).copied().unwrap_or(0);
+        if mine >= MAX_STREAMS_PER_USER || counts.total >= self.max_total {
+            return None;
+        }
+        counts.per_user.insert(user, mine + 1);
+        counts.total += 1;
+        Some(StreamSlot {
+            slots: self.clone(),
+            user,
+        })
+    }
+
+    /// Streams open now: in total, and of `user`.
+    pub fn open(&self, user: UserId) -> (u32, u32) {
+        let counts = self.counts();
+        (
+            counts.total,
+            counts.per_user.get(&user).copied().unwrap_or(0),
+        )
+    }
+}
+
+/// One open stream's slot, released on drop.
+#[derive(Debug)]
+pub struct StreamSlot {
+    slots: Arc<StreamSlots>,
+    user: UserId,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut counts = self.slots.counts();
+        let mine = counts.per_user.get(&self.user).copied().unwrap_or(0);
+        debug_assert!(mine > 0, "a stream slot released twice");
+        debug_assert!(counts.total > 0, "more stream slots released than taken");
+        if mine <= 1 {
+            counts.per_user.remove(&self.user);
+        } else {
+            counts.per_user.insert(self.user, mine - 1);
+        }
+        counts.total = counts.total.saturating_sub(1);
+    }
+}
+
+/// How long events are kept. A client further behind than this has lost events and must resync
+/// from the trade listing (and its balance); a month covers any client that is merely offline.
+pub const EVENT_RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 60 * 60);
+
+/// Events one prune statement deletes at most: short statements hold short locks.
+pub const MAX_PRUNED_PER_BATCH: u32 = 1_000;
+
+impl crate::app::AppState {
+    /// Deletes one batch (at most [`MAX_PRUNED_PER_BATCH`]) of events older than
+    /// [`EVENT_RETENTION`] at the injected clock's now; returns how many. Call again while it
+    /// returns a full batch.
+    pub async fn prune_events(&self) -> Result<u64, crate::error::ApiError> {
+        let retention_ms = u64::try_from(EVENT_RETENTION.as_millis()).unwrap_or(u64::MAX);
+        let before = Timestamp::from_unix_ms(self.now().as_unix_ms().saturating_sub(retention_ms));
+        Ok(self
+            .store
+            .prune_events(before, MAX_PRUNED_PER_BATCH)
+            .await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_limited_per_user_and_in_total_and_come_back_on_drop() {
+        let slots = StreamSlots::new(6);
+        let (alice, bob) = (UserId::new_v7(), UserId::new_v7());
+        let held: Vec<StreamSlot> = (0..MAX_STREAMS_PER_USER)
+            .map(|_| slots.acquire(alice).expect("within the user's limit"))
+            .collect();
+        assert!(
+            slots.acquire(alice).is_none(),
+            "one more than the user's limit"
+        );
+        let bobs: Vec<StreamSlot> = (0..2).map(|_| slots.acquire(bob).unwrap()).collect();
+        assert!(slots.acquire(bob).is_none(), "the server's limit");
+        assert_eq!(slots.open(alice), (6, MAX_STREAMS_PER_USER));
+        drop(held);
+        assert_eq!(slots.open(alice), (2, 0));
+        assert!(slots.acquire(alice).is_some());
+        drop(bobs);
+        assert_eq!(slots.open(bob), (0, 0));
     }
 }

@@ -52,35 +52,60 @@ pub async fn serve(
     on_bound(bound);
     tracing::info!(address = %bound, "listening");
     let workers = spawn_workers(state.clone());
+    // Event streams never finish by themselves; closing the bus ends them, so that graceful
+    // shutdown (which waits for open responses) can finish.
+    let events = state.events.clone();
+    let shutdown = async move {
+        shutdown.await;
+        events.close();
+    };
     let result = poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(build(state), shutdown, None)
+        .run_with_graceful_shutdown(build(state), shutdown, Some(SHUTDOWN_GRACE))
         .await;
     workers.abort();
     result
 }
 
+/// How long graceful shutdown waits for open requests before it drops them: every request is
+/// bounded, and event streams end at once, so this is only a backstop.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// How often the background job looks for trades whose payment window is over.
 pub const TRADE_EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Starts the background jobs of a serving process: expiring unpaid trades (at the state's
-/// injected clock) and, with a wallet, scanning for deposits. Several processes may run them:
-/// each step is a compare-and-set.
+/// How often the background job prunes events past their retention.
+pub const EVENT_PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Prune batches one sweep runs at most; a backlog is worked off over the following sweeps.
+const MAX_PRUNE_BATCHES_PER_SWEEP: u32 = 20;
+
+/// Starts the background jobs of a serving process: expiring unpaid trades and pruning old
+/// events (both at the state's injected clock) and, with a wallet, scanning for deposits.
+/// Several processes may run them: each trade step is a compare-and-set, pruning deletes only
+/// what is past retention, and a deposit is credited once whoever scans it.
 pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         // One task: aborting it stops every job.
-        tokio::join!(expire_trades(state.clone()), scan_deposits(state));
+        tokio::join!(
+            expire_trades_and_prune_events(state.clone()),
+            scan_deposits(state)
+        );
     })
 }
 
-async fn expire_trades(state: Arc<AppState>) {
-    let mut tick = tokio::time::interval(TRADE_EXPIRY_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+async fn expire_trades_and_prune_events(state: Arc<AppState>) {
+    let mut expiry = tokio::time::interval(TRADE_EXPIRY_INTERVAL);
+    expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut prune = tokio::time::interval(EVENT_PRUNE_INTERVAL);
+    prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        tick.tick().await;
-        match state.expire_due_trades().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(expired = n, "expired unpaid trades"),
-            Err(e) => tracing::warn!(code = e.code(), "trade expiry sweep failed"),
+        tokio::select! {
+            _ = expiry.tick() => match state.expire_due_trades().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expired unpaid trades"),
+                Err(e) => tracing::warn!(code = e.code(), "trade expiry sweep failed"),
+            },
+            _ = prune.tick() => prune_sweep(&state).await,
         }
     }
 }
@@ -106,5 +131,27 @@ async fn scan_deposits(state: Arc<AppState>) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "deposit scan failed"),
         }
+    }
+}
+
+/// Prunes old events batch by batch until none is left or the sweep's bound is reached.
+async fn prune_sweep(state: &AppState) {
+    let mut pruned = 0_u64;
+    for _ in 0..MAX_PRUNE_BATCHES_PER_SWEEP {
+        match state.prune_events().await {
+            Ok(n) => {
+                pruned = pruned.saturating_add(n);
+                if n < u64::from(events::MAX_PRUNED_PER_BATCH) {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(code = e.code(), "event pruning failed");
+                break;
+            }
+        }
+    }
+    if pruned > 0 {
+        tracing::info!(pruned, "pruned events past retention");
     }
 }

@@ -147,33 +147,40 @@ fn trade_event(trade: &Trade, kind: EventKind, users: &[UserId]) -> Vec<NewEvent
         .collect()
 }
 
-fn balance_events(trade: &Trade, users: &[UserId]) -> Vec<NewEvent> {
+fn balance_events(trade: &Trade, cause: EventKind, users: &[UserId]) -> Vec<NewEvent> {
     users
         .iter()
         .map(|user| NewEvent {
             user: *user,
             kind: EventKind::BalanceChanged,
             trade: Some(trade.id()),
-            payload: serde_json::json!({ "trade_id": trade.id().to_string() }),
+            payload: serde_json::json!({
+                "trade_id": trade.id().to_string(),
+                "cause": cause.as_str(),
+            }),
         })
         .collect()
 }
 
-/// The events a step emits: the step to both parties, and a balance change to whoever's
-/// balance moved.
+/// The events a step emits: the step to both parties, then a balance change to both whenever
+/// the step moved money. Each party's balance shows it: the seller's held and available
+/// amounts, the buyer's incoming (escrow to them) and available ones — so opening, releasing,
+/// cancelling, expiring and resolving change both; marking paid and disputing change neither.
 fn step_events(next: &Trade) -> Vec<NewEvent> {
     let both = [next.seller(), next.buyer()];
-    let (kind, balances): (EventKind, &[UserId]) = match next.state() {
-        TradeState::Escrowed => (EventKind::TradeOpened, &both[..1]),
-        TradeState::Paid => (EventKind::TradePaid, &[]),
-        TradeState::Released => (EventKind::TradeReleased, &both),
-        TradeState::Cancelled => (EventKind::TradeCancelled, &both[..1]),
-        TradeState::Expired => (EventKind::TradeExpired, &both[..1]),
-        TradeState::Disputed => (EventKind::TradeDisputed, &[]),
-        TradeState::Resolved => (EventKind::TradeResolved, &both),
+    let (kind, moves_money) = match next.state() {
+        TradeState::Escrowed => (EventKind::TradeOpened, true),
+        TradeState::Paid => (EventKind::TradePaid, false),
+        TradeState::Released => (EventKind::TradeReleased, true),
+        TradeState::Cancelled => (EventKind::TradeCancelled, true),
+        TradeState::Expired => (EventKind::TradeExpired, true),
+        TradeState::Disputed => (EventKind::TradeDisputed, false),
+        TradeState::Resolved => (EventKind::TradeResolved, true),
     };
     let mut events = trade_event(next, kind, &both);
-    events.extend(balance_events(next, balances));
+    if moves_money {
+        events.extend(balance_events(next, kind, &both));
+    }
     events
 }
 

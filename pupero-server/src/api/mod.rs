@@ -15,6 +15,7 @@ pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod chat;
+pub mod events;
 pub mod health;
 pub mod offers;
 pub mod prices;
@@ -37,6 +38,7 @@ pub type Apis = (
     trades::TradesApi,
     wallet::WalletApi,
     chat::ChatApi,
+    events::EventsApi,
 );
 
 /// The resources, each holding the shared state.
@@ -78,6 +80,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
         chat::ChatApi {
             state: state.clone(),
         },
+        events::EventsApi {
+            state: state.clone(),
+        },
     )
 }
 
@@ -102,6 +107,8 @@ pub enum Tag {
     Trades,
     /// The caller's Monero: deposit subaddress, deposits, withdrawals.
     Wallet,
+    /// The caller's events: a cursor listing and a live stream (Server-Sent Events).
+    Events,
 }
 
 /// A user's access token: `Authorization: Bearer <JWT>`.

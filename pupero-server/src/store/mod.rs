@@ -14,6 +14,7 @@ pub use deposits::{
     SeenDeposit, mark_deposit_credited_in,
 };
 mod chat;
+mod events;
 mod offers;
 mod trades;
 

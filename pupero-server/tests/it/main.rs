@@ -12,6 +12,7 @@ mod auth;
 mod chat;
 mod deposits;
 mod envelope;
+mod events;
 mod matrix;
 mod offers;
 mod openapi;

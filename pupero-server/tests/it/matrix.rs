@@ -167,7 +167,16 @@ async fn got_through(
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
+    let is_stream = response
+        .headers()
+        .get("content-type")
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    // An event stream never ends: its status says enough.
+    let text = if is_stream {
+        String::new()
+    } else {
+        response.text().await.unwrap_or_default()
+    };
     let code = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .and_then(|v| v["code"].as_str().map(str::to_owned))
@@ -229,6 +238,15 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
         ("GET", "/api/v1/me".into(), None, Allowed::Read),
         ("GET", "/api/v1/balance".into(), None, Allowed::Read),
         ("GET", "/api/v1/ledger/history".into(), None, Allowed::Read),
+        ("GET", "/api/v1/events".into(), None, Allowed::Read),
+        ("GET", "/api/v1/events/stream".into(), None, Allowed::Read),
+        (
+            "GET",
+            "/api/v1/wallet/deposit-address".into(),
+            None,
+            Allowed::Read,
+        ),
+        ("GET", "/api/v1/wallet/deposits".into(), None, Allowed::Read),
         (
             "GET",
             "/api/v1/payment-methods".into(),
