@@ -31,6 +31,7 @@ pub mod price;
 pub mod reputation;
 pub mod trade;
 pub mod user;
+pub mod withdrawal;
 
 pub use address::{AddressKind, MoneroAddress, Network};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -50,3 +51,4 @@ pub use trade::{
     TradeRecord, TradeState,
 };
 pub use user::{EmailAddress, Password, Role, Scope, Scopes, TotpCode, Username};
+pub use withdrawal::WithdrawalState;

@@ -172,6 +172,18 @@ pub const MAX_DEPOSIT_CONFIRMATIONS: u64 = 1_000;
 /// deepest reorganisations in practice are a few blocks; this is ten times that.
 pub const REORG_MARGIN_BLOCKS: u64 = 30;
 
+/// The smallest withdrawal: 0.0001 XMR. Smaller ones cost more in fees than they are worth
+/// and make dust outputs for the receiver.
+pub const MIN_WITHDRAWAL: crate::Piconero = crate::Piconero::new(100_000_000);
+
+/// The most network fee one withdrawal may be charged, held with it and settled at the real
+/// fee share: 0.001 XMR, some thirty times a normal two-output transaction's fee today. A
+/// transaction whose share would be higher is not relayed.
+pub const MAX_WITHDRAWAL_FEE: crate::Piconero = crate::Piconero::new(1_000_000_000);
+
+/// The most withdrawals paid by one transaction: Monero allows 16 outputs, one is the change.
+pub const MAX_WITHDRAWALS_PER_TX: usize = 15;
+
 #[cfg(test)]
 mod tests {
     use super::*;
