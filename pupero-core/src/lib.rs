@@ -10,6 +10,7 @@
 //!
 //! The market lives in [`offer`] (offers, their parsed fields, search queries and cursors) and
 //! [`price`] (market quotes, the [`price::PriceOracle`] port and the effective price of an offer).
+//! The hot wallet's port is [`wallet::WalletRpc`], with its error [`wallet::WalletError`].
 //!
 //! Nothing here touches a database, a socket, a queue or an async runtime; time is an input.
 #![deny(missing_docs)]
@@ -26,6 +27,7 @@ pub mod offer;
 pub mod price;
 pub mod trade;
 pub mod user;
+pub mod wallet;
 
 pub use address::{AddressKind, MoneroAddress, Network};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
@@ -43,3 +45,4 @@ pub use trade::{
     TradeRecord, TradeState,
 };
 pub use user::{EmailAddress, Password, Role, Scope, Scopes, TotpCode, Username};
+pub use wallet::{WalletError, WalletRpc};
