@@ -47,7 +47,9 @@ pub trait WalletRpc: Send + Sync {
 
     /// A new subaddress in `account`, labelled `label` in the wallet. Every call makes a new
     /// one, even with a label used before: the caller stores the returned index (one deposit
-    /// subaddress per user) rather than asking again.
+    /// subaddress per user) rather than asking again. [`store`](WalletRpc::store) before
+    /// handing it out: a wallet restarted without saving makes the same index (and address)
+    /// again for the next caller.
     async fn create_subaddress(&self, account: u32, label: &str) -> Result<Subaddress>;
 
     /// Money received by `account`: transfers mined in blocks at or above `min_height`, then
@@ -88,12 +90,21 @@ pub trait WalletRpc: Send + Sync {
     ) -> Result<BuiltTransfer>;
 
     /// Broadcasts a transaction built by [`build_transfer`](WalletRpc::build_transfer) (or a
-    /// sweep built without relaying) and returns its txid. Relaying the same metadata twice
-    /// cannot pay twice: it is the same transaction, and the daemon refuses a second
-    /// transaction spending the same key images; a second relay of a transaction still in the
-    /// pool (or already mined) succeeds with the same txid. Prefer looking the txid up with
-    /// [`outgoing_transfer`](WalletRpc::outgoing_transfer) first: relaying a mined
-    /// transaction again leaves a stale pending entry in the wallet's history.
+    /// sweep built without relaying) and returns its txid.
+    ///
+    /// Relaying the same metadata twice cannot pay twice: it is the same transaction (same
+    /// txid, same key images), and the daemon never accepts two transactions spending one key
+    /// image. A second relay while the transaction is in the pool, or after it was mined,
+    /// answers the same txid. But after it was mined, `monero-wallet-rpc` records a pending
+    /// copy, finds it missing from the pool two refreshes later, marks it failed and its
+    /// inputs unspent: its balance is then too high until a `rescan_spent`, and a transfer
+    /// spending those inputs fails. So relay again only a transaction that
+    /// [`outgoing_transfer`](WalletRpc::outgoing_transfer) does not know (after a
+    /// [`refresh`](WalletRpc::refresh)): never relayed, or relayed before a restart that
+    /// forgot it while it waited in the pool.
+    ///
+    /// An error that is not [`WalletError::is_definitely_not_sent`] (a timeout,
+    /// [`WalletError::RelayUncertain`]) leaves the transaction possibly in the pool.
     async fn relay(&self, tx_metadata: &TxMetadata) -> Result<Txid>;
 
     /// What the wallet knows of the outgoing transaction `txid`: in the pool, confirmed or

@@ -172,14 +172,17 @@ impl HttpWalletRpc {
     pub fn new(config: WalletRpcConfig) -> Result<HttpWalletRpc> {
         // One process-wide TLS provider (ring); `install_default` fails harmlessly if one exists.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        // Without a login, a new connection per request: a request on a kept-alive connection
+        // the wallet has closed fails after it was written, which would make its outcome
+        // unknown, while a failed connect certainly sent nothing. With a login the connection
+        // is kept: the wallet's digest nonces belong to the connection they were issued on
+        // (a stale one costs one more challenge, answered by the retry).
+        let idle_connections = usize::from(config.login.is_some());
         let http = reqwest::Client::builder()
             .connect_timeout(config.timeouts.connect)
             // The wallet is local: a proxy from the environment must not carry its calls.
             .no_proxy()
-            // A new connection per request: a request on a kept-alive connection the wallet has
-            // closed fails after it was written, which would make its outcome unknown. A
-            // failed connect, on the other hand, certainly sent nothing.
-            .pool_max_idle_per_host(0)
+            .pool_max_idle_per_host(idle_connections)
             .user_agent(concat!("pupero-wallet/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Unavailable(format!("HTTP client: {e}")))?;
