@@ -929,3 +929,397 @@ impl WalletRpc for SimWallet {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn xmr(text: &str) -> Piconero {
+        Piconero::from_xmr_str(text).unwrap()
+    }
+
+    /// Someone else's address (the regtest burn address).
+    fn outsider() -> MoneroAddress {
+        MoneroAddress::parse(super::super::BURN_ADDRESS, Network::Mainnet).unwrap()
+    }
+
+    fn funded() -> SimWallet {
+        let wallet = SimWallet::new(Network::Mainnet);
+        wallet.fund(xmr("10"));
+        wallet
+    }
+
+    #[tokio::test]
+    async fn build_has_no_effect_until_relayed_and_relaying_twice_pays_once() {
+        let wallet = funded();
+        let before = wallet.balance(0).await.unwrap();
+        assert_eq!(before.unlocked, xmr("10"));
+        let built = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap();
+        // Two outputs: the destination and the change.
+        assert_eq!(built.fee, Piconero::new(50_000_000));
+        assert_eq!(wallet.balance(0).await.unwrap(), before);
+        assert!(wallet.pool().is_empty());
+        assert_eq!(wallet.outgoing_transfer(built.txid).await.unwrap(), None);
+
+        assert_eq!(wallet.relay(&built.tx_metadata).await.unwrap(), built.txid);
+        assert_eq!(wallet.relay(&built.tx_metadata).await.unwrap(), built.txid);
+        assert_eq!(wallet.pool(), [built.txid]);
+        let status = wallet.outgoing_transfer(built.txid).await.unwrap().unwrap();
+        assert_eq!(status.state, OutgoingState::Pool);
+        assert_eq!((status.amount, status.fee), (xmr("1"), built.fee));
+        let after = wallet.balance(0).await.unwrap();
+        let spent = xmr("1").checked_add(built.fee).unwrap();
+        assert_eq!(after.total, before.total.checked_sub(spent).unwrap());
+        assert_eq!(
+            after.unlocked,
+            Piconero::ZERO,
+            "the change waits in the pool"
+        );
+
+        let height = wallet.mine(3);
+        let status = wallet.outgoing_transfer(built.txid).await.unwrap().unwrap();
+        assert_eq!(
+            status.state,
+            OutgoingState::Confirmed {
+                height: height - 3,
+                confirmations: 3
+            }
+        );
+        assert_eq!(wallet.relay(&built.tx_metadata).await.unwrap(), built.txid);
+        assert_eq!(wallet.received_by(&outsider()), [(built.txid, xmr("1"))]);
+    }
+
+    #[tokio::test]
+    async fn two_builds_from_the_same_outputs_relay_once() {
+        let wallet = funded();
+        let first = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap();
+        let second = wallet
+            .build_transfer(0, &[(outsider(), xmr("2"))], Priority::Default)
+            .await
+            .unwrap();
+        assert_ne!(first.txid, second.txid);
+        wallet.relay(&second.tx_metadata).await.unwrap();
+        let error = wallet.relay(&first.tx_metadata).await.unwrap_err();
+        assert!(
+            matches!(error, Error::RelayUncertain { code: -4, .. }) && error.is_unknown_outcome(),
+            "{error:?}"
+        );
+        assert_eq!(wallet.received_by(&outsider()), [(second.txid, xmr("2"))]);
+        let bad = TxMetadata::from_hex("00").unwrap();
+        let error = wallet.relay(&bad).await.unwrap_err();
+        assert!(error.is_definitely_not_sent(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn refusals() {
+        let wallet = SimWallet::new(Network::Mainnet);
+        let error = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap_err();
+        assert!(error.is_insufficient_funds() && error.is_definitely_not_sent());
+        wallet.deposit(&wallet.primary_address(0).await.unwrap(), xmr("5"));
+        wallet.mine(1);
+        let error = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap_err();
+        assert_eq!(error.rpc_code(), Some(codes::NOT_ENOUGH_UNLOCKED_MONEY));
+        let too_many = vec![(outsider(), xmr("0.1")); MAX_DESTINATIONS + 1];
+        let error = wallet
+            .build_transfer(0, &too_many, Priority::Default)
+            .await
+            .unwrap_err();
+        assert!(error.is_invalid_address());
+        let testnet = sim_address(Network::Testnet, 0);
+        let error = wallet
+            .build_transfer(0, &[(testnet, xmr("1"))], Priority::Default)
+            .await
+            .unwrap_err();
+        assert!(error.is_invalid_address());
+        let error = wallet.balance(1).await.unwrap_err();
+        assert_eq!(error.rpc_code(), Some(codes::ACCOUNT_INDEX_OUT_OF_BOUNDS));
+    }
+
+    #[tokio::test]
+    async fn a_restart_forgets_what_was_not_stored_but_not_the_chain() {
+        let wallet = funded();
+        let alice = wallet.create_subaddress(0, "alice").await.unwrap();
+        let built = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap();
+        wallet.relay(&built.tx_metadata).await.unwrap();
+        wallet.restart();
+        // The relayed transaction is in the pool, but the wallet does not know it, and makes
+        // alice's subaddress again.
+        assert_eq!(wallet.pool(), [built.txid]);
+        assert_eq!(wallet.outgoing_transfer(built.txid).await.unwrap(), None);
+        assert_eq!(wallet.balance(0).await.unwrap().total, xmr("10"));
+        let again = wallet.create_subaddress(0, "bob").await.unwrap();
+        assert_eq!(again, alice);
+        // Relaying the persisted metadata again is safe.
+        assert_eq!(wallet.relay(&built.tx_metadata).await.unwrap(), built.txid);
+        assert_eq!(wallet.pool(), [built.txid]);
+        wallet.store().await.unwrap();
+        wallet.restart();
+        assert_eq!(
+            wallet
+                .outgoing_transfer(built.txid)
+                .await
+                .unwrap()
+                .unwrap()
+                .state,
+            OutgoingState::Pool
+        );
+        assert_eq!(
+            wallet
+                .create_subaddress(0, "carol")
+                .await
+                .unwrap()
+                .index
+                .index,
+            2
+        );
+        assert_eq!(wallet.restarts(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_transaction_is_found_again_once_mined() {
+        let wallet = funded();
+        let built = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap();
+        wallet.relay(&built.tx_metadata).await.unwrap();
+        wallet.restart();
+        // Meanwhile the wallet builds from the same outputs, believing them unspent: the
+        // daemon refuses the double spend.
+        let other = wallet
+            .build_transfer(0, &[(outsider(), xmr("2"))], Priority::Default)
+            .await
+            .unwrap();
+        assert!(
+            wallet
+                .relay(&other.tx_metadata)
+                .await
+                .unwrap_err()
+                .is_unknown_outcome()
+        );
+        wallet.mine(1);
+        let status = wallet.outgoing_transfer(built.txid).await.unwrap().unwrap();
+        assert_eq!(
+            status.state,
+            OutgoingState::Confirmed {
+                height: wallet.chain_height() - 1,
+                confirmations: 1
+            }
+        );
+        // Found on the chain: what left the wallet, without change or fee.
+        assert_eq!((status.amount, status.fee), (xmr("1"), built.fee));
+        let spent = xmr("1").checked_add(built.fee).unwrap();
+        assert_eq!(
+            wallet.balance(0).await.unwrap().total,
+            xmr("10").checked_sub(spent).unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn an_evicted_transaction_fails_and_its_inputs_come_back() {
+        let wallet = funded();
+        let built = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap();
+        wallet.relay(&built.tx_metadata).await.unwrap();
+        assert!(wallet.evict(built.txid));
+        assert!(!wallet.evict(built.txid));
+        let status = wallet.outgoing_transfer(built.txid).await.unwrap().unwrap();
+        assert_eq!(status.state, OutgoingState::Failed);
+        assert_eq!(wallet.balance(0).await.unwrap().unlocked, xmr("10"));
+        assert!(wallet.received_by(&outsider()).is_empty());
+    }
+
+    #[tokio::test]
+    async fn deposits_go_from_the_pool_to_unlocked() {
+        let wallet = SimWallet::new(Network::Mainnet);
+        let alice = wallet.create_subaddress(0, "alice").await.unwrap();
+        let bob = wallet.create_subaddress(0, "bob").await.unwrap();
+        let to_alice = wallet.deposit(&alice.address, xmr("1.5"));
+        wallet.deposit(&bob.address, xmr("0.25"));
+        wallet.deposit(&outsider(), xmr("3"));
+        let seen = wallet.incoming_transfers(0, 0).await.unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!(
+            seen.iter()
+                .all(|t| t.in_pool() && t.locked && t.confirmations == 0)
+        );
+        let block = wallet.chain_height();
+        wallet.mine(1);
+        let seen = wallet.incoming_transfers(0, block).await.unwrap();
+        let alice_in = seen.iter().find(|t| t.txid == to_alice).unwrap();
+        assert_eq!(alice_in.subaddress, alice.index);
+        assert_eq!(
+            (alice_in.height, alice_in.confirmations, alice_in.amount),
+            (Some(block), 1, xmr("1.5"))
+        );
+        assert!(
+            wallet
+                .incoming_transfers(0, block + 1)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        wallet.mine(TRANSFER_UNLOCK_BLOCKS - 1);
+        let seen = wallet.incoming_transfers(0, 0).await.unwrap();
+        assert!(seen.iter().all(|t| !t.locked && t.confirmations == 10));
+        assert_eq!(wallet.balance(0).await.unwrap().unlocked, xmr("1.75"));
+        assert_eq!(wallet.height().await.unwrap(), 0);
+        let refreshed = wallet.refresh().await.unwrap();
+        assert_eq!(refreshed.blocks_fetched, wallet.chain_height());
+        assert_eq!(wallet.height().await.unwrap(), wallet.chain_height());
+    }
+
+    #[tokio::test]
+    async fn sweep_below_consolidates_to_the_primary_address() {
+        let wallet = SimWallet::new(Network::Mainnet);
+        let primary = wallet.primary_address(0).await.unwrap();
+        for label in ["a", "b", "c"] {
+            let subaddress = wallet.create_subaddress(0, label).await.unwrap();
+            wallet.deposit(&subaddress.address, xmr("0.5"));
+        }
+        wallet.deposit(&primary, xmr("7"));
+        wallet.mine(TRANSFER_UNLOCK_BLOCKS);
+        assert_eq!(wallet.unspent_outputs(0).await.unwrap().len(), 4);
+        let built = wallet
+            .sweep_below(0, xmr("1"), &primary, Priority::Default, true)
+            .await
+            .unwrap();
+        assert_eq!(built.len(), 1);
+        let fee = built[0].fee;
+        assert_eq!(built[0].amounts, [xmr("1.5").checked_sub(fee).unwrap()]);
+        assert!(wallet.pool().is_empty());
+        wallet.relay(&built[0].tx_metadata).await.unwrap();
+        wallet.mine(1);
+        let outputs = wallet.unspent_outputs(0).await.unwrap();
+        assert_eq!(outputs.len(), 2);
+        assert!(outputs.iter().all(|o| o.subaddress.index == 0));
+        assert_eq!(
+            wallet.balance(0).await.unwrap().total,
+            xmr("8.5").checked_sub(fee).unwrap()
+        );
+        // The consolidated output is locked, and the other is above the threshold.
+        let nothing = wallet
+            .sweep_below(0, xmr("1"), &primary, Priority::Default, false)
+            .await
+            .unwrap();
+        assert!(nothing.is_empty());
+    }
+
+    /// The outcome of a relay under faults: paid (from the chain) and what the caller heard.
+    async fn relay_outcomes(plan: FaultPlan) -> Vec<(bool, Option<bool>)> {
+        let wallet = funded();
+        let mut outcomes = Vec::new();
+        for _ in 0..20 {
+            wallet.set_faults(FaultPlan::default());
+            let built = wallet
+                .build_transfer(0, &[(outsider(), Piconero::new(1_000))], Priority::Default)
+                .await
+                .unwrap();
+            wallet.set_faults(plan);
+            let heard = wallet.relay(&built.tx_metadata).await;
+            let paid = wallet.pool().contains(&built.txid);
+            outcomes.push((paid, heard.as_ref().err().map(Error::is_unknown_outcome)));
+            wallet.set_faults(FaultPlan::default());
+            // Settle: a lost relay is relayed again (a no-op if it went through).
+            if wallet
+                .outgoing_transfer(built.txid)
+                .await
+                .unwrap()
+                .is_none()
+            {
+                wallet.relay(&built.tx_metadata).await.unwrap();
+            }
+            wallet.mine(TRANSFER_UNLOCK_BLOCKS);
+        }
+        outcomes
+    }
+
+    #[tokio::test]
+    async fn faults_follow_the_plan_and_the_seed() {
+        let lose = FaultPlan {
+            lose_response_after_success: 1.0,
+            ..FaultPlan::default()
+        };
+        let wallet = SimWallet::with_faults(Network::Mainnet, 7, lose);
+        wallet.fund(xmr("10"));
+        let built = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await;
+        assert!(
+            built.unwrap_err().is_timeout(),
+            "built, but the answer was lost"
+        );
+        wallet.set_faults(FaultPlan::default());
+        assert!(wallet.pool().is_empty(), "a lost build has no effect");
+
+        let outcomes = relay_outcomes(FaultPlan {
+            lose_response_after_success: 1.0,
+            ..FaultPlan::default()
+        })
+        .await;
+        assert!(
+            outcomes.iter().all(|o| *o == (true, Some(true))),
+            "{outcomes:?}"
+        );
+        let outcomes = relay_outcomes(FaultPlan {
+            unavailable: 1.0,
+            ..FaultPlan::default()
+        })
+        .await;
+        assert!(
+            outcomes.iter().all(|o| *o == (false, Some(false))),
+            "{outcomes:?}"
+        );
+        let outcomes = relay_outcomes(FaultPlan {
+            timeout_before_effect: 1.0,
+            ..FaultPlan::default()
+        })
+        .await;
+        assert!(
+            outcomes.iter().all(|o| *o == (false, Some(true))),
+            "{outcomes:?}"
+        );
+
+        // The same seed draws the same faults.
+        let mixed = FaultPlan {
+            lose_response_after_success: 0.3,
+            unavailable: 0.2,
+            timeout_before_effect: 0.2,
+            restart: 0.1,
+        };
+        let run = |seed| async move {
+            let wallet = SimWallet::with_faults(Network::Mainnet, seed, mixed);
+            let mut heard = Vec::new();
+            for _ in 0..50 {
+                heard.push(
+                    wallet
+                        .create_subaddress(0, "x")
+                        .await
+                        .map(|s| s.index.index),
+                );
+            }
+            (heard, wallet.restarts())
+        };
+        let (first, restarts) = run(42).await;
+        assert_eq!(run(42).await, (first.clone(), restarts));
+        assert_ne!(run(43).await.0, first);
+        assert!(first.iter().any(Result::is_ok) && first.iter().any(Result::is_err));
+    }
+}
