@@ -605,3 +605,163 @@ impl WalletRpc for HttpWalletRpc {
         Ok(result.into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// How a fake wallet treats each request.
+    #[derive(Debug, Clone, Copy)]
+    enum Behaviour {
+        /// Reads the request and never answers.
+        Silent,
+        /// Reads the request and closes the connection.
+        Hangs,
+        /// Answers `get_height` after a pause.
+        AnswersAfter(Duration),
+    }
+
+    /// Reads one HTTP request (headers and body) from `stream`.
+    async fn read_request(stream: &mut TcpStream) -> Option<String> {
+        let mut bytes = Vec::new();
+        let mut buffer = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut buffer).await.ok()?;
+            if n == 0 {
+                return None;
+            }
+            bytes.extend_from_slice(&buffer[..n]);
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if let Some(end) = text.find("\r\n\r\n") {
+                let length = text[..end]
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
+                    .unwrap_or(0);
+                if bytes.len() >= end + 4 + length {
+                    return Some(text);
+                }
+            }
+        }
+    }
+
+    /// A fake wallet RPC server; returns its URL and the most connections it served at once.
+    async fn fake_wallet(behaviour: Behaviour) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let active = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (active_task, most_task) = (active.clone(), most.clone());
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let (active, most) = (active_task.clone(), most_task.clone());
+                tokio::spawn(async move {
+                    let now = active.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    let request = read_request(&mut stream).await;
+                    match behaviour {
+                        Behaviour::Silent => tokio::time::sleep(Duration::from_secs(60)).await,
+                        Behaviour::Hangs => {}
+                        Behaviour::AnswersAfter(pause) => {
+                            tokio::time::sleep(pause).await;
+                            assert!(request.unwrap().contains("get_height"));
+                            let body = r#"{"jsonrpc":"2.0","id":"0","result":{"height":7}}"#;
+                            let response = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                                body.len()
+                            );
+                            stream.write_all(response.as_bytes()).await.unwrap();
+                        }
+                    }
+                    active.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        (url, most)
+    }
+
+    fn client(url: &str) -> HttpWalletRpc {
+        let timeouts = Timeouts {
+            read: Duration::from_millis(300),
+            store: Duration::from_millis(300),
+            ..Timeouts::default()
+        };
+        let config = WalletRpcConfig::new(url, Network::Mainnet).with_timeouts(timeouts);
+        HttpWalletRpc::new(config).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_sent_nothing() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let wallet = client(&format!("http://127.0.0.1:{port}"));
+        let error = wallet.store().await.unwrap_err();
+        assert!(
+            error.is_unavailable() && error.is_definitely_not_sent(),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn no_answer_in_time_is_an_unknown_outcome() {
+        let (url, _) = fake_wallet(Behaviour::Silent).await;
+        let wallet = client(&url);
+        let started = Instant::now();
+        for error in [
+            wallet.height().await.unwrap_err(),
+            wallet.store().await.unwrap_err(),
+        ] {
+            assert!(
+                error.is_timeout() && error.is_unknown_outcome(),
+                "{error:?}"
+            );
+        }
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[tokio::test]
+    async fn a_connection_lost_after_sending_is_unknown_for_a_change_only() {
+        let (url, _) = fake_wallet(Behaviour::Hangs).await;
+        let wallet = client(&url);
+        let error = wallet.store().await.unwrap_err();
+        assert!(
+            error.is_timeout() && error.is_unknown_outcome(),
+            "{error:?}"
+        );
+        let error = wallet.height().await.unwrap_err();
+        assert!(error.is_unavailable(), "a read changed nothing: {error:?}");
+    }
+
+    #[tokio::test]
+    async fn calls_reach_the_wallet_one_at_a_time() {
+        let (url, most) = fake_wallet(Behaviour::AnswersAfter(Duration::from_millis(50))).await;
+        let wallet = client(&url);
+        let (a, b, c) = tokio::join!(wallet.height(), wallet.height(), wallet.height());
+        assert_eq!((a.unwrap(), b.unwrap(), c.unwrap()), (7, 7, 7));
+        assert_eq!(most.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn dropping_the_client_stops_its_actor() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let before = metrics.num_alive_tasks();
+        let wallet = client("http://127.0.0.1:9");
+        assert_eq!(metrics.num_alive_tasks(), before + 1);
+        drop(wallet);
+        tokio::task::yield_now().await;
+        assert_eq!(metrics.num_alive_tasks(), before);
+    }
+}
