@@ -234,7 +234,7 @@ impl TxMetadata {
     /// The metadata, if `hex` is a non-empty, even number of hex digits (stored lowercase).
     pub fn from_hex(hex: &str) -> Option<TxMetadata> {
         let valid = !hex.is_empty()
-            && hex.len() % 2 == 0
+            && hex.len().is_multiple_of(2)
             && hex.bytes().all(|digit| hex_value(digit).is_some());
         valid.then(|| TxMetadata(hex.to_ascii_lowercase()))
     }
