@@ -81,7 +81,8 @@ pub trait WalletRpc: Send + Sync {
     /// `destinations` (1 to [`MAX_DESTINATIONS`]), the fee on top, and broadcasts nothing. The
     /// wallet does not reserve the inputs it picked: build the next transaction only after
     /// this one is relayed or abandoned, or both may spend the same outputs and the second
-    /// relay fails. A transaction built and never relayed has no effect.
+    /// relay fails. A transaction built and never relayed has no effect, so whatever the
+    /// error (even a lost answer), nothing was broadcast and building again is safe.
     async fn build_transfer(
         &self,
         account: u32,
