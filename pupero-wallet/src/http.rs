@@ -162,14 +162,29 @@ impl std::fmt::Debug for HttpWalletRpc {
 }
 
 impl HttpWalletRpc {
-    /// A client of the server `config` describes, and its actor task.
+    /// A client of the wallet RPC server at `base_url` (e.g. `http://127.0.0.1:18083`),
+    /// started with `--disable-rpc-login`, whose wallet is on `network` (a regtest wallet uses
+    /// mainnet addresses), with the default timeouts. See [`HttpWalletRpc::with_config`] for a
+    /// login or other timeouts.
     ///
     /// # Errors
     /// [`Error::Unavailable`] when the HTTP client cannot be built.
     ///
     /// # Panics
     /// Outside a Tokio runtime (the actor is spawned on it).
-    pub fn new(config: WalletRpcConfig) -> Result<HttpWalletRpc> {
+    pub fn new(base_url: &str, network: Network) -> Result<HttpWalletRpc> {
+        HttpWalletRpc::with_config(WalletRpcConfig::new(base_url, network))
+    }
+
+    /// A client of the server `config` describes (URL, network, optional login, timeouts),
+    /// and its actor task.
+    ///
+    /// # Errors
+    /// [`Error::Unavailable`] when the HTTP client cannot be built.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime (the actor is spawned on it).
+    pub fn with_config(config: WalletRpcConfig) -> Result<HttpWalletRpc> {
         // One process-wide TLS provider (ring); `install_default` fails harmlessly if one exists.
         let _ = rustls::crypto::ring::default_provider().install_default();
         // Without a login, a new connection per request: a request on a kept-alive connection
@@ -697,7 +712,7 @@ mod tests {
             ..Timeouts::default()
         };
         let config = WalletRpcConfig::new(url, Network::Mainnet).with_timeouts(timeouts);
-        HttpWalletRpc::new(config).unwrap()
+        HttpWalletRpc::with_config(config).unwrap()
     }
 
     #[tokio::test]

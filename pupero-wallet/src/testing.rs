@@ -528,7 +528,7 @@ impl Regtest {
                 login: login.clone(),
                 ..WalletRpcConfig::new(&url, REGTEST_NETWORK)
             };
-            let rpc = HttpWalletRpc::new(config).expect("wallet client");
+            let rpc = HttpWalletRpc::with_config(config).expect("wallet client");
             let created: crate::Result<serde::de::IgnoredAny> = rpc
                 .call(
                     "create_wallet",

@@ -32,7 +32,7 @@ async fn a_client_logs_in_and_a_wrong_password_is_refused() -> anyhow::Result<()
         wallet.config().with_login("intruder", "s3cret pass"),
         WalletRpcConfig::new(wallet.url(), wallet.config().network),
     ] {
-        let client = HttpWalletRpc::new(config.with_timeouts(quick))?;
+        let client = HttpWalletRpc::with_config(config.with_timeouts(quick))?;
         let started = Instant::now();
         let error = client.primary_address(0).await.unwrap_err();
         assert!(

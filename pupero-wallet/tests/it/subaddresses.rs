@@ -2,7 +2,7 @@
 
 use pupero_core::{AddressKind, MoneroAddress, Network, Piconero};
 use pupero_wallet::testing::REGTEST_NETWORK;
-use pupero_wallet::{Error, HttpWalletRpc, Priority, SubaddressIndex, WalletRpc, WalletRpcConfig};
+use pupero_wallet::{Error, HttpWalletRpc, Priority, SubaddressIndex, WalletRpc};
 
 use crate::regtest;
 
@@ -84,7 +84,7 @@ async fn addresses_of_another_network_are_refused() -> anyhow::Result<()> {
     assert!(error.is_invalid_address(), "{error:?}");
 
     // A client configured for the wrong network: the wallet itself refuses the address...
-    let misconfigured = HttpWalletRpc::new(WalletRpcConfig::new(wallet.url(), Network::Testnet))?;
+    let misconfigured = HttpWalletRpc::new(wallet.url(), Network::Testnet)?;
     let error = misconfigured
         .transfer(0, &testnet, Piconero::ONE_XMR, Priority::Default)
         .await
