@@ -12,6 +12,7 @@
 //! [`price`] (market quotes, the [`price::PriceOracle`] port and the effective price of an offer).
 //! What the parties say sits in [`chat`] (a trade's messages, and when its chat is open) and
 //! [`reputation`] (feedback after a trade, and the numbers of a public profile).
+//! The hot wallet's port is [`wallet::WalletRpc`], with its error [`wallet::WalletError`].
 //!
 //! Nothing here touches a database, a socket, a queue or an async runtime; time is an input.
 #![deny(missing_docs)]
@@ -31,6 +32,7 @@ pub mod price;
 pub mod reputation;
 pub mod trade;
 pub mod user;
+pub mod wallet;
 pub mod withdrawal;
 
 pub use address::{AddressKind, MoneroAddress, Network};
@@ -51,4 +53,5 @@ pub use trade::{
     TradeRecord, TradeState,
 };
 pub use user::{EmailAddress, Password, Role, Scope, Scopes, TotpCode, Username};
+pub use wallet::{WalletError, WalletRpc};
 pub use withdrawal::WithdrawalState;

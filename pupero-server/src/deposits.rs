@@ -173,6 +173,9 @@ impl AppState {
             .create_subaddress(wallet.account, &user.to_string())
             .await
             .map_err(|e| wallet_error(&e))?;
+        // Saved before it is handed out: a wallet restarted without saving would make the
+        // same index again, for someone else.
+        wallet.rpc.store().await.map_err(|e| wallet_error(&e))?;
         if made.index.index == 0 {
             return Err(ApiError::internal(&StoreError::Corrupt(
                 "the wallet returned its primary address as a new subaddress",

@@ -32,9 +32,13 @@ use pupero_core::{MoneroAddress, Network};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::types::Balance;
+use crate::error::Effect;
 use crate::wire::{self, GenerateBlocksParams, GenerateBlocksResult, Request};
-use crate::{HttpWalletRpc, WalletRpc};
+use crate::{Balance, HttpWalletRpc, RpcLogin, WalletRpc, WalletRpcConfig};
+
+mod sim;
+
+pub use sim::{FaultPlan, SIM_FEE_BASE, SIM_FEE_PER_OUTPUT, SIM_MAX_SUBADDRESSES, SimWallet};
 
 /// The network whose addresses regtest wallets use.
 pub const REGTEST_NETWORK: Network = Network::Mainnet;
@@ -161,6 +165,7 @@ pub struct TestWallet {
     rpc: HttpWalletRpc,
     address: MoneroAddress,
     url: String,
+    login: Option<RpcLogin>,
     name: String,
     _process: Process,
     _dir: tempfile::TempDir,
@@ -185,6 +190,14 @@ impl TestWallet {
     /// The wallet's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The configuration of its client ([`Self::rpc`]), to make another one.
+    pub fn config(&self) -> WalletRpcConfig {
+        WalletRpcConfig {
+            login: self.login.clone(),
+            ..WalletRpcConfig::new(&self.url, REGTEST_NETWORK)
+        }
     }
 
     /// Refreshes the wallet until it has scanned `height` blocks.
@@ -251,15 +264,18 @@ async fn json_rpc<P: Serialize, R: DeserializeOwned>(
     params: P,
     timeout: Duration,
 ) -> crate::Result<R> {
+    let transport = |e: reqwest::Error| crate::Error::Unavailable(format!("{method}: {e}"));
     let response = http
         .post(url)
         .json(&Request::new(id, method, params))
         .timeout(timeout)
         .send()
-        .await?
-        .error_for_status()?;
-    let body = response.bytes().await?;
-    wire::decode(method, &body)
+        .await
+        .map_err(transport)?
+        .error_for_status()
+        .map_err(transport)?;
+    let body = response.bytes().await.map_err(transport)?;
+    wire::decode(method, &body, Effect::Read)
 }
 
 /// Polls `ready` until it answers, the process exits, or [`START_TIMEOUT`] passes.
@@ -302,11 +318,16 @@ async fn daemon_answers(http: &reqwest::Client, url: &str) -> bool {
         .is_ok_and(|info| info.status == "OK")
 }
 
-/// Whether the wallet RPC server at `url` answers `get_version`.
+/// Whether the wallet RPC server at `url` answers `get_version`, or asks for a login.
 async fn wallet_answers(http: &reqwest::Client, url: &str) -> bool {
-    json_rpc::<_, serde::de::IgnoredAny>(http, url, 0, "get_version", Empty {}, POLL_TIMEOUT)
-        .await
-        .is_ok()
+    let response = http
+        .post(url)
+        .json(&Request::new(0, "get_version", Empty {}))
+        .timeout(POLL_TIMEOUT)
+        .send()
+        .await;
+    response
+        .is_ok_and(|r| r.status().is_success() || r.status() == reqwest::StatusCode::UNAUTHORIZED)
 }
 
 #[derive(Serialize)]
@@ -417,11 +438,31 @@ impl Regtest {
         &self.daemon_address
     }
 
-    /// A new, empty wallet named `name`, served by its own `monero-wallet-rpc`.
+    /// A new, empty wallet named `name`, served by its own `monero-wallet-rpc` started with
+    /// `--disable-rpc-login`.
     ///
     /// # Panics
     /// When the wallet RPC server does not start or cannot create the wallet.
     pub async fn wallet(&self, name: &str) -> TestWallet {
+        self.start_wallet(name, None).await
+    }
+
+    /// A new, empty wallet named `name`, served by its own `monero-wallet-rpc` started with
+    /// `--rpc-login username:password` (HTTP digest authentication); its client logs in.
+    ///
+    /// # Panics
+    /// When the wallet RPC server does not start or cannot create the wallet.
+    pub async fn wallet_with_login(
+        &self,
+        name: &str,
+        username: &str,
+        password: &str,
+    ) -> TestWallet {
+        let login = RpcLogin::new(username, password);
+        self.start_wallet(name, Some(login)).await
+    }
+
+    async fn start_wallet(&self, name: &str, login: Option<RpcLogin>) -> TestWallet {
         let dir = tempfile::Builder::new()
             .prefix("pupero-wallet-")
             .tempdir_in(self.dir.path())
@@ -441,7 +482,6 @@ impl Regtest {
                 "disabled",
                 "--rpc-bind-ip",
                 "127.0.0.1",
-                "--disable-rpc-login",
                 "--no-dns",
                 "--non-interactive",
                 "--log-level",
@@ -449,6 +489,13 @@ impl Regtest {
             ]
             .map(String::from)
             .into_iter()
+            .chain(match &login {
+                None => vec!["--disable-rpc-login".to_owned()],
+                Some(login) => vec![
+                    "--rpc-login".to_owned(),
+                    format!("{}:{}", login.username(), login.password()),
+                ],
+            })
             .chain([
                 "--rpc-bind-port".to_owned(),
                 port.to_string(),
@@ -477,24 +524,28 @@ impl Regtest {
                 password: "",
                 language: "English",
             };
-            let created: crate::Result<serde::de::IgnoredAny> = json_rpc(
-                &self.http,
-                &endpoint,
-                0,
-                "create_wallet",
-                params,
-                CREATE_WALLET_TIMEOUT,
-            )
-            .await;
+            let config = WalletRpcConfig {
+                login: login.clone(),
+                ..WalletRpcConfig::new(&url, REGTEST_NETWORK)
+            };
+            let rpc = HttpWalletRpc::with_config(config).expect("wallet client");
+            let created: crate::Result<serde::de::IgnoredAny> = rpc
+                .call(
+                    "create_wallet",
+                    params,
+                    CREATE_WALLET_TIMEOUT,
+                    Effect::Write,
+                )
+                .await;
             if let Err(e) = created {
                 panic!("create_wallet {name}: {e}\n{}", process.log_tail());
             }
-            let rpc = HttpWalletRpc::new(&url, REGTEST_NETWORK).expect("wallet client");
             let address = rpc.primary_address(0).await.expect("wallet address");
             return TestWallet {
                 rpc,
                 address,
                 url,
+                login,
                 name: name.to_owned(),
                 _process: process,
                 _dir: dir,

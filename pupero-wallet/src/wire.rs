@@ -11,9 +11,10 @@ use pupero_core::{AddressKind, MoneroAddress, Network, Piconero};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
-use crate::types::{
-    Balance, IncomingTransfer, Refreshed, SentTransfer, Subaddress, SubaddressIndex, Txid,
+use crate::error::{Effect, codes, from_rpc};
+use crate::{
+    Balance, BuiltTransfer, Error, IncomingTransfer, OutgoingState, OutgoingStatus, OwnedOutput,
+    Refreshed, Result, SentTransfer, Subaddress, SubaddressIndex, TxMetadata, Txid,
 };
 
 /// A JSON-RPC 2.0 request.
@@ -51,12 +52,13 @@ struct ErrorObject {
     message: String,
 }
 
-/// The result of a JSON-RPC response body, or the error it carries.
-pub(crate) fn decode<T: DeserializeOwned>(method: &str, body: &[u8]) -> Result<T> {
+/// The result of a JSON-RPC response body, or the error it carries, classified for a call with
+/// `effect`.
+pub(crate) fn decode<T: DeserializeOwned>(method: &str, body: &[u8], effect: Effect) -> Result<T> {
     let envelope: Envelope<T> = serde_json::from_slice(body)
         .map_err(|e| Error::InvalidResponse(format!("{method}: {e}")))?;
     match (envelope.error, envelope.result) {
-        (Some(error), _) => Err(Error::from_rpc(error.code, error.message)),
+        (Some(error), _) => Err(from_rpc(error.code, error.message, effect)),
         (None, Some(result)) => Ok(result),
         (None, None) => Err(Error::InvalidResponse(format!(
             "{method}: neither result nor error"
@@ -119,12 +121,57 @@ pub(crate) struct Destination<'a> {
     pub(crate) address: &'a str,
 }
 
+/// `transfer`: with `do_not_relay` and `get_tx_metadata` it builds without broadcasting.
 #[derive(Debug, Serialize)]
 pub(crate) struct TransferParams<'a> {
-    pub(crate) destinations: [Destination<'a>; 1],
+    pub(crate) destinations: Vec<Destination<'a>>,
     pub(crate) account_index: u32,
     pub(crate) priority: u32,
     pub(crate) get_tx_key: bool,
+    pub(crate) do_not_relay: bool,
+    pub(crate) get_tx_metadata: bool,
+}
+
+/// `relay_tx`.
+#[derive(Debug, Serialize)]
+pub(crate) struct RelayTxParams<'a> {
+    pub(crate) hex: &'a str,
+}
+
+/// `get_transfer_by_txid`.
+#[derive(Debug, Serialize)]
+pub(crate) struct GetTransferByTxidParams {
+    pub(crate) txid: String,
+}
+
+/// `sweep_all` from every subaddress of an account, of the outputs below an amount.
+#[derive(Debug, Serialize)]
+pub(crate) struct SweepAllParams<'a> {
+    pub(crate) address: &'a str,
+    pub(crate) account_index: u32,
+    pub(crate) subaddr_indices_all: bool,
+    pub(crate) priority: u32,
+    pub(crate) below_amount: u64,
+    pub(crate) get_tx_keys: bool,
+    pub(crate) do_not_relay: bool,
+    pub(crate) get_tx_metadata: bool,
+}
+
+/// `incoming_transfers`: the wallet's outputs (not transfers, despite the name).
+#[derive(Debug, Serialize)]
+pub(crate) struct IncomingTransfersParams {
+    transfer_type: &'static str,
+    account_index: u32,
+}
+
+impl IncomingTransfersParams {
+    /// The unspent outputs of `account`, locked or not.
+    pub(crate) fn available(account: u32) -> Self {
+        IncomingTransfersParams {
+            transfer_type: "available",
+            account_index: account,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -230,6 +277,11 @@ pub(crate) struct TransferResult {
     tx_hash: String,
     #[serde(default)]
     tx_key: String,
+    /// Empty unless asked for (`get_tx_metadata`).
+    #[serde(default)]
+    tx_metadata: String,
+    #[serde(default)]
+    weight: Option<u64>,
 }
 
 impl TransferResult {
@@ -249,6 +301,260 @@ impl TransferResult {
             fee: Piconero::new(self.fee),
             tx_key: self.tx_key,
         })
+    }
+
+    /// The built transaction, checked against the amounts asked for (the wallet reports
+    /// their sum).
+    pub(crate) fn into_built(self, requested: &[Piconero]) -> Result<BuiltTransfer> {
+        let txid = Txid::from_hex(&self.tx_hash)
+            .ok_or_else(|| invalid(format!("transfer: bad tx_hash {:?}", self.tx_hash)))?;
+        let total = requested
+            .iter()
+            .try_fold(Piconero::ZERO, |sum, amount| sum.checked_add(*amount))
+            .map_err(|_| invalid(format!("transfer {txid}: the amounts overflow")))?;
+        if self.amount != total.as_u64() {
+            return Err(invalid(format!(
+                "transfer {txid}: built for {} instead of {total}",
+                self.amount
+            )));
+        }
+        let tx_metadata = TxMetadata::from_hex(&self.tx_metadata)
+            .ok_or_else(|| invalid(format!("transfer {txid}: no tx_metadata")))?;
+        Ok(BuiltTransfer {
+            txid,
+            amounts: requested.to_vec(),
+            fee: Piconero::new(self.fee),
+            tx_key: self.tx_key,
+            tx_metadata,
+            weight: self.weight,
+        })
+    }
+}
+
+/// `relay_tx`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RelayTxResult {
+    tx_hash: String,
+}
+
+impl RelayTxResult {
+    pub(crate) fn into_txid(self) -> Result<Txid> {
+        Txid::from_hex(&self.tx_hash)
+            .ok_or_else(|| invalid(format!("relay_tx: bad tx_hash {:?}", self.tx_hash)))
+    }
+}
+
+/// `sweep_all`: one list entry per transaction.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct SweepAllResult {
+    #[serde(default)]
+    tx_hash_list: Vec<String>,
+    #[serde(default)]
+    tx_key_list: Vec<String>,
+    #[serde(default)]
+    amount_list: Vec<u64>,
+    #[serde(default)]
+    fee_list: Vec<u64>,
+    #[serde(default)]
+    weight_list: Vec<u64>,
+    #[serde(default)]
+    tx_metadata_list: Vec<String>,
+}
+
+impl SweepAllResult {
+    pub(crate) fn into_built(self) -> Result<Vec<BuiltTransfer>> {
+        let count = self.tx_hash_list.len();
+        let lengths = [
+            self.tx_key_list.len(),
+            self.amount_list.len(),
+            self.fee_list.len(),
+            self.tx_metadata_list.len(),
+        ];
+        if lengths.iter().any(|&n| n != count)
+            || !(self.weight_list.is_empty() || self.weight_list.len() == count)
+        {
+            return Err(invalid(format!(
+                "sweep_all: {count} transactions but lists of {lengths:?}"
+            )));
+        }
+        let mut weights = self.weight_list.into_iter();
+        let mut built = Vec::with_capacity(count);
+        for ((((hash, tx_key), amount), fee), metadata) in self
+            .tx_hash_list
+            .into_iter()
+            .zip(self.tx_key_list)
+            .zip(self.amount_list)
+            .zip(self.fee_list)
+            .zip(self.tx_metadata_list)
+        {
+            let txid = Txid::from_hex(&hash)
+                .ok_or_else(|| invalid(format!("sweep_all: bad tx_hash {hash:?}")))?;
+            let tx_metadata = TxMetadata::from_hex(&metadata)
+                .ok_or_else(|| invalid(format!("sweep_all {txid}: no tx_metadata")))?;
+            built.push(BuiltTransfer {
+                txid,
+                amounts: vec![Piconero::new(amount)],
+                fee: Piconero::new(fee),
+                tx_key,
+                tx_metadata,
+                weight: weights.next(),
+            });
+        }
+        Ok(built)
+    }
+}
+
+/// The messages of `sweep_all` (code -4) when there is nothing to sweep: no unlocked output
+/// at all, or none below the amount.
+const NOTHING_TO_SWEEP: [&str; 2] = [
+    "No unlocked balance in the specified",
+    "The smallest amount found is not below the specified threshold",
+];
+
+/// Whether a `sweep_all` error only says there was nothing to sweep.
+pub(crate) fn found_nothing_to_sweep(error: &Error) -> bool {
+    match error {
+        Error::Rejected { code, message } | Error::RelayUncertain { code, message } => {
+            *code == codes::GENERIC_TRANSFER_ERROR
+                && NOTHING_TO_SWEEP.iter().any(|m| message.starts_with(m))
+        }
+        _ => false,
+    }
+}
+
+/// `get_transfer_by_txid`: every entry of the wallet with that txid (an outgoing transaction
+/// and, for a payment to itself, the incoming side; a transaction relayed again after it was
+/// mined has a stale `pending` entry beside its `out` one).
+#[derive(Debug, Deserialize)]
+pub(crate) struct GetTransferByTxidResult {
+    transfer: Option<HistoryEntry>,
+    #[serde(default)]
+    transfers: Vec<HistoryEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HistoryEntry {
+    txid: String,
+    #[serde(rename = "type")]
+    kind: String,
+    amount: u64,
+    #[serde(default)]
+    fee: u64,
+    #[serde(default)]
+    height: u64,
+    #[serde(default)]
+    confirmations: Option<u64>,
+    #[serde(default)]
+    destinations: Vec<WireDestination>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireDestination {
+    amount: u64,
+}
+
+impl GetTransferByTxidResult {
+    /// The outgoing side of `txid`, preferring what is settled: mined, else in the pool, else
+    /// failed. `None` when the wallet only received money in it.
+    pub(crate) fn into_outgoing(self, txid: Txid) -> Result<Option<OutgoingStatus>> {
+        let entries = if self.transfers.is_empty() {
+            self.transfer.into_iter().collect()
+        } else {
+            self.transfers
+        };
+        let mut best: Option<(u8, OutgoingStatus)> = None;
+        for entry in entries {
+            let entry_txid = Txid::from_hex(&entry.txid).ok_or_else(|| {
+                invalid(format!("get_transfer_by_txid: bad txid {:?}", entry.txid))
+            })?;
+            if entry_txid != txid {
+                return Err(invalid(format!(
+                    "get_transfer_by_txid: asked for {txid}, got {entry_txid}"
+                )));
+            }
+            let what = |reason: &str| invalid(format!("get_transfer_by_txid: {txid}: {reason}"));
+            let (rank, state) = match entry.kind.as_str() {
+                "out" => {
+                    let confirmations = entry
+                        .confirmations
+                        .ok_or_else(|| what("mined transfer without confirmations"))?;
+                    if entry.height == 0 {
+                        return Err(what("mined transfer without a height"));
+                    }
+                    let state = OutgoingState::Confirmed {
+                        height: entry.height,
+                        confirmations,
+                    };
+                    (3, state)
+                }
+                "pending" => (2, OutgoingState::Pool),
+                "failed" => (1, OutgoingState::Failed),
+                "in" | "pool" | "block" => continue,
+                other => return Err(what(&format!("unexpected type {other:?}"))),
+            };
+            let amount = if entry.destinations.is_empty() {
+                Piconero::new(entry.amount)
+            } else {
+                entry
+                    .destinations
+                    .iter()
+                    .try_fold(Piconero::ZERO, |sum, d| {
+                        sum.checked_add(Piconero::new(d.amount))
+                    })
+                    .map_err(|_| what("destination amounts overflow"))?
+            };
+            let status = OutgoingStatus {
+                txid,
+                state,
+                amount,
+                fee: Piconero::new(entry.fee),
+            };
+            if best.as_ref().is_none_or(|(r, _)| rank > *r) {
+                best = Some((rank, status));
+            }
+        }
+        Ok(best.map(|(_, status)| status))
+    }
+}
+
+/// `incoming_transfers`. The wallet leaves the list out when it is empty.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct IncomingTransfersResult {
+    #[serde(default)]
+    transfers: Vec<OutputEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OutputEntry {
+    amount: u64,
+    spent: bool,
+    unlocked: bool,
+    subaddr_index: WireIndex,
+}
+
+impl IncomingTransfersResult {
+    pub(crate) fn into_outputs(self, account: u32) -> Result<Vec<OwnedOutput>> {
+        let mut outputs = Vec::with_capacity(self.transfers.len());
+        for entry in self.transfers {
+            if entry.subaddr_index.major != account {
+                return Err(invalid(format!(
+                    "incoming_transfers: an output of account {} instead of {account}",
+                    entry.subaddr_index.major
+                )));
+            }
+            if entry.spent {
+                continue;
+            }
+            outputs.push(OwnedOutput {
+                amount: Piconero::new(entry.amount),
+                subaddress: SubaddressIndex {
+                    account,
+                    index: entry.subaddr_index.minor,
+                },
+                unlocked: entry.unlocked,
+            });
+        }
+        Ok(outputs)
     }
 }
 
@@ -404,6 +710,11 @@ pub(crate) struct GenerateBlocksResult {
 mod tests {
     use super::*;
 
+    /// Decodes as a read does.
+    fn decode<T: DeserializeOwned>(method: &str, body: &[u8]) -> Result<T> {
+        super::decode(method, body, Effect::Read)
+    }
+
     fn fixture(name: &str) -> Vec<u8> {
         let path = format!("{}/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
         std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -453,18 +764,20 @@ mod tests {
     #[test]
     fn transfer_request_sends_amounts_as_integers() {
         let params = TransferParams {
-            destinations: [Destination {
+            destinations: vec![Destination {
                 amount: u64::MAX,
                 address: "addr",
             }],
             account_index: 0,
             priority: 4,
             get_tx_key: true,
+            do_not_relay: true,
+            get_tx_metadata: true,
         };
         let json = serde_json::to_string(&params).unwrap();
         assert_eq!(
             json,
-            r#"{"destinations":[{"amount":18446744073709551615,"address":"addr"}],"account_index":0,"priority":4,"get_tx_key":true}"#
+            r#"{"destinations":[{"amount":18446744073709551615,"address":"addr"}],"account_index":0,"priority":4,"get_tx_key":true,"do_not_relay":true,"get_tx_metadata":true}"#
         );
     }
 
@@ -760,7 +1073,7 @@ mod tests {
         ] {
             let error = error_of(name);
             assert!(
-                matches!(&error, Error::Rpc { code: c, .. } if *c == code),
+                matches!(&error, Error::Rejected { code: c, .. } if *c == code),
                 "{name}: {error:?}"
             );
             assert!(!error.is_insufficient_funds() && !error.is_invalid_address());
@@ -794,5 +1107,203 @@ mod tests {
             result.into_balance(),
             Err(Error::InvalidResponse(_))
         ));
+    }
+
+    const TX_BUILT: &str = "61943b41f2e6b8556c38f265141a4f21ba0688c2dcfa39fb74b25f8c0d0598db";
+    const TX_SWEEP: &str = "5e84086c140a8429768310725aafdeae8e18eeabbf6c79280c4bd53473a7f30a";
+
+    #[test]
+    fn decodes_a_built_transfer_to_two_destinations() {
+        let result: TransferResult = decode("transfer", &fixture("transfer_do_not_relay")).unwrap();
+        let amounts = [Piconero::ONE_XMR, Piconero::new(2_500_000_000_000)];
+        let built = result.into_built(&amounts).unwrap();
+        assert_eq!(built.txid, txid(TX_BUILT));
+        assert_eq!(built.amounts, amounts);
+        assert_eq!(built.total().unwrap(), Piconero::new(3_500_000_000_000));
+        assert_eq!(built.fee, Piconero::new(3_423_600_000));
+        assert_eq!(built.weight, Some(2853));
+        // Paying a subaddress adds a key per output (two destinations and the change).
+        assert_eq!(built.tx_key.len(), 64 * 4);
+        assert!(built.tx_metadata.as_str().starts_with("0102"));
+        // The wallet reports the sum; another sum is not what was asked for.
+        let result: TransferResult = decode("transfer", &fixture("transfer_do_not_relay")).unwrap();
+        let error = result.into_built(&[Piconero::ONE_XMR]).unwrap_err();
+        assert!(matches!(error, Error::InvalidResponse(_)), "{error:?}");
+        // A relayed transfer has no metadata to keep.
+        let result: TransferResult = decode("transfer", &fixture("transfer")).unwrap();
+        let error = result
+            .into_built(&[Piconero::new(1_234_567_890_123)])
+            .unwrap_err();
+        assert!(matches!(&error, Error::InvalidResponse(m) if m.contains("tx_metadata")));
+    }
+
+    #[test]
+    fn decodes_a_relay() {
+        let result: RelayTxResult = decode("relay_tx", &fixture("relay_tx")).unwrap();
+        assert_eq!(result.into_txid().unwrap(), txid(TX_BUILT));
+    }
+
+    #[test]
+    fn relay_errors_are_uncertain_unless_the_metadata_is_bad() {
+        let relay_error = |name| {
+            super::decode::<serde::de::IgnoredAny>("relay_tx", &fixture(name), Effect::Broadcast)
+                .unwrap_err()
+        };
+        // A double spend and a lost daemon answer read the same: "Failed to commit tx.".
+        let error = relay_error("error_relay_double_spend");
+        assert!(
+            matches!(&error, Error::RelayUncertain { code: -4, message } if message == "Failed to commit tx."),
+            "{error:?}"
+        );
+        assert!(error.is_unknown_outcome());
+        let error = relay_error("error_relay_bad_metadata");
+        assert_eq!(error.rpc_code(), Some(codes::BAD_TX_METADATA));
+        assert!(error.is_definitely_not_sent(), "{error:?}");
+        // A transfer with its daemon gone: it may have failed while relaying.
+        let error = relay_error("error_transfer_no_daemon");
+        assert!(error.is_unknown_outcome(), "{error:?}");
+    }
+
+    #[test]
+    fn decodes_outgoing_states() {
+        let outgoing = |name: &str, tx: &str| {
+            decode::<GetTransferByTxidResult>("get_transfer_by_txid", &fixture(name))
+                .unwrap()
+                .into_outgoing(txid(tx))
+                .unwrap()
+                .unwrap()
+        };
+        let pending = outgoing("get_transfer_by_txid_pending", TX_BUILT);
+        assert_eq!(pending.state, OutgoingState::Pool);
+        assert_eq!(pending.amount, Piconero::new(3_500_000_000_000));
+        assert_eq!(pending.fee, Piconero::new(3_423_600_000));
+        let mined = outgoing("get_transfer_by_txid_out", TX_BUILT);
+        assert_eq!(
+            mined.state,
+            OutgoingState::Confirmed {
+                height: 81,
+                confirmations: 1
+            }
+        );
+        assert_eq!(mined.amount, pending.amount);
+        // Relayed again after it was mined: the stale pending entry does not hide the block.
+        let again = outgoing("get_transfer_by_txid_relayed_again", TX_BUILT);
+        assert_eq!(
+            again.state,
+            OutgoingState::Confirmed {
+                height: 81,
+                confirmations: 25
+            }
+        );
+        // A sweep to the wallet itself: its "amount" is 0 (nothing left the wallet), the
+        // destination got the swept sum.
+        let sweep = outgoing("get_transfer_by_txid_sweep", TX_SWEEP);
+        assert_eq!(sweep.amount, Piconero::new(633_291_366_138_415));
+        assert_eq!(sweep.fee, Piconero::new(15_252_000_000));
+        // Asked for another txid than the wallet answered for.
+        let error = decode::<GetTransferByTxidResult>(
+            "get_transfer_by_txid",
+            &fixture("get_transfer_by_txid_out"),
+        )
+        .unwrap()
+        .into_outgoing(txid(TX_SWEEP))
+        .unwrap_err();
+        assert!(matches!(error, Error::InvalidResponse(_)));
+        // Not found is the wallet's -8.
+        assert!(error_of("error_tx_not_found").is_not_found());
+    }
+
+    #[test]
+    fn a_failed_or_incoming_only_entry() {
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&fixture("get_transfer_by_txid_pending")).unwrap();
+        body["result"]["transfers"][0]["type"] = serde_json::json!("failed");
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let status = decode::<GetTransferByTxidResult>("get_transfer_by_txid", &bytes)
+            .unwrap()
+            .into_outgoing(txid(TX_BUILT))
+            .unwrap()
+            .unwrap();
+        assert_eq!(status.state, OutgoingState::Failed);
+        body["result"]["transfers"][0]["type"] = serde_json::json!("in");
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let status = decode::<GetTransferByTxidResult>("get_transfer_by_txid", &bytes)
+            .unwrap()
+            .into_outgoing(txid(TX_BUILT))
+            .unwrap();
+        assert_eq!(status, None);
+    }
+
+    #[test]
+    fn decodes_sweeps() {
+        let result: SweepAllResult =
+            decode("sweep_all", &fixture("sweep_all_do_not_relay")).unwrap();
+        let built = result.into_built().unwrap();
+        assert_eq!(built.len(), 1);
+        assert_eq!(built[0].amounts, [Piconero::new(633_291_366_138_415)]);
+        assert_eq!(built[0].fee, Piconero::new(15_252_000_000));
+        assert_eq!(built[0].weight, Some(12710));
+        assert_eq!(built[0].tx_key.len(), 64);
+        let result: SweepAllResult = decode("sweep_all", &fixture("sweep_all")).unwrap();
+        let relayed = result.into_built().unwrap();
+        assert_eq!(relayed[0].txid, txid(TX_SWEEP));
+        // Lists of different lengths.
+        let mut body: serde_json::Value = serde_json::from_slice(&fixture("sweep_all")).unwrap();
+        body["result"]["fee_list"] = serde_json::json!([]);
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let error = decode::<SweepAllResult>("sweep_all", &bytes)
+            .unwrap()
+            .into_built()
+            .unwrap_err();
+        assert!(matches!(error, Error::InvalidResponse(_)));
+    }
+
+    #[test]
+    fn nothing_to_sweep_is_recognised() {
+        for name in ["error_sweep_nothing_below", "error_sweep_no_unlocked"] {
+            for effect in [Effect::Write, Effect::Broadcast] {
+                let error = super::decode::<SweepAllResult>("sweep_all", &fixture(name), effect)
+                    .unwrap_err();
+                assert!(found_nothing_to_sweep(&error), "{name}: {error:?}");
+            }
+        }
+        assert!(!found_nothing_to_sweep(&error_of(
+            "error_relay_double_spend"
+        )));
+        assert!(!found_nothing_to_sweep(&error_of("error_not_enough_money")));
+    }
+
+    #[test]
+    fn decodes_store_and_outputs() {
+        let _: serde::de::IgnoredAny = decode("store", &fixture("store")).unwrap();
+        let body = br#"{"result":{"transfers":[
+            {"amount":5,"spent":false,"unlocked":true,"subaddr_index":{"major":0,"minor":2},"frozen":false,"global_index":1,"key_image":"","pubkey":"","tx_hash":"","block_height":3},
+            {"amount":7,"spent":true,"unlocked":true,"subaddr_index":{"major":0,"minor":0}},
+            {"amount":9,"spent":false,"unlocked":false,"subaddr_index":{"major":0,"minor":0}}]}}"#;
+        let outputs = decode::<IncomingTransfersResult>("incoming_transfers", body)
+            .unwrap()
+            .into_outputs(0)
+            .unwrap();
+        assert_eq!(
+            outputs,
+            [
+                OwnedOutput {
+                    amount: Piconero::new(5),
+                    subaddress: index(0, 2),
+                    unlocked: true
+                },
+                OwnedOutput {
+                    amount: Piconero::new(9),
+                    subaddress: index(0, 0),
+                    unlocked: false
+                },
+            ]
+        );
+        let empty = decode::<IncomingTransfersResult>("incoming_transfers", br#"{"result":{}}"#);
+        assert!(empty.unwrap().into_outputs(0).unwrap().is_empty());
+        let other_account = decode::<IncomingTransfersResult>("incoming_transfers", body)
+            .unwrap()
+            .into_outputs(1);
+        assert!(other_account.is_err());
     }
 }

@@ -3,8 +3,11 @@
 #![allow(unreachable_pub)]
 
 mod deposits;
+mod login;
 mod subaddresses;
+mod sweeps;
 mod transfers;
+mod withdrawals;
 
 /// A regtest network for one test, or the end of the test when the Monero programs are not
 /// installed and the run does not require them.

@@ -1,8 +1,9 @@
-//! The values the [`WalletRpc`](crate::WalletRpc) port speaks in.
+//! The values the [`WalletRpc`](super::WalletRpc) port speaks in.
 
 use std::fmt;
 
-use pupero_core::{MoneroAddress, Piconero};
+use crate::address::MoneroAddress;
+use crate::money::Piconero;
 
 /// Where an output lands in a wallet: the account (`major`) and the subaddress within it
 /// (`minor`). Index 0 of an account is its primary address.
@@ -205,13 +206,138 @@ pub struct Balance {
     pub unlocked: Piconero,
 }
 
-/// What a [`refresh`](crate::WalletRpc::refresh) found.
+/// What a [`refresh`](super::WalletRpc::refresh) found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refreshed {
     /// New blocks the wallet scanned.
     pub blocks_fetched: u64,
     /// Whether any of them paid the wallet.
     pub received_money: bool,
+}
+
+/// The most destinations one transaction pays. A Monero transaction has at most 16 outputs
+/// (the bulletproof aggregation limit, `BULLETPROOF_MAX_OUTPUTS`) and one of them is the
+/// change; asking for more makes the wallet split the payment into several transactions, which
+/// the worker could not relay atomically.
+pub const MAX_DESTINATIONS: usize = 15;
+
+/// A signed transaction the wallet built but did not broadcast, as `monero-wallet-rpc`
+/// serializes it (`tx_metadata`, hex). Relaying it is idempotent: it is one transaction with
+/// fixed key images, so it can be paid at most once however often it is relayed.
+///
+/// It holds the transaction's secret keys (payment proofs, not spending), so `Debug` shows
+/// only its length.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TxMetadata(String);
+
+impl TxMetadata {
+    /// The metadata, if `hex` is a non-empty, even number of hex digits (stored lowercase).
+    pub fn from_hex(hex: &str) -> Option<TxMetadata> {
+        let valid = !hex.is_empty()
+            && hex.len().is_multiple_of(2)
+            && hex.bytes().all(|digit| hex_value(digit).is_some());
+        valid.then(|| TxMetadata(hex.to_ascii_lowercase()))
+    }
+
+    /// The hex text, as the wallet's `relay_tx` takes it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TxMetadata {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TxMetadata({} hex digits)", self.0.len())
+    }
+}
+
+impl serde::Serialize for TxMetadata {
+    /// Serializes as the hex string, to be stored with a withdrawal.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for TxMetadata {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<TxMetadata, D::Error> {
+        let text = String::deserialize(d)?;
+        TxMetadata::from_hex(&text).ok_or_else(|| serde::de::Error::custom("expected hex digits"))
+    }
+}
+
+/// A transaction the wallet built and signed: what a withdrawal worker persists *before*
+/// relaying it, so that after a crash it can relay the same transaction again (a no-op if it
+/// was already relayed) instead of building a second one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuiltTransfer {
+    /// The transaction's id, known before it is broadcast.
+    pub txid: Txid,
+    /// What each destination receives, in the order asked for.
+    pub amounts: Vec<Piconero>,
+    /// The network fee, paid by the wallet on top of the amounts.
+    pub fee: Piconero,
+    /// The transaction's secret key (hex), for payment proofs (`check_tx_key`).
+    pub tx_key: String,
+    /// The signed transaction, for [`relay`](super::WalletRpc::relay).
+    pub tx_metadata: TxMetadata,
+    /// The transaction's weight in bytes, when the wallet reports it.
+    pub weight: Option<u64>,
+}
+
+impl BuiltTransfer {
+    /// The sum of the amounts (what leaves the wallet besides the fee).
+    ///
+    /// # Errors
+    /// [`crate::Error::AmountOverflow`] if the amounts add up beyond `u64` (the wallet would
+    /// not build such a transaction).
+    pub fn total(&self) -> crate::Result<Piconero> {
+        self.amounts
+            .iter()
+            .try_fold(Piconero::ZERO, |sum, amount| sum.checked_add(*amount))
+    }
+}
+
+/// Where an outgoing transaction stands, as the wallet sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutgoingState {
+    /// Relayed and waiting in the daemon's pool.
+    Pool,
+    /// Mined.
+    Confirmed {
+        /// The height of the block holding it.
+        height: u64,
+        /// Blocks on top of (and including) that block.
+        confirmations: u64,
+    },
+    /// The wallet gave up on it: it left the pool without being mined (a double spend, or
+    /// dropped by the daemon). Its inputs are spendable again.
+    Failed,
+}
+
+/// An outgoing transaction the wallet knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingStatus {
+    /// The transaction.
+    pub txid: Txid,
+    /// Where it stands.
+    pub state: OutgoingState,
+    /// What it paid its destinations (the sum; a sweep to the wallet itself included). A wallet
+    /// that lost its record of the transaction (restarted before `store`) and found it again on
+    /// the chain knows only what left it, without the change.
+    pub amount: Piconero,
+    /// The network fee it paid.
+    pub fee: Piconero,
+}
+
+/// An output the wallet owns and has not spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnedOutput {
+    /// Its amount.
+    pub amount: Piconero,
+    /// The subaddress that received it.
+    pub subaddress: SubaddressIndex,
+    /// Whether it can be spent now (ordinary outputs unlock 10 blocks after they are mined).
+    pub unlocked: bool,
 }
 
 #[cfg(test)]
@@ -261,5 +387,37 @@ mod tests {
         let numbers: Vec<u32> = all.iter().map(|p| p.as_u32()).collect();
         assert_eq!(numbers, [0, 1, 2, 3, 4]);
         assert_eq!(Priority::default(), Priority::Default);
+    }
+
+    #[test]
+    fn tx_metadata_is_hex_and_debug_hides_it() {
+        let metadata = TxMetadata::from_hex("01AB").unwrap();
+        assert_eq!(metadata.as_str(), "01ab");
+        assert_eq!(format!("{metadata:?}"), "TxMetadata(4 hex digits)");
+        for bad in ["", "0", "0g", "01 2"] {
+            assert_eq!(TxMetadata::from_hex(bad), None, "{bad:?}");
+        }
+        let json = serde_json::to_string(&metadata).unwrap();
+        assert_eq!(json, "\"01ab\"");
+        assert_eq!(serde_json::from_str::<TxMetadata>(&json).unwrap(), metadata);
+        assert!(serde_json::from_str::<TxMetadata>("\"xyz\"").is_err());
+    }
+
+    #[test]
+    fn a_built_transfer_adds_its_amounts() {
+        let built = BuiltTransfer {
+            txid: Txid::from_bytes([1; 32]),
+            amounts: vec![Piconero::new(2), Piconero::new(3)],
+            fee: Piconero::new(1),
+            tx_key: String::new(),
+            tx_metadata: TxMetadata::from_hex("00").unwrap(),
+            weight: None,
+        };
+        assert_eq!(built.total().unwrap(), Piconero::new(5));
+        let overflowing = BuiltTransfer {
+            amounts: vec![Piconero::MAX, Piconero::new(1)],
+            ..built
+        };
+        assert!(overflowing.total().is_err());
     }
 }
