@@ -135,10 +135,16 @@ impl AppState {
         }
         let wallet = match &settings.wallet {
             Some(wallet) => {
-                let rpc = pupero_wallet::HttpWalletRpc::new(
-                    &wallet.rpc_url,
+                let mut config = pupero_wallet::WalletRpcConfig::new(
+                    wallet.rpc_url.clone(),
                     settings.monero_network.addresses(),
-                )?;
+                );
+                if let Some(login) = &wallet.rpc_login
+                    && let Some((user, password)) = login.expose().split_once(':')
+                {
+                    config = config.with_login(user, password);
+                }
+                let rpc = pupero_wallet::HttpWalletRpc::with_config(config)?;
                 Some(crate::deposits::PlatformWallet::new(
                     Arc::new(rpc),
                     wallet.account,
