@@ -43,6 +43,10 @@ pub struct AppState {
     pub events: crate::events::EventBus,
     /// The platform's Monero wallet, when one is configured.
     pub wallet: Option<crate::deposits::PlatformWallet>,
+    /// Wakes the wallet worker (the in-process queue of withdrawal messages).
+    pub withdrawal_wake: tokio::sync::Notify,
+    /// This process's name in worker leases.
+    pub worker_id: Uuid,
     /// Open event streams, per user and in total.
     pub stream_slots: Arc<crate::events::StreamSlots>,
 }
@@ -186,6 +190,8 @@ impl AppState {
             prices,
             events: crate::events::EventBus::default(),
             wallet,
+            withdrawal_wake: tokio::sync::Notify::new(),
+            worker_id: Uuid::now_v7(),
             stream_slots,
         }))
     }

@@ -77,6 +77,9 @@ pub mod codes {
     pub const TRADE_CHANGED: &str = "TRADE_CHANGED";
     /// The `Idempotency-Key` was already used for a different request.
     pub const IDEMPOTENCY_KEY_REUSED: &str = "IDEMPOTENCY_KEY_REUSED";
+    /// The destination is not an address of the platform's network, or is one of its own
+    /// deposit addresses.
+    pub const INVALID_ADDRESS: &str = "INVALID_ADDRESS";
     /// The platform's Monero wallet is not configured or not answering; try again later.
     pub const WALLET_UNAVAILABLE: &str = "WALLET_UNAVAILABLE";
     /// The trade's chat is closed: the trade ended more than the grace period ago.

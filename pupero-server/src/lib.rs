@@ -26,6 +26,7 @@ pub mod security;
 pub mod store;
 pub mod trades;
 pub mod two_factor;
+pub mod withdrawals;
 
 use std::sync::Arc;
 
@@ -88,7 +89,8 @@ pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         // One task: aborting it stops every job.
         tokio::join!(
             expire_trades_and_prune_events(state.clone()),
-            scan_deposits(state)
+            scan_deposits(state.clone()),
+            withdrawals::run_worker(state)
         );
     })
 }

@@ -84,7 +84,7 @@ pub struct Step {
     pub reason: Option<String>,
 }
 
-fn request_hash(parts: &[&str]) -> String {
+pub(crate) fn request_hash(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part.as_bytes());

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use poem_openapi::param::Query;
+use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use pupero_core::{DepositStatus, Scope, Timestamp};
@@ -12,7 +12,10 @@ use qrcode::render::svg;
 use super::{Auth, Tag};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::store::{DepositRow, MAX_DEPOSITS_PER_PAGE};
+use crate::store::{DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_WITHDRAWALS_PER_PAGE, WithdrawalRow};
+use crate::trades::IdempotencyKey;
+use poem_openapi::ApiResponse;
+use uuid::Uuid;
 
 /// Deposits per page when the client does not say.
 const DEFAULT_DEPOSITS_PER_PAGE: u32 = 20;
@@ -67,6 +70,90 @@ pub struct DepositPage {
     pub items: Vec<DepositView>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
+}
+
+/// A withdrawal request.
+#[derive(Debug, Object)]
+pub struct WithdrawalRequest {
+    /// Where to send the XMR: an address of the platform's network (not one of its deposit
+    /// addresses).
+    pub address: String,
+    /// XMR the address receives, decimal; the network fee is charged on top (at most
+    /// `max_fee`, the rest returned once the transaction is sent).
+    pub amount: String,
+    /// The authenticator app's current code, when 2FA is on.
+    pub totp_code: Option<String>,
+    /// Or one unused recovery code.
+    pub recovery_code: Option<String>,
+}
+
+/// A withdrawal as its owner sees it.
+#[derive(Debug, Object)]
+pub struct WithdrawalView {
+    /// Withdrawal id.
+    pub id: Uuid,
+    /// `requested`, `signed`, `broadcast`, `confirmed` or `failed` (refunded).
+    pub state: String,
+    /// The destination.
+    pub address: String,
+    /// XMR it receives.
+    pub amount: String,
+    /// The network fee reserve held with it.
+    pub max_fee: String,
+    /// Its share of the real network fee, once the transaction is built.
+    pub fee: Option<String>,
+    /// The transaction, once built.
+    pub txid: Option<String>,
+    /// Its secret key, a proof of payment (`check_tx_key`), once built.
+    pub tx_key: Option<String>,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// When requested, unix ms.
+    pub requested_at_ms: u64,
+    /// When it last changed, unix ms.
+    pub updated_at_ms: u64,
+}
+
+/// A page of withdrawals, newest first.
+#[derive(Debug, Object)]
+pub struct WithdrawalPage {
+    /// The withdrawals.
+    pub items: Vec<WithdrawalView>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// A withdrawal request's answer.
+#[derive(Debug, ApiResponse)]
+pub enum WithdrawalCreated {
+    /// A new withdrawal, held and queued.
+    #[oai(status = 201)]
+    Created(Json<WithdrawalView>),
+    /// The same request again under the same key: the withdrawal it made.
+    #[oai(status = 200)]
+    Replayed(Json<WithdrawalView>),
+}
+
+impl WalletApi {
+    async fn withdrawal_view(&self, row: &WithdrawalRow) -> Result<WithdrawalView, ApiError> {
+        let tx = match row.tx {
+            Some(id) => self.state.store.withdrawal_tx(id).await?,
+            None => None,
+        };
+        Ok(WithdrawalView {
+            id: row.id,
+            state: row.state.as_str().to_owned(),
+            address: row.destination.clone(),
+            amount: row.amount.to_xmr_string(),
+            max_fee: row.max_fee.to_xmr_string(),
+            fee: row.fee.map(|f| f.to_xmr_string()),
+            txid: tx.as_ref().map(|t| t.txid.clone()),
+            tx_key: tx.map(|t| t.tx_key),
+            failure: row.failure.clone(),
+            requested_at_ms: row.requested_at.as_unix_ms(),
+            updated_at_ms: row.updated_at.as_unix_ms(),
+        })
+    }
 }
 
 fn view(row: &DepositRow, required: u64) -> DepositView {
@@ -131,6 +218,123 @@ impl WalletApi {
             address: row.address,
             confirmations_required: self.state.settings.deposits.confirmations(),
         }))
+    }
+
+    /// Withdraws XMR to an address: the amount and a network fee reserve are held at once and
+    /// the wallet worker sends it. Needs an `Idempotency-Key` (a retry with the same key and
+    /// request returns the same withdrawal) and the 2FA code when 2FA is on.
+    #[oai(
+        path = "/api/v1/wallet/withdrawals",
+        method = "post",
+        operation_id = "request_withdrawal"
+    )]
+    async fn request_withdrawal(
+        &self,
+        auth: Auth,
+        body: Json<WithdrawalRequest>,
+        /// Required: makes retries safe.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: Header<Option<String>>,
+    ) -> Result<WithdrawalCreated, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Withdraw)?;
+        let key = idempotency_key
+            .0
+            .as_deref()
+            .ok_or_else(|| ApiError::validation("a withdrawal needs an Idempotency-Key header"))
+            .and_then(IdempotencyKey::parse)?;
+        let (row, created) = self
+            .state
+            .request_withdrawal(
+                principal.user,
+                &key,
+                &body.address,
+                &body.amount,
+                (body.totp_code.as_deref(), body.recovery_code.as_deref()),
+            )
+            .await?;
+        let view = self.withdrawal_view(&row).await?;
+        Ok(if created {
+            WithdrawalCreated::Created(Json(view))
+        } else {
+            WithdrawalCreated::Replayed(Json(view))
+        })
+    }
+
+    /// One of the caller's withdrawals.
+    #[oai(
+        path = "/api/v1/wallet/withdrawals/:id",
+        method = "get",
+        operation_id = "get_withdrawal"
+    )]
+    async fn withdrawal(
+        &self,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> Result<Json<WithdrawalView>, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Read)?;
+        let row = self
+            .state
+            .store
+            .withdrawal(id.0)
+            .await?
+            .filter(|w| w.user == principal.user)
+            .ok_or_else(|| ApiError::not_found("no such withdrawal"))?;
+        Ok(Json(self.withdrawal_view(&row).await?))
+    }
+
+    /// The caller's withdrawals, newest first.
+    #[oai(
+        path = "/api/v1/wallet/withdrawals",
+        method = "get",
+        operation_id = "list_withdrawals"
+    )]
+    async fn withdrawals(
+        &self,
+        auth: Auth,
+        /// Withdrawals per page, 1–100 (default 20).
+        limit: Query<Option<u32>>,
+        /// `next_cursor` of the previous page.
+        cursor: Query<Option<String>>,
+    ) -> Result<Json<WithdrawalPage>, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Read)?;
+        let limit = match limit.0 {
+            None => DEFAULT_DEPOSITS_PER_PAGE,
+            Some(n) if (1..=MAX_WITHDRAWALS_PER_PAGE).contains(&n) => n,
+            Some(_) => {
+                return Err(ApiError::validation(format!(
+                    "limit must be between 1 and {MAX_WITHDRAWALS_PER_PAGE}"
+                )));
+            }
+        };
+        let before = match cursor.0 {
+            None => None,
+            Some(c) => {
+                let invalid = || ApiError::validation("invalid cursor");
+                let (at, id) = c.split_once('.').ok_or_else(invalid)?;
+                Some((
+                    Timestamp::from_unix_ms(at.parse().map_err(|_| invalid())?),
+                    id.parse::<Uuid>().map_err(|_| invalid())?,
+                ))
+            }
+        };
+        let rows = self
+            .state
+            .store
+            .withdrawals_of(principal.user, before, limit)
+            .await?;
+        let full = rows.len() == usize::try_from(limit).unwrap_or(usize::MAX);
+        let next_cursor = rows
+            .last()
+            .filter(|_| full)
+            .map(|r| format!("{}.{}", r.requested_at.as_unix_ms(), r.id));
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            items.push(self.withdrawal_view(row).await?);
+        }
+        Ok(Json(WithdrawalPage { items, next_cursor }))
     }
 
     /// The caller's deposits, newest first: pending ones with their confirmations, credited

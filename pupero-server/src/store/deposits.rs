@@ -169,6 +169,15 @@ impl Store {
         row.as_ref().map(address_from_row).transpose()
     }
 
+    /// Whether `address` is one of the platform's deposit subaddresses.
+    pub async fn is_deposit_address(&self, address: &str) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT user_id FROM deposit_addresses WHERE address = ?")
+            .bind(address.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
     /// Records `row`; false if the user already has one (the caller reads it).
     pub async fn insert_deposit_address(
         &self,

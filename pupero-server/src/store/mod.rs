@@ -9,9 +9,14 @@ use uuid::Uuid;
 
 mod admin;
 mod deposits;
+mod withdrawals;
 pub use deposits::{
     DepositAddressRow, DepositRef, DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_PENDING_PER_SCAN,
     SeenDeposit, mark_deposit_credited_in,
+};
+pub use withdrawals::{
+    MAX_WITHDRAWALS_PER_PAGE, TOPIC_WITHDRAWAL, WithdrawalRow, WithdrawalTxRow, fail_requested_in,
+    insert_withdrawal_in, move_tx_in,
 };
 mod chat;
 mod events;

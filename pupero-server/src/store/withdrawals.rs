@@ -1,0 +1,448 @@
+//! Withdrawals, the transactions paying them, the outbox and the worker lease.
+
+use pupero_core::{Piconero, Timestamp, UserId, WithdrawalState};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use uuid::Uuid;
+
+use super::{Store, StoreError, ms};
+
+/// The most withdrawals one user's page lists.
+pub const MAX_WITHDRAWALS_PER_PAGE: u32 = 100;
+
+/// The outbox topic of withdrawals: the payload is the withdrawal id.
+pub const TOPIC_WITHDRAWAL: &str = "withdrawal";
+
+/// A withdrawal as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawalRow {
+    /// Its id, derived from the user and the idempotency key.
+    pub id: Uuid,
+    /// Whose.
+    pub user: UserId,
+    /// SHA-256 of the request, to tell a retry from another request under the same key.
+    pub request_hash: String,
+    /// Where to, as the user gave it (parsed for the network when requested).
+    pub destination: String,
+    /// How much the destination receives.
+    pub amount: Piconero,
+    /// The fee reserve held with it.
+    pub max_fee: Piconero,
+    /// Where it stands.
+    pub state: WithdrawalState,
+    /// The transaction paying it, once signed.
+    pub tx: Option<Uuid>,
+    /// Its share of the transaction's fee, once signed.
+    pub fee: Option<Piconero>,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// When requested.
+    pub requested_at: Timestamp,
+    /// When last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A transaction paying withdrawals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawalTxRow {
+    /// Our id of it.
+    pub id: Uuid,
+    /// The transaction id, lowercase hex.
+    pub txid: String,
+    /// Its secret key, the payment proof (hex).
+    pub tx_key: String,
+    /// The signed transaction, as `relay_tx` takes it (hex).
+    pub tx_metadata: String,
+    /// The whole network fee.
+    pub fee: Piconero,
+    /// `signed`, `broadcast`, `confirmed` or `failed`.
+    pub state: WithdrawalState,
+    /// How often relaying was tried.
+    pub relay_attempts: u64,
+    /// The block that mined it.
+    pub height: Option<u64>,
+    /// When it was built.
+    pub created_at: Timestamp,
+}
+
+fn u64_of(row: &AnyRow, column: &'static str) -> Result<u64, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(column))
+}
+
+fn time_of(row: &AnyRow, column: &'static str) -> Result<Timestamp, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    Timestamp::try_from(v).map_err(|_| StoreError::Corrupt(column))
+}
+
+fn uuid_of(text: &str, what: &'static str) -> Result<Uuid, StoreError> {
+    text.parse().map_err(|_| StoreError::Corrupt(what))
+}
+
+fn i64_of(v: u64, what: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(what))
+}
+
+fn state_of(row: &AnyRow) -> Result<WithdrawalState, StoreError> {
+    let state: String = row.try_get("state")?;
+    WithdrawalState::parse(&state).ok_or(StoreError::Corrupt("withdrawal state"))
+}
+
+const WITHDRAWAL_COLUMNS: &str = "id, user_id, request_hash, destination, amount_piconero, \
+     max_fee_piconero, state, tx_id, fee_piconero, failure, requested_at_ms, updated_at_ms";
+
+fn withdrawal_from_row(row: &AnyRow) -> Result<WithdrawalRow, StoreError> {
+    let id: String = row.try_get("id")?;
+    let user: String = row.try_get("user_id")?;
+    let tx: Option<String> = row.try_get("tx_id")?;
+    let fee: Option<i64> = row.try_get("fee_piconero")?;
+    Ok(WithdrawalRow {
+        id: uuid_of(&id, "withdrawal id")?,
+        user: user.parse().map_err(|_| StoreError::Corrupt("user_id"))?,
+        request_hash: row.try_get("request_hash")?,
+        destination: row.try_get("destination")?,
+        amount: Piconero::new(u64_of(row, "amount_piconero")?),
+        max_fee: Piconero::new(u64_of(row, "max_fee_piconero")?),
+        state: state_of(row)?,
+        tx: tx.as_deref().map(|t| uuid_of(t, "tx_id")).transpose()?,
+        fee: fee
+            .map(|f| u64::try_from(f).map(Piconero::new))
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("fee_piconero"))?,
+        failure: row.try_get("failure")?,
+        requested_at: time_of(row, "requested_at_ms")?,
+        updated_at: time_of(row, "updated_at_ms")?,
+    })
+}
+
+const TX_COLUMNS: &str = "id, txid, tx_key, tx_metadata, fee_piconero, state, relay_attempts, \
+     height, created_at_ms";
+
+fn tx_from_row(row: &AnyRow) -> Result<WithdrawalTxRow, StoreError> {
+    let id: String = row.try_get("id")?;
+    let height: Option<i64> = row.try_get("height")?;
+    Ok(WithdrawalTxRow {
+        id: uuid_of(&id, "withdrawal tx id")?,
+        txid: row.try_get("txid")?,
+        tx_key: row.try_get("tx_key")?,
+        tx_metadata: row.try_get("tx_metadata")?,
+        fee: Piconero::new(u64_of(row, "fee_piconero")?),
+        state: state_of(row)?,
+        relay_attempts: u64_of(row, "relay_attempts")?,
+        height: height
+            .map(u64::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("height"))?,
+        created_at: time_of(row, "created_at_ms")?,
+    })
+}
+
+/// Records a new withdrawal and its outbox message in the caller's transaction (the ledger
+/// writer's, with its holds); false if the id exists (a replayed request).
+pub async fn insert_withdrawal_in(
+    conn: &mut AnyConnection,
+    row: &WithdrawalRow,
+    idem_key: &str,
+) -> Result<bool, StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO withdrawals (id, user_id, idem_key, request_hash, destination, \
+         amount_piconero, max_fee_piconero, state, tx_id, fee_piconero, failure, \
+         requested_at_ms, updated_at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)",
+    )
+    .bind(row.id.to_string())
+    .bind(row.user.to_string())
+    .bind(idem_key.to_owned())
+    .bind(row.request_hash.clone())
+    .bind(row.destination.clone())
+    .bind(i64_of(row.amount.as_u64(), "amount")?)
+    .bind(i64_of(row.max_fee.as_u64(), "max fee")?)
+    .bind(row.state.as_str())
+    .bind(ms(row.requested_at)?)
+    .bind(ms(row.updated_at)?)
+    .execute(&mut *conn)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    sqlx::query(
+        "INSERT INTO outbox (topic, payload, created_at_ms, published_at_ms) \
+         VALUES (?, ?, ?, NULL)",
+    )
+    .bind(TOPIC_WITHDRAWAL)
+    .bind(row.id.to_string())
+    .bind(ms(row.requested_at)?)
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+/// Moves transaction `tx` and its withdrawals from `from` to `to` in the caller's transaction;
+/// false (nothing changed) if the transaction was not in `from`.
+pub async fn move_tx_in(
+    conn: &mut AnyConnection,
+    tx: Uuid,
+    from: WithdrawalState,
+    to: WithdrawalState,
+    height: Option<u64>,
+    failure: Option<&str>,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    assert!(from.may_become(to), "{from:?} -> {to:?}");
+    let moved = sqlx::query(
+        "UPDATE withdrawal_txs SET state = ?, height = COALESCE(?, height), updated_at_ms = ? \
+         WHERE id = ? AND state = ?",
+    )
+    .bind(to.as_str())
+    .bind(height.map(|h| i64_of(h, "height")).transpose()?)
+    .bind(ms(now)?)
+    .bind(tx.to_string())
+    .bind(from.as_str())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    if moved != 1 {
+        return Ok(false);
+    }
+    sqlx::query(
+        "UPDATE withdrawals SET state = ?, failure = COALESCE(?, failure), updated_at_ms = ? \
+         WHERE tx_id = ? AND state = ?",
+    )
+    .bind(to.as_str())
+    .bind(failure.map(str::to_owned))
+    .bind(ms(now)?)
+    .bind(tx.to_string())
+    .bind(from.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
+}
+
+/// Marks a refused request failed without a transaction (`requested` → `failed`); false if
+/// it was no longer requested.
+pub async fn fail_requested_in(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    failure: &str,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let moved = sqlx::query(
+        "UPDATE withdrawals SET state = 'failed', failure = ?, updated_at_ms = ? \
+         WHERE id = ? AND state = 'requested'",
+    )
+    .bind(failure.to_owned())
+    .bind(ms(now)?)
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}
+
+impl Store {
+    /// One withdrawal.
+    pub async fn withdrawal(&self, id: Uuid) -> Result<Option<WithdrawalRow>, StoreError> {
+        let sql = format!("SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(withdrawal_from_row).transpose()
+    }
+
+    /// `user`'s withdrawals, newest first, before `before` (time and id of the previous page's
+    /// last row).
+    pub async fn withdrawals_of(
+        &self,
+        user: UserId,
+        before: Option<(Timestamp, Uuid)>,
+        limit: u32,
+    ) -> Result<Vec<WithdrawalRow>, StoreError> {
+        let limit = i64::from(limit.min(MAX_WITHDRAWALS_PER_PAGE));
+        let (at, id) = match before {
+            Some((at, id)) => (ms(at)?, id.to_string()),
+            None => (i64::MAX, String::new()),
+        };
+        let sql = format!(
+            "SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE user_id = ? \
+             AND (requested_at_ms < ? OR (requested_at_ms = ? AND (? = '' OR id < ?))) \
+             ORDER BY requested_at_ms DESC, id DESC LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(user.to_string())
+            .bind(at)
+            .bind(at)
+            .bind(id.clone())
+            .bind(id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(withdrawal_from_row).collect()
+    }
+
+    /// Withdrawals in `state`, oldest first, at most `limit`.
+    pub async fn withdrawals_in(
+        &self,
+        state: WithdrawalState,
+        limit: usize,
+    ) -> Result<Vec<WithdrawalRow>, StoreError> {
+        let sql = format!(
+            "SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE state = ? \
+             ORDER BY requested_at_ms, id LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(state.as_str())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(withdrawal_from_row).collect()
+    }
+
+    /// The withdrawals a transaction pays.
+    pub async fn withdrawals_of_tx(&self, tx: Uuid) -> Result<Vec<WithdrawalRow>, StoreError> {
+        let sql =
+            format!("SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE tx_id = ? ORDER BY id");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(tx.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(withdrawal_from_row).collect()
+    }
+
+    /// Transactions in `state`, oldest first, at most `limit`.
+    pub async fn withdrawal_txs_in(
+        &self,
+        state: WithdrawalState,
+        limit: usize,
+    ) -> Result<Vec<WithdrawalTxRow>, StoreError> {
+        let sql = format!(
+            "SELECT {TX_COLUMNS} FROM withdrawal_txs WHERE state = ? \
+             ORDER BY created_at_ms, id LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(state.as_str())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(tx_from_row).collect()
+    }
+
+    /// One transaction.
+    pub async fn withdrawal_tx(&self, id: Uuid) -> Result<Option<WithdrawalTxRow>, StoreError> {
+        let sql = format!("SELECT {TX_COLUMNS} FROM withdrawal_txs WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(tx_from_row).transpose()
+    }
+
+    /// Records a signed transaction paying `shares` (withdrawal id, fee share), moving each
+    /// from `requested` to `signed`, all in one database transaction. False, with nothing
+    /// written, if any of them is no longer `requested`: the built transaction is then never
+    /// relayed.
+    pub async fn record_signed_tx(
+        &self,
+        tx: &WithdrawalTxRow,
+        shares: &[(Uuid, Piconero)],
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut db = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO withdrawal_txs (id, txid, tx_key, tx_metadata, fee_piconero, state, \
+             relay_attempts, height, created_at_ms, updated_at_ms) \
+             VALUES (?, ?, ?, ?, ?, 'signed', 0, NULL, ?, ?)",
+        )
+        .bind(tx.id.to_string())
+        .bind(tx.txid.clone())
+        .bind(tx.tx_key.clone())
+        .bind(tx.tx_metadata.clone())
+        .bind(i64_of(tx.fee.as_u64(), "fee")?)
+        .bind(ms(now)?)
+        .bind(ms(now)?)
+        .execute(&mut *db)
+        .await?;
+        for (id, fee) in shares {
+            let moved = sqlx::query(
+                "UPDATE withdrawals SET state = 'signed', tx_id = ?, fee_piconero = ?, \
+                 updated_at_ms = ? WHERE id = ? AND state = 'requested'",
+            )
+            .bind(tx.id.to_string())
+            .bind(i64_of(fee.as_u64(), "fee share")?)
+            .bind(ms(now)?)
+            .bind(id.to_string())
+            .execute(&mut *db)
+            .await?
+            .rows_affected();
+            if moved != 1 {
+                db.rollback().await?;
+                return Ok(false);
+            }
+        }
+        db.commit().await?;
+        Ok(true)
+    }
+
+    /// Counts one more relay attempt of `tx`.
+    pub async fn count_relay_attempt(&self, tx: Uuid, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE withdrawal_txs SET relay_attempts = relay_attempts + 1, updated_at_ms = ? \
+             WHERE id = ?",
+        )
+        .bind(ms(now)?)
+        .bind(tx.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `until`; false if another holder's
+    /// lease is still running.
+    pub async fn take_lease(
+        &self,
+        name: &str,
+        holder: Uuid,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let taken = sqlx::query(
+            "UPDATE worker_leases SET holder = ?, expires_at_ms = ? \
+             WHERE name = ? AND (holder = ? OR expires_at_ms < ?)",
+        )
+        .bind(holder.to_string())
+        .bind(ms(until)?)
+        .bind(name.to_owned())
+        .bind(holder.to_string())
+        .bind(ms(now)?)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
+    /// Outbox messages not yet published, oldest first: (id, topic, payload).
+    pub async fn unpublished(&self, limit: u32) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, topic, payload FROM outbox WHERE published_at_ms IS NULL \
+             ORDER BY id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("topic")?, r.try_get("payload")?)))
+            .collect()
+    }
+
+    /// Marks outbox message `id` published.
+    pub async fn mark_published(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET published_at_ms = ? WHERE id = ?")
+            .bind(ms(now)?)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

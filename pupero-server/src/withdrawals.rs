@@ -1,0 +1,642 @@
+//! Withdrawals: the request (holds, row and outbox message in one transaction) and the wallet
+//! worker that pays them, exactly once, across crashes.
+//!
+//! The worker ([`AppState::drive_withdrawals`]) runs under a database lease, so one process at
+//! a time builds transactions (building reserves nothing in the wallet: two builders could
+//! spend the same outputs). Each pass:
+//! 1. resumes every `signed` transaction: if the wallet knows it (pool or chain) it was
+//!    broadcast; if not, its stored metadata is relayed — the same signed transaction, which
+//!    cannot pay twice. Only a relay the wallet certainly refused refunds the withdrawals;
+//!    an unknown outcome is retried on the next pass;
+//! 2. builds one transaction for up to [`MAX_WITHDRAWALS_PER_TX`] requested withdrawals with
+//!    `do_not_relay`, records it (`signed`) before relaying it, then relays it as in 1;
+//! 3. marks `confirmed` the broadcast transactions the chain has mined.
+//!
+//! Broadcasting settles the holds with each withdrawal's share of the real fee in the same
+//! database transaction that moves the rows, so the ledger and the rows never disagree.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use pupero_core::limits::{MAX_WITHDRAWAL_FEE, MAX_WITHDRAWALS_PER_TX};
+use pupero_core::wallet::{OutgoingState, Priority, TxMetadata, WalletError};
+use pupero_core::withdrawal::{hold_plan, refund_plan, settle_plan, split_fee};
+use pupero_core::{AccountId, MoneroAddress, Piconero, Timestamp, UserId, WithdrawalState};
+use pupero_ledger::{Attachment, AttachmentError, Engine};
+use sqlx::AnyConnection;
+use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::{ApiError, codes};
+use crate::events::{EventKind, NewEvent, insert_events_in};
+use crate::store::{
+    StoreError, WithdrawalRow, WithdrawalTxRow, fail_requested_in, insert_withdrawal_in, move_tx_in,
+};
+use crate::trades::{IdempotencyKey, request_hash};
+
+/// Namespace of withdrawal ids, derived from the user and the idempotency key.
+const WITHDRAWAL_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0005);
+
+/// The lease that keeps one wallet worker active.
+pub const WITHDRAWAL_LEASE: &str = "withdrawals";
+
+/// How long a worker's lease lasts without renewal: longer than the longest wallet call of a
+/// pass (a transfer is bounded by two minutes), so a live worker never loses it mid-pass.
+pub const WITHDRAWAL_LEASE_SECS: u64 = 300;
+
+/// How often the worker looks at withdrawals when nothing wakes it.
+pub const WITHDRAWAL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Transactions resumed or checked per pass.
+const MAX_TXS_PER_PASS: usize = 100;
+
+/// New transactions built per pass.
+const MAX_BUILDS_PER_PASS: usize = 10;
+
+const ABORT_REPLAY: &str = "withdrawal_replay";
+const ABORT_CHANGED: &str = "withdrawal_changed";
+
+fn store_abort(e: StoreError) -> AttachmentError {
+    match e {
+        StoreError::Database(e) => AttachmentError::Database(e),
+        other => AttachmentError::Database(sqlx::Error::Protocol(other.to_string())),
+    }
+}
+
+fn balance_events(users: &[UserId], payload: serde_json::Value) -> Vec<NewEvent> {
+    let mut users = users.to_vec();
+    users.sort_unstable();
+    users.dedup();
+    users
+        .into_iter()
+        .map(|user| NewEvent {
+            user,
+            kind: EventKind::BalanceChanged,
+            trade: None,
+            payload: payload.clone(),
+        })
+        .collect()
+}
+
+/// Writes a new withdrawal and its outbox message with its holds.
+struct RequestAttachment {
+    row: WithdrawalRow,
+    key: String,
+}
+
+#[async_trait]
+impl Attachment for RequestAttachment {
+    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+        if !insert_withdrawal_in(conn, &self.row, &self.key)
+            .await
+            .map_err(store_abort)?
+        {
+            return Err(AttachmentError::Abort(ABORT_REPLAY));
+        }
+        let events = balance_events(
+            &[self.row.user],
+            serde_json::json!({ "withdrawal_id": self.row.id.to_string(), "state": "requested" }),
+        );
+        insert_events_in(conn, &events, self.row.requested_at)
+            .await
+            .map_err(store_abort)
+    }
+}
+
+/// Moves a transaction and its withdrawals one state on, with the ledger plan of that step.
+struct MoveAttachment {
+    tx: Uuid,
+    from: WithdrawalState,
+    to: WithdrawalState,
+    height: Option<u64>,
+    failure: Option<String>,
+    users: Vec<UserId>,
+    now: Timestamp,
+}
+
+#[async_trait]
+impl Attachment for MoveAttachment {
+    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+        if !move_tx_in(
+            conn,
+            self.tx,
+            self.from,
+            self.to,
+            self.height,
+            self.failure.as_deref(),
+            self.now,
+        )
+        .await
+        .map_err(store_abort)?
+        {
+            return Err(AttachmentError::Abort(ABORT_CHANGED));
+        }
+        let events = balance_events(
+            &self.users,
+            serde_json::json!({ "withdrawal_tx": self.tx.to_string(), "state": self.to.as_str() }),
+        );
+        insert_events_in(conn, &events, self.now)
+            .await
+            .map_err(store_abort)
+    }
+}
+
+/// Fails a request the wallet refused before any transaction existed, with its refund.
+struct RefuseAttachment {
+    id: Uuid,
+    user: UserId,
+    failure: String,
+    now: Timestamp,
+}
+
+#[async_trait]
+impl Attachment for RefuseAttachment {
+    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+        if !fail_requested_in(conn, self.id, &self.failure, self.now)
+            .await
+            .map_err(store_abort)?
+        {
+            return Err(AttachmentError::Abort(ABORT_CHANGED));
+        }
+        let events = balance_events(
+            &[self.user],
+            serde_json::json!({ "withdrawal_id": self.id.to_string(), "state": "failed" }),
+        );
+        insert_events_in(conn, &events, self.now)
+            .await
+            .map_err(store_abort)
+    }
+}
+
+/// What one worker pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DriveReport {
+    /// Whether this process held the lease (if not, it did nothing).
+    pub leader: bool,
+    /// Transactions built and signed.
+    pub signed: usize,
+    /// Transactions found or made broadcast.
+    pub broadcast: usize,
+    /// Transactions mined.
+    pub confirmed: usize,
+    /// Withdrawals refunded.
+    pub failed: usize,
+}
+
+/// Why a worker pass stopped early. The rows say where everything stands; the next pass goes
+/// on from there.
+#[derive(Debug, thiserror::Error)]
+pub enum DriveError {
+    /// No wallet is configured.
+    #[error("no wallet is configured")]
+    NoWallet,
+    /// The wallet failed.
+    #[error("wallet: {0}")]
+    Wallet(#[from] WalletError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] pupero_ledger::Error),
+}
+
+fn reused() -> ApiError {
+    ApiError::conflict(
+        codes::IDEMPOTENCY_KEY_REUSED,
+        "this Idempotency-Key was used for a different request",
+    )
+}
+
+impl AppState {
+    /// Requests a withdrawal of `amount` XMR to `destination` for `user`: the holds, the row and
+    /// the outbox message commit together. The same key with the same request returns the
+    /// same withdrawal (`false`: nothing new happened) without asking for the second factor
+    /// again; a new request needs `second_factor` (code, recovery code) when 2FA is on.
+    pub async fn request_withdrawal(
+        &self,
+        user: UserId,
+        key: &IdempotencyKey,
+        destination: &str,
+        amount: &str,
+        second_factor: (Option<&str>, Option<&str>),
+    ) -> Result<(WithdrawalRow, bool), ApiError> {
+        self.platform_wallet()?;
+        let amount =
+            Piconero::from_xmr_str(amount).map_err(|e| ApiError::validation(e.to_string()))?;
+        let network = self.settings.monero_network;
+        let address =
+            MoneroAddress::parse(destination.trim(), network.addresses()).map_err(|e| {
+                ApiError::BadRequest(crate::error::body(
+                    codes::INVALID_ADDRESS,
+                    format!("not a {} address: {e}", network.as_str()),
+                ))
+            })?;
+        if self.store.is_deposit_address(address.as_str()).await? {
+            return Err(ApiError::BadRequest(crate::error::body(
+                codes::INVALID_ADDRESS,
+                "that is a deposit address of this platform; nothing would leave it",
+            )));
+        }
+        let hash = request_hash(&[address.as_str(), &amount.as_u64().to_string()]);
+        let mut name = user.as_uuid().as_bytes().to_vec();
+        name.extend_from_slice(key.as_str().as_bytes());
+        let id = Uuid::new_v5(&WITHDRAWAL_ID_NAMESPACE, &name);
+        if let Some(row) = self.store.withdrawal(id).await? {
+            return if row.request_hash == hash {
+                Ok((row, false))
+            } else {
+                Err(reused())
+            };
+        }
+        let plan = hold_plan(id, AccountId::user_xmr(user), amount)
+            .map_err(|e| ApiError::validation(e.to_string()))?;
+        self.verify_second_factor(user, second_factor.0, second_factor.1)
+            .await?;
+        let now = self.now();
+        let row = WithdrawalRow {
+            id,
+            user,
+            request_hash: hash.clone(),
+            destination: address.as_str().to_owned(),
+            amount,
+            max_fee: MAX_WITHDRAWAL_FEE,
+            state: WithdrawalState::Requested,
+            tx: None,
+            fee: None,
+            failure: None,
+            requested_at: now,
+            updated_at: now,
+        };
+        let attachment = RequestAttachment {
+            row: row.clone(),
+            key: key.as_str().to_owned(),
+        };
+        match self.ledger.transfer_attached(plan, attachment).await {
+            Ok(_) => {
+                self.events.notify([user]);
+                self.withdrawal_wake.notify_one();
+                tracing::info!(withdrawal = %id, %user, amount = %amount, "withdrawal requested");
+                Ok((row, true))
+            }
+            Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
+                match self.store.withdrawal(id).await? {
+                    Some(row) if row.request_hash == hash => Ok((row, false)),
+                    Some(_) => Err(reused()),
+                    None => Err(ApiError::internal(&StoreError::Corrupt(
+                        "a replayed withdrawal is missing",
+                    ))),
+                }
+            }
+            Err(e) if e.is_insufficient_funds() => Err(ApiError::conflict(
+                codes::INSUFFICIENT_FUNDS,
+                format!(
+                    "the available balance does not cover {} XMR and the network fee reserve of {} XMR",
+                    amount.to_xmr_string(),
+                    MAX_WITHDRAWAL_FEE.to_xmr_string()
+                ),
+            )),
+            Err(e) if e.is_conflict() => Err(reused()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One pass of the wallet worker (see the module's documentation). Does nothing unless
+    /// this process holds the worker lease.
+    pub async fn drive_withdrawals(&self) -> Result<DriveReport, DriveError> {
+        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let now = self.now();
+        let mut report = DriveReport::default();
+        if !self
+            .store
+            .take_lease(
+                WITHDRAWAL_LEASE,
+                self.worker_id,
+                now.plus_secs(WITHDRAWAL_LEASE_SECS),
+                now,
+            )
+            .await?
+        {
+            return Ok(report);
+        }
+        report.leader = true;
+        // The wallet must see the newest blocks: a stale wallet builds from spent outputs.
+        wallet.rpc.refresh().await?;
+
+        for tx in self
+            .store
+            .withdrawal_txs_in(WithdrawalState::Signed, MAX_TXS_PER_PASS)
+            .await?
+        {
+            self.resume_signed(&tx, &mut report).await?;
+        }
+
+        for _ in 0..MAX_BUILDS_PER_PASS {
+            let batch = self
+                .store
+                .withdrawals_in(WithdrawalState::Requested, MAX_WITHDRAWALS_PER_TX)
+                .await?;
+            if batch.is_empty() || !self.build_and_relay(&batch, &mut report).await? {
+                break;
+            }
+        }
+
+        for tx in self
+            .store
+            .withdrawal_txs_in(WithdrawalState::Broadcast, MAX_TXS_PER_PASS)
+            .await?
+        {
+            let txid = parse_txid(&tx)?;
+            if let Some(status) = wallet.rpc.outgoing_transfer(txid).await?
+                && let OutgoingState::Confirmed { height, .. } = status.state
+                && self
+                    .move_tx(
+                        &tx,
+                        WithdrawalState::Confirmed,
+                        Some(height),
+                        None,
+                        Vec::new(),
+                    )
+                    .await?
+            {
+                report.confirmed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Builds one transaction for `batch`, records it and relays it. False when nothing could
+    /// be built now (the next pass tries again).
+    async fn build_and_relay(
+        &self,
+        batch: &[WithdrawalRow],
+        report: &mut DriveReport,
+    ) -> Result<bool, DriveError> {
+        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let network = self.settings.monero_network.addresses();
+        let mut destinations = Vec::with_capacity(batch.len());
+        for w in batch {
+            let address = MoneroAddress::parse(&w.destination, network)
+                .map_err(|_| StoreError::Corrupt("withdrawal destination"))?;
+            destinations.push((address, w.amount));
+        }
+        let built = match wallet
+            .rpc
+            .build_transfer(wallet.account, &destinations, Priority::Default)
+            .await
+        {
+            Ok(built) => built,
+            Err(e) if e.is_insufficient_funds() => {
+                tracing::warn!(error = %e, withdrawals = batch.len(),
+                    "the wallet cannot pay the withdrawals now; waiting for unlocked funds");
+                return Ok(false);
+            }
+            Err(e) if e.is_definitely_not_sent() && !e.is_unavailable() => {
+                // Refused for what it is (an address, an amount): refund the oldest alone if
+                // it was alone, else build one by one so that one bad request stops no other.
+                if let [only] = batch {
+                    self.refuse(only, &e.to_string()).await?;
+                    report.failed += 1;
+                    return Ok(true);
+                }
+                return Box::pin(self.build_and_relay(&batch[..1], report)).await;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if built.amounts != destinations.iter().map(|(_, a)| *a).collect::<Vec<_>>() {
+            return Err(DriveError::Wallet(WalletError::InvalidResponse(
+                "the built transaction pays other amounts than asked".to_owned(),
+            )));
+        }
+        let shares = split_fee(built.fee, batch.len());
+        if shares.iter().zip(batch).any(|(fee, w)| *fee > w.max_fee) {
+            tracing::warn!(fee = %built.fee, withdrawals = batch.len(),
+                "the network fee exceeds the reserve; not relaying, trying later");
+            return Ok(false);
+        }
+        let tx = WithdrawalTxRow {
+            id: Uuid::now_v7(),
+            txid: built.txid.to_string(),
+            tx_key: built.tx_key.clone(),
+            tx_metadata: built.tx_metadata.as_str().to_owned(),
+            fee: built.fee,
+            state: WithdrawalState::Signed,
+            relay_attempts: 0,
+            height: None,
+            created_at: self.now(),
+        };
+        let ids: Vec<(Uuid, Piconero)> = batch.iter().map(|w| w.id).zip(shares).collect();
+        if !self.store.record_signed_tx(&tx, &ids, self.now()).await? {
+            // Another worker moved one of them: this transaction is never relayed.
+            return Ok(false);
+        }
+        report.signed += 1;
+        tracing::info!(txid = %tx.txid, fee = %tx.fee, withdrawals = batch.len(), "signed a withdrawal transaction");
+        self.resume_signed(&tx, report).await?;
+        Ok(true)
+    }
+
+    /// Brings a signed transaction to broadcast (or, if the wallet certainly refused it, its
+    /// withdrawals to failed).
+    async fn resume_signed(
+        &self,
+        tx: &WithdrawalTxRow,
+        report: &mut DriveReport,
+    ) -> Result<(), DriveError> {
+        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let txid = parse_txid(tx)?;
+        match wallet.rpc.outgoing_transfer(txid).await? {
+            Some(status) if status.state != OutgoingState::Failed => {
+                // Relayed before (by us before a crash): settle, never relay again.
+                if self.settle(tx).await? {
+                    report.broadcast += 1;
+                }
+                return Ok(());
+            }
+            Some(_) => {
+                tracing::error!(txid = %tx.txid, "the wallet reports a signed withdrawal transaction failed; needs an operator");
+                return Ok(());
+            }
+            None => {}
+        }
+        let metadata = TxMetadata::from_hex(&tx.tx_metadata)
+            .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
+        self.store.count_relay_attempt(tx.id, self.now()).await?;
+        match wallet.rpc.relay(&metadata).await {
+            Ok(_) => {
+                if let Err(e) = wallet.rpc.store().await {
+                    tracing::warn!(error = %e, "saving the wallet after a relay failed");
+                }
+                if self.settle(tx).await? {
+                    report.broadcast += 1;
+                }
+            }
+            Err(e) if e.is_definitely_not_sent() => {
+                tracing::warn!(txid = %tx.txid, error = %e, "the wallet refused to relay; refunding");
+                let users = self.users_of(tx).await?;
+                let plan = self
+                    .store
+                    .withdrawals_of_tx(tx.id)
+                    .await?
+                    .iter()
+                    .flat_map(|w| refund_plan(w.id))
+                    .collect();
+                if self
+                    .move_tx_with(
+                        tx,
+                        WithdrawalState::Failed,
+                        None,
+                        Some(&e.to_string()),
+                        plan,
+                        users,
+                    )
+                    .await?
+                {
+                    report.failed += 1;
+                }
+            }
+            Err(e) => {
+                // Unknown: it may be on its way. The next pass looks for it before relaying.
+                tracing::warn!(txid = %tx.txid, error = %e, "relay outcome unknown; checking again next pass");
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn users_of(&self, tx: &WithdrawalTxRow) -> Result<Vec<UserId>, DriveError> {
+        Ok(self
+            .store
+            .withdrawals_of_tx(tx.id)
+            .await?
+            .iter()
+            .map(|w| w.user)
+            .collect())
+    }
+
+    /// Signed → broadcast, posting each withdrawal's amount and fee share.
+    async fn settle(&self, tx: &WithdrawalTxRow) -> Result<bool, DriveError> {
+        let withdrawals = self.store.withdrawals_of_tx(tx.id).await?;
+        let mut plan = Vec::with_capacity(withdrawals.len() * 2);
+        for w in &withdrawals {
+            let fee = w
+                .fee
+                .ok_or(StoreError::Corrupt("signed withdrawal without fee"))?;
+            plan.extend(settle_plan(w.id, fee));
+        }
+        let users = withdrawals.iter().map(|w| w.user).collect();
+        self.move_tx_with(tx, WithdrawalState::Broadcast, None, None, plan, users)
+            .await
+    }
+
+    async fn move_tx(
+        &self,
+        tx: &WithdrawalTxRow,
+        to: WithdrawalState,
+        height: Option<u64>,
+        failure: Option<&str>,
+        users: Vec<UserId>,
+    ) -> Result<bool, DriveError> {
+        self.move_tx_with(tx, to, height, failure, Vec::new(), users)
+            .await
+    }
+
+    async fn move_tx_with(
+        &self,
+        tx: &WithdrawalTxRow,
+        to: WithdrawalState,
+        height: Option<u64>,
+        failure: Option<&str>,
+        plan: Vec<pupero_core::ledger::NewTransfer>,
+        users: Vec<UserId>,
+    ) -> Result<bool, DriveError> {
+        let current = self
+            .store
+            .withdrawal_tx(tx.id)
+            .await?
+            .ok_or(StoreError::Corrupt("withdrawal tx vanished"))?;
+        if !current.state.may_become(to) {
+            return Ok(false);
+        }
+        let attachment = MoveAttachment {
+            tx: tx.id,
+            from: current.state,
+            to,
+            height,
+            failure: failure.map(str::to_owned),
+            users: users.clone(),
+            now: self.now(),
+        };
+        match self.ledger.transfer_attached(plan, attachment).await {
+            Ok(_) => {
+                self.events.notify(users);
+                tracing::info!(txid = %tx.txid, state = to.as_str(), "withdrawal transaction moved");
+                Ok(true)
+            }
+            Err(pupero_ledger::Error::Aborted(ABORT_CHANGED)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Fails a requested withdrawal the wallet refused, refunding its holds.
+    async fn refuse(&self, w: &WithdrawalRow, why: &str) -> Result<(), DriveError> {
+        let attachment = RefuseAttachment {
+            id: w.id,
+            user: w.user,
+            failure: why.chars().take(200).collect(),
+            now: self.now(),
+        };
+        match self
+            .ledger
+            .transfer_attached(refund_plan(w.id), attachment)
+            .await
+        {
+            Ok(_) => {
+                self.events.notify([w.user]);
+                Ok(())
+            }
+            Err(pupero_ledger::Error::Aborted(ABORT_CHANGED)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Publishes the outbox to the in-process queue: wakes the worker once per batch.
+    pub async fn publish_outbox(&self) -> Result<usize, StoreError> {
+        let pending = self.store.unpublished(1_000).await?;
+        for (id, _, _) in &pending {
+            self.store.mark_published(*id, self.now()).await?;
+        }
+        if !pending.is_empty() {
+            self.withdrawal_wake.notify_one();
+        }
+        Ok(pending.len())
+    }
+}
+
+fn parse_txid(tx: &WithdrawalTxRow) -> Result<pupero_core::wallet::Txid, StoreError> {
+    pupero_core::wallet::Txid::from_hex(&tx.txid).ok_or(StoreError::Corrupt("withdrawal txid"))
+}
+
+/// Runs the wallet worker forever: a pass when woken (a new request) or every
+/// [`WITHDRAWAL_INTERVAL`].
+pub async fn run_worker(state: Arc<AppState>) {
+    if state.wallet.is_none() {
+        return;
+    }
+    loop {
+        let _ = tokio::time::timeout(WITHDRAWAL_INTERVAL, state.withdrawal_wake.notified()).await;
+        if let Err(e) = state.publish_outbox().await {
+            tracing::warn!(error = %e, "publishing the outbox failed");
+        }
+        match state.drive_withdrawals().await {
+            Ok(report)
+                if report.signed + report.broadcast + report.confirmed + report.failed > 0 =>
+            {
+                tracing::info!(?report, "withdrawal pass");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "withdrawal pass stopped; resuming next pass"),
+        }
+    }
+}
