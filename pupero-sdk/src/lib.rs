@@ -46,7 +46,9 @@ pub use pupero_core::Rating;
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use trades::{FeeAccount, OpenTradeRequest, Resolution, TradePage, TradeParty, TradeView};
 pub use types::*;
-pub use wallet::{Deposit, DepositAddress, DepositPage};
+pub use wallet::{
+    Deposit, DepositAddress, DepositPage, Withdrawal, WithdrawalPage, WithdrawalRequest,
+};
 
 /// Refresh the access token when less than this is left of its life.
 const REFRESH_MARGIN: Duration = Duration::from_secs(30);

@@ -81,3 +81,105 @@ impl Client {
             .await
     }
 }
+
+/// A withdrawal request.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WithdrawalRequest {
+    /// Where to send the XMR.
+    pub address: String,
+    /// XMR the address receives, decimal; the network fee is charged on top.
+    pub amount: String,
+    /// The 2FA code, when 2FA is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totp_code: Option<String>,
+    /// Or a recovery code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_code: Option<String>,
+}
+
+/// A withdrawal.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Withdrawal {
+    /// Withdrawal id.
+    pub id: uuid::Uuid,
+    /// `requested`, `signed`, `broadcast`, `confirmed` or `failed` (refunded).
+    pub state: String,
+    /// The destination.
+    pub address: String,
+    /// XMR it receives.
+    pub amount: String,
+    /// The fee reserve held with it.
+    pub max_fee: String,
+    /// Its share of the real network fee, once built.
+    pub fee: Option<String>,
+    /// The transaction, once built.
+    pub txid: Option<String>,
+    /// The transaction's secret key (payment proof), once built.
+    pub tx_key: Option<String>,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// When requested, unix ms.
+    pub requested_at_ms: u64,
+    /// When it last changed, unix ms.
+    pub updated_at_ms: u64,
+}
+
+/// A page of withdrawals, newest first.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WithdrawalPage {
+    /// The withdrawals.
+    pub items: Vec<Withdrawal>,
+    /// The next page's cursor; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl Client {
+    /// Requests a withdrawal. `idempotency_key` is required by the server: retrying with the
+    /// same key and request returns the same withdrawal.
+    pub async fn request_withdrawal(
+        &self,
+        request: &WithdrawalRequest,
+        idempotency_key: &str,
+    ) -> Result<Withdrawal, Error> {
+        self.send_keyed(
+            reqwest::Method::POST,
+            "/api/v1/wallet/withdrawals",
+            Some(request),
+            Some(idempotency_key),
+        )
+        .await
+    }
+
+    /// One of the caller's withdrawals.
+    pub async fn withdrawal(&self, id: uuid::Uuid) -> Result<Withdrawal, Error> {
+        self.send(
+            reqwest::Method::GET,
+            &format!("/api/v1/wallet/withdrawals/{id}"),
+            None::<&()>,
+            true,
+        )
+        .await
+    }
+
+    /// One page of the caller's withdrawals, newest first.
+    pub async fn withdrawals(
+        &self,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+    ) -> Result<WithdrawalPage, Error> {
+        let mut query = Vec::new();
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(cursor) = cursor {
+            query.push(format!("cursor={}", crate::urlencode(cursor)));
+        }
+        let mut path = String::from("/api/v1/wallet/withdrawals");
+        if !query.is_empty() {
+            path.push('?');
+            path.push_str(&query.join("&"));
+        }
+        self.send(reqwest::Method::GET, &path, None::<&()>, true)
+            .await
+    }
+}

@@ -47,6 +47,8 @@ pub struct AppState {
     pub withdrawal_wake: tokio::sync::Notify,
     /// This process's name in worker leases.
     pub worker_id: Uuid,
+    /// One worker pass at a time in this process (the lease keeps other processes out).
+    pub worker_pass: tokio::sync::Mutex<()>,
     /// Open event streams, per user and in total.
     pub stream_slots: Arc<crate::events::StreamSlots>,
 }
@@ -192,6 +194,7 @@ impl AppState {
             wallet,
             withdrawal_wake: tokio::sync::Notify::new(),
             worker_id: Uuid::now_v7(),
+            worker_pass: tokio::sync::Mutex::new(()),
             stream_slots,
         }))
     }

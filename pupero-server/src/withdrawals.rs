@@ -306,6 +306,7 @@ impl AppState {
     /// this process holds the worker lease.
     pub async fn drive_withdrawals(&self) -> Result<DriveReport, DriveError> {
         let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let _one_pass = self.worker_pass.lock().await;
         let now = self.now();
         let mut report = DriveReport::default();
         if !self

@@ -21,3 +21,4 @@ mod profile;
 mod ratelimit;
 mod totp;
 mod trades;
+mod withdrawals;

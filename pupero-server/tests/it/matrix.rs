@@ -29,6 +29,8 @@ enum Allowed {
     Trade,
     /// The owner of the resource (`User`), by session or by a key with the `trade` scope.
     OwnerTrade,
+    /// Any logged-in person, and API keys with the `withdraw` scope.
+    Withdraw,
     /// Any logged-in person; never an API key.
     Sessions,
     /// Admins' sessions only.
@@ -52,6 +54,7 @@ impl Allowed {
             Allowed::Public => true,
             Allowed::Read => session || caller == Caller::KeyRead,
             Allowed::Trade => session || caller == Caller::KeyTrade,
+            Allowed::Withdraw => session || caller == Caller::KeyWithdraw,
             Allowed::OwnerTrade => matches!(caller, Caller::User | Caller::KeyTrade),
             Allowed::Sessions => session,
             Allowed::Admins => caller == Caller::Admin,
@@ -247,6 +250,24 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             Allowed::Read,
         ),
         ("GET", "/api/v1/wallet/deposits".into(), None, Allowed::Read),
+        (
+            "GET",
+            "/api/v1/wallet/withdrawals".into(),
+            None,
+            Allowed::Read,
+        ),
+        (
+            "GET",
+            format!("/api/v1/wallet/withdrawals/{}", uuid::Uuid::nil()),
+            None,
+            Allowed::Read,
+        ),
+        (
+            "POST",
+            "/api/v1/wallet/withdrawals".into(),
+            Some(serde_json::json!({ "address": "x", "amount": "1" })),
+            Allowed::Withdraw,
+        ),
         (
             "GET",
             "/api/v1/payment-methods".into(),

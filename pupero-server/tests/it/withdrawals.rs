@@ -1,0 +1,218 @@
+//! Withdrawals against a private regtest network: the platform's wallet pays real
+//! transactions that an independent wallet receives.
+
+use std::time::Duration;
+
+use pupero_core::{DepositPolicy, Piconero};
+use pupero_ledger::testing::Backend;
+use pupero_sdk::WithdrawalRequest;
+use pupero_server::config::{MoneroNetwork, WalletSettings};
+use pupero_wallet::WalletRpc;
+use pupero_wallet::testing::{Regtest, TestWallet};
+
+use crate::support::{TestApp, manual_clock, spawn_app_with};
+
+/// The scanner's own loop stays out of the way.
+const NEVER_SECS: u64 = 24 * 60 * 60;
+
+async fn app_on(backend: Backend, platform: &TestWallet) -> Option<TestApp> {
+    let url = platform.url().to_owned();
+    spawn_app_with(
+        backend,
+        move |settings| {
+            settings.monero_network = MoneroNetwork::Regtest;
+            settings.wallet = Some(WalletSettings {
+                scan_interval_secs: NEVER_SECS,
+                ..WalletSettings::at(url)
+            });
+            settings.deposits = DepositPolicy::new(3).expect("valid");
+        },
+        manual_clock(),
+    )
+    .await
+}
+
+fn xmr(s: &str) -> Piconero {
+    Piconero::from_xmr_str(s).expect("amount")
+}
+
+fn request(address: &str, amount: &str) -> WithdrawalRequest {
+    WithdrawalRequest {
+        address: address.to_owned(),
+        amount: amount.to_owned(),
+        totp_code: None,
+        recovery_code: None,
+    }
+}
+
+/// Drives the worker until withdrawal `id` of `client` is in `state`.
+async fn drive_until(
+    app: &TestApp,
+    client: &pupero_sdk::Client,
+    id: uuid::Uuid,
+    state: &str,
+) -> pupero_sdk::Withdrawal {
+    for _ in 0..60 {
+        if let Err(e) = app.state.drive_withdrawals().await {
+            eprintln!("worker pass: {e}");
+        }
+        let w = client.withdrawal(id).await.expect("withdrawal");
+        if w.state == state {
+            return w;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("withdrawal {id} never reached {state}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
+    let Some(net) = Regtest::start().await else {
+        return;
+    };
+    let receiver = net.wallet("receiver").await;
+    for (n, backend) in [Backend::Sqlite, Backend::MariaDb].into_iter().enumerate() {
+        let platform = net.wallet(&format!("platform{n}")).await;
+        net.fund(&platform).await;
+        let Some(app) = app_on(backend, &platform).await else {
+            continue;
+        };
+        let names = [format!("alice{n}"), format!("bob{n}"), format!("carol{n}")];
+        let mut clients = Vec::new();
+        for name in &names {
+            let (client, _) = app.user(name).await;
+            pupero_server::admin_cli::credit_dev(&app.state, name, "5")
+                .await
+                .expect("credit");
+            clients.push(client);
+        }
+        let alice = &clients[0];
+        let to = receiver.address().to_string();
+
+        // Refusals: nothing held, nothing queued.
+        let e = alice
+            .request_withdrawal(&request("not an address", "1"), "bad-address")
+            .await
+            .unwrap_err();
+        assert_eq!((e.status(), e.code()), (Some(400), Some("INVALID_ADDRESS")));
+        let own = clients[1].deposit_address().await.expect("deposit address");
+        let e = alice
+            .request_withdrawal(&request(&own.address, "1"), "own-address")
+            .await
+            .unwrap_err();
+        assert_eq!((e.status(), e.code()), (Some(400), Some("INVALID_ADDRESS")));
+        let e = alice
+            .request_withdrawal(&request(&to, "5"), "too-much")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.status(), e.code()),
+            (Some(409), Some("INSUFFICIENT_FUNDS"))
+        );
+        assert_eq!(alice.balance().await.unwrap().available, xmr("5"));
+
+        // One withdrawal: held at once (amount + fee reserve), idempotent by key.
+        let w = alice
+            .request_withdrawal(&request(&to, "1.25"), "first")
+            .await
+            .expect("withdrawal");
+        assert_eq!(w.state, "requested");
+        let reserve = xmr(&w.max_fee);
+        let again = alice
+            .request_withdrawal(&request(&to, "1.25"), "first")
+            .await
+            .expect("replay");
+        assert_eq!(again.id, w.id);
+        let e = alice
+            .request_withdrawal(&request(&to, "1.5"), "first")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("IDEMPOTENCY_KEY_REUSED"));
+        let balance = alice.balance().await.unwrap();
+        assert_eq!(balance.available, xmr("3.75").checked_sub(reserve).unwrap());
+
+        let sent = drive_until(&app, alice, w.id, "broadcast").await;
+        let fee = xmr(sent.fee.as_deref().expect("fee"));
+        let txid = sent.txid.clone().expect("txid");
+        assert!(sent.tx_key.is_some());
+        // The user paid the amount and the real fee, to the piconero.
+        let balance = alice.balance().await.unwrap();
+        assert_eq!(
+            balance.available,
+            xmr("3.75").checked_sub(fee).unwrap(),
+            "{balance:?}"
+        );
+        assert_eq!(balance.held, Piconero::ZERO);
+        let outgoing = platform
+            .rpc()
+            .outgoing_transfer(pupero_wallet::Txid::from_hex(&txid).unwrap())
+            .await
+            .unwrap()
+            .expect("the wallet sent it");
+        assert_eq!(outgoing.fee, fee);
+        // The receiver sees exactly one payment of the amount.
+        receiver.rpc().refresh().await.unwrap();
+        let seen: Vec<_> = receiver
+            .rpc()
+            .incoming_transfers(0, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.txid.to_string() == txid)
+            .collect();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!(seen[0].amount, xmr("1.25"));
+
+        // More passes change nothing; mined, it is confirmed.
+        for _ in 0..2 {
+            app.state.drive_withdrawals().await.expect("pass");
+        }
+        net.mine(1).await;
+        drive_until(&app, alice, w.id, "confirmed").await;
+        assert_eq!(
+            alice.balance().await.unwrap().available,
+            xmr("3.75").checked_sub(fee).unwrap()
+        );
+
+        // Two users' withdrawals queued together go out in one transaction, sharing its fee.
+        let b = clients[1]
+            .request_withdrawal(&request(&to, "0.5"), "b")
+            .await
+            .unwrap();
+        let c = clients[2]
+            .request_withdrawal(&request(&to, "0.25"), "c")
+            .await
+            .unwrap();
+        let b = drive_until(&app, &clients[1], b.id, "broadcast").await;
+        let c = drive_until(&app, &clients[2], c.id, "broadcast").await;
+        if b.txid == c.txid {
+            let tx = platform
+                .rpc()
+                .outgoing_transfer(
+                    pupero_wallet::Txid::from_hex(b.txid.as_deref().unwrap()).unwrap(),
+                )
+                .await
+                .unwrap()
+                .unwrap();
+            let shares = xmr(b.fee.as_deref().unwrap())
+                .checked_add(xmr(c.fee.as_deref().unwrap()))
+                .unwrap();
+            assert_eq!(shares, tx.fee);
+        }
+        for (client, amount, w) in [(&clients[1], "0.5", &b), (&clients[2], "0.25", &c)] {
+            let paid = xmr(amount)
+                .checked_add(xmr(w.fee.as_deref().unwrap()))
+                .unwrap();
+            assert_eq!(
+                client.balance().await.unwrap().available,
+                xmr("5").checked_sub(paid).unwrap()
+            );
+        }
+        app.state
+            .ledger
+            .check_invariants()
+            .await
+            .expect("ledger invariants");
+        app.stop().await;
+    }
+}
