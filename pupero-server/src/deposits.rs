@@ -111,13 +111,9 @@ struct CreditAttachment {
 #[async_trait]
 impl Attachment for CreditAttachment {
     async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
-        let store_abort = |e: StoreError| match e {
-            StoreError::Database(e) => AttachmentError::Database(e),
-            other => AttachmentError::Database(sqlx::Error::Protocol(other.to_string())),
-        };
         if !mark_deposit_credited_in(conn, &self.key, self.now)
             .await
-            .map_err(store_abort)?
+            .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_NOT_PENDING));
         }
@@ -131,7 +127,7 @@ impl Attachment for CreditAttachment {
         };
         insert_events_in(conn, &[event], self.now)
             .await
-            .map_err(store_abort)?;
+            .map_err(AttachmentError::from)?;
         Ok(())
     }
 }

@@ -177,12 +177,7 @@ impl pupero_ledger::Attachment for EventsAttachment {
     ) -> Result<(), pupero_ledger::AttachmentError> {
         insert_events_in(conn, &self.events, self.now)
             .await
-            .map_err(|e| match e {
-                StoreError::Database(e) => pupero_ledger::AttachmentError::Database(e),
-                other => pupero_ledger::AttachmentError::Database(sqlx::Error::Protocol(
-                    other.to_string(),
-                )),
-            })
+            .map_err(pupero_ledger::AttachmentError::from)
     }
 }
 

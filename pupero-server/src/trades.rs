@@ -124,13 +124,6 @@ fn idempotency_reused() -> ApiError {
     )
 }
 
-fn store_abort(error: StoreError) -> AttachmentError {
-    match error {
-        StoreError::Database(e) => AttachmentError::Database(e),
-        other => AttachmentError::Database(sqlx::Error::Protocol(other.to_string())),
-    }
-}
-
 fn trade_event(trade: &Trade, kind: EventKind, users: &[UserId]) -> Vec<NewEvent> {
     users
         .iter()
@@ -200,29 +193,29 @@ impl Attachment for OpenAttachment {
         if let Some((key, request)) = &self.request
             && !insert_request_in(conn, self.taker, key.as_str(), request, now)
                 .await
-                .map_err(store_abort)?
+                .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_REPLAY));
         }
         if !offer_takeable_in(conn, trade.offer())
             .await
-            .map_err(store_abort)?
+            .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_OFFER_UNAVAILABLE));
         }
         // Counted here, inside the writer's transaction, the limit is exact for this process.
         let open = open_trades_of_in(conn, self.taker)
             .await
-            .map_err(store_abort)?;
+            .map_err(AttachmentError::from)?;
         if open >= u64::from(self.max_open_trades) {
             return Err(AttachmentError::Abort(ABORT_TRADE_LIMIT));
         }
         insert_trade_in(conn, &self.row)
             .await
-            .map_err(store_abort)?;
+            .map_err(AttachmentError::from)?;
         insert_events_in(conn, &step_events(trade), now)
             .await
-            .map_err(store_abort)?;
+            .map_err(AttachmentError::from)?;
         Ok(())
     }
 }
@@ -243,19 +236,19 @@ impl Attachment for StepAttachment {
         if let Some((user, key, request)) = &self.request
             && !insert_request_in(conn, *user, key.as_str(), request, self.now)
                 .await
-                .map_err(store_abort)?
+                .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_REPLAY));
         }
         if !update_trade_in(conn, &self.next, self.dispute.as_ref(), self.resolved_by)
             .await
-            .map_err(store_abort)?
+            .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_TRADE_CHANGED));
         }
         insert_events_in(conn, &step_events(&self.next), self.now)
             .await
-            .map_err(store_abort)?;
+            .map_err(AttachmentError::from)?;
         Ok(())
     }
 }

@@ -57,13 +57,6 @@ const MAX_BUILDS_PER_PASS: usize = 10;
 const ABORT_REPLAY: &str = "withdrawal_replay";
 const ABORT_CHANGED: &str = "withdrawal_changed";
 
-fn store_abort(e: StoreError) -> AttachmentError {
-    match e {
-        StoreError::Database(e) => AttachmentError::Database(e),
-        other => AttachmentError::Database(sqlx::Error::Protocol(other.to_string())),
-    }
-}
-
 fn balance_events(users: &[UserId], payload: serde_json::Value) -> Vec<NewEvent> {
     let mut users = users.to_vec();
     users.sort_unstable();
@@ -90,7 +83,7 @@ impl Attachment for RequestAttachment {
     async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
         if !insert_withdrawal_in(conn, &self.row, &self.key)
             .await
-            .map_err(store_abort)?
+            .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_REPLAY));
         }
@@ -100,7 +93,7 @@ impl Attachment for RequestAttachment {
         );
         insert_events_in(conn, &events, self.row.requested_at)
             .await
-            .map_err(store_abort)
+            .map_err(AttachmentError::from)
     }
 }
 
@@ -128,7 +121,7 @@ impl Attachment for MoveAttachment {
             self.now,
         )
         .await
-        .map_err(store_abort)?
+        .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_CHANGED));
         }
@@ -138,7 +131,7 @@ impl Attachment for MoveAttachment {
         );
         insert_events_in(conn, &events, self.now)
             .await
-            .map_err(store_abort)
+            .map_err(AttachmentError::from)
     }
 }
 
@@ -155,7 +148,7 @@ impl Attachment for RefuseAttachment {
     async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
         if !fail_requested_in(conn, self.id, &self.failure, self.now)
             .await
-            .map_err(store_abort)?
+            .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_CHANGED));
         }
@@ -165,7 +158,7 @@ impl Attachment for RefuseAttachment {
         );
         insert_events_in(conn, &events, self.now)
             .await
-            .map_err(store_abort)
+            .map_err(AttachmentError::from)
     }
 }
 

@@ -7,7 +7,7 @@ use pupero_ledger::Engine;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError, ms};
+use super::{Store, StoreError, i64_of, ms, time_of, u32_of, u64_of};
 
 /// The most deposits one user's page lists.
 pub const MAX_DEPOSITS_PER_PAGE: u32 = 100;
@@ -62,21 +62,6 @@ pub struct DepositRow {
     pub credited_at: Option<Timestamp>,
 }
 
-fn u32_of(row: &AnyRow, column: &'static str) -> Result<u32, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    u32::try_from(v).map_err(|_| StoreError::Corrupt(column))
-}
-
-fn u64_of(row: &AnyRow, column: &'static str) -> Result<u64, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(column))
-}
-
-fn time_of(row: &AnyRow, column: &'static str) -> Result<Timestamp, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    Timestamp::try_from(v).map_err(|_| StoreError::Corrupt(column))
-}
-
 fn user_of(row: &AnyRow) -> Result<UserId, StoreError> {
     let v: String = row.try_get("user_id")?;
     v.parse().map_err(|_| StoreError::Corrupt("user_id"))
@@ -89,10 +74,6 @@ fn bool_of(row: &AnyRow, column: &'static str) -> Result<bool, StoreError> {
         1 => Ok(true),
         _ => Err(StoreError::Corrupt(column)),
     }
-}
-
-fn i64_of(v: u64, what: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(what))
 }
 
 fn address_from_row(row: &AnyRow) -> Result<DepositAddressRow, StoreError> {

@@ -140,6 +140,45 @@ pub struct Store {
     engine: Engine,
 }
 
+/// A storage failure inside a ledger attachment: a database error stays one (so the writer can
+/// retry a deadlock); anything else is reported through it.
+impl From<StoreError> for pupero_ledger::AttachmentError {
+    fn from(error: StoreError) -> pupero_ledger::AttachmentError {
+        match error {
+            StoreError::Database(e) => pupero_ledger::AttachmentError::Database(e),
+            other => {
+                pupero_ledger::AttachmentError::Database(sqlx::Error::Protocol(other.to_string()))
+            }
+        }
+    }
+}
+
+/// An unsigned column (stored as `BIGINT`).
+pub(crate) fn u64_of(row: &sqlx::any::AnyRow, column: &'static str) -> Result<u64, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(column))
+}
+
+/// A 32-bit unsigned column (wallet account and subaddress indices).
+pub(crate) fn u32_of(row: &sqlx::any::AnyRow, column: &'static str) -> Result<u32, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    u32::try_from(v).map_err(|_| StoreError::Corrupt(column))
+}
+
+/// A unix-milliseconds column.
+pub(crate) fn time_of(
+    row: &sqlx::any::AnyRow,
+    column: &'static str,
+) -> Result<Timestamp, StoreError> {
+    let v: i64 = row.try_get(column)?;
+    Timestamp::try_from(v).map_err(|_| StoreError::Corrupt(column))
+}
+
+/// An unsigned value as the `BIGINT` it is stored in.
+pub(crate) fn i64_of(v: u64, what: &'static str) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt(what))
+}
+
 pub(crate) fn ms(t: Timestamp) -> Result<i64, StoreError> {
     i64::try_from(t).map_err(|_| StoreError::Corrupt("timestamp out of range"))
 }

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use super::{Store, StoreError, ms};
+use super::{Store, StoreError, i64_of, ms, time_of, u64_of};
 
 /// The most withdrawals one user's page lists.
 pub const MAX_WITHDRAWALS_PER_PAGE: u32 = 100;
@@ -65,22 +65,8 @@ pub struct WithdrawalTxRow {
     pub created_at: Timestamp,
 }
 
-fn u64_of(row: &AnyRow, column: &'static str) -> Result<u64, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(column))
-}
-
-fn time_of(row: &AnyRow, column: &'static str) -> Result<Timestamp, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    Timestamp::try_from(v).map_err(|_| StoreError::Corrupt(column))
-}
-
 fn uuid_of(text: &str, what: &'static str) -> Result<Uuid, StoreError> {
     text.parse().map_err(|_| StoreError::Corrupt(what))
-}
-
-fn i64_of(v: u64, what: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(what))
 }
 
 fn state_of(row: &AnyRow) -> Result<WithdrawalState, StoreError> {
