@@ -246,9 +246,9 @@ impl AppState {
         }
         report.seen = seen.len();
 
+        let listed: std::collections::HashSet<&DepositRef> = seen.iter().map(|s| &s.key).collect();
         for old in &pending {
-            let still_there = seen.iter().any(|s| s.key == old.key);
-            if !still_there
+            if !listed.contains(&old.key)
                 && expected_in_scan(old.sighting.height, from)
                 && self.store.mark_deposit_gone(&old.key, now).await?
             {

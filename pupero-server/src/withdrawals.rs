@@ -468,14 +468,9 @@ impl AppState {
             }
             Err(e) if e.is_definitely_not_sent() => {
                 tracing::warn!(txid = %tx.txid, error = %e, "the wallet refused to relay; refunding");
-                let users = self.users_of(tx).await?;
-                let plan = self
-                    .store
-                    .withdrawals_of_tx(tx.id)
-                    .await?
-                    .iter()
-                    .flat_map(|w| refund_plan(w.id))
-                    .collect();
+                let withdrawals = self.store.withdrawals_of_tx(tx.id).await?;
+                let users = withdrawals.iter().map(|w| w.user).collect();
+                let plan = withdrawals.iter().flat_map(|w| refund_plan(w.id)).collect();
                 if self
                     .move_tx_with(
                         tx,
@@ -497,16 +492,6 @@ impl AppState {
             }
         }
         Ok(())
-    }
-
-    async fn users_of(&self, tx: &WithdrawalTxRow) -> Result<Vec<UserId>, DriveError> {
-        Ok(self
-            .store
-            .withdrawals_of_tx(tx.id)
-            .await?
-            .iter()
-            .map(|w| w.user)
-            .collect())
     }
 
     /// Signed → broadcast, posting each withdrawal's amount and fee share.
