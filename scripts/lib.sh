@@ -85,6 +85,24 @@ ensure_monero() {
   fi
 }
 
+# RabbitMQ for the withdrawal queue's tests (guest/guest on localhost, the package default).
+ensure_rabbitmq() {
+  if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then
+    apt_install rabbitmq-server
+  fi
+  if ! wait_for_port 127.0.0.1 5672 1; then
+    # The node may be up with its application stopped (an interrupted broker-restart test).
+    if as_root rabbitmqctl -q status >/dev/null 2>&1; then
+      log "starting the RabbitMQ application"
+      as_root rabbitmqctl -q start_app >/dev/null
+    else
+      log "starting RabbitMQ"
+      as_root rabbitmq-server -detached >/dev/null 2>&1 || true
+    fi
+    wait_for_port 127.0.0.1 5672 90 || { log "RabbitMQ did not start"; exit 1; }
+  fi
+}
+
 drop_test_databases() {
   local dbs
   dbs=$(as_root mariadb -uroot -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'pupero\\_t\\_%' OR schema_name LIKE 'pupero\\_bench\\_%'")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on this machine (packages, services, accounts) and runs
 # the whole suite: formatting, lints, and every test against SQLite and the real MariaDB, and
-# the wallet's against a private Monero regtest network.
+# the wallet's against a private Monero regtest network, and the withdrawal queue's against
+# the real RabbitMQ.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p pupero-ledger   # extra arguments go to `cargo nextest run`
@@ -17,6 +18,7 @@ fi
 ensure_rust
 ensure_nextest
 ensure_mariadb
+ensure_rabbitmq
 ensure_monero
 drop_test_databases
 

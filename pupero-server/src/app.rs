@@ -43,8 +43,11 @@ pub struct AppState {
     pub events: crate::events::EventBus,
     /// The platform's Monero wallet, when one is configured.
     pub wallet: Option<crate::deposits::PlatformWallet>,
-    /// Wakes the wallet worker (the in-process queue of withdrawal messages).
-    pub withdrawal_wake: tokio::sync::Notify,
+    /// Where withdrawal messages go and where the wallet worker receives them: RabbitMQ when
+    /// configured, else a channel inside this process.
+    pub queue: Arc<dyn crate::queue::WorkQueue>,
+    /// Wakes the outbox publisher (a withdrawal was requested).
+    pub outbox_wake: tokio::sync::Notify,
     /// This process's name in worker leases.
     pub worker_id: Uuid,
     /// One worker pass at a time in this process (the lease keeps other processes out).
@@ -158,6 +161,10 @@ impl AppState {
             }
             None => None,
         };
+        let queue: Arc<dyn crate::queue::WorkQueue> = match &settings.rabbitmq {
+            Some(rabbit) => Arc::new(crate::queue::RabbitQueue::new(rabbit.clone())),
+            None => Arc::new(crate::queue::InProcessQueue::new()),
+        };
         let hasher = PasswordHasherPool::new().await?;
         let tokens = TokenSigner::new(
             settings.jwt_secret.expose().as_bytes(),
@@ -192,7 +199,8 @@ impl AppState {
             prices,
             events: crate::events::EventBus::default(),
             wallet,
-            withdrawal_wake: tokio::sync::Notify::new(),
+            queue,
+            outbox_wake: tokio::sync::Notify::new(),
             worker_id: Uuid::now_v7(),
             worker_pass: tokio::sync::Mutex::new(()),
             stream_slots,

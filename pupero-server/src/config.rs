@@ -124,7 +124,43 @@ pub struct Settings {
     /// Event streams open at once, all users together (`PUPERO_MAX_EVENT_STREAMS`); one more is
     /// refused with 429 `STREAM_LIMIT`.
     pub max_event_streams: u32,
+    /// The RabbitMQ queue of withdrawal messages (`PUPERO_RABBITMQ_URL`); without one, an
+    /// in-process queue fed from the database outbox.
+    pub rabbitmq: Option<RabbitSettings>,
+    /// Whether `pupero serve` also runs the wallet jobs — deposit scans and the withdrawal
+    /// worker (`PUPERO_WALLET_WORKER=on|off`, default on). Off when a separate `pupero worker`
+    /// process runs them.
+    pub wallet_worker: bool,
+    /// Seconds a wallet worker's lease lasts unless renewed (`PUPERO_WORKER_LEASE_SECS`,
+    /// default 300): longer than the longest wallet call of a pass (a transfer is bounded by
+    /// two minutes). After a worker dies, another takes over once it ran out.
+    pub worker_lease_secs: u64,
+    /// Development only: a named point where the wallet worker stops dead, for crash tests
+    /// (`PUPERO_FAILPOINT`, e.g. `withdrawal.after_sign`); refused in production.
+    pub failpoint: Option<String>,
 }
+
+/// How to reach RabbitMQ.
+#[derive(Debug, Clone)]
+pub struct RabbitSettings {
+    /// `amqp://user:password@host:port/vhost` or `amqps://…`; it holds a password.
+    pub url: Secret,
+    /// The durable queue of withdrawal messages (`PUPERO_RABBITMQ_QUEUE`, default
+    /// `pupero.withdrawals`); its dead letters go to the same name with `.dead` appended.
+    pub queue: String,
+}
+
+/// A wallet worker's lease unless configured (see [`Settings::worker_lease_secs`]).
+pub const DEFAULT_WORKER_LEASE_SECS: u64 = 300;
+
+/// The shortest lease accepted: a pass must fit in it.
+pub const MIN_WORKER_LEASE_SECS: u64 = 10;
+
+/// The withdrawal queue's name unless configured.
+pub const DEFAULT_RABBITMQ_QUEUE: &str = "pupero.withdrawals";
+
+/// The failpoints the wallet worker knows (see [`Settings::failpoint`]).
+pub const FAILPOINTS: [&str; 2] = ["withdrawal.after_sign", "withdrawal.after_relay"];
 
 /// Which Monero chain the platform works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,6 +290,10 @@ struct FileSettings {
     deposit_scan_secs: Option<u64>,
     deposit_confirmations: Option<u64>,
     max_event_streams: Option<u64>,
+    rabbitmq_url: Option<Secret>,
+    rabbitmq_queue: Option<String>,
+    wallet_worker: Option<String>,
+    worker_lease_secs: Option<u64>,
 }
 
 impl Settings {
@@ -532,6 +572,75 @@ impl Settings {
                     "must be between 1 and 4294967295".to_owned(),
                 )
             })?;
+        let rabbitmq = match var("PUPERO_RABBITMQ_URL")
+            .map(Secret)
+            .or(from_file.rabbitmq_url)
+            .filter(|url| !url.expose().is_empty())
+        {
+            None => None,
+            Some(url) => {
+                if !(url.expose().starts_with("amqp://") || url.expose().starts_with("amqps://")) {
+                    return Err(invalid(
+                        "PUPERO_RABBITMQ_URL",
+                        "expected an amqp:// or amqps:// URL".to_owned(),
+                    ));
+                }
+                let queue = var("PUPERO_RABBITMQ_QUEUE")
+                    .or(from_file.rabbitmq_queue)
+                    .unwrap_or_else(|| DEFAULT_RABBITMQ_QUEUE.to_owned());
+                if queue.is_empty()
+                    || queue.len() > 200
+                    || !queue
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+                {
+                    return Err(invalid(
+                        "PUPERO_RABBITMQ_QUEUE",
+                        "expected 1 to 200 letters, digits or . _ - :".to_owned(),
+                    ));
+                }
+                Some(RabbitSettings { url, queue })
+            }
+        };
+        let wallet_worker = match var("PUPERO_WALLET_WORKER")
+            .or(from_file.wallet_worker)
+            .as_deref()
+        {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "PUPERO_WALLET_WORKER",
+                    format!("expected on or off, got {other:?}"),
+                ));
+            }
+        };
+        let worker_lease_secs = number(
+            "PUPERO_WORKER_LEASE_SECS",
+            from_file.worker_lease_secs,
+            DEFAULT_WORKER_LEASE_SECS,
+        )?;
+        if worker_lease_secs < MIN_WORKER_LEASE_SECS {
+            return Err(invalid(
+                "PUPERO_WORKER_LEASE_SECS",
+                format!("must be at least {MIN_WORKER_LEASE_SECS}"),
+            ));
+        }
+        let failpoint = var("PUPERO_FAILPOINT").filter(|f| !f.is_empty());
+        if let Some(point) = &failpoint {
+            if mode == Mode::Production {
+                return Err(invalid(
+                    "PUPERO_FAILPOINT",
+                    "failpoints exist for crash tests and are refused in production".to_owned(),
+                ));
+            }
+            if !FAILPOINTS.contains(&point.as_str()) {
+                return Err(invalid(
+                    "PUPERO_FAILPOINT",
+                    format!("expected one of {}", FAILPOINTS.join(", ")),
+                ));
+            }
+        }
         Ok(Settings {
             mode,
             listen,
@@ -552,6 +661,10 @@ impl Settings {
             wallet,
             deposits,
             max_event_streams,
+            rabbitmq,
+            wallet_worker,
+            worker_lease_secs,
+            failpoint,
         })
     }
 
@@ -579,6 +692,10 @@ impl Settings {
             deposits: DepositPolicy::new(DEFAULT_DEPOSIT_CONFIRMATIONS)
                 .expect("the default confirmations are within bounds"),
             max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
+            rabbitmq: None,
+            wallet_worker: true,
+            worker_lease_secs: DEFAULT_WORKER_LEASE_SECS,
+            failpoint: None,
         }
     }
 }
@@ -649,6 +766,54 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Settings::from_sources(None, |name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn the_queue_worker_and_failpoints_are_checked() {
+        let s = load(&[]).unwrap();
+        assert!(s.rabbitmq.is_none() && s.wallet_worker && s.failpoint.is_none());
+        assert_eq!(s.worker_lease_secs, DEFAULT_WORKER_LEASE_SECS);
+        let s = load(&[
+            ("PUPERO_RABBITMQ_URL", "amqp://u:p@127.0.0.1:5672/%2f"),
+            ("PUPERO_WALLET_WORKER", "off"),
+        ])
+        .unwrap();
+        let rabbit = s.rabbitmq.expect("configured");
+        assert_eq!(rabbit.queue, DEFAULT_RABBITMQ_QUEUE);
+        assert_eq!(format!("{:?}", rabbit.url), "Secret(***)");
+        assert!(!s.wallet_worker);
+        for bad in [
+            ("PUPERO_RABBITMQ_URL", "http://127.0.0.1:5672"),
+            ("PUPERO_WALLET_WORKER", "maybe"),
+            ("PUPERO_WORKER_LEASE_SECS", "3"),
+            ("PUPERO_FAILPOINT", "nowhere"),
+        ] {
+            assert!(load(&[bad]).is_err(), "{bad:?}");
+        }
+        assert!(
+            load(&[
+                ("PUPERO_RABBITMQ_URL", "amqp://127.0.0.1"),
+                ("PUPERO_RABBITMQ_QUEUE", "a queue")
+            ])
+            .is_err()
+        );
+        assert_eq!(
+            load(&[("PUPERO_FAILPOINT", "withdrawal.after_sign")])
+                .unwrap()
+                .failpoint
+                .as_deref(),
+            Some("withdrawal.after_sign")
+        );
+        let production = [
+            ("PUPERO_MODE", "production"),
+            ("PUPERO_JWT_SECRET", &random_secret()),
+            ("PUPERO_DATA_KEY", &random_data_key()),
+            ("PUPERO_FAILPOINT", "withdrawal.after_sign"),
+        ]
+        .map(|(k, v)| (k, v.to_owned()));
+        let production: Vec<(&str, &str)> =
+            production.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert!(load(&production).is_err(), "no failpoints in production");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod events;
 pub mod feedback;
 pub mod middleware;
 pub mod oracle;
+pub mod queue;
 pub mod ratelimit;
 pub mod security;
 pub mod store;
@@ -81,15 +82,37 @@ pub const EVENT_PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_
 const MAX_PRUNE_BATCHES_PER_SWEEP: u32 = 20;
 
 /// Starts the background jobs of a serving process: expiring unpaid trades and pruning old
-/// events (both at the state's injected clock) and, with a wallet, scanning for deposits.
-/// Several processes may run them: each trade step is a compare-and-set, pruning deletes only
-/// what is past retention, and a deposit is credited once whoever scans it.
+/// events (both at the state's injected clock), publishing the withdrawal outbox and — unless
+/// `wallet_worker` is off because a `pupero worker` process runs them — the wallet jobs
+/// ([`spawn_wallet_jobs`]). Several processes may run them: each trade step is a
+/// compare-and-set, pruning deletes only what is past retention, a deposit is credited once
+/// whoever scans it, and one worker at a time holds the withdrawal lease.
 pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let wallet_jobs = state.settings.wallet_worker;
         // One task: aborting it stops every job.
         tokio::join!(
             expire_trades_and_prune_events(state.clone()),
+            withdrawals::run_outbox_publisher(state.clone()),
+            async {
+                if wallet_jobs {
+                    tokio::join!(
+                        scan_deposits(state.clone()),
+                        withdrawals::run_worker(state.clone())
+                    );
+                }
+            }
+        );
+    })
+}
+
+/// Starts the wallet jobs alone, for `pupero worker`: scanning deposits, publishing the
+/// outbox and the withdrawal worker.
+pub fn spawn_wallet_jobs(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::join!(
             scan_deposits(state.clone()),
+            withdrawals::run_outbox_publisher(state.clone()),
             withdrawals::run_worker(state)
         );
     })

@@ -9,6 +9,9 @@ const USAGE: &str = "usage: pupero <command>
 
 Commands:
   serve              run the HTTP API (settings: PUPERO_* variables, .env, PUPERO_CONFIG file)
+  worker             run the wallet jobs without the HTTP API: deposit scans, the outbox
+                     publisher and the withdrawal worker (then run serve with
+                     PUPERO_WALLET_WORKER=off)
   openapi            print the OpenAPI document (YAML)
   admin create-user --username NAME [--email ADDRESS] [--role user|moderator|admin]
                      create a user directly in the database (the first admin is made this
@@ -41,6 +44,7 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
         Some("serve") => serve().await,
+        Some("worker") => worker().await,
         Some("openapi") => openapi().await,
         Some("demo") => demo(&args[1..]).await,
         Some("admin") => admin(&args[1..]).await,
@@ -64,11 +68,44 @@ async fn serve() -> anyhow::Result<()> {
     tracing::info!(mode = ?settings.mode, database = %redact(&settings.database_url), "starting");
     let state = AppState::open(settings).await?;
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        shutdown_signal().await;
         tracing::info!("shutting down");
     };
     pupero_server::serve(state, shutdown, |_| {}).await?;
     Ok(())
+}
+
+async fn worker() -> anyhow::Result<()> {
+    let mut settings = Settings::load()?;
+    if settings.wallet.is_none() {
+        anyhow::bail!("the wallet worker needs a wallet: set PUPERO_WALLET_RPC_URL");
+    }
+    // This process is the worker, whatever the serving processes are told.
+    settings.wallet_worker = true;
+    ensure_sqlite_dir(&settings.database_url)?;
+    tracing::info!(database = %redact(&settings.database_url), "starting the wallet worker");
+    let state = AppState::open(settings).await?;
+    let jobs = pupero_server::spawn_wallet_jobs(state);
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    jobs.abort();
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 async fn admin(args: &[String]) -> anyhow::Result<()> {

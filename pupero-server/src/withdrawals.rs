@@ -30,6 +30,7 @@ use uuid::Uuid;
 use crate::app::AppState;
 use crate::error::{ApiError, codes};
 use crate::events::{EventKind, NewEvent, insert_events_in};
+use crate::queue::{QueueError, Received, Settle, WorkMessage};
 use crate::store::{
     StoreError, WithdrawalRow, WithdrawalTxRow, fail_requested_in, insert_withdrawal_in, move_tx_in,
 };
@@ -41,12 +42,21 @@ const WITHDRAWAL_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e
 /// The lease that keeps one wallet worker active.
 pub const WITHDRAWAL_LEASE: &str = "withdrawals";
 
-/// How long a worker's lease lasts without renewal: longer than the longest wallet call of a
-/// pass (a transfer is bounded by two minutes), so a live worker never loses it mid-pass.
-pub const WITHDRAWAL_LEASE_SECS: u64 = 300;
-
-/// How often the worker looks at withdrawals when nothing wakes it.
+/// How often the worker looks at withdrawals when no message comes.
 pub const WITHDRAWAL_INTERVAL: Duration = Duration::from_secs(10);
+
+/// How often the outbox publisher looks for rows to publish when nothing wakes it (a row
+/// written by another process, or one a failed publish left behind).
+pub const OUTBOX_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Outbox rows published per round.
+const OUTBOX_BATCH: u32 = 500;
+
+/// Messages settled after one pass.
+const MAX_MESSAGES_PER_PASS: usize = 64;
+
+/// The longest pause between retries when the queue or the database fails.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 /// Transactions resumed or checked per pass.
 const MAX_TXS_PER_PASS: usize = 100;
@@ -193,6 +203,9 @@ pub enum DriveError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] pupero_ledger::Error),
+    /// The queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
 }
 
 fn reused() -> ApiError {
@@ -269,7 +282,7 @@ impl AppState {
         match self.ledger.transfer_attached(plan, attachment).await {
             Ok(_) => {
                 self.events.notify([user]);
-                self.withdrawal_wake.notify_one();
+                self.outbox_wake.notify_one();
                 tracing::info!(withdrawal = %id, %user, amount = %amount, "withdrawal requested");
                 Ok((row, true))
             }
@@ -307,7 +320,7 @@ impl AppState {
             .take_lease(
                 WITHDRAWAL_LEASE,
                 self.worker_id,
-                now.plus_secs(WITHDRAWAL_LEASE_SECS),
+                now.plus_secs(self.settings.worker_lease_secs),
                 now,
             )
             .await?
@@ -425,6 +438,7 @@ impl AppState {
             // Another worker moved one of them: this transaction is never relayed.
             return Ok(false);
         }
+        self.failpoint("withdrawal.after_sign").await;
         report.signed += 1;
         tracing::info!(txid = %tx.txid, fee = %tx.fee, withdrawals = batch.len(), "signed a withdrawal transaction");
         self.resume_signed(&tx, report).await?;
@@ -459,6 +473,7 @@ impl AppState {
         self.store.count_relay_attempt(tx.id, self.now()).await?;
         match wallet.rpc.relay(&metadata).await {
             Ok(_) => {
+                self.failpoint("withdrawal.after_relay").await;
                 if let Err(e) = wallet.rpc.store().await {
                     tracing::warn!(error = %e, "saving the wallet after a relay failed");
                 }
@@ -580,16 +595,55 @@ impl AppState {
         }
     }
 
-    /// Publishes the outbox to the in-process queue: wakes the worker once per batch.
-    pub async fn publish_outbox(&self) -> Result<usize, StoreError> {
-        let pending = self.store.unpublished(1_000).await?;
-        for (id, _, _) in &pending {
-            self.store.mark_published(*id, self.now()).await?;
+    /// Publishes unpublished outbox rows to the queue, oldest first, marking each published
+    /// once the queue holds it. Stops at the first failure; the rest waits for the next round.
+    /// A row published twice (a crash between the two steps) costs one idle pass.
+    pub async fn publish_outbox(&self) -> Result<usize, DriveError> {
+        let mut published = 0;
+        for (id, topic, payload) in self.store.unpublished(OUTBOX_BATCH).await? {
+            match Uuid::parse_str(&payload) {
+                Ok(withdrawal_id) => {
+                    let message = WorkMessage {
+                        outbox_id: id,
+                        topic,
+                        withdrawal_id,
+                    };
+                    self.queue.publish(&message).await?;
+                }
+                Err(_) => {
+                    tracing::error!(outbox = id, %topic, "an outbox row names no withdrawal; skipped")
+                }
+            }
+            self.store.mark_published(id, self.now()).await?;
+            published += 1;
         }
-        if !pending.is_empty() {
-            self.withdrawal_wake.notify_one();
+        Ok(published)
+    }
+
+    /// Stops here for good when `name` is the configured failpoint (development only): the
+    /// crash tests kill the process at this exact point.
+    async fn failpoint(&self, name: &str) {
+        if self.settings.failpoint.as_deref() == Some(name) {
+            tracing::error!(failpoint = name, "failpoint reached; waiting to be killed");
+            std::future::pending::<()>().await;
         }
-        Ok(pending.len())
+    }
+
+    /// How a received message ends: acknowledged if it names a withdrawal we know (or the
+    /// database cannot tell now: the rows are the truth and the timer looks again), else
+    /// dead-lettered for an operator.
+    async fn judge(&self, received: &Received) -> Settle {
+        let Some(message) = &received.message else {
+            return Settle::DeadLetter;
+        };
+        match self.store.withdrawal(message.withdrawal_id).await {
+            Ok(Some(_)) => Settle::Ack,
+            Ok(None) => Settle::DeadLetter,
+            Err(e) => {
+                tracing::warn!(error = %e, "checking a withdrawal message failed");
+                Settle::Ack
+            }
+        }
     }
 }
 
@@ -597,16 +651,80 @@ fn parse_txid(tx: &WithdrawalTxRow) -> Result<pupero_core::wallet::Txid, StoreEr
     pupero_core::wallet::Txid::from_hex(&tx.txid).ok_or(StoreError::Corrupt("withdrawal txid"))
 }
 
-/// Runs the wallet worker forever: a pass when woken (a new request) or every
-/// [`WITHDRAWAL_INTERVAL`].
+/// Doubling pauses after failures, reset by a success.
+#[derive(Debug, Default)]
+struct Backoff(u32);
+
+impl Backoff {
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+
+    fn next(&mut self) -> Duration {
+        self.0 = self.0.saturating_add(1).min(8);
+        Duration::from_millis(250)
+            .saturating_mul(1 << self.0)
+            .min(MAX_BACKOFF)
+    }
+}
+
+/// Publishes the outbox for ever: when a request wakes it, and every
+/// [`OUTBOX_POLL_INTERVAL`]. Runs where it can reach the worker: with RabbitMQ, in every
+/// process; with the in-process queue, only in the process running the worker.
+pub async fn run_outbox_publisher(state: Arc<AppState>) {
+    if state.wallet.is_none()
+        || (state.settings.rabbitmq.is_none() && !state.settings.wallet_worker)
+    {
+        return;
+    }
+    let mut backoff = Backoff::default();
+    loop {
+        let _ = tokio::time::timeout(OUTBOX_POLL_INTERVAL, state.outbox_wake.notified()).await;
+        match state.publish_outbox().await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::debug!(
+                        published = n,
+                        queue = state.queue.kind(),
+                        "published the outbox"
+                    );
+                }
+                backoff.reset();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "publishing the outbox failed; retrying");
+                tokio::time::sleep(backoff.next()).await;
+            }
+        }
+    }
+}
+
+/// Runs the wallet worker for ever: a pass when messages come (settling them after it), and
+/// every [`WITHDRAWAL_INTERVAL`] without one, so that withdrawals go on while the queue is
+/// down.
 pub async fn run_worker(state: Arc<AppState>) {
     if state.wallet.is_none() {
         return;
     }
+    tracing::info!(queue = state.queue.kind(), worker = %state.worker_id, "wallet worker started");
+    let mut backoff = Backoff::default();
     loop {
-        let _ = tokio::time::timeout(WITHDRAWAL_INTERVAL, state.withdrawal_wake.notified()).await;
-        if let Err(e) = state.publish_outbox().await {
-            tracing::warn!(error = %e, "publishing the outbox failed");
+        let mut received = Vec::new();
+        match state.queue.receive(WITHDRAWAL_INTERVAL).await {
+            Ok(first) => {
+                backoff.reset();
+                received.extend(first);
+                while !received.is_empty() && received.len() < MAX_MESSAGES_PER_PASS {
+                    match state.queue.receive(Duration::ZERO).await {
+                        Ok(Some(more)) => received.push(more),
+                        _ => break,
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the withdrawal queue failed; working from the database meanwhile");
+                tokio::time::sleep(backoff.next()).await;
+            }
         }
         match state.drive_withdrawals().await {
             Ok(report)
@@ -616,6 +734,18 @@ pub async fn run_worker(state: Arc<AppState>) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "withdrawal pass stopped; resuming next pass"),
+        }
+        for message in received {
+            let how = state.judge(&message).await;
+            if how == Settle::DeadLetter {
+                tracing::error!(
+                    ?message,
+                    "a withdrawal message names nothing we know; dead-lettered"
+                );
+            }
+            if let Err(e) = state.queue.settle(message, how).await {
+                tracing::warn!(error = %e, "settling a withdrawal message failed; it comes again");
+            }
         }
     }
 }

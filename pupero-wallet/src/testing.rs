@@ -167,8 +167,19 @@ pub struct TestWallet {
     url: String,
     login: Option<RpcLogin>,
     name: String,
-    _process: Process,
+    /// `None` while killed ([`TestWallet::kill`]).
+    process: Option<Process>,
+    /// How to start it again on the same port, opening its wallet file.
+    restart: Restart,
     _dir: tempfile::TempDir,
+}
+
+#[derive(Debug)]
+struct Restart {
+    program: PathBuf,
+    args: Vec<String>,
+    log: PathBuf,
+    http: reqwest::Client,
 }
 
 impl TestWallet {
@@ -198,6 +209,37 @@ impl TestWallet {
             login: self.login.clone(),
             ..WalletRpcConfig::new(&self.url, REGTEST_NETWORK)
         }
+    }
+
+    /// Kills its `monero-wallet-rpc` (SIGKILL: whatever the wallet did not save is lost); it
+    /// stays down until [`TestWallet::start`].
+    pub fn kill(&mut self) {
+        self.process = None;
+    }
+
+    /// Starts its `monero-wallet-rpc` again after [`TestWallet::kill`], on the same port,
+    /// opening the wallet file as it was last saved.
+    ///
+    /// # Panics
+    /// When it is running, or does not come up.
+    pub async fn start(&mut self) {
+        assert!(self.process.is_none(), "the wallet RPC server is running");
+        let mut process = Process::spawn(
+            "monero-wallet-rpc",
+            &self.restart.program,
+            &self.restart.args,
+            self.restart.log.clone(),
+        );
+        let endpoint = format!("{}/json_rpc", self.url);
+        let http = self.restart.http.clone();
+        if let Err(why) = wait_until_ready(&mut process, || wallet_answers(&http, &endpoint)).await
+        {
+            panic!(
+                "monero-wallet-rpc did not restart: {why}\n{}",
+                process.log_tail()
+            );
+        }
+        self.process = Some(process);
     }
 
     /// Refreshes the wallet until it has scanned `height` blocks.
@@ -470,7 +512,7 @@ impl Regtest {
         let mut failures = Vec::new();
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port();
-            let args = [
+            let common = [
                 "--daemon-address",
                 &self.daemon_address,
                 "--trusted-daemon",
@@ -499,8 +541,6 @@ impl Regtest {
             .chain([
                 "--rpc-bind-port".to_owned(),
                 port.to_string(),
-                "--wallet-dir".to_owned(),
-                dir.path().display().to_string(),
                 // The default ring database is shared by every wallet of the user.
                 "--shared-ringdb-dir".to_owned(),
                 dir.path().join("ringdb").display().to_string(),
@@ -508,6 +548,25 @@ impl Regtest {
                 dir.path().join("wallet-rpc.log").display().to_string(),
             ])
             .collect::<Vec<_>>();
+            let args: Vec<String> = common
+                .iter()
+                .cloned()
+                .chain(["--wallet-dir".to_owned(), dir.path().display().to_string()])
+                .collect();
+            let restart = Restart {
+                program: self.wallet_rpc_program.clone(),
+                args: common
+                    .into_iter()
+                    .chain([
+                        "--wallet-file".to_owned(),
+                        dir.path().join(name).display().to_string(),
+                        "--password".to_owned(),
+                        String::new(),
+                    ])
+                    .collect(),
+                log: dir.path().join("wallet-rpc-restarted.out"),
+                http: self.http.clone(),
+            };
             let log = dir.path().join(format!("wallet-rpc-{attempt}.out"));
             let mut process =
                 Process::spawn("monero-wallet-rpc", &self.wallet_rpc_program, &args, log);
@@ -547,7 +606,8 @@ impl Regtest {
                 url,
                 login,
                 name: name.to_owned(),
-                _process: process,
+                process: Some(process),
+                restart,
                 _dir: dir,
             };
         }

@@ -22,3 +22,4 @@ mod ratelimit;
 mod totp;
 mod trades;
 mod withdrawals;
+mod worker;

@@ -1,0 +1,514 @@
+//! The wallet worker as its own process (`pupero worker`), against a private regtest network:
+//! killed (SIGKILL) right after signing and right after relaying, with RabbitMQ restarted and
+//! the wallet RPC server down for a while, it pays each withdrawal exactly once and the
+//! ledger stays exact.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use pupero_core::{DepositPolicy, Piconero, WithdrawalState};
+use pupero_ledger::testing::{Backend, services_required};
+use pupero_sdk::WithdrawalRequest;
+use pupero_server::config::{MoneroNetwork, RabbitSettings, Secret, WalletSettings};
+use pupero_wallet::WalletRpc;
+use pupero_wallet::testing::{Regtest, TestWallet};
+
+use crate::support::{TestApp, manual_clock, spawn_app_with};
+
+const NEVER_SECS: u64 = 24 * 60 * 60;
+
+/// The shortest lease, so that a killed worker's successor takes over quickly.
+const LEASE_SECS: &str = "10";
+
+/// How long a step may take: a lease to run out, a pass, a broker restart.
+const STEP_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn rabbitmq_url() -> String {
+    std::env::var("PUPERO_TEST_RABBITMQ_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+fn xmr(s: &str) -> Piconero {
+    Piconero::from_xmr_str(s).expect("amount")
+}
+
+fn request(address: &str, amount: &str) -> WithdrawalRequest {
+    WithdrawalRequest {
+        address: address.to_owned(),
+        amount: amount.to_owned(),
+        totp_code: None,
+        recovery_code: None,
+    }
+}
+
+/// The API in this process, without wallet jobs: a `pupero worker` process runs them.
+async fn api_without_worker(
+    backend: Backend,
+    platform: &TestWallet,
+    rabbit: Option<RabbitSettings>,
+) -> Option<TestApp> {
+    let url = platform.url().to_owned();
+    spawn_app_with(
+        backend,
+        move |settings| {
+            settings.monero_network = MoneroNetwork::Regtest;
+            settings.wallet = Some(WalletSettings {
+                scan_interval_secs: NEVER_SECS,
+                ..WalletSettings::at(url)
+            });
+            settings.deposits = DepositPolicy::new(3).expect("valid");
+            settings.wallet_worker = false;
+            settings.rabbitmq = rabbit;
+        },
+        manual_clock(),
+    )
+    .await
+}
+
+/// A `pupero worker` process; SIGKILLed when dropped.
+struct Worker {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Worker {
+    fn spawn(
+        app: &TestApp,
+        platform: &TestWallet,
+        rabbit: Option<&RabbitSettings>,
+        failpoint: Option<&str>,
+        logs: &Path,
+        name: &str,
+    ) -> Worker {
+        let log = logs.join(format!("{name}.log"));
+        let out = std::fs::File::create(&log).expect("worker log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pupero"));
+        command
+            .arg("worker")
+            .env_clear()
+            .env("PUPERO_MODE", "dev")
+            .env("PUPERO_LOG", "info")
+            .env("PUPERO_DATABASE_URL", &app.state.settings.database_url)
+            .env("PUPERO_MONERO_NETWORK", "regtest")
+            .env("PUPERO_WALLET_RPC_URL", platform.url())
+            .env("PUPERO_DEPOSIT_SCAN_SECS", NEVER_SECS.to_string())
+            .env("PUPERO_WORKER_LEASE_SECS", LEASE_SECS)
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log handle"))
+            .stderr(out);
+        if let Some(rabbit) = rabbit {
+            command
+                .env("PUPERO_RABBITMQ_URL", rabbit.url.expose())
+                .env("PUPERO_RABBITMQ_QUEUE", &rabbit.queue);
+        }
+        if let Some(point) = failpoint {
+            command.env("PUPERO_FAILPOINT", point);
+        }
+        let child = command.spawn().expect("start pupero worker");
+        Worker { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the worker stopped at its failpoint.
+    async fn wait_for_failpoint(&mut self) {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        while !self.log().contains("failpoint reached") {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the worker exited ({status}):\n{}", self.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no failpoint reached:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// SIGKILL, and reaped.
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_for_state(
+    client: &pupero_sdk::Client,
+    id: uuid::Uuid,
+    state: &str,
+    worker: &Worker,
+) -> pupero_sdk::Withdrawal {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        let w = client.withdrawal(id).await.expect("withdrawal");
+        if w.state == state {
+            return w;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "withdrawal {id} is {} and never became {state}; worker log:\n{}",
+            w.state,
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The txids of the transactions in state `signed`.
+async fn signed_txids(app: &TestApp) -> Vec<String> {
+    app.state
+        .store
+        .withdrawal_txs_in(WithdrawalState::Signed, 100)
+        .await
+        .expect("signed txs")
+        .into_iter()
+        .map(|tx| tx.txid)
+        .collect()
+}
+
+/// What `receiver` got in transaction `txid`, after refreshing.
+async fn received(receiver: &TestWallet, txid: &str) -> Vec<Piconero> {
+    receiver.rpc().refresh().await.expect("refresh");
+    receiver
+        .rpc()
+        .incoming_transfers(0, 0)
+        .await
+        .expect("incoming")
+        .into_iter()
+        .filter(|t| t.txid.to_string() == txid)
+        .map(|t| t.amount)
+        .collect()
+}
+
+/// Every payment `receiver` got, pool included.
+async fn all_received(receiver: &TestWallet) -> Vec<(String, Piconero)> {
+    receiver.rpc().refresh().await.expect("refresh");
+    receiver
+        .rpc()
+        .incoming_transfers(0, 0)
+        .await
+        .expect("incoming")
+        .into_iter()
+        .map(|t| (t.txid.to_string(), t.amount))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_after_signing_or_relaying_pays_once() {
+    let Some(net) = Regtest::start().await else {
+        return;
+    };
+    let logs = tempfile::tempdir().expect("log dir");
+    let receiver = net.wallet("receiver").await;
+    let platform = net.wallet("platform").await;
+    net.fund(&platform).await;
+    let app = api_without_worker(Backend::MariaDb, &platform, None).await;
+    let Some(app) = app else {
+        return;
+    };
+    let (alice, _) = app.user("alice").await;
+    pupero_server::admin_cli::credit_dev(&app.state, "alice", "5")
+        .await
+        .expect("credit");
+    let to = receiver.address().to_string();
+
+    // Killed between signing and relaying: the signed transaction is recorded, not sent.
+    let first = alice
+        .request_withdrawal(&request(&to, "1"), "first")
+        .await
+        .expect("withdrawal");
+    let mut worker = Worker::spawn(
+        &app,
+        &platform,
+        None,
+        Some("withdrawal.after_sign"),
+        logs.path(),
+        "after-sign",
+    );
+    worker.wait_for_failpoint().await;
+    worker.kill();
+    let signed = signed_txids(&app).await;
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    let txid = pupero_wallet::Txid::from_hex(&signed[0]).expect("txid");
+    assert_eq!(
+        platform
+            .rpc()
+            .outgoing_transfer(txid)
+            .await
+            .expect("wallet"),
+        None,
+        "nothing was relayed"
+    );
+    assert_eq!(
+        alice.withdrawal(first.id).await.unwrap().state,
+        "signed",
+        "the user sees it signed"
+    );
+    // The next worker relays that very transaction.
+    let worker = Worker::spawn(&app, &platform, None, None, logs.path(), "restart-1");
+    let first = wait_for_state(&alice, first.id, "broadcast", &worker).await;
+    assert_eq!(first.txid.as_deref(), Some(signed[0].as_str()));
+    drop(worker);
+
+    // Killed right after relaying, before saving the wallet or settling the ledger.
+    let second = alice
+        .request_withdrawal(&request(&to, "0.5"), "second")
+        .await
+        .expect("withdrawal");
+    let mut worker = Worker::spawn(
+        &app,
+        &platform,
+        None,
+        Some("withdrawal.after_relay"),
+        logs.path(),
+        "after-relay",
+    );
+    worker.wait_for_failpoint().await;
+    worker.kill();
+    let signed = signed_txids(&app).await;
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    let txid = pupero_wallet::Txid::from_hex(&signed[0]).expect("txid");
+    assert!(
+        platform
+            .rpc()
+            .outgoing_transfer(txid)
+            .await
+            .expect("wallet")
+            .is_some(),
+        "it was relayed"
+    );
+    // The next worker finds it sent and settles it without relaying anything.
+    let worker = Worker::spawn(&app, &platform, None, None, logs.path(), "restart-2");
+    let second = wait_for_state(&alice, second.id, "broadcast", &worker).await;
+    assert_eq!(second.txid.as_deref(), Some(signed[0].as_str()));
+    net.mine(1).await;
+    wait_for_state(&alice, first.id, "confirmed", &worker).await;
+    wait_for_state(&alice, second.id, "confirmed", &worker).await;
+    drop(worker);
+
+    // On chain: exactly one payment each; in the ledger: amounts and real fees, exactly.
+    for (w, amount) in [(&first, "1"), (&second, "0.5")] {
+        let txid = w.txid.as_deref().expect("txid");
+        assert_eq!(received(&receiver, txid).await, vec![xmr(amount)]);
+    }
+    assert_eq!(all_received(&receiver).await.len(), 2);
+    let paid = [(&first, "1"), (&second, "0.5")]
+        .into_iter()
+        .map(|(w, amount)| {
+            xmr(amount)
+                .checked_add(xmr(w.fee.as_deref().expect("fee")))
+                .unwrap()
+        })
+        .fold(Piconero::ZERO, |a, b| a.checked_add(b).unwrap());
+    let balance = alice.balance().await.unwrap();
+    assert_eq!(balance.available, xmr("5").checked_sub(paid).unwrap());
+    assert_eq!(balance.held, Piconero::ZERO);
+    app.state
+        .ledger
+        .check_invariants()
+        .await
+        .expect("ledger invariants");
+    app.stop().await;
+}
+
+/// Runs `rabbitmqctl` on the local broker.
+fn rabbitmqctl(args: &[&str]) {
+    let status = Command::new("rabbitmqctl")
+        .args(args)
+        .stdout(Stdio::null())
+        .status()
+        .expect("rabbitmqctl");
+    assert!(status.success(), "rabbitmqctl {args:?}: {status}");
+}
+
+/// Whether RabbitMQ answers; panics when it must and does not.
+async fn rabbitmq_available() -> bool {
+    match Connection::connect(&rabbitmq_url(), ConnectionProperties::default()).await {
+        Ok(connection) => {
+            let _ = connection.close(200, "bye".into()).await;
+            true
+        }
+        Err(e) if services_required() => panic!("RabbitMQ is required: {e}"),
+        Err(e) => {
+            eprintln!("skipped: RabbitMQ unavailable ({e})");
+            false
+        }
+    }
+}
+
+/// Messages waiting in `queue` (declared passively: it must exist).
+async fn messages_in(queue: &str) -> u32 {
+    let connection = Connection::connect(&rabbitmq_url(), ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    let declared = channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .expect("queue exists");
+    let _ = connection.close(200, "bye".into()).await;
+    declared.message_count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawals_go_through_rabbitmq_and_survive_its_restart_and_a_wallet_outage() {
+    if !rabbitmq_available().await {
+        return;
+    }
+    let Some(net) = Regtest::start().await else {
+        return;
+    };
+    let logs = tempfile::tempdir().expect("log dir");
+    let receiver = net.wallet("receiver").await;
+    let mut platform = net.wallet("platform").await;
+    net.fund(&platform).await;
+    let rabbit = RabbitSettings {
+        url: Secret::new(rabbitmq_url()),
+        queue: format!("pupero.test.{}", uuid::Uuid::new_v4().simple()),
+    };
+    let Some(app) = api_without_worker(Backend::Sqlite, &platform, Some(rabbit.clone())).await
+    else {
+        return;
+    };
+    let (alice, _) = app.user("alice").await;
+    pupero_server::admin_cli::credit_dev(&app.state, "alice", "5")
+        .await
+        .expect("credit");
+    let to = receiver.address().to_string();
+    let worker = Worker::spawn(&app, &platform, Some(&rabbit), None, logs.path(), "worker");
+
+    // Through the broker: the API publishes, the worker consumes and pays.
+    let first = alice
+        .request_withdrawal(&request(&to, "0.25"), "first")
+        .await
+        .expect("withdrawal");
+    let first = wait_for_state(&alice, first.id, "broadcast", &worker).await;
+    assert!(
+        app.state.store.unpublished(10).await.unwrap().is_empty(),
+        "the outbox was published"
+    );
+
+    // A message nobody can read goes to the dead-letter queue, and nothing else happens.
+    {
+        let connection = Connection::connect(rabbit.url.expose(), ConnectionProperties::default())
+            .await
+            .expect("connect");
+        let channel = connection.create_channel().await.expect("channel");
+        channel
+            .basic_publish(
+                "".into(),
+                rabbit.queue.as_str().into(),
+                BasicPublishOptions::default(),
+                b"not json",
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish");
+        let _ = connection.close(200, "bye".into()).await;
+    }
+    let dead = format!("{}.dead", rabbit.queue);
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while messages_in(&dead).await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "nothing dead-lettered:\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // The broker restarts while a withdrawal is requested: it waits in the outbox, then goes.
+    rabbitmqctl(&["stop_app"]);
+    let second = alice
+        .request_withdrawal(&request(&to, "0.5"), "second")
+        .await
+        .expect("requested while the broker is down");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    rabbitmqctl(&["start_app"]);
+    let second = wait_for_state(&alice, second.id, "broadcast", &worker).await;
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while !app.state.store.unpublished(10).await.unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the outbox was never published after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // The wallet RPC server is down (killed: it loses what it did not save) for a while.
+    platform.kill();
+    let third = alice
+        .request_withdrawal(&request(&to, "0.125"), "third")
+        .await
+        .expect("requested while the wallet is down");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(alice.withdrawal(third.id).await.unwrap().state, "requested");
+    platform.start().await;
+    let third = wait_for_state(&alice, third.id, "broadcast", &worker).await;
+
+    // Exactly one payment each, and the ledger exact.
+    net.mine(1).await;
+    for (w, amount) in [(&first, "0.25"), (&second, "0.5"), (&third, "0.125")] {
+        let txid = w.txid.as_deref().expect("txid");
+        assert_eq!(received(&receiver, txid).await, vec![xmr(amount)], "{txid}");
+    }
+    assert_eq!(all_received(&receiver).await.len(), 3);
+    let paid = [(&first, "0.25"), (&second, "0.5"), (&third, "0.125")]
+        .into_iter()
+        .map(|(w, amount)| {
+            xmr(amount)
+                .checked_add(xmr(w.fee.as_deref().expect("fee")))
+                .unwrap()
+        })
+        .fold(Piconero::ZERO, |a, b| a.checked_add(b).unwrap());
+    assert_eq!(
+        alice.balance().await.unwrap().available,
+        xmr("5").checked_sub(paid).unwrap()
+    );
+    app.state
+        .ledger
+        .check_invariants()
+        .await
+        .expect("ledger invariants");
+    drop(worker);
+    app.stop().await;
+    delete_queues(&[&rabbit.queue, &dead]).await;
+}
+
+async fn delete_queues(queues: &[&str]) {
+    let connection = Connection::connect(&rabbitmq_url(), ConnectionProperties::default())
+        .await
+        .expect("connect");
+    let channel = connection.create_channel().await.expect("channel");
+    for queue in queues {
+        channel
+            .queue_delete(
+                (*queue).into(),
+                lapin::options::QueueDeleteOptions::default(),
+            )
+            .await
+            .expect("delete the test queue");
+    }
+    let _ = connection.close(200, "bye".into()).await;
+}
