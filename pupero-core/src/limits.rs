@@ -186,6 +186,18 @@ pub const MAX_WITHDRAWAL_FEE: crate::Piconero = crate::Piconero::new(10_000_000_
 /// The most withdrawals paid by one transaction: Monero allows 16 outputs, one is the change.
 pub const MAX_WITHDRAWALS_PER_TX: usize = 15;
 
+/// A withdrawal still `requested` after this long is stuck: the wallet cannot pay it (not
+/// enough unlocked coins, or a refused destination being retried).
+pub const STUCK_REQUESTED_SECS: u64 = 30 * 60;
+
+/// A withdrawal `signed` this long was not relayed: the wallet or the network is down, or the
+/// relay's outcome stays unknown.
+pub const STUCK_SIGNED_SECS: u64 = 5 * 60;
+
+/// A withdrawal `broadcast` this long is not mined: about 30 blocks; its transaction may have
+/// left the pool.
+pub const STUCK_BROADCAST_SECS: u64 = 60 * 60;
+
 #[cfg(test)]
 mod tests {
     use super::*;

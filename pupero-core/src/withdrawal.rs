@@ -11,7 +11,10 @@
 use uuid::Uuid;
 
 use crate::ledger::{NewTransfer, TransferCode, TransferOp};
-use crate::limits::{MAX_WITHDRAWAL_FEE, MIN_WITHDRAWAL};
+use crate::limits::{
+    MAX_WITHDRAWAL_FEE, MIN_WITHDRAWAL, STUCK_BROADCAST_SECS, STUCK_REQUESTED_SECS,
+    STUCK_SIGNED_SECS,
+};
 use crate::{AccountId, Piconero, TransferId};
 
 /// Namespace of the ledger transfers of withdrawals.
@@ -74,6 +77,39 @@ impl WithdrawalState {
     /// Whether it is final.
     pub fn is_final(self) -> bool {
         matches!(self, WithdrawalState::Confirmed | WithdrawalState::Failed)
+    }
+}
+
+/// Why a withdrawal needs an operator's look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stuck {
+    /// Requested longer than [`STUCK_REQUESTED_SECS`].
+    NotBuilt,
+    /// Signed longer than [`STUCK_SIGNED_SECS`].
+    NotRelayed,
+    /// Broadcast longer than [`STUCK_BROADCAST_SECS`].
+    NotMined,
+}
+
+impl Stuck {
+    /// The stable name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stuck::NotBuilt => "not_built",
+            Stuck::NotRelayed => "not_relayed",
+            Stuck::NotMined => "not_mined",
+        }
+    }
+
+    /// Whether a withdrawal in `state` since `secs` seconds is stuck, and how.
+    pub fn of(state: WithdrawalState, secs: u64) -> Option<Stuck> {
+        let (stuck, limit) = match state {
+            WithdrawalState::Requested => (Stuck::NotBuilt, STUCK_REQUESTED_SECS),
+            WithdrawalState::Signed => (Stuck::NotRelayed, STUCK_SIGNED_SECS),
+            WithdrawalState::Broadcast => (Stuck::NotMined, STUCK_BROADCAST_SECS),
+            WithdrawalState::Confirmed | WithdrawalState::Failed => return None,
+        };
+        (secs >= limit).then_some(stuck)
     }
 }
 
@@ -376,5 +412,26 @@ mod tests {
                 assert_eq!(shares.iter().map(|p| p.as_u64()).sum::<u64>(), fee);
             }
         }
+    }
+
+    #[test]
+    fn stuck_depends_on_the_state_and_its_age() {
+        use WithdrawalState::*;
+        assert_eq!(Stuck::of(Requested, STUCK_REQUESTED_SECS - 1), None);
+        assert_eq!(
+            Stuck::of(Requested, STUCK_REQUESTED_SECS),
+            Some(Stuck::NotBuilt)
+        );
+        assert_eq!(
+            Stuck::of(Signed, STUCK_SIGNED_SECS),
+            Some(Stuck::NotRelayed)
+        );
+        assert_eq!(Stuck::of(Broadcast, STUCK_BROADCAST_SECS - 1), None);
+        assert_eq!(
+            Stuck::of(Broadcast, STUCK_BROADCAST_SECS),
+            Some(Stuck::NotMined)
+        );
+        assert_eq!(Stuck::of(Confirmed, u64::MAX), None);
+        assert_eq!(Stuck::of(Failed, u64::MAX), None);
     }
 }

@@ -1,6 +1,7 @@
 //! The caller's Monero: the deposit subaddress and the deposits seen on it.
 
 use serde::Deserialize;
+use uuid::Uuid;
 
 use crate::{Client, Error};
 
@@ -181,5 +182,68 @@ impl Client {
         }
         self.send(reqwest::Method::GET, &path, None::<&()>, true)
             .await
+    }
+}
+
+/// A withdrawal as admins see it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdminWithdrawal {
+    /// Withdrawal id.
+    pub id: Uuid,
+    /// Its owner.
+    pub user_id: Uuid,
+    /// `requested`, `signed`, `broadcast`, `confirmed` or `failed`.
+    pub state: String,
+    /// Why it is stuck (`not_built`, `not_relayed`, `not_mined`), if it is.
+    pub stuck: Option<String>,
+    /// The destination.
+    pub address: String,
+    /// XMR it receives.
+    pub amount: String,
+    /// Its share of the network fee, once built.
+    pub fee: Option<String>,
+    /// The transaction, once built.
+    pub txid: Option<String>,
+    /// Times the worker relayed the transaction.
+    pub relay_attempts: Option<u64>,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// When requested, unix ms.
+    pub requested_at_ms: u64,
+    /// When it last changed, unix ms.
+    pub updated_at_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct StuckWithdrawals {
+    items: Vec<AdminWithdrawal>,
+}
+
+impl Client {
+    /// Admin: withdrawals stuck between the ledger and the chain, the longest unchanged first.
+    pub async fn admin_stuck_withdrawals(
+        &self,
+        limit: Option<u32>,
+    ) -> Result<Vec<AdminWithdrawal>, Error> {
+        let path = match limit {
+            Some(limit) => format!("/api/v1/admin/withdrawals/stuck?limit={limit}"),
+            None => "/api/v1/admin/withdrawals/stuck".to_owned(),
+        };
+        let page: StuckWithdrawals = self
+            .send(reqwest::Method::GET, &path, None::<&()>, true)
+            .await?;
+        Ok(page.items)
+    }
+
+    /// Admin: asks the wallet worker to re-drive a withdrawal (relay its transaction again if
+    /// it is broadcast and not mined).
+    pub async fn admin_redrive_withdrawal(&self, id: Uuid) -> Result<AdminWithdrawal, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/api/v1/admin/withdrawals/{id}/redrive"),
+            None::<&()>,
+            true,
+        )
+        .await
     }
 }

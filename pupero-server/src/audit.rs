@@ -50,6 +50,8 @@ pub enum AuditEvent {
     DisputeResolved,
     /// XMR was credited from the development faucet (dev mode only).
     DevCredit,
+    /// An admin re-drove a stuck withdrawal.
+    WithdrawalRedriven,
 }
 
 impl AuditEvent {
@@ -77,6 +79,7 @@ impl AuditEvent {
             AuditEvent::PriceSet => "price_set",
             AuditEvent::DisputeResolved => "dispute_resolved",
             AuditEvent::DevCredit => "dev_credit",
+            AuditEvent::WithdrawalRedriven => "withdrawal_redriven",
         }
     }
 }

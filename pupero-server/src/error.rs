@@ -82,6 +82,8 @@ pub mod codes {
     pub const INVALID_ADDRESS: &str = "INVALID_ADDRESS";
     /// The platform's Monero wallet is not configured or not answering; try again later.
     pub const WALLET_UNAVAILABLE: &str = "WALLET_UNAVAILABLE";
+    /// The withdrawal is confirmed or failed: nothing is left to re-drive.
+    pub const WITHDRAWAL_FINAL: &str = "WITHDRAWAL_FINAL";
     /// The trade's chat is closed: the trade ended more than the grace period ago.
     pub const CHAT_CLOSED: &str = "CHAT_CLOSED";
     /// The trade's chat holds as many messages as it may.

@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pupero_core::limits::{MAX_WITHDRAWAL_FEE, MAX_WITHDRAWALS_PER_TX};
 use pupero_core::wallet::{OutgoingState, Priority, TxMetadata, WalletError};
-use pupero_core::withdrawal::{hold_plan, refund_plan, settle_plan, split_fee};
+use pupero_core::withdrawal::{Stuck, hold_plan, refund_plan, settle_plan, split_fee};
 use pupero_core::{AccountId, MoneroAddress, Piconero, Timestamp, UserId, WithdrawalState};
 use pupero_ledger::{Attachment, AttachmentError, Engine};
 use sqlx::AnyConnection;
@@ -32,7 +32,8 @@ use crate::error::{ApiError, codes};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::queue::{QueueError, Received, Settle, WorkMessage};
 use crate::store::{
-    StoreError, WithdrawalRow, WithdrawalTxRow, fail_requested_in, insert_withdrawal_in, move_tx_in,
+    StoreError, TOPIC_REDRIVE, WithdrawalRow, WithdrawalTxRow, fail_requested_in,
+    insert_withdrawal_in, move_tx_in,
 };
 use crate::trades::{IdempotencyKey, request_hash};
 
@@ -51,6 +52,9 @@ pub const OUTBOX_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Outbox rows published per round.
 const OUTBOX_BATCH: u32 = 500;
+
+/// Unfinished withdrawals looked at for the stuck list.
+const MAX_UNFINISHED_SCANNED: u32 = 1_000;
 
 /// Messages settled after one pass.
 const MAX_MESSAGES_PER_PASS: usize = 64;
@@ -311,6 +315,12 @@ impl AppState {
     /// One pass of the wallet worker (see the module's documentation). Does nothing unless
     /// this process holds the worker lease.
     pub async fn drive_withdrawals(&self) -> Result<DriveReport, DriveError> {
+        self.drive(&[]).await
+    }
+
+    /// A pass that first relays again the transactions of the `redrive` withdrawals an
+    /// operator asked for ([`AppState::rebroadcast`]).
+    async fn drive(&self, redrive: &[Uuid]) -> Result<DriveReport, DriveError> {
         let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
         let _one_pass = self.worker_pass.lock().await;
         let now = self.now();
@@ -330,6 +340,10 @@ impl AppState {
         report.leader = true;
         // The wallet must see the newest blocks: a stale wallet builds from spent outputs.
         wallet.rpc.refresh().await?;
+
+        for id in redrive {
+            self.rebroadcast(*id).await?;
+        }
 
         for tx in self
             .store
@@ -507,6 +521,96 @@ impl AppState {
             }
         }
         Ok(())
+    }
+
+    /// Relays again the signed transaction of broadcast withdrawal `id` unless the wallet
+    /// saw it mined: after it left the pool (dropped by the network, or a daemon restart) the
+    /// same signed transaction is the only one that may pay these withdrawals, and relaying it
+    /// again can never pay twice. A mined transaction is never relayed again.
+    async fn rebroadcast(&self, id: Uuid) -> Result<(), DriveError> {
+        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let Some(w) = self.store.withdrawal(id).await? else {
+            return Ok(());
+        };
+        let Some(tx_id) = w.tx.filter(|_| w.state == WithdrawalState::Broadcast) else {
+            // Requested or signed: the pass itself takes them on.
+            return Ok(());
+        };
+        let tx = self
+            .store
+            .withdrawal_tx(tx_id)
+            .await?
+            .ok_or(StoreError::Corrupt("withdrawal without its tx"))?;
+        let status = wallet.rpc.outgoing_transfer(parse_txid(&tx)?).await?;
+        if let Some(OutgoingState::Confirmed { .. }) = status.map(|s| s.state) {
+            return Ok(());
+        }
+        let metadata = TxMetadata::from_hex(&tx.tx_metadata)
+            .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
+        self.store.count_relay_attempt(tx.id, self.now()).await?;
+        match wallet.rpc.relay(&metadata).await {
+            Ok(_) => {
+                tracing::info!(txid = %tx.txid, withdrawal = %id, "relayed a broadcast transaction again")
+            }
+            Err(e) => tracing::warn!(txid = %tx.txid, withdrawal = %id, error = %e,
+                "relaying a broadcast transaction again failed (it may be in the pool or mined)"),
+        }
+        Ok(())
+    }
+
+    /// Withdrawals that need an operator's look ([`Stuck`]), the longest unchanged first,
+    /// with their transactions.
+    pub async fn stuck_withdrawals(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(WithdrawalRow, Option<WithdrawalTxRow>, Stuck)>, StoreError> {
+        let now = self.now();
+        let mut stuck = Vec::new();
+        for w in self
+            .store
+            .unfinished_withdrawals(MAX_UNFINISHED_SCANNED)
+            .await?
+        {
+            let age = now.as_unix_ms().saturating_sub(w.updated_at.as_unix_ms()) / 1_000;
+            let Some(why) = Stuck::of(w.state, age) else {
+                continue;
+            };
+            let tx = match w.tx {
+                Some(tx) => self.store.withdrawal_tx(tx).await?,
+                None => None,
+            };
+            stuck.push((w, tx, why));
+            if stuck.len() == limit {
+                break;
+            }
+        }
+        Ok(stuck)
+    }
+
+    /// An operator's re-drive of withdrawal `id`: a message to the worker, which relays its
+    /// transaction again if it is broadcast and not mined, and otherwise takes it on in its
+    /// next pass. Nothing is built anew, so nothing can be paid twice.
+    pub async fn request_redrive(&self, id: Uuid) -> Result<WithdrawalRow, ApiError> {
+        self.platform_wallet()?;
+        let w = self
+            .store
+            .withdrawal(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such withdrawal"))?;
+        if w.state.is_final() {
+            return Err(ApiError::conflict(
+                codes::WITHDRAWAL_FINAL,
+                format!(
+                    "the withdrawal is {}; there is nothing to re-drive",
+                    w.state.as_str()
+                ),
+            ));
+        }
+        self.store
+            .enqueue(TOPIC_REDRIVE, &id.to_string(), self.now())
+            .await?;
+        self.outbox_wake.notify_one();
+        Ok(w)
     }
 
     /// Signed → broadcast, posting each withdrawal's amount and fee share.
@@ -726,7 +830,13 @@ pub async fn run_worker(state: Arc<AppState>) {
                 tokio::time::sleep(backoff.next()).await;
             }
         }
-        match state.drive_withdrawals().await {
+        let redrive: Vec<Uuid> = received
+            .iter()
+            .filter_map(|r| r.message.as_ref())
+            .filter(|m| m.topic == TOPIC_REDRIVE)
+            .map(|m| m.withdrawal_id)
+            .collect();
+        match state.drive(&redrive).await {
             Ok(report)
                 if report.signed + report.broadcast + report.confirmed + report.failed > 0 =>
             {

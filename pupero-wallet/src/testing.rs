@@ -655,6 +655,19 @@ impl Regtest {
         self.mine_to(&burn, blocks).await
     }
 
+    /// Empties the daemon's transaction pool, as if the network had dropped every unmined
+    /// transaction.
+    pub async fn flush_txpool(&self) {
+        #[derive(serde::Deserialize)]
+        struct Status {
+            status: String,
+        }
+        let done: Status = self
+            .daemon_call("flush_txpool", Empty {}, POLL_TIMEOUT)
+            .await;
+        assert_eq!(done.status, "OK", "flush_txpool");
+    }
+
     /// The chain's height (its number of blocks).
     pub async fn height(&self) -> u64 {
         #[derive(serde::Deserialize)]

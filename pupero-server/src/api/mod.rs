@@ -12,6 +12,7 @@ use crate::error::ApiError;
 
 pub mod account;
 pub mod admin;
+pub mod admin_wallet;
 pub mod api_keys;
 pub mod auth;
 pub mod chat;
@@ -31,6 +32,7 @@ pub type Apis = (
     account::AccountApi,
     profile::ProfileApi,
     admin::AdminApi,
+    admin_wallet::AdminWalletApi,
     api_keys::ApiKeysApi,
     offers::OffersApi,
     totp::TotpApi,
@@ -57,6 +59,9 @@ pub fn apis(state: &Arc<AppState>) -> Apis {
             state: state.clone(),
         },
         admin::AdminApi {
+            state: state.clone(),
+        },
+        admin_wallet::AdminWalletApi {
             state: state.clone(),
         },
         api_keys::ApiKeysApi {

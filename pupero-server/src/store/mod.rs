@@ -15,8 +15,8 @@ pub use deposits::{
     SeenDeposit, mark_deposit_credited_in,
 };
 pub use withdrawals::{
-    MAX_WITHDRAWALS_PER_PAGE, TOPIC_WITHDRAWAL, WithdrawalRow, WithdrawalTxRow, fail_requested_in,
-    insert_withdrawal_in, move_tx_in,
+    MAX_WITHDRAWALS_PER_PAGE, TOPIC_REDRIVE, TOPIC_WITHDRAWAL, WithdrawalRow, WithdrawalTxRow,
+    fail_requested_in, insert_withdrawal_in, move_tx_in,
 };
 mod chat;
 mod events;

@@ -13,6 +13,9 @@ pub const MAX_WITHDRAWALS_PER_PAGE: u32 = 100;
 /// The outbox topic of withdrawals: the payload is the withdrawal id.
 pub const TOPIC_WITHDRAWAL: &str = "withdrawal";
 
+/// The outbox topic of an operator's re-drive: the payload is the withdrawal id.
+pub const TOPIC_REDRIVE: &str = "withdrawal.redrive";
+
 /// A withdrawal as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WithdrawalRow {
@@ -284,6 +287,42 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(withdrawal_from_row).collect()
+    }
+
+    /// Withdrawals not final yet, the longest unchanged first, at most `limit`.
+    pub async fn unfinished_withdrawals(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<WithdrawalRow>, StoreError> {
+        let sql = format!(
+            "SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals \
+             WHERE state IN ('requested', 'signed', 'broadcast') \
+             ORDER BY updated_at_ms, id LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(withdrawal_from_row).collect()
+    }
+
+    /// Queues a message on the outbox.
+    pub async fn enqueue(
+        &self,
+        topic: &str,
+        payload: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO outbox (topic, payload, created_at_ms, published_at_ms) \
+             VALUES (?, ?, ?, NULL)",
+        )
+        .bind(topic)
+        .bind(payload)
+        .bind(ms(now)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// The withdrawals a transaction pays.

@@ -378,6 +378,18 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             Allowed::Moderators,
         ),
         ("GET", "/api/v1/admin/fees".into(), None, Allowed::Admins),
+        (
+            "GET",
+            "/api/v1/admin/withdrawals/stuck".into(),
+            None,
+            Allowed::Admins,
+        ),
+        (
+            "POST",
+            format!("/api/v1/admin/withdrawals/{}/redrive", uuid::Uuid::nil()),
+            None,
+            Allowed::Admins,
+        ),
         ("GET", "/api/v1/api-keys".into(), None, Allowed::Sessions),
         (
             "POST",

@@ -216,3 +216,104 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
         app.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_see_stuck_withdrawals_and_redrive_them() {
+    let Some(net) = Regtest::start().await else {
+        return;
+    };
+    let receiver = net.wallet("receiver").await;
+    let platform = net.wallet("platform").await;
+    net.fund(&platform).await;
+    let clock = manual_clock();
+    let url = platform.url().to_owned();
+    let app = spawn_app_with(
+        Backend::Sqlite,
+        move |settings| {
+            settings.monero_network = MoneroNetwork::Regtest;
+            settings.wallet = Some(WalletSettings {
+                scan_interval_secs: NEVER_SECS,
+                ..WalletSettings::at(url)
+            });
+        },
+        clock.clone(),
+    )
+    .await
+    .expect("sqlite always works");
+    let (alice, _) = app.user("alice").await;
+    pupero_server::admin_cli::credit_dev(&app.state, "alice", "2")
+        .await
+        .expect("credit");
+    let to = receiver.address().to_string();
+    let w = alice
+        .request_withdrawal(&request(&to, "0.5"), "stuck")
+        .await
+        .expect("withdrawal");
+    let w = drive_until(&app, &alice, w.id, "broadcast").await;
+    let txid = w.txid.clone().expect("txid");
+
+    // The network forgets the transaction; an hour later it is listed as stuck.
+    net.flush_txpool().await;
+    net.mine(1).await;
+    app.state.drive_withdrawals().await.expect("pass");
+    assert_eq!(alice.withdrawal(w.id).await.unwrap().state, "broadcast");
+    clock.advance_secs(61 * 60);
+    let (admin, _) = app.user_with_role("root", pupero_core::Role::Admin).await;
+    let stuck = admin.admin_stuck_withdrawals(None).await.expect("stuck");
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert_eq!(stuck[0].id, w.id);
+    assert_eq!(stuck[0].stuck.as_deref(), Some("not_mined"));
+    assert_eq!(stuck[0].txid.as_deref(), Some(txid.as_str()));
+    let e = alice.admin_stuck_withdrawals(None).await.unwrap_err();
+    assert_eq!(e.status(), Some(403));
+
+    // Re-driven, the same transaction goes out again and is mined: paid once.
+    let redriven = admin.admin_redrive_withdrawal(w.id).await.expect("redrive");
+    assert_eq!(redriven.state, "broadcast");
+    let mut confirmed = false;
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        net.mine(1).await;
+        if let Err(e) = app.state.drive_withdrawals().await {
+            eprintln!("worker pass: {e}");
+        }
+        if alice.withdrawal(w.id).await.unwrap().state == "confirmed" {
+            confirmed = true;
+            break;
+        }
+    }
+    assert!(confirmed, "the re-driven withdrawal was never mined");
+    receiver.rpc().refresh().await.unwrap();
+    let seen: Vec<_> = receiver
+        .rpc()
+        .incoming_transfers(0, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.txid.to_string(), t.amount))
+        .collect();
+    assert_eq!(seen, vec![(txid, xmr("0.5"))]);
+    assert!(
+        admin
+            .admin_stuck_withdrawals(None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let e = admin.admin_redrive_withdrawal(w.id).await.unwrap_err();
+    assert_eq!(
+        (e.status(), e.code()),
+        (Some(409), Some("WITHDRAWAL_FINAL"))
+    );
+    let e = admin
+        .admin_redrive_withdrawal(uuid::Uuid::nil())
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(404));
+    app.state
+        .ledger
+        .check_invariants()
+        .await
+        .expect("ledger invariants");
+    app.stop().await;
+}
