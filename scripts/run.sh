@@ -1,17 +1,149 @@
 #!/usr/bin/env bash
-# Sets up and runs Pupero on this machine: builds the `pupero` binary (release) and serves the
-# API in development mode on an embedded SQLite database in ./data (no other service needed).
+# Sets up and runs Pupero on this machine, with real Monero: installs what is missing (the
+# Debian package `monero`), starts a private regtest chain (`monerod --regtest --offline`) and
+# the platform's `monero-wallet-rpc` under ./data/regtest, creates the platform wallet, mines
+# spendable coins into it, builds the `pupero` binary (release) and serves the API in
+# development mode on an embedded SQLite database in ./data. Ctrl-C stops everything; the
+# chain, the wallet and the database stay for the next run.
 #
-#   scripts/run.sh                                   # http://127.0.0.1:8000, docs at /docs
+#   scripts/run.sh                     # http://127.0.0.1:8000, docs at /docs
+#   scripts/run.sh mine [BLOCKS]       # in another terminal: mine blocks (confirms deposits
+#                                      # and withdrawals; default 10)
+#   PUPERO_RUN_MONERO=0 scripts/run.sh # the API alone: no wallet, deposits/withdrawals 503
 #   PUPERO_DATABASE_URL=mysql://user:pass@127.0.0.1/pupero scripts/run.sh
-#   scripts/run.sh demo                              # the ledger's escrow flow, printed
+#   PUPERO_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2f scripts/run.sh
+#   scripts/run.sh demo                # the ledger's escrow flow, printed
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
+
+REGTEST_DIR="$ROOT/data/regtest"
+MONEROD_RPC_PORT="${PUPERO_DEV_MONEROD_PORT:-18081}"
+MONEROD_P2P_PORT="${PUPERO_DEV_MONEROD_P2P_PORT:-18080}"
+WALLET_RPC_PORT="${PUPERO_DEV_WALLET_RPC_PORT:-18083}"
+WALLET_NAME=platform
+# Coinbase outputs unlock after 60 blocks: 80 leaves 20 spendable rewards.
+FUNDING_BLOCKS=80
+
+daemon_rpc() { # method [params-json]
+  curl -sf --max-time 60 "http://127.0.0.1:$MONEROD_RPC_PORT/json_rpc" \
+    -H 'Content-Type: application/json' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"$1\",\"params\":${2:-{\}}}"
+}
+
+wallet_rpc() { # method [params-json]
+  curl -sf --max-time 120 --digest -u "$(cat "$REGTEST_DIR/rpc-login")" \
+    "http://127.0.0.1:$WALLET_RPC_PORT/json_rpc" -H 'Content-Type: application/json' \
+    -d "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"$1\",\"params\":${2:-{\}}}"
+}
+
+json_field() { # field: reads JSON on stdin, prints result.<field>
+  python3 -c "import json,sys; print(json.load(sys.stdin)['result']['$1'])"
+}
+
+wait_for() { # description command...
+  local what=$1 i
+  shift
+  for ((i = 0; i < 120; i++)); do
+    "$@" >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  log "$what did not come up; see $REGTEST_DIR/*.log"
+  exit 1
+}
+
+start_monero() {
+  ensure_monero
+  command -v curl >/dev/null 2>&1 || apt_install curl
+  mkdir -p "$REGTEST_DIR/wallets"
+  if [ ! -s "$REGTEST_DIR/rpc-login" ]; then
+    (umask 077 && printf 'pupero:%s' "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >"$REGTEST_DIR/rpc-login")
+  fi
+  if ! daemon_rpc get_info >/dev/null 2>&1; then
+    log "starting monerod --regtest on 127.0.0.1:$MONEROD_RPC_PORT"
+    monerod --regtest --keep-fakechain --offline --fixed-difficulty 1 --non-interactive \
+      --data-dir "$REGTEST_DIR/monerod" --log-file "$REGTEST_DIR/monerod.log" \
+      --rpc-bind-ip 127.0.0.1 --rpc-bind-port "$MONEROD_RPC_PORT" \
+      --p2p-bind-ip 127.0.0.1 --p2p-bind-port "$MONEROD_P2P_PORT" --no-igd \
+      >"$REGTEST_DIR/monerod.out" 2>&1 &
+    echo $! >"$REGTEST_DIR/monerod.pid"
+    wait_for monerod daemon_rpc get_info
+  fi
+  if ! wallet_rpc get_version >/dev/null 2>&1; then
+    log "starting monero-wallet-rpc on 127.0.0.1:$WALLET_RPC_PORT"
+    monero-wallet-rpc --daemon-address "127.0.0.1:$MONEROD_RPC_PORT" --trusted-daemon \
+      --rpc-bind-ip 127.0.0.1 --rpc-bind-port "$WALLET_RPC_PORT" \
+      --rpc-login "$(cat "$REGTEST_DIR/rpc-login")" --rpc-ssl disabled --daemon-ssl disabled \
+      --wallet-dir "$REGTEST_DIR/wallets" --shared-ringdb-dir "$REGTEST_DIR/ringdb" \
+      --log-file "$REGTEST_DIR/wallet-rpc.log" --no-dns --non-interactive \
+      >"$REGTEST_DIR/wallet-rpc.out" 2>&1 &
+    echo $! >"$REGTEST_DIR/wallet-rpc.pid"
+    wait_for monero-wallet-rpc wallet_rpc get_version
+  fi
+  if ! wallet_rpc open_wallet "{\"filename\":\"$WALLET_NAME\",\"password\":\"\"}" | grep -q '"result"'; then
+    log "creating the platform wallet"
+    wallet_rpc create_wallet "{\"filename\":\"$WALLET_NAME\",\"password\":\"\",\"language\":\"English\"}" >/dev/null
+  fi
+  local address height
+  address=$(wallet_rpc get_address '{"account_index":0}' | json_field address)
+  height=$(daemon_rpc get_block_count | json_field count)
+  if [ "$height" -lt "$FUNDING_BLOCKS" ]; then
+    log "mining $FUNDING_BLOCKS blocks into the platform wallet (spendable after 60)"
+    daemon_rpc generateblocks "{\"amount_of_blocks\":$FUNDING_BLOCKS,\"wallet_address\":\"$address\"}" >/dev/null
+  fi
+  wallet_rpc refresh >/dev/null
+  wallet_rpc store >/dev/null
+  export PUPERO_MONERO_NETWORK=regtest
+  export PUPERO_WALLET_RPC_URL="http://127.0.0.1:$WALLET_RPC_PORT"
+  PUPERO_WALLET_RPC_LOGIN="$(cat "$REGTEST_DIR/rpc-login")"
+  export PUPERO_WALLET_RPC_LOGIN
+  log "platform wallet $address"
+}
+
+stop_monero() {
+  log "stopping monero-wallet-rpc and monerod (the chain and the wallet are kept)"
+  # Both save their state when asked to stop; a plain kill could lose the newest blocks.
+  wallet_rpc stop_wallet >/dev/null 2>&1 || true
+  curl -sf --max-time 30 -X POST "http://127.0.0.1:$MONEROD_RPC_PORT/stop_daemon" >/dev/null 2>&1 || true
+  local name pid i
+  for name in wallet-rpc monerod; do
+    if [ -s "$REGTEST_DIR/$name.pid" ]; then
+      pid=$(cat "$REGTEST_DIR/$name.pid")
+      for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.2
+      done
+      kill "$pid" 2>/dev/null || true
+      rm -f "$REGTEST_DIR/$name.pid"
+    fi
+  done
+}
+
+mine() { # blocks
+  local address
+  address=$(wallet_rpc get_address '{"account_index":0}' | json_field address)
+  daemon_rpc generateblocks "{\"amount_of_blocks\":${1:-10},\"wallet_address\":\"$address\"}" | json_field height
+}
+
 ensure_rust
 export PUPERO_DATABASE_URL="${PUPERO_DATABASE_URL:-sqlite://$ROOT/data/pupero.db}"
 export PUPERO_LISTEN="${PUPERO_LISTEN:-127.0.0.1:8000}"
-cargo build --release --locked -p pupero-server --bin pupero
-if [ "${1:-serve}" = "serve" ]; then
-  log "Pupero API on http://$PUPERO_LISTEN (Swagger UI: http://$PUPERO_LISTEN/docs); Ctrl-C stops it"
-fi
-exec "$CARGO_TARGET_DIR/release/pupero" "${@:-serve}"
+
+case "${1:-serve}" in
+  mine)
+    mine "${2:-10}"
+    exit 0
+    ;;
+  serve)
+    cargo build --release --locked -p pupero-server --bin pupero
+    if [ "${PUPERO_RUN_MONERO:-1}" = "1" ]; then
+      start_monero
+      trap stop_monero EXIT
+    fi
+    log "Pupero API on http://$PUPERO_LISTEN (Swagger UI: http://$PUPERO_LISTEN/docs); Ctrl-C stops it"
+    "$CARGO_TARGET_DIR/release/pupero" serve
+    ;;
+  *)
+    cargo build --release --locked -p pupero-server --bin pupero
+    exec "$CARGO_TARGET_DIR/release/pupero" "$@"
+    ;;
+esac
