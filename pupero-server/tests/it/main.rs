@@ -18,6 +18,7 @@ mod offers;
 mod openapi;
 mod prices;
 mod profile;
+mod simulation;
 mod ratelimit;
 mod totp;
 mod trades;

@@ -684,6 +684,27 @@ fn sim_address(network: Network, index: u32) -> MoneroAddress {
     MoneroAddress::parse(&address.to_string(), network).expect("a valid address")
 }
 
+/// The `n`th address of someone outside every [`SimWallet`]: a standard address of `network`
+/// made from fixed keys that no simulated wallet uses, so deposits to it are nobody's and a
+/// simulation can check what it received with [`SimWallet::received_by`].
+pub fn outside_address(network: Network, n: u32) -> MoneroAddress {
+    let key = |k: u64| {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&k.to_le_bytes());
+        // The top byte keeps these scalars apart from the wallet's (small) ones.
+        bytes[30] = 0x5a;
+        let secret = monero::PrivateKey::from_slice(&bytes).expect("a canonical scalar");
+        monero::PublicKey::from_private_key(&secret)
+    };
+    let net = match network {
+        Network::Mainnet => monero::Network::Mainnet,
+        Network::Testnet => monero::Network::Testnet,
+        Network::Stagenet => monero::Network::Stagenet,
+    };
+    let address = monero::Address::standard(net, key(u64::from(n)), key(u64::from(n)));
+    MoneroAddress::parse(&address.to_string(), network).expect("a valid address")
+}
+
 /// Parses simulated metadata back into its txid.
 fn metadata_txid(metadata: &TxMetadata) -> Option<Txid> {
     metadata
@@ -1249,6 +1270,18 @@ mod tests {
             wallet.mine(TRANSFER_UNLOCK_BLOCKS);
         }
         outcomes
+    }
+
+    #[test]
+    fn outside_addresses_are_distinct_and_nobody_s() {
+        let wallet = SimWallet::new(Network::Mainnet);
+        let a = outside_address(Network::Mainnet, 0);
+        let b = outside_address(Network::Mainnet, 1);
+        assert_ne!(a, b);
+        assert_eq!(a, outside_address(Network::Mainnet, 0));
+        assert_eq!(outside_address(Network::Testnet, 0).network(), Network::Testnet);
+        let state = wallet.lock();
+        assert!(state.owner_of(&a).is_none() && state.owner_of(&b).is_none());
     }
 
     #[tokio::test]
