@@ -326,6 +326,23 @@ impl AppState {
             self.resume_signed(&tx, &mut report).await?;
         }
 
+        // Every broadcast transaction before building: a new build must not spend the inputs
+        // of one the wallet forgot.
+        let broadcast = self
+            .store
+            .withdrawal_txs_in(WithdrawalState::Broadcast, MAX_TXS_PER_PASS)
+            .await?;
+        let all_checked = broadcast.len() < MAX_TXS_PER_PASS;
+        for tx in &broadcast {
+            self.check_broadcast(tx, &mut report).await?;
+        }
+        if !all_checked {
+            tracing::warn!(
+                "more broadcast withdrawal transactions than a pass checks; building after the next block"
+            );
+            return Ok(report);
+        }
+
         for _ in 0..MAX_BUILDS_PER_PASS {
             let batch = self
                 .store
@@ -335,29 +352,58 @@ impl AppState {
                 break;
             }
         }
+        Ok(report)
+    }
 
-        for tx in self
-            .store
-            .withdrawal_txs_in(WithdrawalState::Broadcast, MAX_TXS_PER_PASS)
-            .await?
-        {
-            let txid = parse_txid(&tx)?;
-            if let Some(status) = wallet.rpc.outgoing_transfer(txid).await?
-                && let OutgoingState::Confirmed { height, .. } = status.state
-                && self
+    /// Marks a mined broadcast transaction `confirmed`. One the wallet does not know, although
+    /// we relayed it, is waiting in the pool while the wallet restarted before saving it: the
+    /// wallet sees its inputs unspent and would build a double spend of them, which the
+    /// network refuses with an unknown outcome, for ever. So it is relayed again (the same
+    /// signed transaction, which cannot pay twice; only while the wallet does not know it)
+    /// and the wallet saved before anything is built.
+    async fn check_broadcast(
+        &self,
+        tx: &WithdrawalTxRow,
+        report: &mut DriveReport,
+    ) -> Result<(), DriveError> {
+        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let txid = parse_txid(tx)?;
+        match wallet.rpc.outgoing_transfer(txid).await?.map(|s| s.state) {
+            Some(OutgoingState::Confirmed { height, .. }) => {
+                if self
                     .move_tx(
-                        &tx,
+                        tx,
                         WithdrawalState::Confirmed,
                         Some(height),
                         None,
                         Vec::new(),
                     )
                     .await?
-            {
-                report.confirmed += 1;
+                {
+                    report.confirmed += 1;
+                }
+            }
+            Some(OutgoingState::Pool) => {}
+            Some(OutgoingState::Failed) => {
+                tracing::error!(txid = %tx.txid, "a broadcast withdrawal transaction left the pool unmined; needs an operator");
+            }
+            None => {
+                tracing::warn!(txid = %tx.txid, "the wallet forgot a broadcast withdrawal transaction; relaying it again");
+                let metadata = TxMetadata::from_hex(&tx.tx_metadata)
+                    .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
+                if self
+                    .store
+                    .count_relay_attempt(tx.id, WithdrawalState::Broadcast, self.now())
+                    .await?
+                    .is_none()
+                {
+                    return Ok(());
+                }
+                wallet.rpc.relay(&metadata).await?;
+                wallet.rpc.store().await?;
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Builds one transaction for `batch`, records it and relays it. False when nothing could
@@ -456,17 +502,38 @@ impl AppState {
         }
         let metadata = TxMetadata::from_hex(&tx.tx_metadata)
             .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
-        self.store.count_relay_attempt(tx.id, self.now()).await?;
+        let Some(attempt) = self
+            .store
+            .count_relay_attempt(tx.id, WithdrawalState::Signed, self.now())
+            .await?
+        else {
+            // Another worker (whose lease this one outlived) settled or refunded it.
+            return Ok(());
+        };
         match wallet.rpc.relay(&metadata).await {
             Ok(_) => {
-                if let Err(e) = wallet.rpc.store().await {
-                    tracing::warn!(error = %e, "saving the wallet after a relay failed");
-                }
+                let stored = wallet.rpc.store().await;
                 if self.settle(tx).await? {
                     report.broadcast += 1;
                 }
+                if let Err(e) = stored {
+                    // Unsaved, a restart forgets the transaction while it waits in the pool:
+                    // build nothing more until a pass has checked it (`check_broadcast`).
+                    tracing::warn!(error = %e, "saving the wallet after a relay failed");
+                    return Err(e.into());
+                }
+            }
+            Err(e) if e.is_definitely_not_sent() && attempt > 1 => {
+                // This attempt did nothing, but an earlier one's outcome is unknown (a lost
+                // answer, a wallet that restarted and forgot it): the transaction may be in
+                // the pool. Never refunded; tried again next pass.
+                tracing::warn!(txid = %tx.txid, error = %e, attempt, "relay refused after an attempt of unknown outcome; trying again next pass");
+                return Err(e.into());
             }
             Err(e) if e.is_definitely_not_sent() => {
+                // The first and only attempt, certainly refused: never broadcast. The refund
+                // also requires a single attempt (`move_tx_in`), so a worker relaying it
+                // meanwhile stops it.
                 tracing::warn!(txid = %tx.txid, error = %e, "the wallet refused to relay; refunding");
                 let withdrawals = self.store.withdrawals_of_tx(tx.id).await?;
                 let users = withdrawals.iter().map(|w| w.user).collect();

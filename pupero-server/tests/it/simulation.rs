@@ -345,7 +345,11 @@ impl Sim {
     /// Prints a step when tracing.
     fn note(&self, what: std::fmt::Arguments<'_>) {
         if tracing_on() {
-            eprintln!("[seed {} t={}] {what}", self.seed, self.clock.now().as_unix_ms());
+            eprintln!(
+                "[seed {} t={}] {what}",
+                self.seed,
+                self.clock.now().as_unix_ms()
+            );
         }
     }
 
@@ -354,9 +358,7 @@ impl Sim {
         let db = TestDatabase::create(Backend::Sqlite)
             .await
             .expect("sqlite always works");
-        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(
-            1_700_000_000_000,
-        )));
+        let clock = Arc::new(ManualClock::new(Timestamp::from_unix_ms(1_700_000_000_000)));
         let wallet = Arc::new(SimWallet::with_faults(
             NETWORK,
             rng.random(),
@@ -599,10 +601,7 @@ impl Sim {
             return;
         }
         let earlier = self.accepted[self.rng.random_range(0..self.accepted.len())].clone();
-        let amount = earlier
-            .amount
-            .checked_add(Piconero::new(1))
-            .expect("small");
+        let amount = earlier.amount.checked_add(Piconero::new(1)).expect("small");
         let before = self.available(earlier.user).await;
         let state = self.either();
         let e = state
@@ -723,8 +722,7 @@ impl Sim {
 
         // The transactions: fee shares add up to the fee the wallet paid, and every
         // transaction the wallet sent is a recorded, paying one.
-        let mut by_tx: BTreeMap<Uuid, Vec<&pupero_server::store::WithdrawalRow>> =
-            BTreeMap::new();
+        let mut by_tx: BTreeMap<Uuid, Vec<&pupero_server::store::WithdrawalRow>> = BTreeMap::new();
         for row in &rows {
             if let Some(tx) = row.tx {
                 by_tx.entry(tx).or_default().push(row);
@@ -764,7 +762,10 @@ impl Sim {
                 .await
                 .expect("no faults")
                 .unwrap_or_else(|| panic!("seed {seed}: the wallet never sent {}", tx_row.txid));
-            assert_eq!(sent.fee, tx_row.fee, "seed {seed}: the fee recorded is the real one");
+            assert_eq!(
+                sent.fee, tx_row.fee,
+                "seed {seed}: the fee recorded is the real one"
+            );
             self.totals.txs += 1;
             if members.len() > 1 {
                 self.totals.batched_txs += 1;

@@ -1279,7 +1279,10 @@ mod tests {
         let b = outside_address(Network::Mainnet, 1);
         assert_ne!(a, b);
         assert_eq!(a, outside_address(Network::Mainnet, 0));
-        assert_eq!(outside_address(Network::Testnet, 0).network(), Network::Testnet);
+        assert_eq!(
+            outside_address(Network::Testnet, 0).network(),
+            Network::Testnet
+        );
         let state = wallet.lock();
         assert!(state.owner_of(&a).is_none() && state.owner_of(&b).is_none());
     }
