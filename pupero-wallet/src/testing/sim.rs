@@ -62,6 +62,11 @@ pub struct FaultPlan {
     /// The wallet process restarts before the call, forgetting what was not stored; the call
     /// gets [`Error::Unavailable`].
     pub restart: f64,
+    /// The calls the faults strike, by their `monero-wallet-rpc` method (`relay_tx`,
+    /// `transfer`, `store`, `get_transfer_by_txid`...); empty: every call. Aiming the faults
+    /// at a few calls reaches rare sequences (a lost relay, then a restart, then a refused
+    /// relay) far more often than spreading them.
+    pub only: &'static [&'static str],
 }
 
 /// An output on the simulated chain.
@@ -318,6 +323,9 @@ impl SimWallet {
     fn begin(&self, method: &str) -> Result<Fault> {
         let mut state = self.lock();
         let plan = state.faults;
+        if !plan.only.is_empty() && !plan.only.contains(&method) {
+            return Ok(Fault::None);
+        }
         if state.rng.random_bool(plan.restart) {
             state.restart();
             return Err(Error::Unavailable(format!(
@@ -1333,12 +1341,32 @@ mod tests {
             "{outcomes:?}"
         );
 
+        // Faults aimed at one call spare the others.
+        let wallet = funded();
+        wallet.set_faults(FaultPlan {
+            unavailable: 1.0,
+            only: &["relay_tx"],
+            ..FaultPlan::default()
+        });
+        let built = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .expect("building is spared");
+        assert!(
+            wallet
+                .relay(&built.tx_metadata)
+                .await
+                .unwrap_err()
+                .is_unavailable()
+        );
+
         // The same seed draws the same faults.
         let mixed = FaultPlan {
             lose_response_after_success: 0.3,
             unavailable: 0.2,
             timeout_before_effect: 0.2,
             restart: 0.1,
+            only: &[],
         };
         let run = |seed| async move {
             let wallet = SimWallet::with_faults(Network::Mainnet, seed, mixed);
