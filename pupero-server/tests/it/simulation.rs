@@ -364,15 +364,24 @@ const AIMS: [&[&str]; 5] = [
 
 fn random_plan(rng: &mut StdRng) -> FaultPlan {
     let only = AIMS[rng.random_range(0..AIMS.len())];
-    // Faults aimed at a few calls can be frequent without stopping every pass.
-    let scale = if only.is_empty() { 1.0 } else { 3.0 };
-    let mut pick = |choices: &[f64]| choices[rng.random_range(0..choices.len())] * scale;
-    FaultPlan {
-        lose_response_after_success: pick(&[0.0, 0.05, 0.1, 0.25]),
-        unavailable: pick(&[0.0, 0.05, 0.1]),
-        timeout_before_effect: pick(&[0.0, 0.05, 0.1]),
-        restart: pick(&[0.0, 0.02, 0.05, 0.1]),
-        only,
+    let mut pick = |choices: &[f64]| choices[rng.random_range(0..choices.len())];
+    if only.is_empty() {
+        FaultPlan {
+            lose_response_after_success: pick(&[0.0, 0.05, 0.1, 0.25]),
+            unavailable: pick(&[0.0, 0.05, 0.1]),
+            timeout_before_effect: pick(&[0.0, 0.05, 0.1]),
+            restart: pick(&[0.0, 0.02, 0.05, 0.1]),
+            only,
+        }
+    } else {
+        // Aimed at a few calls, faults can be frequent without stopping every pass.
+        FaultPlan {
+            lose_response_after_success: pick(&[0.0, 0.15, 0.3, 0.75]),
+            unavailable: pick(&[0.0, 0.15, 0.3]),
+            timeout_before_effect: pick(&[0.0, 0.15, 0.3]),
+            restart: pick(&[0.0, 0.06, 0.15, 0.3]),
+            only,
+        }
     }
 }
 
