@@ -127,6 +127,7 @@ async fn withdrawal_worker_simulation() {
     if seeds.len() >= 50 {
         // The simulation must reach the interesting states, or it checks nothing.
         assert!(totals.confirmed > 0, "{totals:?}");
+        assert!(totals.failed > 0, "{totals:?}");
         assert!(totals.batched_txs > 0, "{totals:?}");
         assert!(totals.restarts > 0, "{totals:?}");
         assert!(totals.stolen_leases > 0, "{totals:?}");
