@@ -280,7 +280,11 @@ async fn fees_of(
             .withdrawal(*id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("withdrawal {id} missing"))?;
-        anyhow::ensure!(row.state.as_str() == "broadcast", "{id} is {}", row.state.as_str());
+        anyhow::ensure!(
+            row.state.as_str() == "broadcast",
+            "{id} is {}",
+            row.state.as_str()
+        );
         let tx = row
             .tx
             .ok_or_else(|| anyhow::anyhow!("withdrawal {id} has no transaction"))?;
