@@ -6,11 +6,14 @@
 //! spend the same outputs). Each pass:
 //! 1. resumes every `signed` transaction: if the wallet knows it (pool or chain) it was
 //!    broadcast; if not, its stored metadata is relayed — the same signed transaction, which
-//!    cannot pay twice. Only a relay the wallet certainly refused refunds the withdrawals;
-//!    an unknown outcome is retried on the next pass;
-//! 2. builds one transaction for up to [`MAX_WITHDRAWALS_PER_TX`] requested withdrawals with
-//!    `do_not_relay`, records it (`signed`) before relaying it, then relays it as in 1;
-//! 3. marks `confirmed` the broadcast transactions the chain has mined.
+//!    cannot pay twice. Only a first and only relay attempt the wallet certainly refused
+//!    refunds the withdrawals; an unknown outcome is retried on the next pass, and after one
+//!    no refund ever happens (the transaction may be in the pool);
+//! 2. checks every `broadcast` transaction: mined ones become `confirmed`, and one the wallet
+//!    forgot (it restarted before saving it) is relayed again, so that no build spends its
+//!    inputs a second time;
+//! 3. builds one transaction for up to [`MAX_WITHDRAWALS_PER_TX`] requested withdrawals with
+//!    `do_not_relay`, records it (`signed`) before relaying it, then relays it as in 1.
 //!
 //! Broadcasting settles the holds with each withdrawal's share of the real fee in the same
 //! database transaction that moves the rows, so the ledger and the rows never disagree.
