@@ -129,19 +129,6 @@ impl AppState {
         settings: Settings,
         clock: Arc<dyn Clock>,
     ) -> anyhow::Result<Arc<AppState>> {
-        let ledger = SqlLedger::open(
-            LedgerOptions::new(settings.database_url.clone()).with_clock(clock.clone()),
-        )
-        .await?;
-        let store = Store::open(&settings.database_url).await?;
-        // Trade fees are credited here; created once, found by its fixed id ever after.
-        for account in [
-            pupero_core::ledger::NewAccount::platform_fees(),
-            pupero_core::ledger::NewAccount::hot_wallet(),
-            pupero_core::ledger::NewAccount::network_fees(),
-        ] {
-            ledger.create_account(account).await?;
-        }
         let wallet = match &settings.wallet {
             Some(wallet) => {
                 let mut config = pupero_wallet::WalletRpcConfig::new(
@@ -161,6 +148,43 @@ impl AppState {
             }
             None => None,
         };
+        AppState::open_parts(settings, clock, wallet).await
+    }
+
+    /// As [`AppState::open_with_clock`], with `rpc` as the platform's wallet, holding users'
+    /// money in `account`, instead of the `monero-wallet-rpc` the settings name (whose URL and
+    /// login are then unused). The seam for simulations that bring their own [`WalletRpc`],
+    /// such as `pupero_wallet::testing::SimWallet`; servers open through the settings.
+    ///
+    /// [`WalletRpc`]: pupero_core::wallet::WalletRpc
+    pub async fn open_with_wallet(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        rpc: Arc<dyn pupero_core::wallet::WalletRpc>,
+        account: u32,
+    ) -> anyhow::Result<Arc<AppState>> {
+        let wallet = crate::deposits::PlatformWallet::new(rpc, account);
+        AppState::open_parts(settings, clock, Some(wallet)).await
+    }
+
+    async fn open_parts(
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+        wallet: Option<crate::deposits::PlatformWallet>,
+    ) -> anyhow::Result<Arc<AppState>> {
+        let ledger = SqlLedger::open(
+            LedgerOptions::new(settings.database_url.clone()).with_clock(clock.clone()),
+        )
+        .await?;
+        let store = Store::open(&settings.database_url).await?;
+        // Trade fees are credited here; created once, found by its fixed id ever after.
+        for account in [
+            pupero_core::ledger::NewAccount::platform_fees(),
+            pupero_core::ledger::NewAccount::hot_wallet(),
+            pupero_core::ledger::NewAccount::network_fees(),
+        ] {
+            ledger.create_account(account).await?;
+        }
         let queue: Arc<dyn crate::queue::WorkQueue> = match &settings.rabbitmq {
             Some(rabbit) => Arc::new(crate::queue::RabbitQueue::new(rabbit.clone())),
             None => Arc::new(crate::queue::InProcessQueue::new()),

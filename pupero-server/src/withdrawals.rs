@@ -6,11 +6,14 @@
 //! spend the same outputs). Each pass:
 //! 1. resumes every `signed` transaction: if the wallet knows it (pool or chain) it was
 //!    broadcast; if not, its stored metadata is relayed — the same signed transaction, which
-//!    cannot pay twice. Only a relay the wallet certainly refused refunds the withdrawals;
-//!    an unknown outcome is retried on the next pass;
-//! 2. builds one transaction for up to [`MAX_WITHDRAWALS_PER_TX`] requested withdrawals with
-//!    `do_not_relay`, records it (`signed`) before relaying it, then relays it as in 1;
-//! 3. marks `confirmed` the broadcast transactions the chain has mined.
+//!    cannot pay twice. Only a first and only relay attempt the wallet certainly refused
+//!    refunds the withdrawals; an unknown outcome is retried on the next pass, and after one
+//!    no refund ever happens (the transaction may be in the pool);
+//! 2. checks every `broadcast` transaction: mined ones become `confirmed`, and one the wallet
+//!    forgot (it restarted before saving it) is relayed again, so that no build spends its
+//!    inputs a second time;
+//! 3. builds one transaction for up to [`MAX_WITHDRAWALS_PER_TX`] requested withdrawals with
+//!    `do_not_relay`, records it (`signed`) before relaying it, then relays it as in 1.
 //!
 //! Broadcasting settles the holds with each withdrawal's share of the real fee in the same
 //! database transaction that moves the rows, so the ledger and the rows never disagree.
@@ -353,6 +356,23 @@ impl AppState {
             self.resume_signed(&tx, &mut report).await?;
         }
 
+        // Every broadcast transaction before building: a new build must not spend the inputs
+        // of one the wallet forgot.
+        let broadcast = self
+            .store
+            .withdrawal_txs_in(WithdrawalState::Broadcast, MAX_TXS_PER_PASS)
+            .await?;
+        let all_checked = broadcast.len() < MAX_TXS_PER_PASS;
+        for tx in &broadcast {
+            self.check_broadcast(tx, &mut report).await?;
+        }
+        if !all_checked {
+            tracing::warn!(
+                "more broadcast withdrawal transactions than a pass checks; building after the next block"
+            );
+            return Ok(report);
+        }
+
         for _ in 0..MAX_BUILDS_PER_PASS {
             let batch = self
                 .store
@@ -362,29 +382,58 @@ impl AppState {
                 break;
             }
         }
+        Ok(report)
+    }
 
-        for tx in self
-            .store
-            .withdrawal_txs_in(WithdrawalState::Broadcast, MAX_TXS_PER_PASS)
-            .await?
-        {
-            let txid = parse_txid(&tx)?;
-            if let Some(status) = wallet.rpc.outgoing_transfer(txid).await?
-                && let OutgoingState::Confirmed { height, .. } = status.state
-                && self
+    /// Marks a mined broadcast transaction `confirmed`. One the wallet does not know, although
+    /// we relayed it, is waiting in the pool while the wallet restarted before saving it: the
+    /// wallet sees its inputs unspent and would build a double spend of them, which the
+    /// network refuses with an unknown outcome, for ever. So it is relayed again (the same
+    /// signed transaction, which cannot pay twice; only while the wallet does not know it)
+    /// and the wallet saved before anything is built.
+    async fn check_broadcast(
+        &self,
+        tx: &WithdrawalTxRow,
+        report: &mut DriveReport,
+    ) -> Result<(), DriveError> {
+        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let txid = parse_txid(tx)?;
+        match wallet.rpc.outgoing_transfer(txid).await?.map(|s| s.state) {
+            Some(OutgoingState::Confirmed { height, .. }) => {
+                if self
                     .move_tx(
-                        &tx,
+                        tx,
                         WithdrawalState::Confirmed,
                         Some(height),
                         None,
                         Vec::new(),
                     )
                     .await?
-            {
-                report.confirmed += 1;
+                {
+                    report.confirmed += 1;
+                }
+            }
+            Some(OutgoingState::Pool) => {}
+            Some(OutgoingState::Failed) => {
+                tracing::error!(txid = %tx.txid, "a broadcast withdrawal transaction left the pool unmined; needs an operator");
+            }
+            None => {
+                tracing::warn!(txid = %tx.txid, "the wallet forgot a broadcast withdrawal transaction; relaying it again");
+                let metadata = TxMetadata::from_hex(&tx.tx_metadata)
+                    .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
+                if self
+                    .store
+                    .count_relay_attempt(tx.id, WithdrawalState::Broadcast, self.now())
+                    .await?
+                    .is_none()
+                {
+                    return Ok(());
+                }
+                wallet.rpc.relay(&metadata).await?;
+                wallet.rpc.store().await?;
             }
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Builds one transaction for `batch`, records it and relays it. False when nothing could
@@ -484,18 +533,39 @@ impl AppState {
         }
         let metadata = TxMetadata::from_hex(&tx.tx_metadata)
             .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
-        self.store.count_relay_attempt(tx.id, self.now()).await?;
+        let Some(attempt) = self
+            .store
+            .count_relay_attempt(tx.id, WithdrawalState::Signed, self.now())
+            .await?
+        else {
+            // Another worker (whose lease this one outlived) settled or refunded it.
+            return Ok(());
+        };
         match wallet.rpc.relay(&metadata).await {
             Ok(_) => {
                 self.failpoint("withdrawal.after_relay").await;
-                if let Err(e) = wallet.rpc.store().await {
-                    tracing::warn!(error = %e, "saving the wallet after a relay failed");
-                }
+                let stored = wallet.rpc.store().await;
                 if self.settle(tx).await? {
                     report.broadcast += 1;
                 }
+                if let Err(e) = stored {
+                    // Unsaved, a restart forgets the transaction while it waits in the pool:
+                    // build nothing more until a pass has checked it (`check_broadcast`).
+                    tracing::warn!(error = %e, "saving the wallet after a relay failed");
+                    return Err(e.into());
+                }
+            }
+            Err(e) if e.is_definitely_not_sent() && attempt > 1 => {
+                // This attempt did nothing, but an earlier one's outcome is unknown (a lost
+                // answer, a wallet that restarted and forgot it): the transaction may be in
+                // the pool. Never refunded; tried again next pass.
+                tracing::warn!(txid = %tx.txid, error = %e, attempt, "relay refused after an attempt of unknown outcome; trying again next pass");
+                return Err(e.into());
             }
             Err(e) if e.is_definitely_not_sent() => {
+                // The first and only attempt, certainly refused: never broadcast. The refund
+                // also requires a single attempt (`move_tx_in`), so a worker relaying it
+                // meanwhile stops it.
                 tracing::warn!(txid = %tx.txid, error = %e, "the wallet refused to relay; refunding");
                 let withdrawals = self.store.withdrawals_of_tx(tx.id).await?;
                 let users = withdrawals.iter().map(|w| w.user).collect();
@@ -547,10 +617,18 @@ impl AppState {
         }
         let metadata = TxMetadata::from_hex(&tx.tx_metadata)
             .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
-        self.store.count_relay_attempt(tx.id, self.now()).await?;
+        if self
+            .store
+            .count_relay_attempt(tx.id, WithdrawalState::Broadcast, self.now())
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
         match wallet.rpc.relay(&metadata).await {
             Ok(_) => {
-                tracing::info!(txid = %tx.txid, withdrawal = %id, "relayed a broadcast transaction again")
+                tracing::info!(txid = %tx.txid, withdrawal = %id, "relayed a broadcast transaction again");
+                wallet.rpc.store().await?;
             }
             Err(e) => tracing::warn!(txid = %tx.txid, withdrawal = %id, error = %e,
                 "relaying a broadcast transaction again failed (it may be in the pool or mined)"),

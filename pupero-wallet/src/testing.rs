@@ -38,7 +38,9 @@ use crate::{Balance, HttpWalletRpc, RpcLogin, WalletRpc, WalletRpcConfig};
 
 mod sim;
 
-pub use sim::{FaultPlan, SIM_FEE_BASE, SIM_FEE_PER_OUTPUT, SIM_MAX_SUBADDRESSES, SimWallet};
+pub use sim::{
+    FaultPlan, SIM_FEE_BASE, SIM_FEE_PER_OUTPUT, SIM_MAX_SUBADDRESSES, SimWallet, outside_address,
+};
 
 /// The network whose addresses regtest wallets use.
 pub const REGTEST_NETWORK: Network = Network::Mainnet;

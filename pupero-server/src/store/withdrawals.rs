@@ -169,7 +169,9 @@ pub async fn insert_withdrawal_in(
 }
 
 /// Moves transaction `tx` and its withdrawals from `from` to `to` in the caller's transaction;
-/// false (nothing changed) if the transaction was not in `from`.
+/// false (nothing changed) if the transaction was not in `from`. To `failed`, only if it was
+/// relayed at most once (the attempt that was refused): after more attempts, an earlier one
+/// may have broadcast it.
 pub async fn move_tx_in(
     conn: &mut AnyConnection,
     tx: Uuid,
@@ -180,15 +182,21 @@ pub async fn move_tx_in(
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     assert!(from.may_become(to), "{from:?} -> {to:?}");
+    let max_attempts = if to == WithdrawalState::Failed {
+        1
+    } else {
+        i64::MAX
+    };
     let moved = sqlx::query(
         "UPDATE withdrawal_txs SET state = ?, height = COALESCE(?, height), updated_at_ms = ? \
-         WHERE id = ? AND state = ?",
+         WHERE id = ? AND state = ? AND relay_attempts <= ?",
     )
     .bind(to.as_str())
     .bind(height.map(|h| i64_of(h, "height")).transpose()?)
     .bind(ms(now)?)
     .bind(tx.to_string())
     .bind(from.as_str())
+    .bind(max_attempts)
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -410,17 +418,39 @@ impl Store {
         Ok(true)
     }
 
-    /// Counts one more relay attempt of `tx`.
-    pub async fn count_relay_attempt(&self, tx: Uuid, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
+    /// Counts one more relay attempt of `tx` if it is still in `state`, before the relay:
+    /// the number of attempts with this one, or `None` (nothing counted, nothing to relay)
+    /// when the transaction moved meanwhile. Counting and the check are one statement, so a
+    /// refund that requires a single attempt (`move_tx_in`) and this attempt exclude each
+    /// other.
+    pub async fn count_relay_attempt(
+        &self,
+        tx: Uuid,
+        state: WithdrawalState,
+        now: Timestamp,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut db = self.begin_write().await?;
+        let counted = sqlx::query(
             "UPDATE withdrawal_txs SET relay_attempts = relay_attempts + 1, updated_at_ms = ? \
-             WHERE id = ?",
+             WHERE id = ? AND state = ?",
         )
         .bind(ms(now)?)
         .bind(tx.to_string())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .bind(state.as_str())
+        .execute(&mut *db)
+        .await?
+        .rows_affected();
+        if counted != 1 {
+            db.rollback().await?;
+            return Ok(None);
+        }
+        let row = sqlx::query("SELECT relay_attempts FROM withdrawal_txs WHERE id = ?")
+            .bind(tx.to_string())
+            .fetch_one(&mut *db)
+            .await?;
+        let attempts = u64_of(&row, "relay_attempts")?;
+        db.commit().await?;
+        Ok(Some(attempts))
     }
 
     /// Takes or renews the lease `name` for `holder` until `until`; false if another holder's

@@ -19,6 +19,7 @@ mod openapi;
 mod prices;
 mod profile;
 mod ratelimit;
+mod simulation;
 mod totp;
 mod trades;
 mod withdrawals;

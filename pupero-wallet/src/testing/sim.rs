@@ -62,6 +62,11 @@ pub struct FaultPlan {
     /// The wallet process restarts before the call, forgetting what was not stored; the call
     /// gets [`Error::Unavailable`].
     pub restart: f64,
+    /// The calls the faults strike, by their `monero-wallet-rpc` method (`relay_tx`,
+    /// `transfer`, `store`, `get_transfer_by_txid`...); empty: every call. Aiming the faults
+    /// at a few calls reaches rare sequences (a lost relay, then a restart, then a refused
+    /// relay) far more often than spreading them.
+    pub only: &'static [&'static str],
 }
 
 /// An output on the simulated chain.
@@ -318,6 +323,9 @@ impl SimWallet {
     fn begin(&self, method: &str) -> Result<Fault> {
         let mut state = self.lock();
         let plan = state.faults;
+        if !plan.only.is_empty() && !plan.only.contains(&method) {
+            return Ok(Fault::None);
+        }
         if state.rng.random_bool(plan.restart) {
             state.restart();
             return Err(Error::Unavailable(format!(
@@ -681,6 +689,27 @@ fn sim_address(network: Network, index: u32) -> MoneroAddress {
     } else {
         monero::Address::subaddress(net, spend, view)
     };
+    MoneroAddress::parse(&address.to_string(), network).expect("a valid address")
+}
+
+/// The `n`th address of someone outside every [`SimWallet`]: a standard address of `network`
+/// made from fixed keys that no simulated wallet uses, so deposits to it are nobody's and a
+/// simulation can check what it received with [`SimWallet::received_by`].
+pub fn outside_address(network: Network, n: u32) -> MoneroAddress {
+    let key = |k: u64| {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&k.to_le_bytes());
+        // The top byte keeps these scalars apart from the wallet's (small) ones.
+        bytes[30] = 0x5a;
+        let secret = monero::PrivateKey::from_slice(&bytes).expect("a canonical scalar");
+        monero::PublicKey::from_private_key(&secret)
+    };
+    let net = match network {
+        Network::Mainnet => monero::Network::Mainnet,
+        Network::Testnet => monero::Network::Testnet,
+        Network::Stagenet => monero::Network::Stagenet,
+    };
+    let address = monero::Address::standard(net, key(u64::from(n)), key(u64::from(n)));
     MoneroAddress::parse(&address.to_string(), network).expect("a valid address")
 }
 
@@ -1251,6 +1280,21 @@ mod tests {
         outcomes
     }
 
+    #[test]
+    fn outside_addresses_are_distinct_and_nobody_s() {
+        let wallet = SimWallet::new(Network::Mainnet);
+        let a = outside_address(Network::Mainnet, 0);
+        let b = outside_address(Network::Mainnet, 1);
+        assert_ne!(a, b);
+        assert_eq!(a, outside_address(Network::Mainnet, 0));
+        assert_eq!(
+            outside_address(Network::Testnet, 0).network(),
+            Network::Testnet
+        );
+        let state = wallet.lock();
+        assert!(state.owner_of(&a).is_none() && state.owner_of(&b).is_none());
+    }
+
     #[tokio::test]
     async fn faults_follow_the_plan_and_the_seed() {
         let lose = FaultPlan {
@@ -1297,12 +1341,32 @@ mod tests {
             "{outcomes:?}"
         );
 
+        // Faults aimed at one call spare the others.
+        let wallet = funded();
+        wallet.set_faults(FaultPlan {
+            unavailable: 1.0,
+            only: &["relay_tx"],
+            ..FaultPlan::default()
+        });
+        let built = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .expect("building is spared");
+        assert!(
+            wallet
+                .relay(&built.tx_metadata)
+                .await
+                .unwrap_err()
+                .is_unavailable()
+        );
+
         // The same seed draws the same faults.
         let mixed = FaultPlan {
             lose_response_after_success: 0.3,
             unavailable: 0.2,
             timeout_before_effect: 0.2,
             restart: 0.1,
+            only: &[],
         };
         let run = |seed| async move {
             let wallet = SimWallet::with_faults(Network::Mainnet, seed, mixed);
