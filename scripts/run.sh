@@ -58,7 +58,16 @@ start_monero() {
   if [ ! -s "$REGTEST_DIR/rpc-login" ]; then
     (umask 077 && printf 'pupero:%s' "$(head -c 18 /dev/urandom | base64 | tr -d '/+=')" >"$REGTEST_DIR/rpc-login")
   fi
-  if ! daemon_rpc get_info >/dev/null 2>&1; then
+  if daemon_rpc get_info >/dev/null 2>&1; then
+    if ! daemon_rpc get_info | grep -q '"nettype": "fakechain"'; then
+      log "a monerod that is not on regtest answers on 127.0.0.1:$MONEROD_RPC_PORT; stop it or set PUPERO_DEV_MONEROD_PORT"
+      exit 1
+    fi
+  else
+    if wait_for_port 127.0.0.1 "$MONEROD_RPC_PORT" 1; then
+      log "127.0.0.1:$MONEROD_RPC_PORT is taken by another program; set PUPERO_DEV_MONEROD_PORT"
+      exit 1
+    fi
     log "starting monerod --regtest on 127.0.0.1:$MONEROD_RPC_PORT"
     monerod --regtest --keep-fakechain --offline --fixed-difficulty 1 --non-interactive \
       --data-dir "$REGTEST_DIR/monerod" --log-file "$REGTEST_DIR/monerod.log" \
@@ -69,6 +78,10 @@ start_monero() {
     wait_for monerod daemon_rpc get_info
   fi
   if ! wallet_rpc get_version >/dev/null 2>&1; then
+    if wait_for_port 127.0.0.1 "$WALLET_RPC_PORT" 1; then
+      log "127.0.0.1:$WALLET_RPC_PORT is taken by another program (another wallet RPC server?); set PUPERO_DEV_WALLET_RPC_PORT"
+      exit 1
+    fi
     log "starting monero-wallet-rpc on 127.0.0.1:$WALLET_RPC_PORT"
     monero-wallet-rpc --daemon-address "127.0.0.1:$MONEROD_RPC_PORT" --trusted-daemon \
       --rpc-bind-ip 127.0.0.1 --rpc-bind-port "$WALLET_RPC_PORT" \
