@@ -457,10 +457,16 @@ mod tests {
         check(0, 1, "-0.000000000001");
         check(1, u64::MAX, "-18446744.073709551614");
         check(u64::MAX, 0, "18446744.073709551615");
-        assert_eq!(SignedPiconero::negative(Piconero::ZERO), SignedPiconero::ZERO);
+        assert_eq!(
+            SignedPiconero::negative(Piconero::ZERO),
+            SignedPiconero::ZERO
+        );
         assert_eq!(SignedPiconero::from_xmr_str("-0"), Ok(SignedPiconero::ZERO));
         assert_eq!(SignedPiconero::ZERO.non_negative(), Some(Piconero::ZERO));
-        assert_eq!(SignedPiconero::negative(Piconero::new(1)).non_negative(), None);
+        assert_eq!(
+            SignedPiconero::negative(Piconero::new(1)).non_negative(),
+            None
+        );
         for bad in ["", "-", "--1", "+1", "- 1", "1-"] {
             assert!(SignedPiconero::from_xmr_str(bad).is_err(), "{bad:?}");
         }

@@ -83,7 +83,9 @@ pub enum SweepPolicyError {
     #[error("the sweep threshold must be above zero")]
     ZeroThreshold,
     /// Fewer or more outputs than the limits allow.
-    #[error("the outputs worth a sweep must be between {MIN_SWEEP_MIN_OUTPUTS} and {MAX_SWEEP_MIN_OUTPUTS}")]
+    #[error(
+        "the outputs worth a sweep must be between {MIN_SWEEP_MIN_OUTPUTS} and {MAX_SWEEP_MIN_OUTPUTS}"
+    )]
     MinOutputs,
 }
 
