@@ -2,9 +2,10 @@
 //!
 //! What the platform owes is every user's balance in the ledger (money held in escrow or for
 //! a withdrawal included: it is still theirs until it moves) plus the deposits already mined
-//! into the wallet but not yet credited. The wallet's total balance must cover it; whatever it
-//! holds beyond that is the platform's own (earned fees, coins the operator added), and pays
-//! the platform's network fees.
+//! into the wallet but not yet credited. The wallet's total balance must cover it (a
+//! transaction of the wallet's own waiting in the pool counts there already: its change, and
+//! what a sweep pays back to the wallet). Whatever it holds beyond that is the platform's own
+//! (earned fees, coins the operator added), and pays the platform's network fees.
 
 use crate::money::SignedPiconero;
 use crate::{Piconero, Result};
