@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::ledger::{NewTransfer, TransferCode, TransferOp};
 use crate::limits::{MAX_SWEEP_MIN_OUTPUTS, MIN_SWEEP_MIN_OUTPUTS};
 use crate::wallet::{OwnedOutput, Txid};
-use crate::{AccountId, Piconero, TransferId};
+use crate::{AccountId, Piconero, Timestamp, TransferId};
 
 /// Namespace of the ledger transfers booking sweep fees.
 const SWEEP_TRANSFER_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0006);
@@ -74,6 +74,25 @@ impl SweepState {
     pub fn is_final(self) -> bool {
         matches!(self, SweepState::Confirmed | SweepState::Failed)
     }
+}
+
+/// Relays of a signed sweep with an unknown outcome before it may be abandoned.
+pub const MAX_SWEEP_RELAY_ATTEMPTS: u64 = 10;
+
+/// How old a signed sweep must be before it may be abandoned: long enough that, had any relay
+/// reached the network, the transaction would be mined and the wallet would know it (blocks
+/// come every two minutes).
+pub const SWEEP_ABANDON_AFTER_SECS: u64 = 60 * 60;
+
+/// Whether a `signed` sweep whose relays keep ending in an unknown outcome, and which the
+/// wallet still does not know, is given up (`failed`, nothing booked). A signed sweep stops
+/// withdrawals from being built (they could spend its inputs), so one the daemon keeps
+/// refusing must not stay forever; but only after [`MAX_SWEEP_RELAY_ATTEMPTS`] relays and
+/// [`SWEEP_ABANDON_AFTER_SECS`], when a transaction that did reach the network would have
+/// been mined and found.
+pub fn abandon_sweep(relay_attempts: u64, created_at: Timestamp, now: Timestamp) -> bool {
+    relay_attempts >= MAX_SWEEP_RELAY_ATTEMPTS
+        && now >= created_at.plus_secs(SWEEP_ABANDON_AFTER_SECS)
 }
 
 /// A refused sweep policy.
@@ -191,6 +210,20 @@ mod tests {
         assert!(Confirmed.is_final() && Failed.is_final());
         assert!(!Signed.is_final() && !Broadcast.is_final());
         assert_eq!(SweepState::parse("requested"), None);
+    }
+
+    #[test]
+    fn a_sweep_is_abandoned_only_after_many_relays_and_an_hour() {
+        let built = Timestamp::from_unix_ms(1_000_000);
+        let later = built.plus_secs(SWEEP_ABANDON_AFTER_SECS);
+        assert!(abandon_sweep(MAX_SWEEP_RELAY_ATTEMPTS, built, later));
+        assert!(!abandon_sweep(MAX_SWEEP_RELAY_ATTEMPTS - 1, built, later));
+        assert!(!abandon_sweep(
+            MAX_SWEEP_RELAY_ATTEMPTS,
+            built,
+            built.plus_secs(SWEEP_ABANDON_AFTER_SECS - 1)
+        ));
+        assert!(!abandon_sweep(u64::MAX, built, built));
     }
 
     #[test]

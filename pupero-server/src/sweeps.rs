@@ -9,7 +9,9 @@
 //!    while one is left): if the wallet knows it, it was relayed, and its fee is booked; if
 //!    not, its stored metadata is relayed (the same transaction, which cannot be paid twice);
 //!    a relay the wallet certainly refused fails it with nothing booked; an unknown outcome
-//!    waits for the next pass;
+//!    waits for the next pass (and after many, an hour on, when a transaction that reached the
+//!    network would have been mined and found, the sweep is abandoned: `failed`, so that it
+//!    does not hold withdrawals back forever);
 //! 2. marks `confirmed` the broadcast sweeps the chain has mined;
 //! 3. when no withdrawal waits and enough small outputs are unlocked ([`SweepPolicy`]): reads
 //!    the wallet's balance, scans deposits (so the database knows every deposit that balance
@@ -30,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pupero_core::sweep::{SweepState, fee_plan};
+use pupero_core::sweep::{SweepState, abandon_sweep, fee_plan};
 use pupero_core::wallet::{OutgoingState, Priority, TxMetadata, Txid, WalletError};
 use pupero_core::{Piconero, Timestamp, WithdrawalState};
 use pupero_ledger::{Attachment, AttachmentError, Engine};
@@ -324,6 +326,25 @@ impl AppState {
                 }
             }
             Err(e) => {
+                let attempts = sweep.relay_attempts.saturating_add(1);
+                if abandon_sweep(attempts, sweep.created_at, self.now())
+                    && self
+                        .store
+                        .move_sweep(
+                            &sweep.txid,
+                            SweepState::Signed,
+                            SweepState::Failed,
+                            None,
+                            Some(&format!("abandoned after {attempts} relays: {e}")),
+                            self.now(),
+                        )
+                        .await?
+                {
+                    tracing::error!(txid = %sweep.txid, attempts, error = %e,
+                        "a sweep the wallet never got onto the network is abandoned; nothing booked");
+                    report.failed += 1;
+                    return Ok(());
+                }
                 // Unknown (or the wallet is away): it may be on its way. The next pass looks
                 // for it before relaying again.
                 tracing::warn!(txid = %sweep.txid, error = %e, "sweep relay outcome unknown; checking again next pass");
