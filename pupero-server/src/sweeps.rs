@@ -131,18 +131,8 @@ impl AppState {
     pub async fn sweep(&self) -> Result<SweepReport, DriveError> {
         let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
         let _one_pass = self.worker_pass.lock().await;
-        let now = self.now();
         let mut report = SweepReport::default();
-        if !self
-            .store
-            .take_lease(
-                WITHDRAWAL_LEASE,
-                self.worker_id,
-                now.plus_secs(self.settings.worker_lease_secs),
-                now,
-            )
-            .await?
-        {
+        if !self.still_leader().await? {
             return Ok(report);
         }
         report.leader = true;
@@ -236,9 +226,28 @@ impl AppState {
         tracing::info!(transactions = rows.len(), outputs = report.small_outputs, fee = %fees,
             "signed a sweep");
         for row in &rows {
+            if !self.still_leader().await? {
+                // Recorded: whoever holds the lease now resumes the rest.
+                return Ok(report);
+            }
             self.resume_sweep(wallet, row, &mut report).await?;
         }
         Ok(report)
+    }
+
+    /// Renews the worker lease between wallet calls that may each take minutes, so that a
+    /// long pass never runs on past its lease; false if another process took it.
+    async fn still_leader(&self) -> Result<bool, DriveError> {
+        let now = self.now();
+        Ok(self
+            .store
+            .take_lease(
+                WITHDRAWAL_LEASE,
+                self.worker_id,
+                now.plus_secs(self.settings.worker_lease_secs),
+                now,
+            )
+            .await?)
     }
 
     /// Resumes every `signed` sweep; returns how many are still `signed`. The caller holds the
@@ -253,6 +262,9 @@ impl AppState {
             .sweeps_in(SweepState::Signed, MAX_SWEEPS_PER_PASS)
             .await?
         {
+            if !self.still_leader().await? {
+                break;
+            }
             self.resume_sweep(wallet, &sweep, report).await?;
         }
         Ok(self.store.sweeps_in(SweepState::Signed, 1).await?.len())
