@@ -165,7 +165,12 @@ pub const MIN_WORKER_LEASE_SECS: u64 = 10;
 pub const DEFAULT_RABBITMQ_QUEUE: &str = "pupero.withdrawals";
 
 /// The failpoints the wallet worker knows (see [`Settings::failpoint`]).
-pub const FAILPOINTS: [&str; 2] = ["withdrawal.after_sign", "withdrawal.after_relay"];
+pub const FAILPOINTS: [&str; 4] = [
+    "withdrawal.after_sign",
+    "withdrawal.after_relay",
+    "sweep.after_sign",
+    "sweep.after_relay",
+];
 
 /// Which Monero chain the platform works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,9 +261,10 @@ pub struct SweepSettings {
 /// sweep locks what it consolidates for ten blocks (about twenty minutes).
 pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 60 * 60;
 
-/// The shortest interval between sweep passes: a pass asks the wallet for every output, and
+/// The shortest interval between sweep passes, as for the worker's lease: a pass asks the
+/// wallet for every output. Sweeping more often than every few minutes gains nothing, since
 /// what one sweep consolidated stays locked for twenty minutes anyway.
-pub const MIN_SWEEP_INTERVAL_SECS: u64 = 60;
+pub const MIN_SWEEP_INTERVAL_SECS: u64 = 10;
 
 impl Default for SweepSettings {
     fn default() -> SweepSettings {
@@ -1023,7 +1029,7 @@ mod tests {
             ("PUPERO_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
             ("PUPERO_PRICE_URL", "ftp://prices"),
             ("PUPERO_PRICE_MAX_AGE_SECS", "soon"),
-            ("PUPERO_SWEEP_INTERVAL_SECS", "59"),
+            ("PUPERO_SWEEP_INTERVAL_SECS", "9"),
             ("PUPERO_SWEEP_INTERVAL_SECS", "-1"),
             ("PUPERO_SWEEP_BELOW", "0"),
             ("PUPERO_SWEEP_BELOW", "-1"),

@@ -222,6 +222,7 @@ impl AppState {
             return Ok(report);
         }
         self.store.record_signed_sweeps(&rows, self.now()).await?;
+        self.failpoint("sweep.after_sign").await;
         report.signed = rows.len();
         tracing::info!(transactions = rows.len(), outputs = report.small_outputs, fee = %fees,
             "signed a sweep");
@@ -315,6 +316,7 @@ impl AppState {
             .await?;
         match wallet.rpc.relay(&metadata).await {
             Ok(_) => {
+                self.failpoint("sweep.after_relay").await;
                 if let Err(e) = wallet.rpc.store().await {
                     tracing::warn!(error = %e, "saving the wallet after a sweep's relay failed");
                 }

@@ -833,7 +833,7 @@ impl AppState {
 
     /// Stops here for good when `name` is the configured failpoint (development only): the
     /// crash tests kill the process at this exact point.
-    async fn failpoint(&self, name: &str) {
+    pub(crate) async fn failpoint(&self, name: &str) {
         if self.settings.failpoint.as_deref() == Some(name) {
             tracing::error!(failpoint = name, "failpoint reached; waiting to be killed");
             std::future::pending::<()>().await;
