@@ -8,11 +8,13 @@
 //! 1. resumes every `signed` sweep (also done by every withdrawal pass, which builds nothing
 //!    while one is left): if the wallet knows it, it was relayed, and its fee is booked; if
 //!    not, its stored metadata is relayed (the same transaction, which cannot be paid twice);
-//!    a relay the wallet certainly refused fails it with nothing booked; an unknown outcome
+//!    a first relay the wallet certainly refused fails it with nothing booked; an unknown outcome
 //!    waits for the next pass (and after many, an hour on, when a transaction that reached the
 //!    network would have been mined and found, the sweep is abandoned: `failed`, so that it
 //!    does not hold withdrawals back forever);
-//! 2. marks `confirmed` the broadcast sweeps the chain has mined;
+//! 2. checks every broadcast sweep (so does every withdrawal pass, before it builds): mined
+//!    ones become `confirmed`, and one the wallet forgot (it restarted before saving it) is
+//!    relayed again, so that no build spends its inputs a second time;
 //! 3. when no withdrawal waits and enough small outputs are unlocked ([`SweepPolicy`]): reads
 //!    the wallet's balance, scans deposits (so the database knows every deposit that balance
 //!    counts), builds the sweep with `do_not_relay`, checks that the platform's own money in
@@ -142,7 +144,10 @@ impl AppState {
             report.skipped = Some(SweepSkip::Unresolved);
             return Ok(report);
         }
-        self.confirm_sweeps(wallet, &mut report).await?;
+        if !self.check_broadcast_sweeps(&mut report).await? {
+            report.skipped = Some(SweepSkip::Unresolved);
+            return Ok(report);
+        }
 
         let waiting = [WithdrawalState::Requested, WithdrawalState::Signed];
         for state in waiting {
@@ -322,7 +327,13 @@ impl AppState {
                 }
                 self.book_sweep(sweep, report).await?;
             }
-            Err(e) if e.is_definitely_not_sent() && !e.is_unavailable() => {
+            // Only a first attempt's refusal is certain: after an unknown outcome the
+            // transaction may be in the pool, and a later relay is refused as its double.
+            Err(e)
+                if e.is_definitely_not_sent()
+                    && !e.is_unavailable()
+                    && sweep.relay_attempts == 0 =>
+            {
                 if self
                     .store
                     .move_sweep(
@@ -402,17 +413,24 @@ impl AppState {
         }
     }
 
-    /// Marks mined the broadcast sweeps the chain holds.
-    async fn confirm_sweeps(
+    /// Checks every broadcast sweep, before anything is built: mined ones become
+    /// `confirmed`; one the wallet forgot (it restarted before saving it, while the sweep
+    /// waited in the pool) is relayed again — the same transaction, only while the wallet does
+    /// not know it — and the wallet saved, because a wallet that forgot it sees its inputs
+    /// unspent and would build a double spend of them, refused with an unknown outcome for
+    /// ever. False if there were more than a pass checks (then build nothing this pass). The
+    /// caller holds the worker's exclusion.
+    pub(crate) async fn check_broadcast_sweeps(
         &self,
-        wallet: &PlatformWallet,
         report: &mut SweepReport,
-    ) -> Result<(), DriveError> {
-        for sweep in self
+    ) -> Result<bool, DriveError> {
+        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let broadcast = self
             .store
             .sweeps_in(SweepState::Broadcast, MAX_SWEEPS_PER_PASS)
-            .await?
-        {
+            .await?;
+        let all_checked = broadcast.len() < MAX_SWEEPS_PER_PASS;
+        for sweep in broadcast {
             match wallet.rpc.outgoing_transfer(parse_txid(&sweep)?).await? {
                 Some(status) => match status.state {
                     OutgoingState::Confirmed { height, .. } => {
@@ -438,11 +456,18 @@ impl AppState {
                     }
                 },
                 None => {
-                    tracing::warn!(txid = %sweep.txid, "the wallet does not know a broadcast sweep (restarted before saving?); it finds it once mined");
+                    tracing::warn!(txid = %sweep.txid, "the wallet forgot a broadcast sweep; relaying it again");
+                    let metadata = TxMetadata::from_hex(&sweep.tx_metadata)
+                        .ok_or(StoreError::Corrupt("sweep tx metadata"))?;
+                    self.store
+                        .count_sweep_relay(&sweep.txid, self.now())
+                        .await?;
+                    wallet.rpc.relay(&metadata).await?;
+                    wallet.rpc.store().await?;
                 }
             }
         }
-        Ok(())
+        Ok(all_checked)
     }
 }
 

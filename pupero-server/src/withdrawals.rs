@@ -388,10 +388,16 @@ impl AppState {
             return Ok(report);
         }
 
-        // A sweep left `signed` may be relayed yet: building now could spend its inputs.
-        let unresolved_sweeps = self
-            .resume_sweeps(&mut crate::sweeps::SweepReport::default())
-            .await?;
+        // The sweeper's transactions likewise: a `signed` sweep may be relayed yet, and a
+        // broadcast one the wallet forgot holds inputs the wallet thinks unspent.
+        let mut sweeps = crate::sweeps::SweepReport::default();
+        let unresolved_sweeps = self.resume_sweeps(&mut sweeps).await?;
+        if !self.check_broadcast_sweeps(&mut sweeps).await? {
+            tracing::warn!(
+                "more broadcast sweeps than a pass checks; building after the next block"
+            );
+            return Ok(report);
+        }
         if unresolved_sweeps > 0 {
             tracing::warn!(
                 sweeps = unresolved_sweeps,
