@@ -12,7 +12,9 @@
 //! [`price`] (market quotes, the [`price::PriceOracle`] port and the effective price of an offer).
 //! What the parties say sits in [`chat`] (a trade's messages, and when its chat is open) and
 //! [`reputation`] (feedback after a trade, and the numbers of a public profile).
-//! The hot wallet's port is [`wallet::WalletRpc`], with its error [`wallet::WalletError`].
+//! The hot wallet's port is [`wallet::WalletRpc`], with its error [`wallet::WalletError`];
+//! consolidating its small outputs is [`sweep`], and comparing it with what the platform owes
+//! is [`reconciliation`].
 //!
 //! Nothing here touches a database, a socket, a queue or an async runtime; time is an input.
 #![deny(missing_docs)]
@@ -29,7 +31,9 @@ pub mod limits;
 pub mod money;
 pub mod offer;
 pub mod price;
+pub mod reconciliation;
 pub mod reputation;
+pub mod sweep;
 pub mod trade;
 pub mod user;
 pub mod wallet;
@@ -41,7 +45,7 @@ pub use deposit::{DepositPolicy, DepositStatus, Sighting};
 pub use error::{Error, Result};
 pub use fiat::{CurrencyCode, FiatAmount, MarginPercent, Price};
 pub use ids::{AccountId, MessageId, OfferId, TradeId, TransferId, UserId};
-pub use money::Piconero;
+pub use money::{Piconero, SignedPiconero};
 pub use offer::{
     NewOffer, Offer, OfferCursor, OfferFilter, OfferQuery, OfferStatus, OfferTerms, OfferUpdate,
     PaymentDetails, PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits, Visibility,

@@ -198,6 +198,21 @@ pub const STUCK_SIGNED_SECS: u64 = 5 * 60;
 /// left the pool.
 pub const STUCK_BROADCAST_SECS: u64 = 60 * 60;
 
+/// Outputs below this amount are consolidated by the sweeper by default: 1 XMR. Larger ones
+/// already pay a typical withdrawal alone; smaller ones (most deposits) would make
+/// withdrawals spend many inputs, each adding to the fee and the transaction's weight.
+pub const DEFAULT_SWEEP_BELOW: crate::Piconero = crate::Piconero::ONE_XMR;
+
+/// Small unlocked outputs the wallet must hold before a sweep is worth its fee, by default.
+pub const DEFAULT_SWEEP_MIN_OUTPUTS: u32 = 10;
+
+/// The fewest small outputs an operator may set as worth a sweep: sweeping one output into one
+/// output only pays a fee.
+pub const MIN_SWEEP_MIN_OUTPUTS: u32 = 2;
+
+/// The most an operator may set: a wallet with this many small outputs has long needed a sweep.
+pub const MAX_SWEEP_MIN_OUTPUTS: u32 = 10_000;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -215,6 +215,135 @@ impl<'de> serde::Deserialize<'de> for Piconero {
     }
 }
 
+/// A signed amount of XMR, for reports only: a surplus or a deficit, a balance of an account
+/// that may go either way. It has no arithmetic: it is made as the difference of two
+/// [`Piconero`] amounts and printed, so money never moves through it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct SignedPiconero {
+    negative: bool,
+    magnitude: Piconero,
+}
+
+impl SignedPiconero {
+    /// Zero.
+    pub const ZERO: SignedPiconero = SignedPiconero {
+        negative: false,
+        magnitude: Piconero::ZERO,
+    };
+
+    /// `plus − minus`, exactly (it cannot overflow: both are below 2^64).
+    pub fn difference(plus: Piconero, minus: Piconero) -> SignedPiconero {
+        match plus.checked_sub(minus) {
+            Ok(magnitude) => SignedPiconero {
+                negative: false,
+                magnitude,
+            },
+            Err(_) => SignedPiconero {
+                negative: true,
+                magnitude: Piconero(minus.0 - plus.0),
+            },
+        }
+    }
+
+    /// A positive (or zero) amount.
+    pub const fn positive(magnitude: Piconero) -> SignedPiconero {
+        SignedPiconero {
+            negative: false,
+            magnitude,
+        }
+    }
+
+    /// `−magnitude` (zero stays zero: there is no negative zero).
+    pub const fn negative(magnitude: Piconero) -> SignedPiconero {
+        SignedPiconero {
+            negative: !magnitude.is_zero(),
+            magnitude,
+        }
+    }
+
+    /// Whether it is below zero.
+    pub const fn is_negative(self) -> bool {
+        self.negative
+    }
+
+    /// The amount without its sign.
+    pub const fn magnitude(self) -> Piconero {
+        self.magnitude
+    }
+
+    /// The amount, if it is not negative.
+    pub const fn non_negative(self) -> Option<Piconero> {
+        if self.negative {
+            None
+        } else {
+            Some(self.magnitude)
+        }
+    }
+
+    /// Parses the decimal XMR form with an optional leading `-` (`"-1.5"`, `"0.25"`); see
+    /// [`Piconero::from_xmr_str`]. `"-0"` is zero.
+    pub fn from_xmr_str(s: &str) -> Result<SignedPiconero> {
+        match s.strip_prefix('-') {
+            Some(rest) => Piconero::from_xmr_str(rest).map(SignedPiconero::negative),
+            None => Piconero::from_xmr_str(s).map(SignedPiconero::positive),
+        }
+    }
+
+    /// The exact decimal XMR form, `-` first when negative (`"-0.5"`, `"2"`).
+    pub fn to_xmr_string(self) -> String {
+        if self.negative {
+            format!("-{}", self.magnitude.to_xmr_string())
+        } else {
+            self.magnitude.to_xmr_string()
+        }
+    }
+}
+
+impl PartialOrd for SignedPiconero {
+    fn partial_cmp(&self, other: &SignedPiconero) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SignedPiconero {
+    fn cmp(&self, other: &SignedPiconero) -> std::cmp::Ordering {
+        match (self.negative, other.negative) {
+            (false, false) => self.magnitude.cmp(&other.magnitude),
+            (true, true) => other.magnitude.cmp(&self.magnitude),
+            (false, true) => std::cmp::Ordering::Greater,
+            (true, false) => std::cmp::Ordering::Less,
+        }
+    }
+}
+
+impl fmt::Debug for SignedPiconero {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.negative { "-" } else { "" };
+        write!(f, "SignedPiconero({sign}{})", self.magnitude.0)
+    }
+}
+
+/// Displays the exact decimal XMR amount, signed, followed by ` XMR`.
+impl fmt::Display for SignedPiconero {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} XMR", self.to_xmr_string())
+    }
+}
+
+impl serde::Serialize for SignedPiconero {
+    /// Serializes as the signed decimal XMR string.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_xmr_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SignedPiconero {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        SignedPiconero::from_xmr_str(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +441,48 @@ mod tests {
             serde_json::from_str::<Piconero>("0.25").is_err(),
             "numbers are refused"
         );
+    }
+
+    #[test]
+    fn signed_amounts_are_differences_printed_exactly() {
+        let check = |plus: u64, minus: u64, text: &str| {
+            let d = SignedPiconero::difference(Piconero::new(plus), Piconero::new(minus));
+            assert_eq!(d.to_xmr_string(), text, "{plus} - {minus}");
+            assert_eq!(SignedPiconero::from_xmr_str(text), Ok(d));
+            assert_eq!(d.is_negative(), minus > plus);
+            assert_eq!(d.magnitude().as_u64(), plus.abs_diff(minus));
+        };
+        check(0, 0, "0");
+        check(1_500_000_000_000, 0, "1.5");
+        check(0, 1, "-0.000000000001");
+        check(1, u64::MAX, "-18446744.073709551614");
+        check(u64::MAX, 0, "18446744.073709551615");
+        assert_eq!(
+            SignedPiconero::negative(Piconero::ZERO),
+            SignedPiconero::ZERO
+        );
+        assert_eq!(SignedPiconero::from_xmr_str("-0"), Ok(SignedPiconero::ZERO));
+        assert_eq!(SignedPiconero::ZERO.non_negative(), Some(Piconero::ZERO));
+        assert_eq!(
+            SignedPiconero::negative(Piconero::new(1)).non_negative(),
+            None
+        );
+        for bad in ["", "-", "--1", "+1", "- 1", "1-"] {
+            assert!(SignedPiconero::from_xmr_str(bad).is_err(), "{bad:?}");
+        }
+        let json = serde_json::to_string(&SignedPiconero::negative(Piconero::ONE_XMR)).unwrap();
+        assert_eq!(json, "\"-1\"");
+        assert_eq!(
+            serde_json::from_str::<SignedPiconero>(&json).unwrap(),
+            SignedPiconero::negative(Piconero::ONE_XMR)
+        );
+    }
+
+    #[test]
+    fn signed_amounts_order_as_numbers() {
+        let values = ["-2", "-1.5", "-0.000000000001", "0", "0.000000000001", "3"]
+            .map(|s| SignedPiconero::from_xmr_str(s).unwrap());
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "{values:?}");
     }
 
     proptest! {

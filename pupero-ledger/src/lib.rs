@@ -24,4 +24,4 @@ mod writer;
 pub use attach::{Attachment, AttachmentError};
 pub use db::{Engine, migrate_with, open_pool};
 pub use error::Error;
-pub use store::{LedgerOptions, SqlLedger};
+pub use store::{AccountTotals, LedgerOptions, SqlLedger};

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use pupero_core::ledger::{
-    Account, AccountResult, HistoryCursor, HistoryPage, HistoryQuery, LedgerStore, NewAccount,
-    NewTransfer, Outcome, Transfer, TransferError, TransferResult,
+    Account, AccountCode, AccountResult, HistoryCursor, HistoryPage, HistoryQuery, LedgerId,
+    LedgerStore, NewAccount, NewTransfer, Outcome, Transfer, TransferError, TransferResult,
 };
 use pupero_core::limits::{
     MAX_ACCOUNTS_PER_BATCH, MAX_EXPIRIES_PER_SWEEP, MAX_TRANSFERS_PER_BATCH,
 };
-use pupero_core::{AccountId, Clock, SystemClock, TransferId};
+use pupero_core::{AccountId, Clock, Piconero, SignedPiconero, SystemClock, TransferId};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
@@ -141,6 +141,39 @@ impl SqlLedger {
     /// One account, if it exists.
     pub async fn account(&self, id: AccountId) -> Result<Option<Account>, Error> {
         Ok(LedgerStore::lookup_accounts(self, &[id]).await?.pop())
+    }
+
+    /// The totals of every account of one `code` on the XMR ledger, read in one statement (a
+    /// consistent snapshot: a transfer between two such accounts is counted on both sides or
+    /// on neither). Reconciliation reads users' balances this way.
+    pub async fn totals(&self, code: AccountCode) -> Result<AccountTotals, Error> {
+        // Sums of balances, not of counters: counters grow with every transfer ever made and
+        // could pass `i64::MAX` together, balances are bounded by the coins held. The sums
+        // cross as text so that MariaDB's DECIMAL sums need no driver type.
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS accounts, \
+             CAST(COALESCE(SUM(credits_posted - debits_posted), 0) AS CHAR) AS net_credits, \
+             CAST(COALESCE(SUM(debits_pending), 0) AS CHAR) AS debits_pending, \
+             CAST(COALESCE(SUM(credits_pending), 0) AS CHAR) AS credits_pending \
+             FROM ledger_accounts WHERE ledger = ? AND code = ?",
+        )
+        .bind(i64::from(LedgerId::XMR.as_u32()))
+        .bind(i64::from(code.as_u16()))
+        .fetch_one(&self.reader)
+        .await?;
+        let accounts: i64 = row.try_get("accounts")?;
+        let net_credits = signed_sum(&row, "net_credits")?;
+        let unsigned = |column: &'static str| {
+            signed_sum(&row, column)?
+                .non_negative()
+                .ok_or_else(|| crate::error::corrupt(format!("negative {column}")))
+        };
+        Ok(AccountTotals {
+            accounts: u64::try_from(accounts).map_err(|_| crate::error::corrupt("count"))?,
+            net_credits,
+            debits_pending: unsigned("debits_pending")?,
+            credits_pending: unsigned("credits_pending")?,
+        })
     }
 
     /// Checks the ledger's invariants over the whole database: per ledger Σ debits = Σ credits
@@ -314,6 +347,39 @@ impl LedgerStore for SqlLedger {
         }
         self.send(|tx| Command::Expire(ids, tx)).await
     }
+}
+
+/// The totals of the accounts of one code ([`SqlLedger::totals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountTotals {
+    /// How many accounts there are.
+    pub accounts: u64,
+    /// Σ (`credits_posted − debits_posted`): for credit-normal accounts (users') what they
+    /// hold, money held by pending transfers included; below zero for debit-normal ones.
+    pub net_credits: SignedPiconero,
+    /// Σ `debits_pending`: what pending transfers hold out of them.
+    pub debits_pending: Piconero,
+    /// Σ `credits_pending`: what pending transfers will bring them.
+    pub credits_pending: Piconero,
+}
+
+/// A decimal sum read as text, exactly.
+fn signed_sum(row: &sqlx::any::AnyRow, column: &'static str) -> Result<SignedPiconero, Error> {
+    let text: String = row.try_get(column)?;
+    let bad = || crate::error::corrupt(format!("{column} is not a sum in range: {text:?}"));
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(digits) => (true, digits),
+        None => (false, text.as_str()),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let magnitude = Piconero::new(digits.parse::<u64>().map_err(|_| bad())?);
+    Ok(if negative {
+        SignedPiconero::negative(magnitude)
+    } else {
+        SignedPiconero::positive(magnitude)
+    })
 }
 
 /// The outcomes of a linked chain, or the refusal of the transfer that failed it (not of its

@@ -1,6 +1,6 @@
 //! Profile management and administration.
 
-use pupero_core::Piconero;
+use pupero_core::{Piconero, SignedPiconero};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -30,6 +30,49 @@ pub struct AdminUserPage {
     pub items: Vec<AdminUser>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
+}
+
+/// The platform wallet against what the ledger says it owes (admins).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reconciliation {
+    /// `ok` when the wallet's total covers what is owed, `deficit` when not.
+    pub status: String,
+    /// The wallet's total less what is owed (`user_liabilities` + `deposits_uncredited`):
+    /// the platform's own money, or below zero the deficit.
+    pub difference: SignedPiconero,
+    /// Σ of users' balances, held and escrowed money included.
+    pub user_liabilities: Piconero,
+    /// Of which held by pending transfers.
+    pub user_held: Piconero,
+    /// User accounts summed.
+    pub user_accounts: u64,
+    /// Deposits mined into the wallet and not credited yet.
+    pub deposits_uncredited: Piconero,
+    /// How many.
+    pub deposits_uncredited_count: u64,
+    /// The wallet's total balance.
+    pub wallet_total: Piconero,
+    /// What the wallet can spend now.
+    pub wallet_unlocked: Piconero,
+    /// The ledger's hot wallet account.
+    pub hot_wallet: SignedPiconero,
+    /// Trade fees the platform earned.
+    pub platform_fees: SignedPiconero,
+    /// Network fees the platform paid itself.
+    pub network_fees: SignedPiconero,
+    /// Withdrawals held and not broadcast yet.
+    pub withdrawals_in_flight: u64,
+    /// Their total amount.
+    pub withdrawals_in_flight_amount: Piconero,
+    /// When it was read, unix milliseconds.
+    pub checked_at_ms: u64,
+}
+
+impl Reconciliation {
+    /// Whether the wallet holds less than what is owed.
+    pub fn is_deficit(&self) -> bool {
+        self.status == "deficit"
+    }
 }
 
 /// An audit log entry.
@@ -268,6 +311,18 @@ impl Client {
         );
         self.send(reqwest::Method::GET, &path, None::<&()>, true)
             .await
+    }
+
+    /// Admin: reconciliation of the platform wallet against users' balances. 503
+    /// `WALLET_UNAVAILABLE` without a wallet.
+    pub async fn admin_reconciliation(&self) -> Result<Reconciliation, Error> {
+        self.send(
+            reqwest::Method::GET,
+            "/api/v1/admin/reconciliation",
+            None::<&()>,
+            true,
+        )
+        .await
     }
 
     pub(crate) async fn no_content<B: Serialize>(

@@ -34,7 +34,7 @@ use serde::de::DeserializeOwned;
 
 pub use admin::{
     AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, FeedbackCounts, ProfileStats,
-    PublicProfile,
+    PublicProfile, Reconciliation,
 };
 pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use chat::{ChatMessage, ChatPage, Feedback, FeedbackPage, PublicFeedback};

@@ -8,8 +8,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use pupero_core::limits::DEFAULT_DEPOSIT_CONFIRMATIONS;
-use pupero_core::{DepositPolicy, FeeSchedule, Network};
+use pupero_core::limits::{
+    DEFAULT_DEPOSIT_CONFIRMATIONS, DEFAULT_SWEEP_BELOW, DEFAULT_SWEEP_MIN_OUTPUTS,
+};
+use pupero_core::sweep::SweepPolicy;
+use pupero_core::{DepositPolicy, FeeSchedule, Network, Piconero};
 
 use crate::ratelimit::RateLimitSettings;
 
@@ -121,14 +124,16 @@ pub struct Settings {
     pub wallet: Option<WalletSettings>,
     /// When deposits are credited (`PUPERO_DEPOSIT_CONFIRMATIONS`, default 10).
     pub deposits: DepositPolicy,
+    /// When and what the sweeper consolidates in the platform's wallet.
+    pub sweep: SweepSettings,
     /// Event streams open at once, all users together (`PUPERO_MAX_EVENT_STREAMS`); one more is
     /// refused with 429 `STREAM_LIMIT`.
     pub max_event_streams: u32,
     /// The RabbitMQ queue of withdrawal messages (`PUPERO_RABBITMQ_URL`); without one, an
     /// in-process queue fed from the database outbox.
     pub rabbitmq: Option<RabbitSettings>,
-    /// Whether `pupero serve` also runs the wallet jobs — deposit scans and the withdrawal
-    /// worker (`PUPERO_WALLET_WORKER=on|off`, default on). Off when a separate `pupero worker`
+    /// Whether `pupero serve` also runs the wallet jobs — deposit scans, the withdrawal
+    /// worker and the sweeper (`PUPERO_WALLET_WORKER=on|off`, default on). Off when a separate `pupero worker`
     /// process runs them.
     pub wallet_worker: bool,
     /// Seconds a wallet worker's lease lasts unless renewed (`PUPERO_WORKER_LEASE_SECS`,
@@ -160,7 +165,12 @@ pub const MIN_WORKER_LEASE_SECS: u64 = 10;
 pub const DEFAULT_RABBITMQ_QUEUE: &str = "pupero.withdrawals";
 
 /// The failpoints the wallet worker knows (see [`Settings::failpoint`]).
-pub const FAILPOINTS: [&str; 2] = ["withdrawal.after_sign", "withdrawal.after_relay"];
+pub const FAILPOINTS: [&str; 4] = [
+    "withdrawal.after_sign",
+    "withdrawal.after_relay",
+    "sweep.after_sign",
+    "sweep.after_relay",
+];
 
 /// Which Monero chain the platform works on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +246,36 @@ impl WalletSettings {
     }
 }
 
+/// The sweeper, which consolidates the platform wallet's small outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SweepSettings {
+    /// Seconds between sweep passes (`PUPERO_SWEEP_INTERVAL_SECS`, default 3600); 0 turns the
+    /// sweeper off.
+    pub interval_secs: u64,
+    /// Outputs below `PUPERO_SWEEP_BELOW` XMR (default 1) are swept once there are
+    /// `PUPERO_SWEEP_MIN_OUTPUTS` of them (default 10) unlocked.
+    pub policy: SweepPolicy,
+}
+
+/// Seconds between sweep passes by default: an hour. Deposits arrive a few at a time, and a
+/// sweep locks what it consolidates for ten blocks (about twenty minutes).
+pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 60 * 60;
+
+/// The shortest interval between sweep passes, as for the worker's lease: a pass asks the
+/// wallet for every output. Sweeping more often than every few minutes gains nothing, since
+/// what one sweep consolidated stays locked for twenty minutes anyway.
+pub const MIN_SWEEP_INTERVAL_SECS: u64 = 10;
+
+impl Default for SweepSettings {
+    fn default() -> SweepSettings {
+        SweepSettings {
+            interval_secs: DEFAULT_SWEEP_INTERVAL_SECS,
+            policy: SweepPolicy::new(DEFAULT_SWEEP_BELOW, DEFAULT_SWEEP_MIN_OUTPUTS)
+                .expect("the default sweep policy is within bounds"),
+        }
+    }
+}
+
 /// Why the settings were refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -294,6 +334,9 @@ struct FileSettings {
     rabbitmq_queue: Option<String>,
     wallet_worker: Option<String>,
     worker_lease_secs: Option<u64>,
+    sweep_interval_secs: Option<u64>,
+    sweep_below: Option<String>,
+    sweep_min_outputs: Option<u64>,
 }
 
 impl Settings {
@@ -558,6 +601,36 @@ impl Settings {
             DEFAULT_DEPOSIT_CONFIRMATIONS,
         )?)
         .map_err(|e| invalid("PUPERO_DEPOSIT_CONFIRMATIONS", e.to_string()))?;
+        let sweep_interval_secs = number(
+            "PUPERO_SWEEP_INTERVAL_SECS",
+            from_file.sweep_interval_secs,
+            DEFAULT_SWEEP_INTERVAL_SECS,
+        )?;
+        if sweep_interval_secs != 0 && sweep_interval_secs < MIN_SWEEP_INTERVAL_SECS {
+            return Err(invalid(
+                "PUPERO_SWEEP_INTERVAL_SECS",
+                format!("must be 0 (off) or at least {MIN_SWEEP_INTERVAL_SECS}"),
+            ));
+        }
+        let sweep_below = match var("PUPERO_SWEEP_BELOW").or(from_file.sweep_below) {
+            Some(text) => Piconero::from_xmr_str(text.trim())
+                .map_err(|e| invalid("PUPERO_SWEEP_BELOW", format!("{e}: {text:?}")))?,
+            None => DEFAULT_SWEEP_BELOW,
+        };
+        let sweep_min_outputs = number(
+            "PUPERO_SWEEP_MIN_OUTPUTS",
+            from_file.sweep_min_outputs,
+            u64::from(DEFAULT_SWEEP_MIN_OUTPUTS),
+        )?;
+        let sweep_min_outputs = u32::try_from(sweep_min_outputs)
+            .map_err(|_| invalid("PUPERO_SWEEP_MIN_OUTPUTS", "too large".to_owned()))?;
+        let sweep_policy = SweepPolicy::new(sweep_below, sweep_min_outputs).map_err(|e| {
+            let name = match e {
+                pupero_core::sweep::SweepPolicyError::ZeroThreshold => "PUPERO_SWEEP_BELOW",
+                pupero_core::sweep::SweepPolicyError::MinOutputs => "PUPERO_SWEEP_MIN_OUTPUTS",
+            };
+            invalid(name, e.to_string())
+        })?;
         let max_event_streams = number(
             "PUPERO_MAX_EVENT_STREAMS",
             from_file.max_event_streams,
@@ -660,6 +733,10 @@ impl Settings {
             monero_network,
             wallet,
             deposits,
+            sweep: SweepSettings {
+                interval_secs: sweep_interval_secs,
+                policy: sweep_policy,
+            },
             max_event_streams,
             rabbitmq,
             wallet_worker,
@@ -691,6 +768,7 @@ impl Settings {
             wallet: None,
             deposits: DepositPolicy::new(DEFAULT_DEPOSIT_CONFIRMATIONS)
                 .expect("the default confirmations are within bounds"),
+            sweep: SweepSettings::default(),
             max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
             rabbitmq: None,
             wallet_worker: true,
@@ -922,6 +1000,25 @@ mod tests {
     }
 
     #[test]
+    fn the_sweeper_has_defaults_and_can_be_turned_off() {
+        let defaults = load(&[]).unwrap().sweep;
+        assert_eq!(defaults, SweepSettings::default());
+        assert_eq!(defaults.interval_secs, 3_600);
+        assert_eq!(defaults.policy.below(), Piconero::ONE_XMR);
+        assert_eq!(defaults.policy.min_outputs(), 10);
+        let set = load(&[
+            ("PUPERO_SWEEP_INTERVAL_SECS", "0"),
+            ("PUPERO_SWEEP_BELOW", "0.25"),
+            ("PUPERO_SWEEP_MIN_OUTPUTS", "4"),
+        ])
+        .unwrap()
+        .sweep;
+        assert_eq!(set.interval_secs, 0);
+        assert_eq!(set.policy.below(), Piconero::new(250_000_000_000));
+        assert_eq!(set.policy.min_outputs(), 4);
+    }
+
+    #[test]
     fn bad_values_are_refused_by_name() {
         for (name, value) in [
             ("PUPERO_MODE", "prod"),
@@ -932,6 +1029,13 @@ mod tests {
             ("PUPERO_TRUSTED_PROXIES", "10.0.0.1, proxy.local"),
             ("PUPERO_PRICE_URL", "ftp://prices"),
             ("PUPERO_PRICE_MAX_AGE_SECS", "soon"),
+            ("PUPERO_SWEEP_INTERVAL_SECS", "9"),
+            ("PUPERO_SWEEP_INTERVAL_SECS", "-1"),
+            ("PUPERO_SWEEP_BELOW", "0"),
+            ("PUPERO_SWEEP_BELOW", "-1"),
+            ("PUPERO_SWEEP_BELOW", "0.0000000000001"),
+            ("PUPERO_SWEEP_MIN_OUTPUTS", "1"),
+            ("PUPERO_SWEEP_MIN_OUTPUTS", "99999999999"),
         ] {
             match load(&[(name, value)]) {
                 Err(ConfigError::Invalid { name: n, .. }) => assert_eq!(n, name),

@@ -23,8 +23,10 @@ pub mod middleware;
 pub mod oracle;
 pub mod queue;
 pub mod ratelimit;
+pub mod reconciliation;
 pub mod security;
 pub mod store;
+pub mod sweeps;
 pub mod trades;
 pub mod two_factor;
 pub mod withdrawals;
@@ -86,7 +88,8 @@ const MAX_PRUNE_BATCHES_PER_SWEEP: u32 = 20;
 /// `wallet_worker` is off because a `pupero worker` process runs them — the wallet jobs
 /// ([`spawn_wallet_jobs`]). Several processes may run them: each trade step is a
 /// compare-and-set, pruning deletes only what is past retention, a deposit is credited once
-/// whoever scans it, and one worker at a time holds the withdrawal lease.
+/// whoever scans it, and one worker at a time holds the withdrawal lease (which the sweeper
+/// and the reconciliation check share).
 pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let wallet_jobs = state.settings.wallet_worker;
@@ -98,7 +101,8 @@ pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                 if wallet_jobs {
                     tokio::join!(
                         scan_deposits(state.clone()),
-                        withdrawals::run_worker(state.clone())
+                        withdrawals::run_worker(state.clone()),
+                        sweeps::run_sweeper(state.clone())
                     );
                 }
             }
@@ -107,13 +111,14 @@ pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
 }
 
 /// Starts the wallet jobs alone, for `pupero worker`: scanning deposits, publishing the
-/// outbox and the withdrawal worker.
+/// outbox, the withdrawal worker, and the sweeper with the reconciliation check.
 pub fn spawn_wallet_jobs(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         tokio::join!(
             scan_deposits(state.clone()),
             withdrawals::run_outbox_publisher(state.clone()),
-            withdrawals::run_worker(state)
+            withdrawals::run_worker(state.clone()),
+            sweeps::run_sweeper(state)
         );
     })
 }

@@ -10,8 +10,8 @@ const USAGE: &str = "usage: pupero <command>
 Commands:
   serve              run the HTTP API (settings: PUPERO_* variables, .env, PUPERO_CONFIG file)
   worker             run the wallet jobs without the HTTP API: deposit scans, the outbox
-                     publisher and the withdrawal worker (then run serve with
-                     PUPERO_WALLET_WORKER=off)
+                     publisher, the withdrawal worker and the sweeper (then run serve
+                     with PUPERO_WALLET_WORKER=off)
   openapi            print the OpenAPI document (YAML)
   admin create-user --username NAME [--email ADDRESS] [--role user|moderator|admin]
                      create a user directly in the database (the first admin is made this

@@ -15,6 +15,9 @@
 //! 3. builds one transaction for up to [`MAX_WITHDRAWALS_PER_TX`] requested withdrawals with
 //!    `do_not_relay`, records it (`signed`) before relaying it, then relays it as in 1.
 //!
+//! Between 2 and 3 it does the same for the sweeper's transactions (`crate::sweeps`), and
+//! builds nothing while a sweep is unresolved: it may spend the same outputs.
+//!
 //! Broadcasting settles the holds with each withdrawal's share of the real fee in the same
 //! database transaction that moves the rows, so the ledger and the rows never disagree.
 
@@ -215,6 +218,18 @@ pub enum DriveError {
     Queue(#[from] QueueError),
 }
 
+impl From<crate::deposits::ScanError> for DriveError {
+    fn from(error: crate::deposits::ScanError) -> DriveError {
+        use crate::deposits::ScanError;
+        match error {
+            ScanError::NoWallet => DriveError::NoWallet,
+            ScanError::Wallet(e) => DriveError::Wallet(e),
+            ScanError::Store(e) => DriveError::Store(e),
+            ScanError::Ledger(e) => DriveError::Ledger(e),
+        }
+    }
+}
+
 fn reused() -> ApiError {
     ApiError::conflict(
         codes::IDEMPOTENCY_KEY_REUSED,
@@ -373,7 +388,27 @@ impl AppState {
             return Ok(report);
         }
 
+        // The sweeper's transactions likewise: a `signed` sweep may be relayed yet, and a
+        // broadcast one the wallet forgot holds inputs the wallet thinks unspent.
+        let mut sweeps = crate::sweeps::SweepReport::default();
+        let unresolved_sweeps = self.resume_sweeps(&mut sweeps).await?;
+        if !self.check_broadcast_sweeps(&mut sweeps).await? {
+            tracing::warn!(
+                "more broadcast sweeps than a pass checks; building after the next block"
+            );
+            return Ok(report);
+        }
+        if unresolved_sweeps > 0 {
+            tracing::warn!(
+                sweeps = unresolved_sweeps,
+                "a sweep's relay is unresolved; building no withdrawal this pass"
+            );
+        }
+
         for _ in 0..MAX_BUILDS_PER_PASS {
+            if unresolved_sweeps > 0 {
+                break;
+            }
             let batch = self
                 .store
                 .withdrawals_in(WithdrawalState::Requested, MAX_WITHDRAWALS_PER_TX)
@@ -804,7 +839,7 @@ impl AppState {
 
     /// Stops here for good when `name` is the configured failpoint (development only): the
     /// crash tests kill the process at this exact point.
-    async fn failpoint(&self, name: &str) {
+    pub(crate) async fn failpoint(&self, name: &str) {
         if self.settings.failpoint.as_deref() == Some(name) {
             tracing::error!(failpoint = name, "failpoint reached; waiting to be killed");
             std::future::pending::<()>().await;

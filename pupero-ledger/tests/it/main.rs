@@ -6,4 +6,5 @@ mod support;
 mod attached;
 mod concurrency;
 mod props;
+mod totals;
 mod transfers;

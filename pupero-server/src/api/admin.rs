@@ -1,5 +1,5 @@
-//! Running the platform: users, roles, sessions, the audit log. Admins only, and only from a
-//! logged-in session (never an API key).
+//! Running the platform: users, roles, sessions, the audit log, reconciliation. Admins only,
+//! and only from a logged-in session (never an API key).
 
 use std::sync::Arc;
 
@@ -14,8 +14,11 @@ use super::auth::NoContent;
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
 use crate::audit::{AuditEntry, AuditEvent, client_ip};
+use crate::deposits::{wallet_error, wallet_unavailable};
 use crate::error::{ApiError, codes};
+use crate::reconciliation::Reconciliation;
 use crate::store::UserRow;
+use crate::withdrawals::DriveError;
 
 /// Largest page of users or audit entries.
 const MAX_ADMIN_PAGE: u32 = 200;
@@ -86,6 +89,80 @@ pub struct AuditLogPage {
     pub items: Vec<AuditLogEntry>,
     /// Pass as `cursor` for the next (older) page; absent on the last.
     pub next_cursor: Option<String>,
+}
+
+/// The platform's wallet against what the ledger says it owes. Amounts are decimal XMR,
+/// exact to the piconero; signed ones (`difference`, `hot_wallet`, `platform_fees`,
+/// `network_fees`) start with `-` when below zero.
+#[derive(Debug, Object)]
+pub struct ReconciliationView {
+    /// `ok` when the wallet's total balance covers what is owed, `deficit` when not.
+    pub status: String,
+    /// The wallet's total balance less what is owed (`user_liabilities` +
+    /// `deposits_uncredited`): the platform's own money, or below zero the deficit.
+    pub difference: String,
+    /// Σ of every user's balance in the ledger, money held in trade escrow or for withdrawals
+    /// included.
+    pub user_liabilities: String,
+    /// Of `user_liabilities`, what pending transfers hold (escrow, withdrawal holds).
+    pub user_held: String,
+    /// User accounts summed.
+    pub user_accounts: u64,
+    /// Deposits mined into the wallet and not credited yet: in the wallet's balance, owed,
+    /// not yet in users' balances.
+    pub deposits_uncredited: String,
+    /// How many.
+    pub deposits_uncredited_count: u64,
+    /// The wallet's total balance, locked outputs included.
+    pub wallet_total: String,
+    /// What the wallet can spend now.
+    pub wallet_unlocked: String,
+    /// The ledger's hot wallet account: deposits in; withdrawals, their fees and the
+    /// platform's network fees out.
+    pub hot_wallet: String,
+    /// Trade fees the platform earned (its own money in the wallet).
+    pub platform_fees: String,
+    /// Network fees the platform paid itself (sweeps).
+    pub network_fees: String,
+    /// Withdrawals held and not broadcast yet (`requested` or `signed`): their money is still
+    /// in the wallet and in `user_liabilities`.
+    pub withdrawals_in_flight: u64,
+    /// Their total amount.
+    pub withdrawals_in_flight_amount: String,
+    /// When it was read, unix milliseconds.
+    pub checked_at_ms: u64,
+}
+
+impl From<Reconciliation> for ReconciliationView {
+    fn from(r: Reconciliation) -> ReconciliationView {
+        ReconciliationView {
+            status: r.status.as_str().to_owned(),
+            difference: r.surplus.to_xmr_string(),
+            user_liabilities: r.user_balances.to_xmr_string(),
+            user_held: r.user_held.to_xmr_string(),
+            user_accounts: r.user_accounts,
+            deposits_uncredited: r.deposits_uncredited.to_xmr_string(),
+            deposits_uncredited_count: r.deposits_uncredited_count,
+            wallet_total: r.wallet_total.to_xmr_string(),
+            wallet_unlocked: r.wallet_unlocked.to_xmr_string(),
+            hot_wallet: r.hot_wallet.to_xmr_string(),
+            platform_fees: r.platform_fees.to_xmr_string(),
+            network_fees: r.network_fees.to_xmr_string(),
+            withdrawals_in_flight: r.withdrawals_in_flight,
+            withdrawals_in_flight_amount: r.withdrawals_in_flight_amount.to_xmr_string(),
+            checked_at_ms: r.at.as_unix_ms(),
+        }
+    }
+}
+
+fn drive_error(error: DriveError) -> ApiError {
+    match error {
+        DriveError::NoWallet => wallet_unavailable("this server has no wallet configured"),
+        DriveError::Wallet(e) => wallet_error(&e),
+        DriveError::Store(e) => e.into(),
+        DriveError::Ledger(e) => e.into(),
+        DriveError::Queue(e) => ApiError::internal(&e),
+    }
 }
 
 fn admin_user(u: UserRow) -> AdminUser {
@@ -279,6 +356,22 @@ impl AdminApi {
             )
             .await;
         Ok(NoContent::Done)
+    }
+
+    /// Reconciliation: users' balances in the ledger against the platform wallet's balance,
+    /// with the surplus or deficit. 503 `WALLET_UNAVAILABLE` without a wallet.
+    #[oai(
+        path = "/reconciliation",
+        method = "get",
+        operation_id = "admin_reconciliation"
+    )]
+    async fn reconciliation(
+        &self,
+        auth: SessionAuth,
+    ) -> Result<Json<ReconciliationView>, ApiError> {
+        auth.0.require_role(Role::Admin)?;
+        let reconciliation = self.state.reconciliation().await.map_err(drive_error)?;
+        Ok(Json(reconciliation.into()))
     }
 
     /// The audit log, newest first, optionally about one user.

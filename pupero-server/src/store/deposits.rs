@@ -7,7 +7,7 @@ use pupero_ledger::Engine;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError, i64_of, ms, time_of, u32_of, u64_of};
+use super::{Store, StoreError, i64_of, ms, sum_of, time_of, u32_of, u64_of};
 
 /// The most deposits one user's page lists.
 pub const MAX_DEPOSITS_PER_PAGE: u32 = 100;
@@ -258,6 +258,19 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(deposit_from_row).collect()
+    }
+
+    /// Deposits of `account` mined into the wallet and not credited yet: their number and
+    /// total. The wallet's balance counts them already, users' balances not yet.
+    pub async fn uncredited_deposits(&self, account: u32) -> Result<(u64, Piconero), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount_piconero), 0) AS CHAR) AS total \
+             FROM deposits WHERE state = 'pending' AND account_index = ? AND height IS NOT NULL",
+        )
+        .bind(i64::from(account))
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((u64_of(&row, "n")?, Piconero::new(sum_of(&row, "total")?)))
     }
 
     /// One deposit.

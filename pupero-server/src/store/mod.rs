@@ -9,11 +9,13 @@ use uuid::Uuid;
 
 mod admin;
 mod deposits;
+mod sweeps;
 mod withdrawals;
 pub use deposits::{
     DepositAddressRow, DepositRef, DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_PENDING_PER_SCAN,
     SeenDeposit, mark_deposit_credited_in,
 };
+pub use sweeps::{SweepRow, move_sweep_in};
 pub use withdrawals::{
     MAX_WITHDRAWALS_PER_PAGE, TOPIC_REDRIVE, TOPIC_WITHDRAWAL, WithdrawalRow, WithdrawalTxRow,
     fail_requested_in, insert_withdrawal_in, move_tx_in,
@@ -177,6 +179,16 @@ pub(crate) fn time_of(
 /// An unsigned value as the `BIGINT` it is stored in.
 pub(crate) fn i64_of(v: u64, what: &'static str) -> Result<i64, StoreError> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt(what))
+}
+
+/// A non-negative sum read as text (`CAST(COALESCE(SUM(x), 0) AS CHAR)`), exactly: MariaDB
+/// sums integers as DECIMAL, which the `Any` driver does not decode.
+pub(crate) fn sum_of(row: &sqlx::any::AnyRow, column: &'static str) -> Result<u64, StoreError> {
+    let text: String = row.try_get(column)?;
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(StoreError::Corrupt(column));
+    }
+    text.parse().map_err(|_| StoreError::Corrupt(column))
 }
 
 pub(crate) fn ms(t: Timestamp) -> Result<i64, StoreError> {

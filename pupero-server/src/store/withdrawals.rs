@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use super::{Store, StoreError, i64_of, ms, time_of, u64_of};
+use super::{Store, StoreError, i64_of, ms, sum_of, time_of, u64_of};
 
 /// The most withdrawals one user's page lists.
 pub const MAX_WITHDRAWALS_PER_PAGE: u32 = 100;
@@ -331,6 +331,18 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// Withdrawals held and not broadcast yet (`requested` or `signed`): their number and
+    /// total amount. Their money is still in the wallet and still in users' balances (held).
+    pub async fn withdrawals_in_flight(&self) -> Result<(u64, Piconero), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount_piconero), 0) AS CHAR) AS total \
+             FROM withdrawals WHERE state IN ('requested', 'signed')",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((u64_of(&row, "n")?, Piconero::new(sum_of(&row, "total")?)))
     }
 
     /// The withdrawals a transaction pays.

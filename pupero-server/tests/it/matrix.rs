@@ -390,6 +390,12 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             None,
             Allowed::Admins,
         ),
+        (
+            "GET",
+            "/api/v1/admin/reconciliation".into(),
+            None,
+            Allowed::Admins,
+        ),
         ("GET", "/api/v1/api-keys".into(), None, Allowed::Sessions),
         (
             "POST",

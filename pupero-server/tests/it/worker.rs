@@ -1,7 +1,7 @@
 //! The wallet worker as its own process (`pupero worker`), against a private regtest network:
 //! killed (SIGKILL) right after signing and right after relaying, with RabbitMQ restarted and
 //! the wallet RPC server down for a while, it pays each withdrawal exactly once and the
-//! ledger stays exact.
+//! ledger stays exact; killed the same way while sweeping, it books each sweep's fee once.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
+use pupero_core::sweep::SweepState;
 use pupero_core::{DepositPolicy, Piconero, WithdrawalState};
 use pupero_ledger::testing::{Backend, services_required};
 use pupero_sdk::WithdrawalRequest;
@@ -18,6 +19,7 @@ use pupero_wallet::WalletRpc;
 use pupero_wallet::testing::{Regtest, TestWallet};
 
 use crate::support::{TestApp, manual_clock, spawn_app_with};
+use crate::sweeps::{credit, mine_until_spendable, network_fees, send_many};
 
 const NEVER_SECS: u64 = 24 * 60 * 60;
 
@@ -84,6 +86,19 @@ impl Worker {
         logs: &Path,
         name: &str,
     ) -> Worker {
+        Worker::spawn_with(app, platform, rabbit, failpoint, logs, name, &[])
+    }
+
+    /// As [`Worker::spawn`], with more `PUPERO_*` settings.
+    fn spawn_with(
+        app: &TestApp,
+        platform: &TestWallet,
+        rabbit: Option<&RabbitSettings>,
+        failpoint: Option<&str>,
+        logs: &Path,
+        name: &str,
+        settings: &[(&str, &str)],
+    ) -> Worker {
         let log = logs.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("worker log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_pupero"));
@@ -107,6 +122,9 @@ impl Worker {
         }
         if let Some(point) = failpoint {
             command.env("PUPERO_FAILPOINT", point);
+        }
+        for (name, value) in settings {
+            command.env(name, value);
         }
         let child = command.spawn().expect("start pupero worker");
         Worker { child, log }
@@ -317,6 +335,199 @@ async fn a_worker_killed_after_signing_or_relaying_pays_once() {
     let balance = alice.balance().await.unwrap();
     assert_eq!(balance.available, xmr("5").checked_sub(paid).unwrap());
     assert_eq!(balance.held, Piconero::ZERO);
+    app.state
+        .ledger
+        .check_invariants()
+        .await
+        .expect("ledger invariants");
+    app.stop().await;
+}
+
+/// The sweeper's settings of a worker process: a pass every 10 s, of outputs below 1 XMR once
+/// there are two.
+const SWEEP_EVERY_10_SECS: [(&str, &str); 3] = [
+    ("PUPERO_SWEEP_INTERVAL_SECS", "10"),
+    ("PUPERO_SWEEP_BELOW", "1"),
+    ("PUPERO_SWEEP_MIN_OUTPUTS", "2"),
+];
+
+/// Waits until every sweep of `txids` is broadcast (its fee booked).
+async fn wait_for_sweeps_broadcast(app: &TestApp, txids: &[String], worker: &Worker) {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    loop {
+        let mut all = true;
+        for txid in txids {
+            let row = app
+                .state
+                .store
+                .sweep(txid)
+                .await
+                .expect("sweep")
+                .expect("row");
+            all &= row.state == SweepState::Broadcast;
+        }
+        if all {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sweeps {txids:?} never broadcast; worker log:\n{}",
+            worker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The signed sweeps: their txids and total fee.
+async fn signed_sweeps(app: &TestApp) -> (Vec<String>, Piconero) {
+    let rows = app
+        .state
+        .store
+        .sweeps_in(SweepState::Signed, 100)
+        .await
+        .expect("sweeps");
+    let fee = rows
+        .iter()
+        .try_fold(Piconero::ZERO, |sum, row| sum.checked_add(row.fee))
+        .expect("fees");
+    (rows.into_iter().map(|row| row.txid).collect(), fee)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_while_sweeping_books_the_fee_once() {
+    let Some(net) = Regtest::start().await else {
+        return;
+    };
+    let logs = tempfile::tempdir().expect("log dir");
+    // An empty platform wallet: deposits, and the operator's float that pays for sweeps.
+    let platform = net.wallet("platform").await;
+    let sender = net.wallet("sender").await;
+    net.fund(&sender).await;
+    let Some(app) = api_without_worker(Backend::MariaDb, &platform, None).await else {
+        return;
+    };
+    let mut users = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        let (client, _) = app.user(name).await;
+        let address = client.deposit_address().await.expect("address").address;
+        users.push((client, address));
+    }
+    let own = platform.address().to_string();
+    let first = [xmr("0.1"), xmr("0.2"), xmr("0.3")];
+    let mut payments: Vec<(&str, Piconero)> = users
+        .iter()
+        .map(|(_, address)| address.as_str())
+        .zip(first)
+        .collect();
+    payments.push((own.as_str(), xmr("0.05")));
+    send_many(&net, &sender, &payments).await;
+    mine_until_spendable(&net, &platform).await;
+    credit(&app, 3).await;
+
+    // Killed between recording the sweep and relaying it: nothing on the network, nothing
+    // booked; the next worker relays that very transaction and books its fee.
+    let mut worker = Worker::spawn_with(
+        &app,
+        &platform,
+        None,
+        Some("sweep.after_sign"),
+        logs.path(),
+        "sweep-after-sign",
+        &SWEEP_EVERY_10_SECS,
+    );
+    worker.wait_for_failpoint().await;
+    worker.kill();
+    let (signed, first_fee) = signed_sweeps(&app).await;
+    assert!(!signed.is_empty());
+    for txid in &signed {
+        let txid = pupero_wallet::Txid::from_hex(txid).expect("txid");
+        let known = platform
+            .rpc()
+            .outgoing_transfer(txid)
+            .await
+            .expect("wallet");
+        assert_eq!(known, None, "nothing was relayed");
+    }
+    assert_eq!(network_fees(&app).await, Piconero::ZERO);
+    let worker = Worker::spawn_with(
+        &app,
+        &platform,
+        None,
+        None,
+        logs.path(),
+        "sweep-restart-1",
+        &SWEEP_EVERY_10_SECS,
+    );
+    wait_for_sweeps_broadcast(&app, &signed, &worker).await;
+    drop(worker);
+    assert_eq!(network_fees(&app).await, first_fee);
+    for txid in &signed {
+        let row = app.state.store.sweep(txid).await.unwrap().unwrap();
+        assert_eq!(row.relay_attempts, 1, "relayed once, by the second worker");
+    }
+
+    // Killed right after relaying, before saving the wallet or booking the fee: the next
+    // worker finds the sweep sent and books it, without relaying it again.
+    let height = net.mine(1).await;
+    platform.sync_to(height).await;
+    let second = [xmr("0.15"), xmr("0.25")];
+    let payments: Vec<(&str, Piconero)> = users
+        .iter()
+        .map(|(_, address)| address.as_str())
+        .zip(second)
+        .collect();
+    send_many(&net, &sender, &payments).await;
+    mine_until_spendable(&net, &platform).await;
+    credit(&app, 2).await;
+    let mut worker = Worker::spawn_with(
+        &app,
+        &platform,
+        None,
+        Some("sweep.after_relay"),
+        logs.path(),
+        "sweep-after-relay",
+        &SWEEP_EVERY_10_SECS,
+    );
+    worker.wait_for_failpoint().await;
+    worker.kill();
+    let (signed, second_fee) = signed_sweeps(&app).await;
+    assert!(!signed.is_empty());
+    let txid = pupero_wallet::Txid::from_hex(&signed[0]).expect("txid");
+    let relayed = platform
+        .rpc()
+        .outgoing_transfer(txid)
+        .await
+        .expect("wallet");
+    assert!(relayed.is_some(), "it was relayed");
+    assert_eq!(network_fees(&app).await, first_fee, "not booked yet");
+    let worker = Worker::spawn_with(
+        &app,
+        &platform,
+        None,
+        None,
+        logs.path(),
+        "sweep-restart-2",
+        &SWEEP_EVERY_10_SECS,
+    );
+    wait_for_sweeps_broadcast(&app, &signed, &worker).await;
+    drop(worker);
+    let booked = first_fee.checked_add(second_fee).unwrap();
+    assert_eq!(network_fees(&app).await, booked);
+    let row = app.state.store.sweep(&signed[0]).await.unwrap().unwrap();
+    assert_eq!(row.relay_attempts, 1, "relayed by the killed worker only");
+
+    // More passes book nothing twice; users never paid.
+    for _ in 0..2 {
+        app.state.sweep().await.expect("sweep pass");
+    }
+    assert_eq!(network_fees(&app).await, booked);
+    for (n, (client, _)) in users.iter().enumerate() {
+        let mut expected = first[n];
+        if let Some(more) = second.get(n) {
+            expected = expected.checked_add(*more).unwrap();
+        }
+        assert_eq!(client.balance().await.unwrap().available, expected);
+    }
     app.state
         .ledger
         .check_invariants()

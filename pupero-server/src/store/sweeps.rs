@@ -1,0 +1,175 @@
+//! Sweep transactions as stored.
+
+use pupero_core::sweep::SweepState;
+use pupero_core::{Piconero, Timestamp};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::{Store, StoreError, i64_of, ms, time_of, u32_of, u64_of};
+
+/// A sweep transaction as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SweepRow {
+    /// The transaction id, lowercase hex.
+    pub txid: String,
+    /// The wallet account it consolidated.
+    pub account: u32,
+    /// Its secret key (hex).
+    pub tx_key: String,
+    /// The signed transaction, as `relay_tx` takes it (hex).
+    pub tx_metadata: String,
+    /// What it pays to the wallet's own primary address.
+    pub amount: Piconero,
+    /// Its network fee: the platform's expense.
+    pub fee: Piconero,
+    /// Where it stands.
+    pub state: SweepState,
+    /// How often relaying was tried.
+    pub relay_attempts: u64,
+    /// The block that mined it.
+    pub height: Option<u64>,
+    /// Why it failed.
+    pub failure: Option<String>,
+    /// When it was built.
+    pub created_at: Timestamp,
+}
+
+const SWEEP_COLUMNS: &str = "txid, account_index, tx_key, tx_metadata, amount_piconero, \
+     fee_piconero, state, relay_attempts, height, failure, created_at_ms";
+
+fn sweep_from_row(row: &AnyRow) -> Result<SweepRow, StoreError> {
+    let state: String = row.try_get("state")?;
+    let height: Option<i64> = row.try_get("height")?;
+    Ok(SweepRow {
+        txid: row.try_get("txid")?,
+        account: u32_of(row, "account_index")?,
+        tx_key: row.try_get("tx_key")?,
+        tx_metadata: row.try_get("tx_metadata")?,
+        amount: Piconero::new(u64_of(row, "amount_piconero")?),
+        fee: Piconero::new(u64_of(row, "fee_piconero")?),
+        state: SweepState::parse(&state).ok_or(StoreError::Corrupt("sweep state"))?,
+        relay_attempts: u64_of(row, "relay_attempts")?,
+        height: height
+            .map(u64::try_from)
+            .transpose()
+            .map_err(|_| StoreError::Corrupt("height"))?,
+        failure: row.try_get("failure")?,
+        created_at: time_of(row, "created_at_ms")?,
+    })
+}
+
+/// Moves sweep `txid` from `from` to `to` in the caller's transaction (the ledger writer's,
+/// with the fee's booking); false, with nothing changed, if it was not in `from`.
+pub async fn move_sweep_in(
+    conn: &mut AnyConnection,
+    txid: &str,
+    from: SweepState,
+    to: SweepState,
+    height: Option<u64>,
+    failure: Option<&str>,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    assert!(from.may_become(to), "{from:?} -> {to:?}");
+    let moved = sqlx::query(
+        "UPDATE sweeps SET state = ?, height = COALESCE(?, height), \
+         failure = COALESCE(?, failure), updated_at_ms = ? WHERE txid = ? AND state = ?",
+    )
+    .bind(to.as_str())
+    .bind(height.map(|h| i64_of(h, "height")).transpose()?)
+    .bind(failure.map(|f| f.chars().take(200).collect::<String>()))
+    .bind(ms(now)?)
+    .bind(txid.to_owned())
+    .bind(from.as_str())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(moved == 1)
+}
+
+impl Store {
+    /// Records the transactions of one sweep, built and not yet relayed, as `signed`: all of
+    /// them or none.
+    pub async fn record_signed_sweeps(
+        &self,
+        sweeps: &[SweepRow],
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut db = self.begin_write().await?;
+        for sweep in sweeps {
+            debug_assert_eq!(sweep.state, SweepState::Signed);
+            sqlx::query(
+                "INSERT INTO sweeps (txid, account_index, tx_key, tx_metadata, amount_piconero, \
+                 fee_piconero, state, relay_attempts, height, failure, created_at_ms, \
+                 updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, 'signed', 0, NULL, NULL, ?, ?)",
+            )
+            .bind(sweep.txid.clone())
+            .bind(i64::from(sweep.account))
+            .bind(sweep.tx_key.clone())
+            .bind(sweep.tx_metadata.clone())
+            .bind(i64_of(sweep.amount.as_u64(), "sweep amount")?)
+            .bind(i64_of(sweep.fee.as_u64(), "sweep fee")?)
+            .bind(ms(sweep.created_at)?)
+            .bind(ms(now)?)
+            .execute(&mut *db)
+            .await?;
+        }
+        db.commit().await?;
+        Ok(())
+    }
+
+    /// Sweeps in `state`, oldest first, at most `limit`.
+    pub async fn sweeps_in(
+        &self,
+        state: SweepState,
+        limit: usize,
+    ) -> Result<Vec<SweepRow>, StoreError> {
+        let sql = format!(
+            "SELECT {SWEEP_COLUMNS} FROM sweeps WHERE state = ? \
+             ORDER BY created_at_ms, txid LIMIT ?"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(state.as_str())
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(sweep_from_row).collect()
+    }
+
+    /// One sweep transaction.
+    pub async fn sweep(&self, txid: &str) -> Result<Option<SweepRow>, StoreError> {
+        let sql = format!("SELECT {SWEEP_COLUMNS} FROM sweeps WHERE txid = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(txid.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(sweep_from_row).transpose()
+    }
+
+    /// Counts one more relay attempt of sweep `txid`.
+    pub async fn count_sweep_relay(&self, txid: &str, now: Timestamp) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE sweeps SET relay_attempts = relay_attempts + 1, updated_at_ms = ? \
+             WHERE txid = ?",
+        )
+        .bind(ms(now)?)
+        .bind(txid.to_owned())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Moves sweep `txid` from `from` to `to` when the move books nothing (mined, or failed
+    /// before its fee was booked); false if it was not in `from`.
+    pub async fn move_sweep(
+        &self,
+        txid: &str,
+        from: SweepState,
+        to: SweepState,
+        height: Option<u64>,
+        failure: Option<&str>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        move_sweep_in(&mut conn, txid, from, to, height, failure, now).await
+    }
+}
