@@ -454,20 +454,28 @@ impl AppState {
             }
             None => {
                 tracing::warn!(txid = %tx.txid, "the wallet forgot a broadcast withdrawal transaction; relaying it again");
-                let metadata = TxMetadata::from_hex(&tx.tx_metadata)
-                    .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
-                if self
-                    .store
-                    .count_relay_attempt(tx.id, WithdrawalState::Broadcast, self.now())
-                    .await?
-                    .is_none()
-                {
-                    return Ok(());
-                }
-                wallet.rpc.relay(&metadata).await?;
-                wallet.rpc.store().await?;
+                self.relay_broadcast_again(tx).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Relays broadcast transaction `tx` again, counting the attempt, and saves the wallet.
+    /// Nothing when `tx` is no longer `broadcast` (mined meanwhile, as another worker saw).
+    async fn relay_broadcast_again(&self, tx: &WithdrawalTxRow) -> Result<(), DriveError> {
+        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let metadata = TxMetadata::from_hex(&tx.tx_metadata)
+            .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
+        if self
+            .store
+            .count_relay_attempt(tx.id, WithdrawalState::Broadcast, self.now())
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+        wallet.rpc.relay(&metadata).await?;
+        wallet.rpc.store().await?;
         Ok(())
     }
 
@@ -650,23 +658,17 @@ impl AppState {
         if let Some(OutgoingState::Confirmed { .. }) = status.map(|s| s.state) {
             return Ok(());
         }
-        let metadata = TxMetadata::from_hex(&tx.tx_metadata)
-            .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
-        if self
-            .store
-            .count_relay_attempt(tx.id, WithdrawalState::Broadcast, self.now())
-            .await?
-            .is_none()
-        {
-            return Ok(());
-        }
-        match wallet.rpc.relay(&metadata).await {
-            Ok(_) => {
+        match self.relay_broadcast_again(&tx).await {
+            Ok(()) => {
                 tracing::info!(txid = %tx.txid, withdrawal = %id, "relayed a broadcast transaction again");
-                wallet.rpc.store().await?;
             }
-            Err(e) => tracing::warn!(txid = %tx.txid, withdrawal = %id, error = %e,
-                "relaying a broadcast transaction again failed (it may be in the pool or mined)"),
+            Err(e) => {
+                // The pass stops here (as after any unsaved relay); the message is settled,
+                // so the next pass goes on without it.
+                tracing::warn!(txid = %tx.txid, withdrawal = %id, error = %e,
+                    "relaying a broadcast transaction again failed (it may be in the pool or mined)");
+                return Err(e);
+            }
         }
         Ok(())
     }

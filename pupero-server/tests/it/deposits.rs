@@ -4,39 +4,24 @@
 
 use std::time::Duration;
 
-use pupero_core::{DepositPolicy, MoneroAddress, Piconero};
+use pupero_core::{MoneroAddress, Piconero};
 use pupero_ledger::testing::Backend;
-use pupero_server::config::{MoneroNetwork, WalletSettings};
 use pupero_wallet::testing::{REGTEST_NETWORK, Regtest, TestWallet};
 use pupero_wallet::{Priority, WalletRpc};
 
+use crate::regtest::{CONFIRMATIONS, use_platform, xmr};
 use crate::support::{TestApp, manual_clock, spawn_app_with};
-
-/// Confirmations the tests require: few, so that they mine little.
-const CONFIRMATIONS: u64 = 3;
-
-/// The scanner's own loop stays out of the way: the tests scan when they choose.
-const NEVER_SECS: u64 = 24 * 60 * 60;
 
 async fn app_on(backend: Backend, platform: &TestWallet) -> Option<TestApp> {
     let url = platform.url().to_owned();
     spawn_app_with(
         backend,
         move |settings| {
-            settings.monero_network = MoneroNetwork::Regtest;
-            settings.wallet = Some(WalletSettings {
-                scan_interval_secs: NEVER_SECS,
-                ..WalletSettings::at(url)
-            });
-            settings.deposits = DepositPolicy::new(CONFIRMATIONS).expect("valid");
+            use_platform(settings, &url);
         },
         manual_clock(),
     )
     .await
-}
-
-fn xmr(s: &str) -> Piconero {
-    Piconero::from_xmr_str(s).expect("amount")
 }
 
 /// Sends `amount` from `sender` to `address`, once the sender has seen the newest blocks.

@@ -20,6 +20,7 @@ mod prices;
 mod profile;
 mod ratelimit;
 mod reconciliation;
+mod regtest;
 mod simulation;
 mod sweeps;
 mod totp;

@@ -3,28 +3,20 @@
 //! the platform's network fees, and users' balances do not move.
 
 use pupero_core::sweep::{SweepPolicy, SweepState};
-use pupero_core::{AccountId, DepositPolicy, MoneroAddress, Piconero, Role, SignedPiconero};
+use pupero_core::{AccountId, MoneroAddress, Piconero, Role, SignedPiconero};
 use pupero_ledger::testing::Backend;
-use pupero_server::config::{MoneroNetwork, SweepSettings, WalletSettings};
+use pupero_server::config::SweepSettings;
 use pupero_server::store::SweepRow;
 use pupero_server::sweeps::SweepSkip;
 use pupero_wallet::testing::{REGTEST_NETWORK, Regtest, TRANSFER_UNLOCK_BLOCKS, TestWallet};
 use pupero_wallet::{Priority, WalletRpc};
 
+pub(crate) use crate::regtest::xmr;
+use crate::regtest::{sum, use_platform};
 use crate::support::{TestApp, manual_clock, spawn_app_with};
-
-/// Confirmations the tests require: few, so that they mine little.
-const CONFIRMATIONS: u64 = 3;
-
-/// The background loops stay out of the way: the tests run every pass themselves.
-const NEVER_SECS: u64 = 24 * 60 * 60;
 
 /// Outputs below this are swept.
 const BELOW: &str = "1";
-
-pub(crate) fn xmr(s: &str) -> Piconero {
-    Piconero::from_xmr_str(s).expect("amount")
-}
 
 /// A server on `platform`'s wallet that sweeps outputs below 1 XMR once there are
 /// `min_outputs` of them (only when a test asks it to).
@@ -37,12 +29,7 @@ pub(crate) async fn app_on(
     spawn_app_with(
         backend,
         move |settings| {
-            settings.monero_network = MoneroNetwork::Regtest;
-            settings.wallet = Some(WalletSettings {
-                scan_interval_secs: NEVER_SECS,
-                ..WalletSettings::at(url)
-            });
-            settings.deposits = DepositPolicy::new(CONFIRMATIONS).expect("valid");
+            use_platform(settings, &url);
             settings.sweep = SweepSettings {
                 interval_secs: 0,
                 policy: SweepPolicy::new(xmr(BELOW), min_outputs).expect("valid"),
@@ -111,13 +98,6 @@ pub(crate) async fn network_fees(app: &TestApp) -> Piconero {
 
 async fn available(client: &pupero_sdk::Client) -> Piconero {
     client.balance().await.expect("balance").available
-}
-
-fn sum(amounts: &[Piconero]) -> Piconero {
-    amounts
-        .iter()
-        .try_fold(Piconero::ZERO, |total, a| total.checked_add(*a))
-        .expect("sum")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

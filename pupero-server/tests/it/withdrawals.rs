@@ -3,46 +3,24 @@
 
 use std::time::Duration;
 
-use pupero_core::{DepositPolicy, Piconero};
+use pupero_core::Piconero;
 use pupero_ledger::testing::Backend;
-use pupero_sdk::WithdrawalRequest;
-use pupero_server::config::{MoneroNetwork, WalletSettings};
 use pupero_wallet::WalletRpc;
 use pupero_wallet::testing::{Regtest, TestWallet};
 
+use crate::regtest::{all_received, received, request, use_platform, xmr};
 use crate::support::{TestApp, manual_clock, spawn_app_with};
-
-/// The scanner's own loop stays out of the way.
-const NEVER_SECS: u64 = 24 * 60 * 60;
 
 async fn app_on(backend: Backend, platform: &TestWallet) -> Option<TestApp> {
     let url = platform.url().to_owned();
     spawn_app_with(
         backend,
         move |settings| {
-            settings.monero_network = MoneroNetwork::Regtest;
-            settings.wallet = Some(WalletSettings {
-                scan_interval_secs: NEVER_SECS,
-                ..WalletSettings::at(url)
-            });
-            settings.deposits = DepositPolicy::new(3).expect("valid");
+            use_platform(settings, &url);
         },
         manual_clock(),
     )
     .await
-}
-
-fn xmr(s: &str) -> Piconero {
-    Piconero::from_xmr_str(s).expect("amount")
-}
-
-fn request(address: &str, amount: &str) -> WithdrawalRequest {
-    WithdrawalRequest {
-        address: address.to_owned(),
-        amount: amount.to_owned(),
-        totp_code: None,
-        recovery_code: None,
-    }
 }
 
 /// Drives the worker until withdrawal `id` of `client` is in `state`.
@@ -151,17 +129,7 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
             .expect("the wallet sent it");
         assert_eq!(outgoing.fee, fee);
         // The receiver sees exactly one payment of the amount.
-        receiver.rpc().refresh().await.unwrap();
-        let seen: Vec<_> = receiver
-            .rpc()
-            .incoming_transfers(0, 0)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|t| t.txid.to_string() == txid)
-            .collect();
-        assert_eq!(seen.len(), 1, "{seen:?}");
-        assert_eq!(seen[0].amount, xmr("1.25"));
+        assert_eq!(received(&receiver, &txid).await, vec![xmr("1.25")]);
 
         // More passes change nothing; mined, it is confirmed.
         for _ in 0..2 {
@@ -230,11 +198,7 @@ async fn admins_see_stuck_withdrawals_and_redrive_them() {
     let app = spawn_app_with(
         Backend::Sqlite,
         move |settings| {
-            settings.monero_network = MoneroNetwork::Regtest;
-            settings.wallet = Some(WalletSettings {
-                scan_interval_secs: NEVER_SECS,
-                ..WalletSettings::at(url)
-            });
+            use_platform(settings, &url);
         },
         clock.clone(),
     )
@@ -283,16 +247,7 @@ async fn admins_see_stuck_withdrawals_and_redrive_them() {
         }
     }
     assert!(confirmed, "the re-driven withdrawal was never mined");
-    receiver.rpc().refresh().await.unwrap();
-    let seen: Vec<_> = receiver
-        .rpc()
-        .incoming_transfers(0, 0)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|t| (t.txid.to_string(), t.amount))
-        .collect();
-    assert_eq!(seen, vec![(txid, xmr("0.5"))]);
+    assert_eq!(all_received(&receiver).await, vec![(txid, xmr("0.5"))]);
     assert!(
         admin
             .admin_stuck_withdrawals(None)

@@ -11,17 +11,15 @@ use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use pupero_core::sweep::SweepState;
-use pupero_core::{DepositPolicy, Piconero, WithdrawalState};
+use pupero_core::{Piconero, WithdrawalState};
 use pupero_ledger::testing::{Backend, services_required};
-use pupero_sdk::WithdrawalRequest;
-use pupero_server::config::{MoneroNetwork, RabbitSettings, Secret, WalletSettings};
+use pupero_server::config::{RabbitSettings, Secret};
 use pupero_wallet::WalletRpc;
 use pupero_wallet::testing::{Regtest, TestWallet};
 
+use crate::regtest::{NEVER_SECS, all_received, received, request, sum, use_platform, xmr};
 use crate::support::{TestApp, manual_clock, spawn_app_with};
 use crate::sweeps::{credit, mine_until_spendable, network_fees, send_many};
-
-const NEVER_SECS: u64 = 24 * 60 * 60;
 
 /// The shortest lease, so that a killed worker's successor takes over quickly.
 const LEASE_SECS: &str = "10";
@@ -34,19 +32,6 @@ fn rabbitmq_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
-fn xmr(s: &str) -> Piconero {
-    Piconero::from_xmr_str(s).expect("amount")
-}
-
-fn request(address: &str, amount: &str) -> WithdrawalRequest {
-    WithdrawalRequest {
-        address: address.to_owned(),
-        amount: amount.to_owned(),
-        totp_code: None,
-        recovery_code: None,
-    }
-}
-
 /// The API in this process, without wallet jobs: a `pupero worker` process runs them.
 async fn api_without_worker(
     backend: Backend,
@@ -57,18 +42,26 @@ async fn api_without_worker(
     spawn_app_with(
         backend,
         move |settings| {
-            settings.monero_network = MoneroNetwork::Regtest;
-            settings.wallet = Some(WalletSettings {
-                scan_interval_secs: NEVER_SECS,
-                ..WalletSettings::at(url)
-            });
-            settings.deposits = DepositPolicy::new(3).expect("valid");
+            use_platform(settings, &url);
             settings.wallet_worker = false;
             settings.rabbitmq = rabbit;
         },
         manual_clock(),
     )
     .await
+}
+
+/// What withdrawals of these amounts cost their owner: the amounts and their fee shares.
+fn paid_with_fees(withdrawals: &[(&pupero_sdk::Withdrawal, &str)]) -> Piconero {
+    let paid: Vec<Piconero> = withdrawals
+        .iter()
+        .map(|(w, amount)| {
+            xmr(amount)
+                .checked_add(xmr(w.fee.as_deref().expect("fee")))
+                .expect("no overflow")
+        })
+        .collect();
+    sum(&paid)
 }
 
 /// A `pupero worker` process; SIGKILLed when dropped.
@@ -198,33 +191,6 @@ async fn signed_txids(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
-/// What `receiver` got in transaction `txid`, after refreshing.
-async fn received(receiver: &TestWallet, txid: &str) -> Vec<Piconero> {
-    receiver.rpc().refresh().await.expect("refresh");
-    receiver
-        .rpc()
-        .incoming_transfers(0, 0)
-        .await
-        .expect("incoming")
-        .into_iter()
-        .filter(|t| t.txid.to_string() == txid)
-        .map(|t| t.amount)
-        .collect()
-}
-
-/// Every payment `receiver` got, pool included.
-async fn all_received(receiver: &TestWallet) -> Vec<(String, Piconero)> {
-    receiver.rpc().refresh().await.expect("refresh");
-    receiver
-        .rpc()
-        .incoming_transfers(0, 0)
-        .await
-        .expect("incoming")
-        .into_iter()
-        .map(|t| (t.txid.to_string(), t.amount))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_after_signing_or_relaying_pays_once() {
     let Some(net) = Regtest::start().await else {
@@ -324,14 +290,7 @@ async fn a_worker_killed_after_signing_or_relaying_pays_once() {
         assert_eq!(received(&receiver, txid).await, vec![xmr(amount)]);
     }
     assert_eq!(all_received(&receiver).await.len(), 2);
-    let paid = [(&first, "1"), (&second, "0.5")]
-        .into_iter()
-        .map(|(w, amount)| {
-            xmr(amount)
-                .checked_add(xmr(w.fee.as_deref().expect("fee")))
-                .unwrap()
-        })
-        .fold(Piconero::ZERO, |a, b| a.checked_add(b).unwrap());
+    let paid = paid_with_fees(&[(&first, "1"), (&second, "0.5")]);
     let balance = alice.balance().await.unwrap();
     assert_eq!(balance.available, xmr("5").checked_sub(paid).unwrap());
     assert_eq!(balance.held, Piconero::ZERO);
@@ -685,14 +644,7 @@ async fn withdrawals_go_through_rabbitmq_and_survive_its_restart_and_a_wallet_ou
         assert_eq!(received(&receiver, txid).await, vec![xmr(amount)], "{txid}");
     }
     assert_eq!(all_received(&receiver).await.len(), 3);
-    let paid = [(&first, "0.25"), (&second, "0.5"), (&third, "0.125")]
-        .into_iter()
-        .map(|(w, amount)| {
-            xmr(amount)
-                .checked_add(xmr(w.fee.as_deref().expect("fee")))
-                .unwrap()
-        })
-        .fold(Piconero::ZERO, |a, b| a.checked_add(b).unwrap());
+    let paid = paid_with_fees(&[(&first, "0.25"), (&second, "0.5"), (&third, "0.125")]);
     assert_eq!(
         alice.balance().await.unwrap().available,
         xmr("5").checked_sub(paid).unwrap()
