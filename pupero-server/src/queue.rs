@@ -299,10 +299,12 @@ impl WorkQueue for RabbitQueue {
         let outcome = tokio::time::timeout(CONFIRM_TIMEOUT, confirm).await;
         match outcome {
             Ok(Ok(confirmation)) => {
-                // An ack with a returned message means no queue took it (unroutable).
+                // An ack with a returned message means no queue took it (unroutable: the
+                // queue was deleted). The next publish connects again, declaring it again.
                 if confirmation.is_ack() && confirmation.take_message().is_none() {
                     Ok(())
                 } else {
+                    *link = None;
                     Err(QueueError::NotTaken)
                 }
             }

@@ -675,3 +675,82 @@ async fn delete_queues(queues: &[&str]) {
     }
     let _ = connection.close(200, "bye".into()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rabbitmq_queue_confirms_acknowledges_dead_letters_and_redeclares() {
+    use pupero_server::queue::{RabbitQueue, Settle, WorkMessage, WorkQueue};
+    if !rabbitmq_available().await {
+        return;
+    }
+    let name = format!("pupero.test.{}", uuid::Uuid::new_v4().simple());
+    let queue = RabbitQueue::new(RabbitSettings {
+        url: Secret::new(rabbitmq_url()),
+        queue: name.clone(),
+    });
+    let message = |n: i64| WorkMessage {
+        outbox_id: n,
+        topic: "withdrawal".to_owned(),
+        withdrawal_id: uuid::Uuid::now_v7(),
+    };
+    let wait = Duration::from_secs(10);
+
+    // Confirmed, received, acknowledged: gone from the queue.
+    queue.publish(&message(1)).await.expect("publish");
+    let got = queue
+        .receive(wait)
+        .await
+        .expect("receive")
+        .expect("a message");
+    assert_eq!(got.message.as_ref().map(|m| m.outbox_id), Some(1));
+    assert!(!got.redelivered);
+    queue.settle(got, Settle::Ack).await.expect("ack");
+
+    // Dead-lettered: kept in `<queue>.dead`, never delivered again.
+    queue.publish(&message(2)).await.expect("publish");
+    let got = queue
+        .receive(wait)
+        .await
+        .expect("receive")
+        .expect("a message");
+    queue.settle(got, Settle::DeadLetter).await.expect("reject");
+    let dead = queue.dead_letter_queue();
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while messages_in(&dead).await == 0 {
+        assert!(Instant::now() < deadline, "nothing dead-lettered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        queue
+            .receive(Duration::from_millis(500))
+            .await
+            .expect("receive")
+            .is_none()
+    );
+
+    // An operator deletes the queue: publishing declares it again (at most one refusal).
+    delete_queues(&[&name]).await;
+    let mut published = false;
+    for _ in 0..3 {
+        if queue.publish(&message(3)).await.is_ok() {
+            published = true;
+            break;
+        }
+    }
+    assert!(
+        published,
+        "publishing never recovered after the queue was deleted"
+    );
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    let got = loop {
+        match queue.receive(wait).await {
+            Ok(Some(got)) => break got,
+            Ok(None) => {}
+            // The deleted queue cancelled the consumer; the next call consumes anew.
+            Err(e) => eprintln!("receive: {e}"),
+        }
+        assert!(Instant::now() < deadline, "the consumer never recovered");
+    };
+    assert_eq!(got.message.as_ref().map(|m| m.outbox_id), Some(3));
+    queue.settle(got, Settle::Ack).await.expect("ack");
+    delete_queues(&[&name, &dead]).await;
+}
