@@ -12,7 +12,9 @@ use qrcode::render::svg;
 use super::{Auth, Tag};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::store::{DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_WITHDRAWALS_PER_PAGE, WithdrawalRow};
+use crate::store::{
+    DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_WITHDRAWALS_PER_PAGE, WithdrawalRow, WithdrawalTxRow,
+};
 use crate::trades::IdempotencyKey;
 use poem_openapi::ApiResponse;
 use uuid::Uuid;
@@ -140,19 +142,24 @@ impl WalletApi {
             Some(id) => self.state.store.withdrawal_tx(id).await?,
             None => None,
         };
-        Ok(WithdrawalView {
-            id: row.id,
-            state: row.state.as_str().to_owned(),
-            address: row.destination.clone(),
-            amount: row.amount.to_xmr_string(),
-            max_fee: row.max_fee.to_xmr_string(),
-            fee: row.fee.map(|f| f.to_xmr_string()),
-            txid: tx.as_ref().map(|t| t.txid.clone()),
-            tx_key: tx.map(|t| t.tx_key),
-            failure: row.failure.clone(),
-            requested_at_ms: row.requested_at.as_unix_ms(),
-            updated_at_ms: row.updated_at.as_unix_ms(),
-        })
+        Ok(withdrawal_view(row, tx))
+    }
+}
+
+/// A withdrawal as its owner sees it, with its transaction once built.
+fn withdrawal_view(row: &WithdrawalRow, tx: Option<WithdrawalTxRow>) -> WithdrawalView {
+    WithdrawalView {
+        id: row.id,
+        state: row.state.as_str().to_owned(),
+        address: row.destination.clone(),
+        amount: row.amount.to_xmr_string(),
+        max_fee: row.max_fee.to_xmr_string(),
+        fee: row.fee.map(|f| f.to_xmr_string()),
+        txid: tx.as_ref().map(|t| t.txid.clone()),
+        tx_key: tx.map(|t| t.tx_key),
+        failure: row.failure.clone(),
+        requested_at_ms: row.requested_at.as_unix_ms(),
+        updated_at_ms: row.updated_at.as_unix_ms(),
     }
 }
 
@@ -330,10 +337,16 @@ impl WalletApi {
             .last()
             .filter(|_| full)
             .map(|r| format!("{}.{}", r.requested_at.as_unix_ms(), r.id));
-        let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
-            items.push(self.withdrawal_view(row).await?);
-        }
+        let tx_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.tx).collect();
+        let txs = self.state.store.withdrawal_txs(&tx_ids).await?;
+        let items = rows
+            .iter()
+            .map(|row| {
+                // A transaction pays up to 15 withdrawals of different users; each row gets a copy.
+                let tx = row.tx.and_then(|id| txs.get(&id).cloned());
+                withdrawal_view(row, tx)
+            })
+            .collect();
         Ok(Json(WithdrawalPage { items, next_cursor }))
     }
 

@@ -374,6 +374,29 @@ impl Store {
         rows.iter().map(tx_from_row).collect()
     }
 
+    /// The transactions among `ids` that exist, by id (one query, for a page of withdrawals).
+    pub async fn withdrawal_txs(
+        &self,
+        ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, WithdrawalTxRow>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let sql = format!("SELECT {TX_COLUMNS} FROM withdrawal_txs WHERE id IN ({placeholders})");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in &ids {
+            query = query.bind(id.to_string());
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| tx_from_row(row).map(|tx| (tx.id, tx)))
+            .collect()
+    }
+
     /// One transaction.
     pub async fn withdrawal_tx(&self, id: Uuid) -> Result<Option<WithdrawalTxRow>, StoreError> {
         let sql = format!("SELECT {TX_COLUMNS} FROM withdrawal_txs WHERE id = ?");

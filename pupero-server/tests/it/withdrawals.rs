@@ -176,6 +176,20 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
                 xmr("5").checked_sub(paid).unwrap()
             );
         }
+        // Listed newest first, each with its transaction; one page after another.
+        let first_page = alice.withdrawals(Some(1), None).await.expect("list");
+        assert_eq!(first_page.items.len(), 1);
+        let cursor = first_page.next_cursor.as_deref().expect("more pages");
+        let rest = alice.withdrawals(None, Some(cursor)).await.expect("list");
+        let all: Vec<_> = first_page.items.iter().chain(&rest.items).collect();
+        assert_eq!(all.len(), 1 + rest.items.len());
+        let listed = all.iter().find(|l| l.id == w.id).expect("listed");
+        assert_eq!(listed.txid.as_deref(), Some(txid.as_str()));
+        assert_eq!(listed.state, "confirmed");
+        let listed = clients[1].withdrawals(None, None).await.expect("list");
+        assert_eq!(listed.items.len(), 1);
+        assert_eq!(listed.items[0].txid, b.txid);
+        assert_eq!(listed.items[0].tx_key, b.tx_key);
         app.state
             .ledger
             .check_invariants()
