@@ -92,7 +92,7 @@ ensure_rabbitmq() {
   fi
   if ! wait_for_port 127.0.0.1 5672 1; then
     # The node may be up with its application stopped (an interrupted broker-restart test).
-    if as_root rabbitmqctl -q status >/dev/null 2>&1; then
+    if as_root rabbitmqctl -q ping >/dev/null 2>&1; then
       log "starting the RabbitMQ application"
       as_root rabbitmqctl -q start_app >/dev/null
     else
