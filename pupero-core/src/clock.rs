@@ -33,6 +33,11 @@ impl Timestamp {
     pub const fn plus_ms(self, ms: u64) -> Timestamp {
         Timestamp(self.0.saturating_add(ms))
     }
+
+    /// Whole seconds from `earlier` to this instant; zero if `earlier` is later.
+    pub const fn secs_since(self, earlier: Timestamp) -> u64 {
+        self.0.saturating_sub(earlier.0) / 1000
+    }
 }
 
 impl fmt::Debug for Timestamp {
@@ -102,5 +107,18 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_since_are_whole_and_never_negative() {
+        let t = Timestamp::from_unix_ms(10_000);
+        assert_eq!(t.plus_ms(1_999).secs_since(t), 1);
+        assert_eq!(t.plus_secs(60).secs_since(t), 60);
+        assert_eq!(t.secs_since(t.plus_secs(5)), 0);
     }
 }

@@ -344,10 +344,7 @@ impl AppState {
             .user_by_id(taker)
             .await?
             .ok_or_else(|| ApiError::not_found("no such user"))?;
-        let age_secs = now
-            .as_unix_ms()
-            .saturating_sub(taker_row.created_at.as_unix_ms())
-            / 1_000;
+        let age_secs = now.secs_since(taker_row.created_at);
         let (seller, buyer, maker) = match offer.side() {
             Side::Sell => (offer.owner(), taker, Party::Seller),
             Side::Buy => (taker, offer.owner(), Party::Buyer),

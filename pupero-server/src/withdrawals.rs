@@ -673,33 +673,34 @@ impl AppState {
         Ok(())
     }
 
+    /// How withdrawal `w` is stuck now, if it is ([`Stuck`]).
+    pub fn stuck_of(&self, w: &WithdrawalRow) -> Option<Stuck> {
+        Stuck::of(w.state, self.now().secs_since(w.updated_at))
+    }
+
     /// Withdrawals that need an operator's look ([`Stuck`]), the longest unchanged first,
     /// with their transactions.
     pub async fn stuck_withdrawals(
         &self,
         limit: usize,
     ) -> Result<Vec<(WithdrawalRow, Option<WithdrawalTxRow>, Stuck)>, StoreError> {
-        let now = self.now();
-        let mut stuck = Vec::new();
-        for w in self
+        let stuck: Vec<(WithdrawalRow, Stuck)> = self
             .store
             .unfinished_withdrawals(MAX_UNFINISHED_SCANNED)
             .await?
-        {
-            let age = now.as_unix_ms().saturating_sub(w.updated_at.as_unix_ms()) / 1_000;
-            let Some(why) = Stuck::of(w.state, age) else {
-                continue;
-            };
-            let tx = match w.tx {
-                Some(tx) => self.store.withdrawal_tx(tx).await?,
-                None => None,
-            };
-            stuck.push((w, tx, why));
-            if stuck.len() == limit {
-                break;
-            }
-        }
-        Ok(stuck)
+            .into_iter()
+            .filter_map(|w| self.stuck_of(&w).map(|why| (w, why)))
+            .take(limit)
+            .collect();
+        let tx_ids: Vec<Uuid> = stuck.iter().filter_map(|(w, _)| w.tx).collect();
+        let txs = self.store.withdrawal_txs(&tx_ids).await?;
+        Ok(stuck
+            .into_iter()
+            .map(|(w, why)| {
+                let tx = w.tx.and_then(|id| txs.get(&id).cloned());
+                (w, tx, why)
+            })
+            .collect())
     }
 
     /// An operator's re-drive of withdrawal `id`: a message to the worker, which relays its

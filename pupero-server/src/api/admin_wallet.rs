@@ -155,16 +155,10 @@ impl AdminWalletApi {
                 w.state.as_str()
             )))
             .await;
-        let secs = self
-            .state
-            .now()
-            .as_unix_ms()
-            .saturating_sub(w.updated_at.as_unix_ms())
-            / 1_000;
         Ok(Redriven::Accepted(Json(admin_withdrawal(
             &w,
             tx.as_ref(),
-            Stuck::of(w.state, secs),
+            self.state.stuck_of(&w),
         ))))
     }
 }
