@@ -191,6 +191,29 @@ async fn signed_txids(app: &TestApp) -> Vec<String> {
         .collect()
 }
 
+/// Runs a worker until it stops at `failpoint`, SIGKILLs it, and returns the one signed
+/// transaction it left and whether the wallet knows it (was relayed).
+async fn kill_at(
+    app: &TestApp,
+    platform: &TestWallet,
+    failpoint: &str,
+    logs: &Path,
+) -> (String, bool) {
+    let mut worker = Worker::spawn(app, platform, None, Some(failpoint), logs, failpoint);
+    worker.wait_for_failpoint().await;
+    worker.kill();
+    let signed = signed_txids(app).await;
+    assert_eq!(signed.len(), 1, "{signed:?}");
+    let txid = pupero_wallet::Txid::from_hex(&signed[0]).expect("txid");
+    let known = platform
+        .rpc()
+        .outgoing_transfer(txid)
+        .await
+        .expect("wallet")
+        .is_some();
+    (signed[0].clone(), known)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_after_signing_or_relaying_pays_once() {
     let Some(net) = Regtest::start().await else {
@@ -215,28 +238,8 @@ async fn a_worker_killed_after_signing_or_relaying_pays_once() {
         .request_withdrawal(&request(&to, "1"), "first")
         .await
         .expect("withdrawal");
-    let mut worker = Worker::spawn(
-        &app,
-        &platform,
-        None,
-        Some("withdrawal.after_sign"),
-        logs.path(),
-        "after-sign",
-    );
-    worker.wait_for_failpoint().await;
-    worker.kill();
-    let signed = signed_txids(&app).await;
-    assert_eq!(signed.len(), 1, "{signed:?}");
-    let txid = pupero_wallet::Txid::from_hex(&signed[0]).expect("txid");
-    assert_eq!(
-        platform
-            .rpc()
-            .outgoing_transfer(txid)
-            .await
-            .expect("wallet"),
-        None,
-        "nothing was relayed"
-    );
+    let (signed, relayed) = kill_at(&app, &platform, "withdrawal.after_sign", logs.path()).await;
+    assert!(!relayed, "nothing was relayed");
     assert_eq!(
         alice.withdrawal(first.id).await.unwrap().state,
         "signed",
@@ -245,7 +248,7 @@ async fn a_worker_killed_after_signing_or_relaying_pays_once() {
     // The next worker relays that very transaction.
     let worker = Worker::spawn(&app, &platform, None, None, logs.path(), "restart-1");
     let first = wait_for_state(&alice, first.id, "broadcast", &worker).await;
-    assert_eq!(first.txid.as_deref(), Some(signed[0].as_str()));
+    assert_eq!(first.txid.as_deref(), Some(signed.as_str()));
     drop(worker);
 
     // Killed right after relaying, before saving the wallet or settling the ledger.
@@ -253,32 +256,12 @@ async fn a_worker_killed_after_signing_or_relaying_pays_once() {
         .request_withdrawal(&request(&to, "0.5"), "second")
         .await
         .expect("withdrawal");
-    let mut worker = Worker::spawn(
-        &app,
-        &platform,
-        None,
-        Some("withdrawal.after_relay"),
-        logs.path(),
-        "after-relay",
-    );
-    worker.wait_for_failpoint().await;
-    worker.kill();
-    let signed = signed_txids(&app).await;
-    assert_eq!(signed.len(), 1, "{signed:?}");
-    let txid = pupero_wallet::Txid::from_hex(&signed[0]).expect("txid");
-    assert!(
-        platform
-            .rpc()
-            .outgoing_transfer(txid)
-            .await
-            .expect("wallet")
-            .is_some(),
-        "it was relayed"
-    );
+    let (signed, relayed) = kill_at(&app, &platform, "withdrawal.after_relay", logs.path()).await;
+    assert!(relayed, "it was relayed");
     // The next worker finds it sent and settles it without relaying anything.
     let worker = Worker::spawn(&app, &platform, None, None, logs.path(), "restart-2");
     let second = wait_for_state(&alice, second.id, "broadcast", &worker).await;
-    assert_eq!(second.txid.as_deref(), Some(signed[0].as_str()));
+    assert_eq!(second.txid.as_deref(), Some(signed.as_str()));
     net.mine(1).await;
     wait_for_state(&alice, first.id, "confirmed", &worker).await;
     wait_for_state(&alice, second.id, "confirmed", &worker).await;
