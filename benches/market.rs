@@ -153,7 +153,7 @@ async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
             sell_offer("150")?,
             state.now(),
         );
-        state.store.insert_offer(&offer).await?;
+        state.store.insert_offer(&offer, u32::MAX).await?;
         pairs.push((seller, buyer, offer.id()));
     }
     let deadline = Instant::now() + PHASE;
@@ -165,6 +165,7 @@ async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
                 let request = OpenTradeRequest {
                     offer_id: *offer.as_uuid(),
                     amount: "0.1".into(),
+                    price: "150".into(),
                 };
                 while Instant::now() < deadline {
                     let t = Instant::now();
@@ -199,7 +200,7 @@ async fn market(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
         for _ in 0..OFFERS_PER_MAKER.min(MARKET_OFFERS - made) {
             let price = format!("{}.{:02}", 140 + made % 20, made % 100);
             let offer = Offer::create(OfferId::new_v7(), id, sell_offer(&price)?, state.now());
-            state.store.insert_offer(&offer).await?;
+            state.store.insert_offer(&offer, u32::MAX).await?;
             made += 1;
         }
     }

@@ -248,7 +248,7 @@ async fn request(state: &AppState, user: UserId, to: &str) -> anyhow::Result<uui
     let key = IdempotencyKey::parse(&uuid::Uuid::new_v4().to_string())
         .map_err(|e| anyhow::anyhow!("{}", e.code()))?;
     let (row, _) = state
-        .request_withdrawal(user, &key, to, WITHDRAWAL_XMR, (None, None))
+        .request_withdrawal(user, &key, to, WITHDRAWAL_XMR, Default::default())
         .await
         .map_err(|e| anyhow::anyhow!("withdrawal request: {}", e.code()))?;
     Ok(row.id)

@@ -78,9 +78,15 @@ pub async fn take_best_offer(
     else {
         return Ok(None);
     };
+    let Some(price) = best.effective_price.clone() else {
+        return Ok(None);
+    };
+    // The price shown is the price agreed: if the maker changes it meanwhile, the trade is
+    // refused rather than opened at another price.
     let request = OpenTradeRequest {
         offer_id: best.id,
         amount: amount.to_owned(),
+        price,
     };
     // A fresh key per attempt; a retry of this very call would reuse it.
     let key = format!("open-{}", Uuid::new_v4());

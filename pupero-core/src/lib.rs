@@ -19,6 +19,7 @@
 //! Nothing here touches a database, a socket, a queue or an async runtime; time is an input.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod address;
 pub mod chat;
 pub mod clock;
@@ -39,6 +40,7 @@ pub mod user;
 pub mod wallet;
 pub mod withdrawal;
 
+pub use access::{Caller, Credential, StepUp};
 pub use address::{AddressKind, MoneroAddress, Network};
 pub use clock::{Clock, ManualClock, SystemClock, Timestamp};
 pub use deposit::{DepositPolicy, DepositStatus, Sighting};

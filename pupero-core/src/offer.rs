@@ -57,6 +57,16 @@ impl Side {
             Side::Buy => Side::Sell,
         }
     }
+
+    /// Whether `current` is worse than `accepted` for a taker of an offer on this side: a
+    /// higher price for someone buying XMR (a sell offer's taker), a lower one for someone
+    /// selling it. A taker agrees to a price; a maker's edit in between must not change it.
+    pub fn worse_for_taker(self, current: crate::Price, accepted: crate::Price) -> bool {
+        match self {
+            Side::Sell => current > accepted,
+            Side::Buy => current < accepted,
+        }
+    }
 }
 
 /// One entry of the payment method catalogue.

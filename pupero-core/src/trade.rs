@@ -44,16 +44,24 @@
 //! hold), so retrying a step after a crash creates the same transfers, which the ledger treats
 //! as already done.
 //!
+//! # Who may do what
+//!
+//! [`Trade::authorize`] is the one place that decides whether a [`Caller`] may ask for an
+//! action (a party with the `trade` scope for a party's step; a moderator's session, never a
+//! key, to resolve a dispute) and what second factor the step needs ([`StepUp`]): releasing
+//! escrow and resolving a dispute move money out of someone's reach. The server authorizes,
+//! applies and checks the second factor against the *same* trade it then writes with
+//! compare-and-set, so that a step allowed on one state is never applied to another.
+//!
 //! What this module does not check, because it needs storage: that the offer exists and the
-//! amount is within its limits, that a moderator has the moderator role, and that the seller
-//! gave a valid 2FA code before a release when 2FA is on. The server checks those before it
-//! calls [`Trade::open`] or [`Trade::apply`].
+//! amount is within its limits, and the second factor itself.
 
 use std::fmt;
 use std::str::FromStr;
 
 use uuid::Uuid;
 
+use crate::access::{Caller, StepUp};
 use crate::clock::Timestamp;
 use crate::fiat::{CurrencyCode, FiatAmount, Price};
 use crate::ids::{AccountId, OfferId, TradeId, TransferId, UserId};
@@ -61,6 +69,7 @@ use crate::ledger::{NewTransfer, TransferCode, TransferOp};
 use crate::limits::MAX_FEE_BPS;
 use crate::money::Piconero;
 use crate::offer::PaymentWindow;
+use crate::user::{Role, Scope};
 
 /// Basis points in a whole: 10,000 bps = 100%.
 const BPS_PER_WHOLE: u64 = 10_000;
@@ -178,6 +187,9 @@ pub enum TradeError {
     /// The fiat value of the amount is above the largest fiat amount.
     #[error("fiat amount too large")]
     FiatAmountTooLarge,
+    /// The fiat value of the amount rounds to zero (below the currency's smallest unit).
+    #[error("the amount is worth less than the currency's smallest unit")]
+    FiatAmountTooSmall,
     /// The action is not possible in the trade's current state.
     #[error("cannot {action} a trade that is {from}")]
     InvalidTransition {
@@ -206,6 +218,12 @@ pub enum TradeError {
     /// A moderator cannot resolve a dispute about their own trade.
     #[error("a moderator cannot resolve their own trade")]
     ModeratorIsAParty,
+    /// Resolving a dispute needs a moderator's logged-in session (never an API key).
+    #[error("resolving a dispute needs a moderator's logged-in session")]
+    NotAModerator,
+    /// The caller's API key lacks the scope the step needs.
+    #[error("this API key lacks the {} scope", .0.as_str())]
+    MissingScope(Scope),
     /// A split must give each side something and the buyer less than the escrow hold.
     #[error("split must give the buyer more than zero and less than the escrow")]
     InvalidSplit,
@@ -224,7 +242,11 @@ impl TradeError {
     pub const fn is_forbidden(&self) -> bool {
         matches!(
             self,
-            TradeError::NotAParty | TradeError::WrongParty { .. } | TradeError::ModeratorIsAParty
+            TradeError::NotAParty
+                | TradeError::WrongParty { .. }
+                | TradeError::ModeratorIsAParty
+                | TradeError::NotAModerator
+                | TradeError::MissingScope(_)
         )
     }
 
@@ -237,6 +259,7 @@ impl TradeError {
                 | TradeError::FeeTooHigh
                 | TradeError::AmountTooLarge
                 | TradeError::FiatAmountTooLarge
+                | TradeError::FiatAmountTooSmall
                 | TradeError::InvalidSplit
         )
     }
@@ -448,6 +471,11 @@ impl Trade {
             .price
             .fiat_for(params.amount)
             .map_err(|_| TradeError::FiatAmountTooLarge)?;
+        // Paying nothing for something is no trade: it would also let the buyer mark "paid"
+        // without paying, and nobody could tell a dispute's fiat side.
+        if fiat_amount == FiatAmount::ZERO {
+            return Err(TradeError::FiatAmountTooSmall);
+        }
         let trade = Trade {
             id: params.id,
             offer: params.offer,
@@ -986,10 +1014,10 @@ impl Trade {
         Ok(trade)
     }
 
-    /// The actions `user` could take at `now` (the expiry job's excepted), for clients to show
-    /// the right buttons. A moderator's resolution is listed for anyone not a party while the
-    /// trade is disputed; the server also checks the role.
-    pub fn available_actions(&self, user: UserId, now: Timestamp) -> Vec<&'static str> {
+    /// The actions `caller` could take at `now` (the expiry job's excepted), for clients to
+    /// show the right buttons: those [`Trade::authorize`] allows and [`Trade::apply`] accepts.
+    pub fn available_actions(&self, caller: &Caller, now: Timestamp) -> Vec<&'static str> {
+        let user = caller.user();
         let candidates = [
             TradeAction::MarkPaid { by: user },
             TradeAction::Release { by: user },
@@ -1002,9 +1030,65 @@ impl Trade {
         ];
         candidates
             .into_iter()
-            .filter(|action| self.clone().apply(*action, now).is_ok())
+            .filter(|action| {
+                self.authorize(caller, action).is_ok() && self.clone().apply(*action, now).is_ok()
+            })
             .map(|action| action.name())
             .collect()
+    }
+
+    /// Whether `caller` may see this trade: its parties always; a moderator's session once it
+    /// is (or was) disputed. Anyone else is told it does not exist.
+    pub fn visible_to(&self, caller: &Caller) -> bool {
+        let party = self.side_of(caller.user()).is_ok();
+        let disputed = matches!(self.state, TradeState::Disputed | TradeState::Resolved);
+        party || (disputed && caller.is_session() && caller.acts_as(Role::Moderator))
+    }
+
+    /// Whether `caller` may ask for `action` on this trade, and what they must show before it
+    /// is applied. Whether the action fits the trade's state is [`Trade::apply`]'s to say;
+    /// call both on the same trade, the one then written with compare-and-set.
+    ///
+    /// A caller who may not see the trade ([`Trade::visible_to`]) is not a party to it. A
+    /// party's step needs the caller to be that party and the `trade` scope; releasing needs
+    /// the seller's second factor. Resolving needs a moderator's session and the moderator's
+    /// second factor. The expiry job's
+    /// [`TradeAction::Expire`] is nobody's to ask for.
+    pub fn authorize(&self, caller: &Caller, action: &TradeAction) -> Result<StepUp, TradeError> {
+        let by = match *action {
+            TradeAction::MarkPaid { by }
+            | TradeAction::Release { by }
+            | TradeAction::Cancel { by }
+            | TradeAction::Dispute { by } => by,
+            TradeAction::Resolve { by_moderator, .. } => by_moderator,
+            TradeAction::Expire => return Err(TradeError::NotAParty),
+        };
+        if by != caller.user() {
+            return Err(TradeError::NotAParty);
+        }
+        // Whoever may not see the trade is told it does not exist, before anything else, so
+        // that no refusal tells a stranger which trade ids exist.
+        if !self.visible_to(caller) {
+            return Err(TradeError::NotAParty);
+        }
+        match action {
+            TradeAction::Resolve { .. } => {
+                if !(caller.is_session() && caller.acts_as(Role::Moderator)) {
+                    return Err(TradeError::NotAModerator);
+                }
+                Ok(StepUp::SecondFactor)
+            }
+            _ => {
+                self.side_of(by)?;
+                if !caller.has_scope(Scope::Trade) {
+                    return Err(TradeError::MissingScope(Scope::Trade));
+                }
+                Ok(match action {
+                    TradeAction::Release { .. } => StepUp::SecondFactor,
+                    _ => StepUp::None,
+                })
+            }
+        }
     }
 }
 
@@ -1256,7 +1340,10 @@ mod tests {
         assert_eq!(trade.seller_fee(), Piconero::new(5_000_000_000));
         assert_eq!(trade.buyer_fee(), Piconero::new(2_500_000_000));
         // Fees round down: 0.5% of 199 piconero is 0.995, so nothing.
-        let (tiny, plan) = Trade::open(params(199, Party::Seller, fees()), T0).unwrap();
+        // (At a price where 199 piconero are still worth a cent.)
+        let mut tiny = params(199, Party::Seller, fees());
+        tiny.price = Price::parse("100000000").unwrap();
+        let (tiny, plan) = Trade::open(tiny, T0).unwrap();
         assert_eq!(
             (tiny.seller_fee(), tiny.buyer_fee()),
             (Piconero::ZERO, Piconero::ZERO)
@@ -1283,6 +1370,16 @@ mod tests {
         let mut dear = params(10_000 * ONE_XMR, Party::Seller, FeeSchedule::FREE);
         dear.price = Price::parse("100000000000").unwrap();
         check(dear, TradeError::FiatAmountTooLarge);
+        // 33 piconero at 150.00 is 0.000000005 EUR: below a cent, so nothing to pay.
+        check(
+            params(33, Party::Seller, fees()),
+            TradeError::FiatAmountTooSmall,
+        );
+        check(
+            params(33_333_333, Party::Seller, fees()),
+            TradeError::FiatAmountTooSmall,
+        );
+        assert!(Trade::open(params(33_333_334, Party::Seller, fees()), T0).is_ok());
         assert_eq!(FeeSchedule::new(1_001, 0), Err(TradeError::FeeTooHigh));
         assert_eq!(FeeSchedule::new(0, 1_001), Err(TradeError::FeeTooHigh));
         assert!(FeeSchedule::new(MAX_FEE_BPS, MAX_FEE_BPS).is_ok());
@@ -1604,20 +1701,128 @@ mod tests {
         }
     }
 
+    fn session(user: UserId) -> Caller {
+        let role = if user == moderator() {
+            Role::Moderator
+        } else {
+            Role::User
+        };
+        Caller::session(user, role)
+    }
+
     #[test]
     fn available_actions_are_the_ones_that_apply() {
         let (trade, _) = Trade::open(params(ONE_XMR, Party::Seller, fees()), T0).unwrap();
         assert_eq!(
-            trade.available_actions(buyer(), T0),
+            trade.available_actions(&session(buyer()), T0),
             ["mark_paid", "cancel"]
         );
-        assert!(trade.available_actions(seller(), T0).is_empty());
+        assert!(trade.available_actions(&session(seller()), T0).is_empty());
         let late = T0.plus_secs(u64::from(WINDOW_SECS));
         assert_eq!(
-            trade.available_actions(seller(), late),
+            trade.available_actions(&session(seller()), late),
             ["cancel", "dispute"]
         );
-        assert!(trade.available_actions(stranger(), late).is_empty());
+        assert!(
+            trade
+                .available_actions(&session(stranger()), late)
+                .is_empty()
+        );
+        assert!(
+            trade
+                .available_actions(&session(moderator()), late)
+                .is_empty()
+        );
+        let (disputed, _) = trade.apply(dispute(buyer()), late).unwrap();
+        assert_eq!(
+            disputed.available_actions(&session(moderator()), late),
+            ["resolve"]
+        );
+        let key = Caller::api_key(moderator(), crate::Scopes::of(&Scope::ALL));
+        assert!(disputed.available_actions(&key, late).is_empty());
+    }
+
+    #[test]
+    fn authorize_decides_who_may_ask_and_the_second_factor() {
+        use crate::Scopes;
+        let (trade, _) = Trade::open(params(ONE_XMR, Party::Seller, fees()), T0).unwrap();
+        let late = T0.plus_secs(u64::from(WINDOW_SECS));
+        let (paid, _) = trade.clone().apply(mark_paid(), T0).unwrap();
+        let (disputed, _) = paid.clone().apply(dispute(buyer()), late).unwrap();
+        let trade_key = |user| Caller::api_key(user, Scopes::of(&[Scope::Trade]));
+        let read_key = |user| Caller::api_key(user, Scopes::of(&[Scope::Read]));
+        let check =
+            |trade: &Trade, caller: Caller, action: TradeAction| trade.authorize(&caller, &action);
+
+        // Releasing always needs the second factor, whatever the state: apply decides the state.
+        for t in [&trade, &paid, &disputed] {
+            assert_eq!(
+                check(t, session(seller()), release()),
+                Ok(StepUp::SecondFactor)
+            );
+            assert_eq!(
+                check(t, trade_key(seller()), release()),
+                Ok(StepUp::SecondFactor)
+            );
+        }
+        assert_eq!(
+            check(&trade, session(buyer()), mark_paid()),
+            Ok(StepUp::None)
+        );
+        assert_eq!(
+            check(&trade, read_key(buyer()), mark_paid()),
+            Err(TradeError::MissingScope(Scope::Trade))
+        );
+        assert_eq!(
+            check(
+                &trade,
+                session(stranger()),
+                TradeAction::Cancel { by: stranger() }
+            ),
+            Err(TradeError::NotAParty)
+        );
+        // Someone asking in another's name.
+        assert_eq!(
+            check(&paid, session(buyer()), release()),
+            Err(TradeError::NotAParty)
+        );
+        assert_eq!(
+            check(&trade, session(seller()), TradeAction::Expire),
+            Err(TradeError::NotAParty)
+        );
+
+        let resolve_to_buyer = resolve(Resolution::ToBuyer);
+        assert_eq!(
+            check(&disputed, session(moderator()), resolve_to_buyer),
+            Ok(StepUp::SecondFactor)
+        );
+        // A moderator's key is a plain user's.
+        let mod_key = Caller::api_key(moderator(), Scopes::of(&Scope::ALL));
+        assert_eq!(
+            check(&disputed, mod_key, resolve_to_buyer),
+            Err(TradeError::NotAParty)
+        );
+        assert_eq!(
+            check(
+                &disputed,
+                session(buyer()),
+                TradeAction::Resolve {
+                    by_moderator: buyer(),
+                    outcome: Resolution::ToBuyer
+                }
+            ),
+            Err(TradeError::NotAModerator)
+        );
+        assert!(!disputed.visible_to(&mod_key));
+        // Not disputed: a moderator sees nothing.
+        assert_eq!(
+            check(&paid, session(moderator()), resolve_to_buyer),
+            Err(TradeError::NotAParty)
+        );
+        assert!(!paid.visible_to(&session(moderator())));
+        assert!(disputed.visible_to(&session(moderator())));
+        assert!(paid.visible_to(&read_key(buyer())));
+        assert!(!paid.visible_to(&session(stranger())));
     }
 
     #[test]
@@ -1669,7 +1874,8 @@ mod tests {
 
         #[test]
         fn random_actions_keep_money_and_states_sound(
-            amount in 1..=SELLER_FUNDS / 2,
+            // From the smallest amount worth a cent at the test price.
+            amount in 33_333_334..=SELLER_FUNDS / 2,
             maker_bps in 0..=MAX_FEE_BPS,
             taker_bps in 0..=MAX_FEE_BPS,
             seller_makes in any::<bool>(),

@@ -4,7 +4,7 @@ use pupero_core::{Piconero, SignedPiconero};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Client, Error};
+use crate::{Client, Error, SecondFactor};
 
 /// A user as admins see it.
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +144,11 @@ pub struct FeedbackCounts {
 #[derive(Serialize)]
 struct EmailChange<'a> {
     email: Option<&'a str>,
+    password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totp_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -157,6 +162,8 @@ struct AccountDeletion<'a> {
     password: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     totp_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -177,14 +184,23 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
 }
 
 impl Client {
-    /// Sets or removes the caller's e-mail address.
-    pub async fn set_email(&self, email: Option<&str>) -> Result<(), Error> {
-        self.no_content(
-            reqwest::Method::PUT,
-            "/api/v1/me/email",
-            Some(&EmailChange { email }),
-        )
-        .await
+    /// Sets or removes the caller's e-mail address, with the password (and the second factor
+    /// when 2FA is on).
+    pub async fn set_email(
+        &self,
+        email: Option<&str>,
+        password: &str,
+        second_factor: Option<SecondFactor<'_>>,
+    ) -> Result<(), Error> {
+        let (totp_code, recovery_code) = SecondFactor::fields(second_factor);
+        let body = EmailChange {
+            email,
+            password,
+            totp_code,
+            recovery_code,
+        };
+        self.no_content(reqwest::Method::PUT, "/api/v1/me/email", Some(&body))
+            .await
     }
 
     /// Changes the caller's password; the server ends every other session.
@@ -201,15 +217,18 @@ impl Client {
             .await
     }
 
-    /// Deletes the caller's account (refused while it holds money).
+    /// Deletes the caller's account (refused while it holds money), with the password (and
+    /// the second factor when 2FA is on).
     pub async fn delete_account(
         &self,
         password: &str,
-        totp_code: Option<&str>,
+        second_factor: Option<SecondFactor<'_>>,
     ) -> Result<(), Error> {
+        let (totp_code, recovery_code) = SecondFactor::fields(second_factor);
         let body = AccountDeletion {
             password,
             totp_code,
+            recovery_code,
         };
         self.no_content(reqwest::Method::POST, "/api/v1/me/delete", Some(&body))
             .await?;

@@ -7,7 +7,7 @@ use pupero_core::Scope;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
-use crate::{Client, Error};
+use crate::{Client, Error, SecondFactor};
 
 /// An API key held by a client. Its `Debug` shows only the prefix, so logging a client never
 /// leaks the key.
@@ -34,6 +34,11 @@ const PREFIX_CHARS: usize = 11;
 struct CreateApiKeyRequest<'a> {
     name: &'a str,
     scopes: Vec<&'static str>,
+    password: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totp_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<&'a str>,
 }
 
 /// A new API key with its secret, as returned once by [`Client::create_api_key`].
@@ -114,12 +119,22 @@ impl Client {
         Ok(client)
     }
 
-    /// Creates an API key with `scopes` (needs a login). The result holds the key itself, which
-    /// the server shows only this once.
-    pub async fn create_api_key(&self, name: &str, scopes: &[Scope]) -> Result<NewApiKey, Error> {
+    /// Creates an API key with `scopes` (needs a login, the password, and the second factor
+    /// when 2FA is on). The result holds the key itself, which the server shows only this once.
+    pub async fn create_api_key(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+        password: &str,
+        second_factor: Option<SecondFactor<'_>>,
+    ) -> Result<NewApiKey, Error> {
+        let (totp_code, recovery_code) = SecondFactor::fields(second_factor);
         let body = CreateApiKeyRequest {
             name,
             scopes: scopes.iter().map(|s| s.as_str()).collect(),
+            password,
+            totp_code,
+            recovery_code,
         };
         self.send(reqwest::Method::POST, "/api/v1/api-keys", Some(&body), true)
             .await

@@ -198,6 +198,16 @@ impl Client {
         result
     }
 
+    /// Logs out everywhere: ends every session of the account (this one too) and revokes
+    /// every API key.
+    pub async fn logout_everywhere(&self) -> Result<(), Error> {
+        let result = self
+            .send_empty(reqwest::Method::POST, "/api/v1/auth/logout-all")
+            .await;
+        *self.lock() = None;
+        result
+    }
+
     /// Uses `access_token` for the calls that follow (no refresh token: no automatic refresh).
     pub fn set_access_token(&self, access_token: impl Into<String>) {
         *self.lock() = Some(Session {

@@ -68,11 +68,16 @@ pub enum SecondFactor<'a> {
 }
 
 impl<'a> SecondFactor<'a> {
-    fn split(self) -> (Option<&'a str>, Option<&'a str>) {
+    pub(crate) fn split(self) -> (Option<&'a str>, Option<&'a str>) {
         match self {
             SecondFactor::Code(code) => (Some(code), None),
             SecondFactor::RecoveryCode(code) => (None, Some(code)),
         }
+    }
+
+    /// The request fields of an optional second factor: (`totp_code`, `recovery_code`).
+    pub(crate) fn fields(factor: Option<SecondFactor<'a>>) -> (Option<&'a str>, Option<&'a str>) {
+        factor.map_or((None, None), SecondFactor::split)
     }
 }
 

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Client, Error};
+use crate::{Client, Error, SecondFactor};
 
 /// Opening a trade on an offer.
 #[derive(Debug, Clone, Serialize)]
@@ -15,6 +15,9 @@ pub struct OpenTradeRequest {
     pub offer_id: Uuid,
     /// The XMR to trade, decimal, before fees.
     pub amount: String,
+    /// The price (fiat per XMR) accepted, as the offer showed it: if the offer's price is now
+    /// worse, the trade is not opened (`PRICE_CHANGED`).
+    pub price: String,
 }
 
 /// One party of a trade.
@@ -83,6 +86,8 @@ pub struct TradeView {
     pub resolution: Option<String>,
     /// For a split: what the buyer received.
     pub resolution_to_buyer: Option<String>,
+    /// The moderator's note explaining the decision.
+    pub resolution_note: Option<String>,
     /// Increases with every step.
     pub version: u64,
     /// The steps the caller may take now.
@@ -124,6 +129,8 @@ pub struct FeeAccount {
 struct ReleaseBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     totp_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -136,6 +143,11 @@ struct ResolveBody<'a> {
     outcome: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     to_buyer: Option<&'a str>,
+    note: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totp_code: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_code: Option<&'a str>,
 }
 
 impl Client {
@@ -206,17 +218,21 @@ impl Client {
         .await
     }
 
-    /// The seller releases the escrow to the buyer; `totp_code` when 2FA is on.
+    /// The seller releases the escrow to the buyer; with the second factor when 2FA is on.
     pub async fn release_trade(
         &self,
         id: Uuid,
-        totp_code: Option<&str>,
+        second_factor: Option<SecondFactor<'_>>,
         idempotency_key: Option<&str>,
     ) -> Result<TradeView, Error> {
+        let (totp_code, recovery_code) = SecondFactor::fields(second_factor);
         self.send_keyed(
             reqwest::Method::POST,
             &format!("/api/v1/trades/{id}/release"),
-            Some(&ReleaseBody { totp_code }),
+            Some(&ReleaseBody {
+                totp_code,
+                recovery_code,
+            }),
             idempotency_key,
         )
         .await
@@ -253,26 +269,28 @@ impl Client {
         .await
     }
 
-    /// Settles a dispute (moderators).
+    /// Settles a dispute (moderators): the outcome, a note for the parties, and the
+    /// moderator's second factor when 2FA is on.
     pub async fn resolve_trade(
         &self,
         id: Uuid,
         resolution: &Resolution,
+        note: &str,
+        second_factor: Option<SecondFactor<'_>>,
         idempotency_key: Option<&str>,
     ) -> Result<TradeView, Error> {
-        let body = match resolution {
-            Resolution::ToBuyer => ResolveBody {
-                outcome: "to_buyer",
-                to_buyer: None,
-            },
-            Resolution::ToSeller => ResolveBody {
-                outcome: "to_seller",
-                to_buyer: None,
-            },
-            Resolution::Split(amount) => ResolveBody {
-                outcome: "split",
-                to_buyer: Some(amount),
-            },
+        let (outcome, to_buyer) = match resolution {
+            Resolution::ToBuyer => ("to_buyer", None),
+            Resolution::ToSeller => ("to_seller", None),
+            Resolution::Split(amount) => ("split", Some(amount.as_str())),
+        };
+        let (totp_code, recovery_code) = SecondFactor::fields(second_factor);
+        let body = ResolveBody {
+            outcome,
+            to_buyer,
+            note,
+            totp_code,
+            recovery_code,
         };
         self.send_keyed(
             reqwest::Method::POST,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
-use pupero_core::{Clock, Role, Scope, Scopes, SystemClock, Timestamp, UserId};
+use pupero_core::{Caller, Clock, Role, Scope, Scopes, SystemClock, Timestamp, UserId};
 use pupero_ledger::{LedgerOptions, SqlLedger};
 use uuid::Uuid;
 
@@ -61,7 +61,8 @@ pub struct AppState {
 pub struct Principal {
     /// The user.
     pub user: UserId,
-    /// The user's role right now.
+    /// The role the caller acts with: the user's role right now for a session, always
+    /// [`Role::User`] for an API key (keys never carry staff powers).
     pub role: Role,
     /// How the caller proved it.
     pub credential: Credential,
@@ -82,6 +83,14 @@ pub enum Credential {
 }
 
 impl Principal {
+    /// The caller as the core's rules see it.
+    pub fn caller(&self) -> Caller {
+        match self.credential {
+            Credential::Session(_) => Caller::session(self.user, self.role),
+            Credential::ApiKey { scopes, .. } => Caller::api_key(self.user, scopes),
+        }
+    }
+
     /// Ok when the caller may act within `scope`: any session, or a key that has the scope.
     pub fn require_scope(&self, scope: Scope) -> Result<(), ApiError> {
         match self.credential {
@@ -238,7 +247,20 @@ impl AppState {
 
     /// Re-checks the password of a logged-in user before a sensitive change (a step-up): 403
     /// `INVALID_CREDENTIALS` when it is wrong, since the session itself is fine.
+    ///
+    /// Wrong passwords count towards the same per-account lockout as logins
+    /// ([`crate::ratelimit::ThrottleKey::account`]) and are audited: a stolen session must not
+    /// become a way to guess the password without limit. While the account is locked, 429.
     pub async fn verify_password(&self, user: UserId, password: &str) -> Result<(), ApiError> {
+        let key = crate::ratelimit::ThrottleKey::account(user);
+        if let Err(locked) = self.limits.begin_attempt(&key).await {
+            self.audit(
+                crate::audit::AuditEntry::of(crate::audit::AuditEvent::RateLimited, Some(user))
+                    .detail("password check: locked after failed attempts"),
+            )
+            .await;
+            return Err(locked);
+        }
         let stored = self.store.user_by_id(user).await?;
         let matched = password.len() <= pupero_core::user::PASSWORD_MAX_BYTES
             && self
@@ -247,8 +269,14 @@ impl AppState {
                 .await
                 .map_err(|e| ApiError::internal(&e))?;
         if matched {
+            self.limits.attempt_succeeded(&key).await?;
             Ok(())
         } else {
+            self.audit(crate::audit::AuditEntry::of(
+                crate::audit::AuditEvent::PasswordCheckFailed,
+                Some(user),
+            ))
+            .await;
             Err(ApiError::forbidden_code(
                 codes::INVALID_CREDENTIALS,
                 "wrong password",
@@ -355,7 +383,7 @@ impl AppState {
         }
         Ok(Principal {
             user: state.user,
-            role: state.role,
+            role: Caller::api_key(state.user, state.scopes).role(),
             credential: Credential::ApiKey {
                 id: state.id,
                 scopes: state.scopes,
@@ -394,4 +422,5 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint {
         .with(NormalizePath::new(TrailingSlash::Trim))
         .data(state)
         .with(crate::middleware::RequestId)
+        .with(crate::middleware::SecurityHeaders)
 }

@@ -52,6 +52,14 @@ pub enum AuditEvent {
     DevCredit,
     /// An admin re-drove a stuck withdrawal.
     WithdrawalRedriven,
+    /// A wrong password was given to confirm a sensitive action of a logged-in user.
+    PasswordCheckFailed,
+    /// A wrong, used or expired 2FA code (or recovery code) was given, anywhere.
+    SecondFactorFailed,
+    /// The e-mail address changed.
+    EmailChanged,
+    /// Someone tried an e-mail address that belongs to another account.
+    EmailTaken,
 }
 
 impl AuditEvent {
@@ -80,6 +88,10 @@ impl AuditEvent {
             AuditEvent::DisputeResolved => "dispute_resolved",
             AuditEvent::DevCredit => "dev_credit",
             AuditEvent::WithdrawalRedriven => "withdrawal_redriven",
+            AuditEvent::PasswordCheckFailed => "password_check_failed",
+            AuditEvent::SecondFactorFailed => "second_factor_failed",
+            AuditEvent::EmailChanged => "email_changed",
+            AuditEvent::EmailTaken => "email_taken",
         }
     }
 }
@@ -143,12 +155,24 @@ pub fn client_addr(req: &poem::Request) -> Option<std::net::IpAddr> {
     let trusted: &[std::net::IpAddr] = req
         .data::<std::sync::Arc<crate::app::AppState>>()
         .map_or(&[], |state| state.settings.trusted_proxies.as_slice());
+    if !trusted.contains(&peer) {
+        return Some(peer);
+    }
+    // Every line of the header is part of one list (RFC 9110 §5.3): a client's own line
+    // before the proxy's must not hide the proxy's. A line that is not text ends the list
+    // there, like an unparsable hop.
+    let mut lines = Vec::new();
+    for value in req.headers().get_all("x-forwarded-for") {
+        match value.to_str() {
+            Ok(line) => lines.push(line),
+            Err(_) => lines.clear(),
+        }
+    }
+    let joined = lines.join(",");
     Some(forwarded_client(
         peer,
         trusted,
-        req.headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok()),
+        (!joined.is_empty()).then_some(joined.as_str()),
     ))
 }
 

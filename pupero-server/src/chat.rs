@@ -12,7 +12,7 @@
 
 use pupero_core::chat::MessageBody;
 use pupero_core::limits::MAX_CHAT_MESSAGES_PER_TRADE;
-use pupero_core::{MessageId, Role, TradeId, UserId};
+use pupero_core::{Caller, MessageId, TradeId};
 
 use crate::app::AppState;
 use crate::error::{ApiError, codes};
@@ -20,16 +20,16 @@ use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{MessageRow, TradeRow, insert_message_in, message_count_in, other_senders_in};
 
 impl AppState {
-    /// Posts `body` in the chat of trade `id` as `user` (with `role`). Returns the message and
-    /// the trade it was posted on.
+    /// Posts `body` in the chat of trade `id` as `caller`. Returns the message and the trade
+    /// it was posted on.
     pub async fn post_message(
         &self,
         id: TradeId,
-        user: UserId,
-        role: Role,
+        caller: &Caller,
         body: MessageBody,
     ) -> Result<(MessageRow, TradeRow), ApiError> {
-        let row = self.visible_trade(id, user, role).await?;
+        let user = caller.user();
+        let row = self.visible_trade(id, caller).await?;
         let now = self.now();
         if !row.trade.chat_open(now) {
             return Err(ApiError::conflict(
@@ -59,8 +59,10 @@ impl AppState {
         };
 
         let mut tx = self.store.begin_write().await?;
-        // Concurrent posts may each see room for one more; the bound is exceeded by at most
-        // the number of posts racing for the last place.
+        // The count and the insert are one decision: the trade's row is locked first (SQLite's
+        // write transaction already excludes every other writer), so concurrent posts queue
+        // here and never pass the bound together.
+        crate::store::lock_trade_in(&mut tx, self.store.engine(), id).await?;
         if message_count_in(&mut tx, id).await? >= u64::from(MAX_CHAT_MESSAGES_PER_TRADE) {
             return Err(ApiError::conflict(
                 codes::CHAT_FULL,
@@ -68,7 +70,7 @@ impl AppState {
             ));
         }
         let mut participants = vec![seller, buyer];
-        participants.extend(row.resolved_by);
+        participants.extend(row.resolved_by.as_ref().map(|(by, _)| *by));
         participants.extend(other_senders_in(&mut tx, id, seller, buyer).await?);
         participants.sort_unstable();
         participants.dedup();

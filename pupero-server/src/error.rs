@@ -61,6 +61,8 @@ pub mod codes {
     pub const OFFER_UNAVAILABLE: &str = "OFFER_UNAVAILABLE";
     /// The offer follows the market price and there is no fresh one.
     pub const PRICE_UNAVAILABLE: &str = "PRICE_UNAVAILABLE";
+    /// The offer's price moved against the taker since they accepted it; read it again.
+    pub const PRICE_CHANGED: &str = "PRICE_CHANGED";
     /// The account has as many open trades as it may.
     pub const TRADE_LIMIT: &str = "TRADE_LIMIT";
     /// The seller's available balance does not cover the trade and its fee.

@@ -40,6 +40,9 @@ pub enum EventKind {
     BalanceChanged,
     /// The other party left feedback.
     FeedbackReceived,
+    /// An API key was created on the user's account (so that a key made by someone else is
+    /// seen at once).
+    ApiKeyCreated,
 }
 
 impl EventKind {
@@ -56,6 +59,7 @@ impl EventKind {
             EventKind::ChatMessage => "chat_message",
             EventKind::BalanceChanged => "balance_changed",
             EventKind::FeedbackReceived => "feedback_received",
+            EventKind::ApiKeyCreated => "api_key_created",
         }
     }
 }

@@ -8,7 +8,7 @@
 //! the core's ([`pupero_core::reputation`]), the database only supplies the numbers.
 
 use pupero_core::reputation::median_release_secs;
-use pupero_core::{FeedbackComment, Party, Rating, Role, TradeId, UserId};
+use pupero_core::{Caller, FeedbackComment, Party, Rating, TradeId, UserId};
 
 use crate::app::AppState;
 use crate::error::{ApiError, codes};
@@ -33,12 +33,12 @@ impl AppState {
     pub async fn leave_feedback(
         &self,
         id: TradeId,
-        author: UserId,
-        role: Role,
+        caller: &Caller,
         rating: Rating,
         comment: FeedbackComment,
     ) -> Result<(FeedbackRow, String), ApiError> {
-        let row = self.visible_trade(id, author, role).await?;
+        let author = caller.user();
+        let row = self.visible_trade(id, caller).await?;
         let side = row.trade.side_of(author).map_err(trade_error)?;
         if !row.trade.is_completed() {
             return Err(ApiError::conflict(

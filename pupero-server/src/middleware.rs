@@ -168,3 +168,49 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
         }
     }
 }
+
+/// Headers every response carries. The API's answers hold tokens, secrets, balances and
+/// account data, and a shared cache or the browser's disk must keep none of it: `no-store`
+/// (unless a response chose its own caching). Nothing is to be sniffed into another type, and
+/// no page (Swagger UI included) may be framed by another site, which would let it trick a
+/// signed-in person into clicking.
+pub struct SecurityHeaders;
+
+impl<E: Endpoint> Middleware<E> for SecurityHeaders {
+    type Output = SecurityHeadersEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        SecurityHeadersEndpoint(ep)
+    }
+}
+
+/// See [`SecurityHeaders`].
+pub struct SecurityHeadersEndpoint<E>(E);
+
+impl<E: Endpoint> Endpoint for SecurityHeadersEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let mut response = match self.0.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => e.into_response(),
+        };
+        let headers = response.headers_mut();
+        let set = |headers: &mut header::HeaderMap, name, value: &'static str| {
+            headers.insert(name, header::HeaderValue::from_static(value));
+        };
+        set(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        set(headers, header::X_FRAME_OPTIONS, "DENY");
+        set(headers, header::REFERRER_POLICY, "no-referrer");
+        if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+            set(
+                headers,
+                header::CONTENT_SECURITY_POLICY,
+                "frame-ancestors 'none'",
+            );
+        }
+        if !headers.contains_key(header::CACHE_CONTROL) {
+            set(headers, header::CACHE_CONTROL, "no-store");
+        }
+        Ok(response)
+    }
+}

@@ -6,13 +6,16 @@
 //!   `governor`. They stop one machine from spraying guesses over many accounts, from burning
 //!   the Argon2 pool, and from mass-registering. They belong to one process and start empty
 //!   after a restart, which is good enough for a flood limit.
-//! - **Per login identifier**, in the database (`login_throttle`): a progressive lockout. After
+//! - **Per account**, in the database (`login_throttle`): a progressive lockout. After
 //!   [`LockoutPolicy::lock_after_failures`] failures in a row the identifier is locked for
 //!   [`LockoutPolicy::first_lock_secs`], twice as long after each further failure, at most
 //!   [`LockoutPolicy::max_lock_secs`]; a success forgets the failures. It survives restarts and
 //!   holds across processes, because an attacker can spread guesses over both. The key is the
-//!   identifier as typed, lower-cased, whether or not such a user exists: an unknown login is
-//!   throttled exactly like a known one, so the lockout says nothing about who has an account.
+//!   account ([`ThrottleKey::account`]) whichever identifier named it and wherever its password
+//!   was checked (login, or a logged-in step-up); a login naming no account is keyed by the
+//!   identifier as typed, lower-cased, and throttled exactly like a known one, so the lockout
+//!   says nothing about who has an account. Second-factor codes have their own counter per
+//!   account ([`ThrottleKey::second_factor`]): a right password must not reset it.
 //!
 //! A refusal is 429 `RATE_LIMITED` with `Retry-After` in seconds and the same message whichever
 //! limit refused. A locked identifier is refused before its password is checked, so even the
@@ -64,6 +67,12 @@ pub const DEFAULT_CHAT_BURST: u32 = 20;
 /// Then one more message per user every 3 s (20 a minute): faster than anyone types, slow
 /// enough that a script cannot flood a counterparty or a moderator.
 pub const DEFAULT_CHAT_REPLENISH_SECS: u64 = 3;
+
+/// E-mail changes per account, and per client address, at once: a typo or two.
+pub const DEFAULT_EMAIL_CHANGE_BURST: u32 = 5;
+/// Then one more every 10 minutes. An answer to an e-mail change says whether the address
+/// belongs to another account; at this rate nobody can sweep a list of addresses.
+pub const DEFAULT_EMAIL_CHANGE_REPLENISH_SECS: u64 = 10 * 60;
 
 /// Failures in a row before the first lock: room for typos and a forgotten caps lock.
 pub const DEFAULT_LOCK_AFTER_FAILURES: u32 = 5;
@@ -197,6 +206,8 @@ pub struct RateLimitSettings {
     pub second_factor_per_user: RateQuota,
     /// Chat messages per user, over all their trades.
     pub chat_per_user: RateQuota,
+    /// E-mail changes per account and per client address.
+    pub email_change: RateQuota,
     /// The progressive lockout per login identifier.
     pub lockout: LockoutPolicy,
 }
@@ -214,6 +225,10 @@ impl Default for RateLimitSettings {
                 DEFAULT_SECOND_FACTOR_REPLENISH_SECS,
             ),
             chat_per_user: RateQuota::new(DEFAULT_CHAT_BURST, DEFAULT_CHAT_REPLENISH_SECS),
+            email_change: RateQuota::new(
+                DEFAULT_EMAIL_CHANGE_BURST,
+                DEFAULT_EMAIL_CHANGE_REPLENISH_SECS,
+            ),
             lockout: LockoutPolicy {
                 lock_after_failures: NonZeroU32::new(DEFAULT_LOCK_AFTER_FAILURES)
                     .unwrap_or(NonZeroU32::MIN),
@@ -234,6 +249,13 @@ impl ThrottleKey {
     /// SHA-256, never as text: people type passwords into the login field.
     pub fn login(login: &str) -> ThrottleKey {
         ThrottleKey(format!("login:{}", token_hash(&login.to_lowercase())))
+    }
+
+    /// The password of `user`'s account, whichever identifier a login used (username or
+    /// e-mail address) and wherever the password was checked (login or a step-up of a
+    /// logged-in session): one counter per account.
+    pub fn account(user: UserId) -> ThrottleKey {
+        ThrottleKey(format!("account:{user}"))
     }
 
     /// The second factor of `user`: wrong codes lock it like wrong passwords lock a login.
@@ -321,6 +343,8 @@ pub struct RateLimits {
     register: KeyedLimiter<AddressKey>,
     second_factor: KeyedLimiter<UserId>,
     chat: KeyedLimiter<UserId>,
+    email_change_account: KeyedLimiter<UserId>,
+    email_change_address: KeyedLimiter<AddressKey>,
     refusal_audits: KeyedLimiter<(&'static str, AddressKey)>,
     store: Store,
     clock: Arc<dyn Clock>,
@@ -337,6 +361,8 @@ impl RateLimits {
             register: KeyedLimiter::new(settings.register_per_address, gclock.clone()),
             second_factor: KeyedLimiter::new(settings.second_factor_per_user, gclock.clone()),
             chat: KeyedLimiter::new(settings.chat_per_user, gclock.clone()),
+            email_change_account: KeyedLimiter::new(settings.email_change, gclock.clone()),
+            email_change_address: KeyedLimiter::new(settings.email_change, gclock.clone()),
             refusal_audits: KeyedLimiter::new(RateQuota::new(1, AUDIT_REFUSALS_EVERY_SECS), gclock),
             store,
             clock,
@@ -364,6 +390,14 @@ impl RateLimits {
     pub fn check_second_factor(&self, user: UserId) -> Result<(), ApiError> {
         self.second_factor
             .check(&user)
+            .map_err(ApiError::rate_limited)
+    }
+
+    /// One e-mail change by `user` from `ip`; 429 past the per-account or per-address limit.
+    pub fn check_email_change(&self, user: UserId, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        self.email_change_account
+            .check(&user)
+            .and_then(|()| self.email_change_address.check(&AddressKey::of(ip)))
             .map_err(ApiError::rate_limited)
     }
 

@@ -14,8 +14,8 @@ use pupero_core::limits::max_open_trades;
 use pupero_core::offer::{OfferStatus, Side};
 use pupero_core::price::PriceOracle;
 use pupero_core::{
-    AccountId, OfferId, OpenTrade, Party, Piconero, Trade, TradeAction, TradeError, TradeId,
-    TradeState, UserId,
+    AccountId, Caller, OfferId, OpenTrade, Party, Piconero, Price, StepUp, Trade, TradeAction,
+    TradeError, TradeId, TradeState, UserId,
 };
 use pupero_ledger::{Attachment, AttachmentError, Engine};
 use sha2::{Digest, Sha256};
@@ -29,6 +29,7 @@ use crate::store::{
     StoreError, TradeRequest, TradeRow, insert_request_in, insert_trade_in, offer_takeable_in,
     open_trades_of_in, update_trade_in,
 };
+use crate::two_factor::SecondFactorProof;
 
 /// Longest `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
@@ -80,8 +81,40 @@ impl IdempotencyKey {
 pub struct Step {
     /// The action.
     pub action: TradeAction,
-    /// Why, for a dispute.
+    /// Why: the reason of a dispute, or the moderator's note on a resolution.
     pub reason: Option<String>,
+}
+
+/// Who asks for a step: a caller, with the second factor they sent (used only when the step
+/// needs it), or the expiry job.
+#[derive(Debug, Clone, Copy)]
+pub enum Actor<'a> {
+    /// A user, as authenticated.
+    Caller(&'a Caller, SecondFactorProof<'a>),
+    /// The background job that expires unpaid trades.
+    ExpiryJob,
+}
+
+impl Actor<'_> {
+    fn user(&self) -> Option<UserId> {
+        match self {
+            Actor::Caller(caller, _) => Some(caller.user()),
+            Actor::ExpiryJob => None,
+        }
+    }
+}
+
+/// The price a taker accepted: opening fails with `PRICE_CHANGED` when the offer's price is
+/// now worse for the taker than this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptedPrice(pub Price);
+
+/// A moderator's note on a resolution: text as a chat message takes it (trimmed, 1–2000
+/// characters, nothing invisible), since both parties read it.
+pub fn parse_note(note: &str) -> Result<String, ApiError> {
+    pupero_core::chat::MessageBody::parse(note)
+        .map(|body| body.as_str().to_owned())
+        .map_err(|e| ApiError::validation(format!("note: {e}")))
 }
 
 pub(crate) fn request_hash(parts: &[&str]) -> String {
@@ -107,12 +140,15 @@ pub fn trade_error(error: TradeError) -> ApiError {
         TradeError::TooEarly { .. } => ApiError::conflict(codes::TOO_EARLY, message),
         TradeError::NotAParty => ApiError::not_found("no such trade"),
         TradeError::WrongParty { .. } => ApiError::forbidden_code(codes::WRONG_PARTY, message),
-        TradeError::ModeratorIsAParty => ApiError::forbidden(message),
+        TradeError::ModeratorIsAParty | TradeError::NotAModerator | TradeError::MissingScope(_) => {
+            ApiError::forbidden(message)
+        }
         TradeError::SelfTrade => ApiError::conflict(codes::SELF_TRADE, message),
         TradeError::ZeroAmount
         | TradeError::FeeTooHigh
         | TradeError::AmountTooLarge
         | TradeError::FiatAmountTooLarge
+        | TradeError::FiatAmountTooSmall
         | TradeError::InvalidSplit => ApiError::validation(message),
     }
 }
@@ -225,7 +261,7 @@ impl Attachment for OpenAttachment {
 struct StepAttachment {
     next: Trade,
     dispute: Option<(UserId, String)>,
-    resolved_by: Option<UserId>,
+    resolved_by: Option<(UserId, String)>,
     request: Option<(UserId, IdempotencyKey, TradeRequest)>,
     now: pupero_core::Timestamp,
 }
@@ -240,9 +276,14 @@ impl Attachment for StepAttachment {
         {
             return Err(AttachmentError::Abort(ABORT_REPLAY));
         }
-        if !update_trade_in(conn, &self.next, self.dispute.as_ref(), self.resolved_by)
-            .await
-            .map_err(AttachmentError::from)?
+        if !update_trade_in(
+            conn,
+            &self.next,
+            self.dispute.as_ref(),
+            self.resolved_by.as_ref(),
+        )
+        .await
+        .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_TRADE_CHANGED));
         }
@@ -254,26 +295,14 @@ impl Attachment for StepAttachment {
 }
 
 impl AppState {
-    /// The trade `id` as `user` may see it: a party always; a moderator or admin once it is
-    /// (or was) disputed. Anyone else gets 404, as if it did not exist.
-    pub async fn visible_trade(
-        &self,
-        id: TradeId,
-        user: UserId,
-        role: pupero_core::Role,
-    ) -> Result<TradeRow, ApiError> {
-        let row = self
-            .store
+    /// The trade `id` as `caller` may see it ([`Trade::visible_to`]): anyone else gets 404, as
+    /// if it did not exist.
+    pub async fn visible_trade(&self, id: TradeId, caller: &Caller) -> Result<TradeRow, ApiError> {
+        self.store
             .trade(id)
             .await?
-            .ok_or_else(|| ApiError::not_found("no such trade"))?;
-        let party = row.trade.side_of(user).is_ok();
-        let moderating = role.includes(pupero_core::Role::Moderator) && row.dispute.is_some();
-        if party || moderating {
-            Ok(row)
-        } else {
-            Err(ApiError::not_found("no such trade"))
-        }
+            .filter(|row| row.trade.visible_to(caller))
+            .ok_or_else(|| ApiError::not_found("no such trade"))
     }
 
     /// What `user` already did with `key`: the trade, if it was this same request; an error if
@@ -296,16 +325,29 @@ impl AppState {
         }
     }
 
-    /// Opens a trade for `amount` on offer `offer_id`, taken by `taker`. Returns the trade and
+    /// Opens a trade for `amount` on offer `offer_id`, taken by `caller` (who needs the
+    /// `trade` scope) at a price no worse for them than `accepted`. Returns the trade and
     /// whether this call created it (`false`: a replay of the same `Idempotency-Key`).
     pub async fn open_trade(
         &self,
-        taker: UserId,
+        caller: &Caller,
         offer_id: OfferId,
         amount: Piconero,
+        accepted: AcceptedPrice,
         key: Option<IdempotencyKey>,
     ) -> Result<(TradeRow, bool), ApiError> {
-        let hash = request_hash(&["open", &offer_id.to_string(), &amount.to_string()]);
+        if !caller.has_scope(pupero_core::Scope::Trade) {
+            return Err(trade_error(TradeError::MissingScope(
+                pupero_core::Scope::Trade,
+            )));
+        }
+        let taker = caller.user();
+        let hash = request_hash(&[
+            "open",
+            &offer_id.to_string(),
+            &amount.to_string(),
+            &accepted.0.to_string(),
+        ]);
         if let Some(key) = &key
             && let Some(row) = self.replayed(taker, key, &hash).await?
         {
@@ -339,6 +381,16 @@ impl AppState {
             .effective_price(quote.as_ref(), now, self.settings.price_max_age_secs)
             .map_err(|e| ApiError::conflict(codes::PRICE_UNAVAILABLE, e.to_string()))?
             .price();
+        if offer.side().worse_for_taker(price, accepted.0) {
+            return Err(ApiError::conflict(
+                codes::PRICE_CHANGED,
+                format!(
+                    "the offer's price is now {price} {}, worse than the {} you accepted",
+                    offer.currency(),
+                    accepted.0
+                ),
+            ));
+        }
         let taker_row = self
             .store
             .user_by_id(taker)
@@ -432,12 +484,15 @@ impl AppState {
         }
     }
 
-    /// Applies `step` to trade `id` for `actor` (`None`: the expiry job). The caller has checked
-    /// that the actor may see the trade, and the role and 2FA a step needs.
+    /// Applies `step` to trade `id` for `actor`: the one place that decides whether the actor
+    /// may take the step and what second factor it needs ([`Trade::authorize`]), on the same
+    /// trade it applies the step to ([`Trade::apply`]) and then writes with compare-and-set. A
+    /// step allowed on one state is never applied to another: if the trade changed in
+    /// between, the write fails and everything is decided again on the new state.
     pub async fn step_trade(
         &self,
         id: TradeId,
-        actor: Option<UserId>,
+        actor: Actor<'_>,
         step: Step,
         key: Option<IdempotencyKey>,
     ) -> Result<TradeRow, ApiError> {
@@ -447,36 +502,53 @@ impl AppState {
                 pupero_core::Resolution::Split { to_buyer } => format!("split:{to_buyer}"),
                 other => other.as_str().to_owned(),
             },
-            _ => step.reason.clone().unwrap_or_default(),
+            _ => String::new(),
         };
-        let hash = request_hash(&[action.name(), &id.to_string(), &detail]);
-        if let (Some(user), Some(key)) = (actor, &key)
+        let reason = step.reason.clone().unwrap_or_default();
+        let hash = request_hash(&[action.name(), &id.to_string(), &detail, &reason]);
+        let user = actor.user();
+        if let (Some(user), Some(key)) = (user, &key)
             && let Some(row) = self.replayed(user, key, &hash).await?
         {
             return Ok(row);
         }
+        // Once shown, the second factor is not asked for again when the step is retried on a
+        // newer version of the trade (it is spent).
+        let mut second_factor_shown = false;
         for _ in 0..MAX_STEP_ATTEMPTS {
             let row = self
                 .store
                 .trade(id)
                 .await?
                 .ok_or_else(|| ApiError::not_found("no such trade"))?;
+            let step_up = match actor {
+                Actor::Caller(caller, _) => {
+                    row.trade.authorize(caller, &action).map_err(trade_error)?
+                }
+                Actor::ExpiryJob => StepUp::None,
+            };
             let now = self.now();
             let version = row.trade.version();
             let (next, plan) = row.trade.clone().apply(action, now).map_err(trade_error)?;
+            if let (StepUp::SecondFactor, Actor::Caller(caller, proof)) = (step_up, actor)
+                && !second_factor_shown
+            {
+                self.verify_second_factor(caller.user(), proof).await?;
+                second_factor_shown = true;
+            }
             let parties = [next.seller(), next.buyer()];
             let attachment = StepAttachment {
-                dispute: match (action, &step.reason) {
-                    (TradeAction::Dispute { by }, reason) => {
-                        Some((by, reason.clone().unwrap_or_default()))
-                    }
+                dispute: match action {
+                    TradeAction::Dispute { by } => Some((by, reason.clone())),
                     _ => None,
                 },
                 resolved_by: match action {
-                    TradeAction::Resolve { by_moderator, .. } => Some(by_moderator),
+                    TradeAction::Resolve { by_moderator, .. } => {
+                        Some((by_moderator, reason.clone()))
+                    }
                     _ => None,
                 },
-                request: match (actor, &key) {
+                request: match (user, &key) {
                     (Some(user), Some(key)) => Some((
                         user,
                         key.clone(),
@@ -499,7 +571,7 @@ impl AppState {
                     });
                 }
                 Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
-                    let (Some(user), Some(key)) = (actor, &key) else {
+                    let (Some(user), Some(key)) = (user, &key) else {
                         unreachable!("only keyed requests record a key")
                     };
                     return self.replayed(user, key, &hash).await?.ok_or_else(|| {
@@ -507,7 +579,7 @@ impl AppState {
                     });
                 }
                 // Another step won the race (the holds it settles may be settled already):
-                // read the trade again and let the state machine say what still applies.
+                // read the trade again and decide everything again on what it is now.
                 Err(pupero_ledger::Error::Aborted(ABORT_TRADE_CHANGED)) => {}
                 Err(e) if e.is_refused() => {
                     let now_version = self.store.trade(id).await?.map(|r| r.trade.version());
@@ -538,7 +610,7 @@ impl AppState {
                 action: TradeAction::Expire,
                 reason: None,
             };
-            match self.step_trade(id, None, step, None).await {
+            match self.step_trade(id, Actor::ExpiryJob, step, None).await {
                 Ok(_) => expired = expired.saturating_add(1),
                 Err(e) if e.code() == codes::INVALID_TRANSITION => {}
                 Err(e) => return Err(e),

@@ -136,6 +136,25 @@ pub fn recovery_code_hash(user: UserId, code: &str) -> Option<String> {
     valid.then(|| token_hash(&format!("{user}:{canonical}")))
 }
 
+/// What a request offers as its second factor: a 2FA code, or instead a recovery code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecondFactorProof<'a> {
+    /// The authenticator app's current code.
+    pub code: Option<&'a str>,
+    /// One unused recovery code, instead of `code`.
+    pub recovery_code: Option<&'a str>,
+}
+
+impl<'a> SecondFactorProof<'a> {
+    /// A proof from a request's two optional fields.
+    pub fn new(code: Option<&'a str>, recovery_code: Option<&'a str>) -> SecondFactorProof<'a> {
+        SecondFactorProof {
+            code,
+            recovery_code,
+        }
+    }
+}
+
 /// How the second factor was shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactor {
@@ -183,26 +202,41 @@ impl AppState {
     /// Guesses are bounded twice: a per-user rate limit, and the same progressive lockout as
     /// passwords (keyed by the user), counted before the code is checked; 429 when either says
     /// no.
+    ///
+    /// Every refused code is audited (`second_factor_failed`), wherever it was tried.
     pub async fn check_second_factor(
         &self,
         user: UserId,
-        code: Option<&str>,
-        recovery_code: Option<&str>,
+        proof: SecondFactorProof<'_>,
     ) -> Result<Result<SecondFactor, SecondFactorRefusal>, ApiError> {
         let Some(row) = self.store.totp(user).await?.filter(|row| row.enabled) else {
             return Ok(Ok(SecondFactor::NotEnabled));
         };
-        if code.is_none() && recovery_code.is_none() {
+        if proof.code.is_none() && proof.recovery_code.is_none() {
             return Ok(Err(SecondFactorRefusal::Required));
         }
         self.limits.check_second_factor(user)?;
         let key = crate::ratelimit::ThrottleKey::second_factor(user);
-        self.limits.begin_attempt(&key).await?;
+        if let Err(locked) = self.limits.begin_attempt(&key).await {
+            self.audit(
+                AuditEntry::of(AuditEvent::RateLimited, Some(user))
+                    .detail("second factor: locked after failed attempts"),
+            )
+            .await;
+            return Err(locked);
+        }
         let outcome = self
-            .use_second_factor(user, &row, code, recovery_code)
+            .use_second_factor(user, &row, proof.code, proof.recovery_code)
             .await?;
-        if outcome.is_ok() {
-            self.limits.attempt_succeeded(&key).await?;
+        match outcome {
+            Ok(_) => self.limits.attempt_succeeded(&key).await?,
+            Err(refusal) => {
+                self.audit(
+                    AuditEntry::of(AuditEvent::SecondFactorFailed, Some(user))
+                        .detail(refusal.message()),
+                )
+                .await;
+            }
         }
         Ok(outcome)
     }
@@ -257,17 +291,17 @@ impl AppState {
         }
     }
 
-    /// Step-up check for sensitive actions of a logged-in user (disabling 2FA; later releasing
-    /// escrow, withdrawing, deleting the account): Ok when 2FA is off or the code (or a recovery
+    /// Step-up check for sensitive actions of a logged-in user (disabling 2FA, releasing
+    /// escrow, resolving a dispute, withdrawing, creating an API key, changing the e-mail
+    /// address, deleting the account): Ok when 2FA is off or the code (or a recovery
     /// code) is right and unused. Refusals are 403 `TOTP_REQUIRED` or `INVALID_TOTP`: the
     /// session itself is fine, so not 401.
     pub async fn verify_second_factor(
         &self,
         user: UserId,
-        code: Option<&str>,
-        recovery_code: Option<&str>,
+        proof: SecondFactorProof<'_>,
     ) -> Result<(), ApiError> {
-        match self.check_second_factor(user, code, recovery_code).await? {
+        match self.check_second_factor(user, proof).await? {
             Ok(_) => Ok(()),
             Err(refusal) => Err(ApiError::forbidden_code(refusal.code(), refusal.message())),
         }

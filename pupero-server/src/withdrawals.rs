@@ -248,9 +248,8 @@ impl AppState {
         key: &IdempotencyKey,
         destination: &str,
         amount: &str,
-        second_factor: (Option<&str>, Option<&str>),
+        second_factor: crate::two_factor::SecondFactorProof<'_>,
     ) -> Result<(WithdrawalRow, bool), ApiError> {
-        self.platform_wallet()?;
         let amount =
             Piconero::from_xmr_str(amount).map_err(|e| ApiError::validation(e.to_string()))?;
         let network = self.settings.monero_network;
@@ -280,8 +279,9 @@ impl AppState {
         }
         let plan = hold_plan(id, AccountId::user_xmr(user), amount)
             .map_err(|e| ApiError::validation(e.to_string()))?;
-        self.verify_second_factor(user, second_factor.0, second_factor.1)
-            .await?;
+        // Only a request that could succeed is told to come back later: validation first.
+        self.platform_wallet()?;
+        self.verify_second_factor(user, second_factor).await?;
         let now = self.now();
         let row = WithdrawalRow {
             id,

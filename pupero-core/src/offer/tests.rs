@@ -605,3 +605,16 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn a_worse_price_is_worse_for_whoever_takes() {
+    let p = |s: &str| crate::Price::parse(s).unwrap();
+    // Taking a sell offer buys XMR: paying more is worse.
+    assert!(Side::Sell.worse_for_taker(p("150.01"), p("150")));
+    assert!(!Side::Sell.worse_for_taker(p("150"), p("150")));
+    assert!(!Side::Sell.worse_for_taker(p("149.99"), p("150")));
+    // Taking a buy offer sells XMR: being paid less is worse.
+    assert!(Side::Buy.worse_for_taker(p("149.99"), p("150")));
+    assert!(!Side::Buy.worse_for_taker(p("150"), p("150")));
+    assert!(!Side::Buy.worse_for_taker(p("150.01"), p("150")));
+}

@@ -1,6 +1,7 @@
 //! Running the platform: users, roles, sessions, the audit log, reconciliation. Admins only,
 //! and only from a logged-in session (never an API key).
 
+use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
@@ -60,7 +61,7 @@ pub struct AdminUserPage {
 #[derive(Debug, Object)]
 pub struct RoleChange {
     /// `user`, `moderator` or `admin`.
-    pub role: String,
+    pub role: Text,
 }
 
 /// One audit log entry.
@@ -296,7 +297,7 @@ impl AdminApi {
         }
         self.state
             .store
-            .revoke_sessions(target, None, "disabled", self.state.now())
+            .end_access(target, None, "disabled", self.state.now())
             .await?;
         let entry = AuditEntry::of(AuditEvent::UserDisabled, Some(auth.0.user)).about(target);
         self.state.audit(entry.from_ip(client_ip(req))).await;
@@ -325,7 +326,7 @@ impl AdminApi {
         Ok(NoContent::Done)
     }
 
-    /// Ends every session of a user (they must log in again).
+    /// Ends every session of a user (they must log in again) and revokes all their API keys.
     #[oai(
         path = "/users/:id/logout",
         method = "post",
@@ -342,17 +343,17 @@ impl AdminApi {
         if self.state.store.user_by_id(target).await?.is_none() {
             return Err(ApiError::not_found("no such user"));
         }
-        let ended = self
+        let (sessions, keys) = self
             .state
             .store
-            .revoke_sessions(target, None, "admin", self.state.now())
+            .end_access(target, None, "admin", self.state.now())
             .await?;
         let entry = AuditEntry::of(AuditEvent::SessionsRevoked, Some(auth.0.user)).about(target);
         self.state
             .audit(
                 entry
                     .from_ip(client_ip(req))
-                    .detail(format!("sessions={ended}")),
+                    .detail(format!("sessions={sessions} api_keys={keys}")),
             )
             .await;
         Ok(NoContent::Done)

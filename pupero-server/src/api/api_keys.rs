@@ -3,6 +3,7 @@
 //! Only a logged-in session manages keys: a key can neither mint nor see other keys, so a
 //! leaked key never grants more than its own scopes.
 
+use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
@@ -19,6 +20,7 @@ use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::error::{ApiError, codes};
 use crate::security::{api_key_prefix, new_api_key, token_hash};
 use crate::store::{ApiKeyRow, CreateApiKeyRefusal, MAX_ACTIVE_API_KEYS_PER_USER, NewApiKey};
+use crate::two_factor::SecondFactorProof;
 
 /// Longest key name, in characters (the column holds 64).
 pub const MAX_API_KEY_NAME_CHARS: usize = 64;
@@ -32,9 +34,16 @@ pub struct ApiKeysApi {
 #[derive(Debug, Object)]
 pub struct CreateApiKeyRequest {
     /// A label to recognise the key by, 1–64 characters.
-    pub name: String,
+    pub name: Text,
     /// What the key may do: one or more of `read`, `trade`, `withdraw`.
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Text>,
+    /// The current password: a key acts for the account until revoked, so making one is as
+    /// sensitive as changing the password.
+    pub password: Text,
+    /// The current 2FA code, when 2FA is on.
+    pub totp_code: Option<Text>,
+    /// A one-time recovery code instead of the 2FA code.
+    pub recovery_code: Option<Text>,
 }
 
 /// A new key, with its secret. The only time the key is shown: store it now.
@@ -141,6 +150,15 @@ impl ApiKeysApi {
         let scopes =
             Scopes::parse(&body.scopes).map_err(|e| ApiError::validation(e.to_string()))?;
         let state = &self.state;
+        state
+            .verify_password(principal.user, &body.password)
+            .await?;
+        state
+            .verify_second_factor(
+                principal.user,
+                SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+            )
+            .await?;
         let key = new_api_key();
         let id = Uuid::now_v7();
         let now = state.now();
@@ -158,6 +176,7 @@ impl ApiKeysApi {
                 format!("at most {MAX_ACTIVE_API_KEYS_PER_USER} API keys in use; revoke one first"),
             ));
         }
+        state.events.notify([principal.user]);
         tracing::info!(user_id = %principal.user, api_key_id = %id, "API key created");
         let names = scope_names(scopes);
         state

@@ -1,5 +1,6 @@
 //! Registration, login, token refresh, logout.
 
+use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
@@ -17,6 +18,7 @@ use crate::error::{ApiError, codes};
 use crate::ratelimit::{ThrottleKey, audit_refusal, client_addr};
 use crate::security::{new_refresh_token, token_hash};
 use crate::store::{CreateUserRefusal, Rotation};
+use crate::two_factor::SecondFactorProof;
 
 /// The auth resource.
 pub struct AuthApi {
@@ -27,11 +29,11 @@ pub struct AuthApi {
 #[derive(Debug, Object)]
 pub struct RegisterRequest {
     /// 3–32 letters, digits, `_`, `-`, `.`; unique regardless of case.
-    pub username: String,
+    pub username: Text,
     /// Optional; unique; lets you log in with it.
-    pub email: Option<String>,
+    pub email: Option<Text>,
     /// At least 10 characters.
-    pub password: String,
+    pub password: Text,
 }
 
 /// A new account.
@@ -55,20 +57,20 @@ pub enum RegisterResponse {
 #[derive(Debug, Object)]
 pub struct LoginRequest {
     /// Username (any case) or e-mail address.
-    pub login: String,
+    pub login: Text,
     /// The password.
-    pub password: String,
+    pub password: Text,
     /// With 2FA on: the six digits from the authenticator app.
-    pub totp_code: Option<String>,
+    pub totp_code: Option<Text>,
     /// With 2FA on: a one-time recovery code, instead of `totp_code`.
-    pub recovery_code: Option<String>,
+    pub recovery_code: Option<Text>,
 }
 
 /// A refresh.
 #[derive(Debug, Object)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh. Each is accepted once.
-    pub refresh_token: String,
+    pub refresh_token: Text,
 }
 
 /// Tokens of a session.
@@ -166,10 +168,19 @@ impl AuthApi {
                 codes::USERNAME_TAKEN,
                 "username is taken",
             )),
-            Err(CreateUserRefusal::EmailTaken) => Err(ApiError::conflict(
-                codes::EMAIL_TAKEN,
-                "e-mail address is taken",
-            )),
+            Err(CreateUserRefusal::EmailTaken) => {
+                state
+                    .audit(
+                        AuditEntry::of(AuditEvent::EmailTaken, None)
+                            .from_ip(client_ip(req))
+                            .detail("registration"),
+                    )
+                    .await;
+                Err(ApiError::conflict(
+                    codes::EMAIL_TAKEN,
+                    "e-mail address is taken",
+                ))
+            }
         }
     }
 
@@ -198,16 +209,19 @@ impl AuthApi {
         if body.password.len() > PASSWORD_MAX_BYTES || body.login.len() > 254 {
             return Err(invalid());
         }
-        // Before the lookup and the password check: a locked login is refused the same way
-        // whether it exists and whatever the password, and this attempt counts as a failure
-        // until the password proves right.
-        let throttle = ThrottleKey::login(&body.login);
+        // Before the password check: a locked account (or unknown login) is refused the same
+        // way whatever the password, and this attempt counts as a failure until the password
+        // proves right. One counter per account, whether it was named by username or e-mail.
+        let user = state.store.user_by_login(&body.login).await?;
+        let throttle = match &user {
+            Some(user) => ThrottleKey::account(user.id),
+            None => ThrottleKey::login(&body.login),
+        };
         if let Err(refused) = state.limits.begin_attempt(&throttle).await {
             return Err(
                 audit_refusal(state, req, "login: locked after failed attempts", refused).await,
             );
         }
-        let user = state.store.user_by_login(&body.login).await?;
         let matched = state
             .hasher
             .verify(
@@ -245,8 +259,7 @@ impl AuthApi {
         if let Err(refusal) = state
             .check_second_factor(
                 user.id,
-                body.totp_code.as_deref(),
-                body.recovery_code.as_deref(),
+                SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
             )
             .await?
         {
@@ -328,6 +341,30 @@ impl AuthApi {
             .await?;
         self.state
             .audit(AuditEntry::of(AuditEvent::LoggedOut, Some(principal.user)))
+            .await;
+        Ok(NoContent::Done)
+    }
+
+    /// Logs out everywhere: ends every session of the account, this one included, and
+    /// revokes every API key. For when a device or a key may be in someone else's hands.
+    #[oai(
+        path = "/logout-all",
+        method = "post",
+        operation_id = "logout_everywhere"
+    )]
+    async fn logout_all(&self, req: &Request, auth: SessionAuth) -> Result<NoContent, ApiError> {
+        let principal = auth.0;
+        let (sessions, keys) = self
+            .state
+            .store
+            .end_access(principal.user, None, "logout_all", self.state.now())
+            .await?;
+        self.state
+            .audit(
+                AuditEntry::of(AuditEvent::SessionsRevoked, Some(principal.user))
+                    .from_ip(client_ip(req))
+                    .detail(format!("everywhere: sessions={sessions} api_keys={keys}")),
+            )
             .await;
         Ok(NoContent::Done)
     }

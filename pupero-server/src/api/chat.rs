@@ -4,6 +4,7 @@
 //! is disputed); anyone else gets 404. Feedback is by a party about the other, once, after the
 //! trade completed. A user's feedback list is public.
 
+use super::text::Text;
 use std::sync::Arc;
 
 use poem_openapi::param::{Path, Query};
@@ -31,7 +32,7 @@ pub struct ChatApi {
 pub struct PostMessageRequest {
     /// The text: at most 2000 characters once trimmed, not empty, no control characters but
     /// newline and tab.
-    pub body: String,
+    pub body: Text,
 }
 
 /// A chat message.
@@ -64,10 +65,10 @@ pub struct MessagePage {
 #[derive(Debug, Object)]
 pub struct FeedbackRequest {
     /// `positive`, `neutral` or `negative`.
-    pub rating: String,
+    pub rating: Text,
     /// At most 500 characters, may be empty.
     #[oai(default)]
-    pub comment: String,
+    pub comment: Text,
 }
 
 /// Feedback as its author left it.
@@ -183,7 +184,7 @@ impl ChatApi {
             .transpose()?;
         let row = self
             .state
-            .visible_trade(TradeId::from_uuid(id.0), principal.user, principal.role)
+            .visible_trade(TradeId::from_uuid(id.0), &principal.caller())
             .await?;
         let messages = self
             .state
@@ -223,12 +224,7 @@ impl ChatApi {
             MessageBody::parse(&body.body).map_err(|e| ApiError::validation(e.to_string()))?;
         let (message, row) = self
             .state
-            .post_message(
-                TradeId::from_uuid(id.0),
-                principal.user,
-                principal.role,
-                text,
-            )
+            .post_message(TradeId::from_uuid(id.0), &principal.caller(), text)
             .await?;
         Ok(MessagePosted::Created(Json(message_view(
             &message, &row.trade,
@@ -258,8 +254,7 @@ impl ChatApi {
             .state
             .leave_feedback(
                 TradeId::from_uuid(id.0),
-                principal.user,
-                principal.role,
+                &principal.caller(),
                 rating,
                 comment,
             )

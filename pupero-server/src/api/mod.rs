@@ -21,6 +21,7 @@ pub mod health;
 pub mod offers;
 pub mod prices;
 pub mod profile;
+pub mod text;
 pub mod totp;
 pub mod trades;
 pub mod wallet;

@@ -1,5 +1,6 @@
 //! The market's offers: create, update, pause, resume, delete (owner only), read, search.
 
+use super::text::Text;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -42,30 +43,30 @@ pub struct PaymentMethodView {
 #[derive(Debug, Object)]
 pub struct OfferRequest {
     /// `sell` (the maker sells XMR) or `buy`. Fixed once created.
-    pub side: String,
+    pub side: Text,
     /// ISO 4217 code, e.g. `EUR`. Fixed once created.
-    pub currency: String,
+    pub currency: Text,
     /// A code from `GET /api/v1/payment-methods`.
-    pub payment_method: String,
+    pub payment_method: Text,
     /// Free details about the payment (bank, region...), at most 300 characters.
     #[oai(default)]
-    pub payment_details: String,
+    pub payment_details: Text,
     /// A fixed price in fiat per XMR, as a decimal string. Exactly one of `price` and
     /// `margin_percent`.
-    pub price: Option<String>,
+    pub price: Option<Text>,
     /// A margin in percent over the market price, e.g. `"2.5"` or `"-1"`.
-    pub margin_percent: Option<String>,
+    pub margin_percent: Option<Text>,
     /// Smallest trade, decimal XMR.
-    pub min_amount: String,
+    pub min_amount: Text,
     /// Largest trade, decimal XMR.
-    pub max_amount: String,
+    pub max_amount: Text,
     /// Minutes the buyer has to pay, 15–1440.
     pub payment_window_minutes: u32,
     /// The maker's terms, at most 2000 characters.
     #[oai(default)]
-    pub terms: String,
+    pub terms: Text,
     /// `public` (listed) or `unlisted` (by link only).
-    pub visibility: String,
+    pub visibility: Text,
 }
 
 /// An offer as the API shows it.
@@ -323,15 +324,17 @@ impl OffersApi {
             .as_unix_ms()
             .saturating_sub(user.created_at.as_unix_ms())
             / 1000;
-        let open = state.store.open_offers_of(principal.user).await?.len();
-        if open >= usize::try_from(max_open_offers(age_secs)).unwrap_or(usize::MAX) {
+        let offer = Offer::create(OfferId::new_v7(), principal.user, spec, now);
+        if !state
+            .store
+            .insert_offer(&offer, max_open_offers(age_secs))
+            .await?
+        {
             return Err(ApiError::conflict(
                 codes::OFFER_LIMIT,
                 "too many open offers; pause or delete one",
             ));
         }
-        let offer = Offer::create(OfferId::new_v7(), principal.user, spec, now);
-        state.store.insert_offer(&offer).await?;
         let limits = offer.limits();
         Ok(Created::Offer(Json(view(&offer, None, limits))))
     }

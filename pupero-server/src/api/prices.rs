@@ -1,6 +1,7 @@
 //! Market prices: anyone reads them; admins set a currency's price by hand (when there is no
 //! HTTP source, or to correct a broken one).
 
+use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
@@ -26,7 +27,7 @@ pub struct PricesApi {
 #[derive(Debug, Object)]
 pub struct PriceChange {
     /// Fiat per XMR, a decimal string with at most 8 decimals, e.g. `"150.25"`.
-    pub price: String,
+    pub price: Text,
 }
 
 /// The market price of XMR in one currency.

@@ -1,5 +1,6 @@
 //! Self-service account management: e-mail, password, deletion; and public profiles.
 
+use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
@@ -13,37 +14,46 @@ use super::{SessionAuth, Tag};
 use crate::app::AppState;
 use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::error::{ApiError, codes};
+use crate::ratelimit::{audit_refusal, client_addr};
+use crate::two_factor::SecondFactorProof;
 
 /// The profile resource.
 pub struct ProfileApi {
     pub(crate) state: Arc<AppState>,
 }
 
-/// An e-mail change.
+/// An e-mail change: the address is a login identifier, so it needs the password (and the
+/// 2FA code when 2FA is on), like the other sensitive changes.
 #[derive(Debug, Object)]
 pub struct EmailChange {
     /// The new address, or absent to remove it.
-    pub email: Option<String>,
+    pub email: Option<Text>,
+    /// The current password.
+    pub password: Text,
+    /// The current 2FA code, when 2FA is on.
+    pub totp_code: Option<Text>,
+    /// A one-time recovery code instead of the 2FA code.
+    pub recovery_code: Option<Text>,
 }
 
 /// A password change.
 #[derive(Debug, Object)]
 pub struct PasswordChange {
     /// The current password.
-    pub current_password: String,
+    pub current_password: Text,
     /// The new password, at least 10 characters.
-    pub new_password: String,
+    pub new_password: Text,
 }
 
 /// An account deletion.
 #[derive(Debug, Object)]
 pub struct AccountDeletion {
     /// The current password.
-    pub password: String,
+    pub password: Text,
     /// The current 2FA code, when 2FA is on.
-    pub totp_code: Option<String>,
+    pub totp_code: Option<Text>,
     /// A one-time recovery code instead of the 2FA code.
-    pub recovery_code: Option<String>,
+    pub recovery_code: Option<Text>,
 }
 
 /// What anyone may see of a user.
@@ -90,35 +100,63 @@ pub struct FeedbackCountsView {
 
 #[OpenApi(tag = "Tag::Account")]
 impl ProfileApi {
-    /// Sets or removes the caller's e-mail address.
+    /// Sets or removes the caller's e-mail address. Needs the password (and the 2FA code when
+    /// 2FA is on). Changes per account and per client address are limited (429
+    /// `RATE_LIMITED`), and an address that belongs to another account (409 `EMAIL_TAKEN`) is
+    /// audited.
     #[oai(path = "/api/v1/me/email", method = "put", operation_id = "set_email")]
     async fn set_email(
         &self,
+        req: &Request,
         auth: SessionAuth,
         body: Json<EmailChange>,
     ) -> Result<NoContent, ApiError> {
-        auth.0.require_session()?;
+        let user = auth.0.user;
+        let state = &self.state;
         let email = body
             .email
             .as_deref()
             .map(EmailAddress::parse)
             .transpose()
             .map_err(|e| ApiError::validation(e.to_string()))?;
-        match self
-            .state
-            .store
-            .set_email(auth.0.user, email.as_ref())
-            .await?
-        {
-            Ok(()) => Ok(NoContent::Done),
-            Err(_) => Err(ApiError::conflict(
-                codes::EMAIL_TAKEN,
-                "e-mail address is taken",
-            )),
+        if let Err(refused) = state.limits.check_email_change(user, client_addr(req)) {
+            return Err(audit_refusal(state, req, "e-mail change: too many", refused).await);
+        }
+        state.verify_password(user, &body.password).await?;
+        state
+            .verify_second_factor(
+                user,
+                SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+            )
+            .await?;
+        match state.store.set_email(user, email.as_ref()).await? {
+            Ok(()) => {
+                state
+                    .audit(
+                        AuditEntry::of(AuditEvent::EmailChanged, Some(user))
+                            .from_ip(client_ip(req)),
+                    )
+                    .await;
+                Ok(NoContent::Done)
+            }
+            Err(_) => {
+                state
+                    .audit(
+                        AuditEntry::of(AuditEvent::EmailTaken, Some(user))
+                            .from_ip(client_ip(req))
+                            .detail("e-mail change"),
+                    )
+                    .await;
+                Err(ApiError::conflict(
+                    codes::EMAIL_TAKEN,
+                    "e-mail address is taken",
+                ))
+            }
         }
     }
 
-    /// Changes the caller's password; every other session of the account ends.
+    /// Changes the caller's password; every other session of the account ends and every API
+    /// key is revoked (whoever changes a password may be locking someone out).
     #[oai(
         path = "/api/v1/me/password",
         method = "post",
@@ -145,7 +183,7 @@ impl ProfileApi {
         state.store.set_password_hash(auth.0.user, &hash).await?;
         state
             .store
-            .revoke_sessions(auth.0.user, Some(session), "password_changed", state.now())
+            .end_access(auth.0.user, Some(session), "password_changed", state.now())
             .await?;
         state
             .audit(
@@ -175,8 +213,7 @@ impl ProfileApi {
         state
             .verify_second_factor(
                 auth.0.user,
-                body.totp_code.as_deref(),
-                body.recovery_code.as_deref(),
+                SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
             )
             .await?;
         if let Some(account) = state

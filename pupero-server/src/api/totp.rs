@@ -1,6 +1,7 @@
 //! Two-factor authentication of the caller's account: status, setup, confirmation, disabling.
 //! Only a logged-in session may manage 2FA, never an API key.
 
+use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
@@ -15,6 +16,7 @@ use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::crypto::Purpose;
 use crate::error::{ApiError, codes};
 use crate::store::{SetupOutcome, UserRow};
+use crate::two_factor::SecondFactorProof;
 use crate::two_factor::{code_step, new_recovery_codes, new_secret, recovery_code_hash};
 
 /// The 2FA resource.
@@ -46,9 +48,9 @@ pub struct TotpSetup {
 #[derive(Debug, Object)]
 pub struct TotpConfirmRequest {
     /// The account's password: a stolen session alone cannot turn 2FA on and lock the owner out.
-    pub password: String,
+    pub password: Text,
     /// Six digits.
-    pub code: String,
+    pub code: Text,
 }
 
 /// One-time recovery codes. Shown once: only their hashes are stored.
@@ -62,11 +64,11 @@ pub struct RecoveryCodes {
 #[derive(Debug, Object)]
 pub struct TotpDisableRequest {
     /// The account's password.
-    pub password: String,
+    pub password: Text,
     /// Six digits from the authenticator app.
-    pub code: Option<String>,
+    pub code: Option<Text>,
     /// A recovery code, instead of `code`.
-    pub recovery_code: Option<String>,
+    pub recovery_code: Option<Text>,
 }
 
 #[OpenApi(prefix_path = "/api/v1/auth/2fa", tag = "Tag::Auth")]
@@ -200,7 +202,10 @@ impl TotpApi {
         }
         state.verify_password(user.id, &body.password).await?;
         state
-            .verify_second_factor(user.id, body.code.as_deref(), body.recovery_code.as_deref())
+            .verify_second_factor(
+                user.id,
+                SecondFactorProof::new(body.code.as_deref(), body.recovery_code.as_deref()),
+            )
             .await?;
         state.store.totp_disable(user.id).await?;
         // Whoever else held a session got in under the old rules; they log in again.

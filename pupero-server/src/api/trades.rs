@@ -5,21 +5,24 @@
 //! moderator sees it once disputed. Every step takes an optional `Idempotency-Key`: the same
 //! key with the same request returns the trade again without doing anything twice.
 
+use super::text::Text;
 use std::sync::Arc;
 
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use pupero_core::{
-    AccountId, OfferId, Piconero, Resolution, Role, Scope, TradeAction, TradeId, TradeState, UserId,
+    AccountId, Caller, OfferId, Piconero, Price, Resolution, Role, Scope, TradeAction, TradeId,
+    TradeState,
 };
 use uuid::Uuid;
 
 use super::{Auth, SessionAuth, Tag};
-use crate::app::{AppState, Principal};
+use crate::app::AppState;
 use crate::error::ApiError;
 use crate::store::{MAX_TRADES_PER_PAGE, TradeCursor, TradeRow};
-use crate::trades::{IdempotencyKey, MAX_DISPUTE_REASON_CHARS, Step};
+use crate::trades::{AcceptedPrice, Actor, IdempotencyKey, MAX_DISPUTE_REASON_CHARS, Step};
+use crate::two_factor::SecondFactorProof;
 
 /// Trades per page when the client does not say.
 const DEFAULT_TRADES_PER_PAGE: u32 = 20;
@@ -35,7 +38,11 @@ pub struct OpenTradeRequest {
     /// The offer to trade on.
     pub offer_id: Uuid,
     /// The XMR to trade, decimal, within the offer's limits (before fees).
-    pub amount: String,
+    pub amount: Text,
+    /// The price (fiat per XMR) the taker accepted, as the offer showed it. If the offer's
+    /// price is now worse for the taker (higher when buying XMR, lower when selling it), the
+    /// trade is not opened: 409 `PRICE_CHANGED`.
+    pub price: Text,
 }
 
 /// One party of a trade.
@@ -104,6 +111,8 @@ pub struct TradeView {
     pub resolution: Option<String>,
     /// For a split: what the buyer received.
     pub resolution_to_buyer: Option<String>,
+    /// The moderator's note explaining the decision.
+    pub resolution_note: Option<String>,
     /// Increases with every step.
     pub version: u64,
     /// The steps the caller may take now: `mark_paid`, `release`, `cancel`, `dispute`,
@@ -124,9 +133,9 @@ pub struct TradePage {
 #[derive(Debug, Object, Default)]
 pub struct ReleaseRequest {
     /// The authenticator app's current code.
-    pub totp_code: Option<String>,
+    pub totp_code: Option<Text>,
     /// Or one unused recovery code.
-    pub recovery_code: Option<String>,
+    pub recovery_code: Option<Text>,
 }
 
 /// Raising a dispute.
@@ -134,17 +143,23 @@ pub struct ReleaseRequest {
 pub struct DisputeRequest {
     /// What went wrong, for the moderator (at most 2000 characters).
     #[oai(default)]
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// A moderator's decision.
 #[derive(Debug, Object)]
 pub struct ResolveRequest {
     /// `to_buyer` (as a release), `to_seller` (everything back, fee included) or `split`.
-    pub outcome: String,
+    pub outcome: Text,
     /// For `split`: the XMR the buyer receives, decimal, more than zero and less than
     /// `buyer_receives`; the rest returns to the seller.
-    pub to_buyer: Option<String>,
+    pub to_buyer: Option<Text>,
+    /// Why, for the parties and the audit log: 1–2000 characters.
+    pub note: Text,
+    /// The moderator's current 2FA code, when 2FA is on.
+    pub totp_code: Option<Text>,
+    /// Or one unused recovery code.
+    pub recovery_code: Option<Text>,
 }
 
 /// The platform's fee account.
@@ -169,18 +184,16 @@ pub enum Opened {
     Replayed(Json<TradeView>),
 }
 
-fn view(row: &TradeRow, viewer: UserId, now: pupero_core::Timestamp) -> TradeView {
+fn view(row: &TradeRow, viewer: &Caller, now: pupero_core::Timestamp) -> TradeView {
     let t = &row.trade;
     let xmr = |p: Piconero| p.to_xmr_string();
     let ms = |ts: pupero_core::Timestamp| ts.as_unix_ms();
-    let mut actions: Vec<String> = t
+    let actions: Vec<String> = t
         .available_actions(viewer, now)
         .into_iter()
         .map(str::to_owned)
         .collect();
-    if t.side_of(viewer).is_err() {
-        actions.retain(|a| a == "resolve");
-    }
+    let viewer = viewer.user();
     TradeView {
         id: *t.id().as_uuid(),
         offer_id: *t.offer().as_uuid(),
@@ -218,6 +231,7 @@ fn view(row: &TradeRow, viewer: UserId, now: pupero_core::Timestamp) -> TradeVie
             Some(Resolution::Split { to_buyer }) => Some(xmr(to_buyer)),
             _ => None,
         },
+        resolution_note: row.resolved_by.as_ref().map(|(_, note)| note.clone()),
         version: t.version(),
         actions,
     }
@@ -242,7 +256,12 @@ fn parse_cursor(c: Option<String>) -> Result<Option<TradeCursor>, ApiError> {
         .transpose()
 }
 
-fn page(rows: Vec<TradeRow>, limit: u32, viewer: UserId, now: pupero_core::Timestamp) -> TradePage {
+fn page(
+    rows: Vec<TradeRow>,
+    limit: u32,
+    viewer: &Caller,
+    now: pupero_core::Timestamp,
+) -> TradePage {
     let full = rows.len() == usize::try_from(limit).unwrap_or(usize::MAX);
     let next_cursor = rows.last().filter(|_| full).map(|r| {
         TradeCursor {
@@ -258,46 +277,35 @@ fn page(rows: Vec<TradeRow>, limit: u32, viewer: UserId, now: pupero_core::Times
 }
 
 impl TradesApi {
-    /// The trade as the caller may see it.
-    async fn visible(&self, principal: &Principal, id: Uuid) -> Result<TradeRow, ApiError> {
-        self.state
-            .visible_trade(TradeId::from_uuid(id), principal.user, principal.role)
-            .await
-    }
-
-    /// Applies a party's step: the caller must be a party (strangers get 404).
-    async fn party_step(
+    /// Asks for a step on trade `id`; who may take it and what second factor it needs is the
+    /// trade service's to decide ([`AppState::step_trade`]).
+    async fn step(
         &self,
-        auth: &Auth,
+        caller: &Caller,
         id: Uuid,
-        action: TradeAction,
-        reason: Option<String>,
+        step: Step,
+        proof: SecondFactorProof<'_>,
         idempotency_key: Option<String>,
     ) -> Result<Json<TradeView>, ApiError> {
-        let principal = auth.principal();
-        principal.require_scope(Scope::Trade)?;
         let key = key(idempotency_key)?;
-        let row = self.visible(&principal, id).await?;
-        row.trade
-            .side_of(principal.user)
-            .map_err(crate::trades::trade_error)?;
         let row = self
             .state
             .step_trade(
-                row.trade.id(),
-                Some(principal.user),
-                Step { action, reason },
+                TradeId::from_uuid(id),
+                Actor::Caller(caller, proof),
+                step,
                 key,
             )
             .await?;
-        Ok(Json(view(&row, principal.user, self.state.now())))
+        Ok(Json(view(&row, caller, self.state.now())))
     }
 }
 
 #[OpenApi(tag = "Tag::Trades")]
 impl TradesApi {
     /// Opens a trade on an offer: the seller's XMR (and fee) goes into escrow at once, at the
-    /// offer's current price. The taker needs the `trade` scope.
+    /// offer's current price, provided it is no worse for the taker than the `price` they
+    /// accepted. The taker needs the `trade` scope.
     #[oai(path = "/api/v1/trades", method = "post", operation_id = "open_trade")]
     async fn open(
         &self,
@@ -307,21 +315,23 @@ impl TradesApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Opened, ApiError> {
-        let principal = auth.principal();
-        principal.require_scope(Scope::Trade)?;
+        let caller = auth.principal().caller();
         let key = key(idempotency_key.0)?;
         let amount = Piconero::from_xmr_str(&body.amount)
-            .map_err(|e| ApiError::validation(e.to_string()))?;
+            .map_err(|e| ApiError::validation(format!("amount: {e}")))?;
+        let accepted =
+            Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
         let (row, created) = self
             .state
             .open_trade(
-                principal.user,
+                &caller,
                 OfferId::from_uuid(body.offer_id),
                 amount,
+                AcceptedPrice(accepted),
                 key,
             )
             .await?;
-        let view = view(&row, principal.user, self.state.now());
+        let view = view(&row, &caller, self.state.now());
         Ok(if created {
             Opened::Created(Json(view))
         } else {
@@ -357,7 +367,12 @@ impl TradesApi {
             .store
             .trades_of(principal.user, &states, parse_cursor(cursor.0)?, limit)
             .await?;
-        Ok(Json(page(rows, limit, principal.user, self.state.now())))
+        Ok(Json(page(
+            rows,
+            limit,
+            &principal.caller(),
+            self.state.now(),
+        )))
     }
 
     /// One trade (its parties; moderators once disputed).
@@ -369,8 +384,12 @@ impl TradesApi {
     async fn get(&self, auth: Auth, id: Path<Uuid>) -> Result<Json<TradeView>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let row = self.visible(&principal, id.0).await?;
-        Ok(Json(view(&row, principal.user, self.state.now())))
+        let caller = principal.caller();
+        let row = self
+            .state
+            .visible_trade(TradeId::from_uuid(id.0), &caller)
+            .await?;
+        Ok(Json(view(&row, &caller, self.state.now())))
     }
 
     /// The buyer says the fiat payment is sent.
@@ -387,19 +406,23 @@ impl TradesApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Json<TradeView>, ApiError> {
-        let by = auth.principal().user;
-        self.party_step(
-            &auth,
+        let caller = auth.principal().caller();
+        let step = Step {
+            action: TradeAction::MarkPaid { by: caller.user() },
+            reason: None,
+        };
+        self.step(
+            &caller,
             id.0,
-            TradeAction::MarkPaid { by },
-            None,
+            step,
+            SecondFactorProof::default(),
             idempotency_key.0,
         )
         .await
     }
 
     /// The seller confirms the payment arrived: the escrow goes to the buyer, the fees to the
-    /// platform. Needs the seller's 2FA code when 2FA is on.
+    /// platform. Needs the seller's 2FA code (or a recovery code) when 2FA is on.
     #[oai(
         path = "/api/v1/trades/:id/release",
         method = "post",
@@ -414,27 +437,15 @@ impl TradesApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Json<TradeView>, ApiError> {
-        let principal = auth.principal();
-        principal.require_scope(Scope::Trade)?;
-        let row = self.visible(&principal, id.0).await?;
-        // Who may release is the state machine's to say; only then is the code spent.
-        if row.trade.seller() == principal.user && row.trade.state() == TradeState::Paid {
-            self.state
-                .verify_second_factor(
-                    principal.user,
-                    body.totp_code.as_deref(),
-                    body.recovery_code.as_deref(),
-                )
-                .await?;
-        }
-        self.party_step(
-            &auth,
-            id.0,
-            TradeAction::Release { by: principal.user },
-            None,
-            idempotency_key.0,
-        )
-        .await
+        let caller = auth.principal().caller();
+        let step = Step {
+            action: TradeAction::Release { by: caller.user() },
+            reason: None,
+        };
+        let proof =
+            SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref());
+        self.step(&caller, id.0, step, proof, idempotency_key.0)
+            .await
     }
 
     /// Calls the trade off: the buyer any time before paying, the seller once the payment
@@ -452,12 +463,16 @@ impl TradesApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Json<TradeView>, ApiError> {
-        let by = auth.principal().user;
-        self.party_step(
-            &auth,
+        let caller = auth.principal().caller();
+        let step = Step {
+            action: TradeAction::Cancel { by: caller.user() },
+            reason: None,
+        };
+        self.step(
+            &caller,
             id.0,
-            TradeAction::Cancel { by },
-            None,
+            step,
+            SecondFactorProof::default(),
             idempotency_key.0,
         )
         .await
@@ -484,19 +499,24 @@ impl TradesApi {
                 "the reason is limited to {MAX_DISPUTE_REASON_CHARS} characters"
             )));
         }
-        let by = auth.principal().user;
-        self.party_step(
-            &auth,
+        let caller = auth.principal().caller();
+        let step = Step {
+            action: TradeAction::Dispute { by: caller.user() },
+            reason: Some(body.0.reason.into_string()),
+        };
+        self.step(
+            &caller,
             id.0,
-            TradeAction::Dispute { by },
-            Some(body.0.reason),
+            step,
+            SecondFactorProof::default(),
             idempotency_key.0,
         )
         .await
     }
 
-    /// Settles a dispute (moderators, logged in): `to_buyer`, `to_seller` or a `split`. Every
-    /// outcome moves the escrow through the ledger.
+    /// Settles a dispute (moderators, logged in): `to_buyer`, `to_seller` or a `split`, with a
+    /// note for the parties, and the moderator's 2FA code when 2FA is on. Every outcome moves
+    /// the escrow through the ledger; the decision and the note go to the audit log.
     #[oai(
         path = "/api/v1/trades/:id/resolve",
         method = "post",
@@ -504,6 +524,7 @@ impl TradesApi {
     )]
     async fn resolve(
         &self,
+        req: &poem::Request,
         auth: SessionAuth,
         id: Path<Uuid>,
         body: Json<ResolveRequest>,
@@ -513,7 +534,7 @@ impl TradesApi {
     ) -> Result<Json<TradeView>, ApiError> {
         let principal = auth.0;
         principal.require_role(Role::Moderator)?;
-        let key = key(idempotency_key.0)?;
+        let caller = principal.caller();
         let outcome = match (body.outcome.as_str(), &body.to_buyer) {
             ("to_buyer", None) => Resolution::ToBuyer,
             ("to_seller", None) => Resolution::ToSeller,
@@ -531,32 +552,30 @@ impl TradesApi {
                 ));
             }
         };
-        let row = self.visible(&principal, id.0).await?;
-        let row = self
-            .state
-            .step_trade(
-                row.trade.id(),
-                Some(principal.user),
-                Step {
-                    action: TradeAction::Resolve {
-                        by_moderator: principal.user,
-                        outcome,
-                    },
-                    reason: None,
-                },
-                key,
-            )
+        let note = crate::trades::parse_note(&body.note)?;
+        let step = Step {
+            action: TradeAction::Resolve {
+                by_moderator: caller.user(),
+                outcome,
+            },
+            reason: Some(note.clone()),
+        };
+        let proof =
+            SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref());
+        let view = self
+            .step(&caller, id.0, step, proof, idempotency_key.0)
             .await?;
         self.state
-            .audit(crate::audit::AuditEntry {
-                event: crate::audit::AuditEvent::DisputeResolved,
-                actor: Some(principal.user),
-                subject: None,
-                client_ip: None,
-                detail: format!("trade {} {}", row.trade.id(), outcome.as_str()),
-            })
+            .audit(
+                crate::audit::AuditEntry::of(
+                    crate::audit::AuditEvent::DisputeResolved,
+                    Some(caller.user()),
+                )
+                .from_ip(crate::audit::client_ip(req))
+                .detail(format!("trade {} {}: {note}", id.0, outcome.as_str())),
+            )
             .await;
-        Ok(Json(view(&row, principal.user, self.state.now())))
+        Ok(view)
     }
 
     /// The dispute queue (moderators, logged in): disputed trades, newest first.
@@ -581,7 +600,12 @@ impl TradesApi {
             .store
             .trades_in(&[TradeState::Disputed], parse_cursor(cursor.0)?, limit)
             .await?;
-        Ok(Json(page(rows, limit, principal.user, self.state.now())))
+        Ok(Json(page(
+            rows,
+            limit,
+            &principal.caller(),
+            self.state.now(),
+        )))
     }
 
     /// The platform's fee account (admins, logged in).

@@ -1,5 +1,6 @@
 //! The caller's wallet: the deposit subaddress and the deposits seen on it.
 
+use super::text::Text;
 use std::sync::Arc;
 
 use poem_openapi::param::{Header, Path, Query};
@@ -79,14 +80,14 @@ pub struct DepositPage {
 pub struct WithdrawalRequest {
     /// Where to send the XMR: an address of the platform's network (not one of its deposit
     /// addresses).
-    pub address: String,
+    pub address: Text,
     /// XMR the address receives, decimal; the network fee is charged on top (at most
     /// `max_fee`, the rest returned once the transaction is sent).
-    pub amount: String,
+    pub amount: Text,
     /// The authenticator app's current code, when 2FA is on.
-    pub totp_code: Option<String>,
+    pub totp_code: Option<Text>,
     /// Or one unused recovery code.
-    pub recovery_code: Option<String>,
+    pub recovery_code: Option<Text>,
 }
 
 /// A withdrawal as its owner sees it.
@@ -257,7 +258,10 @@ impl WalletApi {
                 &key,
                 &body.address,
                 &body.amount,
-                (body.totp_code.as_deref(), body.recovery_code.as_deref()),
+                crate::two_factor::SecondFactorProof::new(
+                    body.totp_code.as_deref(),
+                    body.recovery_code.as_deref(),
+                ),
             )
             .await?;
         let view = self.withdrawal_view(&row).await?;

@@ -100,6 +100,41 @@ impl Store {
         Ok(done.rows_affected())
     }
 
+    /// Ends every way into the account but the session `keep`: all its other sessions and all
+    /// its API keys, in one transaction. What a password change, a forced logout, disabling
+    /// and "log out everywhere" do: a key made by whoever held a stolen session must not
+    /// outlive the owner's reaction.
+    pub async fn end_access(
+        &self,
+        user: UserId,
+        keep: Option<Uuid>,
+        reason: &'static str,
+        now: Timestamp,
+    ) -> Result<(u64, u64), StoreError> {
+        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        let sessions = sqlx::query(
+            "UPDATE sessions SET revoked_at_ms = ?, revoked_reason = ? \
+             WHERE user_id = ? AND revoked_at_ms IS NULL AND id <> ?",
+        )
+        .bind(ms(now)?)
+        .bind(reason)
+        .bind(user.to_string())
+        .bind(keep.map_or_else(String::new, |k| k.to_string()))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        let keys = sqlx::query(
+            "UPDATE api_keys SET revoked_at_ms = ? WHERE user_id = ? AND revoked_at_ms IS NULL",
+        )
+        .bind(ms(now)?)
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        Ok((sessions, keys))
+    }
+
     /// Stores a new password hash.
     pub async fn set_password_hash(&self, user: UserId, hash: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")

@@ -133,6 +133,17 @@ impl Store {
         .bind(ms(now)?)
         .execute(&mut *tx)
         .await?;
+        let event = crate::events::NewEvent {
+            user: key.user,
+            kind: crate::events::EventKind::ApiKeyCreated,
+            trade: None,
+            payload: serde_json::json!({
+                "api_key_id": key.id.to_string(),
+                "name": key.name,
+                "scopes": key.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+            }),
+        };
+        crate::events::insert_events_in(&mut tx, &[event], now).await?;
         tx.commit().await?;
         Ok(Ok(()))
     }

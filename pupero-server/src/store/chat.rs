@@ -12,6 +12,23 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use super::{Store, StoreError, ms};
 
+/// Locks trade `id`'s row until the transaction ends, so that a count and the insert it
+/// allows are one decision on MariaDB; on SQLite the write transaction already excludes every
+/// other writer.
+pub async fn lock_trade_in(
+    conn: &mut AnyConnection,
+    engine: Engine,
+    id: TradeId,
+) -> Result<(), StoreError> {
+    if engine == Engine::MySql {
+        sqlx::query("SELECT id FROM trades WHERE id = ? FOR UPDATE")
+            .bind(id.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Piconero per unit of the high part of the volume sum: the sum is taken in two parts (whole
 /// units and the remainder) so that neither can overflow a `BIGINT` in the database, however
 /// many trades a user completed.
@@ -228,6 +245,11 @@ impl Store {
     /// never has to upgrade a read lock).
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
         Ok(self.pool.begin_with(self.engine_begin()).await?)
+    }
+
+    /// The engine of the database, for statements that differ.
+    pub fn engine(&self) -> Engine {
+        self.engine
     }
 
     /// Trade `trade`'s messages, oldest first, after message `after`.

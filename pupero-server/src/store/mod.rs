@@ -27,7 +27,7 @@ mod trades;
 
 pub use chat::{
     FeedbackCursor, FeedbackRow, MessageRow, ProfileNumbers, insert_feedback_in, insert_message_in,
-    message_count_in, other_senders_in,
+    lock_trade_in, message_count_in, other_senders_in,
 };
 
 pub use trades::{

@@ -72,10 +72,30 @@ fn offer_from_row(row: &sqlx::any::AnyRow) -> Result<Offer, StoreError> {
 }
 
 impl Store {
-    /// Stores a new offer.
-    pub async fn insert_offer(&self, offer: &Offer) -> Result<(), StoreError> {
+    /// Stores a new offer unless its owner already has `max_open` open (active or paused)
+    /// offers; `false` then. The count and the insert are one decision: on MariaDB the
+    /// owner's user row is locked first, and SQLite's write transaction excludes every other
+    /// writer, so concurrent posts cannot pass the limit together.
+    pub async fn insert_offer(&self, offer: &Offer, max_open: u32) -> Result<bool, StoreError> {
         let spec = offer.spec();
         let (kind, value) = pricing_to_sql(spec.pricing);
+        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        if self.engine == pupero_ledger::Engine::MySql {
+            sqlx::query("SELECT id FROM users WHERE id = ? FOR UPDATE")
+                .bind(offer.owner().to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let open: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM offers WHERE owner_id = ? AND status IN ('active', 'paused')",
+        )
+        .bind(offer.owner().to_string())
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+        if open >= i64::from(max_open) {
+            return Ok(false);
+        }
         let sql = format!(
             "INSERT INTO offers ({OFFER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
@@ -96,9 +116,10 @@ impl Store {
             .bind(offer.status().as_str())
             .bind(ms(offer.created_at())?)
             .bind(ms(offer.updated_at())?)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Writes an offer's changed fields and status, if it still has `previous_updated_at`

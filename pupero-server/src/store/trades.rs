@@ -19,7 +19,7 @@ pub const MAX_TRADES_PER_PAGE: u32 = 100;
 const TRADE_COLUMNS: &str = "t.id, t.offer_id, t.seller_id, t.buyer_id, t.maker_side, t.amount_piconero, \
      t.seller_fee_piconero, t.buyer_fee_piconero, t.price, t.currency, t.fiat_amount, t.window_minutes, \
      t.payment_method, t.payment_details, t.terms, t.state, t.resolution, t.split_piconero, t.disputed_by, \
-     t.dispute_reason, t.resolved_by, t.opened_at_ms, t.deadline_ms, t.paid_at_ms, t.closed_at_ms, t.version";
+     t.dispute_reason, t.resolved_by, t.resolution_note, t.opened_at_ms, t.deadline_ms, t.paid_at_ms, t.closed_at_ms, t.version";
 
 /// The select of trades with their parties' usernames.
 fn select_trades(condition: &str) -> String {
@@ -43,8 +43,8 @@ pub struct TradeRow {
     pub terms: String,
     /// Who raised the dispute, and why.
     pub dispute: Option<(UserId, String)>,
-    /// The moderator who resolved it.
-    pub resolved_by: Option<UserId>,
+    /// The moderator who resolved it, and their note to the parties.
+    pub resolved_by: Option<(UserId, String)>,
     /// The seller's username (filled when read).
     pub seller_name: String,
     /// The buyer's username (filled when read).
@@ -164,7 +164,10 @@ fn trade_from_row(row: &sqlx::any::AnyRow) -> Result<TradeRow, StoreError> {
         payment_details: text("payment_details")?,
         terms: text("terms")?,
         dispute,
-        resolved_by: opt_text("resolved_by")?.map(user).transpose()?,
+        resolved_by: match opt_text("resolved_by")? {
+            Some(by) => Some((user(by)?, opt_text("resolution_note")?.unwrap_or_default())),
+            None => None,
+        },
         seller_name: text("seller_name")?,
         buyer_name: text("buyer_name")?,
     })
@@ -188,8 +191,8 @@ pub async fn insert_trade_in(conn: &mut AnyConnection, row: &TradeRow) -> Result
         "INSERT INTO trades (id, offer_id, seller_id, buyer_id, maker_side, amount_piconero, \
          seller_fee_piconero, buyer_fee_piconero, price, currency, fiat_amount, window_minutes, \
          payment_method, payment_details, terms, state, resolution, split_piconero, disputed_by, \
-         dispute_reason, resolved_by, opened_at_ms, deadline_ms, paid_at_ms, closed_at_ms, version) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         dispute_reason, resolved_by, resolution_note, opened_at_ms, deadline_ms, paid_at_ms, closed_at_ms, \
+         version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(t.id().to_string())
     .bind(t.offer().to_string())
@@ -211,7 +214,8 @@ pub async fn insert_trade_in(conn: &mut AnyConnection, row: &TradeRow) -> Result
     .bind(split)
     .bind(row.dispute.as_ref().map(|(by, _)| by.to_string()))
     .bind(row.dispute.as_ref().map(|(_, why)| why.clone()))
-    .bind(row.resolved_by.map(|u| u.to_string()))
+    .bind(row.resolved_by.as_ref().map(|(by, _)| by.to_string()))
+    .bind(row.resolved_by.as_ref().map(|(_, note)| note.clone()))
     .bind(ms(t.opened_at())?)
     .bind(ms(t.payment_deadline())?)
     .bind(t.paid_at().map(ms).transpose()?)
@@ -228,7 +232,7 @@ pub async fn update_trade_in(
     conn: &mut AnyConnection,
     next: &Trade,
     dispute: Option<&(UserId, String)>,
-    resolved_by: Option<UserId>,
+    resolved_by: Option<&(UserId, String)>,
 ) -> Result<bool, StoreError> {
     let previous = next
         .version()
@@ -238,7 +242,7 @@ pub async fn update_trade_in(
     let done = sqlx::query(
         "UPDATE trades SET state = ?, resolution = ?, split_piconero = ?, \
          disputed_by = COALESCE(?, disputed_by), dispute_reason = COALESCE(?, dispute_reason), \
-         resolved_by = COALESCE(?, resolved_by), paid_at_ms = ?, closed_at_ms = ?, version = ? \
+         resolved_by = COALESCE(?, resolved_by), resolution_note = COALESCE(?, resolution_note), paid_at_ms = ?, closed_at_ms = ?, version = ? \
          WHERE id = ? AND version = ?",
     )
     .bind(next.state().as_str())
@@ -246,7 +250,8 @@ pub async fn update_trade_in(
     .bind(split)
     .bind(dispute.map(|(by, _)| by.to_string()))
     .bind(dispute.map(|(_, why)| why.clone()))
-    .bind(resolved_by.map(|u| u.to_string()))
+    .bind(resolved_by.map(|(by, _)| by.to_string()))
+    .bind(resolved_by.map(|(_, note)| note.clone()))
     .bind(next.paid_at().map(ms).transpose()?)
     .bind(next.closed_at().map(ms).transpose()?)
     .bind(sql_version(next.version())?)

@@ -36,7 +36,7 @@ async fn get_with_key(app: &TestApp, path: &str, key: &str) -> (u16, String) {
 app_test!(a_read_key_reads_and_manages_nothing, |app| {
     let (client, user) = app.user("robot-owner").await;
     let created = client
-        .create_api_key("price bot", &[Scope::Read])
+        .create_api_key("price bot", &[Scope::Read], crate::support::PASSWORD, None)
         .await
         .unwrap();
     assert_eq!(created.scopes, vec![Scope::Read]);
@@ -47,7 +47,7 @@ app_test!(a_read_key_reads_and_manages_nothing, |app| {
 
     // A key never manages keys or sessions, whatever its scopes.
     let forbidden = [
-        bot.create_api_key("another", &[Scope::Read])
+        bot.create_api_key("another", &[Scope::Read], crate::support::PASSWORD, None)
             .await
             .unwrap_err(),
         bot.list_api_keys().await.unwrap_err(),
@@ -66,7 +66,12 @@ app_test!(a_read_key_reads_and_manages_nothing, |app| {
 app_test!(a_key_without_read_cannot_read, |app| {
     let (client, _) = app.user("trader").await;
     let created = client
-        .create_api_key("trading bot", &[Scope::Trade, Scope::Withdraw])
+        .create_api_key(
+            "trading bot",
+            &[Scope::Trade, Scope::Withdraw],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(created.scopes, vec![Scope::Trade, Scope::Withdraw]);
@@ -96,7 +101,12 @@ app_test!(a_key_without_read_cannot_read, |app| {
 app_test!(the_secret_is_shown_once_and_stored_hashed, |app| {
     let (client, user) = app.user("keeper").await;
     let created = client
-        .create_api_key("  reporting  ", &[Scope::Read, Scope::Read])
+        .create_api_key(
+            "  reporting  ",
+            &[Scope::Read, Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(created.name, "reporting");
@@ -173,8 +183,14 @@ app_test!(the_secret_is_shown_once_and_stored_hashed, |app| {
 
 app_test!(a_revoked_key_stops_at_once, |app| {
     let (client, _) = app.user("revoker").await;
-    let created = client.create_api_key("old", &[Scope::Read]).await.unwrap();
-    let kept = client.create_api_key("new", &[Scope::Read]).await.unwrap();
+    let created = client
+        .create_api_key("old", &[Scope::Read], crate::support::PASSWORD, None)
+        .await
+        .unwrap();
+    let kept = client
+        .create_api_key("new", &[Scope::Read], crate::support::PASSWORD, None)
+        .await
+        .unwrap();
     let old = bot(app, &created.key);
     old.me().await.unwrap();
     client.revoke_api_key(created.id).await.unwrap();
@@ -194,7 +210,7 @@ app_test!(other_users_keys_are_out_of_reach, |app| {
     let (alice, _) = app.user("alice-keys").await;
     let (bob, _) = app.user("bob-keys").await;
     let key = alice
-        .create_api_key("alice's", &[Scope::Read])
+        .create_api_key("alice's", &[Scope::Read], crate::support::PASSWORD, None)
         .await
         .unwrap();
     for id in [key.id, uuid::Uuid::now_v7()] {
@@ -211,7 +227,10 @@ app_test!(other_users_keys_are_out_of_reach, |app| {
 
 app_test!(unknown_and_malformed_keys_are_refused, |app| {
     let (client, _) = app.user("honest").await;
-    let real = client.create_api_key("real", &[Scope::Read]).await.unwrap();
+    let real = client
+        .create_api_key("real", &[Scope::Read], crate::support::PASSWORD, None)
+        .await
+        .unwrap();
     let mut flipped = real.key.clone();
     let last = if flipped.ends_with('A') { "B" } else { "A" };
     flipped.replace_range(flipped.len() - 1.., last);
@@ -237,7 +256,10 @@ app_test!(unknown_and_malformed_keys_are_refused, |app| {
 
 app_test!(a_disabled_owner_stops_every_key, |app| {
     let (client, user) = app.user("sleeper").await;
-    let key = client.create_api_key("bot", &[Scope::Read]).await.unwrap();
+    let key = client
+        .create_api_key("bot", &[Scope::Read], crate::support::PASSWORD, None)
+        .await
+        .unwrap();
     let pool = db(app).await;
     sqlx::query("UPDATE users SET disabled = 1 WHERE id = ?")
         .bind(user.to_string())
@@ -259,12 +281,20 @@ app_test!(creation_is_validated_and_bounded, |app| {
         ("tab\there", vec![Scope::Read]),
         ("no scopes", vec![]),
     ] {
-        let error = client.create_api_key(name, &scopes).await.unwrap_err();
+        let error = client
+            .create_api_key(name, &scopes, crate::support::PASSWORD, None)
+            .await
+            .unwrap_err();
         assert_eq!(error.code(), Some("VALIDATION"), "{name:?} {scopes:?}");
     }
     // 64 characters, not bytes.
     client
-        .create_api_key(&"é".repeat(64), &[Scope::Read])
+        .create_api_key(
+            &"é".repeat(64),
+            &[Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
 
@@ -294,20 +324,35 @@ app_test!(creation_is_validated_and_bounded, |app| {
     for i in 1..limit {
         last = Some(
             client
-                .create_api_key(&format!("bot {i}"), &[Scope::Trade])
+                .create_api_key(
+                    &format!("bot {i}"),
+                    &[Scope::Trade],
+                    crate::support::PASSWORD,
+                    None,
+                )
                 .await
                 .unwrap(),
         );
     }
     let error = client
-        .create_api_key("one too many", &[Scope::Read])
+        .create_api_key(
+            "one too many",
+            &[Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap_err();
     assert!(error.is_conflict(), "{error:?}");
     assert_eq!(error.code(), Some("API_KEY_LIMIT"));
     client.revoke_api_key(last.unwrap().id).await.unwrap();
     client
-        .create_api_key("replacement", &[Scope::Read])
+        .create_api_key(
+            "replacement",
+            &[Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(client.list_api_keys().await.unwrap().len(), limit + 1);

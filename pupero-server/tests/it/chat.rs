@@ -53,6 +53,7 @@ impl Market {
                 &OpenTradeRequest {
                     offer_id: self.offer,
                     amount: amount.into(),
+                    price: "150".into(),
                 },
                 None,
             )
@@ -238,7 +239,13 @@ app_test!(
         );
 
         moderator
-            .resolve_trade(trade.id, &Resolution::ToBuyer, None)
+            .resolve_trade(
+                trade.id,
+                &Resolution::ToBuyer,
+                "decided on the evidence",
+                None,
+                None,
+            )
             .await
             .unwrap();
         moderator
@@ -534,7 +541,13 @@ app_test!(profiles_count_completed_trades_only, |app, clock| {
         .unwrap();
     clock.advance_secs(10_000);
     moderator
-        .resolve_trade(disputed.id, &Resolution::ToSeller, None)
+        .resolve_trade(
+            disputed.id,
+            &Resolution::ToSeller,
+            "decided on the evidence",
+            None,
+            None,
+        )
         .await
         .unwrap();
     trades.push(disputed.id);

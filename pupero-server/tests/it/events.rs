@@ -56,6 +56,7 @@ async fn open(client: &Client, offer: Uuid, amount: &str) -> Uuid {
             &OpenTradeRequest {
                 offer_id: offer,
                 amount: amount.into(),
+                price: "150".into(),
             },
             None,
         )
@@ -432,9 +433,19 @@ app_test!(
                 if i % 2 == 0 {
                     open(&client, offer_id, "0.1").await
                 } else {
-                    let taker = pupero_core::UserId::from_uuid(id);
+                    let taker = pupero_core::Caller::session(
+                        pupero_core::UserId::from_uuid(id),
+                        pupero_core::Role::User,
+                    );
+                    let price = pupero_core::Price::parse("150").unwrap();
                     let (row, _) = second
-                        .open_trade(taker, offer, amount, None)
+                        .open_trade(
+                            &taker,
+                            offer,
+                            amount,
+                            pupero_server::trades::AcceptedPrice(price),
+                            None,
+                        )
                         .await
                         .expect("open through the second writer");
                     *row.trade.id().as_uuid()

@@ -21,6 +21,7 @@ mod profile;
 mod ratelimit;
 mod reconciliation;
 mod regtest;
+mod security;
 mod simulation;
 mod sweeps;
 mod totp;

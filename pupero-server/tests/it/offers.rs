@@ -324,7 +324,7 @@ app_test!(
         );
 
         let reader = maker
-            .create_api_key("reader", &[Scope::Read])
+            .create_api_key("reader", &[Scope::Read], crate::support::PASSWORD, None)
             .await
             .unwrap()
             .key;
@@ -367,7 +367,11 @@ app_test!(a_market_larger_than_a_ledger_batch_is_listed, |app| {
             spec(&format!("{}", 100 + i % 50)),
             app.state.now(),
         );
-        app.state.store.insert_offer(&offer).await.unwrap();
+        app.state
+            .store
+            .insert_offer(&offer, u32::MAX)
+            .await
+            .unwrap();
     }
     let page = app
         .new_client()

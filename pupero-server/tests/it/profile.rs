@@ -60,22 +60,28 @@ app_test!(password_change_ends_other_sessions, |app| {
 app_test!(email_changes_respect_uniqueness, |app| {
     let (gina, _) = app.user("gina").await;
     let (hank, _) = app.user("hank").await;
-    gina.set_email(Some("gina@example.org")).await.unwrap();
+    gina.set_email(Some("gina@example.org"), crate::support::PASSWORD, None)
+        .await
+        .unwrap();
     assert_eq!(
-        hank.set_email(Some("GINA@example.org"))
+        hank.set_email(Some("GINA@example.org"), crate::support::PASSWORD, None)
             .await
             .unwrap_err()
             .code(),
         Some("EMAIL_TAKEN")
     );
     assert!(
-        hank.set_email(Some("nope"))
+        hank.set_email(Some("nope"), crate::support::PASSWORD, None)
             .await
             .unwrap_err()
             .is_validation()
     );
-    gina.set_email(None).await.unwrap();
-    hank.set_email(Some("gina@example.org")).await.unwrap();
+    gina.set_email(None, crate::support::PASSWORD, None)
+        .await
+        .unwrap();
+    hank.set_email(Some("gina@example.org"), crate::support::PASSWORD, None)
+        .await
+        .unwrap();
 });
 
 app_test!(

@@ -587,7 +587,7 @@ impl Sim {
                 &IdempotencyKey::parse(&key).expect("key"),
                 outside_address(NETWORK, destination).as_str(),
                 &amount.to_xmr_string(),
-                (None, None),
+                Default::default(),
             )
             .await;
         let seed = self.seed;
@@ -634,7 +634,7 @@ impl Sim {
                 &IdempotencyKey::parse(&earlier.key).expect("key"),
                 outside_address(NETWORK, earlier.destination).as_str(),
                 &earlier.amount.to_xmr_string(),
-                (None, None),
+                Default::default(),
             )
             .await
             .unwrap_or_else(|e| panic!("seed {seed}: replay: {e:?}"));
@@ -661,7 +661,7 @@ impl Sim {
                 &IdempotencyKey::parse(&earlier.key).expect("key"),
                 outside_address(NETWORK, earlier.destination).as_str(),
                 &amount.to_xmr_string(),
-                (None, None),
+                Default::default(),
             )
             .await
             .expect_err("another request under a used key");
@@ -686,7 +686,7 @@ impl Sim {
                 &IdempotencyKey::parse(&key).expect("key"),
                 outside_address(NETWORK, 0).as_str(),
                 &amount.to_xmr_string(),
-                (None, None),
+                Default::default(),
             )
             .await
             .expect_err("more than the balance");

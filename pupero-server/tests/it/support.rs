@@ -238,6 +238,7 @@ pub fn generous_limits() -> pupero_server::ratelimit::RateLimitSettings {
         register_per_address: RateQuota::new(100_000, 1),
         second_factor_per_user: RateQuota::new(100_000, 1),
         chat_per_user: RateQuota::new(100_000, 1),
+        email_change: RateQuota::new(100_000, 1),
         ..RateLimitSettings::default()
     }
 }

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use pupero_core::{Clock as _, ManualClock, UserId};
 use pupero_sdk::{Client, SecondFactor, TotpSetup};
 use pupero_server::crypto::Purpose;
+use pupero_server::two_factor::SecondFactorProof;
 use totp_rs::{Builder, Secret, Totp};
 
 use crate::support::{PASSWORD, TestApp, app_test};
@@ -18,14 +19,14 @@ fn authenticator(secret: &str) -> Totp {
 }
 
 /// The code an authenticator app shows at the clock's time.
-fn code_now(secret: &str, clock: &ManualClock) -> String {
+pub(crate) fn code_now(secret: &str, clock: &ManualClock) -> String {
     authenticator(secret)
         .generate(clock.now().as_unix_ms() / 1000)
         .to_string()
 }
 
 /// A well-formed code that is valid at no step the server accepts now.
-fn wrong_code(secret: &str, clock: &ManualClock) -> String {
+pub(crate) fn wrong_code(secret: &str, clock: &ManualClock) -> String {
     let totp = authenticator(secret);
     let now = clock.now().as_unix_ms() / 1000;
     let valid: Vec<String> = [now - 30, now, now + 30]
@@ -39,7 +40,7 @@ fn wrong_code(secret: &str, clock: &ManualClock) -> String {
 }
 
 /// Turns 2FA on for the client's user: the setup and the recovery codes.
-async fn enable(client: &Client, clock: &ManualClock) -> (TotpSetup, Vec<String>) {
+pub(crate) async fn enable(client: &Client, clock: &ManualClock) -> (TotpSetup, Vec<String>) {
     let setup = client.totp_setup().await.unwrap();
     let codes = client
         .totp_confirm(PASSWORD, &code_now(&setup.secret, clock))
@@ -377,7 +378,7 @@ app_test!(
         let user = UserId::from_uuid(user);
         // Without 2FA there is nothing to check, and a login code is ignored.
         app.state
-            .verify_second_factor(user, None, None)
+            .verify_second_factor(user, Default::default())
             .await
             .unwrap();
         app.new_client()
@@ -388,19 +389,19 @@ app_test!(
         let (setup, _) = enable(&client, clock).await;
         let missing = app
             .state
-            .verify_second_factor(user, None, None)
+            .verify_second_factor(user, Default::default())
             .await
             .unwrap_err();
         assert_eq!(missing.code(), "TOTP_REQUIRED");
         clock.advance_secs(30);
         let code = code_now(&setup.secret, clock);
         app.state
-            .verify_second_factor(user, Some(&code), None)
+            .verify_second_factor(user, SecondFactorProof::new(Some(&code), None))
             .await
             .unwrap();
         let replayed = app
             .state
-            .verify_second_factor(user, Some(&code), None)
+            .verify_second_factor(user, SecondFactorProof::new(Some(&code), None))
             .await
             .unwrap_err();
         assert_eq!(replayed.code(), "INVALID_TOTP");

@@ -30,12 +30,15 @@ fn xmr(s: &str) -> Piconero {
     Piconero::from_xmr_str(s).unwrap()
 }
 
+/// Opens a trade at the price the offer shows now.
 async fn open(client: &Client, offer: Uuid, amount: &str) -> Result<TradeView, pupero_sdk::Error> {
+    let price = client.offer(offer).await?.effective_price.expect("a price");
     client
         .open_trade(
             &OpenTradeRequest {
                 offer_id: offer,
                 amount: amount.into(),
+                price,
             },
             None,
         )
@@ -284,20 +287,38 @@ app_test!(
         assert_eq!(code(&error), "FORBIDDEN");
         let error = m
             .buyer
-            .resolve_trade(to_buyer.id, &Resolution::ToBuyer, None)
+            .resolve_trade(
+                to_buyer.id,
+                &Resolution::ToBuyer,
+                "decided on the evidence",
+                None,
+                None,
+            )
             .await
             .unwrap_err();
         assert_eq!(code(&error), "FORBIDDEN", "a party is no moderator");
 
         let resolved = moderator
-            .resolve_trade(to_buyer.id, &Resolution::ToBuyer, None)
+            .resolve_trade(
+                to_buyer.id,
+                &Resolution::ToBuyer,
+                "decided on the evidence",
+                None,
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(resolved.state, "resolved");
         assert_eq!(resolved.resolution.as_deref(), Some("to_buyer"));
         assert_eq!(balance(&m.buyer).await.0, xmr("1"));
         moderator
-            .resolve_trade(to_seller.id, &Resolution::ToSeller, None)
+            .resolve_trade(
+                to_seller.id,
+                &Resolution::ToSeller,
+                "decided on the evidence",
+                None,
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(balance(&buyer2).await, Default::default());
@@ -317,13 +338,25 @@ app_test!(
             .unwrap();
         for bad in ["0", "1", "2"] {
             let error = moderator
-                .resolve_trade(split.id, &Resolution::Split(bad.into()), None)
+                .resolve_trade(
+                    split.id,
+                    &Resolution::Split(bad.into()),
+                    "decided on the evidence",
+                    None,
+                    None,
+                )
                 .await
                 .unwrap_err();
             assert_eq!(code(&error), "VALIDATION", "split of {bad}");
         }
         let resolved = moderator
-            .resolve_trade(split.id, &Resolution::Split("0.4".into()), None)
+            .resolve_trade(
+                split.id,
+                &Resolution::Split("0.4".into()),
+                "decided on the evidence",
+                None,
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(resolved.resolution_to_buyer.as_deref(), Some("0.4"));
@@ -336,7 +369,13 @@ app_test!(
         let (admin, _) = app.user_with_role("admin", Role::Admin).await;
         assert_eq!(admin.fee_account().await.unwrap().collected, "0.02");
         let error = moderator
-            .resolve_trade(split.id, &Resolution::ToSeller, None)
+            .resolve_trade(
+                split.id,
+                &Resolution::ToSeller,
+                "decided on the evidence",
+                None,
+                None,
+            )
             .await
             .unwrap_err();
         assert_eq!(code(&error), "INVALID_TRANSITION", "resolved once");
@@ -448,6 +487,7 @@ app_test!(retried_requests_do_nothing_twice, |app| {
     let request = OpenTradeRequest {
         offer_id: m.offer,
         amount: "1".into(),
+        price: "150".into(),
     };
     let first = m.buyer.open_trade(&request, Some("open-1")).await.unwrap();
     let again = m.buyer.open_trade(&request, Some("open-1")).await.unwrap();
@@ -456,6 +496,7 @@ app_test!(retried_requests_do_nothing_twice, |app| {
     let other = OpenTradeRequest {
         offer_id: m.offer,
         amount: "0.5".into(),
+        price: "150".into(),
     };
     let error = m
         .buyer
@@ -470,6 +511,7 @@ app_test!(retried_requests_do_nothing_twice, |app| {
     let request = OpenTradeRequest {
         offer_id: m.offer,
         amount: "0.2".into(),
+        price: "150".into(),
     };
     let (a, b) = tokio::join!(
         m.buyer.open_trade(&request, Some("open-2")),
