@@ -248,7 +248,17 @@ async fn request(state: &AppState, user: UserId, to: &str) -> anyhow::Result<uui
     let key = IdempotencyKey::parse(&uuid::Uuid::new_v4().to_string())
         .map_err(|e| anyhow::anyhow!("{}", e.code()))?;
     let (row, _) = state
-        .request_withdrawal(user, &key, to, WITHDRAWAL_XMR, Default::default())
+        .request_withdrawal(
+            &pupero_core::Caller::api_key(
+                user,
+                pupero_core::Scopes::of(&[pupero_core::Scope::Withdraw]),
+            ),
+            &key,
+            to,
+            WITHDRAWAL_XMR,
+            None,
+            Default::default(),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("withdrawal request: {}", e.code()))?;
     Ok(row.id)

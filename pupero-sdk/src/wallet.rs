@@ -90,6 +90,9 @@ pub struct WithdrawalRequest {
     pub address: String,
     /// XMR the address receives, decimal; the network fee is charged on top.
     pub amount: String,
+    /// The password: needed from a logged-in session when 2FA is off (an API key needs none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
     /// The 2FA code, when 2FA is on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub totp_code: Option<String>,

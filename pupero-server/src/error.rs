@@ -43,6 +43,8 @@ pub mod codes {
     pub const SELF_ACTION: &str = "SELF_ACTION";
     /// The account still holds or awaits money.
     pub const ACCOUNT_HAS_FUNDS: &str = "ACCOUNT_HAS_FUNDS";
+    /// Without 2FA, this needs the account's password too.
+    pub const PASSWORD_REQUIRED: &str = "PASSWORD_REQUIRED";
     /// 2FA is on: send the authenticator app's code (or a recovery code) too.
     pub const TOTP_REQUIRED: &str = "TOTP_REQUIRED";
     /// The 2FA code is wrong, expired or already used, or the recovery code is unknown or used.

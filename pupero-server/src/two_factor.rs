@@ -308,6 +308,35 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The step-up of an action that sends money away (a withdrawal): a session shows the
+    /// second factor when 2FA is on, else the password, so that a stolen access token alone
+    /// moves nothing out. An API key was made with the password (and the second factor), and
+    /// shows the second factor when 2FA is on; it has no password to show.
+    pub async fn step_up(
+        &self,
+        caller: &pupero_core::Caller,
+        password: Option<&str>,
+        proof: SecondFactorProof<'_>,
+    ) -> Result<(), ApiError> {
+        let two_factor = self
+            .store
+            .totp(caller.user())
+            .await?
+            .is_some_and(|row| row.enabled);
+        if two_factor || !caller.is_session() {
+            return self.verify_second_factor(caller.user(), proof).await;
+        }
+        match password {
+            Some(password) => self.verify_password(caller.user(), password).await,
+            None => Err(ApiError::forbidden_code(
+                codes::PASSWORD_REQUIRED,
+                "confirm with your password (or turn on 2FA and use its code)",
+            )),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -238,18 +238,23 @@ fn reused() -> ApiError {
 }
 
 impl AppState {
-    /// Requests a withdrawal of `amount` XMR to `destination` for `user`: the holds, the row and
-    /// the outbox message commit together. The same key with the same request returns the
-    /// same withdrawal (`false`: nothing new happened) without asking for the second factor
-    /// again; a new request needs `second_factor` (code, recovery code) when 2FA is on.
+    /// Requests a withdrawal of `amount` XMR to `destination` for `caller` (who needs the
+    /// `withdraw` scope): the holds, the row and the outbox message commit together. The same
+    /// key with the same request returns the same withdrawal (`false`: nothing new happened)
+    /// without a step-up again; a new request needs the step-up ([`AppState::step_up`]).
     pub async fn request_withdrawal(
         &self,
-        user: UserId,
+        caller: &pupero_core::Caller,
         key: &IdempotencyKey,
         destination: &str,
         amount: &str,
+        password: Option<&str>,
         second_factor: crate::two_factor::SecondFactorProof<'_>,
     ) -> Result<(WithdrawalRow, bool), ApiError> {
+        if !caller.has_scope(pupero_core::Scope::Withdraw) {
+            return Err(ApiError::forbidden("this API key lacks the withdraw scope"));
+        }
+        let user = caller.user();
         let amount =
             Piconero::from_xmr_str(amount).map_err(|e| ApiError::validation(e.to_string()))?;
         let network = self.settings.monero_network;
@@ -279,9 +284,9 @@ impl AppState {
         }
         let plan = hold_plan(id, AccountId::user_xmr(user), amount)
             .map_err(|e| ApiError::validation(e.to_string()))?;
+        self.step_up(caller, password, second_factor).await?;
         // Only a request that could succeed is told to come back later: validation first.
         self.platform_wallet()?;
-        self.verify_second_factor(user, second_factor).await?;
         let now = self.now();
         let row = WithdrawalRow {
             id,

@@ -84,6 +84,9 @@ pub struct WithdrawalRequest {
     /// XMR the address receives, decimal; the network fee is charged on top (at most
     /// `max_fee`, the rest returned once the transaction is sent).
     pub amount: Text,
+    /// The account's password: needed from a logged-in session when 2FA is off, so that a
+    /// stolen access token alone sends nothing away.
+    pub password: Option<Text>,
     /// The authenticator app's current code, when 2FA is on.
     pub totp_code: Option<Text>,
     /// Or one unused recovery code.
@@ -244,8 +247,7 @@ impl WalletApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<WithdrawalCreated, ApiError> {
-        let principal = auth.principal();
-        principal.require_scope(Scope::Withdraw)?;
+        let caller = auth.principal().caller();
         let key = idempotency_key
             .0
             .as_deref()
@@ -254,10 +256,11 @@ impl WalletApi {
         let (row, created) = self
             .state
             .request_withdrawal(
-                principal.user,
+                &caller,
                 &key,
                 &body.address,
                 &body.amount,
+                body.password.as_deref(),
                 crate::two_factor::SecondFactorProof::new(
                     body.totp_code.as_deref(),
                     body.recovery_code.as_deref(),

@@ -203,7 +203,13 @@ app_test_with!(
     lockout_only,
     |app, clock| {
         let client = app.new_client();
-        client.register("victim", None, PASSWORD).await.unwrap();
+        let victim = client
+            .register("victim", None, PASSWORD)
+            .await
+            .unwrap()
+            .user_id;
+        // A known login is throttled per account.
+        let account = ThrottleKey::account(pupero_core::UserId::from_uuid(victim));
         for _ in 0..5 {
             client.login("victim", WRONG).await.unwrap_err();
         }
@@ -213,18 +219,10 @@ app_test_with!(
         let other = AppState::open_with_clock(settings, clock.clone())
             .await
             .unwrap();
-        let refusal = other
-            .limits
-            .begin_attempt(&ThrottleKey::login("Victim"))
-            .await
-            .unwrap_err();
+        let refusal = other.limits.begin_attempt(&account).await.unwrap_err();
         assert_eq!(refusal.code(), "RATE_LIMITED");
         clock.advance_secs(60);
-        other
-            .limits
-            .begin_attempt(&ThrottleKey::login("victim"))
-            .await
-            .unwrap();
+        other.limits.begin_attempt(&account).await.unwrap();
         // That attempt counted as the sixth failure, seen by the first process too.
         assert_eq!(
             seen(&client.login("victim", PASSWORD).await.unwrap_err()),

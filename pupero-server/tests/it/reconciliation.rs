@@ -117,6 +117,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
                 &pupero_sdk::WithdrawalRequest {
                     address: sender.address().to_string(),
                     amount: "1".to_owned(),
+                    password: Some(crate::support::PASSWORD.to_owned()),
                     totp_code: None,
                     recovery_code: None,
                 },

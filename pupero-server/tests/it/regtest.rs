@@ -41,6 +41,7 @@ pub fn request(address: &str, amount: &str) -> WithdrawalRequest {
     WithdrawalRequest {
         address: address.to_owned(),
         amount: amount.to_owned(),
+        password: Some(crate::support::PASSWORD.to_owned()),
         totp_code: None,
         recovery_code: None,
     }

@@ -722,3 +722,41 @@ app_test!(every_response_carries_the_hardening_headers, |app| {
         assert!(header("cache-control").contains("no-store"), "{url}");
     }
 });
+
+// A stolen access token alone sends nothing away: without 2FA a session shows the password.
+app_test!(
+    a_withdrawal_by_session_needs_the_password_without_2fa,
+    |app| {
+        let (client, user) = app.user("wendy").await;
+        app.fund(user, "1").await;
+        let network = app.state.settings.monero_network.addresses();
+        let address = pupero_wallet::testing::outside_address(network, 1).to_string();
+        let request = |password: Option<&str>| pupero_sdk::WithdrawalRequest {
+            address: address.clone(),
+            amount: "0.1".into(),
+            password: password.map(str::to_owned),
+            totp_code: None,
+            recovery_code: None,
+        };
+        let e = client
+            .request_withdrawal(&request(None), "w-1")
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "PASSWORD_REQUIRED");
+        let e = client
+            .request_withdrawal(&request(Some("wrong wrong wrong")), "w-2")
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "INVALID_CREDENTIALS");
+        // The right password passes the step-up; this server has no wallet, so it stops there.
+        let e = client
+            .request_withdrawal(&request(Some(PASSWORD)), "w-3")
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "WALLET_UNAVAILABLE");
+        assert_eq!(
+            client.balance().await.unwrap().held,
+            pupero_core::Piconero::ZERO
+        );
+    }
+);

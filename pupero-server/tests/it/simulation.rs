@@ -583,10 +583,11 @@ impl Sim {
         let state = self.either();
         let outcome = state
             .request_withdrawal(
-                self.users[user].id,
+                &bot(self.users[user].id),
                 &IdempotencyKey::parse(&key).expect("key"),
                 outside_address(NETWORK, destination).as_str(),
                 &amount.to_xmr_string(),
+                None,
                 Default::default(),
             )
             .await;
@@ -630,10 +631,11 @@ impl Sim {
         let seed = self.seed;
         let (row, new) = state
             .request_withdrawal(
-                self.users[earlier.user].id,
+                &bot(self.users[earlier.user].id),
                 &IdempotencyKey::parse(&earlier.key).expect("key"),
                 outside_address(NETWORK, earlier.destination).as_str(),
                 &earlier.amount.to_xmr_string(),
+                None,
                 Default::default(),
             )
             .await
@@ -657,10 +659,11 @@ impl Sim {
         let state = self.either();
         let e = state
             .request_withdrawal(
-                self.users[earlier.user].id,
+                &bot(self.users[earlier.user].id),
                 &IdempotencyKey::parse(&earlier.key).expect("key"),
                 outside_address(NETWORK, earlier.destination).as_str(),
                 &amount.to_xmr_string(),
+                None,
                 Default::default(),
             )
             .await
@@ -682,10 +685,11 @@ impl Sim {
         let state = self.either();
         let e = state
             .request_withdrawal(
-                self.users[user].id,
+                &bot(self.users[user].id),
                 &IdempotencyKey::parse(&key).expect("key"),
                 outside_address(NETWORK, 0).as_str(),
                 &amount.to_xmr_string(),
+                None,
                 Default::default(),
             )
             .await
@@ -902,4 +906,12 @@ impl Sim {
             panic!("seed {seed}: ledger invariants: {e}");
         }
     }
+}
+
+/// A simulated user acts through an API key with the `withdraw` scope: a key shows no password.
+fn bot(user: pupero_core::UserId) -> pupero_core::Caller {
+    pupero_core::Caller::api_key(
+        user,
+        pupero_core::Scopes::of(&[pupero_core::Scope::Withdraw]),
+    )
 }
