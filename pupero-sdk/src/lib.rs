@@ -57,6 +57,11 @@ const REFRESH_MARGIN: Duration = Duration::from_secs(30);
 /// Time limit of one HTTP request.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long an unused connection is kept for the next request: less than the server keeps an
+/// idle one (75 s by default), so that a request is never sent on a connection the server is
+/// closing at that moment.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+
 /// Most history entries [`Client::ledger_history_all`] collects, so a bot cannot exhaust its
 /// memory by accident.
 pub const MAX_COLLECTED_ENTRIES: usize = 100_000;
@@ -87,12 +92,14 @@ impl Client {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(REQUEST_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .user_agent(concat!("pupero-sdk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(Error::transport)?;
         let stream_http = reqwest::Client::builder()
             .connect_timeout(events::CONNECT_TIMEOUT)
             .read_timeout(events::STREAM_READ_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .user_agent(concat!("pupero-sdk/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(Error::transport)?;

@@ -54,6 +54,8 @@ pub struct AppState {
     pub worker_pass: tokio::sync::Mutex<()>,
     /// Open event streams, per user and in total.
     pub stream_slots: Arc<crate::events::StreamSlots>,
+    /// Open client connections, per address and in total.
+    pub connection_slots: Arc<crate::http_server::ConnectionSlots>,
 }
 
 /// Who is calling, established by a security scheme.
@@ -219,6 +221,10 @@ impl AppState {
         };
         let prices = crate::oracle::MarketPrices::new(store.clone(), http_prices);
         let stream_slots = crate::events::StreamSlots::new(settings.max_event_streams);
+        let connection_slots = crate::http_server::ConnectionSlots::new(
+            &settings.connections,
+            &settings.trusted_proxies,
+        );
         Ok(Arc::new(AppState {
             settings,
             store,
@@ -237,6 +243,7 @@ impl AppState {
             worker_id: Uuid::now_v7(),
             worker_pass: tokio::sync::Mutex::new(()),
             stream_slots,
+            connection_slots,
         }))
     }
 
@@ -410,15 +417,16 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint {
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
     let docs = service.swagger_ui();
-    let max_body = state.settings.max_body_bytes;
+    let body_limit = crate::middleware::BodyLimit {
+        max_bytes: state.settings.max_body_bytes,
+        timeout: std::time::Duration::from_secs(state.settings.connections.body_timeout_secs),
+    };
     Route::new()
         .nest("/", service)
         .nest("/docs", docs)
         .at("/api/openapi.json", spec_json)
         .at("/api/openapi.yaml", spec_yaml)
-        .with(crate::middleware::BodyLimit {
-            max_bytes: max_body,
-        })
+        .with(body_limit)
         .with(NormalizePath::new(TrailingSlash::Trim))
         .data(state)
         .with(crate::middleware::RequestId)

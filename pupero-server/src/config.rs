@@ -34,6 +34,39 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// and a task, and a wake-up costs one read per stream of the user.
 pub const DEFAULT_MAX_EVENT_STREAMS: u32 = 2_048;
 
+/// Seconds a client may take to send a request head by default: a head is one packet or a few,
+/// so even a slow mobile or Tor link sends it in a second or two, while each slow sender holds a
+/// connection and a task for the whole bound.
+pub const DEFAULT_HEADER_TIMEOUT_SECS: u64 = 10;
+
+/// Seconds a client may take to send a whole request body by default: a body is at most
+/// `max_body_bytes` (64 KiB by default) of JSON, which a 56 kbit/s link sends in ten seconds.
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 15;
+
+/// Seconds a keep-alive connection may wait for its next request by default: longer than the
+/// 60 s after which common reverse proxies and load balancers drop their idle upstream
+/// connections, so that a proxy never sends a request on a connection the server is closing.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 75;
+
+/// Seconds a response may wait for a client that does not read it by default: a reader on a
+/// working link drains a socket buffer in far less; a stalled one only holds the connection.
+pub const DEFAULT_WRITE_TIMEOUT_SECS: u64 = 30;
+
+/// Connections open at once from one client address by default: a browser opens at most six
+/// to a host and a user at most four event streams, so this leaves room for a dozen people
+/// behind one NAT while one address cannot take the server's connections for itself.
+pub const DEFAULT_MAX_CONNECTIONS_PER_ADDRESS: u32 = 64;
+
+/// Connections open at once in all by default: room for every event stream
+/// ([`DEFAULT_MAX_EVENT_STREAMS`]) and as many ordinary connections again. Each is a socket
+/// (a file descriptor: keep `ulimit -n` above this) and a task.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 4_096;
+
+/// The longest connection timeout accepted, in seconds: longer bounds only let slow or idle
+/// clients hold connections; they are not what keeps event streams open (nothing cuts a
+/// response that is being read).
+pub const MAX_CONNECTION_TIMEOUT_SECS: u64 = 60 * 60;
+
 /// The maker's fee by default: 1% of the trade, as the markets this one follows charged.
 pub const DEFAULT_MAKER_FEE_BPS: u16 = 100;
 
@@ -100,6 +133,8 @@ pub struct Settings {
     pub refresh_token_ttl_secs: u64,
     /// Request body limit.
     pub max_body_bytes: usize,
+    /// How long clients may take and how many connections they may hold.
+    pub connections: ConnectionSettings,
     /// Rate limits and the login lockout (the defaults of `crate::ratelimit`; tests shrink them).
     pub rate_limits: RateLimitSettings,
     /// The HTTP JSON source of market prices: a URL where `{currency}` and `{currency_lower}`
@@ -143,6 +178,44 @@ pub struct Settings {
     /// Development only: a named point where the wallet worker stops dead, for crash tests
     /// (`PUPERO_FAILPOINT`, e.g. `withdrawal.after_sign`); refused in production.
     pub failpoint: Option<String>,
+}
+
+/// Bounds on client connections, so that none stays open forever (see `crate::http_server`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Seconds a request head may take, from the connection's opening or from the first byte
+    /// of a later request (`PUPERO_HEADER_TIMEOUT_SECS`, default 10); then the connection is
+    /// closed.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may take, all of it (`PUPERO_BODY_TIMEOUT_SECS`, default 15);
+    /// then the answer is 408 `REQUEST_TIMEOUT` and the connection is closed.
+    pub body_timeout_secs: u64,
+    /// Seconds a keep-alive connection may wait for its next request (`PUPERO_IDLE_TIMEOUT_SECS`,
+    /// default 75). Never counts while a response, such as an event stream, is being sent.
+    pub idle_timeout_secs: u64,
+    /// Seconds a response may wait for a client that does not read it
+    /// (`PUPERO_WRITE_TIMEOUT_SECS`, default 30); then the connection is dropped.
+    pub write_timeout_secs: u64,
+    /// Connections open at once from one client address, an IPv6 client's being its /64
+    /// (`PUPERO_MAX_CONNECTIONS_PER_ADDRESS`, default 64); one more is closed at once. Trusted
+    /// proxies (`PUPERO_TRUSTED_PROXIES`) are exempt, since every client arrives through them.
+    pub max_per_address: u32,
+    /// Connections open at once in all (`PUPERO_MAX_CONNECTIONS`, default 4096); one more is
+    /// closed at once.
+    pub max_total: u32,
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> ConnectionSettings {
+        ConnectionSettings {
+            header_timeout_secs: DEFAULT_HEADER_TIMEOUT_SECS,
+            body_timeout_secs: DEFAULT_BODY_TIMEOUT_SECS,
+            idle_timeout_secs: DEFAULT_IDLE_TIMEOUT_SECS,
+            write_timeout_secs: DEFAULT_WRITE_TIMEOUT_SECS,
+            max_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            max_total: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
 }
 
 /// How to reach RabbitMQ.
@@ -317,6 +390,12 @@ struct FileSettings {
     access_token_ttl_secs: Option<u64>,
     refresh_token_ttl_secs: Option<u64>,
     max_body_bytes: Option<usize>,
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    write_timeout_secs: Option<u64>,
+    max_connections_per_address: Option<u64>,
+    max_connections: Option<u64>,
     price_url: Option<String>,
     price_field: Option<String>,
     price_max_age_secs: Option<u64>,
@@ -487,6 +566,54 @@ impl Settings {
                 "must not be shorter than the access token's".to_owned(),
             ));
         }
+        let timeout = |name: &'static str, file: Option<u64>, default: u64| {
+            let secs = number(name, file, default)?;
+            if secs == 0 || secs > MAX_CONNECTION_TIMEOUT_SECS {
+                return Err(invalid(
+                    name,
+                    format!("must be between 1 and {MAX_CONNECTION_TIMEOUT_SECS} seconds"),
+                ));
+            }
+            Ok(secs)
+        };
+        let connection_count = |name: &'static str, file: Option<u64>, default: u32| {
+            u32::try_from(number(name, file, u64::from(default))?)
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| invalid(name, "must be between 1 and 4294967295".to_owned()))
+        };
+        let connections = ConnectionSettings {
+            header_timeout_secs: timeout(
+                "PUPERO_HEADER_TIMEOUT_SECS",
+                from_file.header_timeout_secs,
+                DEFAULT_HEADER_TIMEOUT_SECS,
+            )?,
+            body_timeout_secs: timeout(
+                "PUPERO_BODY_TIMEOUT_SECS",
+                from_file.body_timeout_secs,
+                DEFAULT_BODY_TIMEOUT_SECS,
+            )?,
+            idle_timeout_secs: timeout(
+                "PUPERO_IDLE_TIMEOUT_SECS",
+                from_file.idle_timeout_secs,
+                DEFAULT_IDLE_TIMEOUT_SECS,
+            )?,
+            write_timeout_secs: timeout(
+                "PUPERO_WRITE_TIMEOUT_SECS",
+                from_file.write_timeout_secs,
+                DEFAULT_WRITE_TIMEOUT_SECS,
+            )?,
+            max_per_address: connection_count(
+                "PUPERO_MAX_CONNECTIONS_PER_ADDRESS",
+                from_file.max_connections_per_address,
+                DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+            )?,
+            max_total: connection_count(
+                "PUPERO_MAX_CONNECTIONS",
+                from_file.max_connections,
+                DEFAULT_MAX_CONNECTIONS,
+            )?,
+        };
         let price_max_age_secs = number(
             "PUPERO_PRICE_MAX_AGE_SECS",
             from_file.price_max_age_secs,
@@ -724,6 +851,7 @@ impl Settings {
             refresh_token_ttl_secs,
             max_body_bytes: usize::try_from(max_body_bytes)
                 .map_err(|_| invalid("PUPERO_MAX_BODY_BYTES", "too large".to_owned()))?,
+            connections,
             rate_limits: RateLimitSettings::default(),
             price_url,
             price_field,
@@ -757,6 +885,7 @@ impl Settings {
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
             refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            connections: ConnectionSettings::default(),
             rate_limits: RateLimitSettings::default(),
             price_url: None,
             price_field: None,
@@ -892,6 +1021,44 @@ mod tests {
         let production: Vec<(&str, &str)> =
             production.iter().map(|(k, v)| (*k, v.as_str())).collect();
         assert!(load(&production).is_err(), "no failpoints in production");
+    }
+
+    #[test]
+    fn connection_bounds_have_defaults_and_can_be_set() {
+        let defaults = load(&[]).unwrap().connections;
+        assert_eq!(defaults, ConnectionSettings::default());
+        assert_eq!(
+            (
+                defaults.header_timeout_secs,
+                defaults.body_timeout_secs,
+                defaults.idle_timeout_secs,
+                defaults.write_timeout_secs,
+                defaults.max_per_address,
+                defaults.max_total
+            ),
+            (10, 15, 75, 30, 64, 4_096)
+        );
+        let set = load(&[
+            ("PUPERO_HEADER_TIMEOUT_SECS", "5"),
+            ("PUPERO_BODY_TIMEOUT_SECS", "20"),
+            ("PUPERO_IDLE_TIMEOUT_SECS", "3600"),
+            ("PUPERO_WRITE_TIMEOUT_SECS", "1"),
+            ("PUPERO_MAX_CONNECTIONS_PER_ADDRESS", "8"),
+            ("PUPERO_MAX_CONNECTIONS", "100"),
+        ])
+        .unwrap()
+        .connections;
+        assert_eq!(
+            set,
+            ConnectionSettings {
+                header_timeout_secs: 5,
+                body_timeout_secs: 20,
+                idle_timeout_secs: 3_600,
+                write_timeout_secs: 1,
+                max_per_address: 8,
+                max_total: 100,
+            }
+        );
     }
 
     #[test]
@@ -1036,6 +1203,12 @@ mod tests {
             ("PUPERO_SWEEP_BELOW", "0.0000000000001"),
             ("PUPERO_SWEEP_MIN_OUTPUTS", "1"),
             ("PUPERO_SWEEP_MIN_OUTPUTS", "99999999999"),
+            ("PUPERO_HEADER_TIMEOUT_SECS", "0"),
+            ("PUPERO_BODY_TIMEOUT_SECS", "3601"),
+            ("PUPERO_IDLE_TIMEOUT_SECS", "forever"),
+            ("PUPERO_WRITE_TIMEOUT_SECS", "-5"),
+            ("PUPERO_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+            ("PUPERO_MAX_CONNECTIONS", "4294967296"),
         ] {
             match load(&[(name, value)]) {
                 Err(ConfigError::Invalid { name: n, .. }) => assert_eq!(n, name),

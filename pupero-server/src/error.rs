@@ -1,8 +1,8 @@
 //! The one error envelope of the API: an HTTP status, a stable machine code and a message.
 //!
-//! Every failure — handler errors, request parse errors, unknown routes, oversized bodies —
-//! leaves the server as `{"code": "...", "message": "..."}`. A 5xx body is opaque: the cause
-//! chain goes to the log with the request id, never to the client.
+//! Every failure — handler errors, request parse errors, unknown routes, oversized or late
+//! bodies — leaves the server as `{"code": "...", "message": "..."}`. A 5xx body is opaque: the
+//! cause chain goes to the log with the request id, never to the client.
 
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
@@ -37,6 +37,8 @@ pub mod codes {
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
     /// The request body is larger than allowed.
     pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
+    /// The request body did not arrive in time; the connection is closed. Send it again.
+    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
     /// The method is not allowed on this path.
     pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
     /// An admin tried to change or disable their own account.

@@ -3,9 +3,10 @@
 //! The API is poem + poem-openapi, one `#[OpenApi]` struct per resource under `/api/v1`
 //! ([`api`]), served together with `/healthz`, `/readyz`, the OpenAPI document
 //! (`/api/openapi.json`, `/api/openapi.yaml`) and Swagger UI (`/docs`). [`config`] loads and
-//! validates settings; [`app`] builds the application from them; [`store`] keeps users and
-//! sessions; [`security`] hashes passwords and signs tokens. Errors leave as one envelope
-//! ([`error`]). The `pupero` binary is a thin shell around [`serve`].
+//! validates settings; [`app`] builds the application from them and [`http_server`] serves it,
+//! holding every connection to its bounds; [`store`] keeps users and sessions; [`security`]
+//! hashes passwords and signs tokens. Errors leave as one envelope ([`error`]). The `pupero`
+//! binary is a thin shell around [`serve`].
 
 pub mod admin_cli;
 pub mod api;
@@ -19,6 +20,7 @@ pub mod deposits;
 pub mod error;
 pub mod events;
 pub mod feedback;
+pub mod http_server;
 pub mod middleware;
 pub mod oracle;
 pub mod queue;
@@ -33,26 +35,19 @@ pub mod withdrawals;
 
 use std::sync::Arc;
 
-use poem::listener::{Acceptor, Listener, TcpListener};
-
 pub use app::{AppState, build};
 pub use config::Settings;
 
 /// Binds `settings.listen` and serves until `shutdown` resolves. Returns the bound address
-/// through `on_bound` first (port 0 picks a free port).
+/// through `on_bound` first (port 0 picks a free port). Connections are served by
+/// [`http_server`], within the bounds of `settings.connections`.
 pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(std::net::SocketAddr) + Send,
 ) -> std::io::Result<()> {
-    let acceptor = TcpListener::bind(state.settings.listen)
-        .into_acceptor()
-        .await?;
-    let bound = acceptor
-        .local_addr()
-        .first()
-        .and_then(|a| a.as_socket_addr().copied())
-        .ok_or_else(|| std::io::Error::other("listener has no address"))?;
+    let listener = tokio::net::TcpListener::bind(state.settings.listen).await?;
+    let bound = listener.local_addr()?;
     on_bound(bound);
     tracing::info!(address = %bound, "listening");
     let workers = spawn_workers(state.clone());
@@ -63,9 +58,15 @@ pub async fn serve(
         shutdown.await;
         events.close();
     };
-    let result = poem::Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(build(state), shutdown, Some(SHUTDOWN_GRACE))
-        .await;
+    let result = http_server::serve_connections(
+        listener,
+        build(state.clone()),
+        state.settings.connections,
+        state.connection_slots.clone(),
+        shutdown,
+        SHUTDOWN_GRACE,
+    )
+    .await;
     workers.abort();
     result
 }

@@ -1,5 +1,5 @@
 //! Request ids, request logs, the error envelope for responses no typed handler made, and the
-//! request body limit.
+//! request body's limits (its size, and the time to receive it).
 
 use poem::http::{StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
@@ -84,6 +84,7 @@ async fn envelope(response: Response) -> Response {
         StatusCode::NOT_FOUND => codes::NOT_FOUND,
         StatusCode::METHOD_NOT_ALLOWED => codes::METHOD_NOT_ALLOWED,
         StatusCode::PAYLOAD_TOO_LARGE => codes::PAYLOAD_TOO_LARGE,
+        StatusCode::REQUEST_TIMEOUT => codes::REQUEST_TIMEOUT,
         StatusCode::UNAUTHORIZED => codes::UNAUTHORIZED,
         StatusCode::FORBIDDEN => codes::FORBIDDEN,
         StatusCode::TOO_MANY_REQUESTS => codes::RATE_LIMITED,
@@ -118,10 +119,15 @@ async fn envelope(response: Response) -> Response {
 }
 
 /// Refuses request bodies over `max_bytes` (413) before reading them, and bodies whose size is
-/// not declared (411): every client of a JSON API sends `Content-Length`.
+/// not declared (411): every client of a JSON API sends `Content-Length`. Then reads the whole
+/// body within `timeout` and hands the handler the bytes, so that no handler waits on a slow
+/// client: a body still incomplete at the deadline is answered 408 `REQUEST_TIMEOUT`, and the
+/// connection closed.
 pub struct BodyLimit {
     /// Largest accepted body, in bytes.
     pub max_bytes: usize,
+    /// Longest time to receive a whole body.
+    pub timeout: std::time::Duration,
 }
 
 impl<E: Endpoint> Middleware<E> for BodyLimit {
@@ -130,6 +136,7 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
         BodyLimitEndpoint {
             inner: ep,
             max_bytes: self.max_bytes,
+            timeout: self.timeout,
         }
     }
 }
@@ -138,35 +145,75 @@ impl<E: Endpoint> Middleware<E> for BodyLimit {
 pub struct BodyLimitEndpoint<E> {
     inner: E,
     max_bytes: usize,
+    timeout: std::time::Duration,
 }
 
 impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
-    type Output = E::Output;
+    type Output = Response;
 
-    async fn call(&self, req: Request) -> poem::Result<Self::Output> {
+    async fn call(&self, mut req: Request) -> poem::Result<Response> {
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .map(str::parse::<usize>);
         match declared {
-            Some(Ok(len)) if len > self.max_bytes => Err(poem::Error::from_string(
-                "request body too large",
-                StatusCode::PAYLOAD_TOO_LARGE,
-            )),
-            Some(Err(_)) => Err(poem::Error::from_string(
-                "invalid Content-Length",
-                StatusCode::BAD_REQUEST,
-            )),
+            Some(Ok(len)) if len > self.max_bytes => {
+                return Err(poem::Error::from_string(
+                    "request body too large",
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                ));
+            }
+            Some(Err(_)) => {
+                return Err(poem::Error::from_string(
+                    "invalid Content-Length",
+                    StatusCode::BAD_REQUEST,
+                ));
+            }
             None if req.headers().contains_key(header::TRANSFER_ENCODING) => {
-                Err(poem::Error::from_string(
+                return Err(poem::Error::from_string(
                     "a request body needs Content-Length",
                     StatusCode::LENGTH_REQUIRED,
-                ))
+                ));
             }
-            _ => self.inner.call(req).await,
+            _ => {}
         }
+        let body = req.take_body().into_bytes_limit(self.max_bytes);
+        match tokio::time::timeout(self.timeout, body).await {
+            Ok(Ok(bytes)) => req.set_body(bytes),
+            Ok(Err(poem::error::ReadBodyError::PayloadTooLarge)) => {
+                return Err(poem::Error::from_string(
+                    "request body too large",
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                ));
+            }
+            // The client broke off its body: nobody is left to read an answer.
+            Ok(Err(_)) => {
+                return Err(poem::Error::from_string(
+                    "the request body could not be read",
+                    StatusCode::BAD_REQUEST,
+                ));
+            }
+            Err(_) => return Ok(request_timeout()),
+        }
+        self.inner.call(req).await.map(IntoResponse::into_response)
     }
+}
+
+/// 408 `REQUEST_TIMEOUT` in the envelope, closing the connection: it would otherwise go on
+/// waiting for the rest of the late body before it could read another request.
+fn request_timeout() -> Response {
+    let mut response = poem::web::Json(ErrorBody {
+        code: codes::REQUEST_TIMEOUT.to_owned(),
+        message: "the request body did not arrive in time".to_owned(),
+    })
+    .into_response();
+    response.set_status(StatusCode::REQUEST_TIMEOUT);
+    response.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    response
 }
 
 /// Headers every response carries. The API's answers hold tokens, secrets, balances and

@@ -47,6 +47,9 @@ async fn start(
 ) -> Option<TestApp> {
     let db = TestDatabase::create(backend).await?;
     let mut settings = Settings::for_database(db.url.clone());
+    // Every test client connects from 127.0.0.1, as a crowd behind one NAT would; the
+    // connection limits have their own tests (`connections.rs`) with their own settings.
+    settings.connections.max_per_address = settings.connections.max_total;
     configure(&mut settings);
     let state = AppState::open_with_clock(settings, clock)
         .await
