@@ -484,6 +484,8 @@ impl TradesApi {
                 "the reason is limited to {MAX_DISPUTE_REASON_CHARS} characters"
             )));
         }
+        pupero_core::text::check(&body.reason, pupero_core::text::Lines::Many)
+            .map_err(|e| ApiError::validation(format!("reason: {e}")))?;
         let by = auth.principal().user;
         self.party_step(
             &auth,

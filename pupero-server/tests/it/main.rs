@@ -13,6 +13,7 @@ mod chat;
 mod deposits;
 mod envelope;
 mod events;
+mod hidden_text;
 mod matrix;
 mod offers;
 mod openapi;
