@@ -8,11 +8,12 @@
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::limits::{CHAT_GRACE_SECS, MAX_CHAT_MESSAGE_CHARS};
+use crate::text::{self, Lines};
 use crate::trade::Trade;
 
 /// The text of a chat message: trimmed, not empty, at most [`MAX_CHAT_MESSAGE_CHARS`]
-/// characters, and no control characters but newline and tab (no carriage returns, escape
-/// sequences or NULs that could corrupt a terminal or a log).
+/// characters, several lines, nothing that [`text::check`] refuses (control characters but
+/// newline and tab, invisible and direction-changing characters).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MessageBody(String);
 
@@ -28,7 +29,7 @@ impl MessageBody {
                 "a message is limited to 2000 characters",
             ));
         }
-        check_printable(text)?;
+        text::check(text, Lines::Many)?;
         Ok(MessageBody(text.to_owned()))
     }
 
@@ -36,19 +37,6 @@ impl MessageBody {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-/// Refuses control characters other than newline and tab.
-pub(crate) fn check_printable(text: &str) -> Result<()> {
-    if text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t')
-    {
-        return Err(Error::InvalidText(
-            "control characters other than newline and tab are not allowed",
-        ));
-    }
-    Ok(())
 }
 
 impl Trade {
@@ -100,6 +88,13 @@ pub(crate) mod tests {
         check("nul\0", Err(()));
         check("carriage\rreturn", Err(()));
         check("c1\u{85}control", Err(()));
+        check("IBAN DE89\u{202E}4321", Err(()));
+        check("zero\u{200B}width", Err(()));
+        check("\u{FEFF}bom", Err(()));
+        check("isolate \u{2066}1234\u{2069}", Err(()));
+        check("line\u{2028}separator", Err(()));
+        // Trimmed away before the check: what is stored holds none.
+        check("\u{2029}paragraph\u{2028}", Ok("paragraph"));
         let longest = "é".repeat(MAX_CHAT_MESSAGE_CHARS);
         check(&longest, Ok(&longest));
         check(&format!("{longest}x"), Err(()));

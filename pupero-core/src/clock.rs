@@ -19,6 +19,15 @@ impl Timestamp {
         Timestamp(ms)
     }
 
+    /// Parses unix milliseconds as a client sends them back in a cursor: plain digits, at most
+    /// [`MAX_STORED_INTEGER`](crate::limits::MAX_STORED_INTEGER), the latest time a store
+    /// keeps.
+    pub fn parse_unix_ms(s: &str) -> crate::Result<Timestamp> {
+        crate::limits::parse_stored_integer(s)
+            .map(Timestamp)
+            .ok_or(crate::Error::InvalidId("invalid timestamp"))
+    }
+
     /// Milliseconds since the epoch.
     pub const fn as_unix_ms(self) -> u64 {
         self.0
@@ -113,6 +122,30 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parsed_timestamps_can_be_stored() {
+        let latest = Timestamp::parse_unix_ms("9223372036854775807").unwrap();
+        assert!(i64::try_from(latest).is_ok());
+        for bad in [
+            "9223372036854775808",
+            "18446744073709551615",
+            "-1",
+            "",
+            "1e3",
+        ] {
+            assert!(
+                Timestamp::parse_unix_ms(bad)
+                    .unwrap_err()
+                    .is_invalid_input(),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            Timestamp::parse_unix_ms("1700000000000"),
+            Ok(Timestamp::from_unix_ms(1_700_000_000_000))
+        );
+    }
 
     #[test]
     fn seconds_since_are_whole_and_never_negative() {

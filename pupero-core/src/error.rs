@@ -2,6 +2,7 @@
 
 use crate::ledger::{AccountError, TransferError};
 use crate::price::PriceUnavailable;
+use crate::text::ForbiddenCharacter;
 use crate::trade::TradeError;
 
 /// Convenience alias for results whose error is [`Error`].
@@ -38,6 +39,10 @@ pub enum Error {
     /// characters), or a rating was unknown.
     #[error("invalid text: {0}")]
     InvalidText(&'static str),
+    /// Text written by a person held a control, invisible or direction-changing character
+    /// (see [`crate::text`]). The message names the character as `U+XXXX`.
+    #[error(transparent)]
+    ForbiddenCharacter(#[from] ForbiddenCharacter),
     /// The offer is not in a state that allows the change (a deleted offer cannot be edited).
     #[error("offer state: {0}")]
     OfferState(&'static str),
@@ -96,6 +101,7 @@ impl Error {
                 | Error::InvalidUser(_)
                 | Error::InvalidOffer(_)
                 | Error::InvalidText(_)
+                | Error::ForbiddenCharacter(_)
         ) || matches!(self, Error::Trade(e) if e.is_invalid_input())
     }
 

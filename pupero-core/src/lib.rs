@@ -11,7 +11,8 @@
 //! The market lives in [`offer`] (offers, their parsed fields, search queries and cursors) and
 //! [`price`] (market quotes, the [`price::PriceOracle`] port and the effective price of an offer).
 //! What the parties say sits in [`chat`] (a trade's messages, and when its chat is open) and
-//! [`reputation`] (feedback after a trade, and the numbers of a public profile).
+//! [`reputation`] (feedback after a trade, and the numbers of a public profile); what any text
+//! written by a person may contain is the one rule of [`text`].
 //! The hot wallet's port is [`wallet::WalletRpc`], with its error [`wallet::WalletError`];
 //! consolidating its small outputs is [`sweep`], and comparing it with what the platform owes
 //! is [`reconciliation`].
@@ -35,6 +36,7 @@ pub mod price;
 pub mod reconciliation;
 pub mod reputation;
 pub mod sweep;
+pub mod text;
 pub mod trade;
 pub mod user;
 pub mod wallet;

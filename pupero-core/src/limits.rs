@@ -31,6 +31,25 @@ pub const MAX_EXPIRIES_PER_SWEEP: u32 = 500;
 /// very long histories can be rolled over into fresh accounts long before that.
 pub const MAX_ACCOUNT_COUNTER: u64 = 9_223_372_036_854_775_807;
 
+/// Largest integer a store keeps: sequence numbers and unix-millisecond times are signed 64-bit
+/// SQL `BIGINT`. A cursor or parameter naming a larger one was never issued, and is refused where
+/// it is parsed (see [`parse_stored_integer`]) instead of failing in SQL.
+pub const MAX_STORED_INTEGER: u64 = 9_223_372_036_854_775_807;
+
+/// Digits in [`MAX_STORED_INTEGER`]: a longer string of digits is out of range before any
+/// arithmetic.
+const MAX_STORED_INTEGER_DIGITS: usize = 19;
+
+/// `s` as a stored integer, as a client sends one back (a cursor, a sequence number): ASCII
+/// digits only — no sign, space, exponent or fraction — and at most [`MAX_STORED_INTEGER`].
+pub fn parse_stored_integer(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > MAX_STORED_INTEGER_DIGITS || !s.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    s.parse().ok().filter(|n| *n <= MAX_STORED_INTEGER)
+}
+
 /// Smallest minimum trade an offer may set: 0.001 XMR. Below that, the network fee of the
 /// withdrawal that follows a trade is a large share of it, and tiny trades only add disputes.
 pub const MIN_TRADE_AMOUNT_PICONERO: u64 = 1_000_000_000;
@@ -216,6 +235,35 @@ pub const MAX_SWEEP_MIN_OUTPUTS: u32 = 10_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_integers_are_plain_digits_within_bigint() {
+        assert_eq!(MAX_STORED_INTEGER, i64::MAX.unsigned_abs());
+        assert_eq!(
+            MAX_STORED_INTEGER.to_string().len(),
+            MAX_STORED_INTEGER_DIGITS
+        );
+        for (input, expected) in [
+            ("0", Some(0)),
+            ("42", Some(42)),
+            ("007", Some(7)),
+            ("9223372036854775807", Some(MAX_STORED_INTEGER)),
+            ("9223372036854775808", None),
+            ("18446744073709551615", None),
+            ("99999999999999999999999", None),
+            ("", None),
+            ("-1", None),
+            ("+1", None),
+            (" 1", None),
+            ("1 ", None),
+            ("1e3", None),
+            ("1.0", None),
+            ("NaN", None),
+            ("０", None),
+        ] {
+            assert_eq!(parse_stored_integer(input), expected, "{input:?}");
+        }
+    }
 
     #[test]
     fn new_accounts_get_the_stricter_limits() {

@@ -22,6 +22,7 @@ use crate::limits::{
 };
 use crate::money::Piconero;
 use crate::price::{EffectivePrice, PriceUnavailable, Pricing, Quote, effective_price};
+use crate::text::{self, Lines};
 
 /// Which way the maker trades XMR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -293,8 +294,10 @@ impl PaymentWindow {
     }
 }
 
-/// Free text of at most `max_chars` characters: `\r\n` becomes `\n`, ends are trimmed, and no
-/// other control character is allowed (they hide text or break layouts).
+/// Free text of at most `max_chars` characters: `\r\n` becomes `\n`, ends are trimmed, and
+/// nothing that [`text::check`] refuses in text of several lines (control characters but
+/// newline and tab, invisible and direction-changing characters: they hide text or break
+/// layouts).
 fn parse_text(s: &str, max_chars: usize, too_long: &'static str) -> Result<String> {
     // Checked before any copy so a huge input costs nothing; a char is at most 4 bytes.
     if s.len() > max_chars.saturating_mul(4) {
@@ -302,9 +305,7 @@ fn parse_text(s: &str, max_chars: usize, too_long: &'static str) -> Result<Strin
     }
     let text = s.replace("\r\n", "\n");
     let text = text.trim();
-    if text.chars().any(|c| c.is_control() && c != '\n') {
-        return Err(Error::InvalidOffer("text contains control characters"));
-    }
+    text::check(text, Lines::Many)?;
     if text.chars().count() > max_chars {
         return Err(Error::InvalidOffer(too_long));
     }

@@ -9,10 +9,10 @@
 //! percent rounded down — so 100 means not a single negative rating — and absent while there
 //! is none of either. Neutral ratings are counted and shown but do not move the score.
 
-use crate::chat::check_printable;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::limits::MAX_FEEDBACK_COMMENT_CHARS;
+use crate::text::{self, Lines};
 use crate::trade::{Trade, TradeState};
 
 /// What one party thinks of the other after a trade.
@@ -51,7 +51,7 @@ impl Rating {
 }
 
 /// The comment of a feedback: trimmed, possibly empty, at most [`MAX_FEEDBACK_COMMENT_CHARS`]
-/// characters, no control characters but newline and tab.
+/// characters, several lines, nothing that [`text::check`] refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedbackComment(String);
 
@@ -64,7 +64,7 @@ impl FeedbackComment {
                 "a feedback comment is limited to 500 characters",
             ));
         }
-        check_printable(text)?;
+        text::check(text, Lines::Many)?;
         Ok(FeedbackComment(text.to_owned()))
     }
 
@@ -184,6 +184,16 @@ mod tests {
         assert_eq!(FeedbackComment::parse(&longest).unwrap().as_str(), longest);
         assert!(FeedbackComment::parse(&format!("{longest}!")).is_err());
         assert!(FeedbackComment::parse("a\u{7f}b").is_err());
+        for hidden in [
+            "great \u{202E}reverse",
+            "a\u{200B}b",
+            "\u{2067}x",
+            "a\u{2029}b",
+        ] {
+            let refused = FeedbackComment::parse(hidden).unwrap_err();
+            assert!(refused.is_invalid_input(), "{hidden:?}");
+            assert!(refused.to_string().starts_with("U+"), "{refused}");
+        }
     }
 
     fn check_score(positive: u64, neutral: u64, negative: u64, expected: Option<u8>) {

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::text::{self, Lines};
 
 /// Shortest username: three characters keep names readable and hard to confuse.
 pub const USERNAME_MIN_LEN: usize = 3;
@@ -23,6 +24,9 @@ pub struct Username(String);
 impl Username {
     /// Parses a username.
     pub fn parse(s: &str) -> Result<Username> {
+        // The ASCII rule below refuses these too; checked first so that the error names the
+        // character the writer may not see.
+        text::check(s, Lines::One)?;
         let len = s.chars().count();
         if !(USERNAME_MIN_LEN..=USERNAME_MAX_LEN).contains(&len) {
             return Err(Error::InvalidUser("username must be 3 to 32 characters"));
@@ -72,9 +76,15 @@ impl fmt::Debug for Username {
 pub struct EmailAddress(String);
 
 impl EmailAddress {
-    /// Parses an address of the form `local@domain.tld`.
+    /// Parses an address of the form `local@domain.tld`. The local part may be non-ASCII
+    /// (RFC 6531) but holds nothing that [`text::check`] refuses: the address is shown to
+    /// admins.
     pub fn parse(s: &str) -> Result<EmailAddress> {
-        if s.len() > EMAIL_MAX_LEN || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        if s.len() > EMAIL_MAX_LEN {
+            return Err(Error::InvalidUser("invalid e-mail address"));
+        }
+        text::check(s, Lines::One)?;
+        if s.chars().any(char::is_whitespace) {
             return Err(Error::InvalidUser("invalid e-mail address"));
         }
         let Some((local, domain)) = s.rsplit_once('@') else {
@@ -317,6 +327,16 @@ mod tests {
             assert!(Username::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Username::parse("BoB").unwrap().key(), "bob");
+        for (hidden, code) in [
+            ("bob\u{202E}", "U+202E"),
+            ("al\u{200B}ice", "U+200B"),
+            ("\u{2066}eve", "U+2066"),
+            ("bob\u{AD}by", "U+00AD"),
+            ("bob\u{3164}", "U+3164"),
+        ] {
+            let refused = Username::parse(hidden).unwrap_err().to_string();
+            assert!(refused.starts_with(code), "{hidden:?}: {refused}");
+        }
     }
 
     #[test]
@@ -337,6 +357,23 @@ mod tests {
             "a@b@c.org",
         ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            EmailAddress::parse("Jürgen@Example.ORG").unwrap().as_str(),
+            "jürgen@example.org"
+        );
+        for hidden in [
+            "bob\u{202E}@x.org",
+            "b\u{200B}ob@x.org",
+            "\u{FEFF}bob@x.org",
+        ] {
+            assert!(
+                matches!(
+                    EmailAddress::parse(hidden),
+                    Err(Error::ForbiddenCharacter(_))
+                ),
+                "{hidden:?}"
+            );
         }
     }
 

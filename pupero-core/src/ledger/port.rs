@@ -62,6 +62,21 @@ impl HistoryCursor {
     pub const fn seq(self) -> u64 {
         self.0
     }
+
+    /// Parses the string form a client got back (the decimal seq): plain digits, at most
+    /// [`MAX_STORED_INTEGER`](crate::limits::MAX_STORED_INTEGER), since no larger seq is ever
+    /// issued.
+    pub fn parse(s: &str) -> crate::Result<HistoryCursor> {
+        crate::limits::parse_stored_integer(s)
+            .map(HistoryCursor)
+            .ok_or(crate::Error::InvalidId("invalid history cursor"))
+    }
+}
+
+impl std::fmt::Display for HistoryCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
 }
 
 /// Which page of history to read.
@@ -113,4 +128,22 @@ pub struct HistoryPage {
     pub transfers: Vec<Transfer>,
     /// Where the next (older) page starts, or `None` on the last page.
     pub next: Option<HistoryCursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_cursors_round_trip_and_stay_storable() {
+        let cursor = HistoryCursor::from_seq(1234);
+        assert_eq!(HistoryCursor::parse(&cursor.to_string()), Ok(cursor));
+        assert!(HistoryCursor::parse("9223372036854775807").is_ok());
+        for bad in ["9223372036854775808", &u64::MAX.to_string(), "-1", "", "x"] {
+            assert!(
+                HistoryCursor::parse(bad).unwrap_err().is_invalid_input(),
+                "{bad:?}"
+            );
+        }
+    }
 }

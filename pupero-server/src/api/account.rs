@@ -144,17 +144,16 @@ impl AccountApi {
         let query = match cursor.0.as_deref() {
             None => HistoryQuery::first(limit),
             Some(c) => {
-                let seq: u64 = c
-                    .parse()
-                    .map_err(|_| ApiError::validation("invalid cursor"))?;
-                HistoryQuery::after(HistoryCursor::from_seq(seq), limit)
+                let cursor =
+                    HistoryCursor::parse(c).map_err(|_| ApiError::validation("invalid cursor"))?;
+                HistoryQuery::after(cursor, limit)
             }
         };
         let account = AccountId::user_xmr(auth.principal().user);
         let page = self.state.ledger.account_history(account, query).await?;
         Ok(Json(LedgerPage {
             items: page.transfers.iter().map(|t| entry(account, t)).collect(),
-            next_cursor: page.next.map(|c| c.seq().to_string()),
+            next_cursor: page.next.map(|c| c.to_string()),
         }))
     }
 }

@@ -204,6 +204,12 @@ impl AdminApi {
     ) -> Result<Json<AdminUserPage>, ApiError> {
         auth.0.require_role(Role::Admin)?;
         let limit = page_limit(limit.0)?;
+        // A cursor is the last username key of the previous page, and nothing else.
+        if let Some(c) = cursor.0.as_deref()
+            && !pupero_core::Username::parse(c).is_ok_and(|u| u.key() == c)
+        {
+            return Err(ApiError::validation("invalid cursor"));
+        }
         let users = self
             .state
             .store
@@ -392,9 +398,11 @@ impl AdminApi {
         let before = cursor
             .0
             .as_deref()
-            .map(str::parse::<u64>)
-            .transpose()
-            .map_err(|_| ApiError::validation("invalid cursor"))?;
+            .map(|c| {
+                pupero_core::limits::parse_stored_integer(c)
+                    .ok_or_else(|| ApiError::validation("invalid cursor"))
+            })
+            .transpose()?;
         let rows = self
             .state
             .store

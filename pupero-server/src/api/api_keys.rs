@@ -104,7 +104,8 @@ fn scope_names(scopes: Scopes) -> Vec<String> {
     scopes.iter().map(|s| s.as_str().to_owned()).collect()
 }
 
-/// A valid key name: trimmed, 1–64 characters, no control characters.
+/// A valid key name: trimmed, 1–64 characters, one line with nothing that
+/// [`pupero_core::text::check`] refuses.
 fn parse_name(name: &str) -> Result<&str, ApiError> {
     let name = name.trim();
     let chars = name.chars().count();
@@ -113,11 +114,8 @@ fn parse_name(name: &str) -> Result<&str, ApiError> {
             "name must be 1–{MAX_API_KEY_NAME_CHARS} characters"
         )));
     }
-    if name.chars().any(char::is_control) {
-        return Err(ApiError::validation(
-            "name must not contain control characters",
-        ));
-    }
+    pupero_core::text::check(name, pupero_core::text::Lines::One)
+        .map_err(|e| ApiError::validation(format!("name: {e}")))?;
     Ok(name)
 }
 

@@ -31,7 +31,7 @@ pub struct ChatApi {
 #[derive(Debug, Object)]
 pub struct PostMessageRequest {
     /// The text: at most 2000 characters once trimmed, not empty, no control characters but
-    /// newline and tab.
+    /// newline and tab, and no invisible or direction-changing characters.
     pub body: Text,
 }
 

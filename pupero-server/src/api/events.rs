@@ -16,6 +16,7 @@ use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{Object, OpenApi};
+use pupero_core::limits::{MAX_STORED_INTEGER, parse_stored_integer};
 use pupero_core::{Scope, UserId};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -108,7 +109,7 @@ impl EventsApi {
     ) -> Result<Json<EventPage>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let after = after.0.unwrap_or(0);
+        let after = event_seq(after.0)?;
         let limit = limit.0.unwrap_or(DEFAULT_EVENTS_PER_PAGE);
         if !(1..=MAX_EVENTS_PER_PAGE).contains(&limit) {
             return Err(ApiError::validation(format!(
@@ -152,10 +153,9 @@ impl EventsApi {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
         let cursor = match last_event_id.0.as_deref().map(str::trim) {
-            Some(id) if !id.is_empty() => id
-                .parse::<u64>()
-                .map_err(|_| ApiError::validation("Last-Event-ID must be an event seq"))?,
-            _ => after.0.unwrap_or(0),
+            Some(id) if !id.is_empty() => parse_stored_integer(id)
+                .ok_or_else(|| ApiError::validation("Last-Event-ID must be an event seq"))?,
+            _ => event_seq(after.0)?,
         };
         let slot = self
             .state
@@ -182,6 +182,18 @@ impl EventsApi {
                     .id(event.seq.to_string())
                     .event_type(event.kind)
             }))
+    }
+}
+
+/// The `after` parameter: 0 (from the start) when absent; never above the largest seq a store
+/// can hold, since no such event exists and the database could not compare it.
+fn event_seq(after: Option<u64>) -> Result<u64, ApiError> {
+    match after {
+        None => Ok(0),
+        Some(seq) if seq <= MAX_STORED_INTEGER => Ok(seq),
+        Some(_) => Err(ApiError::validation(format!(
+            "after must be at most {MAX_STORED_INTEGER}"
+        ))),
     }
 }
 

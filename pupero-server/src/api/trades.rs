@@ -499,6 +499,8 @@ impl TradesApi {
                 "the reason is limited to {MAX_DISPUTE_REASON_CHARS} characters"
             )));
         }
+        pupero_core::text::check(&body.reason, pupero_core::text::Lines::Many)
+            .map_err(|e| ApiError::validation(format!("reason: {e}")))?;
         let caller = auth.principal().caller();
         let step = Step {
             action: TradeAction::Dispute { by: caller.user() },

@@ -191,14 +191,11 @@ fn parse_cursor(cursor: Option<String>) -> Result<Option<(Timestamp, String)>, A
     };
     let invalid = || ApiError::validation("invalid cursor");
     let (at, txid) = cursor.split_once('.').ok_or_else(invalid)?;
-    let at: u64 = at.parse().map_err(|_| invalid())?;
+    let at = Timestamp::parse_unix_ms(at).map_err(|_| invalid())?;
     if pupero_wallet::Txid::from_hex(txid).is_none() {
         return Err(invalid());
     }
-    Ok(Some((
-        Timestamp::from_unix_ms(at),
-        txid.to_ascii_lowercase(),
-    )))
+    Ok(Some((at, txid.to_ascii_lowercase())))
 }
 
 fn qr_svg(uri: &str) -> Result<String, ApiError> {
@@ -329,7 +326,7 @@ impl WalletApi {
                 let invalid = || ApiError::validation("invalid cursor");
                 let (at, id) = c.split_once('.').ok_or_else(invalid)?;
                 Some((
-                    Timestamp::from_unix_ms(at.parse().map_err(|_| invalid())?),
+                    Timestamp::parse_unix_ms(at).map_err(|_| invalid())?,
                     id.parse::<Uuid>().map_err(|_| invalid())?,
                 ))
             }

@@ -1,6 +1,6 @@
 //! Administration and self-service changes of users.
 
-use pupero_core::{EmailAddress, Role, Timestamp, UserId};
+use pupero_core::{EmailAddress, Role, Timestamp, UserId, Username};
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -19,6 +19,11 @@ impl Store {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<UserRow>, StoreError> {
+        // Username keys are ASCII, and so is their column, which MariaDB refuses to compare with
+        // other text. No key starts with such text, and every key sorts before it.
+        if !prefix.unwrap_or("").is_ascii() || !after.unwrap_or("").is_ascii() {
+            return Ok(Vec::new());
+        }
         // `prefix` is escaped for LIKE so `_` and `%` in a search match themselves. The escape
         // character is `!`: a backslash means different things in SQLite and MariaDB literals.
         let escaped: String = prefix
@@ -46,13 +51,18 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
-    /// The user with this username (any case).
+    /// The user with this username (any case); `None` for text that is no username at all.
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        // Parsed rather than sent as it came: usernames are ASCII and so is their column, which
+        // MariaDB refuses to compare with other text.
+        let Ok(username) = Username::parse(username) else {
+            return Ok(None);
+        };
         let row = sqlx::query(
             "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users \
              WHERE username_key = ? AND deleted_at_ms IS NULL",
         )
-        .bind(username.to_ascii_lowercase())
+        .bind(username.key())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(user_from_row).transpose()

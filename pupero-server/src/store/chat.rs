@@ -92,7 +92,7 @@ impl FeedbackCursor {
     pub fn parse(s: &str) -> Option<FeedbackCursor> {
         let (ms, id) = s.split_once('_')?;
         Some(FeedbackCursor {
-            created_at: Timestamp::from_unix_ms(ms.parse().ok()?),
+            created_at: Timestamp::parse_unix_ms(ms).ok()?,
             trade: id.parse().ok()?,
         })
     }
@@ -393,5 +393,13 @@ mod tests {
         assert_eq!(FeedbackCursor::parse(&cursor.encode()), Some(cursor));
         assert_eq!(FeedbackCursor::parse("nope"), None);
         assert_eq!(FeedbackCursor::parse("12_nope"), None);
+        // Beyond what a BIGINT holds: never issued, refused here rather than in SQL.
+        let id = uuid::Uuid::nil();
+        assert_eq!(
+            FeedbackCursor::parse(&format!("9223372036854775808_{id}")),
+            None
+        );
+        assert_eq!(FeedbackCursor::parse(&format!("-1_{id}")), None);
+        assert!(FeedbackCursor::parse(&format!("9223372036854775807_{id}")).is_some());
     }
 }

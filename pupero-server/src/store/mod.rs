@@ -283,7 +283,10 @@ impl Store {
             "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users \
              WHERE (username_key = ? OR email = ?) AND deleted_at_ms IS NULL",
         )
-        .bind(login.to_ascii_lowercase())
+        // Usernames are ASCII and so is their column, which MariaDB refuses to compare with
+        // other text: a login that is not ASCII is an e-mail address or nothing (NULL matches
+        // no row).
+        .bind(login.is_ascii().then(|| login.to_ascii_lowercase()))
         .bind(login.to_lowercase())
         .fetch_optional(&self.pool)
         .await?;

@@ -81,7 +81,7 @@ impl TradeCursor {
     pub fn parse(s: &str) -> Option<TradeCursor> {
         let (ms, id) = s.split_once('_')?;
         Some(TradeCursor {
-            opened_at: Timestamp::from_unix_ms(ms.parse().ok()?),
+            opened_at: Timestamp::parse_unix_ms(ms).ok()?,
             id: id.parse().ok()?,
         })
     }
@@ -454,5 +454,13 @@ mod tests {
         assert_eq!(TradeCursor::parse(&cursor.encode()), Some(cursor));
         assert_eq!(TradeCursor::parse("nope"), None);
         assert_eq!(TradeCursor::parse("12_nope"), None);
+        // Beyond what a BIGINT holds: never issued, refused here rather than in SQL.
+        let id = uuid::Uuid::nil();
+        assert_eq!(
+            TradeCursor::parse(&format!("9223372036854775808_{id}")),
+            None
+        );
+        assert_eq!(TradeCursor::parse(&format!("-1_{id}")), None);
+        assert!(TradeCursor::parse(&format!("9223372036854775807_{id}")).is_some());
     }
 }

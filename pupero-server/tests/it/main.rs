@@ -14,6 +14,8 @@ mod connections;
 mod deposits;
 mod envelope;
 mod events;
+mod hidden_text;
+mod hostile_params;
 mod matrix;
 mod offers;
 mod openapi;
