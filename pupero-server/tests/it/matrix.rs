@@ -163,9 +163,12 @@ async fn got_through(
     path: &str,
     body: Option<serde_json::Value>,
 ) -> (bool, u16, String) {
+    // A fresh key on every request: the money steps need one, and it lets their refusals be
+    // about the caller rather than a missing header.
     let mut request = app
         .raw()
-        .request(method.parse().unwrap(), format!("{}{path}", app.base_url));
+        .request(method.parse().unwrap(), format!("{}{path}", app.base_url))
+        .header("idempotency-key", uuid::Uuid::new_v4().to_string());
     match credential {
         Credential::None => {}
         Credential::Bearer(token) => request = request.bearer_auth(token),
