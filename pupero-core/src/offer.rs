@@ -23,6 +23,7 @@ use crate::limits::{
 use crate::money::Piconero;
 use crate::price::{EffectivePrice, PriceUnavailable, Pricing, Quote, effective_price};
 use crate::text::{self, Lines};
+use crate::trade::FeeSchedule;
 
 /// Which way the maker trades XMR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -630,22 +631,32 @@ impl Offer {
         )
     }
 
-    /// The trade limits a taker sees: for a sell offer, capped at what the maker has available
-    /// to escrow; `None` when that does not cover the minimum trade. A buy offer's maker pays
-    /// in fiat, so its limits stand as set.
-    pub fn takeable_limits(&self, maker_available: Piconero) -> Option<TradeLimits> {
+    /// The trade limits a taker sees: for a sell offer, capped at the largest trade the
+    /// maker's available balance can escrow with the maker's fee on top
+    /// ([`FeeSchedule::max_escrowable`]); `None` when that does not cover the minimum trade. A
+    /// buy offer's maker pays in fiat, so its limits stand as set.
+    pub fn takeable_limits(
+        &self,
+        maker_available: Piconero,
+        fees: FeeSchedule,
+    ) -> Option<TradeLimits> {
         match self.spec.side {
-            Side::Sell => self.spec.limits.capped_at(maker_available),
+            Side::Sell => {
+                let escrowable =
+                    FeeSchedule::max_escrowable(maker_available, fees.seller_bps(true));
+                self.spec.limits.capped_at(escrowable)
+            }
             Side::Buy => Some(self.spec.limits),
         }
     }
 
-    /// The offer's price if it can be taken right now: it is active, a sell offer's maker has
-    /// the minimum trade available, and it has a price. Visibility does not matter: this is
-    /// the check for an offer opened by its link.
+    /// The offer's price if it can be taken right now: it is active, a sell offer's maker can
+    /// escrow the minimum trade, and it has a price. Visibility does not matter: this is the
+    /// check for an offer opened by its link.
     pub fn takeable(
         &self,
         maker_available: Piconero,
+        fees: FeeSchedule,
         quote: Option<&Quote>,
         now: Timestamp,
         max_age_secs: u64,
@@ -653,23 +664,24 @@ impl Offer {
         if self.status != OfferStatus::Active {
             return None;
         }
-        self.takeable_limits(maker_available)?;
+        self.takeable_limits(maker_available, fees)?;
         self.effective_price(quote, now, max_age_secs).ok()
     }
 
     /// Whether the offer appears in the public search: public and [takeable](Offer::takeable).
     /// A sell offer is listed only while its maker's available balance covers its minimum
-    /// trade, and a margin offer only while its currency has a fresh quote.
+    /// trade and the fee, and a margin offer only while its currency has a fresh quote.
     pub fn listable(
         &self,
         maker_available: Piconero,
+        fees: FeeSchedule,
         quote: Option<&Quote>,
         now: Timestamp,
         max_age_secs: u64,
     ) -> bool {
         self.spec.visibility == Visibility::Public
             && self
-                .takeable(maker_available, quote, now, max_age_secs)
+                .takeable(maker_available, fees, quote, now, max_age_secs)
                 .is_some()
     }
 }
@@ -901,11 +913,12 @@ pub struct OfferPage<'a> {
 }
 
 /// The public search over `offers`, in memory. `available` gives a maker's available XMR
-/// balance and `quotes` the latest quote per currency; quotes older than `max_age_secs` are
-/// stale. Storage adapters implement the same semantics in SQL.
+/// balance, `fees` the platform's fees and `quotes` the latest quote per currency; quotes
+/// older than `max_age_secs` are stale. Storage adapters implement the same semantics in SQL.
 pub fn search<'a>(
     offers: &'a [Offer],
     available: impl Fn(UserId) -> Piconero,
+    fees: FeeSchedule,
     quotes: &[Quote],
     query: &OfferQuery,
     now: Timestamp,
@@ -920,8 +933,8 @@ pub fn search<'a>(
             if offer.visibility() != Visibility::Public {
                 return None;
             }
-            let price = offer.takeable(maker_available, quote, now, max_age_secs)?;
-            let limits = offer.takeable_limits(maker_available)?;
+            let price = offer.takeable(maker_available, fees, quote, now, max_age_secs)?;
+            let limits = offer.takeable_limits(maker_available, fees)?;
             query.matches(offer, limits).then_some(ListedOffer {
                 offer,
                 price,

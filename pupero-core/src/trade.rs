@@ -300,6 +300,43 @@ impl FeeSchedule {
         self.taker_bps
     }
 
+    /// The seller's fee in basis points when the seller is (`true`) or is not the offer's maker.
+    pub const fn seller_bps(&self, seller_is_maker: bool) -> u16 {
+        if seller_is_maker {
+            self.maker_bps
+        } else {
+            self.taker_bps
+        }
+    }
+
+    /// The largest trade amount a seller with `available` XMR can escrow when their fee is
+    /// `seller_bps`: the largest `a` with `a + fee(a) ≤ available`. The market lists exactly
+    /// this as a sell offer's maximum, so what is listed can be taken and one piconero more
+    /// cannot.
+    pub fn max_escrowable(available: Piconero, seller_bps: u16) -> Piconero {
+        debug_assert!(
+            seller_bps <= MAX_FEE_BPS,
+            "a schedule is bounded when built"
+        );
+        let debit = |a: u64| -> Option<u64> {
+            let fee = Self::fee(Piconero::new(a), seller_bps).ok()?;
+            a.checked_add(fee.as_u64())
+        };
+        let whole = u128::from(BPS_PER_WHOLE);
+        // a + a·bps/10000 ≤ available at this estimate; flooring the fee lets at most two
+        // more piconero fit, which the loop finds.
+        let estimate = u128::from(available.as_u64()) * whole / (whole + u128::from(seller_bps));
+        let mut best = u64::try_from(estimate).unwrap_or(u64::MAX);
+        debug_assert!(debit(best).is_some_and(|d| d <= available.as_u64()));
+        while let Some(next) = best.checked_add(1)
+            && debit(next).is_some_and(|d| d <= available.as_u64())
+        {
+            best = next;
+        }
+        debug_assert!(debit(best).is_some_and(|d| d <= available.as_u64()));
+        Piconero::new(best)
+    }
+
     /// The fee of `bps` basis points on `amount`, rounded down (in the user's favour).
     fn fee(amount: Piconero, bps: u16) -> Result<Piconero, TradeError> {
         debug_assert!(bps <= MAX_FEE_BPS, "a schedule is bounded when built");

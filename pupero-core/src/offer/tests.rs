@@ -1,5 +1,6 @@
 use super::*;
 use crate::fiat::MarginPercent;
+use crate::trade::FeeSchedule;
 
 const MAX_AGE_SECS: u64 = 600;
 
@@ -337,7 +338,13 @@ fn listability() {
     let sell = offer(1, 7, spec(Side::Sell, margin("1"), "1", "5"));
     let check = |o: &Offer, available: &str, quote: Option<&Quote>, now: u64, expected: bool| {
         assert_eq!(
-            o.listable(xmr(available), quote, at(now), MAX_AGE_SECS),
+            o.listable(
+                xmr(available),
+                FeeSchedule::FREE,
+                quote,
+                at(now),
+                MAX_AGE_SECS
+            ),
             expected,
             "{:?} {:?} with {available} XMR, {quote:?} at {now}s",
             o.side(),
@@ -365,18 +372,34 @@ fn listability() {
     // ... but an unlisted offer can be taken through its link.
     assert!(
         unlisted
-            .takeable(xmr("0"), None, at(1), MAX_AGE_SECS)
+            .takeable(xmr("0"), FeeSchedule::FREE, None, at(1), MAX_AGE_SECS)
             .is_some()
     );
     assert_eq!(
-        sell.takeable(xmr("3"), fresh, at(0), MAX_AGE_SECS)
+        sell.takeable(xmr("3"), FeeSchedule::FREE, fresh, at(0), MAX_AGE_SECS)
             .map(|p| p.price().to_string()),
         Some("202".to_owned())
     );
     assert_eq!(
-        sell.takeable_limits(xmr("3")),
+        sell.takeable_limits(xmr("3"), FeeSchedule::FREE),
         TradeLimits::new(xmr("1"), xmr("3")).ok()
     );
+    // With the maker's 1% on top, 3 XMR escrow at most 2.970297029703 XMR (its fee rounds down
+    // to 0.029702970297: exactly 3 in all), and the minimum
+    // needs 1.01.
+    let one_percent = FeeSchedule::new(100, 0).unwrap();
+    assert_eq!(
+        sell.takeable_limits(xmr("3"), one_percent),
+        TradeLimits::new(xmr("1"), xmr("2.970297029703")).ok()
+    );
+    assert!(sell.listable(xmr("1.01"), one_percent, fresh, at(0), MAX_AGE_SECS));
+    assert!(!sell.listable(
+        xmr("1.009999999999"),
+        one_percent,
+        fresh,
+        at(0),
+        MAX_AGE_SECS
+    ));
 }
 
 #[test]
@@ -483,7 +506,15 @@ fn search_filters_sorts_and_pages() {
     let quotes = [eur_quote("200", 0)];
     let run = |filter: OfferFilter, after: Option<OfferCursor>, size: u32, now: u64| {
         let q = OfferQuery::new(filter, None, Some(size), after).unwrap();
-        let page = search(&offers, available, &quotes, &q, at(now), MAX_AGE_SECS);
+        let page = search(
+            &offers,
+            available,
+            FeeSchedule::FREE,
+            &quotes,
+            &q,
+            at(now),
+            MAX_AGE_SECS,
+        );
         let ids: Vec<String> = page
             .offers
             .iter()
@@ -533,7 +564,15 @@ fn search_filters_sorts_and_pages() {
     // Limits shown are capped at a sell maker's balance.
     let q = OfferQuery::new(eur_sell_sepa, None, None, None).unwrap();
     let poor = |_: UserId| xmr("2");
-    let page = search(&offers, poor, &quotes, &q, at(0), MAX_AGE_SECS);
+    let page = search(
+        &offers,
+        poor,
+        FeeSchedule::FREE,
+        &quotes,
+        &q,
+        at(0),
+        MAX_AGE_SECS,
+    );
     assert!(page.offers.iter().all(|l| l.limits.max() <= xmr("2")));
 }
 
@@ -553,7 +592,15 @@ fn descending_search_pages_without_overlap() {
     let mut after = None;
     for _ in 0..10 {
         let q = OfferQuery::new(filter, None, Some(2), after).unwrap();
-        let page = search(&offers, |_| Piconero::ZERO, &[], &q, at(0), MAX_AGE_SECS);
+        let page = search(
+            &offers,
+            |_| Piconero::ZERO,
+            FeeSchedule::FREE,
+            &[],
+            &q,
+            at(0),
+            MAX_AGE_SECS,
+        );
         seen.extend(page.offers.iter().map(|l| l.offer.id().as_u128()));
         after = page.next;
         if after.is_none() {
@@ -584,7 +631,7 @@ mod prop {
             let sort = if descending { PriceSort::Descending } else { PriceSort::Ascending };
             let all = OfferQuery::new(OfferFilter::default(), Some(sort), Some(MAX_OFFER_PAGE_SIZE), None)
                 .unwrap();
-            let expected: Vec<OfferId> = search(&offers, |_| Piconero::ZERO, &[], &all, at(0), MAX_AGE_SECS)
+            let expected: Vec<OfferId> = search(&offers, |_| Piconero::ZERO, FeeSchedule::FREE, &[], &all, at(0), MAX_AGE_SECS)
                 .offers
                 .iter()
                 .map(|l| l.offer.id())
@@ -595,7 +642,7 @@ mod prop {
             for _ in 0..=offers.len() {
                 let q = OfferQuery::new(OfferFilter::default(), Some(sort), Some(page_size), after)
                     .unwrap();
-                let page = search(&offers, |_| Piconero::ZERO, &[], &q, at(0), MAX_AGE_SECS);
+                let page = search(&offers, |_| Piconero::ZERO, FeeSchedule::FREE, &[], &q, at(0), MAX_AGE_SECS);
                 prop_assert!(page.offers.len() <= usize::try_from(page_size).unwrap());
                 seen.extend(page.offers.iter().map(|l| l.offer.id()));
                 after = page.next;
@@ -619,4 +666,129 @@ fn a_worse_price_is_worse_for_whoever_takes() {
     assert!(Side::Buy.worse_for_taker(p("149.99"), p("150")));
     assert!(!Side::Buy.worse_for_taker(p("150"), p("150")));
     assert!(!Side::Buy.worse_for_taker(p("150.01"), p("150")));
+}
+
+mod takeable_limits {
+    //! What the market lists is exactly what can be taken: the listed maximum of a sell offer
+    //! opens (its escrow, fee included, fits the maker's balance in a real ledger book) and
+    //! one piconero more does not.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::ledger::{
+        AccountCode, AccountFlags, LedgerBook, LedgerId, NewAccount, NewTransfer, Outcome,
+        TransferCode, TransferOp,
+    };
+    use crate::trade::{FeeSchedule, OpenTrade, Party, Trade};
+    use crate::{AccountId, TradeId, TransferId};
+
+    const MAKER: u128 = 7;
+    const TAKER: u128 = 8;
+
+    fn fee_account() -> AccountId {
+        AccountId::from_u128(100)
+    }
+
+    /// A book where the maker has exactly `available`.
+    fn book(available: Piconero) -> LedgerBook {
+        let mut book = LedgerBook::new();
+        let bank = AccountId::from_u128(200);
+        let accounts = [
+            NewAccount::user_xmr(AccountId::user_xmr(UserId::from_u128(MAKER))),
+            NewAccount::user_xmr(AccountId::user_xmr(UserId::from_u128(TAKER))),
+            NewAccount {
+                id: fee_account(),
+                ledger: LedgerId::XMR,
+                code: AccountCode::PlatformFees,
+                flags: AccountFlags::DEBITS_MUST_NOT_EXCEED_CREDITS,
+            },
+            NewAccount {
+                id: bank,
+                ledger: LedgerId::XMR,
+                code: AccountCode::Equity,
+                flags: AccountFlags::NONE,
+            },
+        ];
+        assert!(
+            book.create_accounts(&accounts, at(0))
+                .iter()
+                .all(Result::is_ok)
+        );
+        if !available.is_zero() {
+            let funding = NewTransfer::xmr(
+                TransferId::from_u128(1),
+                TransferOp::Single {
+                    debit: bank,
+                    credit: AccountId::user_xmr(UserId::from_u128(MAKER)),
+                    amount: available,
+                },
+                TransferCode::Deposit,
+            );
+            assert_eq!(
+                book.create_transfers(&[funding], at(0)),
+                [Ok(Outcome::Created)]
+            );
+        }
+        book
+    }
+
+    /// Whether a trade of `amount` on `offer` opens and its escrow fits the maker's balance.
+    fn takes(offer: &Offer, available: Piconero, fees: FeeSchedule, amount: Piconero) -> bool {
+        if !offer.limits().contains(amount) {
+            return false;
+        }
+        let params = OpenTrade {
+            id: TradeId::from_u128(42),
+            offer: offer.id(),
+            seller: offer.owner(),
+            buyer: UserId::from_u128(TAKER),
+            maker: Party::Seller,
+            amount,
+            price: Price::parse("150").unwrap(),
+            currency: offer.currency(),
+            window: offer.payment_window(),
+            fees,
+            fee_account: fee_account(),
+        };
+        let Ok((_, plan)) = Trade::open(params, at(0)) else {
+            return false;
+        };
+        book(available)
+            .create_transfers(&plan, at(0))
+            .iter()
+            .all(|r| *r == Ok(Outcome::Created))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn the_listed_maximum_is_takeable_and_one_piconero_more_is_not(
+            available in 0u64..=50_000_000_000_000,
+            maker_bps in 0..=crate::limits::MAX_FEE_BPS,
+            taker_bps in 0..=crate::limits::MAX_FEE_BPS,
+            min in 1_000_000_000u64..=5_000_000_000_000,
+            extra in 0u64..=40_000_000_000_000,
+        ) {
+            let fees = FeeSchedule::new(maker_bps, taker_bps).unwrap();
+            let available = Piconero::new(available);
+            let limits = TradeLimits::new(Piconero::new(min), Piconero::new(min + extra)).unwrap();
+            let sell = Offer::create(
+                OfferId::from_u128(1),
+                UserId::from_u128(MAKER),
+                NewOffer { limits, ..spec(Side::Sell, fixed("150"), "1", "1") },
+                at(0),
+            );
+            match sell.takeable_limits(available, fees) {
+                Some(listed) => {
+                    prop_assert!(takes(&sell, available, fees, listed.min()));
+                    prop_assert!(takes(&sell, available, fees, listed.max()));
+                    let one_more = listed.max().checked_add(Piconero::new(1)).unwrap();
+                    prop_assert!(!takes(&sell, available, fees, one_more));
+                }
+                None => prop_assert!(!takes(&sell, available, fees, limits.min())),
+            }
+        }
+    }
 }

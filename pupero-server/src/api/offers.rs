@@ -369,7 +369,17 @@ impl OffersApi {
             .effective_price(quotes.first(), self.state.now(), self.max_quote_age_secs())
             .ok()
             .map(|p| p.price());
-        Ok(Json(view(&offer, effective, offer.limits())))
+        // What a taker can take now, as the market lists it; the limits as set when the maker
+        // cannot cover even the minimum (the offer is then not takeable at all).
+        let available = self.available(&[offer.owner()]).await?;
+        let maker_available = available
+            .get(&offer.owner())
+            .copied()
+            .unwrap_or(Piconero::ZERO);
+        let limits = offer
+            .takeable_limits(maker_available, self.state.settings.fees)
+            .unwrap_or_else(|| offer.limits());
+        Ok(Json(view(&offer, effective, limits)))
     }
 
     /// Changes an offer: the full new state (side and currency must stay). Owner only.
@@ -524,6 +534,7 @@ impl OffersApi {
         let page = pupero_core::offer::search(
             &candidates,
             |owner| available.get(&owner).copied().unwrap_or(Piconero::ZERO),
+            self.state.settings.fees,
             &quotes,
             &query,
             self.state.now(),

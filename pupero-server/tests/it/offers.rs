@@ -49,8 +49,8 @@ app_test!(posted_offers_reach_the_market_when_funded, |app| {
     let page = market.search_offers(&search).await.unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(
-        page.items[0].max_amount, "1",
-        "the limits shown are what the seller can cover"
+        page.items[0].max_amount, "0.990099009901",
+        "the limits shown are what the seller can cover, the maker's 1% fee included"
     );
     assert_eq!(page.items[0].effective_price.as_deref(), Some("150.5"));
     assert_eq!(market.offer(offer.id).await.unwrap().id, offer.id);

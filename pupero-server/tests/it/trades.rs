@@ -643,3 +643,37 @@ app_test!(nobody_trades_with_a_disabled_or_deleted_maker, |app| {
     let error = open(&m.buyer, offer.id, "0.5").await.unwrap_err();
     assert_eq!(code(&error), "NOT_FOUND");
 });
+
+// The market lists exactly what can be taken, the maker's 1% fee included: a seller with
+// 1.288 XMR is listed up to 1.275247524753 (plus its fee, rounded down to 0.012752475247: 1.288
+// exactly), and one piconero more is refused.
+app_test!(the_market_lists_exactly_what_can_be_taken, |app| {
+    let (seller, seller_id) = app.user("seller").await;
+    let (buyer, _) = app.user("buyer").await;
+    app.fund(seller_id, "1.288").await;
+    let id = seller
+        .create_offer(&offer("sell", "0.1", "2"))
+        .await
+        .unwrap()
+        .id;
+    let search = pupero_sdk::OfferSearch {
+        side: Some("sell"),
+        ..Default::default()
+    };
+    let listed = buyer.search_offers(&search).await.unwrap().items;
+    assert_eq!(listed.len(), 1);
+    let max = listed[0].max_amount.clone();
+    assert_eq!(max, "1.275247524753");
+    assert_eq!(
+        buyer.offer(id).await.unwrap().max_amount,
+        max,
+        "the offer's page too"
+    );
+    let one_more = xmr(&max).checked_add(Piconero::new(1)).unwrap();
+    let e = open(&buyer, id, &one_more.to_xmr_string())
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "INSUFFICIENT_FUNDS");
+    let trade = open(&buyer, id, &max).await.unwrap();
+    assert_eq!(trade.escrowed, "1.288");
+});
