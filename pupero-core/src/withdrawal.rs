@@ -160,29 +160,32 @@ pub fn hold_plan(
     amount: Piconero,
 ) -> Result<Vec<NewTransfer>, WithdrawalError> {
     let (amount, max_fee) = held(amount)?;
-    Ok(vec![
-        NewTransfer::xmr(
-            amount_hold_id(id),
-            TransferOp::Pending {
-                debit: user,
-                credit: AccountId::hot_wallet(),
-                amount,
-                timeout_secs: 0,
-            },
-            TransferCode::Withdrawal,
-        )
-        .linked(),
-        NewTransfer::xmr(
-            fee_hold_id(id),
-            TransferOp::Pending {
-                debit: user,
-                credit: AccountId::hot_wallet(),
-                amount: max_fee,
-                timeout_secs: 0,
-            },
-            TransferCode::WithdrawalFee,
-        ),
-    ])
+    Ok(tagged(
+        id,
+        vec![
+            NewTransfer::xmr(
+                amount_hold_id(id),
+                TransferOp::Pending {
+                    debit: user,
+                    credit: AccountId::hot_wallet(),
+                    amount,
+                    timeout_secs: 0,
+                },
+                TransferCode::Withdrawal,
+            )
+            .linked(),
+            NewTransfer::xmr(
+                fee_hold_id(id),
+                TransferOp::Pending {
+                    debit: user,
+                    credit: AccountId::hot_wallet(),
+                    amount: max_fee,
+                    timeout_secs: 0,
+                },
+                TransferCode::WithdrawalFee,
+            ),
+        ],
+    ))
 }
 
 /// Settles a broadcast withdrawal: the amount in full and `fee` of the fee reserve (the rest
@@ -193,46 +196,60 @@ pub fn settle_plan(id: Uuid, fee: Piconero) -> Vec<NewTransfer> {
         fee <= MAX_WITHDRAWAL_FEE,
         "a withdrawal's fee share is within its reserve"
     );
-    vec![
-        NewTransfer::xmr(
-            transfer_id(id, "settle-amount"),
-            TransferOp::Post {
-                pending_id: amount_hold_id(id),
-                amount: None,
-            },
-            TransferCode::Withdrawal,
-        )
-        .linked(),
-        NewTransfer::xmr(
-            transfer_id(id, "settle-fee"),
-            TransferOp::Post {
-                pending_id: fee_hold_id(id),
-                amount: Some(fee),
-            },
-            TransferCode::WithdrawalFee,
-        ),
-    ]
+    tagged(
+        id,
+        vec![
+            NewTransfer::xmr(
+                transfer_id(id, "settle-amount"),
+                TransferOp::Post {
+                    pending_id: amount_hold_id(id),
+                    amount: None,
+                },
+                TransferCode::Withdrawal,
+            )
+            .linked(),
+            NewTransfer::xmr(
+                transfer_id(id, "settle-fee"),
+                TransferOp::Post {
+                    pending_id: fee_hold_id(id),
+                    amount: Some(fee),
+                },
+                TransferCode::WithdrawalFee,
+            ),
+        ],
+    )
 }
 
 /// Refunds a withdrawal that was certainly never broadcast: both holds voided.
 pub fn refund_plan(id: Uuid) -> Vec<NewTransfer> {
-    vec![
-        NewTransfer::xmr(
-            transfer_id(id, "refund-amount"),
-            TransferOp::Void {
-                pending_id: amount_hold_id(id),
-            },
-            TransferCode::Withdrawal,
-        )
-        .linked(),
-        NewTransfer::xmr(
-            transfer_id(id, "refund-fee"),
-            TransferOp::Void {
-                pending_id: fee_hold_id(id),
-            },
-            TransferCode::WithdrawalFee,
-        ),
-    ]
+    tagged(
+        id,
+        vec![
+            NewTransfer::xmr(
+                transfer_id(id, "refund-amount"),
+                TransferOp::Void {
+                    pending_id: amount_hold_id(id),
+                },
+                TransferCode::Withdrawal,
+            )
+            .linked(),
+            NewTransfer::xmr(
+                transfer_id(id, "refund-fee"),
+                TransferOp::Void {
+                    pending_id: fee_hold_id(id),
+                },
+                TransferCode::WithdrawalFee,
+            ),
+        ],
+    )
+}
+
+/// Every transfer of a withdrawal carries its id in `user_data`, so that a statement names
+/// the withdrawal each line is about ([`crate::ledger::Transfer::cause`]).
+fn tagged(id: Uuid, plan: Vec<NewTransfer>) -> Vec<NewTransfer> {
+    plan.into_iter()
+        .map(|t| t.with_user_data(id.as_u128()))
+        .collect()
 }
 
 /// Splits the fee of a transaction paying `n` withdrawals: equal shares rounded down, the
@@ -254,6 +271,37 @@ pub fn split_fee(fee: Piconero, n: usize) -> Vec<Piconero> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_transfer_of_a_withdrawal_names_it() {
+        let id = Uuid::from_u128(0x5eed);
+        let user = AccountId::user_xmr(crate::UserId::from_u128(1));
+        let amount = Piconero::new(1_000_000_000_000);
+        let plans = [
+            hold_plan(id, user, amount).unwrap(),
+            settle_plan(id, Piconero::new(1)),
+            refund_plan(id),
+        ];
+        for transfer in plans.iter().flatten() {
+            assert_eq!(
+                crate::ledger::Transfer {
+                    id: transfer.id,
+                    debit_account_id: user,
+                    credit_account_id: AccountId::hot_wallet(),
+                    amount,
+                    pending_id: None,
+                    timeout_secs: 0,
+                    ledger: crate::ledger::LedgerId::XMR,
+                    code: transfer.code,
+                    kind: crate::ledger::TransferKind::Pending,
+                    user_data: transfer.user_data,
+                    timestamp: crate::Timestamp::EPOCH,
+                }
+                .cause(),
+                crate::ledger::Cause::Withdrawal(id)
+            );
+        }
+    }
     use crate::ledger::{AccountFlags, LedgerBook, NewAccount};
     use crate::{Clock as _, ManualClock, Timestamp, UserId};
 

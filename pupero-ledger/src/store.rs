@@ -1,11 +1,13 @@
 //! [`SqlLedger`]: the ledger store on SQLite or MariaDB.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use pupero_core::ledger::{
     Account, AccountCode, AccountResult, HistoryCursor, HistoryPage, HistoryQuery, LedgerId,
-    LedgerStore, NewAccount, NewTransfer, Outcome, Transfer, TransferError, TransferResult,
+    LedgerStore, Movement, MovementPage, NewAccount, NewTransfer, Outcome, Transfer, TransferError,
+    TransferKind, TransferResult,
 };
 use pupero_core::limits::{
     MAX_ACCOUNTS_PER_BATCH, MAX_EXPIRIES_PER_SWEEP, MAX_TRANSFERS_PER_BATCH,
@@ -53,6 +55,64 @@ pub struct SqlLedger {
 }
 
 impl SqlLedger {
+    /// A page of `account`'s transfers, newest first; only those that start a movement
+    /// (singles and holds, not the posts, voids and expiries of holds) when `starts_only`.
+    async fn history_page(
+        &self,
+        account: AccountId,
+        query: HistoryQuery,
+        starts_only: bool,
+    ) -> Result<HistoryPage, Error> {
+        // Each side has its own (account, seq) index; the union of two short index scans beats
+        // one scan of the whole table filtered by `debit = ? OR credit = ?`.
+        let before = match query.before() {
+            Some(cursor) => i64::try_from(cursor.seq())
+                .map_err(|_| crate::error::corrupt("cursor out of range"))?,
+            None => i64::MAX,
+        };
+        let fetch = i64::from(query.limit()) + 1;
+        let starts = if starts_only {
+            " AND pending_id IS NULL"
+        } else {
+            ""
+        };
+        let side = |column: &str| {
+            format!(
+                "SELECT * FROM (SELECT seq, {TRANSFER_COLUMNS} FROM ledger_transfers \
+                 WHERE {column} = ? AND seq < ?{starts} ORDER BY seq DESC LIMIT ?) AS {column}_side"
+            )
+        };
+        let sql = format!(
+            "{} UNION ALL {} ORDER BY seq DESC LIMIT ?",
+            side("debit_account_id"),
+            side("credit_account_id")
+        );
+        let id = account.to_string();
+        let rows = sqlx::query(AssertSqlSafe(sql))
+            .bind(id.clone())
+            .bind(before)
+            .bind(fetch)
+            .bind(id)
+            .bind(before)
+            .bind(fetch)
+            .bind(fetch)
+            .fetch_all(&self.reader)
+            .await?;
+        let limit = usize::try_from(query.limit()).unwrap_or(usize::MAX);
+        let mut transfers = Vec::with_capacity(rows.len().min(limit));
+        let mut last_seq = None;
+        for row in rows.iter().take(limit) {
+            transfers.push(db::transfer_from_row(row)?);
+            last_seq = Some(row.try_get::<i64, _>("seq")?);
+        }
+        let next = match (rows.len() > limit, last_seq) {
+            (true, Some(seq)) => Some(HistoryCursor::from_seq(
+                u64::try_from(seq).map_err(|_| crate::error::corrupt("negative seq"))?,
+            )),
+            _ => None,
+        };
+        Ok(HistoryPage { transfers, next })
+    }
     /// Connects, applies pending migrations and starts the writer task. Must be called inside
     /// a Tokio runtime.
     pub async fn open(options: LedgerOptions) -> Result<SqlLedger, Error> {
@@ -278,50 +338,53 @@ impl LedgerStore for SqlLedger {
         account: AccountId,
         query: HistoryQuery,
     ) -> Result<HistoryPage, Error> {
-        // Each side has its own (account, seq) index; the union of two short index scans beats
-        // one scan of the whole table filtered by `debit = ? OR credit = ?`.
-        let before = match query.before() {
-            Some(cursor) => i64::try_from(cursor.seq())
-                .map_err(|_| crate::error::corrupt("cursor out of range"))?,
-            None => i64::MAX,
-        };
-        let fetch = i64::from(query.limit()) + 1;
-        let side = |column: &str| {
-            format!(
-                "SELECT * FROM (SELECT seq, {TRANSFER_COLUMNS} FROM ledger_transfers \
-                 WHERE {column} = ? AND seq < ? ORDER BY seq DESC LIMIT ?) AS {column}_side"
-            )
-        };
-        let sql = format!(
-            "{} UNION ALL {} ORDER BY seq DESC LIMIT ?",
-            side("debit_account_id"),
-            side("credit_account_id")
-        );
-        let id = account.to_string();
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(id.clone())
-            .bind(before)
-            .bind(fetch)
-            .bind(id)
-            .bind(before)
-            .bind(fetch)
-            .bind(fetch)
-            .fetch_all(&self.reader)
-            .await?;
-        let limit = usize::try_from(query.limit()).unwrap_or(usize::MAX);
-        let mut transfers = Vec::with_capacity(rows.len().min(limit));
-        let mut last_seq = None;
-        for row in rows.iter().take(limit) {
-            transfers.push(db::transfer_from_row(row)?);
-            last_seq = Some(row.try_get::<i64, _>("seq")?);
+        self.history_page(account, query, false).await
+    }
+
+    async fn account_movements(
+        &self,
+        account: AccountId,
+        query: HistoryQuery,
+    ) -> Result<MovementPage, Error> {
+        let page = self.history_page(account, query, true).await?;
+        let holds: Vec<String> = page
+            .transfers
+            .iter()
+            .filter(|t| t.kind == TransferKind::Pending)
+            .map(|t| t.id.to_string())
+            .collect();
+        let mut settlements: HashMap<TransferId, Transfer> = HashMap::new();
+        if !holds.is_empty() {
+            // A hold is settled at most once (the ledger refuses a second post or void), so
+            // each id finds one transfer or none.
+            let sql = format!(
+                "SELECT {TRANSFER_COLUMNS} FROM ledger_transfers WHERE pending_id IN ({})",
+                placeholders(holds.len())
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for id in &holds {
+                q = q.bind(id.clone());
+            }
+            for row in q.fetch_all(&self.reader).await? {
+                let settlement = db::transfer_from_row(&row)?;
+                let hold = settlement
+                    .pending_id
+                    .ok_or_else(|| crate::error::corrupt("a settlement names no hold"))?;
+                settlements.insert(hold, settlement);
+            }
         }
-        let next = match (rows.len() > limit, last_seq) {
-            (true, Some(seq)) => Some(HistoryCursor::from_seq(
-                u64::try_from(seq).map_err(|_| crate::error::corrupt("negative seq"))?,
-            )),
-            _ => None,
-        };
-        Ok(HistoryPage { transfers, next })
+        let movements = page
+            .transfers
+            .into_iter()
+            .map(|transfer| Movement {
+                settlement: settlements.remove(&transfer.id),
+                transfer,
+            })
+            .collect();
+        Ok(MovementPage {
+            movements,
+            next: page.next,
+        })
     }
 
     async fn expire_pending(&self) -> Result<u32, Error> {

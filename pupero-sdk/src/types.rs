@@ -81,20 +81,32 @@ pub struct Balance {
 /// One ledger transfer touching the caller's account.
 #[derive(Debug, Clone, Deserialize)]
 pub struct LedgerEntry {
-    /// Transfer id.
+    /// The transfer that started the movement.
     pub id: Uuid,
     /// `credit` or `debit`, from the caller's side.
     pub direction: String,
-    /// The amount.
+    /// What moved in the end (for a hold still waiting, what is held).
     pub amount: Piconero,
+    /// For a hold: what it held at first.
+    pub held: Option<Piconero>,
+    /// `completed`, `held`, `returned` or `expired`.
+    pub status: String,
     /// Why money moved.
     pub code: String,
-    /// `single`, `pending`, `post`, `void` or `expiry`.
-    pub kind: String,
-    /// The hold a post, void or expiry resolved.
-    pub pending_id: Option<Uuid>,
-    /// Unix milliseconds.
+    /// For a hold that ended: why.
+    pub outcome_code: Option<String>,
+    /// `trade`, `deposit`, `withdrawal` or `other`.
+    pub cause: String,
+    /// The trade it is about.
+    pub trade_id: Option<Uuid>,
+    /// The withdrawal it is about.
+    pub withdrawal_id: Option<Uuid>,
+    /// The deposit's transaction.
+    pub txid: Option<String>,
+    /// When it started, unix milliseconds.
     pub timestamp_ms: u64,
+    /// When it ended; absent while held.
+    pub settled_at_ms: Option<u64>,
 }
 
 /// A page of ledger history.

@@ -24,7 +24,9 @@ mod port;
 mod tests;
 
 pub use book::{Changes, LedgerBook, expiry_id};
-pub use port::{HistoryCursor, HistoryPage, HistoryQuery, LedgerStore};
+pub use port::{
+    HistoryCursor, HistoryPage, HistoryQuery, LedgerStore, Movement, MovementPage, MovementStatus,
+};
 
 use crate::clock::Timestamp;
 use crate::ids::{AccountId, TransferId};
@@ -502,7 +504,46 @@ pub struct Transfer {
     pub timestamp: Timestamp,
 }
 
+/// What a transfer is about, read from its code and `user_data`: trades and withdrawals tag
+/// every transfer they make with their id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+    /// A trade's escrow, release, refund, fee or resolution.
+    Trade(crate::TradeId),
+    /// A withdrawal's amount or network fee.
+    Withdrawal(uuid::Uuid),
+    /// An on-chain deposit (its transaction is the deposit's record).
+    Deposit,
+    /// Anything else: corrections, the platform's own fees.
+    Other,
+}
+
 impl Transfer {
+    /// What the transfer is about.
+    pub fn cause(&self) -> Cause {
+        let tagged = self.user_data != 0;
+        match self.code {
+            TransferCode::TradeEscrow
+            | TransferCode::TradeRelease
+            | TransferCode::TradeRefund
+            | TransferCode::TradeFee
+            | TransferCode::DisputeResolution
+                if tagged =>
+            {
+                Cause::Trade(crate::TradeId::from_u128(self.user_data))
+            }
+            TransferCode::WithdrawalHold
+            | TransferCode::Withdrawal
+            | TransferCode::WithdrawalFee
+                if tagged =>
+            {
+                Cause::Withdrawal(uuid::Uuid::from_u128(self.user_data))
+            }
+            TransferCode::Deposit => Cause::Deposit,
+            _ => Cause::Other,
+        }
+    }
+
     /// When a pending transfer expires, if it has a timeout.
     pub fn expires_at(&self) -> Option<Timestamp> {
         (self.kind == TransferKind::Pending && self.timeout_secs > 0)

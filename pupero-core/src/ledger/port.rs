@@ -2,7 +2,10 @@
 
 use async_trait::async_trait;
 
-use super::{Account, AccountResult, NewAccount, NewTransfer, Transfer, TransferResult};
+use super::{
+    Account, AccountResult, NewAccount, NewTransfer, Transfer, TransferKind, TransferResult,
+};
+use crate::Piconero;
 use crate::ids::{AccountId, TransferId};
 use crate::limits::{DEFAULT_HISTORY_PAGE_SIZE, MAX_HISTORY_PAGE_SIZE};
 
@@ -42,6 +45,15 @@ pub trait LedgerStore: Send + Sync {
         account: AccountId,
         query: HistoryQuery,
     ) -> Result<HistoryPage, Self::Error>;
+
+    /// What moved in and out of `account`, newest first, as a statement reads: every single
+    /// and pending transfer, each hold with the transfer that settled it (posted, voided or
+    /// expired) instead of that transfer on a line of its own.
+    async fn account_movements(
+        &self,
+        account: AccountId,
+        query: HistoryQuery,
+    ) -> Result<MovementPage, Self::Error>;
 
     /// Expires pending transfers whose timeout has passed, at most
     /// [`crate::limits::MAX_EXPIRIES_PER_SWEEP`] per call; returns how many it expired.
@@ -126,6 +138,84 @@ impl Default for HistoryQuery {
 pub struct HistoryPage {
     /// The transfers, newest first.
     pub transfers: Vec<Transfer>,
+    /// Where the next (older) page starts, or `None` on the last page.
+    pub next: Option<HistoryCursor>,
+}
+
+/// One movement of an account's money: a single transfer, or a hold and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Movement {
+    /// A single or pending transfer.
+    pub transfer: Transfer,
+    /// For a pending transfer that ended, the post, void or expiry that ended it.
+    pub settlement: Option<Transfer>,
+}
+
+/// Where a movement stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MovementStatus {
+    /// Done: a single transfer, or a hold posted (in full or in part; the rest returned).
+    Completed,
+    /// A hold still waiting for its outcome.
+    Held,
+    /// A hold voided: nothing moved in the end.
+    Returned,
+    /// A hold that ran out of time: nothing moved in the end.
+    Expired,
+}
+
+impl MovementStatus {
+    /// The stable name: `completed`, `held`, `returned` or `expired`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MovementStatus::Completed => "completed",
+            MovementStatus::Held => "held",
+            MovementStatus::Returned => "returned",
+            MovementStatus::Expired => "expired",
+        }
+    }
+}
+
+impl Movement {
+    /// Where it stands.
+    pub fn status(&self) -> MovementStatus {
+        match (self.transfer.kind, self.settlement.as_ref().map(|s| s.kind)) {
+            (TransferKind::Pending, None) => MovementStatus::Held,
+            (TransferKind::Pending, Some(TransferKind::Post)) => MovementStatus::Completed,
+            (TransferKind::Pending, Some(TransferKind::Void)) => MovementStatus::Returned,
+            (TransferKind::Pending, Some(_)) => MovementStatus::Expired,
+            _ => MovementStatus::Completed,
+        }
+    }
+
+    /// What moved in the end: a single transfer's amount, what a post posted, nothing for a
+    /// returned or expired hold; while held, the amount held.
+    pub fn amount(&self) -> Piconero {
+        match self.status() {
+            MovementStatus::Completed => self
+                .settlement
+                .as_ref()
+                .map_or(self.transfer.amount, |posted| posted.amount),
+            MovementStatus::Held => self.transfer.amount,
+            MovementStatus::Returned | MovementStatus::Expired => Piconero::ZERO,
+        }
+    }
+
+    /// When it ended (or happened, for a single transfer); `None` while held.
+    pub fn settled_at(&self) -> Option<crate::clock::Timestamp> {
+        match (&self.settlement, self.transfer.kind) {
+            (Some(settlement), _) => Some(settlement.timestamp),
+            (None, TransferKind::Pending) => None,
+            (None, _) => Some(self.transfer.timestamp),
+        }
+    }
+}
+
+/// A page of movements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MovementPage {
+    /// The movements, newest first (by when they started).
+    pub movements: Vec<Movement>,
     /// Where the next (older) page starts, or `None` on the last page.
     pub next: Option<HistoryCursor>,
 }

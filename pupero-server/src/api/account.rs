@@ -5,7 +5,9 @@ use std::sync::Arc;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use pupero_core::ledger::{HistoryCursor, HistoryQuery, LedgerStore, Transfer};
+use pupero_core::ledger::{
+    Cause, HistoryCursor, HistoryQuery, LedgerStore, Movement, TransferKind,
+};
 use pupero_core::limits::DEFAULT_HISTORY_PAGE_SIZE;
 use pupero_core::{AccountId, Piconero, Scope};
 use uuid::Uuid;
@@ -45,23 +47,39 @@ pub struct Balance {
     pub incoming: String,
 }
 
-/// One ledger transfer touching the caller's account.
+/// One line of the caller's statement: money in or out, or held, and why. A hold (escrow of a
+/// trade, a withdrawal's amount or fee reserve) and its outcome are one line with a status.
 #[derive(Debug, Object)]
 pub struct LedgerEntry {
-    /// Transfer id.
+    /// The transfer that started the movement.
     pub id: Uuid,
     /// `credit` (money in) or `debit` (money out), from the caller's side.
     pub direction: String,
-    /// Decimal XMR.
+    /// Decimal XMR that moved in the end: for a hold posted in part (a withdrawal's fee
+    /// reserve) what was charged; zero for a hold returned or expired; while held, what is held.
     pub amount: String,
-    /// Why money moved: `deposit`, `trade_escrow`, `trade_release`, ...
+    /// For a hold: what it held at first.
+    pub held: Option<String>,
+    /// `completed`, `held` (waiting for its outcome), `returned` or `expired`.
+    pub status: String,
+    /// Why money moved: `deposit`, `trade_escrow`, `trade_fee`, `withdrawal`,
+    /// `withdrawal_fee`, `dispute_resolution`, `adjustment`, ...
     pub code: String,
-    /// `single`, `pending`, `post`, `void` or `expiry`.
-    pub kind: String,
-    /// The hold a post, void or expiry resolved.
-    pub pending_id: Option<Uuid>,
-    /// Unix milliseconds.
+    /// For a hold that ended: why (`trade_release`, `trade_refund`, `dispute_resolution`,
+    /// `withdrawal`, `withdrawal_fee`, ...).
+    pub outcome_code: Option<String>,
+    /// What it is about: `trade`, `deposit`, `withdrawal` or `other`.
+    pub cause: String,
+    /// The trade, when it is about a trade.
+    pub trade_id: Option<Uuid>,
+    /// The withdrawal, when it is about a withdrawal.
+    pub withdrawal_id: Option<Uuid>,
+    /// The deposit's transaction, when it is about a deposit.
+    pub txid: Option<String>,
+    /// When it started, unix milliseconds.
     pub timestamp_ms: u64,
+    /// When it ended (a single transfer: when it happened); absent while held.
+    pub settled_at_ms: Option<u64>,
 }
 
 /// A page of ledger history, newest first.
@@ -122,7 +140,8 @@ impl AccountApi {
         }))
     }
 
-    /// The caller's ledger history, newest first, paginated by cursor.
+    /// The caller's statement, newest first, paginated by cursor: every movement of their
+    /// balance with its cause, a hold and its outcome on one line.
     #[oai(
         path = "/ledger/history",
         method = "get",
@@ -149,16 +168,35 @@ impl AccountApi {
                 HistoryQuery::after(cursor, limit)
             }
         };
-        let account = AccountId::user_xmr(auth.principal().user);
-        let page = self.state.ledger.account_history(account, query).await?;
+        let user = auth.principal().user;
+        let account = AccountId::user_xmr(user);
+        let page = self.state.ledger.account_movements(account, query).await?;
+        let deposits: Vec<_> = page
+            .movements
+            .iter()
+            .filter(|m| m.transfer.cause() == Cause::Deposit)
+            .map(|m| m.transfer.id)
+            .collect();
+        let txids = self.state.store.deposit_txids(user, &deposits).await?;
         Ok(Json(LedgerPage {
-            items: page.transfers.iter().map(|t| entry(account, t)).collect(),
+            items: page
+                .movements
+                .iter()
+                .map(|m| entry(account, m, txids.get(&m.transfer.id)))
+                .collect(),
             next_cursor: page.next.map(|c| c.to_string()),
         }))
     }
 }
 
-fn entry(account: AccountId, t: &Transfer) -> LedgerEntry {
+fn entry(account: AccountId, m: &Movement, txid: Option<&String>) -> LedgerEntry {
+    let t = &m.transfer;
+    let (cause, trade_id, withdrawal_id) = match t.cause() {
+        Cause::Trade(trade) => ("trade", Some(*trade.as_uuid()), None),
+        Cause::Withdrawal(id) => ("withdrawal", None, Some(id)),
+        Cause::Deposit => ("deposit", None, None),
+        Cause::Other => ("other", None, None),
+    };
     LedgerEntry {
         id: *t.id.as_uuid(),
         direction: if t.credit_account_id == account {
@@ -167,10 +205,16 @@ fn entry(account: AccountId, t: &Transfer) -> LedgerEntry {
             "debit"
         }
         .to_owned(),
-        amount: t.amount.to_xmr_string(),
+        amount: m.amount().to_xmr_string(),
+        held: (t.kind == TransferKind::Pending).then(|| t.amount.to_xmr_string()),
+        status: m.status().as_str().to_owned(),
         code: t.code.as_str().to_owned(),
-        kind: format!("{:?}", t.kind).to_lowercase(),
-        pending_id: t.pending_id.map(|p| *p.as_uuid()),
+        outcome_code: m.settlement.as_ref().map(|s| s.code.as_str().to_owned()),
+        cause: cause.to_owned(),
+        trade_id,
+        withdrawal_id,
+        txid: txid.cloned(),
         timestamp_ms: t.timestamp.as_unix_ms(),
+        settled_at_ms: m.settled_at().map(|at| at.as_unix_ms()),
     }
 }

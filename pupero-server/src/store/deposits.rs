@@ -431,12 +431,17 @@ pub async fn mark_deposit_credited_in(
     key: &DepositRef,
     now: Timestamp,
 ) -> Result<bool, StoreError> {
+    let txid =
+        pupero_wallet::Txid::from_hex(&key.txid).ok_or(StoreError::Corrupt("deposit txid"))?;
+    let transfer =
+        pupero_core::deposit::deposit_transfer_id(txid.as_bytes(), key.account, key.index);
     let done = sqlx::query(
-        "UPDATE deposits SET state = 'credited', credited_at_ms = ?, updated_at_ms = ? \
+        "UPDATE deposits SET state = 'credited', credited_at_ms = ?, updated_at_ms = ?, transfer_id = ? \
          WHERE txid = ? AND account_index = ? AND address_index = ? AND state = 'pending'",
     )
     .bind(ms(now)?)
     .bind(ms(now)?)
+    .bind(transfer.to_string())
     .bind(key.txid.clone())
     .bind(i64::from(key.account))
     .bind(i64::from(key.index))
@@ -444,4 +449,33 @@ pub async fn mark_deposit_credited_in(
     .await?
     .rows_affected();
     Ok(done == 1)
+}
+
+impl Store {
+    /// The transactions of `user`'s deposits credited by `transfers`, by transfer.
+    pub async fn deposit_txids(
+        &self,
+        user: pupero_core::UserId,
+        transfers: &[pupero_core::TransferId],
+    ) -> Result<std::collections::HashMap<pupero_core::TransferId, String>, StoreError> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in transfers.chunks(super::MAX_IN_LIST) {
+            let sql = format!(
+                "SELECT transfer_id, txid FROM deposits WHERE user_id = ? AND transfer_id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.to_string());
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                let transfer: String = row.try_get("transfer_id")?;
+                let transfer = transfer
+                    .parse()
+                    .map_err(|_| StoreError::Corrupt("deposit transfer id"))?;
+                found.insert(transfer, row.try_get("txid")?);
+            }
+        }
+        Ok(found)
+    }
 }

@@ -118,6 +118,13 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
         let history = alice.ledger_history_all().await.expect("history");
         assert_eq!(history.len(), 1, "{history:?}");
         assert_eq!(history[0].code, "deposit");
+        assert_eq!(history[0].cause, "deposit");
+        assert_eq!(history[0].status, "completed");
+        assert_eq!(
+            history[0].txid.as_deref(),
+            Some(txid.as_str()),
+            "the statement names it"
+        );
         // Bob saw nothing.
         assert!(bob.deposits(None, None).await.unwrap().items.is_empty());
         assert_eq!(bob.balance().await.unwrap().available, Piconero::ZERO);

@@ -677,3 +677,67 @@ app_test!(the_market_lists_exactly_what_can_be_taken, |app| {
     let trade = open(&buyer, id, &max).await.unwrap();
     assert_eq!(trade.escrowed, "1.288");
 });
+
+// The statement reads as one: each hold and its outcome on one line with a status, every line
+// naming its trade.
+app_test!(the_statement_names_each_trade_and_folds_holds, |app| {
+    let m = market(app, "2").await;
+    let released = open(&m.buyer, m.offer, "1").await.unwrap().id;
+    m.buyer.mark_trade_paid(released, None).await.unwrap();
+    m.seller.release_trade(released, None, None).await.unwrap();
+    let cancelled = open(&m.buyer, m.offer, "0.5").await.unwrap().id;
+    let held = open(&m.buyer, m.offer, "0.2").await.unwrap().id;
+    m.buyer.cancel_trade(cancelled, None).await.unwrap();
+
+    let lines = m.seller.ledger_history_all().await.unwrap();
+    let line = |trade: Uuid, code: &str| {
+        lines
+            .iter()
+            .find(|l| l.trade_id == Some(trade) && l.code == code)
+            .unwrap_or_else(|| panic!("{code} of {trade}: {lines:#?}"))
+    };
+    // Oldest is the funding; then per trade its escrow and its fee hold, nothing else.
+    assert_eq!(lines.len(), 1 + 3 * 2, "{lines:#?}");
+    let escrow = line(released, "trade_escrow");
+    assert_eq!(
+        (
+            escrow.direction.as_str(),
+            escrow.status.as_str(),
+            escrow.cause.as_str()
+        ),
+        ("debit", "completed", "trade")
+    );
+    assert_eq!(escrow.amount, xmr("1"));
+    assert_eq!(escrow.outcome_code.as_deref(), Some("trade_release"));
+    assert!(escrow.settled_at_ms.is_some());
+    let fee = line(released, "trade_fee");
+    assert_eq!(
+        (fee.amount, fee.status.as_str()),
+        (xmr("0.01"), "completed")
+    );
+    let refunded = line(cancelled, "trade_escrow");
+    assert_eq!(refunded.status, "returned");
+    assert_eq!(refunded.amount, Piconero::ZERO);
+    assert_eq!(refunded.held, Some(xmr("0.5")));
+    assert_eq!(refunded.outcome_code.as_deref(), Some("trade_refund"));
+    let waiting = line(held, "trade_escrow");
+    assert_eq!(
+        (waiting.status.as_str(), waiting.amount),
+        ("held", xmr("0.2"))
+    );
+    assert_eq!(waiting.settled_at_ms, None);
+
+    let bought = m.buyer.ledger_history_all().await.unwrap();
+    let incoming: Vec<_> = bought
+        .iter()
+        .map(|l| (l.trade_id, l.direction.as_str(), l.status.as_str()))
+        .collect();
+    assert!(
+        incoming.contains(&(Some(released), "credit", "completed")),
+        "{incoming:?}"
+    );
+    assert!(
+        incoming.contains(&(Some(held), "credit", "held")),
+        "{incoming:?}"
+    );
+});
