@@ -12,11 +12,20 @@
 #   PUPERO_RUN_MONERO=0 scripts/run.sh # the API alone: no wallet, deposits/withdrawals 503
 #   PUPERO_DATABASE_URL=mysql://user:pass@127.0.0.1/pupero scripts/run.sh
 #   PUPERO_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2f scripts/run.sh
-#   scripts/run.sh demo                # the ledger's escrow flow, printed
+#   scripts/run.sh demo                # the ledger's escrow flow, printed (scratch database)
+#   scripts/run.sh admin create-user --username root --role admin   # any `pupero` command,
+#                                      # on the same database as the server
+#
+# SIGINT (Ctrl-C) or SIGTERM stops everything this script started: `pupero serve` first, then
+# monero-wallet-rpc and monerod. Settings: PUPERO_RUN_DATA (default ./data: the database and
+# the regtest chain and wallet), PUPERO_DEV_MONEROD_PORT (18081), PUPERO_DEV_MONEROD_P2P_PORT
+# (18080), PUPERO_DEV_WALLET_RPC_PORT (18083), PUPERO_BIN (a built `pupero` to run instead of
+# building one).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 
-REGTEST_DIR="$ROOT/data/regtest"
+DATA_DIR="${PUPERO_RUN_DATA:-$ROOT/data}"
+REGTEST_DIR="$DATA_DIR/regtest"
 MONEROD_RPC_PORT="${PUPERO_DEV_MONEROD_PORT:-18081}"
 MONEROD_P2P_PORT="${PUPERO_DEV_MONEROD_P2P_PORT:-18080}"
 WALLET_RPC_PORT="${PUPERO_DEV_WALLET_RPC_PORT:-18083}"
@@ -132,13 +141,47 @@ stop_monero() {
 }
 
 mine() { # blocks
-  local address
+  local address height
   address=$(wallet_rpc get_address '{"account_index":0}' | json_field address)
-  daemon_rpc generateblocks "{\"amount_of_blocks\":${1:-10},\"wallet_address\":\"$address\"}" | json_field height
+  height=$(daemon_rpc generateblocks "{\"amount_of_blocks\":${1:-10},\"wallet_address\":\"$address\"}" | json_field height)
+  log "mined ${1:-10} blocks into the platform wallet; the chain's height is now $height"
+}
+
+# The `pupero` binary: PUPERO_BIN, or a release build (the first one takes a while).
+pupero_bin() {
+  if [ -n "${PUPERO_BIN:-}" ]; then
+    PUPERO="$PUPERO_BIN"
+    return
+  fi
+  if [ ! -x "$CARGO_TARGET_DIR/release/pupero" ]; then
+    log "building pupero (release) in $CARGO_TARGET_DIR: the first build takes about 10-15 minutes on 2 cores and shows each crate as it compiles; later runs take seconds"
+  fi
+  cargo build --release --locked -p pupero-server --bin pupero
+  PUPERO="$CARGO_TARGET_DIR/release/pupero"
+}
+
+SERVE_PID=
+MONERO_STARTED=0
+
+# Stops what this script started, the server first (it may be sending a withdrawal through
+# the wallet), then the wallet and the daemon.
+stop_all() {
+  trap - INT TERM
+  if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
+    log "stopping pupero serve"
+    kill -TERM "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+  fi
+  SERVE_PID=
+  if [ "$MONERO_STARTED" = "1" ]; then
+    MONERO_STARTED=0
+    stop_monero
+  fi
 }
 
 ensure_rust
-export PUPERO_DATABASE_URL="${PUPERO_DATABASE_URL:-sqlite://$ROOT/data/pupero.db}"
+mkdir -p "$DATA_DIR"
+export PUPERO_DATABASE_URL="${PUPERO_DATABASE_URL:-sqlite://$DATA_DIR/pupero.db}"
 export PUPERO_LISTEN="${PUPERO_LISTEN:-127.0.0.1:8000}"
 
 case "${1:-serve}" in
@@ -147,16 +190,26 @@ case "${1:-serve}" in
     exit 0
     ;;
   serve)
-    cargo build --release --locked -p pupero-server --bin pupero
+    pupero_bin
+    trap stop_all EXIT
+    trap 'stop_all; exit 0' INT TERM
     if [ "${PUPERO_RUN_MONERO:-1}" = "1" ]; then
+      MONERO_STARTED=1
       start_monero
-      trap stop_monero EXIT
     fi
+    log "database: $PUPERO_DATABASE_URL"
     log "Pupero API on http://$PUPERO_LISTEN (Swagger UI: http://$PUPERO_LISTEN/docs); Ctrl-C stops it"
-    "$CARGO_TARGET_DIR/release/pupero" serve
+    # In the background, so that a signal to this script is handled at once (bash runs traps
+    # only between commands, and `wait` is one).
+    "$PUPERO" serve &
+    SERVE_PID=$!
+    status=0
+    wait "$SERVE_PID" || status=$?
+    SERVE_PID=
+    exit "$status"
     ;;
   *)
-    cargo build --release --locked -p pupero-server --bin pupero
-    exec "$CARGO_TARGET_DIR/release/pupero" "$@"
+    pupero_bin
+    exec "$PUPERO" "$@"
     ;;
 esac

@@ -91,6 +91,16 @@ impl CurrencyCode {
     pub const fn as_str(&self) -> &'static str {
         self.0
     }
+
+    /// Digits of the currency's minor unit (ISO 4217): none for the peso of Chile, the yen,
+    /// the won and the dong, two for every other supported currency. Fiat amounts of a trade
+    /// are rounded to it and shown with exactly this many decimals.
+    pub fn minor_digits(&self) -> u32 {
+        match self.0 {
+            "CLP" | "JPY" | "KRW" | "VND" => 0,
+            _ => FIAT_MAX_DECIMALS,
+        }
+    }
 }
 
 /// Prints the three-letter code.
@@ -116,6 +126,14 @@ pub struct FiatAmount(Decimal);
 impl FiatAmount {
     /// Zero.
     pub const ZERO: FiatAmount = FiatAmount(Decimal::ZERO);
+
+    /// The amount as people read it in `currency`: exactly the currency's minor-unit digits
+    /// (`"180.30"` euros, `"2500"` yen), never rounded (an amount of a trade already is).
+    pub fn display_in(&self, currency: CurrencyCode) -> String {
+        let digits = usize::try_from(currency.minor_digits()).unwrap_or(2);
+        debug_assert!(self.0.scale() <= currency.minor_digits() || self.0.fract().is_zero());
+        format!("{:.digits$}", self.0)
+    }
 
     /// Parses a decimal string such as `"12.5"`, `"0.01"` or `"100"`.
     ///
@@ -203,6 +221,23 @@ impl Price {
             .ok_or(Error::InvalidDecimal("fiat amount too large"))?;
         let hundredths = div_round_half_up(exact, PRICE_TIMES_PICONERO_PER_FIAT_UNIT)?;
         FiatAmount::from_decimal(from_units(hundredths, FIAT_MAX_DECIMALS)?)
+    }
+
+    /// The fiat value of `amount` at this price in `currency`, rounded **half up** to the
+    /// currency's minor unit ([`CurrencyCode::minor_digits`]): what a buyer pays for it.
+    pub fn fiat_in(&self, amount: Piconero, currency: CurrencyCode) -> Result<FiatAmount> {
+        let digits = currency.minor_digits();
+        debug_assert!(digits <= FIAT_MAX_DECIMALS);
+        let price = to_units(self.0, PRICE_MAX_DECIMALS)?;
+        let exact = price
+            .checked_mul(u128::from(amount.as_u64()))
+            .ok_or(Error::InvalidDecimal("fiat amount too large"))?;
+        let per_minor_unit = 10u128
+            .checked_pow(FIAT_MAX_DECIMALS - digits)
+            .and_then(|f| f.checked_mul(PRICE_TIMES_PICONERO_PER_FIAT_UNIT))
+            .ok_or(Error::InvalidDecimal("fiat amount too large"))?;
+        let minor_units = div_round_half_up(exact, per_minor_unit)?;
+        FiatAmount::from_decimal(from_units(minor_units, digits)?)
     }
 
     /// The XMR that `fiat` buys at this price, rounded **down** to whole piconero: the buyer
@@ -417,6 +452,34 @@ serde_as_string!(CurrencyCode, FiatAmount, Price, MarginPercent);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fiat_is_rounded_and_shown_in_the_currency_s_minor_unit() {
+        let code = |c: &str| CurrencyCode::parse(c).unwrap();
+        let xmr = |s: &str| Piconero::from_xmr_str(s).unwrap();
+        let check = |price: &str, amount: &str, currency: &str, shown: &str| {
+            let fiat = Price::parse(price)
+                .unwrap()
+                .fiat_in(xmr(amount), code(currency))
+                .unwrap();
+            assert_eq!(
+                fiat.display_in(code(currency)),
+                shown,
+                "{amount} at {price} {currency}"
+            );
+        };
+        check("150.25", "1.2", "EUR", "180.30");
+        check("150", "1", "EUR", "150.00");
+        check("150", "0.000033333", "EUR", "0.00");
+        check("150", "0.00003334", "EUR", "0.01");
+        check("24000.37", "1", "JPY", "24000");
+        check("24000.5", "1", "JPY", "24001");
+        check("24000", "0.00002", "JPY", "0");
+        check("24000", "0.000021", "JPY", "1");
+        check("5000000", "0.75", "VND", "3750000");
+        assert_eq!(code("KRW").minor_digits(), 0);
+        assert_eq!(code("USD").minor_digits(), 2);
+    }
     use crate::money::{PICONERO_PER_XMR, XMR_DECIMALS};
     use proptest::prelude::*;
 

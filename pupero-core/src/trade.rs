@@ -208,7 +208,7 @@ pub enum TradeError {
     #[error("not a party to this trade")]
     NotAParty,
     /// The user is a party, but the other side is the one who may take this action.
-    #[error("the {side:?} may not {action} this trade")]
+    #[error("the {} may not {action} this trade", side.as_str())]
     WrongParty {
         /// The side of the user who tried.
         side: Party,
@@ -506,7 +506,7 @@ impl Trade {
         let buyer_fee = FeeSchedule::fee(params.amount, buyer_bps)?;
         let fiat_amount = params
             .price
-            .fiat_for(params.amount)
+            .fiat_in(params.amount, params.currency)
             .map_err(|_| TradeError::FiatAmountTooLarge)?;
         // Paying nothing for something is no trade: it would also let the buyer mark "paid"
         // without paying, and nobody could tell a dispute's fiat side.
@@ -999,7 +999,7 @@ impl Trade {
             "fee not below the amount",
         )?;
         check(
-            r.price.fiat_for(r.amount).ok() == Some(r.fiat_amount),
+            r.price.fiat_in(r.amount, r.currency).ok() == Some(r.fiat_amount),
             "fiat amount is not price × amount",
         )?;
         check(

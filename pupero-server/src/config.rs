@@ -471,7 +471,11 @@ impl Settings {
             .map_err(|_| invalid("PUPERO_LISTEN", format!("not an address: {listen_text:?}")))?;
         let database_url = var("PUPERO_DATABASE_URL")
             .or(from_file.database_url)
-            .unwrap_or_else(|| "sqlite://data/pupero.db".to_owned());
+            .map_or_else(
+                || default_database_url(&var),
+                |url| absolute_sqlite_url(&url),
+            )
+            .map_err(|e| invalid("PUPERO_DATABASE_URL", e))?;
         pupero_ledger::Engine::from_url(&database_url).map_err(|_| {
             invalid(
                 "PUPERO_DATABASE_URL",
@@ -972,7 +976,45 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        Settings::from_sources(None, |name| map.get(name).cloned())
+        // A home directory, as every login has: the default database lives under it.
+        Settings::from_sources(None, |name| {
+            map.get(name)
+                .cloned()
+                .or_else(|| (name == "HOME").then(|| "/home/pupero".to_owned()))
+        })
+    }
+
+    #[test]
+    fn the_database_is_always_an_absolute_place() {
+        assert_eq!(
+            load(&[]).unwrap().database_url,
+            "sqlite:///home/pupero/.local/share/pupero/pupero.db"
+        );
+        assert_eq!(
+            load(&[("XDG_DATA_HOME", "/srv/data")])
+                .unwrap()
+                .database_url,
+            "sqlite:///srv/data/pupero/pupero.db"
+        );
+        assert_eq!(
+            load(&[("PUPERO_DATA_DIR", "/var/lib/pupero")])
+                .unwrap()
+                .database_url,
+            "sqlite:///var/lib/pupero/pupero.db"
+        );
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            load(&[("PUPERO_DATABASE_URL", "sqlite://data/p.db?mode=rwc")])
+                .unwrap()
+                .database_url,
+            format!("sqlite://{}?mode=rwc", cwd.join("data/p.db").display())
+        );
+        for kept in ["sqlite:///abs/p.db", "mysql://u:p@127.0.0.1/pupero"] {
+            assert_eq!(
+                load(&[("PUPERO_DATABASE_URL", kept)]).unwrap().database_url,
+                kept
+            );
+        }
     }
 
     #[test]
@@ -1216,4 +1258,41 @@ mod tests {
             }
         }
     }
+}
+
+/// The embedded database when none is configured: `pupero.db` in `PUPERO_DATA_DIR`, else in
+/// `$XDG_DATA_HOME/pupero`, else `~/.local/share/pupero` — an absolute place, so that `serve`,
+/// `worker` and the admin commands meet the same database whatever directory they run in.
+fn default_database_url(var: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let dir = match var("PUPERO_DATA_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => match (var("XDG_DATA_HOME"), var("HOME")) {
+            (Some(data), _) if !data.is_empty() => std::path::Path::new(&data).join("pupero"),
+            (_, Some(home)) => std::path::Path::new(&home).join(".local/share/pupero"),
+            _ => return Err("set PUPERO_DATABASE_URL or PUPERO_DATA_DIR (no HOME)".to_owned()),
+        },
+    };
+    absolute_sqlite_url(&format!("sqlite://{}", dir.join("pupero.db").display()))
+}
+
+/// A SQLite URL with a relative path made absolute against the working directory now, so
+/// that what is logged and used is one file whatever directory a later command runs in. Other
+/// URLs are returned as they are.
+fn absolute_sqlite_url(url: &str) -> Result<String, String> {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return Ok(url.to_owned());
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).is_absolute() {
+        return Ok(url.to_owned());
+    }
+    let cwd = std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?;
+    let absolute = cwd.join(path);
+    Ok(match query {
+        Some(query) => format!("sqlite://{}?{query}", absolute.display()),
+        None => format!("sqlite://{}", absolute.display()),
+    })
 }

@@ -20,10 +20,12 @@ Commands:
                      dev mode only: credit XMR from a development faucet, to try trades
                      without a Monero wallet
   demo [--database URL]
-                     run a trade's escrow flow on the ledger and print the balances
+                     run a trade's escrow flow on the ledger and print the balances (on a
+                     scratch database unless one is named; refused in production)
 
 Settings (environment): PUPERO_MODE=dev|production, PUPERO_LISTEN (127.0.0.1:8000),
-PUPERO_DATABASE_URL (sqlite://data/pupero.db | mysql://user:pass@host/db),
+PUPERO_DATABASE_URL (sqlite:///absolute/path.db | mysql://user:pass@host/db; default
+pupero.db in PUPERO_DATA_DIR, else ~/.local/share/pupero),
 PUPERO_JWT_SECRET (required in production), PUPERO_DATA_KEY (32 bytes, hex or base64;
 encrypts 2FA secrets; required in production), PUPERO_LOG (tracing filter, e.g. info),
 PUPERO_LOG_FORMAT=json for one JSON object per log line.";
@@ -32,8 +34,10 @@ PUPERO_LOG_FORMAT=json for one JSON object per log line.";
 async fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PUPERO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a person at a terminal; a log file or journal gets plain text.
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     // One JSON object per line for log shippers; readable text otherwise.
     if std::env::var("PUPERO_LOG_FORMAT").is_ok_and(|f| f == "json") {
@@ -134,7 +138,7 @@ async fn admin(args: &[String]) -> anyhow::Result<()> {
     std::io::stdin().read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']);
     let settings = Settings::load()?;
-    ensure_sqlite_dir(&settings.database_url)?;
+    existing_database(&settings.database_url)?;
     let state = AppState::open(settings).await?;
     let user =
         pupero_server::admin_cli::create_user(&state, &username, email.as_deref(), password, role)
@@ -159,7 +163,7 @@ async fn credit(args: &[String]) -> anyhow::Result<()> {
     let username = username.ok_or_else(|| anyhow::anyhow!("--username is required"))?;
     let amount = amount.ok_or_else(|| anyhow::anyhow!("--amount is required"))?;
     let settings = Settings::load()?;
-    ensure_sqlite_dir(&settings.database_url)?;
+    existing_database(&settings.database_url)?;
     let state = AppState::open(settings).await?;
     pupero_server::admin_cli::credit_dev(&state, &username, &amount).await?;
     println!("credited {amount} XMR to {username}");
@@ -176,14 +180,40 @@ async fn openapi() -> anyhow::Result<()> {
 }
 
 async fn demo(args: &[String]) -> anyhow::Result<()> {
+    // The demo writes made-up users and balances: never into the live database, unless asked
+    // for a database by name, and never in production.
+    if Settings::load()?.mode == pupero_server::config::Mode::Production {
+        anyhow::bail!("the demo is refused in production mode");
+    }
+    let scratch;
     let url = match args {
-        [] => std::env::var("PUPERO_DATABASE_URL")
-            .unwrap_or_else(|_| "sqlite://data/pupero.db".to_owned()),
+        [] => {
+            scratch = tempfile_dir()?;
+            format!("sqlite://{}/demo.db", scratch.display())
+        }
         [flag, url] if flag == "--database" => url.clone(),
         _ => anyhow::bail!("usage: pupero demo [--database URL]"),
     };
     ensure_sqlite_dir(&url)?;
+    eprintln!("demo database: {}", redact(&url));
     pupero_server::demo::run(&url).await?;
+    Ok(())
+}
+
+/// The admin commands act on the server's database: a SQLite file that does not exist means
+/// they are looking in the wrong place (another working directory, another setting), and
+/// creating a new database there would only hide that.
+fn existing_database(url: &str) -> anyhow::Result<()> {
+    eprintln!("database: {}", redact(url));
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = std::path::Path::new(path.split('?').next().unwrap_or(path));
+        if !path.exists() {
+            anyhow::bail!(
+                "no database at {}: start the server first (scripts/run.sh), or set PUPERO_DATABASE_URL to the server's",
+                path.display()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -215,7 +215,7 @@ fn view(row: &TradeRow, viewer: &Caller, now: pupero_core::Timestamp) -> TradeVi
         buyer_receives: t.to_buyer().map(xmr).unwrap_or_default(),
         price: t.price().to_string(),
         currency: t.currency().as_str().to_owned(),
-        fiat_amount: t.fiat_amount().to_string(),
+        fiat_amount: t.fiat_amount().display_in(t.currency()),
         payment_method: row.payment_method.code().to_owned(),
         payment_details: row.payment_details.clone(),
         terms: row.terms.clone(),

@@ -24,6 +24,7 @@ mod profile;
 mod ratelimit;
 mod reconciliation;
 mod regtest;
+mod run_script;
 mod security;
 mod simulation;
 mod sweeps;

@@ -93,6 +93,10 @@ app_test!(a_trade_moves_the_escrow_to_the_piconero, |app| {
     assert_eq!(trade.escrowed, "1.01");
     assert_eq!(trade.buyer_receives, "1");
     assert_eq!(trade.price, "150");
+    assert_eq!(
+        trade.fiat_amount, "150.00",
+        "to the cent, as euros are written"
+    );
     assert_eq!(trade.payment_details, "IBAN DE00 1234");
     assert_eq!(
         trade.payment_deadline_ms - trade.opened_at_ms,
