@@ -103,6 +103,26 @@ ensure_rabbitmq() {
   fi
 }
 
+# aiosmtpd, the real SMTP server the mail tests start on a free loopback port (they read what
+# it receives). Pinned, in a virtual environment of its own so that no system Python changes;
+# the tests find it through PUPERO_TEST_SMTP_PYTHON (or at this default place).
+AIOSMTPD_VERSION=1.4.6
+SMTP_VENV="${PUPERO_SMTP_VENV:-$HOME/.cache/pupero-smtp-venv}"
+ensure_aiosmtpd() {
+  export PUPERO_TEST_SMTP_PYTHON="$SMTP_VENV/bin/python"
+  if "$PUPERO_TEST_SMTP_PYTHON" -c "import sys, aiosmtpd; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  command -v python3 >/dev/null 2>&1 || apt_install python3
+  # Debian's python3 needs python3-venv for `-m venv`; a failed try leaves a half-made folder.
+  if ! python3 -m venv --clear "$SMTP_VENV" >/dev/null 2>&1; then
+    apt_install python3-venv
+    python3 -m venv --clear "$SMTP_VENV"
+  fi
+  log "installing aiosmtpd $AIOSMTPD_VERSION"
+  "$SMTP_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+}
+
 drop_test_databases() {
   local dbs
   dbs=$(as_root mariadb -uroot -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'pupero\\_t\\_%' OR schema_name LIKE 'pupero\\_bench\\_%'")

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything the tests need on this machine (packages, services, accounts) and runs
 # the whole suite: formatting, lints, and every test against SQLite and the real MariaDB, and
-# the wallet's against a private Monero regtest network, and the withdrawal queue's against
-# the real RabbitMQ.
+# the wallet's against a private Monero regtest network, the withdrawal queue's against the
+# real RabbitMQ, and the mail tests' against a real SMTP server (aiosmtpd).
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p pupero-ledger   # extra arguments go to `cargo nextest run`
@@ -20,6 +20,7 @@ ensure_nextest
 ensure_mariadb
 ensure_rabbitmq
 ensure_monero
+ensure_aiosmtpd
 drop_test_databases
 
 log "cargo fmt --check"

@@ -21,6 +21,7 @@ mod error;
 mod events;
 mod offers;
 mod prices;
+mod recovery;
 mod totp;
 mod trades;
 mod types;

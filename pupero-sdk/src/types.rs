@@ -61,6 +61,9 @@ pub struct Me {
     pub username: String,
     /// E-mail address, if given.
     pub email: Option<String>,
+    /// Whether `email` was verified by the link sent to it; only a verified address receives
+    /// password-reset links.
+    pub email_verified: bool,
     /// `user`, `moderator` or `admin`.
     pub role: String,
     /// Account creation, unix milliseconds.

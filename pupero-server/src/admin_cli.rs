@@ -1,12 +1,15 @@
 //! `pupero admin …`: what only the operator at the machine may do, such as creating the first
-//! admin. Never reachable over HTTP.
+//! admin or resetting the password of someone without a verified address. Never reachable over
+//! HTTP.
 
 use pupero_core::ledger::{LedgerStore, NewAccount};
 use pupero_core::{AccountId, EmailAddress, Password, Role, UserId, Username};
 
 use crate::app::AppState;
 use crate::audit::{AuditEntry, AuditEvent};
+use crate::recovery::PasswordChangeKind;
 use crate::store::CreateUserRefusal;
+use crate::two_factor::{SecondFactorProof, SecondFactorRefusal};
 
 /// Why a user could not be created from the command line.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +64,75 @@ pub async fn create_user(
         )
         .await;
     Ok(user)
+}
+
+/// Why a password could not be reset from the command line.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetPasswordError {
+    /// No such user (or the account was deleted).
+    #[error("no user named {0}")]
+    NoSuchUser(String),
+    /// The new password is against the policy.
+    #[error("{0}")]
+    Invalid(#[from] pupero_core::Error),
+    /// 2FA is on and its code (or a recovery code) is missing or wrong, or its lockout holds.
+    #[error("{0}")]
+    SecondFactor(String),
+    /// Storage, hashing or the lockout failed (the log has the cause).
+    #[error("the reset failed ({0}); see the log")]
+    Failed(String),
+}
+
+impl From<crate::error::ApiError> for ResetPasswordError {
+    fn from(error: crate::error::ApiError) -> ResetPasswordError {
+        ResetPasswordError::Failed(error.code().to_owned())
+    }
+}
+
+impl From<crate::store::StoreError> for ResetPasswordError {
+    fn from(error: crate::store::StoreError) -> ResetPasswordError {
+        ResetPasswordError::Failed(crate::error::chain(&error))
+    }
+}
+
+/// Sets a new password for `username`, for people who cannot use a reset link (no verified
+/// address): the operator checks who asks, out of band, and types it at the machine. When the
+/// account has 2FA on, its code or a recovery code is required as well, as for a reset by
+/// mail: whoever talks the operator round must still hold the second factor. Like every
+/// password change it ends every session and API key and every reset link, is audited
+/// (`password_reset`, "command line") and told to the verified address.
+pub async fn reset_password(
+    state: &AppState,
+    username: &str,
+    new_password: &str,
+    proof: SecondFactorProof<'_>,
+) -> Result<(), ResetPasswordError> {
+    let password = Password::parse(new_password)?;
+    let user = state
+        .store
+        .user_by_username(username)
+        .await?
+        .ok_or_else(|| ResetPasswordError::NoSuchUser(username.to_owned()))?;
+    if let Err(refusal) = state.check_second_factor(user.id, proof).await? {
+        let hint = match refusal {
+            SecondFactorRefusal::Required => {
+                "2FA is on for this account: give --totp-code CODE or --recovery-code CODE"
+            }
+            SecondFactorRefusal::Invalid => refusal.message(),
+        };
+        return Err(ResetPasswordError::SecondFactor(hint.to_owned()));
+    }
+    state
+        .replace_password(
+            user.id,
+            &password,
+            PasswordChangeKind::ResetByOperator,
+            None,
+            None,
+            None,
+        )
+        .await?;
+    Ok(())
 }
 
 /// Namespace of the dev faucet's account id.

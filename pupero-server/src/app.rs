@@ -56,6 +56,10 @@ pub struct AppState {
     pub stream_slots: Arc<crate::events::StreamSlots>,
     /// Open client connections, per address and in total.
     pub connection_slots: Arc<crate::http_server::ConnectionSlots>,
+    /// Sends mails from the outbox and makes their links.
+    pub mailer: crate::mail::Mailer,
+    /// Wakes the mailer (a mail was queued).
+    pub mail_wake: tokio::sync::Notify,
 }
 
 /// Who is calling, established by a security scheme.
@@ -220,6 +224,8 @@ impl AppState {
             None => None,
         };
         let prices = crate::oracle::MarketPrices::new(store.clone(), http_prices);
+        let mailer = crate::mail::Mailer::new(&settings.mail)
+            .map_err(|e| anyhow::anyhow!("PUPERO_SMTP_URL: {e}"))?;
         let stream_slots = crate::events::StreamSlots::new(settings.max_event_streams);
         let connection_slots = crate::http_server::ConnectionSlots::new(
             &settings.connections,
@@ -244,6 +250,8 @@ impl AppState {
             worker_pass: tokio::sync::Mutex::new(()),
             stream_slots,
             connection_slots,
+            mailer,
+            mail_wake: tokio::sync::Notify::new(),
         }))
     }
 

@@ -60,6 +60,12 @@ pub enum AuditEvent {
     EmailChanged,
     /// Someone tried an e-mail address that belongs to another account.
     EmailTaken,
+    /// A password-reset link was asked for (the detail says whether one was sent).
+    PasswordResetRequested,
+    /// A password was set without the old one: by a reset link, or by the operator.
+    PasswordReset,
+    /// An e-mail address was verified by the link sent to it.
+    EmailVerified,
 }
 
 impl AuditEvent {
@@ -92,6 +98,9 @@ impl AuditEvent {
             AuditEvent::SecondFactorFailed => "second_factor_failed",
             AuditEvent::EmailChanged => "email_changed",
             AuditEvent::EmailTaken => "email_taken",
+            AuditEvent::PasswordResetRequested => "password_reset_requested",
+            AuditEvent::PasswordReset => "password_reset",
+            AuditEvent::EmailVerified => "email_verified",
         }
     }
 }

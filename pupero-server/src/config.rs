@@ -178,6 +178,8 @@ pub struct Settings {
     /// Development only: a named point where the wallet worker stops dead, for crash tests
     /// (`PUPERO_FAILPOINT`, e.g. `withdrawal.after_sign`); refused in production.
     pub failpoint: Option<String>,
+    /// Outgoing mail: the relay, the sender, and where links in mails point.
+    pub mail: MailSettings,
 }
 
 /// Bounds on client connections, so that none stays open forever (see `crate::http_server`).
@@ -226,6 +228,43 @@ pub struct RabbitSettings {
     /// The durable queue of withdrawal messages (`PUPERO_RABBITMQ_QUEUE`, default
     /// `pupero.withdrawals`); its dead letters go to the same name with `.dead` appended.
     pub queue: String,
+}
+
+/// Outgoing mail (verification and password-reset links, security notices).
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// The relay (`PUPERO_SMTP_URL`): `smtp://host:port` (plain SMTP, for a relay on the same
+    /// machine or network), `smtp://user:password@host:587?tls=required` (STARTTLS) or
+    /// `smtps://user:password@host` (TLS from the start); it may hold a password. Without one
+    /// (development only) mails are written to the log instead of being sent.
+    pub smtp_url: Option<Secret>,
+    /// The sender (`PUPERO_MAIL_FROM`), e.g. `Pupero <noreply@pupero.example>`.
+    pub from: lettre::message::Mailbox,
+    /// Where people open the links of mails (`PUPERO_PUBLIC_URL`, no trailing slash), e.g.
+    /// `https://pupero.example`; by default the address the API listens on.
+    pub public_url: String,
+}
+
+/// The longest public URL accepted: a site's address is short, and every mail must fit the
+/// outbox with a link under it.
+pub const MAX_PUBLIC_URL_LEN: usize = 200;
+
+/// The sender of mails unless configured: a reserved domain (RFC 2606), so that a development
+/// server's mails are never mistaken for real ones.
+pub const DEFAULT_MAIL_FROM: &str = "Pupero <noreply@pupero.invalid>";
+
+impl MailSettings {
+    /// Development settings: mails go to the log, from [`DEFAULT_MAIL_FROM`], with links to
+    /// `public_url`.
+    pub fn logged(public_url: impl Into<String>) -> MailSettings {
+        MailSettings {
+            smtp_url: None,
+            from: DEFAULT_MAIL_FROM
+                .parse()
+                .unwrap_or_else(|e| panic!("the default sender is an address: {e}")),
+            public_url: public_url.into(),
+        }
+    }
 }
 
 /// A wallet worker's lease unless configured (see [`Settings::worker_lease_secs`]).
@@ -416,6 +455,9 @@ struct FileSettings {
     sweep_interval_secs: Option<u64>,
     sweep_below: Option<String>,
     sweep_min_outputs: Option<u64>,
+    smtp_url: Option<Secret>,
+    mail_from: Option<String>,
+    public_url: Option<String>,
 }
 
 impl Settings {
@@ -845,6 +887,14 @@ impl Settings {
                 ));
             }
         }
+        let mail = mail_settings(
+            mode,
+            listen,
+            &var,
+            from_file.smtp_url,
+            from_file.mail_from,
+            from_file.public_url,
+        )?;
         Ok(Settings {
             mode,
             listen,
@@ -874,6 +924,7 @@ impl Settings {
             wallet_worker,
             worker_lease_secs,
             failpoint,
+            mail,
         })
     }
 
@@ -907,8 +958,82 @@ impl Settings {
             wallet_worker: true,
             worker_lease_secs: DEFAULT_WORKER_LEASE_SECS,
             failpoint: None,
+            mail: MailSettings::logged("http://127.0.0.1"),
         }
     }
+}
+
+/// The mail settings. In production mode the relay, the sender and the public URL must be
+/// configured: mails carry password-reset links, which must neither go to a log (whoever reads
+/// it could take over accounts) nor nowhere (people who forgot their password would be locked
+/// out of the money they keep here), and links to the listening address reach nobody behind a
+/// proxy.
+fn mail_settings(
+    mode: Mode,
+    listen: SocketAddr,
+    var: &impl Fn(&str) -> Option<String>,
+    file_smtp_url: Option<Secret>,
+    file_from: Option<String>,
+    file_public_url: Option<String>,
+) -> Result<MailSettings, ConfigError> {
+    let required = |name: &'static str| {
+        invalid(
+            name,
+            "required in production mode (mails carry password-reset links)".to_owned(),
+        )
+    };
+    let smtp_url = var("PUPERO_SMTP_URL")
+        .map(Secret)
+        .or(file_smtp_url)
+        .filter(|url| !url.expose().is_empty());
+    match &smtp_url {
+        Some(url) => crate::mail::check_smtp_url(url.expose())
+            .map_err(|message| invalid("PUPERO_SMTP_URL", message))?,
+        None if mode == Mode::Production => return Err(required("PUPERO_SMTP_URL")),
+        None => {}
+    }
+    let from = match var("PUPERO_MAIL_FROM")
+        .or(file_from)
+        .filter(|from| !from.is_empty())
+    {
+        Some(text) => text.parse().map_err(|e| {
+            invalid(
+                "PUPERO_MAIL_FROM",
+                format!("expected an address such as `Pupero <noreply@example.org>`: {e}"),
+            )
+        })?,
+        None if mode == Mode::Production => return Err(required("PUPERO_MAIL_FROM")),
+        None => MailSettings::logged("").from,
+    };
+    let public_url = match var("PUPERO_PUBLIC_URL")
+        .or(file_public_url)
+        .filter(|url| !url.is_empty())
+    {
+        Some(url) => {
+            let url = url.trim_end_matches('/').to_owned();
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .unwrap_or("");
+            if host.is_empty() || host.contains(['?', '#', ' ']) || url.len() > MAX_PUBLIC_URL_LEN {
+                return Err(invalid(
+                    "PUPERO_PUBLIC_URL",
+                    format!(
+                        "expected an http:// or https:// URL without query or fragment, \
+                         at most {MAX_PUBLIC_URL_LEN} characters"
+                    ),
+                ));
+            }
+            url
+        }
+        None if mode == Mode::Production => return Err(required("PUPERO_PUBLIC_URL")),
+        None => format!("http://{listen}"),
+    };
+    Ok(MailSettings {
+        smtp_url,
+        from,
+        public_url,
+    })
 }
 
 fn invalid(name: &'static str, message: String) -> ConfigError {
@@ -970,6 +1095,16 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+
+    /// What production mode needs for mail.
+    const MAIL: [(&str, &str); 3] = [
+        (
+            "PUPERO_SMTP_URL",
+            "smtps://pupero:relay-password@mail.example.org",
+        ),
+        ("PUPERO_MAIL_FROM", "Pupero <noreply@pupero.example>"),
+        ("PUPERO_PUBLIC_URL", "https://pupero.example/"),
+    ];
 
     fn load(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map: HashMap<String, String> = vars
@@ -1060,9 +1195,15 @@ mod tests {
             ("PUPERO_FAILPOINT", "withdrawal.after_sign"),
         ]
         .map(|(k, v)| (k, v.to_owned()));
-        let production: Vec<(&str, &str)> =
+        let mut production: Vec<(&str, &str)> =
             production.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        assert!(load(&production).is_err(), "no failpoints in production");
+        production.extend(MAIL);
+        match load(&production) {
+            Err(ConfigError::Invalid { name, .. }) => {
+                assert_eq!(name, "PUPERO_FAILPOINT", "no failpoints in production");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
@@ -1138,14 +1279,13 @@ mod tests {
         );
         let good = random_secret();
         let key = random_data_key();
-        assert!(
-            load(&[
-                ("PUPERO_MODE", "production"),
-                ("PUPERO_JWT_SECRET", &good),
-                ("PUPERO_DATA_KEY", &key)
-            ])
-            .is_ok()
-        );
+        let mut vars = vec![
+            ("PUPERO_MODE", "production"),
+            ("PUPERO_JWT_SECRET", good.as_str()),
+            ("PUPERO_DATA_KEY", key.as_str()),
+        ];
+        vars.extend(MAIL);
+        assert!(load(&vars).is_ok());
     }
 
     #[test]
@@ -1187,6 +1327,7 @@ mod tests {
                 ("PUPERO_MODE", "production"),
                 ("PUPERO_JWT_SECRET", jwt.as_str()),
             ];
+            vars.extend(MAIL);
             if let Some(key) = key {
                 vars.push(("PUPERO_DATA_KEY", key));
             }
@@ -1206,6 +1347,66 @@ mod tests {
             .is_err(),
             "the token key is not the data key"
         );
+    }
+
+    #[test]
+    fn mail_is_logged_in_dev_and_required_in_production() {
+        let dev = load(&[("PUPERO_LISTEN", "127.0.0.1:8123")]).unwrap().mail;
+        assert!(dev.smtp_url.is_none(), "dev mode logs mails");
+        assert_eq!(dev.from.to_string(), DEFAULT_MAIL_FROM);
+        assert_eq!(dev.public_url, "http://127.0.0.1:8123");
+
+        let set = load(&MAIL).unwrap().mail;
+        assert_eq!(format!("{:?}", set.smtp_url), "Some(Secret(***))");
+        assert_eq!(set.from.email.to_string(), "noreply@pupero.example");
+        assert_eq!(
+            set.public_url, "https://pupero.example",
+            "no trailing slash"
+        );
+        let plain = load(&[("PUPERO_SMTP_URL", "smtp://127.0.0.1:2525")])
+            .unwrap()
+            .mail;
+        assert_eq!(
+            plain.smtp_url.as_ref().map(Secret::expose),
+            Some("smtp://127.0.0.1:2525")
+        );
+
+        let too_long = format!("https://{}", "p".repeat(MAX_PUBLIC_URL_LEN));
+        for (name, value) in [
+            ("PUPERO_SMTP_URL", "http://mail.example.org"),
+            (
+                "PUPERO_SMTP_URL",
+                "smtp://u:p@mail.example.org?tls=sometimes",
+            ),
+            ("PUPERO_MAIL_FROM", "not an address"),
+            ("PUPERO_PUBLIC_URL", "pupero.example"),
+            ("PUPERO_PUBLIC_URL", "https://"),
+            ("PUPERO_PUBLIC_URL", "https://pupero.example/?x=1"),
+            ("PUPERO_PUBLIC_URL", &too_long),
+        ] {
+            match load(&[(name, value)]) {
+                Err(ConfigError::Invalid { name: n, message }) => {
+                    assert_eq!(n, name);
+                    assert!(!message.contains("u:p@"), "{message}");
+                }
+                other => panic!("{name}={value}: {other:?}"),
+            }
+        }
+
+        let jwt = random_secret();
+        let key = random_data_key();
+        for missing in MAIL.map(|(name, _)| name) {
+            let mut vars = vec![
+                ("PUPERO_MODE", "production"),
+                ("PUPERO_JWT_SECRET", jwt.as_str()),
+                ("PUPERO_DATA_KEY", key.as_str()),
+            ];
+            vars.extend(MAIL.iter().filter(|(name, _)| *name != missing));
+            match load(&vars) {
+                Err(ConfigError::Invalid { name, .. }) => assert_eq!(name, missing),
+                other => panic!("without {missing}: {other:?}"),
+            }
+        }
     }
 
     #[test]

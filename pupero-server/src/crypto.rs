@@ -1,4 +1,4 @@
-//! Encryption of secrets at rest (2FA secrets): XChaCha20-Poly1305 under the data key.
+//! Encryption of secrets at rest (2FA secrets, queued mails): XChaCha20-Poly1305 under the data key.
 //!
 //! A sealed value is `base64(nonce || ciphertext || tag)` with a fresh random 192-bit nonce per
 //! encryption (random nonces of that size never collide in practice). The associated data binds
@@ -26,12 +26,15 @@ const MAX_SEALED_LEN: usize = 4096;
 pub enum Purpose {
     /// A user's TOTP secret.
     TotpSecret,
+    /// A mail waiting in the outbox: its links open the account while they last.
+    Mail,
 }
 
 impl Purpose {
     const fn label(self) -> &'static str {
         match self {
             Purpose::TotpSecret => "pupero/totp-secret/v1",
+            Purpose::Mail => "pupero/mail/v1",
         }
     }
 }

@@ -101,6 +101,13 @@ pub mod codes {
     /// The caller (or the server) has as many event streams open as allowed; close one, or
     /// read `/api/v1/events` instead.
     pub const STREAM_LIMIT: &str = "STREAM_LIMIT";
+    /// A link from a mail (its token) is unknown, used, superseded by a newer one, or expired;
+    /// or the account's address changed since it was sent.
+    pub const INVALID_TOKEN: &str = "INVALID_TOKEN";
+    /// The account has no e-mail address.
+    pub const NO_EMAIL: &str = "NO_EMAIL";
+    /// The account's e-mail address is already verified.
+    pub const EMAIL_ALREADY_VERIFIED: &str = "EMAIL_ALREADY_VERIFIED";
     /// Something failed on our side; the log has the cause.
     pub const INTERNAL: &str = "INTERNAL";
     /// A dependency (the database) is unavailable.
@@ -157,6 +164,10 @@ impl ApiError {
     /// 400 `VALIDATION`.
     pub fn validation(message: impl Into<String>) -> ApiError {
         ApiError::BadRequest(body(codes::VALIDATION, message))
+    }
+    /// 400 with `code`.
+    pub fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest(body(code, message))
     }
     /// 401 with `code`.
     pub fn unauthorized(code: &str, message: impl Into<String>) -> ApiError {

@@ -21,11 +21,13 @@ pub mod error;
 pub mod events;
 pub mod feedback;
 pub mod http_server;
+pub mod mail;
 pub mod middleware;
 pub mod oracle;
 pub mod queue;
 pub mod ratelimit;
 pub mod reconciliation;
+pub mod recovery;
 pub mod security;
 pub mod store;
 pub mod sweeps;
@@ -85,7 +87,8 @@ pub const EVENT_PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_
 const MAX_PRUNE_BATCHES_PER_SWEEP: u32 = 20;
 
 /// Starts the background jobs of a serving process: expiring unpaid trades and pruning old
-/// events (both at the state's injected clock), publishing the withdrawal outbox and — unless
+/// events (both at the state's injected clock), sending queued mails, publishing the
+/// withdrawal outbox and — unless
 /// `wallet_worker` is off because a `pupero worker` process runs them — the wallet jobs
 /// ([`spawn_wallet_jobs`]). Several processes may run them: each trade step is a
 /// compare-and-set, pruning deletes only what is past retention, a deposit is credited once
@@ -97,6 +100,7 @@ pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
         // One task: aborting it stops every job.
         tokio::join!(
             expire_trades_and_prune_events(state.clone()),
+            mail::run_mailer(state.clone()),
             withdrawals::run_outbox_publisher(state.clone()),
             async {
                 if wallet_jobs {

@@ -16,6 +16,11 @@ Commands:
   admin create-user --username NAME [--email ADDRESS] [--role user|moderator|admin]
                      create a user directly in the database (the first admin is made this
                      way); the password is read from the first line of standard input
+  admin reset-password --username NAME [--totp-code CODE | --recovery-code CODE]
+                     set a new password for someone who cannot use a reset link; the
+                     password is read from the first line of standard input; with 2FA on,
+                     the account's code or a recovery code is required; every session and
+                     API key of the account ends
   admin credit --username NAME --amount XMR
                      dev mode only: credit XMR from a development faucet, to try trades
                      without a Monero wallet
@@ -28,7 +33,10 @@ PUPERO_DATABASE_URL (sqlite:///absolute/path.db | mysql://user:pass@host/db; def
 pupero.db in PUPERO_DATA_DIR, else ~/.local/share/pupero),
 PUPERO_JWT_SECRET (required in production), PUPERO_DATA_KEY (32 bytes, hex or base64;
 encrypts 2FA secrets; required in production), PUPERO_LOG (tracing filter, e.g. info),
-PUPERO_LOG_FORMAT=json for one JSON object per log line.";
+PUPERO_LOG_FORMAT=json for one JSON object per log line, PUPERO_SMTP_URL
+(smtp://host:port | smtps://user:pass@host; required in production, else mails are logged),
+PUPERO_MAIL_FROM, PUPERO_PUBLIC_URL (where links in mails point; both required in
+production).";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -116,8 +124,9 @@ async fn admin(args: &[String]) -> anyhow::Result<()> {
     let rest = match args.split_first().map(|(c, r)| (c.as_str(), r)) {
         Some(("create-user", rest)) => rest,
         Some(("credit", rest)) => return credit(rest).await,
+        Some(("reset-password", rest)) => return reset_password(rest).await,
         _ => anyhow::bail!(
-            "usage: pupero admin create-user --username NAME [--email ADDRESS] [--role ROLE]\n       pupero admin credit --username NAME --amount XMR"
+            "usage: pupero admin create-user --username NAME [--email ADDRESS] [--role ROLE]\n       pupero admin reset-password --username NAME [--totp-code CODE | --recovery-code CODE]\n       pupero admin credit --username NAME --amount XMR"
         ),
     };
     let (mut username, mut email, mut role) = (None, None, pupero_core::Role::User);
@@ -144,6 +153,36 @@ async fn admin(args: &[String]) -> anyhow::Result<()> {
         pupero_server::admin_cli::create_user(&state, &username, email.as_deref(), password, role)
             .await?;
     println!("created {username} ({user}) with role {}", role.as_str());
+    Ok(())
+}
+
+async fn reset_password(args: &[String]) -> anyhow::Result<()> {
+    let (mut username, mut totp_code, mut recovery_code) = (None, None, None);
+    let mut flags = args.iter();
+    while let Some(flag) = flags.next() {
+        let value = flags
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--username" => username = Some(value.clone()),
+            "--totp-code" => totp_code = Some(value.clone()),
+            "--recovery-code" => recovery_code = Some(value.clone()),
+            other => anyhow::bail!("unknown option {other}"),
+        }
+    }
+    let username = username.ok_or_else(|| anyhow::anyhow!("--username is required"))?;
+    let mut password = String::new();
+    std::io::stdin().read_line(&mut password)?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let settings = Settings::load()?;
+    ensure_sqlite_dir(&settings.database_url)?;
+    let state = AppState::open(settings).await?;
+    let proof = pupero_server::two_factor::SecondFactorProof::new(
+        totp_code.as_deref(),
+        recovery_code.as_deref(),
+    );
+    pupero_server::admin_cli::reset_password(&state, &username, password, proof).await?;
+    println!("reset the password of {username}; every session and API key of the account ended");
     Ok(())
 }
 

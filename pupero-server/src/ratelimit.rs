@@ -1,5 +1,6 @@
 //! Rate limits and lockouts on the requests that guess secrets or create accounts: login, the
-//! second factor, registration; and a flood limit on chat messages per user.
+//! second factor, registration, account recovery; and flood limits on chat messages and
+//! recovery mails.
 //!
 //! Two layers, both on the injected clock:
 //! - **Per client address** (per user for a second factor), in memory: GCRA limiters from
@@ -73,6 +74,20 @@ pub const DEFAULT_EMAIL_CHANGE_BURST: u32 = 5;
 /// Then one more every 10 minutes. An answer to an e-mail change says whether the address
 /// belongs to another account; at this rate nobody can sweep a list of addresses.
 pub const DEFAULT_EMAIL_CHANGE_REPLENISH_SECS: u64 = 10 * 60;
+
+/// Account-recovery requests per client address at once (asking for a password-reset link,
+/// using one, verifying an address): a person asks for a link or two and opens it.
+pub const DEFAULT_RECOVERY_BURST: u32 = 10;
+/// Then one more every 6 minutes (10 an hour): a script probing for accounts, or flooding
+/// mailboxes from one machine, needs far more.
+pub const DEFAULT_RECOVERY_REPLENISH_SECS: u64 = 6 * 60;
+
+/// Recovery mails (reset and verification links asked for) per account at once: a mail that
+/// did not arrive is asked for again once or twice.
+pub const DEFAULT_RECOVERY_MAIL_BURST: u32 = 3;
+/// Then one more every 15 minutes: more would flood the owner's mailbox, however many
+/// addresses the requests come from.
+pub const DEFAULT_RECOVERY_MAIL_REPLENISH_SECS: u64 = 15 * 60;
 
 /// Failures in a row before the first lock: room for typos and a forgotten caps lock.
 pub const DEFAULT_LOCK_AFTER_FAILURES: u32 = 5;
@@ -208,6 +223,10 @@ pub struct RateLimitSettings {
     pub chat_per_user: RateQuota,
     /// E-mail changes per account and per client address.
     pub email_change: RateQuota,
+    /// Account-recovery requests per client address.
+    pub recovery_per_address: RateQuota,
+    /// Recovery mails asked for, per account.
+    pub recovery_mail_per_account: RateQuota,
     /// The progressive lockout per login identifier.
     pub lockout: LockoutPolicy,
 }
@@ -228,6 +247,14 @@ impl Default for RateLimitSettings {
             email_change: RateQuota::new(
                 DEFAULT_EMAIL_CHANGE_BURST,
                 DEFAULT_EMAIL_CHANGE_REPLENISH_SECS,
+            ),
+            recovery_per_address: RateQuota::new(
+                DEFAULT_RECOVERY_BURST,
+                DEFAULT_RECOVERY_REPLENISH_SECS,
+            ),
+            recovery_mail_per_account: RateQuota::new(
+                DEFAULT_RECOVERY_MAIL_BURST,
+                DEFAULT_RECOVERY_MAIL_REPLENISH_SECS,
             ),
             lockout: LockoutPolicy {
                 lock_after_failures: NonZeroU32::new(DEFAULT_LOCK_AFTER_FAILURES)
@@ -345,6 +372,8 @@ pub struct RateLimits {
     chat: KeyedLimiter<UserId>,
     email_change_account: KeyedLimiter<UserId>,
     email_change_address: KeyedLimiter<AddressKey>,
+    recovery_address: KeyedLimiter<AddressKey>,
+    recovery_mail: KeyedLimiter<UserId>,
     refusal_audits: KeyedLimiter<(&'static str, AddressKey)>,
     store: Store,
     clock: Arc<dyn Clock>,
@@ -363,6 +392,8 @@ impl RateLimits {
             chat: KeyedLimiter::new(settings.chat_per_user, gclock.clone()),
             email_change_account: KeyedLimiter::new(settings.email_change, gclock.clone()),
             email_change_address: KeyedLimiter::new(settings.email_change, gclock.clone()),
+            recovery_address: KeyedLimiter::new(settings.recovery_per_address, gclock.clone()),
+            recovery_mail: KeyedLimiter::new(settings.recovery_mail_per_account, gclock.clone()),
             refusal_audits: KeyedLimiter::new(RateQuota::new(1, AUDIT_REFUSALS_EVERY_SECS), gclock),
             store,
             clock,
@@ -399,6 +430,22 @@ impl RateLimits {
             .check(&user)
             .and_then(|()| self.email_change_address.check(&AddressKey::of(ip)))
             .map_err(ApiError::rate_limited)
+    }
+
+    /// One account-recovery request from `ip` (a reset link asked for or used, an address
+    /// verified); 429 past the per-address limit. The answer depends on the address alone,
+    /// never on the account named.
+    pub fn check_recovery_ip(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        self.recovery_address
+            .check(&AddressKey::of(ip))
+            .map_err(ApiError::rate_limited)
+    }
+
+    /// One recovery mail for `user`; `Err` with the seconds to wait past the per-account
+    /// limit. A password-reset request does not answer with it (that would say the account
+    /// exists): it sends nothing.
+    pub fn check_recovery_mail(&self, user: UserId) -> Result<(), u64> {
+        self.recovery_mail.check(&user)
     }
 
     /// One chat message of `user`, on any trade; 429 past the per-user limit.

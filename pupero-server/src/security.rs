@@ -249,6 +249,61 @@ pub fn looks_like_api_key(key: &str) -> bool {
         })
 }
 
+/// How every token sent by mail starts (e-mail verification and password-reset links), so
+/// that people and secret scanners recognise one.
+pub const MAIL_TOKEN_MARKER: &str = "pmt_";
+
+/// Bytes of randomness in a token sent by mail: as much as a session's refresh token, since a
+/// reset link opens the account while it lasts.
+const MAIL_TOKEN_BYTES: usize = 32;
+
+/// Length of every mail token: the marker and 32 bytes in unpadded base64 (43 characters).
+const MAIL_TOKEN_CHARS: usize = 47;
+
+/// A one-time token sent by mail: `pmt_` and 256 random bits, URL-safe base64 (no character
+/// of it needs escaping in a link). Stored only as [`token_hash`]; `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MailToken(String);
+
+impl MailToken {
+    /// A new random token.
+    pub fn generate() -> MailToken {
+        let bytes: [u8; MAIL_TOKEN_BYTES] = rand::random();
+        MailToken(format!(
+            "{MAIL_TOKEN_MARKER}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+        ))
+    }
+
+    /// A token as a client sent it back, if it has the shape of one: checked before any
+    /// database lookup, so that no other text reaches one.
+    pub fn parse(text: &str) -> Option<MailToken> {
+        let shaped = text.len() == MAIL_TOKEN_CHARS
+            && text.strip_prefix(MAIL_TOKEN_MARKER).is_some_and(|random| {
+                random
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        shaped.then(|| MailToken(text.to_owned()))
+    }
+
+    /// The token itself, for the link in the mail.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// What is stored of it.
+    pub fn hash(&self) -> String {
+        token_hash(&self.0)
+    }
+}
+
+impl std::fmt::Debug for MailToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MailToken(***)")
+    }
+}
+
 /// What is stored of an opaque token: its SHA-256, hex. The tokens carry 256 bits of
 /// randomness, so a fast hash is enough (no dictionary to attack), and a lookup by hash works.
 pub fn token_hash(token: &str) -> String {
@@ -308,6 +363,28 @@ mod tests {
         let mut not_base64 = key.clone();
         not_base64.replace_range(5..6, "+");
         assert!(!looks_like_api_key(&not_base64));
+    }
+
+    #[test]
+    fn mail_tokens_have_one_shape_and_never_print() {
+        let token = MailToken::generate();
+        assert_eq!(token.expose().len(), MAIL_TOKEN_CHARS);
+        assert_eq!(MailToken::parse(token.expose()), Some(token.clone()));
+        assert_ne!(token, MailToken::generate());
+        assert_eq!(token.hash(), token_hash(token.expose()));
+        assert_eq!(format!("{token:?}"), "MailToken(***)");
+        let text = token.expose();
+        for bad in [
+            "",
+            "pmt_",
+            &text[1..],
+            &format!("{text}x"),
+            &text.replace("pmt_", "pk__"),
+            &format!("{}+", &text[..MAIL_TOKEN_CHARS - 1]),
+            &format!("{}é", &text[..MAIL_TOKEN_CHARS - 2]),
+        ] {
+            assert_eq!(MailToken::parse(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -30,6 +30,9 @@ pub struct Me {
     pub username: String,
     /// E-mail address, if given.
     pub email: Option<String>,
+    /// Whether `email` was verified by the link sent to it; only a verified address receives
+    /// password-reset links.
+    pub email_verified: bool,
     /// `user`, `moderator` or `admin`.
     pub role: String,
     /// Account creation, unix milliseconds.
@@ -106,6 +109,7 @@ impl AccountApi {
         Ok(Json(Me {
             id: *user.id.as_uuid(),
             username: user.username,
+            email_verified: user.email.is_some() && user.email_verified,
             email: user.email,
             role: user.role.as_str().to_owned(),
             created_at_ms: user.created_at.as_unix_ms(),

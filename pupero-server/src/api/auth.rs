@@ -1,4 +1,5 @@
-//! Registration, login, token refresh, logout.
+//! Registration, login, token refresh, logout, and getting back in: password-reset links and
+//! e-mail verification.
 
 use super::text::Text;
 use std::sync::Arc;
@@ -94,6 +95,41 @@ pub enum NoContent {
     Done,
 }
 
+/// `202 Accepted`.
+#[derive(ApiResponse)]
+pub enum Accepted {
+    /// Taken; what follows comes by mail.
+    #[oai(status = 202)]
+    Accepted,
+}
+
+/// A request for a password-reset link.
+#[derive(Debug, Object)]
+pub struct PasswordResetRequest {
+    /// Username (any case) or e-mail address of the account.
+    pub login: Text,
+}
+
+/// A new password, set with the token of a reset link.
+#[derive(Debug, Object)]
+pub struct PasswordResetConfirmation {
+    /// The token from the link in the mail (`…/reset?token=…`).
+    pub token: Text,
+    /// The new password, at least 10 characters.
+    pub new_password: Text,
+    /// With 2FA on: the six digits from the authenticator app.
+    pub totp_code: Option<Text>,
+    /// With 2FA on: a one-time recovery code, instead of `totp_code`.
+    pub recovery_code: Option<Text>,
+}
+
+/// An e-mail address verified by the link sent to it.
+#[derive(Debug, Object)]
+pub struct EmailVerification {
+    /// The token from the link in the mail (`…/verify-email?token=…`).
+    pub token: Text,
+}
+
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]
 impl AuthApi {
     /// Creates an account. Public. Registrations per client address are limited: past the
@@ -159,6 +195,11 @@ impl AuthApi {
                         AuditEntry::of(AuditEvent::Registered, Some(user)).from_ip(client_ip(req)),
                     )
                     .await;
+                if let Some(email) = &email {
+                    state
+                        .send_email_verification_after(user, username.as_str(), email)
+                        .await;
+                }
                 Ok(RegisterResponse::Created(Json(Registered {
                     user_id: *user.as_uuid(),
                     username: username.to_string(),
@@ -288,6 +329,81 @@ impl AuthApi {
             )
             .await;
         self.tokens(user.id, session, refresh)
+    }
+
+    /// Asks for a password-reset link. Public. When the username or e-mail address names an
+    /// account with a verified e-mail address, a link that works once, for 30 minutes, goes
+    /// to that address (asking again replaces it). The answer is 202 whether or not a link
+    /// goes out, so it tells nobody whether an account exists. Requests per client address
+    /// are limited (429 `RATE_LIMITED`, `Retry-After` in seconds); past the limit per account,
+    /// no further link is sent.
+    #[oai(
+        path = "/password-reset",
+        method = "post",
+        operation_id = "request_password_reset"
+    )]
+    async fn request_password_reset(
+        &self,
+        req: &Request,
+        body: Json<PasswordResetRequest>,
+    ) -> Result<Accepted, ApiError> {
+        let state = &self.state;
+        if let Err(refused) = state.limits.check_recovery_ip(client_addr(req)) {
+            return Err(audit_refusal(state, req, "password reset: too many", refused).await);
+        }
+        state
+            .request_password_reset(&body.login, client_ip(req))
+            .await;
+        Ok(Accepted::Accepted)
+    }
+
+    /// Sets a new password with the token of a reset link. Public. With 2FA on, the
+    /// authenticator app's code or a recovery code is needed as well (403 `TOTP_REQUIRED` or
+    /// `INVALID_TOTP`; the link stays good for another try). Every session ends and every API
+    /// key is revoked: log in with the new password. 400 `INVALID_TOKEN` for a link that is
+    /// unknown, used, replaced by a newer one or expired, or was sent to an address the
+    /// account no longer has. Requests per client address are limited (429 `RATE_LIMITED`).
+    #[oai(
+        path = "/password-reset/confirm",
+        method = "post",
+        operation_id = "confirm_password_reset"
+    )]
+    async fn confirm_password_reset(
+        &self,
+        req: &Request,
+        body: Json<PasswordResetConfirmation>,
+    ) -> Result<NoContent, ApiError> {
+        let state = &self.state;
+        if let Err(refused) = state.limits.check_recovery_ip(client_addr(req)) {
+            return Err(audit_refusal(state, req, "password reset: too many", refused).await);
+        }
+        state
+            .reset_password_by_mail(
+                &body.token,
+                &body.new_password,
+                SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+                client_ip(req),
+            )
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Verifies an e-mail address with the token of the link sent to it. Public. 400
+    /// `INVALID_TOKEN` for a link that is unknown, used, replaced by a newer one or expired,
+    /// or was sent to an address the account no longer has. Requests per client address are
+    /// limited (429 `RATE_LIMITED`).
+    #[oai(path = "/verify-email", method = "post", operation_id = "verify_email")]
+    async fn verify_email(
+        &self,
+        req: &Request,
+        body: Json<EmailVerification>,
+    ) -> Result<NoContent, ApiError> {
+        let state = &self.state;
+        if let Err(refused) = state.limits.check_recovery_ip(client_addr(req)) {
+            return Err(audit_refusal(state, req, "e-mail verification: too many", refused).await);
+        }
+        state.verify_email(&body.token, client_ip(req)).await?;
+        Ok(NoContent::Done)
     }
 
     /// Exchanges a refresh token for new tokens. Each refresh token works once: presenting a

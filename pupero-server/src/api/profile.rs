@@ -9,12 +9,13 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use pupero_core::{AccountId, EmailAddress, Password};
 
-use super::auth::NoContent;
+use super::auth::{Accepted, NoContent};
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
 use crate::audit::{AuditEntry, AuditEvent, client_ip};
 use crate::error::{ApiError, codes};
 use crate::ratelimit::{audit_refusal, client_addr};
+use crate::recovery::PasswordChangeKind;
 use crate::two_factor::SecondFactorProof;
 
 /// The profile resource.
@@ -103,7 +104,8 @@ impl ProfileApi {
     /// Sets or removes the caller's e-mail address. Needs the password (and the 2FA code when
     /// 2FA is on). Changes per account and per client address are limited (429
     /// `RATE_LIMITED`), and an address that belongs to another account (409 `EMAIL_TAKEN`) is
-    /// audited.
+    /// audited. A new address is unverified until the link sent to it is opened; a verified
+    /// old one is told of the change, and links sent to it stop working.
     #[oai(path = "/api/v1/me/email", method = "put", operation_id = "set_email")]
     async fn set_email(
         &self,
@@ -129,14 +131,34 @@ impl ProfileApi {
                 SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
             )
             .await?;
-        match state.store.set_email(user, email.as_ref()).await? {
-            Ok(()) => {
-                state
-                    .audit(
-                        AuditEntry::of(AuditEvent::EmailChanged, Some(user))
-                            .from_ip(client_ip(req)),
-                    )
-                    .await;
+        match state
+            .store
+            .set_email(user, email.as_ref(), state.now())
+            .await?
+        {
+            Ok(change) => {
+                if change.changed {
+                    state
+                        .audit(
+                            AuditEntry::of(AuditEvent::EmailChanged, Some(user))
+                                .from_ip(client_ip(req)),
+                        )
+                        .await;
+                    let username = state
+                        .store
+                        .user_by_id(user)
+                        .await?
+                        .map(|u| u.username)
+                        .unwrap_or_default();
+                    state
+                        .announce_email_change(
+                            user,
+                            &username,
+                            change.previous.as_ref(),
+                            email.as_ref(),
+                        )
+                        .await;
+                }
                 Ok(NoContent::Done)
             }
             Err(_) => {
@@ -156,7 +178,8 @@ impl ProfileApi {
     }
 
     /// Changes the caller's password; every other session of the account ends and every API
-    /// key is revoked (whoever changes a password may be locking someone out).
+    /// key is revoked (whoever changes a password may be locking someone out), and a verified
+    /// address is told.
     #[oai(
         path = "/api/v1/me/password",
         method = "post",
@@ -175,23 +198,71 @@ impl ProfileApi {
             .await?;
         let password =
             Password::parse(&body.new_password).map_err(|e| ApiError::validation(e.to_string()))?;
-        let hash = state
-            .hasher
-            .hash(&password)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-        state.store.set_password_hash(auth.0.user, &hash).await?;
         state
-            .store
-            .end_access(auth.0.user, Some(session), "password_changed", state.now())
-            .await?;
-        state
-            .audit(
-                AuditEntry::of(AuditEvent::PasswordChanged, Some(auth.0.user))
-                    .from_ip(client_ip(req)),
+            .replace_password(
+                auth.0.user,
+                &password,
+                PasswordChangeKind::Changed,
+                Some(session),
+                None,
+                client_ip(req),
             )
-            .await;
+            .await?;
         Ok(NoContent::Done)
+    }
+
+    /// Sends a new verification link to the caller's e-mail address (one also goes out at
+    /// registration and after every change); earlier links stop working. 409 `NO_EMAIL`
+    /// without an address, `EMAIL_ALREADY_VERIFIED` when it is verified. Links per account
+    /// and requests per client address are limited (429 `RATE_LIMITED`).
+    #[oai(
+        path = "/api/v1/me/email/verification",
+        method = "post",
+        operation_id = "send_email_verification"
+    )]
+    async fn send_email_verification(
+        &self,
+        req: &Request,
+        auth: SessionAuth,
+    ) -> Result<Accepted, ApiError> {
+        let state = &self.state;
+        let user = auth.0.user;
+        if let Err(refused) = state.limits.check_recovery_ip(client_addr(req)) {
+            return Err(audit_refusal(state, req, "e-mail verification: too many", refused).await);
+        }
+        let row = state
+            .store
+            .user_by_id(user)
+            .await?
+            .ok_or_else(|| ApiError::not_found("no such user"))?;
+        let email = row
+            .email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|e| ApiError::internal(&e))?
+            .ok_or_else(|| {
+                ApiError::conflict(codes::NO_EMAIL, "the account has no e-mail address")
+            })?;
+        if row.email_verified {
+            return Err(ApiError::conflict(
+                codes::EMAIL_ALREADY_VERIFIED,
+                "the e-mail address is already verified",
+            ));
+        }
+        if let Err(wait) = state.limits.check_recovery_mail(user) {
+            return Err(audit_refusal(
+                state,
+                req,
+                "e-mail verification: too many links for this account",
+                ApiError::rate_limited(wait),
+            )
+            .await);
+        }
+        state
+            .send_email_verification(user, &row.username, &email)
+            .await?;
+        Ok(Accepted::Accepted)
     }
 
     /// Deletes the caller's account. Needs the password (and the 2FA code when 2FA is on), and

@@ -4,11 +4,51 @@ use pupero_core::{EmailAddress, Role, Timestamp, UserId, Username};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Store, StoreError, UserRow, ms, user_from_row};
+use super::{Store, StoreError, USER_COLUMNS, UserRow, ms, user_from_row};
 
 /// Why an e-mail change was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmailTaken;
+
+/// What an e-mail change did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailChange {
+    /// The address before, and whether it was verified.
+    pub previous: Option<(String, bool)>,
+    /// Whether the address changed at all (setting the same one again changes nothing).
+    pub changed: bool,
+}
+
+/// Ends every way into the account but the session `keep`, in the caller's transaction: all
+/// its other sessions and all its API keys. See [`Store::end_access`].
+pub(crate) async fn end_access_in(
+    conn: &mut sqlx::AnyConnection,
+    user: UserId,
+    keep: Option<Uuid>,
+    reason: &'static str,
+    now: Timestamp,
+) -> Result<(u64, u64), StoreError> {
+    let sessions = sqlx::query(
+        "UPDATE sessions SET revoked_at_ms = ?, revoked_reason = ? \
+         WHERE user_id = ? AND revoked_at_ms IS NULL AND id <> ?",
+    )
+    .bind(ms(now)?)
+    .bind(reason)
+    .bind(user.to_string())
+    .bind(keep.map_or_else(String::new, |k| k.to_string()))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let keys = sqlx::query(
+        "UPDATE api_keys SET revoked_at_ms = ? WHERE user_id = ? AND revoked_at_ms IS NULL",
+    )
+    .bind(ms(now)?)
+    .bind(user.to_string())
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok((sessions, keys))
+}
 
 impl Store {
     /// Users ordered by username key, after `after` (a username key), optionally those whose
@@ -39,10 +79,10 @@ impl Store {
             })
             .collect();
         let pattern = format!("{escaped}%");
-        let rows = sqlx::query(
-            "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users \
-             WHERE username_key LIKE ? ESCAPE '!' AND username_key > ? ORDER BY username_key LIMIT ?",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users \
+             WHERE username_key LIKE ? ESCAPE '!' AND username_key > ? ORDER BY username_key LIMIT ?"
+        )))
         .bind(pattern)
         .bind(after.unwrap_or("").to_owned())
         .bind(i64::from(limit))
@@ -58,10 +98,9 @@ impl Store {
         let Ok(username) = Username::parse(username) else {
             return Ok(None);
         };
-        let row = sqlx::query(
-            "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users \
-             WHERE username_key = ? AND deleted_at_ms IS NULL",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE username_key = ? AND deleted_at_ms IS NULL"
+        )))
         .bind(username.key())
         .fetch_optional(&self.pool)
         .await?;
@@ -122,55 +161,57 @@ impl Store {
         now: Timestamp,
     ) -> Result<(u64, u64), StoreError> {
         let mut tx = self.pool.begin_with(self.engine_begin()).await?;
-        let sessions = sqlx::query(
-            "UPDATE sessions SET revoked_at_ms = ?, revoked_reason = ? \
-             WHERE user_id = ? AND revoked_at_ms IS NULL AND id <> ?",
-        )
-        .bind(ms(now)?)
-        .bind(reason)
-        .bind(user.to_string())
-        .bind(keep.map_or_else(String::new, |k| k.to_string()))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let keys = sqlx::query(
-            "UPDATE api_keys SET revoked_at_ms = ? WHERE user_id = ? AND revoked_at_ms IS NULL",
-        )
-        .bind(ms(now)?)
-        .bind(user.to_string())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let ended = end_access_in(&mut tx, user, keep, reason, now).await?;
         tx.commit().await?;
-        Ok((sessions, keys))
+        Ok(ended)
     }
 
-    /// Stores a new password hash.
-    pub async fn set_password_hash(&self, user: UserId, hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-            .bind(hash.to_owned())
-            .bind(user.to_string())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Sets or clears the e-mail address, unless another user has it.
+    /// Sets or clears the e-mail address, unless another user has it. A new address starts
+    /// unverified, and every link sent to the old one ends with it (in the same commit).
     pub async fn set_email(
         &self,
         user: UserId,
         email: Option<&EmailAddress>,
-    ) -> Result<Result<(), EmailTaken>, StoreError> {
-        let done = sqlx::query("UPDATE users SET email = ? WHERE id = ?")
-            .bind(email.map(|e| e.as_str().to_owned()))
+        now: Timestamp,
+    ) -> Result<Result<EmailChange, EmailTaken>, StoreError> {
+        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        super::recovery::lock_user_in(&mut tx, self.engine, user).await?;
+        let row = sqlx::query("SELECT email, email_verified_at_ms FROM users WHERE id = ?")
             .bind(user.to_string())
-            .execute(&self.pool)
-            .await;
-        match done {
-            Ok(_) => Ok(Ok(())),
-            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(Err(EmailTaken)),
-            Err(e) => Err(e.into()),
+            .fetch_optional(&mut *tx)
+            .await?;
+        let previous = match &row {
+            Some(row) => {
+                let email: Option<String> = row.try_get("email")?;
+                let verified: Option<i64> = row.try_get("email_verified_at_ms")?;
+                email.map(|email| (email, verified.is_some()))
+            }
+            None => None,
+        };
+        let new = email.map(|e| e.as_str().to_owned());
+        if previous.as_ref().map(|(old, _)| old) == new.as_ref() {
+            return Ok(Ok(EmailChange {
+                previous,
+                changed: false,
+            }));
         }
+        let done =
+            sqlx::query("UPDATE users SET email = ?, email_verified_at_ms = NULL WHERE id = ?")
+                .bind(new)
+                .bind(user.to_string())
+                .execute(&mut *tx)
+                .await;
+        match done {
+            Ok(_) => {}
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Ok(Err(EmailTaken)),
+            Err(e) => return Err(e.into()),
+        }
+        super::recovery::end_all_tokens_in(&mut tx, user, now).await?;
+        tx.commit().await?;
+        Ok(Ok(EmailChange {
+            previous,
+            changed: true,
+        }))
     }
 
     /// Deletes an account: personal data goes, the row stays (history refers to it), every
@@ -179,7 +220,8 @@ impl Store {
     pub async fn delete_user(&self, user: UserId, now: Timestamp) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "UPDATE users SET email = NULL, password_hash = '!', disabled = 1, deleted_at_ms = ? \
+            "UPDATE users SET email = NULL, email_verified_at_ms = NULL, password_hash = '!', \
+             disabled = 1, deleted_at_ms = ? \
              WHERE id = ? AND deleted_at_ms IS NULL",
         )
         .bind(ms(now)?)

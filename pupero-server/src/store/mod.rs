@@ -35,8 +35,10 @@ pub use trades::{
     offer_takeable_in, open_trades_of_in, trade_exists_in, update_trade_in,
 };
 
-pub use admin::EmailTaken;
+pub use admin::{EmailChange, EmailTaken};
+mod recovery;
 pub use offers::MAX_MARKET_CANDIDATES;
+pub use recovery::{DueMail, NewMail, NewPassword, NewToken, TokenPurpose, insert_mail_in};
 mod prices;
 
 pub use prices::PRICE_SOURCE_ADMIN;
@@ -46,6 +48,10 @@ pub use throttle::{MAX_THROTTLE_KEY_LEN, ThrottleState, ThrottleWrite};
 mod totp;
 
 pub use totp::{SetupOutcome, TotpRow};
+
+/// The columns [`user_from_row`] reads, for every query of whole users.
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, email, email_verified_at_ms, password_hash, role, disabled, created_at_ms";
 
 /// Connections of the server's pool: requests are short, and SQLite serialises writers anyway.
 const MAX_CONNECTIONS: u32 = 16;
@@ -89,6 +95,9 @@ pub struct UserRow {
     pub username: String,
     /// The e-mail address, if given.
     pub email: Option<String>,
+    /// Whether the holder showed they read `email` (by a link sent to it); only a verified
+    /// address receives password-reset links.
+    pub email_verified: bool,
     /// The Argon2id PHC string.
     pub password_hash: String,
     /// The role.
@@ -279,10 +288,10 @@ impl Store {
 
     /// The user whose username (any case) or e-mail address is `login`.
     pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users \
-             WHERE (username_key = ? OR email = ?) AND deleted_at_ms IS NULL",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users \
+             WHERE (username_key = ? OR email = ?) AND deleted_at_ms IS NULL"
+        )))
         // Usernames are ASCII and so is their column, which MariaDB refuses to compare with
         // other text: a login that is not ASCII is an e-mail address or nothing (NULL matches
         // no row).
@@ -295,9 +304,9 @@ impl Store {
 
     /// The user with this id.
     pub async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, username, email, password_hash, role, disabled, created_at_ms FROM users WHERE id = ?",
-        )
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = ?"
+        )))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?;
@@ -456,10 +465,12 @@ pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreErr
     let role: String = row.try_get("role")?;
     let disabled: i64 = row.try_get("disabled")?;
     let created: i64 = row.try_get("created_at_ms")?;
+    let verified: Option<i64> = row.try_get("email_verified_at_ms")?;
     Ok(UserRow {
         id: id.parse().map_err(|_| StoreError::Corrupt("user id"))?,
         username: row.try_get("username")?,
         email: row.try_get("email")?,
+        email_verified: verified.is_some(),
         password_hash: row.try_get("password_hash")?,
         role: Role::parse(&role).map_err(|_| StoreError::Corrupt("role"))?,
         disabled: disabled != 0,
@@ -493,15 +504,26 @@ impl Store {
         entry: &crate::audit::AuditEntry,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut detail = entry.detail.clone();
-        if detail.len() > crate::audit::MAX_AUDIT_DETAIL_BYTES {
-            let cut = (0..=crate::audit::MAX_AUDIT_DETAIL_BYTES)
-                .rev()
-                .find(|i| detail.is_char_boundary(*i))
-                .unwrap_or(0);
-            detail.truncate(cut);
-        }
-        sqlx::query(
+        let mut conn = self.pool.acquire().await?;
+        audit_in(&mut conn, entry, now).await
+    }
+}
+
+/// Appends to the audit log in the caller's transaction.
+pub(crate) async fn audit_in(
+    conn: &mut sqlx::AnyConnection,
+    entry: &crate::audit::AuditEntry,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let mut detail = entry.detail.clone();
+    if detail.len() > crate::audit::MAX_AUDIT_DETAIL_BYTES {
+        let cut = (0..=crate::audit::MAX_AUDIT_DETAIL_BYTES)
+            .rev()
+            .find(|i| detail.is_char_boundary(*i))
+            .unwrap_or(0);
+        detail.truncate(cut);
+    }
+    sqlx::query(
             "INSERT INTO audit_log (at_ms, actor_id, subject_id, event, client_ip, detail) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(ms(now)?)
@@ -510,11 +532,12 @@ impl Store {
         .bind(entry.event.as_str())
         .bind(entry.client_ip.clone())
         .bind(detail)
-        .execute(&self.pool)
+        .execute(&mut *conn)
         .await?;
-        Ok(())
-    }
+    Ok(())
+}
 
+impl Store {
     /// Audit entries, newest first, before `before` (a `seq`), optionally about one user.
     pub async fn audit_page(
         &self,

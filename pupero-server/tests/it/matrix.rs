@@ -233,6 +233,25 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             json(serde_json::json!({"login": "nobody", "password": "nothing at all"})),
             Allowed::Public,
         ),
+        // Public: the same 202 for every login, and a bad token is refused as a bad token.
+        (
+            "POST",
+            "/api/v1/auth/password-reset".into(),
+            json(serde_json::json!({"login": "matrix-user"})),
+            Allowed::Public,
+        ),
+        (
+            "POST",
+            "/api/v1/auth/password-reset/confirm".into(),
+            json(serde_json::json!({"token": "pmt_unknown", "new_password": "whatever whatever"})),
+            Allowed::Public,
+        ),
+        (
+            "POST",
+            "/api/v1/auth/verify-email".into(),
+            json(serde_json::json!({"token": "pmt_unknown"})),
+            Allowed::Public,
+        ),
         (
             "GET",
             "/api/v1/users/matrix-user".into(),
@@ -443,6 +462,13 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             "PUT",
             "/api/v1/me/email".into(),
             json(serde_json::json!({"email": null})),
+            Allowed::Sessions,
+        ),
+        // Through to 409 NO_EMAIL: the callers have no address.
+        (
+            "POST",
+            "/api/v1/me/email/verification".into(),
+            None,
             Allowed::Sessions,
         ),
         (

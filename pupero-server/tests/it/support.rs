@@ -242,6 +242,8 @@ pub fn generous_limits() -> pupero_server::ratelimit::RateLimitSettings {
         second_factor_per_user: RateQuota::new(100_000, 1),
         chat_per_user: RateQuota::new(100_000, 1),
         email_change: RateQuota::new(100_000, 1),
+        recovery_per_address: RateQuota::new(100_000, 1),
+        recovery_mail_per_account: RateQuota::new(100_000, 1),
         ..RateLimitSettings::default()
     }
 }
