@@ -56,7 +56,7 @@ async fn sigterm_stops_everything_the_run_script_started() {
     let data = tempfile::tempdir().expect("a data directory");
     let listen = format!("127.0.0.1:{}", free_port());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/run.sh");
-    let mut run = std::process::Command::new("bash")
+    let run = std::process::Command::new("bash")
         .arg(script)
         .env("PUPERO_BIN", env!("CARGO_BIN_EXE_pupero"))
         .env("PUPERO_RUN_DATA", data.path())
