@@ -76,6 +76,7 @@ async fn open(db: &TestDatabase, platform: &TestWallet) -> anyhow::Result<Arc<Ap
     settings.monero_network = MoneroNetwork::Regtest;
     settings.wallet = Some(WalletSettings {
         scan_interval_secs: NEVER_SECS,
+        watch_interval_ms: 0,
         ..WalletSettings::at(platform.url())
     });
     settings.deposits = DepositPolicy::new(CONFIRMATIONS)?;
