@@ -5,7 +5,10 @@
 //! under its key (txid, subaddress), marks gone the pending ones it should have seen and did
 //! not, and credits the ones deep enough through the ledger. The credit's transfer id is
 //! derived from the key and the row moves to `credited` in the same database transaction, so
-//! a deposit is credited once however often it is scanned, by however many processes.
+//! a deposit is credited once however often it is scanned, by however many processes. Every
+//! change of a row commits with its owner's event (`deposit_seen`, `deposit_confirmations`,
+//! `deposit_credited`, `deposit_gone`), so each change is told once; a sighting that changes
+//! nothing writes nothing.
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -1,9 +1,10 @@
 //! Withdrawals: the request (holds, row and outbox message in one transaction) and the wallet
 //! worker that pays them, exactly once, across crashes.
 //!
-//! The worker ([`AppState::drive_withdrawals`]) runs under a database lease, so one process at
-//! a time builds transactions (building reserves nothing in the wallet: two builders could
-//! spend the same outputs). Each pass:
+//! The worker ([`AppState::drive_withdrawals`]) runs under a database lease ([`crate::lease`]),
+//! so one process at a time builds transactions (building reserves nothing in the wallet: two
+//! builders could spend the same outputs); a pass renews it before each wallet call that may
+//! spend, and stops there if it was lost. Each pass:
 //! 1. resumes every `signed` transaction: if the wallet knows it (pool or chain) it was
 //!    broadcast; if not, its stored metadata is relayed — the same signed transaction, which
 //!    cannot pay twice. Only a first and only relay attempt the wallet certainly refused
@@ -19,7 +20,9 @@
 //! builds nothing while a sweep is unresolved: it may spend the same outputs.
 //!
 //! Broadcasting settles the holds with each withdrawal's share of the real fee in the same
-//! database transaction that moves the rows, so the ledger and the rows never disagree.
+//! database transaction that moves the rows, so the ledger and the rows never disagree. Each
+//! step's events (`withdrawal_signed`, `…_broadcast`, `…_confirmed`, `…_failed`, one per
+//! withdrawal to its owner) commit with it too.
 
 use std::sync::Arc;
 use std::time::Duration;
