@@ -4,7 +4,10 @@
 //!   their subaddress (a sender pays [`MAX_DESTINATIONS`] of them per transaction), the chain
 //!   mines past the confirmations, and `AppState::scan_deposits` runs until all are credited;
 //! - the network fee per withdrawal when the worker pays [`WITHDRAWALS`] withdrawals in one
-//!   transaction, and when it pays them one transaction each.
+//!   transaction, and when it pays them one transaction each;
+//! - how long after the block that brings a deposit its last confirmation the deposit is
+//!   credited, through the real background jobs (`spawn_wallet_jobs`, with the default height
+//!   watch and scan interval), over [`LATENCY_ROUNDS`] deposits.
 //!
 //! `cargo bench -p pupero-benches --bench wallet`. SQLite, then MariaDB for the deposits when
 //! it is reachable (`PUPERO_TEST_MARIADB_URL`, as the tests). Skipped, with a message, when
@@ -14,9 +17,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pupero_core::ledger::NewAccount;
-use pupero_core::{AccountId, DepositPolicy, MoneroAddress, Piconero, Role, UserId, Username};
+use pupero_core::{
+    AccountId, DepositPolicy, DepositStatus, MoneroAddress, Piconero, Role, UserId, Username,
+};
 use pupero_ledger::testing::{Backend, TestDatabase};
 use pupero_server::config::{MoneroNetwork, WalletSettings};
+use pupero_server::store::{DepositRef, DepositRow};
 use pupero_server::trades::IdempotencyKey;
 use pupero_server::{AppState, Settings};
 use pupero_wallet::testing::{REGTEST_NETWORK, Regtest, TRANSFER_UNLOCK_BLOCKS, TestWallet};
@@ -38,6 +44,13 @@ const MAX_ROUNDS: usize = 120;
 const POLL: Duration = Duration::from_millis(250);
 /// The scanner's own loop never runs: the benchmark scans when it chooses.
 const NEVER_SECS: u64 = 24 * 60 * 60;
+/// Deposits whose credit latency is measured.
+const LATENCY_ROUNDS: usize = 5;
+/// How often the latency measurement looks at the deposit's row: far finer than the latency.
+const LATENCY_POLL: Duration = Duration::from_millis(10);
+/// How long the background jobs may take to record or credit a deposit before the
+/// measurement gives up.
+const LATENCY_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -64,6 +77,12 @@ async fn main() -> anyhow::Result<()> {
     let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
         anyhow::bail!("SQLite always works");
     };
+    println!("== deposit credit latency through the background jobs, Sqlite");
+    credit_latency(&net, &db).await?;
+    db.cleanup().await;
+    let Some(db) = TestDatabase::create(Backend::Sqlite).await else {
+        anyhow::bail!("SQLite always works");
+    };
     println!("== withdrawal fees, Sqlite");
     fees(&net, &db).await?;
     db.cleanup().await;
@@ -76,6 +95,7 @@ async fn open(db: &TestDatabase, platform: &TestWallet) -> anyhow::Result<Arc<Ap
     settings.monero_network = MoneroNetwork::Regtest;
     settings.wallet = Some(WalletSettings {
         scan_interval_secs: NEVER_SECS,
+        watch_interval_ms: 0,
         ..WalletSettings::at(platform.url())
     });
     settings.deposits = DepositPolicy::new(CONFIRMATIONS)?;
@@ -186,6 +206,84 @@ async fn deposits(net: &Regtest, db: &TestDatabase, backend: Backend) -> anyhow:
         "a scan with nothing new ({} deposits in its window): {:.3} s", // float-ok
         idle.seen,
         started.elapsed().as_secs_f64()
+    );
+    state.ledger.check_invariants().await?;
+    Ok(())
+}
+
+/// The deposit `key` as stored, once `done` holds for it, within [`LATENCY_TIMEOUT`].
+async fn wait_for_deposit(
+    state: &AppState,
+    key: &DepositRef,
+    done: impl Fn(&DepositRow) -> bool,
+) -> anyhow::Result<DepositRow> {
+    let deadline = Instant::now() + LATENCY_TIMEOUT;
+    loop {
+        if let Some(row) = state.store.deposit(key).await?
+            && done(&row)
+        {
+            return Ok(row);
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "deposit {} never got there",
+            key.txid
+        );
+        tokio::time::sleep(LATENCY_POLL).await;
+    }
+}
+
+async fn credit_latency(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> {
+    let platform = net.wallet("platform-latency").await;
+    let sender = net.wallet("sender-latency").await;
+    net.fund(&sender).await;
+    let mut settings = Settings::for_database(db.url.clone());
+    settings.monero_network = MoneroNetwork::Regtest;
+    // The defaults: the height watched every second, a full scan every 20 s.
+    settings.wallet = Some(WalletSettings::at(platform.url()));
+    settings.deposits = DepositPolicy::new(CONFIRMATIONS)?;
+    let watch_ms = settings.wallet.as_ref().map_or(0, |w| w.watch_interval_ms);
+    let state = AppState::open(settings).await?;
+    let jobs = pupero_server::spawn_wallet_jobs(state.clone());
+    let id = user(&state, "latency").await?;
+    let row = state
+        .deposit_address(id)
+        .await
+        .map_err(|e| anyhow::anyhow!("deposit address: {}", e.code()))?;
+    let address = MoneroAddress::parse(&row.address, REGTEST_NETWORK)?;
+    let amount = Piconero::from_xmr_str(DEPOSIT_XMR)?;
+    let mut latencies = Vec::with_capacity(LATENCY_ROUNDS);
+    for _ in 0..LATENCY_ROUNDS {
+        sender.sync_to(net.height().await).await;
+        let sent = sender
+            .rpc()
+            .transfer(0, &address, amount, Priority::Default)
+            .await?;
+        let key = DepositRef {
+            txid: sent.txid.to_string(),
+            account: row.account,
+            index: row.index,
+        };
+        // One block short: the jobs record it (the watch sees the new height).
+        net.mine(CONFIRMATIONS - 1).await;
+        wait_for_deposit(&state, &key, |d| {
+            d.sighting.confirmations == CONFIRMATIONS - 1
+        })
+        .await?;
+        // The confirming block; the clock starts once it is on the chain.
+        net.mine(1).await;
+        let started = Instant::now();
+        wait_for_deposit(&state, &key, |d| d.status == DepositStatus::Credited).await?;
+        latencies.push(started.elapsed());
+    }
+    pupero_server::stop_jobs(&state, jobs).await;
+    latencies.sort_unstable();
+    let ms = |d: &Duration| d.as_millis();
+    println!(
+        "credited after the confirming block ({LATENCY_ROUNDS} deposits, height watched every {watch_ms} ms): min {} ms, median {} ms, max {} ms",
+        latencies.first().map_or(0, ms),
+        latencies.get(LATENCY_ROUNDS / 2).map_or(0, ms),
+        latencies.last().map_or(0, ms),
     );
     state.ledger.check_invariants().await?;
     Ok(())

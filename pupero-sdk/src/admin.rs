@@ -46,7 +46,7 @@ pub struct Reconciliation {
     pub user_held: Piconero,
     /// User accounts summed.
     pub user_accounts: u64,
-    /// Deposits mined into the wallet and not credited yet.
+    /// Deposits in the wallet (mined or in the pool) and not credited yet.
     pub deposits_uncredited: Piconero,
     /// How many.
     pub deposits_uncredited_count: u64,

@@ -48,9 +48,23 @@ const MAX_EVENT_BYTES: usize = 1024 * 1024;
 pub struct UserEvent {
     /// The caller's sequence number: 1, 2, 3... in commit order, without gaps.
     pub seq: u64,
-    /// `trade_opened`, `trade_paid`, `trade_released`, `trade_cancelled`, `trade_expired`,
-    /// `trade_disputed`, `trade_resolved`, `chat_message`, `balance_changed`,
-    /// `feedback_received`; ignore kinds you do not know.
+    /// What happened; ignore kinds you do not know. Trades: `trade_opened`, `trade_paid`,
+    /// `trade_released`, `trade_cancelled`, `trade_expired`, `trade_disputed`,
+    /// `trade_resolved`, `chat_message`, `feedback_received`. The account: `balance_changed`,
+    /// `api_key_created`.
+    ///
+    /// Deposits, each change once, in this order: `deposit_seen` (in the pool, or already
+    /// mined; again if a gone one comes back), `deposit_confirmations` (whenever its
+    /// confirmations change), `deposit_credited` (then a `balance_changed`), or
+    /// `deposit_gone` (it left the pool or the chain uncredited). Payload: `txid`, `amount`
+    /// (XMR), `confirmations`, `required` (confirmations before the credit), `height` (null
+    /// in the pool).
+    ///
+    /// Withdrawals, each change once: `withdrawal_signed`, `withdrawal_broadcast` (the amount
+    /// and fee left the balance), `withdrawal_confirmed` (mined), or `withdrawal_failed`
+    /// (nothing was sent; the holds were refunded). Payload: `withdrawal_id`, `state`,
+    /// `txid` (null before signing), `amount`, `fee` (its share of the network fee; null
+    /// before signing).
     pub kind: String,
     /// The trade it is about, if any.
     pub trade_id: Option<Uuid>,

@@ -52,6 +52,11 @@ pub struct AppState {
     pub worker_id: Uuid,
     /// One worker pass at a time in this process (the lease keeps other processes out).
     pub worker_pass: tokio::sync::Mutex<()>,
+    /// What this process knows of the worker lease: whether it holds it, whom it waits for.
+    pub lease: crate::lease::LeaseState,
+    /// The last readiness report, reused for a moment so that probes cost the wallet and
+    /// the broker little.
+    pub readiness: crate::api::health::ReadinessCache,
     /// Open event streams, per user and in total.
     pub stream_slots: Arc<crate::events::StreamSlots>,
     /// Open client connections, per address and in total.
@@ -248,6 +253,8 @@ impl AppState {
             outbox_wake: tokio::sync::Notify::new(),
             worker_id: Uuid::now_v7(),
             worker_pass: tokio::sync::Mutex::new(()),
+            lease: crate::lease::LeaseState::default(),
+            readiness: crate::api::health::ReadinessCache::default(),
             stream_slots,
             connection_slots,
             mailer,

@@ -172,8 +172,9 @@ pub struct Settings {
     /// process runs them.
     pub wallet_worker: bool,
     /// Seconds a wallet worker's lease lasts unless renewed (`PUPERO_WORKER_LEASE_SECS`,
-    /// default 300): longer than the longest wallet call of a pass (a transfer is bounded by
-    /// two minutes). After a worker dies, another takes over once it ran out.
+    /// default 30, at least 6). The holder renews it every third of that, during its wallet
+    /// calls too, and gives it back when it stops cleanly; after a crash, a standby takes
+    /// over when it runs out: at most this long after the holder died (see `crate::lease`).
     pub worker_lease_secs: u64,
     /// Development only: a named point where the wallet worker stops dead, for crash tests
     /// (`PUPERO_FAILPOINT`, e.g. `withdrawal.after_sign`); refused in production.
@@ -267,11 +268,14 @@ impl MailSettings {
     }
 }
 
-/// A wallet worker's lease unless configured (see [`Settings::worker_lease_secs`]).
-pub const DEFAULT_WORKER_LEASE_SECS: u64 = 300;
+/// A wallet worker's lease unless configured (see [`Settings::worker_lease_secs`]): renewed
+/// every 10 s, so a crashed worker's successor waits at most 30 s, and a database hiccup of
+/// up to 20 s costs the holder nothing.
+pub const DEFAULT_WORKER_LEASE_SECS: u64 = 30;
 
-/// The shortest lease accepted: a pass must fit in it.
-pub const MIN_WORKER_LEASE_SECS: u64 = 10;
+/// The shortest lease accepted: renewed every 2 s, it still survives one missed renewal.
+/// (A pass need not fit in it: the lease is renewed during the pass.)
+pub const MIN_WORKER_LEASE_SECS: u64 = 6;
 
 /// The withdrawal queue's name unless configured.
 pub const DEFAULT_RABBITMQ_QUEUE: &str = "pupero.withdrawals";
@@ -338,13 +342,27 @@ pub struct WalletSettings {
     pub rpc_login: Option<Secret>,
     /// The wallet account holding users' money (`PUPERO_WALLET_ACCOUNT`, default 0).
     pub account: u32,
-    /// Seconds between deposit scans (`PUPERO_DEPOSIT_SCAN_SECS`, default 20).
+    /// Seconds between full deposit scans (`PUPERO_DEPOSIT_SCAN_SECS`, default 20): the
+    /// backstop of the height watch, and what shows deposits waiting in the pool.
     pub scan_interval_secs: u64,
+    /// Milliseconds between looks at the wallet's height (`PUPERO_DEPOSIT_WATCH_MS`, default
+    /// 1000; 0 turns the watch off): a new block starts a scan at once, so a deposit is
+    /// credited about a second after the block that confirms it.
+    pub watch_interval_ms: u64,
 }
 
 /// Seconds between deposit scans by default: a Monero block comes every two minutes, and the
 /// pool is worth showing within seconds.
 pub const DEFAULT_DEPOSIT_SCAN_SECS: u64 = 20;
+
+/// Milliseconds between looks at the wallet's height by default: a look is a `refresh` that
+/// finds nothing new (a few milliseconds of a local wallet), and a second is well within the
+/// two seconds a credit may lag its block.
+pub const DEFAULT_DEPOSIT_WATCH_MS: u64 = 1_000;
+
+/// The shortest watch period accepted: more often would keep the wallet, which answers one
+/// call at a time, busy with refreshes.
+pub const MIN_DEPOSIT_WATCH_MS: u64 = 100;
 
 impl WalletSettings {
     /// A wallet at `rpc_url` without login, account 0, scanned at the default interval.
@@ -354,6 +372,7 @@ impl WalletSettings {
             rpc_login: None,
             account: 0,
             scan_interval_secs: DEFAULT_DEPOSIT_SCAN_SECS,
+            watch_interval_ms: DEFAULT_DEPOSIT_WATCH_MS,
         }
     }
 }
@@ -446,6 +465,7 @@ struct FileSettings {
     wallet_rpc_login: Option<Secret>,
     wallet_account: Option<u64>,
     deposit_scan_secs: Option<u64>,
+    deposit_watch_ms: Option<u64>,
     deposit_confirmations: Option<u64>,
     max_event_streams: Option<u64>,
     rabbitmq_url: Option<Secret>,
@@ -759,12 +779,24 @@ impl Settings {
                         "must be at least 1".to_owned(),
                     ));
                 }
+                let watch_interval_ms = number(
+                    "PUPERO_DEPOSIT_WATCH_MS",
+                    from_file.deposit_watch_ms,
+                    DEFAULT_DEPOSIT_WATCH_MS,
+                )?;
+                if watch_interval_ms != 0 && watch_interval_ms < MIN_DEPOSIT_WATCH_MS {
+                    return Err(invalid(
+                        "PUPERO_DEPOSIT_WATCH_MS",
+                        format!("must be 0 (off) or at least {MIN_DEPOSIT_WATCH_MS}"),
+                    ));
+                }
                 Some(WalletSettings {
                     rpc_url,
                     rpc_login,
                     account: u32::try_from(account)
                         .map_err(|_| invalid("PUPERO_WALLET_ACCOUNT", "too large".to_owned()))?,
                     scan_interval_secs,
+                    watch_interval_ms,
                 })
             }
         };
@@ -1169,7 +1201,7 @@ mod tests {
         for bad in [
             ("PUPERO_RABBITMQ_URL", "http://127.0.0.1:5672"),
             ("PUPERO_WALLET_WORKER", "maybe"),
-            ("PUPERO_WORKER_LEASE_SECS", "3"),
+            ("PUPERO_WORKER_LEASE_SECS", "5"),
             ("PUPERO_FAILPOINT", "nowhere"),
         ] {
             assert!(load(&[bad]).is_err(), "{bad:?}");

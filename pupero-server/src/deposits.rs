@@ -5,14 +5,18 @@
 //! under its key (txid, subaddress), marks gone the pending ones it should have seen and did
 //! not, and credits the ones deep enough through the ledger. The credit's transfer id is
 //! derived from the key and the row moves to `credited` in the same database transaction, so
-//! a deposit is credited once however often it is scanned, by however many processes.
+//! a deposit is credited once however often it is scanned, by however many processes. Every
+//! change of a row commits with its owner's event (`deposit_seen`, `deposit_confirmations`,
+//! `deposit_credited`, `deposit_gone`), so each change is told once; a sighting that changes
+//! nothing writes nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use pupero_core::deposit::{deposit_transfer_id, expected_in_scan, scan_from};
 use pupero_core::ledger::{NewTransfer, TransferCode, TransferOp};
-use pupero_core::{AccountId, DepositStatus, Sighting, UserId};
+use pupero_core::{AccountId, DepositStatus, Piconero, Sighting, Timestamp, UserId};
 use pupero_ledger::{Attachment, AttachmentError, Engine};
 use pupero_wallet::{IncomingTransfer, WalletRpc};
 use sqlx::AnyConnection;
@@ -21,7 +25,8 @@ use crate::app::AppState;
 use crate::error::{ApiError, codes};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{
-    DepositAddressRow, DepositRef, SeenDeposit, StoreError, mark_deposit_credited_in,
+    DepositAddressRow, DepositRef, DepositRow, SeenDeposit, SightingChange, StoreError,
+    mark_deposit_credited_in, mark_deposit_gone_in, record_sighting_in, sighting_unchanged,
 };
 
 /// Why a credit did not happen: the deposit was no longer pending in the database.
@@ -100,12 +105,30 @@ pub enum ScanError {
     Ledger(#[from] pupero_ledger::Error),
 }
 
-/// Moves a deposit's row to `credited`, with a balance event, in the credit's transaction.
+/// What a deposit's events say: the deposit, and how deep it is against how deep it must be.
+fn deposit_payload(
+    key: &DepositRef,
+    amount: Piconero,
+    sighting: &Sighting,
+    required: u64,
+) -> serde_json::Value {
+    serde_json::json!({
+        "txid": key.txid,
+        "amount": amount.to_xmr_string(),
+        "confirmations": sighting.confirmations,
+        "required": required,
+        "height": sighting.height,
+    })
+}
+
+/// Moves a deposit's row to `credited`, with its events, in the credit's transaction.
 struct CreditAttachment {
     key: DepositRef,
     user: UserId,
-    amount: pupero_core::Piconero,
-    now: pupero_core::Timestamp,
+    amount: Piconero,
+    sighting: Sighting,
+    required: u64,
+    now: Timestamp,
 }
 
 #[async_trait]
@@ -117,15 +140,23 @@ impl Attachment for CreditAttachment {
         {
             return Err(AttachmentError::Abort(ABORT_NOT_PENDING));
         }
-        let event = NewEvent {
-            user: self.user,
-            kind: EventKind::BalanceChanged,
-            trade: None,
-            payload: serde_json::json!({
-                "deposit": { "txid": self.key.txid, "amount": self.amount.to_xmr_string() },
-            }),
-        };
-        insert_events_in(conn, &[event], self.now)
+        let events = [
+            NewEvent {
+                user: self.user,
+                kind: EventKind::DepositCredited,
+                trade: None,
+                payload: deposit_payload(&self.key, self.amount, &self.sighting, self.required),
+            },
+            NewEvent {
+                user: self.user,
+                kind: EventKind::BalanceChanged,
+                trade: None,
+                payload: serde_json::json!({
+                    "deposit": { "txid": self.key.txid, "amount": self.amount.to_xmr_string() },
+                }),
+            },
+        ];
+        insert_events_in(conn, &events, self.now)
             .await
             .map_err(AttachmentError::from)?;
         Ok(())
@@ -196,7 +227,8 @@ impl AppState {
     }
 
     /// One deposit scan: reads the wallet, records every deposit, credits the ones with
-    /// enough confirmations, and marks gone the pending ones the chain no longer has.
+    /// enough confirmations, and marks gone the pending ones the chain no longer has. Each
+    /// change is written with the owner's event in one database transaction.
     pub async fn scan_deposits(&self) -> Result<ScanReport, ScanError> {
         let wallet = self.wallet.as_ref().ok_or(ScanError::NoWallet)?;
         let account = wallet.account;
@@ -222,6 +254,8 @@ impl AppState {
             height,
             ..ScanReport::default()
         };
+        let known: HashMap<&DepositRef, &DepositRow> =
+            pending.iter().map(|row| (&row.key, row)).collect();
         let mut seen = Vec::new();
         for transfer in &incoming {
             if transfer.coinbase || transfer.subaddress.account != account {
@@ -241,7 +275,20 @@ impl AppState {
                 amount: transfer.amount,
                 sighting: sighting(transfer),
             };
-            self.store.record_sighting(&deposit, now).await?;
+            // Most sightings in the window are what the last scan recorded (every deposit of
+            // the last 30 blocks is listed again): compared with the row first, they cost a
+            // read, or nothing for a pending one, instead of a write transaction each.
+            let unchanged = match known.get(&deposit.key) {
+                Some(row) => sighting_unchanged(row, &deposit.sighting),
+                None => self
+                    .store
+                    .deposit(&deposit.key)
+                    .await?
+                    .is_some_and(|row| sighting_unchanged(&row, &deposit.sighting)),
+            };
+            if !unchanged {
+                self.record_sighting(&deposit, now).await?;
+            }
             seen.push(deposit);
         }
         report.seen = seen.len();
@@ -250,7 +297,7 @@ impl AppState {
         for old in &pending {
             if !listed.contains(&old.key)
                 && expected_in_scan(old.sighting.height, from)
-                && self.store.mark_deposit_gone(&old.key, now).await?
+                && self.mark_gone(old, now).await?
             {
                 tracing::warn!(txid = %old.key.txid, index = old.key.index,
                     "a pending deposit disappeared from the chain and the pool");
@@ -268,6 +315,68 @@ impl AppState {
         }
         self.store.set_scanned_to(account, height, now).await?;
         Ok(report)
+    }
+
+    /// Records `deposit` as the wallet sees it now, with its owner's event when they should
+    /// hear of the change (seen, or its confirmations moved).
+    async fn record_sighting(
+        &self,
+        deposit: &SeenDeposit,
+        now: Timestamp,
+    ) -> Result<SightingChange, ScanError> {
+        let mut db = self.store.begin_write().await?;
+        let change = record_sighting_in(&mut db, deposit, now).await?;
+        let kind = match change {
+            SightingChange::New | SightingChange::Reappeared => Some(EventKind::DepositSeen),
+            SightingChange::Confirmations => Some(EventKind::DepositConfirmations),
+            SightingChange::Unchanged | SightingChange::Quiet => None,
+        };
+        let required = self.settings.deposits.confirmations();
+        let events: Vec<NewEvent> = kind
+            .map(|kind| NewEvent {
+                user: deposit.user,
+                kind,
+                trade: None,
+                payload: deposit_payload(&deposit.key, deposit.amount, &deposit.sighting, required),
+            })
+            .into_iter()
+            .collect();
+        insert_events_in(&mut db, &events, now).await?;
+        db.commit().await.map_err(StoreError::from)?;
+        if !events.is_empty() {
+            self.events.notify([deposit.user]);
+        }
+        Ok(change)
+    }
+
+    /// Marks pending deposit `old` gone, with its owner's event; false if it was no longer
+    /// pending.
+    async fn mark_gone(&self, old: &DepositRow, now: Timestamp) -> Result<bool, ScanError> {
+        let mut db = self.store.begin_write().await?;
+        if !mark_deposit_gone_in(&mut db, &old.key, now).await? {
+            db.rollback().await.map_err(StoreError::from)?;
+            return Ok(false);
+        }
+        let gone = Sighting {
+            height: None,
+            confirmations: 0,
+            ..old.sighting
+        };
+        let event = NewEvent {
+            user: old.user,
+            kind: EventKind::DepositGone,
+            trade: None,
+            payload: deposit_payload(
+                &old.key,
+                old.amount,
+                &gone,
+                self.settings.deposits.confirmations(),
+            ),
+        };
+        insert_events_in(&mut db, &[event], now).await?;
+        db.commit().await.map_err(StoreError::from)?;
+        self.events.notify([old.user]);
+        Ok(true)
     }
 
     /// Credits `deposit` to its owner unless it already was; true if this call credited it.
@@ -291,6 +400,8 @@ impl AppState {
             key: deposit.key.clone(),
             user: deposit.user,
             amount: deposit.amount,
+            sighting: deposit.sighting,
+            required: self.settings.deposits.confirmations(),
             now: self.now(),
         };
         match self

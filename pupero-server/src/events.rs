@@ -1,5 +1,5 @@
 //! Users' events: what happened that a user should hear of (a trade step, a chat message, a
-//! balance change). Events are rows of `user_events`, written in the same transaction as the
+//! balance change, a deposit's or a withdrawal's progress). Events are rows of `user_events`, written in the same transaction as the
 //! change they report, so a client that reads them by cursor never misses one and never sees
 //! one for a change that did not commit. The in-process [`EventBus`] only wakes the open
 //! streams; the rows are the truth.
@@ -43,6 +43,23 @@ pub enum EventKind {
     /// An API key was created on the user's account (so that a key made by someone else is
     /// seen at once).
     ApiKeyCreated,
+    /// A deposit to the user's subaddress was seen, in the pool or already mined (or seen
+    /// again after it was gone).
+    DepositSeen,
+    /// A pending deposit's confirmations changed (one event per scan that changed them).
+    DepositConfirmations,
+    /// A deposit was credited to the user's balance.
+    DepositCredited,
+    /// A pending deposit left the pool or the chain without being credited.
+    DepositGone,
+    /// A withdrawal's transaction was built and signed (not yet broadcast).
+    WithdrawalSigned,
+    /// A withdrawal's transaction was broadcast; its amount and fee share left the balance.
+    WithdrawalBroadcast,
+    /// A withdrawal's transaction was mined.
+    WithdrawalConfirmed,
+    /// A withdrawal failed before anything was broadcast; its holds were refunded.
+    WithdrawalFailed,
 }
 
 impl EventKind {
@@ -60,6 +77,14 @@ impl EventKind {
             EventKind::BalanceChanged => "balance_changed",
             EventKind::FeedbackReceived => "feedback_received",
             EventKind::ApiKeyCreated => "api_key_created",
+            EventKind::DepositSeen => "deposit_seen",
+            EventKind::DepositConfirmations => "deposit_confirmations",
+            EventKind::DepositCredited => "deposit_credited",
+            EventKind::DepositGone => "deposit_gone",
+            EventKind::WithdrawalSigned => "withdrawal_signed",
+            EventKind::WithdrawalBroadcast => "withdrawal_broadcast",
+            EventKind::WithdrawalConfirmed => "withdrawal_confirmed",
+            EventKind::WithdrawalFailed => "withdrawal_failed",
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod feedback;
 pub mod http_server;
+pub mod lease;
 pub mod mail;
 pub mod middleware;
 pub mod oracle;
@@ -69,8 +70,29 @@ pub async fn serve(
         SHUTDOWN_GRACE,
     )
     .await;
-    workers.abort();
+    stop_jobs(&state, workers).await;
     result
+}
+
+/// How long stopping waits for a wallet pass in flight to end before it drops it.
+pub const STOP_PASS_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Stops the background jobs started by [`spawn_workers`] or [`spawn_wallet_jobs`], then
+/// gives the wallet worker lease back, so that another process takes over at once rather
+/// than when the lease runs out. Waits up to [`STOP_PASS_WAIT`] for a wallet pass in flight to
+/// end; one still running then is dropped with the jobs, and the lease is left to run out
+/// (whoever takes it next resumes from the rows, as after a crash).
+pub async fn stop_jobs(state: &AppState, jobs: tokio::task::JoinHandle<()>) {
+    let between_passes = tokio::time::timeout(STOP_PASS_WAIT, state.worker_pass.lock()).await;
+    jobs.abort();
+    // Aborted (or finished): nothing renews or takes the lease after this.
+    let _ = jobs.await;
+    match between_passes {
+        Ok(_no_pass) => state.release_worker_lease().await,
+        Err(_) => {
+            tracing::warn!("a wallet pass was still running; the worker lease is left to run out")
+        }
+    }
 }
 
 /// How long graceful shutdown waits for open requests before it drops them: every request is
@@ -107,6 +129,7 @@ pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
                     tokio::join!(
                         scan_deposits(state.clone()),
                         withdrawals::run_worker(state.clone()),
+                        lease::run_lease_heartbeat(state.clone()),
                         sweeps::run_sweeper(state.clone())
                     );
                 }
@@ -116,13 +139,15 @@ pub fn spawn_workers(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
 }
 
 /// Starts the wallet jobs alone, for `pupero worker`: scanning deposits, publishing the
-/// outbox, the withdrawal worker, and the sweeper with the reconciliation check.
+/// outbox, the withdrawal worker with its lease's heartbeat, and the sweeper with the
+/// reconciliation check. Stop them with [`stop_jobs`].
 pub fn spawn_wallet_jobs(state: Arc<AppState>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         tokio::join!(
             scan_deposits(state.clone()),
             withdrawals::run_outbox_publisher(state.clone()),
             withdrawals::run_worker(state.clone()),
+            lease::run_lease_heartbeat(state.clone()),
             sweeps::run_sweeper(state)
         );
     })
@@ -145,26 +170,81 @@ async fn expire_trades_and_prune_events(state: Arc<AppState>) {
     }
 }
 
-/// Scans the wallet for deposits at the configured interval, when there is a wallet.
+/// Scans the wallet for deposits, when there is a wallet: as soon as the wallet's height
+/// moves (looked at every `PUPERO_DEPOSIT_WATCH_MS`), so that a deposit is credited about a
+/// second after the block that confirms it, and in full every `PUPERO_DEPOSIT_SCAN_SECS`
+/// whatever happens (the backstop, and what shows deposits waiting in the pool).
 async fn scan_deposits(state: Arc<AppState>) {
     let Some(wallet) = &state.settings.wallet else {
         return;
     };
     let period = std::time::Duration::from_secs(wallet.scan_interval_secs);
-    // The first scan one period after start: the wallet may still be loading.
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first full scan one period after start: the wallet may still be loading (the
+    // watch scans sooner, once the wallet answers).
+    let mut full = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    full.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut watch = (wallet.watch_interval_ms > 0).then(|| {
+        let mut tick =
+            tokio::time::interval(std::time::Duration::from_millis(wallet.watch_interval_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick
+    });
+    let mut last_height = None;
     loop {
-        tick.tick().await;
+        let watched = async {
+            match watch.as_mut() {
+                Some(tick) => {
+                    tick.tick().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let due = tokio::select! {
+            _ = full.tick() => true,
+            () = watched => height_moved(&state, &last_height).await,
+        };
+        if !due {
+            continue;
+        }
         match state.scan_deposits().await {
-            Ok(report) if report.credited > 0 || report.gone > 0 => tracing::info!(
-                credited = report.credited,
-                gone = report.gone,
-                height = report.height,
-                "deposit scan"
-            ),
-            Ok(_) => {}
+            Ok(report) => {
+                last_height = Some(report.height);
+                // A scan just happened: the backstop counts from here.
+                full.reset();
+                if report.credited > 0 || report.gone > 0 {
+                    tracing::info!(
+                        credited = report.credited,
+                        gone = report.gone,
+                        height = report.height,
+                        "deposit scan"
+                    );
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "deposit scan failed"),
+        }
+    }
+}
+
+/// Whether the wallet, refreshed, is at another height than the last scan saw (or says money
+/// came). `get_height` alone would not do: the wallet's height moves only when it refreshes,
+/// by itself every 20 s or so. A refresh that finds nothing new asks the daemon for blocks
+/// after the wallet's top and for the pool's hashes: a few milliseconds of a local wallet.
+async fn height_moved(state: &AppState, last: &Option<u64>) -> bool {
+    let Some(wallet) = &state.wallet else {
+        return false;
+    };
+    let refreshed = match wallet.rpc.refresh().await {
+        Ok(refreshed) => refreshed,
+        Err(e) => {
+            tracing::debug!(error = %e, "watching the wallet's height failed");
+            return false;
+        }
+    };
+    match wallet.rpc.height().await {
+        Ok(height) => *last != Some(height) || refreshed.received_money,
+        Err(e) => {
+            tracing::debug!(error = %e, "watching the wallet's height failed");
+            false
         }
     }
 }

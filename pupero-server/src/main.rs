@@ -75,12 +75,13 @@ async fn main() -> ExitCode {
 }
 
 async fn serve() -> anyhow::Result<()> {
+    let signalled = shutdown_signal();
     let settings = Settings::load()?;
     ensure_sqlite_dir(&settings.database_url)?;
     tracing::info!(mode = ?settings.mode, database = %redact(&settings.database_url), "starting");
     let state = AppState::open(settings).await?;
     let shutdown = async {
-        shutdown_signal().await;
+        signalled.await;
         tracing::info!("shutting down");
     };
     pupero_server::serve(state, shutdown, |_| {}).await?;
@@ -88,6 +89,7 @@ async fn serve() -> anyhow::Result<()> {
 }
 
 async fn worker() -> anyhow::Result<()> {
+    let signalled = shutdown_signal();
     let mut settings = Settings::load()?;
     if settings.wallet.is_none() {
         anyhow::bail!("the wallet worker needs a wallet: set PUPERO_WALLET_RPC_URL");
@@ -97,26 +99,41 @@ async fn worker() -> anyhow::Result<()> {
     ensure_sqlite_dir(&settings.database_url)?;
     tracing::info!(database = %redact(&settings.database_url), "starting the wallet worker");
     let state = AppState::open(settings).await?;
-    let jobs = pupero_server::spawn_wallet_jobs(state);
-    shutdown_signal().await;
+    let jobs = pupero_server::spawn_wallet_jobs(state.clone());
+    signalled.await;
     tracing::info!("shutting down");
-    jobs.abort();
+    pupero_server::stop_jobs(&state, jobs).await;
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Ctrl-C (SIGINT) or SIGTERM. The handlers are installed when this is called, not when it
+/// is first awaited: a signal that comes while the server is still starting then stops it
+/// cleanly (giving the worker lease back) instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt()).ok();
+    let mut terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        let interrupted = async {
+            match interrupt.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        let terminated = async {
+            match terminate.as_mut() {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            () = interrupted => {}
+            () = terminated => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
     }
 }
 

@@ -111,6 +111,10 @@ pub trait WorkQueue: Send + Sync + fmt::Debug {
     /// Acknowledges or dead-letters a received message. A failure is harmless: the broker
     /// delivers the message again, and the worker looks again.
     async fn settle(&self, received: Received, how: Settle) -> Result<(), QueueError>;
+
+    /// Whether the queue can take a message now, for readiness: the broker answers (a live
+    /// connection, or a new one).
+    async fn ping(&self) -> Result<(), QueueError>;
 }
 
 /// The embedded queue: a channel inside the process.
@@ -163,6 +167,10 @@ impl WorkQueue for InProcessQueue {
     }
 
     async fn settle(&self, _: Received, _: Settle) -> Result<(), QueueError> {
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), QueueError> {
         Ok(())
     }
 }
@@ -343,6 +351,18 @@ impl WorkQueue for RabbitQueue {
                 acker: Some(delivery.acker),
             })),
         }
+    }
+
+    async fn ping(&self) -> Result<(), QueueError> {
+        let mut link = self.publisher.lock().await;
+        if let Some((connection, _)) = link.as_ref()
+            && connection.status().connected()
+        {
+            return Ok(());
+        }
+        // The publisher's own connection: the next publish uses it.
+        *link = Some(self.connect_publisher().await?);
+        Ok(())
     }
 
     async fn settle(&self, received: Received, how: Settle) -> Result<(), QueueError> {

@@ -16,7 +16,7 @@ use pupero_core::{AccountId, Piconero, SignedPiconero, Timestamp};
 use crate::app::AppState;
 use crate::deposits::PlatformWallet;
 use crate::store::StoreError;
-use crate::withdrawals::{DriveError, WITHDRAWAL_LEASE};
+use crate::withdrawals::DriveError;
 
 /// The wallet against the ledger, at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,8 +28,8 @@ pub struct Reconciliation {
     pub user_balances: Piconero,
     /// Of which held by pending transfers (trade escrow, withdrawal holds).
     pub user_held: Piconero,
-    /// Deposits mined into the wallet and not yet credited: owed too, and already in the
-    /// wallet's balance.
+    /// Deposits in the wallet (mined, or in the pool, which the wallet's balance counts too)
+    /// and not yet credited: owed too, and already in the wallet's balance.
     pub deposits_uncredited: Piconero,
     /// How many.
     pub deposits_uncredited_count: u64,
@@ -144,17 +144,7 @@ impl AppState {
     pub async fn check_reconciliation(&self) -> Option<Reconciliation> {
         let wallet = self.wallet.as_ref()?;
         let _between_passes = self.worker_pass.lock().await;
-        let now = self.now();
-        match self
-            .store
-            .take_lease(
-                WITHDRAWAL_LEASE,
-                self.worker_id,
-                now.plus_secs(self.settings.worker_lease_secs),
-                now,
-            )
-            .await
-        {
+        match self.take_worker_lease().await {
             Ok(true) => {}
             Ok(false) => return None,
             Err(e) => {

@@ -43,7 +43,7 @@ use sqlx::AnyConnection;
 use crate::app::AppState;
 use crate::deposits::PlatformWallet;
 use crate::store::{StoreError, SweepRow, move_sweep_in};
-use crate::withdrawals::{DriveError, WITHDRAWAL_LEASE};
+use crate::withdrawals::DriveError;
 
 /// Sweep transactions resumed or checked per pass.
 const MAX_SWEEPS_PER_PASS: usize = 100;
@@ -166,6 +166,7 @@ impl AppState {
         // Read before the sweep is built: a balance that no deposit since the scan inflates.
         let holdings = self.reconcile_with(wallet, true).await?.holdings();
         let destination = wallet.rpc.primary_address(wallet.account).await?;
+        self.ensure_leader().await?;
         // Consolidation is never urgent: the lowest fee.
         let built = match wallet
             .rpc
@@ -241,19 +242,9 @@ impl AppState {
         Ok(report)
     }
 
-    /// Renews the worker lease between wallet calls that may each take minutes, so that a
-    /// long pass never runs on past its lease; false if another process took it.
+    /// Renews the worker lease between wallet calls; false if another process took it.
     async fn still_leader(&self) -> Result<bool, DriveError> {
-        let now = self.now();
-        Ok(self
-            .store
-            .take_lease(
-                WITHDRAWAL_LEASE,
-                self.worker_id,
-                now.plus_secs(self.settings.worker_lease_secs),
-                now,
-            )
-            .await?)
+        Ok(self.take_worker_lease().await?)
     }
 
     /// Resumes every `signed` sweep; returns how many are still `signed`. The caller holds the
@@ -316,6 +307,7 @@ impl AppState {
         }
         let metadata = TxMetadata::from_hex(&sweep.tx_metadata)
             .ok_or(StoreError::Corrupt("sweep tx metadata"))?;
+        self.ensure_leader().await?;
         self.store
             .count_sweep_relay(&sweep.txid, self.now())
             .await?;
@@ -459,6 +451,7 @@ impl AppState {
                     tracing::warn!(txid = %sweep.txid, "the wallet forgot a broadcast sweep; relaying it again");
                     let metadata = TxMetadata::from_hex(&sweep.tx_metadata)
                         .ok_or(StoreError::Corrupt("sweep tx metadata"))?;
+                    self.ensure_leader().await?;
                     self.store
                         .count_sweep_relay(&sweep.txid, self.now())
                         .await?;

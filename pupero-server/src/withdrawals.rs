@@ -1,9 +1,10 @@
 //! Withdrawals: the request (holds, row and outbox message in one transaction) and the wallet
 //! worker that pays them, exactly once, across crashes.
 //!
-//! The worker ([`AppState::drive_withdrawals`]) runs under a database lease, so one process at
-//! a time builds transactions (building reserves nothing in the wallet: two builders could
-//! spend the same outputs). Each pass:
+//! The worker ([`AppState::drive_withdrawals`]) runs under a database lease ([`crate::lease`]),
+//! so one process at a time builds transactions (building reserves nothing in the wallet: two
+//! builders could spend the same outputs); a pass renews it before each wallet call that may
+//! spend, and stops there if it was lost. Each pass:
 //! 1. resumes every `signed` transaction: if the wallet knows it (pool or chain) it was
 //!    broadcast; if not, its stored metadata is relayed — the same signed transaction, which
 //!    cannot pay twice. Only a first and only relay attempt the wallet certainly refused
@@ -19,7 +20,9 @@
 //! builds nothing while a sweep is unresolved: it may spend the same outputs.
 //!
 //! Broadcasting settles the holds with each withdrawal's share of the real fee in the same
-//! database transaction that moves the rows, so the ledger and the rows never disagree.
+//! database transaction that moves the rows, so the ledger and the rows never disagree. Each
+//! step's events (`withdrawal_signed`, `…_broadcast`, `…_confirmed`, `…_failed`, one per
+//! withdrawal to its owner) commit with it too.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,14 +120,45 @@ impl Attachment for RequestAttachment {
     }
 }
 
-/// Moves a transaction and its withdrawals one state on, with the ledger plan of that step.
+/// The event telling a withdrawal's owner it is now `state`, if that is a step they hear of
+/// (its request is answered by the API itself).
+fn withdrawal_event(
+    w: &WithdrawalRow,
+    state: WithdrawalState,
+    txid: Option<&str>,
+) -> Option<NewEvent> {
+    let kind = match state {
+        WithdrawalState::Requested => return None,
+        WithdrawalState::Signed => EventKind::WithdrawalSigned,
+        WithdrawalState::Broadcast => EventKind::WithdrawalBroadcast,
+        WithdrawalState::Confirmed => EventKind::WithdrawalConfirmed,
+        WithdrawalState::Failed => EventKind::WithdrawalFailed,
+    };
+    Some(NewEvent {
+        user: w.user,
+        kind,
+        trade: None,
+        payload: serde_json::json!({
+            "withdrawal_id": w.id.to_string(),
+            "state": state.as_str(),
+            "txid": txid,
+            "amount": w.amount.to_xmr_string(),
+            "fee": w.fee.map(|fee| fee.to_xmr_string()),
+        }),
+    })
+}
+
+/// Moves a transaction and its withdrawals one state on, with the ledger plan of that step
+/// and the owners' events: one per withdrawal, and a balance change when money moved.
 struct MoveAttachment {
     tx: Uuid,
+    txid: String,
     from: WithdrawalState,
     to: WithdrawalState,
     height: Option<u64>,
     failure: Option<String>,
-    users: Vec<UserId>,
+    withdrawals: Vec<WithdrawalRow>,
+    balance_moved: bool,
     now: Timestamp,
 }
 
@@ -145,10 +179,18 @@ impl Attachment for MoveAttachment {
         {
             return Err(AttachmentError::Abort(ABORT_CHANGED));
         }
-        let events = balance_events(
-            &self.users,
-            serde_json::json!({ "withdrawal_tx": self.tx.to_string(), "state": self.to.as_str() }),
-        );
+        let mut events: Vec<NewEvent> = self
+            .withdrawals
+            .iter()
+            .filter_map(|w| withdrawal_event(w, self.to, Some(&self.txid)))
+            .collect();
+        if self.balance_moved {
+            let users: Vec<UserId> = self.withdrawals.iter().map(|w| w.user).collect();
+            events.extend(balance_events(
+                &users,
+                serde_json::json!({ "withdrawal_tx": self.tx.to_string(), "state": self.to.as_str() }),
+            ));
+        }
         insert_events_in(conn, &events, self.now)
             .await
             .map_err(AttachmentError::from)
@@ -157,8 +199,7 @@ impl Attachment for MoveAttachment {
 
 /// Fails a request the wallet refused before any transaction existed, with its refund.
 struct RefuseAttachment {
-    id: Uuid,
-    user: UserId,
+    withdrawal: WithdrawalRow,
     failure: String,
     now: Timestamp,
 }
@@ -166,16 +207,20 @@ struct RefuseAttachment {
 #[async_trait]
 impl Attachment for RefuseAttachment {
     async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
-        if !fail_requested_in(conn, self.id, &self.failure, self.now)
+        let w = &self.withdrawal;
+        if !fail_requested_in(conn, w.id, &self.failure, self.now)
             .await
             .map_err(AttachmentError::from)?
         {
             return Err(AttachmentError::Abort(ABORT_CHANGED));
         }
-        let events = balance_events(
-            &[self.user],
-            serde_json::json!({ "withdrawal_id": self.id.to_string(), "state": "failed" }),
-        );
+        let mut events: Vec<NewEvent> = withdrawal_event(w, WithdrawalState::Failed, None)
+            .into_iter()
+            .collect();
+        events.extend(balance_events(
+            &[w.user],
+            serde_json::json!({ "withdrawal_id": w.id.to_string(), "state": "failed" }),
+        ));
         insert_events_in(conn, &events, self.now)
             .await
             .map_err(AttachmentError::from)
@@ -216,6 +261,10 @@ pub enum DriveError {
     /// The queue failed.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// Another process holds the worker lease now: this one stopped before touching the
+    /// wallet again.
+    #[error("the wallet worker lease was lost to another process")]
+    LeaseLost,
 }
 
 impl From<crate::deposits::ScanError> for DriveError {
@@ -346,18 +395,8 @@ impl AppState {
     async fn drive(&self, redrive: &[Uuid]) -> Result<DriveReport, DriveError> {
         let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
         let _one_pass = self.worker_pass.lock().await;
-        let now = self.now();
         let mut report = DriveReport::default();
-        if !self
-            .store
-            .take_lease(
-                WITHDRAWAL_LEASE,
-                self.worker_id,
-                now.plus_secs(self.settings.worker_lease_secs),
-                now,
-            )
-            .await?
-        {
+        if !self.take_worker_lease().await? {
             return Ok(report);
         }
         report.leader = true;
@@ -441,13 +480,7 @@ impl AppState {
         match wallet.rpc.outgoing_transfer(txid).await?.map(|s| s.state) {
             Some(OutgoingState::Confirmed { height, .. }) => {
                 if self
-                    .move_tx(
-                        tx,
-                        WithdrawalState::Confirmed,
-                        Some(height),
-                        None,
-                        Vec::new(),
-                    )
+                    .move_tx(tx, WithdrawalState::Confirmed, Some(height), None)
                     .await?
                 {
                     report.confirmed += 1;
@@ -471,6 +504,7 @@ impl AppState {
         let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
         let metadata = TxMetadata::from_hex(&tx.tx_metadata)
             .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
+        self.ensure_leader().await?;
         if self
             .store
             .count_relay_attempt(tx.id, WithdrawalState::Broadcast, self.now())
@@ -499,6 +533,7 @@ impl AppState {
                 .map_err(|_| StoreError::Corrupt("withdrawal destination"))?;
             destinations.push((address, w.amount));
         }
+        self.ensure_leader().await?;
         let built = match wallet
             .rpc
             .build_transfer(wallet.account, &destinations, Priority::Default)
@@ -545,10 +580,26 @@ impl AppState {
             created_at: self.now(),
         };
         let ids: Vec<(Uuid, Piconero)> = batch.iter().map(|w| w.id).zip(shares).collect();
-        if !self.store.record_signed_tx(&tx, &ids, self.now()).await? {
+        let events: Vec<NewEvent> = batch
+            .iter()
+            .zip(ids.iter().map(|(_, fee)| *fee))
+            .filter_map(|(w, fee)| {
+                let signed = WithdrawalRow {
+                    fee: Some(fee),
+                    ..w.clone()
+                };
+                withdrawal_event(&signed, WithdrawalState::Signed, Some(&tx.txid))
+            })
+            .collect();
+        if !self
+            .store
+            .record_signed_tx(&tx, &ids, &events, self.now())
+            .await?
+        {
             // Another worker moved one of them: this transaction is never relayed.
             return Ok(false);
         }
+        self.events.notify(batch.iter().map(|w| w.user));
         self.failpoint("withdrawal.after_sign").await;
         report.signed += 1;
         tracing::info!(txid = %tx.txid, fee = %tx.fee, withdrawals = batch.len(), "signed a withdrawal transaction");
@@ -581,6 +632,7 @@ impl AppState {
         }
         let metadata = TxMetadata::from_hex(&tx.tx_metadata)
             .ok_or(StoreError::Corrupt("withdrawal tx metadata"))?;
+        self.ensure_leader().await?;
         let Some(attempt) = self
             .store
             .count_relay_attempt(tx.id, WithdrawalState::Signed, self.now())
@@ -616,7 +668,6 @@ impl AppState {
                 // meanwhile stops it.
                 tracing::warn!(txid = %tx.txid, error = %e, "the wallet refused to relay; refunding");
                 let withdrawals = self.store.withdrawals_of_tx(tx.id).await?;
-                let users = withdrawals.iter().map(|w| w.user).collect();
                 let plan = withdrawals.iter().flat_map(|w| refund_plan(w.id)).collect();
                 if self
                     .move_tx_with(
@@ -625,7 +676,7 @@ impl AppState {
                         None,
                         Some(&e.to_string()),
                         plan,
-                        users,
+                        withdrawals,
                     )
                     .await?
                 {
@@ -744,23 +795,32 @@ impl AppState {
                 .ok_or(StoreError::Corrupt("signed withdrawal without fee"))?;
             plan.extend(settle_plan(w.id, fee));
         }
-        let users = withdrawals.iter().map(|w| w.user).collect();
-        self.move_tx_with(tx, WithdrawalState::Broadcast, None, None, plan, users)
-            .await
+        self.move_tx_with(
+            tx,
+            WithdrawalState::Broadcast,
+            None,
+            None,
+            plan,
+            withdrawals,
+        )
+        .await
     }
 
+    /// Moves `tx` with no money moving (mined).
     async fn move_tx(
         &self,
         tx: &WithdrawalTxRow,
         to: WithdrawalState,
         height: Option<u64>,
         failure: Option<&str>,
-        users: Vec<UserId>,
     ) -> Result<bool, DriveError> {
-        self.move_tx_with(tx, to, height, failure, Vec::new(), users)
+        let withdrawals = self.store.withdrawals_of_tx(tx.id).await?;
+        self.move_tx_with(tx, to, height, failure, Vec::new(), withdrawals)
             .await
     }
 
+    /// Moves `tx` and its `withdrawals` to `to` with the ledger `plan` of that step, telling
+    /// their owners; false if another worker moved it first.
     async fn move_tx_with(
         &self,
         tx: &WithdrawalTxRow,
@@ -768,7 +828,7 @@ impl AppState {
         height: Option<u64>,
         failure: Option<&str>,
         plan: Vec<pupero_core::ledger::NewTransfer>,
-        users: Vec<UserId>,
+        withdrawals: Vec<WithdrawalRow>,
     ) -> Result<bool, DriveError> {
         let current = self
             .store
@@ -778,13 +838,16 @@ impl AppState {
         if !current.state.may_become(to) {
             return Ok(false);
         }
+        let users: Vec<UserId> = withdrawals.iter().map(|w| w.user).collect();
         let attachment = MoveAttachment {
             tx: tx.id,
+            txid: tx.txid.clone(),
             from: current.state,
             to,
             height,
             failure: failure.map(str::to_owned),
-            users: users.clone(),
+            withdrawals,
+            balance_moved: !plan.is_empty(),
             now: self.now(),
         };
         match self.ledger.transfer_attached(plan, attachment).await {
@@ -801,8 +864,7 @@ impl AppState {
     /// Fails a requested withdrawal the wallet refused, refunding its holds.
     async fn refuse(&self, w: &WithdrawalRow, why: &str) -> Result<(), DriveError> {
         let attachment = RefuseAttachment {
-            id: w.id,
-            user: w.user,
+            withdrawal: w.clone(),
             failure: why.chars().take(200).collect(),
             now: self.now(),
         };
@@ -924,18 +986,20 @@ pub async fn run_outbox_publisher(state: Arc<AppState>) {
     }
 }
 
-/// Runs the wallet worker for ever: a pass when messages come (settling them after it), and
-/// every [`WITHDRAWAL_INTERVAL`] without one, so that withdrawals go on while the queue is
-/// down.
+/// Runs the wallet worker for ever: a pass at once (withdrawals requested while no worker
+/// ran go out now), a pass when messages come (settling them after it), and every
+/// [`WITHDRAWAL_INTERVAL`] without one, so that withdrawals go on while the queue is down. A
+/// standby tries again when the holder's lease runs out ([`AppState::lease_wait`]).
 pub async fn run_worker(state: Arc<AppState>) {
     if state.wallet.is_none() {
         return;
     }
     tracing::info!(queue = state.queue.kind(), worker = %state.worker_id, "wallet worker started");
     let mut backoff = Backoff::default();
+    let mut wait = Duration::ZERO;
     loop {
         let mut received = Vec::new();
-        match state.queue.receive(WITHDRAWAL_INTERVAL).await {
+        match state.queue.receive(wait).await {
             Ok(first) => {
                 backoff.reset();
                 received.extend(first);
@@ -964,8 +1028,12 @@ pub async fn run_worker(state: Arc<AppState>) {
                 tracing::info!(?report, "withdrawal pass");
             }
             Ok(_) => {}
+            Err(DriveError::LeaseLost) => {
+                tracing::warn!("withdrawal pass stopped: another process took the worker lease");
+            }
             Err(e) => tracing::warn!(error = %e, "withdrawal pass stopped; resuming next pass"),
         }
+        wait = state.lease_wait(WITHDRAWAL_INTERVAL);
         for message in received {
             let how = state.judge(&message).await;
             if how == Settle::DeadLetter {

@@ -635,11 +635,13 @@ impl Regtest {
     }
 
     /// Mines `blocks` blocks whose rewards go to `address`, and returns the chain's height
-    /// (its number of blocks, as [`WalletRpc::height`] counts).
+    /// (its number of blocks, as [`WalletRpc::height`] counts). Every transaction relayed
+    /// before is in the first block ([`Regtest::wait_until_pool_minable`]).
     ///
     /// # Panics
     /// When the daemon refuses (e.g. `blocks` is 0).
     pub async fn mine_to(&self, address: &MoneroAddress, blocks: u64) -> u64 {
+        self.wait_until_pool_minable().await;
         let params = GenerateBlocksParams {
             amount_of_blocks: blocks,
             wallet_address: address.as_str(),
@@ -655,6 +657,62 @@ impl Regtest {
     pub async fn mine(&self, blocks: u64) -> u64 {
         let burn = MoneroAddress::parse(BURN_ADDRESS, REGTEST_NETWORK).expect("burn address");
         self.mine_to(&burn, blocks).await
+    }
+
+    /// Waits until the daemon would mine every transaction in its pool.
+    ///
+    /// A transaction a wallet relays enters the daemon's pool as its own (`local`: the stem
+    /// phase of Dandelion++), which a block template leaves out; the daemon makes it minable
+    /// (fluffs it, with no peer to stem to) a moment later, on its network thread, after the
+    /// relay has answered. A block mined in that moment leaves the transaction in the pool:
+    /// on a busy machine, a test that relays, mines one block and expects the transaction
+    /// mined would find it in the pool now and then (about one time in ten in a tight loop).
+    ///
+    /// # Panics
+    /// When the daemon fails, or a transaction stays unminable for a minute.
+    pub async fn wait_until_pool_minable(&self) {
+        #[derive(serde::Deserialize)]
+        struct Pool {
+            #[serde(default)]
+            transactions: Vec<PoolTx>,
+        }
+        #[derive(serde::Deserialize)]
+        struct PoolTx {
+            id_hash: String,
+            relayed: bool,
+            do_not_relay: bool,
+        }
+        let url = format!("http://{}/get_transaction_pool", self.daemon_address);
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let pool: Pool = self
+                .http
+                .post(&url)
+                .json(&Empty {})
+                .timeout(POLL_TIMEOUT)
+                .send()
+                .await
+                .and_then(reqwest::Response::error_for_status)
+                .expect("monerod get_transaction_pool")
+                .json()
+                .await
+                .expect("monerod get_transaction_pool answer");
+            let waiting: Vec<&str> = pool
+                .transactions
+                .iter()
+                .filter(|tx| !tx.relayed && !tx.do_not_relay)
+                .map(|tx| tx.id_hash.as_str())
+                .collect();
+            if waiting.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the daemon never made {waiting:?} minable\n{}",
+                self.daemon.log_tail()
+            );
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
     }
 
     /// Empties the daemon's transaction pool, as if the network had dropped every unmined

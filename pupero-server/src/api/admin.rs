@@ -109,8 +109,8 @@ pub struct ReconciliationView {
     pub user_held: String,
     /// User accounts summed.
     pub user_accounts: u64,
-    /// Deposits mined into the wallet and not credited yet: in the wallet's balance, owed,
-    /// not yet in users' balances.
+    /// Deposits in the wallet (mined or in the pool) and not credited yet: in the wallet's
+    /// balance, owed, not yet in users' balances.
     pub deposits_uncredited: String,
     /// How many.
     pub deposits_uncredited_count: u64,
@@ -163,6 +163,7 @@ fn drive_error(error: DriveError) -> ApiError {
         DriveError::Store(e) => e.into(),
         DriveError::Ledger(e) => e.into(),
         DriveError::Queue(e) => ApiError::internal(&e),
+        e @ DriveError::LeaseLost => ApiError::internal(&e),
     }
 }
 

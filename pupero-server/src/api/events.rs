@@ -61,8 +61,13 @@ pub struct UserEvent {
     /// one handled as `after` (or `Last-Event-ID` on the stream) to resume after it.
     pub seq: u64,
     /// `trade_opened`, `trade_paid`, `trade_released`, `trade_cancelled`, `trade_expired`,
-    /// `trade_disputed`, `trade_resolved`, `chat_message`, `balance_changed` or
-    /// `feedback_received`. Clients ignore kinds they do not know.
+    /// `trade_disputed`, `trade_resolved`, `chat_message`, `balance_changed`,
+    /// `feedback_received`, `api_key_created`; a deposit's `deposit_seen`,
+    /// `deposit_confirmations`, `deposit_credited`, `deposit_gone` (payload: `txid`, `amount`,
+    /// `confirmations`, `required`, `height`); a withdrawal's `withdrawal_signed`,
+    /// `withdrawal_broadcast`, `withdrawal_confirmed`, `withdrawal_failed` (payload:
+    /// `withdrawal_id`, `state`, `txid`, `amount`, `fee`). Clients ignore kinds they do not
+    /// know.
     pub kind: String,
     /// The trade it is about, if any.
     pub trade_id: Option<Uuid>,

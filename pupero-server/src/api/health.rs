@@ -1,12 +1,26 @@
 //! `/healthz` and `/readyz`.
+//!
+//! `/healthz` is liveness only: the process answers. `/readyz` is readiness: the database
+//! answers, and so do the wallet RPC and RabbitMQ when they are configured; a 503 names what
+//! is down. Each check has its own time limit ([`DEPENDENCY_TIMEOUT`]) and a report is reused
+//! for [`READINESS_CACHE`], so that probes cost the wallet (which answers one call at a time)
+//! and the broker little. Waiting for another process's wallet worker lease is not a fault: a
+//! standby is ready, and the report names the holder.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::Tag;
 use crate::app::AppState;
+
+/// How long one dependency may take to answer a readiness check.
+pub const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a readiness report is reused: probes every second or more often cost one check.
+pub const READINESS_CACHE: Duration = Duration::from_secs(1);
 
 /// The health resource.
 pub struct HealthApi {
@@ -20,20 +34,133 @@ pub struct Health {
     pub status: String,
 }
 
-/// Readiness: 200 when the database answers, 503 otherwise.
+/// A readiness report.
+#[derive(Debug, Clone, Object)]
+pub struct ReadinessReport {
+    /// `ok`, or `not ready:` and what is down.
+    pub status: String,
+    /// What does not answer: `database`, `wallet` (the wallet RPC, when one is configured),
+    /// `queue` (RabbitMQ, when configured). Empty when ready.
+    pub down: Vec<String>,
+    /// Who holds the wallet worker lease (when a wallet is configured and someone holds it):
+    /// a process that waits for it is ready, as a standby.
+    pub worker_lease: Option<WorkerLease>,
+}
+
+/// The wallet worker lease: one process at a time pays withdrawals and sweeps.
+#[derive(Debug, Clone, Object)]
+pub struct WorkerLease {
+    /// The holding process's worker id (each process logs its own at start).
+    pub holder: String,
+    /// When the lease runs out unless its holder renews it, unix ms.
+    pub until_ms: u64,
+    /// Whether this process holds it.
+    pub this_process: bool,
+}
+
+/// Readiness: 200 when every dependency answers, 503 naming the ones that do not.
 #[derive(ApiResponse)]
 pub enum Readiness {
     /// Ready to serve.
     #[oai(status = 200)]
-    Ready(Json<Health>),
+    Ready(Json<ReadinessReport>),
     /// Not ready.
     #[oai(status = 503)]
-    NotReady(Json<Health>),
+    NotReady(Json<ReadinessReport>),
+}
+
+/// The last readiness report and when it was made.
+#[derive(Debug, Default)]
+pub struct ReadinessCache(tokio::sync::Mutex<Option<(tokio::time::Instant, ReadinessReport)>>);
+
+/// Whether `check` answers within [`DEPENDENCY_TIMEOUT`]; the cause of a failure is logged.
+async fn answers<E: std::error::Error + 'static>(
+    name: &str,
+    check: impl std::future::Future<Output = Result<(), E>>,
+) -> bool {
+    match tokio::time::timeout(DEPENDENCY_TIMEOUT, check).await {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(dependency = name, error = %crate::error::chain(&e), "not ready");
+            false
+        }
+        Err(_) => {
+            tracing::warn!(dependency = name, timeout = ?DEPENDENCY_TIMEOUT, "not ready: no answer in time");
+            false
+        }
+    }
+}
+
+impl AppState {
+    /// Checks every configured dependency, at most once per [`READINESS_CACHE`].
+    pub async fn readiness(&self) -> ReadinessReport {
+        // Held while checking: concurrent probes wait for one check rather than each making
+        // their own.
+        let mut cached = self.readiness.0.lock().await;
+        if let Some((at, report)) = cached.as_ref()
+            && at.elapsed() < READINESS_CACHE
+        {
+            return report.clone();
+        }
+        let report = self.check_dependencies().await;
+        *cached = Some((tokio::time::Instant::now(), report.clone()));
+        report
+    }
+
+    async fn check_dependencies(&self) -> ReadinessReport {
+        let database = answers("database", self.store.ping());
+        let wallet = async {
+            match &self.wallet {
+                Some(wallet) => {
+                    answers("wallet", async { wallet.rpc.height().await.map(drop) }).await
+                }
+                None => true,
+            }
+        };
+        let queue = async {
+            if self.settings.rabbitmq.is_some() {
+                answers("queue", self.queue.ping()).await
+            } else {
+                true
+            }
+        };
+        let (database, wallet, queue) = tokio::join!(database, wallet, queue);
+        let down: Vec<String> = [("database", database), ("wallet", wallet), ("queue", queue)]
+            .into_iter()
+            .filter(|(_, up)| !up)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let worker_lease = if database && self.wallet.is_some() {
+            match self.worker_lease().await {
+                Ok(holder) => holder.map(|h| WorkerLease {
+                    holder: h.holder.to_string(),
+                    until_ms: h.until.as_unix_ms(),
+                    this_process: h.holder == self.worker_id,
+                }),
+                Err(e) => {
+                    tracing::warn!(error = %crate::error::chain(&e), "reading the worker lease failed");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let status = if down.is_empty() {
+            "ok".to_owned()
+        } else {
+            format!("not ready: {} down", down.join(", "))
+        };
+        ReadinessReport {
+            status,
+            down,
+            worker_lease,
+        }
+    }
 }
 
 #[OpenApi(tag = "Tag::Health")]
 impl HealthApi {
-    /// Whether the process is up.
+    /// Whether the process is up (liveness only: it checks nothing else).
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Json<Health> {
         Json(Health {
@@ -41,19 +168,16 @@ impl HealthApi {
         })
     }
 
-    /// Whether the process can serve: the database is reachable.
+    /// Whether the process can serve: the database answers, and so do the wallet RPC and
+    /// RabbitMQ when they are configured. A 503 names what is down in `down`. Checked at most
+    /// once a second, each dependency within 2 s.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self) -> Readiness {
-        match self.state.store.ping().await {
-            Ok(()) => Readiness::Ready(Json(Health {
-                status: "ok".to_owned(),
-            })),
-            Err(e) => {
-                tracing::warn!(error = %crate::error::chain(&e), "not ready");
-                Readiness::NotReady(Json(Health {
-                    status: "database unavailable".to_owned(),
-                }))
-            }
+        let report = self.state.readiness().await;
+        if report.down.is_empty() {
+            Readiness::Ready(Json(report))
+        } else {
+            Readiness::NotReady(Json(report))
         }
     }
 }

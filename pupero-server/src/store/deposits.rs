@@ -260,12 +260,13 @@ impl Store {
         rows.iter().map(deposit_from_row).collect()
     }
 
-    /// Deposits of `account` mined into the wallet and not credited yet: their number and
-    /// total. The wallet's balance counts them already, users' balances not yet.
+    /// Deposits of `account` the wallet has (mined or in the pool) and not credited yet: their
+    /// number and total. The wallet's balance counts them already — `get_balance` counts
+    /// incoming transfers waiting in the pool too — and users' balances not yet.
     pub async fn uncredited_deposits(&self, account: u32) -> Result<(u64, Piconero), StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount_piconero), 0) AS CHAR) AS total \
-             FROM deposits WHERE state = 'pending' AND account_index = ? AND height IS NOT NULL",
+             FROM deposits WHERE state = 'pending' AND account_index = ?",
         )
         .bind(i64::from(account))
         .fetch_one(&self.pool)
@@ -286,101 +287,6 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(deposit_from_row).transpose()
-    }
-
-    /// Records what a scan saw of a deposit: a new one is pending; a pending or gone one
-    /// takes the new sighting (a gone one that reappeared is pending again); a credited one
-    /// only updates its confirmations, for display. Never changes the amount or the owner.
-    pub async fn record_sighting(
-        &self,
-        seen: &SeenDeposit,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let s = &seen.sighting;
-        let height = s.height.map(|h| i64_of(h, "deposit height")).transpose()?;
-        let inserted = sqlx::query(match self.engine {
-            Engine::Sqlite => {
-                "INSERT INTO deposits (txid, account_index, address_index, user_id, \
-                 amount_piconero, height, confirmations, locked, unlock_time, \
-                 double_spend_seen, state, first_seen_ms, updated_at_ms, credited_at_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL) \
-                 ON CONFLICT DO NOTHING"
-            }
-            Engine::MySql => {
-                "INSERT IGNORE INTO deposits (txid, account_index, address_index, user_id, \
-                 amount_piconero, height, confirmations, locked, unlock_time, \
-                 double_spend_seen, state, first_seen_ms, updated_at_ms, credited_at_ms) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL)"
-            }
-        })
-        .bind(seen.key.txid.clone())
-        .bind(i64::from(seen.key.account))
-        .bind(i64::from(seen.key.index))
-        .bind(seen.user.to_string())
-        .bind(i64_of(seen.amount.as_u64(), "deposit amount")?)
-        .bind(height)
-        .bind(i64_of(s.confirmations, "confirmations")?)
-        .bind(i64::from(s.locked))
-        .bind(i64_of(s.unlock_time, "unlock time")?)
-        .bind(i64::from(s.double_spend_seen))
-        .bind(ms(now)?)
-        .bind(ms(now)?)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        if inserted == 1 {
-            return Ok(());
-        }
-        sqlx::query(
-            "UPDATE deposits SET height = ?, confirmations = ?, locked = ?, unlock_time = ?, \
-             double_spend_seen = ?, state = 'pending', updated_at_ms = ? \
-             WHERE txid = ? AND account_index = ? AND address_index = ? \
-             AND state IN ('pending', 'gone')",
-        )
-        .bind(height)
-        .bind(i64_of(s.confirmations, "confirmations")?)
-        .bind(i64::from(s.locked))
-        .bind(i64_of(s.unlock_time, "unlock time")?)
-        .bind(i64::from(s.double_spend_seen))
-        .bind(ms(now)?)
-        .bind(seen.key.txid.clone())
-        .bind(i64::from(seen.key.account))
-        .bind(i64::from(seen.key.index))
-        .execute(&self.pool)
-        .await?;
-        sqlx::query(
-            "UPDATE deposits SET confirmations = ?, locked = ?, updated_at_ms = ? \
-             WHERE txid = ? AND account_index = ? AND address_index = ? AND state = 'credited'",
-        )
-        .bind(i64_of(s.confirmations, "confirmations")?)
-        .bind(i64::from(s.locked))
-        .bind(ms(now)?)
-        .bind(seen.key.txid.clone())
-        .bind(i64::from(seen.key.account))
-        .bind(i64::from(seen.key.index))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Marks a pending deposit gone; false if it was not pending.
-    pub async fn mark_deposit_gone(
-        &self,
-        key: &DepositRef,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE deposits SET state = 'gone', confirmations = 0, updated_at_ms = ? \
-             WHERE txid = ? AND account_index = ? AND address_index = ? AND state = 'pending'",
-        )
-        .bind(ms(now)?)
-        .bind(key.txid.clone())
-        .bind(i64::from(key.account))
-        .bind(i64::from(key.index))
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        Ok(done == 1)
     }
 
     /// `user`'s deposits, newest first, after `before` (the first-seen time and txid of the
@@ -422,6 +328,158 @@ impl Store {
         };
         rows.iter().map(deposit_from_row).collect()
     }
+}
+
+/// What recording a sighting changed ([`record_sighting_in`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SightingChange {
+    /// Nothing: the row says what the wallet says (or another scanner wrote it first).
+    Unchanged,
+    /// A deposit not seen before: now pending.
+    New,
+    /// A gone deposit seen again: pending again.
+    Reappeared,
+    /// A pending deposit's confirmations or block changed.
+    Confirmations,
+    /// Something the owner need not hear of changed: a pending deposit's lock or flags, or a
+    /// credited deposit's confirmations (kept for display).
+    Quiet,
+}
+
+/// Whether `row` already says what `seen` says, so that recording it would change nothing. A
+/// credited row keeps only confirmations and lock up to date; a gone one always changes.
+pub fn sighting_unchanged(row: &DepositRow, seen: &Sighting) -> bool {
+    match row.status {
+        DepositStatus::Pending => row.sighting == *seen,
+        DepositStatus::Credited => {
+            row.sighting.confirmations == seen.confirmations && row.sighting.locked == seen.locked
+        }
+        DepositStatus::Gone => false,
+    }
+}
+
+/// Records what a scan saw of a deposit, in the caller's transaction: a new one is pending;
+/// a pending or gone one takes the new sighting (a gone one that reappeared is pending
+/// again); a credited one only updates its confirmations, for display. Never changes the
+/// amount or the owner. The row is read locked, so that of two scanners recording the same
+/// change one reports it and the other finds it [`SightingChange::Unchanged`]: the owner
+/// hears of each change once.
+pub async fn record_sighting_in(
+    conn: &mut AnyConnection,
+    seen: &SeenDeposit,
+    now: Timestamp,
+) -> Result<SightingChange, StoreError> {
+    let mysql = conn.backend_name() == "MySQL";
+    let s = &seen.sighting;
+    let height = s.height.map(|h| i64_of(h, "deposit height")).transpose()?;
+    let insert = if mysql {
+        "INSERT IGNORE INTO deposits (txid, account_index, address_index, user_id, \
+         amount_piconero, height, confirmations, locked, unlock_time, \
+         double_spend_seen, state, first_seen_ms, updated_at_ms, credited_at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL)"
+    } else {
+        "INSERT INTO deposits (txid, account_index, address_index, user_id, \
+         amount_piconero, height, confirmations, locked, unlock_time, \
+         double_spend_seen, state, first_seen_ms, updated_at_ms, credited_at_ms) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, NULL) \
+         ON CONFLICT DO NOTHING"
+    };
+    let inserted = sqlx::query(insert)
+        .bind(seen.key.txid.clone())
+        .bind(i64::from(seen.key.account))
+        .bind(i64::from(seen.key.index))
+        .bind(seen.user.to_string())
+        .bind(i64_of(seen.amount.as_u64(), "deposit amount")?)
+        .bind(height)
+        .bind(i64_of(s.confirmations, "confirmations")?)
+        .bind(i64::from(s.locked))
+        .bind(i64_of(s.unlock_time, "unlock time")?)
+        .bind(i64::from(s.double_spend_seen))
+        .bind(ms(now)?)
+        .bind(ms(now)?)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if inserted == 1 {
+        return Ok(SightingChange::New);
+    }
+    // SQLite's write transaction already excludes other writers; MariaDB locks the row.
+    let lock = if mysql { " FOR UPDATE" } else { "" };
+    let sql = format!(
+        "SELECT {DEPOSIT_COLUMNS} FROM deposits \
+         WHERE txid = ? AND account_index = ? AND address_index = ?{lock}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(seen.key.txid.clone())
+        .bind(i64::from(seen.key.account))
+        .bind(i64::from(seen.key.index))
+        .fetch_one(&mut *conn)
+        .await?;
+    let row = deposit_from_row(&row)?;
+    if sighting_unchanged(&row, s) {
+        return Ok(SightingChange::Unchanged);
+    }
+    let change = match row.status {
+        DepositStatus::Credited => {
+            sqlx::query(
+                "UPDATE deposits SET confirmations = ?, locked = ?, updated_at_ms = ? \
+                 WHERE txid = ? AND account_index = ? AND address_index = ?",
+            )
+            .bind(i64_of(s.confirmations, "confirmations")?)
+            .bind(i64::from(s.locked))
+            .bind(ms(now)?)
+            .bind(seen.key.txid.clone())
+            .bind(i64::from(seen.key.account))
+            .bind(i64::from(seen.key.index))
+            .execute(&mut *conn)
+            .await?;
+            return Ok(SightingChange::Quiet);
+        }
+        DepositStatus::Gone => SightingChange::Reappeared,
+        DepositStatus::Pending
+            if row.sighting.confirmations != s.confirmations || row.sighting.height != s.height =>
+        {
+            SightingChange::Confirmations
+        }
+        DepositStatus::Pending => SightingChange::Quiet,
+    };
+    sqlx::query(
+        "UPDATE deposits SET height = ?, confirmations = ?, locked = ?, unlock_time = ?, \
+         double_spend_seen = ?, state = 'pending', updated_at_ms = ? \
+         WHERE txid = ? AND account_index = ? AND address_index = ?",
+    )
+    .bind(height)
+    .bind(i64_of(s.confirmations, "confirmations")?)
+    .bind(i64::from(s.locked))
+    .bind(i64_of(s.unlock_time, "unlock time")?)
+    .bind(i64::from(s.double_spend_seen))
+    .bind(ms(now)?)
+    .bind(seen.key.txid.clone())
+    .bind(i64::from(seen.key.account))
+    .bind(i64::from(seen.key.index))
+    .execute(&mut *conn)
+    .await?;
+    Ok(change)
+}
+
+/// Marks a pending deposit gone, in the caller's transaction; false if it was not pending.
+pub async fn mark_deposit_gone_in(
+    conn: &mut AnyConnection,
+    key: &DepositRef,
+    now: Timestamp,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(
+        "UPDATE deposits SET state = 'gone', confirmations = 0, updated_at_ms = ? \
+         WHERE txid = ? AND account_index = ? AND address_index = ? AND state = 'pending'",
+    )
+    .bind(ms(now)?)
+    .bind(key.txid.clone())
+    .bind(i64::from(key.account))
+    .bind(i64::from(key.index))
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(done == 1)
 }
 
 /// Marks a pending deposit credited, in the ledger writer's transaction; false if it was not

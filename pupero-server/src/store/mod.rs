@@ -13,7 +13,8 @@ mod sweeps;
 mod withdrawals;
 pub use deposits::{
     DepositAddressRow, DepositRef, DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_PENDING_PER_SCAN,
-    SeenDeposit, mark_deposit_credited_in,
+    SeenDeposit, SightingChange, mark_deposit_credited_in, mark_deposit_gone_in,
+    record_sighting_in, sighting_unchanged,
 };
 pub use sweeps::{SweepRow, move_sweep_in};
 pub use withdrawals::{

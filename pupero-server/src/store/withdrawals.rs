@@ -408,13 +408,14 @@ impl Store {
     }
 
     /// Records a signed transaction paying `shares` (withdrawal id, fee share), moving each
-    /// from `requested` to `signed`, all in one database transaction. False, with nothing
-    /// written, if any of them is no longer `requested`: the built transaction is then never
-    /// relayed.
+    /// from `requested` to `signed`, with `events` (the owners hear of it), all in one
+    /// database transaction. False, with nothing written, if any of them is no longer
+    /// `requested`: the built transaction is then never relayed.
     pub async fn record_signed_tx(
         &self,
         tx: &WithdrawalTxRow,
         shares: &[(Uuid, Piconero)],
+        events: &[crate::events::NewEvent],
         now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut db = self.begin_write().await?;
@@ -449,6 +450,7 @@ impl Store {
                 return Ok(false);
             }
         }
+        crate::events::insert_events_in(&mut db, events, now).await?;
         db.commit().await?;
         Ok(true)
     }
@@ -489,7 +491,7 @@ impl Store {
     }
 
     /// Takes or renews the lease `name` for `holder` until `until`; false if another holder's
-    /// lease is still running.
+    /// lease is still running (it runs until its `until`, exclusive).
     pub async fn take_lease(
         &self,
         name: &str,
@@ -499,7 +501,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let taken = sqlx::query(
             "UPDATE worker_leases SET holder = ?, expires_at_ms = ? \
-             WHERE name = ? AND (holder = ? OR expires_at_ms < ?)",
+             WHERE name = ? AND (holder = ? OR expires_at_ms <= ?)",
         )
         .bind(holder.to_string())
         .bind(ms(until)?)
@@ -510,6 +512,36 @@ impl Store {
         .await?
         .rows_affected();
         Ok(taken == 1)
+    }
+
+    /// Who holds lease `name` and until when, as stored: `None` before anyone took it.
+    pub async fn lease(&self, name: &str) -> Result<Option<(Uuid, Timestamp)>, StoreError> {
+        let row = sqlx::query("SELECT holder, expires_at_ms FROM worker_leases WHERE name = ?")
+            .bind(name.to_owned())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let holder: String = row.try_get("holder")?;
+        if holder.is_empty() {
+            return Ok(None);
+        }
+        let holder = Uuid::parse_str(&holder).map_err(|_| StoreError::Corrupt("lease holder"))?;
+        Ok(Some((holder, time_of(&row, "expires_at_ms")?)))
+    }
+
+    /// Gives lease `name` back if `holder` has it: it runs out at once, so that another
+    /// process may take it without waiting. False if `holder` did not have it.
+    pub async fn release_lease(&self, name: &str, holder: Uuid) -> Result<bool, StoreError> {
+        let released =
+            sqlx::query("UPDATE worker_leases SET expires_at_ms = 0 WHERE name = ? AND holder = ?")
+                .bind(name.to_owned())
+                .bind(holder.to_string())
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        Ok(released == 1)
     }
 
     /// Outbox messages not yet published, oldest first: (id, topic, payload).

@@ -57,6 +57,15 @@ async fn scan_until(
     panic!("deposit {txid} never reached the expected state");
 }
 
+/// `user`'s deposit and balance events, in order.
+async fn deposit_events(app: &TestApp, user: uuid::Uuid) -> Vec<(String, serde_json::Value)> {
+    app.user_events(user)
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind.starts_with("deposit_") || kind == "balance_changed")
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deposit_is_credited_once_after_the_confirmations() {
     let Some(net) = Regtest::start().await else {
@@ -72,7 +81,7 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
         // take ring members from, and a wallet that already spent some waits for more.
         let sender = net.wallet(&format!("sender{n}")).await;
         net.fund(&sender).await;
-        let (alice, _) = app.user(&format!("alice{n}")).await;
+        let (alice, alice_id) = app.user(&format!("alice{n}")).await;
         let address = alice.deposit_address().await.expect("deposit address");
         assert_eq!(address.confirmations_required, CONFIRMATIONS);
         assert_eq!(address.uri, format!("monero:{}", address.address));
@@ -125,6 +134,31 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
             Some(txid.as_str()),
             "the statement names it"
         );
+        // Alice heard of each change once, in order — seen in the pool, each new confirmation
+        // count, credited (then her balance) — and of nothing when nothing changed.
+        let events = deposit_events(&app, alice_id).await;
+        let steps: Vec<(&str, u64)> = events
+            .iter()
+            .map(|(kind, p)| (kind.as_str(), p["confirmations"].as_u64().unwrap_or(0)))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("deposit_seen", 0),
+                ("deposit_confirmations", 1),
+                ("deposit_confirmations", CONFIRMATIONS),
+                ("deposit_credited", CONFIRMATIONS),
+                ("balance_changed", 0),
+            ],
+            "{events:?}"
+        );
+        for (kind, payload) in &events[..4] {
+            assert_eq!(payload["txid"], txid.as_str(), "{kind}");
+            assert_eq!(payload["amount"], "1.5", "{kind}");
+            assert_eq!(payload["required"], CONFIRMATIONS, "{kind}");
+        }
+        assert!(events[0].1["height"].is_null(), "in the pool");
+        assert_eq!(events[1].1["height"], serde_json::json!(one.height));
         // Bob saw nothing.
         assert!(bob.deposits(None, None).await.unwrap().items.is_empty());
         assert_eq!(bob.balance().await.unwrap().available, Piconero::ZERO);
@@ -179,7 +213,7 @@ async fn a_deposit_reorganised_away_is_never_credited() {
         // take ring members from, and a wallet that already spent some waits for more.
         let sender = net.wallet(&format!("sender{n}")).await;
         net.fund(&sender).await;
-        let (carol, _) = app.user(&format!("carol{n}")).await;
+        let (carol, carol_id) = app.user(&format!("carol{n}")).await;
         let address = carol.deposit_address().await.expect("deposit address");
         let txid = send(&net, &sender, &address.address, xmr("2")).await;
         net.mine(1).await;
@@ -198,6 +232,13 @@ async fn a_deposit_reorganised_away_is_never_credited() {
         assert_eq!(page.items[0].state, "gone");
         assert_eq!(carol.balance().await.unwrap().available, Piconero::ZERO);
         assert!(carol.ledger_history_all().await.unwrap().is_empty());
+        // Seen (already mined), then gone, once each.
+        let events = deposit_events(&app, carol_id).await;
+        let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+        assert_eq!(kinds, ["deposit_seen", "deposit_gone"], "{events:?}");
+        assert_eq!(events[0].1["confirmations"], 1);
+        assert_eq!(events[1].1["confirmations"], 0);
+        assert_eq!(events[1].1["txid"], txid.as_str());
         app.stop().await;
     }
 }

@@ -65,9 +65,41 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
         );
         assert_eq!(r.withdrawals_in_flight, 0);
 
-        // A deposit mined but short of its confirmations: in the wallet, owed, not yet in a
-        // balance. Still exact.
+        // A deposit waiting in the pool: the wallet's total counts it already (the wallet
+        // RPC's balance includes incoming transfers in the pool), so it is owed as
+        // uncredited too. Still exact, not a surplus.
         send_many(&net, &sender, &[(&alices, xmr("0.25"))]).await;
+        let mut in_pool = false;
+        for _ in 0..60 {
+            app.state.scan_deposits().await.expect("scan");
+            let page = alice.deposits(None, None).await.expect("deposits");
+            if page
+                .items
+                .iter()
+                .any(|d| d.state == "pending" && d.height.is_none())
+            {
+                in_pool = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        assert!(in_pool, "the wallet never saw the deposit in the pool");
+        let r = admin.admin_reconciliation().await.expect("reconciliation");
+        assert_eq!(
+            (r.deposits_uncredited, r.deposits_uncredited_count),
+            (xmr("0.25"), 1),
+            "{r:?}"
+        );
+        assert_eq!(
+            r.wallet_total,
+            owed.checked_add(xmr("0.25")).unwrap(),
+            "{r:?}"
+        );
+        assert_eq!(r.difference, SignedPiconero::ZERO, "{r:?}");
+        assert_eq!(r.status, "ok");
+
+        // Mined but short of its confirmations: in the wallet, owed, not yet in a balance.
+        // Still exact.
         let height = net.mine(1).await;
         platform.sync_to(height).await;
         app.state.scan_deposits().await.expect("scan");

@@ -26,6 +26,7 @@ use pupero_core::{
 use pupero_ledger::testing::{Backend, TestDatabase};
 use pupero_server::config::DEFAULT_WORKER_LEASE_SECS as WITHDRAWAL_LEASE_SECS;
 use pupero_server::config::MoneroNetwork;
+use pupero_server::events::StoredEvent;
 use pupero_server::trades::IdempotencyKey;
 use pupero_server::withdrawals::DriveError;
 use pupero_server::{AppState, Settings};
@@ -155,6 +156,7 @@ struct Totals {
     refused_requests: usize,
     replays: usize,
     worker_errors: usize,
+    lost_leases: usize,
 }
 
 impl Totals {
@@ -169,6 +171,7 @@ impl Totals {
         self.refused_requests += run.refused_requests;
         self.replays += run.replays;
         self.worker_errors += run.worker_errors;
+        self.lost_leases += run.lost_leases;
     }
 }
 
@@ -710,6 +713,10 @@ impl Sim {
                 self.totals.worker_errors += 1;
                 self.last_error = Some(e.to_string());
             }
+            // B took the lease while A stalled in a wallet call: A stopped before its next.
+            Err(DriveError::LeaseLost) => {
+                self.totals.lost_leases += 1;
+            }
             Err(e) => panic!("seed {}: worker pass: {e:?}", self.seed),
         }
     }
@@ -901,6 +908,51 @@ impl Sim {
                 "seed {seed}: {} ({n}) balance = credited − paid withdrawals and fee shares",
                 user.name
             );
+        }
+        // Each owner heard of each step of each withdrawal once, in order, with its
+        // transaction and fee share.
+        for row in &rows {
+            let events = self
+                .a
+                .store
+                .events_after(row.user, 0, 100_000)
+                .await
+                .expect("events");
+            let steps: Vec<&StoredEvent> = events
+                .iter()
+                .filter(|e| e.kind.starts_with("withdrawal_"))
+                .filter(|e| e.payload["withdrawal_id"] == row.id.to_string())
+                .collect();
+            let kinds: Vec<&str> = steps.iter().map(|e| e.kind.as_str()).collect();
+            let expected: &[&str] = match (row.state, row.tx) {
+                (WithdrawalState::Confirmed, _) => &[
+                    "withdrawal_signed",
+                    "withdrawal_broadcast",
+                    "withdrawal_confirmed",
+                ],
+                (WithdrawalState::Failed, Some(_)) => &["withdrawal_signed", "withdrawal_failed"],
+                (WithdrawalState::Failed, None) => &["withdrawal_failed"],
+                (other, _) => panic!("seed {seed}: {} is {}", row.id, other.as_str()),
+            };
+            assert_eq!(kinds, expected, "seed {seed}: the events of {}", row.id);
+            let txid = row.tx.map(|tx| txids[&tx].to_string());
+            for step in steps {
+                assert_eq!(
+                    step.payload["amount"],
+                    row.amount.to_xmr_string(),
+                    "seed {seed}"
+                );
+                assert_eq!(
+                    step.payload["txid"].as_str(),
+                    txid.as_deref(),
+                    "seed {seed}: {step:?}"
+                );
+                assert_eq!(
+                    step.payload["fee"].as_str(),
+                    row.fee.map(|fee| fee.to_xmr_string()).as_deref(),
+                    "seed {seed}: {step:?}"
+                );
+            }
         }
         if let Err(e) = self.a.ledger.check_invariants().await {
             panic!("seed {seed}: ledger invariants: {e}");

@@ -102,9 +102,14 @@ impl TestApp {
     }
 
     pub async fn stop(self) {
+        self.stop_keeping_db().await.cleanup().await;
+    }
+
+    /// Stops the server as `pupero serve` stops on a signal, and hands over its database.
+    pub async fn stop_keeping_db(self) -> TestDatabase {
         let _ = self.shutdown.send(());
         let _ = self.server.await;
-        self.db.cleanup().await;
+        self.db
     }
 }
 

@@ -30,6 +30,9 @@ pub(crate) async fn app_on(
         backend,
         move |settings| {
             use_platform(settings, &url);
+            // The tests run every pass themselves: a background withdrawal pass (which checks
+            // and books sweeps too) would move a sweep between a test's step and its check.
+            settings.wallet_worker = false;
             settings.sweep = SweepSettings {
                 interval_secs: 0,
                 policy: SweepPolicy::new(xmr(BELOW), min_outputs).expect("valid"),

@@ -43,6 +43,19 @@ async fn drive_until(
     panic!("withdrawal {id} never reached {state}");
 }
 
+/// `user`'s events about withdrawal `id`, in order.
+async fn withdrawal_events(
+    app: &TestApp,
+    user: uuid::Uuid,
+    id: uuid::Uuid,
+) -> Vec<(String, serde_json::Value)> {
+    app.user_events(user)
+        .await
+        .into_iter()
+        .filter(|(kind, p)| kind.starts_with("withdrawal_") && p["withdrawal_id"] == id.to_string())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
     let Some(net) = Regtest::start().await else {
@@ -57,8 +70,10 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
         };
         let names = [format!("alice{n}"), format!("bob{n}"), format!("carol{n}")];
         let mut clients = Vec::new();
+        let mut ids = Vec::new();
         for name in &names {
-            let (client, _) = app.user(name).await;
+            let (client, id) = app.user(name).await;
+            ids.push(id);
             pupero_server::admin_cli::credit_dev(&app.state, name, "5")
                 .await
                 .expect("credit");
@@ -141,6 +156,24 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
             alice.balance().await.unwrap().available,
             xmr("3.75").checked_sub(fee).unwrap()
         );
+        // Alice heard of each step once, in order, however many passes ran.
+        let events = withdrawal_events(&app, ids[0], w.id).await;
+        let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+        assert_eq!(
+            kinds,
+            [
+                "withdrawal_signed",
+                "withdrawal_broadcast",
+                "withdrawal_confirmed"
+            ],
+            "{events:?}"
+        );
+        for ((_, payload), state) in events.iter().zip(["signed", "broadcast", "confirmed"]) {
+            assert_eq!(payload["state"], state);
+            assert_eq!(payload["txid"], txid.as_str());
+            assert_eq!(payload["amount"], "1.25");
+            assert_eq!(payload["fee"], sent.fee.as_deref().unwrap());
+        }
 
         // Two users' withdrawals queued together go out in one transaction, sharing its fee.
         let b = clients[1]
@@ -166,6 +199,24 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
                 .checked_add(xmr(c.fee.as_deref().unwrap()))
                 .unwrap();
             assert_eq!(shares, tx.fee);
+        }
+        // Each owner hears of their own withdrawal only, with their own fee share.
+        for (user, w) in [(ids[1], &b), (ids[2], &c)] {
+            let events = withdrawal_events(&app, user, w.id).await;
+            let kinds: Vec<&str> = events.iter().map(|(kind, _)| kind.as_str()).collect();
+            assert_eq!(
+                kinds,
+                ["withdrawal_signed", "withdrawal_broadcast"],
+                "{events:?}"
+            );
+            assert_eq!(events[1].1["fee"], w.fee.as_deref().unwrap());
+            let all = app.user_events(user).await;
+            assert!(
+                all.iter()
+                    .filter(|(kind, _)| kind.starts_with("withdrawal_"))
+                    .all(|(_, p)| p["withdrawal_id"] == w.id.to_string()),
+                "{all:?}"
+            );
         }
         for (client, amount, w) in [(&clients[1], "0.5", &b), (&clients[2], "0.25", &c)] {
             let paid = xmr(amount)

@@ -92,11 +92,33 @@ impl Worker {
         name: &str,
         settings: &[(&str, &str)],
     ) -> Worker {
+        Worker::spawn_command(
+            "worker", app, platform, rabbit, failpoint, logs, name, settings,
+        )
+    }
+
+    /// `pupero serve` with its wallet jobs, on a port of its choosing.
+    fn spawn_serve(app: &TestApp, platform: &TestWallet, logs: &Path, name: &str) -> Worker {
+        let settings = [("PUPERO_LISTEN", "127.0.0.1:0")];
+        Worker::spawn_command("serve", app, platform, None, None, logs, name, &settings)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_command(
+        subcommand: &str,
+        app: &TestApp,
+        platform: &TestWallet,
+        rabbit: Option<&RabbitSettings>,
+        failpoint: Option<&str>,
+        logs: &Path,
+        name: &str,
+        settings: &[(&str, &str)],
+    ) -> Worker {
         let log = logs.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("worker log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_pupero"));
         command
-            .arg("worker")
+            .arg(subcommand)
             .env_clear()
             .env("PUPERO_MODE", "dev")
             .env("PUPERO_LOG", "info")
@@ -104,6 +126,7 @@ impl Worker {
             .env("PUPERO_MONERO_NETWORK", "regtest")
             .env("PUPERO_WALLET_RPC_URL", platform.url())
             .env("PUPERO_DEPOSIT_SCAN_SECS", NEVER_SECS.to_string())
+            .env("PUPERO_DEPOSIT_WATCH_MS", "0")
             .env("PUPERO_WORKER_LEASE_SECS", LEASE_SECS)
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log handle"))
@@ -148,6 +171,134 @@ impl Worker {
         self.child.kill().expect("SIGKILL");
         self.child.wait().expect("reap");
     }
+
+    /// SIGTERM, as a service manager stops it, and waits until it exited by itself.
+    async fn terminate(mut self) -> String {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill -TERM");
+        assert!(status.success(), "kill -TERM: {status}");
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                assert!(status.success(), "stopped with {status}:\n{}", self.log());
+                return self.log();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "did not stop on SIGTERM:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until this process holds the wallet worker lease.
+    async fn wait_for_lease(&self, app: &TestApp) -> uuid::Uuid {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let holder = app.state.worker_lease().await.expect("lease");
+            if let Some(holder) = holder
+                && self.log().contains(&holder.holder.to_string())
+            {
+                return holder.holder;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never took the lease ({holder:?}):\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// How often a log says it waits for the lease.
+fn waits_logged(log: &str) -> usize {
+    log.matches("waiting for the wallet worker lease").count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_worker_takes_over_at_once_after_a_clean_stop_and_within_the_lease_after_a_kill()
+ {
+    let Some(net) = Regtest::start().await else {
+        return;
+    };
+    let logs = tempfile::tempdir().expect("log dir");
+    let receiver = net.wallet("receiver").await;
+    let platform = net.wallet("platform").await;
+    net.fund(&platform).await;
+    let Some(app) = api_without_worker(Backend::MariaDb, &platform, None).await else {
+        return;
+    };
+    let (alice, _) = app.user("alice").await;
+    pupero_server::admin_cli::credit_dev(&app.state, "alice", "5")
+        .await
+        .expect("credit");
+    let to = receiver.address().to_string();
+
+    // `pupero serve` runs the wallet jobs and holds the lease; SIGTERM stops it cleanly and
+    // it gives the lease back.
+    let serve = Worker::spawn_serve(&app, &platform, logs.path(), "serve");
+    serve.wait_for_lease(&app).await;
+    let log = serve.terminate().await;
+    assert!(log.contains("gave back the wallet worker lease"), "{log}");
+    assert_eq!(app.state.worker_lease().await.unwrap(), None);
+
+    // A withdrawal requested while no worker runs goes out as soon as one starts: nothing to
+    // wait for.
+    let first = alice
+        .request_withdrawal(&request(&to, "0.5"), "first")
+        .await
+        .expect("withdrawal");
+    let started = Instant::now();
+    let worker = Worker::spawn(&app, &platform, None, None, logs.path(), "after-sigterm");
+    let first = wait_for_state(&alice, first.id, "broadcast", &worker).await;
+    eprintln!(
+        "after a clean stop: broadcast {:.1} s after the worker started",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(waits_logged(&worker.log()), 0, "{}", worker.log());
+    let holder = worker.wait_for_lease(&app).await;
+
+    // SIGKILLed, it gives nothing back: its successor waits for the lease to run out, says
+    // so once, and takes over then.
+    worker.kill();
+    let second = alice
+        .request_withdrawal(&request(&to, "0.25"), "second")
+        .await
+        .expect("withdrawal");
+    let started = Instant::now();
+    let successor = Worker::spawn(&app, &platform, None, None, logs.path(), "after-sigkill");
+    let second = wait_for_state(&alice, second.id, "broadcast", &successor).await;
+    let waited = started.elapsed();
+    eprintln!(
+        "after SIGKILL: broadcast {:.1} s after the successor started (lease {LEASE_SECS} s)",
+        waited.as_secs_f64()
+    );
+    let log = successor.log();
+    assert_eq!(waits_logged(&log), 1, "{log}");
+    assert!(
+        log.contains(&holder.to_string()),
+        "names the dead holder: {log}"
+    );
+    assert!(log.contains("took the wallet worker lease"), "{log}");
+
+    net.mine(1).await;
+    wait_for_state(&alice, first.id, "confirmed", &successor).await;
+    wait_for_state(&alice, second.id, "confirmed", &successor).await;
+    for (w, amount) in [(&first, "0.5"), (&second, "0.25")] {
+        let txid = w.txid.as_deref().expect("txid");
+        assert_eq!(received(&receiver, txid).await, vec![xmr(amount)]);
+    }
+    app.state
+        .ledger
+        .check_invariants()
+        .await
+        .expect("ledger invariants");
+    drop(successor);
+    app.stop().await;
 }
 
 impl Drop for Worker {
