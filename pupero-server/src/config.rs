@@ -1122,6 +1122,43 @@ fn random_data_key() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The embedded database when none is configured: `pupero.db` in `PUPERO_DATA_DIR`, else in
+/// `$XDG_DATA_HOME/pupero`, else `~/.local/share/pupero` — an absolute place, so that `serve`,
+/// `worker` and the admin commands meet the same database whatever directory they run in.
+fn default_database_url(var: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
+    let dir = match var("PUPERO_DATA_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => match (var("XDG_DATA_HOME"), var("HOME")) {
+            (Some(data), _) if !data.is_empty() => std::path::Path::new(&data).join("pupero"),
+            (_, Some(home)) => std::path::Path::new(&home).join(".local/share/pupero"),
+            _ => return Err("set PUPERO_DATABASE_URL or PUPERO_DATA_DIR (no HOME)".to_owned()),
+        },
+    };
+    absolute_sqlite_url(&format!("sqlite://{}", dir.join("pupero.db").display()))
+}
+
+/// A SQLite URL with a relative path made absolute against the working directory now, so
+/// that what is logged and used is one file whatever directory a later command runs in. Other
+/// URLs are returned as they are.
+fn absolute_sqlite_url(url: &str) -> Result<String, String> {
+    let Some(rest) = url.strip_prefix("sqlite://") else {
+        return Ok(url.to_owned());
+    };
+    let (path, query) = match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    };
+    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).is_absolute() {
+        return Ok(url.to_owned());
+    }
+    let cwd = std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?;
+    let absolute = cwd.join(path);
+    Ok(match query {
+        Some(query) => format!("sqlite://{}?{query}", absolute.display()),
+        None => format!("sqlite://{}", absolute.display()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
@@ -1491,41 +1528,4 @@ mod tests {
             }
         }
     }
-}
-
-/// The embedded database when none is configured: `pupero.db` in `PUPERO_DATA_DIR`, else in
-/// `$XDG_DATA_HOME/pupero`, else `~/.local/share/pupero` — an absolute place, so that `serve`,
-/// `worker` and the admin commands meet the same database whatever directory they run in.
-fn default_database_url(var: &impl Fn(&str) -> Option<String>) -> Result<String, String> {
-    let dir = match var("PUPERO_DATA_DIR") {
-        Some(dir) => std::path::PathBuf::from(dir),
-        None => match (var("XDG_DATA_HOME"), var("HOME")) {
-            (Some(data), _) if !data.is_empty() => std::path::Path::new(&data).join("pupero"),
-            (_, Some(home)) => std::path::Path::new(&home).join(".local/share/pupero"),
-            _ => return Err("set PUPERO_DATABASE_URL or PUPERO_DATA_DIR (no HOME)".to_owned()),
-        },
-    };
-    absolute_sqlite_url(&format!("sqlite://{}", dir.join("pupero.db").display()))
-}
-
-/// A SQLite URL with a relative path made absolute against the working directory now, so
-/// that what is logged and used is one file whatever directory a later command runs in. Other
-/// URLs are returned as they are.
-fn absolute_sqlite_url(url: &str) -> Result<String, String> {
-    let Some(rest) = url.strip_prefix("sqlite://") else {
-        return Ok(url.to_owned());
-    };
-    let (path, query) = match rest.split_once('?') {
-        Some((path, query)) => (path, Some(query)),
-        None => (rest, None),
-    };
-    if path.is_empty() || path == ":memory:" || std::path::Path::new(path).is_absolute() {
-        return Ok(url.to_owned());
-    }
-    let cwd = std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?;
-    let absolute = cwd.join(path);
-    Ok(match query {
-        Some(query) => format!("sqlite://{}?{query}", absolute.display()),
-        None => format!("sqlite://{}", absolute.display()),
-    })
 }

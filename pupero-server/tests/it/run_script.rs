@@ -20,11 +20,11 @@ fn free_port() -> u16 {
 fn alive(pid: i32) -> bool {
     // Signal 0 checks that the process exists; a zombie (exited, not yet reaped) counts as gone.
     Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        && std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .unwrap_or_default()
             .split_whitespace()
             .nth(2)
-            .is_some_and(|state| state == "Z")
+            .is_none_or(|state| state != "Z")
 }
 
 fn pid_in(path: &Path) -> i32 {
