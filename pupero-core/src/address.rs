@@ -179,6 +179,26 @@ impl MoneroAddress {
     pub fn payment_id(&self) -> Option<[u8; 8]> {
         self.payment_id
     }
+
+    /// The address that receives what is sent here: an integrated address pays the standard
+    /// address it is built on (its keys without the payment id); any other is itself.
+    pub fn receiving_address(&self) -> MoneroAddress {
+        if self.kind != AddressKind::Integrated {
+            return self.clone();
+        }
+        let decoded = monero::Address::from_str(&self.text).expect("it parsed before");
+        let standard = monero::Address::standard(
+            self.network.to_monero(),
+            decoded.public_spend,
+            decoded.public_view,
+        );
+        MoneroAddress {
+            text: standard.to_string(),
+            network: self.network,
+            kind: AddressKind::Standard,
+            payment_id: None,
+        }
+    }
 }
 
 /// A stable reason for each way the `monero` crate refuses an address.
@@ -311,6 +331,27 @@ mod tests {
                     MoneroAddress::parse(text, network).unwrap().payment_id(),
                     None
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn an_integrated_address_pays_its_standard_address() {
+        for (integrated, standard, network) in [
+            (MAIN_INTEGRATED, MAIN_STANDARD, Network::Mainnet),
+            (MAIN_INTEGRATED_RANDOM, MAIN_STANDARD, Network::Mainnet),
+            (TEST_INTEGRATED, TEST_STANDARD, Network::Testnet),
+            (STAGE_INTEGRATED, STAGE_STANDARD, Network::Stagenet),
+        ] {
+            let paid = MoneroAddress::parse(integrated, network)
+                .unwrap()
+                .receiving_address();
+            assert_eq!(paid, MoneroAddress::parse(standard, network).unwrap());
+        }
+        for (address, network, _) in ALL {
+            let address = MoneroAddress::parse(address, network).unwrap();
+            if address.kind() != AddressKind::Integrated {
+                assert_eq!(address.receiving_address(), address);
             }
         }
     }

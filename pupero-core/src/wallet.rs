@@ -90,6 +90,25 @@ pub trait WalletRpc: Send + Sync {
         priority: Priority,
     ) -> Result<BuiltTransfer>;
 
+    /// The network fee a transaction from `account` paying `destinations` would pay now. The
+    /// wallet builds and signs it as [`build_transfer`](WalletRpc::build_transfer) does and
+    /// throws it away: nothing is kept, reserved or broadcast. As costly as a build (ring
+    /// members from the daemon, the signatures), so callers keep the answer for a while. The
+    /// wallet needs unlocked money for the amounts and the fee, or answers
+    /// [`WalletError::InsufficientFunds`].
+    async fn estimate_fee(
+        &self,
+        account: u32,
+        destinations: &[(MoneroAddress, Piconero)],
+        priority: Priority,
+    ) -> Result<Piconero>;
+
+    /// Where `address` lives in the wallet, if the wallet owns it: the primary address of an
+    /// account, any subaddress the wallet made or watches (its look-ahead), or an integrated
+    /// address built on a primary address (which pays that primary address). `None` for an
+    /// address of anyone else.
+    async fn address_index(&self, address: &MoneroAddress) -> Result<Option<SubaddressIndex>>;
+
     /// Broadcasts a transaction built by [`build_transfer`](WalletRpc::build_transfer) (or a
     /// sweep built without relaying) and returns its txid.
     ///

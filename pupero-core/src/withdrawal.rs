@@ -1,19 +1,22 @@
 //! Withdrawals: XMR a user sends from their balance to an address of their own.
 //!
 //! A request holds the amount and the most the network fee may be, as two linked pending
-//! ledger transfers from the user to the hot wallet ([`hold_plan`]). The wallet worker then
-//! builds and signs the transaction without relaying it (`signed`), relays it (`broadcast`)
-//! and settles the holds with the real fee ([`settle_plan`]: the amount in full, the fee hold
-//! in part, the rest back to the user), until the chain confirms it (`confirmed`). Only a
-//! transaction that was certainly never broadcast is refunded ([`refund_plan`], `failed`).
-//! Transfer ids derive from the withdrawal id, so every plan is idempotent.
+//! ledger transfers from the user to the hot wallet ([`hold_plan`]). That fee reserve comes
+//! from the wallet's fee estimate ([`FeeQuote`]); a request for [`WithdrawalAmount::Everything`]
+//! holds the whole available balance ([`FeeQuote::holds`]). The wallet worker then builds and
+//! signs the transaction without relaying it (`signed`), relays it (`broadcast`) and settles
+//! the holds with the real fee ([`settle_plan`]: the amount in full, the fee hold in part, the
+//! rest back to the user, or for a withdrawal of everything to its destination, so that the
+//! balance ends at zero), until the chain confirms it (`confirmed`). Only a transaction that
+//! was certainly never broadcast is refunded ([`refund_plan`], `failed`). Transfer ids derive
+//! from the withdrawal id, so every plan is idempotent.
 
 use uuid::Uuid;
 
 use crate::ledger::{NewTransfer, TransferCode, TransferOp};
 use crate::limits::{
-    MAX_WITHDRAWAL_FEE, MIN_WITHDRAWAL, STUCK_BROADCAST_SECS, STUCK_REQUESTED_SECS,
-    STUCK_SIGNED_SECS,
+    FEE_RESERVE_FACTOR, MAX_WITHDRAWAL_FEE, MIN_WITHDRAWAL, STUCK_BROADCAST_SECS,
+    STUCK_REQUESTED_SECS, STUCK_SIGNED_SECS,
 };
 use crate::{AccountId, Piconero, TransferId};
 
@@ -122,17 +125,241 @@ pub enum WithdrawalError {
     /// Amount and maximum fee overflow.
     #[error("amount too large")]
     TooLarge,
+    /// A withdrawal of everything from a balance that does not cover the smallest withdrawal
+    /// and the network fee.
+    #[error(
+        "the available balance of {} XMR does not cover the smallest withdrawal of {} XMR and the network fee of about {} XMR",
+        available.to_xmr_string(),
+        MIN_WITHDRAWAL.to_xmr_string(),
+        fee.to_xmr_string()
+    )]
+    BalanceTooSmall {
+        /// The available balance.
+        available: Piconero,
+        /// The least network fee expected.
+        fee: Piconero,
+    },
 }
 
-/// The amount held for a withdrawal of `amount`: the amount, then the fee reserve.
-pub fn held(amount: Piconero) -> Result<(Piconero, Piconero), WithdrawalError> {
-    if amount < MIN_WITHDRAWAL {
-        return Err(WithdrawalError::TooSmall);
+impl WithdrawalError {
+    /// Whether the balance, rather than the request, is the reason: the same request may
+    /// succeed with more money.
+    pub fn is_insufficient_funds(self) -> bool {
+        matches!(self, WithdrawalError::BalanceTooSmall { .. })
     }
-    amount
-        .checked_add(MAX_WITHDRAWAL_FEE)
-        .map_err(|_| WithdrawalError::TooLarge)?;
-    Ok((amount, MAX_WITHDRAWAL_FEE))
+}
+
+/// What a withdrawal request asks the destination to receive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithdrawalAmount {
+    /// Exactly this; the network fee is charged on top.
+    Exactly(Piconero),
+    /// The whole available balance less the network fee: the balance ends at exactly zero.
+    Everything,
+}
+
+impl WithdrawalAmount {
+    /// How a request asks for everything: `"all"`.
+    pub const ALL: &'static str = "all";
+
+    /// Parses [`WithdrawalAmount::ALL`] or a decimal XMR amount.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidAmount`] for anything else.
+    pub fn parse(s: &str) -> crate::Result<WithdrawalAmount> {
+        if s == WithdrawalAmount::ALL {
+            return Ok(WithdrawalAmount::Everything);
+        }
+        Piconero::from_xmr_str(s).map(WithdrawalAmount::Exactly)
+    }
+
+    /// The request, if some balance could pay it: an exact amount at least [`MIN_WITHDRAWAL`]
+    /// that can be held with the largest reserve.
+    ///
+    /// # Errors
+    /// [`WithdrawalError::TooSmall`] or [`WithdrawalError::TooLarge`].
+    pub fn check(self) -> Result<WithdrawalAmount, WithdrawalError> {
+        if let WithdrawalAmount::Exactly(amount) = self {
+            if amount < MIN_WITHDRAWAL {
+                return Err(WithdrawalError::TooSmall);
+            }
+            amount
+                .checked_add(MAX_WITHDRAWAL_FEE)
+                .map_err(|_| WithdrawalError::TooLarge)?;
+        }
+        Ok(self)
+    }
+
+    /// The request in a stable form, for telling a retried request from another one: the
+    /// piconero, or `all`.
+    pub fn canonical(self) -> String {
+        match self {
+            WithdrawalAmount::Exactly(amount) => amount.as_u64().to_string(),
+            WithdrawalAmount::Everything => WithdrawalAmount::ALL.to_owned(),
+        }
+    }
+}
+
+/// What the network fee of a withdrawal is expected to be now, and the reserve a request
+/// holds for it: [`FEE_RESERVE_FACTOR`] times the wallet's estimate, at most
+/// [`MAX_WITHDRAWAL_FEE`] (and that without an estimate), never zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeQuote {
+    estimate: Option<Piconero>,
+    reserve: Piconero,
+}
+
+impl FeeQuote {
+    /// The quote for the wallet's fee `estimate` of a transaction paying one destination now,
+    /// `None` when the wallet could not say.
+    pub fn new(estimate: Option<Piconero>) -> FeeQuote {
+        let reserve = estimate.map_or(MAX_WITHDRAWAL_FEE, |fee| {
+            fee.checked_mul(FEE_RESERVE_FACTOR)
+                .unwrap_or(MAX_WITHDRAWAL_FEE)
+                .min(MAX_WITHDRAWAL_FEE)
+        });
+        // A hold of nothing holds nothing: the ledger refuses transfers of zero.
+        let reserve = if reserve.is_zero() {
+            Piconero::new(1)
+        } else {
+            reserve
+        };
+        assert!(reserve <= MAX_WITHDRAWAL_FEE, "the reserve is capped");
+        assert!(!reserve.is_zero(), "the reserve is a hold");
+        FeeQuote { estimate, reserve }
+    }
+
+    /// The wallet's estimate, if it gave one.
+    pub fn estimate(self) -> Option<Piconero> {
+        self.estimate
+    }
+
+    /// The fee reserve a withdrawal of an exact amount holds.
+    pub fn reserve(self) -> Piconero {
+        self.reserve
+    }
+
+    /// The least fee a withdrawal must be able to pay: the estimate (within the reserve), or
+    /// the reserve without one.
+    fn least_fee(self) -> Piconero {
+        self.estimate
+            .map_or(self.reserve, |fee| fee.min(self.reserve))
+    }
+
+    /// What a request for `asked` holds from an `available` balance. An exact amount holds
+    /// itself and the reserve (whether the balance covers them is the ledger's to say). A
+    /// withdrawal of everything holds the whole balance: as fee reserve, the reserve or what
+    /// the balance has beyond the smallest withdrawal if that is less, but at least the
+    /// expected fee; the rest as its amount.
+    ///
+    /// # Errors
+    /// [`WithdrawalError::TooSmall`] below [`MIN_WITHDRAWAL`], [`WithdrawalError::TooLarge`]
+    /// when the amount and the reserve overflow, [`WithdrawalError::BalanceTooSmall`] for
+    /// everything of a balance below the smallest withdrawal and the expected fee.
+    pub fn holds(
+        self,
+        asked: WithdrawalAmount,
+        available: Piconero,
+    ) -> Result<Holds, WithdrawalError> {
+        let holds = match asked.check()? {
+            WithdrawalAmount::Exactly(amount) => Holds {
+                amount,
+                fee_reserve: self.reserve,
+                everything: false,
+            },
+            WithdrawalAmount::Everything => {
+                let too_small = WithdrawalError::BalanceTooSmall {
+                    available,
+                    fee: self.least_fee(),
+                };
+                let beyond_minimum = available
+                    .checked_sub(MIN_WITHDRAWAL)
+                    .map_err(|_| too_small)?;
+                let fee_reserve = self.reserve.min(beyond_minimum);
+                if fee_reserve < self.least_fee() {
+                    return Err(too_small);
+                }
+                let amount = available.checked_sub(fee_reserve).map_err(|_| too_small)?;
+                Holds {
+                    amount,
+                    fee_reserve,
+                    everything: true,
+                }
+            }
+        };
+        assert!(
+            holds.amount >= MIN_WITHDRAWAL,
+            "a withdrawal sends the minimum"
+        );
+        assert!(!holds.fee_reserve.is_zero(), "the reserve is a hold");
+        Ok(holds)
+    }
+
+    /// The largest exact amount a request can ask from an `available` balance (the balance
+    /// less the reserve); `None` when that is below [`MIN_WITHDRAWAL`].
+    pub fn max_amount(self, available: Piconero) -> Option<Piconero> {
+        available
+            .checked_sub(self.reserve)
+            .ok()
+            .filter(|amount| *amount >= MIN_WITHDRAWAL)
+    }
+
+    /// About what a withdrawal of everything sends from an `available` balance: the balance
+    /// less the expected fee; `None` when such a request is refused.
+    pub fn everything_sends_about(self, available: Piconero) -> Option<Piconero> {
+        self.holds(WithdrawalAmount::Everything, available)
+            .ok()
+            .and_then(|_| available.checked_sub(self.least_fee()).ok())
+    }
+}
+
+/// What a withdrawal holds: its amount and its fee reserve, as two linked pending ledger
+/// transfers ([`hold_plan`]), and whether it sends everything. A withdrawal of everything
+/// sends its amount and whatever its fee share leaves of the reserve, so that nothing of it
+/// stays behind; any other sends its amount and gets back the rest of the reserve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Holds {
+    amount: Piconero,
+    fee_reserve: Piconero,
+    everything: bool,
+}
+
+impl Holds {
+    /// The holds of a stored withdrawal: `amount` and `fee_reserve` as held, and whether it
+    /// sends everything.
+    pub fn new(amount: Piconero, fee_reserve: Piconero, everything: bool) -> Holds {
+        Holds {
+            amount,
+            fee_reserve,
+            everything,
+        }
+    }
+
+    /// The amount held.
+    pub fn amount(self) -> Piconero {
+        self.amount
+    }
+
+    /// The fee reserve held: the most network fee the withdrawal is ever charged.
+    pub fn fee_reserve(self) -> Piconero {
+        self.fee_reserve
+    }
+
+    /// Whether it sends everything it holds but the fee.
+    pub fn everything(self) -> bool {
+        self.everything
+    }
+
+    /// What the destination receives when the withdrawal's share of its transaction's fee is
+    /// `fee`; `None` when `fee` is above the reserve (such a transaction is never relayed).
+    pub fn sends(self, fee: Piconero) -> Option<Piconero> {
+        let rest = self.fee_reserve.checked_sub(fee).ok()?;
+        if self.everything {
+            self.amount.checked_add(rest).ok()
+        } else {
+            Some(self.amount)
+        }
+    }
 }
 
 fn transfer_id(withdrawal: Uuid, part: &str) -> TransferId {
@@ -152,15 +379,10 @@ pub fn fee_hold_id(id: Uuid) -> TransferId {
     transfer_id(id, "hold-fee")
 }
 
-/// The two linked holds of a withdrawal request: `amount` and the fee reserve, from `user` to
-/// the hot wallet, with no ledger timeout (only the worker settles or refunds them).
-pub fn hold_plan(
-    id: Uuid,
-    user: AccountId,
-    amount: Piconero,
-) -> Result<Vec<NewTransfer>, WithdrawalError> {
-    let (amount, max_fee) = held(amount)?;
-    Ok(tagged(
+/// The two linked holds of a withdrawal request: the amount and the fee reserve, from `user`
+/// to the hot wallet, with no ledger timeout (only the worker settles or refunds them).
+pub fn hold_plan(id: Uuid, user: AccountId, holds: Holds) -> Vec<NewTransfer> {
+    tagged(
         id,
         vec![
             NewTransfer::xmr(
@@ -168,7 +390,7 @@ pub fn hold_plan(
                 TransferOp::Pending {
                     debit: user,
                     credit: AccountId::hot_wallet(),
-                    amount,
+                    amount: holds.amount,
                     timeout_secs: 0,
                 },
                 TransferCode::Withdrawal,
@@ -179,45 +401,66 @@ pub fn hold_plan(
                 TransferOp::Pending {
                     debit: user,
                     credit: AccountId::hot_wallet(),
-                    amount: max_fee,
+                    amount: holds.fee_reserve,
                     timeout_secs: 0,
                 },
                 TransferCode::WithdrawalFee,
             ),
         ],
-    ))
+    )
 }
 
-/// Settles a broadcast withdrawal: the amount in full and `fee` of the fee reserve (the rest
-/// returns to the user). `fee` is at most the reserve; the caller never relays a transaction
-/// whose fee share is larger.
-pub fn settle_plan(id: Uuid, fee: Piconero) -> Vec<NewTransfer> {
+/// Settles a broadcast withdrawal of `user` whose share of the transaction's fee is `fee`:
+/// the amount in full and `fee` of the fee reserve. The rest of the reserve returns to the
+/// user, unless the withdrawal sends everything: then it went to the destination too, and a
+/// third transfer takes it from the user (code `withdrawal`), leaving exactly what the user
+/// had besides the holds. `fee` is at most the reserve; the caller never relays a
+/// transaction whose fee share is larger.
+pub fn settle_plan(id: Uuid, user: AccountId, holds: Holds, fee: Piconero) -> Vec<NewTransfer> {
     assert!(
-        fee <= MAX_WITHDRAWAL_FEE,
+        fee <= holds.fee_reserve,
         "a withdrawal's fee share is within its reserve"
     );
-    tagged(
-        id,
-        vec![
-            NewTransfer::xmr(
-                transfer_id(id, "settle-amount"),
-                TransferOp::Post {
-                    pending_id: amount_hold_id(id),
-                    amount: None,
-                },
-                TransferCode::Withdrawal,
-            )
-            .linked(),
-            NewTransfer::xmr(
-                transfer_id(id, "settle-fee"),
-                TransferOp::Post {
-                    pending_id: fee_hold_id(id),
-                    amount: Some(fee),
-                },
-                TransferCode::WithdrawalFee,
-            ),
-        ],
-    )
+    let rest = holds
+        .fee_reserve
+        .checked_sub(fee)
+        .expect("the fee is within the reserve");
+    let mut plan = vec![
+        NewTransfer::xmr(
+            transfer_id(id, "settle-amount"),
+            TransferOp::Post {
+                pending_id: amount_hold_id(id),
+                amount: None,
+            },
+            TransferCode::Withdrawal,
+        )
+        .linked(),
+        NewTransfer::xmr(
+            transfer_id(id, "settle-fee"),
+            TransferOp::Post {
+                pending_id: fee_hold_id(id),
+                amount: Some(fee),
+            },
+            TransferCode::WithdrawalFee,
+        ),
+    ];
+    if holds.everything && !rest.is_zero() {
+        plan[1].linked = true;
+        plan.push(NewTransfer::xmr(
+            transfer_id(id, "settle-rest"),
+            TransferOp::Single {
+                debit: user,
+                credit: AccountId::hot_wallet(),
+                amount: rest,
+            },
+            TransferCode::Withdrawal,
+        ));
+    }
+    assert!(
+        plan.len() <= 3,
+        "at most three transfers settle a withdrawal"
+    );
+    tagged(id, plan)
 }
 
 /// Refunds a withdrawal that was certainly never broadcast: both holds voided.
@@ -277,9 +520,10 @@ mod tests {
         let id = Uuid::from_u128(0x5eed);
         let user = AccountId::user_xmr(crate::UserId::from_u128(1));
         let amount = Piconero::new(1_000_000_000_000);
+        let everything = Holds::new(amount, Piconero::new(10), true);
         let plans = [
-            hold_plan(id, user, amount).unwrap(),
-            settle_plan(id, Piconero::new(1)),
+            hold_plan(id, user, everything),
+            settle_plan(id, user, everything, Piconero::new(1)),
             refund_plan(id),
         ];
         for transfer in plans.iter().flatten() {
@@ -366,17 +610,146 @@ mod tests {
         assert!(Confirmed.is_final() && Failed.is_final() && !Broadcast.is_final());
     }
 
+    /// The quote of a wallet without an estimate: the largest reserve.
+    fn capped() -> FeeQuote {
+        FeeQuote::new(None)
+    }
+
+    fn exactly(amount: &str) -> Holds {
+        capped()
+            .holds(WithdrawalAmount::Exactly(xmr(amount)), Piconero::ZERO)
+            .unwrap()
+    }
+
     #[test]
     fn requests_are_bounded() {
+        let quote = capped();
+        let exactly = |amount| quote.holds(WithdrawalAmount::Exactly(amount), Piconero::MAX);
         assert_eq!(
-            held(MIN_WITHDRAWAL.checked_sub(Piconero::new(1)).unwrap()),
+            exactly(MIN_WITHDRAWAL.checked_sub(Piconero::new(1)).unwrap()),
             Err(WithdrawalError::TooSmall)
         );
-        assert_eq!(held(Piconero::MAX), Err(WithdrawalError::TooLarge));
+        assert_eq!(exactly(Piconero::MAX), Err(WithdrawalError::TooLarge));
         assert_eq!(
-            held(MIN_WITHDRAWAL),
-            Ok((MIN_WITHDRAWAL, MAX_WITHDRAWAL_FEE))
+            exactly(MIN_WITHDRAWAL),
+            Ok(Holds::new(MIN_WITHDRAWAL, MAX_WITHDRAWAL_FEE, false))
         );
+    }
+
+    #[test]
+    fn amounts_parse_as_xmr_or_all() {
+        assert_eq!(
+            WithdrawalAmount::parse("1.5"),
+            Ok(WithdrawalAmount::Exactly(xmr("1.5")))
+        );
+        assert_eq!(
+            WithdrawalAmount::parse("all"),
+            Ok(WithdrawalAmount::Everything)
+        );
+        for bad in ["ALL", " all", "everything", "", "-1", "1e3"] {
+            assert!(WithdrawalAmount::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            WithdrawalAmount::Exactly(xmr("1.5")).canonical(),
+            "1500000000000"
+        );
+        assert_eq!(WithdrawalAmount::Everything.canonical(), "all");
+        assert_eq!(
+            WithdrawalAmount::Exactly(Piconero::new(1)).check(),
+            Err(WithdrawalError::TooSmall)
+        );
+        assert_eq!(
+            WithdrawalAmount::Exactly(Piconero::MAX).check(),
+            Err(WithdrawalError::TooLarge)
+        );
+        assert_eq!(
+            WithdrawalAmount::Everything.check(),
+            Ok(WithdrawalAmount::Everything)
+        );
+    }
+
+    #[test]
+    fn the_reserve_is_twice_the_estimate_within_the_maximum() {
+        let estimate = Piconero::new(2_605_200_000);
+        let quote = FeeQuote::new(Some(estimate));
+        assert_eq!(quote.estimate(), Some(estimate));
+        assert_eq!(quote.reserve(), Piconero::new(5_210_400_000));
+        // Without an estimate, or with one that would reach beyond it: the maximum.
+        assert_eq!(capped().reserve(), MAX_WITHDRAWAL_FEE);
+        assert_eq!(capped().estimate(), None);
+        let dear = FeeQuote::new(Some(MAX_WITHDRAWAL_FEE));
+        assert_eq!(dear.reserve(), MAX_WITHDRAWAL_FEE);
+        assert_eq!(
+            FeeQuote::new(Some(Piconero::MAX)).reserve(),
+            MAX_WITHDRAWAL_FEE
+        );
+        // Never a hold of nothing.
+        assert_eq!(
+            FeeQuote::new(Some(Piconero::ZERO)).reserve(),
+            Piconero::new(1)
+        );
+        // What a user may ask with a balance.
+        assert_eq!(
+            quote.max_amount(xmr("1")),
+            Some(xmr("1").checked_sub(quote.reserve()).unwrap())
+        );
+        assert_eq!(quote.max_amount(quote.reserve()), None);
+        assert_eq!(
+            quote.everything_sends_about(xmr("1")),
+            Some(xmr("1").checked_sub(estimate).unwrap())
+        );
+        assert_eq!(quote.everything_sends_about(Piconero::ZERO), None);
+    }
+
+    #[test]
+    fn everything_holds_the_whole_balance() {
+        let estimate = Piconero::new(2_605_200_000);
+        let quote = FeeQuote::new(Some(estimate));
+        // Plenty: the amount and the reserve add up to the balance.
+        let holds = quote
+            .holds(WithdrawalAmount::Everything, xmr("0.0073948"))
+            .unwrap();
+        assert!(holds.everything());
+        assert_eq!(holds.fee_reserve(), quote.reserve());
+        assert_eq!(
+            holds.amount().checked_add(holds.fee_reserve()).unwrap(),
+            xmr("0.0073948")
+        );
+        // Less than the minimum and the reserve: the reserve shrinks to what the balance has
+        // beyond the minimum, as long as that pays the expected fee.
+        let small = MIN_WITHDRAWAL.checked_add(estimate).unwrap();
+        let holds = quote.holds(WithdrawalAmount::Everything, small).unwrap();
+        assert_eq!(holds.amount(), MIN_WITHDRAWAL);
+        assert_eq!(holds.fee_reserve(), estimate);
+        for available in [
+            Piconero::ZERO,
+            MIN_WITHDRAWAL,
+            small.checked_sub(Piconero::new(1)).unwrap(),
+        ] {
+            let refused = quote.holds(WithdrawalAmount::Everything, available);
+            assert_eq!(
+                refused,
+                Err(WithdrawalError::BalanceTooSmall {
+                    available,
+                    fee: estimate
+                })
+            );
+            assert!(refused.unwrap_err().is_insufficient_funds());
+        }
+        assert!(!WithdrawalError::TooSmall.is_insufficient_funds());
+        // What the destination receives: the amount, and for everything the reserve's rest.
+        let holds = quote.holds(WithdrawalAmount::Everything, xmr("1")).unwrap();
+        let fee = Piconero::new(1_000);
+        assert_eq!(holds.sends(fee), Some(xmr("1").checked_sub(fee).unwrap()));
+        assert_eq!(
+            holds.sends(quote.reserve().checked_add(Piconero::new(1)).unwrap()),
+            None
+        );
+        let exact = quote
+            .holds(WithdrawalAmount::Exactly(xmr("0.5")), Piconero::ZERO)
+            .unwrap();
+        assert_eq!(exact.sends(fee), Some(xmr("0.5")));
+        assert_eq!(exact.sends(quote.reserve()), Some(xmr("0.5")));
     }
 
     #[test]
@@ -385,8 +758,8 @@ mod tests {
         let mut book = book_with(user, xmr("2"));
         let clock = ManualClock::new(Timestamp::from_unix_ms(2));
         let id = Uuid::from_u128(77);
-        let hold = hold_plan(id, user, xmr("1.5")).unwrap();
-        let held_results = book.create_transfers(&hold, clock.now());
+        let holds = exactly("1.5");
+        let held_results = book.create_transfers(&hold_plan(id, user, holds), clock.now());
         assert!(held_results.iter().all(Result::is_ok), "{held_results:?}");
         let available = book.account(user).unwrap().available().unwrap();
         assert_eq!(
@@ -394,7 +767,9 @@ mod tests {
             xmr("0.5").checked_sub(MAX_WITHDRAWAL_FEE).unwrap()
         );
         let fee = Piconero::new(30_720_000);
-        let settled = book.create_transfers(&settle_plan(id, fee), clock.now());
+        let plan = settle_plan(id, user, holds, fee);
+        assert_eq!(plan.len(), 2);
+        let settled = book.create_transfers(&plan, clock.now());
         assert!(settled.iter().all(Result::is_ok), "{settled:?}");
         let user_account = book.account(user).unwrap();
         assert_eq!(
@@ -407,7 +782,7 @@ mod tests {
             xmr("1.5").checked_add(fee).unwrap()
         );
         // Settling again is a no-op: the same ids.
-        let again = book.create_transfers(&settle_plan(id, fee), clock.now());
+        let again = book.create_transfers(&settle_plan(id, user, holds, fee), clock.now());
         assert!(again.iter().all(Result::is_ok), "{again:?}");
         assert_eq!(
             book.account(user).unwrap().available().unwrap(),
@@ -419,12 +794,76 @@ mod tests {
     }
 
     #[test]
+    fn a_withdrawal_of_everything_leaves_exactly_zero() {
+        let user = AccountId::user_xmr(UserId::from_u128(4));
+        let balance = xmr("0.0073948");
+        let mut book = book_with(user, balance);
+        let now = Timestamp::from_unix_ms(2);
+        let id = Uuid::from_u128(80);
+        let quote = FeeQuote::new(Some(Piconero::new(2_605_200_000)));
+        let holds = quote.holds(WithdrawalAmount::Everything, balance).unwrap();
+        let held_results = book.create_transfers(&hold_plan(id, user, holds), now);
+        assert!(held_results.iter().all(Result::is_ok), "{held_results:?}");
+        assert_eq!(
+            book.account(user).unwrap().available(),
+            Some(Piconero::ZERO)
+        );
+        // The real fee share, below the reserve: the rest of the reserve is sent too.
+        let fee = Piconero::new(2_605_200_000);
+        let sent = holds.sends(fee).unwrap();
+        assert_eq!(sent.checked_add(fee).unwrap(), balance);
+        let plan = settle_plan(id, user, holds, fee);
+        assert_eq!(plan.len(), 3);
+        assert!(plan[0].linked && plan[1].linked && !plan[2].linked);
+        for _ in 0..2 {
+            // Settling again changes nothing.
+            let settled = book.create_transfers(&plan, now);
+            assert!(settled.iter().all(Result::is_ok), "{settled:?}");
+            let account = book.account(user).unwrap();
+            assert_eq!(account.posted(), Some(Piconero::ZERO));
+            assert!(account.balances().debits_pending.is_zero());
+            let wallet = book.account(AccountId::hot_wallet()).unwrap();
+            assert_eq!(wallet.balances().credits_posted, balance);
+        }
+        // What was booked as sent is what the destination gets, the rest is the fee.
+        let booked = |code: TransferCode| {
+            plan.iter()
+                .filter(|t| t.code == code)
+                .map(|t| match t.op {
+                    TransferOp::Post { amount: None, .. } => holds.amount(),
+                    TransferOp::Post {
+                        amount: Some(a), ..
+                    }
+                    | TransferOp::Single { amount: a, .. } => a,
+                    other => panic!("{other:?}"),
+                })
+                .try_fold(Piconero::ZERO, |sum, a| sum.checked_add(a))
+                .unwrap()
+        };
+        assert_eq!(booked(TransferCode::Withdrawal), sent);
+        assert_eq!(booked(TransferCode::WithdrawalFee), fee);
+
+        // A fee share of the whole reserve: nothing is left to send on top.
+        let other = AccountId::user_xmr(UserId::from_u128(5));
+        let mut book = book_with(other, xmr("1"));
+        let holds = quote.holds(WithdrawalAmount::Everything, xmr("1")).unwrap();
+        let id = Uuid::from_u128(81);
+        let held_results = book.create_transfers(&hold_plan(id, other, holds), now);
+        assert!(held_results.iter().all(Result::is_ok), "{held_results:?}");
+        let plan = settle_plan(id, other, holds, holds.fee_reserve());
+        assert_eq!(plan.len(), 2);
+        let settled = book.create_transfers(&plan, now);
+        assert!(settled.iter().all(Result::is_ok), "{settled:?}");
+        assert_eq!(book.account(other).unwrap().posted(), Some(Piconero::ZERO));
+    }
+
+    #[test]
     fn a_refund_returns_everything() {
         let user = AccountId::user_xmr(UserId::from_u128(2));
         let mut book = book_with(user, xmr("1"));
         let now = Timestamp::from_unix_ms(2);
         let id = Uuid::from_u128(78);
-        let held_results = book.create_transfers(&hold_plan(id, user, xmr("0.9")).unwrap(), now);
+        let held_results = book.create_transfers(&hold_plan(id, user, exactly("0.9")), now);
         assert!(held_results.iter().all(Result::is_ok), "{held_results:?}");
         let refunded = book.create_transfers(&refund_plan(id), now);
         assert!(refunded.iter().all(Result::is_ok), "{refunded:?}");
@@ -436,10 +875,8 @@ mod tests {
         let user = AccountId::user_xmr(UserId::from_u128(3));
         let mut book = book_with(user, xmr("1"));
         let now = Timestamp::from_unix_ms(2);
-        let results = book.create_transfers(
-            &hold_plan(Uuid::from_u128(79), user, xmr("1")).unwrap(),
-            now,
-        );
+        let results =
+            book.create_transfers(&hold_plan(Uuid::from_u128(79), user, exactly("1")), now);
         assert!(results.iter().any(Result::is_err), "{results:?}");
         assert_eq!(book.account(user).unwrap().available().unwrap(), xmr("1"));
     }

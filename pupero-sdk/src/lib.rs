@@ -48,8 +48,8 @@ pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use trades::{FeeAccount, OpenTradeRequest, Resolution, TradePage, TradeParty, TradeView};
 pub use types::*;
 pub use wallet::{
-    AdminWithdrawal, Deposit, DepositAddress, DepositPage, Withdrawal, WithdrawalPage,
-    WithdrawalRequest,
+    AdminWithdrawal, Deposit, DepositAddress, DepositPage, Withdrawal, WithdrawalFeeEstimate,
+    WithdrawalPage, WithdrawalRequest,
 };
 
 /// Refresh the access token when less than this is left of its life.

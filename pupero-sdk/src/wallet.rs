@@ -88,7 +88,8 @@ impl Client {
 pub struct WithdrawalRequest {
     /// Where to send the XMR.
     pub address: String,
-    /// XMR the address receives, decimal; the network fee is charged on top.
+    /// XMR the address receives, decimal; the network fee is charged on top. Or
+    /// [`WithdrawalRequest::ALL`]: everything available less the fee.
     pub amount: String,
     /// The password: needed from a logged-in session when 2FA is off (an API key needs none).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +102,62 @@ pub struct WithdrawalRequest {
     pub recovery_code: Option<String>,
 }
 
+impl WithdrawalRequest {
+    /// The `amount` that asks for everything available, less the network fee: the balance
+    /// ends at exactly zero.
+    pub const ALL: &'static str = "all";
+
+    /// A request to send `amount` XMR (decimal) to `address`, without a step-up yet.
+    pub fn new(address: impl Into<String>, amount: impl Into<String>) -> WithdrawalRequest {
+        WithdrawalRequest {
+            address: address.into(),
+            amount: amount.into(),
+            password: None,
+            totp_code: None,
+            recovery_code: None,
+        }
+    }
+
+    /// A request to send everything available to `address`, less the network fee.
+    pub fn all(address: impl Into<String>) -> WithdrawalRequest {
+        WithdrawalRequest::new(address, WithdrawalRequest::ALL)
+    }
+
+    /// The same request with the account's password (a session without 2FA needs it).
+    pub fn with_password(mut self, password: impl Into<String>) -> WithdrawalRequest {
+        self.password = Some(password.into());
+        self
+    }
+
+    /// The same request with the authenticator app's code (2FA on).
+    pub fn with_totp_code(mut self, code: impl Into<String>) -> WithdrawalRequest {
+        self.totp_code = Some(code.into());
+        self
+    }
+}
+
+/// What a withdrawal costs now, before asking for one.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WithdrawalFeeEstimate {
+    /// The network fee the wallet would pay now for a withdrawal to one address; absent when
+    /// the wallet cannot say. A withdrawal batched with others pays a share, usually less.
+    pub fee: Option<String>,
+    /// Held with a withdrawal on top of its amount; never charged beyond, the rest returned.
+    pub fee_reserve: String,
+    /// The smallest amount a withdrawal sends.
+    pub min_amount: String,
+    /// The caller's available balance.
+    pub available: String,
+    /// The largest amount a withdrawal can ask now; absent below the smallest.
+    pub max_amount: Option<String>,
+    /// About what a withdrawal of everything sends now; absent when nothing can be sent.
+    pub all_amount: Option<String>,
+    /// With an amount asked: what a withdrawal of it holds now.
+    pub total: Option<String>,
+    /// With an amount asked: whether the available balance covers it.
+    pub covered: Option<bool>,
+}
+
 /// A withdrawal.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Withdrawal {
@@ -110,10 +167,13 @@ pub struct Withdrawal {
     pub state: String,
     /// The destination.
     pub address: String,
-    /// XMR it receives.
+    /// XMR it receives (for a withdrawal of everything, the least it receives until built).
     pub amount: String,
-    /// The fee reserve held with it.
+    /// The fee reserve held with it: the most fee it is charged.
     pub max_fee: String,
+    /// Whether it sends everything that was available.
+    #[serde(default)]
+    pub send_all: bool,
     /// Its share of the real network fee, once built.
     pub fee: Option<String>,
     /// The transaction, once built.
@@ -152,6 +212,41 @@ impl Client {
             Some(idempotency_key),
         )
         .await
+    }
+
+    /// Withdraws everything available to `address`, less the network fee, leaving the
+    /// balance at exactly zero: [`Client::request_withdrawal`] of
+    /// [`WithdrawalRequest::all`] with the step-up the caller needs (the password from a
+    /// session without 2FA, the code with it; an API key needs neither).
+    pub async fn withdraw_all(
+        &self,
+        address: &str,
+        password: Option<&str>,
+        totp_code: Option<&str>,
+        idempotency_key: &str,
+    ) -> Result<Withdrawal, Error> {
+        let mut request = WithdrawalRequest::all(address);
+        request.password = password.map(str::to_owned);
+        request.totp_code = totp_code.map(str::to_owned);
+        self.request_withdrawal(&request, idempotency_key).await
+    }
+
+    /// What a withdrawal costs now: the network fee estimate, the fee reserve and what the
+    /// balance allows; with `amount` (decimal XMR, or [`WithdrawalRequest::ALL`]) also what a
+    /// withdrawal of it would hold.
+    pub async fn withdrawal_fee_estimate(
+        &self,
+        amount: Option<&str>,
+    ) -> Result<WithdrawalFeeEstimate, Error> {
+        let path = match amount {
+            Some(amount) => format!(
+                "/api/v1/wallet/withdrawals/fee-estimate?amount={}",
+                crate::urlencode(amount)
+            ),
+            None => "/api/v1/wallet/withdrawals/fee-estimate".to_owned(),
+        };
+        self.send(reqwest::Method::GET, &path, None::<&()>, true)
+            .await
     }
 
     /// One of the caller's withdrawals.

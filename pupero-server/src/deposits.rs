@@ -32,6 +32,9 @@ use crate::store::{
 /// Why a credit did not happen: the deposit was no longer pending in the database.
 const ABORT_NOT_PENDING: &str = "deposit_not_pending";
 
+/// The wallet's last fee estimate: when it was asked, and its answer.
+pub(crate) type FeeEstimateCache = Option<(pupero_core::Timestamp, Option<pupero_core::Piconero>)>;
+
 /// The platform's wallet as the server uses it.
 pub struct PlatformWallet {
     /// The wallet.
@@ -41,6 +44,12 @@ pub struct PlatformWallet {
     /// Serialises subaddress creation in this process, so two first requests of one user do
     /// not make two subaddresses.
     address_lock: tokio::sync::Mutex<()>,
+    /// The primary address of `account`, once the wallet told it.
+    primary: tokio::sync::OnceCell<pupero_core::MoneroAddress>,
+    /// When the wallet was last asked for a withdrawal's fee estimate and what it said
+    /// (`None`: no estimate), for `crate::withdrawals`; the lock makes concurrent requests
+    /// wait for one answer.
+    pub(crate) fee_estimate: tokio::sync::Mutex<FeeEstimateCache>,
 }
 
 impl std::fmt::Debug for PlatformWallet {
@@ -58,7 +67,21 @@ impl PlatformWallet {
             rpc,
             account,
             address_lock: tokio::sync::Mutex::new(()),
+            fee_estimate: tokio::sync::Mutex::new(None),
+            primary: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The primary address of the account, asked of the wallet once.
+    pub async fn primary_address(&self) -> pupero_wallet::Result<&pupero_core::MoneroAddress> {
+        self.primary
+            .get_or_try_init(|| self.rpc.primary_address(self.account))
+            .await
+    }
+
+    /// The primary address of the account if the wallet told it already.
+    pub fn known_primary_address(&self) -> Option<&pupero_core::MoneroAddress> {
+        self.primary.get()
     }
 }
 

@@ -14,7 +14,8 @@
 //!    forgot (it restarted before saving it) is relayed again, so that no build spends its
 //!    inputs a second time;
 //! 3. builds one transaction for up to [`MAX_WITHDRAWALS_PER_TX`] requested withdrawals with
-//!    `do_not_relay`, records it (`signed`) before relaying it, then relays it as in 1.
+//!    `do_not_relay` (again, for what a withdrawal of everything sends once its fee share is
+//!    known), records it (`signed`) before relaying it, then relays it as in 1.
 //!
 //! Between 2 and 3 it does the same for the sweeper's transactions (`crate::sweeps`), and
 //! builds nothing while a sweep is unresolved: it may spend the same outputs.
@@ -28,9 +29,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pupero_core::limits::{MAX_WITHDRAWAL_FEE, MAX_WITHDRAWALS_PER_TX};
+use pupero_core::limits::{
+    FEE_ESTIMATE_MAX_AGE_SECS, FEE_ESTIMATE_RETRY_SECS, MAX_BUILDS_FOR_EVERYTHING,
+    MAX_WITHDRAWALS_PER_TX, MIN_WITHDRAWAL,
+};
 use pupero_core::wallet::{OutgoingState, Priority, TxMetadata, WalletError};
-use pupero_core::withdrawal::{Stuck, hold_plan, refund_plan, settle_plan, split_fee};
+use pupero_core::withdrawal::{
+    FeeQuote, Stuck, WithdrawalAmount, hold_plan, refund_plan, settle_plan, split_fee,
+};
 use pupero_core::{AccountId, MoneroAddress, Piconero, Timestamp, UserId, WithdrawalState};
 use pupero_ledger::{Attachment, AttachmentError, Engine};
 use sqlx::AnyConnection;
@@ -58,6 +64,14 @@ pub const WITHDRAWAL_INTERVAL: Duration = Duration::from_secs(10);
 /// How often the outbox publisher looks for rows to publish when nothing wakes it (a row
 /// written by another process, or one a failed publish left behind).
 pub const OUTBOX_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The priority of withdrawal transactions, and so of their fee estimate: the wallet's
+/// default, the lowest fee unless its daemon's pool is backed up.
+const WITHDRAWAL_PRIORITY: Priority = Priority::Default;
+
+/// The longest a request waits for the wallet's fee estimate (the wallet may be busy building
+/// or sweeping); past it the request holds the largest reserve instead.
+pub const FEE_ESTIMATE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Outbox rows published per round.
 const OUTBOX_BATCH: u32 = 500;
@@ -287,10 +301,16 @@ fn reused() -> ApiError {
 }
 
 impl AppState {
-    /// Requests a withdrawal of `amount` XMR to `destination` for `caller` (who needs the
-    /// `withdraw` scope): the holds, the row and the outbox message commit together. The same
-    /// key with the same request returns the same withdrawal (`false`: nothing new happened)
-    /// without a step-up again; a new request needs the step-up ([`AppState::step_up`]).
+    /// Requests a withdrawal to `destination` for `caller` (who needs the `withdraw` scope) of
+    /// `amount` XMR, or of everything available with [`WithdrawalAmount::ALL`]: the holds, the
+    /// row and the outbox message commit together. The same key with the same request returns
+    /// the same withdrawal (`false`: nothing new happened) without a step-up again; a new
+    /// request needs the step-up ([`AppState::step_up`]).
+    ///
+    /// What needs no wallet is checked first, so a wrong request is told so even while the
+    /// wallet is down (which holds and queues a right one); then the destination must not be
+    /// the platform's own ([`AppState::refuse_platform_address`]), and the fee reserve comes
+    /// from the wallet's estimate ([`AppState::withdrawal_fee_quote`]).
     pub async fn request_withdrawal(
         &self,
         caller: &pupero_core::Caller,
@@ -304,8 +324,15 @@ impl AppState {
             return Err(ApiError::forbidden("this API key lacks the withdraw scope"));
         }
         let user = caller.user();
-        let amount =
-            Piconero::from_xmr_str(amount).map_err(|e| ApiError::validation(e.to_string()))?;
+        let asked = WithdrawalAmount::parse(amount)
+            .map_err(|e| {
+                ApiError::validation(format!(
+                    "{e}: an amount of XMR, or \"{}\" for everything",
+                    WithdrawalAmount::ALL
+                ))
+            })?
+            .check()
+            .map_err(|e| ApiError::validation(e.to_string()))?;
         let network = self.settings.monero_network;
         let address =
             MoneroAddress::parse(destination.trim(), network.addresses()).map_err(|e| {
@@ -314,13 +341,7 @@ impl AppState {
                     format!("not a {} address: {e}", network.as_str()),
                 ))
             })?;
-        if self.store.is_deposit_address(address.as_str()).await? {
-            return Err(ApiError::BadRequest(crate::error::body(
-                codes::INVALID_ADDRESS,
-                "that is a deposit address of this platform; nothing would leave it",
-            )));
-        }
-        let hash = request_hash(&[address.as_str(), &amount.as_u64().to_string()]);
+        let hash = request_hash(&[address.as_str(), &asked.canonical()]);
         let mut name = user.as_uuid().as_bytes().to_vec();
         name.extend_from_slice(key.as_str().as_bytes());
         let id = Uuid::new_v5(&WITHDRAWAL_ID_NAMESPACE, &name);
@@ -331,19 +352,29 @@ impl AppState {
                 Err(reused())
             };
         }
-        let plan = hold_plan(id, AccountId::user_xmr(user), amount)
-            .map_err(|e| ApiError::validation(e.to_string()))?;
         self.step_up(caller, password, second_factor).await?;
         // Only a request that could succeed is told to come back later: validation first.
         self.platform_wallet()?;
+        self.refuse_platform_address(&address).await?;
+        let quote = self.withdrawal_fee_quote().await?;
+        let available = self.available_balance(user).await?;
+        let holds = quote.holds(asked, available).map_err(|e| {
+            if e.is_insufficient_funds() {
+                ApiError::conflict(codes::INSUFFICIENT_FUNDS, e.to_string())
+            } else {
+                ApiError::validation(e.to_string())
+            }
+        })?;
+        let plan = hold_plan(id, AccountId::user_xmr(user), holds);
         let now = self.now();
         let row = WithdrawalRow {
             id,
             user,
             request_hash: hash.clone(),
             destination: address.as_str().to_owned(),
-            amount,
-            max_fee: MAX_WITHDRAWAL_FEE,
+            amount: holds.amount(),
+            max_fee: holds.fee_reserve(),
+            send_all: holds.everything(),
             state: WithdrawalState::Requested,
             tx: None,
             fee: None,
@@ -359,7 +390,8 @@ impl AppState {
             Ok(_) => {
                 self.events.notify([user]);
                 self.outbox_wake.notify_one();
-                tracing::info!(withdrawal = %id, %user, amount = %amount, "withdrawal requested");
+                tracing::info!(withdrawal = %id, %user, amount = %holds.amount(),
+                    reserve = %holds.fee_reserve(), everything = holds.everything(), "withdrawal requested");
                 Ok((row, true))
             }
             Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
@@ -375,13 +407,99 @@ impl AppState {
                 codes::INSUFFICIENT_FUNDS,
                 format!(
                     "the available balance does not cover {} XMR and the network fee reserve of {} XMR",
-                    amount.to_xmr_string(),
-                    MAX_WITHDRAWAL_FEE.to_xmr_string()
+                    holds.amount().to_xmr_string(),
+                    holds.fee_reserve().to_xmr_string()
                 ),
             )),
             Err(e) if e.is_conflict() => Err(reused()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// `user`'s available balance (nothing without a ledger account).
+    pub async fn available_balance(&self, user: UserId) -> Result<Piconero, ApiError> {
+        let account = self.ledger.account(AccountId::user_xmr(user)).await?;
+        Ok(account
+            .and_then(|a| a.available())
+            .unwrap_or(Piconero::ZERO))
+    }
+
+    /// Refuses a withdrawal to an address of the platform's own wallet, with 400
+    /// `INVALID_ADDRESS`: its primary address, any of its subaddresses (handed to a user or
+    /// not, in any account), an integrated address built on them. Nothing would leave the
+    /// wallet, yet the ledger would count the money as gone. The one place that decides it:
+    /// a deposit address on record, or an address the wallet says it owns. While the wallet
+    /// does not answer, what is known without it decides (the deposit addresses, and its
+    /// primary address once it told it), and the request waits for the wallet as any other.
+    pub async fn refuse_platform_address(&self, address: &MoneroAddress) -> Result<(), ApiError> {
+        let wallet = self.platform_wallet()?;
+        // What is sent to an integrated address reaches the standard address it is built on.
+        let paid = address.receiving_address();
+        let own = self.store.is_deposit_address(paid.as_str()).await?
+            || match wallet.rpc.address_index(address).await {
+                Ok(index) => index.is_some(),
+                Err(e) => {
+                    tracing::warn!(error = %e,
+                        "the wallet cannot say whether a withdrawal address is its own; checking what is known");
+                    wallet.known_primary_address() == Some(&paid)
+                }
+            };
+        if own {
+            return Err(ApiError::BadRequest(crate::error::body(
+                codes::INVALID_ADDRESS,
+                "that is an address of this platform's own wallet; nothing would leave it",
+            )));
+        }
+        Ok(())
+    }
+
+    /// What a withdrawal's network fee is expected to be now and the reserve a request holds
+    /// for it ([`FeeQuote`]). The estimate is the wallet's fee for a transaction paying the
+    /// smallest withdrawal to its own primary address, built and thrown away, kept for
+    /// [`FEE_ESTIMATE_MAX_AGE_SECS`]. Without an answer within [`FEE_ESTIMATE_TIMEOUT`] (the
+    /// wallet has no unlocked coins now, is busy or down) the quote has no estimate and the
+    /// largest reserve, and the wallet is asked again after [`FEE_ESTIMATE_RETRY_SECS`]. 503
+    /// only when no wallet is configured.
+    pub async fn withdrawal_fee_quote(&self) -> Result<FeeQuote, ApiError> {
+        let wallet = self.platform_wallet()?;
+        let now = self.now();
+        let mut cached = wallet.fee_estimate.lock().await;
+        if let Some((at, fee)) = *cached {
+            let max_age = if fee.is_some() {
+                FEE_ESTIMATE_MAX_AGE_SECS
+            } else {
+                FEE_ESTIMATE_RETRY_SECS
+            };
+            if now.secs_since(at) < max_age {
+                return Ok(FeeQuote::new(fee));
+            }
+        }
+        let estimate = async {
+            let own = wallet.primary_address().await?.clone();
+            wallet
+                .rpc
+                .estimate_fee(
+                    wallet.account,
+                    &[(own, MIN_WITHDRAWAL)],
+                    WITHDRAWAL_PRIORITY,
+                )
+                .await
+        };
+        let fee = match tokio::time::timeout(FEE_ESTIMATE_TIMEOUT, estimate).await {
+            Ok(Ok(fee)) => Some(fee),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "the wallet gave no fee estimate; holding the largest reserve");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "the wallet's fee estimate took too long; holding the largest reserve"
+                );
+                None
+            }
+        };
+        *cached = Some((now, fee));
+        Ok(FeeQuote::new(fee))
     }
 
     /// One pass of the wallet worker (see the module's documentation). Does nothing unless
@@ -536,7 +654,7 @@ impl AppState {
         self.ensure_leader().await?;
         let built = match wallet
             .rpc
-            .build_transfer(wallet.account, &destinations, Priority::Default)
+            .build_transfer(wallet.account, &destinations, WITHDRAWAL_PRIORITY)
             .await
         {
             Ok(built) => built,
@@ -562,12 +680,10 @@ impl AppState {
                 "the built transaction pays other amounts than asked".to_owned(),
             )));
         }
-        let shares = split_fee(built.fee, batch.len());
-        if shares.iter().zip(batch).any(|(fee, w)| *fee > w.max_fee) {
-            tracing::warn!(fee = %built.fee, withdrawals = batch.len(),
-                "the network fee exceeds the reserve; not relaying, trying later");
+        let Some((built, shares)) = self.with_amounts_sent(batch, &destinations, built).await?
+        else {
             return Ok(false);
-        }
+        };
         let tx = WithdrawalTxRow {
             id: Uuid::now_v7(),
             txid: built.txid.to_string(),
@@ -605,6 +721,69 @@ impl AppState {
         tracing::info!(txid = %tx.txid, fee = %tx.fee, withdrawals = batch.len(), "signed a withdrawal transaction");
         self.resume_signed(&tx, report).await?;
         Ok(true)
+    }
+
+    /// The transaction `built` for `batch` (paying `destinations`, each withdrawal's amount
+    /// held) with each withdrawal's share of its fee, once every withdrawal's share is within
+    /// its reserve and every destination gets what its withdrawal sends. A withdrawal of
+    /// everything sends what its share leaves of its reserve too, known only once built: the
+    /// transaction is built again for those amounts until the fee agrees (it is the inputs'
+    /// and outputs', which hardly depend on the amounts), at most
+    /// [`MAX_BUILDS_FOR_EVERYTHING`] times. `None`: nothing to relay now, the next pass tries
+    /// again (a built transaction that is never relayed has no effect).
+    async fn with_amounts_sent(
+        &self,
+        batch: &[WithdrawalRow],
+        destinations: &[(MoneroAddress, Piconero)],
+        built: pupero_core::wallet::BuiltTransfer,
+    ) -> Result<Option<(pupero_core::wallet::BuiltTransfer, Vec<Piconero>)>, DriveError> {
+        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
+        let mut built = built;
+        for builds in 1..=MAX_BUILDS_FOR_EVERYTHING {
+            let shares = split_fee(built.fee, batch.len());
+            // Never more than a withdrawal's reserve: such a transaction is not relayed.
+            let Some(sent) = shares
+                .iter()
+                .zip(batch)
+                .map(|(fee, w)| w.holds().sends(*fee))
+                .collect::<Option<Vec<Piconero>>>()
+            else {
+                tracing::warn!(fee = %built.fee, withdrawals = batch.len(),
+                    "the network fee exceeds the reserve; not relaying, trying later");
+                return Ok(None);
+            };
+            if sent == built.amounts {
+                return Ok(Some((built, shares)));
+            }
+            if builds == MAX_BUILDS_FOR_EVERYTHING {
+                break;
+            }
+            let paying: Vec<(MoneroAddress, Piconero)> = destinations
+                .iter()
+                .map(|(address, _)| address.clone())
+                .zip(sent.iter().copied())
+                .collect();
+            built = match wallet
+                .rpc
+                .build_transfer(wallet.account, &paying, WITHDRAWAL_PRIORITY)
+                .await
+            {
+                Ok(built) => built,
+                Err(e) if e.is_insufficient_funds() => {
+                    tracing::warn!(error = %e, "the wallet cannot pay a withdrawal of everything now; waiting");
+                    return Ok(None);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if built.amounts != sent {
+                return Err(DriveError::Wallet(WalletError::InvalidResponse(
+                    "the built transaction pays other amounts than asked".to_owned(),
+                )));
+            }
+        }
+        tracing::warn!(fee = %built.fee,
+            "the fee of a withdrawal of everything kept changing; trying later");
+        Ok(None)
     }
 
     /// Brings a signed transaction to broadcast (or, if the wallet certainly refused it, its
@@ -793,7 +972,12 @@ impl AppState {
             let fee = w
                 .fee
                 .ok_or(StoreError::Corrupt("signed withdrawal without fee"))?;
-            plan.extend(settle_plan(w.id, fee));
+            plan.extend(settle_plan(
+                w.id,
+                AccountId::user_xmr(w.user),
+                w.holds(),
+                fee,
+            ));
         }
         self.move_tx_with(
             tx,

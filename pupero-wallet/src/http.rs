@@ -14,14 +14,16 @@ use crate::digest::{Challenge, DigestAuth, RpcLogin};
 use crate::error::{Effect, from_transport};
 use crate::wire::{
     self, AccountParams, BalanceResult, CreateAddressParams, CreateAddressResult, Destination,
-    GetAddressParams, GetAddressResult, GetTransferByTxidParams, GetTransferByTxidResult,
-    GetTransfersParams, GetTransfersResult, HeightResult, IncomingTransfersParams,
-    IncomingTransfersResult, NoParams, RefreshResult, RelayTxParams, RelayTxResult, Request,
-    SweepAllParams, SweepAllResult, TransferParams, TransferResult,
+    GetAddressIndexParams, GetAddressIndexResult, GetAddressParams, GetAddressResult,
+    GetTransferByTxidParams, GetTransferByTxidResult, GetTransfersParams, GetTransfersResult,
+    HeightResult, IncomingTransfersParams, IncomingTransfersResult, NoParams, RefreshResult,
+    RelayTxParams, RelayTxResult, Request, SweepAllParams, SweepAllResult, TransferParams,
+    TransferResult,
 };
 use crate::{
     Balance, BuiltTransfer, Error, IncomingTransfer, MAX_DESTINATIONS, OutgoingStatus, OwnedOutput,
-    Priority, Refreshed, Result, SentTransfer, Subaddress, TxMetadata, Txid, WalletRpc,
+    Priority, Refreshed, Result, SentTransfer, Subaddress, SubaddressIndex, TxMetadata, Txid,
+    WalletRpc,
 };
 
 /// The longest a connection to the wallet may take. It runs on this machine (or next to it), so
@@ -254,6 +256,40 @@ impl HttpWalletRpc {
         wire::decode(method, &body, effect)
     }
 
+    /// `transfer` building one transaction for `destinations` without relaying it, with its
+    /// key and metadata when it is to be `kept`. Refuses what no transaction can pay.
+    fn transfer_params<'a>(
+        &self,
+        account: u32,
+        destinations: &'a [(MoneroAddress, Piconero)],
+        priority: Priority,
+        kept: bool,
+    ) -> Result<TransferParams<'a>> {
+        if destinations.is_empty() || destinations.len() > MAX_DESTINATIONS {
+            return Err(Error::InvalidAddress(format!(
+                "{} destinations; a transaction pays 1 to {MAX_DESTINATIONS}",
+                destinations.len()
+            )));
+        }
+        for (destination, _) in destinations {
+            self.check_network(destination)?;
+        }
+        Ok(TransferParams {
+            destinations: destinations
+                .iter()
+                .map(|(address, amount)| Destination {
+                    amount: amount.as_u64(),
+                    address: address.as_str(),
+                })
+                .collect(),
+            account_index: account,
+            priority: priority.as_u32(),
+            get_tx_key: kept,
+            do_not_relay: true,
+            get_tx_metadata: kept,
+        })
+    }
+
     /// Refuses destinations of another network before the wallet is asked.
     fn check_network(&self, destination: &MoneroAddress) -> Result<()> {
         if destination.network() == self.network {
@@ -464,29 +500,7 @@ impl WalletRpc for HttpWalletRpc {
         destinations: &[(MoneroAddress, Piconero)],
         priority: Priority,
     ) -> Result<BuiltTransfer> {
-        if destinations.is_empty() || destinations.len() > MAX_DESTINATIONS {
-            return Err(Error::InvalidAddress(format!(
-                "{} destinations; a transaction pays 1 to {MAX_DESTINATIONS}",
-                destinations.len()
-            )));
-        }
-        for (destination, _) in destinations {
-            self.check_network(destination)?;
-        }
-        let params = TransferParams {
-            destinations: destinations
-                .iter()
-                .map(|(address, amount)| Destination {
-                    amount: amount.as_u64(),
-                    address: address.as_str(),
-                })
-                .collect(),
-            account_index: account,
-            priority: priority.as_u32(),
-            get_tx_key: true,
-            do_not_relay: true,
-            get_tx_metadata: true,
-        };
+        let params = self.transfer_params(account, destinations, priority, true)?;
         // Nothing is broadcast: a lost answer leaves an unrelayed transaction, which has no
         // effect.
         let result: TransferResult = self
@@ -496,6 +510,41 @@ impl WalletRpc for HttpWalletRpc {
         let built = result.into_built(&amounts)?;
         tracing::info!(txid = %built.txid, fee = %built.fee, destinations = amounts.len(), "wallet built a transfer");
         Ok(built)
+    }
+
+    async fn estimate_fee(
+        &self,
+        account: u32,
+        destinations: &[(MoneroAddress, Piconero)],
+        priority: Priority,
+    ) -> Result<Piconero> {
+        let params = self.transfer_params(account, destinations, priority, false)?;
+        // Built without its metadata, never relayed: the transaction is lost as it is made.
+        let result: TransferResult = self
+            .call("transfer", params, self.timeouts.transfer, Effect::Write)
+            .await?;
+        let amounts: Vec<Piconero> = destinations.iter().map(|(_, amount)| *amount).collect();
+        result.into_fee(&amounts)
+    }
+
+    async fn address_index(&self, address: &MoneroAddress) -> Result<Option<SubaddressIndex>> {
+        self.check_network(address)?;
+        let params = GetAddressIndexParams {
+            address: address.as_str(),
+        };
+        let outcome: Result<GetAddressIndexResult> = self
+            .call(
+                "get_address_index",
+                params,
+                self.timeouts.read,
+                Effect::Read,
+            )
+            .await;
+        match outcome {
+            Ok(result) => Ok(Some(result.into_index())),
+            Err(error) if wire::is_not_owned(&error) => Ok(None),
+            Err(error) => Err(error),
+        }
     }
 
     async fn relay(&self, tx_metadata: &TxMetadata) -> Result<Txid> {

@@ -760,6 +760,36 @@ impl Regtest {
 /// How long one readiness probe or small daemon call may take.
 const POLL_TIMEOUT: Duration = Duration::from_secs(5);
 
+fn to_monero(network: Network) -> monero::Network {
+    match network {
+        Network::Mainnet => monero::Network::Mainnet,
+        Network::Testnet => monero::Network::Testnet,
+        Network::Stagenet => monero::Network::Stagenet,
+    }
+}
+
+/// The integrated address of standard `address` with `payment_id`: anyone can make one from
+/// a published address, and it pays that address.
+///
+/// # Panics
+/// When `address` is not a standard address.
+pub fn integrated_address(address: &MoneroAddress, payment_id: [u8; 8]) -> MoneroAddress {
+    use std::str::FromStr as _;
+    let standard = monero::Address::from_str(address.as_str()).expect("a valid address");
+    assert_eq!(
+        standard.addr_type,
+        monero::AddressType::Standard,
+        "{address} is not a standard address"
+    );
+    let integrated = monero::Address::integrated(
+        to_monero(address.network()),
+        standard.public_spend,
+        standard.public_view,
+        monero::util::address::PaymentId(payment_id),
+    );
+    MoneroAddress::parse(&integrated.to_string(), address.network()).expect("a valid address")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

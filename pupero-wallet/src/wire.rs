@@ -84,6 +84,12 @@ pub(crate) struct GetAddressParams {
     pub(crate) address_index: [u32; 1],
 }
 
+/// `get_address_index`.
+#[derive(Debug, Serialize)]
+pub(crate) struct GetAddressIndexParams<'a> {
+    pub(crate) address: &'a str,
+}
+
 #[derive(Debug, Serialize)]
 pub(crate) struct AccountParams {
     pub(crate) account_index: u32,
@@ -225,6 +231,30 @@ fn parse_address(text: &str, network: Network) -> Result<MoneroAddress> {
     })
 }
 
+/// `get_address_index`: the account and index of an address the wallet owns.
+#[derive(Debug, Deserialize)]
+pub(crate) struct GetAddressIndexResult {
+    index: WireIndex,
+}
+
+impl GetAddressIndexResult {
+    pub(crate) fn into_index(self) -> SubaddressIndex {
+        SubaddressIndex {
+            account: self.index.major,
+            index: self.index.minor,
+        }
+    }
+}
+
+/// What `get_address_index` answers (code -2, as for an address that does not parse) for a
+/// valid address the wallet does not own.
+const NOT_OWNED: &str = "Address doesn't belong to the wallet";
+
+/// Whether a `get_address_index` error only says the address is not the wallet's.
+pub(crate) fn is_not_owned(error: &Error) -> bool {
+    matches!(error, Error::InvalidAddress(message) if message == NOT_OWNED)
+}
+
 /// `get_height`.
 #[derive(Debug, Deserialize)]
 pub(crate) struct HeightResult {
@@ -301,6 +331,22 @@ impl TransferResult {
             fee: Piconero::new(self.fee),
             tx_key: self.tx_key,
         })
+    }
+
+    /// The fee of a transaction built only for it (`do_not_relay`, no metadata), checked
+    /// against the amounts asked for (the wallet reports their sum).
+    pub(crate) fn into_fee(self, requested: &[Piconero]) -> Result<Piconero> {
+        let total = requested
+            .iter()
+            .try_fold(Piconero::ZERO, |sum, amount| sum.checked_add(*amount))
+            .map_err(|_| invalid("transfer: the amounts overflow"))?;
+        if self.amount != total.as_u64() {
+            return Err(invalid(format!(
+                "transfer: estimated for {} instead of {total}",
+                self.amount
+            )));
+        }
+        Ok(Piconero::new(self.fee))
     }
 
     /// The built transaction, checked against the amounts asked for (the wallet reports
@@ -1135,6 +1181,51 @@ mod tests {
             .into_built(&[Piconero::new(1_234_567_890_123)])
             .unwrap_err();
         assert!(matches!(&error, Error::InvalidResponse(m) if m.contains("tx_metadata")));
+    }
+
+    #[test]
+    fn decodes_a_fee_estimate() {
+        // A transaction of 0.0001 XMR to the wallet's own primary address, built and thrown
+        // away: two inputs, two outputs.
+        let result: TransferResult = decode("transfer", &fixture("transfer_estimate")).unwrap();
+        let fee = result.into_fee(&[Piconero::new(100_000_000)]).unwrap();
+        assert_eq!(fee, Piconero::new(2_605_200_000));
+        let result: TransferResult = decode("transfer", &fixture("transfer_estimate")).unwrap();
+        let error = result.into_fee(&[Piconero::ONE_XMR]).unwrap_err();
+        assert!(matches!(error, Error::InvalidResponse(_)), "{error:?}");
+        let params = TransferParams {
+            destinations: vec![Destination {
+                amount: 100_000_000,
+                address: "a",
+            }],
+            account_index: 0,
+            priority: 0,
+            get_tx_key: false,
+            do_not_relay: true,
+            get_tx_metadata: false,
+        };
+        let json = serde_json::to_value(params).unwrap();
+        assert_eq!(json["do_not_relay"], true);
+        assert_eq!(json["get_tx_metadata"], false);
+    }
+
+    #[test]
+    fn decodes_address_indices() {
+        let index_of = |name: &str| {
+            decode::<GetAddressIndexResult>("get_address_index", &fixture(name))
+                .map(GetAddressIndexResult::into_index)
+        };
+        assert_eq!(index_of("get_address_index").unwrap(), index(0, 1));
+        // An integrated address pays the primary address it is built on.
+        assert_eq!(
+            index_of("get_address_index_integrated").unwrap(),
+            index(0, 0)
+        );
+        let error = index_of("error_address_not_owned").unwrap_err();
+        assert!(is_not_owned(&error), "{error:?}");
+        assert!(error.is_definitely_not_sent());
+        // An address that does not parse is code -2 too, but not an answer about ownership.
+        assert!(!is_not_owned(&error_of("error_wrong_address")));
     }
 
     #[test]

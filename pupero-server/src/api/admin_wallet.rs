@@ -83,7 +83,7 @@ fn admin_withdrawal(
         state: w.state.as_str().to_owned(),
         stuck: stuck.map(|s| s.as_str().to_owned()),
         address: w.destination.clone(),
-        amount: w.amount.to_xmr_string(),
+        amount: w.receives().to_xmr_string(),
         fee: w.fee.map(|f| f.to_xmr_string()),
         txid: tx.map(|t| t.txid.clone()),
         relay_attempts: tx.map(|t| t.relay_attempts),

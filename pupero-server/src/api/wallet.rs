@@ -6,6 +6,8 @@ use std::sync::Arc;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use pupero_core::limits::MIN_WITHDRAWAL;
+use pupero_core::withdrawal::WithdrawalAmount;
 use pupero_core::{DepositStatus, Scope, Timestamp};
 use qrcode::QrCode;
 use qrcode::render::svg;
@@ -78,11 +80,13 @@ pub struct DepositPage {
 /// A withdrawal request.
 #[derive(Debug, Object)]
 pub struct WithdrawalRequest {
-    /// Where to send the XMR: an address of the platform's network (not one of its deposit
-    /// addresses).
+    /// Where to send the XMR: an address of the platform's network, not one of the
+    /// platform's own (its deposit addresses, its primary address or an integrated address
+    /// built on it).
     pub address: Text,
-    /// XMR the address receives, decimal; the network fee is charged on top (at most
-    /// `max_fee`, the rest returned once the transaction is sent).
+    /// XMR the address receives, decimal; the network fee is charged on top (at most the fee
+    /// reserve held with it, `max_fee`, the rest returned once the transaction is sent). Or
+    /// `all`: the whole available balance less the network fee, leaving exactly zero.
     pub amount: Text,
     /// The account's password: needed from a logged-in session when 2FA is off, so that a
     /// stolen access token alone sends nothing away.
@@ -102,10 +106,14 @@ pub struct WithdrawalView {
     pub state: String,
     /// The destination.
     pub address: String,
-    /// XMR it receives.
+    /// XMR it receives. For a withdrawal of everything, until its transaction is built, the
+    /// least it receives (what it holds besides the fee reserve).
     pub amount: String,
-    /// The network fee reserve held with it.
+    /// The network fee reserve held with it: the most fee it is charged.
     pub max_fee: String,
+    /// Whether it sends everything that was available (`"amount": "all"`): then it also sends
+    /// what its fee leaves of the reserve.
+    pub send_all: bool,
     /// Its share of the real network fee, once the transaction is built.
     pub fee: Option<String>,
     /// The transaction, once built.
@@ -127,6 +135,35 @@ pub struct WithdrawalPage {
     pub items: Vec<WithdrawalView>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
+}
+
+/// What a withdrawal costs now, before asking for one.
+#[derive(Debug, Object)]
+pub struct WithdrawalFeeEstimate {
+    /// The network fee the wallet would pay now for a withdrawal to one address, decimal
+    /// XMR; absent when the wallet cannot say (it has no unlocked coins at the moment). A
+    /// withdrawal sent with others in one transaction pays a share of its fee, usually less.
+    pub fee: Option<String>,
+    /// Held with a withdrawal on top of its amount: twice the fee, at most 0.01 XMR (and that
+    /// without an estimate). A withdrawal is never charged more; what it is not charged comes
+    /// back once it is sent.
+    pub fee_reserve: String,
+    /// The smallest amount a withdrawal sends.
+    pub min_amount: String,
+    /// The caller's available balance.
+    pub available: String,
+    /// The largest amount a withdrawal can ask now: the available balance less the fee
+    /// reserve; absent when that is below the smallest amount.
+    pub max_amount: Option<String>,
+    /// About what a withdrawal of everything (`"amount": "all"`) sends now: the available
+    /// balance less the fee; absent when the balance does not cover the smallest amount and
+    /// the fee.
+    pub all_amount: Option<String>,
+    /// With `amount`: what a withdrawal of it holds now, the amount and the fee reserve (the
+    /// whole available balance for `all`).
+    pub total: Option<String>,
+    /// With `amount`: whether the available balance covers `total`.
+    pub covered: Option<bool>,
 }
 
 /// A withdrawal request's answer.
@@ -156,8 +193,9 @@ fn withdrawal_view(row: &WithdrawalRow, tx: Option<WithdrawalTxRow>) -> Withdraw
         id: row.id,
         state: row.state.as_str().to_owned(),
         address: row.destination.clone(),
-        amount: row.amount.to_xmr_string(),
+        amount: row.receives().to_xmr_string(),
         max_fee: row.max_fee.to_xmr_string(),
+        send_all: row.send_all,
         fee: row.fee.map(|f| f.to_xmr_string()),
         txid: tx.as_ref().map(|t| t.txid.clone()),
         tx_key: tx.map(|t| t.tx_key),
@@ -270,6 +308,63 @@ impl WalletApi {
         } else {
             WithdrawalCreated::Replayed(Json(view))
         })
+    }
+
+    /// What a withdrawal costs now: the wallet's network fee estimate, the fee reserve held
+    /// with a withdrawal, and what the caller's balance allows (the most an exact amount may
+    /// be, about what `"amount": "all"` sends). With `amount`, what a withdrawal of it would
+    /// hold.
+    #[oai(
+        path = "/api/v1/wallet/withdrawals/fee-estimate",
+        method = "get",
+        operation_id = "withdrawal_fee_estimate"
+    )]
+    async fn fee_estimate(
+        &self,
+        auth: Auth,
+        /// XMR the address would receive, decimal, or `all`.
+        amount: Query<Option<String>>,
+    ) -> Result<Json<WithdrawalFeeEstimate>, ApiError> {
+        let principal = auth.principal();
+        principal.require_scope(Scope::Read)?;
+        let asked = amount
+            .0
+            .as_deref()
+            .map(|a| {
+                WithdrawalAmount::parse(a)
+                    .map_err(|e| {
+                        ApiError::validation(format!(
+                            "amount: {e}; an amount of XMR or \"{}\"",
+                            WithdrawalAmount::ALL
+                        ))
+                    })?
+                    .check()
+                    .map_err(|e| ApiError::validation(e.to_string()))
+            })
+            .transpose()?;
+        let state = &self.state;
+        let quote = state.withdrawal_fee_quote().await?;
+        let available = state.available_balance(principal.user).await?;
+        let total = asked.map(|asked| match asked {
+            WithdrawalAmount::Exactly(amount) => amount.checked_add(quote.reserve()).ok(),
+            WithdrawalAmount::Everything => Some(available),
+        });
+        let covered = total.map(|t| {
+            t.is_some_and(|t| t <= available)
+                && asked.is_some_and(|a| quote.holds(a, available).is_ok())
+        });
+        Ok(Json(WithdrawalFeeEstimate {
+            fee: quote.estimate().map(|f| f.to_xmr_string()),
+            fee_reserve: quote.reserve().to_xmr_string(),
+            min_amount: MIN_WITHDRAWAL.to_xmr_string(),
+            available: available.to_xmr_string(),
+            max_amount: quote.max_amount(available).map(|a| a.to_xmr_string()),
+            all_amount: quote
+                .everything_sends_about(available)
+                .map(|a| a.to_xmr_string()),
+            total: total.flatten().map(|t| t.to_xmr_string()),
+            covered,
+        }))
     }
 
     /// One of the caller's withdrawals.

@@ -1,5 +1,6 @@
 //! Withdrawals, the transactions paying them, the outbox and the worker lease.
 
+use pupero_core::withdrawal::Holds;
 use pupero_core::{Piconero, Timestamp, UserId, WithdrawalState};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -27,10 +28,13 @@ pub struct WithdrawalRow {
     pub request_hash: String,
     /// Where to, as the user gave it (parsed for the network when requested).
     pub destination: String,
-    /// How much the destination receives.
+    /// The amount held: what the destination receives, or for a withdrawal of everything
+    /// ([`WithdrawalRow::send_all`]) the least it receives ([`WithdrawalRow::receives`]).
     pub amount: Piconero,
-    /// The fee reserve held with it.
+    /// The fee reserve held with it: the most network fee it is charged.
     pub max_fee: Piconero,
+    /// Whether it sends everything held but its fee share.
+    pub send_all: bool,
     /// Where it stands.
     pub state: WithdrawalState,
     /// The transaction paying it, once signed.
@@ -43,6 +47,21 @@ pub struct WithdrawalRow {
     pub requested_at: Timestamp,
     /// When last changed.
     pub updated_at: Timestamp,
+}
+
+impl WithdrawalRow {
+    /// What it holds, as the core's rules take it.
+    pub fn holds(&self) -> Holds {
+        Holds::new(self.amount, self.max_fee, self.send_all)
+    }
+
+    /// What the destination receives: once its fee share is known, what the holds send with
+    /// it; before, the amount held.
+    pub fn receives(&self) -> Piconero {
+        self.fee
+            .and_then(|fee| self.holds().sends(fee))
+            .unwrap_or(self.amount)
+    }
 }
 
 /// A transaction paying withdrawals.
@@ -78,7 +97,8 @@ fn state_of(row: &AnyRow) -> Result<WithdrawalState, StoreError> {
 }
 
 const WITHDRAWAL_COLUMNS: &str = "id, user_id, request_hash, destination, amount_piconero, \
-     max_fee_piconero, state, tx_id, fee_piconero, failure, requested_at_ms, updated_at_ms";
+     max_fee_piconero, send_all, state, tx_id, fee_piconero, failure, requested_at_ms, \
+     updated_at_ms";
 
 fn withdrawal_from_row(row: &AnyRow) -> Result<WithdrawalRow, StoreError> {
     let id: String = row.try_get("id")?;
@@ -92,6 +112,11 @@ fn withdrawal_from_row(row: &AnyRow) -> Result<WithdrawalRow, StoreError> {
         destination: row.try_get("destination")?,
         amount: Piconero::new(u64_of(row, "amount_piconero")?),
         max_fee: Piconero::new(u64_of(row, "max_fee_piconero")?),
+        send_all: match u64_of(row, "send_all")? {
+            0 => false,
+            1 => true,
+            _ => return Err(StoreError::Corrupt("send_all")),
+        },
         state: state_of(row)?,
         tx: tx.as_deref().map(|t| uuid_of(t, "tx_id")).transpose()?,
         fee: fee
@@ -135,9 +160,9 @@ pub async fn insert_withdrawal_in(
 ) -> Result<bool, StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO withdrawals (id, user_id, idem_key, request_hash, destination, \
-         amount_piconero, max_fee_piconero, state, tx_id, fee_piconero, failure, \
+         amount_piconero, max_fee_piconero, send_all, state, tx_id, fee_piconero, failure, \
          requested_at_ms, updated_at_ms) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)",
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?, ?)",
     )
     .bind(row.id.to_string())
     .bind(row.user.to_string())
@@ -146,6 +171,7 @@ pub async fn insert_withdrawal_in(
     .bind(row.destination.clone())
     .bind(i64_of(row.amount.as_u64(), "amount")?)
     .bind(i64_of(row.max_fee.as_u64(), "max fee")?)
+    .bind(i64::from(row.send_all))
     .bind(row.state.as_str())
     .bind(ms(row.requested_at)?)
     .bind(ms(row.updated_at)?)

@@ -291,6 +291,12 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             Allowed::Read,
         ),
         (
+            "GET",
+            "/api/v1/wallet/withdrawals/fee-estimate?amount=all".into(),
+            None,
+            Allowed::Read,
+        ),
+        (
             "POST",
             "/api/v1/wallet/withdrawals".into(),
             Some(serde_json::json!({ "address": "x", "amount": "1" })),

@@ -17,7 +17,7 @@ use futures_util::StreamExt as _;
 use pupero_core::ledger::NewAccount;
 use pupero_core::wallet::{
     Balance, BuiltTransfer, IncomingTransfer, OutgoingStatus, OwnedOutput, Priority, Refreshed,
-    Result as WalletResult, SentTransfer, Subaddress, TxMetadata, Txid,
+    Result as WalletResult, SentTransfer, Subaddress, SubaddressIndex, TxMetadata, Txid,
 };
 use pupero_core::{
     AccountId, Clock as _, ManualClock, MoneroAddress, Network, Piconero, Role, Timestamp, UserId,
@@ -140,6 +140,7 @@ async fn withdrawal_worker_simulation() {
         assert!(totals.stolen_leases > 0, "{totals:?}");
         assert!(totals.refused_requests > 0, "{totals:?}");
         assert!(totals.replays > 0, "{totals:?}");
+        assert!(totals.withdrew_everything > 0, "{totals:?}");
     }
 }
 
@@ -155,6 +156,7 @@ struct Totals {
     stolen_leases: u64,
     refused_requests: usize,
     replays: usize,
+    withdrew_everything: usize,
     worker_errors: usize,
     lost_leases: usize,
 }
@@ -170,6 +172,7 @@ impl Totals {
         self.stolen_leases += run.stolen_leases;
         self.refused_requests += run.refused_requests;
         self.replays += run.replays;
+        self.withdrew_everything += run.withdrew_everything;
         self.worker_errors += run.worker_errors;
         self.lost_leases += run.lost_leases;
     }
@@ -263,6 +266,23 @@ impl WalletRpc for Stalling {
             .await
     }
 
+    async fn estimate_fee(
+        &self,
+        account: u32,
+        destinations: &[(MoneroAddress, Piconero)],
+        priority: Priority,
+    ) -> WalletResult<Piconero> {
+        self.around(self.inner.estimate_fee(account, destinations, priority))
+            .await
+    }
+
+    async fn address_index(
+        &self,
+        address: &MoneroAddress,
+    ) -> WalletResult<Option<SubaddressIndex>> {
+        self.around(self.inner.address_index(address)).await
+    }
+
     async fn relay(&self, tx_metadata: &TxMetadata) -> WalletResult<Txid> {
         self.around(self.inner.relay(tx_metadata)).await
     }
@@ -321,7 +341,16 @@ struct Accepted {
     user: usize,
     key: String,
     destination: u32,
-    amount: Piconero,
+    /// `None`: everything available.
+    amount: Option<Piconero>,
+}
+
+impl Accepted {
+    /// The request's amount as sent.
+    fn asked(&self) -> String {
+        self.amount
+            .map_or_else(|| "all".to_owned(), |amount| amount.to_xmr_string())
+    }
 }
 
 struct Sim {
@@ -514,7 +543,8 @@ impl Sim {
 
     async fn step(&mut self) {
         match self.rng.random_range(0..100) {
-            0..30 => self.request_new().await,
+            0..26 => self.request_new().await,
+            26..30 => self.request_everything().await,
             30..36 => self.request_again().await,
             36..39 => self.request_reusing_key().await,
             39..44 => self.request_too_much().await,
@@ -572,48 +602,82 @@ impl Sim {
         }
     }
 
-    /// A new request that fits the user's balance.
+    /// A new request, which the user's balance may or may not cover.
     async fn request_new(&mut self) {
         let user = self.rng.random_range(0..self.users.len());
         // From 0.1 XMR (the minimum) to 0.5 XMR, to the piconero.
         let amount = Piconero::new(self.rng.random_range(100_000_000_000..=500_000_000_000));
-        let needed = amount
-            .checked_add(pupero_core::limits::MAX_WITHDRAWAL_FEE)
-            .expect("small");
+        self.request(user, Some(amount)).await;
+    }
+
+    /// A withdrawal of everything the user has.
+    async fn request_everything(&mut self) {
+        let user = self.rng.random_range(0..self.users.len());
+        self.request(user, None).await;
+    }
+
+    /// A request of `amount` (`None`: everything) with a new key. Accepted, it holds the amount
+    /// and its reserve (everything); refused for the balance, it holds nothing.
+    async fn request(&mut self, user: usize, amount: Option<Piconero>) {
         let available = self.available(user).await;
         let destination = self.rng.random_range(0..DESTINATIONS);
         let key = format!("w{}", self.accepted.len() + self.totals.refused_requests);
+        let asked = amount.map_or_else(|| "all".to_owned(), |a| a.to_xmr_string());
         let state = self.either();
         let outcome = state
             .request_withdrawal(
                 &bot(self.users[user].id),
                 &IdempotencyKey::parse(&key).expect("key"),
                 outside_address(NETWORK, destination).as_str(),
-                &amount.to_xmr_string(),
+                &asked,
                 None,
                 Default::default(),
             )
             .await;
         let seed = self.seed;
-        if available < needed {
-            let e = outcome.expect_err("more than the balance");
-            assert_eq!(e.code(), "INSUFFICIENT_FUNDS", "seed {seed}");
-            assert_eq!(self.available(user).await, available, "seed {seed}");
-            self.totals.refused_requests += 1;
-            return;
-        }
-        let (row, new) = outcome.unwrap_or_else(|e| panic!("seed {seed}: request: {e:?}"));
+        let row = match outcome {
+            Ok((row, new)) => {
+                assert!(new, "seed {seed}: a new key makes a new withdrawal");
+                row
+            }
+            Err(e) => {
+                assert_eq!(
+                    e.code(),
+                    "INSUFFICIENT_FUNDS",
+                    "seed {seed}: request: {e:?}"
+                );
+                // A pass of the other process while this one asked the wallet may have given
+                // money back meanwhile, never taken any.
+                let after = self.available(user).await;
+                if e.code() == "INSUFFICIENT_FUNDS" {
+                    let least = amount
+                        .unwrap_or(pupero_core::limits::MIN_WITHDRAWAL)
+                        .checked_add(pupero_core::limits::MAX_WITHDRAWAL_FEE)
+                        .expect("small");
+                    assert!(after < least, "seed {seed}: refused {asked} of {after}");
+                }
+                assert!(after >= available, "seed {seed}: a refusal took money");
+                self.check_holds(user).await;
+                self.totals.refused_requests += 1;
+                return;
+            }
+        };
         self.note(format_args!(
-            "user{user} requests {} to destination {destination}: {}",
-            amount.to_xmr_string(),
-            row.id
+            "user{user} requests {asked} to destination {destination}: {} (reserve {})",
+            row.id,
+            row.max_fee.to_xmr_string()
         ));
-        assert!(new, "seed {seed}: a new key makes a new withdrawal");
-        assert_eq!(
-            self.available(user).await,
-            available.checked_sub(needed).expect("covered"),
-            "seed {seed}: the request holds the amount and the fee reserve"
-        );
+        let quote = pupero_core::withdrawal::FeeQuote::new(Some(
+            pupero_wallet::testing::SIM_FEE_BASE
+                .checked_add(
+                    pupero_wallet::testing::SIM_FEE_PER_OUTPUT
+                        .checked_mul(2)
+                        .expect("small"),
+                )
+                .expect("small"),
+        ));
+        assert_eq!(row.send_all, amount.is_none(), "seed {seed}");
+        let held = row.amount.checked_add(row.max_fee).expect("small");
         self.accepted.push(Accepted {
             id: row.id,
             user,
@@ -621,6 +685,64 @@ impl Sim {
             destination,
             amount,
         });
+        let after = self.available(user).await;
+        match amount {
+            Some(amount) => {
+                assert_eq!(row.amount, amount, "seed {seed}");
+                // The wallet's estimate, or without one the largest reserve.
+                assert!(
+                    [quote.reserve(), pupero_core::limits::MAX_WITHDRAWAL_FEE]
+                        .contains(&row.max_fee),
+                    "seed {seed}: reserve {:?}",
+                    row.max_fee
+                );
+            }
+            None => {
+                // What the other process gave back meanwhile is held too.
+                assert!(held >= available, "seed {seed}: everything is held");
+                assert_eq!(after, Piconero::ZERO, "seed {seed}: nothing is left");
+                self.totals.withdrew_everything += 1;
+            }
+        }
+        // Money given back meanwhile shows as more than the balance less the holds.
+        assert!(
+            available
+                .checked_sub(held)
+                .map_or(true, |least| after >= least),
+            "seed {seed}: the request holds no more than the amount and the fee reserve"
+        );
+        self.check_holds(user).await;
+    }
+
+    /// What `user` has held is exactly the amounts and fee reserves of their withdrawals not
+    /// yet broadcast (settling and refunding move the rows with the holds).
+    async fn check_holds(&self, user: usize) {
+        let mut expected = Piconero::ZERO;
+        for accepted in self.accepted.iter().filter(|a| a.user == user) {
+            let row = self.row(accepted.id).await;
+            if matches!(
+                row.state,
+                WithdrawalState::Requested | WithdrawalState::Signed
+            ) {
+                expected = expected
+                    .checked_add(row.amount)
+                    .and_then(|e| e.checked_add(row.max_fee))
+                    .expect("small");
+            }
+        }
+        let account = self
+            .a
+            .ledger
+            .account(AccountId::user_xmr(self.users[user].id))
+            .await
+            .expect("ledger")
+            .expect("account");
+        assert_eq!(
+            account.balances().debits_pending,
+            expected,
+            "seed {}: user{user}'s holds are their unsent withdrawals'",
+            self.seed
+        );
     }
 
     /// An accepted request again, with its key: the same withdrawal, nothing held again.
@@ -637,7 +759,7 @@ impl Sim {
                 &bot(self.users[earlier.user].id),
                 &IdempotencyKey::parse(&earlier.key).expect("key"),
                 outside_address(NETWORK, earlier.destination).as_str(),
-                &earlier.amount.to_xmr_string(),
+                &earlier.asked(),
                 None,
                 Default::default(),
             )
@@ -657,7 +779,11 @@ impl Sim {
             return;
         }
         let earlier = self.accepted[self.rng.random_range(0..self.accepted.len())].clone();
-        let amount = earlier.amount.checked_add(Piconero::new(1)).expect("small");
+        let amount = earlier
+            .amount
+            .unwrap_or(xmr("0.1"))
+            .checked_add(Piconero::new(1))
+            .expect("small");
         let before = self.available(earlier.user).await;
         let state = self.either();
         let e = state
@@ -698,7 +824,9 @@ impl Sim {
             .await
             .expect_err("more than the balance");
         assert_eq!(e.code(), "INSUFFICIENT_FUNDS", "seed {}", self.seed);
-        assert_eq!(self.available(user).await, before);
+        // The other process may have given money back while this one asked the wallet.
+        assert!(self.available(user).await >= before, "seed {}", self.seed);
+        self.check_holds(user).await;
         self.totals.refused_requests += 1;
     }
 
@@ -772,7 +900,10 @@ impl Sim {
                 row.state.as_str(),
                 self.last_error
             );
-            assert_eq!(row.amount, accepted.amount, "seed {seed}");
+            if let Some(amount) = accepted.amount {
+                assert_eq!(row.receives(), amount, "seed {seed}");
+            }
+            assert_eq!(row.send_all, accepted.amount.is_none(), "seed {seed}");
             assert_eq!(
                 row.destination,
                 outside_address(NETWORK, accepted.destination).as_str(),
@@ -855,7 +986,7 @@ impl Sim {
                 }
                 let txid = txids[&row.tx.expect("a paid withdrawal has a transaction")];
                 let sum = expected.entry(txid).or_insert(Piconero::ZERO);
-                *sum = sum.checked_add(row.amount).expect("small");
+                *sum = sum.checked_add(row.receives()).expect("small");
             }
             let received: BTreeMap<Txid, Piconero> = self
                 .wallet
@@ -877,7 +1008,7 @@ impl Sim {
                     WithdrawalState::Confirmed => {
                         self.totals.confirmed += 1;
                         paid = paid
-                            .checked_add(row.amount)
+                            .checked_add(row.receives())
                             .and_then(|p| p.checked_add(row.fee.expect("fee share")))
                             .expect("small");
                     }

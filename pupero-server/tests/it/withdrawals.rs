@@ -337,3 +337,300 @@ async fn admins_see_stuck_withdrawals_and_redrive_them() {
         .expect("ledger invariants");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawal_of_everything_leaves_exactly_zero() {
+    let Some(net) = Regtest::start().await else {
+        return;
+    };
+    let receiver = net.wallet("receiver").await;
+    for (n, backend) in [Backend::Sqlite, Backend::MariaDb].into_iter().enumerate() {
+        let platform = net.wallet(&format!("platform{n}")).await;
+        net.fund(&platform).await;
+        let Some(app) = app_on(backend, &platform).await else {
+            continue;
+        };
+        let name = format!("dana{n}");
+        let (dana, _) = app.user(&name).await;
+        pupero_server::admin_cli::credit_dev(&app.state, &name, "1")
+            .await
+            .expect("credit");
+        let to = receiver.address().to_string();
+
+        // Before withdrawing: the wallet's fee now and the reserve derived from it.
+        let estimate = dana.withdrawal_fee_estimate(None).await.expect("estimate");
+        let fee = xmr(estimate
+            .fee
+            .as_deref()
+            .expect("the funded wallet estimates"));
+        let reserve = xmr(&estimate.fee_reserve);
+        assert_eq!(reserve, fee.checked_mul(2).unwrap());
+        assert!(reserve < pupero_core::limits::MAX_WITHDRAWAL_FEE);
+        assert_eq!(xmr(&estimate.available), xmr("1"));
+        assert_eq!(
+            estimate.max_amount.as_deref().map(xmr),
+            Some(xmr("1").checked_sub(reserve).unwrap())
+        );
+        assert_eq!(
+            estimate.all_amount.as_deref().map(xmr),
+            Some(xmr("1").checked_sub(fee).unwrap())
+        );
+        let asked = dana
+            .withdrawal_fee_estimate(Some("0.99"))
+            .await
+            .expect("estimate");
+        assert_eq!(
+            asked.total.as_deref().map(xmr),
+            Some(xmr("0.99").checked_add(reserve).unwrap())
+        );
+        assert_eq!(asked.covered, Some(true));
+        let asked = dana.withdrawal_fee_estimate(Some("1")).await.unwrap();
+        assert_eq!(asked.covered, Some(false));
+        let asked = dana.withdrawal_fee_estimate(Some("all")).await.unwrap();
+        assert_eq!(
+            (asked.total.as_deref().map(xmr), asked.covered),
+            (Some(xmr("1")), Some(true))
+        );
+        for bad in ["everything", "0.00001", "-1"] {
+            let e = dana.withdrawal_fee_estimate(Some(bad)).await.unwrap_err();
+            assert_eq!(
+                (e.status(), e.code()),
+                (Some(400), Some("VALIDATION")),
+                "{bad}"
+            );
+        }
+
+        // What is allowed, then what is left: a little less than 0.01 XMR, more than the
+        // smallest withdrawal and its fee.
+        let first = dana
+            .request_withdrawal(&request(&to, "0.99"), "most")
+            .await
+            .expect("withdrawal");
+        assert_eq!(xmr(&first.max_fee), reserve);
+        assert!(!first.send_all);
+        let first = drive_until(&app, &dana, first.id, "broadcast").await;
+        let first_fee = xmr(first.fee.as_deref().expect("fee"));
+        assert!(first_fee <= reserve);
+        eprintln!(
+            "regtest: real fee {} XMR, estimate {} XMR, reserve {} XMR (was {} XMR)",
+            first_fee.to_xmr_string(),
+            fee.to_xmr_string(),
+            reserve.to_xmr_string(),
+            pupero_core::limits::MAX_WITHDRAWAL_FEE.to_xmr_string()
+        );
+        let left = xmr("0.01").checked_sub(first_fee).unwrap();
+        assert_eq!(dana.balance().await.unwrap().available, left);
+
+        // Everything: held at once, the balance at zero.
+        let all = dana
+            .withdraw_all(&to, Some(crate::support::PASSWORD), None, "all")
+            .await
+            .expect("withdraw everything");
+        assert!(all.send_all);
+        assert_eq!(
+            xmr(&all.amount).checked_add(xmr(&all.max_fee)).unwrap(),
+            left
+        );
+        let again = dana
+            .withdraw_all(&to, Some(crate::support::PASSWORD), None, "all")
+            .await
+            .expect("replay");
+        assert_eq!(again.id, all.id);
+        let balance = dana.balance().await.unwrap();
+        assert_eq!((balance.available, balance.held), (Piconero::ZERO, left));
+
+        // Sent: the receiver got exactly what the ledger says, the rest was the fee.
+        let sent = drive_until(&app, &dana, all.id, "broadcast").await;
+        let share = xmr(sent.fee.as_deref().expect("fee"));
+        let amount = xmr(&sent.amount);
+        assert_eq!(amount.checked_add(share).unwrap(), left);
+        let txid = sent.txid.clone().expect("txid");
+        assert_eq!(received(&receiver, &txid).await, vec![amount]);
+        let outgoing = platform
+            .rpc()
+            .outgoing_transfer(pupero_wallet::Txid::from_hex(&txid).unwrap())
+            .await
+            .unwrap()
+            .expect("the wallet sent it");
+        assert_eq!((outgoing.amount, outgoing.fee), (amount, share));
+        let balance = dana.balance().await.unwrap();
+        assert_eq!(
+            (balance.available, balance.held, balance.incoming),
+            (Piconero::ZERO, Piconero::ZERO, Piconero::ZERO)
+        );
+        // Nothing is left to withdraw, and nothing keeps the account.
+        let e = dana
+            .withdraw_all(&to, Some(crate::support::PASSWORD), None, "nothing")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (e.status(), e.code()),
+            (Some(409), Some("INSUFFICIENT_FUNDS"))
+        );
+        net.mine(1).await;
+        drive_until(&app, &dana, all.id, "confirmed").await;
+        dana.delete_account(crate::support::PASSWORD, None)
+            .await
+            .expect("an empty account can be deleted");
+        app.state
+            .ledger
+            .check_invariants()
+            .await
+            .expect("ledger invariants");
+        app.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawals_to_the_platforms_own_addresses_are_refused() {
+    let Some(net) = Regtest::start().await else {
+        return;
+    };
+    let receiver = net.wallet("receiver").await;
+    for (n, backend) in [Backend::Sqlite, Backend::MariaDb].into_iter().enumerate() {
+        let mut platform = net.wallet(&format!("platform{n}")).await;
+        net.fund(&platform).await;
+        let Some(app) = app_on(backend, &platform).await else {
+            continue;
+        };
+        let (erin, _) = app.user(&format!("erin{n}")).await;
+        let (frank, _) = app.user(&format!("frank{n}")).await;
+        pupero_server::admin_cli::credit_dev(&app.state, &format!("erin{n}"), "1")
+            .await
+            .expect("credit");
+        let deposit = frank.deposit_address().await.expect("deposit address");
+        let never_handed_out = platform
+            .rpc()
+            .create_subaddress(0, "kept")
+            .await
+            .expect("subaddress");
+        let own = [
+            platform.address().to_string(),
+            never_handed_out.address.to_string(),
+            deposit.address.clone(),
+            pupero_wallet::testing::integrated_address(platform.address(), [1; 8]).to_string(),
+        ];
+        for (k, address) in own.iter().enumerate() {
+            let e = erin
+                .request_withdrawal(&request(address, "0.5"), &format!("own{k}"))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                (e.status(), e.code()),
+                (Some(400), Some("INVALID_ADDRESS")),
+                "{address}"
+            );
+            let e = erin
+                .withdraw_all(
+                    address,
+                    Some(crate::support::PASSWORD),
+                    None,
+                    &format!("all{k}"),
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), Some("INVALID_ADDRESS"), "{address}");
+        }
+        let balance = erin.balance().await.unwrap();
+        assert_eq!(
+            (balance.available, balance.held),
+            (xmr("1"), Piconero::ZERO)
+        );
+        assert!(erin.withdrawals(None, None).await.unwrap().items.is_empty());
+        // Someone else's address, plain or integrated, is fine.
+        let theirs = pupero_wallet::testing::integrated_address(receiver.address(), [1; 8]);
+        for (k, address) in [receiver.address().to_string(), theirs.to_string()]
+            .iter()
+            .enumerate()
+        {
+            let w = erin
+                .request_withdrawal(&request(address, "0.25"), &format!("out{k}"))
+                .await
+                .expect("an outside address");
+            assert_eq!(w.state, "requested");
+        }
+        // While the wallet is down, what is known without it still decides: the deposit
+        // addresses, and the primary address it told (integrated ones included); a request
+        // to anyone else is held and waits.
+        platform.kill();
+        for (k, address) in own.iter().enumerate().filter(|(k, _)| *k != 1) {
+            let e = erin
+                .request_withdrawal(&request(address, "0.1"), &format!("down{k}"))
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), Some("INVALID_ADDRESS"), "{address}");
+        }
+        let w = erin
+            .request_withdrawal(&request(&receiver.address().to_string(), "0.1"), "down")
+            .await
+            .expect("held while the wallet is down");
+        assert_eq!(w.state, "requested");
+        app.stop().await;
+    }
+}
+
+/// A wallet that does not answer: a port nothing listens on.
+fn wallet_down(settings: &mut pupero_server::Settings) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    use_platform(settings, &format!("http://127.0.0.1:{port}"));
+}
+
+crate::support::app_test_with!(
+    a_wrong_request_is_refused_before_the_wallet_is_asked,
+    wallet_down,
+    |app, _clock| {
+        let (gina, user) = app.user("gina").await;
+        app.fund(user, "1").await;
+        let outside =
+            pupero_wallet::testing::outside_address(pupero_wallet::testing::REGTEST_NETWORK, 1)
+                .to_string();
+        for (address, amount, code) in [
+            ("not an address", "0.5", "INVALID_ADDRESS"),
+            (outside.as_str(), "0.00001", "VALIDATION"),
+            (outside.as_str(), "lots", "VALIDATION"),
+            (outside.as_str(), "", "VALIDATION"),
+        ] {
+            let e = gina
+                .request_withdrawal(&request(address, amount), "wrong")
+                .await
+                .unwrap_err();
+            assert_eq!((e.status(), e.code()), (Some(400), Some(code)), "{amount}");
+        }
+        assert_eq!(gina.balance().await.unwrap().available, xmr("1"));
+        // A right one is held, with the largest reserve (no estimate), and waits.
+        let w = gina
+            .request_withdrawal(&request(&outside, "0.5"), "right")
+            .await
+            .expect("held while the wallet is down");
+        assert_eq!(
+            (w.state.as_str(), xmr(&w.max_fee)),
+            ("requested", pupero_core::limits::MAX_WITHDRAWAL_FEE)
+        );
+        assert_eq!(
+            gina.balance().await.unwrap().available,
+            xmr("0.5")
+                .checked_sub(pupero_core::limits::MAX_WITHDRAWAL_FEE)
+                .unwrap()
+        );
+        // The estimate says what it can: no fee, the largest reserve.
+        let estimate = gina.withdrawal_fee_estimate(None).await.expect("estimate");
+        assert_eq!(estimate.fee, None);
+        assert_eq!(
+            xmr(&estimate.fee_reserve),
+            pupero_core::limits::MAX_WITHDRAWAL_FEE
+        );
+        assert_eq!(
+            estimate.max_amount.as_deref().map(xmr),
+            Some(
+                xmr("0.5")
+                    .checked_sub(pupero_core::limits::MAX_WITHDRAWAL_FEE)
+                    .unwrap()
+                    .checked_sub(pupero_core::limits::MAX_WITHDRAWAL_FEE)
+                    .unwrap()
+            )
+        );
+    }
+);

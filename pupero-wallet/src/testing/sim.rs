@@ -595,6 +595,23 @@ impl State {
         )))
     }
 
+    /// Refuses what no transaction pays: no destination, too many, an amount of zero.
+    fn check_destinations(destinations: &[(MoneroAddress, Piconero)]) -> Result<()> {
+        if destinations.is_empty() || destinations.len() > MAX_DESTINATIONS {
+            return Err(Error::InvalidAddress(format!(
+                "{} destinations",
+                destinations.len()
+            )));
+        }
+        if destinations.iter().any(|(_, amount)| amount.is_zero()) {
+            return Err(Error::Rejected {
+                code: codes::ZERO_AMOUNT,
+                message: "destination amount is zero".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
     fn check_account(account: u32) -> Result<()> {
         if account == 0 {
             return Ok(());
@@ -828,24 +845,42 @@ impl WalletRpc for SimWallet {
         let _ = priority;
         self.call("transfer", |state| {
             State::check_account(account)?;
-            if destinations.is_empty() || destinations.len() > MAX_DESTINATIONS {
-                return Err(Error::InvalidAddress(format!(
-                    "{} destinations",
-                    destinations.len()
-                )));
-            }
-            for (address, amount) in destinations {
+            State::check_destinations(destinations)?;
+            for (address, _) in destinations {
                 state.check_network(address)?;
-                if amount.is_zero() {
-                    return Err(Error::Rejected {
-                        code: codes::ZERO_AMOUNT,
-                        message: "destination amount is zero".to_owned(),
-                    });
-                }
             }
             let candidates = state.unspent();
             let (txid, tx) = state.build(destinations.to_vec(), candidates, false)?;
             Ok(state.built(txid, &tx))
+        })
+    }
+
+    async fn estimate_fee(
+        &self,
+        account: u32,
+        destinations: &[(MoneroAddress, Piconero)],
+        priority: Priority,
+    ) -> Result<Piconero> {
+        let _ = priority;
+        self.call("transfer", |state| {
+            State::check_account(account)?;
+            State::check_destinations(destinations)?;
+            for (address, _) in destinations {
+                state.check_network(address)?;
+            }
+            let candidates = state.unspent();
+            let (txid, tx) = state.build(destinations.to_vec(), candidates, false)?;
+            // Thrown away: never relayable.
+            state.signed.remove(&txid);
+            Ok(tx.fee)
+        })
+    }
+
+    async fn address_index(&self, address: &MoneroAddress) -> Result<Option<SubaddressIndex>> {
+        self.call("get_address_index", |state| {
+            state.check_network(address)?;
+            // An integrated address pays the standard address it is built on.
+            Ok(state.owner_of(&address.receiving_address()))
         })
     }
 
@@ -1043,6 +1078,62 @@ mod tests {
         let bad = TxMetadata::from_hex("00").unwrap();
         let error = wallet.relay(&bad).await.unwrap_err();
         assert!(error.is_definitely_not_sent(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_fee_estimate_builds_nothing_that_can_be_relayed() {
+        let wallet = SimWallet::new(Network::Mainnet);
+        let error = wallet
+            .estimate_fee(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap_err();
+        assert!(error.is_insufficient_funds(), "{error:?}");
+        wallet.fund(xmr("10"));
+        let before = wallet.balance(0).await.unwrap();
+        let fee = wallet
+            .estimate_fee(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap();
+        let built = wallet
+            .build_transfer(0, &[(outsider(), xmr("1"))], Priority::Default)
+            .await
+            .unwrap();
+        assert_eq!(fee, built.fee);
+        assert_eq!(wallet.balance(0).await.unwrap(), before);
+        assert!(wallet.pool().is_empty());
+        // Nothing the estimate made can be relayed: only the built transaction's metadata.
+        let estimated =
+            TxMetadata::from_hex(&format!("{METADATA_PREFIX}{}", Txid::from_bytes([0; 32])))
+                .unwrap();
+        assert!(wallet.relay(&estimated).await.is_err());
+        let batch = vec![(outsider(), xmr("0.1")); 3];
+        assert_eq!(
+            wallet
+                .estimate_fee(0, &batch, Priority::Default)
+                .await
+                .unwrap(),
+            SIM_FEE_BASE
+                .checked_add(SIM_FEE_PER_OUTPUT.checked_mul(4).unwrap())
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_wallet_knows_its_own_addresses() {
+        let wallet = SimWallet::new(Network::Mainnet);
+        let primary = wallet.primary_address(0).await.unwrap();
+        let at = |index| Some(SubaddressIndex { account: 0, index });
+        assert_eq!(wallet.address_index(&primary).await.unwrap(), at(0));
+        let made = wallet.create_subaddress(0, "x").await.unwrap();
+        assert_eq!(wallet.address_index(&made.address).await.unwrap(), at(1));
+        let integrated = super::super::integrated_address(&primary, [7; 8]);
+        assert_eq!(wallet.address_index(&integrated).await.unwrap(), at(0));
+        assert_eq!(wallet.address_index(&outsider()).await.unwrap(), None);
+        let elsewhere = super::super::integrated_address(&outsider(), [7; 8]);
+        assert_eq!(wallet.address_index(&elsewhere).await.unwrap(), None);
+        let testnet = sim_address(Network::Testnet, 0);
+        let error = wallet.address_index(&testnet).await.unwrap_err();
+        assert!(error.is_invalid_address());
     }
 
     #[tokio::test]

@@ -176,3 +176,58 @@ async fn a_transfer_built_twice_from_the_same_outputs_relays_once() -> anyhow::R
     assert_eq!(platform.rpc().outgoing_transfer(sweep[0].txid).await?, None);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_fee_estimate_sends_nothing_and_costs_what_the_transfer_costs() -> anyhow::Result<()> {
+    let net = regtest!();
+    let (platform, user) = tokio::join!(net.wallet("platform"), net.wallet("user"));
+    let smallest = Piconero::from_xmr_str("0.0001")?;
+    let to_self = [(platform.address().clone(), smallest)];
+    // An empty wallet builds nothing, so it estimates nothing.
+    let error = platform
+        .rpc()
+        .estimate_fee(0, &to_self, Priority::Default)
+        .await
+        .unwrap_err();
+    assert!(error.is_insufficient_funds(), "{error:?}");
+
+    let funded = net.fund(&platform).await;
+    let fee = platform
+        .rpc()
+        .estimate_fee(0, &to_self, Priority::Default)
+        .await?;
+    assert!(
+        !fee.is_zero() && fee < Piconero::from_xmr_str("0.01")?,
+        "{fee}"
+    );
+    assert_eq!(platform.rpc().balance(0).await?, funded);
+    // The same transaction to someone else costs the same: the fee is the inputs' and outputs'.
+    let built = platform
+        .rpc()
+        .build_transfer(0, &[(user.address().clone(), smallest)], Priority::Default)
+        .await?;
+    assert_eq!(built.fee, fee);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_wallet_tells_its_own_addresses() -> anyhow::Result<()> {
+    let net = regtest!();
+    let (platform, user) = tokio::join!(net.wallet("platform"), net.wallet("user"));
+    let at = |index| Some(pupero_wallet::SubaddressIndex { account: 0, index });
+    let rpc = platform.rpc();
+    assert_eq!(rpc.address_index(platform.address()).await?, at(0));
+    let made = rpc.create_subaddress(0, "never handed out").await?;
+    assert_eq!(
+        rpc.address_index(&made.address).await?,
+        at(made.index.index)
+    );
+    // An integrated address pays the primary address it is built on.
+    let integrated = pupero_wallet::testing::integrated_address(platform.address(), [9; 8]);
+    assert_eq!(rpc.address_index(&integrated).await?, at(0));
+    // Someone else's, plain or integrated.
+    assert_eq!(rpc.address_index(user.address()).await?, None);
+    let theirs = pupero_wallet::testing::integrated_address(user.address(), [9; 8]);
+    assert_eq!(rpc.address_index(&theirs).await?, None);
+    Ok(())
+}
