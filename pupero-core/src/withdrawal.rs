@@ -362,6 +362,29 @@ impl Holds {
     }
 }
 
+/// The most a person may give up when they close their account: a balance this small may not
+/// cover the smallest withdrawal and its fee, and a person must be able to leave without
+/// keeping an account open for it. Anything larger is withdrawn, not forfeited.
+pub const MAX_FORFEIT: Piconero =
+    Piconero::new(MIN_WITHDRAWAL.as_u64() + MAX_WITHDRAWAL_FEE.as_u64());
+
+/// The transfer that gives `amount`, the rest of `user`'s balance, to the platform when they
+/// close their account (code `adjustment`), once: its id derives from the user. `None` when
+/// there is nothing to give or more than [`MAX_FORFEIT`].
+pub fn forfeit_plan(user: crate::UserId, amount: Piconero) -> Option<NewTransfer> {
+    (!amount.is_zero() && amount <= MAX_FORFEIT).then(|| {
+        NewTransfer::xmr(
+            transfer_id(*user.as_uuid(), "forfeit"),
+            TransferOp::Single {
+                debit: AccountId::user_xmr(user),
+                credit: AccountId::platform_fees(),
+                amount,
+            },
+            TransferCode::Adjustment,
+        )
+    })
+}
+
 fn transfer_id(withdrawal: Uuid, part: &str) -> TransferId {
     let mut name = withdrawal.as_bytes().to_vec();
     name.push(b':');

@@ -164,6 +164,7 @@ struct AccountDeletion<'a> {
     totp_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recovery_code: Option<&'a str>,
+    forfeit_remainder: bool,
 }
 
 #[derive(Serialize)]
@@ -224,11 +225,24 @@ impl Client {
         password: &str,
         second_factor: Option<SecondFactor<'_>>,
     ) -> Result<(), Error> {
+        self.close_account(password, second_factor, false).await
+    }
+
+    /// Deletes the caller's account as [`Client::delete_account`] does; with
+    /// `forfeit_remainder`, a balance too small to withdraw (at most 0.0101 XMR, nothing held
+    /// or incoming) is given up to the platform rather than blocking it.
+    pub async fn close_account(
+        &self,
+        password: &str,
+        second_factor: Option<SecondFactor<'_>>,
+        forfeit_remainder: bool,
+    ) -> Result<(), Error> {
         let (totp_code, recovery_code) = SecondFactor::fields(second_factor);
         let body = AccountDeletion {
             password,
             totp_code,
             recovery_code,
+            forfeit_remainder,
         };
         self.no_content(reqwest::Method::POST, "/api/v1/me/delete", Some(&body))
             .await?;

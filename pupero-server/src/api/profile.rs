@@ -7,7 +7,7 @@ use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use pupero_core::{AccountId, EmailAddress, Password};
+use pupero_core::{AccountId, EmailAddress, Password, Piconero};
 
 use super::auth::{Accepted, NoContent};
 use super::{SessionAuth, Tag};
@@ -55,7 +55,13 @@ pub struct AccountDeletion {
     pub totp_code: Option<Text>,
     /// A one-time recovery code instead of the 2FA code.
     pub recovery_code: Option<Text>,
+    /// Give up what is left when it is too little to withdraw (at most 0.0101 XMR, with
+    /// nothing held or incoming): it goes to the platform, and the account closes.
+    pub forfeit_remainder: Option<bool>,
 }
+
+// The documentation above names the limit.
+const _: () = assert!(pupero_core::withdrawal::MAX_FORFEIT.as_u64() == 10_100_000_000);
 
 /// What anyone may see of a user.
 #[derive(Debug, Object)]
@@ -287,11 +293,22 @@ impl ProfileApi {
                 SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
             )
             .await?;
-        if let Some(account) = state
-            .ledger
-            .account(AccountId::user_xmr(auth.0.user))
-            .await?
+        let account_id = AccountId::user_xmr(auth.0.user);
+        let mut detail = String::new();
+        if body.forfeit_remainder == Some(true)
+            && let Some(account) = state.ledger.account(account_id).await?
         {
+            let b = account.balances();
+            let remainder = account.available().unwrap_or(Piconero::ZERO);
+            if b.debits_pending.is_zero()
+                && b.credits_pending.is_zero()
+                && let Some(forfeit) = pupero_core::withdrawal::forfeit_plan(auth.0.user, remainder)
+            {
+                state.ledger.transfer(forfeit).await?;
+                detail = format!("forfeited {} XMR", remainder.to_xmr_string());
+            }
+        }
+        if let Some(account) = state.ledger.account(account_id).await? {
             let b = account.balances();
             let empty = account.posted().is_some_and(|p| p.is_zero())
                 && b.debits_pending.is_zero()
@@ -299,7 +316,8 @@ impl ProfileApi {
             if !empty {
                 return Err(ApiError::conflict(
                     codes::ACCOUNT_HAS_FUNDS,
-                    "withdraw or trade away every piconero before deleting the account",
+                    "withdraw or trade away every piconero before deleting the account (a \
+                     remainder of at most 0.0101 XMR may be given up with forfeit_remainder)",
                 ));
             }
         }
@@ -307,7 +325,8 @@ impl ProfileApi {
         state
             .audit(
                 AuditEntry::of(AuditEvent::AccountDeleted, Some(auth.0.user))
-                    .from_ip(client_ip(req)),
+                    .from_ip(client_ip(req))
+                    .detail(detail),
             )
             .await;
         Ok(NoContent::Done)

@@ -154,3 +154,42 @@ app_test!(
         );
     }
 );
+
+// A remainder too small to withdraw need not keep an account open: its owner may give it up,
+// once, to the platform's fee account; more than that must be withdrawn.
+app_test!(a_remainder_too_small_to_withdraw_can_be_given_up, |app| {
+    let (dust, dust_id) = app.user("dusty").await;
+    app.fund(dust_id, "0.0073948").await;
+    let e = dust.delete_account(PASSWORD, None).await.unwrap_err();
+    assert_eq!(e.code(), Some("ACCOUNT_HAS_FUNDS"));
+    let fees_before = app
+        .state
+        .ledger
+        .account(AccountId::platform_fees())
+        .await
+        .unwrap()
+        .unwrap()
+        .posted()
+        .unwrap();
+    dust.close_account(PASSWORD, None, true).await.unwrap();
+    let fees_after = app
+        .state
+        .ledger
+        .account(AccountId::platform_fees())
+        .await
+        .unwrap()
+        .unwrap()
+        .posted()
+        .unwrap();
+    assert_eq!(
+        fees_after.checked_sub(fees_before).unwrap(),
+        Piconero::from_xmr_str("0.0073948").unwrap()
+    );
+    assert!(app.new_client().login("dusty", PASSWORD).await.is_err());
+
+    let (rich, rich_id) = app.user("rich").await;
+    app.fund(rich_id, "0.0102").await;
+    let e = rich.close_account(PASSWORD, None, true).await.unwrap_err();
+    assert_eq!(e.code(), Some("ACCOUNT_HAS_FUNDS"), "enough to withdraw");
+    app.state.ledger.check_invariants().await.unwrap();
+});
