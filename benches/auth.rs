@@ -31,7 +31,7 @@ async fn main() -> anyhow::Result<()> {
     while started.elapsed() < PHASE {
         let batch: Vec<_> = (0..cores)
             .map(|_| {
-                tokio::task::spawn_blocking(|| pupero_server::security::hash_blocking(b"raw hash"))
+                tokio::task::spawn_blocking(|| pupero_market::security::hash_blocking(b"raw hash"))
             })
             .collect();
         for task in batch {
@@ -97,9 +97,9 @@ async fn main() -> anyhow::Result<()> {
 /// The server's settings with rate limits out of the way: this measures the hasher, not the
 /// limiter.
 fn tuned(mut settings: Settings) -> Settings {
-    use pupero_server::ratelimit::RateQuota;
-    settings.rate_limits.login_per_address = RateQuota::new(1_000_000, 1);
-    settings.rate_limits.register_per_address = RateQuota::new(1_000_000, 1);
+    use pupero_market::ratelimit::RateQuota;
+    settings.market.rate_limits.login_per_address = RateQuota::new(1_000_000, 1);
+    settings.market.rate_limits.register_per_address = RateQuota::new(1_000_000, 1);
     settings
 }
 

@@ -55,10 +55,10 @@ async fn main() -> anyhow::Result<()> {
 
 async fn run(db: &TestDatabase) -> anyhow::Result<()> {
     let mut settings = Settings::for_database(db.url.clone());
-    settings.rate_limits = pupero_server::ratelimit::RateLimitSettings {
-        login_per_address: pupero_server::ratelimit::RateQuota::new(1_000_000, 1),
-        register_per_address: pupero_server::ratelimit::RateQuota::new(1_000_000, 1),
-        ..settings.rate_limits
+    settings.market.rate_limits = pupero_market::ratelimit::RateLimitSettings {
+        login_per_address: pupero_market::ratelimit::RateQuota::new(1_000_000, 1),
+        register_per_address: pupero_market::ratelimit::RateQuota::new(1_000_000, 1),
+        ..settings.market.rate_limits
     };
     let state = AppState::open(settings).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -89,7 +89,8 @@ async fn user(
     name: &str,
     xmr: &str,
 ) -> anyhow::Result<(Client, UserId)> {
-    let id = pupero_server::admin_cli::create_user(state, name, None, PASSWORD, Role::User).await?;
+    let id = pupero_market::operator::create_user(&state.market, name, None, PASSWORD, Role::User)
+        .await?;
     if xmr != "0" {
         fund(state, id, xmr).await?;
     }
@@ -101,6 +102,7 @@ async fn user(
 async fn fund(state: &AppState, user: UserId, xmr: &str) -> anyhow::Result<()> {
     let wallet = AccountId::from_u128(0xBE7C);
     state
+        .market
         .ledger
         .create_account(NewAccount {
             id: wallet,
@@ -110,6 +112,7 @@ async fn fund(state: &AppState, user: UserId, xmr: &str) -> anyhow::Result<()> {
         })
         .await?;
     state
+        .market
         .ledger
         .transfer(NewTransfer::xmr(
             TransferId::new_v7(),
@@ -153,7 +156,7 @@ async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
             sell_offer("150")?,
             state.now(),
         );
-        state.store.insert_offer(&offer, u32::MAX).await?;
+        state.market.store.insert_offer(&offer, u32::MAX).await?;
         pairs.push((seller, buyer, offer.id()));
     }
     let deadline = Instant::now() + PHASE;
@@ -183,7 +186,7 @@ async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
         all.extend(task.await??);
     }
     report("trade round trip (3 requests)", &all);
-    state.ledger.check_invariants().await?;
+    state.market.ledger.check_invariants().await?;
     Ok(())
 }
 
@@ -200,7 +203,7 @@ async fn market(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
         for _ in 0..OFFERS_PER_MAKER.min(MARKET_OFFERS - made) {
             let price = format!("{}.{:02}", 140 + made % 20, made % 100);
             let offer = Offer::create(OfferId::new_v7(), id, sell_offer(&price)?, state.now());
-            state.store.insert_offer(&offer, u32::MAX).await?;
+            state.market.store.insert_offer(&offer, u32::MAX).await?;
             made += 1;
         }
     }

@@ -21,9 +21,9 @@ use pupero_core::{
     AccountId, DepositPolicy, DepositStatus, MoneroAddress, Piconero, Role, UserId, Username,
 };
 use pupero_ledger::testing::{Backend, TestDatabase};
+use pupero_market::store::{DepositRef, DepositRow};
+use pupero_market::trades::IdempotencyKey;
 use pupero_server::config::{MoneroNetwork, WalletSettings};
-use pupero_server::store::{DepositRef, DepositRow};
-use pupero_server::trades::IdempotencyKey;
 use pupero_server::{AppState, Settings};
 use pupero_wallet::testing::{REGTEST_NETWORK, Regtest, TRANSFER_UNLOCK_BLOCKS, TestWallet};
 use pupero_wallet::{MAX_DESTINATIONS, Priority, WalletRpc};
@@ -92,13 +92,13 @@ async fn main() -> anyhow::Result<()> {
 /// The server's state on `db` with `platform` as its wallet.
 async fn open(db: &TestDatabase, platform: &TestWallet) -> anyhow::Result<Arc<AppState>> {
     let mut settings = Settings::for_database(db.url.clone());
-    settings.monero_network = MoneroNetwork::Regtest;
-    settings.wallet = Some(WalletSettings {
+    settings.market.monero_network = MoneroNetwork::Regtest;
+    settings.market.wallet = Some(WalletSettings {
         scan_interval_secs: NEVER_SECS,
         watch_interval_ms: 0,
         ..WalletSettings::at(platform.url())
     });
-    settings.deposits = DepositPolicy::new(CONFIRMATIONS)?;
+    settings.market.deposits = DepositPolicy::new(CONFIRMATIONS)?;
     AppState::open(settings).await
 }
 
@@ -106,10 +106,12 @@ async fn open(db: &TestDatabase, platform: &TestWallet) -> anyhow::Result<Arc<Ap
 async fn user(state: &AppState, name: &str) -> anyhow::Result<UserId> {
     let id = UserId::new_v7();
     state
+        .market
         .ledger
         .create_account(NewAccount::user_xmr(AccountId::user_xmr(id)))
         .await?;
     state
+        .market
         .store
         .create_user(
             id,
@@ -136,6 +138,7 @@ async fn deposits(net: &Regtest, db: &TestDatabase, backend: Backend) -> anyhow:
     for n in 0..DEPOSITS {
         let id = user(&state, &format!("depositor{n}")).await?;
         let row = state
+            .market
             .deposit_address(id)
             .await
             .map_err(|e| anyhow::anyhow!("deposit address: {}", e.code()))?;
@@ -168,7 +171,7 @@ async fn deposits(net: &Regtest, db: &TestDatabase, backend: Backend) -> anyhow:
     // daemon), as its loop would before they are mined.
     let mut seen = 0;
     for _ in 0..MAX_ROUNDS {
-        seen = state.scan_deposits().await?.seen;
+        seen = state.market.scan_deposits().await?.seen;
         if seen == DEPOSITS {
             break;
         }
@@ -186,7 +189,7 @@ async fn deposits(net: &Regtest, db: &TestDatabase, backend: Backend) -> anyhow:
     let mut credited = 0;
     let mut scans = 0;
     while credited < DEPOSITS && scans < MAX_ROUNDS {
-        credited += state.scan_deposits().await?.credited;
+        credited += state.market.scan_deposits().await?.credited;
         scans += 1;
     }
     let elapsed = started.elapsed();
@@ -201,13 +204,13 @@ async fn deposits(net: &Regtest, db: &TestDatabase, backend: Backend) -> anyhow:
         refresh.as_secs_f64()
     );
     let started = Instant::now();
-    let idle = state.scan_deposits().await?;
+    let idle = state.market.scan_deposits().await?;
     println!(
         "a scan with nothing new ({} deposits in its window): {:.3} s", // float-ok
         idle.seen,
         started.elapsed().as_secs_f64()
     );
-    state.ledger.check_invariants().await?;
+    state.market.ledger.check_invariants().await?;
     Ok(())
 }
 
@@ -219,7 +222,7 @@ async fn wait_for_deposit(
 ) -> anyhow::Result<DepositRow> {
     let deadline = Instant::now() + LATENCY_TIMEOUT;
     loop {
-        if let Some(row) = state.store.deposit(key).await?
+        if let Some(row) = state.market.store.deposit(key).await?
             && done(&row)
         {
             return Ok(row);
@@ -238,15 +241,20 @@ async fn credit_latency(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> 
     let sender = net.wallet("sender-latency").await;
     net.fund(&sender).await;
     let mut settings = Settings::for_database(db.url.clone());
-    settings.monero_network = MoneroNetwork::Regtest;
+    settings.market.monero_network = MoneroNetwork::Regtest;
     // The defaults: the height watched every second, a full scan every 20 s.
-    settings.wallet = Some(WalletSettings::at(platform.url()));
-    settings.deposits = DepositPolicy::new(CONFIRMATIONS)?;
-    let watch_ms = settings.wallet.as_ref().map_or(0, |w| w.watch_interval_ms);
+    settings.market.wallet = Some(WalletSettings::at(platform.url()));
+    settings.market.deposits = DepositPolicy::new(CONFIRMATIONS)?;
+    let watch_ms = settings
+        .market
+        .wallet
+        .as_ref()
+        .map_or(0, |w| w.watch_interval_ms);
     let state = AppState::open(settings).await?;
-    let jobs = pupero_server::spawn_wallet_jobs(state.clone());
+    let jobs = pupero_market::jobs::spawn_wallet_jobs(state.market.clone());
     let id = user(&state, "latency").await?;
     let row = state
+        .market
         .deposit_address(id)
         .await
         .map_err(|e| anyhow::anyhow!("deposit address: {}", e.code()))?;
@@ -276,7 +284,7 @@ async fn credit_latency(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> 
         wait_for_deposit(&state, &key, |d| d.status == DepositStatus::Credited).await?;
         latencies.push(started.elapsed());
     }
-    pupero_server::stop_jobs(&state, jobs).await;
+    pupero_market::jobs::stop_jobs(&state.market, jobs).await;
     latencies.sort_unstable();
     let ms = |d: &Duration| d.as_millis();
     println!(
@@ -285,7 +293,7 @@ async fn credit_latency(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> 
         latencies.get(LATENCY_ROUNDS / 2).map_or(0, ms),
         latencies.last().map_or(0, ms),
     );
-    state.ledger.check_invariants().await?;
+    state.market.ledger.check_invariants().await?;
     Ok(())
 }
 
@@ -300,7 +308,7 @@ async fn fees(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> {
     for n in 0..2 * WITHDRAWALS {
         let name = format!("withdrawer{n}");
         users.push(user(&state, &name).await?);
-        pupero_server::admin_cli::credit_dev(&state, &name, "1").await?;
+        pupero_market::operator::credit_dev(&state.market, &name, "1").await?;
     }
     let to = receiver.address().to_string();
 
@@ -338,7 +346,7 @@ async fn fees(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> {
         "alone, a withdrawal pays {:.1}× the fee it pays in a full batch", // float-ok
         ratio(single_fee, batched_fee)
     );
-    state.ledger.check_invariants().await?;
+    state.market.ledger.check_invariants().await?;
     Ok(())
 }
 
@@ -346,6 +354,7 @@ async fn request(state: &AppState, user: UserId, to: &str) -> anyhow::Result<uui
     let key = IdempotencyKey::parse(&uuid::Uuid::new_v4().to_string())
         .map_err(|e| anyhow::anyhow!("{}", e.code()))?;
     let (row, _) = state
+        .market
         .request_withdrawal(
             &pupero_core::Caller::api_key(
                 user,
@@ -366,7 +375,7 @@ async fn request(state: &AppState, user: UserId, to: &str) -> anyhow::Result<uui
 /// the chain moves on.
 async fn drive(net: &Regtest, platform: &TestWallet, state: &AppState) -> anyhow::Result<()> {
     for _ in 0..MAX_ROUNDS {
-        let report = state.drive_withdrawals().await?;
+        let report = state.market.drive_withdrawals().await?;
         if report.signed > 0 {
             return Ok(());
         }
@@ -384,6 +393,7 @@ async fn fees_of(
     let mut txs = std::collections::BTreeMap::new();
     for id in withdrawals {
         let row = state
+            .market
             .store
             .withdrawal(*id)
             .await?
@@ -397,6 +407,7 @@ async fn fees_of(
             .tx
             .ok_or_else(|| anyhow::anyhow!("withdrawal {id} has no transaction"))?;
         let tx = state
+            .market
             .store
             .withdrawal_tx(tx)
             .await?

@@ -31,7 +31,7 @@ async fn the_bots_complete_a_trade() {
     let maker = Client::new(base.clone()).unwrap();
     maker.register("seller-bot", None, PASSWORD).await.unwrap();
     maker.login("seller-bot", PASSWORD).await.unwrap();
-    pupero_server::admin_cli::credit_dev(&state, "seller-bot", "2")
+    pupero_market::operator::credit_dev(&state.market, "seller-bot", "2")
         .await
         .unwrap();
     let taker = Client::new(base).unwrap();

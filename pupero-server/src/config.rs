@@ -2,7 +2,6 @@
 //! variables (a `.env` file in the working directory is read into the environment first).
 //! Validated once at start-up; production mode refuses to start without real secrets.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
@@ -12,9 +11,12 @@ use pupero_core::limits::{
     DEFAULT_DEPOSIT_CONFIRMATIONS, DEFAULT_SWEEP_BELOW, DEFAULT_SWEEP_MIN_OUTPUTS,
 };
 use pupero_core::sweep::SweepPolicy;
-use pupero_core::{DepositPolicy, FeeSchedule, Network, Piconero};
+use pupero_core::{DepositPolicy, FeeSchedule, Piconero};
+use pupero_market::ratelimit::RateLimitSettings;
+pub use pupero_market::settings::*;
 
-use crate::ratelimit::RateLimitSettings;
+/// Values that are never accepted as secrets in production, whatever their length.
+const KNOWN_DEFAULT_SECRETS: &[&str] = &["changeme", "change_this_password", "secret", "dev"];
 
 /// Secrets shorter than this (in bytes) are refused: a JWT HMAC key should carry at least
 /// 256 bits of entropy.
@@ -23,9 +25,6 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// How long an access token lives: short, because it cannot be recalled except by session
 /// revocation, which every request checks anyway.
 pub const DEFAULT_ACCESS_TOKEN_TTL_SECS: u64 = 15 * 60;
-
-/// How long a session (its refresh tokens) lives without use.
-pub const DEFAULT_REFRESH_TOKEN_TTL_SECS: u64 = 30 * 24 * 60 * 60;
 
 /// Largest request body accepted, in bytes. Pupero's requests are small JSON documents.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
@@ -67,120 +66,27 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 4_096;
 /// response that is being read).
 pub const MAX_CONNECTION_TIMEOUT_SECS: u64 = 60 * 60;
 
-/// The maker's fee by default: 1% of the trade, as the markets this one follows charged.
-pub const DEFAULT_MAKER_FEE_BPS: u16 = 100;
-
-/// The taker's fee by default: none.
-pub const DEFAULT_TAKER_FEE_BPS: u16 = 0;
-
-/// Bytes of the data key (XChaCha20-Poly1305 takes a 256-bit key).
-pub const DATA_KEY_LEN: usize = 32;
-
-/// Values that are never accepted as secrets in production, whatever their length.
-const KNOWN_DEFAULT_SECRETS: &[&str] = &["changeme", "change_this_password", "secret", "dev"];
-
-/// Whether Pupero runs for development or for real money.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Development: missing secrets are generated at random for this process (tokens die with it,
-    /// and so does the data key: 2FA secrets stored under it cannot be read after a restart).
-    Dev,
-    /// Production: every secret must be configured, long, and not a known default.
-    Production,
-}
-
-/// A secret string. `Debug` and `Display` never show it.
-#[derive(Clone, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(s: impl Into<String>) -> Secret {
-        Secret(s.into())
-    }
-
-    /// The secret itself. Call only where it is used.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
-
-/// Everything Pupero's server needs to start.
+/// Everything Pupero's server needs to start: the market's settings and the HTTP server's.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Development or production.
-    pub mode: Mode,
+    /// What the market's services need.
+    pub market: MarketSettings,
     /// Address the HTTP server listens on.
     pub listen: SocketAddr,
-    /// `sqlite://…` (embedded default) or `mysql://…`/`mariadb://…`.
-    pub database_url: String,
     /// HMAC key of access tokens.
     pub jwt_secret: Secret,
-    /// Key that encrypts secrets at rest (2FA secrets): 32 bytes as 64 hex characters or base64.
-    /// Losing it makes every stored 2FA secret unreadable.
-    pub data_key: Secret,
     /// Access token lifetime.
     pub access_token_ttl_secs: u64,
-    /// Session lifetime.
-    pub refresh_token_ttl_secs: u64,
     /// Request body limit.
     pub max_body_bytes: usize,
     /// How long clients may take and how many connections they may hold.
     pub connections: ConnectionSettings,
-    /// Rate limits and the login lockout (the defaults of `crate::ratelimit`; tests shrink them).
-    pub rate_limits: RateLimitSettings,
-    /// The HTTP JSON source of market prices: a URL where `{currency}` and `{currency_lower}`
-    /// stand for the currency code. Without it, only prices set by admins exist.
-    pub price_url: Option<String>,
-    /// Where the price sits in the source's JSON: a JSON pointer (`/monero/{currency_lower}`) or
-    /// a dotted path (`data.rates.{currency}`); empty means the whole document.
-    pub price_field: Option<String>,
-    /// Age after which a market price is stale and margin offers are hidden.
-    pub price_max_age_secs: u64,
     /// Addresses of reverse proxies whose `X-Forwarded-For` is believed (none by default: the
     /// header is then ignored, since any client can send it).
     pub trusted_proxies: Vec<std::net::IpAddr>,
-    /// Trade fees in basis points: the maker's and the taker's (`PUPERO_MAKER_FEE_BPS`,
-    /// `PUPERO_TAKER_FEE_BPS`; at most 10%).
-    pub fees: FeeSchedule,
-    /// The Monero network (`PUPERO_MONERO_NETWORK`: `mainnet`, `testnet` (the default),
-    /// `stagenet`, or `regtest`, a private test chain whose addresses are mainnet's).
-    pub monero_network: MoneroNetwork,
-    /// The platform's wallet (`PUPERO_WALLET_RPC_URL`); without one, deposits and withdrawals
-    /// answer 503 `WALLET_UNAVAILABLE`.
-    pub wallet: Option<WalletSettings>,
-    /// When deposits are credited (`PUPERO_DEPOSIT_CONFIRMATIONS`, default 10).
-    pub deposits: DepositPolicy,
-    /// When and what the sweeper consolidates in the platform's wallet.
-    pub sweep: SweepSettings,
     /// Event streams open at once, all users together (`PUPERO_MAX_EVENT_STREAMS`); one more is
     /// refused with 429 `STREAM_LIMIT`.
     pub max_event_streams: u32,
-    /// The RabbitMQ queue of withdrawal messages (`PUPERO_RABBITMQ_URL`); without one, an
-    /// in-process queue fed from the database outbox.
-    pub rabbitmq: Option<RabbitSettings>,
-    /// Whether `pupero serve` also runs the wallet jobs — deposit scans, the withdrawal
-    /// worker and the sweeper (`PUPERO_WALLET_WORKER=on|off`, default on). Off when a separate `pupero worker`
-    /// process runs them.
-    pub wallet_worker: bool,
-    /// Seconds a wallet worker's lease lasts unless renewed (`PUPERO_WORKER_LEASE_SECS`,
-    /// default 30, at least 6). The holder renews it every third of that, during its wallet
-    /// calls too, and gives it back when it stops cleanly; after a crash, a standby takes
-    /// over when it runs out: at most this long after the holder died (see `crate::lease`).
-    pub worker_lease_secs: u64,
-    /// Development only: a named point where the wallet worker stops dead, for crash tests
-    /// (`PUPERO_FAILPOINT`, e.g. `withdrawal.after_sign`); refused in production.
-    pub failpoint: Option<String>,
-    /// Outgoing mail: the relay, the sender, and where links in mails point.
-    pub mail: MailSettings,
 }
 
 /// Bounds on client connections, so that none stays open forever (see `crate::http_server`).
@@ -217,192 +123,6 @@ impl Default for ConnectionSettings {
             write_timeout_secs: DEFAULT_WRITE_TIMEOUT_SECS,
             max_per_address: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
             max_total: DEFAULT_MAX_CONNECTIONS,
-        }
-    }
-}
-
-/// How to reach RabbitMQ.
-#[derive(Debug, Clone)]
-pub struct RabbitSettings {
-    /// `amqp://user:password@host:port/vhost` or `amqps://…`; it holds a password.
-    pub url: Secret,
-    /// The durable queue of withdrawal messages (`PUPERO_RABBITMQ_QUEUE`, default
-    /// `pupero.withdrawals`); its dead letters go to the same name with `.dead` appended.
-    pub queue: String,
-}
-
-/// Outgoing mail (verification and password-reset links, security notices).
-#[derive(Debug, Clone)]
-pub struct MailSettings {
-    /// The relay (`PUPERO_SMTP_URL`): `smtp://host:port` (plain SMTP, for a relay on the same
-    /// machine or network), `smtp://user:password@host:587?tls=required` (STARTTLS) or
-    /// `smtps://user:password@host` (TLS from the start); it may hold a password. Without one
-    /// (development only) mails are written to the log instead of being sent.
-    pub smtp_url: Option<Secret>,
-    /// The sender (`PUPERO_MAIL_FROM`), e.g. `Pupero <noreply@pupero.example>`.
-    pub from: lettre::message::Mailbox,
-    /// Where people open the links of mails (`PUPERO_PUBLIC_URL`, no trailing slash), e.g.
-    /// `https://pupero.example`; by default the address the API listens on.
-    pub public_url: String,
-}
-
-/// The longest public URL accepted: a site's address is short, and every mail must fit the
-/// outbox with a link under it.
-pub const MAX_PUBLIC_URL_LEN: usize = 200;
-
-/// The sender of mails unless configured: a reserved domain (RFC 2606), so that a development
-/// server's mails are never mistaken for real ones.
-pub const DEFAULT_MAIL_FROM: &str = "Pupero <noreply@pupero.invalid>";
-
-impl MailSettings {
-    /// Development settings: mails go to the log, from [`DEFAULT_MAIL_FROM`], with links to
-    /// `public_url`.
-    pub fn logged(public_url: impl Into<String>) -> MailSettings {
-        MailSettings {
-            smtp_url: None,
-            from: DEFAULT_MAIL_FROM
-                .parse()
-                .unwrap_or_else(|e| panic!("the default sender is an address: {e}")),
-            public_url: public_url.into(),
-        }
-    }
-}
-
-/// A wallet worker's lease unless configured (see [`Settings::worker_lease_secs`]): renewed
-/// every 10 s, so a crashed worker's successor waits at most 30 s, and a database hiccup of
-/// up to 20 s costs the holder nothing.
-pub const DEFAULT_WORKER_LEASE_SECS: u64 = 30;
-
-/// The shortest lease accepted: renewed every 2 s, it still survives one missed renewal.
-/// (A pass need not fit in it: the lease is renewed during the pass.)
-pub const MIN_WORKER_LEASE_SECS: u64 = 6;
-
-/// The withdrawal queue's name unless configured.
-pub const DEFAULT_RABBITMQ_QUEUE: &str = "pupero.withdrawals";
-
-/// The failpoints the wallet worker knows (see [`Settings::failpoint`]).
-pub const FAILPOINTS: [&str; 4] = [
-    "withdrawal.after_sign",
-    "withdrawal.after_relay",
-    "sweep.after_sign",
-    "sweep.after_relay",
-];
-
-/// Which Monero chain the platform works on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MoneroNetwork {
-    /// Real money.
-    Mainnet,
-    /// The public test network: the default, so that nothing touches real money by accident.
-    Testnet,
-    /// The public staging network.
-    Stagenet,
-    /// A private chain (`monerod --regtest`) for development and tests.
-    Regtest,
-}
-
-impl MoneroNetwork {
-    /// The network whose address prefixes the chain uses.
-    pub const fn addresses(self) -> Network {
-        match self {
-            MoneroNetwork::Mainnet | MoneroNetwork::Regtest => Network::Mainnet,
-            MoneroNetwork::Testnet => Network::Testnet,
-            MoneroNetwork::Stagenet => Network::Stagenet,
-        }
-    }
-
-    /// The name in settings.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            MoneroNetwork::Mainnet => "mainnet",
-            MoneroNetwork::Testnet => "testnet",
-            MoneroNetwork::Stagenet => "stagenet",
-            MoneroNetwork::Regtest => "regtest",
-        }
-    }
-
-    fn parse(s: &str) -> Option<MoneroNetwork> {
-        [
-            MoneroNetwork::Mainnet,
-            MoneroNetwork::Testnet,
-            MoneroNetwork::Stagenet,
-            MoneroNetwork::Regtest,
-        ]
-        .into_iter()
-        .find(|n| n.as_str() == s)
-    }
-}
-
-/// How to reach the platform's `monero-wallet-rpc`.
-#[derive(Debug, Clone)]
-pub struct WalletSettings {
-    /// Its base URL, e.g. `http://127.0.0.1:18083`.
-    pub rpc_url: String,
-    /// `user:password` of its `--rpc-login` (`PUPERO_WALLET_RPC_LOGIN`), if it asks for one.
-    pub rpc_login: Option<Secret>,
-    /// The wallet account holding users' money (`PUPERO_WALLET_ACCOUNT`, default 0).
-    pub account: u32,
-    /// Seconds between full deposit scans (`PUPERO_DEPOSIT_SCAN_SECS`, default 20): the
-    /// backstop of the height watch, and what shows deposits waiting in the pool.
-    pub scan_interval_secs: u64,
-    /// Milliseconds between looks at the wallet's height (`PUPERO_DEPOSIT_WATCH_MS`, default
-    /// 1000; 0 turns the watch off): a new block starts a scan at once, so a deposit is
-    /// credited about a second after the block that confirms it.
-    pub watch_interval_ms: u64,
-}
-
-/// Seconds between deposit scans by default: a Monero block comes every two minutes, and the
-/// pool is worth showing within seconds.
-pub const DEFAULT_DEPOSIT_SCAN_SECS: u64 = 20;
-
-/// Milliseconds between looks at the wallet's height by default: a look is a `refresh` that
-/// finds nothing new (a few milliseconds of a local wallet), and a second is well within the
-/// two seconds a credit may lag its block.
-pub const DEFAULT_DEPOSIT_WATCH_MS: u64 = 1_000;
-
-/// The shortest watch period accepted: more often would keep the wallet, which answers one
-/// call at a time, busy with refreshes.
-pub const MIN_DEPOSIT_WATCH_MS: u64 = 100;
-
-impl WalletSettings {
-    /// A wallet at `rpc_url` without login, account 0, scanned at the default interval.
-    pub fn at(rpc_url: impl Into<String>) -> WalletSettings {
-        WalletSettings {
-            rpc_url: rpc_url.into(),
-            rpc_login: None,
-            account: 0,
-            scan_interval_secs: DEFAULT_DEPOSIT_SCAN_SECS,
-            watch_interval_ms: DEFAULT_DEPOSIT_WATCH_MS,
-        }
-    }
-}
-
-/// The sweeper, which consolidates the platform wallet's small outputs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SweepSettings {
-    /// Seconds between sweep passes (`PUPERO_SWEEP_INTERVAL_SECS`, default 3600); 0 turns the
-    /// sweeper off.
-    pub interval_secs: u64,
-    /// Outputs below `PUPERO_SWEEP_BELOW` XMR (default 1) are swept once there are
-    /// `PUPERO_SWEEP_MIN_OUTPUTS` of them (default 10) unlocked.
-    pub policy: SweepPolicy,
-}
-
-/// Seconds between sweep passes by default: an hour. Deposits arrive a few at a time, and a
-/// sweep locks what it consolidates for ten blocks (about twenty minutes).
-pub const DEFAULT_SWEEP_INTERVAL_SECS: u64 = 60 * 60;
-
-/// The shortest interval between sweep passes, as for the worker's lease: a pass asks the
-/// wallet for every output. Sweeping more often than every few minutes gains nothing, since
-/// what one sweep consolidated stays locked for twenty minutes anyway.
-pub const MIN_SWEEP_INTERVAL_SECS: u64 = 10;
-
-impl Default for SweepSettings {
-    fn default() -> SweepSettings {
-        SweepSettings {
-            interval_secs: DEFAULT_SWEEP_INTERVAL_SECS,
-            policy: SweepPolicy::new(DEFAULT_SWEEP_BELOW, DEFAULT_SWEEP_MIN_OUTPUTS)
-                .expect("the default sweep policy is within bounds"),
         }
     }
 }
@@ -546,11 +266,11 @@ impl Settings {
         })?;
 
         let jwt_secret = match var("PUPERO_JWT_SECRET")
-            .map(Secret)
+            .map(Secret::new)
             .or(from_file.jwt_secret)
         {
             Some(secret) => secret,
-            None if mode == Mode::Dev => Secret(random_secret()),
+            None if mode == Mode::Dev => Secret::new(random_secret()),
             None => {
                 return Err(invalid(
                     "PUPERO_JWT_SECRET",
@@ -562,9 +282,12 @@ impl Settings {
             check_secret("PUPERO_JWT_SECRET", &jwt_secret)?;
         }
 
-        let data_key = match var("PUPERO_DATA_KEY").map(Secret).or(from_file.data_key) {
+        let data_key = match var("PUPERO_DATA_KEY")
+            .map(Secret::new)
+            .or(from_file.data_key)
+        {
             Some(key) => key,
-            None if mode == Mode::Dev => Secret(random_data_key()),
+            None if mode == Mode::Dev => Secret::new(random_data_key()),
             None => {
                 return Err(invalid(
                     "PUPERO_DATA_KEY",
@@ -756,7 +479,7 @@ impl Settings {
                     ));
                 }
                 let rpc_login = var("PUPERO_WALLET_RPC_LOGIN")
-                    .map(Secret)
+                    .map(Secret::new)
                     .or(from_file.wallet_rpc_login)
                     .filter(|login| !login.expose().is_empty());
                 if let Some(login) = &rpc_login
@@ -851,7 +574,7 @@ impl Settings {
                 )
             })?;
         let rabbitmq = match var("PUPERO_RABBITMQ_URL")
-            .map(Secret)
+            .map(Secret::new)
             .or(from_file.rabbitmq_url)
             .filter(|url| !url.expose().is_empty())
         {
@@ -928,69 +651,52 @@ impl Settings {
             from_file.public_url,
         )?;
         Ok(Settings {
-            mode,
+            market: MarketSettings {
+                mode,
+                database_url,
+                data_key,
+                refresh_token_ttl_secs,
+                rate_limits: RateLimitSettings::default(),
+                price_url,
+                price_field,
+                price_max_age_secs,
+                fees,
+                monero_network,
+                wallet,
+                deposits,
+                sweep: SweepSettings {
+                    interval_secs: sweep_interval_secs,
+                    policy: sweep_policy,
+                },
+                rabbitmq,
+                wallet_worker,
+                worker_lease_secs,
+                failpoint,
+                mail,
+            },
             listen,
-            database_url,
             jwt_secret,
-            data_key,
             access_token_ttl_secs,
-            refresh_token_ttl_secs,
             max_body_bytes: usize::try_from(max_body_bytes)
                 .map_err(|_| invalid("PUPERO_MAX_BODY_BYTES", "too large".to_owned()))?,
             connections,
-            rate_limits: RateLimitSettings::default(),
-            price_url,
-            price_field,
-            price_max_age_secs,
             trusted_proxies,
-            fees,
-            monero_network,
-            wallet,
-            deposits,
-            sweep: SweepSettings {
-                interval_secs: sweep_interval_secs,
-                policy: sweep_policy,
-            },
             max_event_streams,
-            rabbitmq,
-            wallet_worker,
-            worker_lease_secs,
-            failpoint,
-            mail,
         })
     }
 
-    /// Settings for tests and embedding: dev mode, the given database, random JWT secret and data
-    /// key.
+    /// Settings for tests: dev mode, the given database, a random JWT secret and data key,
+    /// listening on a free port of 127.0.0.1.
     pub fn for_database(database_url: impl Into<String>) -> Settings {
         Settings {
-            mode: Mode::Dev,
+            market: MarketSettings::for_database(database_url),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: database_url.into(),
-            jwt_secret: Secret(random_secret()),
-            data_key: Secret(random_data_key()),
+            jwt_secret: Secret::new(random_secret()),
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
-            refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             connections: ConnectionSettings::default(),
-            rate_limits: RateLimitSettings::default(),
-            price_url: None,
-            price_field: None,
-            price_max_age_secs: pupero_core::limits::DEFAULT_QUOTE_MAX_AGE_SECS,
             trusted_proxies: Vec::new(),
-            fees: FeeSchedule::new(DEFAULT_MAKER_FEE_BPS, DEFAULT_TAKER_FEE_BPS)
-                .expect("the default fees are within bounds"),
-            monero_network: MoneroNetwork::Testnet,
-            wallet: None,
-            deposits: DepositPolicy::new(DEFAULT_DEPOSIT_CONFIRMATIONS)
-                .expect("the default confirmations are within bounds"),
-            sweep: SweepSettings::default(),
             max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
-            rabbitmq: None,
-            wallet_worker: true,
-            worker_lease_secs: DEFAULT_WORKER_LEASE_SECS,
-            failpoint: None,
-            mail: MailSettings::logged("http://127.0.0.1"),
         }
     }
 }
@@ -1015,11 +721,11 @@ fn mail_settings(
         )
     };
     let smtp_url = var("PUPERO_SMTP_URL")
-        .map(Secret)
+        .map(Secret::new)
         .or(file_smtp_url)
         .filter(|url| !url.expose().is_empty());
     match &smtp_url {
-        Some(url) => crate::mail::check_smtp_url(url.expose())
+        Some(url) => pupero_market::mail::check_smtp_url(url.expose())
             .map_err(|message| invalid("PUPERO_SMTP_URL", message))?,
         None if mode == Mode::Production => return Err(required("PUPERO_SMTP_URL")),
         None => {}
@@ -1092,36 +798,6 @@ fn check_secret(name: &'static str, secret: &Secret) -> Result<(), ConfigError> 
     Ok(())
 }
 
-/// 256 random bits, URL-safe base64.
-pub(crate) fn random_secret() -> String {
-    use base64::Engine as _;
-    let bytes: [u8; 32] = rand::random();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// The data key's bytes from 64 hex characters or base64 (standard or URL-safe, padded or not).
-pub fn decode_data_key(text: &str) -> Option<[u8; DATA_KEY_LEN]> {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-    let text = text.trim();
-    let bytes = if text.len() == 2 * DATA_KEY_LEN && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..DATA_KEY_LEN)
-            .map(|i| u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok())
-            .collect::<Option<Vec<u8>>>()?
-    } else {
-        [STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD]
-            .iter()
-            .find_map(|engine| engine.decode(text).ok())?
-    };
-    <[u8; DATA_KEY_LEN]>::try_from(bytes).ok()
-}
-
-/// A random data key, as 64 hex characters.
-fn random_data_key() -> String {
-    let bytes: [u8; DATA_KEY_LEN] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The embedded database when none is configured: `pupero.db` in `PUPERO_DATA_DIR`, else in
 /// `$XDG_DATA_HOME/pupero`, else `~/.local/share/pupero` — an absolute place, so that `serve`,
 /// `worker` and the admin commands meet the same database whatever directory they run in.
@@ -1191,18 +867,20 @@ mod tests {
     #[test]
     fn the_database_is_always_an_absolute_place() {
         assert_eq!(
-            load(&[]).unwrap().database_url,
+            load(&[]).unwrap().market.database_url,
             "sqlite:///home/pupero/.local/share/pupero/pupero.db"
         );
         assert_eq!(
             load(&[("XDG_DATA_HOME", "/srv/data")])
                 .unwrap()
+                .market
                 .database_url,
             "sqlite:///srv/data/pupero/pupero.db"
         );
         assert_eq!(
             load(&[("PUPERO_DATA_DIR", "/var/lib/pupero")])
                 .unwrap()
+                .market
                 .database_url,
             "sqlite:///var/lib/pupero/pupero.db"
         );
@@ -1210,12 +888,16 @@ mod tests {
         assert_eq!(
             load(&[("PUPERO_DATABASE_URL", "sqlite://data/p.db?mode=rwc")])
                 .unwrap()
+                .market
                 .database_url,
             format!("sqlite://{}?mode=rwc", cwd.join("data/p.db").display())
         );
         for kept in ["sqlite:///abs/p.db", "mysql://u:p@127.0.0.1/pupero"] {
             assert_eq!(
-                load(&[("PUPERO_DATABASE_URL", kept)]).unwrap().database_url,
+                load(&[("PUPERO_DATABASE_URL", kept)])
+                    .unwrap()
+                    .market
+                    .database_url,
                 kept
             );
         }
@@ -1224,17 +906,19 @@ mod tests {
     #[test]
     fn the_queue_worker_and_failpoints_are_checked() {
         let s = load(&[]).unwrap();
-        assert!(s.rabbitmq.is_none() && s.wallet_worker && s.failpoint.is_none());
-        assert_eq!(s.worker_lease_secs, DEFAULT_WORKER_LEASE_SECS);
+        assert!(
+            s.market.rabbitmq.is_none() && s.market.wallet_worker && s.market.failpoint.is_none()
+        );
+        assert_eq!(s.market.worker_lease_secs, DEFAULT_WORKER_LEASE_SECS);
         let s = load(&[
             ("PUPERO_RABBITMQ_URL", "amqp://u:p@127.0.0.1:5672/%2f"),
             ("PUPERO_WALLET_WORKER", "off"),
         ])
         .unwrap();
-        let rabbit = s.rabbitmq.expect("configured");
+        let rabbit = s.market.rabbitmq.expect("configured");
         assert_eq!(rabbit.queue, DEFAULT_RABBITMQ_QUEUE);
         assert_eq!(format!("{:?}", rabbit.url), "Secret(***)");
-        assert!(!s.wallet_worker);
+        assert!(!s.market.wallet_worker);
         for bad in [
             ("PUPERO_RABBITMQ_URL", "http://127.0.0.1:5672"),
             ("PUPERO_WALLET_WORKER", "maybe"),
@@ -1253,6 +937,7 @@ mod tests {
         assert_eq!(
             load(&[("PUPERO_FAILPOINT", "withdrawal.after_sign")])
                 .unwrap()
+                .market
                 .failpoint
                 .as_deref(),
             Some("withdrawal.after_sign")
@@ -1316,7 +1001,7 @@ mod tests {
     #[test]
     fn dev_mode_runs_with_nothing_set() {
         let s = load(&[]).unwrap();
-        assert_eq!(s.mode, Mode::Dev);
+        assert_eq!(s.market.mode, Mode::Dev);
         assert!(s.jwt_secret.expose().len() >= MIN_SECRET_LEN);
         assert_eq!(format!("{:?}", s.jwt_secret), "Secret(***)");
     }
@@ -1361,13 +1046,13 @@ mod tests {
     fn data_key_is_hex_or_base64_and_required_in_production() {
         use base64::Engine as _;
         let dev = load(&[]).unwrap();
-        assert!(decode_data_key(dev.data_key.expose()).is_some());
+        assert!(decode_data_key(dev.market.data_key.expose()).is_some());
         assert_ne!(
-            dev.data_key.expose(),
-            load(&[]).unwrap().data_key.expose(),
+            dev.market.data_key.expose(),
+            load(&[]).unwrap().market.data_key.expose(),
             "a fresh random key per process in dev mode"
         );
-        assert_eq!(format!("{:?}", dev.data_key), "Secret(***)");
+        assert_eq!(format!("{:?}", dev.market.data_key), "Secret(***)");
 
         let bytes: [u8; DATA_KEY_LEN] = rand::random();
         let hex: String = bytes.iter().map(|b| format!("{b:02X}")).collect();
@@ -1420,12 +1105,15 @@ mod tests {
 
     #[test]
     fn mail_is_logged_in_dev_and_required_in_production() {
-        let dev = load(&[("PUPERO_LISTEN", "127.0.0.1:8123")]).unwrap().mail;
+        let dev = load(&[("PUPERO_LISTEN", "127.0.0.1:8123")])
+            .unwrap()
+            .market
+            .mail;
         assert!(dev.smtp_url.is_none(), "dev mode logs mails");
         assert_eq!(dev.from.to_string(), DEFAULT_MAIL_FROM);
         assert_eq!(dev.public_url, "http://127.0.0.1:8123");
 
-        let set = load(&MAIL).unwrap().mail;
+        let set = load(&MAIL).unwrap().market.mail;
         assert_eq!(format!("{:?}", set.smtp_url), "Some(Secret(***))");
         assert_eq!(set.from.email.to_string(), "noreply@pupero.example");
         assert_eq!(
@@ -1434,6 +1122,7 @@ mod tests {
         );
         let plain = load(&[("PUPERO_SMTP_URL", "smtp://127.0.0.1:2525")])
             .unwrap()
+            .market
             .mail;
         assert_eq!(
             plain.smtp_url.as_ref().map(Secret::expose),
@@ -1480,7 +1169,7 @@ mod tests {
 
     #[test]
     fn the_sweeper_has_defaults_and_can_be_turned_off() {
-        let defaults = load(&[]).unwrap().sweep;
+        let defaults = load(&[]).unwrap().market.sweep;
         assert_eq!(defaults, SweepSettings::default());
         assert_eq!(defaults.interval_secs, 3_600);
         assert_eq!(defaults.policy.below(), Piconero::ONE_XMR);
@@ -1491,6 +1180,7 @@ mod tests {
             ("PUPERO_SWEEP_MIN_OUTPUTS", "4"),
         ])
         .unwrap()
+        .market
         .sweep;
         assert_eq!(set.interval_secs, 0);
         assert_eq!(set.policy.below(), Piconero::new(250_000_000_000));

@@ -38,7 +38,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::ConnectionSettings;
-use crate::ratelimit::AddressKey;
+use pupero_market::ratelimit::AddressKey;
 
 /// How long the accept loop pauses after a failed accept: the usual cause is running out of file
 /// descriptors, which only closing connections cures, and retrying at once would spin.

@@ -77,8 +77,8 @@ async fn main() -> ExitCode {
 async fn serve() -> anyhow::Result<()> {
     let signalled = shutdown_signal();
     let settings = Settings::load()?;
-    ensure_sqlite_dir(&settings.database_url)?;
-    tracing::info!(mode = ?settings.mode, database = %redact(&settings.database_url), "starting");
+    ensure_sqlite_dir(&settings.market.database_url)?;
+    tracing::info!(mode = ?settings.market.mode, database = %redact(&settings.market.database_url), "starting");
     let state = AppState::open(settings).await?;
     let shutdown = async {
         signalled.await;
@@ -91,18 +91,18 @@ async fn serve() -> anyhow::Result<()> {
 async fn worker() -> anyhow::Result<()> {
     let signalled = shutdown_signal();
     let mut settings = Settings::load()?;
-    if settings.wallet.is_none() {
+    if settings.market.wallet.is_none() {
         anyhow::bail!("the wallet worker needs a wallet: set PUPERO_WALLET_RPC_URL");
     }
     // This process is the worker, whatever the serving processes are told.
-    settings.wallet_worker = true;
-    ensure_sqlite_dir(&settings.database_url)?;
-    tracing::info!(database = %redact(&settings.database_url), "starting the wallet worker");
-    let state = AppState::open(settings).await?;
-    let jobs = pupero_server::spawn_wallet_jobs(state.clone());
+    settings.market.wallet_worker = true;
+    ensure_sqlite_dir(&settings.market.database_url)?;
+    tracing::info!(database = %redact(&settings.market.database_url), "starting the wallet worker");
+    let market = pupero_market::Market::open(settings.market).await?;
+    let jobs = pupero_market::jobs::spawn_wallet_jobs(market.clone());
     signalled.await;
     tracing::info!("shutting down");
-    pupero_server::stop_jobs(&state, jobs).await;
+    pupero_market::jobs::stop_jobs(&market, jobs).await;
     Ok(())
 }
 
@@ -164,10 +164,10 @@ async fn admin(args: &[String]) -> anyhow::Result<()> {
     std::io::stdin().read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']);
     let settings = Settings::load()?;
-    existing_database(&settings.database_url)?;
-    let state = AppState::open(settings).await?;
+    existing_database(&settings.market.database_url)?;
+    let market = pupero_market::Market::open(settings.market).await?;
     let user =
-        pupero_server::admin_cli::create_user(&state, &username, email.as_deref(), password, role)
+        pupero_market::operator::create_user(&market, &username, email.as_deref(), password, role)
             .await?;
     println!("created {username} ({user}) with role {}", role.as_str());
     Ok(())
@@ -192,13 +192,13 @@ async fn reset_password(args: &[String]) -> anyhow::Result<()> {
     std::io::stdin().read_line(&mut password)?;
     let password = password.trim_end_matches(['\r', '\n']);
     let settings = Settings::load()?;
-    ensure_sqlite_dir(&settings.database_url)?;
-    let state = AppState::open(settings).await?;
-    let proof = pupero_server::two_factor::SecondFactorProof::new(
+    ensure_sqlite_dir(&settings.market.database_url)?;
+    let market = pupero_market::Market::open(settings.market).await?;
+    let proof = pupero_market::two_factor::SecondFactorProof::new(
         totp_code.as_deref(),
         recovery_code.as_deref(),
     );
-    pupero_server::admin_cli::reset_password(&state, &username, password, proof).await?;
+    pupero_market::operator::reset_password(&market, &username, password, proof).await?;
     println!("reset the password of {username}; every session and API key of the account ended");
     Ok(())
 }
@@ -219,9 +219,9 @@ async fn credit(args: &[String]) -> anyhow::Result<()> {
     let username = username.ok_or_else(|| anyhow::anyhow!("--username is required"))?;
     let amount = amount.ok_or_else(|| anyhow::anyhow!("--amount is required"))?;
     let settings = Settings::load()?;
-    existing_database(&settings.database_url)?;
-    let state = AppState::open(settings).await?;
-    pupero_server::admin_cli::credit_dev(&state, &username, &amount).await?;
+    existing_database(&settings.market.database_url)?;
+    let market = pupero_market::Market::open(settings.market).await?;
+    pupero_market::operator::credit_dev(&market, &username, &amount).await?;
     println!("credited {amount} XMR to {username}");
     Ok(())
 }
@@ -238,7 +238,7 @@ async fn openapi() -> anyhow::Result<()> {
 async fn demo(args: &[String]) -> anyhow::Result<()> {
     // The demo writes made-up users and balances: never into the live database, unless asked
     // for a database by name, and never in production.
-    if Settings::load()?.mode == pupero_server::config::Mode::Production {
+    if Settings::load()?.market.mode == pupero_server::config::Mode::Production {
         anyhow::bail!("the demo is refused in production mode");
     }
     let scratch;

@@ -102,6 +102,7 @@ impl AccountApi {
         auth.principal().require_scope(Scope::Read)?;
         let user = self
             .state
+            .market
             .store
             .user_by_id(auth.principal().user)
             .await?
@@ -122,6 +123,7 @@ impl AccountApi {
         auth.principal().require_scope(Scope::Read)?;
         let account = self
             .state
+            .market
             .ledger
             .account(AccountId::user_xmr(auth.principal().user))
             .await?;
@@ -174,14 +176,24 @@ impl AccountApi {
         };
         let user = auth.principal().user;
         let account = AccountId::user_xmr(user);
-        let page = self.state.ledger.account_movements(account, query).await?;
+        let page = self
+            .state
+            .market
+            .ledger
+            .account_movements(account, query)
+            .await?;
         let deposits: Vec<_> = page
             .movements
             .iter()
             .filter(|m| m.transfer.cause() == Cause::Deposit)
             .map(|m| m.transfer.id)
             .collect();
-        let txids = self.state.store.deposit_txids(user, &deposits).await?;
+        let txids = self
+            .state
+            .market
+            .store
+            .deposit_txids(user, &deposits)
+            .await?;
         Ok(Json(LedgerPage {
             items: page
                 .movements

@@ -14,12 +14,13 @@ use uuid::Uuid;
 use super::auth::NoContent;
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::audit::{AuditEntry, AuditEvent, client_ip};
-use crate::deposits::{wallet_error, wallet_unavailable};
+use crate::client::client_ip;
 use crate::error::{ApiError, codes};
-use crate::reconciliation::Reconciliation;
-use crate::store::UserRow;
-use crate::withdrawals::DriveError;
+use pupero_market::audit::{AuditEntry, AuditEvent};
+use pupero_market::deposits::{wallet_error, wallet_unavailable};
+use pupero_market::reconciliation::Reconciliation;
+use pupero_market::store::UserRow;
+use pupero_market::withdrawals::DriveError;
 
 /// Largest page of users or audit entries.
 const MAX_ADMIN_PAGE: u32 = 200;
@@ -158,8 +159,8 @@ impl From<Reconciliation> for ReconciliationView {
 
 fn drive_error(error: DriveError) -> ApiError {
     match error {
-        DriveError::NoWallet => wallet_unavailable("this server has no wallet configured"),
-        DriveError::Wallet(e) => wallet_error(&e),
+        DriveError::NoWallet => wallet_unavailable("this server has no wallet configured").into(),
+        DriveError::Wallet(e) => wallet_error(&e).into(),
         DriveError::Store(e) => e.into(),
         DriveError::Ledger(e) => e.into(),
         DriveError::Queue(e) => ApiError::internal(&e),
@@ -213,6 +214,7 @@ impl AdminApi {
         }
         let users = self
             .state
+            .market
             .store
             .list_users(q.0.as_deref(), cursor.0.as_deref(), limit)
             .await?;
@@ -235,6 +237,7 @@ impl AdminApi {
         auth.0.require_role(Role::Admin)?;
         let user = self
             .state
+            .market
             .store
             .user_by_id(UserId::from_uuid(id.0))
             .await?
@@ -265,11 +268,12 @@ impl AdminApi {
                 "admins cannot change their own role",
             ));
         }
-        if !self.state.store.set_role(target, role).await? {
+        if !self.state.market.store.set_role(target, role).await? {
             return Err(ApiError::not_found("no such user"));
         }
         let entry = AuditEntry::of(AuditEvent::RoleChanged, Some(auth.0.user)).about(target);
         self.state
+            .market
             .audit(
                 entry
                     .from_ip(client_ip(req))
@@ -299,15 +303,16 @@ impl AdminApi {
                 "admins cannot disable themselves",
             ));
         }
-        if !self.state.store.set_disabled(target, true).await? {
+        if !self.state.market.store.set_disabled(target, true).await? {
             return Err(ApiError::not_found("no such user"));
         }
         self.state
+            .market
             .store
             .end_access(target, None, "disabled", self.state.now())
             .await?;
         let entry = AuditEntry::of(AuditEvent::UserDisabled, Some(auth.0.user)).about(target);
-        self.state.audit(entry.from_ip(client_ip(req))).await;
+        self.state.market.audit(entry.from_ip(client_ip(req))).await;
         Ok(NoContent::Done)
     }
 
@@ -325,11 +330,11 @@ impl AdminApi {
     ) -> Result<NoContent, ApiError> {
         auth.0.require_role(Role::Admin)?;
         let target = UserId::from_uuid(id.0);
-        if !self.state.store.set_disabled(target, false).await? {
+        if !self.state.market.store.set_disabled(target, false).await? {
             return Err(ApiError::not_found("no such user"));
         }
         let entry = AuditEntry::of(AuditEvent::UserEnabled, Some(auth.0.user)).about(target);
-        self.state.audit(entry.from_ip(client_ip(req))).await;
+        self.state.market.audit(entry.from_ip(client_ip(req))).await;
         Ok(NoContent::Done)
     }
 
@@ -347,16 +352,18 @@ impl AdminApi {
     ) -> Result<NoContent, ApiError> {
         auth.0.require_role(Role::Admin)?;
         let target = UserId::from_uuid(id.0);
-        if self.state.store.user_by_id(target).await?.is_none() {
+        if self.state.market.store.user_by_id(target).await?.is_none() {
             return Err(ApiError::not_found("no such user"));
         }
         let (sessions, keys) = self
             .state
+            .market
             .store
             .end_access(target, None, "admin", self.state.now())
             .await?;
         let entry = AuditEntry::of(AuditEvent::SessionsRevoked, Some(auth.0.user)).about(target);
         self.state
+            .market
             .audit(
                 entry
                     .from_ip(client_ip(req))
@@ -378,7 +385,12 @@ impl AdminApi {
         auth: SessionAuth,
     ) -> Result<Json<ReconciliationView>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let reconciliation = self.state.reconciliation().await.map_err(drive_error)?;
+        let reconciliation = self
+            .state
+            .market
+            .reconciliation()
+            .await
+            .map_err(drive_error)?;
         Ok(Json(reconciliation.into()))
     }
 
@@ -406,6 +418,7 @@ impl AdminApi {
             .transpose()?;
         let rows = self
             .state
+            .market
             .store
             .audit_page(user_id.0.map(UserId::from_uuid), before, limit)
             .await?;

@@ -13,9 +13,10 @@ use uuid::Uuid;
 
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::audit::{AuditEntry, AuditEvent, client_ip};
+use crate::client::client_ip;
 use crate::error::ApiError;
-use crate::store::{WithdrawalRow, WithdrawalTxRow};
+use pupero_market::audit::{AuditEntry, AuditEvent};
+use pupero_market::store::{WithdrawalRow, WithdrawalTxRow};
 
 /// Largest list of stuck withdrawals.
 const MAX_STUCK_PAGE: u32 = 200;
@@ -117,6 +118,7 @@ impl AdminWalletApi {
         }
         let stuck = self
             .state
+            .market
             .stuck_withdrawals(usize::try_from(limit).unwrap_or(usize::MAX))
             .await?;
         Ok(Json(StuckWithdrawals {
@@ -142,13 +144,14 @@ impl AdminWalletApi {
         id: Path<Uuid>,
     ) -> Result<Redriven, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let w = self.state.request_redrive(id.0).await?;
+        let w = self.state.market.request_redrive(id.0).await?;
         let tx = match w.tx {
-            Some(tx) => self.state.store.withdrawal_tx(tx).await?,
+            Some(tx) => self.state.market.store.withdrawal_tx(tx).await?,
             None => None,
         };
         let entry = AuditEntry::of(AuditEvent::WithdrawalRedriven, Some(auth.0.user)).about(w.user);
         self.state
+            .market
             .audit(entry.from_ip(client_ip(req)).detail(format!(
                 "withdrawal={} state={}",
                 w.id,
@@ -158,7 +161,7 @@ impl AdminWalletApi {
         Ok(Redriven::Accepted(Json(admin_withdrawal(
             &w,
             tx.as_ref(),
-            self.state.stuck_of(&w),
+            self.state.market.stuck_of(&w),
         ))))
     }
 }

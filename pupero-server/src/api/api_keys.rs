@@ -16,11 +16,14 @@ use uuid::Uuid;
 use super::auth::NoContent;
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::audit::{AuditEntry, AuditEvent, client_ip};
+use crate::client::client_ip;
 use crate::error::{ApiError, codes};
-use crate::security::{api_key_prefix, new_api_key, token_hash};
-use crate::store::{ApiKeyRow, CreateApiKeyRefusal, MAX_ACTIVE_API_KEYS_PER_USER, NewApiKey};
-use crate::two_factor::SecondFactorProof;
+use pupero_market::audit::{AuditEntry, AuditEvent};
+use pupero_market::security::{api_key_prefix, new_api_key, token_hash};
+use pupero_market::store::{
+    ApiKeyRow, CreateApiKeyRefusal, MAX_ACTIVE_API_KEYS_PER_USER, NewApiKey,
+};
+use pupero_market::two_factor::SecondFactorProof;
 
 /// Longest key name, in characters (the column holds 64).
 pub const MAX_API_KEY_NAME_CHARS: usize = 64;
@@ -149,9 +152,11 @@ impl ApiKeysApi {
             Scopes::parse(&body.scopes).map_err(|e| ApiError::validation(e.to_string()))?;
         let state = &self.state;
         state
+            .market
             .verify_password(principal.user, &body.password)
             .await?;
         state
+            .market
             .verify_second_factor(
                 principal.user,
                 SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
@@ -168,16 +173,19 @@ impl ApiKeysApi {
             key_hash: &token_hash(&key),
             scopes,
         };
-        if let Err(CreateApiKeyRefusal::TooMany) = state.store.create_api_key(&new, now).await? {
+        if let Err(CreateApiKeyRefusal::TooMany) =
+            state.market.store.create_api_key(&new, now).await?
+        {
             return Err(ApiError::conflict(
                 codes::API_KEY_LIMIT,
                 format!("at most {MAX_ACTIVE_API_KEYS_PER_USER} API keys in use; revoke one first"),
             ));
         }
-        state.events.notify([principal.user]);
+        state.market.events.notify([principal.user]);
         tracing::info!(user_id = %principal.user, api_key_id = %id, "API key created");
         let names = scope_names(scopes);
         state
+            .market
             .audit(
                 AuditEntry::of(AuditEvent::ApiKeyCreated, Some(principal.user))
                     .from_ip(client_ip(req))
@@ -199,7 +207,12 @@ impl ApiKeysApi {
     #[oai(path = "/api-keys", method = "get", operation_id = "list_api_keys")]
     async fn list(&self, auth: SessionAuth) -> Result<Json<ApiKeyList>, ApiError> {
         let principal = auth.0;
-        let rows = self.state.store.list_api_keys(principal.user).await?;
+        let rows = self
+            .state
+            .market
+            .store
+            .list_api_keys(principal.user)
+            .await?;
         Ok(Json(ApiKeyList {
             items: rows.into_iter().map(info).collect(),
         }))
@@ -222,12 +235,14 @@ impl ApiKeysApi {
         let principal = auth.0;
         let state = &self.state;
         if state
+            .market
             .store
             .revoke_api_key(id.0, principal.user, state.now())
             .await?
         {
             tracing::info!(user_id = %principal.user, api_key_id = %id.0, "API key revoked");
             state
+                .market
                 .audit(
                     AuditEntry::of(AuditEvent::ApiKeyRevoked, Some(principal.user))
                         .from_ip(client_ip(req))
@@ -237,7 +252,12 @@ impl ApiKeysApi {
             return Ok(NoContent::Done);
         }
         // Someone else's key is as absent as one that never existed.
-        if state.store.api_key_exists(id.0, principal.user).await? {
+        if state
+            .market
+            .store
+            .api_key_exists(id.0, principal.user)
+            .await?
+        {
             Ok(NoContent::Done)
         } else {
             Err(ApiError::not_found("no such API key"))

@@ -7,19 +7,22 @@ use std::sync::Arc;
 use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use pupero_core::ledger::{LedgerStore, NewAccount};
 use pupero_core::user::PASSWORD_MAX_BYTES;
-use pupero_core::{AccountId, EmailAddress, Password, Role, UserId, Username};
+use pupero_core::{EmailAddress, Password, UserId, Username};
 use uuid::Uuid;
 
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::audit::{AuditEntry, AuditEvent, client_ip};
+use crate::client::audit_refusal;
+use crate::client::client_addr;
+use crate::client::client_ip;
 use crate::error::{ApiError, codes};
-use crate::ratelimit::{ThrottleKey, audit_refusal, client_addr};
-use crate::security::{new_refresh_token, token_hash};
-use crate::store::{CreateUserRefusal, Rotation};
-use crate::two_factor::SecondFactorProof;
+use pupero_market::accounts::Registration;
+use pupero_market::audit::{AuditEntry, AuditEvent};
+use pupero_market::ratelimit::ThrottleKey;
+use pupero_market::security::{new_refresh_token, token_hash};
+use pupero_market::store::Rotation;
+use pupero_market::two_factor::SecondFactorProof;
 
 /// The auth resource.
 pub struct AuthApi {
@@ -140,89 +143,28 @@ impl AuthApi {
         req: &Request,
         body: Json<RegisterRequest>,
     ) -> Result<RegisterResponse, ApiError> {
-        let username =
-            Username::parse(&body.username).map_err(|e| ApiError::validation(e.to_string()))?;
-        let email = body
-            .email
-            .as_deref()
-            .map(EmailAddress::parse)
-            .transpose()
-            .map_err(|e| ApiError::validation(e.to_string()))?;
-        let password =
-            Password::parse(&body.password).map_err(|e| ApiError::validation(e.to_string()))?;
-        let state = &self.state;
-        // After the cheap checks, before the costly hash and the lookups that say a name is taken.
-        if let Err(refused) = state.limits.check_register_ip(client_addr(req)) {
-            return Err(audit_refusal(
-                state,
-                req,
-                "registration: too many from this address",
-                refused,
-            )
-            .await);
-        }
-        let hash = state
-            .hasher
-            .hash(&password)
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-        let user = UserId::new_v7();
-        // The balance account first: its id derives from the user's, so creating it is
-        // idempotent, and an account without a user is harmless where the reverse is not.
-        let created = state
-            .ledger
-            .create_accounts(&[NewAccount::user_xmr(AccountId::user_xmr(user))])
+        let registration = Registration {
+            username: Username::parse(&body.username)
+                .map_err(|e| ApiError::validation(e.to_string()))?,
+            email: body
+                .email
+                .as_deref()
+                .map(EmailAddress::parse)
+                .transpose()
+                .map_err(|e| ApiError::validation(e.to_string()))?,
+            password: Password::parse(&body.password)
+                .map_err(|e| ApiError::validation(e.to_string()))?,
+        };
+        let username = registration.username.to_string();
+        let user = self
+            .state
+            .market
+            .register(registration, client_addr(req))
             .await?;
-        if let Some(Err(e)) = created.first() {
-            return Err(ApiError::internal(e));
-        }
-        match state
-            .store
-            .create_user(
-                user,
-                &username,
-                email.as_ref(),
-                &hash,
-                Role::User,
-                state.now(),
-            )
-            .await?
-        {
-            Ok(()) => {
-                tracing::info!(user_id = %user, "registered");
-                state
-                    .audit(
-                        AuditEntry::of(AuditEvent::Registered, Some(user)).from_ip(client_ip(req)),
-                    )
-                    .await;
-                if let Some(email) = &email {
-                    state
-                        .send_email_verification_after(user, username.as_str(), email)
-                        .await;
-                }
-                Ok(RegisterResponse::Created(Json(Registered {
-                    user_id: *user.as_uuid(),
-                    username: username.to_string(),
-                })))
-            }
-            Err(CreateUserRefusal::UsernameTaken) => Err(ApiError::conflict(
-                codes::USERNAME_TAKEN,
-                "username is taken",
-            )),
-            Err(CreateUserRefusal::EmailTaken) => {
-                state
-                    .audit(
-                        AuditEntry::of(AuditEvent::EmailTaken, None)
-                            .from_ip(client_ip(req))
-                            .detail("registration"),
-                    )
-                    .await;
-                Err(ApiError::conflict(
-                    codes::EMAIL_TAKEN,
-                    "e-mail address is taken",
-                ))
-            }
-        }
+        Ok(RegisterResponse::Created(Json(Registered {
+            user_id: *user.as_uuid(),
+            username,
+        })))
     }
 
     /// Logs in with username or e-mail and password; starts a session. Public. Attempts per
@@ -236,7 +178,7 @@ impl AuthApi {
         body: Json<LoginRequest>,
     ) -> Result<Json<Tokens>, ApiError> {
         let state = &self.state;
-        if let Err(refused) = state.limits.check_login_ip(client_addr(req)) {
+        if let Err(refused) = state.market.limits.check_login_ip(client_addr(req)) {
             return Err(audit_refusal(
                 state,
                 req,
@@ -253,17 +195,18 @@ impl AuthApi {
         // Before the password check: a locked account (or unknown login) is refused the same
         // way whatever the password, and this attempt counts as a failure until the password
         // proves right. One counter per account, whether it was named by username or e-mail.
-        let user = state.store.user_by_login(&body.login).await?;
+        let user = state.market.store.user_by_login(&body.login).await?;
         let throttle = match &user {
             Some(user) => ThrottleKey::account(user.id),
             None => ThrottleKey::login(&body.login),
         };
-        if let Err(refused) = state.limits.begin_attempt(&throttle).await {
+        if let Err(refused) = state.market.limits.begin_attempt(&throttle).await {
             return Err(
                 audit_refusal(state, req, "login: locked after failed attempts", refused).await,
             );
         }
         let matched = state
+            .market
             .hasher
             .verify(
                 &body.password,
@@ -279,6 +222,7 @@ impl AuthApi {
                 ..AuditEntry::of(AuditEvent::LoginFailed, None)
             };
             state
+                .market
                 .audit(
                     entry
                         .from_ip(client_ip(req))
@@ -287,7 +231,7 @@ impl AuthApi {
                 .await;
             return Err(invalid());
         };
-        state.limits.attempt_succeeded(&throttle).await?;
+        state.market.limits.attempt_succeeded(&throttle).await?;
         if user.disabled {
             return Err(ApiError::forbidden_code(
                 codes::ACCOUNT_DISABLED,
@@ -298,6 +242,7 @@ impl AuthApi {
         // caller the password was right. That is accepted practice (asking everyone for a code
         // would reveal who has 2FA instead); the password alone still opens nothing.
         if let Err(refusal) = state
+            .market
             .check_second_factor(
                 user.id,
                 SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
@@ -310,20 +255,23 @@ impl AuthApi {
                 ..AuditEntry::of(AuditEvent::LoginFailed, None)
             };
             state
+                .market
                 .audit(entry.from_ip(client_ip(req)).detail(refusal.message()))
                 .await;
-            return Err(ApiError::unauthorized(refusal.code(), refusal.message()));
+            return Err(pupero_market::Error::new(refusal.login_kind(), refusal.message()).into());
         }
         let session = Uuid::new_v4();
         let refresh = new_refresh_token();
         let now = state.now();
-        let expires = now.plus_secs(state.settings.refresh_token_ttl_secs);
+        let expires = now.plus_secs(state.settings.market.refresh_token_ttl_secs);
         state
+            .market
             .store
             .create_session(session, user.id, &token_hash(&refresh), now, expires)
             .await?;
         tracing::info!(user_id = %user.id, "login");
         state
+            .market
             .audit(
                 AuditEntry::of(AuditEvent::LoginSucceeded, Some(user.id)).from_ip(client_ip(req)),
             )
@@ -348,10 +296,11 @@ impl AuthApi {
         body: Json<PasswordResetRequest>,
     ) -> Result<Accepted, ApiError> {
         let state = &self.state;
-        if let Err(refused) = state.limits.check_recovery_ip(client_addr(req)) {
+        if let Err(refused) = state.market.limits.check_recovery_ip(client_addr(req)) {
             return Err(audit_refusal(state, req, "password reset: too many", refused).await);
         }
         state
+            .market
             .request_password_reset(&body.login, client_ip(req))
             .await;
         Ok(Accepted::Accepted)
@@ -374,10 +323,11 @@ impl AuthApi {
         body: Json<PasswordResetConfirmation>,
     ) -> Result<NoContent, ApiError> {
         let state = &self.state;
-        if let Err(refused) = state.limits.check_recovery_ip(client_addr(req)) {
+        if let Err(refused) = state.market.limits.check_recovery_ip(client_addr(req)) {
             return Err(audit_refusal(state, req, "password reset: too many", refused).await);
         }
         state
+            .market
             .reset_password_by_mail(
                 &body.token,
                 &body.new_password,
@@ -399,10 +349,13 @@ impl AuthApi {
         body: Json<EmailVerification>,
     ) -> Result<NoContent, ApiError> {
         let state = &self.state;
-        if let Err(refused) = state.limits.check_recovery_ip(client_addr(req)) {
+        if let Err(refused) = state.market.limits.check_recovery_ip(client_addr(req)) {
             return Err(audit_refusal(state, req, "e-mail verification: too many", refused).await);
         }
-        state.verify_email(&body.token, client_ip(req)).await?;
+        state
+            .market
+            .verify_email(&body.token, client_ip(req))
+            .await?;
         Ok(NoContent::Done)
     }
 
@@ -417,6 +370,7 @@ impl AuthApi {
         let state = &self.state;
         let next = new_refresh_token();
         match state
+            .market
             .store
             .rotate_refresh_token(
                 &token_hash(&body.refresh_token),
@@ -429,6 +383,7 @@ impl AuthApi {
             Rotation::Reused => {
                 tracing::warn!("refresh token reused; session revoked");
                 state
+                    .market
                     .audit(
                         AuditEntry::of(AuditEvent::RefreshTokenReused, None)
                             .from_ip(client_ip(req)),
@@ -452,10 +407,12 @@ impl AuthApi {
         let principal = auth.0;
         let session = principal.require_session()?;
         self.state
+            .market
             .store
             .revoke_session(session, "logout", self.state.now())
             .await?;
         self.state
+            .market
             .audit(AuditEntry::of(AuditEvent::LoggedOut, Some(principal.user)))
             .await;
         Ok(NoContent::Done)
@@ -472,10 +429,12 @@ impl AuthApi {
         let principal = auth.0;
         let (sessions, keys) = self
             .state
+            .market
             .store
             .end_access(principal.user, None, "logout_all", self.state.now())
             .await?;
         self.state
+            .market
             .audit(
                 AuditEntry::of(AuditEvent::SessionsRevoked, Some(principal.user))
                     .from_ip(client_ip(req))

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::{Auth, Tag};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::store::{FeedbackCursor, FeedbackRow, MessageRow};
+use pupero_market::store::{FeedbackCursor, FeedbackRow, MessageRow};
 
 /// The chat and feedback resource.
 pub struct ChatApi {
@@ -184,10 +184,12 @@ impl ChatApi {
             .transpose()?;
         let row = self
             .state
+            .market
             .visible_trade(TradeId::from_uuid(id.0), &principal.caller())
             .await?;
         let messages = self
             .state
+            .market
             .store
             .messages(row.trade.id(), after, limit)
             .await?;
@@ -219,11 +221,12 @@ impl ChatApi {
     ) -> Result<MessagePosted, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
-        self.state.limits.check_chat(principal.user)?;
+        self.state.market.limits.check_chat(principal.user)?;
         let text =
             MessageBody::parse(&body.body).map_err(|e| ApiError::validation(e.to_string()))?;
         let (message, row) = self
             .state
+            .market
             .post_message(TradeId::from_uuid(id.0), &principal.caller(), text)
             .await?;
         Ok(MessagePosted::Created(Json(message_view(
@@ -252,6 +255,7 @@ impl ChatApi {
             .map_err(|e| ApiError::validation(e.to_string()))?;
         let (feedback, subject) = self
             .state
+            .market
             .leave_feedback(
                 TradeId::from_uuid(id.0),
                 &principal.caller(),
@@ -292,12 +296,14 @@ impl ChatApi {
             .transpose()?;
         let user = self
             .state
+            .market
             .store
             .user_by_username(&username.0)
             .await?
             .ok_or_else(|| ApiError::not_found("no such user"))?;
         let rows = self
             .state
+            .market
             .store
             .feedback_about(user.id, after, limit)
             .await?;

@@ -1,9 +1,9 @@
 //! The caller's events: a cursor listing and a live Server-Sent Events stream.
 //!
 //! Each user's events are numbered 1, 2, 3... in commit order with no gaps
-//! ([`insert_events_in`](crate::events::insert_events_in)), so a client that keeps the last
+//! ([`insert_events_in`](pupero_market::events::insert_events_in)), so a client that keeps the last
 //! seq it handled resumes exactly after it: by `after` on the listing, by `Last-Event-ID` on
-//! the stream. Events are kept for [`EVENT_RETENTION`](crate::events::EVENT_RETENTION); a
+//! the stream. Events are kept for [`EVENT_RETENTION`](pupero_market::events::EVENT_RETENTION); a
 //! client further behind than that has lost events and must resync from the trade listing.
 
 use std::collections::VecDeque;
@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::{Auth, Tag};
 use crate::app::{AppState, Credential, Principal};
 use crate::error::ApiError;
-use crate::events::{StoredEvent, StreamSlot};
+use pupero_market::events::{StoredEvent, StreamSlot};
 
 /// Events per page when the client does not say.
 pub const DEFAULT_EVENTS_PER_PAGE: u32 = 100;
@@ -124,6 +124,7 @@ impl EventsApi {
         // One more than asked tells whether another page follows.
         let mut events = self
             .state
+            .market
             .store
             .events_after(principal.user, after, limit + 1)
             .await?;
@@ -170,8 +171,8 @@ impl EventsApi {
         // Subscribed before the first read: a commit between the read and the wait still
         // wakes the stream.
         let tail = Tail {
-            wakeups: self.state.events.subscribe(),
-            closing: self.state.events.closing(),
+            wakeups: self.state.market.events.subscribe(),
+            closing: self.state.market.events.closing(),
             state: self.state.clone(),
             principal,
             cursor,
@@ -231,6 +232,7 @@ impl Tail {
             }
             let read = self
                 .state
+                .market
                 .store
                 .events_after(self.principal.user, self.cursor, STREAM_READ_BATCH)
                 .await;
@@ -280,7 +282,7 @@ impl Tail {
     /// Whether the stream's credential still works (a failed check counts as no).
     async fn still_allowed(&mut self) -> bool {
         self.poll_at = Instant::now() + STREAM_POLL_INTERVAL;
-        let store = &self.state.store;
+        let store = &self.state.market.store;
         let user = self.principal.user;
         let allowed = match self.principal.credential {
             Credential::Session(session) => store

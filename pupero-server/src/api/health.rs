@@ -108,9 +108,9 @@ impl AppState {
     }
 
     async fn check_dependencies(&self) -> ReadinessReport {
-        let database = answers("database", self.store.ping());
+        let database = answers("database", self.market.store.ping());
         let wallet = async {
-            match &self.wallet {
+            match &self.market.wallet {
                 Some(wallet) => {
                     answers("wallet", async { wallet.rpc.height().await.map(drop) }).await
                 }
@@ -118,8 +118,8 @@ impl AppState {
             }
         };
         let queue = async {
-            if self.settings.rabbitmq.is_some() {
-                answers("queue", self.queue.ping()).await
+            if self.settings.market.rabbitmq.is_some() {
+                answers("queue", self.market.queue.ping()).await
             } else {
                 true
             }
@@ -130,12 +130,12 @@ impl AppState {
             .filter(|(_, up)| !up)
             .map(|(name, _)| name.to_owned())
             .collect();
-        let worker_lease = if database && self.wallet.is_some() {
-            match self.worker_lease().await {
+        let worker_lease = if database && self.market.wallet.is_some() {
+            match self.market.worker_lease().await {
                 Ok(holder) => holder.map(|h| WorkerLease {
                     holder: h.holder.to_string(),
                     until_ms: h.until.as_unix_ms(),
-                    this_process: h.holder == self.worker_id,
+                    this_process: h.holder == self.market.worker_id,
                 }),
                 Err(e) => {
                     tracing::warn!(error = %crate::error::chain(&e), "reading the worker lease failed");

@@ -147,7 +147,7 @@ async fn check_api_key(req: &Request, key: ApiKey) -> poem::Result<Principal> {
         .data::<Arc<AppState>>()
         .ok_or_else(|| poem::Error::from_status(poem::http::StatusCode::INTERNAL_SERVER_ERROR))?;
     state
-        .authenticate_api_key(&key.key, crate::audit::client_ip(req))
+        .authenticate_api_key(&key.key, crate::client::client_ip(req))
         .await
         .map_err(ApiError::into_poem)
 }

@@ -196,7 +196,7 @@ impl OffersApi {
         wanted.dedup();
         let mut quotes = Vec::with_capacity(wanted.len());
         for currency in wanted {
-            match self.state.prices.quote(currency).await {
+            match self.state.market.prices.quote(currency).await {
                 Ok(Some(quote)) => quotes.push(quote),
                 Ok(None) => {}
                 Err(e) => {
@@ -209,7 +209,7 @@ impl OffersApi {
 
     /// How old a quote may be before margin offers priced on it are hidden.
     fn max_quote_age_secs(&self) -> u64 {
-        self.state.settings.price_max_age_secs
+        self.state.settings.market.price_max_age_secs
     }
 
     /// Available balances of `owners`, for sell offers' listability.
@@ -222,6 +222,7 @@ impl OffersApi {
         for chunk in ids.chunks(pupero_core::limits::MAX_ACCOUNTS_PER_BATCH) {
             by_account.extend(
                 self.state
+                    .market
                     .ledger
                     .lookup_accounts(chunk)
                     .await?
@@ -250,6 +251,7 @@ impl OffersApi {
         principal.require_scope(Scope::Trade)?;
         let offer = self
             .state
+            .market
             .store
             .offer(OfferId::from_uuid(id))
             .await?
@@ -268,6 +270,7 @@ impl OffersApi {
         if next != *previous
             && !self
                 .state
+                .market
                 .store
                 .update_offer(&next, previous.updated_at())
                 .await?
@@ -315,6 +318,7 @@ impl OffersApi {
         let spec = parse(&body)?;
         let state = &self.state;
         let user = state
+            .market
             .store
             .user_by_id(principal.user)
             .await?
@@ -326,6 +330,7 @@ impl OffersApi {
             / 1000;
         let offer = Offer::create(OfferId::new_v7(), principal.user, spec, now);
         if !state
+            .market
             .store
             .insert_offer(&offer, max_open_offers(age_secs))
             .await?
@@ -344,7 +349,12 @@ impl OffersApi {
     async fn mine(&self, auth: Auth) -> Result<Json<Vec<OfferView>>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let offers = self.state.store.open_offers_of(principal.user).await?;
+        let offers = self
+            .state
+            .market
+            .store
+            .open_offers_of(principal.user)
+            .await?;
         Ok(Json(
             offers.iter().map(|o| view(o, None, o.limits())).collect(),
         ))
@@ -359,6 +369,7 @@ impl OffersApi {
     async fn get(&self, id: Path<Uuid>) -> Result<Json<OfferView>, ApiError> {
         let offer = self
             .state
+            .market
             .store
             .offer(OfferId::from_uuid(id.0))
             .await?
@@ -377,7 +388,7 @@ impl OffersApi {
             .copied()
             .unwrap_or(Piconero::ZERO);
         let limits = offer
-            .takeable_limits(maker_available, self.state.settings.fees)
+            .takeable_limits(maker_available, self.state.settings.market.fees)
             .unwrap_or_else(|| offer.limits());
         Ok(Json(view(&offer, effective, limits)))
     }
@@ -525,6 +536,7 @@ impl OffersApi {
         let query = OfferQuery::new(filter, sort, limit.0, after).map_err(invalid)?;
         let candidates = self
             .state
+            .market
             .store
             .market_candidates(filter.side, filter.currency)
             .await?;
@@ -534,7 +546,7 @@ impl OffersApi {
         let page = pupero_core::offer::search(
             &candidates,
             |owner| available.get(&owner).copied().unwrap_or(Piconero::ZERO),
-            self.state.settings.fees,
+            self.state.settings.market.fees,
             &quotes,
             &query,
             self.state.now(),

@@ -13,10 +13,11 @@ use pupero_core::{CurrencyCode, Price, PriceOracle, Quote, Role};
 use super::auth::NoContent;
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::audit::{AuditEntry, AuditEvent, client_ip};
+use crate::client::client_ip;
 use crate::error::ApiError;
-use crate::oracle::OracleError;
-use crate::store::PRICE_SOURCE_ADMIN;
+use pupero_market::audit::{AuditEntry, AuditEvent};
+use pupero_market::oracle::OracleError;
+use pupero_market::store::PRICE_SOURCE_ADMIN;
 
 /// The market resource.
 pub struct PricesApi {
@@ -67,7 +68,10 @@ impl PricesApi {
             currency: quote.currency().to_string(),
             price: quote.price().to_string(),
             observed_at_ms: quote.observed_at().as_unix_ms(),
-            fresh: quote.is_fresh(self.state.now(), self.state.settings.price_max_age_secs),
+            fresh: quote.is_fresh(
+                self.state.now(),
+                self.state.settings.market.price_max_age_secs,
+            ),
         }
     }
 }
@@ -80,6 +84,7 @@ impl PricesApi {
     async fn list(&self) -> Result<Json<MarketPriceList>, ApiError> {
         let quotes = self
             .state
+            .market
             .prices
             .known()
             .await
@@ -95,6 +100,7 @@ impl PricesApi {
         let code = self::currency(&currency.0)?;
         let quote = self
             .state
+            .market
             .prices
             .quote(code)
             .await
@@ -123,10 +129,12 @@ impl PricesApi {
             Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
         let quote = Quote::new(code, price, self.state.now());
         self.state
+            .market
             .store
             .set_market_price(&quote, PRICE_SOURCE_ADMIN)
             .await?;
         self.state
+            .market
             .audit(
                 AuditEntry::of(AuditEvent::PriceSet, Some(auth.0.user))
                     .from_ip(client_ip(req))

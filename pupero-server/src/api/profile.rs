@@ -12,11 +12,13 @@ use pupero_core::{AccountId, EmailAddress, Password, Piconero};
 use super::auth::{Accepted, NoContent};
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::audit::{AuditEntry, AuditEvent, client_ip};
+use crate::client::audit_refusal;
+use crate::client::client_addr;
+use crate::client::client_ip;
 use crate::error::{ApiError, codes};
-use crate::ratelimit::{audit_refusal, client_addr};
-use crate::recovery::PasswordChangeKind;
-use crate::two_factor::SecondFactorProof;
+use pupero_market::audit::{AuditEntry, AuditEvent};
+use pupero_market::recovery::PasswordChangeKind;
+use pupero_market::two_factor::SecondFactorProof;
 
 /// The profile resource.
 pub struct ProfileApi {
@@ -127,17 +129,23 @@ impl ProfileApi {
             .map(EmailAddress::parse)
             .transpose()
             .map_err(|e| ApiError::validation(e.to_string()))?;
-        if let Err(refused) = state.limits.check_email_change(user, client_addr(req)) {
+        if let Err(refused) = state
+            .market
+            .limits
+            .check_email_change(user, client_addr(req))
+        {
             return Err(audit_refusal(state, req, "e-mail change: too many", refused).await);
         }
-        state.verify_password(user, &body.password).await?;
+        state.market.verify_password(user, &body.password).await?;
         state
+            .market
             .verify_second_factor(
                 user,
                 SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
             )
             .await?;
         match state
+            .market
             .store
             .set_email(user, email.as_ref(), state.now())
             .await?
@@ -145,18 +153,21 @@ impl ProfileApi {
             Ok(change) => {
                 if change.changed {
                     state
+                        .market
                         .audit(
                             AuditEntry::of(AuditEvent::EmailChanged, Some(user))
                                 .from_ip(client_ip(req)),
                         )
                         .await;
                     let username = state
+                        .market
                         .store
                         .user_by_id(user)
                         .await?
                         .map(|u| u.username)
                         .unwrap_or_default();
                     state
+                        .market
                         .announce_email_change(
                             user,
                             &username,
@@ -169,6 +180,7 @@ impl ProfileApi {
             }
             Err(_) => {
                 state
+                    .market
                     .audit(
                         AuditEntry::of(AuditEvent::EmailTaken, Some(user))
                             .from_ip(client_ip(req))
@@ -200,11 +212,13 @@ impl ProfileApi {
         let session = auth.0.require_session()?;
         let state = &self.state;
         state
+            .market
             .verify_password(auth.0.user, &body.current_password)
             .await?;
         let password =
             Password::parse(&body.new_password).map_err(|e| ApiError::validation(e.to_string()))?;
         state
+            .market
             .replace_password(
                 auth.0.user,
                 &password,
@@ -233,10 +247,11 @@ impl ProfileApi {
     ) -> Result<Accepted, ApiError> {
         let state = &self.state;
         let user = auth.0.user;
-        if let Err(refused) = state.limits.check_recovery_ip(client_addr(req)) {
+        if let Err(refused) = state.market.limits.check_recovery_ip(client_addr(req)) {
             return Err(audit_refusal(state, req, "e-mail verification: too many", refused).await);
         }
         let row = state
+            .market
             .store
             .user_by_id(user)
             .await?
@@ -256,16 +271,17 @@ impl ProfileApi {
                 "the e-mail address is already verified",
             ));
         }
-        if let Err(wait) = state.limits.check_recovery_mail(user) {
+        if let Err(wait) = state.market.limits.check_recovery_mail(user) {
             return Err(audit_refusal(
                 state,
                 req,
                 "e-mail verification: too many links for this account",
-                ApiError::rate_limited(wait),
+                pupero_market::Error::rate_limited(wait),
             )
             .await);
         }
         state
+            .market
             .send_email_verification(user, &row.username, &email)
             .await?;
         Ok(Accepted::Accepted)
@@ -286,8 +302,12 @@ impl ProfileApi {
     ) -> Result<NoContent, ApiError> {
         auth.0.require_session()?;
         let state = &self.state;
-        state.verify_password(auth.0.user, &body.password).await?;
         state
+            .market
+            .verify_password(auth.0.user, &body.password)
+            .await?;
+        state
+            .market
             .verify_second_factor(
                 auth.0.user,
                 SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
@@ -296,7 +316,7 @@ impl ProfileApi {
         let account_id = AccountId::user_xmr(auth.0.user);
         let mut detail = String::new();
         if body.forfeit_remainder == Some(true)
-            && let Some(account) = state.ledger.account(account_id).await?
+            && let Some(account) = state.market.ledger.account(account_id).await?
         {
             let b = account.balances();
             let remainder = account.available().unwrap_or(Piconero::ZERO);
@@ -304,11 +324,11 @@ impl ProfileApi {
                 && b.credits_pending.is_zero()
                 && let Some(forfeit) = pupero_core::withdrawal::forfeit_plan(auth.0.user, remainder)
             {
-                state.ledger.transfer(forfeit).await?;
+                state.market.ledger.transfer(forfeit).await?;
                 detail = format!("forfeited {} XMR", remainder.to_xmr_string());
             }
         }
-        if let Some(account) = state.ledger.account(account_id).await? {
+        if let Some(account) = state.market.ledger.account(account_id).await? {
             let b = account.balances();
             let empty = account.posted().is_some_and(|p| p.is_zero())
                 && b.debits_pending.is_zero()
@@ -321,8 +341,13 @@ impl ProfileApi {
                 ));
             }
         }
-        state.store.delete_user(auth.0.user, state.now()).await?;
         state
+            .market
+            .store
+            .delete_user(auth.0.user, state.now())
+            .await?;
+        state
+            .market
             .audit(
                 AuditEntry::of(AuditEvent::AccountDeleted, Some(auth.0.user))
                     .from_ip(client_ip(req))
@@ -344,11 +369,12 @@ impl ProfileApi {
     ) -> Result<Json<PublicProfile>, ApiError> {
         let user = self
             .state
+            .market
             .store
             .user_by_username(&username.0)
             .await?
             .ok_or_else(|| ApiError::not_found("no such user"))?;
-        let stats = self.state.profile_stats(user.id).await?;
+        let stats = self.state.market.profile_stats(user.id).await?;
         let feedback = stats.numbers.feedback;
         Ok(Json(PublicProfile {
             username: user.username,

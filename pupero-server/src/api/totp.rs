@@ -12,12 +12,13 @@ use pupero_core::TotpCode;
 use super::auth::NoContent;
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::audit::{AuditEntry, AuditEvent, client_ip};
-use crate::crypto::Purpose;
+use crate::client::client_ip;
 use crate::error::{ApiError, codes};
-use crate::store::{SetupOutcome, UserRow};
-use crate::two_factor::SecondFactorProof;
-use crate::two_factor::{code_step, new_recovery_codes, new_secret, recovery_code_hash};
+use pupero_market::audit::{AuditEntry, AuditEvent};
+use pupero_market::crypto::Purpose;
+use pupero_market::store::{SetupOutcome, UserRow};
+use pupero_market::two_factor::SecondFactorProof;
+use pupero_market::two_factor::{code_step, new_recovery_codes, new_secret, recovery_code_hash};
 
 /// The 2FA resource.
 pub struct TotpApi {
@@ -80,12 +81,17 @@ impl TotpApi {
         let user = auth.0.user;
         let enabled = self
             .state
+            .market
             .store
             .totp(user)
             .await?
             .is_some_and(|row| row.enabled);
         let recovery_codes_left = if enabled {
-            self.state.store.totp_recovery_codes_left(user).await?
+            self.state
+                .market
+                .store
+                .totp_recovery_codes_left(user)
+                .await?
         } else {
             0
         };
@@ -102,14 +108,22 @@ impl TotpApi {
         auth.0.require_session()?;
         let state = &self.state;
         let user = self.user(&auth).await?;
-        if state.store.totp(user.id).await?.is_some_and(|r| r.enabled) {
+        if state
+            .market
+            .store
+            .totp(user.id)
+            .await?
+            .is_some_and(|r| r.enabled)
+        {
             return Err(already_enabled());
         }
         let new = new_secret(&user.username).map_err(|e| ApiError::internal(&e))?;
         let sealed = state
+            .market
             .data_cipher
             .seal(Purpose::TotpSecret, user.id, &new.bytes);
         match state
+            .market
             .store
             .totp_start_setup(user.id, &sealed, state.now())
             .await?
@@ -136,8 +150,8 @@ impl TotpApi {
         auth.0.require_session()?;
         let state = &self.state;
         let user = auth.0.user;
-        state.verify_password(user, &body.password).await?;
-        let Some(row) = state.store.totp(user).await? else {
+        state.market.verify_password(user, &body.password).await?;
+        let Some(row) = state.market.store.totp(user).await? else {
             return Err(ApiError::conflict(
                 codes::TOTP_NOT_ENABLED,
                 "start 2FA setup first",
@@ -149,6 +163,7 @@ impl TotpApi {
         let invalid = || ApiError::forbidden_code(codes::INVALID_TOTP, "wrong or expired 2FA code");
         let code = TotpCode::parse(&body.code).map_err(|_| invalid())?;
         let secret = state
+            .market
             .data_cipher
             .open(Purpose::TotpSecret, user, &row.secret_enc)
             .map_err(|e| ApiError::internal(&e))?;
@@ -165,6 +180,7 @@ impl TotpApi {
         // Enabled only if the secret is still the one the code was checked against: a setup
         // started in between replaced it.
         if !state
+            .market
             .store
             .totp_enable(user, &row.secret_enc, step, &hashes, state.now())
             .await?
@@ -175,10 +191,12 @@ impl TotpApi {
         // Sessions opened without the second factor end; this one goes on.
         let session = auth.0.require_session()?;
         state
+            .market
             .store
             .revoke_sessions(user, Some(session), "2fa_changed", state.now())
             .await?;
         state
+            .market
             .audit(AuditEntry::of(AuditEvent::TotpEnabled, Some(user)).from_ip(client_ip(req)))
             .await;
         Ok(Json(RecoveryCodes { recovery_codes }))
@@ -197,25 +215,37 @@ impl TotpApi {
         auth.0.require_session()?;
         let state = &self.state;
         let user = self.user(&auth).await?;
-        if !state.store.totp(user.id).await?.is_some_and(|r| r.enabled) {
+        if !state
+            .market
+            .store
+            .totp(user.id)
+            .await?
+            .is_some_and(|r| r.enabled)
+        {
             return Err(ApiError::conflict(codes::TOTP_NOT_ENABLED, "2FA is off"));
         }
-        state.verify_password(user.id, &body.password).await?;
         state
+            .market
+            .verify_password(user.id, &body.password)
+            .await?;
+        state
+            .market
             .verify_second_factor(
                 user.id,
                 SecondFactorProof::new(body.code.as_deref(), body.recovery_code.as_deref()),
             )
             .await?;
-        state.store.totp_disable(user.id).await?;
+        state.market.store.totp_disable(user.id).await?;
         // Whoever else held a session got in under the old rules; they log in again.
         let session = auth.0.require_session()?;
         state
+            .market
             .store
             .revoke_sessions(user.id, Some(session), "2fa_changed", state.now())
             .await?;
         tracing::info!(user_id = %user.id, "2FA disabled");
         state
+            .market
             .audit(AuditEntry::of(AuditEvent::TotpDisabled, Some(user.id)).from_ip(client_ip(req)))
             .await;
         Ok(NoContent::Done)
@@ -225,6 +255,7 @@ impl TotpApi {
 impl TotpApi {
     async fn user(&self, auth: &SessionAuth) -> Result<UserRow, ApiError> {
         self.state
+            .market
             .store
             .user_by_id(auth.0.user)
             .await?

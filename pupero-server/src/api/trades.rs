@@ -20,9 +20,9 @@ use uuid::Uuid;
 use super::{Auth, SessionAuth, Tag};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::store::{MAX_TRADES_PER_PAGE, TradeCursor, TradeRow};
-use crate::trades::{AcceptedPrice, Actor, IdempotencyKey, MAX_DISPUTE_REASON_CHARS, Step};
-use crate::two_factor::SecondFactorProof;
+use pupero_market::store::{MAX_TRADES_PER_PAGE, TradeCursor, TradeRow};
+use pupero_market::trades::{AcceptedPrice, Actor, IdempotencyKey, MAX_DISPUTE_REASON_CHARS, Step};
+use pupero_market::two_factor::SecondFactorProof;
 
 /// Trades per page when the client does not say.
 const DEFAULT_TRADES_PER_PAGE: u32 = 20;
@@ -238,7 +238,7 @@ fn view(row: &TradeRow, viewer: &Caller, now: pupero_core::Timestamp) -> TradeVi
 }
 
 fn key(header: Option<String>) -> Result<Option<IdempotencyKey>, ApiError> {
-    header.as_deref().map(IdempotencyKey::parse).transpose()
+    Ok(header.as_deref().map(IdempotencyKey::parse).transpose()?)
 }
 
 fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
@@ -290,6 +290,7 @@ impl TradesApi {
         let key = key(idempotency_key)?;
         let row = self
             .state
+            .market
             .step_trade(
                 TradeId::from_uuid(id),
                 Actor::Caller(caller, proof),
@@ -323,6 +324,7 @@ impl TradesApi {
             Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
         let (row, created) = self
             .state
+            .market
             .open_trade(
                 &caller,
                 OfferId::from_uuid(body.offer_id),
@@ -364,6 +366,7 @@ impl TradesApi {
         let limit = page_limit(limit.0)?;
         let rows = self
             .state
+            .market
             .store
             .trades_of(principal.user, &states, parse_cursor(cursor.0)?, limit)
             .await?;
@@ -387,6 +390,7 @@ impl TradesApi {
         let caller = principal.caller();
         let row = self
             .state
+            .market
             .visible_trade(TradeId::from_uuid(id.0), &caller)
             .await?;
         Ok(Json(view(&row, &caller, self.state.now())))
@@ -554,7 +558,7 @@ impl TradesApi {
                 ));
             }
         };
-        let note = crate::trades::parse_note(&body.note)?;
+        let note = pupero_market::trades::parse_note(&body.note)?;
         let step = Step {
             action: TradeAction::Resolve {
                 by_moderator: caller.user(),
@@ -568,12 +572,13 @@ impl TradesApi {
             .step(&caller, id.0, step, proof, idempotency_key.0)
             .await?;
         self.state
+            .market
             .audit(
-                crate::audit::AuditEntry::of(
-                    crate::audit::AuditEvent::DisputeResolved,
+                pupero_market::audit::AuditEntry::of(
+                    pupero_market::audit::AuditEvent::DisputeResolved,
                     Some(caller.user()),
                 )
-                .from_ip(crate::audit::client_ip(req))
+                .from_ip(crate::client::client_ip(req))
                 .detail(format!("trade {} {}: {note}", id.0, outcome.as_str())),
             )
             .await;
@@ -599,6 +604,7 @@ impl TradesApi {
         let limit = page_limit(limit.0)?;
         let rows = self
             .state
+            .market
             .store
             .trades_in(&[TradeState::Disputed], parse_cursor(cursor.0)?, limit)
             .await?;
@@ -622,6 +628,7 @@ impl TradesApi {
         let id = AccountId::platform_fees();
         let account = self
             .state
+            .market
             .ledger
             .account(id)
             .await?

@@ -15,11 +15,12 @@ use qrcode::render::svg;
 use super::{Auth, Tag};
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::store::{
+use poem_openapi::ApiResponse;
+use pupero_market::Error as MarketError;
+use pupero_market::store::{
     DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_WITHDRAWALS_PER_PAGE, WithdrawalRow, WithdrawalTxRow,
 };
-use crate::trades::IdempotencyKey;
-use poem_openapi::ApiResponse;
+use pupero_market::trades::IdempotencyKey;
 use uuid::Uuid;
 
 /// Deposits per page when the client does not say.
@@ -180,7 +181,7 @@ pub enum WithdrawalCreated {
 impl WalletApi {
     async fn withdrawal_view(&self, row: &WithdrawalRow) -> Result<WithdrawalView, ApiError> {
         let tx = match row.tx {
-            Some(id) => self.state.store.withdrawal_tx(id).await?,
+            Some(id) => self.state.market.store.withdrawal_tx(id).await?,
             None => None,
         };
         Ok(withdrawal_view(row, tx))
@@ -256,13 +257,13 @@ impl WalletApi {
     async fn deposit_address(&self, auth: Auth) -> Result<Json<DepositAddress>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let row = self.state.deposit_address(principal.user).await?;
+        let row = self.state.market.deposit_address(principal.user).await?;
         let uri = format!("monero:{}", row.address);
         Ok(Json(DepositAddress {
             qr_svg: qr_svg(&uri)?,
             uri,
             address: row.address,
-            confirmations_required: self.state.settings.deposits.confirmations(),
+            confirmations_required: self.state.settings.market.deposits.confirmations(),
         }))
     }
 
@@ -286,17 +287,18 @@ impl WalletApi {
         let key = idempotency_key
             .0
             .as_deref()
-            .ok_or_else(|| ApiError::validation("a withdrawal needs an Idempotency-Key header"))
+            .ok_or_else(|| MarketError::validation("a withdrawal needs an Idempotency-Key header"))
             .and_then(IdempotencyKey::parse)?;
         let (row, created) = self
             .state
+            .market
             .request_withdrawal(
                 &caller,
                 &key,
                 &body.address,
                 &body.amount,
                 body.password.as_deref(),
-                crate::two_factor::SecondFactorProof::new(
+                pupero_market::two_factor::SecondFactorProof::new(
                     body.totp_code.as_deref(),
                     body.recovery_code.as_deref(),
                 ),
@@ -343,8 +345,8 @@ impl WalletApi {
             })
             .transpose()?;
         let state = &self.state;
-        let quote = state.withdrawal_fee_quote().await?;
-        let available = state.available_balance(principal.user).await?;
+        let quote = state.market.withdrawal_fee_quote().await?;
+        let available = state.market.available_balance(principal.user).await?;
         let total = asked.map(|asked| match asked {
             WithdrawalAmount::Exactly(amount) => amount.checked_add(quote.reserve()).ok(),
             WithdrawalAmount::Everything => Some(available),
@@ -382,6 +384,7 @@ impl WalletApi {
         principal.require_scope(Scope::Read)?;
         let row = self
             .state
+            .market
             .store
             .withdrawal(id.0)
             .await?
@@ -428,6 +431,7 @@ impl WalletApi {
         };
         let rows = self
             .state
+            .market
             .store
             .withdrawals_of(principal.user, before, limit)
             .await?;
@@ -437,7 +441,7 @@ impl WalletApi {
             .filter(|_| full)
             .map(|r| format!("{}.{}", r.requested_at.as_unix_ms(), r.id));
         let tx_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.tx).collect();
-        let txs = self.state.store.withdrawal_txs(&tx_ids).await?;
+        let txs = self.state.market.store.withdrawal_txs(&tx_ids).await?;
         let items = rows
             .iter()
             .map(|row| {
@@ -477,10 +481,11 @@ impl WalletApi {
         };
         let rows = self
             .state
+            .market
             .store
             .deposits_of(principal.user, parse_cursor(cursor.0)?, limit)
             .await?;
-        let required = self.state.settings.deposits.confirmations();
+        let required = self.state.settings.market.deposits.confirmations();
         let full = rows.len() == usize::try_from(limit).unwrap_or(usize::MAX);
         let next_cursor = rows
             .last()

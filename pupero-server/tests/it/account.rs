@@ -15,7 +15,12 @@ async fn deposit(app: &TestApp, user: uuid::Uuid, xmr: &str) {
         code: AccountCode::HotWallet,
         flags: AccountFlags::NONE,
     };
-    app.state.ledger.create_account(account).await.unwrap();
+    app.state
+        .market
+        .ledger
+        .create_account(account)
+        .await
+        .unwrap();
     let transfer = NewTransfer::xmr(
         TransferId::new_v7(),
         TransferOp::Single {
@@ -25,7 +30,7 @@ async fn deposit(app: &TestApp, user: uuid::Uuid, xmr: &str) {
         },
         TransferCode::Deposit,
     );
-    app.state.ledger.transfer(transfer).await.unwrap();
+    app.state.market.ledger.transfer(transfer).await.unwrap();
 }
 
 app_test!(new_user_has_an_empty_balance, |app| {

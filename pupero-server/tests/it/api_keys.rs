@@ -13,7 +13,7 @@ fn bot(app: &TestApp, key: &str) -> Client {
 
 /// A connection to the test's database, to see what is stored.
 async fn db(app: &TestApp) -> sqlx::AnyPool {
-    pupero_ledger::open_pool(&app.state.settings.database_url, 1)
+    pupero_ledger::open_pool(&app.state.settings.market.database_url, 1)
         .await
         .unwrap()
         .1
@@ -149,7 +149,7 @@ app_test!(the_secret_is_shown_once_and_stored_hashed, |app| {
         .unwrap();
     assert_eq!(rows.len(), 1);
     let hash: String = rows[0].try_get(0).unwrap();
-    assert_eq!(hash, pupero_server::security::token_hash(&created.key));
+    assert_eq!(hash, pupero_market::security::token_hash(&created.key));
     assert_eq!(hash.len(), 64);
     for column in 0..4 {
         let value: String = rows[0].try_get(column).unwrap();
@@ -166,6 +166,7 @@ app_test!(the_secret_is_shown_once_and_stored_hashed, |app| {
     client.revoke_api_key(created.id).await.unwrap();
     let events: Vec<String> = app
         .state
+        .market
         .store
         .audit_page(Some(pupero_core::UserId::from_uuid(user)), None, 50)
         .await
@@ -319,7 +320,7 @@ app_test!(creation_is_validated_and_bounded, |app| {
     }
 
     // At most 20 keys in use; revoking one makes room.
-    let limit = usize::try_from(pupero_server::store::MAX_ACTIVE_API_KEYS_PER_USER).unwrap();
+    let limit = usize::try_from(pupero_market::store::MAX_ACTIVE_API_KEYS_PER_USER).unwrap();
     let mut last = None;
     for i in 1..limit {
         last = Some(

@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use pupero_core::{Timestamp, UserId};
-use pupero_server::security::TokenSigner;
+use pupero_server::tokens::TokenSigner;
 
 use crate::support::{TestApp, app_test};
 
@@ -123,7 +123,7 @@ app_test!(forged_and_stale_tokens_are_refused, |app| {
     assert_eq!(client.me().await.unwrap().username, "mallory");
 });
 
-fn claims_json(claims: &pupero_server::security::AccessClaims) -> serde_json::Value {
+fn claims_json(claims: &pupero_server::tokens::AccessClaims) -> serde_json::Value {
     serde_json::to_value(claims).unwrap()
 }
 

@@ -350,8 +350,9 @@ app_test!(bad_messages_are_refused, |app| {
 app_test_with!(
     chat_posts_are_rate_limited,
     |settings: &mut pupero_server::Settings| {
-        settings.rate_limits = crate::support::generous_limits();
-        settings.rate_limits.chat_per_user = pupero_server::ratelimit::RateQuota::new(3, 3_600);
+        settings.market.rate_limits = crate::support::generous_limits();
+        settings.market.rate_limits.chat_per_user =
+            pupero_market::ratelimit::RateQuota::new(3, 3_600);
     },
     |app, _clock| {
         let m = market(app).await;

@@ -281,7 +281,7 @@ async fn an_event_stream_outlives_the_idle_and_header_bounds() {
             Ok(other) => panic!("the stream ended: {other:?}"),
         }
     }
-    pupero_server::admin_cli::credit_dev(&app.state, "alice", "1")
+    pupero_market::operator::credit_dev(&app.state.market, "alice", "1")
         .await
         .unwrap();
     while !text.contains("event: balance_changed") {

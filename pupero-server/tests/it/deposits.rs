@@ -45,7 +45,7 @@ async fn scan_until(
     check: impl Fn(&pupero_sdk::Deposit) -> bool,
 ) -> pupero_sdk::Deposit {
     for _ in 0..60 {
-        app.state.scan_deposits().await.expect("scan");
+        app.state.market.scan_deposits().await.expect("scan");
         let page = client.deposits(None, None).await.expect("deposits");
         if let Some(d) = page.items.iter().find(|d| d.txid == txid)
             && check(d)
@@ -116,7 +116,7 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
 
         // Scanned again and again, and with more blocks: still credited once.
         for _ in 0..3 {
-            app.state.scan_deposits().await.expect("scan");
+            app.state.market.scan_deposits().await.expect("scan");
         }
         net.mine(2).await;
         scan_until(&app, &alice, &txid, |d| {
@@ -163,6 +163,7 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
         assert!(bob.deposits(None, None).await.unwrap().items.is_empty());
         assert_eq!(bob.balance().await.unwrap().available, Piconero::ZERO);
         app.state
+            .market
             .ledger
             .check_invariants()
             .await
@@ -225,7 +226,7 @@ async fn a_deposit_reorganised_away_is_never_credited() {
         let gone = scan_until(&app, &carol, &txid, |d| d.state == "gone").await;
         assert_eq!(gone.confirmations, 0);
         for _ in 0..2 {
-            app.state.scan_deposits().await.expect("scan");
+            app.state.market.scan_deposits().await.expect("scan");
         }
         let page = carol.deposits(None, None).await.expect("deposits");
         assert_eq!(page.items.len(), 1);

@@ -142,7 +142,7 @@ app_test!(a_trade_tells_both_parties_each_step_in_order, |app| {
     }
 
     // The dev faucet's credit is a balance change too, committed with the credit.
-    pupero_server::admin_cli::credit_dev(&app.state, "buyer", "1")
+    pupero_market::operator::credit_dev(&app.state.market, "buyer", "1")
         .await
         .unwrap();
     let page = m.buyer.events(9, None).await.unwrap();
@@ -358,7 +358,7 @@ app_test!(a_user_may_hold_only_so_many_streams, |app| {
     // A second session of Alice's, to end one of her streams from the server's side.
     let other_session = app.new_client();
     other_session.login("alice", PASSWORD).await.unwrap();
-    let per_user = usize::try_from(pupero_server::events::MAX_STREAMS_PER_USER).unwrap();
+    let per_user = usize::try_from(pupero_market::events::MAX_STREAMS_PER_USER).unwrap();
     let mut streams = Vec::new();
     for _ in 1..per_user {
         streams.push(alice.event_stream(0).await.unwrap());
@@ -374,7 +374,7 @@ app_test!(a_user_may_hold_only_so_many_streams, |app| {
     // A stream that ends gives its slot back: the other session logs out, and its stream ends
     // at the next event instead of delivering it.
     other_session.logout().await.unwrap();
-    pupero_server::admin_cli::credit_dev(&app.state, "alice", "1")
+    pupero_market::operator::credit_dev(&app.state.market, "alice", "1")
         .await
         .unwrap();
     for stream in &mut streams {
@@ -412,8 +412,8 @@ app_test!(
         // state's. Their transactions interleave; each user's numbering must still follow commit
         // order without gaps.
         let second = AppState::open_with_clock(
-            pupero_server::Settings::for_database(app.state.settings.database_url.clone()),
-            app.state.clock.clone(),
+            pupero_server::Settings::for_database(app.state.settings.market.database_url.clone()),
+            app.state.market.clock.clone(),
         )
         .await
         .unwrap();
@@ -439,11 +439,12 @@ app_test!(
                     );
                     let price = pupero_core::Price::parse("150").unwrap();
                     let (row, _) = second
+                        .market
                         .open_trade(
                             &taker,
                             offer,
                             amount,
-                            pupero_server::trades::AcceptedPrice(price),
+                            pupero_market::trades::AcceptedPrice(price),
                             None,
                         )
                         .await
@@ -484,9 +485,9 @@ app_test!(
         assert_eq!(all_events(&m.seller).await.len(), 4);
 
         // Just inside retention nothing goes.
-        let retention_secs = pupero_server::events::EVENT_RETENTION.as_secs();
+        let retention_secs = pupero_market::events::EVENT_RETENTION.as_secs();
         clock.advance_secs(retention_secs - 1);
-        assert_eq!(app.state.prune_events().await.unwrap(), 0);
+        assert_eq!(app.state.market.prune_events().await.unwrap(), 0);
 
         clock.advance_secs(2);
         // Sessions have expired meanwhile: log in again.
@@ -494,11 +495,11 @@ app_test!(
         m.buyer.login("buyer", PASSWORD).await.unwrap();
         let later = open(&m.buyer, m.offer, "1").await;
         assert_eq!(
-            app.state.prune_events().await.unwrap(),
+            app.state.market.prune_events().await.unwrap(),
             8,
             "both parties' old events"
         );
-        assert_eq!(app.state.prune_events().await.unwrap(), 0);
+        assert_eq!(app.state.market.prune_events().await.unwrap(), 0);
         for client in [&m.seller, &m.buyer] {
             let events = all_events(client).await;
             assert_eq!(seqs(&events), [5, 6], "numbers are never reused");

@@ -46,7 +46,7 @@ app_test_with!(
     readyz_names_the_queue_when_rabbitmq_is_unreachable,
     |settings| {
         // Nothing listens on port 1: the connection is refused at once.
-        settings.rabbitmq = Some(RabbitSettings {
+        settings.market.rabbitmq = Some(RabbitSettings {
             url: Secret::new("amqp://guest:guest@127.0.0.1:1/%2f".to_owned()),
             queue: "pupero.test.unreachable".to_owned(),
         });
@@ -89,7 +89,11 @@ async fn readyz_names_the_wallet_when_its_rpc_is_down_and_the_lease_holder() {
             assert!(Instant::now() < deadline, "no lease named: {body}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
-        assert_eq!(lease["holder"], app.state.worker_id.to_string(), "{lease}");
+        assert_eq!(
+            lease["holder"],
+            app.state.market.worker_id.to_string(),
+            "{lease}"
+        );
         assert_eq!(lease["this_process"], true, "{lease}");
 
         // The wallet RPC server dies: 503, naming it; liveness is unaffected.

@@ -230,7 +230,13 @@ app_test!(hidden_characters_are_refused_in_every_text_field, |app| {
 /// No row of the users table holds a name or address with a refused character (a register
 /// refused above left nothing behind).
 async fn assert_written_text_is_clean(app: &TestApp) {
-    let admin = app.state.store.list_users(None, None, 200).await.unwrap();
+    let admin = app
+        .state
+        .market
+        .store
+        .list_users(None, None, 200)
+        .await
+        .unwrap();
     for user in admin {
         assert!(
             pupero_core::Username::parse(&user.username).is_ok(),

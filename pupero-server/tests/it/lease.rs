@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use pupero_market::lease::TAKEOVER_MARGIN;
 use pupero_server::AppState;
 use pupero_server::config::DEFAULT_WORKER_LEASE_SECS;
-use pupero_server::lease::TAKEOVER_MARGIN;
 
 use pupero_ledger::testing::Backend;
 
@@ -15,7 +15,8 @@ use crate::support::{TestApp, app_test_with, manual_clock, spawn_app_with};
 
 /// Another process on `app`'s database, reading time from `clock`.
 async fn another_process(app: &TestApp, clock: &Arc<pupero_core::ManualClock>) -> Arc<AppState> {
-    let settings = pupero_server::Settings::for_database(app.state.settings.database_url.clone());
+    let settings =
+        pupero_server::Settings::for_database(app.state.settings.market.database_url.clone());
     AppState::open_with_clock(settings, clock.clone())
         .await
         .expect("open the second process")
@@ -30,55 +31,60 @@ app_test_with!(
         assert!(lease <= 30, "a crashed worker is taken over within 30 s");
         let first = &app.state;
         let second = another_process(app, clock).await;
-        assert!(first.take_worker_lease().await.unwrap());
+        assert!(first.market.take_worker_lease().await.unwrap());
         let renewed = clock.now();
 
         // The standby waits, and knows whom for and until when.
-        assert!(!second.take_worker_lease().await.unwrap());
-        let holder = second.lease.waiting_for().expect("waiting");
-        assert_eq!(holder.holder, first.worker_id);
+        assert!(!second.market.take_worker_lease().await.unwrap());
+        let holder = second.market.lease.waiting_for().expect("waiting");
+        assert_eq!(holder.holder, first.market.worker_id);
         assert_eq!(holder.until, renewed.plus_secs(lease));
         assert_eq!(
-            second.worker_lease().await.unwrap().map(|h| h.holder),
-            Some(first.worker_id)
+            second
+                .market
+                .worker_lease()
+                .await
+                .unwrap()
+                .map(|h| h.holder),
+            Some(first.market.worker_id)
         );
         // Its worker loop looks again right when the lease runs out, not at its next tick.
         assert_eq!(
-            second.lease_wait(Duration::from_secs(3600)),
+            second.market.lease_wait(Duration::from_secs(3600)),
             Duration::from_secs(lease) + TAKEOVER_MARGIN
         );
 
         // The holder dies (it renews no more). A millisecond short of one lease, still out.
         clock.set(renewed.plus_ms(lease * 1000 - 1));
-        assert!(!second.take_worker_lease().await.unwrap());
+        assert!(!second.market.take_worker_lease().await.unwrap());
         assert_eq!(
-            second.lease_wait(Duration::from_secs(3600)),
+            second.market.lease_wait(Duration::from_secs(3600)),
             Duration::from_millis(1) + TAKEOVER_MARGIN
         );
         // One lease after its last renewal, in.
         clock.set(renewed.plus_secs(lease));
-        assert!(second.take_worker_lease().await.unwrap());
-        assert_eq!(second.lease.waiting_for(), None);
-        assert!(second.lease.believed_held());
+        assert!(second.market.take_worker_lease().await.unwrap());
+        assert_eq!(second.market.lease.waiting_for(), None);
+        assert!(second.market.lease.believed_held());
 
         // The first process, had it only stalled, finds the lease gone and waits in turn.
-        assert!(!first.take_worker_lease().await.unwrap());
-        assert!(!first.lease.believed_held());
+        assert!(!first.market.take_worker_lease().await.unwrap());
+        assert!(!first.market.lease.believed_held());
         assert_eq!(
-            first.lease.waiting_for().map(|h| h.holder),
-            Some(second.worker_id)
+            first.market.lease.waiting_for().map(|h| h.holder),
+            Some(second.market.worker_id)
         );
 
         // A holder renewing keeps it for good: a lease after the takeover, renewed meanwhile.
         clock.advance_secs(lease - 1);
-        assert!(second.take_worker_lease().await.unwrap());
+        assert!(second.market.take_worker_lease().await.unwrap());
         clock.advance_secs(lease - 1);
-        assert!(!first.take_worker_lease().await.unwrap());
+        assert!(!first.market.take_worker_lease().await.unwrap());
 
         // A clean stop gives it back: the standby takes it at once, the clock unmoved.
-        second.release_worker_lease().await;
-        assert_eq!(first.worker_lease().await.unwrap(), None);
-        assert!(first.take_worker_lease().await.unwrap());
+        second.market.release_worker_lease().await;
+        assert_eq!(first.market.worker_lease().await.unwrap(), None);
+        assert!(first.market.take_worker_lease().await.unwrap());
     }
 );
 
@@ -93,12 +99,12 @@ async fn a_stopping_server_gives_the_lease_back() {
             continue;
         };
         // As its worker would on its first pass (this server has no wallet: no pass runs).
-        assert!(app.state.take_worker_lease().await.unwrap());
+        assert!(app.state.market.take_worker_lease().await.unwrap());
         let standby = another_process(&app, &clock).await;
-        assert!(!standby.take_worker_lease().await.unwrap());
+        assert!(!standby.market.take_worker_lease().await.unwrap());
         let db = app.stop_keeping_db().await;
         assert!(
-            standby.take_worker_lease().await.unwrap(),
+            standby.market.take_worker_lease().await.unwrap(),
             "the lease was given back"
         );
         drop(standby);

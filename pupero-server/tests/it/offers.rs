@@ -368,6 +368,7 @@ app_test!(a_market_larger_than_a_ledger_batch_is_listed, |app| {
             app.state.now(),
         );
         app.state
+            .market
             .store
             .insert_offer(&offer, u32::MAX)
             .await

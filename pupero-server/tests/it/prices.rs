@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use pupero_core::{Clock as _, Role};
 use pupero_ledger::testing::Backend;
-use pupero_server::oracle::PRICE_CACHE_TTL_SECS;
+use pupero_market::oracle::PRICE_CACHE_TTL_SECS;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use crate::support::{app_test, manual_clock, spawn_app_with};
@@ -168,9 +168,9 @@ async fn http_source(backend: Backend) {
     let Some(app) = spawn_app_with(
         backend,
         move |settings| {
-            settings.price_url = Some(url);
-            settings.price_field = Some("/monero/{currency_lower}".to_owned());
-            settings.price_max_age_secs = MAX_AGE_SECS;
+            settings.market.price_url = Some(url);
+            settings.market.price_field = Some("/monero/{currency_lower}".to_owned());
+            settings.market.price_max_age_secs = MAX_AGE_SECS;
         },
         clock.clone(),
     )

@@ -96,7 +96,12 @@ app_test!(
             code: AccountCode::HotWallet,
             flags: AccountFlags::NONE,
         };
-        app.state.ledger.create_account(account).await.unwrap();
+        app.state
+            .market
+            .ledger
+            .create_account(account)
+            .await
+            .unwrap();
         let user_account = AccountId::user_xmr(UserId::from_uuid(ivan_id));
         let deposit = NewTransfer::xmr(
             TransferId::new_v7(),
@@ -107,7 +112,7 @@ app_test!(
             },
             TransferCode::Deposit,
         );
-        app.state.ledger.transfer(deposit).await.unwrap();
+        app.state.market.ledger.transfer(deposit).await.unwrap();
 
         assert_eq!(
             ivan.delete_account("wrong password!", None)
@@ -133,7 +138,7 @@ app_test!(
             },
             TransferCode::Adjustment,
         );
-        app.state.ledger.transfer(back).await.unwrap();
+        app.state.market.ledger.transfer(back).await.unwrap();
         ivan.delete_account(PASSWORD, None).await.unwrap();
         assert!(app.new_client().login("ivan", PASSWORD).await.is_err());
         assert_eq!(
@@ -164,6 +169,7 @@ app_test!(a_remainder_too_small_to_withdraw_can_be_given_up, |app| {
     assert_eq!(e.code(), Some("ACCOUNT_HAS_FUNDS"));
     let fees_before = app
         .state
+        .market
         .ledger
         .account(AccountId::platform_fees())
         .await
@@ -174,6 +180,7 @@ app_test!(a_remainder_too_small_to_withdraw_can_be_given_up, |app| {
     dust.close_account(PASSWORD, None, true).await.unwrap();
     let fees_after = app
         .state
+        .market
         .ledger
         .account(AccountId::platform_fees())
         .await
@@ -191,5 +198,5 @@ app_test!(a_remainder_too_small_to_withdraw_can_be_given_up, |app| {
     app.fund(rich_id, "0.0102").await;
     let e = rich.close_account(PASSWORD, None, true).await.unwrap_err();
     assert_eq!(e.code(), Some("ACCOUNT_HAS_FUNDS"), "enough to withdraw");
-    app.state.ledger.check_invariants().await.unwrap();
+    app.state.market.ledger.check_invariants().await.unwrap();
 });

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use pupero_server::ratelimit::{RateQuota, ThrottleKey};
+use pupero_market::ratelimit::{RateQuota, ThrottleKey};
 use pupero_server::{AppState, Settings};
 
 use crate::support::{PASSWORD, TestApp, app_test_with};
@@ -16,22 +16,22 @@ const OTHER_ADDRESS: [u8; 4] = [127, 0, 0, 2];
 
 /// Lockout tests: an address limit out of the way.
 fn lockout_only(settings: &mut Settings) {
-    settings.rate_limits.login_per_address = RateQuota::new(1000, 1);
+    settings.market.rate_limits.login_per_address = RateQuota::new(1000, 1);
 }
 
 /// Three logins per address, then one a minute.
 fn tight_login(settings: &mut Settings) {
-    settings.rate_limits.login_per_address = RateQuota::new(3, 60);
+    settings.market.rate_limits.login_per_address = RateQuota::new(3, 60);
 }
 
 /// Two registrations per address, then one an hour.
 fn tight_register(settings: &mut Settings) {
-    settings.rate_limits.register_per_address = RateQuota::new(2, 3600);
+    settings.market.rate_limits.register_per_address = RateQuota::new(2, 3600);
 }
 
 /// Two second-factor codes per user, then one a minute.
 fn tight_second_factor(settings: &mut Settings) {
-    settings.rate_limits.second_factor_per_user = RateQuota::new(2, 60);
+    settings.market.rate_limits.second_factor_per_user = RateQuota::new(2, 60);
 }
 
 /// What a client sees of a failed call: status, code and `Retry-After` in seconds.
@@ -100,6 +100,7 @@ async fn raw_login(
 
 async fn rate_limited_audits(app: &TestApp) -> Vec<String> {
     app.state
+        .market
         .store
         .audit_page(None, None, 100)
         .await
@@ -214,15 +215,20 @@ app_test_with!(
             client.login("victim", WRONG).await.unwrap_err();
         }
         // Another process on the same database: fresh in-memory limiters, the same lockout.
-        let mut settings = Settings::for_database(app.state.settings.database_url.clone());
+        let mut settings = Settings::for_database(app.state.settings.market.database_url.clone());
         lockout_only(&mut settings);
         let other = AppState::open_with_clock(settings, clock.clone())
             .await
             .unwrap();
-        let refusal = other.limits.begin_attempt(&account).await.unwrap_err();
+        let refusal = other
+            .market
+            .limits
+            .begin_attempt(&account)
+            .await
+            .unwrap_err();
         assert_eq!(refusal.code(), "RATE_LIMITED");
         clock.advance_secs(60);
-        other.limits.begin_attempt(&account).await.unwrap();
+        other.market.limits.begin_attempt(&account).await.unwrap();
         // That attempt counted as the sixth failure, seen by the first process too.
         assert_eq!(
             seen(&client.login("victim", PASSWORD).await.unwrap_err()),
@@ -312,7 +318,7 @@ app_test_with!(
     |app, clock| {
         let (_, alice) = app.user("alice").await;
         let (_, bob) = app.user("bob").await;
-        let limits = &app.state.limits;
+        let limits = &app.state.market.limits;
         let alice = pupero_core::UserId::from_uuid(alice);
         let bob = pupero_core::UserId::from_uuid(bob);
         limits.check_second_factor(alice).unwrap();
@@ -381,6 +387,7 @@ async fn recorded_address(app: &TestApp, name: &str) -> Option<String> {
     assert_eq!(response.status().as_u16(), 200);
     let rows = app
         .state
+        .market
         .store
         .audit_page(Some(pupero_core::UserId::from_uuid(user)), None, 10)
         .await

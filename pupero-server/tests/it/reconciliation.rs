@@ -3,7 +3,7 @@
 
 use pupero_core::{Piconero, Role, SignedPiconero};
 use pupero_ledger::testing::Backend;
-use pupero_server::sweeps::SweepSkip;
+use pupero_market::sweeps::SweepSkip;
 use pupero_wallet::WalletRpc;
 use pupero_wallet::testing::Regtest;
 
@@ -71,7 +71,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
         send_many(&net, &sender, &[(&alices, xmr("0.25"))]).await;
         let mut in_pool = false;
         for _ in 0..60 {
-            app.state.scan_deposits().await.expect("scan");
+            app.state.market.scan_deposits().await.expect("scan");
             let page = alice.deposits(None, None).await.expect("deposits");
             if page
                 .items
@@ -102,7 +102,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
         // Still exact.
         let height = net.mine(1).await;
         platform.sync_to(height).await;
-        app.state.scan_deposits().await.expect("scan");
+        app.state.market.scan_deposits().await.expect("scan");
         let r = admin.admin_reconciliation().await.expect("reconciliation");
         assert_eq!(
             (r.deposits_uncredited, r.deposits_uncredited_count),
@@ -119,7 +119,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
         // Two small outputs, but the platform owns nothing in its wallet: the sweep's fee
         // would be users' money, so nothing is swept or booked.
         let outputs = platform.rpc().unspent_outputs(0).await.unwrap().len();
-        let report = app.state.sweep().await.expect("sweep");
+        let report = app.state.market.sweep().await.expect("sweep");
         assert_eq!(report.small_outputs, 2, "{report:?}");
         assert_eq!(report.skipped, Some(SweepSkip::FeeNotCovered));
         assert_eq!((report.signed, report.broadcast), (0, 0));
@@ -130,7 +130,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
         );
 
         // A faucet credit brings no coins: the ledger owes more than the wallet holds.
-        pupero_server::admin_cli::credit_dev(&app.state, &format!("alice{n}"), "5")
+        pupero_market::operator::credit_dev(&app.state.market, &format!("alice{n}"), "5")
             .await
             .expect("credit");
         let r = admin.admin_reconciliation().await.expect("reconciliation");
@@ -140,7 +140,12 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
         assert_eq!(r.user_liabilities, owed.checked_add(xmr("5")).unwrap());
         assert_eq!(r.wallet_total, owed);
         // The worker's own check sees it too (and logs a warning).
-        let checked = app.state.check_reconciliation().await.expect("checked");
+        let checked = app
+            .state
+            .market
+            .check_reconciliation()
+            .await
+            .expect("checked");
         assert_eq!(checked.surplus, SignedPiconero::negative(xmr("5")));
 
         // Held money is still owed: a withdrawal request moves nothing out of the total.

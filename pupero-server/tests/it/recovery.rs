@@ -6,11 +6,11 @@
 use std::sync::Arc;
 
 use pupero_core::{ManualClock, Scope, UserId};
+use pupero_market::ratelimit::RateQuota;
+use pupero_market::recovery::{PASSWORD_RESET_PATH, PASSWORD_RESET_TTL_SECS, VERIFY_EMAIL_PATH};
+use pupero_market::two_factor::SecondFactorProof;
 use pupero_sdk::{Client, SecondFactor};
 use pupero_server::Settings;
-use pupero_server::ratelimit::RateQuota;
-use pupero_server::recovery::{PASSWORD_RESET_PATH, PASSWORD_RESET_TTL_SECS, VERIFY_EMAIL_PATH};
-use pupero_server::two_factor::SecondFactorProof;
 
 use crate::smtp::SmtpServer;
 use crate::support::{PASSWORD, TestApp, app_test};
@@ -45,8 +45,8 @@ macro_rules! mail_test {
                 let url = smtp.url.clone();
                 let configure: fn(&mut Settings) = $configure;
                 let settings = move |settings: &mut Settings| {
-                    settings.rate_limits = crate::support::generous_limits();
-                    settings.mail.smtp_url = Some(pupero_server::config::Secret::new(url));
+                    settings.market.rate_limits = crate::support::generous_limits();
+                    settings.market.mail.smtp_url = Some(pupero_server::config::Secret::new(url));
                     configure(settings);
                 };
                 let Some(app) = crate::support::spawn_app_with(backend, settings, clock.clone()).await
@@ -77,6 +77,7 @@ fn code(error: &pupero_sdk::Error) -> &str {
 
 async fn audit_events(app: &TestApp, user: uuid::Uuid) -> Vec<(String, Option<String>, String)> {
     app.state
+        .market
         .store
         .audit_page(Some(UserId::from_uuid(user)), None, 200)
         .await
@@ -123,7 +124,7 @@ async fn reset_link(app: &TestApp, smtp: &SmtpServer, login: &str, email: &str) 
 
 /// Mails queued so far, whatever became of them.
 async fn queued(app: &TestApp) -> u64 {
-    let (pending, sent, failed) = app.state.store.mail_counts().await.unwrap();
+    let (pending, sent, failed) = app.state.market.store.mail_counts().await.unwrap();
     pending + sent + failed
 }
 
@@ -251,7 +252,7 @@ mail_test!(
             .unwrap();
         assert_eq!(actor.as_deref(), Some(id.to_string().as_str()));
         assert!(detail.contains("sessions=2 api_keys=1"), "{detail}");
-        let (_, _, failed) = app.state.store.mail_counts().await.unwrap();
+        let (_, _, failed) = app.state.market.store.mail_counts().await.unwrap();
         assert_eq!(failed, 0, "no mail given up");
     }
 );
@@ -462,8 +463,8 @@ mail_test!(
 
 /// Four recovery requests per client address, two links per account, then one an hour.
 fn tight_recovery(settings: &mut Settings) {
-    settings.rate_limits.recovery_per_address = RateQuota::new(4, 3600);
-    settings.rate_limits.recovery_mail_per_account = RateQuota::new(2, 3600);
+    settings.market.rate_limits.recovery_per_address = RateQuota::new(4, 3600);
+    settings.market.rate_limits.recovery_mail_per_account = RateQuota::new(2, 3600);
 }
 
 mail_test!(
@@ -579,7 +580,7 @@ mail_test!(
 app_test!(
     the_operator_resets_a_password_at_the_machine,
     |app, clock| {
-        use pupero_server::admin_cli::{ResetPasswordError, reset_password};
+        use pupero_market::operator::{ResetPasswordError, reset_password};
         let (client, id) = app.user("olga").await;
         let key = client
             .create_api_key("bot", &[Scope::Read], PASSWORD, None)
@@ -593,14 +594,14 @@ app_test!(
             ("nobody", NEW_PASSWORD, "no user named nobody"),
             ("olga", "short", "password must be at least 10 characters"),
         ] {
-            let e = reset_password(&app.state, username, password, none)
+            let e = reset_password(&app.state.market, username, password, none)
                 .await
                 .unwrap_err();
             assert_eq!(e.to_string(), expected);
         }
         client.me().await.unwrap();
 
-        reset_password(&app.state, "OLGA", NEW_PASSWORD, none)
+        reset_password(&app.state.market, "OLGA", NEW_PASSWORD, none)
             .await
             .unwrap();
         let e = client.me().await.unwrap_err();
@@ -622,14 +623,14 @@ app_test!(
         let (setup, recovery_codes) = enable(&tom, clock).await;
         let wrong = wrong_code(&setup.secret, clock);
         for proof in [none, SecondFactorProof::new(Some(&wrong), None)] {
-            let e = reset_password(&app.state, "tom", NEW_PASSWORD, proof)
+            let e = reset_password(&app.state.market, "tom", NEW_PASSWORD, proof)
                 .await
                 .unwrap_err();
             assert!(matches!(e, ResetPasswordError::SecondFactor(_)), "{e:?}");
         }
         tom.me().await.unwrap();
         reset_password(
-            &app.state,
+            &app.state.market,
             "tom",
             NEW_PASSWORD,
             SecondFactorProof::new(None, Some(&recovery_codes[1])),
@@ -640,7 +641,7 @@ app_test!(
         clock.advance_secs(30);
         let current = code_now(&setup.secret, clock);
         reset_password(
-            &app.state,
+            &app.state.market,
             "tom",
             "the third passphrase",
             SecondFactorProof::new(Some(&current), None),

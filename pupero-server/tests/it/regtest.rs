@@ -17,13 +17,13 @@ pub const NEVER_SECS: u64 = 24 * 60 * 60;
 /// Points `settings` at `platform`'s wallet on regtest, requiring [`CONFIRMATIONS`], with the
 /// deposit scanner's own loop (its full scans and its height watch) out of the way.
 pub fn use_platform(settings: &mut Settings, platform_url: &str) {
-    settings.monero_network = MoneroNetwork::Regtest;
-    settings.wallet = Some(WalletSettings {
+    settings.market.monero_network = MoneroNetwork::Regtest;
+    settings.market.wallet = Some(WalletSettings {
         scan_interval_secs: NEVER_SECS,
         watch_interval_ms: 0,
         ..WalletSettings::at(platform_url)
     });
-    settings.deposits = DepositPolicy::new(CONFIRMATIONS).expect("valid");
+    settings.market.deposits = DepositPolicy::new(CONFIRMATIONS).expect("valid");
 }
 
 pub fn xmr(s: &str) -> Piconero {

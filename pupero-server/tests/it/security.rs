@@ -54,6 +54,7 @@ fn code(result: &pupero_sdk::Error) -> String {
 
 async fn audit_events(app: &TestApp, user: Uuid) -> Vec<(String, Option<String>, String)> {
     app.state
+        .market
         .store
         .audit_page(Some(pupero_core::UserId::from_uuid(user)), None, 200)
         .await
@@ -122,7 +123,7 @@ app_test!(
                 .unwrap();
             assert_eq!(released.state, "released");
         }
-        app.state.ledger.check_invariants().await.unwrap();
+        app.state.market.ledger.check_invariants().await.unwrap();
     }
 );
 
@@ -458,7 +459,7 @@ app_test_with!(
     every_forwarded_for_line_counts,
     |settings: &mut pupero_server::Settings| {
         settings.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
-        settings.rate_limits = crate::support::generous_limits();
+        settings.market.rate_limits = crate::support::generous_limits();
     },
     |app, _clock| {
         let (_, user) = app.user("dora").await;
@@ -615,8 +616,8 @@ app_test!(
 app_test_with!(
     e_mail_changes_need_a_step_up_and_are_limited,
     |settings: &mut pupero_server::Settings| {
-        settings.rate_limits = crate::support::generous_limits();
-        settings.rate_limits.email_change = pupero_server::ratelimit::RateQuota::new(5, 60);
+        settings.market.rate_limits = crate::support::generous_limits();
+        settings.market.rate_limits.email_change = pupero_market::ratelimit::RateQuota::new(5, 60);
     },
     |app, clock| {
         let owner = app.new_client();
@@ -729,7 +730,7 @@ app_test!(
     |app| {
         let (client, user) = app.user("wendy").await;
         app.fund(user, "1").await;
-        let network = app.state.settings.monero_network.addresses();
+        let network = app.state.settings.market.monero_network.addresses();
         let address = pupero_wallet::testing::outside_address(network, 1).to_string();
         let request = |password: Option<&str>| pupero_sdk::WithdrawalRequest {
             address: address.clone(),

@@ -24,11 +24,11 @@ use pupero_core::{
     Username, WalletRpc, WithdrawalState,
 };
 use pupero_ledger::testing::{Backend, TestDatabase};
+use pupero_market::events::StoredEvent;
+use pupero_market::trades::IdempotencyKey;
+use pupero_market::withdrawals::DriveError;
 use pupero_server::config::DEFAULT_WORKER_LEASE_SECS as WITHDRAWAL_LEASE_SECS;
 use pupero_server::config::MoneroNetwork;
-use pupero_server::events::StoredEvent;
-use pupero_server::trades::IdempotencyKey;
-use pupero_server::withdrawals::DriveError;
 use pupero_server::{AppState, Settings};
 use pupero_wallet::testing::{FaultPlan, SimWallet, TRANSFER_UNLOCK_BLOCKS, outside_address};
 use rand::rngs::StdRng;
@@ -205,7 +205,7 @@ impl Stalling {
             return;
         }
         self.clock.advance_secs(WITHDRAWAL_LEASE_SECS + 1);
-        let outcome = self.other.drive_withdrawals().await;
+        let outcome = self.other.market.drive_withdrawals().await;
         if tracing_on() {
             eprintln!("    (A stalls; B's pass: {outcome:?})");
         }
@@ -453,7 +453,7 @@ impl Sim {
             funding.insert(wallet.fund(xmr("20")));
         }
         let mut settings = Settings::for_database(db.url.clone());
-        settings.monero_network = MoneroNetwork::Regtest;
+        settings.market.monero_network = MoneroNetwork::Regtest;
         let b = AppState::open_with_wallet(settings.clone(), clock.clone(), wallet.clone(), 0)
             .await
             .expect("open process B");
@@ -498,11 +498,13 @@ impl Sim {
         ));
         let name = format!("user{n}");
         self.a
+            .market
             .ledger
             .create_account(NewAccount::user_xmr(AccountId::user_xmr(id)))
             .await
             .expect("account");
         self.a
+            .market
             .store
             .create_user(
                 id,
@@ -515,7 +517,7 @@ impl Sim {
             .await
             .expect("store")
             .expect("a new user");
-        pupero_server::admin_cli::credit_dev(&self.a, &name, &credited.to_xmr_string())
+        pupero_market::operator::credit_dev(&self.a.market, &name, &credited.to_xmr_string())
             .await
             .expect("credit");
         self.users.push(SimUser { id, name, credited });
@@ -532,6 +534,7 @@ impl Sim {
 
     async fn available(&self, user: usize) -> Piconero {
         self.a
+            .market
             .ledger
             .account(AccountId::user_xmr(self.users[user].id))
             .await
@@ -625,6 +628,7 @@ impl Sim {
         let asked = amount.map_or_else(|| "all".to_owned(), |a| a.to_xmr_string());
         let state = self.either();
         let outcome = state
+            .market
             .request_withdrawal(
                 &bot(self.users[user].id),
                 &IdempotencyKey::parse(&key).expect("key"),
@@ -732,6 +736,7 @@ impl Sim {
         }
         let account = self
             .a
+            .market
             .ledger
             .account(AccountId::user_xmr(self.users[user].id))
             .await
@@ -755,6 +760,7 @@ impl Sim {
         let state = self.either();
         let seed = self.seed;
         let (row, new) = state
+            .market
             .request_withdrawal(
                 &bot(self.users[earlier.user].id),
                 &IdempotencyKey::parse(&earlier.key).expect("key"),
@@ -787,6 +793,7 @@ impl Sim {
         let before = self.available(earlier.user).await;
         let state = self.either();
         let e = state
+            .market
             .request_withdrawal(
                 &bot(self.users[earlier.user].id),
                 &IdempotencyKey::parse(&earlier.key).expect("key"),
@@ -813,6 +820,7 @@ impl Sim {
         let key = format!("w{}", self.accepted.len() + self.totals.refused_requests);
         let state = self.either();
         let e = state
+            .market
             .request_withdrawal(
                 &bot(self.users[user].id),
                 &IdempotencyKey::parse(&key).expect("key"),
@@ -833,7 +841,7 @@ impl Sim {
     /// One worker pass of `state`. The wallet's failures stop a pass (the next goes on); a
     /// database or ledger failure is a bug.
     async fn pass(&mut self, state: &AppState) {
-        let outcome = state.drive_withdrawals().await;
+        let outcome = state.market.drive_withdrawals().await;
         self.note(format_args!("  -> {outcome:?}"));
         match outcome {
             Ok(_) => {}
@@ -878,8 +886,9 @@ impl Sim {
         true
     }
 
-    async fn row(&self, id: Uuid) -> pupero_server::store::WithdrawalRow {
+    async fn row(&self, id: Uuid) -> pupero_market::store::WithdrawalRow {
         self.a
+            .market
             .store
             .withdrawal(id)
             .await
@@ -915,7 +924,7 @@ impl Sim {
 
         // The transactions: fee shares add up to the fee the wallet paid, and every
         // transaction the wallet sent is a recorded, paying one.
-        let mut by_tx: BTreeMap<Uuid, Vec<&pupero_server::store::WithdrawalRow>> = BTreeMap::new();
+        let mut by_tx: BTreeMap<Uuid, Vec<&pupero_market::store::WithdrawalRow>> = BTreeMap::new();
         for row in &rows {
             if let Some(tx) = row.tx {
                 by_tx.entry(tx).or_default().push(row);
@@ -926,6 +935,7 @@ impl Sim {
         for (tx, members) in &by_tx {
             let tx_row = self
                 .a
+                .market
                 .store
                 .withdrawal_tx(*tx)
                 .await
@@ -1021,6 +1031,7 @@ impl Sim {
             }
             let account = self
                 .a
+                .market
                 .ledger
                 .account(AccountId::user_xmr(user.id))
                 .await
@@ -1045,6 +1056,7 @@ impl Sim {
         for row in &rows {
             let events = self
                 .a
+                .market
                 .store
                 .events_after(row.user, 0, 100_000)
                 .await
@@ -1085,7 +1097,7 @@ impl Sim {
                 );
             }
         }
-        if let Err(e) = self.a.ledger.check_invariants().await {
+        if let Err(e) = self.a.market.ledger.check_invariants().await {
             panic!("seed {seed}: ledger invariants: {e}");
         }
     }

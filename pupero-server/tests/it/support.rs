@@ -33,7 +33,7 @@ pub async fn spawn_app_with_clock(
     // limits have their own tests (`ratelimit.rs`) with their own settings.
     start(
         backend,
-        |settings| settings.rate_limits = generous_limits(),
+        |settings| settings.market.rate_limits = generous_limits(),
         clock,
     )
     .await
@@ -177,9 +177,15 @@ impl TestApp {
         username: &str,
         role: pupero_core::Role,
     ) -> (pupero_sdk::Client, uuid::Uuid) {
-        let id = pupero_server::admin_cli::create_user(&self.state, username, None, PASSWORD, role)
-            .await
-            .expect("create user");
+        let id = pupero_market::operator::create_user(
+            &self.state.market,
+            username,
+            None,
+            PASSWORD,
+            role,
+        )
+        .await
+        .expect("create user");
         let client = self.new_client();
         client.login(username, PASSWORD).await.expect("login");
         (client, *id.as_uuid())
@@ -239,8 +245,8 @@ macro_rules! app_test_with {
 pub(crate) use app_test_with;
 
 /// Rate limits no ordinary test reaches.
-pub fn generous_limits() -> pupero_server::ratelimit::RateLimitSettings {
-    use pupero_server::ratelimit::{RateLimitSettings, RateQuota};
+pub fn generous_limits() -> pupero_market::ratelimit::RateLimitSettings {
+    use pupero_market::ratelimit::{RateLimitSettings, RateQuota};
     RateLimitSettings {
         login_per_address: RateQuota::new(100_000, 1),
         register_per_address: RateQuota::new(100_000, 1),
@@ -269,6 +275,7 @@ impl TestApp {
             flags: AccountFlags::NONE,
         };
         self.state
+            .market
             .ledger
             .create_account(account)
             .await
@@ -282,7 +289,12 @@ impl TestApp {
             },
             TransferCode::Deposit,
         );
-        self.state.ledger.transfer(deposit).await.expect("deposit");
+        self.state
+            .market
+            .ledger
+            .transfer(deposit)
+            .await
+            .expect("deposit");
     }
 }
 

@@ -5,9 +5,9 @@
 use pupero_core::sweep::{SweepPolicy, SweepState};
 use pupero_core::{AccountId, MoneroAddress, Piconero, Role, SignedPiconero};
 use pupero_ledger::testing::Backend;
+use pupero_market::store::SweepRow;
+use pupero_market::sweeps::SweepSkip;
 use pupero_server::config::SweepSettings;
-use pupero_server::store::SweepRow;
-use pupero_server::sweeps::SweepSkip;
 use pupero_wallet::testing::{REGTEST_NETWORK, Regtest, TRANSFER_UNLOCK_BLOCKS, TestWallet};
 use pupero_wallet::{Priority, WalletRpc};
 
@@ -32,8 +32,8 @@ pub(crate) async fn app_on(
             use_platform(settings, &url);
             // The tests run every pass themselves: a background withdrawal pass (which checks
             // and books sweeps too) would move a sweep between a test's step and its check.
-            settings.wallet_worker = false;
-            settings.sweep = SweepSettings {
+            settings.market.wallet_worker = false;
+            settings.market.sweep = SweepSettings {
                 interval_secs: 0,
                 policy: SweepPolicy::new(xmr(BELOW), min_outputs).expect("valid"),
             };
@@ -75,7 +75,13 @@ pub(crate) async fn mine_until_spendable(net: &Regtest, platform: &TestWallet) {
 pub(crate) async fn credit(app: &TestApp, expected: usize) {
     let mut credited = 0;
     for _ in 0..60 {
-        credited += app.state.scan_deposits().await.expect("scan").credited;
+        credited += app
+            .state
+            .market
+            .scan_deposits()
+            .await
+            .expect("scan")
+            .credited;
         if credited >= expected {
             assert_eq!(credited, expected);
             return;
@@ -89,6 +95,7 @@ pub(crate) async fn credit(app: &TestApp, expected: usize) {
 pub(crate) async fn network_fees(app: &TestApp) -> Piconero {
     let account = app
         .state
+        .market
         .ledger
         .account(AccountId::network_fees())
         .await
@@ -153,7 +160,7 @@ async fn small_deposits_are_swept_and_the_fee_is_booked_once() {
         assert_eq!(outputs_before.len(), 5, "{outputs_before:?}");
 
         // One pass: built, recorded, relayed, booked.
-        let report = app.state.sweep().await.expect("sweep");
+        let report = app.state.market.sweep().await.expect("sweep");
         assert!(report.leader);
         assert_eq!(report.small_outputs, 5);
         assert!(report.signed >= 1, "{report:?}");
@@ -184,7 +191,7 @@ async fn small_deposits_are_swept_and_the_fee_is_booked_once() {
         );
 
         // Nothing left to sweep: another pass builds and books nothing.
-        let again = app.state.sweep().await.expect("sweep");
+        let again = app.state.market.sweep().await.expect("sweep");
         assert_eq!((again.signed, again.broadcast), (0, 0), "{again:?}");
         assert_eq!(again.skipped, Some(SweepSkip::FewOutputs));
         assert_eq!(network_fees(&app).await, fee);
@@ -209,7 +216,7 @@ async fn small_deposits_are_swept_and_the_fee_is_booked_once() {
             r.difference,
             SignedPiconero::positive(float.checked_sub(fee).unwrap())
         );
-        let third = app.state.sweep().await.expect("sweep");
+        let third = app.state.market.sweep().await.expect("sweep");
         assert_eq!(third.confirmed, report.signed, "{third:?}");
         assert_eq!((third.signed, third.broadcast), (0, 0));
         assert_eq!(network_fees(&app).await, fee);
@@ -258,6 +265,7 @@ async fn small_deposits_are_swept_and_the_fee_is_booked_once() {
             })
             .collect();
         app.state
+            .market
             .store
             .record_signed_sweeps(&rows, app.state.now())
             .await
@@ -267,17 +275,28 @@ async fn small_deposits_are_swept_and_the_fee_is_booked_once() {
         }
         let crashed_fee = sum(&built.iter().map(|tx| tx.fee).collect::<Vec<_>>());
         assert_eq!(network_fees(&app).await, fee, "not booked yet");
-        app.state.drive_withdrawals().await.expect("worker pass");
+        app.state
+            .market
+            .drive_withdrawals()
+            .await
+            .expect("worker pass");
         assert_eq!(
             network_fees(&app).await,
             fee.checked_add(crashed_fee).unwrap()
         );
         for row in &rows {
-            let stored = app.state.store.sweep(&row.txid).await.unwrap().unwrap();
+            let stored = app
+                .state
+                .market
+                .store
+                .sweep(&row.txid)
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(stored.state, SweepState::Broadcast);
             assert_eq!(stored.relay_attempts, 0, "found, never relayed again");
         }
-        let after = app.state.sweep().await.expect("sweep");
+        let after = app.state.market.sweep().await.expect("sweep");
         assert_eq!(
             (after.signed, after.broadcast, after.fees_booked),
             (0, 0, Piconero::ZERO),
@@ -303,6 +322,7 @@ async fn small_deposits_are_swept_and_the_fee_is_booked_once() {
             assert_eq!(available(client).await, a.checked_add(b).unwrap());
         }
         app.state
+            .market
             .ledger
             .check_invariants()
             .await

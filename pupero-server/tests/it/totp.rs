@@ -4,9 +4,9 @@
 
 use base64::Engine as _;
 use pupero_core::{Clock as _, ManualClock, UserId};
+use pupero_market::crypto::Purpose;
+use pupero_market::two_factor::SecondFactorProof;
 use pupero_sdk::{Client, SecondFactor, TotpSetup};
-use pupero_server::crypto::Purpose;
-use pupero_server::two_factor::SecondFactorProof;
 use totp_rs::{Builder, Secret, Totp};
 
 use crate::support::{PASSWORD, TestApp, app_test};
@@ -51,6 +51,7 @@ pub(crate) async fn enable(client: &Client, clock: &ManualClock) -> (TotpSetup, 
 
 async fn audit_events(app: &TestApp, user: uuid::Uuid) -> Vec<String> {
     app.state
+        .market
         .store
         .audit_page(Some(UserId::from_uuid(user)), None, 100)
         .await
@@ -344,7 +345,7 @@ app_test!(the_secret_is_encrypted_at_rest, |app, _clock| {
     let (client, user) = app.user("zoe").await;
     let setup = client.totp_setup().await.unwrap();
     let user = UserId::from_uuid(user);
-    let row = app.state.store.totp(user).await.unwrap().unwrap();
+    let row = app.state.market.store.totp(user).await.unwrap().unwrap();
     let raw = Secret::try_from_base32(&setup.secret).unwrap();
     assert!(!row.secret_enc.contains(&setup.secret));
     let stored = base64::engine::general_purpose::STANDARD
@@ -358,12 +359,14 @@ app_test!(the_secret_is_encrypted_at_rest, |app, _clock| {
     );
     let opened = app
         .state
+        .market
         .data_cipher
         .open(Purpose::TotpSecret, user, &row.secret_enc)
         .unwrap();
     assert_eq!(opened, raw.as_bytes());
     assert!(
         app.state
+            .market
             .data_cipher
             .open(Purpose::TotpSecret, UserId::new_v7(), &row.secret_enc)
             .is_err(),
@@ -378,6 +381,7 @@ app_test!(
         let user = UserId::from_uuid(user);
         // Without 2FA there is nothing to check, and a login code is ignored.
         app.state
+            .market
             .verify_second_factor(user, Default::default())
             .await
             .unwrap();
@@ -389,6 +393,7 @@ app_test!(
         let (setup, _) = enable(&client, clock).await;
         let missing = app
             .state
+            .market
             .verify_second_factor(user, Default::default())
             .await
             .unwrap_err();
@@ -396,11 +401,13 @@ app_test!(
         clock.advance_secs(30);
         let code = code_now(&setup.secret, clock);
         app.state
+            .market
             .verify_second_factor(user, SecondFactorProof::new(Some(&code), None))
             .await
             .unwrap();
         let replayed = app
             .state
+            .market
             .verify_second_factor(user, SecondFactorProof::new(Some(&code), None))
             .await
             .unwrap_err();

@@ -143,7 +143,7 @@ app_test!(a_trade_moves_the_escrow_to_the_piconero, |app| {
     let fees = admin.fee_account().await.unwrap();
     assert_eq!(fees.collected, "0.01");
     assert_eq!(fees.pending, "0");
-    app.state.ledger.check_invariants().await.unwrap();
+    app.state.market.ledger.check_invariants().await.unwrap();
 
     let mine = m.buyer.trades(None, None, None).await.unwrap();
     assert_eq!(mine.items.len(), 1);
@@ -215,7 +215,7 @@ app_test!(cancelling_returns_the_escrow, |app, clock| {
     m.buyer.mark_trade_paid(trade.id, None).await.unwrap();
     let error = m.buyer.cancel_trade(trade.id, None).await.unwrap_err();
     assert_eq!(code(&error), "INVALID_TRANSITION");
-    app.state.ledger.check_invariants().await.unwrap();
+    app.state.market.ledger.check_invariants().await.unwrap();
 });
 
 app_test!(unpaid_trades_expire_after_the_window, |app, clock| {
@@ -223,11 +223,11 @@ app_test!(unpaid_trades_expire_after_the_window, |app, clock| {
     let unpaid = open(&m.buyer, m.offer, "0.5").await.unwrap();
     let paid = open(&m.buyer, m.offer, "0.5").await.unwrap();
     m.buyer.mark_trade_paid(paid.id, None).await.unwrap();
-    app.state.expire_due_trades().await.unwrap();
+    app.state.market.expire_due_trades().await.unwrap();
     assert_eq!(m.buyer.trade(unpaid.id).await.unwrap().state, "escrowed");
 
     clock.advance_secs(u64::from(PAYMENT_WINDOW_MINUTES) * 60);
-    app.state.expire_due_trades().await.unwrap();
+    app.state.market.expire_due_trades().await.unwrap();
     assert_eq!(m.buyer.trade(unpaid.id).await.unwrap().state, "expired");
     assert_eq!(m.buyer.trade(paid.id).await.unwrap().state, "paid");
     // 2 − (0.5 + 0.005) still held by the paid trade.
@@ -237,7 +237,7 @@ app_test!(unpaid_trades_expire_after_the_window, |app, clock| {
     );
     let error = m.buyer.mark_trade_paid(unpaid.id, None).await.unwrap_err();
     assert_eq!(code(&error), "INVALID_TRANSITION");
-    app.state.ledger.check_invariants().await.unwrap();
+    app.state.market.ledger.check_invariants().await.unwrap();
 });
 
 app_test!(
@@ -383,7 +383,7 @@ app_test!(
             .await
             .unwrap_err();
         assert_eq!(code(&error), "INVALID_TRANSITION", "resolved once");
-        app.state.ledger.check_invariants().await.unwrap();
+        app.state.market.ledger.check_invariants().await.unwrap();
     }
 );
 
@@ -421,7 +421,7 @@ app_test!(release_happens_once_and_only_by_the_seller, |app| {
     assert_eq!(code(&error), "INVALID_TRANSITION");
     assert_eq!(balance(&m.buyer).await.0, xmr("1"));
     assert_eq!(balance(&m.seller).await.0, xmr("0.99"));
-    app.state.ledger.check_invariants().await.unwrap();
+    app.state.market.ledger.check_invariants().await.unwrap();
 });
 
 app_test!(strangers_cannot_see_or_touch_a_trade, |app| {
@@ -483,7 +483,7 @@ app_test!(racing_takers_never_overdraw_the_seller, |app| {
         (Piconero::ZERO, xmr("1.01"), Piconero::ZERO)
     );
     let _ = m.seller_id;
-    app.state.ledger.check_invariants().await.unwrap();
+    app.state.market.ledger.check_invariants().await.unwrap();
 });
 
 app_test!(retried_requests_do_nothing_twice, |app| {
@@ -555,7 +555,7 @@ app_test!(retried_requests_do_nothing_twice, |app| {
         .await
         .unwrap();
     assert_eq!(balance(&m.buyer).await.0, xmr("1"), "released once");
-    app.state.ledger.check_invariants().await.unwrap();
+    app.state.market.ledger.check_invariants().await.unwrap();
 });
 
 app_test!(offers_and_accounts_limit_what_can_be_opened, |app| {
@@ -588,18 +588,19 @@ app_test!(offers_and_accounts_limit_what_can_be_opened, |app| {
 
 app_test_with!(
     the_dev_faucet_is_closed_in_production,
-    |settings| settings.mode = pupero_server::config::Mode::Production,
+    |settings| settings.market.mode = pupero_server::config::Mode::Production,
     |app, _clock| {
         let (_, id) = app.user("someone").await;
-        let error = pupero_server::admin_cli::credit_dev(&app.state, "someone", "1")
+        let error = pupero_market::operator::credit_dev(&app.state.market, "someone", "1")
             .await
             .unwrap_err();
         assert!(matches!(
             error,
-            pupero_server::admin_cli::CreditError::Production
+            pupero_market::operator::CreditError::Production
         ));
         let account = app
             .state
+            .market
             .ledger
             .account(pupero_core::AccountId::user_xmr(
                 pupero_core::UserId::from_uuid(id),

@@ -31,7 +31,7 @@ async fn drive_until(
     state: &str,
 ) -> pupero_sdk::Withdrawal {
     for _ in 0..60 {
-        if let Err(e) = app.state.drive_withdrawals().await {
+        if let Err(e) = app.state.market.drive_withdrawals().await {
             eprintln!("worker pass: {e}");
         }
         let w = client.withdrawal(id).await.expect("withdrawal");
@@ -74,7 +74,7 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
         for name in &names {
             let (client, id) = app.user(name).await;
             ids.push(id);
-            pupero_server::admin_cli::credit_dev(&app.state, name, "5")
+            pupero_market::operator::credit_dev(&app.state.market, name, "5")
                 .await
                 .expect("credit");
             clients.push(client);
@@ -148,7 +148,7 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
 
         // More passes change nothing; mined, it is confirmed.
         for _ in 0..2 {
-            app.state.drive_withdrawals().await.expect("pass");
+            app.state.market.drive_withdrawals().await.expect("pass");
         }
         net.mine(1).await;
         drive_until(&app, alice, w.id, "confirmed").await;
@@ -242,6 +242,7 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
         assert_eq!(listed.items[0].txid, b.txid);
         assert_eq!(listed.items[0].tx_key, b.tx_key);
         app.state
+            .market
             .ledger
             .check_invariants()
             .await
@@ -270,7 +271,7 @@ async fn admins_see_stuck_withdrawals_and_redrive_them() {
     .await
     .expect("sqlite always works");
     let (alice, _) = app.user("alice").await;
-    pupero_server::admin_cli::credit_dev(&app.state, "alice", "2")
+    pupero_market::operator::credit_dev(&app.state.market, "alice", "2")
         .await
         .expect("credit");
     let to = receiver.address().to_string();
@@ -284,7 +285,7 @@ async fn admins_see_stuck_withdrawals_and_redrive_them() {
     // The network forgets the transaction; an hour later it is listed as stuck.
     net.flush_txpool().await;
     net.mine(1).await;
-    app.state.drive_withdrawals().await.expect("pass");
+    app.state.market.drive_withdrawals().await.expect("pass");
     assert_eq!(alice.withdrawal(w.id).await.unwrap().state, "broadcast");
     clock.advance_secs(61 * 60);
     let (admin, _) = app.user_with_role("root", pupero_core::Role::Admin).await;
@@ -303,7 +304,7 @@ async fn admins_see_stuck_withdrawals_and_redrive_them() {
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_millis(500)).await;
         net.mine(1).await;
-        if let Err(e) = app.state.drive_withdrawals().await {
+        if let Err(e) = app.state.market.drive_withdrawals().await {
             eprintln!("worker pass: {e}");
         }
         if alice.withdrawal(w.id).await.unwrap().state == "confirmed" {
@@ -331,6 +332,7 @@ async fn admins_see_stuck_withdrawals_and_redrive_them() {
         .unwrap_err();
     assert_eq!(e.status(), Some(404));
     app.state
+        .market
         .ledger
         .check_invariants()
         .await
@@ -352,7 +354,7 @@ async fn a_withdrawal_of_everything_leaves_exactly_zero() {
         };
         let name = format!("dana{n}");
         let (dana, _) = app.user(&name).await;
-        pupero_server::admin_cli::credit_dev(&app.state, &name, "1")
+        pupero_market::operator::credit_dev(&app.state.market, &name, "1")
             .await
             .expect("credit");
         let to = receiver.address().to_string();
@@ -473,6 +475,7 @@ async fn a_withdrawal_of_everything_leaves_exactly_zero() {
             .await
             .expect("an empty account can be deleted");
         app.state
+            .market
             .ledger
             .check_invariants()
             .await
@@ -495,7 +498,7 @@ async fn withdrawals_to_the_platforms_own_addresses_are_refused() {
         };
         let (erin, _) = app.user(&format!("erin{n}")).await;
         let (frank, _) = app.user(&format!("frank{n}")).await;
-        pupero_server::admin_cli::credit_dev(&app.state, &format!("erin{n}"), "1")
+        pupero_market::operator::credit_dev(&app.state.market, &format!("erin{n}"), "1")
             .await
             .expect("credit");
         let deposit = frank.deposit_address().await.expect("deposit address");

@@ -43,8 +43,8 @@ async fn api_without_worker(
         backend,
         move |settings| {
             use_platform(settings, &url);
-            settings.wallet_worker = false;
-            settings.rabbitmq = rabbit;
+            settings.market.wallet_worker = false;
+            settings.market.rabbitmq = rabbit;
         },
         manual_clock(),
     )
@@ -122,7 +122,10 @@ impl Worker {
             .env_clear()
             .env("PUPERO_MODE", "dev")
             .env("PUPERO_LOG", "info")
-            .env("PUPERO_DATABASE_URL", &app.state.settings.database_url)
+            .env(
+                "PUPERO_DATABASE_URL",
+                &app.state.settings.market.database_url,
+            )
             .env("PUPERO_MONERO_NETWORK", "regtest")
             .env("PUPERO_WALLET_RPC_URL", platform.url())
             .env("PUPERO_DEPOSIT_SCAN_SECS", NEVER_SECS.to_string())
@@ -198,7 +201,7 @@ impl Worker {
     async fn wait_for_lease(&self, app: &TestApp) -> uuid::Uuid {
         let deadline = Instant::now() + STEP_TIMEOUT;
         loop {
-            let holder = app.state.worker_lease().await.expect("lease");
+            let holder = app.state.market.worker_lease().await.expect("lease");
             if let Some(holder) = holder
                 && self.log().contains(&holder.holder.to_string())
             {
@@ -233,7 +236,7 @@ async fn a_restarted_worker_takes_over_at_once_after_a_clean_stop_and_within_the
         return;
     };
     let (alice, _) = app.user("alice").await;
-    pupero_server::admin_cli::credit_dev(&app.state, "alice", "5")
+    pupero_market::operator::credit_dev(&app.state.market, "alice", "5")
         .await
         .expect("credit");
     let to = receiver.address().to_string();
@@ -244,7 +247,7 @@ async fn a_restarted_worker_takes_over_at_once_after_a_clean_stop_and_within_the
     serve.wait_for_lease(&app).await;
     let log = serve.terminate().await;
     assert!(log.contains("gave back the wallet worker lease"), "{log}");
-    assert_eq!(app.state.worker_lease().await.unwrap(), None);
+    assert_eq!(app.state.market.worker_lease().await.unwrap(), None);
 
     // A withdrawal requested while no worker runs goes out as soon as one starts: nothing to
     // wait for.
@@ -293,6 +296,7 @@ async fn a_restarted_worker_takes_over_at_once_after_a_clean_stop_and_within_the
         assert_eq!(received(&receiver, txid).await, vec![xmr(amount)]);
     }
     app.state
+        .market
         .ledger
         .check_invariants()
         .await
@@ -333,6 +337,7 @@ async fn wait_for_state(
 /// The txids of the transactions in state `signed`.
 async fn signed_txids(app: &TestApp) -> Vec<String> {
     app.state
+        .market
         .store
         .withdrawal_txs_in(WithdrawalState::Signed, 100)
         .await
@@ -379,7 +384,7 @@ async fn a_worker_killed_after_signing_or_relaying_pays_once() {
         return;
     };
     let (alice, _) = app.user("alice").await;
-    pupero_server::admin_cli::credit_dev(&app.state, "alice", "5")
+    pupero_market::operator::credit_dev(&app.state.market, "alice", "5")
         .await
         .expect("credit");
     let to = receiver.address().to_string();
@@ -429,6 +434,7 @@ async fn a_worker_killed_after_signing_or_relaying_pays_once() {
     assert_eq!(balance.available, xmr("5").checked_sub(paid).unwrap());
     assert_eq!(balance.held, Piconero::ZERO);
     app.state
+        .market
         .ledger
         .check_invariants()
         .await
@@ -452,6 +458,7 @@ async fn wait_for_sweeps_broadcast(app: &TestApp, txids: &[String], worker: &Wor
         for txid in txids {
             let row = app
                 .state
+                .market
                 .store
                 .sweep(txid)
                 .await
@@ -475,6 +482,7 @@ async fn wait_for_sweeps_broadcast(app: &TestApp, txids: &[String], worker: &Wor
 async fn signed_sweeps(app: &TestApp) -> (Vec<String>, Piconero) {
     let rows = app
         .state
+        .market
         .store
         .sweeps_in(SweepState::Signed, 100)
         .await
@@ -555,7 +563,7 @@ async fn a_worker_killed_while_sweeping_books_the_fee_once() {
     drop(worker);
     assert_eq!(network_fees(&app).await, first_fee);
     for txid in &signed {
-        let row = app.state.store.sweep(txid).await.unwrap().unwrap();
+        let row = app.state.market.store.sweep(txid).await.unwrap().unwrap();
         assert_eq!(row.relay_attempts, 1, "relayed once, by the second worker");
     }
 
@@ -606,12 +614,19 @@ async fn a_worker_killed_while_sweeping_books_the_fee_once() {
     drop(worker);
     let booked = first_fee.checked_add(second_fee).unwrap();
     assert_eq!(network_fees(&app).await, booked);
-    let row = app.state.store.sweep(&signed[0]).await.unwrap().unwrap();
+    let row = app
+        .state
+        .market
+        .store
+        .sweep(&signed[0])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(row.relay_attempts, 1, "relayed by the killed worker only");
 
     // More passes book nothing twice; users never paid.
     for _ in 0..2 {
-        app.state.sweep().await.expect("sweep pass");
+        app.state.market.sweep().await.expect("sweep pass");
     }
     assert_eq!(network_fees(&app).await, booked);
     for (n, (client, _)) in users.iter().enumerate() {
@@ -622,6 +637,7 @@ async fn a_worker_killed_while_sweeping_books_the_fee_once() {
         assert_eq!(client.balance().await.unwrap().available, expected);
     }
     app.state
+        .market
         .ledger
         .check_invariants()
         .await
@@ -696,7 +712,7 @@ async fn withdrawals_go_through_rabbitmq_and_survive_its_restart_and_a_wallet_ou
         return;
     };
     let (alice, _) = app.user("alice").await;
-    pupero_server::admin_cli::credit_dev(&app.state, "alice", "5")
+    pupero_market::operator::credit_dev(&app.state.market, "alice", "5")
         .await
         .expect("credit");
     let to = receiver.address().to_string();
@@ -709,7 +725,13 @@ async fn withdrawals_go_through_rabbitmq_and_survive_its_restart_and_a_wallet_ou
         .expect("withdrawal");
     let first = wait_for_state(&alice, first.id, "broadcast", &worker).await;
     assert!(
-        app.state.store.unpublished(10).await.unwrap().is_empty(),
+        app.state
+            .market
+            .store
+            .unpublished(10)
+            .await
+            .unwrap()
+            .is_empty(),
         "the outbox was published"
     );
 
@@ -752,7 +774,15 @@ async fn withdrawals_go_through_rabbitmq_and_survive_its_restart_and_a_wallet_ou
     rabbitmqctl(&["start_app"]);
     let second = wait_for_state(&alice, second.id, "broadcast", &worker).await;
     let deadline = Instant::now() + STEP_TIMEOUT;
-    while !app.state.store.unpublished(10).await.unwrap().is_empty() {
+    while !app
+        .state
+        .market
+        .store
+        .unpublished(10)
+        .await
+        .unwrap()
+        .is_empty()
+    {
         assert!(
             Instant::now() < deadline,
             "the outbox was never published after the restart"
@@ -784,6 +814,7 @@ async fn withdrawals_go_through_rabbitmq_and_survive_its_restart_and_a_wallet_ou
         xmr("5").checked_sub(paid).unwrap()
     );
     app.state
+        .market
         .ledger
         .check_invariants()
         .await
@@ -812,7 +843,7 @@ async fn delete_queues(queues: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rabbitmq_queue_confirms_acknowledges_dead_letters_and_redeclares() {
-    use pupero_server::queue::{RabbitQueue, Settle, WorkMessage, WorkQueue};
+    use pupero_market::queue::{RabbitQueue, Settle, WorkMessage, WorkQueue};
     if !rabbitmq_available().await {
         return;
     }

@@ -12,16 +12,16 @@
 //! - **The operator's reset** at the machine (`pupero admin reset-password`), for people
 //!   without an address, under the same second factor.
 //!
-//! Every new password, whichever way it came, goes through [`AppState::replace_password`]: it
+//! Every new password, whichever way it came, goes through [`Market::replace_password`]: it
 //! is stored in the commit that ends every session (but the changer's own), every API key and
 //! every reset link, and it is audited and announced to the verified address.
 
 use pupero_core::{EmailAddress, Password, UserId};
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::Market;
 use crate::audit::{AuditEntry, AuditEvent};
-use crate::error::{ApiError, codes};
+use crate::error::{Error, ErrorKind};
 use crate::mail::{MailKind, letters};
 use crate::security::MailToken;
 use crate::store::{NewPassword, NewToken, TokenPurpose};
@@ -87,14 +87,14 @@ impl PasswordChangeKind {
     }
 }
 
-fn invalid_token() -> ApiError {
-    ApiError::bad_request(
-        codes::INVALID_TOKEN,
+fn invalid_token() -> Error {
+    Error::new(
+        ErrorKind::InvalidToken,
         "this link is unknown, used, replaced by a newer one or expired; ask for a new one",
     )
 }
 
-impl AppState {
+impl Market {
     /// Sends a verification link to `email`, `user`'s address: at registration, after a
     /// change, or when asked for again. Any earlier verification link ends.
     pub async fn send_email_verification(
@@ -102,7 +102,7 @@ impl AppState {
         user: UserId,
         username: &str,
         email: &EmailAddress,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let now = self.now();
         let token = MailToken::generate();
         let expires_at = now.plus_secs(EMAIL_VERIFICATION_TTL_SECS);
@@ -115,7 +115,7 @@ impl AppState {
         );
         let Some(mail) = self.sealed_mail(user, MailKind::VerifyEmail, &letter, Some(expires_at))
         else {
-            return Err(ApiError::internal(&crate::store::StoreError::Corrupt(
+            return Err(Error::internal(&crate::store::StoreError::Corrupt(
                 "verification mail too large",
             )));
         };
@@ -132,7 +132,7 @@ impl AppState {
         Ok(())
     }
 
-    /// As [`AppState::send_email_verification`] for a change that already happened
+    /// As [`Market::send_email_verification`] for a change that already happened
     /// (registration, a new address): a failure is logged, not passed on.
     pub async fn send_email_verification_after(
         &self,
@@ -152,7 +152,7 @@ impl AppState {
     /// Verifies the address a verification link was sent to. 400 `INVALID_TOKEN` for a link
     /// that is unknown, used, replaced, expired, or sent to an address the account no longer
     /// has.
-    pub async fn verify_email(&self, token: &str, ip: Option<String>) -> Result<(), ApiError> {
+    pub async fn verify_email(&self, token: &str, ip: Option<String>) -> Result<(), Error> {
         let token = MailToken::parse(token).ok_or_else(invalid_token)?;
         let user = self
             .store
@@ -258,9 +258,9 @@ impl AppState {
         new_password: &str,
         proof: SecondFactorProof<'_>,
         ip: Option<String>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let password =
-            Password::parse(new_password).map_err(|e| ApiError::validation(e.to_string()))?;
+            Password::parse(new_password).map_err(|e| Error::validation(e.to_string()))?;
         let token = MailToken::parse(token).ok_or_else(invalid_token)?;
         let hash = token.hash();
         let user = self
@@ -300,12 +300,12 @@ impl AppState {
         keep_session: Option<Uuid>,
         reset_token: Option<&str>,
         ip: Option<String>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, Error> {
         let hash = self
             .hasher
             .hash(password)
             .await
-            .map_err(|e| ApiError::internal(&e))?;
+            .map_err(|e| Error::internal(&e))?;
         let new = NewPassword {
             user,
             hash: &hash,

@@ -357,11 +357,11 @@ pub const EVENT_RETENTION: std::time::Duration = std::time::Duration::from_secs(
 /// Events one prune statement deletes at most: short statements hold short locks.
 pub const MAX_PRUNED_PER_BATCH: u32 = 1_000;
 
-impl crate::app::AppState {
+impl crate::Market {
     /// Deletes one batch (at most [`MAX_PRUNED_PER_BATCH`]) of events older than
     /// [`EVENT_RETENTION`] at the injected clock's now; returns how many. Call again while it
     /// returns a full batch.
-    pub async fn prune_events(&self) -> Result<u64, crate::error::ApiError> {
+    pub async fn prune_events(&self) -> Result<u64, crate::error::Error> {
         let retention_ms = u64::try_from(EVENT_RETENTION.as_millis()).unwrap_or(u64::MAX);
         let before = Timestamp::from_unix_ms(self.now().as_unix_ms().saturating_sub(retention_ms));
         Ok(self

@@ -12,7 +12,7 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{Key, XChaCha20Poly1305, XNonce};
 use pupero_core::UserId;
 
-use crate::config::DATA_KEY_LEN;
+use crate::settings::DATA_KEY_LEN;
 
 /// Bytes of an XChaCha20 nonce.
 const NONCE_LEN: usize = 24;

@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::error::{ApiError, codes};
+use crate::Market;
+use crate::error::{Error, ErrorKind};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{
     StoreError, TradeRequest, TradeRow, insert_request_in, insert_trade_in, offer_takeable_in,
@@ -58,12 +58,12 @@ pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
     /// Parses the header's value.
-    pub fn parse(s: &str) -> Result<IdempotencyKey, ApiError> {
+    pub fn parse(s: &str) -> Result<IdempotencyKey, Error> {
         if s.is_empty()
             || s.len() > MAX_IDEMPOTENCY_KEY_LEN
             || !s.bytes().all(|b| b.is_ascii_graphic())
         {
-            return Err(ApiError::validation(format!(
+            return Err(Error::validation(format!(
                 "Idempotency-Key must be 1–{MAX_IDEMPOTENCY_KEY_LEN} visible ASCII characters"
             )));
         }
@@ -111,10 +111,10 @@ pub struct AcceptedPrice(pub Price);
 
 /// A moderator's note on a resolution: text as a chat message takes it (trimmed, 1–2000
 /// characters, nothing invisible), since both parties read it.
-pub fn parse_note(note: &str) -> Result<String, ApiError> {
+pub fn parse_note(note: &str) -> Result<String, Error> {
     pupero_core::chat::MessageBody::parse(note)
         .map(|body| body.as_str().to_owned())
-        .map_err(|e| ApiError::validation(format!("note: {e}")))
+        .map_err(|e| Error::validation(format!("note: {e}")))
 }
 
 pub(crate) fn request_hash(parts: &[&str]) -> String {
@@ -131,31 +131,29 @@ pub(crate) fn request_hash(parts: &[&str]) -> String {
 }
 
 /// How the state machine's refusals leave the API.
-pub fn trade_error(error: TradeError) -> ApiError {
+pub fn trade_error(error: TradeError) -> Error {
     let message = error.to_string();
     match error {
-        TradeError::InvalidTransition { .. } => {
-            ApiError::conflict(codes::INVALID_TRANSITION, message)
-        }
-        TradeError::TooEarly { .. } => ApiError::conflict(codes::TOO_EARLY, message),
-        TradeError::NotAParty => ApiError::not_found("no such trade"),
-        TradeError::WrongParty { .. } => ApiError::forbidden_code(codes::WRONG_PARTY, message),
+        TradeError::InvalidTransition { .. } => Error::new(ErrorKind::InvalidTransition, message),
+        TradeError::TooEarly { .. } => Error::new(ErrorKind::TooEarly, message),
+        TradeError::NotAParty => Error::not_found("no such trade"),
+        TradeError::WrongParty { .. } => Error::new(ErrorKind::WrongParty, message),
         TradeError::ModeratorIsAParty | TradeError::NotAModerator | TradeError::MissingScope(_) => {
-            ApiError::forbidden(message)
+            Error::forbidden(message)
         }
-        TradeError::SelfTrade => ApiError::conflict(codes::SELF_TRADE, message),
+        TradeError::SelfTrade => Error::new(ErrorKind::SelfTrade, message),
         TradeError::ZeroAmount
         | TradeError::FeeTooHigh
         | TradeError::AmountTooLarge
         | TradeError::FiatAmountTooLarge
         | TradeError::FiatAmountTooSmall
-        | TradeError::InvalidSplit => ApiError::validation(message),
+        | TradeError::InvalidSplit => Error::validation(message),
     }
 }
 
-fn idempotency_reused() -> ApiError {
-    ApiError::conflict(
-        codes::IDEMPOTENCY_KEY_REUSED,
+fn idempotency_reused() -> Error {
+    Error::new(
+        ErrorKind::IdempotencyKeyReused,
         "this Idempotency-Key was used for a different request",
     )
 }
@@ -294,15 +292,15 @@ impl Attachment for StepAttachment {
     }
 }
 
-impl AppState {
+impl Market {
     /// The trade `id` as `caller` may see it ([`Trade::visible_to`]): anyone else gets 404, as
     /// if it did not exist.
-    pub async fn visible_trade(&self, id: TradeId, caller: &Caller) -> Result<TradeRow, ApiError> {
+    pub async fn visible_trade(&self, id: TradeId, caller: &Caller) -> Result<TradeRow, Error> {
         self.store
             .trade(id)
             .await?
             .filter(|row| row.trade.visible_to(caller))
-            .ok_or_else(|| ApiError::not_found("no such trade"))
+            .ok_or_else(|| Error::not_found("no such trade"))
     }
 
     /// What `user` already did with `key`: the trade, if it was this same request; an error if
@@ -312,12 +310,12 @@ impl AppState {
         user: UserId,
         key: &IdempotencyKey,
         hash: &str,
-    ) -> Result<Option<TradeRow>, ApiError> {
+    ) -> Result<Option<TradeRow>, Error> {
         match self.store.trade_request(user, key.as_str()).await? {
             None => Ok(None),
             Some(request) if request.request_hash == hash => {
                 let row = self.store.trade(request.trade).await?.ok_or_else(|| {
-                    ApiError::internal(&StoreError::Corrupt("idempotency key of no trade"))
+                    Error::internal(&StoreError::Corrupt("idempotency key of no trade"))
                 })?;
                 Ok(Some(row))
             }
@@ -335,7 +333,7 @@ impl AppState {
         amount: Piconero,
         accepted: AcceptedPrice,
         key: Option<IdempotencyKey>,
-    ) -> Result<(TradeRow, bool), ApiError> {
+    ) -> Result<(TradeRow, bool), Error> {
         if !caller.has_scope(pupero_core::Scope::Trade) {
             return Err(trade_error(TradeError::MissingScope(
                 pupero_core::Scope::Trade,
@@ -358,10 +356,10 @@ impl AppState {
             .offer(offer_id)
             .await?
             .filter(|o| o.status() != OfferStatus::Deleted)
-            .ok_or_else(|| ApiError::not_found("no such offer"))?;
+            .ok_or_else(|| Error::not_found("no such offer"))?;
         if offer.status() != OfferStatus::Active {
-            return Err(ApiError::conflict(
-                codes::OFFER_UNAVAILABLE,
+            return Err(Error::new(
+                ErrorKind::OfferUnavailable,
                 "the offer is paused",
             ));
         }
@@ -369,7 +367,7 @@ impl AppState {
             return Err(trade_error(TradeError::SelfTrade));
         }
         if !offer.limits().contains(amount) {
-            return Err(ApiError::validation(format!(
+            return Err(Error::validation(format!(
                 "the amount must be between {} and {} XMR",
                 offer.limits().min().to_xmr_string(),
                 offer.limits().max().to_xmr_string()
@@ -379,11 +377,11 @@ impl AppState {
         let quote = self.prices.quote(offer.currency()).await.ok().flatten();
         let price = offer
             .effective_price(quote.as_ref(), now, self.settings.price_max_age_secs)
-            .map_err(|e| ApiError::conflict(codes::PRICE_UNAVAILABLE, e.to_string()))?
+            .map_err(|e| Error::new(ErrorKind::PriceUnavailable, e.to_string()))?
             .price();
         if offer.side().worse_for_taker(price, accepted.0) {
-            return Err(ApiError::conflict(
-                codes::PRICE_CHANGED,
+            return Err(Error::new(
+                ErrorKind::PriceChanged,
                 format!(
                     "the offer's price is now {price} {}, worse than the {} you accepted",
                     offer.currency(),
@@ -395,7 +393,7 @@ impl AppState {
             .store
             .user_by_id(taker)
             .await?
-            .ok_or_else(|| ApiError::not_found("no such user"))?;
+            .ok_or_else(|| Error::not_found("no such user"))?;
         let age_secs = now.secs_since(taker_row.created_at);
         let (seller, buyer, maker) = match offer.side() {
             Side::Sell => (offer.owner(), taker, Party::Seller),
@@ -455,27 +453,27 @@ impl AppState {
             Ok(_) => {
                 self.events.notify([seller, buyer]);
                 let row = self.store.trade(id).await?.ok_or_else(|| {
-                    ApiError::internal(&StoreError::Corrupt("a committed trade is missing"))
+                    Error::internal(&StoreError::Corrupt("a committed trade is missing"))
                 })?;
                 Ok((row, true))
             }
             Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
                 let key = key.expect("only keyed requests record a key");
                 let row = self.replayed(taker, &key, &hash).await?.ok_or_else(|| {
-                    ApiError::internal(&StoreError::Corrupt("a replayed key is missing"))
+                    Error::internal(&StoreError::Corrupt("a replayed key is missing"))
                 })?;
                 Ok((row, false))
             }
-            Err(pupero_ledger::Error::Aborted(ABORT_OFFER_UNAVAILABLE)) => Err(ApiError::conflict(
-                codes::OFFER_UNAVAILABLE,
+            Err(pupero_ledger::Error::Aborted(ABORT_OFFER_UNAVAILABLE)) => Err(Error::new(
+                ErrorKind::OfferUnavailable,
                 "the offer is no longer active",
             )),
-            Err(pupero_ledger::Error::Aborted(ABORT_TRADE_LIMIT)) => Err(ApiError::conflict(
-                codes::TRADE_LIMIT,
+            Err(pupero_ledger::Error::Aborted(ABORT_TRADE_LIMIT)) => Err(Error::new(
+                ErrorKind::TradeLimit,
                 "too many open trades; finish one first",
             )),
-            Err(e) if e.is_insufficient_funds() => Err(ApiError::conflict(
-                codes::INSUFFICIENT_FUNDS,
+            Err(e) if e.is_insufficient_funds() => Err(Error::new(
+                ErrorKind::InsufficientFunds,
                 "the seller's available balance does not cover this trade and its fee",
             )),
             // The same key raced with a different amount: the escrow id exists, differently.
@@ -495,7 +493,7 @@ impl AppState {
         actor: Actor<'_>,
         step: Step,
         key: Option<IdempotencyKey>,
-    ) -> Result<TradeRow, ApiError> {
+    ) -> Result<TradeRow, Error> {
         let action = step.action;
         let detail = match action {
             TradeAction::Resolve { outcome, .. } => match outcome {
@@ -520,7 +518,7 @@ impl AppState {
                 .store
                 .trade(id)
                 .await?
-                .ok_or_else(|| ApiError::not_found("no such trade"))?;
+                .ok_or_else(|| Error::not_found("no such trade"))?;
             let step_up = match actor {
                 Actor::Caller(caller, _) => {
                     row.trade.authorize(caller, &action).map_err(trade_error)?
@@ -567,7 +565,7 @@ impl AppState {
                 Ok(_) => {
                     self.events.notify(parties);
                     return self.store.trade(id).await?.ok_or_else(|| {
-                        ApiError::internal(&StoreError::Corrupt("a committed trade is missing"))
+                        Error::internal(&StoreError::Corrupt("a committed trade is missing"))
                     });
                 }
                 Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
@@ -575,7 +573,7 @@ impl AppState {
                         unreachable!("only keyed requests record a key")
                     };
                     return self.replayed(user, key, &hash).await?.ok_or_else(|| {
-                        ApiError::internal(&StoreError::Corrupt("a replayed key is missing"))
+                        Error::internal(&StoreError::Corrupt("a replayed key is missing"))
                     });
                 }
                 // Another step won the race (the holds it settles may be settled already):
@@ -590,8 +588,8 @@ impl AppState {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(ApiError::conflict(
-            codes::TRADE_CHANGED,
+        Err(Error::new(
+            ErrorKind::TradeChanged,
             "the trade keeps changing; read it again",
         ))
     }
@@ -599,7 +597,7 @@ impl AppState {
     /// Expires the escrowed trades whose payment window is over, at the injected clock's now:
     /// their escrow returns to the seller. Returns how many this sweep expired. A trade paid or
     /// cancelled meanwhile is left as it is.
-    pub async fn expire_due_trades(&self) -> Result<u32, ApiError> {
+    pub async fn expire_due_trades(&self) -> Result<u32, Error> {
         let due = self
             .store
             .trades_due(self.now(), MAX_EXPIRIES_PER_SWEEP)
@@ -612,7 +610,7 @@ impl AppState {
             };
             match self.step_trade(id, Actor::ExpiryJob, step, None).await {
                 Ok(_) => expired = expired.saturating_add(1),
-                Err(e) if e.code() == codes::INVALID_TRANSITION => {}
+                Err(e) if e.kind() == ErrorKind::InvalidTransition => {}
                 Err(e) => return Err(e),
             }
         }

@@ -34,12 +34,11 @@ use governor::middleware::NoOpMiddleware;
 use governor::nanos::Nanos;
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
-use poem::Request;
 use pupero_core::{Clock, Timestamp, UserId};
 
-use crate::app::AppState;
-use crate::audit::{AuditEntry, AuditEvent, client_ip};
-use crate::error::ApiError;
+use crate::Market;
+use crate::audit::{AuditEntry, AuditEvent};
+use crate::error::Error;
 use crate::security::token_hash;
 use crate::store::{Store, ThrottleState, ThrottleWrite};
 
@@ -315,8 +314,6 @@ impl AddressKey {
     }
 }
 
-pub use crate::audit::client_addr;
-
 /// The injected clock, as `governor` reads time: nanoseconds since the Unix epoch.
 #[derive(Debug, Clone)]
 struct InjectedClock(Arc<dyn Clock>);
@@ -402,43 +399,41 @@ impl RateLimits {
     }
 
     /// One login attempt from `ip`; 429 past the per-address limit.
-    pub fn check_login_ip(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn check_login_ip(&self, ip: Option<IpAddr>) -> Result<(), Error> {
         self.login
             .check(&AddressKey::of(ip))
-            .map_err(ApiError::rate_limited)
+            .map_err(Error::rate_limited)
     }
 
     /// One registration from `ip`; 429 past the per-address limit.
-    pub fn check_register_ip(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn check_register_ip(&self, ip: Option<IpAddr>) -> Result<(), Error> {
         self.register
             .check(&AddressKey::of(ip))
-            .map_err(ApiError::rate_limited)
+            .map_err(Error::rate_limited)
     }
 
     /// One second-factor attempt of `user`, from any address; 429 past the per-user limit.
     /// Pair it with the lockout: [`RateLimits::begin_attempt`] with
     /// [`ThrottleKey::second_factor`], and [`RateLimits::attempt_succeeded`] on a right code.
-    pub fn check_second_factor(&self, user: UserId) -> Result<(), ApiError> {
-        self.second_factor
-            .check(&user)
-            .map_err(ApiError::rate_limited)
+    pub fn check_second_factor(&self, user: UserId) -> Result<(), Error> {
+        self.second_factor.check(&user).map_err(Error::rate_limited)
     }
 
     /// One e-mail change by `user` from `ip`; 429 past the per-account or per-address limit.
-    pub fn check_email_change(&self, user: UserId, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn check_email_change(&self, user: UserId, ip: Option<IpAddr>) -> Result<(), Error> {
         self.email_change_account
             .check(&user)
             .and_then(|()| self.email_change_address.check(&AddressKey::of(ip)))
-            .map_err(ApiError::rate_limited)
+            .map_err(Error::rate_limited)
     }
 
     /// One account-recovery request from `ip` (a reset link asked for or used, an address
     /// verified); 429 past the per-address limit. The answer depends on the address alone,
     /// never on the account named.
-    pub fn check_recovery_ip(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    pub fn check_recovery_ip(&self, ip: Option<IpAddr>) -> Result<(), Error> {
         self.recovery_address
             .check(&AddressKey::of(ip))
-            .map_err(ApiError::rate_limited)
+            .map_err(Error::rate_limited)
     }
 
     /// One recovery mail for `user`; `Err` with the seconds to wait past the per-account
@@ -449,14 +444,14 @@ impl RateLimits {
     }
 
     /// One chat message of `user`, on any trade; 429 past the per-user limit.
-    pub fn check_chat(&self, user: UserId) -> Result<(), ApiError> {
-        self.chat.check(&user).map_err(ApiError::rate_limited)
+    pub fn check_chat(&self, user: UserId) -> Result<(), Error> {
+        self.chat.check(&user).map_err(Error::rate_limited)
     }
 
     /// Starts an attempt at the secret behind `key`: 429 while the key is locked (check
     /// nothing then), otherwise the attempt is counted as a failure until
     /// [`RateLimits::attempt_succeeded`] says otherwise. Call it before checking the secret.
-    pub async fn begin_attempt(&self, key: &ThrottleKey) -> Result<(), ApiError> {
+    pub async fn begin_attempt(&self, key: &ThrottleKey) -> Result<(), Error> {
         let now = self.clock.now();
         if self.attempts.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY_ATTEMPTS
             == PRUNE_EVERY_ATTEMPTS - 1
@@ -467,11 +462,11 @@ impl RateLimits {
         self.store
             .throttle_update(key.as_str(), now, |state| policy.attempt(state, now))
             .await?
-            .map_err(ApiError::rate_limited)
+            .map_err(Error::rate_limited)
     }
 
     /// The secret behind `key` was right: its failures are forgotten.
-    pub async fn attempt_succeeded(&self, key: &ThrottleKey) -> Result<(), ApiError> {
+    pub async fn attempt_succeeded(&self, key: &ThrottleKey) -> Result<(), Error> {
         self.store.throttle_reset(key.as_str()).await?;
         Ok(())
     }
@@ -511,21 +506,21 @@ impl RateLimits {
 /// Audits a refusal by a limit (`reason` says which) and passes it on. At most one entry per
 /// reason and address a minute is written, so that a flood stays a flood of cheap refusals.
 pub async fn audit_refusal(
-    state: &AppState,
-    req: &Request,
+    state: &Market,
+    client: Option<IpAddr>,
     reason: &'static str,
-    refusal: ApiError,
-) -> ApiError {
+    refusal: Error,
+) -> Error {
     // A storage failure while checking is not a refusal; it was logged where it happened.
-    if !matches!(refusal, ApiError::TooManyRequests(..)) {
+    if !refusal.is_rate_limited() {
         return refusal;
     }
     tracing::info!(reason, "rate limited");
-    if state.limits.should_audit_refusal(reason, client_addr(req)) {
+    if state.limits.should_audit_refusal(reason, client) {
         state
             .audit(
                 AuditEntry::of(AuditEvent::RateLimited, None)
-                    .from_ip(client_ip(req))
+                    .from_ip(client.map(|ip| ip.to_string()))
                     .detail(reason),
             )
             .await;

@@ -22,10 +22,10 @@ use pupero_core::{Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::config::MailSettings;
+use crate::Market;
 use crate::crypto::Purpose;
 use crate::security::MailToken;
+use crate::settings::MailSettings;
 use crate::store::{NewMail, StoreError};
 
 /// How long the relay may take to answer one SMTP command: a relay answers in milliseconds,
@@ -335,7 +335,7 @@ fn retry_delay_secs(attempts: u32) -> u64 {
         .min(RETRY_MAX_DELAY_SECS)
 }
 
-impl AppState {
+impl Market {
     /// `letter` for `user`, sealed for the outbox, to be queued in the commit of what it
     /// announces. `None` (logged) when it is too large to queue, which no letter of ours is.
     pub fn sealed_mail(
@@ -461,7 +461,7 @@ impl AppState {
 
 /// The mailer: sends what is due whenever woken (a mail was queued) and every
 /// [`POLL_INTERVAL`], and prunes every [`PRUNE_INTERVAL`]. Runs in every serving process.
-pub async fn run_mailer(state: Arc<AppState>) {
+pub async fn run_mailer(state: Arc<Market>) {
     let mut prune = tokio::time::interval(PRUNE_INTERVAL);
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

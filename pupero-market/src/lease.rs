@@ -4,13 +4,13 @@
 //! The lease is a row (`worker_leases`, [`WITHDRAWAL_LEASE`]) naming its holder and until
 //! when it runs, `PUPERO_WORKER_LEASE_SECS` (default 30) after the holder's last renewal:
 //! - the holder renews it at the start of each pass, before each wallet call that may spend
-//!   ([`AppState::ensure_leader`]: a worker that lost it stops there), and every third of the
+//!   ([`Market::ensure_leader`]: a worker that lost it stops there), and every third of the
 //!   lease in between ([`run_lease_heartbeat`]), so that a slow wallet call does not outlive
 //!   it;
-//! - a clean stop gives it back ([`AppState::release_worker_lease`], from
+//! - a clean stop gives it back ([`Market::release_worker_lease`], from
 //!   [`crate::stop_jobs`]): the next worker takes over at once;
 //! - after a crash it runs out at most one lease after the holder died, and a standby tries
-//!   again at that moment ([`AppState::lease_wait`]), so a crashed worker is taken over
+//!   again at that moment ([`Market::lease_wait`]), so a crashed worker is taken over
 //!   within `PUPERO_WORKER_LEASE_SECS` (plus [`TAKEOVER_MARGIN`]).
 //!
 //! A standby says so once per holder in its log, and `/readyz` names the holder: waiting is
@@ -22,7 +22,7 @@ use std::time::Duration;
 use pupero_core::Timestamp;
 use uuid::Uuid;
 
-use crate::app::AppState;
+use crate::Market;
 use crate::store::StoreError;
 use crate::withdrawals::{DriveError, WITHDRAWAL_LEASE};
 
@@ -76,7 +76,7 @@ pub fn renew_interval(lease_secs: u64) -> Duration {
     Duration::from_millis(lease_secs.saturating_mul(1000) / 3)
 }
 
-impl AppState {
+impl Market {
     /// Takes or renews the worker lease for `PUPERO_WORKER_LEASE_SECS` from now; false when
     /// another process holds it. The one place the lease is taken: a standby's log line and
     /// `/readyz` learn here whom it waits for.
@@ -189,7 +189,7 @@ impl AppState {
 /// Renews the worker lease every [`renew_interval`] while this process holds it, whatever its
 /// passes are doing: a wallet call may take minutes (a transfer is bounded by two), and the
 /// lease must not run out under it.
-pub async fn run_lease_heartbeat(state: Arc<AppState>) {
+pub async fn run_lease_heartbeat(state: Arc<Market>) {
     if state.wallet.is_none() {
         return;
     }

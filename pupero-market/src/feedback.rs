@@ -10,8 +10,8 @@
 use pupero_core::reputation::median_release_secs;
 use pupero_core::{Caller, FeedbackComment, Party, Rating, TradeId, UserId};
 
-use crate::app::AppState;
-use crate::error::{ApiError, codes};
+use crate::Market;
+use crate::error::{Error, ErrorKind};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{FeedbackRow, StoreError, insert_feedback_in};
 use crate::trades::trade_error;
@@ -27,7 +27,7 @@ pub struct ProfileStats {
     pub median_release_secs: Option<u64>,
 }
 
-impl AppState {
+impl Market {
     /// `author` rates the other party of trade `id`. Only a party may, once, and only once the
     /// trade completed. Returns the feedback and the subject's username.
     pub async fn leave_feedback(
@@ -36,13 +36,13 @@ impl AppState {
         caller: &Caller,
         rating: Rating,
         comment: FeedbackComment,
-    ) -> Result<(FeedbackRow, String), ApiError> {
+    ) -> Result<(FeedbackRow, String), Error> {
         let author = caller.user();
         let row = self.visible_trade(id, caller).await?;
         let side = row.trade.side_of(author).map_err(trade_error)?;
         if !row.trade.is_completed() {
-            return Err(ApiError::conflict(
-                codes::FEEDBACK_NOT_ALLOWED,
+            return Err(Error::new(
+                ErrorKind::FeedbackNotAllowed,
                 "feedback is for a released or resolved trade",
             ));
         }
@@ -73,8 +73,8 @@ impl AppState {
         };
         let mut tx = self.store.begin_write().await?;
         if !insert_feedback_in(&mut tx, &feedback).await? {
-            return Err(ApiError::conflict(
-                codes::FEEDBACK_EXISTS,
+            return Err(Error::new(
+                ErrorKind::FeedbackExists,
                 "you already left feedback on this trade",
             ));
         }
@@ -85,7 +85,7 @@ impl AppState {
     }
 
     /// The public numbers of `user`.
-    pub async fn profile_stats(&self, user: UserId) -> Result<ProfileStats, ApiError> {
+    pub async fn profile_stats(&self, user: UserId) -> Result<ProfileStats, Error> {
         let numbers = self.store.profile_numbers(user).await?;
         Ok(ProfileStats {
             score_percent: numbers.feedback.score_percent(),

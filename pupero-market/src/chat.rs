@@ -1,6 +1,6 @@
 //! A trade's chat: its two parties talk, and a moderator joins once the trade is disputed.
 //!
-//! Who may read and write is who may see the trade ([`AppState::visible_trade`]): the parties,
+//! Who may read and write is who may see the trade ([`Market::visible_trade`]): the parties,
 //! and moderators once it is (or was) disputed; anyone else is told the trade does not exist.
 //! The chat takes messages while the trade is open and for [`CHAT_GRACE_SECS`] after it
 //! ended ([`pupero_core::Trade::chat_open`]), at most [`MAX_CHAT_MESSAGES_PER_TRADE`] in all.
@@ -14,12 +14,12 @@ use pupero_core::chat::MessageBody;
 use pupero_core::limits::MAX_CHAT_MESSAGES_PER_TRADE;
 use pupero_core::{Caller, MessageId, TradeId};
 
-use crate::app::AppState;
-use crate::error::{ApiError, codes};
+use crate::Market;
+use crate::error::{Error, ErrorKind};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{MessageRow, TradeRow, insert_message_in, message_count_in, other_senders_in};
 
-impl AppState {
+impl Market {
     /// Posts `body` in the chat of trade `id` as `caller`. Returns the message and the trade
     /// it was posted on.
     pub async fn post_message(
@@ -27,13 +27,13 @@ impl AppState {
         id: TradeId,
         caller: &Caller,
         body: MessageBody,
-    ) -> Result<(MessageRow, TradeRow), ApiError> {
+    ) -> Result<(MessageRow, TradeRow), Error> {
         let user = caller.user();
         let row = self.visible_trade(id, caller).await?;
         let now = self.now();
         if !row.trade.chat_open(now) {
-            return Err(ApiError::conflict(
-                codes::CHAT_CLOSED,
+            return Err(Error::new(
+                ErrorKind::ChatClosed,
                 "the trade ended too long ago: its chat is closed",
             ));
         }
@@ -46,7 +46,7 @@ impl AppState {
             self.store
                 .user_by_id(user)
                 .await?
-                .ok_or_else(|| ApiError::not_found("no such user"))?
+                .ok_or_else(|| Error::not_found("no such user"))?
                 .username
         };
         let message = MessageRow {
@@ -64,8 +64,8 @@ impl AppState {
         // here and never pass the bound together.
         crate::store::lock_trade_in(&mut tx, self.store.engine(), id).await?;
         if message_count_in(&mut tx, id).await? >= u64::from(MAX_CHAT_MESSAGES_PER_TRADE) {
-            return Err(ApiError::conflict(
-                codes::CHAT_FULL,
+            return Err(Error::new(
+                ErrorKind::ChatFull,
                 "this trade's chat holds as many messages as it may",
             ));
         }

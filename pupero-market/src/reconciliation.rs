@@ -1,19 +1,19 @@
 //! Reconciliation: the wallet's coins against what the ledger says the platform owes.
 //!
-//! [`AppState::reconciliation`] reads, in this order: the wallet's balance, the deposits mined
+//! [`Market::reconciliation`] reads, in this order: the wallet's balance, the deposits mined
 //! and not yet credited, the sum of users' balances, and the rest (the platform's accounts,
 //! withdrawals in flight). The reads are not one snapshot, so the order is chosen to err
 //! toward a deficit, never toward a false `ok`: a deposit credited between the two database
 //! reads is counted twice (as uncredited, then in a balance), never missed; a deposit mined
 //! after the balance was read is counted by neither. Withdrawals leave the wallet when relayed
 //! and users' balances a moment later, in the same worker pass, so the worker's own check
-//! ([`AppState::check_reconciliation`]) runs under the worker's exclusion, between passes.
+//! ([`Market::check_reconciliation`]) runs under the worker's exclusion, between passes.
 
 use pupero_core::ledger::AccountCode;
 use pupero_core::reconciliation::{Holdings, ReconciliationStatus};
 use pupero_core::{AccountId, Piconero, SignedPiconero, Timestamp};
 
-use crate::app::AppState;
+use crate::Market;
 use crate::deposits::PlatformWallet;
 use crate::store::StoreError;
 use crate::withdrawals::DriveError;
@@ -82,14 +82,14 @@ fn credit_balance(account: Option<pupero_core::ledger::Account>) -> SignedPicone
     })
 }
 
-impl AppState {
+impl Market {
     /// The wallet against the ledger now (see the module's documentation).
     pub async fn reconciliation(&self) -> Result<Reconciliation, DriveError> {
         let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
         self.reconcile_with(wallet, false).await
     }
 
-    /// As [`AppState::reconciliation`]; with `scan`, a deposit scan runs right after the
+    /// As [`Market::reconciliation`]; with `scan`, a deposit scan runs right after the
     /// wallet's balance is read, so that every deposit the balance counts is in the database.
     pub(crate) async fn reconcile_with(
         &self,

@@ -48,7 +48,7 @@ pub struct NewToken<'a> {
     pub expires_at: Timestamp,
 }
 
-/// A mail to queue, its message sealed (`crate::mail::AppState::sealed_mail`).
+/// A mail to queue, its message sealed (`crate::mail::Market::sealed_mail`).
 #[derive(Debug, Clone)]
 pub struct NewMail {
     /// Its id, time-ordered.

@@ -11,10 +11,10 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 use totp_rs::{Algorithm, Builder, Secret, Totp, TotpError};
 
-use crate::app::AppState;
+use crate::Market;
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::crypto::Purpose;
-use crate::error::{ApiError, codes};
+use crate::error::{Error, ErrorKind};
 use crate::security::token_hash;
 
 /// The issuer shown in authenticator apps.
@@ -176,11 +176,19 @@ pub enum SecondFactorRefusal {
 }
 
 impl SecondFactorRefusal {
-    /// The stable error code.
-    pub const fn code(self) -> &'static str {
+    /// The error kind of this refusal for a step-up (someone logged in is asked again).
+    pub const fn kind(self) -> ErrorKind {
         match self {
-            SecondFactorRefusal::Required => codes::TOTP_REQUIRED,
-            SecondFactorRefusal::Invalid => codes::INVALID_TOTP,
+            SecondFactorRefusal::Required => ErrorKind::TotpRequired,
+            SecondFactorRefusal::Invalid => ErrorKind::InvalidTotp,
+        }
+    }
+
+    /// The error kind of this refusal at login (nobody is authenticated yet).
+    pub const fn login_kind(self) -> ErrorKind {
+        match self {
+            SecondFactorRefusal::Required => ErrorKind::LoginTotpRequired,
+            SecondFactorRefusal::Invalid => ErrorKind::LoginInvalidTotp,
         }
     }
 
@@ -195,7 +203,7 @@ impl SecondFactorRefusal {
     }
 }
 
-impl AppState {
+impl Market {
     /// Checks the second factor of `user` and uses it up: a TOTP code (`code`) or, instead, a
     /// recovery code. Without 2FA it is [`SecondFactor::NotEnabled`] whatever was given.
     ///
@@ -208,7 +216,7 @@ impl AppState {
         &self,
         user: UserId,
         proof: SecondFactorProof<'_>,
-    ) -> Result<Result<SecondFactor, SecondFactorRefusal>, ApiError> {
+    ) -> Result<Result<SecondFactor, SecondFactorRefusal>, Error> {
         let Some(row) = self.store.totp(user).await?.filter(|row| row.enabled) else {
             return Ok(Ok(SecondFactor::NotEnabled));
         };
@@ -247,7 +255,7 @@ impl AppState {
         row: &crate::store::TotpRow,
         code: Option<&str>,
         recovery_code: Option<&str>,
-    ) -> Result<Result<SecondFactor, SecondFactorRefusal>, ApiError> {
+    ) -> Result<Result<SecondFactor, SecondFactorRefusal>, Error> {
         match (code, recovery_code) {
             (Some(code), _) => {
                 let Ok(code) = TotpCode::parse(code) else {
@@ -256,7 +264,7 @@ impl AppState {
                 let secret = self
                     .data_cipher
                     .open(Purpose::TotpSecret, user, &row.secret_enc)
-                    .map_err(|e| ApiError::internal(&e))?;
+                    .map_err(|e| Error::internal(&e))?;
                 let unix_secs = self.now().as_unix_ms() / 1000;
                 let Some(step) = code_step(&secret, &code, unix_secs) else {
                     return Ok(Err(SecondFactorRefusal::Invalid));
@@ -300,15 +308,15 @@ impl AppState {
         &self,
         user: UserId,
         proof: SecondFactorProof<'_>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         match self.check_second_factor(user, proof).await? {
             Ok(_) => Ok(()),
-            Err(refusal) => Err(ApiError::forbidden_code(refusal.code(), refusal.message())),
+            Err(refusal) => Err(Error::new(refusal.kind(), refusal.message())),
         }
     }
 }
 
-impl AppState {
+impl Market {
     /// The step-up of an action that sends money away (a withdrawal): a session shows the
     /// second factor when 2FA is on, else the password, so that a stolen access token alone
     /// moves nothing out. An API key was made with the password (and the second factor), and
@@ -318,7 +326,7 @@ impl AppState {
         caller: &pupero_core::Caller,
         password: Option<&str>,
         proof: SecondFactorProof<'_>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let two_factor = self
             .store
             .totp(caller.user())
@@ -329,8 +337,8 @@ impl AppState {
         }
         match password {
             Some(password) => self.verify_password(caller.user(), password).await,
-            None => Err(ApiError::forbidden_code(
-                codes::PASSWORD_REQUIRED,
+            None => Err(Error::new(
+                ErrorKind::PasswordRequired,
                 "confirm with your password (or turn on 2FA and use its code)",
             )),
         }

@@ -1,6 +1,6 @@
 //! Deposits: each user's subaddress, and the scanner that credits what arrives on it.
 //!
-//! The scanner ([`AppState::scan_deposits`]) asks the wallet for incoming transfers from a
+//! The scanner ([`Market::scan_deposits`]) asks the wallet for incoming transfers from a
 //! height [`scan_from`] below both its last scan and the oldest pending deposit, records each
 //! under its key (txid, subaddress), marks gone the pending ones it should have seen and did
 //! not, and credits the ones deep enough through the ledger. The credit's transfer id is
@@ -21,8 +21,8 @@ use pupero_ledger::{Attachment, AttachmentError, Engine};
 use pupero_wallet::{IncomingTransfer, WalletRpc};
 use sqlx::AnyConnection;
 
-use crate::app::AppState;
-use crate::error::{ApiError, codes};
+use crate::Market;
+use crate::error::{Error, ErrorKind};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{
     DepositAddressRow, DepositRef, DepositRow, SeenDeposit, SightingChange, StoreError,
@@ -101,12 +101,12 @@ pub struct ScanReport {
 }
 
 /// 503 `WALLET_UNAVAILABLE`.
-pub fn wallet_unavailable(message: impl Into<String>) -> ApiError {
-    ApiError::Unavailable(crate::error::body(codes::WALLET_UNAVAILABLE, message))
+pub fn wallet_unavailable(message: impl Into<String>) -> Error {
+    Error::new(ErrorKind::WalletUnavailable, message.into())
 }
 
 /// The wallet's failure as the API shows it: the wallet is down or failing, try later.
-pub fn wallet_error(error: &pupero_wallet::Error) -> ApiError {
+pub fn wallet_error(error: &pupero_wallet::Error) -> Error {
     tracing::warn!(error = %crate::error::chain(error), "wallet call failed");
     wallet_unavailable("the wallet is unavailable; try again later")
 }
@@ -196,9 +196,9 @@ fn sighting(transfer: &IncomingTransfer) -> Sighting {
     }
 }
 
-impl AppState {
+impl Market {
     /// The platform wallet, or 503 `WALLET_UNAVAILABLE` when none is configured.
-    pub fn platform_wallet(&self) -> Result<&PlatformWallet, ApiError> {
+    pub fn platform_wallet(&self) -> Result<&PlatformWallet, Error> {
         self.wallet
             .as_ref()
             .ok_or_else(|| wallet_unavailable("this server has no wallet configured"))
@@ -209,7 +209,7 @@ impl AppState {
     /// The wallet makes subaddresses one after another and widens its own look-ahead as it
     /// does, so every subaddress stored here is one it watches. (A wallet restored from its
     /// seed must be opened with `--subaddress-lookahead` above the highest index stored.)
-    pub async fn deposit_address(&self, user: UserId) -> Result<DepositAddressRow, ApiError> {
+    pub async fn deposit_address(&self, user: UserId) -> Result<DepositAddressRow, Error> {
         if let Some(row) = self.store.deposit_address(user).await? {
             return Ok(row);
         }
@@ -227,7 +227,7 @@ impl AppState {
         // same index again, for someone else.
         wallet.rpc.store().await.map_err(|e| wallet_error(&e))?;
         if made.index.index == 0 {
-            return Err(ApiError::internal(&StoreError::Corrupt(
+            return Err(Error::internal(&StoreError::Corrupt(
                 "the wallet returned its primary address as a new subaddress",
             )));
         }
@@ -246,7 +246,7 @@ impl AppState {
         self.store
             .deposit_address(user)
             .await?
-            .ok_or_else(|| ApiError::internal(&StoreError::Corrupt("deposit address vanished")))
+            .ok_or_else(|| Error::internal(&StoreError::Corrupt("deposit address vanished")))
     }
 
     /// One deposit scan: reads the wallet, records every deposit, credits the ones with

@@ -1,14 +1,13 @@
-//! `pupero admin …`: what only the operator at the machine may do, such as creating the first
-//! admin or resetting the password of someone without a verified address. Never reachable over
-//! HTTP.
+//! What only the operator at the machine may do (`pupero admin …`), such as creating the
+//! first admin or resetting the password of someone without a verified address. Never
+//! reachable over HTTP.
 
-use pupero_core::ledger::{LedgerStore, NewAccount};
+use pupero_core::ledger::NewAccount;
 use pupero_core::{AccountId, EmailAddress, Password, Role, UserId, Username};
 
-use crate::app::AppState;
+use crate::Market;
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::recovery::PasswordChangeKind;
-use crate::store::CreateUserRefusal;
 use crate::two_factor::{SecondFactorProof, SecondFactorRefusal};
 
 /// Why a user could not be created from the command line.
@@ -17,23 +16,15 @@ pub enum CreateUserError {
     /// A value is invalid.
     #[error("{0}")]
     Invalid(#[from] pupero_core::Error),
-    /// The username or e-mail is taken.
-    #[error("{0:?}")]
-    Taken(CreateUserRefusal),
-    /// Storage failed.
-    #[error(transparent)]
-    Store(#[from] crate::store::StoreError),
-    /// The ledger failed.
-    #[error(transparent)]
-    Ledger(#[from] pupero_ledger::Error),
-    /// Hashing failed.
-    #[error(transparent)]
-    Hash(#[from] crate::security::HashError),
+    /// The username or e-mail is taken, or storage failed.
+    #[error("{0}")]
+    Refused(#[from] crate::Error),
 }
 
-/// Creates a user with `role` directly in the database.
+/// Creates a user with `role` directly in the database ([`Market::create_user`]), audited as
+/// made on the command line.
 pub async fn create_user(
-    state: &AppState,
+    state: &Market,
     username: &str,
     email: Option<&str>,
     password: &str,
@@ -42,21 +33,9 @@ pub async fn create_user(
     let username = Username::parse(username)?;
     let email = email.map(EmailAddress::parse).transpose()?;
     let password = Password::parse(password)?;
-    let hash = state.hasher.hash(&password).await?;
-    let user = UserId::new_v7();
-    if let Some(Err(e)) = state
-        .ledger
-        .create_accounts(&[NewAccount::user_xmr(AccountId::user_xmr(user))])
-        .await?
-        .first()
-    {
-        return Err(CreateUserError::Invalid((*e).into()));
-    }
-    state
-        .store
-        .create_user(user, &username, email.as_ref(), &hash, role, state.now())
-        .await?
-        .map_err(CreateUserError::Taken)?;
+    let user = state
+        .create_user(&username, email.as_ref(), &password, role)
+        .await?;
     state
         .audit(
             AuditEntry::of(AuditEvent::Registered, Some(user))
@@ -83,8 +62,8 @@ pub enum ResetPasswordError {
     Failed(String),
 }
 
-impl From<crate::error::ApiError> for ResetPasswordError {
-    fn from(error: crate::error::ApiError) -> ResetPasswordError {
+impl From<crate::Error> for ResetPasswordError {
+    fn from(error: crate::Error) -> ResetPasswordError {
         ResetPasswordError::Failed(error.code().to_owned())
     }
 }
@@ -102,7 +81,7 @@ impl From<crate::store::StoreError> for ResetPasswordError {
 /// password change it ends every session and API key and every reset link, is audited
 /// (`password_reset`, "command line") and told to the verified address.
 pub async fn reset_password(
-    state: &AppState,
+    state: &Market,
     username: &str,
     new_password: &str,
     proof: SecondFactorProof<'_>,
@@ -161,11 +140,11 @@ pub enum CreditError {
 /// Credits `xmr` to `username` from a development faucet (an equity account that may go
 /// negative), so that a local server can be tried without a Monero wallet. Refused in
 /// production mode. Written to the ledger as an `adjustment` and to the audit log.
-pub async fn credit_dev(state: &AppState, username: &str, xmr: &str) -> Result<(), CreditError> {
+pub async fn credit_dev(state: &Market, username: &str, xmr: &str) -> Result<(), CreditError> {
     use pupero_core::ledger::{
         AccountCode, AccountFlags, LedgerId, NewTransfer, TransferCode, TransferOp,
     };
-    if state.settings.mode != crate::config::Mode::Dev {
+    if state.settings.mode != crate::settings::Mode::Dev {
         return Err(CreditError::Production);
     }
     let amount = pupero_core::Piconero::from_xmr_str(xmr)?;

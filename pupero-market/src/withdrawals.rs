@@ -1,7 +1,7 @@
 //! Withdrawals: the request (holds, row and outbox message in one transaction) and the wallet
 //! worker that pays them, exactly once, across crashes.
 //!
-//! The worker ([`AppState::drive_withdrawals`]) runs under a database lease ([`crate::lease`]),
+//! The worker ([`Market::drive_withdrawals`]) runs under a database lease ([`crate::lease`]),
 //! so one process at a time builds transactions (building reserves nothing in the wallet: two
 //! builders could spend the same outputs); a pass renews it before each wallet call that may
 //! spend, and stops there if it was lost. Each pass:
@@ -42,8 +42,8 @@ use pupero_ledger::{Attachment, AttachmentError, Engine};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use crate::app::AppState;
-use crate::error::{ApiError, codes};
+use crate::Market;
+use crate::error::{Error, ErrorKind};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::queue::{QueueError, Received, Settle, WorkMessage};
 use crate::store::{
@@ -293,24 +293,24 @@ impl From<crate::deposits::ScanError> for DriveError {
     }
 }
 
-fn reused() -> ApiError {
-    ApiError::conflict(
-        codes::IDEMPOTENCY_KEY_REUSED,
+fn reused() -> Error {
+    Error::new(
+        ErrorKind::IdempotencyKeyReused,
         "this Idempotency-Key was used for a different request",
     )
 }
 
-impl AppState {
+impl Market {
     /// Requests a withdrawal to `destination` for `caller` (who needs the `withdraw` scope) of
     /// `amount` XMR, or of everything available with [`WithdrawalAmount::ALL`]: the holds, the
     /// row and the outbox message commit together. The same key with the same request returns
     /// the same withdrawal (`false`: nothing new happened) without a step-up again; a new
-    /// request needs the step-up ([`AppState::step_up`]).
+    /// request needs the step-up ([`Market::step_up`]).
     ///
     /// What needs no wallet is checked first, so a wrong request is told so even while the
     /// wallet is down (which holds and queues a right one); then the destination must not be
-    /// the platform's own ([`AppState::refuse_platform_address`]), and the fee reserve comes
-    /// from the wallet's estimate ([`AppState::withdrawal_fee_quote`]).
+    /// the platform's own ([`Market::refuse_platform_address`]), and the fee reserve comes
+    /// from the wallet's estimate ([`Market::withdrawal_fee_quote`]).
     pub async fn request_withdrawal(
         &self,
         caller: &pupero_core::Caller,
@@ -319,27 +319,27 @@ impl AppState {
         amount: &str,
         password: Option<&str>,
         second_factor: crate::two_factor::SecondFactorProof<'_>,
-    ) -> Result<(WithdrawalRow, bool), ApiError> {
+    ) -> Result<(WithdrawalRow, bool), Error> {
         if !caller.has_scope(pupero_core::Scope::Withdraw) {
-            return Err(ApiError::forbidden("this API key lacks the withdraw scope"));
+            return Err(Error::forbidden("this API key lacks the withdraw scope"));
         }
         let user = caller.user();
         let asked = WithdrawalAmount::parse(amount)
             .map_err(|e| {
-                ApiError::validation(format!(
+                Error::validation(format!(
                     "{e}: an amount of XMR, or \"{}\" for everything",
                     WithdrawalAmount::ALL
                 ))
             })?
             .check()
-            .map_err(|e| ApiError::validation(e.to_string()))?;
+            .map_err(|e| Error::validation(e.to_string()))?;
         let network = self.settings.monero_network;
         let address =
             MoneroAddress::parse(destination.trim(), network.addresses()).map_err(|e| {
-                ApiError::BadRequest(crate::error::body(
-                    codes::INVALID_ADDRESS,
+                Error::new(
+                    ErrorKind::InvalidAddress,
                     format!("not a {} address: {e}", network.as_str()),
-                ))
+                )
             })?;
         let hash = request_hash(&[address.as_str(), &asked.canonical()]);
         let mut name = user.as_uuid().as_bytes().to_vec();
@@ -360,9 +360,9 @@ impl AppState {
         let available = self.available_balance(user).await?;
         let holds = quote.holds(asked, available).map_err(|e| {
             if e.is_insufficient_funds() {
-                ApiError::conflict(codes::INSUFFICIENT_FUNDS, e.to_string())
+                Error::new(ErrorKind::InsufficientFunds, e.to_string())
             } else {
-                ApiError::validation(e.to_string())
+                Error::validation(e.to_string())
             }
         })?;
         let plan = hold_plan(id, AccountId::user_xmr(user), holds);
@@ -398,13 +398,13 @@ impl AppState {
                 match self.store.withdrawal(id).await? {
                     Some(row) if row.request_hash == hash => Ok((row, false)),
                     Some(_) => Err(reused()),
-                    None => Err(ApiError::internal(&StoreError::Corrupt(
+                    None => Err(Error::internal(&StoreError::Corrupt(
                         "a replayed withdrawal is missing",
                     ))),
                 }
             }
-            Err(e) if e.is_insufficient_funds() => Err(ApiError::conflict(
-                codes::INSUFFICIENT_FUNDS,
+            Err(e) if e.is_insufficient_funds() => Err(Error::new(
+                ErrorKind::InsufficientFunds,
                 format!(
                     "the available balance does not cover {} XMR and the network fee reserve of {} XMR",
                     holds.amount().to_xmr_string(),
@@ -417,7 +417,7 @@ impl AppState {
     }
 
     /// `user`'s available balance (nothing without a ledger account).
-    pub async fn available_balance(&self, user: UserId) -> Result<Piconero, ApiError> {
+    pub async fn available_balance(&self, user: UserId) -> Result<Piconero, Error> {
         let account = self.ledger.account(AccountId::user_xmr(user)).await?;
         Ok(account
             .and_then(|a| a.available())
@@ -431,7 +431,7 @@ impl AppState {
     /// a deposit address on record, or an address the wallet says it owns. While the wallet
     /// does not answer, what is known without it decides (the deposit addresses, and its
     /// primary address once it told it), and the request waits for the wallet as any other.
-    pub async fn refuse_platform_address(&self, address: &MoneroAddress) -> Result<(), ApiError> {
+    pub async fn refuse_platform_address(&self, address: &MoneroAddress) -> Result<(), Error> {
         let wallet = self.platform_wallet()?;
         // What is sent to an integrated address reaches the standard address it is built on.
         let paid = address.receiving_address();
@@ -445,10 +445,10 @@ impl AppState {
                 }
             };
         if own {
-            return Err(ApiError::BadRequest(crate::error::body(
-                codes::INVALID_ADDRESS,
+            return Err(Error::new(
+                ErrorKind::InvalidAddress,
                 "that is an address of this platform's own wallet; nothing would leave it",
-            )));
+            ));
         }
         Ok(())
     }
@@ -460,7 +460,7 @@ impl AppState {
     /// wallet has no unlocked coins now, is busy or down) the quote has no estimate and the
     /// largest reserve, and the wallet is asked again after [`FEE_ESTIMATE_RETRY_SECS`]. 503
     /// only when no wallet is configured.
-    pub async fn withdrawal_fee_quote(&self) -> Result<FeeQuote, ApiError> {
+    pub async fn withdrawal_fee_quote(&self) -> Result<FeeQuote, Error> {
         let wallet = self.platform_wallet()?;
         let now = self.now();
         let mut cached = wallet.fee_estimate.lock().await;
@@ -509,7 +509,7 @@ impl AppState {
     }
 
     /// A pass that first relays again the transactions of the `redrive` withdrawals an
-    /// operator asked for ([`AppState::rebroadcast`]).
+    /// operator asked for ([`Market::rebroadcast`]).
     async fn drive(&self, redrive: &[Uuid]) -> Result<DriveReport, DriveError> {
         let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
         let _one_pass = self.worker_pass.lock().await;
@@ -941,16 +941,16 @@ impl AppState {
     /// An operator's re-drive of withdrawal `id`: a message to the worker, which relays its
     /// transaction again if it is broadcast and not mined, and otherwise takes it on in its
     /// next pass. Nothing is built anew, so nothing can be paid twice.
-    pub async fn request_redrive(&self, id: Uuid) -> Result<WithdrawalRow, ApiError> {
+    pub async fn request_redrive(&self, id: Uuid) -> Result<WithdrawalRow, Error> {
         self.platform_wallet()?;
         let w = self
             .store
             .withdrawal(id)
             .await?
-            .ok_or_else(|| ApiError::not_found("no such withdrawal"))?;
+            .ok_or_else(|| Error::not_found("no such withdrawal"))?;
         if w.state.is_final() {
-            return Err(ApiError::conflict(
-                codes::WITHDRAWAL_FINAL,
+            return Err(Error::new(
+                ErrorKind::WithdrawalFinal,
                 format!(
                     "the withdrawal is {}; there is nothing to re-drive",
                     w.state.as_str()
@@ -1142,7 +1142,7 @@ impl Backoff {
 /// Publishes the outbox for ever: when a request wakes it, and every
 /// [`OUTBOX_POLL_INTERVAL`]. Runs where it can reach the worker: with RabbitMQ, in every
 /// process; with the in-process queue, only in the process running the worker.
-pub async fn run_outbox_publisher(state: Arc<AppState>) {
+pub async fn run_outbox_publisher(state: Arc<Market>) {
     if state.wallet.is_none()
         || (state.settings.rabbitmq.is_none() && !state.settings.wallet_worker)
     {
@@ -1173,8 +1173,8 @@ pub async fn run_outbox_publisher(state: Arc<AppState>) {
 /// Runs the wallet worker for ever: a pass at once (withdrawals requested while no worker
 /// ran go out now), a pass when messages come (settling them after it), and every
 /// [`WITHDRAWAL_INTERVAL`] without one, so that withdrawals go on while the queue is down. A
-/// standby tries again when the holder's lease runs out ([`AppState::lease_wait`]).
-pub async fn run_worker(state: Arc<AppState>) {
+/// standby tries again when the holder's lease runs out ([`Market::lease_wait`]).
+pub async fn run_worker(state: Arc<Market>) {
     if state.wallet.is_none() {
         return;
     }

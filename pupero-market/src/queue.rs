@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 
-use crate::config::RabbitSettings;
+use crate::settings::RabbitSettings;
 
 /// How long connecting to the broker may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

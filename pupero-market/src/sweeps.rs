@@ -1,7 +1,7 @@
 //! The sweeper: consolidates the platform wallet's small outputs into one output of its own,
 //! and books the network fee, exactly once, as the platform's expense.
 //!
-//! A pass ([`AppState::sweep`]) runs under the wallet worker's exclusion — the `withdrawals`
+//! A pass ([`Market::sweep`]) runs under the wallet worker's exclusion — the `withdrawals`
 //! lease between processes and `worker_pass` within one — because building reserves nothing
 //! in the wallet: a sweep and a withdrawal built side by side could spend the same outputs.
 //! Each pass:
@@ -40,7 +40,7 @@ use pupero_core::{Piconero, Timestamp, WithdrawalState};
 use pupero_ledger::{Attachment, AttachmentError, Engine};
 use sqlx::AnyConnection;
 
-use crate::app::AppState;
+use crate::Market;
 use crate::deposits::PlatformWallet;
 use crate::store::{StoreError, SweepRow, move_sweep_in};
 use crate::withdrawals::DriveError;
@@ -127,7 +127,7 @@ fn parse_txid(sweep: &SweepRow) -> Result<Txid, StoreError> {
     Txid::from_hex(&sweep.txid).ok_or(StoreError::Corrupt("sweep txid"))
 }
 
-impl AppState {
+impl Market {
     /// One sweep pass (see the module's documentation). Does nothing unless this process
     /// holds the worker lease.
     pub async fn sweep(&self) -> Result<SweepReport, DriveError> {
@@ -467,7 +467,7 @@ impl AppState {
 /// Runs the sweeper and the reconciliation check forever: a sweep pass every
 /// `PUPERO_SWEEP_INTERVAL_SECS` (unless 0) followed by a check, and a check every
 /// [`RECONCILE_INTERVAL`].
-pub async fn run_sweeper(state: Arc<AppState>) {
+pub async fn run_sweeper(state: Arc<Market>) {
     if state.wallet.is_none() {
         return;
     }

@@ -1,0 +1,304 @@
+//! The market: the state every service shares, opened from [`MarketSettings`].
+
+use std::sync::Arc;
+
+use pupero_core::{Caller, Clock, Scopes, SystemClock, Timestamp, UserId};
+use pupero_ledger::{LedgerOptions, SqlLedger};
+use uuid::Uuid;
+
+use crate::crypto::DataCipher;
+use crate::error::{Error, ErrorKind};
+use crate::ratelimit::RateLimits;
+use crate::security::PasswordHasherPool;
+use crate::settings::{MarketSettings, decode_data_key};
+use crate::store::Store;
+
+/// The market: what every service and background job shares. Open it once per process
+/// ([`Market::open`]); services are its methods, in the modules of this crate.
+pub struct Market {
+    /// The validated settings.
+    pub settings: MarketSettings,
+    /// Users, sessions, tokens.
+    pub store: Store,
+    /// The money.
+    pub ledger: SqlLedger,
+    /// Argon2id, off the async threads.
+    pub hasher: PasswordHasherPool,
+    /// Now.
+    pub clock: Arc<dyn Clock>,
+    /// API keys used since start, to audit each key's first use.
+    pub api_keys_used: crate::audit::FirstUse,
+    /// Rate limits and the login lockout.
+    pub limits: RateLimits,
+    /// Secrets at rest (2FA secrets), under the data key.
+    pub data_cipher: DataCipher,
+    /// Market prices: set by admins, or read from the configured HTTP source.
+    pub prices: crate::oracle::MarketPrices,
+    /// Wakes users' event streams after a commit.
+    pub events: crate::events::EventBus,
+    /// The platform's Monero wallet, when one is configured.
+    pub wallet: Option<crate::deposits::PlatformWallet>,
+    /// Where withdrawal messages go and where the wallet worker receives them: RabbitMQ when
+    /// configured, else a channel inside this process.
+    pub queue: Arc<dyn crate::queue::WorkQueue>,
+    /// Wakes the outbox publisher (a withdrawal was requested).
+    pub outbox_wake: tokio::sync::Notify,
+    /// This process's name in worker leases.
+    pub worker_id: Uuid,
+    /// One worker pass at a time in this process (the lease keeps other processes out).
+    pub worker_pass: tokio::sync::Mutex<()>,
+    /// What this process knows of the worker lease: whether it holds it, whom it waits for.
+    pub lease: crate::lease::LeaseState,
+    /// Sends mails from the outbox and makes their links.
+    pub mailer: crate::mail::Mailer,
+    /// Wakes the mailer (a mail was queued).
+    pub mail_wake: tokio::sync::Notify,
+}
+
+/// An API key that checked out: whose it is and what it may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyHolder {
+    /// The key's id.
+    pub key: Uuid,
+    /// The caller it makes: its user, acting as a plain user, within its scopes.
+    pub caller: Caller,
+    /// The key's scopes.
+    pub scopes: Scopes,
+}
+
+impl Market {
+    /// Opens the database (ledger and market tables, migrated) and prepares the password
+    /// hashers, the wallet client, the queue and the mailer.
+    pub async fn open(settings: MarketSettings) -> Result<Arc<Market>, OpenError> {
+        Market::open_with_clock(settings, Arc::new(SystemClock)).await
+    }
+
+    /// As [`Market::open`], with an injected clock.
+    pub async fn open_with_clock(
+        settings: MarketSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Market>, OpenError> {
+        let wallet = match &settings.wallet {
+            Some(wallet) => {
+                let mut config = pupero_wallet::WalletRpcConfig::new(
+                    wallet.rpc_url.clone(),
+                    settings.monero_network.addresses(),
+                );
+                if let Some(login) = &wallet.rpc_login
+                    && let Some((user, password)) = login.expose().split_once(':')
+                {
+                    config = config.with_login(user, password);
+                }
+                let rpc = pupero_wallet::HttpWalletRpc::with_config(config)?;
+                Some(crate::deposits::PlatformWallet::new(
+                    Arc::new(rpc),
+                    wallet.account,
+                ))
+            }
+            None => None,
+        };
+        Market::open_parts(settings, clock, wallet).await
+    }
+
+    /// As [`Market::open_with_clock`], with `rpc` as the platform's wallet, holding users'
+    /// money in `account`, instead of the `monero-wallet-rpc` the settings name (whose URL and
+    /// login are then unused). The seam for simulations that bring their own [`WalletRpc`],
+    /// such as `pupero_wallet::testing::SimWallet`; servers open through the settings.
+    ///
+    /// [`WalletRpc`]: pupero_core::wallet::WalletRpc
+    pub async fn open_with_wallet(
+        settings: MarketSettings,
+        clock: Arc<dyn Clock>,
+        rpc: Arc<dyn pupero_core::wallet::WalletRpc>,
+        account: u32,
+    ) -> Result<Arc<Market>, OpenError> {
+        let wallet = crate::deposits::PlatformWallet::new(rpc, account);
+        Market::open_parts(settings, clock, Some(wallet)).await
+    }
+
+    async fn open_parts(
+        settings: MarketSettings,
+        clock: Arc<dyn Clock>,
+        wallet: Option<crate::deposits::PlatformWallet>,
+    ) -> Result<Arc<Market>, OpenError> {
+        let ledger = SqlLedger::open(
+            LedgerOptions::new(settings.database_url.clone()).with_clock(clock.clone()),
+        )
+        .await?;
+        let store = Store::open(&settings.database_url).await?;
+        // Trade fees are credited here; created once, found by its fixed id ever after.
+        for account in [
+            pupero_core::ledger::NewAccount::platform_fees(),
+            pupero_core::ledger::NewAccount::hot_wallet(),
+            pupero_core::ledger::NewAccount::network_fees(),
+        ] {
+            ledger.create_account(account).await?;
+        }
+        let queue: Arc<dyn crate::queue::WorkQueue> = match &settings.rabbitmq {
+            Some(rabbit) => Arc::new(crate::queue::RabbitQueue::new(rabbit.clone())),
+            None => Arc::new(crate::queue::InProcessQueue::new()),
+        };
+        let hasher = PasswordHasherPool::new().await?;
+        let limits = RateLimits::new(&settings.rate_limits, store.clone(), clock.clone());
+        let data_key = decode_data_key(settings.data_key.expose()).ok_or_else(|| {
+            OpenError::Settings("PUPERO_DATA_KEY is not 32 bytes of hex or base64".to_owned())
+        })?;
+        let data_cipher = DataCipher::new(&data_key);
+        let http_prices = match &settings.price_url {
+            Some(url) => Some(crate::oracle::HttpJsonOracle::new(
+                crate::oracle::HttpSource {
+                    url: url.clone(),
+                    field: settings.price_field.clone().unwrap_or_default(),
+                },
+                clock.clone(),
+            )?),
+            None => None,
+        };
+        let prices = crate::oracle::MarketPrices::new(store.clone(), http_prices);
+        let mailer = crate::mail::Mailer::new(&settings.mail)
+            .map_err(|e| OpenError::Settings(format!("PUPERO_SMTP_URL: {e}")))?;
+        Ok(Arc::new(Market {
+            settings,
+            store,
+            ledger,
+            hasher,
+            clock,
+            api_keys_used: crate::audit::FirstUse::default(),
+            limits,
+            data_cipher,
+            prices,
+            events: crate::events::EventBus::default(),
+            wallet,
+            queue,
+            outbox_wake: tokio::sync::Notify::new(),
+            worker_id: Uuid::now_v7(),
+            worker_pass: tokio::sync::Mutex::new(()),
+            lease: crate::lease::LeaseState::default(),
+            mailer,
+            mail_wake: tokio::sync::Notify::new(),
+        }))
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Re-checks the password of a logged-in user before a sensitive change (a step-up): 403
+    /// `INVALID_CREDENTIALS` when it is wrong, since the session itself is fine.
+    ///
+    /// Wrong passwords count towards the same per-account lockout as logins
+    /// ([`crate::ratelimit::ThrottleKey::account`]) and are audited: a stolen session must not
+    /// become a way to guess the password without limit. While the account is locked, 429.
+    pub async fn verify_password(&self, user: UserId, password: &str) -> Result<(), Error> {
+        let key = crate::ratelimit::ThrottleKey::account(user);
+        if let Err(locked) = self.limits.begin_attempt(&key).await {
+            self.audit(
+                crate::audit::AuditEntry::of(crate::audit::AuditEvent::RateLimited, Some(user))
+                    .detail("password check: locked after failed attempts"),
+            )
+            .await;
+            return Err(locked);
+        }
+        let stored = self.store.user_by_id(user).await?;
+        let matched = password.len() <= pupero_core::user::PASSWORD_MAX_BYTES
+            && self
+                .hasher
+                .verify(password, stored.as_ref().map(|u| u.password_hash.as_str()))
+                .await
+                .map_err(|e| Error::internal(&e))?;
+        if matched {
+            self.limits.attempt_succeeded(&key).await?;
+            Ok(())
+        } else {
+            self.audit(crate::audit::AuditEntry::of(
+                crate::audit::AuditEvent::PasswordCheckFailed,
+                Some(user),
+            ))
+            .await;
+            Err(Error::new(ErrorKind::WrongPassword, "wrong password"))
+        }
+    }
+
+    /// Writes a security event. A failure is logged, never passed to the caller: an audit
+    /// outage must not lock people out, and the log line keeps the event.
+    pub async fn audit(&self, entry: crate::audit::AuditEntry) {
+        if let Err(e) = self.store.audit(&entry, self.now()).await {
+            tracing::error!(event = entry.event.as_str(), error = %crate::error::chain(&e), "audit write failed");
+        }
+    }
+
+    /// The caller behind an API key, checked against the key and its user on every call: a
+    /// revoked key or a disabled account stops at once. The principal carries only the key's
+    /// scopes.
+    pub async fn authenticate_api_key(
+        &self,
+        key: &str,
+        client_ip: Option<String>,
+    ) -> Result<KeyHolder, Error> {
+        let invalid = || Error::new(ErrorKind::Unauthorized, "invalid API key");
+        if !crate::security::looks_like_api_key(key) {
+            return Err(invalid());
+        }
+        let state = self
+            .store
+            .api_key_state(&crate::security::token_hash(key))
+            .await?
+            .ok_or_else(invalid)?;
+        if state.revoked {
+            return Err(Error::new(ErrorKind::Unauthorized, "API key revoked"));
+        }
+        if state.disabled {
+            return Err(Error::new(ErrorKind::AccountDisabled, "account disabled"));
+        }
+        let now = self.now();
+        let recorded_recently = state
+            .last_used_at
+            .is_some_and(|t| t.plus_ms(crate::store::LAST_USED_RESOLUTION_MS) > now);
+        if !recorded_recently {
+            // Bookkeeping only: a failure here must not refuse a valid key.
+            if let Err(e) = self.store.touch_api_key(state.id, now).await {
+                tracing::warn!(error = %crate::error::chain(&e), "recording API key use failed");
+            }
+        }
+        if self.api_keys_used.first(state.id) {
+            self.audit(
+                crate::audit::AuditEntry::of(
+                    crate::audit::AuditEvent::ApiKeyUsed,
+                    Some(state.user),
+                )
+                .from_ip(client_ip)
+                .detail(format!("key {}", state.id)),
+            )
+            .await;
+        }
+        Ok(KeyHolder {
+            key: state.id,
+            caller: Caller::api_key(state.user, state.scopes),
+            scopes: state.scopes,
+        })
+    }
+}
+
+/// Why the market could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The ledger's database could not be opened or migrated.
+    #[error("ledger: {0}")]
+    Ledger(#[from] pupero_ledger::Error),
+    /// The market's tables could not be opened or migrated.
+    #[error("market tables: {0}")]
+    Store(#[from] crate::store::StoreError),
+    /// The wallet client could not be built.
+    #[error("wallet client: {0}")]
+    Wallet(#[from] pupero_core::wallet::WalletError),
+    /// The price source's client could not be built.
+    #[error("price source: {0}")]
+    Prices(#[from] crate::oracle::OracleError),
+    /// The password hashers could not start.
+    #[error("password hashing: {0}")]
+    Hasher(#[from] crate::security::HashError),
+    /// A setting cannot be used.
+    #[error("{0}")]
+    Settings(String),
+}
