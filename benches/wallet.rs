@@ -2,7 +2,7 @@
 //! `monero-wallet-rpc` per wallet):
 //! - deposits credited per second by the scanner: [`DEPOSITS`] users each get a deposit to
 //!   their subaddress (a sender pays [`MAX_DESTINATIONS`] of them per transaction), the chain
-//!   mines past the confirmations, and `AppState::scan_deposits` runs until all are credited;
+//!   mines past the confirmations, and `Market::scan_deposits` runs until all are credited;
 //! - the network fee per withdrawal when the worker pays [`WITHDRAWALS`] withdrawals in one
 //!   transaction, and when it pays them one transaction each;
 //! - how long after the block that brings a deposit its last confirmation the deposit is
@@ -21,10 +21,10 @@ use pupero_core::{
     AccountId, DepositPolicy, DepositStatus, MoneroAddress, Piconero, Role, UserId, Username,
 };
 use pupero_ledger::testing::{Backend, TestDatabase};
+use pupero_market::settings::{MoneroNetwork, WalletSettings};
 use pupero_market::store::{DepositRef, DepositRow};
 use pupero_market::trades::IdempotencyKey;
-use pupero_server::config::{MoneroNetwork, WalletSettings};
-use pupero_server::{AppState, Settings};
+use pupero_market::{Market, MarketSettings};
 use pupero_wallet::testing::{REGTEST_NETWORK, Regtest, TRANSFER_UNLOCK_BLOCKS, TestWallet};
 use pupero_wallet::{MAX_DESTINATIONS, Priority, WalletRpc};
 
@@ -90,28 +90,26 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// The server's state on `db` with `platform` as its wallet.
-async fn open(db: &TestDatabase, platform: &TestWallet) -> anyhow::Result<Arc<AppState>> {
-    let mut settings = Settings::for_database(db.url.clone());
-    settings.market.monero_network = MoneroNetwork::Regtest;
-    settings.market.wallet = Some(WalletSettings {
+async fn open(db: &TestDatabase, platform: &TestWallet) -> anyhow::Result<Arc<Market>> {
+    let mut settings = MarketSettings::for_database(db.url.clone());
+    settings.monero_network = MoneroNetwork::Regtest;
+    settings.wallet = Some(WalletSettings {
         scan_interval_secs: NEVER_SECS,
         watch_interval_ms: 0,
         ..WalletSettings::at(platform.url())
     });
-    settings.market.deposits = DepositPolicy::new(CONFIRMATIONS)?;
-    AppState::open(settings).await
+    settings.deposits = DepositPolicy::new(CONFIRMATIONS)?;
+    Ok(Market::open(settings).await?)
 }
 
 /// A user straight in the database (nobody logs in, so no password is hashed).
-async fn user(state: &AppState, name: &str) -> anyhow::Result<UserId> {
+async fn user(state: &Market, name: &str) -> anyhow::Result<UserId> {
     let id = UserId::new_v7();
     state
-        .market
         .ledger
         .create_account(NewAccount::user_xmr(AccountId::user_xmr(id)))
         .await?;
     state
-        .market
         .store
         .create_user(
             id,
@@ -138,7 +136,6 @@ async fn deposits(net: &Regtest, db: &TestDatabase, backend: Backend) -> anyhow:
     for n in 0..DEPOSITS {
         let id = user(&state, &format!("depositor{n}")).await?;
         let row = state
-            .market
             .deposit_address(id)
             .await
             .map_err(|e| anyhow::anyhow!("deposit address: {}", e.code()))?;
@@ -171,7 +168,7 @@ async fn deposits(net: &Regtest, db: &TestDatabase, backend: Backend) -> anyhow:
     // daemon), as its loop would before they are mined.
     let mut seen = 0;
     for _ in 0..MAX_ROUNDS {
-        seen = state.market.scan_deposits().await?.seen;
+        seen = state.scan_deposits().await?.seen;
         if seen == DEPOSITS {
             break;
         }
@@ -189,7 +186,7 @@ async fn deposits(net: &Regtest, db: &TestDatabase, backend: Backend) -> anyhow:
     let mut credited = 0;
     let mut scans = 0;
     while credited < DEPOSITS && scans < MAX_ROUNDS {
-        credited += state.market.scan_deposits().await?.credited;
+        credited += state.scan_deposits().await?.credited;
         scans += 1;
     }
     let elapsed = started.elapsed();
@@ -204,25 +201,25 @@ async fn deposits(net: &Regtest, db: &TestDatabase, backend: Backend) -> anyhow:
         refresh.as_secs_f64()
     );
     let started = Instant::now();
-    let idle = state.market.scan_deposits().await?;
+    let idle = state.scan_deposits().await?;
     println!(
         "a scan with nothing new ({} deposits in its window): {:.3} s", // float-ok
         idle.seen,
         started.elapsed().as_secs_f64()
     );
-    state.market.ledger.check_invariants().await?;
+    state.ledger.check_invariants().await?;
     Ok(())
 }
 
 /// The deposit `key` as stored, once `done` holds for it, within [`LATENCY_TIMEOUT`].
 async fn wait_for_deposit(
-    state: &AppState,
+    state: &Market,
     key: &DepositRef,
     done: impl Fn(&DepositRow) -> bool,
 ) -> anyhow::Result<DepositRow> {
     let deadline = Instant::now() + LATENCY_TIMEOUT;
     loop {
-        if let Some(row) = state.market.store.deposit(key).await?
+        if let Some(row) = state.store.deposit(key).await?
             && done(&row)
         {
             return Ok(row);
@@ -240,21 +237,16 @@ async fn credit_latency(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> 
     let platform = net.wallet("platform-latency").await;
     let sender = net.wallet("sender-latency").await;
     net.fund(&sender).await;
-    let mut settings = Settings::for_database(db.url.clone());
-    settings.market.monero_network = MoneroNetwork::Regtest;
+    let mut settings = MarketSettings::for_database(db.url.clone());
+    settings.monero_network = MoneroNetwork::Regtest;
     // The defaults: the height watched every second, a full scan every 20 s.
-    settings.market.wallet = Some(WalletSettings::at(platform.url()));
-    settings.market.deposits = DepositPolicy::new(CONFIRMATIONS)?;
-    let watch_ms = settings
-        .market
-        .wallet
-        .as_ref()
-        .map_or(0, |w| w.watch_interval_ms);
-    let state = AppState::open(settings).await?;
-    let jobs = pupero_market::jobs::spawn_wallet_jobs(state.market.clone());
+    settings.wallet = Some(WalletSettings::at(platform.url()));
+    settings.deposits = DepositPolicy::new(CONFIRMATIONS)?;
+    let watch_ms = settings.wallet.as_ref().map_or(0, |w| w.watch_interval_ms);
+    let state = Market::open(settings).await?;
+    let jobs = pupero_market::jobs::spawn_wallet_jobs(state.clone());
     let id = user(&state, "latency").await?;
     let row = state
-        .market
         .deposit_address(id)
         .await
         .map_err(|e| anyhow::anyhow!("deposit address: {}", e.code()))?;
@@ -284,7 +276,7 @@ async fn credit_latency(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> 
         wait_for_deposit(&state, &key, |d| d.status == DepositStatus::Credited).await?;
         latencies.push(started.elapsed());
     }
-    pupero_market::jobs::stop_jobs(&state.market, jobs).await;
+    pupero_market::jobs::stop_jobs(&state, jobs).await;
     latencies.sort_unstable();
     let ms = |d: &Duration| d.as_millis();
     println!(
@@ -293,7 +285,7 @@ async fn credit_latency(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> 
         latencies.get(LATENCY_ROUNDS / 2).map_or(0, ms),
         latencies.last().map_or(0, ms),
     );
-    state.market.ledger.check_invariants().await?;
+    state.ledger.check_invariants().await?;
     Ok(())
 }
 
@@ -308,7 +300,7 @@ async fn fees(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> {
     for n in 0..2 * WITHDRAWALS {
         let name = format!("withdrawer{n}");
         users.push(user(&state, &name).await?);
-        pupero_market::operator::credit_dev(&state.market, &name, "1").await?;
+        pupero_market::operator::credit_dev(&state, &name, "1").await?;
     }
     let to = receiver.address().to_string();
 
@@ -346,15 +338,14 @@ async fn fees(net: &Regtest, db: &TestDatabase) -> anyhow::Result<()> {
         "alone, a withdrawal pays {:.1}× the fee it pays in a full batch", // float-ok
         ratio(single_fee, batched_fee)
     );
-    state.market.ledger.check_invariants().await?;
+    state.ledger.check_invariants().await?;
     Ok(())
 }
 
-async fn request(state: &AppState, user: UserId, to: &str) -> anyhow::Result<uuid::Uuid> {
+async fn request(state: &Market, user: UserId, to: &str) -> anyhow::Result<uuid::Uuid> {
     let key = IdempotencyKey::parse(&uuid::Uuid::new_v4().to_string())
         .map_err(|e| anyhow::anyhow!("{}", e.code()))?;
     let (row, _) = state
-        .market
         .request_withdrawal(
             &pupero_core::Caller::api_key(
                 user,
@@ -373,9 +364,9 @@ async fn request(state: &AppState, user: UserId, to: &str) -> anyhow::Result<uui
 
 /// Worker passes until one signs a transaction; when the wallet waits for change to unlock,
 /// the chain moves on.
-async fn drive(net: &Regtest, platform: &TestWallet, state: &AppState) -> anyhow::Result<()> {
+async fn drive(net: &Regtest, platform: &TestWallet, state: &Market) -> anyhow::Result<()> {
     for _ in 0..MAX_ROUNDS {
-        let report = state.market.drive_withdrawals().await?;
+        let report = state.drive_withdrawals().await?;
         if report.signed > 0 {
             return Ok(());
         }
@@ -386,14 +377,10 @@ async fn drive(net: &Regtest, platform: &TestWallet, state: &AppState) -> anyhow
 }
 
 /// The fees of the transactions paying `withdrawals` (each counted once), and how many.
-async fn fees_of(
-    state: &AppState,
-    withdrawals: &[uuid::Uuid],
-) -> anyhow::Result<(Piconero, usize)> {
+async fn fees_of(state: &Market, withdrawals: &[uuid::Uuid]) -> anyhow::Result<(Piconero, usize)> {
     let mut txs = std::collections::BTreeMap::new();
     for id in withdrawals {
         let row = state
-            .market
             .store
             .withdrawal(*id)
             .await?
@@ -407,7 +394,6 @@ async fn fees_of(
             .tx
             .ok_or_else(|| anyhow::anyhow!("withdrawal {id} has no transaction"))?;
         let tx = state
-            .market
             .store
             .withdrawal_tx(tx)
             .await?

@@ -67,15 +67,15 @@ impl Principal {
         }
     }
 
-    /// Ok when the caller may act within `scope`: any session, or a key that has the scope.
+    /// Ok when the caller may act within `scope` ([`Caller::has_scope`] decides).
     pub fn require_scope(&self, scope: Scope) -> Result<(), ApiError> {
-        match self.credential {
-            Credential::Session(_) => Ok(()),
-            Credential::ApiKey { scopes, .. } if scopes.contains(scope) => Ok(()),
-            Credential::ApiKey { .. } => Err(ApiError::forbidden(format!(
+        if self.caller().has_scope(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
                 "this API key lacks the {} scope",
                 scope.as_str()
-            ))),
+            )))
         }
     }
 
