@@ -20,15 +20,35 @@ use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{MessageRow, TradeRow, insert_message_in, message_count_in, other_senders_in};
 
 impl Market {
+    /// The chat of trade `id` as `caller` may read it: at most `limit` messages after `after`,
+    /// oldest first, with the trade they belong to.
+    pub async fn trade_messages(
+        &self,
+        id: TradeId,
+        caller: &Caller,
+        after: Option<MessageId>,
+        limit: u32,
+    ) -> Result<(TradeRow, Vec<MessageRow>), Error> {
+        let row = self.visible_trade(id, caller).await?;
+        let messages = self.store.messages(row.trade.id(), after, limit).await?;
+        Ok((row, messages))
+    }
+
     /// Posts `body` in the chat of trade `id` as `caller`. Returns the message and the trade
     /// it was posted on.
+    ///
+    /// Every attempt counts towards the sender's chat rate limit, before anything else: one
+    /// whose text is refused too, so the text comes unparsed and is parsed here
+    /// ([`MessageBody::parse`]).
     pub async fn post_message(
         &self,
         id: TradeId,
         caller: &Caller,
-        body: MessageBody,
+        body: &str,
     ) -> Result<(MessageRow, TradeRow), Error> {
         let user = caller.user();
+        self.limits.check_chat(user)?;
+        let body = MessageBody::parse(body).map_err(|e| Error::validation(e.to_string()))?;
         let row = self.visible_trade(id, caller).await?;
         let now = self.now();
         if !row.trade.chat_open(now) {

@@ -7,10 +7,13 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use pupero_core::limits::{MAX_STORED_INTEGER, parse_stored_integer};
 use pupero_core::{Timestamp, TradeId, UserId};
 use sqlx::{AnyConnection, Row};
 use tokio::sync::{broadcast, watch};
+use uuid::Uuid;
 
+use crate::error::Error;
 use crate::store::{StoreError, ms};
 
 /// Wake-ups buffered per stream before a slow one is told it lagged (it then re-reads the
@@ -350,6 +353,50 @@ impl Drop for StreamSlot {
     }
 }
 
+/// Events per page when the client does not say.
+pub const DEFAULT_EVENTS_PER_PAGE: u32 = 100;
+
+/// Most events one page returns: a page is one indexed range read and one response body.
+pub const MAX_EVENTS_PER_PAGE: u32 = 500;
+
+/// A page of a user's events, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventPage {
+    /// The events after the cursor, in order.
+    pub events: Vec<StoredEvent>,
+    /// Where to read on: the last event's seq, or the cursor given when the page is empty.
+    pub next: u64,
+    /// Whether more events follow right now.
+    pub has_more: bool,
+}
+
+/// The credential an event stream was opened with, checked again while the stream stays
+/// open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamCredential {
+    /// A logged-in session.
+    Session(Uuid),
+    /// An API key.
+    ApiKey(Uuid),
+}
+
+/// An event cursor given as `after`: 0 (from the start) when absent; never above the largest
+/// seq a store can hold, since no such event exists and the database could not compare it.
+pub fn parse_after(after: Option<u64>) -> Result<u64, Error> {
+    match after {
+        None => Ok(0),
+        Some(seq) if seq <= MAX_STORED_INTEGER => Ok(seq),
+        Some(_) => Err(Error::validation(format!(
+            "after must be at most {MAX_STORED_INTEGER}"
+        ))),
+    }
+}
+
+/// An event cursor given as a stream's `Last-Event-ID`: the last seq the client handled.
+pub fn parse_last_event_id(id: &str) -> Result<u64, Error> {
+    parse_stored_integer(id).ok_or_else(|| Error::validation("Last-Event-ID must be an event seq"))
+}
+
 /// How long events are kept. A client further behind than this has lost events and must resync
 /// from the trade listing (and its balance); a month covers any client that is merely offline.
 pub const EVENT_RETENTION: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 60 * 60);
@@ -358,10 +405,64 @@ pub const EVENT_RETENTION: std::time::Duration = std::time::Duration::from_secs(
 pub const MAX_PRUNED_PER_BATCH: u32 = 1_000;
 
 impl crate::Market {
+    /// The events of `user` after seq `after`, oldest first: `limit` of them (1 to
+    /// [`MAX_EVENTS_PER_PAGE`], [`DEFAULT_EVENTS_PER_PAGE`] when not given).
+    pub async fn events_page(
+        &self,
+        user: UserId,
+        after: u64,
+        limit: Option<u32>,
+    ) -> Result<EventPage, Error> {
+        let limit = limit.unwrap_or(DEFAULT_EVENTS_PER_PAGE);
+        if !(1..=MAX_EVENTS_PER_PAGE).contains(&limit) {
+            return Err(Error::validation(format!(
+                "limit must be between 1 and {MAX_EVENTS_PER_PAGE}"
+            )));
+        }
+        // One more than asked tells whether another page follows.
+        let mut events = self.store.events_after(user, after, limit + 1).await?;
+        let has_more = events.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let next = events.last().map_or(after, |e| e.seq);
+        Ok(EventPage {
+            events,
+            next,
+            has_more,
+        })
+    }
+
+    /// At most `limit` events of `user` after seq `after`, oldest first: what an open stream
+    /// reads next.
+    pub async fn events_after(
+        &self,
+        user: UserId,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, Error> {
+        Ok(self.store.events_after(user, after, limit).await?)
+    }
+
+    /// Whether `credential` of `user` still works: a session not ended, a key not revoked, the
+    /// account not disabled. An open stream asks before sending anything new.
+    pub async fn stream_credential_active(
+        &self,
+        user: UserId,
+        credential: StreamCredential,
+    ) -> Result<bool, Error> {
+        Ok(match credential {
+            StreamCredential::Session(session) => self
+                .store
+                .session_state(session, user, self.now())
+                .await?
+                .is_some_and(|s| !s.ended && !s.disabled),
+            StreamCredential::ApiKey(id) => self.store.api_key_active(id, user).await?,
+        })
+    }
+
     /// Deletes one batch (at most [`MAX_PRUNED_PER_BATCH`]) of events older than
     /// [`EVENT_RETENTION`] at the injected clock's now; returns how many. Call again while it
     /// returns a full batch.
-    pub async fn prune_events(&self) -> Result<u64, crate::error::Error> {
+    pub async fn prune_events(&self) -> Result<u64, Error> {
         let retention_ms = u64::try_from(EVENT_RETENTION.as_millis()).unwrap_or(u64::MAX);
         let before = Timestamp::from_unix_ms(self.now().as_unix_ms().saturating_sub(retention_ms));
         Ok(self

@@ -13,7 +13,7 @@ use pupero_core::{Caller, FeedbackComment, Party, Rating, TradeId, UserId};
 use crate::Market;
 use crate::error::{Error, ErrorKind};
 use crate::events::{EventKind, NewEvent, insert_events_in};
-use crate::store::{FeedbackRow, StoreError, insert_feedback_in};
+use crate::store::{FeedbackCursor, FeedbackRow, StoreError, insert_feedback_in};
 use crate::trades::trade_error;
 
 /// A user's public numbers, computed from their completed trades.
@@ -82,6 +82,22 @@ impl Market {
         tx.commit().await.map_err(StoreError::from)?;
         self.events.notify([subject]);
         Ok((feedback, subject_name))
+    }
+
+    /// The feedback the user named `username` received, newest first: at most `limit` after
+    /// `after`.
+    pub async fn feedback_received(
+        &self,
+        username: &str,
+        after: Option<FeedbackCursor>,
+        limit: u32,
+    ) -> Result<Vec<FeedbackRow>, Error> {
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or_else(|| Error::not_found("no such user"))?;
+        Ok(self.store.feedback_about(user.id, after, limit).await?)
     }
 
     /// The public numbers of `user`.

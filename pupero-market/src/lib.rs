@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod lease;
 pub mod mail;
 mod market;
+pub mod offers;
 pub mod operator;
 pub mod oracle;
 pub mod queue;

@@ -13,7 +13,11 @@ use async_trait::async_trait;
 use pupero_core::{Clock, CurrencyCode, Price, PriceOracle, Quote, Timestamp};
 use serde_json::Value;
 
-use crate::store::{Store, StoreError};
+use pupero_core::UserId;
+
+use crate::audit::{AuditEntry, AuditEvent};
+use crate::error::Error;
+use crate::store::{PRICE_SOURCE_ADMIN, Store, StoreError};
 
 /// How long a fetched price (or a failed fetch) is reused before the source is asked again. A
 /// minute follows the market closely enough and keeps far below public APIs' rate limits.
@@ -290,6 +294,67 @@ impl PriceOracle for MarketPrices {
             }
             (admin, fetched) => admin.or(fetched),
         })
+    }
+}
+
+/// A market price as the market shows it: the quote, and whether it is recent enough for
+/// offers priced by a margin over the market.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownPrice {
+    /// The quote.
+    pub quote: Quote,
+    /// Whether margin offers may trade on it now.
+    pub fresh: bool,
+}
+
+impl crate::Market {
+    /// Every known market price: those set by admins and those recently read from the price
+    /// source, the newer of the two per currency.
+    pub async fn market_prices(&self) -> Result<Vec<KnownPrice>, Error> {
+        // The combined oracle fails only when the database does (a failing HTTP source is
+        // logged and skipped), so this is an internal error.
+        let quotes = self.prices.known().await.map_err(|e| Error::internal(&e))?;
+        Ok(quotes.into_iter().map(|q| self.known_price(q)).collect())
+    }
+
+    /// The market price of `currency`; not found when there is none.
+    pub async fn market_price(&self, currency: CurrencyCode) -> Result<KnownPrice, Error> {
+        let quote = self
+            .prices
+            .quote(currency)
+            .await
+            .map_err(|e| Error::internal(&e))?
+            .ok_or_else(|| Error::not_found("no market price for this currency"))?;
+        Ok(self.known_price(quote))
+    }
+
+    /// Sets the market price of `currency` to `price`, observed now, as the admin `admin`
+    /// (audited). It replaces the price source's until the source's next newer quote.
+    pub async fn set_market_price(
+        &self,
+        admin: UserId,
+        currency: CurrencyCode,
+        price: Price,
+        client_ip: Option<String>,
+    ) -> Result<(), Error> {
+        let quote = Quote::new(currency, price, self.now());
+        self.store
+            .set_market_price(&quote, PRICE_SOURCE_ADMIN)
+            .await?;
+        self.audit(
+            AuditEntry::of(AuditEvent::PriceSet, Some(admin))
+                .from_ip(client_ip)
+                .detail(format!("{currency}={price}")),
+        )
+        .await;
+        Ok(())
+    }
+
+    fn known_price(&self, quote: Quote) -> KnownPrice {
+        KnownPrice {
+            fresh: quote.is_fresh(self.now(), self.settings.price_max_age_secs),
+            quote,
+        }
     }
 }
 

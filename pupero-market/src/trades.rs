@@ -14,8 +14,8 @@ use pupero_core::limits::max_open_trades;
 use pupero_core::offer::{OfferStatus, Side};
 use pupero_core::price::PriceOracle;
 use pupero_core::{
-    AccountId, Caller, OfferId, OpenTrade, Party, Piconero, Price, StepUp, Trade, TradeAction,
-    TradeError, TradeId, TradeState, UserId,
+    AccountId, Caller, OfferId, OpenTrade, Party, Piconero, Price, Resolution, StepUp, Trade,
+    TradeAction, TradeError, TradeId, TradeState, UserId,
 };
 use pupero_ledger::{Attachment, AttachmentError, Engine};
 use sha2::{Digest, Sha256};
@@ -23,11 +23,12 @@ use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use crate::Market;
+use crate::audit::{AuditEntry, AuditEvent};
 use crate::error::{Error, ErrorKind};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{
-    StoreError, TradeRequest, TradeRow, insert_request_in, insert_trade_in, offer_takeable_in,
-    open_trades_of_in, update_trade_in,
+    StoreError, TradeCursor, TradeRequest, TradeRow, insert_request_in, insert_trade_in,
+    offer_takeable_in, open_trades_of_in, update_trade_in,
 };
 use crate::two_factor::SecondFactorProof;
 
@@ -115,6 +116,30 @@ pub fn parse_note(note: &str) -> Result<String, Error> {
     pupero_core::chat::MessageBody::parse(note)
         .map(|body| body.as_str().to_owned())
         .map_err(|e| Error::validation(format!("note: {e}")))
+}
+
+/// A dispute's reason: at most [`MAX_DISPUTE_REASON_CHARS`] characters of text (empty is
+/// fine), nothing invisible.
+pub fn parse_reason(reason: &str) -> Result<String, Error> {
+    if reason.chars().count() > MAX_DISPUTE_REASON_CHARS {
+        return Err(Error::validation(format!(
+            "the reason is limited to {MAX_DISPUTE_REASON_CHARS} characters"
+        )));
+    }
+    pupero_core::text::check(reason, pupero_core::text::Lines::Many)
+        .map_err(|e| Error::validation(format!("reason: {e}")))?;
+    Ok(reason.to_owned())
+}
+
+/// The platform's fee account: what it collected, and what open trades hold for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeAccount {
+    /// The ledger account.
+    pub account: AccountId,
+    /// Fees collected (posted).
+    pub collected: Piconero,
+    /// Fees held in open trades' escrow.
+    pub pending: Piconero,
 }
 
 pub(crate) fn request_hash(parts: &[&str]) -> String {
@@ -303,6 +328,51 @@ impl Market {
             .ok_or_else(|| Error::not_found("no such trade"))
     }
 
+    /// The trades of `user`, newest first, optionally only those in `state`: at most `limit`
+    /// after `after`.
+    pub async fn trades_of(
+        &self,
+        user: UserId,
+        state: Option<TradeState>,
+        after: Option<TradeCursor>,
+        limit: u32,
+    ) -> Result<Vec<TradeRow>, Error> {
+        let states: Vec<TradeState> = state.into_iter().collect();
+        Ok(self.store.trades_of(user, &states, after, limit).await?)
+    }
+
+    /// The dispute queue: disputed trades, newest first, at most `limit` after `after`. Who
+    /// may read it is the caller's to check (moderators).
+    pub async fn disputed_trades(
+        &self,
+        after: Option<TradeCursor>,
+        limit: u32,
+    ) -> Result<Vec<TradeRow>, Error> {
+        Ok(self
+            .store
+            .trades_in(&[TradeState::Disputed], after, limit)
+            .await?)
+    }
+
+    /// The platform's fee account. Who may read it is the caller's to check (admins).
+    pub async fn fee_account(&self) -> Result<FeeAccount, Error> {
+        let account = AccountId::platform_fees();
+        let balances = self
+            .ledger
+            .account(account)
+            .await?
+            .ok_or_else(|| Error::not_found("no fee account"))?
+            .balances();
+        Ok(FeeAccount {
+            account,
+            collected: balances
+                .credits_posted
+                .checked_sub(balances.debits_posted)
+                .unwrap_or(Piconero::ZERO),
+            pending: balances.credits_pending,
+        })
+    }
+
     /// What `user` already did with `key`: the trade, if it was this same request; an error if
     /// the key was used for another.
     async fn replayed(
@@ -323,9 +393,11 @@ impl Market {
         }
     }
 
-    /// Opens a trade for `amount` on offer `offer_id`, taken by `caller` (who needs the
-    /// `trade` scope) at a price no worse for them than `accepted`. Returns the trade and
-    /// whether this call created it (`false`: a replay of the same `Idempotency-Key`).
+    /// Opens a trade for `amount` on offer `offer_id`, taken by `caller` at a price no worse
+    /// for them than `accepted`. Returns the trade and whether this call created it (`false`:
+    /// a replay of the same `Idempotency-Key`). Whether the caller's credential may trade (its
+    /// scope) is the caller's to check; taking one's own offer is refused by [`Trade::open`],
+    /// like every other rule of a new trade.
     pub async fn open_trade(
         &self,
         caller: &Caller,
@@ -334,11 +406,6 @@ impl Market {
         accepted: AcceptedPrice,
         key: Option<IdempotencyKey>,
     ) -> Result<(TradeRow, bool), Error> {
-        if !caller.has_scope(pupero_core::Scope::Trade) {
-            return Err(trade_error(TradeError::MissingScope(
-                pupero_core::Scope::Trade,
-            )));
-        }
         let taker = caller.user();
         let hash = request_hash(&[
             "open",
@@ -362,9 +429,6 @@ impl Market {
                 ErrorKind::OfferUnavailable,
                 "the offer is paused",
             ));
-        }
-        if offer.owner() == taker {
-            return Err(trade_error(TradeError::SelfTrade));
         }
         if !offer.limits().contains(amount) {
             return Err(Error::validation(format!(
@@ -592,6 +656,40 @@ impl Market {
             ErrorKind::TradeChanged,
             "the trade keeps changing; read it again",
         ))
+    }
+
+    /// Settles the dispute on trade `id` as `caller` with `outcome`, explained by `note` (see
+    /// [`parse_note`]), through [`Market::step_trade`]: whether the caller may, and the second
+    /// factor `proof` it needs, is [`Trade::authorize`]'s to say. The decision and the note go
+    /// to the audit log.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn resolve_dispute(
+        &self,
+        id: TradeId,
+        caller: &Caller,
+        outcome: Resolution,
+        note: String,
+        proof: SecondFactorProof<'_>,
+        key: Option<IdempotencyKey>,
+        client_ip: Option<String>,
+    ) -> Result<TradeRow, Error> {
+        let step = Step {
+            action: TradeAction::Resolve {
+                by_moderator: caller.user(),
+                outcome,
+            },
+            reason: Some(note.clone()),
+        };
+        let row = self
+            .step_trade(id, Actor::Caller(caller, proof), step, key)
+            .await?;
+        self.audit(
+            AuditEntry::of(AuditEvent::DisputeResolved, Some(caller.user()))
+                .from_ip(client_ip)
+                .detail(format!("trade {id} {}: {note}", outcome.as_str())),
+        )
+        .await;
+        Ok(row)
     }
 
     /// Expires the escrowed trades whose payment window is over, at the injected clock's now:

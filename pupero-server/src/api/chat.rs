@@ -10,7 +10,6 @@ use std::sync::Arc;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use pupero_core::chat::MessageBody;
 use pupero_core::limits::{
     DEFAULT_CHAT_PAGE_SIZE, DEFAULT_FEEDBACK_PAGE_SIZE, MAX_CHAT_PAGE_SIZE, MAX_FEEDBACK_PAGE_SIZE,
 };
@@ -182,16 +181,10 @@ impl ChatApi {
                     .map_err(|_| ApiError::validation("invalid cursor"))
             })
             .transpose()?;
-        let row = self
+        let (row, messages) = self
             .state
             .market
-            .visible_trade(TradeId::from_uuid(id.0), &principal.caller())
-            .await?;
-        let messages = self
-            .state
-            .market
-            .store
-            .messages(row.trade.id(), after, limit)
+            .trade_messages(TradeId::from_uuid(id.0), &principal.caller(), after, limit)
             .await?;
         let next_cursor = messages
             .last()
@@ -221,13 +214,10 @@ impl ChatApi {
     ) -> Result<MessagePosted, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
-        self.state.market.limits.check_chat(principal.user)?;
-        let text =
-            MessageBody::parse(&body.body).map_err(|e| ApiError::validation(e.to_string()))?;
         let (message, row) = self
             .state
             .market
-            .post_message(TradeId::from_uuid(id.0), &principal.caller(), text)
+            .post_message(TradeId::from_uuid(id.0), &principal.caller(), &body.body)
             .await?;
         Ok(MessagePosted::Created(Json(message_view(
             &message, &row.trade,
@@ -294,18 +284,10 @@ impl ChatApi {
                 FeedbackCursor::parse(&c).ok_or_else(|| ApiError::validation("invalid cursor"))
             })
             .transpose()?;
-        let user = self
-            .state
-            .market
-            .store
-            .user_by_username(&username.0)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such user"))?;
         let rows = self
             .state
             .market
-            .store
-            .feedback_about(user.id, after, limit)
+            .feedback_received(&username.0, after, limit)
             .await?;
         let next_cursor = rows.last().filter(|_| is_full(&rows, limit)).map(|f| {
             FeedbackCursor {

@@ -16,7 +16,6 @@ use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::types::ToJSON;
 use poem_openapi::{Object, OpenApi};
-use pupero_core::limits::{MAX_STORED_INTEGER, parse_stored_integer};
 use pupero_core::{Scope, UserId};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
@@ -25,13 +24,7 @@ use uuid::Uuid;
 use super::{Auth, Tag};
 use crate::app::{AppState, Credential, Principal};
 use crate::error::ApiError;
-use pupero_market::events::{StoredEvent, StreamSlot};
-
-/// Events per page when the client does not say.
-pub const DEFAULT_EVENTS_PER_PAGE: u32 = 100;
-
-/// Most events one page returns: a page is one indexed range read and one response body.
-pub const MAX_EVENTS_PER_PAGE: u32 = 500;
+use pupero_market::events::{StoredEvent, StreamCredential, StreamSlot, parse_after};
 
 /// Events a stream reads from the table at once; it reads again until it has caught up.
 const STREAM_READ_BATCH: u32 = 100;
@@ -114,27 +107,16 @@ impl EventsApi {
     ) -> Result<Json<EventPage>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let after = event_seq(after.0)?;
-        let limit = limit.0.unwrap_or(DEFAULT_EVENTS_PER_PAGE);
-        if !(1..=MAX_EVENTS_PER_PAGE).contains(&limit) {
-            return Err(ApiError::validation(format!(
-                "limit must be between 1 and {MAX_EVENTS_PER_PAGE}"
-            )));
-        }
-        // One more than asked tells whether another page follows.
-        let mut events = self
+        let after = parse_after(after.0)?;
+        let page = self
             .state
             .market
-            .store
-            .events_after(principal.user, after, limit + 1)
+            .events_page(principal.user, after, limit.0)
             .await?;
-        let has_more = events.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-        let next = events.last().map_or(after, |e| e.seq);
         Ok(Json(EventPage {
-            items: events.into_iter().map(view).collect(),
-            next,
-            has_more,
+            items: page.events.into_iter().map(view).collect(),
+            next: page.next,
+            has_more: page.has_more,
         }))
     }
 
@@ -159,9 +141,8 @@ impl EventsApi {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
         let cursor = match last_event_id.0.as_deref().map(str::trim) {
-            Some(id) if !id.is_empty() => parse_stored_integer(id)
-                .ok_or_else(|| ApiError::validation("Last-Event-ID must be an event seq"))?,
-            _ => event_seq(after.0)?,
+            Some(id) if !id.is_empty() => pupero_market::events::parse_last_event_id(id)?,
+            _ => parse_after(after.0)?,
         };
         let slot = self
             .state
@@ -188,18 +169,6 @@ impl EventsApi {
                     .id(event.seq.to_string())
                     .event_type(event.kind)
             }))
-    }
-}
-
-/// The `after` parameter: 0 (from the start) when absent; never above the largest seq a store
-/// can hold, since no such event exists and the database could not compare it.
-fn event_seq(after: Option<u64>) -> Result<u64, ApiError> {
-    match after {
-        None => Ok(0),
-        Some(seq) if seq <= MAX_STORED_INTEGER => Ok(seq),
-        Some(_) => Err(ApiError::validation(format!(
-            "after must be at most {MAX_STORED_INTEGER}"
-        ))),
     }
 }
 
@@ -233,7 +202,6 @@ impl Tail {
             let read = self
                 .state
                 .market
-                .store
                 .events_after(self.principal.user, self.cursor, STREAM_READ_BATCH)
                 .await;
             match read {
@@ -282,15 +250,15 @@ impl Tail {
     /// Whether the stream's credential still works (a failed check counts as no).
     async fn still_allowed(&mut self) -> bool {
         self.poll_at = Instant::now() + STREAM_POLL_INTERVAL;
-        let store = &self.state.market.store;
-        let user = self.principal.user;
-        let allowed = match self.principal.credential {
-            Credential::Session(session) => store
-                .session_state(session, user, self.state.now())
-                .await
-                .map(|s| s.is_some_and(|s| !s.ended && !s.disabled)),
-            Credential::ApiKey { id, .. } => store.api_key_active(id, user).await,
+        let credential = match self.principal.credential {
+            Credential::Session(session) => StreamCredential::Session(session),
+            Credential::ApiKey { id, .. } => StreamCredential::ApiKey(id),
         };
+        let allowed = self
+            .state
+            .market
+            .stream_credential_active(self.principal.user, credential)
+            .await;
         allowed.unwrap_or_else(|e| {
             tracing::warn!(error = %crate::error::chain(&e), "event stream credential check failed");
             false

@@ -1,29 +1,24 @@
 //! The market's offers: create, update, pause, resume, delete (owner only), read, search.
 
 use super::text::Text;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use pupero_core::ledger::LedgerStore;
-use pupero_core::limits::max_open_offers;
 use pupero_core::offer::{
-    OfferCursor, OfferFilter, OfferQuery, OfferStatus, OfferTerms, OfferUpdate, PAYMENT_METHODS,
-    PaymentDetails, PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits, Visibility,
+    OfferCursor, OfferFilter, OfferQuery, OfferTerms, PAYMENT_METHODS, PaymentDetails,
+    PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits, Visibility,
 };
-use pupero_core::price::{PriceOracle, Pricing, Quote};
-use pupero_core::{
-    AccountId, CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Piconero, Price, Scope,
-    UserId,
-};
+use pupero_core::price::Pricing;
+use pupero_core::{CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Piconero, Price, Scope};
+use pupero_market::offers::{Listing, OfferChange};
 use uuid::Uuid;
 
 use super::auth::NoContent;
 use super::{Auth, Tag};
-use crate::app::AppState;
-use crate::error::{ApiError, codes};
+use crate::app::{AppState, Principal};
+use crate::error::ApiError;
 
 /// The offers resource.
 pub struct OffersApi {
@@ -186,102 +181,29 @@ fn view(offer: &Offer, effective: Option<Price>, limits: TradeLimits) -> OfferVi
     }
 }
 
+/// An offer as its owner just changed it: its limits as set.
+fn own_view(offer: &Offer) -> OfferView {
+    view(offer, None, offer.limits())
+}
+
+fn listing_view(listing: &Listing) -> OfferView {
+    view(&listing.offer, listing.price, listing.limits)
+}
+
 impl OffersApi {
-    /// The market quotes of `currencies`, for pricing margin offers. A currency without a
-    /// quote (or whose feed fails) simply has none: its margin offers are hidden, fixed ones
-    /// are not affected.
-    async fn quotes(&self, currencies: impl IntoIterator<Item = CurrencyCode>) -> Vec<Quote> {
-        let mut wanted: Vec<CurrencyCode> = currencies.into_iter().collect();
-        wanted.sort_by_key(|c| c.as_str());
-        wanted.dedup();
-        let mut quotes = Vec::with_capacity(wanted.len());
-        for currency in wanted {
-            match self.state.market.prices.quote(currency).await {
-                Ok(Some(quote)) => quotes.push(quote),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(currency = currency.as_str(), error = %crate::error::chain(&e), "no market price")
-                }
-            }
-        }
-        quotes
-    }
-
-    /// How old a quote may be before margin offers priced on it are hidden.
-    fn max_quote_age_secs(&self) -> u64 {
-        self.state.settings.market.price_max_age_secs
-    }
-
-    /// Available balances of `owners`, for sell offers' listability.
-    async fn available(&self, owners: &[UserId]) -> Result<HashMap<UserId, Piconero>, ApiError> {
-        // Makers often have several offers: look each up once, in batches the ledger accepts.
-        let mut ids: Vec<AccountId> = owners.iter().map(|u| AccountId::user_xmr(*u)).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut by_account: HashMap<AccountId, Piconero> = HashMap::with_capacity(ids.len());
-        for chunk in ids.chunks(pupero_core::limits::MAX_ACCOUNTS_PER_BATCH) {
-            by_account.extend(
-                self.state
-                    .market
-                    .ledger
-                    .lookup_accounts(chunk)
-                    .await?
-                    .into_iter()
-                    .map(|a| (a.id(), a.available().unwrap_or(Piconero::ZERO))),
-            );
-        }
-        Ok(owners
-            .iter()
-            .map(|u| {
-                (
-                    *u,
-                    by_account
-                        .get(&AccountId::user_xmr(*u))
-                        .copied()
-                        .unwrap_or(Piconero::ZERO),
-                )
-            })
-            .collect())
-    }
-
-    /// The offer `id` if the caller owns it and it is not deleted. Ownership is checked first,
-    /// so a stranger is refused the same way whatever state the offer is in.
-    async fn owned(&self, auth: &Auth, id: Uuid) -> Result<Offer, ApiError> {
-        let principal = auth.principal();
-        principal.require_scope(Scope::Trade)?;
+    /// Applies `change` to the offer `id` as the caller, who must own it.
+    async fn change(
+        &self,
+        principal: &Principal,
+        id: Uuid,
+        change: OfferChange,
+    ) -> Result<Json<OfferView>, ApiError> {
         let offer = self
             .state
             .market
-            .store
-            .offer(OfferId::from_uuid(id))
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such offer"))?;
-        if !offer.is_owned_by(principal.user) {
-            return Err(ApiError::forbidden("only the offer's owner may change it"));
-        }
-        if offer.status() == OfferStatus::Deleted {
-            return Err(ApiError::not_found("no such offer"));
-        }
-        Ok(offer)
-    }
-
-    /// Stores `next` in place of `previous` (compare-and-set on the last change).
-    async fn save(&self, previous: &Offer, next: Offer) -> Result<Json<OfferView>, ApiError> {
-        if next != *previous
-            && !self
-                .state
-                .market
-                .store
-                .update_offer(&next, previous.updated_at())
-                .await?
-        {
-            return Err(ApiError::conflict(
-                codes::OFFER_CHANGED,
-                "the offer changed meanwhile; read it again",
-            ));
-        }
-        let limits = next.limits();
-        Ok(Json(view(&next, None, limits)))
+            .change_offer(principal.user, OfferId::from_uuid(id), change)
+            .await?;
+        Ok(Json(own_view(&offer)))
     }
 }
 
@@ -316,32 +238,8 @@ impl OffersApi {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
         let spec = parse(&body)?;
-        let state = &self.state;
-        let user = state
-            .market
-            .store
-            .user_by_id(principal.user)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such user"))?;
-        let now = state.now();
-        let age_secs = now
-            .as_unix_ms()
-            .saturating_sub(user.created_at.as_unix_ms())
-            / 1000;
-        let offer = Offer::create(OfferId::new_v7(), principal.user, spec, now);
-        if !state
-            .market
-            .store
-            .insert_offer(&offer, max_open_offers(age_secs))
-            .await?
-        {
-            return Err(ApiError::conflict(
-                codes::OFFER_LIMIT,
-                "too many open offers; pause or delete one",
-            ));
-        }
-        let limits = offer.limits();
-        Ok(Created::Offer(Json(view(&offer, None, limits))))
+        let offer = self.state.market.create_offer(principal.user, spec).await?;
+        Ok(Created::Offer(Json(own_view(&offer))))
     }
 
     /// The caller's open offers.
@@ -349,15 +247,8 @@ impl OffersApi {
     async fn mine(&self, auth: Auth) -> Result<Json<Vec<OfferView>>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let offers = self
-            .state
-            .market
-            .store
-            .open_offers_of(principal.user)
-            .await?;
-        Ok(Json(
-            offers.iter().map(|o| view(o, None, o.limits())).collect(),
-        ))
+        let offers = self.state.market.open_offers_of(principal.user).await?;
+        Ok(Json(offers.iter().map(own_view).collect()))
     }
 
     /// One offer, by its link (unlisted ones too). Public.
@@ -367,30 +258,12 @@ impl OffersApi {
         operation_id = "get_offer"
     )]
     async fn get(&self, id: Path<Uuid>) -> Result<Json<OfferView>, ApiError> {
-        let offer = self
+        let listing = self
             .state
             .market
-            .store
-            .offer(OfferId::from_uuid(id.0))
-            .await?
-            .filter(|o| o.status() != OfferStatus::Deleted)
-            .ok_or_else(|| ApiError::not_found("no such offer"))?;
-        let quotes = self.quotes([offer.currency()]).await;
-        let effective = offer
-            .effective_price(quotes.first(), self.state.now(), self.max_quote_age_secs())
-            .ok()
-            .map(|p| p.price());
-        // What a taker can take now, as the market lists it; the limits as set when the maker
-        // cannot cover even the minimum (the offer is then not takeable at all).
-        let available = self.available(&[offer.owner()]).await?;
-        let maker_available = available
-            .get(&offer.owner())
-            .copied()
-            .unwrap_or(Piconero::ZERO);
-        let limits = offer
-            .takeable_limits(maker_available, self.state.settings.market.fees)
-            .unwrap_or_else(|| offer.limits());
-        Ok(Json(view(&offer, effective, limits)))
+            .offer_listing(OfferId::from_uuid(id.0))
+            .await?;
+        Ok(Json(listing_view(&listing)))
     }
 
     /// Changes an offer: the full new state (side and currency must stay). Owner only.
@@ -405,32 +278,10 @@ impl OffersApi {
         id: Path<Uuid>,
         body: Json<OfferRequest>,
     ) -> Result<Json<OfferView>, ApiError> {
-        let offer = self.owned(&auth, id.0).await?;
+        let principal = auth.principal();
+        principal.require_scope(Scope::Trade)?;
         let spec = parse(&body)?;
-        if spec.side != offer.side() || spec.currency != offer.currency() {
-            return Err(ApiError::validation(
-                "an offer's side and currency never change; post a new offer",
-            ));
-        }
-        let now = self.state.now();
-        let changes = [
-            OfferUpdate::Pricing(spec.pricing),
-            OfferUpdate::Limits(spec.limits),
-            OfferUpdate::PaymentMethod {
-                method: spec.payment_method,
-                details: spec.payment_details.clone(),
-            },
-            OfferUpdate::PaymentWindow(spec.payment_window),
-            OfferUpdate::Terms(spec.terms.clone()),
-            OfferUpdate::Visibility(spec.visibility),
-        ];
-        let mut next = offer.clone();
-        for change in changes {
-            next = next
-                .update(change, now)
-                .map_err(|e| ApiError::conflict(codes::OFFER_STATE, e.to_string()))?;
-        }
-        self.save(&offer, next).await
+        self.change(&principal, id.0, OfferChange::Edit(spec)).await
     }
 
     /// Pauses an offer: it stays, unlisted and untakeable, until resumed. Owner only.
@@ -440,12 +291,9 @@ impl OffersApi {
         operation_id = "pause_offer"
     )]
     async fn pause(&self, auth: Auth, id: Path<Uuid>) -> Result<Json<OfferView>, ApiError> {
-        let offer = self.owned(&auth, id.0).await?;
-        let next = offer
-            .clone()
-            .pause(self.state.now())
-            .map_err(|e| ApiError::conflict(codes::OFFER_STATE, e.to_string()))?;
-        self.save(&offer, next).await
+        let principal = auth.principal();
+        principal.require_scope(Scope::Trade)?;
+        self.change(&principal, id.0, OfferChange::Pause).await
     }
 
     /// Resumes a paused offer. Owner only.
@@ -455,12 +303,9 @@ impl OffersApi {
         operation_id = "resume_offer"
     )]
     async fn resume(&self, auth: Auth, id: Path<Uuid>) -> Result<Json<OfferView>, ApiError> {
-        let offer = self.owned(&auth, id.0).await?;
-        let next = offer
-            .clone()
-            .resume(self.state.now())
-            .map_err(|e| ApiError::conflict(codes::OFFER_STATE, e.to_string()))?;
-        self.save(&offer, next).await
+        let principal = auth.principal();
+        principal.require_scope(Scope::Trade)?;
+        self.change(&principal, id.0, OfferChange::Resume).await
     }
 
     /// Deletes an offer. Owner only.
@@ -470,9 +315,9 @@ impl OffersApi {
         operation_id = "delete_offer"
     )]
     async fn delete(&self, auth: Auth, id: Path<Uuid>) -> Result<NoContent, ApiError> {
-        let offer = self.owned(&auth, id.0).await?;
-        let next = offer.clone().delete(self.state.now());
-        self.save(&offer, next).await?;
+        let principal = auth.principal();
+        principal.require_scope(Scope::Trade)?;
+        self.change(&principal, id.0, OfferChange::Delete).await?;
         Ok(NoContent::Done)
     }
 
@@ -534,30 +379,9 @@ impl OffersApi {
             .transpose()
             .map_err(invalid)?;
         let query = OfferQuery::new(filter, sort, limit.0, after).map_err(invalid)?;
-        let candidates = self
-            .state
-            .market
-            .store
-            .market_candidates(filter.side, filter.currency)
-            .await?;
-        let owners: Vec<UserId> = candidates.iter().map(Offer::owner).collect();
-        let available = self.available(&owners).await?;
-        let quotes = self.quotes(candidates.iter().map(Offer::currency)).await;
-        let page = pupero_core::offer::search(
-            &candidates,
-            |owner| available.get(&owner).copied().unwrap_or(Piconero::ZERO),
-            self.state.settings.market.fees,
-            &quotes,
-            &query,
-            self.state.now(),
-            self.max_quote_age_secs(),
-        );
+        let page = self.state.market.search_offers(&query).await?;
         Ok(Json(OfferPageView {
-            items: page
-                .offers
-                .iter()
-                .map(|l| view(l.offer, Some(l.price.price()), l.limits))
-                .collect(),
+            items: page.listings.iter().map(listing_view).collect(),
             next_cursor: page.next.map(|c| c.to_string()),
         }))
     }

@@ -8,16 +8,14 @@ use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use pupero_core::{CurrencyCode, Price, PriceOracle, Quote, Role};
+use pupero_core::{CurrencyCode, Price, Role};
 
 use super::auth::NoContent;
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
 use crate::client::client_ip;
 use crate::error::ApiError;
-use pupero_market::audit::{AuditEntry, AuditEvent};
-use pupero_market::oracle::OracleError;
-use pupero_market::store::PRICE_SOURCE_ADMIN;
+use pupero_market::oracle::KnownPrice;
 
 /// The market resource.
 pub struct PricesApi {
@@ -56,23 +54,13 @@ fn currency(code: &str) -> Result<CurrencyCode, ApiError> {
         .map_err(|_| ApiError::validation(format!("unsupported currency code {code:?}")))
 }
 
-/// The combined oracle fails only when the database does (a failing HTTP source is logged and
-/// skipped), so this is a 500.
-fn oracle_error(e: &OracleError) -> ApiError {
-    ApiError::internal(e)
-}
-
-impl PricesApi {
-    fn market_price(&self, quote: &Quote) -> MarketPrice {
-        MarketPrice {
-            currency: quote.currency().to_string(),
-            price: quote.price().to_string(),
-            observed_at_ms: quote.observed_at().as_unix_ms(),
-            fresh: quote.is_fresh(
-                self.state.now(),
-                self.state.settings.market.price_max_age_secs,
-            ),
-        }
+fn market_price(known: &KnownPrice) -> MarketPrice {
+    let quote = &known.quote;
+    MarketPrice {
+        currency: quote.currency().to_string(),
+        price: quote.price().to_string(),
+        observed_at_ms: quote.observed_at().as_unix_ms(),
+        fresh: known.fresh,
     }
 }
 
@@ -82,15 +70,9 @@ impl PricesApi {
     /// source, the newer of the two per currency.
     #[oai(path = "/prices", method = "get", operation_id = "list_prices")]
     async fn list(&self) -> Result<Json<MarketPriceList>, ApiError> {
-        let quotes = self
-            .state
-            .market
-            .prices
-            .known()
-            .await
-            .map_err(|e| oracle_error(&e))?;
+        let prices = self.state.market.market_prices().await?;
         Ok(Json(MarketPriceList {
-            items: quotes.iter().map(|q| self.market_price(q)).collect(),
+            items: prices.iter().map(market_price).collect(),
         }))
     }
 
@@ -98,15 +80,8 @@ impl PricesApi {
     #[oai(path = "/prices/:currency", method = "get", operation_id = "get_price")]
     async fn get(&self, currency: Path<String>) -> Result<Json<MarketPrice>, ApiError> {
         let code = self::currency(&currency.0)?;
-        let quote = self
-            .state
-            .market
-            .prices
-            .quote(code)
-            .await
-            .map_err(|e| oracle_error(&e))?
-            .ok_or_else(|| ApiError::not_found("no market price for this currency"))?;
-        Ok(Json(self.market_price(&quote)))
+        let known = self.state.market.market_price(code).await?;
+        Ok(Json(market_price(&known)))
     }
 
     /// Sets the market price of a currency, observed now. It replaces the price source's until
@@ -127,20 +102,10 @@ impl PricesApi {
         let code = self::currency(&currency.0)?;
         let price =
             Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
-        let quote = Quote::new(code, price, self.state.now());
         self.state
             .market
-            .store
-            .set_market_price(&quote, PRICE_SOURCE_ADMIN)
+            .set_market_price(auth.0.user, code, price, client_ip(req))
             .await?;
-        self.state
-            .market
-            .audit(
-                AuditEntry::of(AuditEvent::PriceSet, Some(auth.0.user))
-                    .from_ip(client_ip(req))
-                    .detail(format!("{code}={price}")),
-            )
-            .await;
         Ok(NoContent::Done)
     }
 }

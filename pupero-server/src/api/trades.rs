@@ -12,8 +12,7 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use pupero_core::{
-    AccountId, Caller, OfferId, Piconero, Price, Resolution, Role, Scope, TradeAction, TradeId,
-    TradeState,
+    Caller, OfferId, Piconero, Price, Resolution, Role, Scope, TradeAction, TradeId, TradeState,
 };
 use uuid::Uuid;
 
@@ -21,7 +20,7 @@ use super::{Auth, SessionAuth, Tag};
 use crate::app::AppState;
 use crate::error::ApiError;
 use pupero_market::store::{MAX_TRADES_PER_PAGE, TradeCursor, TradeRow};
-use pupero_market::trades::{AcceptedPrice, Actor, IdempotencyKey, MAX_DISPUTE_REASON_CHARS, Step};
+use pupero_market::trades::{AcceptedPrice, Actor, IdempotencyKey, Step};
 use pupero_market::two_factor::SecondFactorProof;
 
 /// Trades per page when the client does not say.
@@ -278,7 +277,7 @@ fn page(
 
 impl TradesApi {
     /// Asks for a step on trade `id`; who may take it and what second factor it needs is the
-    /// trade service's to decide ([`AppState::step_trade`]).
+    /// trade's to decide (`Trade::authorize`, applied by `Market::step_trade`).
     async fn step(
         &self,
         caller: &Caller,
@@ -316,12 +315,14 @@ impl TradesApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Opened, ApiError> {
-        let caller = auth.principal().caller();
+        let principal = auth.principal();
+        let caller = principal.caller();
         let key = key(idempotency_key.0)?;
         let amount = Piconero::from_xmr_str(&body.amount)
             .map_err(|e| ApiError::validation(format!("amount: {e}")))?;
         let accepted =
             Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
+        principal.require_scope(Scope::Trade)?;
         let (row, created) = self
             .state
             .market
@@ -355,20 +356,17 @@ impl TradesApi {
     ) -> Result<Json<TradePage>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let states: Vec<TradeState> = state
+        let state = state
             .0
             .as_deref()
             .map(TradeState::parse)
             .transpose()
-            .map_err(|e| ApiError::validation(e.to_string()))?
-            .into_iter()
-            .collect();
+            .map_err(|e| ApiError::validation(e.to_string()))?;
         let limit = page_limit(limit.0)?;
         let rows = self
             .state
             .market
-            .store
-            .trades_of(principal.user, &states, parse_cursor(cursor.0)?, limit)
+            .trades_of(principal.user, state, parse_cursor(cursor.0)?, limit)
             .await?;
         Ok(Json(page(
             rows,
@@ -498,17 +496,11 @@ impl TradesApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Json<TradeView>, ApiError> {
-        if body.reason.chars().count() > MAX_DISPUTE_REASON_CHARS {
-            return Err(ApiError::validation(format!(
-                "the reason is limited to {MAX_DISPUTE_REASON_CHARS} characters"
-            )));
-        }
-        pupero_core::text::check(&body.reason, pupero_core::text::Lines::Many)
-            .map_err(|e| ApiError::validation(format!("reason: {e}")))?;
+        let reason = pupero_market::trades::parse_reason(&body.reason)?;
         let caller = auth.principal().caller();
         let step = Step {
             action: TradeAction::Dispute { by: caller.user() },
-            reason: Some(body.0.reason.into_string()),
+            reason: Some(reason),
         };
         self.step(
             &caller,
@@ -559,30 +551,23 @@ impl TradesApi {
             }
         };
         let note = pupero_market::trades::parse_note(&body.note)?;
-        let step = Step {
-            action: TradeAction::Resolve {
-                by_moderator: caller.user(),
-                outcome,
-            },
-            reason: Some(note.clone()),
-        };
         let proof =
             SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref());
-        let view = self
-            .step(&caller, id.0, step, proof, idempotency_key.0)
-            .await?;
-        self.state
+        let key = key(idempotency_key.0)?;
+        let row = self
+            .state
             .market
-            .audit(
-                pupero_market::audit::AuditEntry::of(
-                    pupero_market::audit::AuditEvent::DisputeResolved,
-                    Some(caller.user()),
-                )
-                .from_ip(crate::client::client_ip(req))
-                .detail(format!("trade {} {}: {note}", id.0, outcome.as_str())),
+            .resolve_dispute(
+                TradeId::from_uuid(id.0),
+                &caller,
+                outcome,
+                note,
+                proof,
+                key,
+                crate::client::client_ip(req),
             )
-            .await;
-        Ok(view)
+            .await?;
+        Ok(Json(view(&row, &caller, self.state.now())))
     }
 
     /// The dispute queue (moderators, logged in): disputed trades, newest first.
@@ -605,8 +590,7 @@ impl TradesApi {
         let rows = self
             .state
             .market
-            .store
-            .trades_in(&[TradeState::Disputed], parse_cursor(cursor.0)?, limit)
+            .disputed_trades(parse_cursor(cursor.0)?, limit)
             .await?;
         Ok(Json(page(
             rows,
@@ -625,23 +609,11 @@ impl TradesApi {
     )]
     async fn fees(&self, auth: SessionAuth) -> Result<Json<FeeAccountView>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let id = AccountId::platform_fees();
-        let account = self
-            .state
-            .market
-            .ledger
-            .account(id)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no fee account"))?;
-        let b = account.balances();
-        let collected = b
-            .credits_posted
-            .checked_sub(b.debits_posted)
-            .unwrap_or(Piconero::ZERO);
+        let fees = self.state.market.fee_account().await?;
         Ok(Json(FeeAccountView {
-            account_id: *id.as_uuid(),
-            collected: collected.to_xmr_string(),
-            pending: b.credits_pending.to_xmr_string(),
+            account_id: *fees.account.as_uuid(),
+            collected: fees.collected.to_xmr_string(),
+            pending: fees.pending.to_xmr_string(),
         }))
     }
 }
