@@ -11,6 +11,8 @@
 //!   needed as well: a mailbox alone does not take over such an account.
 //! - **The operator's reset** at the machine (`pupero admin reset-password`), for people
 //!   without an address, under the same second factor.
+//! - **The owner's changes** from a logged-in session: a new password under the old one, a new
+//!   address under the password and the second factor.
 //!
 //! Every new password, whichever way it came, goes through [`Market::replace_password`]: it
 //! is stored in the commit that ends every session (but the changer's own), every API key and

@@ -20,7 +20,7 @@ use crate::store::Rotation;
 use crate::two_factor::SecondFactorProof;
 
 /// The longest login identifier whose password is checked: an e-mail address at most.
-const MAX_LOGIN_BYTES: usize = 254;
+const MAX_LOGIN_BYTES: usize = pupero_core::user::EMAIL_MAX_LEN;
 
 /// A session that was started or refreshed: whom and which session the access token names,
 /// and the new refresh token (shown once; only its hash is stored).

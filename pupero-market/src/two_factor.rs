@@ -5,17 +5,25 @@
 //! ones, with a compare-and-set, so a code seen by an attacker (shoulder, phishing proxy, log)
 //! is worthless once used. Secrets are stored encrypted ([`crate::crypto`]); recovery codes as
 //! SHA-256 hashes (they carry 80 random bits, so a fast hash is enough, as for refresh tokens).
+//!
+//! The owner manages it from a logged-in session: setup gives a new secret, a code of it with
+//! the password turns 2FA on (with new recovery codes), and the password with a code turns it
+//! off; either change ends the account's other sessions.
+
+use std::net::IpAddr;
 
 use pupero_core::{TotpCode, UserId};
 use qrcode::QrCode;
 use qrcode::render::svg;
 use totp_rs::{Algorithm, Builder, Secret, Totp, TotpError};
+use uuid::Uuid;
 
 use crate::Market;
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::crypto::Purpose;
 use crate::error::{Error, ErrorKind};
 use crate::security::token_hash;
+use crate::store::SetupOutcome;
 
 /// The issuer shown in authenticator apps.
 pub const TOTP_ISSUER: &str = "Pupero";
@@ -394,8 +402,8 @@ impl Market {
             .totp_start_setup(user, &sealed, self.now())
             .await?
         {
-            crate::store::SetupOutcome::Started => Ok(new),
-            crate::store::SetupOutcome::AlreadyEnabled => Err(already_enabled()),
+            SetupOutcome::Started => Ok(new),
+            SetupOutcome::AlreadyEnabled => Err(already_enabled()),
         }
     }
 
@@ -407,10 +415,10 @@ impl Market {
     pub async fn enable_two_factor(
         &self,
         user: UserId,
-        session: uuid::Uuid,
+        session: Uuid,
         password: &str,
         code: &str,
-        client: Option<std::net::IpAddr>,
+        client: Option<IpAddr>,
     ) -> Result<Vec<String>, Error> {
         self.verify_password(user, password).await?;
         let Some(row) = self.store.totp(user).await? else {
@@ -465,10 +473,10 @@ impl Market {
     pub async fn disable_two_factor(
         &self,
         user: UserId,
-        session: uuid::Uuid,
+        session: Uuid,
         password: &str,
         proof: SecondFactorProof<'_>,
-        client: Option<std::net::IpAddr>,
+        client: Option<IpAddr>,
     ) -> Result<(), Error> {
         if self.store.user_by_id(user).await?.is_none() {
             return Err(Error::not_found("no such user"));
