@@ -11,6 +11,7 @@
 //! embedding services call the same methods.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod chat;
 pub mod crypto;
@@ -30,6 +31,7 @@ pub mod ratelimit;
 pub mod reconciliation;
 pub mod recovery;
 pub mod security;
+pub mod sessions;
 pub mod settings;
 pub mod store;
 pub mod sweeps;

@@ -11,10 +11,14 @@
 //!   needed as well: a mailbox alone does not take over such an account.
 //! - **The operator's reset** at the machine (`pupero admin reset-password`), for people
 //!   without an address, under the same second factor.
+//! - **The owner's changes** from a logged-in session: a new password under the old one, a new
+//!   address under the password and the second factor.
 //!
 //! Every new password, whichever way it came, goes through [`Market::replace_password`]: it
 //! is stored in the commit that ends every session (but the changer's own), every API key and
 //! every reset link, and it is audited and announced to the verified address.
+
+use std::net::IpAddr;
 
 use pupero_core::{EmailAddress, Password, UserId};
 use uuid::Uuid;
@@ -23,6 +27,7 @@ use crate::Market;
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::error::{Error, ErrorKind};
 use crate::mail::{MailKind, letters};
+use crate::ratelimit::audit_refusal;
 use crate::security::MailToken;
 use crate::store::{NewPassword, NewToken, TokenPurpose};
 use crate::two_factor::SecondFactorProof;
@@ -149,10 +154,17 @@ impl Market {
         }
     }
 
-    /// Verifies the address a verification link was sent to. 400 `INVALID_TOKEN` for a link
-    /// that is unknown, used, replaced, expired, or sent to an address the account no longer
-    /// has.
-    pub async fn verify_email(&self, token: &str, ip: Option<String>) -> Result<(), Error> {
+    /// Verifies the address a verification link was sent to, opened from `client`. 400
+    /// `INVALID_TOKEN` for a link that is unknown, used, replaced, expired, or sent to an
+    /// address the account no longer has. Requests per client address are limited (429
+    /// `RATE_LIMITED`).
+    pub async fn verify_email(&self, token: &str, client: Option<IpAddr>) -> Result<(), Error> {
+        if let Err(refused) = self.limits.check_recovery_ip(client) {
+            return Err(
+                audit_refusal(self, client, "e-mail verification: too many", refused).await,
+            );
+        }
+        let ip = client.map(|ip| ip.to_string());
         let token = MailToken::parse(token).ok_or_else(invalid_token)?;
         let user = self
             .store
@@ -169,11 +181,21 @@ impl Market {
     /// allows; otherwise nothing is sent. The caller answers the same either way, and every
     /// way takes one lookup and one commit (the audit entry, with the token and the mail when
     /// one goes out), so neither the answer nor its time says whether the account exists.
-    /// Failures are logged, never answered.
-    pub async fn request_password_reset(&self, login: &str, ip: Option<String>) {
+    /// Failures are logged, never answered. The one refusal is the limit on requests per
+    /// client address (429 `RATE_LIMITED`), checked first.
+    pub async fn request_password_reset(
+        &self,
+        login: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), Error> {
+        if let Err(refused) = self.limits.check_recovery_ip(client) {
+            return Err(audit_refusal(self, client, "password reset: too many", refused).await);
+        }
+        let ip = client.map(|ip| ip.to_string());
         if let Err(e) = self.try_request_password_reset(login, ip).await {
             tracing::error!(error = %crate::error::chain(&e), "password reset request failed");
         }
+        Ok(())
     }
 
     async fn try_request_password_reset(
@@ -248,17 +270,22 @@ impl Market {
         Ok(())
     }
 
-    /// Sets `new_password` by a reset link: 400 `VALIDATION` for a password against the
-    /// policy, 400 `INVALID_TOKEN` for a link that is no longer good, 403 `TOTP_REQUIRED` /
-    /// `INVALID_TOTP` when 2FA is on and its code (or a recovery code) is missing or wrong —
-    /// the link stays good then, for another try.
+    /// Sets `new_password` by a reset link, opened from `client`: 429 `RATE_LIMITED` past the
+    /// limit on requests per client address (checked first), 400 `VALIDATION` for a password
+    /// against the policy, 400 `INVALID_TOKEN` for a link that is no longer good, 403
+    /// `TOTP_REQUIRED` / `INVALID_TOTP` when 2FA is on and its code (or a recovery code) is
+    /// missing or wrong — the link stays good then, for another try.
     pub async fn reset_password_by_mail(
         &self,
         token: &str,
         new_password: &str,
         proof: SecondFactorProof<'_>,
-        ip: Option<String>,
+        client: Option<IpAddr>,
     ) -> Result<(), Error> {
+        if let Err(refused) = self.limits.check_recovery_ip(client) {
+            return Err(audit_refusal(self, client, "password reset: too many", refused).await);
+        }
+        let ip = client.map(|ip| ip.to_string());
         let password =
             Password::parse(new_password).map_err(|e| Error::validation(e.to_string()))?;
         let token = MailToken::parse(token).ok_or_else(invalid_token)?;
@@ -345,6 +372,127 @@ impl Market {
                 .await;
         }
         Ok(true)
+    }
+
+    /// Changes the password of `user`, logged in as `session`, from `client`: the current
+    /// password first (403 `INVALID_CREDENTIALS`, counted towards the lockout), then the new
+    /// one against the policy (400 `VALIDATION`). Every other session ends and every API key
+    /// is revoked (whoever changes a password may be locking someone out); see
+    /// [`Market::replace_password`].
+    pub async fn change_password(
+        &self,
+        user: UserId,
+        session: Uuid,
+        current_password: &str,
+        new_password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<(), Error> {
+        self.verify_password(user, current_password).await?;
+        let password =
+            Password::parse(new_password).map_err(|e| Error::validation(e.to_string()))?;
+        self.replace_password(
+            user,
+            &password,
+            PasswordChangeKind::Changed,
+            Some(session),
+            None,
+            client.map(|ip| ip.to_string()),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Sets (or, with `None`, removes) the e-mail address of `user`, from `client`. The
+    /// address is a login identifier, so the password and the second factor are asked for,
+    /// after the limit on changes per account and per client address (429 `RATE_LIMITED`).
+    /// An address of another account is 409 `EMAIL_TAKEN`, audited: an answer that tells
+    /// whether an address is in use. A change is audited and announced
+    /// ([`Market::announce_email_change`]).
+    pub async fn change_email(
+        &self,
+        user: UserId,
+        email: Option<&EmailAddress>,
+        password: &str,
+        proof: SecondFactorProof<'_>,
+        client: Option<IpAddr>,
+    ) -> Result<(), Error> {
+        if let Err(refused) = self.limits.check_email_change(user, client) {
+            return Err(audit_refusal(self, client, "e-mail change: too many", refused).await);
+        }
+        let ip = client.map(|ip| ip.to_string());
+        self.verify_password(user, password).await?;
+        self.verify_second_factor(user, proof).await?;
+        match self.store.set_email(user, email, self.now()).await? {
+            Ok(change) => {
+                if change.changed {
+                    self.audit(AuditEntry::of(AuditEvent::EmailChanged, Some(user)).from_ip(ip))
+                        .await;
+                    let username = self
+                        .store
+                        .user_by_id(user)
+                        .await?
+                        .map(|u| u.username)
+                        .unwrap_or_default();
+                    self.announce_email_change(user, &username, change.previous.as_ref(), email)
+                        .await;
+                }
+                Ok(())
+            }
+            Err(_) => {
+                self.audit(
+                    AuditEntry::of(AuditEvent::EmailTaken, Some(user))
+                        .from_ip(ip)
+                        .detail("e-mail change"),
+                )
+                .await;
+                Err(Error::new(ErrorKind::EmailTaken, "e-mail address is taken"))
+            }
+        }
+    }
+
+    /// Sends a new verification link to the address of `user`, asked for from `client`;
+    /// earlier links stop working. 429 `RATE_LIMITED` past the limit on requests per client
+    /// address (checked first) or on links per account; 409 `NO_EMAIL` without an address,
+    /// `EMAIL_ALREADY_VERIFIED` when it is verified.
+    pub async fn resend_email_verification(
+        &self,
+        user: UserId,
+        client: Option<IpAddr>,
+    ) -> Result<(), Error> {
+        if let Err(refused) = self.limits.check_recovery_ip(client) {
+            return Err(
+                audit_refusal(self, client, "e-mail verification: too many", refused).await,
+            );
+        }
+        let row = self
+            .store
+            .user_by_id(user)
+            .await?
+            .ok_or_else(|| Error::not_found("no such user"))?;
+        let email = row
+            .email
+            .as_deref()
+            .map(EmailAddress::parse)
+            .transpose()
+            .map_err(|e| Error::internal(&e))?
+            .ok_or_else(|| Error::new(ErrorKind::NoEmail, "the account has no e-mail address"))?;
+        if row.email_verified {
+            return Err(Error::new(
+                ErrorKind::EmailAlreadyVerified,
+                "the e-mail address is already verified",
+            ));
+        }
+        if let Err(wait) = self.limits.check_recovery_mail(user) {
+            return Err(audit_refusal(
+                self,
+                client,
+                "e-mail verification: too many links for this account",
+                Error::rate_limited(wait),
+            )
+            .await);
+        }
+        self.send_email_verification(user, &row.username, &email)
+            .await
     }
 
     /// After an e-mail change: a verification link to the new address, and a notice to the

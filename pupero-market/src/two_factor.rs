@@ -5,17 +5,25 @@
 //! ones, with a compare-and-set, so a code seen by an attacker (shoulder, phishing proxy, log)
 //! is worthless once used. Secrets are stored encrypted ([`crate::crypto`]); recovery codes as
 //! SHA-256 hashes (they carry 80 random bits, so a fast hash is enough, as for refresh tokens).
+//!
+//! The owner manages it from a logged-in session: setup gives a new secret, a code of it with
+//! the password turns 2FA on (with new recovery codes), and the password with a code turns it
+//! off; either change ends the account's other sessions.
+
+use std::net::IpAddr;
 
 use pupero_core::{TotpCode, UserId};
 use qrcode::QrCode;
 use qrcode::render::svg;
 use totp_rs::{Algorithm, Builder, Secret, Totp, TotpError};
+use uuid::Uuid;
 
 use crate::Market;
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::crypto::Purpose;
 use crate::error::{Error, ErrorKind};
 use crate::security::token_hash;
+use crate::store::SetupOutcome;
 
 /// The issuer shown in authenticator apps.
 pub const TOTP_ISSUER: &str = "Pupero";
@@ -342,6 +350,154 @@ impl Market {
                 "confirm with your password (or turn on 2FA and use its code)",
             )),
         }
+    }
+}
+
+/// Whether 2FA is on for a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TwoFactorStatus {
+    /// Logins (and sensitive actions) need a code from the authenticator app.
+    pub enabled: bool,
+    /// Recovery codes not used yet (0 when 2FA is off).
+    pub recovery_codes_left: u32,
+}
+
+fn already_enabled() -> Error {
+    Error::new(
+        ErrorKind::TotpAlreadyEnabled,
+        "2FA is already on; disable it first",
+    )
+}
+
+impl Market {
+    /// Whether 2FA is on for `user`, and how many recovery codes are left.
+    pub async fn two_factor_status(&self, user: UserId) -> Result<TwoFactorStatus, Error> {
+        let enabled = self.store.totp(user).await?.is_some_and(|row| row.enabled);
+        let recovery_codes_left = if enabled {
+            self.store.totp_recovery_codes_left(user).await?
+        } else {
+            0
+        };
+        Ok(TwoFactorStatus {
+            enabled,
+            recovery_codes_left,
+        })
+    }
+
+    /// Starts 2FA setup for `user` with a new secret, stored sealed and unconfirmed; replaces
+    /// a setup not yet confirmed. 409 `TOTP_ALREADY_ENABLED` while 2FA is on.
+    pub async fn start_two_factor_setup(&self, user: UserId) -> Result<NewSecret, Error> {
+        let row = self
+            .store
+            .user_by_id(user)
+            .await?
+            .ok_or_else(|| Error::not_found("no such user"))?;
+        if self.store.totp(user).await?.is_some_and(|r| r.enabled) {
+            return Err(already_enabled());
+        }
+        let new = new_secret(&row.username).map_err(|e| Error::internal(&e))?;
+        let sealed = self.data_cipher.seal(Purpose::TotpSecret, user, &new.bytes);
+        match self
+            .store
+            .totp_start_setup(user, &sealed, self.now())
+            .await?
+        {
+            SetupOutcome::Started => Ok(new),
+            SetupOutcome::AlreadyEnabled => Err(already_enabled()),
+        }
+    }
+
+    /// Turns 2FA on for `user`, logged in as `session`, from `client`: the password first (a
+    /// stolen session alone cannot turn 2FA on and lock the owner out), then `code` of the
+    /// secret from setup (403 `INVALID_TOTP`; 409 `TOTP_NOT_ENABLED` without a setup). Returns
+    /// the new one-time recovery codes, shown once. Every other session ends: it was opened
+    /// without the second factor.
+    pub async fn enable_two_factor(
+        &self,
+        user: UserId,
+        session: Uuid,
+        password: &str,
+        code: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Vec<String>, Error> {
+        self.verify_password(user, password).await?;
+        let Some(row) = self.store.totp(user).await? else {
+            return Err(Error::new(
+                ErrorKind::TotpNotEnabled,
+                "start 2FA setup first",
+            ));
+        };
+        if row.enabled {
+            return Err(already_enabled());
+        }
+        let invalid = || Error::new(ErrorKind::InvalidTotp, "wrong or expired 2FA code");
+        let code = TotpCode::parse(code).map_err(|_| invalid())?;
+        let secret = self
+            .data_cipher
+            .open(Purpose::TotpSecret, user, &row.secret_enc)
+            .map_err(|e| Error::internal(&e))?;
+        let step = code_step(&secret, &code, self.now().as_unix_ms() / 1000).ok_or_else(invalid)?;
+        let recovery_codes = new_recovery_codes();
+        let hashes = recovery_codes
+            .iter()
+            .map(|c| recovery_code_hash(user, c))
+            .collect::<Option<Vec<String>>>()
+            .ok_or_else(|| {
+                Error::internal(&std::io::Error::other("a new recovery code does not parse"))
+            })?;
+        // Enabled only if the secret is still the one the code was checked against: a setup
+        // started in between replaced it.
+        if !self
+            .store
+            .totp_enable(user, &row.secret_enc, step, &hashes, self.now())
+            .await?
+        {
+            return Err(invalid());
+        }
+        tracing::info!(user_id = %user, "2FA enabled");
+        // Sessions opened without the second factor end; this one goes on.
+        self.store
+            .revoke_sessions(user, Some(session), "2fa_changed", self.now())
+            .await?;
+        self.audit(
+            AuditEntry::of(AuditEvent::TotpEnabled, Some(user))
+                .from_ip(client.map(|ip| ip.to_string())),
+        )
+        .await;
+        Ok(recovery_codes)
+    }
+
+    /// Turns 2FA off for `user`, logged in as `session`, from `client`. Needs the password and
+    /// a current code (or a recovery code): a stolen session alone cannot remove the second
+    /// factor. 409 `TOTP_NOT_ENABLED` when it is off. Every other session ends.
+    pub async fn disable_two_factor(
+        &self,
+        user: UserId,
+        session: Uuid,
+        password: &str,
+        proof: SecondFactorProof<'_>,
+        client: Option<IpAddr>,
+    ) -> Result<(), Error> {
+        if self.store.user_by_id(user).await?.is_none() {
+            return Err(Error::not_found("no such user"));
+        }
+        if !self.store.totp(user).await?.is_some_and(|r| r.enabled) {
+            return Err(Error::new(ErrorKind::TotpNotEnabled, "2FA is off"));
+        }
+        self.verify_password(user, password).await?;
+        self.verify_second_factor(user, proof).await?;
+        self.store.totp_disable(user).await?;
+        // Whoever else held a session got in under the old rules; they log in again.
+        self.store
+            .revoke_sessions(user, Some(session), "2fa_changed", self.now())
+            .await?;
+        tracing::info!(user_id = %user, "2FA disabled");
+        self.audit(
+            AuditEntry::of(AuditEvent::TotpDisabled, Some(user))
+                .from_ip(client.map(|ip| ip.to_string())),
+        )
+        .await;
+        Ok(())
     }
 }
 

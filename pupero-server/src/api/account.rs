@@ -5,11 +5,9 @@ use std::sync::Arc;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use pupero_core::ledger::{
-    Cause, HistoryCursor, HistoryQuery, LedgerStore, Movement, TransferKind,
-};
+use pupero_core::ledger::{Cause, HistoryCursor, HistoryQuery, Movement, TransferKind};
 use pupero_core::limits::DEFAULT_HISTORY_PAGE_SIZE;
-use pupero_core::{AccountId, Piconero, Scope};
+use pupero_core::{AccountId, Scope};
 use uuid::Uuid;
 
 use super::{Auth, Tag};
@@ -100,13 +98,7 @@ impl AccountApi {
     #[oai(path = "/me", method = "get", operation_id = "me")]
     async fn me(&self, auth: Auth) -> Result<Json<Me>, ApiError> {
         auth.principal().require_scope(Scope::Read)?;
-        let user = self
-            .state
-            .market
-            .store
-            .user_by_id(auth.principal().user)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such user"))?;
+        let user = self.state.market.profile(auth.principal().user).await?;
         Ok(Json(Me {
             id: *user.id.as_uuid(),
             username: user.username,
@@ -121,28 +113,11 @@ impl AccountApi {
     #[oai(path = "/balance", method = "get", operation_id = "balance")]
     async fn balance(&self, auth: Auth) -> Result<Json<Balance>, ApiError> {
         auth.principal().require_scope(Scope::Read)?;
-        let account = self
-            .state
-            .market
-            .ledger
-            .account(AccountId::user_xmr(auth.principal().user))
-            .await?;
-        let (available, held, incoming) = match account {
-            Some(a) => {
-                let b = a.balances();
-                let available = a.available().ok_or_else(|| {
-                    ApiError::internal(&pupero_ledger::Error::InvariantViolated(
-                        "negative user balance".into(),
-                    ))
-                })?;
-                (available, b.debits_pending, b.credits_pending)
-            }
-            None => (Piconero::ZERO, Piconero::ZERO, Piconero::ZERO),
-        };
+        let balance = self.state.market.balance(auth.principal().user).await?;
         Ok(Json(Balance {
-            available: available.to_xmr_string(),
-            held: held.to_xmr_string(),
-            incoming: incoming.to_xmr_string(),
+            available: balance.available.to_xmr_string(),
+            held: balance.held.to_xmr_string(),
+            incoming: balance.incoming.to_xmr_string(),
         }))
     }
 
@@ -174,33 +149,19 @@ impl AccountApi {
                 HistoryQuery::after(cursor, limit)
             }
         };
-        let user = auth.principal().user;
-        let account = AccountId::user_xmr(user);
-        let page = self
+        let statement = self
             .state
             .market
-            .ledger
-            .account_movements(account, query)
-            .await?;
-        let deposits: Vec<_> = page
-            .movements
-            .iter()
-            .filter(|m| m.transfer.cause() == Cause::Deposit)
-            .map(|m| m.transfer.id)
-            .collect();
-        let txids = self
-            .state
-            .market
-            .store
-            .deposit_txids(user, &deposits)
+            .statement(auth.principal().user, query)
             .await?;
         Ok(Json(LedgerPage {
-            items: page
+            items: statement
+                .page
                 .movements
                 .iter()
-                .map(|m| entry(account, m, txids.get(&m.transfer.id)))
+                .map(|m| entry(statement.account, m, statement.txids.get(&m.transfer.id)))
                 .collect(),
-            next_cursor: page.next.map(|c| c.to_string()),
+            next_cursor: statement.page.next.map(|c| c.to_string()),
         }))
     }
 }

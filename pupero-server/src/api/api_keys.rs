@@ -16,17 +16,11 @@ use uuid::Uuid;
 use super::auth::NoContent;
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::client::client_ip;
-use crate::error::{ApiError, codes};
-use pupero_market::audit::{AuditEntry, AuditEvent};
-use pupero_market::security::{api_key_prefix, new_api_key, token_hash};
-use pupero_market::store::{
-    ApiKeyRow, CreateApiKeyRefusal, MAX_ACTIVE_API_KEYS_PER_USER, NewApiKey,
-};
+use crate::client::client_addr;
+use crate::error::ApiError;
+use pupero_market::api_keys::{ApiKeyName, ApiKeyRequest};
+use pupero_market::store::ApiKeyRow;
 use pupero_market::two_factor::SecondFactorProof;
-
-/// Longest key name, in characters (the column holds 64).
-pub const MAX_API_KEY_NAME_CHARS: usize = 64;
 
 /// The API keys resource.
 pub struct ApiKeysApi {
@@ -107,21 +101,6 @@ fn scope_names(scopes: Scopes) -> Vec<String> {
     scopes.iter().map(|s| s.as_str().to_owned()).collect()
 }
 
-/// A valid key name: trimmed, 1–64 characters, one line with nothing that
-/// [`pupero_core::text::check`] refuses.
-fn parse_name(name: &str) -> Result<&str, ApiError> {
-    let name = name.trim();
-    let chars = name.chars().count();
-    if chars == 0 || chars > MAX_API_KEY_NAME_CHARS {
-        return Err(ApiError::validation(format!(
-            "name must be 1–{MAX_API_KEY_NAME_CHARS} characters"
-        )));
-    }
-    pupero_core::text::check(name, pupero_core::text::Lines::One)
-        .map_err(|e| ApiError::validation(format!("name: {e}")))?;
-    Ok(name)
-}
-
 fn info(row: ApiKeyRow) -> ApiKeyInfo {
     ApiKeyInfo {
         id: row.id,
@@ -146,59 +125,27 @@ impl ApiKeysApi {
         auth: SessionAuth,
         body: Json<CreateApiKeyRequest>,
     ) -> Result<CreateApiKeyResponse, ApiError> {
-        let principal = auth.0;
-        let name = parse_name(&body.name)?;
+        let name = ApiKeyName::parse(&body.name)?;
         let scopes =
             Scopes::parse(&body.scopes).map_err(|e| ApiError::validation(e.to_string()))?;
-        let state = &self.state;
-        state
-            .market
-            .verify_password(principal.user, &body.password)
-            .await?;
-        state
-            .market
-            .verify_second_factor(
-                principal.user,
-                SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
-            )
-            .await?;
-        let key = new_api_key();
-        let id = Uuid::now_v7();
-        let now = state.now();
-        let new = NewApiKey {
-            id,
-            user: principal.user,
-            name,
-            prefix: api_key_prefix(&key),
-            key_hash: &token_hash(&key),
+        let request = ApiKeyRequest {
+            name: &name,
             scopes,
+            password: &body.password,
+            proof: SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
         };
-        if let Err(CreateApiKeyRefusal::TooMany) =
-            state.market.store.create_api_key(&new, now).await?
-        {
-            return Err(ApiError::conflict(
-                codes::API_KEY_LIMIT,
-                format!("at most {MAX_ACTIVE_API_KEYS_PER_USER} API keys in use; revoke one first"),
-            ));
-        }
-        state.market.events.notify([principal.user]);
-        tracing::info!(user_id = %principal.user, api_key_id = %id, "API key created");
-        let names = scope_names(scopes);
-        state
+        let created = self
+            .state
             .market
-            .audit(
-                AuditEntry::of(AuditEvent::ApiKeyCreated, Some(principal.user))
-                    .from_ip(client_ip(req))
-                    .detail(format!("key {id}, scopes {}", names.join(","))),
-            )
-            .await;
+            .create_api_key(auth.0.user, request, client_addr(req))
+            .await?;
         Ok(CreateApiKeyResponse::Created(Json(CreatedApiKey {
-            id,
-            name: name.to_owned(),
-            prefix: api_key_prefix(&key).to_owned(),
-            scopes: names,
-            created_at_ms: now.as_unix_ms(),
-            key,
+            id: created.id,
+            name: created.name,
+            prefix: created.prefix,
+            scopes: scope_names(created.scopes),
+            created_at_ms: created.created_at.as_unix_ms(),
+            key: created.key,
         })))
     }
 
@@ -206,13 +153,7 @@ impl ApiKeysApi {
     /// most recently revoked ones, at most 50. Needs a logged-in session.
     #[oai(path = "/api-keys", method = "get", operation_id = "list_api_keys")]
     async fn list(&self, auth: SessionAuth) -> Result<Json<ApiKeyList>, ApiError> {
-        let principal = auth.0;
-        let rows = self
-            .state
-            .market
-            .store
-            .list_api_keys(principal.user)
-            .await?;
+        let rows = self.state.market.api_keys(auth.0.user).await?;
         Ok(Json(ApiKeyList {
             items: rows.into_iter().map(info).collect(),
         }))
@@ -232,35 +173,10 @@ impl ApiKeysApi {
         /// The key's id.
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
-        let principal = auth.0;
-        let state = &self.state;
-        if state
+        self.state
             .market
-            .store
-            .revoke_api_key(id.0, principal.user, state.now())
-            .await?
-        {
-            tracing::info!(user_id = %principal.user, api_key_id = %id.0, "API key revoked");
-            state
-                .market
-                .audit(
-                    AuditEntry::of(AuditEvent::ApiKeyRevoked, Some(principal.user))
-                        .from_ip(client_ip(req))
-                        .detail(format!("key {}", id.0)),
-                )
-                .await;
-            return Ok(NoContent::Done);
-        }
-        // Someone else's key is as absent as one that never existed.
-        if state
-            .market
-            .store
-            .api_key_exists(id.0, principal.user)
-            .await?
-        {
-            Ok(NoContent::Done)
-        } else {
-            Err(ApiError::not_found("no such API key"))
-        }
+            .revoke_api_key(auth.0.user, id.0, client_addr(req))
+            .await?;
+        Ok(NoContent::Done)
     }
 }

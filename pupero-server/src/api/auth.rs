@@ -7,21 +7,15 @@ use std::sync::Arc;
 use poem::Request;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use pupero_core::user::PASSWORD_MAX_BYTES;
-use pupero_core::{EmailAddress, Password, UserId, Username};
+use pupero_core::{EmailAddress, Password, Username};
 use uuid::Uuid;
 
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::client::audit_refusal;
 use crate::client::client_addr;
-use crate::client::client_ip;
-use crate::error::{ApiError, codes};
+use crate::error::ApiError;
 use pupero_market::accounts::Registration;
-use pupero_market::audit::{AuditEntry, AuditEvent};
-use pupero_market::ratelimit::ThrottleKey;
-use pupero_market::security::{new_refresh_token, token_hash};
-use pupero_market::store::Rotation;
+use pupero_market::sessions::SessionTokens;
 use pupero_market::two_factor::SecondFactorProof;
 
 /// The auth resource.
@@ -177,106 +171,17 @@ impl AuthApi {
         req: &Request,
         body: Json<LoginRequest>,
     ) -> Result<Json<Tokens>, ApiError> {
-        let state = &self.state;
-        if let Err(refused) = state.market.limits.check_login_ip(client_addr(req)) {
-            return Err(audit_refusal(
-                state,
-                req,
-                "login: too many attempts from this address",
-                refused,
-            )
-            .await);
-        }
-        let invalid =
-            || ApiError::unauthorized(codes::INVALID_CREDENTIALS, "wrong login or password");
-        if body.password.len() > PASSWORD_MAX_BYTES || body.login.len() > 254 {
-            return Err(invalid());
-        }
-        // Before the password check: a locked account (or unknown login) is refused the same
-        // way whatever the password, and this attempt counts as a failure until the password
-        // proves right. One counter per account, whether it was named by username or e-mail.
-        let user = state.market.store.user_by_login(&body.login).await?;
-        let throttle = match &user {
-            Some(user) => ThrottleKey::account(user.id),
-            None => ThrottleKey::login(&body.login),
-        };
-        if let Err(refused) = state.market.limits.begin_attempt(&throttle).await {
-            return Err(
-                audit_refusal(state, req, "login: locked after failed attempts", refused).await,
-            );
-        }
-        let matched = state
+        let started = self
+            .state
             .market
-            .hasher
-            .verify(
+            .login(
+                &body.login,
                 &body.password,
-                user.as_ref().map(|u| u.password_hash.as_str()),
-            )
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
-        let known = user.as_ref().map(|u| u.id);
-        let Some(user) = user.filter(|_| matched) else {
-            tracing::info!("failed login");
-            let entry = AuditEntry {
-                subject: known,
-                ..AuditEntry::of(AuditEvent::LoginFailed, None)
-            };
-            state
-                .market
-                .audit(
-                    entry
-                        .from_ip(client_ip(req))
-                        .detail("wrong login or password"),
-                )
-                .await;
-            return Err(invalid());
-        };
-        state.market.limits.attempt_succeeded(&throttle).await?;
-        if user.disabled {
-            return Err(ApiError::forbidden_code(
-                codes::ACCOUNT_DISABLED,
-                "account disabled",
-            ));
-        }
-        // The code is asked for only once the password matched, so `TOTP_REQUIRED` tells the
-        // caller the password was right. That is accepted practice (asking everyone for a code
-        // would reveal who has 2FA instead); the password alone still opens nothing.
-        if let Err(refusal) = state
-            .market
-            .check_second_factor(
-                user.id,
                 SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+                client_addr(req),
             )
-            .await?
-        {
-            // As for a wrong password: the subject is known, the actor is not (yet).
-            let entry = AuditEntry {
-                subject: Some(user.id),
-                ..AuditEntry::of(AuditEvent::LoginFailed, None)
-            };
-            state
-                .market
-                .audit(entry.from_ip(client_ip(req)).detail(refusal.message()))
-                .await;
-            return Err(pupero_market::Error::new(refusal.login_kind(), refusal.message()).into());
-        }
-        let session = Uuid::new_v4();
-        let refresh = new_refresh_token();
-        let now = state.now();
-        let expires = now.plus_secs(state.settings.market.refresh_token_ttl_secs);
-        state
-            .market
-            .store
-            .create_session(session, user.id, &token_hash(&refresh), now, expires)
             .await?;
-        tracing::info!(user_id = %user.id, "login");
-        state
-            .market
-            .audit(
-                AuditEntry::of(AuditEvent::LoginSucceeded, Some(user.id)).from_ip(client_ip(req)),
-            )
-            .await;
-        self.tokens(user.id, session, refresh)
+        self.tokens(started)
     }
 
     /// Asks for a password-reset link. Public. When the username or e-mail address names an
@@ -295,14 +200,10 @@ impl AuthApi {
         req: &Request,
         body: Json<PasswordResetRequest>,
     ) -> Result<Accepted, ApiError> {
-        let state = &self.state;
-        if let Err(refused) = state.market.limits.check_recovery_ip(client_addr(req)) {
-            return Err(audit_refusal(state, req, "password reset: too many", refused).await);
-        }
-        state
+        self.state
             .market
-            .request_password_reset(&body.login, client_ip(req))
-            .await;
+            .request_password_reset(&body.login, client_addr(req))
+            .await?;
         Ok(Accepted::Accepted)
     }
 
@@ -322,17 +223,13 @@ impl AuthApi {
         req: &Request,
         body: Json<PasswordResetConfirmation>,
     ) -> Result<NoContent, ApiError> {
-        let state = &self.state;
-        if let Err(refused) = state.market.limits.check_recovery_ip(client_addr(req)) {
-            return Err(audit_refusal(state, req, "password reset: too many", refused).await);
-        }
-        state
+        self.state
             .market
             .reset_password_by_mail(
                 &body.token,
                 &body.new_password,
                 SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
-                client_ip(req),
+                client_addr(req),
             )
             .await?;
         Ok(NoContent::Done)
@@ -348,13 +245,9 @@ impl AuthApi {
         req: &Request,
         body: Json<EmailVerification>,
     ) -> Result<NoContent, ApiError> {
-        let state = &self.state;
-        if let Err(refused) = state.market.limits.check_recovery_ip(client_addr(req)) {
-            return Err(audit_refusal(state, req, "e-mail verification: too many", refused).await);
-        }
-        state
+        self.state
             .market
-            .verify_email(&body.token, client_ip(req))
+            .verify_email(&body.token, client_addr(req))
             .await?;
         Ok(NoContent::Done)
     }
@@ -367,38 +260,12 @@ impl AuthApi {
         req: &Request,
         body: Json<RefreshRequest>,
     ) -> Result<Json<Tokens>, ApiError> {
-        let state = &self.state;
-        let next = new_refresh_token();
-        match state
+        let refreshed = self
+            .state
             .market
-            .store
-            .rotate_refresh_token(
-                &token_hash(&body.refresh_token),
-                &token_hash(&next),
-                state.now(),
-            )
-            .await?
-        {
-            Rotation::Rotated { session, user } => self.tokens(user, session, next),
-            Rotation::Reused => {
-                tracing::warn!("refresh token reused; session revoked");
-                state
-                    .market
-                    .audit(
-                        AuditEntry::of(AuditEvent::RefreshTokenReused, None)
-                            .from_ip(client_ip(req)),
-                    )
-                    .await;
-                Err(ApiError::unauthorized(
-                    codes::SESSION_REVOKED,
-                    "refresh token already used; session revoked",
-                ))
-            }
-            Rotation::Invalid => Err(ApiError::unauthorized(
-                codes::INVALID_REFRESH_TOKEN,
-                "invalid refresh token",
-            )),
-        }
+            .refresh_session(&body.refresh_token, client_addr(req))
+            .await?;
+        self.tokens(refreshed)
     }
 
     /// Ends the caller's session: its access and refresh tokens stop working at once.
@@ -406,15 +273,7 @@ impl AuthApi {
     async fn logout(&self, auth: SessionAuth) -> Result<NoContent, ApiError> {
         let principal = auth.0;
         let session = principal.require_session()?;
-        self.state
-            .market
-            .store
-            .revoke_session(session, "logout", self.state.now())
-            .await?;
-        self.state
-            .market
-            .audit(AuditEntry::of(AuditEvent::LoggedOut, Some(principal.user)))
-            .await;
+        self.state.market.logout(principal.user, session).await?;
         Ok(NoContent::Done)
     }
 
@@ -426,42 +285,28 @@ impl AuthApi {
         operation_id = "logout_everywhere"
     )]
     async fn logout_all(&self, req: &Request, auth: SessionAuth) -> Result<NoContent, ApiError> {
-        let principal = auth.0;
-        let (sessions, keys) = self
-            .state
-            .market
-            .store
-            .end_access(principal.user, None, "logout_all", self.state.now())
-            .await?;
         self.state
             .market
-            .audit(
-                AuditEntry::of(AuditEvent::SessionsRevoked, Some(principal.user))
-                    .from_ip(client_ip(req))
-                    .detail(format!("everywhere: sessions={sessions} api_keys={keys}")),
-            )
-            .await;
+            .logout_everywhere(auth.0.user, client_addr(req))
+            .await?;
         Ok(NoContent::Done)
     }
 }
 
 impl AuthApi {
-    fn tokens(
-        &self,
-        user: UserId,
-        session: Uuid,
-        refresh_token: String,
-    ) -> Result<Json<Tokens>, ApiError> {
+    /// The tokens of a session that was started or refreshed: a new access token signed for
+    /// it, and its refresh token.
+    fn tokens(&self, session: SessionTokens) -> Result<Json<Tokens>, ApiError> {
         let (access_token, expires_in) = self
             .state
             .tokens
-            .issue(user, session, self.state.now())
+            .issue(session.user, session.session, self.state.now())
             .map_err(|e| ApiError::internal(&e))?;
         Ok(Json(Tokens {
             access_token,
             token_type: "Bearer".to_owned(),
             expires_in,
-            refresh_token,
+            refresh_token: session.refresh_token,
         }))
     }
 }

@@ -7,17 +7,14 @@ use poem::Request;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use pupero_core::{AccountId, EmailAddress, Password, Piconero};
+use pupero_core::EmailAddress;
 
 use super::auth::{Accepted, NoContent};
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::client::audit_refusal;
 use crate::client::client_addr;
-use crate::client::client_ip;
-use crate::error::{ApiError, codes};
-use pupero_market::audit::{AuditEntry, AuditEvent};
-use pupero_market::recovery::PasswordChangeKind;
+use crate::error::ApiError;
+use pupero_market::accounts::AccountDeletion as Deletion;
 use pupero_market::two_factor::SecondFactorProof;
 
 /// The profile resource.
@@ -121,78 +118,23 @@ impl ProfileApi {
         auth: SessionAuth,
         body: Json<EmailChange>,
     ) -> Result<NoContent, ApiError> {
-        let user = auth.0.user;
-        let state = &self.state;
         let email = body
             .email
             .as_deref()
             .map(EmailAddress::parse)
             .transpose()
             .map_err(|e| ApiError::validation(e.to_string()))?;
-        if let Err(refused) = state
+        self.state
             .market
-            .limits
-            .check_email_change(user, client_addr(req))
-        {
-            return Err(audit_refusal(state, req, "e-mail change: too many", refused).await);
-        }
-        state.market.verify_password(user, &body.password).await?;
-        state
-            .market
-            .verify_second_factor(
-                user,
+            .change_email(
+                auth.0.user,
+                email.as_ref(),
+                &body.password,
                 SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+                client_addr(req),
             )
             .await?;
-        match state
-            .market
-            .store
-            .set_email(user, email.as_ref(), state.now())
-            .await?
-        {
-            Ok(change) => {
-                if change.changed {
-                    state
-                        .market
-                        .audit(
-                            AuditEntry::of(AuditEvent::EmailChanged, Some(user))
-                                .from_ip(client_ip(req)),
-                        )
-                        .await;
-                    let username = state
-                        .market
-                        .store
-                        .user_by_id(user)
-                        .await?
-                        .map(|u| u.username)
-                        .unwrap_or_default();
-                    state
-                        .market
-                        .announce_email_change(
-                            user,
-                            &username,
-                            change.previous.as_ref(),
-                            email.as_ref(),
-                        )
-                        .await;
-                }
-                Ok(NoContent::Done)
-            }
-            Err(_) => {
-                state
-                    .market
-                    .audit(
-                        AuditEntry::of(AuditEvent::EmailTaken, Some(user))
-                            .from_ip(client_ip(req))
-                            .detail("e-mail change"),
-                    )
-                    .await;
-                Err(ApiError::conflict(
-                    codes::EMAIL_TAKEN,
-                    "e-mail address is taken",
-                ))
-            }
-        }
+        Ok(NoContent::Done)
     }
 
     /// Changes the caller's password; every other session of the account ends and every API
@@ -210,22 +152,14 @@ impl ProfileApi {
         body: Json<PasswordChange>,
     ) -> Result<NoContent, ApiError> {
         let session = auth.0.require_session()?;
-        let state = &self.state;
-        state
+        self.state
             .market
-            .verify_password(auth.0.user, &body.current_password)
-            .await?;
-        let password =
-            Password::parse(&body.new_password).map_err(|e| ApiError::validation(e.to_string()))?;
-        state
-            .market
-            .replace_password(
+            .change_password(
                 auth.0.user,
-                &password,
-                PasswordChangeKind::Changed,
-                Some(session),
-                None,
-                client_ip(req),
+                session,
+                &body.current_password,
+                &body.new_password,
+                client_addr(req),
             )
             .await?;
         Ok(NoContent::Done)
@@ -245,44 +179,9 @@ impl ProfileApi {
         req: &Request,
         auth: SessionAuth,
     ) -> Result<Accepted, ApiError> {
-        let state = &self.state;
-        let user = auth.0.user;
-        if let Err(refused) = state.market.limits.check_recovery_ip(client_addr(req)) {
-            return Err(audit_refusal(state, req, "e-mail verification: too many", refused).await);
-        }
-        let row = state
+        self.state
             .market
-            .store
-            .user_by_id(user)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such user"))?;
-        let email = row
-            .email
-            .as_deref()
-            .map(EmailAddress::parse)
-            .transpose()
-            .map_err(|e| ApiError::internal(&e))?
-            .ok_or_else(|| {
-                ApiError::conflict(codes::NO_EMAIL, "the account has no e-mail address")
-            })?;
-        if row.email_verified {
-            return Err(ApiError::conflict(
-                codes::EMAIL_ALREADY_VERIFIED,
-                "the e-mail address is already verified",
-            ));
-        }
-        if let Err(wait) = state.market.limits.check_recovery_mail(user) {
-            return Err(audit_refusal(
-                state,
-                req,
-                "e-mail verification: too many links for this account",
-                pupero_market::Error::rate_limited(wait),
-            )
-            .await);
-        }
-        state
-            .market
-            .send_email_verification(user, &row.username, &email)
+            .resend_email_verification(auth.0.user, client_addr(req))
             .await?;
         Ok(Accepted::Accepted)
     }
@@ -301,59 +200,15 @@ impl ProfileApi {
         body: Json<AccountDeletion>,
     ) -> Result<NoContent, ApiError> {
         auth.0.require_session()?;
-        let state = &self.state;
-        state
+        let deletion = Deletion {
+            password: &body.password,
+            proof: SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
+            forfeit_remainder: body.forfeit_remainder == Some(true),
+        };
+        self.state
             .market
-            .verify_password(auth.0.user, &body.password)
+            .delete_account(auth.0.user, deletion, client_addr(req))
             .await?;
-        state
-            .market
-            .verify_second_factor(
-                auth.0.user,
-                SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
-            )
-            .await?;
-        let account_id = AccountId::user_xmr(auth.0.user);
-        let mut detail = String::new();
-        if body.forfeit_remainder == Some(true)
-            && let Some(account) = state.market.ledger.account(account_id).await?
-        {
-            let b = account.balances();
-            let remainder = account.available().unwrap_or(Piconero::ZERO);
-            if b.debits_pending.is_zero()
-                && b.credits_pending.is_zero()
-                && let Some(forfeit) = pupero_core::withdrawal::forfeit_plan(auth.0.user, remainder)
-            {
-                state.market.ledger.transfer(forfeit).await?;
-                detail = format!("forfeited {} XMR", remainder.to_xmr_string());
-            }
-        }
-        if let Some(account) = state.market.ledger.account(account_id).await? {
-            let b = account.balances();
-            let empty = account.posted().is_some_and(|p| p.is_zero())
-                && b.debits_pending.is_zero()
-                && b.credits_pending.is_zero();
-            if !empty {
-                return Err(ApiError::conflict(
-                    codes::ACCOUNT_HAS_FUNDS,
-                    "withdraw or trade away every piconero before deleting the account (a \
-                     remainder of at most 0.0101 XMR may be given up with forfeit_remainder)",
-                ));
-            }
-        }
-        state
-            .market
-            .store
-            .delete_user(auth.0.user, state.now())
-            .await?;
-        state
-            .market
-            .audit(
-                AuditEntry::of(AuditEvent::AccountDeleted, Some(auth.0.user))
-                    .from_ip(client_ip(req))
-                    .detail(detail),
-            )
-            .await;
         Ok(NoContent::Done)
     }
 
@@ -367,14 +222,8 @@ impl ProfileApi {
         &self,
         username: Path<String>,
     ) -> Result<Json<PublicProfile>, ApiError> {
-        let user = self
-            .state
-            .market
-            .store
-            .user_by_username(&username.0)
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such user"))?;
-        let stats = self.state.market.profile_stats(user.id).await?;
+        let profile = self.state.market.public_profile(&username.0).await?;
+        let (user, stats) = (profile.user, profile.stats);
         let feedback = stats.numbers.feedback;
         Ok(Json(PublicProfile {
             username: user.username,
