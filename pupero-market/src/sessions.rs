@@ -7,8 +7,8 @@
 
 use std::net::IpAddr;
 
-use pupero_core::UserId;
 use pupero_core::user::PASSWORD_MAX_BYTES;
+use pupero_core::{Caller, UserId};
 use uuid::Uuid;
 
 use crate::Market;
@@ -197,5 +197,28 @@ impl Market {
         )
         .await;
         Ok(())
+    }
+}
+
+impl Market {
+    /// The caller of `session` of `user`, checked on every request: an ended or unknown
+    /// session is `UNAUTHORIZED`/`SESSION_REVOKED`, a disabled account `ACCOUNT_DISABLED`, so
+    /// that a logout, a revocation or a disabled account stop an access token at once.
+    pub async fn session_caller(&self, session: Uuid, user: UserId) -> Result<Caller, Error> {
+        let state = self
+            .store
+            .session_state(session, user, self.now())
+            .await?
+            .ok_or_else(|| Error::new(ErrorKind::Unauthorized, "invalid access token"))?;
+        if state.disabled {
+            return Err(Error::new(ErrorKind::AccountDisabled, "account disabled"));
+        }
+        if state.ended {
+            return Err(Error::new(
+                ErrorKind::SessionRevoked,
+                "session ended; log in again",
+            ));
+        }
+        Ok(Caller::session(user, state.role))
     }
 }

@@ -171,27 +171,10 @@ impl AppState {
                 }
             })?;
         let user = UserId::from_uuid(claims.sub);
-        let state = self
-            .market
-            .store
-            .session_state(claims.sid, user, self.now())
-            .await?
-            .ok_or_else(|| ApiError::unauthorized(codes::UNAUTHORIZED, "invalid access token"))?;
-        if state.disabled {
-            return Err(ApiError::forbidden_code(
-                codes::ACCOUNT_DISABLED,
-                "account disabled",
-            ));
-        }
-        if state.ended {
-            return Err(ApiError::unauthorized(
-                codes::SESSION_REVOKED,
-                "session ended; log in again",
-            ));
-        }
+        let caller = self.market.session_caller(claims.sid, user).await?;
         Ok(Principal {
             user,
-            role: state.role,
+            role: caller.role(),
             credential: Credential::Session(claims.sid),
         })
     }
