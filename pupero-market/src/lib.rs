@@ -11,6 +11,7 @@
 //! embedding services call the same methods.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod chat;
 pub mod crypto;
@@ -26,6 +27,7 @@ pub mod operator;
 pub mod oracle;
 pub mod queue;
 pub mod ratelimit;
+pub mod readiness;
 pub mod reconciliation;
 pub mod recovery;
 pub mod security;
@@ -34,6 +36,7 @@ pub mod store;
 pub mod sweeps;
 pub mod trades;
 pub mod two_factor;
+pub mod wallet;
 pub mod withdrawals;
 
 pub use error::{Error, ErrorKind};
