@@ -11,6 +11,7 @@
 //! embedding services call the same methods.
 
 pub mod accounts;
+pub mod admin;
 pub mod api_keys;
 pub mod audit;
 pub mod chat;
@@ -28,6 +29,7 @@ pub mod operator;
 pub mod oracle;
 pub mod queue;
 pub mod ratelimit;
+pub mod readiness;
 pub mod reconciliation;
 pub mod recovery;
 pub mod security;
@@ -37,6 +39,7 @@ pub mod store;
 pub mod sweeps;
 pub mod trades;
 pub mod two_factor;
+pub mod wallet;
 pub mod withdrawals;
 
 pub use error::{Error, ErrorKind};

@@ -14,7 +14,8 @@ use pupero_core::reconciliation::{Holdings, ReconciliationStatus};
 use pupero_core::{AccountId, Piconero, SignedPiconero, Timestamp};
 
 use crate::Market;
-use crate::deposits::PlatformWallet;
+use crate::deposits::{PlatformWallet, wallet_error, wallet_unavailable};
+use crate::error::Error;
 use crate::store::StoreError;
 use crate::withdrawals::DriveError;
 
@@ -82,11 +83,30 @@ fn credit_balance(account: Option<pupero_core::ledger::Account>) -> SignedPicone
     })
 }
 
+/// A failed reconciliation as its reader sees it: 503 `WALLET_UNAVAILABLE` without a wallet
+/// or while it fails, else an internal error.
+fn reconciliation_error(error: DriveError) -> Error {
+    match error {
+        DriveError::NoWallet => wallet_unavailable("this server has no wallet configured"),
+        DriveError::Wallet(e) => wallet_error(&e),
+        DriveError::Store(e) => e.into(),
+        DriveError::Ledger(e) => e.into(),
+        other => Error::internal(&other),
+    }
+}
+
 impl Market {
-    /// The wallet against the ledger now (see the module's documentation).
-    pub async fn reconciliation(&self) -> Result<Reconciliation, DriveError> {
-        let wallet = self.wallet.as_ref().ok_or(DriveError::NoWallet)?;
-        self.reconcile_with(wallet, false).await
+    /// The wallet against the ledger now (see the module's documentation); 503
+    /// `WALLET_UNAVAILABLE` when no wallet is configured or it does not answer.
+    pub async fn reconciliation(&self) -> Result<Reconciliation, Error> {
+        let wallet = self
+            .wallet
+            .as_ref()
+            .ok_or(DriveError::NoWallet)
+            .map_err(reconciliation_error)?;
+        self.reconcile_with(wallet, false)
+            .await
+            .map_err(reconciliation_error)
     }
 
     /// As [`Market::reconciliation`]; with `scan`, a deposit scan runs right after the

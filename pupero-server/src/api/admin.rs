@@ -13,19 +13,12 @@ use uuid::Uuid;
 
 use super::auth::NoContent;
 use super::{SessionAuth, Tag};
-use crate::app::AppState;
+use crate::app::{AppState, Principal};
 use crate::client::client_ip;
-use crate::error::{ApiError, codes};
-use pupero_market::audit::{AuditEntry, AuditEvent};
-use pupero_market::deposits::{wallet_error, wallet_unavailable};
+use crate::error::ApiError;
+use pupero_market::admin::Admin;
 use pupero_market::reconciliation::Reconciliation;
-use pupero_market::store::UserRow;
-use pupero_market::withdrawals::DriveError;
-
-/// Largest page of users or audit entries.
-const MAX_ADMIN_PAGE: u32 = 200;
-/// Page size when the caller does not say.
-const DEFAULT_ADMIN_PAGE: u32 = 50;
+use pupero_market::store::{AuditRow, UserRow};
 
 /// The admin resource.
 pub struct AdminApi {
@@ -157,15 +150,13 @@ impl From<Reconciliation> for ReconciliationView {
     }
 }
 
-fn drive_error(error: DriveError) -> ApiError {
-    match error {
-        DriveError::NoWallet => wallet_unavailable("this server has no wallet configured").into(),
-        DriveError::Wallet(e) => wallet_error(&e).into(),
-        DriveError::Store(e) => e.into(),
-        DriveError::Ledger(e) => e.into(),
-        DriveError::Queue(e) => ApiError::internal(&e),
-        e @ DriveError::LeaseLost => ApiError::internal(&e),
-    }
+/// The admin acting on `req`, once their role is checked.
+pub(crate) fn acting_admin(req: &Request, principal: &Principal) -> Result<Admin, ApiError> {
+    principal.require_role(Role::Admin)?;
+    Ok(Admin {
+        user: principal.user,
+        client_ip: client_ip(req),
+    })
 }
 
 fn admin_user(u: UserRow) -> AdminUser {
@@ -179,14 +170,15 @@ fn admin_user(u: UserRow) -> AdminUser {
     }
 }
 
-fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
-    let limit = limit.unwrap_or(DEFAULT_ADMIN_PAGE);
-    if (1..=MAX_ADMIN_PAGE).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::validation(format!(
-            "limit must be between 1 and {MAX_ADMIN_PAGE}"
-        )))
+fn audit_log_entry(r: AuditRow) -> AuditLogEntry {
+    AuditLogEntry {
+        seq: r.seq,
+        at_ms: r.at.as_unix_ms(),
+        actor_id: r.actor,
+        subject_id: r.subject,
+        event: r.event,
+        client_ip: r.client_ip,
+        detail: r.detail,
     }
 }
 
@@ -205,25 +197,14 @@ impl AdminApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<AdminUserPage>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let limit = page_limit(limit.0)?;
-        // A cursor is the last username key of the previous page, and nothing else.
-        if let Some(c) = cursor.0.as_deref()
-            && !pupero_core::Username::parse(c).is_ok_and(|u| u.key() == c)
-        {
-            return Err(ApiError::validation("invalid cursor"));
-        }
-        let users = self
+        let page = self
             .state
             .market
-            .store
-            .list_users(q.0.as_deref(), cursor.0.as_deref(), limit)
+            .admin_list_users(q.0.as_deref(), cursor.0.as_deref(), limit.0)
             .await?;
-        let next_cursor = (users.len() == usize::try_from(limit).unwrap_or(usize::MAX))
-            .then(|| users.last().map(|u| u.username.to_ascii_lowercase()))
-            .flatten();
         Ok(Json(AdminUserPage {
-            items: users.into_iter().map(admin_user).collect(),
-            next_cursor,
+            items: page.users.into_iter().map(admin_user).collect(),
+            next_cursor: page.next_cursor,
         }))
     }
 
@@ -238,10 +219,8 @@ impl AdminApi {
         let user = self
             .state
             .market
-            .store
-            .user_by_id(UserId::from_uuid(id.0))
-            .await?
-            .ok_or_else(|| ApiError::not_found("no such user"))?;
+            .admin_user(UserId::from_uuid(id.0))
+            .await?;
         Ok(Json(admin_user(user)))
     }
 
@@ -259,27 +238,12 @@ impl AdminApi {
         id: Path<Uuid>,
         body: Json<RoleChange>,
     ) -> Result<NoContent, ApiError> {
-        auth.0.require_role(Role::Admin)?;
+        let admin = acting_admin(req, &auth.0)?;
         let role = Role::parse(&body.role).map_err(|e| ApiError::validation(e.to_string()))?;
-        let target = UserId::from_uuid(id.0);
-        if target == auth.0.user {
-            return Err(ApiError::forbidden_code(
-                codes::SELF_ACTION,
-                "admins cannot change their own role",
-            ));
-        }
-        if !self.state.market.store.set_role(target, role).await? {
-            return Err(ApiError::not_found("no such user"));
-        }
-        let entry = AuditEntry::of(AuditEvent::RoleChanged, Some(auth.0.user)).about(target);
         self.state
             .market
-            .audit(
-                entry
-                    .from_ip(client_ip(req))
-                    .detail(format!("role={}", role.as_str())),
-            )
-            .await;
+            .set_user_role(&admin, UserId::from_uuid(id.0), role)
+            .await?;
         Ok(NoContent::Done)
     }
 
@@ -295,24 +259,11 @@ impl AdminApi {
         auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
-        auth.0.require_role(Role::Admin)?;
-        let target = UserId::from_uuid(id.0);
-        if target == auth.0.user {
-            return Err(ApiError::forbidden_code(
-                codes::SELF_ACTION,
-                "admins cannot disable themselves",
-            ));
-        }
-        if !self.state.market.store.set_disabled(target, true).await? {
-            return Err(ApiError::not_found("no such user"));
-        }
+        let admin = acting_admin(req, &auth.0)?;
         self.state
             .market
-            .store
-            .end_access(target, None, "disabled", self.state.now())
+            .disable_user(&admin, UserId::from_uuid(id.0))
             .await?;
-        let entry = AuditEntry::of(AuditEvent::UserDisabled, Some(auth.0.user)).about(target);
-        self.state.market.audit(entry.from_ip(client_ip(req))).await;
         Ok(NoContent::Done)
     }
 
@@ -328,13 +279,11 @@ impl AdminApi {
         auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
-        auth.0.require_role(Role::Admin)?;
-        let target = UserId::from_uuid(id.0);
-        if !self.state.market.store.set_disabled(target, false).await? {
-            return Err(ApiError::not_found("no such user"));
-        }
-        let entry = AuditEntry::of(AuditEvent::UserEnabled, Some(auth.0.user)).about(target);
-        self.state.market.audit(entry.from_ip(client_ip(req))).await;
+        let admin = acting_admin(req, &auth.0)?;
+        self.state
+            .market
+            .enable_user(&admin, UserId::from_uuid(id.0))
+            .await?;
         Ok(NoContent::Done)
     }
 
@@ -350,26 +299,11 @@ impl AdminApi {
         auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
-        auth.0.require_role(Role::Admin)?;
-        let target = UserId::from_uuid(id.0);
-        if self.state.market.store.user_by_id(target).await?.is_none() {
-            return Err(ApiError::not_found("no such user"));
-        }
-        let (sessions, keys) = self
-            .state
-            .market
-            .store
-            .end_access(target, None, "admin", self.state.now())
-            .await?;
-        let entry = AuditEntry::of(AuditEvent::SessionsRevoked, Some(auth.0.user)).about(target);
+        let admin = acting_admin(req, &auth.0)?;
         self.state
             .market
-            .audit(
-                entry
-                    .from_ip(client_ip(req))
-                    .detail(format!("sessions={sessions} api_keys={keys}")),
-            )
-            .await;
+            .logout_user(&admin, UserId::from_uuid(id.0))
+            .await?;
         Ok(NoContent::Done)
     }
 
@@ -385,12 +319,7 @@ impl AdminApi {
         auth: SessionAuth,
     ) -> Result<Json<ReconciliationView>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let reconciliation = self
-            .state
-            .market
-            .reconciliation()
-            .await
-            .map_err(drive_error)?;
+        let reconciliation = self.state.market.reconciliation().await?;
         Ok(Json(reconciliation.into()))
     }
 
@@ -407,36 +336,18 @@ impl AdminApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<AuditLogPage>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let limit = page_limit(limit.0)?;
-        let before = cursor
-            .0
-            .as_deref()
-            .map(|c| {
-                pupero_core::limits::parse_stored_integer(c)
-                    .ok_or_else(|| ApiError::validation("invalid cursor"))
-            })
-            .transpose()?;
-        let rows = self
+        let page = self
             .state
             .market
-            .store
-            .audit_page(user_id.0.map(UserId::from_uuid), before, limit)
+            .audit_log(
+                user_id.0.map(UserId::from_uuid),
+                cursor.0.as_deref(),
+                limit.0,
+            )
             .await?;
-        let next_cursor = (rows.len() == usize::try_from(limit).unwrap_or(usize::MAX))
-            .then(|| rows.last().map(|r| r.seq.to_string()))
-            .flatten();
-        let items = rows
-            .into_iter()
-            .map(|r| AuditLogEntry {
-                seq: r.seq,
-                at_ms: r.at.as_unix_ms(),
-                actor_id: r.actor,
-                subject_id: r.subject,
-                event: r.event,
-                client_ip: r.client_ip,
-                detail: r.detail,
-            })
-            .collect();
-        Ok(Json(AuditLogPage { items, next_cursor }))
+        Ok(Json(AuditLogPage {
+            items: page.entries.into_iter().map(audit_log_entry).collect(),
+            next_cursor: page.next_cursor,
+        }))
     }
 }

@@ -8,20 +8,13 @@ use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use pupero_core::Role;
-use pupero_core::withdrawal::Stuck;
 use uuid::Uuid;
 
+use super::admin::acting_admin;
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
-use crate::client::client_ip;
 use crate::error::ApiError;
-use pupero_market::audit::{AuditEntry, AuditEvent};
-use pupero_market::store::{WithdrawalRow, WithdrawalTxRow};
-
-/// Largest list of stuck withdrawals.
-const MAX_STUCK_PAGE: u32 = 200;
-/// List size when the caller does not say.
-const DEFAULT_STUCK_PAGE: u32 = 50;
+use pupero_market::admin::OperatorWithdrawal;
 
 /// The admin wallet resource.
 pub struct AdminWalletApi {
@@ -73,22 +66,23 @@ pub enum Redriven {
     Accepted(Json<AdminWithdrawal>),
 }
 
-fn admin_withdrawal(
-    w: &WithdrawalRow,
-    tx: Option<&WithdrawalTxRow>,
-    stuck: Option<Stuck>,
-) -> AdminWithdrawal {
+fn admin_withdrawal(o: OperatorWithdrawal) -> AdminWithdrawal {
+    let OperatorWithdrawal {
+        withdrawal: w,
+        tx,
+        stuck,
+    } = o;
     AdminWithdrawal {
         id: w.id,
         user_id: *w.user.as_uuid(),
         state: w.state.as_str().to_owned(),
         stuck: stuck.map(|s| s.as_str().to_owned()),
-        address: w.destination.clone(),
         amount: w.receives().to_xmr_string(),
+        address: w.destination,
         fee: w.fee.map(|f| f.to_xmr_string()),
-        txid: tx.map(|t| t.txid.clone()),
-        relay_attempts: tx.map(|t| t.relay_attempts),
-        failure: w.failure.clone(),
+        txid: tx.as_ref().map(|t| t.txid.clone()),
+        relay_attempts: tx.as_ref().map(|t| t.relay_attempts),
+        failure: w.failure,
         requested_at_ms: w.requested_at.as_unix_ms(),
         updated_at_ms: w.updated_at.as_unix_ms(),
     }
@@ -110,22 +104,9 @@ impl AdminWalletApi {
         limit: Query<Option<u32>>,
     ) -> Result<Json<StuckWithdrawals>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let limit = limit.0.unwrap_or(DEFAULT_STUCK_PAGE);
-        if !(1..=MAX_STUCK_PAGE).contains(&limit) {
-            return Err(ApiError::validation(format!(
-                "limit must be between 1 and {MAX_STUCK_PAGE}"
-            )));
-        }
-        let stuck = self
-            .state
-            .market
-            .stuck_withdrawals(usize::try_from(limit).unwrap_or(usize::MAX))
-            .await?;
+        let stuck = self.state.market.admin_stuck_withdrawals(limit.0).await?;
         Ok(Json(StuckWithdrawals {
-            items: stuck
-                .iter()
-                .map(|(w, tx, why)| admin_withdrawal(w, tx.as_ref(), Some(*why)))
-                .collect(),
+            items: stuck.into_iter().map(admin_withdrawal).collect(),
         }))
     }
 
@@ -143,25 +124,12 @@ impl AdminWalletApi {
         auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<Redriven, ApiError> {
-        auth.0.require_role(Role::Admin)?;
-        let w = self.state.market.request_redrive(id.0).await?;
-        let tx = match w.tx {
-            Some(tx) => self.state.market.store.withdrawal_tx(tx).await?,
-            None => None,
-        };
-        let entry = AuditEntry::of(AuditEvent::WithdrawalRedriven, Some(auth.0.user)).about(w.user);
-        self.state
+        let admin = acting_admin(req, &auth.0)?;
+        let redriven = self
+            .state
             .market
-            .audit(entry.from_ip(client_ip(req)).detail(format!(
-                "withdrawal={} state={}",
-                w.id,
-                w.state.as_str()
-            )))
-            .await;
-        Ok(Redriven::Accepted(Json(admin_withdrawal(
-            &w,
-            tx.as_ref(),
-            self.state.market.stuck_of(&w),
-        ))))
+            .admin_redrive_withdrawal(&admin, id.0)
+            .await?;
+        Ok(Redriven::Accepted(Json(admin_withdrawal(redriven))))
     }
 }

@@ -2,22 +2,24 @@
 //!
 //! `/healthz` is liveness only: the process answers. `/readyz` is readiness: the database
 //! answers, and so do the wallet RPC and RabbitMQ when they are configured; a 503 names what
-//! is down. Each check has its own time limit ([`DEPENDENCY_TIMEOUT`]) and a report is reused
-//! for [`READINESS_CACHE`], so that probes cost the wallet (which answers one call at a time)
-//! and the broker little. Waiting for another process's wallet worker lease is not a fault: a
-//! standby is ready, and the report names the holder.
+//! is down. The market checks ([`Market::readiness`]), each dependency within its own time
+//! limit ([`DEPENDENCY_TIMEOUT`]); a report is reused here for [`READINESS_CACHE`], so that
+//! probes cost the wallet (which answers one call at a time) and the broker little. Waiting
+//! for another process's wallet worker lease is not a fault: a standby is ready, and the
+//! report names the holder.
+//!
+//! [`DEPENDENCY_TIMEOUT`]: pupero_market::readiness::DEPENDENCY_TIMEOUT
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use pupero_market::Market;
+use pupero_market::readiness::Readiness as MarketReadiness;
 
 use super::Tag;
 use crate::app::AppState;
-
-/// How long one dependency may take to answer a readiness check.
-pub const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long a readiness report is reused: probes every second or more often cost one check.
 pub const READINESS_CACHE: Duration = Duration::from_secs(1);
@@ -73,78 +75,31 @@ pub enum Readiness {
 #[derive(Debug, Default)]
 pub struct ReadinessCache(tokio::sync::Mutex<Option<(tokio::time::Instant, ReadinessReport)>>);
 
-/// Whether `check` answers within [`DEPENDENCY_TIMEOUT`]; the cause of a failure is logged.
-async fn answers<E: std::error::Error + 'static>(
-    name: &str,
-    check: impl std::future::Future<Output = Result<(), E>>,
-) -> bool {
-    match tokio::time::timeout(DEPENDENCY_TIMEOUT, check).await {
-        Ok(Ok(())) => true,
-        Ok(Err(e)) => {
-            tracing::warn!(dependency = name, error = %crate::error::chain(&e), "not ready");
-            false
-        }
-        Err(_) => {
-            tracing::warn!(dependency = name, timeout = ?DEPENDENCY_TIMEOUT, "not ready: no answer in time");
-            false
-        }
-    }
-}
-
-impl AppState {
-    /// Checks every configured dependency, at most once per [`READINESS_CACHE`].
-    pub async fn readiness(&self) -> ReadinessReport {
+impl ReadinessCache {
+    /// The market's readiness ([`Market::readiness`]), checked at most once per
+    /// [`READINESS_CACHE`].
+    pub async fn report(&self, market: &Market) -> ReadinessReport {
         // Held while checking: concurrent probes wait for one check rather than each making
         // their own.
-        let mut cached = self.readiness.0.lock().await;
+        let mut cached = self.0.lock().await;
         if let Some((at, report)) = cached.as_ref()
             && at.elapsed() < READINESS_CACHE
         {
             return report.clone();
         }
-        let report = self.check_dependencies().await;
+        let report = ReadinessReport::from(market.readiness().await);
         *cached = Some((tokio::time::Instant::now(), report.clone()));
         report
     }
+}
 
-    async fn check_dependencies(&self) -> ReadinessReport {
-        let database = answers("database", self.market.store.ping());
-        let wallet = async {
-            match &self.market.wallet {
-                Some(wallet) => {
-                    answers("wallet", async { wallet.rpc.height().await.map(drop) }).await
-                }
-                None => true,
-            }
-        };
-        let queue = async {
-            if self.settings.market.rabbitmq.is_some() {
-                answers("queue", self.market.queue.ping()).await
-            } else {
-                true
-            }
-        };
-        let (database, wallet, queue) = tokio::join!(database, wallet, queue);
-        let down: Vec<String> = [("database", database), ("wallet", wallet), ("queue", queue)]
-            .into_iter()
-            .filter(|(_, up)| !up)
-            .map(|(name, _)| name.to_owned())
+impl From<MarketReadiness> for ReadinessReport {
+    fn from(readiness: MarketReadiness) -> ReadinessReport {
+        let down: Vec<String> = readiness
+            .down
+            .iter()
+            .map(|d| d.as_str().to_owned())
             .collect();
-        let worker_lease = if database && self.market.wallet.is_some() {
-            match self.market.worker_lease().await {
-                Ok(holder) => holder.map(|h| WorkerLease {
-                    holder: h.holder.to_string(),
-                    until_ms: h.until.as_unix_ms(),
-                    this_process: h.holder == self.market.worker_id,
-                }),
-                Err(e) => {
-                    tracing::warn!(error = %crate::error::chain(&e), "reading the worker lease failed");
-                    None
-                }
-            }
-        } else {
-            None
-        };
         let status = if down.is_empty() {
             "ok".to_owned()
         } else {
@@ -153,7 +108,11 @@ impl AppState {
         ReadinessReport {
             status,
             down,
-            worker_lease,
+            worker_lease: readiness.worker_lease.map(|l| WorkerLease {
+                holder: l.holder.to_string(),
+                until_ms: l.until.as_unix_ms(),
+                this_process: l.this_process,
+            }),
         }
     }
 }
@@ -173,7 +132,7 @@ impl HealthApi {
     /// once a second, each dependency within 2 s.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self) -> Readiness {
-        let report = self.state.readiness().await;
+        let report = self.state.readiness.report(&self.state.market).await;
         if report.down.is_empty() {
             Readiness::Ready(Json(report))
         } else {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use pupero_core::limits::MIN_WITHDRAWAL;
 use pupero_core::withdrawal::WithdrawalAmount;
 use pupero_core::{DepositStatus, Scope, Timestamp};
 use qrcode::QrCode;
@@ -17,14 +16,10 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use poem_openapi::ApiResponse;
 use pupero_market::Error as MarketError;
-use pupero_market::store::{
-    DepositRow, MAX_DEPOSITS_PER_PAGE, MAX_WITHDRAWALS_PER_PAGE, WithdrawalRow, WithdrawalTxRow,
-};
+use pupero_market::store::DepositRow;
 use pupero_market::trades::IdempotencyKey;
+use pupero_market::wallet::{FeeEstimate, OwnWithdrawal};
 use uuid::Uuid;
-
-/// Deposits per page when the client does not say.
-const DEFAULT_DEPOSITS_PER_PAGE: u32 = 20;
 
 /// The smallest side of the deposit QR code, in pixels.
 const QR_MIN_PIXELS: u32 = 200;
@@ -178,31 +173,38 @@ pub enum WithdrawalCreated {
     Replayed(Json<WithdrawalView>),
 }
 
-impl WalletApi {
-    async fn withdrawal_view(&self, row: &WithdrawalRow) -> Result<WithdrawalView, ApiError> {
-        let tx = match row.tx {
-            Some(id) => self.state.market.store.withdrawal_tx(id).await?,
-            None => None,
-        };
-        Ok(withdrawal_view(row, tx))
-    }
-}
-
 /// A withdrawal as its owner sees it, with its transaction once built.
-fn withdrawal_view(row: &WithdrawalRow, tx: Option<WithdrawalTxRow>) -> WithdrawalView {
+fn withdrawal_view(own: OwnWithdrawal) -> WithdrawalView {
+    let OwnWithdrawal {
+        withdrawal: row,
+        tx,
+    } = own;
     WithdrawalView {
         id: row.id,
         state: row.state.as_str().to_owned(),
-        address: row.destination.clone(),
         amount: row.receives().to_xmr_string(),
+        address: row.destination,
         max_fee: row.max_fee.to_xmr_string(),
         send_all: row.send_all,
         fee: row.fee.map(|f| f.to_xmr_string()),
         txid: tx.as_ref().map(|t| t.txid.clone()),
         tx_key: tx.map(|t| t.tx_key),
-        failure: row.failure.clone(),
+        failure: row.failure,
         requested_at_ms: row.requested_at.as_unix_ms(),
         updated_at_ms: row.updated_at.as_unix_ms(),
+    }
+}
+
+fn fee_estimate_view(e: FeeEstimate) -> WithdrawalFeeEstimate {
+    WithdrawalFeeEstimate {
+        fee: e.fee.map(|f| f.to_xmr_string()),
+        fee_reserve: e.fee_reserve.to_xmr_string(),
+        min_amount: e.min_amount.to_xmr_string(),
+        available: e.available.to_xmr_string(),
+        max_amount: e.max_amount.map(|a| a.to_xmr_string()),
+        all_amount: e.all_amount.map(|a| a.to_xmr_string()),
+        total: e.total.map(|t| t.to_xmr_string()),
+        covered: e.covered,
     }
 }
 
@@ -221,20 +223,6 @@ fn view(row: &DepositRow, required: u64) -> DepositView {
         first_seen_ms: row.first_seen.as_unix_ms(),
         credited_at_ms: row.credited_at.map(Timestamp::as_unix_ms),
     }
-}
-
-/// A cursor is `<first_seen_ms>.<txid>` of the previous page's last deposit.
-fn parse_cursor(cursor: Option<String>) -> Result<Option<(Timestamp, String)>, ApiError> {
-    let Some(cursor) = cursor else {
-        return Ok(None);
-    };
-    let invalid = || ApiError::validation("invalid cursor");
-    let (at, txid) = cursor.split_once('.').ok_or_else(invalid)?;
-    let at = Timestamp::parse_unix_ms(at).map_err(|_| invalid())?;
-    if pupero_wallet::Txid::from_hex(txid).is_none() {
-        return Err(invalid());
-    }
-    Ok(Some((at, txid.to_ascii_lowercase())))
 }
 
 fn qr_svg(uri: &str) -> Result<String, ApiError> {
@@ -289,10 +277,10 @@ impl WalletApi {
             .as_deref()
             .ok_or_else(|| MarketError::validation("a withdrawal needs an Idempotency-Key header"))
             .and_then(IdempotencyKey::parse)?;
-        let (row, created) = self
+        let (withdrawal, created) = self
             .state
             .market
-            .request_withdrawal(
+            .withdraw(
                 &caller,
                 &key,
                 &body.address,
@@ -304,7 +292,7 @@ impl WalletApi {
                 ),
             )
             .await?;
-        let view = self.withdrawal_view(&row).await?;
+        let view = withdrawal_view(withdrawal);
         Ok(if created {
             WithdrawalCreated::Created(Json(view))
         } else {
@@ -344,29 +332,12 @@ impl WalletApi {
                     .map_err(|e| ApiError::validation(e.to_string()))
             })
             .transpose()?;
-        let state = &self.state;
-        let quote = state.market.withdrawal_fee_quote().await?;
-        let available = state.market.available_balance(principal.user).await?;
-        let total = asked.map(|asked| match asked {
-            WithdrawalAmount::Exactly(amount) => amount.checked_add(quote.reserve()).ok(),
-            WithdrawalAmount::Everything => Some(available),
-        });
-        let covered = total.map(|t| {
-            t.is_some_and(|t| t <= available)
-                && asked.is_some_and(|a| quote.holds(a, available).is_ok())
-        });
-        Ok(Json(WithdrawalFeeEstimate {
-            fee: quote.estimate().map(|f| f.to_xmr_string()),
-            fee_reserve: quote.reserve().to_xmr_string(),
-            min_amount: MIN_WITHDRAWAL.to_xmr_string(),
-            available: available.to_xmr_string(),
-            max_amount: quote.max_amount(available).map(|a| a.to_xmr_string()),
-            all_amount: quote
-                .everything_sends_about(available)
-                .map(|a| a.to_xmr_string()),
-            total: total.flatten().map(|t| t.to_xmr_string()),
-            covered,
-        }))
+        let estimate = self
+            .state
+            .market
+            .withdrawal_fee_estimate(principal.user, asked)
+            .await?;
+        Ok(Json(fee_estimate_view(estimate)))
     }
 
     /// One of the caller's withdrawals.
@@ -382,15 +353,12 @@ impl WalletApi {
     ) -> Result<Json<WithdrawalView>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let row = self
+        let withdrawal = self
             .state
             .market
-            .store
-            .withdrawal(id.0)
-            .await?
-            .filter(|w| w.user == principal.user)
-            .ok_or_else(|| ApiError::not_found("no such withdrawal"))?;
-        Ok(Json(self.withdrawal_view(&row).await?))
+            .own_withdrawal(principal.user, id.0)
+            .await?;
+        Ok(Json(withdrawal_view(withdrawal)))
     }
 
     /// The caller's withdrawals, newest first.
@@ -409,48 +377,15 @@ impl WalletApi {
     ) -> Result<Json<WithdrawalPage>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let limit = match limit.0 {
-            None => DEFAULT_DEPOSITS_PER_PAGE,
-            Some(n) if (1..=MAX_WITHDRAWALS_PER_PAGE).contains(&n) => n,
-            Some(_) => {
-                return Err(ApiError::validation(format!(
-                    "limit must be between 1 and {MAX_WITHDRAWALS_PER_PAGE}"
-                )));
-            }
-        };
-        let before = match cursor.0 {
-            None => None,
-            Some(c) => {
-                let invalid = || ApiError::validation("invalid cursor");
-                let (at, id) = c.split_once('.').ok_or_else(invalid)?;
-                Some((
-                    Timestamp::parse_unix_ms(at).map_err(|_| invalid())?,
-                    id.parse::<Uuid>().map_err(|_| invalid())?,
-                ))
-            }
-        };
-        let rows = self
+        let page = self
             .state
             .market
-            .store
-            .withdrawals_of(principal.user, before, limit)
+            .own_withdrawals(principal.user, cursor.0.as_deref(), limit.0)
             .await?;
-        let full = rows.len() == usize::try_from(limit).unwrap_or(usize::MAX);
-        let next_cursor = rows
-            .last()
-            .filter(|_| full)
-            .map(|r| format!("{}.{}", r.requested_at.as_unix_ms(), r.id));
-        let tx_ids: Vec<Uuid> = rows.iter().filter_map(|r| r.tx).collect();
-        let txs = self.state.market.store.withdrawal_txs(&tx_ids).await?;
-        let items = rows
-            .iter()
-            .map(|row| {
-                // A transaction pays up to 15 withdrawals of different users; each row gets a copy.
-                let tx = row.tx.and_then(|id| txs.get(&id).cloned());
-                withdrawal_view(row, tx)
-            })
-            .collect();
-        Ok(Json(WithdrawalPage { items, next_cursor }))
+        Ok(Json(WithdrawalPage {
+            items: page.withdrawals.into_iter().map(withdrawal_view).collect(),
+            next_cursor: page.next_cursor,
+        }))
     }
 
     /// The caller's deposits, newest first: pending ones with their confirmations, credited
@@ -470,30 +405,15 @@ impl WalletApi {
     ) -> Result<Json<DepositPage>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let limit = match limit.0 {
-            None => DEFAULT_DEPOSITS_PER_PAGE,
-            Some(n) if (1..=MAX_DEPOSITS_PER_PAGE).contains(&n) => n,
-            Some(_) => {
-                return Err(ApiError::validation(format!(
-                    "limit must be between 1 and {MAX_DEPOSITS_PER_PAGE}"
-                )));
-            }
-        };
-        let rows = self
+        let page = self
             .state
             .market
-            .store
-            .deposits_of(principal.user, parse_cursor(cursor.0)?, limit)
+            .own_deposits(principal.user, cursor.0.as_deref(), limit.0)
             .await?;
-        let required = self.state.settings.market.deposits.confirmations();
-        let full = rows.len() == usize::try_from(limit).unwrap_or(usize::MAX);
-        let next_cursor = rows
-            .last()
-            .filter(|_| full)
-            .map(|r| format!("{}.{}", r.first_seen.as_unix_ms(), r.key.txid));
+        let required = page.confirmations_required;
         Ok(Json(DepositPage {
-            items: rows.iter().map(|r| view(r, required)).collect(),
-            next_cursor,
+            items: page.deposits.iter().map(|r| view(r, required)).collect(),
+            next_cursor: page.next_cursor,
         }))
     }
 }
