@@ -197,21 +197,22 @@ impl AppState {
     }
 }
 
-/// The OpenAPI service of every resource.
-pub fn openapi(state: &Arc<AppState>) -> OpenApiService<api::Apis, ()> {
-    OpenApiService::new(api::apis(state), "Pupero API", env!("CARGO_PKG_VERSION")).description(
+/// The OpenAPI service of every resource. It needs no state: handlers take it from the
+/// request, so the document can be made without a database.
+pub fn openapi() -> OpenApiService<api::Apis, ()> {
+    OpenApiService::new(api::apis(), "Pupero API", env!("CARGO_PKG_VERSION")).description(
         "Peer-to-peer Monero market with custodial escrow. Amounts are decimal XMR strings.",
     )
 }
 
 /// The OpenAPI document as YAML, as committed in `openapi/pupero.yaml`.
-pub fn openapi_yaml(state: &Arc<AppState>) -> String {
-    openapi(state).spec_yaml()
+pub fn openapi_yaml() -> String {
+    openapi().spec_yaml()
 }
 
 /// The whole HTTP application.
 pub fn build(state: Arc<AppState>) -> impl Endpoint {
-    let service = openapi(&state);
+    let service = openapi();
     let spec_json = service.spec_endpoint();
     let spec_yaml = service.spec_endpoint_yaml();
     let docs = service.swagger_ui();

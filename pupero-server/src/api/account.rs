@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -15,9 +16,7 @@ use crate::app::AppState;
 use crate::error::ApiError;
 
 /// The account resource.
-pub struct AccountApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct AccountApi;
 
 /// The caller's profile.
 #[derive(Debug, Object)]
@@ -96,9 +95,9 @@ pub struct LedgerPage {
 impl AccountApi {
     /// The caller's profile.
     #[oai(path = "/me", method = "get", operation_id = "me")]
-    async fn me(&self, auth: Auth) -> Result<Json<Me>, ApiError> {
+    async fn me(&self, app: Data<&Arc<AppState>>, auth: Auth) -> Result<Json<Me>, ApiError> {
         auth.principal().require_scope(Scope::Read)?;
-        let user = self.state.market.profile(auth.principal().user).await?;
+        let user = app.0.market.profile(auth.principal().user).await?;
         Ok(Json(Me {
             id: *user.id.as_uuid(),
             username: user.username,
@@ -111,9 +110,13 @@ impl AccountApi {
 
     /// The caller's XMR balance.
     #[oai(path = "/balance", method = "get", operation_id = "balance")]
-    async fn balance(&self, auth: Auth) -> Result<Json<Balance>, ApiError> {
+    async fn balance(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> Result<Json<Balance>, ApiError> {
         auth.principal().require_scope(Scope::Read)?;
-        let balance = self.state.market.balance(auth.principal().user).await?;
+        let balance = app.0.market.balance(auth.principal().user).await?;
         Ok(Json(Balance {
             available: balance.available.to_xmr_string(),
             held: balance.held.to_xmr_string(),
@@ -130,6 +133,7 @@ impl AccountApi {
     )]
     async fn history(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         /// Entries per page, 1–200 (default 50).
         limit: Query<Option<u32>>,
@@ -149,11 +153,7 @@ impl AccountApi {
                 HistoryQuery::after(cursor, limit)
             }
         };
-        let statement = self
-            .state
-            .market
-            .statement(auth.principal().user, query)
-            .await?;
+        let statement = app.0.market.statement(auth.principal().user, query).await?;
         Ok(Json(LedgerPage {
             items: statement
                 .page

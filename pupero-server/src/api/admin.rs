@@ -5,6 +5,7 @@ use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
+use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -21,9 +22,7 @@ use pupero_market::reconciliation::Reconciliation;
 use pupero_market::store::{AuditRow, UserRow};
 
 /// The admin resource.
-pub struct AdminApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct AdminApi;
 
 /// A user as admins see it.
 #[derive(Debug, Object)]
@@ -188,6 +187,7 @@ impl AdminApi {
     #[oai(path = "/users", method = "get", operation_id = "admin_list_users")]
     async fn list_users(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: SessionAuth,
         /// Username prefix to search for.
         q: Query<Option<String>>,
@@ -197,8 +197,8 @@ impl AdminApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<AdminUserPage>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let page = self
-            .state
+        let page = app
+            .0
             .market
             .admin_list_users(q.0.as_deref(), cursor.0.as_deref(), limit.0)
             .await?;
@@ -212,15 +212,12 @@ impl AdminApi {
     #[oai(path = "/users/:id", method = "get", operation_id = "admin_get_user")]
     async fn get_user(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<Json<AdminUser>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let user = self
-            .state
-            .market
-            .admin_user(UserId::from_uuid(id.0))
-            .await?;
+        let user = app.0.market.admin_user(UserId::from_uuid(id.0)).await?;
         Ok(Json(admin_user(user)))
     }
 
@@ -233,6 +230,7 @@ impl AdminApi {
     )]
     async fn set_role(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         id: Path<Uuid>,
@@ -240,7 +238,7 @@ impl AdminApi {
     ) -> Result<NoContent, ApiError> {
         let admin = acting_admin(req, &auth.0)?;
         let role = Role::parse(&body.role).map_err(|e| ApiError::validation(e.to_string()))?;
-        self.state
+        app.0
             .market
             .set_user_role(&admin, UserId::from_uuid(id.0), role)
             .await?;
@@ -255,12 +253,13 @@ impl AdminApi {
     )]
     async fn disable(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
         let admin = acting_admin(req, &auth.0)?;
-        self.state
+        app.0
             .market
             .disable_user(&admin, UserId::from_uuid(id.0))
             .await?;
@@ -275,12 +274,13 @@ impl AdminApi {
     )]
     async fn enable(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
         let admin = acting_admin(req, &auth.0)?;
-        self.state
+        app.0
             .market
             .enable_user(&admin, UserId::from_uuid(id.0))
             .await?;
@@ -295,12 +295,13 @@ impl AdminApi {
     )]
     async fn logout_user(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
         let admin = acting_admin(req, &auth.0)?;
-        self.state
+        app.0
             .market
             .logout_user(&admin, UserId::from_uuid(id.0))
             .await?;
@@ -316,10 +317,11 @@ impl AdminApi {
     )]
     async fn reconciliation(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: SessionAuth,
     ) -> Result<Json<ReconciliationView>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let reconciliation = self.state.market.reconciliation().await?;
+        let reconciliation = app.0.market.reconciliation().await?;
         Ok(Json(reconciliation.into()))
     }
 
@@ -327,6 +329,7 @@ impl AdminApi {
     #[oai(path = "/audit", method = "get", operation_id = "admin_audit_log")]
     async fn audit_log(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: SessionAuth,
         /// Only entries about this user.
         user_id: Query<Option<Uuid>>,
@@ -336,8 +339,8 @@ impl AdminApi {
         cursor: Query<Option<String>>,
     ) -> Result<Json<AuditLogPage>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let page = self
-            .state
+        let page = app
+            .0
             .market
             .audit_log(
                 user_id.0.map(UserId::from_uuid),

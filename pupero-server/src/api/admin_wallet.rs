@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use poem::Request;
+use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -17,9 +18,7 @@ use crate::error::ApiError;
 use pupero_market::admin::OperatorWithdrawal;
 
 /// The admin wallet resource.
-pub struct AdminWalletApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct AdminWalletApi;
 
 /// A withdrawal as admins see it.
 #[derive(Debug, Object)]
@@ -99,12 +98,13 @@ impl AdminWalletApi {
     )]
     async fn stuck(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: SessionAuth,
         /// Withdrawals listed, 1–200 (default 50).
         limit: Query<Option<u32>>,
     ) -> Result<Json<StuckWithdrawals>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let stuck = self.state.market.admin_stuck_withdrawals(limit.0).await?;
+        let stuck = app.0.market.admin_stuck_withdrawals(limit.0).await?;
         Ok(Json(StuckWithdrawals {
             items: stuck.into_iter().map(admin_withdrawal).collect(),
         }))
@@ -120,16 +120,13 @@ impl AdminWalletApi {
     )]
     async fn redrive(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         id: Path<Uuid>,
     ) -> Result<Redriven, ApiError> {
         let admin = acting_admin(req, &auth.0)?;
-        let redriven = self
-            .state
-            .market
-            .admin_redrive_withdrawal(&admin, id.0)
-            .await?;
+        let redriven = app.0.market.admin_redrive_withdrawal(&admin, id.0).await?;
         Ok(Redriven::Accepted(Json(admin_withdrawal(redriven))))
     }
 }

@@ -7,6 +7,7 @@ use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
+use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -23,9 +24,7 @@ use pupero_market::store::ApiKeyRow;
 use pupero_market::two_factor::SecondFactorProof;
 
 /// The API keys resource.
-pub struct ApiKeysApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct ApiKeysApi;
 
 /// A key to create.
 #[derive(Debug, Object)]
@@ -121,6 +120,7 @@ impl ApiKeysApi {
     #[oai(path = "/api-keys", method = "post", operation_id = "create_api_key")]
     async fn create(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         body: Json<CreateApiKeyRequest>,
@@ -134,8 +134,8 @@ impl ApiKeysApi {
             password: &body.password,
             proof: SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
         };
-        let created = self
-            .state
+        let created = app
+            .0
             .market
             .create_api_key(auth.0.user, request, client_addr(req))
             .await?;
@@ -152,8 +152,12 @@ impl ApiKeysApi {
     /// The caller's API keys, newest first, without their secrets: every key in use and the
     /// most recently revoked ones, at most 50. Needs a logged-in session.
     #[oai(path = "/api-keys", method = "get", operation_id = "list_api_keys")]
-    async fn list(&self, auth: SessionAuth) -> Result<Json<ApiKeyList>, ApiError> {
-        let rows = self.state.market.api_keys(auth.0.user).await?;
+    async fn list(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+    ) -> Result<Json<ApiKeyList>, ApiError> {
+        let rows = app.0.market.api_keys(auth.0.user).await?;
         Ok(Json(ApiKeyList {
             items: rows.into_iter().map(info).collect(),
         }))
@@ -168,12 +172,13 @@ impl ApiKeysApi {
     )]
     async fn revoke(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         /// The key's id.
         id: Path<Uuid>,
     ) -> Result<NoContent, ApiError> {
-        self.state
+        app.0
             .market
             .revoke_api_key(auth.0.user, id.0, client_addr(req))
             .await?;

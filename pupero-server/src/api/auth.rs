@@ -5,6 +5,7 @@ use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use pupero_core::{EmailAddress, Password, Username};
@@ -19,9 +20,7 @@ use pupero_market::sessions::SessionTokens;
 use pupero_market::two_factor::SecondFactorProof;
 
 /// The auth resource.
-pub struct AuthApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct AuthApi;
 
 /// A registration.
 #[derive(Debug, Object)]
@@ -134,6 +133,7 @@ impl AuthApi {
     #[oai(path = "/register", method = "post", operation_id = "register")]
     async fn register(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<RegisterRequest>,
     ) -> Result<RegisterResponse, ApiError> {
@@ -150,8 +150,8 @@ impl AuthApi {
                 .map_err(|e| ApiError::validation(e.to_string()))?,
         };
         let username = registration.username.to_string();
-        let user = self
-            .state
+        let user = app
+            .0
             .market
             .register(registration, client_addr(req))
             .await?;
@@ -168,11 +168,12 @@ impl AuthApi {
     #[oai(path = "/login", method = "post", operation_id = "login")]
     async fn login(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<LoginRequest>,
     ) -> Result<Json<Tokens>, ApiError> {
-        let started = self
-            .state
+        let started = app
+            .0
             .market
             .login(
                 &body.login,
@@ -181,7 +182,7 @@ impl AuthApi {
                 client_addr(req),
             )
             .await?;
-        self.tokens(started)
+        self.tokens(&app, started)
     }
 
     /// Asks for a password-reset link. Public. When the username or e-mail address names an
@@ -197,10 +198,11 @@ impl AuthApi {
     )]
     async fn request_password_reset(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<PasswordResetRequest>,
     ) -> Result<Accepted, ApiError> {
-        self.state
+        app.0
             .market
             .request_password_reset(&body.login, client_addr(req))
             .await?;
@@ -220,10 +222,11 @@ impl AuthApi {
     )]
     async fn confirm_password_reset(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<PasswordResetConfirmation>,
     ) -> Result<NoContent, ApiError> {
-        self.state
+        app.0
             .market
             .reset_password_by_mail(
                 &body.token,
@@ -242,10 +245,11 @@ impl AuthApi {
     #[oai(path = "/verify-email", method = "post", operation_id = "verify_email")]
     async fn verify_email(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<EmailVerification>,
     ) -> Result<NoContent, ApiError> {
-        self.state
+        app.0
             .market
             .verify_email(&body.token, client_addr(req))
             .await?;
@@ -257,23 +261,28 @@ impl AuthApi {
     #[oai(path = "/refresh", method = "post", operation_id = "refresh")]
     async fn refresh(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         body: Json<RefreshRequest>,
     ) -> Result<Json<Tokens>, ApiError> {
-        let refreshed = self
-            .state
+        let refreshed = app
+            .0
             .market
             .refresh_session(&body.refresh_token, client_addr(req))
             .await?;
-        self.tokens(refreshed)
+        self.tokens(&app, refreshed)
     }
 
     /// Ends the caller's session: its access and refresh tokens stop working at once.
     #[oai(path = "/logout", method = "post", operation_id = "logout")]
-    async fn logout(&self, auth: SessionAuth) -> Result<NoContent, ApiError> {
+    async fn logout(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+    ) -> Result<NoContent, ApiError> {
         let principal = auth.0;
         let session = principal.require_session()?;
-        self.state.market.logout(principal.user, session).await?;
+        app.0.market.logout(principal.user, session).await?;
         Ok(NoContent::Done)
     }
 
@@ -284,8 +293,13 @@ impl AuthApi {
         method = "post",
         operation_id = "logout_everywhere"
     )]
-    async fn logout_all(&self, req: &Request, auth: SessionAuth) -> Result<NoContent, ApiError> {
-        self.state
+    async fn logout_all(
+        &self,
+        app: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: SessionAuth,
+    ) -> Result<NoContent, ApiError> {
+        app.0
             .market
             .logout_everywhere(auth.0.user, client_addr(req))
             .await?;
@@ -296,11 +310,15 @@ impl AuthApi {
 impl AuthApi {
     /// The tokens of a session that was started or refreshed: a new access token signed for
     /// it, and its refresh token.
-    fn tokens(&self, session: SessionTokens) -> Result<Json<Tokens>, ApiError> {
-        let (access_token, expires_in) = self
-            .state
+    fn tokens(
+        &self,
+        app: &Data<&Arc<AppState>>,
+        session: SessionTokens,
+    ) -> Result<Json<Tokens>, ApiError> {
+        let (access_token, expires_in) = app
+            .0
             .tokens
-            .issue(session.user, session.session, self.state.now())
+            .issue(session.user, session.session, app.0.now())
             .map_err(|e| ApiError::internal(&e))?;
         Ok(Json(Tokens {
             access_token,

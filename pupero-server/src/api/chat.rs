@@ -7,6 +7,7 @@
 use super::text::Text;
 use std::sync::Arc;
 
+use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -22,9 +23,7 @@ use crate::error::ApiError;
 use pupero_market::store::{FeedbackCursor, FeedbackRow, MessageRow};
 
 /// The chat and feedback resource.
-pub struct ChatApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct ChatApi;
 
 /// A new chat message.
 #[derive(Debug, Object)]
@@ -164,6 +163,7 @@ impl ChatApi {
     )]
     async fn messages(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<Uuid>,
         /// Messages per page, 1–100 (default 50).
@@ -181,8 +181,8 @@ impl ChatApi {
                     .map_err(|_| ApiError::validation("invalid cursor"))
             })
             .transpose()?;
-        let (row, messages) = self
-            .state
+        let (row, messages) = app
+            .0
             .market
             .trade_messages(TradeId::from_uuid(id.0), &principal.caller(), after, limit)
             .await?;
@@ -208,14 +208,15 @@ impl ChatApi {
     )]
     async fn post_message(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<Uuid>,
         body: Json<PostMessageRequest>,
     ) -> Result<MessagePosted, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
-        let (message, row) = self
-            .state
+        let (message, row) = app
+            .0
             .market
             .post_message(TradeId::from_uuid(id.0), &principal.caller(), &body.body)
             .await?;
@@ -233,6 +234,7 @@ impl ChatApi {
     )]
     async fn leave_feedback(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<Uuid>,
         body: Json<FeedbackRequest>,
@@ -243,8 +245,8 @@ impl ChatApi {
             Rating::parse(&body.rating).map_err(|e| ApiError::validation(e.to_string()))?;
         let comment = FeedbackComment::parse(&body.comment)
             .map_err(|e| ApiError::validation(e.to_string()))?;
-        let (feedback, subject) = self
-            .state
+        let (feedback, subject) = app
+            .0
             .market
             .leave_feedback(
                 TradeId::from_uuid(id.0),
@@ -271,6 +273,7 @@ impl ChatApi {
     )]
     async fn user_feedback(
         &self,
+        app: Data<&Arc<AppState>>,
         username: Path<String>,
         /// Entries per page, 1–100 (default 20).
         limit: Query<Option<u32>>,
@@ -284,8 +287,8 @@ impl ChatApi {
                 FeedbackCursor::parse(&c).ok_or_else(|| ApiError::validation("invalid cursor"))
             })
             .transpose()?;
-        let rows = self
-            .state
+        let rows = app
+            .0
             .market
             .feedback_received(&username.0, after, limit)
             .await?;

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::stream::{self, BoxStream, StreamExt};
+use poem::web::Data;
 use poem::web::sse::Event;
 use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::{EventStream, Json};
@@ -43,9 +44,7 @@ const STREAM_POLL_INTERVAL: Duration = Duration::from_secs(10);
 const STREAM_LIMIT_RETRY_AFTER_SECS: u64 = 5;
 
 /// The events resource.
-pub struct EventsApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct EventsApi;
 
 /// Something that happened that the caller should hear of.
 #[derive(Debug, Clone, Object)]
@@ -99,6 +98,7 @@ impl EventsApi {
     #[oai(path = "/events", method = "get", operation_id = "events")]
     async fn list(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         /// Only events with a higher seq (default 0: from the start).
         after: Query<Option<u64>>,
@@ -108,8 +108,8 @@ impl EventsApi {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
         let after = parse_after(after.0)?;
-        let page = self
-            .state
+        let page = app
+            .0
             .market
             .events_page(principal.user, after, limit.0)
             .await?;
@@ -130,6 +130,7 @@ impl EventsApi {
     #[oai(path = "/events/stream", method = "get", operation_id = "event_stream")]
     async fn stream(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         /// The last seq the client handled (sent by `EventSource` on a reconnect); wins over
         /// `after`.
@@ -144,17 +145,17 @@ impl EventsApi {
             Some(id) if !id.is_empty() => pupero_market::events::parse_last_event_id(id)?,
             _ => parse_after(after.0)?,
         };
-        let slot = self
-            .state
+        let slot = app
+            .0
             .stream_slots
             .acquire(principal.user)
             .ok_or_else(|| ApiError::stream_limit(STREAM_LIMIT_RETRY_AFTER_SECS))?;
         // Subscribed before the first read: a commit between the read and the wait still
         // wakes the stream.
         let tail = Tail {
-            wakeups: self.state.market.events.subscribe(),
-            closing: self.state.market.events.closing(),
-            state: self.state.clone(),
+            wakeups: app.0.market.events.subscribe(),
+            closing: app.0.market.events.closing(),
+            state: app.0.clone(),
             principal,
             cursor,
             pending: VecDeque::new(),

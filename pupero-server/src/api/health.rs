@@ -13,6 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use pupero_market::Market;
@@ -25,9 +26,7 @@ use crate::app::AppState;
 pub const READINESS_CACHE: Duration = Duration::from_secs(1);
 
 /// The health resource.
-pub struct HealthApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct HealthApi;
 
 /// A health report.
 #[derive(Debug, Object)]
@@ -131,8 +130,8 @@ impl HealthApi {
     /// RabbitMQ when they are configured. A 503 names what is down in `down`. Checked at most
     /// once a second, each dependency within 2 s.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
-    async fn readyz(&self) -> Readiness {
-        let report = self.state.readiness.report(&self.state.market).await;
+    async fn readyz(&self, app: Data<&Arc<AppState>>) -> Readiness {
+        let report = app.0.readiness.report(&app.0.market).await;
         if report.down.is_empty() {
             Readiness::Ready(Json(report))
         } else {

@@ -44,51 +44,23 @@ pub type Apis = (
     events::EventsApi,
 );
 
-/// The resources, each holding the shared state.
-pub fn apis(state: &Arc<AppState>) -> Apis {
+/// The resources; each handler takes the shared state from the request.
+pub fn apis() -> Apis {
     (
-        health::HealthApi {
-            state: state.clone(),
-        },
-        auth::AuthApi {
-            state: state.clone(),
-        },
-        account::AccountApi {
-            state: state.clone(),
-        },
-        profile::ProfileApi {
-            state: state.clone(),
-        },
-        admin::AdminApi {
-            state: state.clone(),
-        },
-        admin_wallet::AdminWalletApi {
-            state: state.clone(),
-        },
-        api_keys::ApiKeysApi {
-            state: state.clone(),
-        },
-        offers::OffersApi {
-            state: state.clone(),
-        },
-        totp::TotpApi {
-            state: state.clone(),
-        },
-        prices::PricesApi {
-            state: state.clone(),
-        },
-        trades::TradesApi {
-            state: state.clone(),
-        },
-        wallet::WalletApi {
-            state: state.clone(),
-        },
-        chat::ChatApi {
-            state: state.clone(),
-        },
-        events::EventsApi {
-            state: state.clone(),
-        },
+        health::HealthApi,
+        auth::AuthApi,
+        account::AccountApi,
+        profile::ProfileApi,
+        admin::AdminApi,
+        admin_wallet::AdminWalletApi,
+        api_keys::ApiKeysApi,
+        offers::OffersApi,
+        totp::TotpApi,
+        prices::PricesApi,
+        trades::TradesApi,
+        wallet::WalletApi,
+        chat::ChatApi,
+        events::EventsApi,
     )
 }
 

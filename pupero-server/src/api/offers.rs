@@ -3,6 +3,7 @@
 use super::text::Text;
 use std::sync::Arc;
 
+use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -21,9 +22,7 @@ use crate::app::{AppState, Principal};
 use crate::error::ApiError;
 
 /// The offers resource.
-pub struct OffersApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct OffersApi;
 
 /// A payment method of the catalogue.
 #[derive(Debug, Object)]
@@ -194,12 +193,13 @@ impl OffersApi {
     /// Applies `change` to the offer `id` as the caller, who must own it.
     async fn change(
         &self,
+        app: &Data<&Arc<AppState>>,
         principal: &Principal,
         id: Uuid,
         change: OfferChange,
     ) -> Result<Json<OfferView>, ApiError> {
-        let offer = self
-            .state
+        let offer = app
+            .0
             .market
             .change_offer(principal.user, OfferId::from_uuid(id), change)
             .await?;
@@ -234,20 +234,29 @@ impl OffersApi {
         method = "post",
         operation_id = "create_offer"
     )]
-    async fn create(&self, auth: Auth, body: Json<OfferRequest>) -> Result<Created, ApiError> {
+    async fn create(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: Auth,
+        body: Json<OfferRequest>,
+    ) -> Result<Created, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
         let spec = parse(&body)?;
-        let offer = self.state.market.create_offer(principal.user, spec).await?;
+        let offer = app.0.market.create_offer(principal.user, spec).await?;
         Ok(Created::Offer(Json(own_view(&offer))))
     }
 
     /// The caller's open offers.
     #[oai(path = "/api/v1/me/offers", method = "get", operation_id = "my_offers")]
-    async fn mine(&self, auth: Auth) -> Result<Json<Vec<OfferView>>, ApiError> {
+    async fn mine(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> Result<Json<Vec<OfferView>>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let offers = self.state.market.open_offers_of(principal.user).await?;
+        let offers = app.0.market.open_offers_of(principal.user).await?;
         Ok(Json(offers.iter().map(own_view).collect()))
     }
 
@@ -257,12 +266,12 @@ impl OffersApi {
         method = "get",
         operation_id = "get_offer"
     )]
-    async fn get(&self, id: Path<Uuid>) -> Result<Json<OfferView>, ApiError> {
-        let listing = self
-            .state
-            .market
-            .offer_listing(OfferId::from_uuid(id.0))
-            .await?;
+    async fn get(
+        &self,
+        app: Data<&Arc<AppState>>,
+        id: Path<Uuid>,
+    ) -> Result<Json<OfferView>, ApiError> {
+        let listing = app.0.market.offer_listing(OfferId::from_uuid(id.0)).await?;
         Ok(Json(listing_view(&listing)))
     }
 
@@ -274,6 +283,7 @@ impl OffersApi {
     )]
     async fn update(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<Uuid>,
         body: Json<OfferRequest>,
@@ -281,7 +291,8 @@ impl OffersApi {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
         let spec = parse(&body)?;
-        self.change(&principal, id.0, OfferChange::Edit(spec)).await
+        self.change(&app, &principal, id.0, OfferChange::Edit(spec))
+            .await
     }
 
     /// Pauses an offer: it stays, unlisted and untakeable, until resumed. Owner only.
@@ -290,10 +301,16 @@ impl OffersApi {
         method = "post",
         operation_id = "pause_offer"
     )]
-    async fn pause(&self, auth: Auth, id: Path<Uuid>) -> Result<Json<OfferView>, ApiError> {
+    async fn pause(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> Result<Json<OfferView>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
-        self.change(&principal, id.0, OfferChange::Pause).await
+        self.change(&app, &principal, id.0, OfferChange::Pause)
+            .await
     }
 
     /// Resumes a paused offer. Owner only.
@@ -302,10 +319,16 @@ impl OffersApi {
         method = "post",
         operation_id = "resume_offer"
     )]
-    async fn resume(&self, auth: Auth, id: Path<Uuid>) -> Result<Json<OfferView>, ApiError> {
+    async fn resume(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> Result<Json<OfferView>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
-        self.change(&principal, id.0, OfferChange::Resume).await
+        self.change(&app, &principal, id.0, OfferChange::Resume)
+            .await
     }
 
     /// Deletes an offer. Owner only.
@@ -314,10 +337,16 @@ impl OffersApi {
         method = "delete",
         operation_id = "delete_offer"
     )]
-    async fn delete(&self, auth: Auth, id: Path<Uuid>) -> Result<NoContent, ApiError> {
+    async fn delete(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> Result<NoContent, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
-        self.change(&principal, id.0, OfferChange::Delete).await?;
+        self.change(&app, &principal, id.0, OfferChange::Delete)
+            .await?;
         Ok(NoContent::Done)
     }
 
@@ -330,6 +359,7 @@ impl OffersApi {
     #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
+        app: Data<&Arc<AppState>>,
         /// `sell` or `buy` (the maker's side).
         side: Query<Option<String>>,
         /// ISO 4217 code.
@@ -379,7 +409,7 @@ impl OffersApi {
             .transpose()
             .map_err(invalid)?;
         let query = OfferQuery::new(filter, sort, limit.0, after).map_err(invalid)?;
-        let page = self.state.market.search_offers(&query).await?;
+        let page = app.0.market.search_offers(&query).await?;
         Ok(Json(OfferPageView {
             items: page.listings.iter().map(listing_view).collect(),
             next_cursor: page.next.map(|c| c.to_string()),

@@ -5,6 +5,7 @@ use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
+use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -18,9 +19,7 @@ use crate::error::ApiError;
 use pupero_market::oracle::KnownPrice;
 
 /// The market resource.
-pub struct PricesApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct PricesApi;
 
 /// A price to set.
 #[derive(Debug, Object)]
@@ -69,8 +68,8 @@ impl PricesApi {
     /// Every known market price: those set by admins and those recently read from the price
     /// source, the newer of the two per currency.
     #[oai(path = "/prices", method = "get", operation_id = "list_prices")]
-    async fn list(&self) -> Result<Json<MarketPriceList>, ApiError> {
-        let prices = self.state.market.market_prices().await?;
+    async fn list(&self, app: Data<&Arc<AppState>>) -> Result<Json<MarketPriceList>, ApiError> {
+        let prices = app.0.market.market_prices().await?;
         Ok(Json(MarketPriceList {
             items: prices.iter().map(market_price).collect(),
         }))
@@ -78,9 +77,13 @@ impl PricesApi {
 
     /// The market price of one currency; 404 when there is none.
     #[oai(path = "/prices/:currency", method = "get", operation_id = "get_price")]
-    async fn get(&self, currency: Path<String>) -> Result<Json<MarketPrice>, ApiError> {
+    async fn get(
+        &self,
+        app: Data<&Arc<AppState>>,
+        currency: Path<String>,
+    ) -> Result<Json<MarketPrice>, ApiError> {
         let code = self::currency(&currency.0)?;
-        let known = self.state.market.market_price(code).await?;
+        let known = app.0.market.market_price(code).await?;
         Ok(Json(market_price(&known)))
     }
 
@@ -93,6 +96,7 @@ impl PricesApi {
     )]
     async fn set(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         currency: Path<String>,
@@ -102,7 +106,7 @@ impl PricesApi {
         let code = self::currency(&currency.0)?;
         let price =
             Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
-        self.state
+        app.0
             .market
             .set_market_price(auth.0.user, code, price, client_ip(req))
             .await?;

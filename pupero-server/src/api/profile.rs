@@ -4,6 +4,7 @@ use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
+use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -18,9 +19,7 @@ use pupero_market::accounts::AccountDeletion as Deletion;
 use pupero_market::two_factor::SecondFactorProof;
 
 /// The profile resource.
-pub struct ProfileApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct ProfileApi;
 
 /// An e-mail change: the address is a login identifier, so it needs the password (and the
 /// 2FA code when 2FA is on), like the other sensitive changes.
@@ -114,6 +113,7 @@ impl ProfileApi {
     #[oai(path = "/api/v1/me/email", method = "put", operation_id = "set_email")]
     async fn set_email(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         body: Json<EmailChange>,
@@ -124,7 +124,7 @@ impl ProfileApi {
             .map(EmailAddress::parse)
             .transpose()
             .map_err(|e| ApiError::validation(e.to_string()))?;
-        self.state
+        app.0
             .market
             .change_email(
                 auth.0.user,
@@ -147,12 +147,13 @@ impl ProfileApi {
     )]
     async fn change_password(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         body: Json<PasswordChange>,
     ) -> Result<NoContent, ApiError> {
         let session = auth.0.require_session()?;
-        self.state
+        app.0
             .market
             .change_password(
                 auth.0.user,
@@ -176,10 +177,11 @@ impl ProfileApi {
     )]
     async fn send_email_verification(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
     ) -> Result<Accepted, ApiError> {
-        self.state
+        app.0
             .market
             .resend_email_verification(auth.0.user, client_addr(req))
             .await?;
@@ -195,6 +197,7 @@ impl ProfileApi {
     )]
     async fn delete(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         body: Json<AccountDeletion>,
@@ -205,7 +208,7 @@ impl ProfileApi {
             proof: SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref()),
             forfeit_remainder: body.forfeit_remainder == Some(true),
         };
-        self.state
+        app.0
             .market
             .delete_account(auth.0.user, deletion, client_addr(req))
             .await?;
@@ -220,9 +223,10 @@ impl ProfileApi {
     )]
     async fn public_profile(
         &self,
+        app: Data<&Arc<AppState>>,
         username: Path<String>,
     ) -> Result<Json<PublicProfile>, ApiError> {
-        let profile = self.state.market.public_profile(&username.0).await?;
+        let profile = app.0.market.public_profile(&username.0).await?;
         let (user, stats) = (profile.user, profile.stats);
         let feedback = stats.numbers.feedback;
         Ok(Json(PublicProfile {

@@ -5,6 +5,7 @@ use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
+use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -16,9 +17,7 @@ use crate::error::ApiError;
 use pupero_market::two_factor::SecondFactorProof;
 
 /// The 2FA resource.
-pub struct TotpApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct TotpApi;
 
 /// Whether 2FA is on.
 #[derive(Debug, Object)]
@@ -71,9 +70,13 @@ pub struct TotpDisableRequest {
 impl TotpApi {
     /// Whether 2FA is on for the caller.
     #[oai(path = "/", method = "get", operation_id = "totp_status")]
-    async fn status(&self, auth: SessionAuth) -> Result<Json<TotpStatus>, ApiError> {
+    async fn status(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+    ) -> Result<Json<TotpStatus>, ApiError> {
         auth.0.require_session()?;
-        let status = self.state.market.two_factor_status(auth.0.user).await?;
+        let status = app.0.market.two_factor_status(auth.0.user).await?;
         Ok(Json(TotpStatus {
             enabled: status.enabled,
             recovery_codes_left: status.recovery_codes_left,
@@ -83,13 +86,13 @@ impl TotpApi {
     /// Starts 2FA setup with a new secret; replaces a setup not yet confirmed. Refused with 409
     /// `TOTP_ALREADY_ENABLED` while 2FA is on.
     #[oai(path = "/setup", method = "post", operation_id = "totp_setup")]
-    async fn setup(&self, auth: SessionAuth) -> Result<Json<TotpSetup>, ApiError> {
+    async fn setup(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+    ) -> Result<Json<TotpSetup>, ApiError> {
         auth.0.require_session()?;
-        let new = self
-            .state
-            .market
-            .start_two_factor_setup(auth.0.user)
-            .await?;
+        let new = app.0.market.start_two_factor_setup(auth.0.user).await?;
         Ok(Json(TotpSetup {
             secret: new.base32,
             otpauth_uri: new.otpauth_uri,
@@ -103,13 +106,14 @@ impl TotpApi {
     #[oai(path = "/confirm", method = "post", operation_id = "totp_confirm")]
     async fn confirm(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         body: Json<TotpConfirmRequest>,
     ) -> Result<Json<RecoveryCodes>, ApiError> {
         let session = auth.0.require_session()?;
-        let recovery_codes = self
-            .state
+        let recovery_codes = app
+            .0
             .market
             .enable_two_factor(
                 auth.0.user,
@@ -128,12 +132,13 @@ impl TotpApi {
     #[oai(path = "/disable", method = "post", operation_id = "totp_disable")]
     async fn disable(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
         body: Json<TotpDisableRequest>,
     ) -> Result<NoContent, ApiError> {
         let session = auth.0.require_session()?;
-        self.state
+        app.0
             .market
             .disable_two_factor(
                 auth.0.user,

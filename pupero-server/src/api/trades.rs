@@ -8,6 +8,7 @@
 use super::text::Text;
 use std::sync::Arc;
 
+use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -27,9 +28,7 @@ use pupero_market::two_factor::SecondFactorProof;
 const DEFAULT_TRADES_PER_PAGE: u32 = 20;
 
 /// The trades resource.
-pub struct TradesApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct TradesApi;
 
 /// A request to open a trade.
 #[derive(Debug, Object)]
@@ -280,6 +279,7 @@ impl TradesApi {
     /// trade's to decide (`Trade::authorize`, applied by `Market::step_trade`).
     async fn step(
         &self,
+        app: &Data<&Arc<AppState>>,
         caller: &Caller,
         id: Uuid,
         step: Step,
@@ -287,8 +287,8 @@ impl TradesApi {
         idempotency_key: Option<String>,
     ) -> Result<Json<TradeView>, ApiError> {
         let key = key(idempotency_key)?;
-        let row = self
-            .state
+        let row = app
+            .0
             .market
             .step_trade(
                 TradeId::from_uuid(id),
@@ -297,7 +297,7 @@ impl TradesApi {
                 key,
             )
             .await?;
-        Ok(Json(view(&row, caller, self.state.now())))
+        Ok(Json(view(&row, caller, app.0.now())))
     }
 }
 
@@ -309,6 +309,7 @@ impl TradesApi {
     #[oai(path = "/api/v1/trades", method = "post", operation_id = "open_trade")]
     async fn open(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         body: Json<OpenTradeRequest>,
         /// Makes retries safe: the same key and request return the same trade.
@@ -323,8 +324,8 @@ impl TradesApi {
         let accepted =
             Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
         principal.require_scope(Scope::Trade)?;
-        let (row, created) = self
-            .state
+        let (row, created) = app
+            .0
             .market
             .open_trade(
                 &caller,
@@ -334,7 +335,7 @@ impl TradesApi {
                 key,
             )
             .await?;
-        let view = view(&row, &caller, self.state.now());
+        let view = view(&row, &caller, app.0.now());
         Ok(if created {
             Opened::Created(Json(view))
         } else {
@@ -346,6 +347,7 @@ impl TradesApi {
     #[oai(path = "/api/v1/trades", method = "get", operation_id = "list_trades")]
     async fn list(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         /// Only trades in this state.
         state: Query<Option<String>>,
@@ -363,17 +365,12 @@ impl TradesApi {
             .transpose()
             .map_err(|e| ApiError::validation(e.to_string()))?;
         let limit = page_limit(limit.0)?;
-        let rows = self
-            .state
+        let rows = app
+            .0
             .market
             .trades_of(principal.user, state, parse_cursor(cursor.0)?, limit)
             .await?;
-        Ok(Json(page(
-            rows,
-            limit,
-            &principal.caller(),
-            self.state.now(),
-        )))
+        Ok(Json(page(rows, limit, &principal.caller(), app.0.now())))
     }
 
     /// One trade (its parties; moderators once disputed).
@@ -382,16 +379,21 @@ impl TradesApi {
         method = "get",
         operation_id = "get_trade"
     )]
-    async fn get(&self, auth: Auth, id: Path<Uuid>) -> Result<Json<TradeView>, ApiError> {
+    async fn get(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: Auth,
+        id: Path<Uuid>,
+    ) -> Result<Json<TradeView>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
         let caller = principal.caller();
-        let row = self
-            .state
+        let row = app
+            .0
             .market
             .visible_trade(TradeId::from_uuid(id.0), &caller)
             .await?;
-        Ok(Json(view(&row, &caller, self.state.now())))
+        Ok(Json(view(&row, &caller, app.0.now())))
     }
 
     /// The buyer says the fiat payment is sent.
@@ -402,6 +404,7 @@ impl TradesApi {
     )]
     async fn mark_paid(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<Uuid>,
         /// Makes retries safe.
@@ -414,6 +417,7 @@ impl TradesApi {
             reason: None,
         };
         self.step(
+            &app,
             &caller,
             id.0,
             step,
@@ -432,6 +436,7 @@ impl TradesApi {
     )]
     async fn release(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<Uuid>,
         body: Json<ReleaseRequest>,
@@ -446,7 +451,7 @@ impl TradesApi {
         };
         let proof =
             SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref());
-        self.step(&caller, id.0, step, proof, idempotency_key.0)
+        self.step(&app, &caller, id.0, step, proof, idempotency_key.0)
             .await
     }
 
@@ -459,6 +464,7 @@ impl TradesApi {
     )]
     async fn cancel(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<Uuid>,
         /// Makes retries safe.
@@ -471,6 +477,7 @@ impl TradesApi {
             reason: None,
         };
         self.step(
+            &app,
             &caller,
             id.0,
             step,
@@ -489,6 +496,7 @@ impl TradesApi {
     )]
     async fn dispute(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<Uuid>,
         body: Json<DisputeRequest>,
@@ -503,6 +511,7 @@ impl TradesApi {
             reason: Some(reason),
         };
         self.step(
+            &app,
             &caller,
             id.0,
             step,
@@ -522,6 +531,7 @@ impl TradesApi {
     )]
     async fn resolve(
         &self,
+        app: Data<&Arc<AppState>>,
         req: &poem::Request,
         auth: SessionAuth,
         id: Path<Uuid>,
@@ -554,8 +564,8 @@ impl TradesApi {
         let proof =
             SecondFactorProof::new(body.totp_code.as_deref(), body.recovery_code.as_deref());
         let key = key(idempotency_key.0)?;
-        let row = self
-            .state
+        let row = app
+            .0
             .market
             .resolve_dispute(
                 TradeId::from_uuid(id.0),
@@ -567,7 +577,7 @@ impl TradesApi {
                 crate::client::client_ip(req),
             )
             .await?;
-        Ok(Json(view(&row, &caller, self.state.now())))
+        Ok(Json(view(&row, &caller, app.0.now())))
     }
 
     /// The dispute queue (moderators, logged in): disputed trades, newest first.
@@ -578,6 +588,7 @@ impl TradesApi {
     )]
     async fn disputes(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: SessionAuth,
         /// Trades per page, 1–100 (default 20).
         limit: Query<Option<u32>>,
@@ -587,17 +598,12 @@ impl TradesApi {
         let principal = auth.0;
         principal.require_role(Role::Moderator)?;
         let limit = page_limit(limit.0)?;
-        let rows = self
-            .state
+        let rows = app
+            .0
             .market
             .disputed_trades(parse_cursor(cursor.0)?, limit)
             .await?;
-        Ok(Json(page(
-            rows,
-            limit,
-            &principal.caller(),
-            self.state.now(),
-        )))
+        Ok(Json(page(rows, limit, &principal.caller(), app.0.now())))
     }
 
     /// The platform's fee account (admins, logged in).
@@ -607,9 +613,13 @@ impl TradesApi {
         operation_id = "admin_fee_account",
         tag = "Tag::Admin"
     )]
-    async fn fees(&self, auth: SessionAuth) -> Result<Json<FeeAccountView>, ApiError> {
+    async fn fees(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+    ) -> Result<Json<FeeAccountView>, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let fees = self.state.market.fee_account().await?;
+        let fees = app.0.market.fee_account().await?;
         Ok(Json(FeeAccountView {
             account_id: *fees.account.as_uuid(),
             collected: fees.collected.to_xmr_string(),

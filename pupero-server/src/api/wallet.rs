@@ -3,6 +3,7 @@
 use super::text::Text;
 use std::sync::Arc;
 
+use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
@@ -25,9 +26,7 @@ use uuid::Uuid;
 const QR_MIN_PIXELS: u32 = 200;
 
 /// The wallet resource.
-pub struct WalletApi {
-    pub(crate) state: Arc<AppState>,
-}
+pub struct WalletApi;
 
 /// Where the caller sends XMR to fund their balance.
 #[derive(Debug, Object)]
@@ -242,16 +241,20 @@ impl WalletApi {
         method = "get",
         operation_id = "deposit_address"
     )]
-    async fn deposit_address(&self, auth: Auth) -> Result<Json<DepositAddress>, ApiError> {
+    async fn deposit_address(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: Auth,
+    ) -> Result<Json<DepositAddress>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let row = self.state.market.deposit_address(principal.user).await?;
+        let row = app.0.market.deposit_address(principal.user).await?;
         let uri = format!("monero:{}", row.address);
         Ok(Json(DepositAddress {
             qr_svg: qr_svg(&uri)?,
             uri,
             address: row.address,
-            confirmations_required: self.state.settings.market.deposits.confirmations(),
+            confirmations_required: app.0.settings.market.deposits.confirmations(),
         }))
     }
 
@@ -265,6 +268,7 @@ impl WalletApi {
     )]
     async fn request_withdrawal(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         body: Json<WithdrawalRequest>,
         /// Required: makes retries safe.
@@ -277,8 +281,8 @@ impl WalletApi {
             .as_deref()
             .ok_or_else(|| MarketError::validation("a withdrawal needs an Idempotency-Key header"))
             .and_then(IdempotencyKey::parse)?;
-        let (withdrawal, created) = self
-            .state
+        let (withdrawal, created) = app
+            .0
             .market
             .withdraw(
                 &caller,
@@ -311,6 +315,7 @@ impl WalletApi {
     )]
     async fn fee_estimate(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         /// XMR the address would receive, decimal, or `all`.
         amount: Query<Option<String>>,
@@ -332,8 +337,8 @@ impl WalletApi {
                     .map_err(|e| ApiError::validation(e.to_string()))
             })
             .transpose()?;
-        let estimate = self
-            .state
+        let estimate = app
+            .0
             .market
             .withdrawal_fee_estimate(principal.user, asked)
             .await?;
@@ -348,16 +353,13 @@ impl WalletApi {
     )]
     async fn withdrawal(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         id: Path<Uuid>,
     ) -> Result<Json<WithdrawalView>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let withdrawal = self
-            .state
-            .market
-            .own_withdrawal(principal.user, id.0)
-            .await?;
+        let withdrawal = app.0.market.own_withdrawal(principal.user, id.0).await?;
         Ok(Json(withdrawal_view(withdrawal)))
     }
 
@@ -369,6 +371,7 @@ impl WalletApi {
     )]
     async fn withdrawals(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         /// Withdrawals per page, 1–100 (default 20).
         limit: Query<Option<u32>>,
@@ -377,8 +380,8 @@ impl WalletApi {
     ) -> Result<Json<WithdrawalPage>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let page = self
-            .state
+        let page = app
+            .0
             .market
             .own_withdrawals(principal.user, cursor.0.as_deref(), limit.0)
             .await?;
@@ -397,6 +400,7 @@ impl WalletApi {
     )]
     async fn deposits(
         &self,
+        app: Data<&Arc<AppState>>,
         auth: Auth,
         /// Deposits per page, 1–100 (default 20).
         limit: Query<Option<u32>>,
@@ -405,8 +409,8 @@ impl WalletApi {
     ) -> Result<Json<DepositPage>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let page = self
-            .state
+        let page = app
+            .0
             .market
             .own_deposits(principal.user, cursor.0.as_deref(), limit.0)
             .await?;
