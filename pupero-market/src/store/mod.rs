@@ -201,6 +201,15 @@ pub(crate) fn sum_of(row: &sqlx::any::AnyRow, column: &'static str) -> Result<u6
     text.parse().map_err(|_| StoreError::Corrupt(column))
 }
 
+/// A reason why a withdrawal or a sweep failed, as its `failure` column holds it: at most
+/// [`MAX_FAILURE_REASON_CHARS`](pupero_core::limits::MAX_FAILURE_REASON_CHARS) characters (the
+/// whole error goes to the log).
+pub(crate) fn failure_reason(text: &str) -> String {
+    text.chars()
+        .take(pupero_core::limits::MAX_FAILURE_REASON_CHARS)
+        .collect()
+}
+
 pub(crate) fn ms(t: Timestamp) -> Result<i64, StoreError> {
     i64::try_from(t).map_err(|_| StoreError::Corrupt("timestamp out of range"))
 }

@@ -1,11 +1,12 @@
 //! Sweep transactions as stored.
 
-use pupero_core::sweep::SweepState;
+use pupero_core::sweep::{Sweep, SweepState};
+use pupero_core::wallet::Txid;
 use pupero_core::{Piconero, Timestamp};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{Store, StoreError, i64_of, ms, time_of, u32_of, u64_of};
+use super::{Store, StoreError, failure_reason, i64_of, ms, time_of, u32_of, u64_of};
 
 /// A sweep transaction as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +35,17 @@ pub struct SweepRow {
     pub created_at: Timestamp,
 }
 
+impl SweepRow {
+    /// The sweep as the core's state machine takes it, which decides every step.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a txid that is not one.
+    pub fn machine(&self) -> Result<Sweep, StoreError> {
+        let txid = Txid::from_hex(&self.txid).ok_or(StoreError::Corrupt("sweep txid"))?;
+        Ok(Sweep::restore(txid, self.fee, self.state, self.created_at))
+    }
+}
+
 const SWEEP_COLUMNS: &str = "txid, account_index, tx_key, tx_metadata, amount_piconero, \
      fee_piconero, state, relay_attempts, height, failure, created_at_ms";
 
@@ -58,8 +70,9 @@ fn sweep_from_row(row: &AnyRow) -> Result<SweepRow, StoreError> {
     })
 }
 
-/// Moves sweep `txid` from `from` to `to` in the caller's transaction (the ledger writer's,
-/// with the fee's booking); false, with nothing changed, if it was not in `from`.
+/// Moves sweep `txid` from `from` to `to` (as [`Sweep::apply`] decided it) in the caller's
+/// transaction (the ledger writer's, with the fee's booking); false, with nothing changed, if
+/// it was not in `from`.
 pub async fn move_sweep_in(
     conn: &mut AnyConnection,
     txid: &str,
@@ -76,7 +89,7 @@ pub async fn move_sweep_in(
     )
     .bind(to.as_str())
     .bind(height.map(|h| i64_of(h, "height")).transpose()?)
-    .bind(failure.map(|f| f.chars().take(200).collect::<String>()))
+    .bind(failure.map(failure_reason))
     .bind(ms(now)?)
     .bind(txid.to_owned())
     .bind(from.as_str())
@@ -145,17 +158,23 @@ impl Store {
         row.as_ref().map(sweep_from_row).transpose()
     }
 
-    /// Counts one more relay attempt of sweep `txid`.
-    pub async fn count_sweep_relay(&self, txid: &str, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
+    /// Counts one more relay attempt of sweep `txid` if it may still be relayed
+    /// ([`SweepState::may_relay`]), before the relay; false (nothing counted, nothing to relay)
+    /// when it moved to a final state meanwhile.
+    pub async fn count_sweep_relay(&self, txid: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let counted = sqlx::query(
             "UPDATE sweeps SET relay_attempts = relay_attempts + 1, updated_at_ms = ? \
-             WHERE txid = ?",
+             WHERE txid = ? AND state IN (?, ?)",
         )
         .bind(ms(now)?)
         .bind(txid.to_owned())
+        .bind(SweepState::Signed.as_str())
+        .bind(SweepState::Broadcast.as_str())
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        debug_assert!(SweepState::Signed.may_relay() && SweepState::Broadcast.may_relay());
+        Ok(counted == 1)
     }
 
     /// Moves sweep `txid` from `from` to `to` when the move books nothing (mined, or failed

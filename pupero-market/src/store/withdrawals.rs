@@ -1,12 +1,13 @@
 //! Withdrawals, the transactions paying them, the outbox and the worker lease.
 
-use pupero_core::withdrawal::Holds;
+use pupero_core::limits::MAX_REFUNDABLE_RELAY_ATTEMPTS;
+use pupero_core::withdrawal::{Holds, Withdrawal, WithdrawalRecord};
 use pupero_core::{Piconero, Timestamp, UserId, WithdrawalState};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use uuid::Uuid;
 
-use super::{Store, StoreError, i64_of, ms, sum_of, time_of, u64_of};
+use super::{Store, StoreError, failure_reason, i64_of, ms, sum_of, time_of, u64_of};
 
 /// The most withdrawals one user's page lists.
 pub const MAX_WITHDRAWALS_PER_PAGE: u32 = 100;
@@ -53,6 +54,23 @@ impl WithdrawalRow {
     /// What it holds, as the core's rules take it.
     pub fn holds(&self) -> Holds {
         Holds::new(self.amount, self.max_fee, self.send_all)
+    }
+
+    /// The withdrawal as the core's state machine takes it, which decides every step.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a row no withdrawal could have become (a transaction
+    /// without its fee share, a fee share above the reserve, a state that disagrees with them).
+    pub fn machine(&self) -> Result<Withdrawal, StoreError> {
+        Withdrawal::restore(WithdrawalRecord {
+            id: self.id,
+            user: self.user,
+            holds: self.holds(),
+            state: self.state,
+            tx: self.tx,
+            fee: self.fee,
+        })
+        .map_err(|e| StoreError::Corrupt(e.0))
     }
 
     /// What the destination receives: once its fee share is known, what the holds send with
@@ -194,10 +212,11 @@ pub async fn insert_withdrawal_in(
     Ok(true)
 }
 
-/// Moves transaction `tx` and its withdrawals from `from` to `to` in the caller's transaction;
-/// false (nothing changed) if the transaction was not in `from`. To `failed`, only if it was
-/// relayed at most once (the attempt that was refused): after more attempts, an earlier one
-/// may have broadcast it.
+/// Moves transaction `tx` and its withdrawals from `from` to `to` (as the core decided it,
+/// [`WithdrawalState::after`]) in the caller's transaction; false (nothing changed) if the
+/// transaction was not in `from`. To `failed`, only if it was relayed at most
+/// [`MAX_REFUNDABLE_RELAY_ATTEMPTS`] times, counted in the same statement: a relay counted
+/// meanwhile ([`Store::count_relay_attempt`]) and this refund exclude each other.
 pub async fn move_tx_in(
     conn: &mut AnyConnection,
     tx: Uuid,
@@ -209,7 +228,7 @@ pub async fn move_tx_in(
 ) -> Result<bool, StoreError> {
     assert!(from.may_become(to), "{from:?} -> {to:?}");
     let max_attempts = if to == WithdrawalState::Failed {
-        1
+        i64_of(MAX_REFUNDABLE_RELAY_ATTEMPTS, "relay attempts")?
     } else {
         i64::MAX
     };
@@ -234,7 +253,7 @@ pub async fn move_tx_in(
          WHERE tx_id = ? AND state = ?",
     )
     .bind(to.as_str())
-    .bind(failure.map(str::to_owned))
+    .bind(failure.map(failure_reason))
     .bind(ms(now)?)
     .bind(tx.to_string())
     .bind(from.as_str())
@@ -252,12 +271,14 @@ pub async fn fail_requested_in(
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let moved = sqlx::query(
-        "UPDATE withdrawals SET state = 'failed', failure = ?, updated_at_ms = ? \
-         WHERE id = ? AND state = 'requested'",
+        "UPDATE withdrawals SET state = ?, failure = ?, updated_at_ms = ? \
+         WHERE id = ? AND state = ?",
     )
-    .bind(failure.to_owned())
+    .bind(WithdrawalState::Failed.as_str())
+    .bind(failure_reason(failure))
     .bind(ms(now)?)
     .bind(id.to_string())
+    .bind(WithdrawalState::Requested.as_str())
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -492,6 +513,11 @@ impl Store {
         state: WithdrawalState,
         now: Timestamp,
     ) -> Result<Option<u64>, StoreError> {
+        assert!(
+            state.may_relay(),
+            "a {} transaction is never relayed",
+            state.as_str()
+        );
         let mut db = self.begin_write().await?;
         let counted = sqlx::query(
             "UPDATE withdrawal_txs SET relay_attempts = relay_attempts + 1, updated_at_ms = ? \
