@@ -3,10 +3,10 @@
 use pupero_core::sweep::{Sweep, SweepState};
 use pupero_core::wallet::Txid;
 use pupero_core::{Piconero, Timestamp};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-use super::{Store, StoreError, failure_reason, i64_of, ms, time_of, u32_of, u64_of};
+use super::convert::{amount, failure_reason, i64_of, ms, small, sql_amount, time, unsigned};
+use super::{Store, StoreError};
 
 /// A sweep transaction as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,28 +46,44 @@ impl SweepRow {
     }
 }
 
+/// The columns of [`SweepColumns`].
 const SWEEP_COLUMNS: &str = "txid, account_index, tx_key, tx_metadata, amount_piconero, \
      fee_piconero, state, relay_attempts, height, failure, created_at_ms";
 
-fn sweep_from_row(row: &AnyRow) -> Result<SweepRow, StoreError> {
-    let state: String = row.try_get("state")?;
-    let height: Option<i64> = row.try_get("height")?;
-    Ok(SweepRow {
-        txid: row.try_get("txid")?,
-        account: u32_of(row, "account_index")?,
-        tx_key: row.try_get("tx_key")?,
-        tx_metadata: row.try_get("tx_metadata")?,
-        amount: Piconero::new(u64_of(row, "amount_piconero")?),
-        fee: Piconero::new(u64_of(row, "fee_piconero")?),
-        state: SweepState::parse(&state).ok_or(StoreError::Corrupt("sweep state"))?,
-        relay_attempts: u64_of(row, "relay_attempts")?,
-        height: height
-            .map(u64::try_from)
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("height"))?,
-        failure: row.try_get("failure")?,
-        created_at: time_of(row, "created_at_ms")?,
-    })
+/// A sweep transaction's columns ([`SWEEP_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct SweepColumns {
+    txid: String,
+    account_index: i64,
+    tx_key: String,
+    tx_metadata: String,
+    amount_piconero: i64,
+    fee_piconero: i64,
+    state: String,
+    relay_attempts: i64,
+    height: Option<i64>,
+    failure: Option<String>,
+    created_at_ms: i64,
+}
+
+impl TryFrom<SweepColumns> for SweepRow {
+    type Error = StoreError;
+
+    fn try_from(c: SweepColumns) -> Result<SweepRow, StoreError> {
+        Ok(SweepRow {
+            txid: c.txid,
+            account: small(c.account_index, "account_index")?,
+            tx_key: c.tx_key,
+            tx_metadata: c.tx_metadata,
+            amount: amount(c.amount_piconero, "amount_piconero")?,
+            fee: amount(c.fee_piconero, "fee_piconero")?,
+            state: SweepState::parse(&c.state).ok_or(StoreError::Corrupt("sweep state"))?,
+            relay_attempts: unsigned(c.relay_attempts, "relay_attempts")?,
+            height: c.height.map(|h| unsigned(h, "height")).transpose()?,
+            failure: c.failure,
+            created_at: time(c.created_at_ms, "created_at_ms")?,
+        })
+    }
 }
 
 /// Moves sweep `txid` from `from` to `to` (as [`Sweep::apply`] decided it) in the caller's
@@ -119,8 +135,8 @@ impl Store {
             .bind(i64::from(sweep.account))
             .bind(sweep.tx_key.clone())
             .bind(sweep.tx_metadata.clone())
-            .bind(i64_of(sweep.amount.as_u64(), "sweep amount")?)
-            .bind(i64_of(sweep.fee.as_u64(), "sweep fee")?)
+            .bind(sql_amount(sweep.amount)?)
+            .bind(sql_amount(sweep.fee)?)
             .bind(ms(sweep.created_at)?)
             .bind(ms(now)?)
             .execute(&mut *db)
@@ -140,22 +156,22 @@ impl Store {
             "SELECT {SWEEP_COLUMNS} FROM sweeps WHERE state = ? \
              ORDER BY created_at_ms, txid LIMIT ?"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, SweepColumns>(sqlx::AssertSqlSafe(sql))
             .bind(state.as_str())
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(sweep_from_row).collect()
+        rows.into_iter().map(SweepRow::try_from).collect()
     }
 
     /// One sweep transaction.
     pub async fn sweep(&self, txid: &str) -> Result<Option<SweepRow>, StoreError> {
         let sql = format!("SELECT {SWEEP_COLUMNS} FROM sweeps WHERE txid = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query_as::<_, SweepColumns>(sqlx::AssertSqlSafe(sql))
             .bind(txid.to_owned())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(sweep_from_row).transpose()
+        row.map(SweepRow::try_from).transpose()
     }
 
     /// Counts one more relay attempt of sweep `txid` if it may still be relayed
