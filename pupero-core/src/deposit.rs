@@ -9,13 +9,8 @@
 //!
 //! Everything here is decided from what the scanner read; nothing does I/O.
 
-use uuid::Uuid;
-
 use crate::TransferId;
 use crate::limits::{MAX_DEPOSIT_CONFIRMATIONS, REORG_MARGIN_BLOCKS};
-
-/// Namespace of the ledger transfers that credit deposits.
-const DEPOSIT_TRANSFER_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0003);
 
 /// Where a deposit stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,7 +123,7 @@ pub fn deposit_transfer_id(txid: &[u8; 32], account: u32, index: u32) -> Transfe
     name.extend_from_slice(txid);
     name.extend_from_slice(&account.to_be_bytes());
     name.extend_from_slice(&index.to_be_bytes());
-    TransferId::derive(&DEPOSIT_TRANSFER_NAMESPACE, &name)
+    TransferId::derive(&crate::ids::namespace::DEPOSIT_TRANSFER, &name)
 }
 
 #[cfg(test)]

@@ -7,6 +7,8 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
+pub(crate) mod namespace;
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -95,10 +97,6 @@ uuid_id!(
     MessageId
 );
 
-/// Namespace of the ids of users' XMR accounts, derived from the user id so that creating the
-/// account is idempotent and needs no lookup table.
-const USER_XMR_ACCOUNT_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0001);
-
 /// The platform's fee account: one fixed id, so every process finds it without a lookup.
 const PLATFORM_FEES_ACCOUNT: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_f0e5);
 
@@ -125,10 +123,11 @@ impl AccountId {
         AccountId(NETWORK_FEES_ACCOUNT)
     }
 
-    /// The XMR balance account of `user`.
+    /// The XMR balance account of `user`, derived from the user id so that creating the
+    /// account is idempotent and needs no lookup table.
     pub fn user_xmr(user: UserId) -> AccountId {
         AccountId(Uuid::new_v5(
-            &USER_XMR_ACCOUNT_NAMESPACE,
+            &namespace::USER_XMR_ACCOUNT,
             user.as_uuid().as_bytes(),
         ))
     }
@@ -142,6 +141,15 @@ impl TransferId {
     }
 }
 
+impl TradeId {
+    /// The id of the trade `taker` opens with idempotency key `key`: the same key from the
+    /// same taker always names the same trade, so a retried request finds the trade it
+    /// opened instead of opening another. Another taker's same key names another trade.
+    pub fn derive(taker: UserId, key: &str) -> TradeId {
+        TradeId(namespace::keyed(&namespace::TRADE_ID, taker.as_uuid(), key))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +160,47 @@ mod tests {
         let back: AccountId = id.to_string().parse().unwrap();
         assert_eq!(id, back);
         assert!("nope".parse::<UserId>().is_err());
+    }
+
+    /// A user id as a client would have it, for pinned derivations.
+    fn pinned_user() -> UserId {
+        "0190a4b2-7c3d-7e5f-8a1b-2c3d4e5f6071".parse().unwrap()
+    }
+
+    #[test]
+    fn trade_ids_derive_as_they_always_did() {
+        // Computed with the formula the server used before the derivation moved here:
+        // UUIDv5(…0003, taker bytes ++ key bytes). A client retrying across an upgrade must
+        // get the same trade.
+        let taker = pinned_user();
+        let mut name = taker.as_uuid().as_bytes().to_vec();
+        name.extend_from_slice(b"order-42");
+        let old = Uuid::new_v5(
+            &Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0003),
+            &name,
+        );
+        let id = TradeId::derive(taker, "order-42");
+        assert_eq!(*id.as_uuid(), old);
+        assert_eq!(id.to_string(), "0d496e07-6fd1-5b5b-9425-9c8894341cb3");
+        assert_eq!(TradeId::derive(taker, "order-42"), id);
+        assert_ne!(TradeId::derive(taker, "order-43"), id);
+        assert_ne!(TradeId::derive(UserId::from_u128(1), "order-42"), id);
+    }
+
+    #[test]
+    fn account_ids_are_pinned() {
+        assert_eq!(
+            AccountId::user_xmr(pinned_user()).to_string(),
+            "e8456c28-b289-5ed9-9df4-afb54db5bdcc"
+        );
+        // The fixed accounts are version-4 UUIDs: no version-5 derivation makes one.
+        for fixed in [
+            AccountId::platform_fees(),
+            AccountId::hot_wallet(),
+            AccountId::network_fees(),
+        ] {
+            assert_eq!(fixed.as_uuid().get_version_num(), 4, "{fixed:?}");
+        }
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! This crate owns the types that carry Pupero's rules — [`Piconero`] amounts,
 //! [`MoneroAddress`]es, exact fiat decimals, ids, the [`Clock`] — and the double-entry
 //! ledger model in [`ledger`]: accounts, transfers, two-phase holds and the in-memory
-//! [`ledger::LedgerBook`] that decides whether a batch of transfers is valid, and the trade
-//! state machine in [`trade`], which says what each step of a trade does to the ledger. It also
+//! [`ledger::LedgerBook`] that decides whether a batch of transfers is valid, and the state
+//! machines that say what each step does to the ledger: of a trade in [`trade`], of a
+//! withdrawal in [`withdrawal`], of a sweep in [`sweep`]. Every derived id has its namespace in
+//! one list (`ids::namespace`) and its derivation next to its type. It also
 //! defines the *ports*, small traits such as [`ledger::LedgerStore`] that the adapter
 //! crates (`pupero-ledger`, `pupero-wallet`, `pupero-server`) implement.
 //!
@@ -62,4 +64,4 @@ pub use trade::{
 };
 pub use user::{EmailAddress, Password, Role, Scope, Scopes, TotpCode, Username};
 pub use wallet::{WalletError, WalletRpc};
-pub use withdrawal::WithdrawalState;
+pub use withdrawal::{Withdrawal, WithdrawalEvent, WithdrawalState};

@@ -22,8 +22,16 @@ pub const MAX_HISTORY_PAGE_SIZE: u32 = 200;
 /// Page size when the caller does not say.
 pub const DEFAULT_HISTORY_PAGE_SIZE: u32 = 50;
 
-/// Most pending transfers one expiry sweep voids; the job runs again for the rest.
+/// Most pending ledger transfers one expiry sweep of the ledger voids (those whose own
+/// `timeout_secs` ran out); the job runs again for the rest. Not the expiry of trades, which
+/// is [`MAX_TRADE_EXPIRIES_PER_PASS`]: trade holds have no ledger timeout.
 pub const MAX_EXPIRIES_PER_SWEEP: u32 = 500;
+
+/// Most trades one pass of the trade expiry job closes (unpaid trades whose payment window is
+/// over); the next pass, a few seconds later, takes the rest. Each expiry is its own ledger
+/// transaction (the escrow voided, the trade row and its events), so the bound keeps one pass
+/// from holding the ledger writer for long when many windows end at once, after an outage.
+pub const MAX_TRADE_EXPIRIES_PER_PASS: u32 = 256;
 
 /// Largest value any account counter may reach. Counters are stored as signed 64-bit SQL
 /// `BIGINT`, so a transfer that would push one past `i64::MAX` piconero (about 9.2 million XMR)
@@ -173,6 +181,8 @@ const _: () = {
     assert!(DEFAULT_CHAT_PAGE_SIZE <= MAX_CHAT_PAGE_SIZE);
     assert!(DEFAULT_FEEDBACK_PAGE_SIZE <= MAX_FEEDBACK_PAGE_SIZE);
     assert!(MAX_RELEASE_TIME_SAMPLES > 0);
+    assert!(MAX_TRADE_EXPIRIES_PER_PASS > 0);
+    assert!(MAX_REFUNDABLE_RELAY_ATTEMPTS < MAX_SWEEP_RELAY_ATTEMPTS);
 };
 
 /// Highest trading fee, maker or taker: 1,000 basis points (10%). A guard against a
@@ -231,6 +241,26 @@ pub const MAX_BUILDS_FOR_EVERYTHING: u32 = 3;
 
 /// The most withdrawals paid by one transaction: Monero allows 16 outputs, one is the change.
 pub const MAX_WITHDRAWALS_PER_TX: usize = 15;
+
+/// The most relays a wallet transaction (a withdrawal's or a sweep's) may have been tried and
+/// still be given up with nothing paid (the withdrawals refunded, the sweep failed with no fee
+/// booked): one, the attempt the wallet certainly refused. After an attempt of unknown outcome
+/// (a lost answer, a wallet that restarted) the transaction may be in the pool, and a later
+/// relay is refused as its double spend, so a later refusal proves nothing.
+pub const MAX_REFUNDABLE_RELAY_ATTEMPTS: u64 = 1;
+
+/// Relays of a signed sweep with an unknown outcome before it may be abandoned: enough that a
+/// daemon which kept refusing them is not a passing hiccup.
+pub const MAX_SWEEP_RELAY_ATTEMPTS: u64 = 10;
+
+/// How old a signed sweep must be before it may be abandoned: long enough that, had any relay
+/// reached the network, the transaction would be mined and the wallet would know it (blocks
+/// come every two minutes).
+pub const SWEEP_ABANDON_AFTER_SECS: u64 = 60 * 60;
+
+/// Longest stored reason why a withdrawal or a sweep failed, in characters: the `failure`
+/// columns are `VARCHAR(200)`, and the full error goes to the log.
+pub const MAX_FAILURE_REASON_CHARS: usize = 200;
 
 /// A withdrawal still `requested` after this long is stuck: the wallet cannot pay it (not
 /// enough unlocked coins, or a refused destination being retried).

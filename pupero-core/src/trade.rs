@@ -59,8 +59,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use uuid::Uuid;
-
 use crate::access::{Caller, StepUp};
 use crate::clock::Timestamp;
 use crate::fiat::{CurrencyCode, FiatAmount, Price};
@@ -73,10 +71,6 @@ use crate::user::{Role, Scope};
 
 /// Basis points in a whole: 10,000 bps = 100%.
 const BPS_PER_WHOLE: u64 = 10_000;
-
-/// Namespace of the ids of the transfers a trade creates; the name is the trade id and what the
-/// transfer is for, so the same step of the same trade always maps to the same transfer.
-const TRADE_TRANSFER_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0002);
 
 /// Name of the escrow hold (seller → buyer) in transfer ids.
 const ESCROW_HOLD: &str = "escrow";
@@ -776,7 +770,8 @@ impl Trade {
             .collect()
     }
 
-    /// A transfer id derived from the trade id and `parts`.
+    /// A transfer id derived from the trade id and `parts` (what the transfer is for), so the
+    /// same step of the same trade always maps to the same transfer.
     fn transfer_id(&self, parts: &[&str]) -> TransferId {
         let mut name = self.id.as_uuid().as_bytes().to_vec();
         for part in parts {
@@ -784,7 +779,7 @@ impl Trade {
             name.push(b':');
             name.extend_from_slice(part.as_bytes());
         }
-        TransferId::derive(&TRADE_TRANSFER_NAMESPACE, &name)
+        TransferId::derive(&crate::ids::namespace::TRADE_TRANSFER, &name)
     }
 
     /// The trade's id.

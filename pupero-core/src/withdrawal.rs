@@ -9,20 +9,24 @@
 //! rest back to the user, or for a withdrawal of everything to its destination, so that the
 //! balance ends at zero), until the chain confirms it (`confirmed`). Only a transaction that
 //! was certainly never broadcast is refunded ([`refund_plan`], `failed`). Transfer ids derive
-//! from the withdrawal id, so every plan is idempotent.
+//! from the withdrawal id, so every plan is idempotent; the withdrawal id itself derives from
+//! the user and their idempotency key ([`withdrawal_id`]).
+//!
+//! Which step is legal from which state, and which plan it moves, is decided here and only
+//! here: [`Withdrawal::apply`] takes a [`WithdrawalEvent`] and returns the withdrawal after it
+//! with the step's ledger plan, and [`WithdrawalState::after`] gives the next state alone (for
+//! the transaction paying withdrawals, which moves with them). The store then moves each row
+//! from its state to the next with compare-and-set, in the database transaction of the plan.
 
 use uuid::Uuid;
 
+use crate::ids::namespace;
 use crate::ledger::{NewTransfer, TransferCode, TransferOp};
 use crate::limits::{
-    FEE_RESERVE_FACTOR, MAX_WITHDRAWAL_FEE, MIN_WITHDRAWAL, STUCK_BROADCAST_SECS,
-    STUCK_REQUESTED_SECS, STUCK_SIGNED_SECS,
+    FEE_RESERVE_FACTOR, MAX_REFUNDABLE_RELAY_ATTEMPTS, MAX_WITHDRAWAL_FEE, MIN_WITHDRAWAL,
+    STUCK_BROADCAST_SECS, STUCK_REQUESTED_SECS, STUCK_SIGNED_SECS,
 };
-use crate::{AccountId, Piconero, TransferId};
-
-/// Namespace of the ledger transfers of withdrawals.
-const WITHDRAWAL_TRANSFER_NAMESPACE: Uuid =
-    Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0004);
+use crate::{AccountId, Piconero, TransferId, UserId};
 
 /// Where a withdrawal stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,6 +84,144 @@ impl WithdrawalState {
     /// Whether it is final.
     pub fn is_final(self) -> bool {
         matches!(self, WithdrawalState::Confirmed | WithdrawalState::Failed)
+    }
+
+    /// Whether the transaction of a withdrawal (or a transaction paying withdrawals) in this
+    /// state may be relayed, again or for the first time: while `signed` or `broadcast`, since
+    /// the same signed transaction can never pay twice. Never once `confirmed` (mined), and
+    /// never once `failed`: its withdrawals were refunded, and relaying it would send money
+    /// their owners already got back. `requested` has no transaction.
+    pub fn may_relay(self) -> bool {
+        matches!(self, WithdrawalState::Signed | WithdrawalState::Broadcast)
+    }
+
+    /// The state `event` moves a withdrawal in this state to: the one decision of which step
+    /// is legal from where, for a withdrawal ([`Withdrawal::apply`]) and for the transaction
+    /// paying withdrawals, which moves with them. The store then moves the row from this
+    /// state to the returned one with compare-and-set.
+    ///
+    /// # Errors
+    /// [`WithdrawalTransitionError::Invalid`] when this state does not allow the step
+    /// ([`WithdrawalState::may_become`]); [`WithdrawalTransitionError::MayHaveBeenBroadcast`]
+    /// for a refusal after more than [`MAX_REFUNDABLE_RELAY_ATTEMPTS`] relays.
+    pub fn after(
+        self,
+        event: &WithdrawalEvent,
+    ) -> Result<WithdrawalState, WithdrawalTransitionError> {
+        let next = event.target();
+        if !self.may_become(next) {
+            return Err(WithdrawalTransitionError::Invalid {
+                from: self,
+                event: event.name(),
+            });
+        }
+        if let WithdrawalEvent::Refused { relay_attempts } = *event
+            && relay_attempts > MAX_REFUNDABLE_RELAY_ATTEMPTS
+        {
+            return Err(WithdrawalTransitionError::MayHaveBeenBroadcast { relay_attempts });
+        }
+        Ok(next)
+    }
+}
+
+/// The id of the withdrawal `user` requests with idempotency key `key`: the same key from the
+/// same user always names the same withdrawal, so a retried request (across restarts and
+/// upgrades alike) finds the one it made instead of paying twice.
+pub fn withdrawal_id(user: UserId, key: &str) -> Uuid {
+    namespace::keyed(&namespace::WITHDRAWAL_ID, user.as_uuid(), key)
+}
+
+/// A step of a withdrawal, given to [`Withdrawal::apply`] (and, for the transaction paying
+/// withdrawals, to [`WithdrawalState::after`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WithdrawalEvent {
+    /// A transaction paying it is built and signed, and recorded before any relay:
+    /// `requested → signed`. No money moves.
+    Signed {
+        /// The transaction paying it (the platform's id of it, not the network's txid).
+        tx: Uuid,
+        /// Its share of the transaction's fee ([`split_fee`]): at most its fee reserve, or
+        /// the transaction is never relayed.
+        fee: Piconero,
+    },
+    /// Its transaction reached the network, relayed now or found by the wallet after a crash:
+    /// `signed → broadcast`, the holds settled with its fee share ([`settle_plan`]).
+    Broadcast,
+    /// Its transaction was mined: `broadcast → confirmed`. No money moves.
+    Confirmed,
+    /// The wallet certainly did not send it: it refused to build a transaction for it
+    /// (`requested → failed`, with no relay), or refused the first and only relay of its
+    /// transaction (`signed → failed`). Both holds are voided ([`refund_plan`]).
+    Refused {
+        /// Relays of its transaction tried so far, the refused one included; 0 when none was
+        /// built. More than [`MAX_REFUNDABLE_RELAY_ATTEMPTS`] is refused: an earlier relay
+        /// may have reached the network.
+        relay_attempts: u64,
+    },
+}
+
+impl WithdrawalEvent {
+    /// The stable name of the step, for errors and logs.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            WithdrawalEvent::Signed { .. } => "signed",
+            WithdrawalEvent::Broadcast => "broadcast",
+            WithdrawalEvent::Confirmed => "confirmed",
+            WithdrawalEvent::Refused { .. } => "refused",
+        }
+    }
+
+    /// The state the step leads to, wherever it starts.
+    const fn target(&self) -> WithdrawalState {
+        match self {
+            WithdrawalEvent::Signed { .. } => WithdrawalState::Signed,
+            WithdrawalEvent::Broadcast => WithdrawalState::Broadcast,
+            WithdrawalEvent::Confirmed => WithdrawalState::Confirmed,
+            WithdrawalEvent::Refused { .. } => WithdrawalState::Failed,
+        }
+    }
+}
+
+/// Why a step of a withdrawal was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum WithdrawalTransitionError {
+    /// The step is not possible from the withdrawal's state (another worker moved it, or it
+    /// never could).
+    #[error("a {} withdrawal cannot be {event}", from.as_str())]
+    Invalid {
+        /// The state it is in.
+        from: WithdrawalState,
+        /// The refused step, as [`WithdrawalEvent::name`].
+        event: &'static str,
+    },
+    /// A refusal after more than [`MAX_REFUNDABLE_RELAY_ATTEMPTS`] relays: an earlier attempt's
+    /// outcome was unknown and the transaction may be in the pool, so nothing is refunded.
+    #[error(
+        "relayed {relay_attempts} times: the transaction may have been broadcast, so it is not refunded"
+    )]
+    MayHaveBeenBroadcast {
+        /// Relays tried, the refused one included.
+        relay_attempts: u64,
+    },
+    /// A fee share above the withdrawal's reserve: such a transaction is never relayed.
+    #[error(
+        "a fee share of {} XMR is above the reserve of {} XMR",
+        fee.to_xmr_string(),
+        reserve.to_xmr_string()
+    )]
+    FeeAboveReserve {
+        /// The fee share asked.
+        fee: Piconero,
+        /// The withdrawal's fee reserve.
+        reserve: Piconero,
+    },
+}
+
+impl WithdrawalTransitionError {
+    /// Whether the withdrawal's state does not allow the step at all (rather than the step's
+    /// own terms refusing it): after losing a race, re-read the withdrawal.
+    pub const fn is_invalid_transition(&self) -> bool {
+        matches!(self, WithdrawalTransitionError::Invalid { .. })
     }
 }
 
@@ -371,7 +513,7 @@ pub const MAX_FORFEIT: Piconero =
 /// The transfer that gives `amount`, the rest of `user`'s balance, to the platform when they
 /// close their account (code `adjustment`), once: its id derives from the user. `None` when
 /// there is nothing to give or more than [`MAX_FORFEIT`].
-pub fn forfeit_plan(user: crate::UserId, amount: Piconero) -> Option<NewTransfer> {
+pub fn forfeit_plan(user: UserId, amount: Piconero) -> Option<NewTransfer> {
     (!amount.is_zero() && amount <= MAX_FORFEIT).then(|| {
         NewTransfer::xmr(
             transfer_id(*user.as_uuid(), "forfeit"),
@@ -389,7 +531,7 @@ fn transfer_id(withdrawal: Uuid, part: &str) -> TransferId {
     let mut name = withdrawal.as_bytes().to_vec();
     name.push(b':');
     name.extend_from_slice(part.as_bytes());
-    TransferId::derive(&WITHDRAWAL_TRANSFER_NAMESPACE, &name)
+    TransferId::derive(&namespace::WITHDRAWAL_TRANSFER, &name)
 }
 
 /// The id of the pending transfer holding the amount of withdrawal `id`.
@@ -516,6 +658,210 @@ fn tagged(id: Uuid, plan: Vec<NewTransfer>) -> Vec<NewTransfer> {
     plan.into_iter()
         .map(|t| t.with_user_data(id.as_u128()))
         .collect()
+}
+
+/// A withdrawal as its state machine sees it: whose it is, what it holds, where it stands and,
+/// once signed, the transaction paying it and its share of that transaction's fee. Made only by
+/// [`Withdrawal::request`] (or [`Withdrawal::restore`] from storage) and changed only by
+/// [`Withdrawal::apply`].
+///
+/// ```text
+///   requested ──signed{tx, fee}──▶ signed ──broadcast──▶ broadcast ──confirmed──▶ confirmed
+///       │                            │
+///       └──refused{0}──▶ failed ◀──refused{1}
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Withdrawal {
+    id: Uuid,
+    user: UserId,
+    holds: Holds,
+    state: WithdrawalState,
+    tx: Option<Uuid>,
+    fee: Option<Piconero>,
+}
+
+/// A withdrawal's fields as stored, for the storage layer: [`Withdrawal::record`] writes one,
+/// [`Withdrawal::restore`] checks one and rebuilds the withdrawal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WithdrawalRecord {
+    /// See [`Withdrawal::id`].
+    pub id: Uuid,
+    /// See [`Withdrawal::user`].
+    pub user: UserId,
+    /// See [`Withdrawal::holds`].
+    pub holds: Holds,
+    /// See [`Withdrawal::state`].
+    pub state: WithdrawalState,
+    /// See [`Withdrawal::tx`].
+    pub tx: Option<Uuid>,
+    /// See [`Withdrawal::fee`].
+    pub fee: Option<Piconero>,
+}
+
+/// A stored withdrawal that no withdrawal could have become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("inconsistent withdrawal record: {0}")]
+pub struct CorruptWithdrawal(pub &'static str);
+
+impl Withdrawal {
+    /// A new request of `user` holding `holds`, under id `id` ([`withdrawal_id`]): the
+    /// withdrawal, `requested`, and its two linked holds ([`hold_plan`]). Write both in one
+    /// database transaction.
+    pub fn request(id: Uuid, user: UserId, holds: Holds) -> (Withdrawal, Vec<NewTransfer>) {
+        let plan = hold_plan(id, AccountId::user_xmr(user), holds);
+        assert_eq!(
+            plan.len(),
+            2,
+            "a request holds the amount and the fee reserve"
+        );
+        let withdrawal = Withdrawal {
+            id,
+            user,
+            holds,
+            state: WithdrawalState::Requested,
+            tx: None,
+            fee: None,
+        };
+        (withdrawal, plan)
+    }
+
+    /// Rebuilds a stored withdrawal, refusing records that break what [`Withdrawal::apply`]
+    /// guarantees: a transaction and a fee share together, from `signed` on (kept when a
+    /// signed one failed), never above the reserve.
+    ///
+    /// # Errors
+    /// [`CorruptWithdrawal`] naming what is wrong.
+    pub fn restore(r: WithdrawalRecord) -> Result<Withdrawal, CorruptWithdrawal> {
+        let check = |ok: bool, what: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(CorruptWithdrawal(what))
+            }
+        };
+        check(
+            r.tx.is_some() == r.fee.is_some(),
+            "transaction and fee share disagree",
+        )?;
+        let signed = match r.state {
+            WithdrawalState::Requested => Some(false),
+            WithdrawalState::Signed | WithdrawalState::Broadcast | WithdrawalState::Confirmed => {
+                Some(true)
+            }
+            // Refused before or after it was signed.
+            WithdrawalState::Failed => None,
+        };
+        check(
+            signed.is_none_or(|signed| signed == r.tx.is_some()),
+            "transaction and state disagree",
+        )?;
+        check(
+            r.fee.is_none_or(|fee| fee <= r.holds.fee_reserve()),
+            "fee share above the reserve",
+        )?;
+        Ok(Withdrawal {
+            id: r.id,
+            user: r.user,
+            holds: r.holds,
+            state: r.state,
+            tx: r.tx,
+            fee: r.fee,
+        })
+    }
+
+    /// The withdrawal's fields, for storage.
+    pub fn record(&self) -> WithdrawalRecord {
+        WithdrawalRecord {
+            id: self.id,
+            user: self.user,
+            holds: self.holds,
+            state: self.state,
+            tx: self.tx,
+            fee: self.fee,
+        }
+    }
+
+    /// Applies `event`: the withdrawal after it and the ledger plan of the step, empty when no
+    /// money moves (`signed`, `confirmed`). Persist the state with compare-and-set from
+    /// [`Withdrawal::state`] before the step in the same database transaction as the plan.
+    /// The plans are [`settle_plan`] with the recorded fee share (`broadcast`) and
+    /// [`refund_plan`] (`refused`); their transfer ids derive from the withdrawal id, so a
+    /// plan applied twice moves money once.
+    ///
+    /// # Errors
+    /// As [`WithdrawalState::after`], and [`WithdrawalTransitionError::FeeAboveReserve`] for a
+    /// fee share above the reserve.
+    pub fn apply(
+        self,
+        event: WithdrawalEvent,
+    ) -> Result<(Withdrawal, Vec<NewTransfer>), WithdrawalTransitionError> {
+        let next = self.state.after(&event)?;
+        debug_assert!(self.state.may_become(next));
+        let mut moved = self.clone();
+        moved.state = next;
+        let plan = match event {
+            WithdrawalEvent::Signed { tx, fee } => {
+                let reserve = self.holds.fee_reserve();
+                if fee > reserve {
+                    return Err(WithdrawalTransitionError::FeeAboveReserve { fee, reserve });
+                }
+                moved.tx = Some(tx);
+                moved.fee = Some(fee);
+                Vec::new()
+            }
+            WithdrawalEvent::Broadcast => {
+                let fee = self
+                    .fee
+                    .expect("a signed withdrawal has its fee share (restore checks it)");
+                settle_plan(self.id, AccountId::user_xmr(self.user), self.holds, fee)
+            }
+            WithdrawalEvent::Confirmed => Vec::new(),
+            WithdrawalEvent::Refused { .. } => refund_plan(self.id),
+        };
+        assert!(
+            plan.iter().all(|t| t.user_data == self.id.as_u128()),
+            "every transfer of a step names its withdrawal"
+        );
+        assert_eq!(
+            plan.is_empty(),
+            matches!(
+                event,
+                WithdrawalEvent::Signed { .. } | WithdrawalEvent::Confirmed
+            ),
+            "money moves when the holds are settled or voided, and only then"
+        );
+        Ok((moved, plan))
+    }
+
+    /// Its id.
+    pub fn id(&self) -> Uuid {
+        self.id
+    }
+
+    /// Whose it is.
+    pub fn user(&self) -> UserId {
+        self.user
+    }
+
+    /// What it holds.
+    pub fn holds(&self) -> Holds {
+        self.holds
+    }
+
+    /// Where it stands.
+    pub fn state(&self) -> WithdrawalState {
+        self.state
+    }
+
+    /// The transaction paying it, once signed.
+    pub fn tx(&self) -> Option<Uuid> {
+        self.tx
+    }
+
+    /// Its share of its transaction's fee, once signed.
+    pub fn fee(&self) -> Option<Piconero> {
+        self.fee
+    }
 }
 
 /// Splits the fee of a transaction paying `n` withdrawals: equal shares rounded down, the
@@ -941,5 +1287,363 @@ mod tests {
         );
         assert_eq!(Stuck::of(Confirmed, u64::MAX), None);
         assert_eq!(Stuck::of(Failed, u64::MAX), None);
+    }
+
+    #[test]
+    fn withdrawal_ids_derive_as_they_always_did() {
+        // Computed with the formula the server used before the derivation moved here:
+        // UUIDv5(…0005, user bytes ++ key bytes). A client retrying across an upgrade must get
+        // the withdrawal it already requested, never a second one.
+        let user: UserId = "0190a4b2-7c3d-7e5f-8a1b-2c3d4e5f6071".parse().unwrap();
+        let mut name = user.as_uuid().as_bytes().to_vec();
+        name.extend_from_slice(b"order-42");
+        let old = Uuid::new_v5(
+            &Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0005),
+            &name,
+        );
+        assert_eq!(withdrawal_id(user, "order-42"), old);
+        assert_eq!(
+            withdrawal_id(user, "order-42").to_string(),
+            "fb74a3e6-c545-5289-9c35-37a2946e4148"
+        );
+        assert_eq!(
+            withdrawal_id(user, "withdraw-2026-11-30").to_string(),
+            "31711ace-2766-5eb6-805d-68ecca5c3c17"
+        );
+        assert_ne!(
+            withdrawal_id(UserId::from_u128(1), "order-42"),
+            withdrawal_id(user, "order-42")
+        );
+        // The same user and key name another trade than withdrawal.
+        assert_ne!(
+            *crate::TradeId::derive(user, "order-42").as_uuid(),
+            withdrawal_id(user, "order-42")
+        );
+    }
+
+    const ALL_STATES: [WithdrawalState; 5] = [
+        WithdrawalState::Requested,
+        WithdrawalState::Signed,
+        WithdrawalState::Broadcast,
+        WithdrawalState::Confirmed,
+        WithdrawalState::Failed,
+    ];
+
+    fn machine_user() -> UserId {
+        UserId::from_u128(0xA11CE)
+    }
+
+    fn machine_tx() -> Uuid {
+        Uuid::from_u128(0x7)
+    }
+
+    /// A stored withdrawal in `state` holding `holds`, signed with fee share `fee` from
+    /// `signed` on (a failed one was signed before it was refused).
+    fn stored(state: WithdrawalState, holds: Holds, fee: Piconero) -> Withdrawal {
+        let signed = state != WithdrawalState::Requested;
+        Withdrawal::restore(WithdrawalRecord {
+            id: Uuid::from_u128(0x5eed),
+            user: machine_user(),
+            holds,
+            state,
+            tx: signed.then(machine_tx),
+            fee: signed.then_some(fee),
+        })
+        .unwrap()
+    }
+
+    /// The events worth trying from any state: each kind, and a refusal on both sides of
+    /// the bound.
+    fn events(fee: Piconero) -> [WithdrawalEvent; 6] {
+        [
+            WithdrawalEvent::Signed {
+                tx: machine_tx(),
+                fee,
+            },
+            WithdrawalEvent::Broadcast,
+            WithdrawalEvent::Confirmed,
+            WithdrawalEvent::Refused { relay_attempts: 0 },
+            WithdrawalEvent::Refused {
+                relay_attempts: MAX_REFUNDABLE_RELAY_ATTEMPTS,
+            },
+            WithdrawalEvent::Refused {
+                relay_attempts: MAX_REFUNDABLE_RELAY_ATTEMPTS + 1,
+            },
+        ]
+    }
+
+    #[test]
+    fn every_step_gives_its_state_and_the_plan_the_worker_books() {
+        use WithdrawalEvent as E;
+        use WithdrawalState::*;
+        let fee = Piconero::new(30_720_000);
+        for holds in [
+            exactly("1.5"),
+            capped()
+                .holds(WithdrawalAmount::Everything, xmr("1"))
+                .unwrap(),
+        ] {
+            let id = Uuid::from_u128(0x5eed);
+            let account = AccountId::user_xmr(machine_user());
+            let check = |from: WithdrawalState,
+                         event: WithdrawalEvent,
+                         expected: Result<
+                (WithdrawalState, Vec<NewTransfer>),
+                WithdrawalTransitionError,
+            >| {
+                let got = stored(from, holds, fee)
+                    .apply(event)
+                    .map(|(w, plan)| (w.state(), plan));
+                assert_eq!(got, expected, "{from:?} + {event:?}");
+                assert_eq!(
+                    from.after(&event),
+                    expected.map(|(next, _)| next),
+                    "the transaction moves as its withdrawals: {from:?} + {event:?}"
+                );
+            };
+            let invalid = |from: WithdrawalState, event: WithdrawalEvent| {
+                Err(WithdrawalTransitionError::Invalid {
+                    from,
+                    event: event.name(),
+                })
+            };
+            for from in ALL_STATES {
+                for event in events(fee) {
+                    let expected = match (from, event) {
+                        (Requested, E::Signed { .. }) => Ok((Signed, Vec::new())),
+                        (Signed, E::Broadcast) => {
+                            Ok((Broadcast, settle_plan(id, account, holds, fee)))
+                        }
+                        (Broadcast, E::Confirmed) => Ok((Confirmed, Vec::new())),
+                        (Requested | Signed, E::Refused { relay_attempts })
+                            if relay_attempts > MAX_REFUNDABLE_RELAY_ATTEMPTS =>
+                        {
+                            Err(WithdrawalTransitionError::MayHaveBeenBroadcast { relay_attempts })
+                        }
+                        (Requested | Signed, E::Refused { .. }) => Ok((Failed, refund_plan(id))),
+                        _ => invalid(from, event),
+                    };
+                    check(from, event, expected);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn signing_records_the_transaction_and_a_fee_share_within_the_reserve() {
+        let holds = exactly("1");
+        let requested = Withdrawal::restore(WithdrawalRecord {
+            id: Uuid::from_u128(3),
+            user: machine_user(),
+            holds,
+            state: WithdrawalState::Requested,
+            tx: None,
+            fee: None,
+        })
+        .unwrap();
+        let (signed, plan) = requested
+            .clone()
+            .apply(WithdrawalEvent::Signed {
+                tx: machine_tx(),
+                fee: holds.fee_reserve(),
+            })
+            .unwrap();
+        assert!(plan.is_empty());
+        assert_eq!(signed.state(), WithdrawalState::Signed);
+        assert_eq!(signed.tx(), Some(machine_tx()));
+        assert_eq!(signed.fee(), Some(holds.fee_reserve()));
+        assert_eq!(Withdrawal::restore(signed.record()), Ok(signed));
+        let above = holds.fee_reserve().checked_add(Piconero::new(1)).unwrap();
+        assert_eq!(
+            requested.apply(WithdrawalEvent::Signed {
+                tx: machine_tx(),
+                fee: above
+            }),
+            Err(WithdrawalTransitionError::FeeAboveReserve {
+                fee: above,
+                reserve: holds.fee_reserve()
+            })
+        );
+    }
+
+    #[test]
+    fn a_request_holds_as_hold_plan_does() {
+        let holds = exactly("0.5");
+        let id = withdrawal_id(machine_user(), "k");
+        let (w, plan) = Withdrawal::request(id, machine_user(), holds);
+        assert_eq!(
+            plan,
+            hold_plan(id, AccountId::user_xmr(machine_user()), holds)
+        );
+        assert_eq!(w.state(), WithdrawalState::Requested);
+        assert_eq!((w.id(), w.user(), w.holds()), (id, machine_user(), holds));
+        assert_eq!((w.tx(), w.fee()), (None, None));
+    }
+
+    #[test]
+    fn inconsistent_records_are_refused() {
+        use WithdrawalState::*;
+        let holds = exactly("1");
+        let record = |state, tx: Option<u128>, fee: Option<Piconero>| WithdrawalRecord {
+            id: Uuid::from_u128(4),
+            user: machine_user(),
+            holds,
+            state,
+            tx: tx.map(Uuid::from_u128),
+            fee,
+        };
+        let fee = Some(Piconero::new(5));
+        for (r, why) in [
+            (
+                record(Signed, Some(1), None),
+                "transaction and fee share disagree",
+            ),
+            (
+                record(Failed, None, fee),
+                "transaction and fee share disagree",
+            ),
+            (
+                record(Requested, Some(1), fee),
+                "transaction and state disagree",
+            ),
+            (record(Signed, None, None), "transaction and state disagree"),
+            (
+                record(Broadcast, None, None),
+                "transaction and state disagree",
+            ),
+            (
+                record(Confirmed, None, None),
+                "transaction and state disagree",
+            ),
+            (
+                record(
+                    Broadcast,
+                    Some(1),
+                    Some(MAX_WITHDRAWAL_FEE.checked_add(Piconero::new(1)).unwrap()),
+                ),
+                "fee share above the reserve",
+            ),
+        ] {
+            assert_eq!(Withdrawal::restore(r), Err(CorruptWithdrawal(why)), "{r:?}");
+        }
+        for r in [
+            record(Requested, None, None),
+            record(Signed, Some(1), fee),
+            record(Confirmed, Some(1), fee),
+            record(Failed, None, None),
+            record(Failed, Some(1), fee),
+        ] {
+            assert_eq!(Withdrawal::restore(r).map(|w| w.record()), Ok(r));
+        }
+    }
+
+    #[test]
+    fn every_legal_move_has_a_step_and_relays_only_with_a_live_transaction() {
+        let fee = Piconero::new(1);
+        for from in ALL_STATES {
+            for to in ALL_STATES {
+                let reached = events(fee).iter().any(|e| from.after(e) == Ok(to));
+                assert_eq!(reached, from.may_become(to), "{from:?} -> {to:?}");
+            }
+            assert_eq!(
+                from.may_relay(),
+                matches!(from, WithdrawalState::Signed | WithdrawalState::Broadcast)
+            );
+        }
+    }
+
+    fn event_of(kind: u8, fee: u64, relay_attempts: u64) -> WithdrawalEvent {
+        match kind % 4 {
+            0 => WithdrawalEvent::Signed {
+                tx: machine_tx(),
+                fee: Piconero::new(fee),
+            },
+            1 => WithdrawalEvent::Broadcast,
+            2 => WithdrawalEvent::Confirmed,
+            _ => WithdrawalEvent::Refused { relay_attempts },
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any steps in any order, from a request: `apply` moves only along `may_become`, the
+        /// ledger stays balanced and never overdraws, and the user ends with exactly the
+        /// balance, less the amount and fee share once broadcast, or all of it when refused.
+        #[test]
+        fn apply_agrees_with_may_become_and_keeps_the_money_right(
+            balance_xmr in 1u64..=3,
+            amount_milli in 1u64..=900,
+            everything in proptest::prelude::any::<bool>(),
+            steps in proptest::collection::vec(
+                // A fee share of zero is left out: the ledger refuses to post zero of a hold.
+                (0u8..4, 1u64..=MAX_WITHDRAWAL_FEE.as_u64() + 1, 0u64..=3),
+                0..12,
+            ),
+        ) {
+            let user = UserId::from_u128(0xB0B);
+            let account = AccountId::user_xmr(user);
+            let balance = Piconero::ONE_XMR.checked_mul(balance_xmr).unwrap();
+            let mut book = book_with(account, balance);
+            let now = Timestamp::from_unix_ms(2);
+            let asked = if everything {
+                WithdrawalAmount::Everything
+            } else {
+                WithdrawalAmount::Exactly(Piconero::new(amount_milli * 1_000_000_000))
+            };
+            let holds = capped().holds(asked, balance).unwrap();
+            let (mut w, plan) = Withdrawal::request(Uuid::from_u128(0xF00), user, holds);
+            let held = book.create_transfers(&plan, now);
+            proptest::prop_assert!(held.iter().all(Result::is_ok), "{:?}", held);
+            for (kind, fee, relay_attempts) in steps {
+                let event = event_of(kind, fee, relay_attempts);
+                let from = w.state();
+                match w.clone().apply(event) {
+                    Ok((next, plan)) => {
+                        proptest::prop_assert!(from.may_become(next.state()));
+                        proptest::prop_assert_eq!(from.after(&event), Ok(next.state()));
+                        let results = book.create_transfers(&plan, now);
+                        proptest::prop_assert!(results.iter().all(Result::is_ok), "{:?}", results);
+                        w = next;
+                    }
+                    Err(e) => {
+                        let target = event.target();
+                        proptest::prop_assert_eq!(e.is_invalid_transition(), !from.may_become(target));
+                    }
+                }
+                let account = book.account(account).unwrap();
+                proptest::prop_assert!(account.available().is_some(), "never overdrawn");
+            }
+            let ledger_total = |f: fn(&crate::ledger::Balances) -> Piconero| {
+                [account, AccountId::hot_wallet(), AccountId::from_u128(9)]
+                    .iter()
+                    .map(|a| f(&book.account(*a).unwrap().balances()).as_u64())
+                    .sum::<u64>()
+            };
+            proptest::prop_assert_eq!(
+                ledger_total(|b| b.debits_posted),
+                ledger_total(|b| b.credits_posted)
+            );
+            proptest::prop_assert_eq!(
+                ledger_total(|b| b.debits_pending),
+                ledger_total(|b| b.credits_pending)
+            );
+            let user_account = book.account(account).unwrap();
+            let expected = match w.state() {
+                WithdrawalState::Requested | WithdrawalState::Signed => balance
+                    .checked_sub(holds.amount())
+                    .and_then(|b| b.checked_sub(holds.fee_reserve()))
+                    .unwrap(),
+                WithdrawalState::Broadcast | WithdrawalState::Confirmed => {
+                    let fee = w.fee().unwrap();
+                    balance
+                        .checked_sub(holds.sends(fee).unwrap())
+                        .and_then(|b| b.checked_sub(fee))
+                        .unwrap()
+                }
+                WithdrawalState::Failed => balance,
+            };
+            proptest::prop_assert_eq!(user_account.available(), Some(expected));
+        }
     }
 }

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use sqlx::AnyConnection;
 
-use crate::db::Engine;
+use crate::dialect::Engine;
 
 /// Why an [`Attachment`] did not let its transaction commit.
 #[derive(Debug, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Connecting, migrating, and the little SQL that differs between engines.
+//! Connecting, migrating, and reading the ledger's rows.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor, Row};
 
+use crate::dialect::Engine;
 use crate::error::{Error, corrupt};
 
 /// Most connections the read pool opens. Reads (balances, history) are short; a handful of
@@ -34,15 +35,6 @@ const MIGRATIONS_TABLE: &str = "_pupero_ledger_migrations";
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
 static MYSQL_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/mysql");
 
-/// The database engines the ledger runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    /// SQLite, embedded, one file (WAL mode, `synchronous=FULL`).
-    Sqlite,
-    /// MariaDB or MySQL with InnoDB.
-    MySql,
-}
-
 impl Engine {
     /// The engine a URL names, and the URL as the driver wants it.
     pub fn from_url(url: &str) -> Result<(Engine, String), Error> {
@@ -62,44 +54,6 @@ impl Engine {
             Ok((Engine::MySql, url.to_owned()))
         } else {
             Err(Error::UnsupportedUrl)
-        }
-    }
-
-    /// How a write transaction starts: SQLite takes the write lock at once, so two writers
-    /// never deadlock upgrading a read lock.
-    pub(crate) fn begin_write(self) -> &'static str {
-        match self {
-            Engine::Sqlite => "BEGIN IMMEDIATE",
-            Engine::MySql => "BEGIN",
-        }
-    }
-
-    /// The suffix that locks the rows a write transaction reads.
-    pub(crate) fn lock_rows(self) -> &'static str {
-        match self {
-            // The transaction already holds SQLite's single write lock.
-            Engine::Sqlite => "",
-            Engine::MySql => " FOR UPDATE",
-        }
-    }
-
-    /// Upsert clause setting `columns` from the inserted row.
-    pub(crate) fn upsert(self, key: &str, columns: &[&str]) -> String {
-        match self {
-            Engine::Sqlite => {
-                let sets: Vec<String> = columns
-                    .iter()
-                    .map(|c| format!("{c} = excluded.{c}"))
-                    .collect();
-                format!(" ON CONFLICT ({key}) DO UPDATE SET {}", sets.join(", "))
-            }
-            Engine::MySql => {
-                let sets: Vec<String> = columns
-                    .iter()
-                    .map(|c| format!("{c} = VALUES({c})"))
-                    .collect();
-                format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", "))
-            }
         }
     }
 }
@@ -193,18 +147,6 @@ fn session_setup(engine: Engine) -> Vec<String> {
                 .to_owned(),
         ],
     }
-}
-
-/// `?, ?, ?` for `n` placeholders.
-pub(crate) fn placeholders(n: usize) -> String {
-    let mut s = String::with_capacity(n * 3);
-    for i in 0..n {
-        if i > 0 {
-            s.push_str(", ");
-        }
-        s.push('?');
-    }
-    s
 }
 
 pub(crate) const ACCOUNT_COLUMNS: &str = "id, ledger, code, flags, debits_pending, debits_posted, \

@@ -15,6 +15,7 @@
 
 mod attach;
 mod db;
+pub mod dialect;
 mod error;
 mod store;
 #[cfg(feature = "testing")]
@@ -22,6 +23,7 @@ pub mod testing;
 mod writer;
 
 pub use attach::{Attachment, AttachmentError};
-pub use db::{Engine, migrate_with, open_pool};
+pub use db::{migrate_with, open_pool};
+pub use dialect::Engine;
 pub use error::Error;
 pub use store::{AccountTotals, LedgerOptions, SqlLedger};

@@ -16,7 +16,8 @@ use pupero_core::{AccountId, Clock, Piconero, SignedPiconero, SystemClock, Trans
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{self, ACCOUNT_COLUMNS, Engine, TRANSFER_COLUMNS, placeholders};
+use crate::db::{self, ACCOUNT_COLUMNS, TRANSFER_COLUMNS};
+use crate::dialect::{Engine, placeholders};
 use crate::error::Error;
 use crate::writer::{self, Command};
 
@@ -150,9 +151,19 @@ impl SqlLedger {
         results.remove(0).map_err(|e| Error::Refused(e.into()))
     }
 
-    /// Creates `chain` as one linked chain: all of it or none of it. The `linked` flags are set
-    /// here. On refusal the error is the transfer that failed, not its innocent siblings.
+    /// Creates the plain transfers `chain` as one linked chain: all of it or none of it. For a
+    /// caller that builds transfers by hand; a plan that already says which of its transfers
+    /// are linked (the core's) goes through [`SqlLedger::transfer_attached`] as it is. On
+    /// refusal the error is the transfer that failed, not its innocent siblings.
+    ///
+    /// # Panics
+    /// If a transfer of `chain` is already marked `linked`: the chain is this call's to make,
+    /// and a link decided elsewhere is never overwritten.
     pub async fn transfer_linked(&self, chain: Vec<NewTransfer>) -> Result<Vec<Outcome>, Error> {
+        assert!(
+            chain.iter().all(|t| !t.linked),
+            "transfer_linked links plain transfers; a linked plan goes as it is"
+        );
         let last = chain.len().saturating_sub(1);
         let chain: Vec<NewTransfer> = chain
             .into_iter()
@@ -166,14 +177,20 @@ impl SqlLedger {
         first_refusal(results)
     }
 
-    /// Creates `plan` as one linked chain (like [`SqlLedger::transfer_linked`]) and runs
-    /// `attachment` in the same database transaction: both commit, or neither does.
+    /// Creates the transfers of `plan` and runs `attachment` in the same database transaction:
+    /// both commit, or neither does.
     ///
-    /// The plan may be empty (the attachment then commits alone, still serialised with every
-    /// other write of this process). If the ledger refuses a transfer the attachment does not
-    /// run and the error is [`Error::Refused`]; if the attachment aborts, the error is
-    /// [`Error::Aborted`] and the plan is not applied. Commands with attachments are never
-    /// committed in a group.
+    /// The plan is applied as it is given: which of its transfers are linked is its maker's
+    /// decision (the core's plans link each step's transfers), never changed here. Whatever
+    /// its chains, the plan commits whole or not at all, since any refusal rolls the whole
+    /// transaction back. The plan may be empty (the attachment then commits alone, still
+    /// serialised with every other write of this process). If the ledger refuses a transfer the
+    /// attachment does not run and the error is [`Error::Refused`] (the transfer that failed,
+    /// not its innocent siblings); if the attachment aborts, the error is [`Error::Aborted`]
+    /// and the plan is not applied. Commands with attachments are never committed in a group.
+    ///
+    /// # Panics
+    /// If the plan's last transfer is marked `linked`: a chain left open is a plan built wrong.
     pub async fn transfer_attached(
         &self,
         plan: Vec<NewTransfer>,
@@ -182,15 +199,10 @@ impl SqlLedger {
         if plan.len() > MAX_TRANSFERS_PER_BATCH {
             return Err(Error::BatchTooLarge(plan.len()));
         }
-        let last = plan.len().saturating_sub(1);
-        let plan: Vec<NewTransfer> = plan
-            .into_iter()
-            .enumerate()
-            .map(|(i, t)| NewTransfer {
-                linked: i < last,
-                ..t
-            })
-            .collect();
+        assert!(
+            plan.last().is_none_or(|t| !t.linked),
+            "a plan closes its last linked chain"
+        );
         let attachment: Box<dyn crate::Attachment> = Box::new(attachment);
         let results = self
             .send(|tx| Command::Attached(plan, attachment, tx))
@@ -445,8 +457,8 @@ fn signed_sum(row: &sqlx::any::AnyRow, column: &'static str) -> Result<SignedPic
     })
 }
 
-/// The outcomes of a linked chain, or the refusal of the transfer that failed it (not of its
-/// innocent siblings, which fail with `LinkedEventFailed`).
+/// The outcomes of a plan, or the first refusal of a transfer that failed its chain (not of
+/// its innocent siblings, which fail with `LinkedEventFailed`).
 fn first_refusal(results: Vec<TransferResult>) -> Result<Vec<Outcome>, Error> {
     let failure = results
         .iter()

@@ -21,7 +21,8 @@ use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::attach::{Attachment, AttachmentError};
-use crate::db::{self, ACCOUNT_COLUMNS, Engine, TRANSFER_COLUMNS, placeholders};
+use crate::db::{self, ACCOUNT_COLUMNS, TRANSFER_COLUMNS};
+use crate::dialect::{Engine, placeholders};
 use crate::error::Error;
 
 /// Commands queued for the writer before callers wait. Enough to fill several groups; beyond it
@@ -85,7 +86,8 @@ pub(crate) enum Command {
         oneshot::Sender<Result<Vec<TransferResult>, Error>>,
     ),
     Expire(Vec<TransferId>, oneshot::Sender<Result<u32, Error>>),
-    /// A linked plan with the caller's statements, committed in a transaction of its own.
+    /// A plan, as its maker linked it, with the caller's statements, committed in a
+    /// transaction of its own: all of it or none of it.
     Attached(
         Vec<NewTransfer>,
         Box<dyn Attachment>,

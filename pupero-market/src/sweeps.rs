@@ -34,8 +34,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use pupero_core::sweep::{SweepState, abandon_sweep, fee_plan};
-use pupero_core::wallet::{OutgoingState, Priority, TxMetadata, Txid, WalletError};
+use pupero_core::sweep::{SweepEvent, SweepState, SweepTransitionError};
+use pupero_core::wallet::{OutgoingState, Priority, TxMetadata, WalletError};
 use pupero_core::{Piconero, Timestamp, WithdrawalState};
 use pupero_ledger::{Attachment, AttachmentError, Engine};
 use sqlx::AnyConnection;
@@ -121,10 +121,6 @@ impl SweepReport {
     pub fn did_something(&self) -> bool {
         self.signed + self.broadcast + self.confirmed + self.failed > 0
     }
-}
-
-fn parse_txid(sweep: &SweepRow) -> Result<Txid, StoreError> {
-    Txid::from_hex(&sweep.txid).ok_or(StoreError::Corrupt("sweep txid"))
 }
 
 impl Market {
@@ -275,8 +271,8 @@ impl Market {
         sweep: &SweepRow,
         report: &mut SweepReport,
     ) -> Result<(), DriveError> {
-        let txid = parse_txid(sweep)?;
-        match wallet.rpc.outgoing_transfer(txid).await? {
+        let machine = sweep.machine()?;
+        match wallet.rpc.outgoing_transfer(*machine.txid()).await? {
             Some(status) if status.state != OutgoingState::Failed => {
                 // Relayed before (by this pass, or by one that crashed or lost the answer):
                 // book, never relay again.
@@ -286,12 +282,15 @@ impl Market {
             Some(_) => {
                 // Relayed, then dropped by the network: nothing was paid, and the wallet
                 // spends those outputs again.
+                let Ok((next, _)) = machine.apply(SweepEvent::Dropped, self.now()) else {
+                    return Ok(());
+                };
                 if self
                     .store
                     .move_sweep(
                         &sweep.txid,
-                        SweepState::Signed,
-                        SweepState::Failed,
+                        sweep.state,
+                        next.state(),
                         None,
                         Some("the network dropped the transaction"),
                         self.now(),
@@ -308,9 +307,15 @@ impl Market {
         let metadata = TxMetadata::from_hex(&sweep.tx_metadata)
             .ok_or(StoreError::Corrupt("sweep tx metadata"))?;
         self.ensure_leader().await?;
-        self.store
+        if !self
+            .store
             .count_sweep_relay(&sweep.txid, self.now())
-            .await?;
+            .await?
+        {
+            // Final meanwhile: nothing to relay.
+            return Ok(());
+        }
+        let attempts = sweep.relay_attempts.saturating_add(1);
         match wallet.rpc.relay(&metadata).await {
             Ok(_) => {
                 self.failpoint("sweep.after_relay").await;
@@ -319,38 +324,48 @@ impl Market {
                 }
                 self.book_sweep(sweep, report).await?;
             }
-            // Only a first attempt's refusal is certain: after an unknown outcome the
-            // transaction may be in the pool, and a later relay is refused as its double.
-            Err(e)
-                if e.is_definitely_not_sent()
-                    && !e.is_unavailable()
-                    && sweep.relay_attempts == 0 =>
-            {
-                if self
-                    .store
-                    .move_sweep(
-                        &sweep.txid,
-                        SweepState::Signed,
-                        SweepState::Failed,
-                        None,
-                        Some(&e.to_string()),
-                        self.now(),
-                    )
-                    .await?
-                {
-                    tracing::warn!(txid = %sweep.txid, error = %e, "the wallet refused to relay a sweep; nothing booked");
-                    report.failed += 1;
-                }
-            }
             Err(e) => {
-                let attempts = sweep.relay_attempts.saturating_add(1);
-                if abandon_sweep(attempts, sweep.created_at, self.now())
+                if e.is_definitely_not_sent() && !e.is_unavailable() {
+                    // Only a first attempt's refusal is certain: after an unknown outcome the
+                    // transaction may be in the pool, and a later relay is refused as its
+                    // double (the core says which: `MayHaveBeenBroadcast`).
+                    let refused = SweepEvent::Refused {
+                        relay_attempts: attempts,
+                    };
+                    match machine.clone().apply(refused, self.now()) {
+                        Ok((next, _)) => {
+                            if self
+                                .store
+                                .move_sweep(
+                                    &sweep.txid,
+                                    sweep.state,
+                                    next.state(),
+                                    None,
+                                    Some(&e.to_string()),
+                                    self.now(),
+                                )
+                                .await?
+                            {
+                                tracing::warn!(txid = %sweep.txid, error = %e, "the wallet refused to relay a sweep; nothing booked");
+                                report.failed += 1;
+                            }
+                            return Ok(());
+                        }
+                        Err(SweepTransitionError::MayHaveBeenBroadcast { .. }) => {}
+                        // Moved meanwhile.
+                        Err(_) => return Ok(()),
+                    }
+                }
+                let abandoned = SweepEvent::Abandoned {
+                    relay_attempts: attempts,
+                };
+                if let Ok((next, _)) = machine.apply(abandoned, self.now())
                     && self
                         .store
                         .move_sweep(
                             &sweep.txid,
-                            SweepState::Signed,
-                            SweepState::Failed,
+                            sweep.state,
+                            next.state(),
                             None,
                             Some(&format!("abandoned after {attempts} relays: {e}")),
                             self.now(),
@@ -378,18 +393,19 @@ impl Market {
         sweep: &SweepRow,
         report: &mut SweepReport,
     ) -> Result<bool, DriveError> {
-        let txid = parse_txid(sweep)?;
+        let (next, plan) = match sweep.machine()?.apply(SweepEvent::Broadcast, self.now()) {
+            Ok(step) => step,
+            // Moved meanwhile by another pass, which booked it.
+            Err(e) if e.is_invalid_transition() => return Ok(false),
+            Err(e) => unreachable!("{e}: broadcasting a signed sweep has no other terms"),
+        };
         let attachment = SweepMoveAttachment {
             txid: sweep.txid.clone(),
-            from: SweepState::Signed,
-            to: SweepState::Broadcast,
+            from: sweep.state,
+            to: next.state(),
             now: self.now(),
         };
-        match self
-            .ledger
-            .transfer_attached(fee_plan(&txid, sweep.fee), attachment)
-            .await
-        {
+        match self.ledger.transfer_attached(plan, attachment).await {
             Ok(_) => {
                 report.broadcast += 1;
                 report.fees_booked = report
@@ -423,15 +439,19 @@ impl Market {
             .await?;
         let all_checked = broadcast.len() < MAX_SWEEPS_PER_PASS;
         for sweep in broadcast {
-            match wallet.rpc.outgoing_transfer(parse_txid(&sweep)?).await? {
+            let machine = sweep.machine()?;
+            match wallet.rpc.outgoing_transfer(*machine.txid()).await? {
                 Some(status) => match status.state {
                     OutgoingState::Confirmed { height, .. } => {
+                        let Ok((next, _)) = machine.apply(SweepEvent::Confirmed, self.now()) else {
+                            continue;
+                        };
                         if self
                             .store
                             .move_sweep(
                                 &sweep.txid,
-                                SweepState::Broadcast,
-                                SweepState::Confirmed,
+                                sweep.state,
+                                next.state(),
                                 Some(height),
                                 None,
                                 self.now(),
@@ -452,9 +472,14 @@ impl Market {
                     let metadata = TxMetadata::from_hex(&sweep.tx_metadata)
                         .ok_or(StoreError::Corrupt("sweep tx metadata"))?;
                     self.ensure_leader().await?;
-                    self.store
+                    if !self
+                        .store
                         .count_sweep_relay(&sweep.txid, self.now())
-                        .await?;
+                        .await?
+                    {
+                        // Final meanwhile: nothing to relay.
+                        continue;
+                    }
                     wallet.rpc.relay(&metadata).await?;
                     wallet.rpc.store().await?;
                 }

@@ -10,7 +10,7 @@
 //! [`SqlLedger::transfer_attached`]: pupero_ledger::SqlLedger::transfer_attached
 
 use async_trait::async_trait;
-use pupero_core::limits::max_open_trades;
+use pupero_core::limits::{MAX_TRADE_EXPIRIES_PER_PASS, max_open_trades};
 use pupero_core::offer::{OfferStatus, Side};
 use pupero_core::price::PriceOracle;
 use pupero_core::{
@@ -20,7 +20,6 @@ use pupero_core::{
 use pupero_ledger::{Attachment, AttachmentError, Engine};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
-use uuid::Uuid;
 
 use crate::Market;
 use crate::audit::{AuditEntry, AuditEvent};
@@ -40,12 +39,6 @@ pub const MAX_DISPUTE_REASON_CHARS: usize = 2_000;
 
 /// Times a step is retried after losing a compare-and-set to a concurrent step.
 const MAX_STEP_ATTEMPTS: u32 = 3;
-
-/// Trades one expiry sweep closes at most; the next sweep takes the rest.
-pub const MAX_EXPIRIES_PER_SWEEP: u32 = 256;
-
-/// Namespace of trade ids derived from a taker's idempotency key.
-const TRADE_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0003);
 
 /// Abort codes of the attachments.
 const ABORT_REPLAY: &str = "replay";
@@ -464,11 +457,7 @@ impl Market {
             Side::Buy => (taker, offer.owner(), Party::Buyer),
         };
         let id = match &key {
-            Some(key) => {
-                let mut name = taker.as_uuid().as_bytes().to_vec();
-                name.extend_from_slice(key.as_str().as_bytes());
-                TradeId::from_uuid(Uuid::new_v5(&TRADE_ID_NAMESPACE, &name))
-            }
+            Some(key) => TradeId::derive(taker, key.as_str()),
             None => TradeId::new_v7(),
         };
         let (trade, plan) = Trade::open(
@@ -698,7 +687,7 @@ impl Market {
     pub async fn expire_due_trades(&self) -> Result<u32, Error> {
         let due = self
             .store
-            .trades_due(self.now(), MAX_EXPIRIES_PER_SWEEP)
+            .trades_due(self.now(), MAX_TRADE_EXPIRIES_PER_PASS)
             .await?;
         let mut expired = 0_u32;
         for id in due {

@@ -35,7 +35,8 @@ use pupero_core::limits::{
 };
 use pupero_core::wallet::{OutgoingState, Priority, TxMetadata, WalletError};
 use pupero_core::withdrawal::{
-    FeeQuote, Stuck, WithdrawalAmount, hold_plan, refund_plan, settle_plan, split_fee,
+    FeeQuote, Stuck, Withdrawal, WithdrawalAmount, WithdrawalEvent, WithdrawalTransitionError,
+    split_fee, withdrawal_id,
 };
 use pupero_core::{AccountId, MoneroAddress, Piconero, Timestamp, UserId, WithdrawalState};
 use pupero_ledger::{Attachment, AttachmentError, Engine};
@@ -51,9 +52,6 @@ use crate::store::{
     insert_withdrawal_in, move_tx_in,
 };
 use crate::trades::{IdempotencyKey, request_hash};
-
-/// Namespace of withdrawal ids, derived from the user and the idempotency key.
-const WITHDRAWAL_ID_NAMESPACE: Uuid = Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0005);
 
 /// The lease that keeps one wallet worker active.
 pub const WITHDRAWAL_LEASE: &str = "withdrawals";
@@ -342,9 +340,7 @@ impl Market {
                 )
             })?;
         let hash = request_hash(&[address.as_str(), &asked.canonical()]);
-        let mut name = user.as_uuid().as_bytes().to_vec();
-        name.extend_from_slice(key.as_str().as_bytes());
-        let id = Uuid::new_v5(&WITHDRAWAL_ID_NAMESPACE, &name);
+        let id = withdrawal_id(user, key.as_str());
         if let Some(row) = self.store.withdrawal(id).await? {
             return if row.request_hash == hash {
                 Ok((row, false))
@@ -365,7 +361,7 @@ impl Market {
                 Error::validation(e.to_string())
             }
         })?;
-        let plan = hold_plan(id, AccountId::user_xmr(user), holds);
+        let (withdrawal, plan) = Withdrawal::request(id, user, holds);
         let now = self.now();
         let row = WithdrawalRow {
             id,
@@ -375,7 +371,7 @@ impl Market {
             amount: holds.amount(),
             max_fee: holds.fee_reserve(),
             send_all: holds.everything(),
-            state: WithdrawalState::Requested,
+            state: withdrawal.state(),
             tx: None,
             fee: None,
             failure: None,
@@ -598,7 +594,7 @@ impl Market {
         match wallet.rpc.outgoing_transfer(txid).await?.map(|s| s.state) {
             Some(OutgoingState::Confirmed { height, .. }) => {
                 if self
-                    .move_tx(tx, WithdrawalState::Confirmed, Some(height), None)
+                    .move_tx(tx, WithdrawalEvent::Confirmed, Some(height))
                     .await?
                 {
                     report.confirmed += 1;
@@ -695,6 +691,16 @@ impl Market {
             height: None,
             created_at: self.now(),
         };
+        for (w, fee) in batch.iter().zip(&shares) {
+            let (_, plan) = w
+                .machine()?
+                .apply(WithdrawalEvent::Signed {
+                    tx: tx.id,
+                    fee: *fee,
+                })
+                .expect("a requested withdrawal is signed with a fee share within its reserve");
+            assert!(plan.is_empty(), "signing moves no money");
+        }
         let ids: Vec<(Uuid, Piconero)> = batch.iter().map(|w| w.id).zip(shares).collect();
         let events: Vec<NewEvent> = batch
             .iter()
@@ -834,29 +840,26 @@ impl Market {
                     return Err(e.into());
                 }
             }
-            Err(e) if e.is_definitely_not_sent() && attempt > 1 => {
-                // This attempt did nothing, but an earlier one's outcome is unknown (a lost
-                // answer, a wallet that restarted and forgot it): the transaction may be in
-                // the pool. Never refunded; tried again next pass.
-                tracing::warn!(txid = %tx.txid, error = %e, attempt, "relay refused after an attempt of unknown outcome; trying again next pass");
-                return Err(e.into());
-            }
             Err(e) if e.is_definitely_not_sent() => {
+                let refused = WithdrawalEvent::Refused {
+                    relay_attempts: attempt,
+                };
+                if let Err(WithdrawalTransitionError::MayHaveBeenBroadcast { .. }) =
+                    tx.state.after(&refused)
+                {
+                    // This attempt did nothing, but an earlier one's outcome is unknown (a
+                    // lost answer, a wallet that restarted and forgot it): the transaction may
+                    // be in the pool. Never refunded; tried again next pass.
+                    tracing::warn!(txid = %tx.txid, error = %e, attempt, "relay refused after an attempt of unknown outcome; trying again next pass");
+                    return Err(e.into());
+                }
                 // The first and only attempt, certainly refused: never broadcast. The refund
-                // also requires a single attempt (`move_tx_in`), so a worker relaying it
+                // also requires that single attempt (`move_tx_in`), so a worker relaying it
                 // meanwhile stops it.
                 tracing::warn!(txid = %tx.txid, error = %e, "the wallet refused to relay; refunding");
                 let withdrawals = self.store.withdrawals_of_tx(tx.id).await?;
-                let plan = withdrawals.iter().flat_map(|w| refund_plan(w.id)).collect();
                 if self
-                    .move_tx_with(
-                        tx,
-                        WithdrawalState::Failed,
-                        None,
-                        Some(&e.to_string()),
-                        plan,
-                        withdrawals,
-                    )
+                    .move_tx_with(tx, refused, None, Some(&e.to_string()), withdrawals)
                     .await?
                 {
                     report.failed += 1;
@@ -966,52 +969,30 @@ impl Market {
 
     /// Signed → broadcast, posting each withdrawal's amount and fee share.
     async fn settle(&self, tx: &WithdrawalTxRow) -> Result<bool, DriveError> {
-        let withdrawals = self.store.withdrawals_of_tx(tx.id).await?;
-        let mut plan = Vec::with_capacity(withdrawals.len() * 2);
-        for w in &withdrawals {
-            let fee = w
-                .fee
-                .ok_or(StoreError::Corrupt("signed withdrawal without fee"))?;
-            plan.extend(settle_plan(
-                w.id,
-                AccountId::user_xmr(w.user),
-                w.holds(),
-                fee,
-            ));
-        }
-        self.move_tx_with(
-            tx,
-            WithdrawalState::Broadcast,
-            None,
-            None,
-            plan,
-            withdrawals,
-        )
-        .await
+        self.move_tx(tx, WithdrawalEvent::Broadcast, None).await
     }
 
-    /// Moves `tx` with no money moving (mined).
+    /// Applies `event` to `tx` and the withdrawals it pays, as they are stored now.
     async fn move_tx(
         &self,
         tx: &WithdrawalTxRow,
-        to: WithdrawalState,
+        event: WithdrawalEvent,
         height: Option<u64>,
-        failure: Option<&str>,
     ) -> Result<bool, DriveError> {
         let withdrawals = self.store.withdrawals_of_tx(tx.id).await?;
-        self.move_tx_with(tx, to, height, failure, Vec::new(), withdrawals)
+        self.move_tx_with(tx, event, height, None, withdrawals)
             .await
     }
 
-    /// Moves `tx` and its `withdrawals` to `to` with the ledger `plan` of that step, telling
-    /// their owners; false if another worker moved it first.
+    /// Applies `event` to `tx` and its `withdrawals`: the core decides the next state and each
+    /// withdrawal's ledger plan, and the rows move from the transaction's current state to it
+    /// with that plan, telling their owners. False if another worker moved it first.
     async fn move_tx_with(
         &self,
         tx: &WithdrawalTxRow,
-        to: WithdrawalState,
+        event: WithdrawalEvent,
         height: Option<u64>,
         failure: Option<&str>,
-        plan: Vec<pupero_core::ledger::NewTransfer>,
         withdrawals: Vec<WithdrawalRow>,
     ) -> Result<bool, DriveError> {
         let current = self
@@ -1019,8 +1000,20 @@ impl Market {
             .withdrawal_tx(tx.id)
             .await?
             .ok_or(StoreError::Corrupt("withdrawal tx vanished"))?;
-        if !current.state.may_become(to) {
+        let Ok(to) = current.state.after(&event) else {
             return Ok(false);
+        };
+        let mut plan = Vec::with_capacity(withdrawals.len() * 3);
+        for w in &withdrawals {
+            match w.machine()?.apply(event) {
+                Ok((moved, steps)) => {
+                    assert_eq!(moved.state(), to, "a withdrawal moves with its transaction");
+                    plan.extend(steps);
+                }
+                // Read before another worker moved them: that worker made the step.
+                Err(e) if e.is_invalid_transition() => return Ok(false),
+                Err(e) => unreachable!("{e}: the transaction's own step allowed it"),
+            }
         }
         let users: Vec<UserId> = withdrawals.iter().map(|w| w.user).collect();
         let attachment = MoveAttachment {
@@ -1047,16 +1040,21 @@ impl Market {
 
     /// Fails a requested withdrawal the wallet refused, refunding its holds.
     async fn refuse(&self, w: &WithdrawalRow, why: &str) -> Result<(), DriveError> {
+        let plan = match w
+            .machine()?
+            .apply(WithdrawalEvent::Refused { relay_attempts: 0 })
+        {
+            Ok((_, plan)) => plan,
+            // Moved meanwhile by another worker.
+            Err(e) if e.is_invalid_transition() => return Ok(()),
+            Err(e) => unreachable!("{e}: a refusal with no relay is always refundable"),
+        };
         let attachment = RefuseAttachment {
             withdrawal: w.clone(),
-            failure: why.chars().take(200).collect(),
+            failure: why.to_owned(),
             now: self.now(),
         };
-        match self
-            .ledger
-            .transfer_attached(refund_plan(w.id), attachment)
-            .await
-        {
+        match self.ledger.transfer_attached(plan, attachment).await {
             Ok(_) => {
                 self.events.notify([w.user]);
                 Ok(())

@@ -6,8 +6,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use uuid::Uuid;
-
 use super::{
     Account, AccountError, AccountFlags, AccountResult, Balances, LedgerId, NewAccount,
     NewTransfer, Outcome, PendingStatus, Transfer, TransferCode, TransferError, TransferKind,
@@ -17,10 +15,6 @@ use crate::clock::Timestamp;
 use crate::ids::{AccountId, TransferId};
 use crate::limits::{MAX_ACCOUNT_COUNTER, MAX_PENDING_TIMEOUT_SECS};
 use crate::money::Piconero;
-
-/// Namespace of the ids of expiry transfers, derived from the pending transfer's id so that
-/// expiring the same hold twice is idempotent.
-const EXPIRY_NAMESPACE: Uuid = Uuid::from_u128(0x5f1c_0e6a_9d3b_4f0e_8a52_7c1d_e0b4_e701);
 
 /// An in-memory working set of the ledger, and the rules that change it.
 #[derive(Debug, Default, Clone)]
@@ -644,9 +638,13 @@ impl LedgerBook {
     }
 }
 
-/// The id of the transfer that records the expiry of `pending_id`.
+/// The id of the transfer that records the expiry of `pending_id`, derived from it so that
+/// expiring the same hold twice is idempotent.
 pub fn expiry_id(pending_id: TransferId) -> TransferId {
-    TransferId::derive(&EXPIRY_NAMESPACE, pending_id.as_uuid().as_bytes())
+    TransferId::derive(
+        &crate::ids::namespace::EXPIRY_TRANSFER,
+        pending_id.as_uuid().as_bytes(),
+    )
 }
 
 /// `a + b` within the storable range of a counter.

@@ -1,10 +1,10 @@
 //! Administration and self-service changes of users.
 
 use pupero_core::{EmailAddress, Role, Timestamp, UserId, Username};
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Store, StoreError, USER_COLUMNS, UserRow, ms, user_from_row};
+use super::convert::{ms, unsigned};
+use super::{Store, StoreError, USER_COLUMNS, UserColumns, UserRow};
 
 /// Why an e-mail change was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,7 +79,7 @@ impl Store {
             })
             .collect();
         let pattern = format!("{escaped}%");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let rows = sqlx::query_as::<_, UserColumns>(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users \
              WHERE username_key LIKE ? ESCAPE '!' AND username_key > ? ORDER BY username_key LIMIT ?"
         )))
@@ -88,7 +88,7 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(user_from_row).collect()
+        rows.into_iter().map(UserRow::try_from).collect()
     }
 
     /// The user with this username (any case); `None` for text that is no username at all.
@@ -98,13 +98,13 @@ impl Store {
         let Ok(username) = Username::parse(username) else {
             return Ok(None);
         };
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, UserColumns>(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE username_key = ? AND deleted_at_ms IS NULL"
         )))
         .bind(username.key())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.map(UserRow::try_from).transpose()
     }
 
     /// Sets a user's role; `false` when there is no such user.
@@ -160,7 +160,7 @@ impl Store {
         reason: &'static str,
         now: Timestamp,
     ) -> Result<(u64, u64), StoreError> {
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
         let ended = end_access_in(&mut tx, user, keep, reason, now).await?;
         tx.commit().await?;
         Ok(ended)
@@ -174,20 +174,14 @@ impl Store {
         email: Option<&EmailAddress>,
         now: Timestamp,
     ) -> Result<Result<EmailChange, EmailTaken>, StoreError> {
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
         super::recovery::lock_user_in(&mut tx, self.engine, user).await?;
-        let row = sqlx::query("SELECT email, email_verified_at_ms FROM users WHERE id = ?")
-            .bind(user.to_string())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let previous = match &row {
-            Some(row) => {
-                let email: Option<String> = row.try_get("email")?;
-                let verified: Option<i64> = row.try_get("email_verified_at_ms")?;
-                email.map(|email| (email, verified.is_some()))
-            }
-            None => None,
-        };
+        let row: Option<(Option<String>, Option<i64>)> =
+            sqlx::query_as("SELECT email, email_verified_at_ms FROM users WHERE id = ?")
+                .bind(user.to_string())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let previous = row.and_then(|(email, verified)| email.map(|e| (e, verified.is_some())));
         let new = email.map(|e| e.as_str().to_owned());
         if previous.as_ref().map(|(old, _)| old) == new.as_ref() {
             return Ok(Ok(EmailChange {
@@ -254,11 +248,12 @@ impl Store {
 
     /// How many users have `role` and are enabled.
     pub async fn count_active_with_role(&self, role: Role) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = ? AND disabled = 0 AND deleted_at_ms IS NULL")
-            .bind(role.as_str())
-            .fetch_one(&self.pool)
-            .await?;
-        let n: i64 = row.try_get("n")?;
-        u64::try_from(n).map_err(|_| StoreError::Corrupt("count"))
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM users WHERE role = ? AND disabled = 0 AND deleted_at_ms IS NULL",
+        )
+        .bind(role.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        unsigned(n, "count")
     }
 }

@@ -1,11 +1,10 @@
 //! API keys: only their SHA-256 is stored, with the user's scopes for them.
 
 use pupero_core::{Role, Scopes, Timestamp, UserId};
-use pupero_ledger::Engine;
-use sqlx::Row;
 use uuid::Uuid;
 
-use super::{Store, StoreError, ms};
+use super::convert::{flag, ms, parsed, time, time_opt};
+use super::{Store, StoreError, lock_row_in, role_of};
 
 /// Keys in use (not revoked) per user. A bot or two per user and a spare for rotation fit many
 /// times over; the bound keeps the list short and a stolen session from minting keys in bulk.
@@ -88,10 +87,60 @@ fn scopes_from(bits: i64) -> Result<Scopes, StoreError> {
         .ok_or(StoreError::Corrupt("api key scopes"))
 }
 
-fn time_from(value: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
-    value
-        .map(|v| Timestamp::try_from(v).map_err(|_| StoreError::Corrupt("api key time")))
-        .transpose()
+/// A key's columns as listed.
+#[derive(sqlx::FromRow)]
+struct ApiKeyColumns {
+    id: String,
+    name: String,
+    prefix: String,
+    scopes: i64,
+    created_at_ms: i64,
+    last_used_at_ms: Option<i64>,
+    revoked_at_ms: Option<i64>,
+}
+
+impl TryFrom<ApiKeyColumns> for ApiKeyRow {
+    type Error = StoreError;
+
+    fn try_from(c: ApiKeyColumns) -> Result<ApiKeyRow, StoreError> {
+        Ok(ApiKeyRow {
+            id: parsed(&c.id, "api key id")?,
+            name: c.name,
+            prefix: c.prefix,
+            scopes: scopes_from(c.scopes)?,
+            created_at: time(c.created_at_ms, "api key time")?,
+            last_used_at: time_opt(c.last_used_at_ms, "api key time")?,
+            revoked_at: time_opt(c.revoked_at_ms, "api key time")?,
+        })
+    }
+}
+
+/// A key's columns with its owner's, as checked on every request.
+#[derive(sqlx::FromRow)]
+struct ApiKeyStateColumns {
+    id: String,
+    user_id: String,
+    scopes: i64,
+    revoked_at_ms: Option<i64>,
+    last_used_at_ms: Option<i64>,
+    disabled: i64,
+    role: String,
+}
+
+impl TryFrom<ApiKeyStateColumns> for ApiKeyState {
+    type Error = StoreError;
+
+    fn try_from(c: ApiKeyStateColumns) -> Result<ApiKeyState, StoreError> {
+        Ok(ApiKeyState {
+            id: parsed(&c.id, "api key id")?,
+            user: parsed(&c.user_id, "user id")?,
+            scopes: scopes_from(c.scopes)?,
+            revoked: c.revoked_at_ms.is_some(),
+            last_used_at: time_opt(c.last_used_at_ms, "api key time")?,
+            disabled: flag(c.disabled, "disabled")?,
+            role: role_of(&c.role)?,
+        })
+    }
 }
 
 impl Store {
@@ -103,20 +152,14 @@ impl Store {
     ) -> Result<Result<(), CreateApiKeyRefusal>, StoreError> {
         // Count and insert in one write transaction, locking the user's row on MariaDB, so that
         // concurrent requests cannot together pass the limit.
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
-        if self.engine == Engine::MySql {
-            sqlx::query("SELECT id FROM users WHERE id = ? FOR UPDATE")
-                .bind(key.user.to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        }
-        let active: i64 = sqlx::query(
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
+        lock_row_in(&mut tx, self.engine, "users", key.user.to_string()).await?;
+        let active: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM api_keys WHERE user_id = ? AND revoked_at_ms IS NULL",
         )
         .bind(key.user.to_string())
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         if active >= i64::from(MAX_ACTIVE_API_KEYS_PER_USER) {
             return Ok(Err(CreateApiKeyRefusal::TooMany));
         }
@@ -151,7 +194,7 @@ impl Store {
     /// The user's keys, newest first: all in use and the latest revoked ones, at most
     /// [`MAX_LISTED_API_KEYS`].
     pub async fn list_api_keys(&self, user: UserId) -> Result<Vec<ApiKeyRow>, StoreError> {
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, ApiKeyColumns>(
             "SELECT id, name, prefix, scopes, created_at_ms, last_used_at_ms, revoked_at_ms \
              FROM api_keys WHERE user_id = ? \
              ORDER BY CASE WHEN revoked_at_ms IS NULL THEN 0 ELSE 1 END, created_at_ms DESC, id DESC \
@@ -162,21 +205,8 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         let mut keys = rows
-            .iter()
-            .map(|row| {
-                let id: String = row.try_get("id")?;
-                let created: i64 = row.try_get("created_at_ms")?;
-                Ok(ApiKeyRow {
-                    id: id.parse().map_err(|_| StoreError::Corrupt("api key id"))?,
-                    name: row.try_get("name")?,
-                    prefix: row.try_get("prefix")?,
-                    scopes: scopes_from(row.try_get("scopes")?)?,
-                    created_at: Timestamp::try_from(created)
-                        .map_err(|_| StoreError::Corrupt("api key time"))?,
-                    last_used_at: time_from(row.try_get("last_used_at_ms")?)?,
-                    revoked_at: time_from(row.try_get("revoked_at_ms")?)?,
-                })
-            })
+            .into_iter()
+            .map(ApiKeyRow::try_from)
             .collect::<Result<Vec<_>, StoreError>>()?;
         // The query put the keys in use first so that none is cut off; the list is by age.
         keys.sort_by_key(|k| std::cmp::Reverse((k.created_at, k.id)));
@@ -215,28 +245,14 @@ impl Store {
 
     /// The key whose SHA-256 is `key_hash`, with its owner's state.
     pub async fn api_key_state(&self, key_hash: &str) -> Result<Option<ApiKeyState>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, ApiKeyStateColumns>(
             "SELECT k.id, k.user_id, k.scopes, k.revoked_at_ms, k.last_used_at_ms, u.disabled, u.role \
              FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.key_hash = ?",
         )
         .bind(key_hash.to_owned())
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let id: String = row.try_get(0)?;
-        let user: String = row.try_get(1)?;
-        let revoked: Option<i64> = row.try_get(3)?;
-        let disabled: i64 = row.try_get(5)?;
-        let role: String = row.try_get(6)?;
-        Ok(Some(ApiKeyState {
-            id: id.parse().map_err(|_| StoreError::Corrupt("api key id"))?,
-            user: user.parse().map_err(|_| StoreError::Corrupt("user id"))?,
-            scopes: scopes_from(row.try_get(2)?)?,
-            revoked: revoked.is_some(),
-            last_used_at: time_from(row.try_get(4)?)?,
-            disabled: disabled != 0,
-            role: Role::parse(&role).map_err(|_| StoreError::Corrupt("role"))?,
-        }))
+        row.map(ApiKeyState::try_from).transpose()
     }
 
     /// Records that key `id` was used `now`, unless that was recorded less than

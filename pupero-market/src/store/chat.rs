@@ -8,9 +8,10 @@
 use pupero_core::limits::MAX_RELEASE_TIME_SAMPLES;
 use pupero_core::{FeedbackCounts, MessageId, Piconero, Rating, Timestamp, TradeId, UserId};
 use pupero_ledger::Engine;
-use sqlx::{Any, AnyConnection, Row, Transaction};
+use sqlx::{Any, AnyConnection, Transaction};
 
-use super::{Store, StoreError, ms};
+use super::convert::{ms, parsed, time, time_opt, unsigned};
+use super::{Store, StoreError, lock_row_in};
 
 /// Locks trade `id`'s row until the transaction ends, so that a count and the insert it
 /// allows are one decision on MariaDB; on SQLite the write transaction already excludes every
@@ -20,13 +21,7 @@ pub async fn lock_trade_in(
     engine: Engine,
     id: TradeId,
 ) -> Result<(), StoreError> {
-    if engine == Engine::MySql {
-        sqlx::query("SELECT id FROM trades WHERE id = ? FOR UPDATE")
-            .bind(id.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
-    }
-    Ok(())
+    lock_row_in(conn, engine, "trades", id.to_string()).await
 }
 
 /// Piconero per unit of the high part of the volume sum: the sum is taken in two parts (whole
@@ -112,59 +107,76 @@ pub struct ProfileNumbers {
     pub releases: Vec<(Timestamp, Timestamp)>,
 }
 
-fn corrupt(_: impl std::fmt::Debug) -> StoreError {
-    StoreError::Corrupt("chat or feedback row")
+/// What the chat and feedback columns are, in errors.
+const CORRUPT: &str = "chat or feedback row";
+
+fn rating_of(text: &str) -> Result<Rating, StoreError> {
+    Rating::parse(text).map_err(|_| StoreError::Corrupt(CORRUPT))
 }
 
-fn time(v: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::try_from(v).map_err(corrupt)
+/// A message's columns with its sender's username.
+#[derive(sqlx::FromRow)]
+struct MessageColumns {
+    id: String,
+    trade_id: String,
+    sender_id: String,
+    sender_name: String,
+    body: String,
+    created_at_ms: i64,
 }
 
-fn count(v: i64) -> Result<u64, StoreError> {
-    u64::try_from(v).map_err(corrupt)
+impl TryFrom<MessageColumns> for MessageRow {
+    type Error = StoreError;
+
+    fn try_from(c: MessageColumns) -> Result<MessageRow, StoreError> {
+        Ok(MessageRow {
+            id: parsed(&c.id, CORRUPT)?,
+            trade: parsed(&c.trade_id, CORRUPT)?,
+            sender: parsed(&c.sender_id, CORRUPT)?,
+            sender_name: c.sender_name,
+            body: c.body,
+            created_at: time(c.created_at_ms, CORRUPT)?,
+        })
+    }
 }
 
-fn message_from_row(row: &sqlx::any::AnyRow) -> Result<MessageRow, StoreError> {
-    Ok(MessageRow {
-        id: row.try_get::<String, _>("id")?.parse().map_err(corrupt)?,
-        trade: row
-            .try_get::<String, _>("trade_id")?
-            .parse()
-            .map_err(corrupt)?,
-        sender: row
-            .try_get::<String, _>("sender_id")?
-            .parse()
-            .map_err(corrupt)?,
-        sender_name: row.try_get("sender_name")?,
-        body: row.try_get("body")?,
-        created_at: time(row.try_get("created_at_ms")?)?,
-    })
+/// A feedback's columns with its author's username and its trade's end.
+#[derive(sqlx::FromRow)]
+struct FeedbackColumns {
+    trade_id: String,
+    author_id: String,
+    author_name: String,
+    subject_id: String,
+    rating: String,
+    comment: String,
+    created_at_ms: i64,
+    closed_at_ms: Option<i64>,
 }
 
-fn feedback_from_row(row: &sqlx::any::AnyRow) -> Result<FeedbackRow, StoreError> {
-    let rating: String = row.try_get("rating")?;
-    Ok(FeedbackRow {
-        trade: row
-            .try_get::<String, _>("trade_id")?
-            .parse()
-            .map_err(corrupt)?,
-        author: row
-            .try_get::<String, _>("author_id")?
-            .parse()
-            .map_err(corrupt)?,
-        author_name: row.try_get("author_name")?,
-        subject: row
-            .try_get::<String, _>("subject_id")?
-            .parse()
-            .map_err(corrupt)?,
-        rating: Rating::parse(&rating).map_err(corrupt)?,
-        comment: row.try_get("comment")?,
-        created_at: time(row.try_get("created_at_ms")?)?,
-        trade_closed_at: row
-            .try_get::<Option<i64>, _>("closed_at_ms")?
-            .map(time)
-            .transpose()?,
-    })
+impl TryFrom<FeedbackColumns> for FeedbackRow {
+    type Error = StoreError;
+
+    fn try_from(c: FeedbackColumns) -> Result<FeedbackRow, StoreError> {
+        Ok(FeedbackRow {
+            trade: parsed(&c.trade_id, CORRUPT)?,
+            author: parsed(&c.author_id, CORRUPT)?,
+            author_name: c.author_name,
+            subject: parsed(&c.subject_id, CORRUPT)?,
+            rating: rating_of(&c.rating)?,
+            comment: c.comment,
+            created_at: time(c.created_at_ms, CORRUPT)?,
+            trade_closed_at: time_opt(c.closed_at_ms, CORRUPT)?,
+        })
+    }
+}
+
+/// Completed trades on one side and their volume in two parts (see
+/// [`VOLUME_UNIT_PICONERO`]).
+#[derive(sqlx::FromRow)]
+struct VolumeColumns {
+    n: i64,
+    units: i64,
+    rest: i64,
 }
 
 /// Messages trade `trade` holds, in the caller's transaction.
@@ -173,7 +185,7 @@ pub async fn message_count_in(conn: &mut AnyConnection, trade: TradeId) -> Resul
         .bind(trade.to_string())
         .fetch_one(&mut *conn)
         .await?;
-    count(n)
+    unsigned(n, CORRUPT)
 }
 
 /// Who wrote in trade `trade`'s chat other than `seller` and `buyer` (the moderators who took
@@ -193,7 +205,7 @@ pub async fn other_senders_in(
     .bind(buyer.to_string())
     .fetch_all(&mut *conn)
     .await?;
-    ids.iter().map(|id| id.parse().map_err(corrupt)).collect()
+    ids.iter().map(|id| parsed(id, CORRUPT)).collect()
 }
 
 /// Inserts a chat message, in the caller's transaction.
@@ -244,7 +256,7 @@ impl Store {
     /// A write transaction of the server's tables (`BEGIN IMMEDIATE` on SQLite, so that it
     /// never has to upgrade a read lock).
     pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, StoreError> {
-        Ok(self.pool.begin_with(self.engine_begin()).await?)
+        Ok(self.pool.begin_with(self.engine.begin_write()).await?)
     }
 
     /// The engine of the database, for statements that differ.
@@ -260,7 +272,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<MessageRow>, StoreError> {
         // Message ids are UUIDv7: in their text form they sort by time.
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, MessageColumns>(
             "SELECT m.id, m.trade_id, m.sender_id, u.username AS sender_name, m.body, m.created_at_ms \
              FROM trade_messages m JOIN users u ON u.id = m.sender_id \
              WHERE m.trade_id = ? AND m.id > ? ORDER BY m.id LIMIT ?",
@@ -270,7 +282,7 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(message_from_row).collect()
+        rows.into_iter().map(MessageRow::try_from).collect()
     }
 
     /// Feedback about `subject`, newest first, after `after`.
@@ -285,7 +297,7 @@ impl Store {
             // Past every stored time; "~" sorts after every UUID's text.
             None => (i64::MAX, "~".to_owned()),
         };
-        let rows = sqlx::query(
+        let rows = sqlx::query_as::<_, FeedbackColumns>(
             "SELECT f.trade_id, f.author_id, a.username AS author_name, f.subject_id, f.rating, \
              f.comment, f.created_at_ms, t.closed_at_ms FROM trade_feedback f \
              JOIN users a ON a.id = f.author_id JOIN trades t ON t.id = f.trade_id \
@@ -299,16 +311,13 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(feedback_from_row).collect()
+        rows.into_iter().map(FeedbackRow::try_from).collect()
     }
 
     /// What `user`'s public profile is computed from: completed trades on both sides, their
     /// volume, the ratings received and the latest release times.
     pub async fn profile_numbers(&self, user: UserId) -> Result<ProfileNumbers, StoreError> {
-        let units = match self.engine {
-            Engine::Sqlite => "amount_piconero / 1000000",
-            Engine::MySql => "amount_piconero DIV 1000000",
-        };
+        let units = format!("amount_piconero {} 1000000", self.engine.integer_division());
         debug_assert_eq!(
             VOLUME_UNIT_PICONERO, 1_000_000,
             "the SQL above names the unit"
@@ -323,13 +332,13 @@ impl Store {
                  CAST(COALESCE(SUM(amount_piconero % 1000000), 0) AS SIGNED) AS rest \
                  FROM trades WHERE {side} = ? AND state IN ('released', 'resolved')"
             );
-            let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            let row = sqlx::query_as::<_, VolumeColumns>(sqlx::AssertSqlSafe(sql))
                 .bind(user.to_string())
                 .fetch_one(&self.pool)
                 .await?;
-            completed = completed.saturating_add(count(row.try_get("n")?)?);
-            volume_units += u128::from(count(row.try_get("units")?)?);
-            volume_rest += u128::from(count(row.try_get("rest")?)?);
+            completed = completed.saturating_add(unsigned(row.n, CORRUPT)?);
+            volume_units += u128::from(unsigned(row.units, CORRUPT)?);
+            volume_rest += u128::from(unsigned(row.rest, CORRUPT)?);
         }
         let volume = volume_units
             .checked_mul(u128::from(VOLUME_UNIT_PICONERO))
@@ -338,21 +347,17 @@ impl Store {
             .map_or(Piconero::MAX, Piconero::new);
 
         let mut feedback = FeedbackCounts::default();
-        let rows = sqlx::query(
+        let ratings: Vec<(String, i64)> = sqlx::query_as(
             "SELECT rating, COUNT(*) AS n FROM trade_feedback WHERE subject_id = ? GROUP BY rating",
         )
         .bind(user.to_string())
         .fetch_all(&self.pool)
         .await?;
-        for row in &rows {
-            let rating: String = row.try_get("rating")?;
-            feedback.add(
-                Rating::parse(&rating).map_err(corrupt)?,
-                count(row.try_get("n")?)?,
-            );
+        for (rating, n) in &ratings {
+            feedback.add(rating_of(rating)?, unsigned(*n, CORRUPT)?);
         }
 
-        let rows = sqlx::query(
+        let times: Vec<(Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT paid_at_ms, closed_at_ms FROM trades WHERE seller_id = ? AND state = 'released' \
              ORDER BY closed_at_ms DESC LIMIT ?",
         )
@@ -360,15 +365,11 @@ impl Store {
         .bind(i64::from(MAX_RELEASE_TIME_SAMPLES))
         .fetch_all(&self.pool)
         .await?;
-        let releases = rows
-            .iter()
-            .map(|row| {
-                let paid: Option<i64> = row.try_get("paid_at_ms")?;
-                let closed: Option<i64> = row.try_get("closed_at_ms")?;
-                match (paid, closed) {
-                    (Some(paid), Some(closed)) => Ok((time(paid)?, time(closed)?)),
-                    _ => Err(StoreError::Corrupt("a released trade without its times")),
-                }
+        let releases = times
+            .into_iter()
+            .map(|times| match times {
+                (Some(paid), Some(closed)) => Ok((time(paid, CORRUPT)?, time(closed, CORRUPT)?)),
+                _ => Err(StoreError::Corrupt("a released trade without its times")),
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(ProfileNumbers {

@@ -4,10 +4,13 @@ use std::collections::HashMap;
 
 use pupero_core::{DepositStatus, Piconero, Sighting, Timestamp, UserId};
 use pupero_ledger::Engine;
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use pupero_ledger::dialect::placeholders;
+use sqlx::AnyConnection;
 
-use super::{Store, StoreError, i64_of, ms, sum_of, time_of, u32_of, u64_of};
+use super::convert::{
+    CountAndSum, amount, flag, i64_of, ms, parsed, small, time, time_opt, unsigned,
+};
+use super::{Store, StoreError};
 
 /// The most deposits one user's page lists.
 pub const MAX_DEPOSITS_PER_PAGE: u32 = 100;
@@ -62,63 +65,80 @@ pub struct DepositRow {
     pub credited_at: Option<Timestamp>,
 }
 
-fn user_of(row: &AnyRow) -> Result<UserId, StoreError> {
-    let v: String = row.try_get("user_id")?;
-    v.parse().map_err(|_| StoreError::Corrupt("user_id"))
+/// A deposit subaddress's columns.
+#[derive(sqlx::FromRow)]
+struct DepositAddressColumns {
+    user_id: String,
+    account_index: i64,
+    address_index: i64,
+    address: String,
+    created_at_ms: i64,
 }
 
-/// Flags are stored as `SMALLINT` 0 or 1: `Any` decodes no engine's boolean type.
-fn bool_of(row: &AnyRow, column: &'static str) -> Result<bool, StoreError> {
-    match row.try_get::<i64, _>(column)? {
-        0 => Ok(false),
-        1 => Ok(true),
-        _ => Err(StoreError::Corrupt(column)),
+impl TryFrom<DepositAddressColumns> for DepositAddressRow {
+    type Error = StoreError;
+
+    fn try_from(c: DepositAddressColumns) -> Result<DepositAddressRow, StoreError> {
+        Ok(DepositAddressRow {
+            user: parsed(&c.user_id, "user_id")?,
+            account: small(c.account_index, "account_index")?,
+            index: small(c.address_index, "address_index")?,
+            address: c.address,
+            created_at: time(c.created_at_ms, "created_at_ms")?,
+        })
     }
 }
 
-fn address_from_row(row: &AnyRow) -> Result<DepositAddressRow, StoreError> {
-    Ok(DepositAddressRow {
-        user: user_of(row)?,
-        account: u32_of(row, "account_index")?,
-        index: u32_of(row, "address_index")?,
-        address: row.try_get("address")?,
-        created_at: time_of(row, "created_at_ms")?,
-    })
-}
-
+/// The columns of [`DepositColumns`].
 const DEPOSIT_COLUMNS: &str = "txid, account_index, address_index, user_id, amount_piconero, \
      height, confirmations, locked, unlock_time, double_spend_seen, state, first_seen_ms, \
      credited_at_ms";
 
-fn deposit_from_row(row: &AnyRow) -> Result<DepositRow, StoreError> {
-    let height: Option<i64> = row.try_get("height")?;
-    let state: String = row.try_get("state")?;
-    let credited_at: Option<i64> = row.try_get("credited_at_ms")?;
-    Ok(DepositRow {
-        key: DepositRef {
-            txid: row.try_get("txid")?,
-            account: u32_of(row, "account_index")?,
-            index: u32_of(row, "address_index")?,
-        },
-        user: user_of(row)?,
-        amount: Piconero::new(u64_of(row, "amount_piconero")?),
-        sighting: Sighting {
-            height: height
-                .map(u64::try_from)
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("deposit height"))?,
-            confirmations: u64_of(row, "confirmations")?,
-            locked: bool_of(row, "locked")?,
-            unlock_time: u64_of(row, "unlock_time")?,
-            double_spend_seen: bool_of(row, "double_spend_seen")?,
-        },
-        status: DepositStatus::parse(&state).ok_or(StoreError::Corrupt("deposit state"))?,
-        first_seen: time_of(row, "first_seen_ms")?,
-        credited_at: credited_at
-            .map(Timestamp::try_from)
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("credited_at_ms"))?,
-    })
+/// A deposit's columns ([`DEPOSIT_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct DepositColumns {
+    txid: String,
+    account_index: i64,
+    address_index: i64,
+    user_id: String,
+    amount_piconero: i64,
+    height: Option<i64>,
+    confirmations: i64,
+    locked: i64,
+    unlock_time: i64,
+    double_spend_seen: i64,
+    state: String,
+    first_seen_ms: i64,
+    credited_at_ms: Option<i64>,
+}
+
+impl TryFrom<DepositColumns> for DepositRow {
+    type Error = StoreError;
+
+    fn try_from(c: DepositColumns) -> Result<DepositRow, StoreError> {
+        Ok(DepositRow {
+            key: DepositRef {
+                txid: c.txid,
+                account: small(c.account_index, "account_index")?,
+                index: small(c.address_index, "address_index")?,
+            },
+            user: parsed(&c.user_id, "user_id")?,
+            amount: amount(c.amount_piconero, "amount_piconero")?,
+            sighting: Sighting {
+                height: c
+                    .height
+                    .map(|h| unsigned(h, "deposit height"))
+                    .transpose()?,
+                confirmations: unsigned(c.confirmations, "confirmations")?,
+                locked: flag(c.locked, "locked")?,
+                unlock_time: unsigned(c.unlock_time, "unlock_time")?,
+                double_spend_seen: flag(c.double_spend_seen, "double_spend_seen")?,
+            },
+            status: DepositStatus::parse(&c.state).ok_or(StoreError::Corrupt("deposit state"))?,
+            first_seen: time(c.first_seen_ms, "first_seen_ms")?,
+            credited_at: time_opt(c.credited_at_ms, "credited_at_ms")?,
+        })
+    }
 }
 
 /// What a scan saw of one deposit.
@@ -140,14 +160,14 @@ impl Store {
         &self,
         user: UserId,
     ) -> Result<Option<DepositAddressRow>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, DepositAddressColumns>(
             "SELECT user_id, account_index, address_index, address, created_at_ms \
              FROM deposit_addresses WHERE user_id = ?",
         )
         .bind(user.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(address_from_row).transpose()
+        row.map(DepositAddressRow::try_from).transpose()
     }
 
     /// Whether `address` is one of the platform's deposit subaddresses.
@@ -192,17 +212,18 @@ impl Store {
         let mut owners = HashMap::with_capacity(indices.len());
         // Bounded statements: a scan may see many subaddresses at once.
         for chunk in indices.chunks(super::MAX_IN_LIST) {
-            let marks = vec!["?"; chunk.len()].join(", ");
             let sql = format!(
                 "SELECT user_id, address_index FROM deposit_addresses \
-                 WHERE account_index = ? AND address_index IN ({marks})"
+                 WHERE account_index = ? AND address_index IN ({})",
+                placeholders(chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(i64::from(account));
+            let mut query = sqlx::query_as::<_, (String, i64)>(sqlx::AssertSqlSafe(sql))
+                .bind(i64::from(account));
             for index in chunk {
                 query = query.bind(i64::from(*index));
             }
-            for row in query.fetch_all(&self.pool).await? {
-                owners.insert(u32_of(&row, "address_index")?, user_of(&row)?);
+            for (user, index) in query.fetch_all(&self.pool).await? {
+                owners.insert(small(index, "address_index")?, parsed(&user, "user_id")?);
             }
         }
         Ok(owners)
@@ -210,11 +231,12 @@ impl Store {
 
     /// The height the last scan of `account` reached.
     pub async fn scanned_to(&self, account: u32) -> Result<Option<u64>, StoreError> {
-        let row = sqlx::query("SELECT scanned_to FROM wallet_scans WHERE account_index = ?")
-            .bind(i64::from(account))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(|r| u64_of(r, "scanned_to")).transpose()
+        let height: Option<i64> =
+            sqlx::query_scalar("SELECT scanned_to FROM wallet_scans WHERE account_index = ?")
+                .bind(i64::from(account))
+                .fetch_optional(&self.pool)
+                .await?;
+        height.map(|h| unsigned(h, "scanned_to")).transpose()
     }
 
     /// Records that a scan of `account` reached `height`.
@@ -224,19 +246,12 @@ impl Store {
         height: u64,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let sql = match self.engine {
-            Engine::Sqlite => {
-                "INSERT INTO wallet_scans (account_index, scanned_to, updated_at_ms) \
-                 VALUES (?, ?, ?) ON CONFLICT (account_index) DO UPDATE SET \
-                 scanned_to = excluded.scanned_to, updated_at_ms = excluded.updated_at_ms"
-            }
-            Engine::MySql => {
-                "INSERT INTO wallet_scans (account_index, scanned_to, updated_at_ms) \
-                 VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE \
-                 scanned_to = VALUES(scanned_to), updated_at_ms = VALUES(updated_at_ms)"
-            }
-        };
-        sqlx::query(sql)
+        let sql = format!(
+            "INSERT INTO wallet_scans (account_index, scanned_to, updated_at_ms) VALUES (?, ?, ?){}",
+            self.engine
+                .upsert("account_index", &["scanned_to", "updated_at_ms"])
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(i64::from(account))
             .bind(i64_of(height, "scanned height")?)
             .bind(ms(now)?)
@@ -252,26 +267,26 @@ impl Store {
              WHERE state = 'pending' AND account_index = ? \
              ORDER BY first_seen_ms, txid, address_index LIMIT ?"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, DepositColumns>(sqlx::AssertSqlSafe(sql))
             .bind(i64::from(account))
             .bind(i64::from(MAX_PENDING_PER_SCAN))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(deposit_from_row).collect()
+        rows.into_iter().map(DepositRow::try_from).collect()
     }
 
     /// Deposits of `account` the wallet has (mined or in the pool) and not credited yet: their
     /// number and total. The wallet's balance counts them already — `get_balance` counts
     /// incoming transfers waiting in the pool too — and users' balances not yet.
     pub async fn uncredited_deposits(&self, account: u32) -> Result<(u64, Piconero), StoreError> {
-        let row = sqlx::query(
+        sqlx::query_as::<_, CountAndSum>(
             "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount_piconero), 0) AS CHAR) AS total \
              FROM deposits WHERE state = 'pending' AND account_index = ?",
         )
         .bind(i64::from(account))
         .fetch_one(&self.pool)
-        .await?;
-        Ok((u64_of(&row, "n")?, Piconero::new(sum_of(&row, "total")?)))
+        .await?
+        .parts()
     }
 
     /// One deposit.
@@ -280,13 +295,13 @@ impl Store {
             "SELECT {DEPOSIT_COLUMNS} FROM deposits \
              WHERE txid = ? AND account_index = ? AND address_index = ?"
         );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query_as::<_, DepositColumns>(sqlx::AssertSqlSafe(sql))
             .bind(key.txid.clone())
             .bind(i64::from(key.account))
             .bind(i64::from(key.index))
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(deposit_from_row).transpose()
+        row.map(DepositRow::try_from).transpose()
     }
 
     /// `user`'s deposits, newest first, after `before` (the first-seen time and txid of the
@@ -304,7 +319,7 @@ impl Store {
                     "SELECT {DEPOSIT_COLUMNS} FROM deposits WHERE user_id = ? \
                      ORDER BY first_seen_ms DESC, txid DESC LIMIT ?"
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+                sqlx::query_as::<_, DepositColumns>(sqlx::AssertSqlSafe(sql))
                     .bind(user.to_string())
                     .bind(limit)
                     .fetch_all(&self.pool)
@@ -316,7 +331,7 @@ impl Store {
                      AND (first_seen_ms < ? OR (first_seen_ms = ? AND txid < ?)) \
                      ORDER BY first_seen_ms DESC, txid DESC LIMIT ?"
                 );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
+                sqlx::query_as::<_, DepositColumns>(sqlx::AssertSqlSafe(sql))
                     .bind(user.to_string())
                     .bind(ms(at)?)
                     .bind(ms(at)?)
@@ -326,7 +341,7 @@ impl Store {
                     .await?
             }
         };
-        rows.iter().map(deposit_from_row).collect()
+        rows.into_iter().map(DepositRow::try_from).collect()
     }
 }
 
@@ -369,10 +384,12 @@ pub async fn record_sighting_in(
     seen: &SeenDeposit,
     now: Timestamp,
 ) -> Result<SightingChange, StoreError> {
-    let mysql = conn.backend_name() == "MySQL";
+    let engine = Engine::of(conn);
     let s = &seen.sighting;
     let height = s.height.map(|h| i64_of(h, "deposit height")).transpose()?;
-    let insert = if mysql {
+    // Whole statements per engine: MariaDB's `INSERT IGNORE` and SQLite's `ON CONFLICT DO
+    // NOTHING` both insert nothing, and report no row, for a deposit already recorded.
+    let insert = if engine == Engine::MySql {
         "INSERT IGNORE INTO deposits (txid, account_index, address_index, user_id, \
          amount_piconero, height, confirmations, locked, unlock_time, \
          double_spend_seen, state, first_seen_ms, updated_at_ms, credited_at_ms) \
@@ -404,18 +421,18 @@ pub async fn record_sighting_in(
         return Ok(SightingChange::New);
     }
     // SQLite's write transaction already excludes other writers; MariaDB locks the row.
-    let lock = if mysql { " FOR UPDATE" } else { "" };
     let sql = format!(
         "SELECT {DEPOSIT_COLUMNS} FROM deposits \
-         WHERE txid = ? AND account_index = ? AND address_index = ?{lock}"
+         WHERE txid = ? AND account_index = ? AND address_index = ?{}",
+        engine.lock_rows()
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row: DepositRow = sqlx::query_as::<_, DepositColumns>(sqlx::AssertSqlSafe(sql))
         .bind(seen.key.txid.clone())
         .bind(i64::from(seen.key.account))
         .bind(i64::from(seen.key.index))
         .fetch_one(&mut *conn)
-        .await?;
-    let row = deposit_from_row(&row)?;
+        .await?
+        .try_into()?;
     if sighting_unchanged(&row, s) {
         return Ok(SightingChange::Unchanged);
     }
@@ -520,18 +537,15 @@ impl Store {
         for chunk in transfers.chunks(super::MAX_IN_LIST) {
             let sql = format!(
                 "SELECT transfer_id, txid FROM deposits WHERE user_id = ? AND transfer_id IN ({})",
-                vec!["?"; chunk.len()].join(", ")
+                placeholders(chunk.len())
             );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(user.to_string());
+            let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql))
+                .bind(user.to_string());
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            for row in query.fetch_all(&self.pool).await? {
-                let transfer: String = row.try_get("transfer_id")?;
-                let transfer = transfer
-                    .parse()
-                    .map_err(|_| StoreError::Corrupt("deposit transfer id"))?;
-                found.insert(transfer, row.try_get("txid")?);
+            for (transfer, txid) in query.fetch_all(&self.pool).await? {
+                found.insert(parsed(&transfer, "deposit transfer id")?, txid);
             }
         }
         Ok(found)

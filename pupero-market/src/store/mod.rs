@@ -3,9 +3,13 @@
 
 use pupero_core::{EmailAddress, Role, Timestamp, UserId, Username};
 use pupero_ledger::Engine;
+use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Row};
 use uuid::Uuid;
+
+mod convert;
+pub(crate) use convert::ms;
+use convert::{parsed, time, unsigned};
 
 mod admin;
 mod deposits;
@@ -50,7 +54,7 @@ mod totp;
 
 pub use totp::{SetupOutcome, TotpRow};
 
-/// The columns [`user_from_row`] reads, for every query of whole users.
+/// The columns of [`UserColumns`], for every query of whole users.
 pub(crate) const USER_COLUMNS: &str =
     "id, username, email, email_verified_at_ms, password_hash, role, disabled, created_at_ms";
 
@@ -165,46 +169,6 @@ impl From<StoreError> for pupero_ledger::AttachmentError {
     }
 }
 
-/// An unsigned column (stored as `BIGINT`).
-pub(crate) fn u64_of(row: &sqlx::any::AnyRow, column: &'static str) -> Result<u64, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(column))
-}
-
-/// A 32-bit unsigned column (wallet account and subaddress indices).
-pub(crate) fn u32_of(row: &sqlx::any::AnyRow, column: &'static str) -> Result<u32, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    u32::try_from(v).map_err(|_| StoreError::Corrupt(column))
-}
-
-/// A unix-milliseconds column.
-pub(crate) fn time_of(
-    row: &sqlx::any::AnyRow,
-    column: &'static str,
-) -> Result<Timestamp, StoreError> {
-    let v: i64 = row.try_get(column)?;
-    Timestamp::try_from(v).map_err(|_| StoreError::Corrupt(column))
-}
-
-/// An unsigned value as the `BIGINT` it is stored in.
-pub(crate) fn i64_of(v: u64, what: &'static str) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt(what))
-}
-
-/// A non-negative sum read as text (`CAST(COALESCE(SUM(x), 0) AS CHAR)`), exactly: MariaDB
-/// sums integers as DECIMAL, which the `Any` driver does not decode.
-pub(crate) fn sum_of(row: &sqlx::any::AnyRow, column: &'static str) -> Result<u64, StoreError> {
-    let text: String = row.try_get(column)?;
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(StoreError::Corrupt(column));
-    }
-    text.parse().map_err(|_| StoreError::Corrupt(column))
-}
-
-pub(crate) fn ms(t: Timestamp) -> Result<i64, StoreError> {
-    i64::try_from(t).map_err(|_| StoreError::Corrupt("timestamp out of range"))
-}
-
 impl Store {
     /// Opens the pool and applies the server's migrations.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
@@ -289,7 +253,7 @@ impl Store {
 
     /// The user whose username (any case) or e-mail address is `login`.
     pub async fn user_by_login(&self, login: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, UserColumns>(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users \
              WHERE (username_key = ? OR email = ?) AND deleted_at_ms IS NULL"
         )))
@@ -300,18 +264,18 @@ impl Store {
         .bind(login.to_lowercase())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.map(UserRow::try_from).transpose()
     }
 
     /// The user with this id.
     pub async fn user_by_id(&self, id: UserId) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let row = sqlx::query_as::<_, UserColumns>(sqlx::AssertSqlSafe(format!(
             "SELECT {USER_COLUMNS} FROM users WHERE id = ?"
         )))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.as_ref().map(user_from_row).transpose()
+        row.map(UserRow::try_from).transpose()
     }
 
     /// Starts a session for `user` with its first refresh token.
@@ -353,22 +317,24 @@ impl Store {
         new_hash: &str,
         now: Timestamp,
     ) -> Result<Rotation, StoreError> {
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
-        let row = sqlx::query(
-            "SELECT t.used_at_ms, s.id, s.user_id, s.expires_at_ms, s.revoked_at_ms FROM refresh_tokens t \
-             JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?",
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
+        let row = sqlx::query_as::<_, RefreshColumns>(
+            "SELECT t.used_at_ms, s.id AS session_id, s.user_id, s.expires_at_ms, s.revoked_at_ms \
+             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = ?",
         )
         .bind(old_hash.to_owned())
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else {
+        let Some(RefreshColumns {
+            used_at_ms: used,
+            session_id: session_text,
+            user_id: user_text,
+            expires_at_ms: expires,
+            revoked_at_ms: revoked,
+        }) = row
+        else {
             return Ok(Rotation::Invalid);
         };
-        let used: Option<i64> = row.try_get(0)?;
-        let session_text: String = row.try_get(1)?;
-        let user_text: String = row.try_get(2)?;
-        let expires: i64 = row.try_get(3)?;
-        let revoked: Option<i64> = row.try_get(4)?;
         if used.is_some() {
             sqlx::query("UPDATE sessions SET revoked_at_ms = ?, revoked_reason = 'refresh_reuse' WHERE id = ? AND revoked_at_ms IS NULL")
                 .bind(ms(now)?)
@@ -401,20 +367,9 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        let session = session_text
-            .parse()
-            .map_err(|_| StoreError::Corrupt("session id"))?;
-        let user = user_text
-            .parse()
-            .map_err(|_| StoreError::Corrupt("user id"))?;
+        let session = parsed(&session_text, "session id")?;
+        let user = parsed(&user_text, "user id")?;
         Ok(Rotation::Rotated { session, user })
-    }
-
-    fn engine_begin(&self) -> &'static str {
-        match self.engine {
-            Engine::Sqlite => "BEGIN IMMEDIATE",
-            Engine::MySql => "BEGIN",
-        }
     }
 
     /// Ends a session; its access and refresh tokens stop working at once.
@@ -440,7 +395,7 @@ impl Store {
         user: UserId,
         now: Timestamp,
     ) -> Result<Option<SessionState>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, SessionColumns>(
             "SELECT s.expires_at_ms, s.revoked_at_ms, u.disabled, u.role FROM sessions s \
              JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.user_id = ?",
         )
@@ -449,34 +404,65 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let expires: i64 = row.try_get(0)?;
-        let revoked: Option<i64> = row.try_get(1)?;
-        let disabled: i64 = row.try_get(2)?;
-        let role: String = row.try_get(3)?;
         Ok(Some(SessionState {
-            ended: revoked.is_some() || expires <= ms(now)?,
-            disabled: disabled != 0,
-            role: Role::parse(&role).map_err(|_| StoreError::Corrupt("role"))?,
+            ended: row.revoked_at_ms.is_some() || row.expires_at_ms <= ms(now)?,
+            disabled: convert::flag(row.disabled, "disabled")?,
+            role: role_of(&row.role)?,
         }))
     }
 }
 
-pub(crate) fn user_from_row(row: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
-    let id: String = row.try_get("id")?;
-    let role: String = row.try_get("role")?;
-    let disabled: i64 = row.try_get("disabled")?;
-    let created: i64 = row.try_get("created_at_ms")?;
-    let verified: Option<i64> = row.try_get("email_verified_at_ms")?;
-    Ok(UserRow {
-        id: id.parse().map_err(|_| StoreError::Corrupt("user id"))?,
-        username: row.try_get("username")?,
-        email: row.try_get("email")?,
-        email_verified: verified.is_some(),
-        password_hash: row.try_get("password_hash")?,
-        role: Role::parse(&role).map_err(|_| StoreError::Corrupt("role"))?,
-        disabled: disabled != 0,
-        created_at: Timestamp::try_from(created).map_err(|_| StoreError::Corrupt("created_at"))?,
-    })
+/// A user's columns as read ([`USER_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserColumns {
+    id: String,
+    username: String,
+    email: Option<String>,
+    email_verified_at_ms: Option<i64>,
+    password_hash: String,
+    role: String,
+    disabled: i64,
+    created_at_ms: i64,
+}
+
+impl TryFrom<UserColumns> for UserRow {
+    type Error = StoreError;
+
+    fn try_from(c: UserColumns) -> Result<UserRow, StoreError> {
+        Ok(UserRow {
+            id: parsed(&c.id, "user id")?,
+            username: c.username,
+            email: c.email,
+            email_verified: c.email_verified_at_ms.is_some(),
+            password_hash: c.password_hash,
+            role: role_of(&c.role)?,
+            disabled: convert::flag(c.disabled, "disabled")?,
+            created_at: time(c.created_at_ms, "created_at")?,
+        })
+    }
+}
+
+pub(crate) fn role_of(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).map_err(|_| StoreError::Corrupt("role"))
+}
+
+/// A refresh token with its session, as [`Store::rotate_refresh_token`] reads it.
+#[derive(sqlx::FromRow)]
+struct RefreshColumns {
+    used_at_ms: Option<i64>,
+    session_id: String,
+    user_id: String,
+    expires_at_ms: i64,
+    revoked_at_ms: Option<i64>,
+}
+
+/// A session with its user's state, as [`Store::session_state`] reads it.
+#[derive(sqlx::FromRow)]
+struct SessionColumns {
+    expires_at_ms: i64,
+    revoked_at_ms: Option<i64>,
+    disabled: i64,
+    role: String,
 }
 
 /// One row of the audit log.
@@ -508,6 +494,26 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         audit_in(&mut conn, entry, now).await
     }
+}
+
+/// Locks row `id` of `table` until the caller's write transaction ends, so that what the
+/// transaction reads next (a count, a row) and what it writes on it are one decision. Only
+/// MariaDB needs it: SQLite's write transaction holds the whole database from its start.
+pub(crate) async fn lock_row_in(
+    conn: &mut sqlx::AnyConnection,
+    engine: Engine,
+    table: &'static str,
+    id: String,
+) -> Result<(), StoreError> {
+    if !engine.locks_rows() {
+        return Ok(());
+    }
+    let sql = format!("SELECT id FROM {table} WHERE id = ?{}", engine.lock_rows());
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Appends to the audit log in the caller's transaction.
@@ -548,7 +554,7 @@ impl Store {
     ) -> Result<Vec<AuditRow>, StoreError> {
         let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
         let rows = match subject {
-            Some(user) => sqlx::query(
+            Some(user) => sqlx::query_as::<_, AuditColumns>(
                 "SELECT seq, at_ms, actor_id, subject_id, event, client_ip, detail FROM audit_log \
                      WHERE subject_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
             )
@@ -557,7 +563,7 @@ impl Store {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?,
-            None => sqlx::query(
+            None => sqlx::query_as::<_, AuditColumns>(
                 "SELECT seq, at_ms, actor_id, subject_id, event, client_ip, detail FROM audit_log \
                      WHERE seq < ? ORDER BY seq DESC LIMIT ?",
             )
@@ -566,20 +572,34 @@ impl Store {
             .fetch_all(&self.pool)
             .await?,
         };
-        rows.iter()
-            .map(|row| {
-                let seq: i64 = row.try_get("seq")?;
-                let at: i64 = row.try_get("at_ms")?;
-                Ok(AuditRow {
-                    seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt("audit seq"))?,
-                    at: Timestamp::try_from(at).map_err(|_| StoreError::Corrupt("audit time"))?,
-                    actor: row.try_get("actor_id")?,
-                    subject: row.try_get("subject_id")?,
-                    event: row.try_get("event")?,
-                    client_ip: row.try_get("client_ip")?,
-                    detail: row.try_get("detail")?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(AuditRow::try_from).collect()
+    }
+}
+
+/// An audit log row as read.
+#[derive(sqlx::FromRow)]
+struct AuditColumns {
+    seq: i64,
+    at_ms: i64,
+    actor_id: Option<String>,
+    subject_id: Option<String>,
+    event: String,
+    client_ip: Option<String>,
+    detail: String,
+}
+
+impl TryFrom<AuditColumns> for AuditRow {
+    type Error = StoreError;
+
+    fn try_from(c: AuditColumns) -> Result<AuditRow, StoreError> {
+        Ok(AuditRow {
+            seq: unsigned(c.seq, "audit seq")?,
+            at: time(c.at_ms, "audit time")?,
+            actor: c.actor_id,
+            subject: c.subject_id,
+            event: c.event,
+            client_ip: c.client_ip,
+            detail: c.detail,
+        })
     }
 }

@@ -1,17 +1,16 @@
 //! Offers, stored whole and rebuilt through the core's parsers (a row that no longer parses is
 //! corrupt, never silently accepted).
 
+use super::convert::{amount, ms, parsed, sql_amount, time};
+use super::{Store, StoreError, lock_row_in};
 use pupero_core::offer::{
     OfferStatus, OfferTerms, PaymentDetails, PaymentMethod, PaymentWindow, Side, TradeLimits,
     Visibility,
 };
 use pupero_core::price::Pricing;
 use pupero_core::{
-    CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Piconero, Price, Timestamp, UserId,
+    CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Price, Timestamp, UserId,
 };
-use sqlx::Row;
-
-use super::{Store, StoreError, ms};
 
 const OFFER_COLUMNS: &str = "id, owner_id, side, currency, payment_method, payment_details, pricing_kind, \
      pricing_value, min_piconero, max_piconero, window_minutes, terms, visibility, status, created_at_ms, updated_at_ms";
@@ -32,43 +31,59 @@ fn pricing_to_sql(p: Pricing) -> (&'static str, String) {
     }
 }
 
-fn offer_from_row(row: &sqlx::any::AnyRow) -> Result<Offer, StoreError> {
-    let text = |c: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(c)?) };
-    let int = |c: &str| -> Result<i64, StoreError> { Ok(row.try_get::<i64, _>(c)?) };
-    let amount =
-        |c: &str| -> Result<Piconero, StoreError> { Piconero::try_from(int(c)?).map_err(corrupt) };
-    let time = |c: &str| -> Result<Timestamp, StoreError> {
-        Timestamp::try_from(int(c)?).map_err(corrupt)
-    };
-    let pricing = match text("pricing_kind")?.as_str() {
-        "fixed" => Pricing::Fixed(Price::parse(&text("pricing_value")?).map_err(corrupt)?),
-        "margin" => {
-            Pricing::Margin(MarginPercent::parse(&text("pricing_value")?).map_err(corrupt)?)
-        }
-        _ => return Err(StoreError::Corrupt("pricing kind")),
-    };
-    let window =
-        u32::try_from(int("window_minutes")?).map_err(|_| StoreError::Corrupt("window"))?;
-    let spec = NewOffer {
-        side: Side::parse(&text("side")?).map_err(corrupt)?,
-        currency: CurrencyCode::parse(&text("currency")?).map_err(corrupt)?,
-        payment_method: PaymentMethod::parse(&text("payment_method")?).map_err(corrupt)?,
-        payment_details: PaymentDetails::parse(&text("payment_details")?).map_err(corrupt)?,
-        pricing,
-        limits: TradeLimits::new(amount("min_piconero")?, amount("max_piconero")?)
-            .map_err(corrupt)?,
-        payment_window: PaymentWindow::from_minutes(window).map_err(corrupt)?,
-        terms: OfferTerms::parse(&text("terms")?).map_err(corrupt)?,
-        visibility: Visibility::parse(&text("visibility")?).map_err(corrupt)?,
-    };
-    Ok(Offer::restore(
-        text("id")?.parse::<OfferId>().map_err(corrupt)?,
-        text("owner_id")?.parse::<UserId>().map_err(corrupt)?,
-        spec,
-        OfferStatus::parse(&text("status")?).map_err(corrupt)?,
-        time("created_at_ms")?,
-        time("updated_at_ms")?,
-    ))
+/// An offer's columns ([`OFFER_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct OfferColumns {
+    id: String,
+    owner_id: String,
+    side: String,
+    currency: String,
+    payment_method: String,
+    payment_details: String,
+    pricing_kind: String,
+    pricing_value: String,
+    min_piconero: i64,
+    max_piconero: i64,
+    window_minutes: i64,
+    terms: String,
+    visibility: String,
+    status: String,
+    created_at_ms: i64,
+    updated_at_ms: i64,
+}
+
+impl TryFrom<OfferColumns> for Offer {
+    type Error = StoreError;
+
+    fn try_from(c: OfferColumns) -> Result<Offer, StoreError> {
+        const ROW: &str = "offer row";
+        let pricing = match c.pricing_kind.as_str() {
+            "fixed" => Pricing::Fixed(Price::parse(&c.pricing_value).map_err(corrupt)?),
+            "margin" => Pricing::Margin(MarginPercent::parse(&c.pricing_value).map_err(corrupt)?),
+            _ => return Err(StoreError::Corrupt("pricing kind")),
+        };
+        let window = u32::try_from(c.window_minutes).map_err(|_| StoreError::Corrupt("window"))?;
+        let spec = NewOffer {
+            side: Side::parse(&c.side).map_err(corrupt)?,
+            currency: CurrencyCode::parse(&c.currency).map_err(corrupt)?,
+            payment_method: PaymentMethod::parse(&c.payment_method).map_err(corrupt)?,
+            payment_details: PaymentDetails::parse(&c.payment_details).map_err(corrupt)?,
+            pricing,
+            limits: TradeLimits::new(amount(c.min_piconero, ROW)?, amount(c.max_piconero, ROW)?)
+                .map_err(corrupt)?,
+            payment_window: PaymentWindow::from_minutes(window).map_err(corrupt)?,
+            terms: OfferTerms::parse(&c.terms).map_err(corrupt)?,
+            visibility: Visibility::parse(&c.visibility).map_err(corrupt)?,
+        };
+        Ok(Offer::restore(
+            parsed::<OfferId>(&c.id, ROW)?,
+            parsed::<UserId>(&c.owner_id, ROW)?,
+            spec,
+            OfferStatus::parse(&c.status).map_err(corrupt)?,
+            time(c.created_at_ms, ROW)?,
+            time(c.updated_at_ms, ROW)?,
+        ))
+    }
 }
 
 impl Store {
@@ -79,20 +94,14 @@ impl Store {
     pub async fn insert_offer(&self, offer: &Offer, max_open: u32) -> Result<bool, StoreError> {
         let spec = offer.spec();
         let (kind, value) = pricing_to_sql(spec.pricing);
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
-        if self.engine == pupero_ledger::Engine::MySql {
-            sqlx::query("SELECT id FROM users WHERE id = ? FOR UPDATE")
-                .bind(offer.owner().to_string())
-                .fetch_optional(&mut *tx)
-                .await?;
-        }
-        let open: i64 = sqlx::query(
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
+        lock_row_in(&mut tx, self.engine, "users", offer.owner().to_string()).await?;
+        let open: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM offers WHERE owner_id = ? AND status IN ('active', 'paused')",
         )
         .bind(offer.owner().to_string())
         .fetch_one(&mut *tx)
-        .await?
-        .try_get(0)?;
+        .await?;
         if open >= i64::from(max_open) {
             return Ok(false);
         }
@@ -108,8 +117,8 @@ impl Store {
             .bind(spec.payment_details.as_str().to_owned())
             .bind(kind)
             .bind(value)
-            .bind(i64::try_from(spec.limits.min()).map_err(corrupt)?)
-            .bind(i64::try_from(spec.limits.max()).map_err(corrupt)?)
+            .bind(sql_amount(spec.limits.min())?)
+            .bind(sql_amount(spec.limits.max())?)
             .bind(i64::from(spec.payment_window.minutes()))
             .bind(spec.terms.as_str().to_owned())
             .bind(spec.visibility.as_str())
@@ -140,8 +149,8 @@ impl Store {
         .bind(spec.payment_details.as_str().to_owned())
         .bind(kind)
         .bind(value)
-        .bind(i64::try_from(spec.limits.min()).map_err(corrupt)?)
-        .bind(i64::try_from(spec.limits.max()).map_err(corrupt)?)
+        .bind(sql_amount(spec.limits.min())?)
+        .bind(sql_amount(spec.limits.max())?)
         .bind(i64::from(spec.payment_window.minutes()))
         .bind(spec.terms.as_str().to_owned())
         .bind(spec.visibility.as_str())
@@ -157,11 +166,11 @@ impl Store {
     /// One offer, deleted ones included.
     pub async fn offer(&self, id: OfferId) -> Result<Option<Offer>, StoreError> {
         let sql = format!("SELECT {OFFER_COLUMNS} FROM offers WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query_as::<_, OfferColumns>(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(offer_from_row).transpose()
+        row.map(Offer::try_from).transpose()
     }
 
     /// A user's open (active or paused) offers, newest first.
@@ -170,11 +179,11 @@ impl Store {
             "SELECT {OFFER_COLUMNS} FROM offers WHERE owner_id = ? AND status IN ('active', 'paused') \
              ORDER BY created_at_ms DESC"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, OfferColumns>(sqlx::AssertSqlSafe(sql))
             .bind(owner.to_string())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(offer_from_row).collect()
+        rows.into_iter().map(Offer::try_from).collect()
     }
 
     /// Active public offers, optionally of one side and currency: the candidates of a market
@@ -197,7 +206,7 @@ impl Store {
         );
         let side = side.map_or("", Side::as_str);
         let currency = currency.map_or_else(String::new, |c| c.as_str().to_owned());
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, OfferColumns>(sqlx::AssertSqlSafe(sql))
             .bind(side)
             .bind(side)
             .bind(currency.clone())
@@ -205,6 +214,6 @@ impl Store {
             .bind(i64::from(MAX_MARKET_CANDIDATES))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(offer_from_row).collect()
+        rows.into_iter().map(Offer::try_from).collect()
     }
 }

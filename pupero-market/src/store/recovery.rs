@@ -8,10 +8,11 @@
 //! requests of the same account.
 
 use pupero_core::{Timestamp, UserId};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::{Store, StoreError, ms};
+use super::convert::{ms, parsed, small, time_opt, unsigned};
+use super::{Store, StoreError, lock_row_in};
 use crate::audit::AuditEntry;
 
 /// What a mailed token is for.
@@ -103,13 +104,33 @@ pub(crate) async fn lock_user_in(
     engine: pupero_ledger::Engine,
     user: UserId,
 ) -> Result<(), StoreError> {
-    if engine == pupero_ledger::Engine::MySql {
-        sqlx::query("SELECT id FROM users WHERE id = ? FOR UPDATE")
-            .bind(user.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
+    lock_row_in(conn, engine, "users", user.to_string()).await
+}
+
+/// A due mail's columns.
+#[derive(sqlx::FromRow)]
+struct DueMailColumns {
+    id: String,
+    user_id: String,
+    kind: String,
+    sealed: Option<String>,
+    attempts: i64,
+    expires_at_ms: Option<i64>,
+}
+
+impl TryFrom<DueMailColumns> for DueMail {
+    type Error = StoreError;
+
+    fn try_from(c: DueMailColumns) -> Result<DueMail, StoreError> {
+        Ok(DueMail {
+            id: parsed(&c.id, "mail id")?,
+            user: parsed(&c.user_id, "user id")?,
+            kind: c.kind,
+            sealed: c.sealed,
+            attempts: small(c.attempts, "mail attempts")?,
+            expires_at: time_opt(c.expires_at_ms, "mail expiry")?,
+        })
     }
-    Ok(())
 }
 
 /// Ends every unused token of `user` with one of `purposes`.
@@ -180,7 +201,7 @@ impl Store {
         audit: Option<&AuditEntry>,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
         lock_user_in(&mut tx, self.engine, token.user).await?;
         end_tokens_in(&mut tx, token.user, &[token.purpose], now).await?;
         sqlx::query(
@@ -219,7 +240,7 @@ impl Store {
     ) -> Result<Option<UserId>, StoreError> {
         // A token belongs to an account while it has the address the token was sent to and
         // is neither disabled nor deleted; the compare-and-sets below say the same.
-        let row = sqlx::query(
+        let id: Option<String> = sqlx::query_scalar(
             "SELECT t.user_id FROM mail_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ? AND t.purpose = ? AND t.used_at_ms IS NULL \
              AND t.expires_at_ms > ? \
@@ -230,11 +251,7 @@ impl Store {
         .bind(ms(now)?)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            let id: String = row.try_get("user_id")?;
-            id.parse().map_err(|_| StoreError::Corrupt("user id"))
-        })
-        .transpose()
+        id.map(|id| parsed(&id, "user id")).transpose()
     }
 
     /// Uses a verification token up (compare-and-set): the address it was sent to is verified
@@ -245,14 +262,14 @@ impl Store {
         hash: &str,
         now: Timestamp,
     ) -> Result<Option<UserId>, StoreError> {
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
-        let row = sqlx::query("SELECT user_id FROM mail_tokens WHERE token_hash = ?")
-            .bind(hash.to_owned())
-            .fetch_optional(&mut *tx)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let id: String = row.try_get("user_id")?;
-        let user: UserId = id.parse().map_err(|_| StoreError::Corrupt("user id"))?;
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
+        let id: Option<String> =
+            sqlx::query_scalar("SELECT user_id FROM mail_tokens WHERE token_hash = ?")
+                .bind(hash.to_owned())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(id) = id else { return Ok(None) };
+        let user: UserId = parsed(&id, "user id")?;
         lock_user_in(&mut tx, self.engine, user).await?;
         let used = sqlx::query(
             "UPDATE mail_tokens SET used_at_ms = ? WHERE token_hash = ? AND purpose = ? \
@@ -288,7 +305,7 @@ impl Store {
         change: &NewPassword<'_>,
         now: Timestamp,
     ) -> Result<Option<(u64, u64)>, StoreError> {
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
         lock_user_in(&mut tx, self.engine, change.user).await?;
         if let Some(hash) = change.reset_token {
             let used = sqlx::query(
@@ -328,7 +345,7 @@ impl Store {
 
     /// The oldest pending mail due at `now`.
     pub async fn due_mail(&self, now: Timestamp) -> Result<Option<DueMail>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, DueMailColumns>(
             "SELECT id, user_id, kind, sealed, attempts, expires_at_ms FROM mail_outbox \
              WHERE state = 'pending' AND next_attempt_at_ms <= ? \
              ORDER BY next_attempt_at_ms, id LIMIT 1",
@@ -336,22 +353,7 @@ impl Store {
         .bind(ms(now)?)
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let id: String = row.try_get("id")?;
-        let user: String = row.try_get("user_id")?;
-        let attempts: i64 = row.try_get("attempts")?;
-        let expires: Option<i64> = row.try_get("expires_at_ms")?;
-        Ok(Some(DueMail {
-            id: id.parse().map_err(|_| StoreError::Corrupt("mail id"))?,
-            user: user.parse().map_err(|_| StoreError::Corrupt("user id"))?,
-            kind: row.try_get("kind")?,
-            sealed: row.try_get("sealed")?,
-            attempts: u32::try_from(attempts).map_err(|_| StoreError::Corrupt("mail attempts"))?,
-            expires_at: expires
-                .map(Timestamp::try_from)
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("mail expiry"))?,
-        }))
+        row.map(DueMail::try_from).transpose()
     }
 
     /// Claims an attempt at mail `id`, seen with `attempts` attempts (compare-and-set): counts
@@ -402,26 +404,19 @@ impl Store {
         now: Timestamp,
         max: u32,
     ) -> Result<u64, StoreError> {
-        let (mails, tokens) = match self.engine {
-            // SQLite has no DELETE ... LIMIT unless compiled with it.
-            pupero_ledger::Engine::Sqlite => (
-                "DELETE FROM mail_outbox WHERE rowid IN (SELECT rowid FROM mail_outbox \
-                 WHERE state <> 'pending' AND done_at_ms < ? LIMIT ?)",
-                "DELETE FROM mail_tokens WHERE rowid IN (SELECT rowid FROM mail_tokens \
-                 WHERE expires_at_ms < ? LIMIT ?)",
-            ),
-            pupero_ledger::Engine::MySql => (
-                "DELETE FROM mail_outbox WHERE state <> 'pending' AND done_at_ms < ? LIMIT ?",
-                "DELETE FROM mail_tokens WHERE expires_at_ms < ? LIMIT ?",
-            ),
-        };
-        let mails = sqlx::query(mails)
+        let mails = self
+            .engine
+            .delete_at_most("mail_outbox", "state <> 'pending' AND done_at_ms < ?");
+        let tokens = self
+            .engine
+            .delete_at_most("mail_tokens", "expires_at_ms < ?");
+        let mails = sqlx::query(sqlx::AssertSqlSafe(mails))
             .bind(ms(before)?)
             .bind(i64::from(max))
             .execute(&self.pool)
             .await?
             .rows_affected();
-        let tokens = sqlx::query(tokens)
+        let tokens = sqlx::query(sqlx::AssertSqlSafe(tokens))
             .bind(ms(now)?)
             .bind(i64::from(max))
             .execute(&self.pool)
@@ -432,13 +427,13 @@ impl Store {
 
     /// Mails in the outbox by state, for tests and operators: `(pending, sent, failed)`.
     pub async fn mail_counts(&self) -> Result<(u64, u64, u64), StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM mail_outbox GROUP BY state")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT state, COUNT(*) AS n FROM mail_outbox GROUP BY state")
+                .fetch_all(&self.pool)
+                .await?;
         let mut counts = (0, 0, 0);
-        for row in &rows {
-            let state: String = row.try_get("state")?;
-            let n = super::u64_of(row, "n")?;
+        for (state, n) in rows {
+            let n = unsigned(n, "n")?;
             match state.as_str() {
                 "pending" => counts.0 = n,
                 "sent" => counts.1 = n,

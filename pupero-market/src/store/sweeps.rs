@@ -1,11 +1,12 @@
 //! Sweep transactions as stored.
 
-use pupero_core::sweep::SweepState;
+use pupero_core::sweep::{Sweep, SweepState};
+use pupero_core::wallet::Txid;
 use pupero_core::{Piconero, Timestamp};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-use super::{Store, StoreError, i64_of, ms, time_of, u32_of, u64_of};
+use super::convert::{amount, failure_reason, i64_of, ms, small, sql_amount, time, unsigned};
+use super::{Store, StoreError};
 
 /// A sweep transaction as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,32 +35,60 @@ pub struct SweepRow {
     pub created_at: Timestamp,
 }
 
+impl SweepRow {
+    /// The sweep as the core's state machine takes it, which decides every step.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a txid that is not one.
+    pub fn machine(&self) -> Result<Sweep, StoreError> {
+        let txid = Txid::from_hex(&self.txid).ok_or(StoreError::Corrupt("sweep txid"))?;
+        Ok(Sweep::restore(txid, self.fee, self.state, self.created_at))
+    }
+}
+
+/// The columns of [`SweepColumns`].
 const SWEEP_COLUMNS: &str = "txid, account_index, tx_key, tx_metadata, amount_piconero, \
      fee_piconero, state, relay_attempts, height, failure, created_at_ms";
 
-fn sweep_from_row(row: &AnyRow) -> Result<SweepRow, StoreError> {
-    let state: String = row.try_get("state")?;
-    let height: Option<i64> = row.try_get("height")?;
-    Ok(SweepRow {
-        txid: row.try_get("txid")?,
-        account: u32_of(row, "account_index")?,
-        tx_key: row.try_get("tx_key")?,
-        tx_metadata: row.try_get("tx_metadata")?,
-        amount: Piconero::new(u64_of(row, "amount_piconero")?),
-        fee: Piconero::new(u64_of(row, "fee_piconero")?),
-        state: SweepState::parse(&state).ok_or(StoreError::Corrupt("sweep state"))?,
-        relay_attempts: u64_of(row, "relay_attempts")?,
-        height: height
-            .map(u64::try_from)
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("height"))?,
-        failure: row.try_get("failure")?,
-        created_at: time_of(row, "created_at_ms")?,
-    })
+/// A sweep transaction's columns ([`SWEEP_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct SweepColumns {
+    txid: String,
+    account_index: i64,
+    tx_key: String,
+    tx_metadata: String,
+    amount_piconero: i64,
+    fee_piconero: i64,
+    state: String,
+    relay_attempts: i64,
+    height: Option<i64>,
+    failure: Option<String>,
+    created_at_ms: i64,
 }
 
-/// Moves sweep `txid` from `from` to `to` in the caller's transaction (the ledger writer's,
-/// with the fee's booking); false, with nothing changed, if it was not in `from`.
+impl TryFrom<SweepColumns> for SweepRow {
+    type Error = StoreError;
+
+    fn try_from(c: SweepColumns) -> Result<SweepRow, StoreError> {
+        Ok(SweepRow {
+            txid: c.txid,
+            account: small(c.account_index, "account_index")?,
+            tx_key: c.tx_key,
+            tx_metadata: c.tx_metadata,
+            amount: amount(c.amount_piconero, "amount_piconero")?,
+            fee: amount(c.fee_piconero, "fee_piconero")?,
+            state: SweepState::parse(&c.state).ok_or(StoreError::Corrupt("sweep state"))?,
+            relay_attempts: unsigned(c.relay_attempts, "relay_attempts")?,
+            height: c.height.map(|h| unsigned(h, "height")).transpose()?,
+            failure: c.failure,
+            created_at: time(c.created_at_ms, "created_at_ms")?,
+        })
+    }
+}
+
+/// Moves sweep `txid` from `from` to `to` (as [`Sweep::apply`] decided it) in the caller's
+/// transaction (the ledger writer's, with the fee's booking); false, with nothing changed, if
+/// it was not in `from`.
 pub async fn move_sweep_in(
     conn: &mut AnyConnection,
     txid: &str,
@@ -76,7 +105,7 @@ pub async fn move_sweep_in(
     )
     .bind(to.as_str())
     .bind(height.map(|h| i64_of(h, "height")).transpose()?)
-    .bind(failure.map(|f| f.chars().take(200).collect::<String>()))
+    .bind(failure.map(failure_reason))
     .bind(ms(now)?)
     .bind(txid.to_owned())
     .bind(from.as_str())
@@ -106,8 +135,8 @@ impl Store {
             .bind(i64::from(sweep.account))
             .bind(sweep.tx_key.clone())
             .bind(sweep.tx_metadata.clone())
-            .bind(i64_of(sweep.amount.as_u64(), "sweep amount")?)
-            .bind(i64_of(sweep.fee.as_u64(), "sweep fee")?)
+            .bind(sql_amount(sweep.amount)?)
+            .bind(sql_amount(sweep.fee)?)
             .bind(ms(sweep.created_at)?)
             .bind(ms(now)?)
             .execute(&mut *db)
@@ -127,35 +156,41 @@ impl Store {
             "SELECT {SWEEP_COLUMNS} FROM sweeps WHERE state = ? \
              ORDER BY created_at_ms, txid LIMIT ?"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, SweepColumns>(sqlx::AssertSqlSafe(sql))
             .bind(state.as_str())
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(sweep_from_row).collect()
+        rows.into_iter().map(SweepRow::try_from).collect()
     }
 
     /// One sweep transaction.
     pub async fn sweep(&self, txid: &str) -> Result<Option<SweepRow>, StoreError> {
         let sql = format!("SELECT {SWEEP_COLUMNS} FROM sweeps WHERE txid = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query_as::<_, SweepColumns>(sqlx::AssertSqlSafe(sql))
             .bind(txid.to_owned())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(sweep_from_row).transpose()
+        row.map(SweepRow::try_from).transpose()
     }
 
-    /// Counts one more relay attempt of sweep `txid`.
-    pub async fn count_sweep_relay(&self, txid: &str, now: Timestamp) -> Result<(), StoreError> {
-        sqlx::query(
+    /// Counts one more relay attempt of sweep `txid` if it may still be relayed
+    /// ([`SweepState::may_relay`]), before the relay; false (nothing counted, nothing to relay)
+    /// when it moved to a final state meanwhile.
+    pub async fn count_sweep_relay(&self, txid: &str, now: Timestamp) -> Result<bool, StoreError> {
+        let counted = sqlx::query(
             "UPDATE sweeps SET relay_attempts = relay_attempts + 1, updated_at_ms = ? \
-             WHERE txid = ?",
+             WHERE txid = ? AND state IN (?, ?)",
         )
         .bind(ms(now)?)
         .bind(txid.to_owned())
+        .bind(SweepState::Signed.as_str())
+        .bind(SweepState::Broadcast.as_str())
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected();
+        debug_assert!(SweepState::Signed.may_relay() && SweepState::Broadcast.may_relay());
+        Ok(counted == 1)
     }
 
     /// Moves sweep `txid` from `from` to `to` when the move books nothing (mined, or failed

@@ -4,9 +4,9 @@
 
 use pupero_core::Timestamp;
 use pupero_ledger::Engine;
-use sqlx::Row;
 
-use super::{Store, StoreError, ms};
+use super::convert::{ms, small, time, time_opt};
+use super::{Store, StoreError};
 
 /// Longest key stored; the column is `VARCHAR(254)`.
 pub const MAX_THROTTLE_KEY_LEN: usize = 254;
@@ -31,6 +31,26 @@ impl ThrottleState {
     };
 }
 
+/// A key's columns.
+#[derive(sqlx::FromRow)]
+struct ThrottleColumns {
+    failures: i64,
+    locked_until_ms: Option<i64>,
+    updated_at_ms: i64,
+}
+
+impl TryFrom<ThrottleColumns> for ThrottleState {
+    type Error = StoreError;
+
+    fn try_from(c: ThrottleColumns) -> Result<ThrottleState, StoreError> {
+        Ok(ThrottleState {
+            failures: small(c.failures, "throttle failures")?,
+            locked_until: time_opt(c.locked_until_ms, "throttle lock")?,
+            updated_at: time(c.updated_at_ms, "throttle time")?,
+        })
+    }
+}
+
 /// What to do with a key's row after deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThrottleWrite {
@@ -53,9 +73,11 @@ impl Store {
         if key.is_empty() || key.len() > MAX_THROTTLE_KEY_LEN {
             return Err(StoreError::Corrupt("throttle key length"));
         }
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
         // The row exists from here on, so the locking read below locks a record, not a gap: two
-        // first attempts at a new key then queue instead of deadlocking.
+        // first attempts at a new key then queue instead of deadlocking. (MariaDB's no-op
+        // update takes the row's exclusive lock at once, where `INSERT IGNORE` would take a
+        // shared one that two transactions could not both upgrade.)
         let ensure = match self.engine {
             Engine::Sqlite => {
                 "INSERT INTO login_throttle (login_key, failures, locked_until_ms, updated_at_ms) \
@@ -71,32 +93,16 @@ impl Store {
             .bind(ms(now)?)
             .execute(&mut *tx)
             .await?;
-        let select = match self.engine {
-            // `BEGIN IMMEDIATE` already holds the database's write lock.
-            Engine::Sqlite => {
-                "SELECT failures, locked_until_ms, updated_at_ms FROM login_throttle WHERE login_key = ?"
-            }
-            Engine::MySql => {
-                "SELECT failures, locked_until_ms, updated_at_ms FROM login_throttle WHERE login_key = ? FOR UPDATE"
-            }
-        };
-        let row = sqlx::query(select)
-            .bind(key.to_owned())
-            .fetch_one(&mut *tx)
-            .await?;
-        let failures: i64 = row.try_get(0)?;
-        let locked_until: Option<i64> = row.try_get(1)?;
-        let updated_at: i64 = row.try_get(2)?;
-        let current = ThrottleState {
-            failures: u32::try_from(failures)
-                .map_err(|_| StoreError::Corrupt("throttle failures"))?,
-            locked_until: locked_until
-                .map(Timestamp::try_from)
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("throttle lock"))?,
-            updated_at: Timestamp::try_from(updated_at)
-                .map_err(|_| StoreError::Corrupt("throttle time"))?,
-        };
+        let select = format!(
+            "SELECT failures, locked_until_ms, updated_at_ms FROM login_throttle WHERE login_key = ?{}",
+            self.engine.lock_rows()
+        );
+        let current: ThrottleState =
+            sqlx::query_as::<_, ThrottleColumns>(sqlx::AssertSqlSafe(select))
+                .bind(key.to_owned())
+                .fetch_one(&mut *tx)
+                .await?
+                .try_into()?;
         let (write, answer) = decide(current);
         if let ThrottleWrite::Put(next) = write {
             sqlx::query(

@@ -1,9 +1,9 @@
 //! Two-factor authentication: encrypted TOTP secrets, the replay guard, recovery codes.
 
 use pupero_core::{Timestamp, UserId};
-use sqlx::Row;
 
-use super::{Store, StoreError, ms};
+use super::convert::{flag, i64_of, ms, small, unsigned};
+use super::{Store, StoreError};
 
 /// A user's 2FA row.
 #[derive(Debug, Clone)]
@@ -26,29 +26,42 @@ pub enum SetupOutcome {
 }
 
 fn step_value(step: u64) -> Result<i64, StoreError> {
-    i64::try_from(step).map_err(|_| StoreError::Corrupt("time step out of range"))
+    i64_of(step, "time step out of range")
+}
+
+/// A user's 2FA columns.
+#[derive(sqlx::FromRow)]
+struct TotpColumns {
+    secret_enc: String,
+    enabled: i64,
+    last_used_step: Option<i64>,
+}
+
+impl TryFrom<TotpColumns> for TotpRow {
+    type Error = StoreError;
+
+    fn try_from(c: TotpColumns) -> Result<TotpRow, StoreError> {
+        Ok(TotpRow {
+            secret_enc: c.secret_enc,
+            enabled: flag(c.enabled, "totp enabled")?,
+            last_used_step: c
+                .last_used_step
+                .map(|s| unsigned(s, "negative time step"))
+                .transpose()?,
+        })
+    }
 }
 
 impl Store {
     /// The user's 2FA row, if setup was ever started.
     pub async fn totp(&self, user: UserId) -> Result<Option<TotpRow>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, TotpColumns>(
             "SELECT secret_enc, enabled, last_used_step FROM user_totp WHERE user_id = ?",
         )
         .bind(user.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        let Some(row) = row else { return Ok(None) };
-        let enabled: i64 = row.try_get(1)?;
-        let last: Option<i64> = row.try_get(2)?;
-        Ok(Some(TotpRow {
-            secret_enc: row.try_get(0)?,
-            enabled: enabled != 0,
-            last_used_step: last
-                .map(u64::try_from)
-                .transpose()
-                .map_err(|_| StoreError::Corrupt("negative time step"))?,
-        }))
+        row.map(TotpRow::try_from).transpose()
     }
 
     /// Stores a new, unconfirmed secret, replacing an unconfirmed one; refused while 2FA is on.
@@ -106,7 +119,7 @@ impl Store {
         recovery_hashes: &[String],
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
         let enabled = sqlx::query(
             "UPDATE user_totp SET enabled = 1, enabled_at_ms = ?, last_used_step = ? \
              WHERE user_id = ? AND enabled = 0 AND secret_enc = ?",
@@ -173,19 +186,18 @@ impl Store {
 
     /// Recovery codes of the user not used yet.
     pub async fn totp_recovery_codes_left(&self, user: UserId) -> Result<u32, StoreError> {
-        let row = sqlx::query(
+        let count: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM totp_recovery_codes WHERE user_id = ? AND used_at_ms IS NULL",
         )
         .bind(user.to_string())
         .fetch_one(&self.pool)
         .await?;
-        let count: i64 = row.try_get(0)?;
-        u32::try_from(count).map_err(|_| StoreError::Corrupt("recovery code count"))
+        small(count, "recovery code count")
     }
 
     /// Turns 2FA off: forgets the secret and the recovery codes.
     pub async fn totp_disable(&self, user: UserId) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with(self.engine_begin()).await?;
+        let mut tx = self.pool.begin_with(self.engine.begin_write()).await?;
         sqlx::query("DELETE FROM totp_recovery_codes WHERE user_id = ?")
             .bind(user.to_string())
             .execute(&mut *tx)

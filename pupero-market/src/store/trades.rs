@@ -6,12 +6,16 @@
 
 use pupero_core::offer::{PaymentMethod, PaymentWindow};
 use pupero_core::{
-    CurrencyCode, FiatAmount, OfferId, Party, Piconero, Price, Resolution, Timestamp, Trade,
-    TradeId, TradeRecord, TradeState, UserId,
+    CurrencyCode, FiatAmount, OfferId, Party, Price, Resolution, Timestamp, Trade, TradeId,
+    TradeRecord, TradeState, UserId,
 };
-use sqlx::{AnyConnection, Row};
+use pupero_ledger::dialect::placeholders;
+use sqlx::AnyConnection;
 
-use super::{Store, StoreError, ms};
+use super::convert::{
+    amount, flag, i64_of, ms, parsed, small, sql_amount, time, time_opt, unsigned,
+};
+use super::{Store, StoreError};
 
 /// Trades one listing returns at most.
 pub const MAX_TRADES_PER_PAGE: u32 = 100;
@@ -87,90 +91,126 @@ impl TradeCursor {
     }
 }
 
+/// What the trade columns are, in errors.
+const ROW: &str = "trade row";
+
 fn corrupt(_: impl std::fmt::Debug) -> StoreError {
-    StoreError::Corrupt("trade row")
-}
-
-fn amount(v: i64) -> Result<Piconero, StoreError> {
-    Piconero::try_from(v).map_err(corrupt)
-}
-
-fn time(v: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::try_from(v).map_err(corrupt)
-}
-
-fn sql_amount(p: Piconero) -> Result<i64, StoreError> {
-    i64::try_from(p).map_err(corrupt)
+    StoreError::Corrupt(ROW)
 }
 
 fn sql_version(v: u64) -> Result<i64, StoreError> {
-    i64::try_from(v).map_err(corrupt)
+    i64_of(v, ROW)
 }
 
-fn trade_from_row(row: &sqlx::any::AnyRow) -> Result<TradeRow, StoreError> {
-    let text = |c: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(c)?) };
-    let opt_text = |c: &str| -> Result<Option<String>, StoreError> {
-        Ok(row.try_get::<Option<String>, _>(c)?)
-    };
-    let int = |c: &str| -> Result<i64, StoreError> { Ok(row.try_get::<i64, _>(c)?) };
-    let opt_int =
-        |c: &str| -> Result<Option<i64>, StoreError> { Ok(row.try_get::<Option<i64>, _>(c)?) };
-    let user = |s: String| s.parse::<UserId>().map_err(corrupt);
+/// A trade's columns with its parties' usernames ([`select_trades`]).
+#[derive(sqlx::FromRow)]
+struct TradeColumns {
+    id: String,
+    offer_id: String,
+    seller_id: String,
+    buyer_id: String,
+    maker_side: String,
+    amount_piconero: i64,
+    seller_fee_piconero: i64,
+    buyer_fee_piconero: i64,
+    price: String,
+    currency: String,
+    fiat_amount: String,
+    window_minutes: i64,
+    payment_method: String,
+    payment_details: String,
+    terms: String,
+    state: String,
+    resolution: Option<String>,
+    split_piconero: Option<i64>,
+    disputed_by: Option<String>,
+    dispute_reason: Option<String>,
+    resolved_by: Option<String>,
+    resolution_note: Option<String>,
+    opened_at_ms: i64,
+    paid_at_ms: Option<i64>,
+    closed_at_ms: Option<i64>,
+    version: i64,
+    seller_name: String,
+    buyer_name: String,
+}
 
-    let resolution = match (
-        opt_text("resolution")?.as_deref(),
-        opt_int("split_piconero")?,
-    ) {
-        (None, _) => None,
-        (Some("to_buyer"), _) => Some(Resolution::ToBuyer),
-        (Some("to_seller"), _) => Some(Resolution::ToSeller),
-        (Some("split"), Some(v)) => Some(Resolution::Split {
-            to_buyer: amount(v)?,
-        }),
-        _ => return Err(StoreError::Corrupt("trade resolution")),
-    };
-    let window = u32::try_from(int("window_minutes")?).map_err(corrupt)?;
-    let record = TradeRecord {
-        id: text("id")?.parse::<TradeId>().map_err(corrupt)?,
-        offer: text("offer_id")?.parse::<OfferId>().map_err(corrupt)?,
-        seller: user(text("seller_id")?)?,
-        buyer: user(text("buyer_id")?)?,
-        maker: Party::parse(&text("maker_side")?).ok_or(StoreError::Corrupt("maker side"))?,
-        amount: amount(int("amount_piconero")?)?,
-        seller_fee: amount(int("seller_fee_piconero")?)?,
-        buyer_fee: amount(int("buyer_fee_piconero")?)?,
-        price: Price::parse(&text("price")?).map_err(corrupt)?,
-        currency: CurrencyCode::parse(&text("currency")?).map_err(corrupt)?,
-        fiat_amount: FiatAmount::parse(&text("fiat_amount")?).map_err(corrupt)?,
-        window: PaymentWindow::from_minutes(window).map_err(corrupt)?,
-        opened_at: time(int("opened_at_ms")?)?,
-        paid_at: opt_int("paid_at_ms")?.map(time).transpose()?,
-        closed_at: opt_int("closed_at_ms")?.map(time).transpose()?,
-        state: TradeState::parse(&text("state")?).map_err(corrupt)?,
-        resolution,
-        version: u64::try_from(int("version")?).map_err(corrupt)?,
-    };
-    let trade = Trade::restore(record).map_err(|e| {
-        tracing::error!(error = %e, "corrupt trade row");
-        StoreError::Corrupt("trade row")
-    })?;
-    let dispute = match opt_text("disputed_by")? {
-        Some(by) => Some((user(by)?, opt_text("dispute_reason")?.unwrap_or_default())),
-        None => None,
-    };
-    Ok(TradeRow {
-        trade,
-        payment_method: PaymentMethod::parse(&text("payment_method")?).map_err(corrupt)?,
-        payment_details: text("payment_details")?,
-        terms: text("terms")?,
-        dispute,
-        resolved_by: match opt_text("resolved_by")? {
-            Some(by) => Some((user(by)?, opt_text("resolution_note")?.unwrap_or_default())),
-            None => None,
-        },
-        seller_name: text("seller_name")?,
-        buyer_name: text("buyer_name")?,
-    })
+impl TryFrom<TradeColumns> for TradeRow {
+    type Error = StoreError;
+
+    /// Rebuilds the trade through [`Trade::restore`], so that a row no trade could have
+    /// become is corrupt.
+    fn try_from(c: TradeColumns) -> Result<TradeRow, StoreError> {
+        let resolution = match (c.resolution.as_deref(), c.split_piconero) {
+            (None, _) => None,
+            (Some("to_buyer"), _) => Some(Resolution::ToBuyer),
+            (Some("to_seller"), _) => Some(Resolution::ToSeller),
+            (Some("split"), Some(v)) => Some(Resolution::Split {
+                to_buyer: amount(v, ROW)?,
+            }),
+            _ => return Err(StoreError::Corrupt("trade resolution")),
+        };
+        let record = TradeRecord {
+            id: parsed::<TradeId>(&c.id, ROW)?,
+            offer: parsed::<OfferId>(&c.offer_id, ROW)?,
+            seller: parsed::<UserId>(&c.seller_id, ROW)?,
+            buyer: parsed::<UserId>(&c.buyer_id, ROW)?,
+            maker: Party::parse(&c.maker_side).ok_or(StoreError::Corrupt("maker side"))?,
+            amount: amount(c.amount_piconero, ROW)?,
+            seller_fee: amount(c.seller_fee_piconero, ROW)?,
+            buyer_fee: amount(c.buyer_fee_piconero, ROW)?,
+            price: Price::parse(&c.price).map_err(corrupt)?,
+            currency: CurrencyCode::parse(&c.currency).map_err(corrupt)?,
+            fiat_amount: FiatAmount::parse(&c.fiat_amount).map_err(corrupt)?,
+            window: PaymentWindow::from_minutes(small(c.window_minutes, ROW)?).map_err(corrupt)?,
+            opened_at: time(c.opened_at_ms, ROW)?,
+            paid_at: time_opt(c.paid_at_ms, ROW)?,
+            closed_at: time_opt(c.closed_at_ms, ROW)?,
+            state: TradeState::parse(&c.state).map_err(corrupt)?,
+            resolution,
+            version: unsigned(c.version, ROW)?,
+        };
+        let trade = Trade::restore(record).map_err(|e| {
+            tracing::error!(error = %e, "corrupt trade row");
+            StoreError::Corrupt(ROW)
+        })?;
+        let party_note = |by: Option<String>, note: Option<String>| {
+            by.map(|by| -> Result<(UserId, String), StoreError> {
+                Ok((parsed(&by, ROW)?, note.unwrap_or_default()))
+            })
+            .transpose()
+        };
+        Ok(TradeRow {
+            trade,
+            payment_method: PaymentMethod::parse(&c.payment_method).map_err(corrupt)?,
+            payment_details: c.payment_details,
+            terms: c.terms,
+            dispute: party_note(c.disputed_by, c.dispute_reason)?,
+            resolved_by: party_note(c.resolved_by, c.resolution_note)?,
+            seller_name: c.seller_name,
+            buyer_name: c.buyer_name,
+        })
+    }
+}
+
+/// What an idempotency key was used for, as read.
+#[derive(sqlx::FromRow)]
+struct TradeRequestColumns {
+    trade_id: String,
+    action: String,
+    request_hash: String,
+}
+
+impl TryFrom<TradeRequestColumns> for TradeRequest {
+    type Error = StoreError;
+
+    fn try_from(c: TradeRequestColumns) -> Result<TradeRequest, StoreError> {
+        Ok(TradeRequest {
+            trade: parsed(&c.trade_id, ROW)?,
+            action: c.action,
+            request_hash: c.request_hash,
+        })
+    }
 }
 
 fn resolution_to_sql(
@@ -309,32 +349,32 @@ pub async fn open_trades_of_in(conn: &mut AnyConnection, user: UserId) -> Result
     .bind(user.to_string())
     .fetch_one(&mut *conn)
     .await?;
-    u64::try_from(n).map_err(corrupt)
+    unsigned(n, ROW)
 }
 
 /// Whether offer `id` can be traded on: active, and its maker's account enabled. In the
 /// writer's transaction.
 pub async fn offer_takeable_in(conn: &mut AnyConnection, id: OfferId) -> Result<bool, StoreError> {
-    let row = sqlx::query(
+    let row: Option<(String, i64)> = sqlx::query_as(
         "SELECT o.status, u.disabled FROM offers o JOIN users u ON u.id = o.owner_id WHERE o.id = ?",
     )
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    let Some(row) = row else { return Ok(false) };
-    let status: String = row.try_get("status")?;
-    let disabled: i64 = row.try_get("disabled")?;
-    Ok(status == "active" && disabled == 0)
+    let Some((status, disabled)) = row else {
+        return Ok(false);
+    };
+    Ok(status == "active" && !flag(disabled, "disabled")?)
 }
 
 impl Store {
     /// One trade.
     pub async fn trade(&self, id: TradeId) -> Result<Option<TradeRow>, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(select_trades("t.id = ?")))
+        let row = sqlx::query_as::<_, TradeColumns>(sqlx::AssertSqlSafe(select_trades("t.id = ?")))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(trade_from_row).transpose()
+        row.map(TradeRow::try_from).transpose()
     }
 
     /// What `user` did with idempotency key `key`, if anything.
@@ -343,24 +383,14 @@ impl Store {
         user: UserId,
         key: &str,
     ) -> Result<Option<TradeRequest>, StoreError> {
-        let row = sqlx::query(
+        let row = sqlx::query_as::<_, TradeRequestColumns>(
             "SELECT trade_id, action, request_hash FROM trade_requests WHERE user_id = ? AND idem_key = ?",
         )
         .bind(user.to_string())
         .bind(key.to_owned())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| {
-            Ok(TradeRequest {
-                trade: row
-                    .try_get::<String, _>("trade_id")?
-                    .parse()
-                    .map_err(corrupt)?,
-                action: row.try_get("action")?,
-                request_hash: row.try_get("request_hash")?,
-            })
-        })
-        .transpose()
+        row.map(TradeRequest::try_from).transpose()
     }
 
     /// The trades `user` is a party of, newest first, optionally only in `states`.
@@ -397,7 +427,7 @@ impl Store {
         }
         if !states.is_empty() {
             condition.push_str(" AND t.state IN (");
-            condition.push_str(&vec!["?"; states.len()].join(", "));
+            condition.push_str(&placeholders(states.len()));
             condition.push(')');
         }
         if after.is_some() {
@@ -407,7 +437,7 @@ impl Store {
             "{} ORDER BY t.opened_at_ms DESC, t.id DESC LIMIT ?",
             select_trades(&condition)
         );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let mut query = sqlx::query_as::<_, TradeColumns>(sqlx::AssertSqlSafe(sql));
         if let Some(user) = user {
             query = query.bind(user.to_string()).bind(user.to_string());
         }
@@ -424,7 +454,7 @@ impl Store {
             .bind(i64::from(limit.min(MAX_TRADES_PER_PAGE)))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(trade_from_row).collect()
+        rows.into_iter().map(TradeRow::try_from).collect()
     }
 
     /// Escrowed trades whose payment window ended by `now`, oldest deadline first.
@@ -437,7 +467,7 @@ impl Store {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        ids.iter().map(|id| id.parse().map_err(corrupt)).collect()
+        ids.iter().map(|id| parsed(id, ROW)).collect()
     }
 }
 

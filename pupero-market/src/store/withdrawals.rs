@@ -1,12 +1,16 @@
 //! Withdrawals, the transactions paying them, the outbox and the worker lease.
 
-use pupero_core::withdrawal::Holds;
+use pupero_core::limits::MAX_REFUNDABLE_RELAY_ATTEMPTS;
+use pupero_core::withdrawal::{Holds, Withdrawal, WithdrawalRecord};
 use pupero_core::{Piconero, Timestamp, UserId, WithdrawalState};
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use pupero_ledger::dialect::placeholders;
+use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use super::{Store, StoreError, i64_of, ms, sum_of, time_of, u64_of};
+use super::convert::{
+    CountAndSum, amount, failure_reason, flag, i64_of, ms, parsed, sql_amount, time, unsigned,
+};
+use super::{Store, StoreError};
 
 /// The most withdrawals one user's page lists.
 pub const MAX_WITHDRAWALS_PER_PAGE: u32 = 100;
@@ -55,6 +59,23 @@ impl WithdrawalRow {
         Holds::new(self.amount, self.max_fee, self.send_all)
     }
 
+    /// The withdrawal as the core's state machine takes it, which decides every step.
+    ///
+    /// # Errors
+    /// [`StoreError::Corrupt`] for a row no withdrawal could have become (a transaction
+    /// without its fee share, a fee share above the reserve, a state that disagrees with them).
+    pub fn machine(&self) -> Result<Withdrawal, StoreError> {
+        Withdrawal::restore(WithdrawalRecord {
+            id: self.id,
+            user: self.user,
+            holds: self.holds(),
+            state: self.state,
+            tx: self.tx,
+            fee: self.fee,
+        })
+        .map_err(|e| StoreError::Corrupt(e.0))
+    }
+
     /// What the destination receives: once its fee share is known, what the holds send with
     /// it; before, the amount held.
     pub fn receives(&self) -> Piconero {
@@ -87,68 +108,92 @@ pub struct WithdrawalTxRow {
     pub created_at: Timestamp,
 }
 
-fn uuid_of(text: &str, what: &'static str) -> Result<Uuid, StoreError> {
-    text.parse().map_err(|_| StoreError::Corrupt(what))
+fn state_of(text: &str) -> Result<WithdrawalState, StoreError> {
+    WithdrawalState::parse(text).ok_or(StoreError::Corrupt("withdrawal state"))
 }
 
-fn state_of(row: &AnyRow) -> Result<WithdrawalState, StoreError> {
-    let state: String = row.try_get("state")?;
-    WithdrawalState::parse(&state).ok_or(StoreError::Corrupt("withdrawal state"))
-}
-
+/// The columns of [`WithdrawalColumns`].
 const WITHDRAWAL_COLUMNS: &str = "id, user_id, request_hash, destination, amount_piconero, \
      max_fee_piconero, send_all, state, tx_id, fee_piconero, failure, requested_at_ms, \
      updated_at_ms";
 
-fn withdrawal_from_row(row: &AnyRow) -> Result<WithdrawalRow, StoreError> {
-    let id: String = row.try_get("id")?;
-    let user: String = row.try_get("user_id")?;
-    let tx: Option<String> = row.try_get("tx_id")?;
-    let fee: Option<i64> = row.try_get("fee_piconero")?;
-    Ok(WithdrawalRow {
-        id: uuid_of(&id, "withdrawal id")?,
-        user: user.parse().map_err(|_| StoreError::Corrupt("user_id"))?,
-        request_hash: row.try_get("request_hash")?,
-        destination: row.try_get("destination")?,
-        amount: Piconero::new(u64_of(row, "amount_piconero")?),
-        max_fee: Piconero::new(u64_of(row, "max_fee_piconero")?),
-        send_all: match u64_of(row, "send_all")? {
-            0 => false,
-            1 => true,
-            _ => return Err(StoreError::Corrupt("send_all")),
-        },
-        state: state_of(row)?,
-        tx: tx.as_deref().map(|t| uuid_of(t, "tx_id")).transpose()?,
-        fee: fee
-            .map(|f| u64::try_from(f).map(Piconero::new))
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("fee_piconero"))?,
-        failure: row.try_get("failure")?,
-        requested_at: time_of(row, "requested_at_ms")?,
-        updated_at: time_of(row, "updated_at_ms")?,
-    })
+/// A withdrawal's columns ([`WITHDRAWAL_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct WithdrawalColumns {
+    id: String,
+    user_id: String,
+    request_hash: String,
+    destination: String,
+    amount_piconero: i64,
+    max_fee_piconero: i64,
+    send_all: i64,
+    state: String,
+    tx_id: Option<String>,
+    fee_piconero: Option<i64>,
+    failure: Option<String>,
+    requested_at_ms: i64,
+    updated_at_ms: i64,
 }
 
+impl TryFrom<WithdrawalColumns> for WithdrawalRow {
+    type Error = StoreError;
+
+    fn try_from(c: WithdrawalColumns) -> Result<WithdrawalRow, StoreError> {
+        Ok(WithdrawalRow {
+            id: parsed(&c.id, "withdrawal id")?,
+            user: parsed(&c.user_id, "user_id")?,
+            request_hash: c.request_hash,
+            destination: c.destination,
+            amount: amount(c.amount_piconero, "amount_piconero")?,
+            max_fee: amount(c.max_fee_piconero, "max_fee_piconero")?,
+            send_all: flag(c.send_all, "send_all")?,
+            state: state_of(&c.state)?,
+            tx: c.tx_id.map(|t| parsed(&t, "tx_id")).transpose()?,
+            fee: c
+                .fee_piconero
+                .map(|f| amount(f, "fee_piconero"))
+                .transpose()?,
+            failure: c.failure,
+            requested_at: time(c.requested_at_ms, "requested_at_ms")?,
+            updated_at: time(c.updated_at_ms, "updated_at_ms")?,
+        })
+    }
+}
+
+/// The columns of [`TxColumns`].
 const TX_COLUMNS: &str = "id, txid, tx_key, tx_metadata, fee_piconero, state, relay_attempts, \
      height, created_at_ms";
 
-fn tx_from_row(row: &AnyRow) -> Result<WithdrawalTxRow, StoreError> {
-    let id: String = row.try_get("id")?;
-    let height: Option<i64> = row.try_get("height")?;
-    Ok(WithdrawalTxRow {
-        id: uuid_of(&id, "withdrawal tx id")?,
-        txid: row.try_get("txid")?,
-        tx_key: row.try_get("tx_key")?,
-        tx_metadata: row.try_get("tx_metadata")?,
-        fee: Piconero::new(u64_of(row, "fee_piconero")?),
-        state: state_of(row)?,
-        relay_attempts: u64_of(row, "relay_attempts")?,
-        height: height
-            .map(u64::try_from)
-            .transpose()
-            .map_err(|_| StoreError::Corrupt("height"))?,
-        created_at: time_of(row, "created_at_ms")?,
-    })
+/// A withdrawal transaction's columns ([`TX_COLUMNS`]).
+#[derive(sqlx::FromRow)]
+struct TxColumns {
+    id: String,
+    txid: String,
+    tx_key: String,
+    tx_metadata: String,
+    fee_piconero: i64,
+    state: String,
+    relay_attempts: i64,
+    height: Option<i64>,
+    created_at_ms: i64,
+}
+
+impl TryFrom<TxColumns> for WithdrawalTxRow {
+    type Error = StoreError;
+
+    fn try_from(c: TxColumns) -> Result<WithdrawalTxRow, StoreError> {
+        Ok(WithdrawalTxRow {
+            id: parsed(&c.id, "withdrawal tx id")?,
+            txid: c.txid,
+            tx_key: c.tx_key,
+            tx_metadata: c.tx_metadata,
+            fee: amount(c.fee_piconero, "fee_piconero")?,
+            state: state_of(&c.state)?,
+            relay_attempts: unsigned(c.relay_attempts, "relay_attempts")?,
+            height: c.height.map(|h| unsigned(h, "height")).transpose()?,
+            created_at: time(c.created_at_ms, "created_at_ms")?,
+        })
+    }
 }
 
 /// Records a new withdrawal and its outbox message in the caller's transaction (the ledger
@@ -169,8 +214,8 @@ pub async fn insert_withdrawal_in(
     .bind(idem_key.to_owned())
     .bind(row.request_hash.clone())
     .bind(row.destination.clone())
-    .bind(i64_of(row.amount.as_u64(), "amount")?)
-    .bind(i64_of(row.max_fee.as_u64(), "max fee")?)
+    .bind(sql_amount(row.amount)?)
+    .bind(sql_amount(row.max_fee)?)
     .bind(i64::from(row.send_all))
     .bind(row.state.as_str())
     .bind(ms(row.requested_at)?)
@@ -194,10 +239,11 @@ pub async fn insert_withdrawal_in(
     Ok(true)
 }
 
-/// Moves transaction `tx` and its withdrawals from `from` to `to` in the caller's transaction;
-/// false (nothing changed) if the transaction was not in `from`. To `failed`, only if it was
-/// relayed at most once (the attempt that was refused): after more attempts, an earlier one
-/// may have broadcast it.
+/// Moves transaction `tx` and its withdrawals from `from` to `to` (as the core decided it,
+/// [`WithdrawalState::after`]) in the caller's transaction; false (nothing changed) if the
+/// transaction was not in `from`. To `failed`, only if it was relayed at most
+/// [`MAX_REFUNDABLE_RELAY_ATTEMPTS`] times, counted in the same statement: a relay counted
+/// meanwhile ([`Store::count_relay_attempt`]) and this refund exclude each other.
 pub async fn move_tx_in(
     conn: &mut AnyConnection,
     tx: Uuid,
@@ -209,7 +255,7 @@ pub async fn move_tx_in(
 ) -> Result<bool, StoreError> {
     assert!(from.may_become(to), "{from:?} -> {to:?}");
     let max_attempts = if to == WithdrawalState::Failed {
-        1
+        i64_of(MAX_REFUNDABLE_RELAY_ATTEMPTS, "relay attempts")?
     } else {
         i64::MAX
     };
@@ -234,7 +280,7 @@ pub async fn move_tx_in(
          WHERE tx_id = ? AND state = ?",
     )
     .bind(to.as_str())
-    .bind(failure.map(str::to_owned))
+    .bind(failure.map(failure_reason))
     .bind(ms(now)?)
     .bind(tx.to_string())
     .bind(from.as_str())
@@ -252,12 +298,14 @@ pub async fn fail_requested_in(
     now: Timestamp,
 ) -> Result<bool, StoreError> {
     let moved = sqlx::query(
-        "UPDATE withdrawals SET state = 'failed', failure = ?, updated_at_ms = ? \
-         WHERE id = ? AND state = 'requested'",
+        "UPDATE withdrawals SET state = ?, failure = ?, updated_at_ms = ? \
+         WHERE id = ? AND state = ?",
     )
-    .bind(failure.to_owned())
+    .bind(WithdrawalState::Failed.as_str())
+    .bind(failure_reason(failure))
     .bind(ms(now)?)
     .bind(id.to_string())
+    .bind(WithdrawalState::Requested.as_str())
     .execute(&mut *conn)
     .await?
     .rows_affected();
@@ -268,11 +316,11 @@ impl Store {
     /// One withdrawal.
     pub async fn withdrawal(&self, id: Uuid) -> Result<Option<WithdrawalRow>, StoreError> {
         let sql = format!("SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query_as::<_, WithdrawalColumns>(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(withdrawal_from_row).transpose()
+        row.map(WithdrawalRow::try_from).transpose()
     }
 
     /// `user`'s withdrawals, newest first, before `before` (time and id of the previous page's
@@ -293,7 +341,7 @@ impl Store {
              AND (requested_at_ms < ? OR (requested_at_ms = ? AND (? = '' OR id < ?))) \
              ORDER BY requested_at_ms DESC, id DESC LIMIT ?"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, WithdrawalColumns>(sqlx::AssertSqlSafe(sql))
             .bind(user.to_string())
             .bind(at)
             .bind(at)
@@ -302,7 +350,7 @@ impl Store {
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(withdrawal_from_row).collect()
+        rows.into_iter().map(WithdrawalRow::try_from).collect()
     }
 
     /// Withdrawals in `state`, oldest first, at most `limit`.
@@ -315,12 +363,12 @@ impl Store {
             "SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE state = ? \
              ORDER BY requested_at_ms, id LIMIT ?"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, WithdrawalColumns>(sqlx::AssertSqlSafe(sql))
             .bind(state.as_str())
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(withdrawal_from_row).collect()
+        rows.into_iter().map(WithdrawalRow::try_from).collect()
     }
 
     /// Withdrawals not final yet, the longest unchanged first, at most `limit`.
@@ -333,11 +381,11 @@ impl Store {
              WHERE state IN ('requested', 'signed', 'broadcast') \
              ORDER BY updated_at_ms, id LIMIT ?"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, WithdrawalColumns>(sqlx::AssertSqlSafe(sql))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(withdrawal_from_row).collect()
+        rows.into_iter().map(WithdrawalRow::try_from).collect()
     }
 
     /// Queues a message on the outbox.
@@ -362,24 +410,24 @@ impl Store {
     /// Withdrawals held and not broadcast yet (`requested` or `signed`): their number and
     /// total amount. Their money is still in the wallet and still in users' balances (held).
     pub async fn withdrawals_in_flight(&self) -> Result<(u64, Piconero), StoreError> {
-        let row = sqlx::query(
+        sqlx::query_as::<_, CountAndSum>(
             "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(amount_piconero), 0) AS CHAR) AS total \
              FROM withdrawals WHERE state IN ('requested', 'signed')",
         )
         .fetch_one(&self.pool)
-        .await?;
-        Ok((u64_of(&row, "n")?, Piconero::new(sum_of(&row, "total")?)))
+        .await?
+        .parts()
     }
 
     /// The withdrawals a transaction pays.
     pub async fn withdrawals_of_tx(&self, tx: Uuid) -> Result<Vec<WithdrawalRow>, StoreError> {
         let sql =
             format!("SELECT {WITHDRAWAL_COLUMNS} FROM withdrawals WHERE tx_id = ? ORDER BY id");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, WithdrawalColumns>(sqlx::AssertSqlSafe(sql))
             .bind(tx.to_string())
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(withdrawal_from_row).collect()
+        rows.into_iter().map(WithdrawalRow::try_from).collect()
     }
 
     /// Transactions in `state`, oldest first, at most `limit`.
@@ -392,12 +440,12 @@ impl Store {
             "SELECT {TX_COLUMNS} FROM withdrawal_txs WHERE state = ? \
              ORDER BY created_at_ms, id LIMIT ?"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query_as::<_, TxColumns>(sqlx::AssertSqlSafe(sql))
             .bind(state.as_str())
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(tx_from_row).collect()
+        rows.into_iter().map(WithdrawalTxRow::try_from).collect()
     }
 
     /// The transactions among `ids` that exist, by id (one query, for a page of withdrawals).
@@ -411,26 +459,28 @@ impl Store {
         if ids.is_empty() {
             return Ok(std::collections::HashMap::new());
         }
-        let placeholders = vec!["?"; ids.len()].join(", ");
-        let sql = format!("SELECT {TX_COLUMNS} FROM withdrawal_txs WHERE id IN ({placeholders})");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        let sql = format!(
+            "SELECT {TX_COLUMNS} FROM withdrawal_txs WHERE id IN ({})",
+            placeholders(ids.len())
+        );
+        let mut query = sqlx::query_as::<_, TxColumns>(sqlx::AssertSqlSafe(sql));
         for id in &ids {
             query = query.bind(id.to_string());
         }
         let rows = query.fetch_all(&self.pool).await?;
-        rows.iter()
-            .map(|row| tx_from_row(row).map(|tx| (tx.id, tx)))
+        rows.into_iter()
+            .map(|row| WithdrawalTxRow::try_from(row).map(|tx| (tx.id, tx)))
             .collect()
     }
 
     /// One transaction.
     pub async fn withdrawal_tx(&self, id: Uuid) -> Result<Option<WithdrawalTxRow>, StoreError> {
         let sql = format!("SELECT {TX_COLUMNS} FROM withdrawal_txs WHERE id = ?");
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let row = sqlx::query_as::<_, TxColumns>(sqlx::AssertSqlSafe(sql))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(tx_from_row).transpose()
+        row.map(WithdrawalTxRow::try_from).transpose()
     }
 
     /// Records a signed transaction paying `shares` (withdrawal id, fee share), moving each
@@ -454,7 +504,7 @@ impl Store {
         .bind(tx.txid.clone())
         .bind(tx.tx_key.clone())
         .bind(tx.tx_metadata.clone())
-        .bind(i64_of(tx.fee.as_u64(), "fee")?)
+        .bind(sql_amount(tx.fee)?)
         .bind(ms(now)?)
         .bind(ms(now)?)
         .execute(&mut *db)
@@ -465,7 +515,7 @@ impl Store {
                  updated_at_ms = ? WHERE id = ? AND state = 'requested'",
             )
             .bind(tx.id.to_string())
-            .bind(i64_of(fee.as_u64(), "fee share")?)
+            .bind(sql_amount(*fee)?)
             .bind(ms(now)?)
             .bind(id.to_string())
             .execute(&mut *db)
@@ -492,6 +542,11 @@ impl Store {
         state: WithdrawalState,
         now: Timestamp,
     ) -> Result<Option<u64>, StoreError> {
+        assert!(
+            state.may_relay(),
+            "a {} transaction is never relayed",
+            state.as_str()
+        );
         let mut db = self.begin_write().await?;
         let counted = sqlx::query(
             "UPDATE withdrawal_txs SET relay_attempts = relay_attempts + 1, updated_at_ms = ? \
@@ -507,11 +562,12 @@ impl Store {
             db.rollback().await?;
             return Ok(None);
         }
-        let row = sqlx::query("SELECT relay_attempts FROM withdrawal_txs WHERE id = ?")
-            .bind(tx.to_string())
-            .fetch_one(&mut *db)
-            .await?;
-        let attempts = u64_of(&row, "relay_attempts")?;
+        let attempts: i64 =
+            sqlx::query_scalar("SELECT relay_attempts FROM withdrawal_txs WHERE id = ?")
+                .bind(tx.to_string())
+                .fetch_one(&mut *db)
+                .await?;
+        let attempts = unsigned(attempts, "relay_attempts")?;
         db.commit().await?;
         Ok(Some(attempts))
     }
@@ -542,19 +598,21 @@ impl Store {
 
     /// Who holds lease `name` and until when, as stored: `None` before anyone took it.
     pub async fn lease(&self, name: &str) -> Result<Option<(Uuid, Timestamp)>, StoreError> {
-        let row = sqlx::query("SELECT holder, expires_at_ms FROM worker_leases WHERE name = ?")
-            .bind(name.to_owned())
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(row) = row else {
+        let row: Option<(String, i64)> =
+            sqlx::query_as("SELECT holder, expires_at_ms FROM worker_leases WHERE name = ?")
+                .bind(name.to_owned())
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((holder, expires)) = row else {
             return Ok(None);
         };
-        let holder: String = row.try_get("holder")?;
         if holder.is_empty() {
             return Ok(None);
         }
-        let holder = Uuid::parse_str(&holder).map_err(|_| StoreError::Corrupt("lease holder"))?;
-        Ok(Some((holder, time_of(&row, "expires_at_ms")?)))
+        Ok(Some((
+            parsed(&holder, "lease holder")?,
+            time(expires, "expires_at_ms")?,
+        )))
     }
 
     /// Gives lease `name` back if `holder` has it: it runs out at once, so that another
@@ -572,16 +630,13 @@ impl Store {
 
     /// Outbox messages not yet published, oldest first: (id, topic, payload).
     pub async fn unpublished(&self, limit: u32) -> Result<Vec<(i64, String, String)>, StoreError> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, topic, payload FROM outbox WHERE published_at_ms IS NULL \
              ORDER BY id LIMIT ?",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("id")?, r.try_get("topic")?, r.try_get("payload")?)))
-            .collect()
+        .await?)
     }
 
     /// Marks outbox message `id` published.
