@@ -20,6 +20,7 @@ pub struct AccountApi;
 
 /// The caller's profile.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Me {
     /// User id.
     pub id: Uuid,
@@ -50,6 +51,7 @@ pub struct Balance {
 /// One line of the caller's statement: money in or out, or held, and why. A hold (escrow of a
 /// trade, a withdrawal's amount or fee reserve) and its outcome are one line with a status.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LedgerEntry {
     /// The transfer that started the movement.
     pub id: Uuid,
@@ -84,6 +86,7 @@ pub struct LedgerEntry {
 
 /// A page of ledger history, newest first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LedgerPage {
     /// The entries.
     pub items: Vec<LedgerEntry>,

@@ -26,6 +26,7 @@ pub struct AdminApi;
 
 /// A user as admins see it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AdminUser {
     /// User id.
     pub id: Uuid,
@@ -43,6 +44,7 @@ pub struct AdminUser {
 
 /// A page of users, ordered by username.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AdminUserPage {
     /// The users.
     pub items: Vec<AdminUser>,
@@ -59,6 +61,7 @@ pub struct RoleChange {
 
 /// One audit log entry.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditLogEntry {
     /// Position in the log.
     pub seq: u64,
@@ -78,6 +81,7 @@ pub struct AuditLogEntry {
 
 /// A page of the audit log, newest first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AuditLogPage {
     /// The entries.
     pub items: Vec<AuditLogEntry>,

@@ -22,6 +22,7 @@ pub struct AdminWalletApi;
 
 /// A withdrawal as admins see it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AdminWithdrawal {
     /// Withdrawal id.
     pub id: Uuid,

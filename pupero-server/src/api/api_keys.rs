@@ -28,6 +28,7 @@ pub struct ApiKeysApi;
 
 /// A key to create.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CreateApiKeyRequest {
     /// A label to recognise the key by, 1–64 characters.
     pub name: Text,
@@ -69,6 +70,7 @@ pub enum CreateApiKeyResponse {
 
 /// A key as listed: never its secret.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ApiKeyInfo {
     /// The key's id.
     pub id: Uuid,

@@ -24,6 +24,7 @@ pub struct AuthApi;
 
 /// A registration.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct RegisterRequest {
     /// 3–32 letters, digits, `_`, `-`, `.`; unique regardless of case.
     pub username: Text,
@@ -52,6 +53,7 @@ pub enum RegisterResponse {
 
 /// A login.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct LoginRequest {
     /// Username (any case) or e-mail address.
     pub login: Text,
@@ -108,6 +110,7 @@ pub struct PasswordResetRequest {
 
 /// A new password, set with the token of a reset link.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PasswordResetConfirmation {
     /// The token from the link in the mail (`…/reset?token=…`).
     pub token: Text,

@@ -52,6 +52,7 @@ pub struct MessageView {
 
 /// A page of a trade's chat, oldest first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct MessagePage {
     /// The messages.
     pub items: Vec<MessageView>,
@@ -86,6 +87,7 @@ pub struct FeedbackView {
 
 /// Feedback as anyone sees it on a profile: no amounts, no trade id.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct PublicFeedback {
     /// `positive`, `neutral` or `negative`.
     pub rating: String,
@@ -101,6 +103,7 @@ pub struct PublicFeedback {
 
 /// A page of a user's feedback, newest first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct FeedbackPage {
     /// The feedback.
     pub items: Vec<PublicFeedback>,

@@ -48,6 +48,7 @@ pub struct EventsApi;
 
 /// Something that happened that the caller should hear of.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserEvent {
     /// The caller's sequence number: 1, 2, 3... in commit order, without gaps. Pass the last
     /// one handled as `after` (or `Last-Event-ID` on the stream) to resume after it.

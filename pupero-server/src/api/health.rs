@@ -37,6 +37,7 @@ pub struct Health {
 
 /// A readiness report.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReadinessReport {
     /// `ok`, or `not ready:` and what is down.
     pub status: String,

@@ -35,6 +35,7 @@ pub struct PaymentMethodView {
 
 /// A new offer, or the full new state of one being edited.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OfferRequest {
     /// `sell` (the maker sells XMR) or `buy`. Fixed once created.
     pub side: Text,
@@ -65,6 +66,7 @@ pub struct OfferRequest {
 
 /// An offer as the API shows it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OfferView {
     /// Offer id.
     pub id: Uuid,
@@ -104,6 +106,7 @@ pub struct OfferView {
 
 /// A page of the market, best price first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct OfferPageView {
     /// The offers; `min_amount`/`max_amount` are what can be traded now.
     pub items: Vec<OfferView>,

@@ -24,6 +24,7 @@ pub struct ProfileApi;
 /// An e-mail change: the address is a login identifier, so it needs the password (and the
 /// 2FA code when 2FA is on), like the other sensitive changes.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct EmailChange {
     /// The new address, or absent to remove it.
     pub email: Option<Text>,
@@ -46,6 +47,7 @@ pub struct PasswordChange {
 
 /// An account deletion.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct AccountDeletion {
     /// The current password.
     pub password: Text,
@@ -74,6 +76,7 @@ pub struct PublicProfile {
 
 /// A user's trading record: completed (released or resolved) trades only.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ProfileStats {
     /// Completed trades, as seller or buyer.
     pub completed_trades: u64,

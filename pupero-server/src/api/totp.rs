@@ -57,6 +57,7 @@ pub struct RecoveryCodes {
 
 /// Turning 2FA off needs the password and a current code (or a recovery code).
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TotpDisableRequest {
     /// The account's password.
     pub password: Text,

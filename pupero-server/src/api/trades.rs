@@ -54,6 +54,7 @@ pub struct TradeParty {
 
 /// A trade as its parties (and, once disputed, moderators) see it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TradeView {
     /// Trade id.
     pub id: Uuid,
@@ -120,6 +121,7 @@ pub struct TradeView {
 
 /// A page of trades, newest first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct TradePage {
     /// The trades.
     pub items: Vec<TradeView>,
@@ -129,6 +131,7 @@ pub struct TradePage {
 
 /// Releasing the escrow: the second factor when 2FA is on.
 #[derive(Debug, Object, Default)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ReleaseRequest {
     /// The authenticator app's current code.
     pub totp_code: Option<Text>,
@@ -146,6 +149,7 @@ pub struct DisputeRequest {
 
 /// A moderator's decision.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct ResolveRequest {
     /// `to_buyer` (as a release), `to_seller` (everything back, fee included) or `split`.
     pub outcome: Text,

@@ -43,6 +43,7 @@ pub struct DepositAddress {
 
 /// Money seen arriving on the caller's subaddress.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DepositView {
     /// The transaction.
     pub txid: String,
@@ -65,6 +66,7 @@ pub struct DepositView {
 
 /// A page of deposits, newest first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct DepositPage {
     /// The deposits.
     pub items: Vec<DepositView>,
@@ -74,6 +76,7 @@ pub struct DepositPage {
 
 /// A withdrawal request.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WithdrawalRequest {
     /// Where to send the XMR: an address of the platform's network, not one of the
     /// platform's own (its deposit addresses, its primary address or an integrated address
@@ -94,6 +97,7 @@ pub struct WithdrawalRequest {
 
 /// A withdrawal as its owner sees it.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WithdrawalView {
     /// Withdrawal id.
     pub id: Uuid,
@@ -125,6 +129,7 @@ pub struct WithdrawalView {
 
 /// A page of withdrawals, newest first.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WithdrawalPage {
     /// The withdrawals.
     pub items: Vec<WithdrawalView>,
@@ -134,6 +139,7 @@ pub struct WithdrawalPage {
 
 /// What a withdrawal costs now, before asking for one.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WithdrawalFeeEstimate {
     /// The network fee the wallet would pay now for a withdrawal to one address, decimal
     /// XMR; absent when the wallet cannot say (it has no unlocked coins at the moment). A

@@ -746,3 +746,51 @@ app_test!(the_statement_names_each_trade_and_folds_holds, |app| {
         "{incoming:?}"
     );
 });
+
+/// Every `null` inside `value`, by its JSON path.
+fn nulls(value: &serde_json::Value, path: &str, found: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Null => found.push(path.to_owned()),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                nulls(item, &format!("{path}[{i}]"), found);
+            }
+        }
+        serde_json::Value::Object(fields) => {
+            for (name, field) in fields {
+                nulls(field, &format!("{path}.{name}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+app_test!(absent_optional_fields_are_left_out_never_null, |app| {
+    // An escrowed trade has no payment time, no dispute and no resolution; a first page of
+    // trades has no next cursor; a user without e-mail has none: the spec says such a field is
+    // a value or missing, so it is missing.
+    let m = market(app, "2").await;
+    let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+    let access = m.buyer.refresh().await.unwrap().access_token;
+    for path in [
+        format!("/api/v1/trades/{}", trade.id),
+        "/api/v1/trades".to_owned(),
+        "/api/v1/me".to_owned(),
+        "/api/v1/offers".to_owned(),
+        "/api/v1/events".to_owned(),
+        "/api/v1/ledger/history".to_owned(),
+    ] {
+        let response = app
+            .raw()
+            .get(format!("{}{path}", app.base_url))
+            .bearer_auth(&access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let mut found = Vec::new();
+        nulls(&body, "", &mut found);
+        assert!(found.is_empty(), "{path}: null at {found:?} in {body}");
+    }
+});
