@@ -1,8 +1,8 @@
 //! `Text`: a request field that is a JSON string, and nothing else.
 //!
 //! poem-openapi reads a JSON number or boolean into a `String` field as its text, so
-//! `{"amount": 1.0000000000000000001}` would arrive as `"1"`: the number went through a float on
-//! the way (serde_json's `f64`), and an amount would silently change. Every string field of a
+//! `{"amount": 1.0000000000000000001}` would arrive as `"1"`: serde_json rounds the number to a
+//! binary fraction on the way, and an amount would silently change. Every string field of a
 //! request is a `Text` instead, which takes only a JSON string and answers anything else with
 //! 400 `VALIDATION`; amounts and prices are then parsed from the exact text the client sent.
 //! The schema is the same plain `string`.
