@@ -2,7 +2,9 @@
 # Sets up everything the tests need on this machine (packages, services, accounts) and runs
 # the whole suite: formatting, lints, and every test against SQLite and the real MariaDB, and
 # the wallet's against a private Monero regtest network, the withdrawal queue's against the
-# real RabbitMQ, and the mail tests' against a real SMTP server (aiosmtpd).
+# real RabbitMQ, and the mail tests' against a real SMTP server (aiosmtpd); then the API
+# contract (scripts/contract.sh): the committed OpenAPI document linted, Python and
+# TypeScript clients generated from it running a trade, and Schemathesis, on a real server.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p pupero-ledger   # extra arguments go to `cargo nextest run`
@@ -31,5 +33,7 @@ log "tests"
 cargo nextest run --workspace --locked --profile ci "$@"
 log "doc tests"
 cargo test --workspace --doc --locked --quiet
+log "API contract: lint, generated Python and TypeScript clients, Schemathesis"
+"$ROOT/scripts/contract.sh"
 drop_test_databases
 log "all checks passed"

@@ -45,7 +45,7 @@ pub const MARGIN_PERCENT_MAX: i64 = 100;
 
 /// The longest decimal string parsed here. `"1000000000000.00"` is 16 characters; the rest
 /// allows leading zeros, while anything longer is garbage or an attack on the parser.
-const MAX_DECIMAL_STRING_LEN: usize = 32;
+pub(crate) const MAX_DECIMAL_STRING_LEN: usize = 32;
 
 /// Decimal digits of a piconero in XMR: piconero is XMR at scale 12 (see
 /// [`crate::money::XMR_DECIMALS`]).

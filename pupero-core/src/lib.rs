@@ -34,6 +34,8 @@ pub mod ledger;
 pub mod limits;
 pub mod money;
 pub mod offer;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod price;
 pub mod reconciliation;
 pub mod reputation;

@@ -16,7 +16,7 @@ pub const XMR_DECIMALS: usize = 12;
 
 /// The longest decimal XMR string we parse. `u64::MAX` piconero is 18446744.073709551615 XMR,
 /// 21 characters; anything much longer is garbage or an attack on the parser.
-const MAX_XMR_STRING_LEN: usize = 32;
+pub(crate) const MAX_XMR_STRING_LEN: usize = 32;
 
 /// An amount of XMR in piconero (10^-12 XMR).
 ///

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::time::Duration;
 
+pub use pupero_api::ErrorCode;
+
 /// What went wrong with a call. Opaque: use [`Error::code`] and the `is_*` predicates; the
 /// `Display` text is for people.
 pub struct Error {
@@ -104,6 +106,12 @@ impl Error {
     /// The server's stable error code (`INSUFFICIENT_FUNDS`, `VALIDATION`, ...), if it sent one.
     pub fn code(&self) -> Option<&str> {
         self.code.as_deref()
+    }
+
+    /// The server's error code as the enum both sides share; `None` when it sent none, or one
+    /// this SDK does not know (a newer server's).
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.code.as_deref().and_then(ErrorCode::parse)
     }
 
     /// The HTTP status, if the server answered.

@@ -1,17 +1,4 @@
-//! Typed async client for the Pupero HTTP API.
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), pupero_sdk::Error> {
-//! let client = pupero_sdk::Client::new("http://127.0.0.1:8000")?;
-//! client.login("alice", "correct horse battery staple").await?;
-//! let balance = client.balance().await?;
-//! println!("available: {}", balance.available);
-//! # Ok(()) }
-//! ```
-//!
-//! After [`Client::login`] the client keeps the session's tokens and refreshes the access token
-//! by itself before it expires (and once more if the server says it expired). Errors are
-//! opaque: branch on [`Error::code`] (the server's stable code) or the `is_*` predicates.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod admin;
@@ -39,7 +26,7 @@ pub use admin::{
 };
 pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use chat::{ChatMessage, ChatPage, Feedback, FeedbackPage, PublicFeedback};
-pub use error::Error;
+pub use error::{Error, ErrorCode};
 pub use events::{EventPage, EventStream, UserEvent};
 pub use offers::{OfferPage, OfferRequest, OfferSearch, OfferView, PaymentMethodInfo};
 pub use prices::{MarketPrice, MarketPriceList};

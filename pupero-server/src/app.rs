@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use poem::middleware::{NormalizePath, TrailingSlash};
 use poem::{Endpoint, EndpointExt, Route};
-use poem_openapi::OpenApiService;
+use poem_openapi::{LicenseObject, OpenApiService, ServerObject};
 use pupero_core::{Caller, Clock, Role, Scope, Scopes, SystemClock, Timestamp, UserId};
 use uuid::Uuid;
 
@@ -200,21 +200,44 @@ impl AppState {
 /// The OpenAPI service of every resource. It needs no state: handlers take it from the
 /// request, so the document can be made without a database.
 pub fn openapi() -> OpenApiService<api::Apis, ()> {
-    OpenApiService::new(api::apis(), "Pupero API", env!("CARGO_PKG_VERSION")).description(
-        "Peer-to-peer Monero market with custodial escrow. Amounts are decimal XMR strings.",
-    )
+    OpenApiService::new(api::apis(), "Pupero API", env!("CARGO_PKG_VERSION"))
+        .description(
+            "Peer-to-peer Monero market with custodial escrow. Amounts are exact decimal XMR \
+             strings (1 XMR = 10^12 piconero); prices are exact decimal strings. Errors are \
+             `{\"code\", \"message\"}` with a stable `code`. Optional fields are absent, never \
+             null.",
+        )
+        .server(
+            ServerObject::new("http://127.0.0.1:8000")
+                .description("A server started by `scripts/run.sh` (the default listen address)"),
+        )
+        .license(
+            LicenseObject::new("AGPL-3.0-or-later")
+                .url("https://www.gnu.org/licenses/agpl-3.0.html"),
+        )
 }
 
 /// The OpenAPI document as YAML, as committed in `openapi/pupero.yaml`.
 pub fn openapi_yaml() -> String {
-    openapi().spec_yaml()
+    crate::openapi::yaml()
 }
 
 /// The whole HTTP application.
 pub fn build(state: Arc<AppState>) -> impl Endpoint {
     let service = openapi();
-    let spec_json = service.spec_endpoint();
-    let spec_yaml = service.spec_endpoint_yaml();
+    let document = crate::openapi::document();
+    let spec_json = serde_json::to_string(&document).unwrap_or_default();
+    let spec_yaml = serde_yaml::to_string(&document).unwrap_or_default();
+    let spec_json = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json")
+            .body(spec_json.clone())
+    });
+    let spec_yaml = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/yaml")
+            .body(spec_yaml.clone())
+    });
     let docs = service.swagger_ui();
     let body_limit = crate::middleware::BodyLimit {
         max_bytes: state.settings.max_body_bytes,

@@ -4,127 +4,75 @@
 //! bodies — leaves the server as `{"code": "...", "message": "..."}`. A 5xx body is opaque: the
 //! cause chain goes to the log with the request id, never to the client.
 
+use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object};
 use pupero_market::{Error as MarketError, ErrorKind};
 
-/// Stable error codes. Clients branch on these, never on messages. The market's are its
-/// [`ErrorKind`]s' codes; the rest belong to HTTP alone.
+/// Stable error codes, by name, for the handlers. They are [`ErrorCode`]s; the market's are
+/// the codes of its [`ErrorKind`]s (see [`code_of`]), the rest belong to HTTP alone.
 pub mod codes {
-    use pupero_market::ErrorKind;
+    use pupero_api::ErrorCode;
 
-    /// The request's shape or values are invalid.
-    pub const VALIDATION: &str = ErrorKind::Validation.code();
-    /// No or invalid credentials.
-    pub const UNAUTHORIZED: &str = ErrorKind::Unauthorized.code();
-    /// Wrong username/e-mail or password.
-    pub const INVALID_CREDENTIALS: &str = ErrorKind::InvalidCredentials.code();
-    /// The refresh token is unknown, expired or of an ended session: log in again.
-    pub const INVALID_REFRESH_TOKEN: &str = ErrorKind::InvalidRefreshToken.code();
-    /// The access token's lifetime is over; refresh it.
-    pub const TOKEN_EXPIRED: &str = "TOKEN_EXPIRED";
-    /// The session was revoked (logout, password change, refresh-token reuse, admin action).
-    pub const SESSION_REVOKED: &str = ErrorKind::SessionRevoked.code();
-    /// The account is disabled.
-    pub const ACCOUNT_DISABLED: &str = ErrorKind::AccountDisabled.code();
-    /// Authenticated, but not allowed.
-    pub const FORBIDDEN: &str = ErrorKind::Forbidden.code();
-    /// No such resource (or not visible to the caller).
-    pub const NOT_FOUND: &str = ErrorKind::NotFound.code();
-    /// The username is taken.
-    pub const USERNAME_TAKEN: &str = ErrorKind::UsernameTaken.code();
-    /// The e-mail address is taken.
-    pub const EMAIL_TAKEN: &str = ErrorKind::EmailTaken.code();
-    /// The user has as many API keys in use as allowed; revoke one first.
-    pub const API_KEY_LIMIT: &str = ErrorKind::ApiKeyLimit.code();
-    /// Too many requests; see `Retry-After`.
-    pub const RATE_LIMITED: &str = ErrorKind::RateLimited.code();
-    /// The request body is larger than allowed.
-    pub const PAYLOAD_TOO_LARGE: &str = "PAYLOAD_TOO_LARGE";
-    /// The request body did not arrive in time; the connection is closed. Send it again.
-    pub const REQUEST_TIMEOUT: &str = "REQUEST_TIMEOUT";
-    /// The method is not allowed on this path.
-    pub const METHOD_NOT_ALLOWED: &str = "METHOD_NOT_ALLOWED";
-    /// An admin tried to change or disable their own account.
-    pub const SELF_ACTION: &str = ErrorKind::SelfAction.code();
-    /// The account still holds or awaits money.
-    pub const ACCOUNT_HAS_FUNDS: &str = ErrorKind::AccountHasFunds.code();
-    /// Without 2FA, this needs the account's password too.
-    pub const PASSWORD_REQUIRED: &str = ErrorKind::PasswordRequired.code();
-    /// 2FA is on: send the authenticator app's code (or a recovery code) too.
-    pub const TOTP_REQUIRED: &str = ErrorKind::TotpRequired.code();
-    /// The 2FA code is wrong, expired or already used, or the recovery code is unknown or used.
-    pub const INVALID_TOTP: &str = ErrorKind::InvalidTotp.code();
-    /// 2FA is already on; disable it before setting it up again.
-    pub const TOTP_ALREADY_ENABLED: &str = ErrorKind::TotpAlreadyEnabled.code();
-    /// 2FA is off (or its setup was not started).
-    pub const TOTP_NOT_ENABLED: &str = ErrorKind::TotpNotEnabled.code();
-    /// The offer changed since it was read (a concurrent edit); read it again.
-    pub const OFFER_CHANGED: &str = ErrorKind::OfferChanged.code();
-    /// The offer's state does not allow this (e.g. resuming a deleted offer).
-    pub const OFFER_STATE: &str = ErrorKind::OfferState.code();
-    /// The account has as many open offers as it may.
-    pub const OFFER_LIMIT: &str = ErrorKind::OfferLimit.code();
-    /// The offer is paused or deleted: no trade can be opened on it now.
-    pub const OFFER_UNAVAILABLE: &str = ErrorKind::OfferUnavailable.code();
-    /// The offer follows the market price and there is no fresh one.
-    pub const PRICE_UNAVAILABLE: &str = ErrorKind::PriceUnavailable.code();
-    /// The offer's price moved against the taker since they accepted it; read it again.
-    pub const PRICE_CHANGED: &str = ErrorKind::PriceChanged.code();
-    /// The account has as many open trades as it may.
-    pub const TRADE_LIMIT: &str = ErrorKind::TradeLimit.code();
-    /// The seller's available balance does not cover the trade and its fee.
-    pub const INSUFFICIENT_FUNDS: &str = ErrorKind::InsufficientFunds.code();
-    /// A taker tried to trade with their own offer.
-    pub const SELF_TRADE: &str = ErrorKind::SelfTrade.code();
-    /// The trade's state does not allow this step (e.g. releasing twice).
-    pub const INVALID_TRANSITION: &str = ErrorKind::InvalidTransition.code();
-    /// The step is allowed only once the payment window is over.
-    pub const TOO_EARLY: &str = ErrorKind::TooEarly.code();
-    /// The step belongs to the other party (e.g. the buyer releasing).
-    pub const WRONG_PARTY: &str = ErrorKind::WrongParty.code();
-    /// The trade changed concurrently too many times; read it again.
-    pub const TRADE_CHANGED: &str = ErrorKind::TradeChanged.code();
-    /// The `Idempotency-Key` was already used for a different request.
-    pub const IDEMPOTENCY_KEY_REUSED: &str = ErrorKind::IdempotencyKeyReused.code();
-    /// The destination is not an address of the platform's network, or is one of its own
-    /// deposit addresses.
-    pub const INVALID_ADDRESS: &str = ErrorKind::InvalidAddress.code();
-    /// The platform's Monero wallet is not configured or not answering; try again later.
-    pub const WALLET_UNAVAILABLE: &str = ErrorKind::WalletUnavailable.code();
-    /// The withdrawal is confirmed or failed: nothing is left to re-drive.
-    pub const WITHDRAWAL_FINAL: &str = ErrorKind::WithdrawalFinal.code();
-    /// The trade's chat is closed: the trade ended more than the grace period ago.
-    pub const CHAT_CLOSED: &str = ErrorKind::ChatClosed.code();
-    /// The trade's chat holds as many messages as it may.
-    pub const CHAT_FULL: &str = ErrorKind::ChatFull.code();
-    /// Feedback is only for a completed (released or resolved) trade.
-    pub const FEEDBACK_NOT_ALLOWED: &str = ErrorKind::FeedbackNotAllowed.code();
-    /// The caller already left feedback on this trade.
-    pub const FEEDBACK_EXISTS: &str = ErrorKind::FeedbackExists.code();
-    /// The caller (or the server) has as many event streams open as allowed; close one, or
-    /// read `/api/v1/events` instead.
-    pub const STREAM_LIMIT: &str = "STREAM_LIMIT";
-    /// A link from a mail (its token) is unknown, used, superseded by a newer one, or expired;
-    /// or the account's address changed since it was sent.
-    pub const INVALID_TOKEN: &str = ErrorKind::InvalidToken.code();
-    /// The account has no e-mail address.
-    pub const NO_EMAIL: &str = ErrorKind::NoEmail.code();
-    /// The account's e-mail address is already verified.
-    pub const EMAIL_ALREADY_VERIFIED: &str = ErrorKind::EmailAlreadyVerified.code();
-    /// Something failed on our side; the log has the cause.
-    pub const INTERNAL: &str = ErrorKind::Internal.code();
-    /// A dependency (the database) is unavailable.
-    pub const UNAVAILABLE: &str = ErrorKind::Unavailable.code();
+    pub const VALIDATION: ErrorCode = ErrorCode::Validation;
+    pub const UNAUTHORIZED: ErrorCode = ErrorCode::Unauthorized;
+    pub const INVALID_CREDENTIALS: ErrorCode = ErrorCode::InvalidCredentials;
+    pub const INVALID_REFRESH_TOKEN: ErrorCode = ErrorCode::InvalidRefreshToken;
+    pub const TOKEN_EXPIRED: ErrorCode = ErrorCode::TokenExpired;
+    pub const SESSION_REVOKED: ErrorCode = ErrorCode::SessionRevoked;
+    pub const ACCOUNT_DISABLED: ErrorCode = ErrorCode::AccountDisabled;
+    pub const FORBIDDEN: ErrorCode = ErrorCode::Forbidden;
+    pub const NOT_FOUND: ErrorCode = ErrorCode::NotFound;
+    pub const USERNAME_TAKEN: ErrorCode = ErrorCode::UsernameTaken;
+    pub const EMAIL_TAKEN: ErrorCode = ErrorCode::EmailTaken;
+    pub const API_KEY_LIMIT: ErrorCode = ErrorCode::ApiKeyLimit;
+    pub const RATE_LIMITED: ErrorCode = ErrorCode::RateLimited;
+    pub const PAYLOAD_TOO_LARGE: ErrorCode = ErrorCode::PayloadTooLarge;
+    pub const REQUEST_TIMEOUT: ErrorCode = ErrorCode::RequestTimeout;
+    pub const METHOD_NOT_ALLOWED: ErrorCode = ErrorCode::MethodNotAllowed;
+    pub const SELF_ACTION: ErrorCode = ErrorCode::SelfAction;
+    pub const ACCOUNT_HAS_FUNDS: ErrorCode = ErrorCode::AccountHasFunds;
+    pub const PASSWORD_REQUIRED: ErrorCode = ErrorCode::PasswordRequired;
+    pub const TOTP_REQUIRED: ErrorCode = ErrorCode::TotpRequired;
+    pub const INVALID_TOTP: ErrorCode = ErrorCode::InvalidTotp;
+    pub const TOTP_ALREADY_ENABLED: ErrorCode = ErrorCode::TotpAlreadyEnabled;
+    pub const TOTP_NOT_ENABLED: ErrorCode = ErrorCode::TotpNotEnabled;
+    pub const OFFER_CHANGED: ErrorCode = ErrorCode::OfferChanged;
+    pub const OFFER_STATE: ErrorCode = ErrorCode::OfferState;
+    pub const OFFER_LIMIT: ErrorCode = ErrorCode::OfferLimit;
+    pub const OFFER_UNAVAILABLE: ErrorCode = ErrorCode::OfferUnavailable;
+    pub const PRICE_UNAVAILABLE: ErrorCode = ErrorCode::PriceUnavailable;
+    pub const PRICE_CHANGED: ErrorCode = ErrorCode::PriceChanged;
+    pub const TRADE_LIMIT: ErrorCode = ErrorCode::TradeLimit;
+    pub const INSUFFICIENT_FUNDS: ErrorCode = ErrorCode::InsufficientFunds;
+    pub const SELF_TRADE: ErrorCode = ErrorCode::SelfTrade;
+    pub const INVALID_TRANSITION: ErrorCode = ErrorCode::InvalidTransition;
+    pub const TOO_EARLY: ErrorCode = ErrorCode::TooEarly;
+    pub const WRONG_PARTY: ErrorCode = ErrorCode::WrongParty;
+    pub const TRADE_CHANGED: ErrorCode = ErrorCode::TradeChanged;
+    pub const IDEMPOTENCY_KEY_REUSED: ErrorCode = ErrorCode::IdempotencyKeyReused;
+    pub const INVALID_ADDRESS: ErrorCode = ErrorCode::InvalidAddress;
+    pub const WALLET_UNAVAILABLE: ErrorCode = ErrorCode::WalletUnavailable;
+    pub const WITHDRAWAL_FINAL: ErrorCode = ErrorCode::WithdrawalFinal;
+    pub const CHAT_CLOSED: ErrorCode = ErrorCode::ChatClosed;
+    pub const CHAT_FULL: ErrorCode = ErrorCode::ChatFull;
+    pub const FEEDBACK_NOT_ALLOWED: ErrorCode = ErrorCode::FeedbackNotAllowed;
+    pub const FEEDBACK_EXISTS: ErrorCode = ErrorCode::FeedbackExists;
+    pub const STREAM_LIMIT: ErrorCode = ErrorCode::StreamLimit;
+    pub const INVALID_TOKEN: ErrorCode = ErrorCode::InvalidToken;
+    pub const NO_EMAIL: ErrorCode = ErrorCode::NoEmail;
+    pub const EMAIL_ALREADY_VERIFIED: ErrorCode = ErrorCode::EmailAlreadyVerified;
+    pub const INTERNAL: ErrorCode = ErrorCode::Internal;
+    pub const UNAVAILABLE: ErrorCode = ErrorCode::Unavailable;
+    pub const UNSUPPORTED_MEDIA_TYPE: ErrorCode = ErrorCode::UnsupportedMediaType;
+    pub const LENGTH_REQUIRED: ErrorCode = ErrorCode::LengthRequired;
 }
 
-/// The body of every error response.
-#[derive(Debug, Clone, PartialEq, Eq, Object, serde::Serialize)]
-pub struct ErrorBody {
-    /// Stable machine-readable code, e.g. `INSUFFICIENT_FUNDS`.
-    pub code: String,
-    /// Human-readable explanation. Not an interface: it may change.
-    pub message: String,
+pub use pupero_api::{ErrorBody, ErrorCode};
+
+/// The wire code of a kind of the market's errors: the same name (the table test checks every
+/// kind has one).
+pub fn code_of(kind: ErrorKind) -> ErrorCode {
+    ErrorCode::parse(kind.code()).unwrap_or(ErrorCode::Internal)
 }
 
 /// An error response of the API.
@@ -157,9 +105,9 @@ pub enum ApiError {
     Unavailable(Json<ErrorBody>),
 }
 
-pub(crate) fn body(code: &str, message: impl Into<String>) -> Json<ErrorBody> {
+pub(crate) fn body(code: ErrorCode, message: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody {
-        code: code.to_owned(),
+        code,
         message: message.into(),
     })
 }
@@ -170,11 +118,11 @@ impl ApiError {
         ApiError::BadRequest(body(codes::VALIDATION, message))
     }
     /// 400 with `code`.
-    pub fn bad_request(code: &str, message: impl Into<String>) -> ApiError {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::BadRequest(body(code, message))
     }
     /// 401 with `code`.
-    pub fn unauthorized(code: &str, message: impl Into<String>) -> ApiError {
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::Unauthorized(body(code, message))
     }
     /// 403 `FORBIDDEN`.
@@ -182,7 +130,7 @@ impl ApiError {
         ApiError::Forbidden(body(codes::FORBIDDEN, message))
     }
     /// 403 with `code`.
-    pub fn forbidden_code(code: &str, message: impl Into<String>) -> ApiError {
+    pub fn forbidden_code(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::Forbidden(body(code, message))
     }
     /// 404 `NOT_FOUND`.
@@ -190,7 +138,7 @@ impl ApiError {
         ApiError::NotFound(body(codes::NOT_FOUND, message))
     }
     /// 409 with `code`.
-    pub fn conflict(code: &str, message: impl Into<String>) -> ApiError {
+    pub fn conflict(code: ErrorCode, message: impl Into<String>) -> ApiError {
         ApiError::Conflict(body(code, message))
     }
     /// 429 `RATE_LIMITED`, retry after `secs`.
@@ -217,7 +165,7 @@ impl ApiError {
     }
 
     /// The stable code of this error.
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::BadRequest(b)
             | ApiError::Unauthorized(b)
@@ -226,7 +174,7 @@ impl ApiError {
             | ApiError::Conflict(b)
             | ApiError::TooManyRequests(b, _)
             | ApiError::Internal(b)
-            | ApiError::Unavailable(b) => &b.0.code,
+            | ApiError::Unavailable(b) => b.0.code,
         }
     }
 
@@ -303,7 +251,7 @@ pub fn status_of(kind: ErrorKind) -> u16 {
 impl From<MarketError> for ApiError {
     fn from(error: MarketError) -> ApiError {
         let kind = error.kind();
-        let body = body(kind.code(), error.message());
+        let body = body(code_of(kind), error.message());
         match status_of(kind) {
             400 => ApiError::BadRequest(body),
             401 => ApiError::Unauthorized(body),
@@ -422,7 +370,11 @@ mod tests {
                 ApiError::Internal(_) => (500, None),
                 ApiError::Unavailable(_) => (503, None),
             };
-            assert_eq!((got_status, api.code()), (status, code), "{kind:?}");
+            assert_eq!(
+                (got_status, api.code().as_str()),
+                (status, code),
+                "{kind:?}"
+            );
             if status == 429 {
                 assert_eq!(retry, Some(7));
             }

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod http_server;
 pub mod middleware;
+pub mod openapi;
 pub mod tokens;
 
 use std::sync::Arc;

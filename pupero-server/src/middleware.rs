@@ -46,6 +46,7 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
             })
             .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
         let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+        let path = req.uri().path().to_owned();
         async move {
             let started = std::time::Instant::now();
             let response = match self.0.call(req).await {
@@ -53,6 +54,14 @@ impl<E: Endpoint> Endpoint for RequestIdEndpoint<E> {
                 Err(e) => e.into_response(),
             };
             let mut response = envelope(response).await;
+            if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+                // RFC 9110: a 405 names the methods the resource has.
+                if let Some(allow) = crate::openapi::allowed_methods(&path) {
+                    response
+                        .headers_mut()
+                        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+                }
+            }
             tracing::info!(
                 status = response.status().as_u16(),
                 elapsed_ms = started.elapsed().as_millis(),
@@ -88,6 +97,8 @@ async fn envelope(response: Response) -> Response {
         StatusCode::UNAUTHORIZED => codes::UNAUTHORIZED,
         StatusCode::FORBIDDEN => codes::FORBIDDEN,
         StatusCode::TOO_MANY_REQUESTS => codes::RATE_LIMITED,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => codes::UNSUPPORTED_MEDIA_TYPE,
+        StatusCode::LENGTH_REQUIRED => codes::LENGTH_REQUIRED,
         s if s.is_client_error() => codes::VALIDATION,
         _ => codes::INTERNAL,
     };
@@ -109,11 +120,7 @@ async fn envelope(response: Response) -> Response {
             text
         }
     };
-    let mut wrapped = poem::web::Json(ErrorBody {
-        code: code.to_owned(),
-        message,
-    })
-    .into_response();
+    let mut wrapped = poem::web::Json(ErrorBody { code, message }).into_response();
     wrapped.set_status(status);
     wrapped
 }
@@ -204,7 +211,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
 /// waiting for the rest of the late body before it could read another request.
 fn request_timeout() -> Response {
     let mut response = poem::web::Json(ErrorBody {
-        code: codes::REQUEST_TIMEOUT.to_owned(),
+        code: codes::REQUEST_TIMEOUT,
         message: "the request body did not arrive in time".to_owned(),
     })
     .into_response();

@@ -6,9 +6,10 @@ use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
+use pupero_api as wire;
 use pupero_core::ledger::{Cause, HistoryCursor, HistoryQuery, Movement, TransferKind};
 use pupero_core::limits::DEFAULT_HISTORY_PAGE_SIZE;
-use pupero_core::{AccountId, Scope};
+use pupero_core::{AccountId, Piconero, Scope};
 use uuid::Uuid;
 
 use super::{Auth, Tag};
@@ -31,8 +32,8 @@ pub struct Me {
     /// Whether `email` was verified by the link sent to it; only a verified address receives
     /// password-reset links.
     pub email_verified: bool,
-    /// `user`, `moderator` or `admin`.
-    pub role: String,
+    /// What the account may do beyond trading.
+    pub role: wire::Role,
     /// Account creation, unix milliseconds.
     pub created_at_ms: u64,
 }
@@ -41,11 +42,11 @@ pub struct Me {
 #[derive(Debug, Object)]
 pub struct Balance {
     /// What can be spent, traded or withdrawn now.
-    pub available: String,
+    pub available: Piconero,
     /// Held by open trades (escrow) and withdrawals in progress.
-    pub held: String,
+    pub held: Piconero,
     /// Arriving, not yet spendable (e.g. escrow in trades where the caller buys).
-    pub incoming: String,
+    pub incoming: Piconero,
 }
 
 /// One line of the caller's statement: money in or out, or held, and why. A hold (escrow of a
@@ -55,23 +56,22 @@ pub struct Balance {
 pub struct LedgerEntry {
     /// The transfer that started the movement.
     pub id: Uuid,
-    /// `credit` (money in) or `debit` (money out), from the caller's side.
-    pub direction: String,
+    /// Money in or out, from the caller's side.
+    pub direction: wire::Direction,
     /// Decimal XMR that moved in the end: for a hold posted in part (a withdrawal's fee
     /// reserve) what was charged; zero for a hold returned or expired; while held, what is held.
-    pub amount: String,
+    pub amount: Piconero,
     /// For a hold: what it held at first.
-    pub held: Option<String>,
-    /// `completed`, `held` (waiting for its outcome), `returned` or `expired`.
-    pub status: String,
-    /// Why money moved: `deposit`, `trade_escrow`, `trade_fee`, `withdrawal`,
-    /// `withdrawal_fee`, `dispute_resolution`, `adjustment`, ...
-    pub code: String,
+    pub held: Option<Piconero>,
+    /// Where it stands: `held` while waiting for its outcome.
+    pub status: wire::EntryStatus,
+    /// Why money moved.
+    pub code: wire::TransferCode,
     /// For a hold that ended: why (`trade_release`, `trade_refund`, `dispute_resolution`,
     /// `withdrawal`, `withdrawal_fee`, ...).
-    pub outcome_code: Option<String>,
-    /// What it is about: `trade`, `deposit`, `withdrawal` or `other`.
-    pub cause: String,
+    pub outcome_code: Option<wire::TransferCode>,
+    /// What it is about.
+    pub cause: wire::EntryCause,
     /// The trade, when it is about a trade.
     pub trade_id: Option<Uuid>,
     /// The withdrawal, when it is about a withdrawal.
@@ -106,7 +106,7 @@ impl AccountApi {
             username: user.username,
             email_verified: user.email.is_some() && user.email_verified,
             email: user.email,
-            role: user.role.as_str().to_owned(),
+            role: user.role.into(),
             created_at_ms: user.created_at.as_unix_ms(),
         }))
     }
@@ -121,9 +121,9 @@ impl AccountApi {
         auth.principal().require_scope(Scope::Read)?;
         let balance = app.0.market.balance(auth.principal().user).await?;
         Ok(Json(Balance {
-            available: balance.available.to_xmr_string(),
-            held: balance.held.to_xmr_string(),
-            incoming: balance.incoming.to_xmr_string(),
+            available: balance.available,
+            held: balance.held,
+            incoming: balance.incoming,
         }))
     }
 
@@ -139,6 +139,7 @@ impl AccountApi {
         app: Data<&Arc<AppState>>,
         auth: Auth,
         /// Entries per page, 1–200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -172,25 +173,24 @@ impl AccountApi {
 fn entry(account: AccountId, m: &Movement, txid: Option<&String>) -> LedgerEntry {
     let t = &m.transfer;
     let (cause, trade_id, withdrawal_id) = match t.cause() {
-        Cause::Trade(trade) => ("trade", Some(*trade.as_uuid()), None),
-        Cause::Withdrawal(id) => ("withdrawal", None, Some(id)),
-        Cause::Deposit => ("deposit", None, None),
-        Cause::Other => ("other", None, None),
+        Cause::Trade(trade) => (wire::EntryCause::Trade, Some(*trade.as_uuid()), None),
+        Cause::Withdrawal(id) => (wire::EntryCause::Withdrawal, None, Some(id)),
+        Cause::Deposit => (wire::EntryCause::Deposit, None, None),
+        Cause::Other => (wire::EntryCause::Other, None, None),
     };
     LedgerEntry {
         id: *t.id.as_uuid(),
         direction: if t.credit_account_id == account {
-            "credit"
+            wire::Direction::Credit
         } else {
-            "debit"
-        }
-        .to_owned(),
-        amount: m.amount().to_xmr_string(),
-        held: (t.kind == TransferKind::Pending).then(|| t.amount.to_xmr_string()),
-        status: m.status().as_str().to_owned(),
-        code: t.code.as_str().to_owned(),
-        outcome_code: m.settlement.as_ref().map(|s| s.code.as_str().to_owned()),
-        cause: cause.to_owned(),
+            wire::Direction::Debit
+        },
+        amount: m.amount(),
+        held: (t.kind == TransferKind::Pending).then_some(t.amount),
+        status: m.status().into(),
+        code: t.code.into(),
+        outcome_code: m.settlement.as_ref().map(|s| s.code.into()),
+        cause,
         trade_id,
         withdrawal_id,
         txid: txid.cloned(),

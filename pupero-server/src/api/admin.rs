@@ -1,7 +1,6 @@
 //! Running the platform: users, roles, sessions, the audit log, reconciliation. Admins only,
 //! and only from a logged-in session (never an API key).
 
-use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
@@ -9,7 +8,8 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use pupero_core::{Role, UserId};
+use pupero_api as wire;
+use pupero_core::{Piconero, Role, UserId};
 use uuid::Uuid;
 
 use super::auth::NoContent;
@@ -34,8 +34,8 @@ pub struct AdminUser {
     pub username: String,
     /// E-mail address, if any.
     pub email: Option<String>,
-    /// `user`, `moderator` or `admin`.
-    pub role: String,
+    /// What the account may do beyond trading.
+    pub role: wire::Role,
     /// Whether the account is disabled.
     pub disabled: bool,
     /// Creation, unix milliseconds.
@@ -55,8 +55,8 @@ pub struct AdminUserPage {
 /// A role change.
 #[derive(Debug, Object)]
 pub struct RoleChange {
-    /// `user`, `moderator` or `admin`.
-    pub role: Text,
+    /// The new role.
+    pub role: wire::Role,
 }
 
 /// One audit log entry.
@@ -95,26 +95,26 @@ pub struct AuditLogPage {
 #[derive(Debug, Object)]
 pub struct ReconciliationView {
     /// `ok` when the wallet's total balance covers what is owed, `deficit` when not.
-    pub status: String,
+    pub status: wire::ReconciliationStatus,
     /// The wallet's total balance less what is owed (`user_liabilities` +
     /// `deposits_uncredited`): the platform's own money, or below zero the deficit.
     pub difference: String,
     /// Σ of every user's balance in the ledger, money held in trade escrow or for withdrawals
     /// included.
-    pub user_liabilities: String,
+    pub user_liabilities: Piconero,
     /// Of `user_liabilities`, what pending transfers hold (escrow, withdrawal holds).
-    pub user_held: String,
+    pub user_held: Piconero,
     /// User accounts summed.
     pub user_accounts: u64,
     /// Deposits in the wallet (mined or in the pool) and not credited yet: in the wallet's
     /// balance, owed, not yet in users' balances.
-    pub deposits_uncredited: String,
+    pub deposits_uncredited: Piconero,
     /// How many.
     pub deposits_uncredited_count: u64,
     /// The wallet's total balance, locked outputs included.
-    pub wallet_total: String,
+    pub wallet_total: Piconero,
     /// What the wallet can spend now.
-    pub wallet_unlocked: String,
+    pub wallet_unlocked: Piconero,
     /// The ledger's hot wallet account: deposits in; withdrawals, their fees and the
     /// platform's network fees out.
     pub hot_wallet: String,
@@ -126,7 +126,7 @@ pub struct ReconciliationView {
     /// in the wallet and in `user_liabilities`.
     pub withdrawals_in_flight: u64,
     /// Their total amount.
-    pub withdrawals_in_flight_amount: String,
+    pub withdrawals_in_flight_amount: Piconero,
     /// When it was read, unix milliseconds.
     pub checked_at_ms: u64,
 }
@@ -134,20 +134,20 @@ pub struct ReconciliationView {
 impl From<Reconciliation> for ReconciliationView {
     fn from(r: Reconciliation) -> ReconciliationView {
         ReconciliationView {
-            status: r.status.as_str().to_owned(),
+            status: r.status.into(),
             difference: r.surplus.to_xmr_string(),
-            user_liabilities: r.user_balances.to_xmr_string(),
-            user_held: r.user_held.to_xmr_string(),
+            user_liabilities: r.user_balances,
+            user_held: r.user_held,
             user_accounts: r.user_accounts,
-            deposits_uncredited: r.deposits_uncredited.to_xmr_string(),
+            deposits_uncredited: r.deposits_uncredited,
             deposits_uncredited_count: r.deposits_uncredited_count,
-            wallet_total: r.wallet_total.to_xmr_string(),
-            wallet_unlocked: r.wallet_unlocked.to_xmr_string(),
+            wallet_total: r.wallet_total,
+            wallet_unlocked: r.wallet_unlocked,
             hot_wallet: r.hot_wallet.to_xmr_string(),
             platform_fees: r.platform_fees.to_xmr_string(),
             network_fees: r.network_fees.to_xmr_string(),
             withdrawals_in_flight: r.withdrawals_in_flight,
-            withdrawals_in_flight_amount: r.withdrawals_in_flight_amount.to_xmr_string(),
+            withdrawals_in_flight_amount: r.withdrawals_in_flight_amount,
             checked_at_ms: r.at.as_unix_ms(),
         }
     }
@@ -167,7 +167,7 @@ fn admin_user(u: UserRow) -> AdminUser {
         id: *u.id.as_uuid(),
         username: u.username,
         email: u.email,
-        role: u.role.as_str().to_owned(),
+        role: u.role.into(),
         disabled: u.disabled,
         created_at_ms: u.created_at.as_unix_ms(),
     }
@@ -196,6 +196,7 @@ impl AdminApi {
         /// Username prefix to search for.
         q: Query<Option<String>>,
         /// Users per page, 1–200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -241,7 +242,7 @@ impl AdminApi {
         body: Json<RoleChange>,
     ) -> Result<NoContent, ApiError> {
         let admin = acting_admin(req, &auth.0)?;
-        let role = Role::parse(&body.role).map_err(|e| ApiError::validation(e.to_string()))?;
+        let role = Role::from(body.role);
         app.0
             .market
             .set_user_role(&admin, UserId::from_uuid(id.0), role)
@@ -338,6 +339,7 @@ impl AdminApi {
         /// Only entries about this user.
         user_id: Query<Option<Uuid>>,
         /// Entries per page, 1–200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

@@ -8,6 +8,8 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use pupero_api as wire;
+use pupero_core::Piconero;
 use pupero_core::Role;
 use uuid::Uuid;
 
@@ -28,17 +30,17 @@ pub struct AdminWithdrawal {
     pub id: Uuid,
     /// Its owner.
     pub user_id: Uuid,
-    /// `requested`, `signed`, `broadcast`, `confirmed` or `failed`.
-    pub state: String,
+    /// Where it is.
+    pub state: wire::WithdrawalState,
     /// Why it is stuck: `not_built` (requested for 30 minutes), `not_relayed` (signed for 5
     /// minutes) or `not_mined` (broadcast for an hour); absent when it is not.
-    pub stuck: Option<String>,
+    pub stuck: Option<wire::Stuck>,
     /// The destination.
     pub address: String,
     /// XMR it receives.
-    pub amount: String,
+    pub amount: Piconero,
     /// Its share of the network fee, once built.
-    pub fee: Option<String>,
+    pub fee: Option<Piconero>,
     /// The transaction, once built.
     pub txid: Option<String>,
     /// Times the worker relayed the transaction.
@@ -75,11 +77,11 @@ fn admin_withdrawal(o: OperatorWithdrawal) -> AdminWithdrawal {
     AdminWithdrawal {
         id: w.id,
         user_id: *w.user.as_uuid(),
-        state: w.state.as_str().to_owned(),
-        stuck: stuck.map(|s| s.as_str().to_owned()),
-        amount: w.receives().to_xmr_string(),
+        state: w.state.into(),
+        stuck: stuck.map(wire::Stuck::from),
+        amount: w.receives(),
         address: w.destination,
-        fee: w.fee.map(|f| f.to_xmr_string()),
+        fee: w.fee,
         txid: tx.as_ref().map(|t| t.txid.clone()),
         relay_attempts: tx.as_ref().map(|t| t.relay_attempts),
         failure: w.failure,
@@ -102,6 +104,7 @@ impl AdminWalletApi {
         app: Data<&Arc<AppState>>,
         auth: SessionAuth,
         /// Withdrawals listed, 1–200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
         limit: Query<Option<u32>>,
     ) -> Result<Json<StuckWithdrawals>, ApiError> {
         auth.0.require_role(Role::Admin)?;

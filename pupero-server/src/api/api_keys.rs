@@ -11,7 +11,8 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use pupero_core::{Scopes, Timestamp};
+use pupero_api as wire;
+use pupero_core::{Scope, Scopes, Timestamp};
 use uuid::Uuid;
 
 use super::auth::NoContent;
@@ -30,12 +31,15 @@ pub struct ApiKeysApi;
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct CreateApiKeyRequest {
-    /// A label to recognise the key by, 1–64 characters.
+    /// A label to recognise the key by.
+    #[oai(validator(min_length = 1, max_length = 64))]
     pub name: Text,
-    /// What the key may do: one or more of `read`, `trade`, `withdraw`.
-    pub scopes: Vec<Text>,
+    /// What the key may do: one or more scopes (a repeated one counts once).
+    #[oai(validator(min_items = 1))]
+    pub scopes: Vec<wire::Scope>,
     /// The current password: a key acts for the account until revoked, so making one is as
     /// sensitive as changing the password.
+    #[oai(validator(min_length = 1, max_length = 256))]
     pub password: Text,
     /// The current 2FA code, when 2FA is on.
     pub totp_code: Option<Text>,
@@ -53,7 +57,7 @@ pub struct CreatedApiKey {
     /// Its first characters, as shown in lists.
     pub prefix: String,
     /// What it may do.
-    pub scopes: Vec<String>,
+    pub scopes: Vec<wire::Scope>,
     /// Creation, unix milliseconds.
     pub created_at_ms: u64,
     /// The key, sent as `X-API-Key`. Only its hash is stored: it cannot be shown again.
@@ -79,7 +83,7 @@ pub struct ApiKeyInfo {
     /// Its first characters.
     pub prefix: String,
     /// What it may do.
-    pub scopes: Vec<String>,
+    pub scopes: Vec<wire::Scope>,
     /// Creation, unix milliseconds.
     pub created_at_ms: u64,
     /// Last use, unix milliseconds, to the minute; absent if never used.
@@ -98,8 +102,8 @@ pub struct ApiKeyList {
     pub items: Vec<ApiKeyInfo>,
 }
 
-fn scope_names(scopes: Scopes) -> Vec<String> {
-    scopes.iter().map(|s| s.as_str().to_owned()).collect()
+fn scope_names(scopes: Scopes) -> Vec<wire::Scope> {
+    scopes.iter().map(wire::Scope::from).collect()
 }
 
 fn info(row: ApiKeyRow) -> ApiKeyInfo {
@@ -128,8 +132,8 @@ impl ApiKeysApi {
         body: Json<CreateApiKeyRequest>,
     ) -> Result<CreateApiKeyResponse, ApiError> {
         let name = ApiKeyName::parse(&body.name)?;
-        let scopes =
-            Scopes::parse(&body.scopes).map_err(|e| ApiError::validation(e.to_string()))?;
+        let scopes: Vec<Scope> = body.scopes.iter().copied().map(Scope::from).collect();
+        let scopes = Scopes::of(&scopes);
         let request = ApiKeyRequest {
             name: &name,
             scopes,

@@ -27,10 +27,11 @@ pub struct AuthApi;
 #[oai(skip_serializing_if_is_none)]
 pub struct RegisterRequest {
     /// 3–32 letters, digits, `_`, `-`, `.`; unique regardless of case.
-    pub username: Text,
+    pub username: Username,
     /// Optional; unique; lets you log in with it.
-    pub email: Option<Text>,
+    pub email: Option<EmailAddress>,
     /// At least 10 characters.
+    #[oai(validator(min_length = 10, max_length = 256))]
     pub password: Text,
 }
 
@@ -56,8 +57,10 @@ pub enum RegisterResponse {
 #[oai(skip_serializing_if_is_none)]
 pub struct LoginRequest {
     /// Username (any case) or e-mail address.
+    #[oai(validator(min_length = 1, max_length = 254))]
     pub login: Text,
     /// The password.
+    #[oai(validator(min_length = 1, max_length = 256))]
     pub password: Text,
     /// With 2FA on: the six digits from the authenticator app.
     pub totp_code: Option<Text>,
@@ -69,6 +72,7 @@ pub struct LoginRequest {
 #[derive(Debug, Object)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh. Each is accepted once.
+    #[oai(validator(min_length = 1, max_length = 512))]
     pub refresh_token: Text,
 }
 
@@ -105,6 +109,7 @@ pub enum Accepted {
 #[derive(Debug, Object)]
 pub struct PasswordResetRequest {
     /// Username (any case) or e-mail address of the account.
+    #[oai(validator(min_length = 1, max_length = 254))]
     pub login: Text,
 }
 
@@ -113,8 +118,10 @@ pub struct PasswordResetRequest {
 #[oai(skip_serializing_if_is_none)]
 pub struct PasswordResetConfirmation {
     /// The token from the link in the mail (`…/reset?token=…`).
+    #[oai(validator(min_length = 1, max_length = 512))]
     pub token: Text,
     /// The new password, at least 10 characters.
+    #[oai(validator(min_length = 10, max_length = 256))]
     pub new_password: Text,
     /// With 2FA on: the six digits from the authenticator app.
     pub totp_code: Option<Text>,
@@ -126,6 +133,7 @@ pub struct PasswordResetConfirmation {
 #[derive(Debug, Object)]
 pub struct EmailVerification {
     /// The token from the link in the mail (`…/verify-email?token=…`).
+    #[oai(validator(min_length = 1, max_length = 512))]
     pub token: Text,
 }
 
@@ -141,14 +149,8 @@ impl AuthApi {
         body: Json<RegisterRequest>,
     ) -> Result<RegisterResponse, ApiError> {
         let registration = Registration {
-            username: Username::parse(&body.username)
-                .map_err(|e| ApiError::validation(e.to_string()))?,
-            email: body
-                .email
-                .as_deref()
-                .map(EmailAddress::parse)
-                .transpose()
-                .map_err(|e| ApiError::validation(e.to_string()))?,
+            username: body.username.clone(),
+            email: body.email.clone(),
             password: Password::parse(&body.password)
                 .map_err(|e| ApiError::validation(e.to_string()))?,
         };

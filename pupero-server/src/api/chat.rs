@@ -11,10 +11,11 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use pupero_api as wire;
 use pupero_core::limits::{
     DEFAULT_CHAT_PAGE_SIZE, DEFAULT_FEEDBACK_PAGE_SIZE, MAX_CHAT_PAGE_SIZE, MAX_FEEDBACK_PAGE_SIZE,
 };
-use pupero_core::{FeedbackComment, MessageId, Rating, Scope, Trade, TradeId};
+use pupero_core::{FeedbackComment, MessageId, Party, Rating, Scope, Trade, TradeId};
 use uuid::Uuid;
 
 use super::{Auth, Tag};
@@ -30,6 +31,7 @@ pub struct ChatApi;
 pub struct PostMessageRequest {
     /// The text: at most 2000 characters once trimmed, not empty, no control characters but
     /// newline and tab, and no invisible or direction-changing characters.
+    #[oai(validator(min_length = 1, max_length = 2000))]
     pub body: Text,
 }
 
@@ -43,7 +45,7 @@ pub struct MessageView {
     /// The sender's username.
     pub sender: String,
     /// The sender's part in the trade: `seller`, `buyer` or `moderator`.
-    pub sender_role: String,
+    pub sender_role: wire::SenderRole,
     /// The text.
     pub body: String,
     /// When it was posted, unix ms.
@@ -64,10 +66,10 @@ pub struct MessagePage {
 #[derive(Debug, Object)]
 pub struct FeedbackRequest {
     /// `positive`, `neutral` or `negative`.
-    pub rating: Text,
-    /// At most 500 characters, may be empty.
-    #[oai(default)]
-    pub comment: Text,
+    pub rating: wire::Rating,
+    /// At most 500 characters; none if absent.
+    #[oai(validator(max_length = 500))]
+    pub comment: Option<Text>,
 }
 
 /// Feedback as its author left it.
@@ -78,7 +80,7 @@ pub struct FeedbackView {
     /// Who it is about.
     pub subject: String,
     /// `positive`, `neutral` or `negative`.
-    pub rating: String,
+    pub rating: wire::Rating,
     /// The comment.
     pub comment: String,
     /// When it was left, unix ms.
@@ -90,7 +92,7 @@ pub struct FeedbackView {
 #[oai(skip_serializing_if_is_none)]
 pub struct PublicFeedback {
     /// `positive`, `neutral` or `negative`.
-    pub rating: String,
+    pub rating: wire::Rating,
     /// The comment.
     pub comment: String,
     /// Who left it.
@@ -129,14 +131,15 @@ pub enum FeedbackLeft {
 
 fn message_view(m: &MessageRow, trade: &Trade) -> MessageView {
     let sender_role = match trade.side_of(m.sender) {
-        Ok(party) => party.as_str(),
-        Err(_) => "moderator",
+        Ok(Party::Seller) => wire::SenderRole::Seller,
+        Ok(Party::Buyer) => wire::SenderRole::Buyer,
+        Err(_) => wire::SenderRole::Moderator,
     };
     MessageView {
         id: *m.id.as_uuid(),
         trade_id: *m.trade.as_uuid(),
         sender: m.sender_name.clone(),
-        sender_role: sender_role.to_owned(),
+        sender_role,
         body: m.body.clone(),
         created_at_ms: m.created_at.as_unix_ms(),
     }
@@ -170,6 +173,7 @@ impl ChatApi {
         auth: Auth,
         id: Path<Uuid>,
         /// Messages per page, 1–100 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -244,9 +248,8 @@ impl ChatApi {
     ) -> Result<FeedbackLeft, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Trade)?;
-        let rating =
-            Rating::parse(&body.rating).map_err(|e| ApiError::validation(e.to_string()))?;
-        let comment = FeedbackComment::parse(&body.comment)
+        let rating = Rating::from(body.rating);
+        let comment = FeedbackComment::parse(body.comment.as_deref().unwrap_or(""))
             .map_err(|e| ApiError::validation(e.to_string()))?;
         let (feedback, subject) = app
             .0
@@ -261,7 +264,7 @@ impl ChatApi {
         Ok(FeedbackLeft::Created(Json(FeedbackView {
             trade_id: *feedback.trade.as_uuid(),
             subject,
-            rating: feedback.rating.as_str().to_owned(),
+            rating: feedback.rating.into(),
             comment: feedback.comment,
             created_at_ms: feedback.created_at.as_unix_ms(),
         })))
@@ -279,6 +282,7 @@ impl ChatApi {
         app: Data<&Arc<AppState>>,
         username: Path<String>,
         /// Entries per page, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -323,7 +327,7 @@ const _: () = {
 
 fn public_feedback(f: FeedbackRow) -> PublicFeedback {
     PublicFeedback {
-        rating: f.rating.as_str().to_owned(),
+        rating: f.rating.into(),
         comment: f.comment,
         author: f.author_name,
         created_at_ms: f.created_at.as_unix_ms(),

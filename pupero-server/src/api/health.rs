@@ -16,8 +16,9 @@ use std::time::Duration;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use pupero_api as wire;
 use pupero_market::Market;
-use pupero_market::readiness::Readiness as MarketReadiness;
+use pupero_market::readiness::{Dependency, Readiness as MarketReadiness};
 
 use super::Tag;
 use crate::app::AppState;
@@ -43,7 +44,7 @@ pub struct ReadinessReport {
     pub status: String,
     /// What does not answer: `database`, `wallet` (the wallet RPC, when one is configured),
     /// `queue` (RabbitMQ, when configured). Empty when ready.
-    pub down: Vec<String>,
+    pub down: Vec<wire::Dependency>,
     /// Who holds the wallet worker lease (when a wallet is configured and someone holds it):
     /// a process that waits for it is ready, as a standby.
     pub worker_lease: Option<WorkerLease>,
@@ -95,15 +96,20 @@ impl ReadinessCache {
 
 impl From<MarketReadiness> for ReadinessReport {
     fn from(readiness: MarketReadiness) -> ReadinessReport {
-        let down: Vec<String> = readiness
+        let down: Vec<wire::Dependency> = readiness
             .down
             .iter()
-            .map(|d| d.as_str().to_owned())
+            .map(|d| match d {
+                Dependency::Database => wire::Dependency::Database,
+                Dependency::Wallet => wire::Dependency::Wallet,
+                Dependency::Queue => wire::Dependency::Queue,
+            })
             .collect();
         let status = if down.is_empty() {
             "ok".to_owned()
         } else {
-            format!("not ready: {} down", down.join(", "))
+            let names: Vec<&str> = down.iter().map(|d| d.as_str()).collect();
+            format!("not ready: {} down", names.join(", "))
         };
         ReadinessReport {
             status,

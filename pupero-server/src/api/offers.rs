@@ -7,9 +7,10 @@ use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use pupero_api as wire;
 use pupero_core::offer::{
     OfferCursor, OfferFilter, OfferQuery, OfferTerms, PAYMENT_METHODS, PaymentDetails,
-    PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits, Visibility,
+    PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits,
 };
 use pupero_core::price::Pricing;
 use pupero_core::{CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Piconero, Price, Scope};
@@ -38,30 +39,31 @@ pub struct PaymentMethodView {
 #[oai(skip_serializing_if_is_none)]
 pub struct OfferRequest {
     /// `sell` (the maker sells XMR) or `buy`. Fixed once created.
-    pub side: Text,
+    pub side: wire::Side,
     /// ISO 4217 code, e.g. `EUR`. Fixed once created.
-    pub currency: Text,
+    pub currency: CurrencyCode,
     /// A code from `GET /api/v1/payment-methods`.
-    pub payment_method: Text,
-    /// Free details about the payment (bank, region...), at most 300 characters.
-    #[oai(default)]
-    pub payment_details: Text,
-    /// A fixed price in fiat per XMR, as a decimal string. Exactly one of `price` and
-    /// `margin_percent`.
-    pub price: Option<Text>,
+    pub payment_method: PaymentMethod,
+    /// Free details about the payment (bank, region...), at most 300 characters; none if
+    /// absent.
+    #[oai(validator(max_length = 300))]
+    pub payment_details: Option<Text>,
+    /// A fixed price in fiat per XMR. Exactly one of `price` and `margin_percent`.
+    pub price: Option<Price>,
     /// A margin in percent over the market price, e.g. `"2.5"` or `"-1"`.
-    pub margin_percent: Option<Text>,
-    /// Smallest trade, decimal XMR.
-    pub min_amount: Text,
-    /// Largest trade, decimal XMR.
-    pub max_amount: Text,
-    /// Minutes the buyer has to pay, 15–1440.
+    pub margin_percent: Option<MarginPercent>,
+    /// Smallest trade.
+    pub min_amount: Piconero,
+    /// Largest trade.
+    pub max_amount: Piconero,
+    /// Minutes the buyer has to pay.
+    #[oai(validator(minimum(value = "15"), maximum(value = "1440")))]
     pub payment_window_minutes: u32,
-    /// The maker's terms, at most 2000 characters.
-    #[oai(default)]
-    pub terms: Text,
+    /// The maker's terms, at most 2000 characters; none if absent.
+    #[oai(validator(max_length = 2000))]
+    pub terms: Option<Text>,
     /// `public` (listed) or `unlisted` (by link only).
-    pub visibility: Text,
+    pub visibility: wire::Visibility,
 }
 
 /// An offer as the API shows it.
@@ -72,32 +74,32 @@ pub struct OfferView {
     pub id: Uuid,
     /// The maker's user id.
     pub owner_id: Uuid,
-    /// `sell` or `buy`, from the maker's side.
-    pub side: String,
+    /// From the maker's side.
+    pub side: wire::Side,
     /// ISO 4217 code.
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// Payment method code.
     pub payment_method: String,
     /// Payment details.
     pub payment_details: String,
     /// Fixed price, if the offer has one.
-    pub price: Option<String>,
+    pub price: Option<Price>,
     /// Margin over the market, if the offer follows it.
-    pub margin_percent: Option<String>,
+    pub margin_percent: Option<MarginPercent>,
     /// The price a trade opened now would get, when known (a margin needs a fresh quote).
-    pub effective_price: Option<String>,
-    /// Smallest trade, decimal XMR.
-    pub min_amount: String,
-    /// Largest trade, decimal XMR.
-    pub max_amount: String,
+    pub effective_price: Option<Price>,
+    /// Smallest trade.
+    pub min_amount: Piconero,
+    /// Largest trade.
+    pub max_amount: Piconero,
     /// Payment window in minutes.
     pub payment_window_minutes: u32,
     /// Terms.
     pub terms: String,
-    /// `public` or `unlisted`.
-    pub visibility: String,
-    /// `active`, `paused` or `deleted`.
-    pub status: String,
+    /// Who sees it.
+    pub visibility: wire::Visibility,
+    /// Whether it can be taken.
+    pub status: wire::OfferStatus,
     /// Creation, unix milliseconds.
     pub created_at_ms: u64,
     /// Last change, unix milliseconds.
@@ -126,15 +128,11 @@ fn invalid(e: pupero_core::Error) -> ApiError {
     ApiError::validation(e.to_string())
 }
 
-fn xmr(s: &str) -> Result<Piconero, ApiError> {
-    Piconero::from_xmr_str(s).map_err(invalid)
-}
-
 /// Parses a request into a new offer.
 fn parse(body: &OfferRequest) -> Result<NewOffer, ApiError> {
-    let pricing = match (&body.price, &body.margin_percent) {
-        (Some(p), None) => Pricing::Fixed(Price::parse(p).map_err(invalid)?),
-        (None, Some(m)) => Pricing::Margin(MarginPercent::parse(m).map_err(invalid)?),
+    let pricing = match (body.price, body.margin_percent) {
+        (Some(p), None) => Pricing::Fixed(p),
+        (None, Some(m)) => Pricing::Margin(m),
         _ => {
             return Err(ApiError::validation(
                 "give exactly one of price and margin_percent",
@@ -142,42 +140,42 @@ fn parse(body: &OfferRequest) -> Result<NewOffer, ApiError> {
         }
     };
     Ok(NewOffer {
-        side: Side::parse(&body.side).map_err(invalid)?,
-        currency: CurrencyCode::parse(&body.currency).map_err(invalid)?,
-        payment_method: PaymentMethod::parse(&body.payment_method).map_err(invalid)?,
-        payment_details: PaymentDetails::parse(&body.payment_details).map_err(invalid)?,
-        pricing,
-        limits: TradeLimits::new(xmr(&body.min_amount)?, xmr(&body.max_amount)?)
+        side: body.side.into(),
+        currency: body.currency,
+        payment_method: body.payment_method,
+        payment_details: PaymentDetails::parse(body.payment_details.as_deref().unwrap_or(""))
             .map_err(invalid)?,
+        pricing,
+        limits: TradeLimits::new(body.min_amount, body.max_amount).map_err(invalid)?,
         payment_window: PaymentWindow::from_minutes(body.payment_window_minutes)
             .map_err(invalid)?,
-        terms: OfferTerms::parse(&body.terms).map_err(invalid)?,
-        visibility: Visibility::parse(&body.visibility).map_err(invalid)?,
+        terms: OfferTerms::parse(body.terms.as_deref().unwrap_or("")).map_err(invalid)?,
+        visibility: body.visibility.into(),
     })
 }
 
 fn view(offer: &Offer, effective: Option<Price>, limits: TradeLimits) -> OfferView {
     let spec = offer.spec();
     let (price, margin) = match spec.pricing {
-        Pricing::Fixed(p) => (Some(p.to_string()), None),
-        Pricing::Margin(m) => (None, Some(m.to_string())),
+        Pricing::Fixed(p) => (Some(p), None),
+        Pricing::Margin(m) => (None, Some(m)),
     };
     OfferView {
         id: *offer.id().as_uuid(),
         owner_id: *offer.owner().as_uuid(),
-        side: spec.side.as_str().to_owned(),
-        currency: spec.currency.as_str().to_owned(),
+        side: spec.side.into(),
+        currency: spec.currency,
         payment_method: spec.payment_method.code().to_owned(),
         payment_details: spec.payment_details.as_str().to_owned(),
         price,
         margin_percent: margin,
-        effective_price: effective.map(|p| p.to_string()),
-        min_amount: limits.min().to_xmr_string(),
-        max_amount: limits.max().to_xmr_string(),
+        effective_price: effective,
+        min_amount: limits.min(),
+        max_amount: limits.max(),
         payment_window_minutes: spec.payment_window.minutes(),
         terms: spec.terms.as_str().to_owned(),
-        visibility: spec.visibility.as_str().to_owned(),
-        status: offer.status().as_str().to_owned(),
+        visibility: spec.visibility.into(),
+        status: offer.status().into(),
         created_at_ms: offer.created_at().as_unix_ms(),
         updated_at_ms: offer.updated_at().as_unix_ms(),
     }
@@ -363,48 +361,29 @@ impl OffersApi {
     async fn search(
         &self,
         app: Data<&Arc<AppState>>,
-        /// `sell` or `buy` (the maker's side).
-        side: Query<Option<String>>,
+        /// The maker's side.
+        side: Query<Option<wire::Side>>,
         /// ISO 4217 code.
-        currency: Query<Option<String>>,
+        currency: Query<Option<CurrencyCode>>,
         /// Payment method code.
-        payment_method: Query<Option<String>>,
-        /// Only offers that accept this amount, decimal XMR.
-        amount: Query<Option<String>>,
-        /// `asc` or `desc` by effective price (default: best for the side).
-        sort: Query<Option<String>>,
-        /// Offers per page, 1–100 (default 20).
+        payment_method: Query<Option<PaymentMethod>>,
+        /// Only offers that accept this amount.
+        amount: Query<Option<Piconero>>,
+        /// By effective price (default: best for the side).
+        sort: Query<Option<wire::PriceSort>>,
+        /// Offers per page (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<OfferPageView>, ApiError> {
         let filter = OfferFilter {
-            side: side
-                .0
-                .as_deref()
-                .map(Side::parse)
-                .transpose()
-                .map_err(invalid)?,
-            currency: currency
-                .0
-                .as_deref()
-                .map(CurrencyCode::parse)
-                .transpose()
-                .map_err(invalid)?,
-            payment_method: payment_method
-                .0
-                .as_deref()
-                .map(PaymentMethod::parse)
-                .transpose()
-                .map_err(invalid)?,
-            amount: amount.0.as_deref().map(xmr).transpose()?,
+            side: side.0.map(Side::from),
+            currency: currency.0,
+            payment_method: payment_method.0,
+            amount: amount.0,
         };
-        let sort = sort
-            .0
-            .as_deref()
-            .map(PriceSort::parse)
-            .transpose()
-            .map_err(invalid)?;
+        let sort = sort.0.map(PriceSort::from);
         let after = cursor
             .0
             .as_deref()

@@ -1,7 +1,6 @@
 //! Market prices: anyone reads them; admins set a currency's price by hand (when there is no
 //! HTTP source, or to correct a broken one).
 
-use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
@@ -25,16 +24,16 @@ pub struct PricesApi;
 #[derive(Debug, Object)]
 pub struct PriceChange {
     /// Fiat per XMR, a decimal string with at most 8 decimals, e.g. `"150.25"`.
-    pub price: Text,
+    pub price: Price,
 }
 
 /// The market price of XMR in one currency.
 #[derive(Debug, Object)]
 pub struct MarketPrice {
     /// ISO 4217 code, e.g. `EUR`.
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// Fiat per XMR, a decimal string.
-    pub price: String,
+    pub price: Price,
     /// When the price was observed, unix milliseconds.
     pub observed_at_ms: u64,
     /// Whether the price is recent enough for offers priced by a margin over the market.
@@ -48,16 +47,11 @@ pub struct MarketPriceList {
     pub items: Vec<MarketPrice>,
 }
 
-fn currency(code: &str) -> Result<CurrencyCode, ApiError> {
-    CurrencyCode::parse(code)
-        .map_err(|_| ApiError::validation(format!("unsupported currency code {code:?}")))
-}
-
 fn market_price(known: &KnownPrice) -> MarketPrice {
     let quote = &known.quote;
     MarketPrice {
-        currency: quote.currency().to_string(),
-        price: quote.price().to_string(),
+        currency: quote.currency(),
+        price: quote.price(),
         observed_at_ms: quote.observed_at().as_unix_ms(),
         fresh: known.fresh,
     }
@@ -80,9 +74,9 @@ impl PricesApi {
     async fn get(
         &self,
         app: Data<&Arc<AppState>>,
-        currency: Path<String>,
+        currency: Path<CurrencyCode>,
     ) -> Result<Json<MarketPrice>, ApiError> {
-        let code = self::currency(&currency.0)?;
+        let code = currency.0;
         let known = app.0.market.market_price(code).await?;
         Ok(Json(market_price(&known)))
     }
@@ -99,13 +93,12 @@ impl PricesApi {
         app: Data<&Arc<AppState>>,
         req: &Request,
         auth: SessionAuth,
-        currency: Path<String>,
+        currency: Path<CurrencyCode>,
         body: Json<PriceChange>,
     ) -> Result<NoContent, ApiError> {
         auth.0.require_role(Role::Admin)?;
-        let code = self::currency(&currency.0)?;
-        let price =
-            Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
+        let code = currency.0;
+        let price = body.price;
         app.0
             .market
             .set_market_price(auth.0.user, code, price, client_ip(req))

@@ -8,7 +8,7 @@ use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
-use pupero_core::EmailAddress;
+use pupero_core::{EmailAddress, Piconero};
 
 use super::auth::{Accepted, NoContent};
 use super::{SessionAuth, Tag};
@@ -27,8 +27,9 @@ pub struct ProfileApi;
 #[oai(skip_serializing_if_is_none)]
 pub struct EmailChange {
     /// The new address, or absent to remove it.
-    pub email: Option<Text>,
+    pub email: Option<EmailAddress>,
     /// The current password.
+    #[oai(validator(min_length = 1, max_length = 256))]
     pub password: Text,
     /// The current 2FA code, when 2FA is on.
     pub totp_code: Option<Text>,
@@ -40,8 +41,10 @@ pub struct EmailChange {
 #[derive(Debug, Object)]
 pub struct PasswordChange {
     /// The current password.
+    #[oai(validator(min_length = 1, max_length = 256))]
     pub current_password: Text,
     /// The new password, at least 10 characters.
+    #[oai(validator(min_length = 10, max_length = 256))]
     pub new_password: Text,
 }
 
@@ -50,6 +53,7 @@ pub struct PasswordChange {
 #[oai(skip_serializing_if_is_none)]
 pub struct AccountDeletion {
     /// The current password.
+    #[oai(validator(min_length = 1, max_length = 256))]
     pub password: Text,
     /// The current 2FA code, when 2FA is on.
     pub totp_code: Option<Text>,
@@ -81,7 +85,7 @@ pub struct ProfileStats {
     /// Completed trades, as seller or buyer.
     pub completed_trades: u64,
     /// Their summed amounts, decimal XMR.
-    pub volume: String,
+    pub volume: Piconero,
     /// Ratings received.
     pub feedback: FeedbackCountsView,
     /// Positive ratings in percent of positive and negative ones, rounded down (100 only
@@ -121,12 +125,7 @@ impl ProfileApi {
         auth: SessionAuth,
         body: Json<EmailChange>,
     ) -> Result<NoContent, ApiError> {
-        let email = body
-            .email
-            .as_deref()
-            .map(EmailAddress::parse)
-            .transpose()
-            .map_err(|e| ApiError::validation(e.to_string()))?;
+        let email = body.email.clone();
         app.0
             .market
             .change_email(
@@ -237,7 +236,7 @@ impl ProfileApi {
             created_at_ms: user.created_at.as_unix_ms(),
             stats: ProfileStats {
                 completed_trades: stats.numbers.completed_trades,
-                volume: stats.numbers.volume.to_xmr_string(),
+                volume: stats.numbers.volume,
                 feedback: FeedbackCountsView {
                     positive: feedback.positive,
                     neutral: feedback.neutral,

@@ -43,6 +43,7 @@ pub struct TotpSetup {
 #[derive(Debug, Object)]
 pub struct TotpConfirmRequest {
     /// The account's password: a stolen session alone cannot turn 2FA on and lock the owner out.
+    #[oai(validator(min_length = 1, max_length = 256))]
     pub password: Text,
     /// Six digits.
     pub code: Text,
@@ -60,6 +61,7 @@ pub struct RecoveryCodes {
 #[oai(skip_serializing_if_is_none)]
 pub struct TotpDisableRequest {
     /// The account's password.
+    #[oai(validator(min_length = 1, max_length = 256))]
     pub password: Text,
     /// Six digits from the authenticator app.
     pub code: Option<Text>,

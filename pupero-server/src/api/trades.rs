@@ -12,8 +12,10 @@ use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
+use pupero_api::{self as wire, Outcome, TradeSide};
 use pupero_core::{
-    Caller, OfferId, Piconero, Price, Resolution, Role, Scope, TradeAction, TradeId, TradeState,
+    Caller, CurrencyCode, OfferId, Piconero, Price, Resolution, Role, Scope, TradeAction, TradeId,
+    TradeState,
 };
 use uuid::Uuid;
 
@@ -35,12 +37,12 @@ pub struct TradesApi;
 pub struct OpenTradeRequest {
     /// The offer to trade on.
     pub offer_id: Uuid,
-    /// The XMR to trade, decimal, within the offer's limits (before fees).
-    pub amount: Text,
+    /// The XMR to trade, within the offer's limits (before fees).
+    pub amount: Piconero,
     /// The price (fiat per XMR) the taker accepted, as the offer showed it. If the offer's
     /// price is now worse for the taker (higher when buying XMR, lower when selling it), the
     /// trade is not opened: 409 `PRICE_CHANGED`.
-    pub price: Text,
+    pub price: Price,
 }
 
 /// One party of a trade.
@@ -60,30 +62,30 @@ pub struct TradeView {
     pub id: Uuid,
     /// The offer it was opened on.
     pub offer_id: Uuid,
-    /// `escrowed`, `paid`, `released`, `cancelled`, `expired`, `disputed` or `resolved`.
-    pub state: String,
-    /// The caller's side, `seller` or `buyer`; absent for a moderator.
-    pub your_side: Option<String>,
+    /// Where the trade is.
+    pub state: wire::TradeState,
+    /// The caller's side; absent for a moderator.
+    pub your_side: Option<TradeSide>,
     /// Which side posted the offer.
-    pub maker_side: String,
+    pub maker_side: TradeSide,
     /// Who gives XMR.
     pub seller: TradeParty,
     /// Who gives fiat.
     pub buyer: TradeParty,
     /// XMR traded, before fees.
-    pub amount: String,
+    pub amount: Piconero,
     /// The seller's fee, paid on top of the amount.
-    pub seller_fee: String,
+    pub seller_fee: Piconero,
     /// The buyer's fee, taken from what the buyer receives.
-    pub buyer_fee: String,
+    pub buyer_fee: Piconero,
     /// What the seller has in escrow: amount + seller fee.
-    pub escrowed: String,
+    pub escrowed: Piconero,
     /// What the buyer receives on release: amount − buyer fee.
-    pub buyer_receives: String,
+    pub buyer_receives: Piconero,
     /// Fiat per XMR, fixed when the trade opened.
-    pub price: String,
+    pub price: Price,
     /// ISO 4217 code.
-    pub currency: String,
+    pub currency: CurrencyCode,
     /// The fiat the buyer pays.
     pub fiat_amount: String,
     /// Payment method code.
@@ -106,17 +108,16 @@ pub struct TradeView {
     pub disputed_by: Option<Uuid>,
     /// Why.
     pub dispute_reason: Option<String>,
-    /// A moderator's decision: `to_buyer`, `to_seller` or `split`.
-    pub resolution: Option<String>,
+    /// A moderator's decision.
+    pub resolution: Option<Outcome>,
     /// For a split: what the buyer received.
-    pub resolution_to_buyer: Option<String>,
+    pub resolution_to_buyer: Option<Piconero>,
     /// The moderator's note explaining the decision.
     pub resolution_note: Option<String>,
     /// Increases with every step.
     pub version: u64,
-    /// The steps the caller may take now: `mark_paid`, `release`, `cancel`, `dispute`,
-    /// `resolve`.
-    pub actions: Vec<String>,
+    /// The steps the caller may take now.
+    pub actions: Vec<wire::TradeAction>,
 }
 
 /// A page of trades, newest first.
@@ -142,9 +143,9 @@ pub struct ReleaseRequest {
 /// Raising a dispute.
 #[derive(Debug, Object)]
 pub struct DisputeRequest {
-    /// What went wrong, for the moderator (at most 2000 characters).
-    #[oai(default)]
-    pub reason: Text,
+    /// What went wrong, for the moderator (at most 2000 characters); none if absent.
+    #[oai(validator(max_length = 2000))]
+    pub reason: Option<Text>,
 }
 
 /// A moderator's decision.
@@ -152,11 +153,12 @@ pub struct DisputeRequest {
 #[oai(skip_serializing_if_is_none)]
 pub struct ResolveRequest {
     /// `to_buyer` (as a release), `to_seller` (everything back, fee included) or `split`.
-    pub outcome: Text,
+    pub outcome: Outcome,
     /// For `split`: the XMR the buyer receives, decimal, more than zero and less than
     /// `buyer_receives`; the rest returns to the seller.
-    pub to_buyer: Option<Text>,
-    /// Why, for the parties and the audit log: 1–2000 characters.
+    pub to_buyer: Option<Piconero>,
+    /// Why, for the parties and the audit log.
+    #[oai(validator(min_length = 1, max_length = 2000))]
     pub note: Text,
     /// The moderator's current 2FA code, when 2FA is on.
     pub totp_code: Option<Text>,
@@ -188,20 +190,23 @@ pub enum Opened {
 
 fn view(row: &TradeRow, viewer: &Caller, now: pupero_core::Timestamp) -> TradeView {
     let t = &row.trade;
-    let xmr = |p: Piconero| p.to_xmr_string();
     let ms = |ts: pupero_core::Timestamp| ts.as_unix_ms();
-    let actions: Vec<String> = t
+    let actions: Vec<wire::TradeAction> = t
         .available_actions(viewer, now)
         .into_iter()
-        .map(str::to_owned)
+        .filter_map(|name| {
+            let action = wire::TradeAction::parse(name);
+            debug_assert!(action.is_some(), "no wire name for the action {name}");
+            action
+        })
         .collect();
     let viewer = viewer.user();
     TradeView {
         id: *t.id().as_uuid(),
         offer_id: *t.offer().as_uuid(),
-        state: t.state().as_str().to_owned(),
-        your_side: t.side_of(viewer).ok().map(|s| s.as_str().to_owned()),
-        maker_side: t.maker_side().as_str().to_owned(),
+        state: t.state().into(),
+        your_side: t.side_of(viewer).ok().map(TradeSide::from),
+        maker_side: t.maker_side().into(),
         seller: TradeParty {
             id: *t.seller().as_uuid(),
             username: row.seller_name.clone(),
@@ -210,13 +215,13 @@ fn view(row: &TradeRow, viewer: &Caller, now: pupero_core::Timestamp) -> TradeVi
             id: *t.buyer().as_uuid(),
             username: row.buyer_name.clone(),
         },
-        amount: xmr(t.amount()),
-        seller_fee: xmr(t.seller_fee()),
-        buyer_fee: xmr(t.buyer_fee()),
-        escrowed: t.seller_debit().map(xmr).unwrap_or_default(),
-        buyer_receives: t.to_buyer().map(xmr).unwrap_or_default(),
-        price: t.price().to_string(),
-        currency: t.currency().as_str().to_owned(),
+        amount: t.amount(),
+        seller_fee: t.seller_fee(),
+        buyer_fee: t.buyer_fee(),
+        escrowed: t.seller_debit().unwrap_or_default(),
+        buyer_receives: t.to_buyer().unwrap_or_default(),
+        price: t.price(),
+        currency: t.currency(),
         fiat_amount: t.fiat_amount().display_in(t.currency()),
         payment_method: row.payment_method.code().to_owned(),
         payment_details: row.payment_details.clone(),
@@ -228,9 +233,9 @@ fn view(row: &TradeRow, viewer: &Caller, now: pupero_core::Timestamp) -> TradeVi
         closed_at_ms: t.closed_at().map(ms),
         disputed_by: row.dispute.as_ref().map(|(by, _)| *by.as_uuid()),
         dispute_reason: row.dispute.as_ref().map(|(_, why)| why.clone()),
-        resolution: t.resolution().map(|r| r.as_str().to_owned()),
+        resolution: t.resolution().as_ref().map(Outcome::from),
         resolution_to_buyer: match t.resolution() {
-            Some(Resolution::Split { to_buyer }) => Some(xmr(to_buyer)),
+            Some(Resolution::Split { to_buyer }) => Some(to_buyer),
             _ => None,
         },
         resolution_note: row.resolved_by.as_ref().map(|(_, note)| note.clone()),
@@ -317,16 +322,17 @@ impl TradesApi {
         auth: Auth,
         body: Json<OpenTradeRequest>,
         /// Makes retries safe: the same key and request return the same trade.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 100, pattern = "^[!-~]+$")
+        )]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Opened, ApiError> {
         let principal = auth.principal();
         let caller = principal.caller();
         let key = key(idempotency_key.0)?;
-        let amount = Piconero::from_xmr_str(&body.amount)
-            .map_err(|e| ApiError::validation(format!("amount: {e}")))?;
-        let accepted =
-            Price::parse(&body.price).map_err(|e| ApiError::validation(format!("price: {e}")))?;
+        let amount = body.amount;
+        let accepted = body.price;
         principal.require_scope(Scope::Trade)?;
         let (row, created) = app
             .0
@@ -354,20 +360,16 @@ impl TradesApi {
         app: Data<&Arc<AppState>>,
         auth: Auth,
         /// Only trades in this state.
-        state: Query<Option<String>>,
+        state: Query<Option<wire::TradeState>>,
         /// Trades per page, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
     ) -> Result<Json<TradePage>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let state = state
-            .0
-            .as_deref()
-            .map(TradeState::parse)
-            .transpose()
-            .map_err(|e| ApiError::validation(e.to_string()))?;
+        let state = state.0.map(TradeState::from);
         let limit = page_limit(limit.0)?;
         let rows = app
             .0
@@ -412,7 +414,10 @@ impl TradesApi {
         auth: Auth,
         id: Path<Uuid>,
         /// Makes retries safe.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 100, pattern = "^[!-~]+$")
+        )]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Json<TradeView>, ApiError> {
         let caller = auth.principal().caller();
@@ -445,7 +450,10 @@ impl TradesApi {
         id: Path<Uuid>,
         body: Json<ReleaseRequest>,
         /// Makes retries safe.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 100, pattern = "^[!-~]+$")
+        )]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Json<TradeView>, ApiError> {
         let caller = auth.principal().caller();
@@ -472,7 +480,10 @@ impl TradesApi {
         auth: Auth,
         id: Path<Uuid>,
         /// Makes retries safe.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 100, pattern = "^[!-~]+$")
+        )]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Json<TradeView>, ApiError> {
         let caller = auth.principal().caller();
@@ -505,10 +516,13 @@ impl TradesApi {
         id: Path<Uuid>,
         body: Json<DisputeRequest>,
         /// Makes retries safe.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 100, pattern = "^[!-~]+$")
+        )]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Json<TradeView>, ApiError> {
-        let reason = pupero_market::trades::parse_reason(&body.reason)?;
+        let reason = pupero_market::trades::parse_reason(body.reason.as_deref().unwrap_or(""))?;
         let caller = auth.principal().caller();
         let step = Step {
             action: TradeAction::Dispute { by: caller.user() },
@@ -541,27 +555,24 @@ impl TradesApi {
         id: Path<Uuid>,
         body: Json<ResolveRequest>,
         /// Makes retries safe.
-        #[oai(name = "Idempotency-Key")]
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 100, pattern = "^[!-~]+$")
+        )]
         idempotency_key: Header<Option<String>>,
     ) -> Result<Json<TradeView>, ApiError> {
         let principal = auth.0;
         principal.require_role(Role::Moderator)?;
         let caller = principal.caller();
-        let outcome = match (body.outcome.as_str(), &body.to_buyer) {
-            ("to_buyer", None) => Resolution::ToBuyer,
-            ("to_seller", None) => Resolution::ToSeller,
-            ("split", Some(amount)) => Resolution::Split {
-                to_buyer: Piconero::from_xmr_str(amount)
-                    .map_err(|e| ApiError::validation(e.to_string()))?,
-            },
-            ("split", None) => return Err(ApiError::validation("a split needs to_buyer")),
-            ("to_buyer" | "to_seller", Some(_)) => {
-                return Err(ApiError::validation("to_buyer is only for a split"));
+        let outcome = match (body.outcome, &body.to_buyer) {
+            (Outcome::ToBuyer, None) => Resolution::ToBuyer,
+            (Outcome::ToSeller, None) => Resolution::ToSeller,
+            (Outcome::Split, Some(amount)) => Resolution::Split { to_buyer: *amount },
+            (Outcome::Split, None) => {
+                return Err(ApiError::validation("a split needs to_buyer"));
             }
-            _ => {
-                return Err(ApiError::validation(
-                    "outcome must be to_buyer, to_seller or split",
-                ));
+            (Outcome::ToBuyer | Outcome::ToSeller, Some(_)) => {
+                return Err(ApiError::validation("to_buyer is only for a split"));
             }
         };
         let note = pupero_market::trades::parse_note(&body.note)?;
@@ -595,6 +606,7 @@ impl TradesApi {
         app: Data<&Arc<AppState>>,
         auth: SessionAuth,
         /// Trades per page, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

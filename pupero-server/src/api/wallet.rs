@@ -8,7 +8,7 @@ use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use pupero_core::withdrawal::WithdrawalAmount;
-use pupero_core::{DepositStatus, Scope, Timestamp};
+use pupero_core::{DepositStatus, Piconero, Scope, Timestamp};
 use qrcode::QrCode;
 use qrcode::render::svg;
 
@@ -16,7 +16,7 @@ use super::{Auth, Tag};
 use crate::app::AppState;
 use crate::error::ApiError;
 use poem_openapi::ApiResponse;
-use pupero_market::Error as MarketError;
+use pupero_api as wire;
 use pupero_market::store::DepositRow;
 use pupero_market::trades::IdempotencyKey;
 use pupero_market::wallet::{FeeEstimate, OwnWithdrawal};
@@ -47,11 +47,11 @@ pub struct DepositAddress {
 pub struct DepositView {
     /// The transaction.
     pub txid: String,
-    /// XMR received, decimal.
-    pub amount: String,
+    /// XMR received.
+    pub amount: Piconero,
     /// `pending` (waiting for confirmations), `credited`, or `gone` (the transaction left the
     /// chain before it was credited; it is pending again if it comes back).
-    pub state: String,
+    pub state: wire::DepositState,
     /// The block holding it; absent while it waits in the pool.
     pub height: Option<u64>,
     /// Blocks on top of and including its own, when last scanned.
@@ -81,10 +81,16 @@ pub struct WithdrawalRequest {
     /// Where to send the XMR: an address of the platform's network, not one of the
     /// platform's own (its deposit addresses, its primary address or an integrated address
     /// built on it).
+    #[oai(validator(
+        min_length = 95,
+        max_length = 106,
+        pattern = "^[1-9A-HJ-NP-Za-km-z]{95}([1-9A-HJ-NP-Za-km-z]{11})?$"
+    ))]
     pub address: Text,
     /// XMR the address receives, decimal; the network fee is charged on top (at most the fee
     /// reserve held with it, `max_fee`, the rest returned once the transaction is sent). Or
     /// `all`: the whole available balance less the network fee, leaving exactly zero.
+    #[oai(validator(max_length = 32, pattern = "^(all|[0-9]+(\\.[0-9]{1,12})?)$"))]
     pub amount: Text,
     /// The account's password: needed from a logged-in session when 2FA is off, so that a
     /// stolen access token alone sends nothing away.
@@ -101,20 +107,20 @@ pub struct WithdrawalRequest {
 pub struct WithdrawalView {
     /// Withdrawal id.
     pub id: Uuid,
-    /// `requested`, `signed`, `broadcast`, `confirmed` or `failed` (refunded).
-    pub state: String,
+    /// Where it is; `failed` ones are refunded.
+    pub state: wire::WithdrawalState,
     /// The destination.
     pub address: String,
     /// XMR it receives. For a withdrawal of everything, until its transaction is built, the
     /// least it receives (what it holds besides the fee reserve).
-    pub amount: String,
+    pub amount: Piconero,
     /// The network fee reserve held with it: the most fee it is charged.
-    pub max_fee: String,
+    pub max_fee: Piconero,
     /// Whether it sends everything that was available (`"amount": "all"`): then it also sends
     /// what its fee leaves of the reserve.
     pub send_all: bool,
     /// Its share of the real network fee, once the transaction is built.
-    pub fee: Option<String>,
+    pub fee: Option<Piconero>,
     /// The transaction, once built.
     pub txid: Option<String>,
     /// Its secret key, a proof of payment (`check_tx_key`), once built.
@@ -144,25 +150,25 @@ pub struct WithdrawalFeeEstimate {
     /// The network fee the wallet would pay now for a withdrawal to one address, decimal
     /// XMR; absent when the wallet cannot say (it has no unlocked coins at the moment). A
     /// withdrawal sent with others in one transaction pays a share of its fee, usually less.
-    pub fee: Option<String>,
+    pub fee: Option<Piconero>,
     /// Held with a withdrawal on top of its amount: twice the fee, at most 0.01 XMR (and that
     /// without an estimate). A withdrawal is never charged more; what it is not charged comes
     /// back once it is sent.
-    pub fee_reserve: String,
+    pub fee_reserve: Piconero,
     /// The smallest amount a withdrawal sends.
-    pub min_amount: String,
+    pub min_amount: Piconero,
     /// The caller's available balance.
-    pub available: String,
+    pub available: Piconero,
     /// The largest amount a withdrawal can ask now: the available balance less the fee
     /// reserve; absent when that is below the smallest amount.
-    pub max_amount: Option<String>,
+    pub max_amount: Option<Piconero>,
     /// About what a withdrawal of everything (`"amount": "all"`) sends now: the available
     /// balance less the fee; absent when the balance does not cover the smallest amount and
     /// the fee.
-    pub all_amount: Option<String>,
+    pub all_amount: Option<Piconero>,
     /// With `amount`: what a withdrawal of it holds now, the amount and the fee reserve (the
     /// whole available balance for `all`).
-    pub total: Option<String>,
+    pub total: Option<Piconero>,
     /// With `amount`: whether the available balance covers `total`.
     pub covered: Option<bool>,
 }
@@ -186,12 +192,12 @@ fn withdrawal_view(own: OwnWithdrawal) -> WithdrawalView {
     } = own;
     WithdrawalView {
         id: row.id,
-        state: row.state.as_str().to_owned(),
-        amount: row.receives().to_xmr_string(),
+        state: row.state.into(),
+        amount: row.receives(),
         address: row.destination,
-        max_fee: row.max_fee.to_xmr_string(),
+        max_fee: row.max_fee,
         send_all: row.send_all,
-        fee: row.fee.map(|f| f.to_xmr_string()),
+        fee: row.fee,
         txid: tx.as_ref().map(|t| t.txid.clone()),
         tx_key: tx.map(|t| t.tx_key),
         failure: row.failure,
@@ -202,13 +208,13 @@ fn withdrawal_view(own: OwnWithdrawal) -> WithdrawalView {
 
 fn fee_estimate_view(e: FeeEstimate) -> WithdrawalFeeEstimate {
     WithdrawalFeeEstimate {
-        fee: e.fee.map(|f| f.to_xmr_string()),
-        fee_reserve: e.fee_reserve.to_xmr_string(),
-        min_amount: e.min_amount.to_xmr_string(),
-        available: e.available.to_xmr_string(),
-        max_amount: e.max_amount.map(|a| a.to_xmr_string()),
-        all_amount: e.all_amount.map(|a| a.to_xmr_string()),
-        total: e.total.map(|t| t.to_xmr_string()),
+        fee: e.fee,
+        fee_reserve: e.fee_reserve,
+        min_amount: e.min_amount,
+        available: e.available,
+        max_amount: e.max_amount,
+        all_amount: e.all_amount,
+        total: e.total,
         covered: e.covered,
     }
 }
@@ -216,8 +222,8 @@ fn fee_estimate_view(e: FeeEstimate) -> WithdrawalFeeEstimate {
 fn view(row: &DepositRow, required: u64) -> DepositView {
     DepositView {
         txid: row.key.txid.clone(),
-        amount: row.amount.to_xmr_string(),
-        state: row.status.as_str().to_owned(),
+        amount: row.amount,
+        state: row.status.into(),
         height: row.sighting.height,
         confirmations: if row.status == DepositStatus::Gone {
             0
@@ -278,15 +284,14 @@ impl WalletApi {
         auth: Auth,
         body: Json<WithdrawalRequest>,
         /// Required: makes retries safe.
-        #[oai(name = "Idempotency-Key")]
-        idempotency_key: Header<Option<String>>,
+        #[oai(
+            name = "Idempotency-Key",
+            validator(min_length = 1, max_length = 100, pattern = "^[!-~]+$")
+        )]
+        idempotency_key: Header<String>,
     ) -> Result<WithdrawalCreated, ApiError> {
         let caller = auth.principal().caller();
-        let key = idempotency_key
-            .0
-            .as_deref()
-            .ok_or_else(|| MarketError::validation("a withdrawal needs an Idempotency-Key header"))
-            .and_then(IdempotencyKey::parse)?;
+        let key = IdempotencyKey::parse(&idempotency_key.0)?;
         let (withdrawal, created) = app
             .0
             .market
@@ -324,6 +329,7 @@ impl WalletApi {
         app: Data<&Arc<AppState>>,
         auth: Auth,
         /// XMR the address would receive, decimal, or `all`.
+        #[oai(validator(max_length = 32, pattern = "^(all|[0-9]+(\\.[0-9]{1,12})?)$"))]
         amount: Query<Option<String>>,
     ) -> Result<Json<WithdrawalFeeEstimate>, ApiError> {
         let principal = auth.principal();
@@ -380,6 +386,7 @@ impl WalletApi {
         app: Data<&Arc<AppState>>,
         auth: Auth,
         /// Withdrawals per page, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
@@ -409,6 +416,7 @@ impl WalletApi {
         app: Data<&Arc<AppState>>,
         auth: Auth,
         /// Deposits per page, 1–100 (default 20).
+        #[oai(validator(minimum(value = "1"), maximum(value = "100")))]
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,

@@ -591,7 +591,8 @@ crate::support::app_test_with!(
             pupero_wallet::testing::outside_address(pupero_wallet::testing::REGTEST_NETWORK, 1)
                 .to_string();
         for (address, amount, code) in [
-            ("not an address", "0.5", "INVALID_ADDRESS"),
+            ("not an address", "0.5", "VALIDATION"),
+            (&"4".repeat(95), "0.5", "INVALID_ADDRESS"),
             (outside.as_str(), "0.00001", "VALIDATION"),
             (outside.as_str(), "lots", "VALIDATION"),
             (outside.as_str(), "", "VALIDATION"),
