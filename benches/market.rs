@@ -167,8 +167,8 @@ async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
                 let mut latencies = Vec::new();
                 let request = OpenTradeRequest {
                     offer_id: *offer.as_uuid(),
-                    amount: "0.1".into(),
-                    price: "150".into(),
+                    amount: "0.1".parse().expect("an amount"),
+                    price: "150".parse().expect("a price"),
                 };
                 while Instant::now() < deadline {
                     let t = Instant::now();

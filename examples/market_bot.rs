@@ -33,7 +33,11 @@ async fn main() -> anyhow::Result<()> {
     client.login(username, password).await?;
     match role.as_str() {
         "maker" => {
-            let offer = maker_offer("150", "0.01", "1");
+            let offer = maker_offer(
+                "150".parse().expect("a price"),
+                "0.01".parse().expect("an amount"),
+                "1".parse().expect("an amount"),
+            );
             loop {
                 match maker_round(&client, &offer, |_| true).await {
                     Ok(released) => {
@@ -58,7 +62,7 @@ async fn main() -> anyhow::Result<()> {
                     t.id
                 );
             };
-            match take_best_offer(&client, "0.05", pay).await? {
+            match take_best_offer(&client, "0.05".parse().expect("an amount"), pay).await? {
                 Some(trade) => println!("trade {} is {}", trade.id, trade.state),
                 None => println!("no offer fits"),
             }

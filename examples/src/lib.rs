@@ -5,23 +5,26 @@
 //! *taker* takes the best sell offer and marks the trade paid once it has paid. Confirming a
 //! fiat payment is the bot owner's business (a bank API, a person); here it is a callback.
 
-use pupero_sdk::{Client, Error, OfferRequest, OfferSearch, OpenTradeRequest, TradeView};
+use pupero_sdk::{
+    Client, CurrencyCode, Error, OfferRequest, OfferSearch, OpenTradeRequest, PaymentMethod,
+    Piconero, Price, Side, TradeSide, TradeView, Visibility,
+};
 use uuid::Uuid;
 
 /// The maker's offer: sells XMR for EUR by SEPA at a fixed price.
-pub fn maker_offer(price: &str, min: &str, max: &str) -> OfferRequest {
+pub fn maker_offer(price: Price, min: Piconero, max: Piconero) -> OfferRequest {
     OfferRequest {
-        side: "sell".into(),
-        currency: "EUR".into(),
-        payment_method: "SEPA".into(),
-        payment_details: "IBAN in the trade chat".into(),
-        price: Some(price.into()),
+        side: Side::Sell,
+        currency: CurrencyCode::parse("EUR").expect("a supported currency"),
+        payment_method: PaymentMethod::parse("SEPA").expect("a catalogue method"),
+        payment_details: Some("IBAN in the trade chat".into()),
+        price: Some(price),
         margin_percent: None,
-        min_amount: min.into(),
-        max_amount: max.into(),
+        min_amount: min,
+        max_amount: max,
         payment_window_minutes: 60,
-        terms: "Put the trade id in the payment reference.".into(),
-        visibility: "public".into(),
+        terms: Some("Put the trade id in the payment reference.".into()),
+        visibility: Visibility::Public,
     }
 }
 
@@ -40,7 +43,7 @@ pub async fn maker_round(
     loop {
         let page = client.trades(Some("paid"), None, cursor.as_deref()).await?;
         for trade in &page.items {
-            if trade.your_side.as_deref() == Some("seller") && payment_arrived(trade) {
+            if trade.your_side == Some(TradeSide::Seller) && payment_arrived(trade) {
                 // The trade id as idempotency key: a retry after a timeout releases once.
                 let key = format!("release-{}", trade.id);
                 client.release_trade(trade.id, None, Some(&key)).await?;
@@ -59,13 +62,14 @@ pub async fn maker_round(
 /// `None` when no offer fits.
 pub async fn take_best_offer(
     client: &Client,
-    amount: &str,
+    amount: Piconero,
     pay: impl Fn(&TradeView),
 ) -> Result<Option<TradeView>, Error> {
+    let amount_text = amount.to_xmr_string();
     let search = OfferSearch {
         side: Some("sell"),
         currency: Some("EUR"),
-        amount: Some(amount),
+        amount: Some(&amount_text),
         limit: Some(1),
         ..OfferSearch::default()
     };
@@ -78,14 +82,14 @@ pub async fn take_best_offer(
     else {
         return Ok(None);
     };
-    let Some(price) = best.effective_price.clone() else {
+    let Some(price) = best.effective_price else {
         return Ok(None);
     };
     // The price shown is the price agreed: if the maker changes it meanwhile, the trade is
     // refused rather than opened at another price.
     let request = OpenTradeRequest {
         offer_id: best.id,
-        amount: amount.to_owned(),
+        amount,
         price,
     };
     // A fresh key per attempt; a retry of this very call would reuse it.

@@ -38,18 +38,22 @@ async fn the_bots_complete_a_trade() {
     taker.register("buyer-bot", None, PASSWORD).await.unwrap();
     taker.login("buyer-bot", PASSWORD).await.unwrap();
 
-    let offer = maker_offer("150", "0.01", "1");
+    let offer = maker_offer(
+        "150".parse().expect("a price"),
+        "0.01".parse().expect("an amount"),
+        "1".parse().expect("an amount"),
+    );
     assert!(
         maker_round(&maker, &offer, |_| true)
             .await
             .unwrap()
             .is_empty()
     );
-    let trade = take_best_offer(&taker, "0.5", |_| {})
+    let trade = take_best_offer(&taker, "0.5".parse().expect("an amount"), |_| {})
         .await
         .unwrap()
         .expect("the maker's offer fits");
-    assert_eq!(trade.state, "paid");
+    assert_eq!(trade.state, pupero_sdk::TradeState::Paid);
     let released = maker_round(&maker, &offer, |_| true).await.unwrap();
     assert_eq!(released, vec![trade.id]);
     assert_eq!(

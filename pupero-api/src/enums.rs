@@ -48,8 +48,27 @@ macro_rules! wire_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        impl std::str::FromStr for $name {
+            type Err = UnknownName;
+            fn from_str(text: &str) -> Result<$name, UnknownName> {
+                $name::parse(text).ok_or(UnknownName(stringify!($name)))
+            }
+        }
     };
 }
+
+/// A name that is not one of a wire enum's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownName(pub &'static str);
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "not a {} value", self.0)
+    }
+}
+
+impl std::error::Error for UnknownName {}
 
 /// Converts both ways between a wire enum and the domain's enum of the same values, with
 /// exhaustive matches: a value added on one side fails to compile until added on the other.

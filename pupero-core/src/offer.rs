@@ -149,6 +149,27 @@ pub const PAYMENT_METHODS: &[PaymentMethodInfo] = &[
     },
 ];
 
+impl FromStr for PaymentMethod {
+    type Err = Error;
+    fn from_str(code: &str) -> Result<PaymentMethod> {
+        PaymentMethod::parse(code)
+    }
+}
+
+/// A payment method travels as its code.
+impl serde::Serialize for PaymentMethod {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for PaymentMethod {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        PaymentMethod::parse(&code).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A payment method from [`PAYMENT_METHODS`].
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PaymentMethod(&'static PaymentMethodInfo);
@@ -160,6 +181,11 @@ impl PaymentMethod {
             .binary_search_by(|m| m.code.cmp(code))
             .map(|i| PaymentMethod(&PAYMENT_METHODS[i]))
             .map_err(|_| Error::InvalidOffer("unknown payment method"))
+    }
+
+    /// Every method of the catalogue, in code order.
+    pub fn all() -> impl Iterator<Item = PaymentMethod> {
+        PAYMENT_METHODS.iter().map(PaymentMethod)
     }
 
     /// The stable code.

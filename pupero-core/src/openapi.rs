@@ -21,7 +21,10 @@ use crate::fiat::{
 use crate::money::{MAX_XMR_STRING_LEN, XMR_DECIMALS};
 use crate::offer::{PAYMENT_METHODS, PaymentMethod};
 use crate::user::{EMAIL_MAX_LEN, USERNAME_MAX_LEN, USERNAME_MIN_LEN};
-use crate::{CurrencyCode, EmailAddress, FiatAmount, MarginPercent, Piconero, Price, Username};
+use crate::{
+    CurrencyCode, EmailAddress, FiatAmount, MarginPercent, Piconero, Price, SignedPiconero,
+    Username,
+};
 
 /// The schema of a decimal string with at most `decimals` fractional digits.
 fn decimal_schema(
@@ -122,6 +125,20 @@ fn price_schema() -> MetaSchema {
         ..MetaSchema::new("string")
     }
 }
+
+string_type!(
+    SignedPiconero,
+    "signed_xmr",
+    decimal_schema(
+        "A signed amount of XMR as an exact decimal string, `-` first below zero.",
+        true,
+        u32::try_from(XMR_DECIMALS).unwrap_or(12),
+        MAX_XMR_STRING_LEN + 1,
+        "-0.25",
+    ),
+    SignedPiconero::from_xmr_str,
+    |v: &SignedPiconero| v.to_xmr_string()
+);
 
 string_type!(Price, "price", price_schema(), Price::parse, |v: &Price| v
     .to_string());

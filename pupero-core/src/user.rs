@@ -16,6 +16,26 @@ pub const PASSWORD_MIN_LEN: usize = 10;
 /// Longest password, in bytes: bounds the work a login request can ask the hasher for.
 pub const PASSWORD_MAX_BYTES: usize = 256;
 
+/// Text on the wire: a value of `$ty` travels as its `as_str` and is read back with `parse`.
+macro_rules! serde_as_text {
+    ($($ty:ty),*) => {$(
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let text = String::deserialize(d)?;
+                <$ty>::parse(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    )*};
+}
+
+serde_as_text!(Username, EmailAddress);
+
 /// A username: 3–32 ASCII letters, digits, `_`, `-` or `.`, starting with a letter or digit.
 /// Unique regardless of case; shown as typed.
 #[derive(Clone, PartialEq, Eq, Hash)]

@@ -1,145 +1,17 @@
 //! Profile management and administration.
 
-use pupero_core::{Piconero, SignedPiconero};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{Client, Error, SecondFactor};
 
-/// A user as admins see it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AdminUser {
-    /// User id.
-    pub id: Uuid,
-    /// Username.
-    pub username: String,
-    /// E-mail address.
-    pub email: Option<String>,
-    /// Role.
-    pub role: String,
-    /// Whether disabled.
-    pub disabled: bool,
-    /// Creation, unix milliseconds.
-    pub created_at_ms: u64,
-}
-
-/// A page of users.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AdminUserPage {
-    /// The users, by username.
-    pub items: Vec<AdminUser>,
-    /// Cursor of the next page.
-    pub next_cursor: Option<String>,
-}
-
-/// The platform wallet against what the ledger says it owes (admins).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Reconciliation {
-    /// `ok` when the wallet's total covers what is owed, `deficit` when not.
-    pub status: String,
-    /// The wallet's total less what is owed (`user_liabilities` + `deposits_uncredited`):
-    /// the platform's own money, or below zero the deficit.
-    pub difference: SignedPiconero,
-    /// Σ of users' balances, held and escrowed money included.
-    pub user_liabilities: Piconero,
-    /// Of which held by pending transfers.
-    pub user_held: Piconero,
-    /// User accounts summed.
-    pub user_accounts: u64,
-    /// Deposits in the wallet (mined or in the pool) and not credited yet.
-    pub deposits_uncredited: Piconero,
-    /// How many.
-    pub deposits_uncredited_count: u64,
-    /// The wallet's total balance.
-    pub wallet_total: Piconero,
-    /// What the wallet can spend now.
-    pub wallet_unlocked: Piconero,
-    /// The ledger's hot wallet account.
-    pub hot_wallet: SignedPiconero,
-    /// Trade fees the platform earned.
-    pub platform_fees: SignedPiconero,
-    /// Network fees the platform paid itself.
-    pub network_fees: SignedPiconero,
-    /// Withdrawals held and not broadcast yet.
-    pub withdrawals_in_flight: u64,
-    /// Their total amount.
-    pub withdrawals_in_flight_amount: Piconero,
-    /// When it was read, unix milliseconds.
-    pub checked_at_ms: u64,
-}
-
-impl Reconciliation {
-    /// Whether the wallet holds less than what is owed.
-    pub fn is_deficit(&self) -> bool {
-        self.status == "deficit"
-    }
-}
-
-/// An audit log entry.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AuditLogEntry {
-    /// Position in the log.
-    pub seq: u64,
-    /// Unix milliseconds.
-    pub at_ms: u64,
-    /// Who acted.
-    pub actor_id: Option<String>,
-    /// Whom it concerns.
-    pub subject_id: Option<String>,
-    /// Stable event name.
-    pub event: String,
-    /// Client address.
-    pub client_ip: Option<String>,
-    /// Details.
-    pub detail: String,
-}
-
-/// A page of the audit log.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AuditLogPage {
-    /// Newest first.
-    pub items: Vec<AuditLogEntry>,
-    /// Cursor of the next (older) page.
-    pub next_cursor: Option<String>,
-}
-
-/// What anyone may see of a user.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PublicProfile {
-    /// Username.
-    pub username: String,
-    /// Member since, unix milliseconds.
-    pub created_at_ms: u64,
-    /// Trading record, from completed trades only.
-    pub stats: ProfileStats,
-}
-
-/// A user's trading record: completed (released or resolved) trades only.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ProfileStats {
-    /// Completed trades, as seller or buyer.
-    pub completed_trades: u64,
-    /// Their summed amounts.
-    pub volume: Piconero,
-    /// Ratings received.
-    pub feedback: FeedbackCounts,
-    /// Positive ratings in percent of positive and negative ones, rounded down; absent
-    /// without ratings.
-    pub score_percent: Option<u8>,
-    /// Median seconds from "paid" to "released" over the latest releases as a seller.
-    pub median_release_secs: Option<u64>,
-}
-
-/// Ratings received, by kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub struct FeedbackCounts {
-    /// Positive.
-    pub positive: u64,
-    /// Neutral.
-    pub neutral: u64,
-    /// Negative.
-    pub negative: u64,
-}
+pub use pupero_api::{
+    AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, ProfileStats, PublicProfile,
+};
+/// The wire type `ReconciliationView`, by the name this SDK gave it first.
+pub type Reconciliation = pupero_api::ReconciliationView;
+/// The wire type `FeedbackCountsView`, by the name this SDK gave it first.
+pub type FeedbackCounts = pupero_api::FeedbackCountsView;
 
 #[derive(Serialize)]
 struct EmailChange<'a> {

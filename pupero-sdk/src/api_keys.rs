@@ -3,11 +3,15 @@
 use std::fmt;
 use std::sync::Arc;
 
-use pupero_core::Scope;
-use serde::{Deserialize, Deserializer, Serialize};
+use pupero_api::Scope;
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{Client, Error, SecondFactor};
+
+pub use pupero_api::ApiKeyInfo;
+/// The wire type `CreatedApiKey`, by the name this SDK gave it first.
+pub type NewApiKey = pupero_api::CreatedApiKey;
 
 /// An API key held by a client. Its `Debug` shows only the prefix, so logging a client never
 /// leaks the key.
@@ -39,71 +43,6 @@ struct CreateApiKeyRequest<'a> {
     totp_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     recovery_code: Option<&'a str>,
-}
-
-/// A new API key with its secret, as returned once by [`Client::create_api_key`].
-#[derive(Clone, Deserialize)]
-pub struct NewApiKey {
-    /// The key's id, for revoking it.
-    pub id: Uuid,
-    /// Its label.
-    pub name: String,
-    /// Its first characters, as shown in lists.
-    pub prefix: String,
-    /// What it may do.
-    #[serde(deserialize_with = "scopes")]
-    pub scopes: Vec<Scope>,
-    /// Creation, unix milliseconds.
-    pub created_at_ms: u64,
-    /// The key. The server keeps only its hash: store it now, it is never shown again.
-    pub key: String,
-}
-
-impl fmt::Debug for NewApiKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NewApiKey")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("prefix", &self.prefix)
-            .field("scopes", &self.scopes)
-            .field("created_at_ms", &self.created_at_ms)
-            .finish_non_exhaustive()
-    }
-}
-
-/// An API key as listed: never its secret.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ApiKeyInfo {
-    /// The key's id.
-    pub id: Uuid,
-    /// Its label.
-    pub name: String,
-    /// Its first characters.
-    pub prefix: String,
-    /// What it may do.
-    #[serde(deserialize_with = "scopes")]
-    pub scopes: Vec<Scope>,
-    /// Creation, unix milliseconds.
-    pub created_at_ms: u64,
-    /// Last use, unix milliseconds, to the minute.
-    pub last_used_at_ms: Option<u64>,
-    /// Whether it was revoked.
-    pub revoked: bool,
-    /// When it was revoked, unix milliseconds.
-    pub revoked_at_ms: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct ApiKeyList {
-    items: Vec<ApiKeyInfo>,
-}
-
-fn scopes<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Scope>, D::Error> {
-    let names = Vec::<String>::deserialize(deserializer)?;
-    names
-        .iter()
-        .map(|n| Scope::parse(n).map_err(serde::de::Error::custom))
-        .collect()
 }
 
 impl Client {
@@ -142,7 +81,7 @@ impl Client {
 
     /// The caller's API keys, newest first, without their secrets (needs a login).
     pub async fn list_api_keys(&self) -> Result<Vec<ApiKeyInfo>, Error> {
-        let list: ApiKeyList = self
+        let list: pupero_api::ApiKeyList = self
             .send(reqwest::Method::GET, "/api/v1/api-keys", None::<&()>, true)
             .await?;
         Ok(list.items)

@@ -1,75 +1,18 @@
 //! A trade's chat, the feedback its parties leave each other, and a user's public feedback.
 
-use pupero_core::Rating;
-use serde::{Deserialize, Serialize};
+use pupero_api::Rating;
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{Client, Error};
 
-/// A chat message.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ChatMessage {
-    /// Message id.
-    pub id: Uuid,
-    /// The trade.
-    pub trade_id: Uuid,
-    /// The sender's username.
-    pub sender: String,
-    /// `seller`, `buyer` or `moderator`.
-    pub sender_role: String,
-    /// The text.
-    pub body: String,
-    /// When it was posted, unix ms.
-    pub created_at_ms: u64,
-}
-
-/// A page of a trade's chat, oldest first.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ChatPage {
-    /// The messages.
-    pub items: Vec<ChatMessage>,
-    /// Cursor of the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
-/// Feedback as its author left it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Feedback {
-    /// The trade.
-    pub trade_id: Uuid,
-    /// Whom it is about.
-    pub subject: String,
-    /// `positive`, `neutral` or `negative`.
-    pub rating: String,
-    /// The comment.
-    pub comment: String,
-    /// When it was left, unix ms.
-    pub created_at_ms: u64,
-}
-
-/// Feedback as a profile shows it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PublicFeedback {
-    /// `positive`, `neutral` or `negative`.
-    pub rating: String,
-    /// The comment.
-    pub comment: String,
-    /// Who left it.
-    pub author: String,
-    /// When it was left, unix ms.
-    pub created_at_ms: u64,
-    /// When the trade ended, unix ms.
-    pub trade_closed_at_ms: Option<u64>,
-}
-
-/// A page of a user's feedback, newest first.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FeedbackPage {
-    /// The feedback.
-    pub items: Vec<PublicFeedback>,
-    /// Cursor of the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
+pub use pupero_api::{FeedbackPage, PublicFeedback};
+/// The wire type `MessageView`, by the name this SDK gave it first.
+pub type ChatMessage = pupero_api::MessageView;
+/// The wire type `MessagePage`, by the name this SDK gave it first.
+pub type ChatPage = pupero_api::MessagePage;
+/// The wire type `FeedbackView`, by the name this SDK gave it first.
+pub type Feedback = pupero_api::FeedbackView;
 
 #[derive(Serialize)]
 struct MessageBody<'a> {

@@ -12,11 +12,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::stream::{self, BoxStream, Stream, StreamExt};
-use serde::Deserialize;
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use crate::{Client, Error};
+
+pub use pupero_api::{EventPage, UserEvent};
 
 /// Time limit to connect a stream.
 pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -42,48 +42,6 @@ const HEALTHY_CONNECTION: Duration = Duration::from_secs(5);
 /// Longest line of the event stream, and longest event: the server's are a few hundred bytes,
 /// so a larger one is a broken stream, not something to buffer without end.
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
-
-/// Something that happened that the caller should hear of.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct UserEvent {
-    /// The caller's sequence number: 1, 2, 3... in commit order, without gaps.
-    pub seq: u64,
-    /// What happened; ignore kinds you do not know. Trades: `trade_opened`, `trade_paid`,
-    /// `trade_released`, `trade_cancelled`, `trade_expired`, `trade_disputed`,
-    /// `trade_resolved`, `chat_message`, `feedback_received`. The account: `balance_changed`,
-    /// `api_key_created`.
-    ///
-    /// Deposits, each change once, in this order: `deposit_seen` (in the pool, or already
-    /// mined; again if a gone one comes back), `deposit_confirmations` (whenever its
-    /// confirmations change), `deposit_credited` (then a `balance_changed`), or
-    /// `deposit_gone` (it left the pool or the chain uncredited). Payload: `txid`, `amount`
-    /// (XMR), `confirmations`, `required` (confirmations before the credit), `height` (null
-    /// in the pool).
-    ///
-    /// Withdrawals, each change once: `withdrawal_signed`, `withdrawal_broadcast` (the amount
-    /// and fee left the balance), `withdrawal_confirmed` (mined), or `withdrawal_failed`
-    /// (nothing was sent; the holds were refunded). Payload: `withdrawal_id`, `state`,
-    /// `txid` (null before signing), `amount`, `fee` (its share of the network fee; null
-    /// before signing).
-    pub kind: String,
-    /// The trade it is about, if any.
-    pub trade_id: Option<Uuid>,
-    /// Details, a JSON object; its fields depend on the kind.
-    pub payload: serde_json::Value,
-    /// When it was recorded, unix ms.
-    pub created_at_ms: u64,
-}
-
-/// A page of the caller's events, oldest first.
-#[derive(Debug, Clone, Deserialize)]
-pub struct EventPage {
-    /// The events after the cursor, in order.
-    pub items: Vec<UserEvent>,
-    /// Pass as `after` to read on.
-    pub next: u64,
-    /// Whether more events follow right now.
-    pub has_more: bool,
-}
 
 impl Client {
     /// The caller's events with a seq above `after` (0: from the start), oldest first, at most

@@ -30,7 +30,16 @@ pub use error::{Error, ErrorCode};
 pub use events::{EventPage, EventStream, UserEvent};
 pub use offers::{OfferPage, OfferRequest, OfferSearch, OfferView, PaymentMethodInfo};
 pub use prices::{MarketPrice, MarketPriceList};
-pub use pupero_core::Rating;
+/// The wire types and error codes this SDK shares with the server.
+pub use pupero_api as wire;
+pub use pupero_api::{
+    Dependency, DepositState, Direction, EntryCause, EntryStatus, EventKind, OfferStatus, Outcome,
+    PriceSort, Rating, ReconciliationStatus, Role, Scope, SenderRole, Side, Stuck, Text,
+    TradeAction, TradeSide, TradeState, TransferCode, Visibility, WithdrawalState,
+};
+pub use pupero_core::{
+    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
+};
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use trades::{FeeAccount, OpenTradeRequest, Resolution, TradePage, TradeParty, TradeView};
 pub use types::*;

@@ -1,95 +1,14 @@
 //! The market's offers.
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{Client, Error};
 
-/// A payment method of the catalogue.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PaymentMethodInfo {
-    /// Stable code.
-    pub code: String,
-    /// Display name.
-    pub name: String,
-}
-
-/// A new offer, or the full new state of an offer being edited.
-#[derive(Debug, Clone, Serialize)]
-pub struct OfferRequest {
-    /// `sell` or `buy` (the maker's side).
-    pub side: String,
-    /// ISO 4217 code.
-    pub currency: String,
-    /// Payment method code.
-    pub payment_method: String,
-    /// Free details.
-    pub payment_details: String,
-    /// Fixed price in fiat per XMR (decimal string); or `margin_percent`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub price: Option<String>,
-    /// Margin over the market, in percent; or `price`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub margin_percent: Option<String>,
-    /// Smallest trade, decimal XMR.
-    pub min_amount: String,
-    /// Largest trade, decimal XMR.
-    pub max_amount: String,
-    /// Minutes the buyer has to pay.
-    pub payment_window_minutes: u32,
-    /// Terms.
-    pub terms: String,
-    /// `public` or `unlisted`.
-    pub visibility: String,
-}
-
-/// An offer.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OfferView {
-    /// Offer id.
-    pub id: Uuid,
-    /// The maker.
-    pub owner_id: Uuid,
-    /// `sell` or `buy`.
-    pub side: String,
-    /// ISO 4217 code.
-    pub currency: String,
-    /// Payment method code.
-    pub payment_method: String,
-    /// Payment details.
-    pub payment_details: String,
-    /// Fixed price.
-    pub price: Option<String>,
-    /// Margin.
-    pub margin_percent: Option<String>,
-    /// The price a trade would get now, when known.
-    pub effective_price: Option<String>,
-    /// Smallest trade, decimal XMR.
-    pub min_amount: String,
-    /// Largest trade, decimal XMR.
-    pub max_amount: String,
-    /// Payment window in minutes.
-    pub payment_window_minutes: u32,
-    /// Terms.
-    pub terms: String,
-    /// `public` or `unlisted`.
-    pub visibility: String,
-    /// `active`, `paused` or `deleted`.
-    pub status: String,
-    /// Creation, unix milliseconds.
-    pub created_at_ms: u64,
-    /// Last change, unix milliseconds.
-    pub updated_at_ms: u64,
-}
-
-/// A page of the market.
-#[derive(Debug, Clone, Deserialize)]
-pub struct OfferPage {
-    /// Best price first.
-    pub items: Vec<OfferView>,
-    /// Cursor of the next page.
-    pub next_cursor: Option<String>,
-}
+pub use pupero_api::{OfferRequest, OfferView};
+/// The wire type `PaymentMethodView`, by the name this SDK gave it first.
+pub type PaymentMethodInfo = pupero_api::PaymentMethodView;
+/// The wire type `OfferPageView`, by the name this SDK gave it first.
+pub type OfferPage = pupero_api::OfferPageView;
 
 /// Market search filters; every field optional.
 #[derive(Debug, Clone, Default)]

@@ -1,28 +1,10 @@
 //! Market prices.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::{Client, Error};
 
-/// The market price of XMR in one currency.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MarketPrice {
-    /// ISO 4217 code, e.g. `EUR`.
-    pub currency: String,
-    /// Fiat per XMR, an exact decimal string.
-    pub price: String,
-    /// When the price was observed, unix milliseconds.
-    pub observed_at_ms: u64,
-    /// Whether the price is recent enough for offers priced by a margin.
-    pub fresh: bool,
-}
-
-/// Every known market price.
-#[derive(Debug, Clone, Deserialize)]
-pub struct MarketPriceList {
-    /// By currency.
-    pub items: Vec<MarketPrice>,
-}
+pub use pupero_api::{MarketPrice, MarketPriceList};
 
 #[derive(Serialize)]
 struct PriceChange<'a> {

@@ -1,37 +1,11 @@
 //! Two-factor authentication (TOTP): status, setup, confirmation, disabling, and logging in
 //! with a code.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::{Client, Error, Tokens};
 
-/// Whether 2FA is on.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TotpStatus {
-    /// Logins need a code from the authenticator app.
-    pub enabled: bool,
-    /// Recovery codes not used yet.
-    pub recovery_codes_left: u32,
-}
-
-/// A 2FA setup in progress: add the secret to an authenticator app, then call
-/// [`Client::totp_confirm`] with a code.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TotpSetup {
-    /// The secret in base32.
-    pub secret: String,
-    /// `otpauth://totp/...` URI for authenticator apps.
-    pub otpauth_uri: String,
-    /// The URI as a QR code, an SVG document.
-    pub qr_svg: String,
-}
-
-/// One-time recovery codes, shown once.
-#[derive(Debug, Clone, Deserialize)]
-pub struct RecoveryCodes {
-    /// Each logs in once instead of a 2FA code.
-    pub recovery_codes: Vec<String>,
-}
+pub use pupero_api::{RecoveryCodes, TotpSetup, TotpStatus};
 
 #[derive(Serialize)]
 struct LoginRequest<'a> {

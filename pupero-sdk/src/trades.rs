@@ -3,105 +3,14 @@
 //! Every step takes an optional idempotency key: retrying a step with the same key (after a
 //! timeout, say) returns the trade without doing anything twice.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
 use crate::{Client, Error, SecondFactor};
 
-/// Opening a trade on an offer.
-#[derive(Debug, Clone, Serialize)]
-pub struct OpenTradeRequest {
-    /// The offer.
-    pub offer_id: Uuid,
-    /// The XMR to trade, decimal, before fees.
-    pub amount: String,
-    /// The price (fiat per XMR) accepted, as the offer showed it: if the offer's price is now
-    /// worse, the trade is not opened (`PRICE_CHANGED`).
-    pub price: String,
-}
-
-/// One party of a trade.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TradeParty {
-    /// User id.
-    pub id: Uuid,
-    /// Username.
-    pub username: String,
-}
-
-/// A trade.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TradeView {
-    /// Trade id.
-    pub id: Uuid,
-    /// The offer it was opened on.
-    pub offer_id: Uuid,
-    /// `escrowed`, `paid`, `released`, `cancelled`, `expired`, `disputed` or `resolved`.
-    pub state: String,
-    /// The caller's side, `seller` or `buyer`; absent for a moderator.
-    pub your_side: Option<String>,
-    /// Which side posted the offer.
-    pub maker_side: String,
-    /// Who gives XMR.
-    pub seller: TradeParty,
-    /// Who gives fiat.
-    pub buyer: TradeParty,
-    /// XMR traded, before fees.
-    pub amount: String,
-    /// The seller's fee.
-    pub seller_fee: String,
-    /// The buyer's fee.
-    pub buyer_fee: String,
-    /// What the seller has in escrow.
-    pub escrowed: String,
-    /// What the buyer receives on release.
-    pub buyer_receives: String,
-    /// Fiat per XMR.
-    pub price: String,
-    /// ISO 4217 code.
-    pub currency: String,
-    /// The fiat the buyer pays.
-    pub fiat_amount: String,
-    /// Payment method code.
-    pub payment_method: String,
-    /// Payment details.
-    pub payment_details: String,
-    /// The maker's terms.
-    pub terms: String,
-    /// Minutes the buyer has to pay.
-    pub payment_window_minutes: u32,
-    /// Opening time, unix ms.
-    pub opened_at_ms: u64,
-    /// End of the payment window, unix ms.
-    pub payment_deadline_ms: u64,
-    /// When marked paid.
-    pub paid_at_ms: Option<u64>,
-    /// When it ended.
-    pub closed_at_ms: Option<u64>,
-    /// Who disputed it.
-    pub disputed_by: Option<Uuid>,
-    /// Why.
-    pub dispute_reason: Option<String>,
-    /// `to_buyer`, `to_seller` or `split`.
-    pub resolution: Option<String>,
-    /// For a split: what the buyer received.
-    pub resolution_to_buyer: Option<String>,
-    /// The moderator's note explaining the decision.
-    pub resolution_note: Option<String>,
-    /// Increases with every step.
-    pub version: u64,
-    /// The steps the caller may take now.
-    pub actions: Vec<String>,
-}
-
-/// A page of trades, newest first.
-#[derive(Debug, Clone, Deserialize)]
-pub struct TradePage {
-    /// The trades.
-    pub items: Vec<TradeView>,
-    /// Cursor of the next page.
-    pub next_cursor: Option<String>,
-}
+pub use pupero_api::{OpenTradeRequest, TradePage, TradeParty, TradeView};
+/// The wire type `FeeAccountView`, by the name this SDK gave it first.
+pub type FeeAccount = pupero_api::FeeAccountView;
 
 /// How a moderator settles a dispute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,17 +21,6 @@ pub enum Resolution {
     ToSeller,
     /// The buyer gets this much (decimal XMR); the rest returns to the seller.
     Split(String),
-}
-
-/// The platform's fee account.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FeeAccount {
-    /// Ledger account id.
-    pub account_id: Uuid,
-    /// Fees collected, decimal XMR.
-    pub collected: String,
-    /// Fees held in open trades' escrow.
-    pub pending: String,
 }
 
 #[derive(Serialize)]

@@ -5,48 +5,14 @@ use uuid::Uuid;
 
 use crate::{Client, Error};
 
-/// Where the caller sends XMR to fund their balance.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DepositAddress {
-    /// The caller's own subaddress of the platform wallet; it does not change.
-    pub address: String,
-    /// `monero:<address>`.
-    pub uri: String,
-    /// The URI as a QR code (SVG).
-    pub qr_svg: String,
-    /// Confirmations after which a deposit is credited.
-    pub confirmations_required: u64,
-}
-
-/// Money seen arriving on the caller's subaddress.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Deposit {
-    /// The transaction.
-    pub txid: String,
-    /// XMR received, decimal.
-    pub amount: String,
-    /// `pending`, `credited` or `gone`.
-    pub state: String,
-    /// The block holding it; absent in the pool.
-    pub height: Option<u64>,
-    /// Confirmations when last scanned.
-    pub confirmations: u64,
-    /// Confirmations after which it is credited.
-    pub confirmations_required: u64,
-    /// When first seen, unix ms.
-    pub first_seen_ms: u64,
-    /// When credited, unix ms.
-    pub credited_at_ms: Option<u64>,
-}
-
-/// A page of deposits, newest first.
-#[derive(Debug, Clone, Deserialize)]
-pub struct DepositPage {
-    /// The deposits.
-    pub items: Vec<Deposit>,
-    /// The next page's cursor; absent on the last.
-    pub next_cursor: Option<String>,
-}
+pub use pupero_api::{
+    AdminWithdrawal, DepositAddress, DepositPage, WithdrawalFeeEstimate, WithdrawalPage,
+    WithdrawalRequest,
+};
+/// The wire type `DepositView`, by the name this SDK gave it first.
+pub type Deposit = pupero_api::DepositView;
+/// The wire type `WithdrawalView`, by the name this SDK gave it first.
+pub type Withdrawal = pupero_api::WithdrawalView;
 
 impl Client {
     /// The caller's deposit subaddress (made on first request).
@@ -83,120 +49,6 @@ impl Client {
     }
 }
 
-/// A withdrawal request.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct WithdrawalRequest {
-    /// Where to send the XMR.
-    pub address: String,
-    /// XMR the address receives, decimal; the network fee is charged on top. Or
-    /// [`WithdrawalRequest::ALL`]: everything available less the fee.
-    pub amount: String,
-    /// The password: needed from a logged-in session when 2FA is off (an API key needs none).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    /// The 2FA code, when 2FA is on.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub totp_code: Option<String>,
-    /// Or a recovery code.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub recovery_code: Option<String>,
-}
-
-impl WithdrawalRequest {
-    /// The `amount` that asks for everything available, less the network fee: the balance
-    /// ends at exactly zero.
-    pub const ALL: &'static str = "all";
-
-    /// A request to send `amount` XMR (decimal) to `address`, without a step-up yet.
-    pub fn new(address: impl Into<String>, amount: impl Into<String>) -> WithdrawalRequest {
-        WithdrawalRequest {
-            address: address.into(),
-            amount: amount.into(),
-            password: None,
-            totp_code: None,
-            recovery_code: None,
-        }
-    }
-
-    /// A request to send everything available to `address`, less the network fee.
-    pub fn all(address: impl Into<String>) -> WithdrawalRequest {
-        WithdrawalRequest::new(address, WithdrawalRequest::ALL)
-    }
-
-    /// The same request with the account's password (a session without 2FA needs it).
-    pub fn with_password(mut self, password: impl Into<String>) -> WithdrawalRequest {
-        self.password = Some(password.into());
-        self
-    }
-
-    /// The same request with the authenticator app's code (2FA on).
-    pub fn with_totp_code(mut self, code: impl Into<String>) -> WithdrawalRequest {
-        self.totp_code = Some(code.into());
-        self
-    }
-}
-
-/// What a withdrawal costs now, before asking for one.
-#[derive(Debug, Clone, Deserialize)]
-pub struct WithdrawalFeeEstimate {
-    /// The network fee the wallet would pay now for a withdrawal to one address; absent when
-    /// the wallet cannot say. A withdrawal batched with others pays a share, usually less.
-    pub fee: Option<String>,
-    /// Held with a withdrawal on top of its amount; never charged beyond, the rest returned.
-    pub fee_reserve: String,
-    /// The smallest amount a withdrawal sends.
-    pub min_amount: String,
-    /// The caller's available balance.
-    pub available: String,
-    /// The largest amount a withdrawal can ask now; absent below the smallest.
-    pub max_amount: Option<String>,
-    /// About what a withdrawal of everything sends now; absent when nothing can be sent.
-    pub all_amount: Option<String>,
-    /// With an amount asked: what a withdrawal of it holds now.
-    pub total: Option<String>,
-    /// With an amount asked: whether the available balance covers it.
-    pub covered: Option<bool>,
-}
-
-/// A withdrawal.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Withdrawal {
-    /// Withdrawal id.
-    pub id: uuid::Uuid,
-    /// `requested`, `signed`, `broadcast`, `confirmed` or `failed` (refunded).
-    pub state: String,
-    /// The destination.
-    pub address: String,
-    /// XMR it receives (for a withdrawal of everything, the least it receives until built).
-    pub amount: String,
-    /// The fee reserve held with it: the most fee it is charged.
-    pub max_fee: String,
-    /// Whether it sends everything that was available.
-    #[serde(default)]
-    pub send_all: bool,
-    /// Its share of the real network fee, once built.
-    pub fee: Option<String>,
-    /// The transaction, once built.
-    pub txid: Option<String>,
-    /// The transaction's secret key (payment proof), once built.
-    pub tx_key: Option<String>,
-    /// Why it failed.
-    pub failure: Option<String>,
-    /// When requested, unix ms.
-    pub requested_at_ms: u64,
-    /// When it last changed, unix ms.
-    pub updated_at_ms: u64,
-}
-
-/// A page of withdrawals, newest first.
-#[derive(Debug, Clone, Deserialize)]
-pub struct WithdrawalPage {
-    /// The withdrawals.
-    pub items: Vec<Withdrawal>,
-    /// The next page's cursor; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
 impl Client {
     /// Requests a withdrawal. `idempotency_key` is required by the server: retrying with the
     /// same key and request returns the same withdrawal.
@@ -226,8 +78,8 @@ impl Client {
         idempotency_key: &str,
     ) -> Result<Withdrawal, Error> {
         let mut request = WithdrawalRequest::all(address);
-        request.password = password.map(str::to_owned);
-        request.totp_code = totp_code.map(str::to_owned);
+        request.password = password.map(pupero_api::Text::from);
+        request.totp_code = totp_code.map(pupero_api::Text::from);
         self.request_withdrawal(&request, idempotency_key).await
     }
 
@@ -281,35 +133,6 @@ impl Client {
         self.send(reqwest::Method::GET, &path, None::<&()>, true)
             .await
     }
-}
-
-/// A withdrawal as admins see it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct AdminWithdrawal {
-    /// Withdrawal id.
-    pub id: Uuid,
-    /// Its owner.
-    pub user_id: Uuid,
-    /// `requested`, `signed`, `broadcast`, `confirmed` or `failed`.
-    pub state: String,
-    /// Why it is stuck (`not_built`, `not_relayed`, `not_mined`), if it is.
-    pub stuck: Option<String>,
-    /// The destination.
-    pub address: String,
-    /// XMR it receives.
-    pub amount: String,
-    /// Its share of the network fee, once built.
-    pub fee: Option<String>,
-    /// The transaction, once built.
-    pub txid: Option<String>,
-    /// Times the worker relayed the transaction.
-    pub relay_attempts: Option<u64>,
-    /// Why it failed.
-    pub failure: Option<String>,
-    /// When requested, unix ms.
-    pub requested_at_ms: u64,
-    /// When it last changed, unix ms.
-    pub updated_at_ms: u64,
 }
 
 #[derive(Deserialize)]

@@ -3,96 +3,22 @@
 use std::sync::Arc;
 
 use poem::web::Data;
+use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
 use pupero_api as wire;
 use pupero_core::ledger::{Cause, HistoryCursor, HistoryQuery, Movement, TransferKind};
 use pupero_core::limits::DEFAULT_HISTORY_PAGE_SIZE;
-use pupero_core::{AccountId, Piconero, Scope};
-use uuid::Uuid;
+use pupero_core::{AccountId, Scope};
 
 use super::{Auth, Tag};
 use crate::app::AppState;
 use crate::error::ApiError;
 
+pub use pupero_api::{Balance, LedgerEntry, LedgerPage, Me};
+
 /// The account resource.
 pub struct AccountApi;
-
-/// The caller's profile.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct Me {
-    /// User id.
-    pub id: Uuid,
-    /// Username.
-    pub username: String,
-    /// E-mail address, if given.
-    pub email: Option<String>,
-    /// Whether `email` was verified by the link sent to it; only a verified address receives
-    /// password-reset links.
-    pub email_verified: bool,
-    /// What the account may do beyond trading.
-    pub role: wire::Role,
-    /// Account creation, unix milliseconds.
-    pub created_at_ms: u64,
-}
-
-/// The caller's XMR balance. Amounts are decimal XMR strings with up to 12 decimals.
-#[derive(Debug, Object)]
-pub struct Balance {
-    /// What can be spent, traded or withdrawn now.
-    pub available: Piconero,
-    /// Held by open trades (escrow) and withdrawals in progress.
-    pub held: Piconero,
-    /// Arriving, not yet spendable (e.g. escrow in trades where the caller buys).
-    pub incoming: Piconero,
-}
-
-/// One line of the caller's statement: money in or out, or held, and why. A hold (escrow of a
-/// trade, a withdrawal's amount or fee reserve) and its outcome are one line with a status.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct LedgerEntry {
-    /// The transfer that started the movement.
-    pub id: Uuid,
-    /// Money in or out, from the caller's side.
-    pub direction: wire::Direction,
-    /// Decimal XMR that moved in the end: for a hold posted in part (a withdrawal's fee
-    /// reserve) what was charged; zero for a hold returned or expired; while held, what is held.
-    pub amount: Piconero,
-    /// For a hold: what it held at first.
-    pub held: Option<Piconero>,
-    /// Where it stands: `held` while waiting for its outcome.
-    pub status: wire::EntryStatus,
-    /// Why money moved.
-    pub code: wire::TransferCode,
-    /// For a hold that ended: why (`trade_release`, `trade_refund`, `dispute_resolution`,
-    /// `withdrawal`, `withdrawal_fee`, ...).
-    pub outcome_code: Option<wire::TransferCode>,
-    /// What it is about.
-    pub cause: wire::EntryCause,
-    /// The trade, when it is about a trade.
-    pub trade_id: Option<Uuid>,
-    /// The withdrawal, when it is about a withdrawal.
-    pub withdrawal_id: Option<Uuid>,
-    /// The deposit's transaction, when it is about a deposit.
-    pub txid: Option<String>,
-    /// When it started, unix milliseconds.
-    pub timestamp_ms: u64,
-    /// When it ended (a single transfer: when it happened); absent while held.
-    pub settled_at_ms: Option<u64>,
-}
-
-/// A page of ledger history, newest first.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct LedgerPage {
-    /// The entries.
-    pub items: Vec<LedgerEntry>,
-    /// Pass as `cursor` for the next (older) page; absent on the last page.
-    pub next_cursor: Option<String>,
-}
 
 #[OpenApi(prefix_path = "/api/v1", tag = "Tag::Account")]
 impl AccountApi {

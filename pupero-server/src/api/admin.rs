@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use poem::Request;
 use poem::web::Data;
+use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
-use pupero_api as wire;
-use pupero_core::{Piconero, Role, UserId};
+use pupero_core::{Role, UserId};
 use uuid::Uuid;
 
 use super::auth::NoContent;
@@ -21,121 +20,19 @@ use pupero_market::admin::Admin;
 use pupero_market::reconciliation::Reconciliation;
 use pupero_market::store::{AuditRow, UserRow};
 
+pub use pupero_api::{
+    AdminUser, AdminUserPage, AuditLogEntry, AuditLogPage, ReconciliationView, RoleChange,
+};
+
 /// The admin resource.
 pub struct AdminApi;
 
-/// A user as admins see it.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct AdminUser {
-    /// User id.
-    pub id: Uuid,
-    /// Username.
-    pub username: String,
-    /// E-mail address, if any.
-    pub email: Option<String>,
-    /// What the account may do beyond trading.
-    pub role: wire::Role,
-    /// Whether the account is disabled.
-    pub disabled: bool,
-    /// Creation, unix milliseconds.
-    pub created_at_ms: u64,
-}
-
-/// A page of users, ordered by username.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct AdminUserPage {
-    /// The users.
-    pub items: Vec<AdminUser>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
-/// A role change.
-#[derive(Debug, Object)]
-pub struct RoleChange {
-    /// The new role.
-    pub role: wire::Role,
-}
-
-/// One audit log entry.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct AuditLogEntry {
-    /// Position in the log.
-    pub seq: u64,
-    /// Unix milliseconds.
-    pub at_ms: u64,
-    /// Who acted.
-    pub actor_id: Option<String>,
-    /// Whom it concerns.
-    pub subject_id: Option<String>,
-    /// Stable event name, e.g. `login_failed`.
-    pub event: String,
-    /// The client's address.
-    pub client_ip: Option<String>,
-    /// Details.
-    pub detail: String,
-}
-
-/// A page of the audit log, newest first.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct AuditLogPage {
-    /// The entries.
-    pub items: Vec<AuditLogEntry>,
-    /// Pass as `cursor` for the next (older) page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
-/// The platform's wallet against what the ledger says it owes. Amounts are decimal XMR,
-/// exact to the piconero; signed ones (`difference`, `hot_wallet`, `platform_fees`,
-/// `network_fees`) start with `-` when below zero.
-#[derive(Debug, Object)]
-pub struct ReconciliationView {
-    /// `ok` when the wallet's total balance covers what is owed, `deficit` when not.
-    pub status: wire::ReconciliationStatus,
-    /// The wallet's total balance less what is owed (`user_liabilities` +
-    /// `deposits_uncredited`): the platform's own money, or below zero the deficit.
-    pub difference: String,
-    /// Σ of every user's balance in the ledger, money held in trade escrow or for withdrawals
-    /// included.
-    pub user_liabilities: Piconero,
-    /// Of `user_liabilities`, what pending transfers hold (escrow, withdrawal holds).
-    pub user_held: Piconero,
-    /// User accounts summed.
-    pub user_accounts: u64,
-    /// Deposits in the wallet (mined or in the pool) and not credited yet: in the wallet's
-    /// balance, owed, not yet in users' balances.
-    pub deposits_uncredited: Piconero,
-    /// How many.
-    pub deposits_uncredited_count: u64,
-    /// The wallet's total balance, locked outputs included.
-    pub wallet_total: Piconero,
-    /// What the wallet can spend now.
-    pub wallet_unlocked: Piconero,
-    /// The ledger's hot wallet account: deposits in; withdrawals, their fees and the
-    /// platform's network fees out.
-    pub hot_wallet: String,
-    /// Trade fees the platform earned (its own money in the wallet).
-    pub platform_fees: String,
-    /// Network fees the platform paid itself (sweeps).
-    pub network_fees: String,
-    /// Withdrawals held and not broadcast yet (`requested` or `signed`): their money is still
-    /// in the wallet and in `user_liabilities`.
-    pub withdrawals_in_flight: u64,
-    /// Their total amount.
-    pub withdrawals_in_flight_amount: Piconero,
-    /// When it was read, unix milliseconds.
-    pub checked_at_ms: u64,
-}
-
-impl From<Reconciliation> for ReconciliationView {
-    fn from(r: Reconciliation) -> ReconciliationView {
+/// The reconciliation as the API shows it.
+fn reconciliation_view(r: Reconciliation) -> ReconciliationView {
+    {
         ReconciliationView {
             status: r.status.into(),
-            difference: r.surplus.to_xmr_string(),
+            difference: r.surplus,
             user_liabilities: r.user_balances,
             user_held: r.user_held,
             user_accounts: r.user_accounts,
@@ -143,9 +40,9 @@ impl From<Reconciliation> for ReconciliationView {
             deposits_uncredited_count: r.deposits_uncredited_count,
             wallet_total: r.wallet_total,
             wallet_unlocked: r.wallet_unlocked,
-            hot_wallet: r.hot_wallet.to_xmr_string(),
-            platform_fees: r.platform_fees.to_xmr_string(),
-            network_fees: r.network_fees.to_xmr_string(),
+            hot_wallet: r.hot_wallet,
+            platform_fees: r.platform_fees,
+            network_fees: r.network_fees,
             withdrawals_in_flight: r.withdrawals_in_flight,
             withdrawals_in_flight_amount: r.withdrawals_in_flight_amount,
             checked_at_ms: r.at.as_unix_ms(),
@@ -327,7 +224,7 @@ impl AdminApi {
     ) -> Result<Json<ReconciliationView>, ApiError> {
         auth.0.require_role(Role::Admin)?;
         let reconciliation = app.0.market.reconciliation().await?;
-        Ok(Json(reconciliation.into()))
+        Ok(Json(reconciliation_view(reconciliation)))
     }
 
     /// The audit log, newest first, optionally about one user.

@@ -7,9 +7,8 @@ use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, OpenApi};
 use pupero_api as wire;
-use pupero_core::Piconero;
 use pupero_core::Role;
 use uuid::Uuid;
 
@@ -19,46 +18,10 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use pupero_market::admin::OperatorWithdrawal;
 
+pub use pupero_api::{AdminWithdrawal, StuckWithdrawals};
+
 /// The admin wallet resource.
 pub struct AdminWalletApi;
-
-/// A withdrawal as admins see it.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct AdminWithdrawal {
-    /// Withdrawal id.
-    pub id: Uuid,
-    /// Its owner.
-    pub user_id: Uuid,
-    /// Where it is.
-    pub state: wire::WithdrawalState,
-    /// Why it is stuck: `not_built` (requested for 30 minutes), `not_relayed` (signed for 5
-    /// minutes) or `not_mined` (broadcast for an hour); absent when it is not.
-    pub stuck: Option<wire::Stuck>,
-    /// The destination.
-    pub address: String,
-    /// XMR it receives.
-    pub amount: Piconero,
-    /// Its share of the network fee, once built.
-    pub fee: Option<Piconero>,
-    /// The transaction, once built.
-    pub txid: Option<String>,
-    /// Times the worker relayed the transaction.
-    pub relay_attempts: Option<u64>,
-    /// Why it failed.
-    pub failure: Option<String>,
-    /// When requested, unix ms.
-    pub requested_at_ms: u64,
-    /// When it last changed, unix ms.
-    pub updated_at_ms: u64,
-}
-
-/// Stuck withdrawals, the longest unchanged first.
-#[derive(Debug, Object)]
-pub struct StuckWithdrawals {
-    /// The withdrawals.
-    pub items: Vec<AdminWithdrawal>,
-}
 
 /// A re-drive's answer.
 #[derive(Debug, ApiResponse)]

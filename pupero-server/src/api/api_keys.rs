@@ -3,14 +3,13 @@
 //! Only a logged-in session manages keys: a key can neither mint nor see other keys, so a
 //! leaked key never grants more than its own scopes.
 
-use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, OpenApi};
 use pupero_api as wire;
 use pupero_core::{Scope, Scopes, Timestamp};
 use uuid::Uuid;
@@ -24,45 +23,10 @@ use pupero_market::api_keys::{ApiKeyName, ApiKeyRequest};
 use pupero_market::store::ApiKeyRow;
 use pupero_market::two_factor::SecondFactorProof;
 
+pub use pupero_api::{ApiKeyInfo, ApiKeyList, CreateApiKeyRequest, CreatedApiKey};
+
 /// The API keys resource.
 pub struct ApiKeysApi;
-
-/// A key to create.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct CreateApiKeyRequest {
-    /// A label to recognise the key by.
-    #[oai(validator(min_length = 1, max_length = 64))]
-    pub name: Text,
-    /// What the key may do: one or more scopes (a repeated one counts once).
-    #[oai(validator(min_items = 1))]
-    pub scopes: Vec<wire::Scope>,
-    /// The current password: a key acts for the account until revoked, so making one is as
-    /// sensitive as changing the password.
-    #[oai(validator(min_length = 1, max_length = 256))]
-    pub password: Text,
-    /// The current 2FA code, when 2FA is on.
-    pub totp_code: Option<Text>,
-    /// A one-time recovery code instead of the 2FA code.
-    pub recovery_code: Option<Text>,
-}
-
-/// A new key, with its secret. The only time the key is shown: store it now.
-#[derive(Debug, Object)]
-pub struct CreatedApiKey {
-    /// The key's id, for revoking it.
-    pub id: Uuid,
-    /// Its label.
-    pub name: String,
-    /// Its first characters, as shown in lists.
-    pub prefix: String,
-    /// What it may do.
-    pub scopes: Vec<wire::Scope>,
-    /// Creation, unix milliseconds.
-    pub created_at_ms: u64,
-    /// The key, sent as `X-API-Key`. Only its hash is stored: it cannot be shown again.
-    pub key: String,
-}
 
 /// `201 Created`.
 #[derive(ApiResponse)]
@@ -70,36 +34,6 @@ pub enum CreateApiKeyResponse {
     /// The key exists.
     #[oai(status = 201)]
     Created(Json<CreatedApiKey>),
-}
-
-/// A key as listed: never its secret.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct ApiKeyInfo {
-    /// The key's id.
-    pub id: Uuid,
-    /// Its label.
-    pub name: String,
-    /// Its first characters.
-    pub prefix: String,
-    /// What it may do.
-    pub scopes: Vec<wire::Scope>,
-    /// Creation, unix milliseconds.
-    pub created_at_ms: u64,
-    /// Last use, unix milliseconds, to the minute; absent if never used.
-    pub last_used_at_ms: Option<u64>,
-    /// Whether it was revoked (it no longer works).
-    pub revoked: bool,
-    /// When it was revoked, unix milliseconds.
-    pub revoked_at_ms: Option<u64>,
-}
-
-/// The caller's keys, newest first: every key in use and the most recently revoked ones (at
-/// most 50 in all).
-#[derive(Debug, Object)]
-pub struct ApiKeyList {
-    /// The keys.
-    pub items: Vec<ApiKeyInfo>,
 }
 
 fn scope_names(scopes: Scopes) -> Vec<wire::Scope> {

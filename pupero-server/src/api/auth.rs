@@ -1,15 +1,13 @@
 //! Registration, login, token refresh, logout, and getting back in: password-reset links and
 //! e-mail verification.
 
-use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
-use pupero_core::{EmailAddress, Password, Username};
-use uuid::Uuid;
+use poem_openapi::{ApiResponse, OpenApi};
+use pupero_core::Password;
 
 use super::{SessionAuth, Tag};
 use crate::app::AppState;
@@ -19,30 +17,13 @@ use pupero_market::accounts::Registration;
 use pupero_market::sessions::SessionTokens;
 use pupero_market::two_factor::SecondFactorProof;
 
+pub use pupero_api::{
+    EmailVerification, LoginRequest, PasswordResetConfirmation, PasswordResetRequest,
+    RefreshRequest, RegisterRequest, Registered, Tokens,
+};
+
 /// The auth resource.
 pub struct AuthApi;
-
-/// A registration.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct RegisterRequest {
-    /// 3–32 letters, digits, `_`, `-`, `.`; unique regardless of case.
-    pub username: Username,
-    /// Optional; unique; lets you log in with it.
-    pub email: Option<EmailAddress>,
-    /// At least 10 characters.
-    #[oai(validator(min_length = 10, max_length = 256))]
-    pub password: Text,
-}
-
-/// A new account.
-#[derive(Debug, Object)]
-pub struct Registered {
-    /// The new user's id.
-    pub user_id: Uuid,
-    /// The username as registered.
-    pub username: String,
-}
 
 /// `201 Created`.
 #[derive(ApiResponse)]
@@ -50,43 +31,6 @@ pub enum RegisterResponse {
     /// The account exists; log in next.
     #[oai(status = 201)]
     Created(Json<Registered>),
-}
-
-/// A login.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct LoginRequest {
-    /// Username (any case) or e-mail address.
-    #[oai(validator(min_length = 1, max_length = 254))]
-    pub login: Text,
-    /// The password.
-    #[oai(validator(min_length = 1, max_length = 256))]
-    pub password: Text,
-    /// With 2FA on: the six digits from the authenticator app.
-    pub totp_code: Option<Text>,
-    /// With 2FA on: a one-time recovery code, instead of `totp_code`.
-    pub recovery_code: Option<Text>,
-}
-
-/// A refresh.
-#[derive(Debug, Object)]
-pub struct RefreshRequest {
-    /// The refresh token from the last login or refresh. Each is accepted once.
-    #[oai(validator(min_length = 1, max_length = 512))]
-    pub refresh_token: Text,
-}
-
-/// Tokens of a session.
-#[derive(Debug, Object)]
-pub struct Tokens {
-    /// Short-lived JWT for `Authorization: Bearer`.
-    pub access_token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    /// Opaque token for `POST /api/v1/auth/refresh`; single use, rotated on every refresh.
-    pub refresh_token: String,
 }
 
 /// `204 No Content`.
@@ -103,38 +47,6 @@ pub enum Accepted {
     /// Taken; what follows comes by mail.
     #[oai(status = 202)]
     Accepted,
-}
-
-/// A request for a password-reset link.
-#[derive(Debug, Object)]
-pub struct PasswordResetRequest {
-    /// Username (any case) or e-mail address of the account.
-    #[oai(validator(min_length = 1, max_length = 254))]
-    pub login: Text,
-}
-
-/// A new password, set with the token of a reset link.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct PasswordResetConfirmation {
-    /// The token from the link in the mail (`…/reset?token=…`).
-    #[oai(validator(min_length = 1, max_length = 512))]
-    pub token: Text,
-    /// The new password, at least 10 characters.
-    #[oai(validator(min_length = 10, max_length = 256))]
-    pub new_password: Text,
-    /// With 2FA on: the six digits from the authenticator app.
-    pub totp_code: Option<Text>,
-    /// With 2FA on: a one-time recovery code, instead of `totp_code`.
-    pub recovery_code: Option<Text>,
-}
-
-/// An e-mail address verified by the link sent to it.
-#[derive(Debug, Object)]
-pub struct EmailVerification {
-    /// The token from the link in the mail (`…/verify-email?token=…`).
-    #[oai(validator(min_length = 1, max_length = 512))]
-    pub token: Text,
 }
 
 #[OpenApi(prefix_path = "/api/v1/auth", tag = "Tag::Auth")]

@@ -4,13 +4,12 @@
 //! is disputed); anyone else gets 404. Feedback is by a party about the other, once, after the
 //! trade completed. A user's feedback list is public.
 
-use super::text::Text;
 use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, OpenApi};
 use pupero_api as wire;
 use pupero_core::limits::{
     DEFAULT_CHAT_PAGE_SIZE, DEFAULT_FEEDBACK_PAGE_SIZE, MAX_CHAT_PAGE_SIZE, MAX_FEEDBACK_PAGE_SIZE,
@@ -23,95 +22,13 @@ use crate::app::AppState;
 use crate::error::ApiError;
 use pupero_market::store::{FeedbackCursor, FeedbackRow, MessageRow};
 
+pub use pupero_api::{
+    FeedbackPage, FeedbackRequest, FeedbackView, MessagePage, MessageView, PostMessageRequest,
+    PublicFeedback,
+};
+
 /// The chat and feedback resource.
 pub struct ChatApi;
-
-/// A new chat message.
-#[derive(Debug, Object)]
-pub struct PostMessageRequest {
-    /// The text: at most 2000 characters once trimmed, not empty, no control characters but
-    /// newline and tab, and no invisible or direction-changing characters.
-    #[oai(validator(min_length = 1, max_length = 2000))]
-    pub body: Text,
-}
-
-/// A chat message.
-#[derive(Debug, Object)]
-pub struct MessageView {
-    /// Message id.
-    pub id: Uuid,
-    /// The trade.
-    pub trade_id: Uuid,
-    /// The sender's username.
-    pub sender: String,
-    /// The sender's part in the trade: `seller`, `buyer` or `moderator`.
-    pub sender_role: wire::SenderRole,
-    /// The text.
-    pub body: String,
-    /// When it was posted, unix ms.
-    pub created_at_ms: u64,
-}
-
-/// A page of a trade's chat, oldest first.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct MessagePage {
-    /// The messages.
-    pub items: Vec<MessageView>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
-/// Feedback on a completed trade, about the other party.
-#[derive(Debug, Object)]
-pub struct FeedbackRequest {
-    /// `positive`, `neutral` or `negative`.
-    pub rating: wire::Rating,
-    /// At most 500 characters; none if absent.
-    #[oai(validator(max_length = 500))]
-    pub comment: Option<Text>,
-}
-
-/// Feedback as its author left it.
-#[derive(Debug, Object)]
-pub struct FeedbackView {
-    /// The trade.
-    pub trade_id: Uuid,
-    /// Who it is about.
-    pub subject: String,
-    /// `positive`, `neutral` or `negative`.
-    pub rating: wire::Rating,
-    /// The comment.
-    pub comment: String,
-    /// When it was left, unix ms.
-    pub created_at_ms: u64,
-}
-
-/// Feedback as anyone sees it on a profile: no amounts, no trade id.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct PublicFeedback {
-    /// `positive`, `neutral` or `negative`.
-    pub rating: wire::Rating,
-    /// The comment.
-    pub comment: String,
-    /// Who left it.
-    pub author: String,
-    /// When it was left, unix ms.
-    pub created_at_ms: u64,
-    /// When the trade ended, unix ms.
-    pub trade_closed_at_ms: Option<u64>,
-}
-
-/// A page of a user's feedback, newest first.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct FeedbackPage {
-    /// The feedback.
-    pub items: Vec<PublicFeedback>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
 
 /// `201 Created`.
 #[derive(ApiResponse)]

@@ -13,20 +13,21 @@ use std::time::Duration;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use poem::web::Data;
 use poem::web::sse::Event;
+use poem_openapi::OpenApi;
 use poem_openapi::param::{Header, Query};
 use poem_openapi::payload::{EventStream, Json};
 use poem_openapi::types::ToJSON;
-use poem_openapi::{Object, OpenApi};
 use pupero_api as wire;
 use pupero_core::{Scope, UserId};
 use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
-use uuid::Uuid;
 
 use super::{Auth, Tag};
 use crate::app::{AppState, Credential, Principal};
 use crate::error::ApiError;
 use pupero_market::events::{StoredEvent, StreamCredential, StreamSlot, parse_after};
+
+pub use pupero_api::{EventPage, UserEvent};
 
 /// Events a stream reads from the table at once; it reads again until it has caught up.
 const STREAM_READ_BATCH: u32 = 100;
@@ -46,42 +47,6 @@ const STREAM_LIMIT_RETRY_AFTER_SECS: u64 = 5;
 
 /// The events resource.
 pub struct EventsApi;
-
-/// Something that happened that the caller should hear of.
-#[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct UserEvent {
-    /// The caller's sequence number: 1, 2, 3... in commit order, without gaps. Pass the last
-    /// one handled as `after` (or `Last-Event-ID` on the stream) to resume after it.
-    pub seq: u64,
-    /// `trade_opened`, `trade_paid`, `trade_released`, `trade_cancelled`, `trade_expired`,
-    /// `trade_disputed`, `trade_resolved`, `chat_message`, `balance_changed`,
-    /// `feedback_received`, `api_key_created`; a deposit's `deposit_seen`,
-    /// `deposit_confirmations`, `deposit_credited`, `deposit_gone` (payload: `txid`, `amount`,
-    /// `confirmations`, `required`, `height`); a withdrawal's `withdrawal_signed`,
-    /// `withdrawal_broadcast`, `withdrawal_confirmed`, `withdrawal_failed` (payload:
-    /// `withdrawal_id`, `state`, `txid`, `amount`, `fee`). Clients ignore kinds they do not
-    /// know.
-    pub kind: wire::EventKind,
-    /// The trade it is about, if any.
-    pub trade_id: Option<Uuid>,
-    /// Details, a JSON object; its fields depend on the kind.
-    pub payload: serde_json::Value,
-    /// When it was recorded, unix ms.
-    pub created_at_ms: u64,
-}
-
-/// A page of the caller's events, oldest first.
-#[derive(Debug, Object)]
-pub struct EventPage {
-    /// The events after the cursor, in order.
-    pub items: Vec<UserEvent>,
-    /// Pass as `after` to read on: the last item's seq, or the cursor given when the page is
-    /// empty.
-    pub next: u64,
-    /// Whether more events follow right now.
-    pub has_more: bool,
-}
 
 /// The wire kind of a stored kind name. Every kind the market writes has one (the test below);
 /// a row of a kind this build does not know (written by a newer one) is shown as

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use poem::web::Data;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, OpenApi};
 use pupero_api as wire;
 use pupero_market::Market;
 use pupero_market::readiness::{Dependency, Readiness as MarketReadiness};
@@ -23,43 +23,13 @@ use pupero_market::readiness::{Dependency, Readiness as MarketReadiness};
 use super::Tag;
 use crate::app::AppState;
 
+pub use pupero_api::{Health, ReadinessReport, WorkerLease};
+
 /// How long a readiness report is reused: probes every second or more often cost one check.
 pub const READINESS_CACHE: Duration = Duration::from_secs(1);
 
 /// The health resource.
 pub struct HealthApi;
-
-/// A health report.
-#[derive(Debug, Object)]
-pub struct Health {
-    /// `ok`, or what is wrong.
-    pub status: String,
-}
-
-/// A readiness report.
-#[derive(Debug, Clone, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct ReadinessReport {
-    /// `ok`, or `not ready:` and what is down.
-    pub status: String,
-    /// What does not answer: `database`, `wallet` (the wallet RPC, when one is configured),
-    /// `queue` (RabbitMQ, when configured). Empty when ready.
-    pub down: Vec<wire::Dependency>,
-    /// Who holds the wallet worker lease (when a wallet is configured and someone holds it):
-    /// a process that waits for it is ready, as a standby.
-    pub worker_lease: Option<WorkerLease>,
-}
-
-/// The wallet worker lease: one process at a time pays withdrawals and sweeps.
-#[derive(Debug, Clone, Object)]
-pub struct WorkerLease {
-    /// The holding process's worker id (each process logs its own at start).
-    pub holder: String,
-    /// When the lease runs out unless its holder renews it, unix ms.
-    pub until_ms: u64,
-    /// Whether this process holds it.
-    pub this_process: bool,
-}
 
 /// Readiness: 200 when every dependency answers, 503 naming the ones that do not.
 #[derive(ApiResponse)]
@@ -88,14 +58,15 @@ impl ReadinessCache {
         {
             return report.clone();
         }
-        let report = ReadinessReport::from(market.readiness().await);
+        let report = readiness_report(market.readiness().await);
         *cached = Some((tokio::time::Instant::now(), report.clone()));
         report
     }
 }
 
-impl From<MarketReadiness> for ReadinessReport {
-    fn from(readiness: MarketReadiness) -> ReadinessReport {
+/// The market's readiness as the API shows it.
+fn readiness_report(readiness: MarketReadiness) -> ReadinessReport {
+    {
         let down: Vec<wire::Dependency> = readiness
             .down
             .iter()

@@ -1,19 +1,18 @@
 //! The market's offers: create, update, pause, resume, delete (owner only), read, search.
 
-use super::text::Text;
 use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, OpenApi};
 use pupero_api as wire;
 use pupero_core::offer::{
-    OfferCursor, OfferFilter, OfferQuery, OfferTerms, PAYMENT_METHODS, PaymentDetails,
-    PaymentMethod, PaymentWindow, PriceSort, Side, TradeLimits,
+    OfferCursor, OfferFilter, OfferQuery, OfferTerms, PaymentDetails, PaymentMethod, PaymentWindow,
+    PriceSort, Side, TradeLimits,
 };
 use pupero_core::price::Pricing;
-use pupero_core::{CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Piconero, Price, Scope};
+use pupero_core::{CurrencyCode, NewOffer, Offer, OfferId, Piconero, Price, Scope};
 use pupero_market::offers::{Listing, OfferChange};
 use uuid::Uuid;
 
@@ -22,99 +21,10 @@ use super::{Auth, Tag};
 use crate::app::{AppState, Principal};
 use crate::error::ApiError;
 
+pub use pupero_api::{OfferPageView, OfferRequest, OfferView, PaymentMethodView};
+
 /// The offers resource.
 pub struct OffersApi;
-
-/// A payment method of the catalogue.
-#[derive(Debug, Object)]
-pub struct PaymentMethodView {
-    /// Stable code, e.g. `SEPA`.
-    pub code: String,
-    /// Display name.
-    pub name: String,
-}
-
-/// A new offer, or the full new state of one being edited.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct OfferRequest {
-    /// `sell` (the maker sells XMR) or `buy`. Fixed once created.
-    pub side: wire::Side,
-    /// ISO 4217 code, e.g. `EUR`. Fixed once created.
-    pub currency: CurrencyCode,
-    /// A code from `GET /api/v1/payment-methods`.
-    pub payment_method: PaymentMethod,
-    /// Free details about the payment (bank, region...), at most 300 characters; none if
-    /// absent.
-    #[oai(validator(max_length = 300))]
-    pub payment_details: Option<Text>,
-    /// A fixed price in fiat per XMR. Exactly one of `price` and `margin_percent`.
-    pub price: Option<Price>,
-    /// A margin in percent over the market price, e.g. `"2.5"` or `"-1"`.
-    pub margin_percent: Option<MarginPercent>,
-    /// Smallest trade.
-    pub min_amount: Piconero,
-    /// Largest trade.
-    pub max_amount: Piconero,
-    /// Minutes the buyer has to pay.
-    #[oai(validator(minimum(value = "15"), maximum(value = "1440")))]
-    pub payment_window_minutes: u32,
-    /// The maker's terms, at most 2000 characters; none if absent.
-    #[oai(validator(max_length = 2000))]
-    pub terms: Option<Text>,
-    /// `public` (listed) or `unlisted` (by link only).
-    pub visibility: wire::Visibility,
-}
-
-/// An offer as the API shows it.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct OfferView {
-    /// Offer id.
-    pub id: Uuid,
-    /// The maker's user id.
-    pub owner_id: Uuid,
-    /// From the maker's side.
-    pub side: wire::Side,
-    /// ISO 4217 code.
-    pub currency: CurrencyCode,
-    /// Payment method code.
-    pub payment_method: String,
-    /// Payment details.
-    pub payment_details: String,
-    /// Fixed price, if the offer has one.
-    pub price: Option<Price>,
-    /// Margin over the market, if the offer follows it.
-    pub margin_percent: Option<MarginPercent>,
-    /// The price a trade opened now would get, when known (a margin needs a fresh quote).
-    pub effective_price: Option<Price>,
-    /// Smallest trade.
-    pub min_amount: Piconero,
-    /// Largest trade.
-    pub max_amount: Piconero,
-    /// Payment window in minutes.
-    pub payment_window_minutes: u32,
-    /// Terms.
-    pub terms: String,
-    /// Who sees it.
-    pub visibility: wire::Visibility,
-    /// Whether it can be taken.
-    pub status: wire::OfferStatus,
-    /// Creation, unix milliseconds.
-    pub created_at_ms: u64,
-    /// Last change, unix milliseconds.
-    pub updated_at_ms: u64,
-}
-
-/// A page of the market, best price first.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct OfferPageView {
-    /// The offers; `min_amount`/`max_amount` are what can be traded now.
-    pub items: Vec<OfferView>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
 
 /// `201 Created`.
 #[derive(ApiResponse)]
@@ -218,11 +128,10 @@ impl OffersApi {
     )]
     async fn payment_methods(&self) -> Json<Vec<PaymentMethodView>> {
         Json(
-            PAYMENT_METHODS
-                .iter()
+            PaymentMethod::all()
                 .map(|m| PaymentMethodView {
-                    code: m.code.to_owned(),
-                    name: m.name.to_owned(),
+                    code: m,
+                    name: m.info().name.to_owned(),
                 })
                 .collect(),
         )

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use poem::Request;
 use poem::web::Data;
+use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
-use pupero_core::{CurrencyCode, Price, Role};
+use pupero_core::{CurrencyCode, Role};
 
 use super::auth::NoContent;
 use super::{SessionAuth, Tag};
@@ -17,35 +17,10 @@ use crate::client::client_ip;
 use crate::error::ApiError;
 use pupero_market::oracle::KnownPrice;
 
+pub use pupero_api::{MarketPrice, MarketPriceList, PriceChange};
+
 /// The market resource.
 pub struct PricesApi;
-
-/// A price to set.
-#[derive(Debug, Object)]
-pub struct PriceChange {
-    /// Fiat per XMR, a decimal string with at most 8 decimals, e.g. `"150.25"`.
-    pub price: Price,
-}
-
-/// The market price of XMR in one currency.
-#[derive(Debug, Object)]
-pub struct MarketPrice {
-    /// ISO 4217 code, e.g. `EUR`.
-    pub currency: CurrencyCode,
-    /// Fiat per XMR, a decimal string.
-    pub price: Price,
-    /// When the price was observed, unix milliseconds.
-    pub observed_at_ms: u64,
-    /// Whether the price is recent enough for offers priced by a margin over the market.
-    pub fresh: bool,
-}
-
-/// Every known market price.
-#[derive(Debug, Object)]
-pub struct MarketPriceList {
-    /// By currency.
-    pub items: Vec<MarketPrice>,
-}
 
 fn market_price(known: &KnownPrice) -> MarketPrice {
     let quote = &known.quote;

@@ -1,14 +1,12 @@
 //! Self-service account management: e-mail, password, deletion; and public profiles.
 
-use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
 use poem::web::Data;
+use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
-use pupero_core::{EmailAddress, Piconero};
 
 use super::auth::{Accepted, NoContent};
 use super::{SessionAuth, Tag};
@@ -18,97 +16,18 @@ use crate::error::ApiError;
 use pupero_market::accounts::AccountDeletion as Deletion;
 use pupero_market::two_factor::SecondFactorProof;
 
+pub use pupero_api::{
+    AccountDeletion, EmailChange, FeedbackCountsView, PasswordChange, ProfileStats, PublicProfile,
+};
+
 /// The profile resource.
 pub struct ProfileApi;
-
-/// An e-mail change: the address is a login identifier, so it needs the password (and the
-/// 2FA code when 2FA is on), like the other sensitive changes.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct EmailChange {
-    /// The new address, or absent to remove it.
-    pub email: Option<EmailAddress>,
-    /// The current password.
-    #[oai(validator(min_length = 1, max_length = 256))]
-    pub password: Text,
-    /// The current 2FA code, when 2FA is on.
-    pub totp_code: Option<Text>,
-    /// A one-time recovery code instead of the 2FA code.
-    pub recovery_code: Option<Text>,
-}
-
-/// A password change.
-#[derive(Debug, Object)]
-pub struct PasswordChange {
-    /// The current password.
-    #[oai(validator(min_length = 1, max_length = 256))]
-    pub current_password: Text,
-    /// The new password, at least 10 characters.
-    #[oai(validator(min_length = 10, max_length = 256))]
-    pub new_password: Text,
-}
-
-/// An account deletion.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct AccountDeletion {
-    /// The current password.
-    #[oai(validator(min_length = 1, max_length = 256))]
-    pub password: Text,
-    /// The current 2FA code, when 2FA is on.
-    pub totp_code: Option<Text>,
-    /// A one-time recovery code instead of the 2FA code.
-    pub recovery_code: Option<Text>,
-    /// Give up what is left when it is too little to withdraw (at most 0.0101 XMR, with
-    /// nothing held or incoming): it goes to the platform, and the account closes.
-    pub forfeit_remainder: Option<bool>,
-}
 
 // The documentation above names the limit.
 const _: () = assert!(pupero_core::withdrawal::MAX_FORFEIT.as_u64() == 10_100_000_000);
 
-/// What anyone may see of a user.
-#[derive(Debug, Object)]
-pub struct PublicProfile {
-    /// Username.
-    pub username: String,
-    /// Member since, unix milliseconds.
-    pub created_at_ms: u64,
-    /// Trading record, from completed trades only.
-    pub stats: ProfileStats,
-}
-
-/// A user's trading record: completed (released or resolved) trades only.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct ProfileStats {
-    /// Completed trades, as seller or buyer.
-    pub completed_trades: u64,
-    /// Their summed amounts, decimal XMR.
-    pub volume: Piconero,
-    /// Ratings received.
-    pub feedback: FeedbackCountsView,
-    /// Positive ratings in percent of positive and negative ones, rounded down (100 only
-    /// without a single negative); neutral ratings do not count. Absent without ratings.
-    pub score_percent: Option<u8>,
-    /// Median seconds from "paid" to "released" over the user's latest (at most 1000) releases
-    /// as a seller; absent when they never released.
-    pub median_release_secs: Option<u64>,
-}
-
 // The documentation above names the limit.
 const _: () = assert!(pupero_core::limits::MAX_RELEASE_TIME_SAMPLES == 1_000);
-
-/// Ratings received, by kind.
-#[derive(Debug, Object)]
-pub struct FeedbackCountsView {
-    /// Positive.
-    pub positive: u64,
-    /// Neutral.
-    pub neutral: u64,
-    /// Negative.
-    pub negative: u64,
-}
 
 #[OpenApi(tag = "Tag::Account")]
 impl ProfileApi {

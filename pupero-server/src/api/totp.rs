@@ -1,13 +1,12 @@
 //! Two-factor authentication of the caller's account: status, setup, confirmation, disabling.
 //! Only a logged-in session may manage 2FA, never an API key.
 
-use super::text::Text;
 use std::sync::Arc;
 
 use poem::Request;
 use poem::web::Data;
+use poem_openapi::OpenApi;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
 
 use super::auth::NoContent;
 use super::{SessionAuth, Tag};
@@ -16,58 +15,12 @@ use crate::client::client_addr;
 use crate::error::ApiError;
 use pupero_market::two_factor::SecondFactorProof;
 
+pub use pupero_api::{
+    RecoveryCodes, TotpConfirmRequest, TotpDisableRequest, TotpSetup, TotpStatus,
+};
+
 /// The 2FA resource.
 pub struct TotpApi;
-
-/// Whether 2FA is on.
-#[derive(Debug, Object)]
-pub struct TotpStatus {
-    /// Logins (and sensitive actions) need a code from the authenticator app.
-    pub enabled: bool,
-    /// Recovery codes not used yet (0 when 2FA is off).
-    pub recovery_codes_left: u32,
-}
-
-/// A 2FA setup in progress: add the secret to an authenticator app, then confirm with a code.
-#[derive(Debug, Object)]
-pub struct TotpSetup {
-    /// The secret in base32, to type in by hand.
-    pub secret: String,
-    /// `otpauth://totp/...` URI with the secret, issuer `Pupero` and the username.
-    pub otpauth_uri: String,
-    /// The URI as a QR code (SVG document).
-    pub qr_svg: String,
-}
-
-/// A code from the authenticator app.
-#[derive(Debug, Object)]
-pub struct TotpConfirmRequest {
-    /// The account's password: a stolen session alone cannot turn 2FA on and lock the owner out.
-    #[oai(validator(min_length = 1, max_length = 256))]
-    pub password: Text,
-    /// Six digits.
-    pub code: Text,
-}
-
-/// One-time recovery codes. Shown once: only their hashes are stored.
-#[derive(Debug, Object)]
-pub struct RecoveryCodes {
-    /// Each logs in once instead of a 2FA code.
-    pub recovery_codes: Vec<String>,
-}
-
-/// Turning 2FA off needs the password and a current code (or a recovery code).
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct TotpDisableRequest {
-    /// The account's password.
-    #[oai(validator(min_length = 1, max_length = 256))]
-    pub password: Text,
-    /// Six digits from the authenticator app.
-    pub code: Option<Text>,
-    /// A recovery code, instead of `code`.
-    pub recovery_code: Option<Text>,
-}
 
 #[OpenApi(prefix_path = "/api/v1/auth/2fa", tag = "Tag::Auth")]
 impl TotpApi {

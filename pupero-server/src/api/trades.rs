@@ -5,18 +5,14 @@
 //! moderator sees it once disputed. Every step takes an optional `Idempotency-Key`: the same
 //! key with the same request returns the trade again without doing anything twice.
 
-use super::text::Text;
 use std::sync::Arc;
 
 use poem::web::Data;
 use poem_openapi::param::{Header, Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, OpenApi};
 use pupero_api::{self as wire, Outcome, TradeSide};
-use pupero_core::{
-    Caller, CurrencyCode, OfferId, Piconero, Price, Resolution, Role, Scope, TradeAction, TradeId,
-    TradeState,
-};
+use pupero_core::{Caller, OfferId, Resolution, Role, Scope, TradeAction, TradeId, TradeState};
 use uuid::Uuid;
 
 use super::{Auth, SessionAuth, Tag};
@@ -26,156 +22,16 @@ use pupero_market::store::{MAX_TRADES_PER_PAGE, TradeCursor, TradeRow};
 use pupero_market::trades::{AcceptedPrice, Actor, IdempotencyKey, Step};
 use pupero_market::two_factor::SecondFactorProof;
 
+pub use pupero_api::{
+    DisputeRequest, FeeAccountView, OpenTradeRequest, ReleaseRequest, ResolveRequest, TradePage,
+    TradeParty, TradeView,
+};
+
 /// Trades per page when the client does not say.
 const DEFAULT_TRADES_PER_PAGE: u32 = 20;
 
 /// The trades resource.
 pub struct TradesApi;
-
-/// A request to open a trade.
-#[derive(Debug, Object)]
-pub struct OpenTradeRequest {
-    /// The offer to trade on.
-    pub offer_id: Uuid,
-    /// The XMR to trade, within the offer's limits (before fees).
-    pub amount: Piconero,
-    /// The price (fiat per XMR) the taker accepted, as the offer showed it. If the offer's
-    /// price is now worse for the taker (higher when buying XMR, lower when selling it), the
-    /// trade is not opened: 409 `PRICE_CHANGED`.
-    pub price: Price,
-}
-
-/// One party of a trade.
-#[derive(Debug, Object)]
-pub struct TradeParty {
-    /// User id.
-    pub id: Uuid,
-    /// Username.
-    pub username: String,
-}
-
-/// A trade as its parties (and, once disputed, moderators) see it.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct TradeView {
-    /// Trade id.
-    pub id: Uuid,
-    /// The offer it was opened on.
-    pub offer_id: Uuid,
-    /// Where the trade is.
-    pub state: wire::TradeState,
-    /// The caller's side; absent for a moderator.
-    pub your_side: Option<TradeSide>,
-    /// Which side posted the offer.
-    pub maker_side: TradeSide,
-    /// Who gives XMR.
-    pub seller: TradeParty,
-    /// Who gives fiat.
-    pub buyer: TradeParty,
-    /// XMR traded, before fees.
-    pub amount: Piconero,
-    /// The seller's fee, paid on top of the amount.
-    pub seller_fee: Piconero,
-    /// The buyer's fee, taken from what the buyer receives.
-    pub buyer_fee: Piconero,
-    /// What the seller has in escrow: amount + seller fee.
-    pub escrowed: Piconero,
-    /// What the buyer receives on release: amount − buyer fee.
-    pub buyer_receives: Piconero,
-    /// Fiat per XMR, fixed when the trade opened.
-    pub price: Price,
-    /// ISO 4217 code.
-    pub currency: CurrencyCode,
-    /// The fiat the buyer pays.
-    pub fiat_amount: String,
-    /// Payment method code.
-    pub payment_method: String,
-    /// Payment details from the offer.
-    pub payment_details: String,
-    /// The maker's terms.
-    pub terms: String,
-    /// Minutes the buyer has to pay.
-    pub payment_window_minutes: u32,
-    /// Opening time, unix ms.
-    pub opened_at_ms: u64,
-    /// When the payment window ends, unix ms.
-    pub payment_deadline_ms: u64,
-    /// When the buyer marked it paid.
-    pub paid_at_ms: Option<u64>,
-    /// When it ended.
-    pub closed_at_ms: Option<u64>,
-    /// Who disputed it.
-    pub disputed_by: Option<Uuid>,
-    /// Why.
-    pub dispute_reason: Option<String>,
-    /// A moderator's decision.
-    pub resolution: Option<Outcome>,
-    /// For a split: what the buyer received.
-    pub resolution_to_buyer: Option<Piconero>,
-    /// The moderator's note explaining the decision.
-    pub resolution_note: Option<String>,
-    /// Increases with every step.
-    pub version: u64,
-    /// The steps the caller may take now.
-    pub actions: Vec<wire::TradeAction>,
-}
-
-/// A page of trades, newest first.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct TradePage {
-    /// The trades.
-    pub items: Vec<TradeView>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
-
-/// Releasing the escrow: the second factor when 2FA is on.
-#[derive(Debug, Object, Default)]
-#[oai(skip_serializing_if_is_none)]
-pub struct ReleaseRequest {
-    /// The authenticator app's current code.
-    pub totp_code: Option<Text>,
-    /// Or one unused recovery code.
-    pub recovery_code: Option<Text>,
-}
-
-/// Raising a dispute.
-#[derive(Debug, Object)]
-pub struct DisputeRequest {
-    /// What went wrong, for the moderator (at most 2000 characters); none if absent.
-    #[oai(validator(max_length = 2000))]
-    pub reason: Option<Text>,
-}
-
-/// A moderator's decision.
-#[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
-pub struct ResolveRequest {
-    /// `to_buyer` (as a release), `to_seller` (everything back, fee included) or `split`.
-    pub outcome: Outcome,
-    /// For `split`: the XMR the buyer receives, decimal, more than zero and less than
-    /// `buyer_receives`; the rest returns to the seller.
-    pub to_buyer: Option<Piconero>,
-    /// Why, for the parties and the audit log.
-    #[oai(validator(min_length = 1, max_length = 2000))]
-    pub note: Text,
-    /// The moderator's current 2FA code, when 2FA is on.
-    pub totp_code: Option<Text>,
-    /// Or one unused recovery code.
-    pub recovery_code: Option<Text>,
-}
-
-/// The platform's fee account.
-#[derive(Debug, Object)]
-pub struct FeeAccountView {
-    /// Ledger account id.
-    pub account_id: Uuid,
-    /// Fees collected (posted), decimal XMR.
-    pub collected: String,
-    /// Fees held in open trades' escrow, decimal XMR.
-    pub pending: String,
-}
 
 /// `201 Created`, or `200 OK` for a replayed `Idempotency-Key`.
 #[derive(ApiResponse)]

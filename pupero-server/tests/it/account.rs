@@ -62,7 +62,8 @@ app_test!(balance_and_history_follow_the_ledger, |app| {
     assert_eq!(all.len(), 7);
     assert!(
         all.iter()
-            .all(|e| e.direction == "credit" && e.code == "deposit")
+            .all(|e| e.direction == pupero_sdk::Direction::Credit
+                && e.code == pupero_sdk::TransferCode::Deposit)
     );
     assert!(
         all.windows(2)

@@ -24,12 +24,12 @@ app_test!(admins_manage_roles_but_not_their_own, |app| {
     admin.admin_set_role(alice_id, "moderator").await.unwrap();
     assert_eq!(
         alice.me().await.unwrap().role,
-        "moderator",
+        pupero_sdk::Role::Moderator,
         "a role change applies at once"
     );
     assert_eq!(
         admin.admin_get_user(alice_id).await.unwrap().role,
-        "moderator"
+        pupero_sdk::Role::Moderator
     );
     assert!(
         admin
@@ -53,7 +53,7 @@ app_test!(admins_manage_roles_but_not_their_own, |app| {
             .unwrap_err()
             .is_forbidden()
     );
-    assert_eq!(alice.me().await.unwrap().role, "moderator");
+    assert_eq!(alice.me().await.unwrap().role, pupero_sdk::Role::Moderator);
     assert!(
         admin
             .admin_get_user(uuid::Uuid::new_v4())

@@ -1,7 +1,7 @@
 //! API keys: scopes, shown once, stored hashed, listed, revoked, and never more than a key.
 
-use pupero_core::Scope;
 use pupero_sdk::Client;
+use pupero_sdk::Scope;
 use sqlx::Row;
 
 use crate::support::{TestApp, app_test};
@@ -36,7 +36,12 @@ async fn get_with_key(app: &TestApp, path: &str, key: &str) -> (u16, String) {
 app_test!(a_read_key_reads_and_manages_nothing, |app| {
     let (client, user) = app.user("robot-owner").await;
     let created = client
-        .create_api_key("price bot", &[Scope::Read], crate::support::PASSWORD, None)
+        .create_api_key(
+            "price bot",
+            &[pupero_sdk::Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(created.scopes, vec![Scope::Read]);
@@ -47,9 +52,14 @@ app_test!(a_read_key_reads_and_manages_nothing, |app| {
 
     // A key never manages keys or sessions, whatever its scopes.
     let forbidden = [
-        bot.create_api_key("another", &[Scope::Read], crate::support::PASSWORD, None)
-            .await
-            .unwrap_err(),
+        bot.create_api_key(
+            "another",
+            &[pupero_sdk::Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
+        .await
+        .unwrap_err(),
         bot.list_api_keys().await.unwrap_err(),
         bot.revoke_api_key(created.id).await.unwrap_err(),
         bot.logout().await.unwrap_err(),
@@ -68,7 +78,7 @@ app_test!(a_key_without_read_cannot_read, |app| {
     let created = client
         .create_api_key(
             "trading bot",
-            &[Scope::Trade, Scope::Withdraw],
+            &[pupero_sdk::Scope::Trade, pupero_sdk::Scope::Withdraw],
             crate::support::PASSWORD,
             None,
         )
@@ -103,7 +113,7 @@ app_test!(the_secret_is_shown_once_and_stored_hashed, |app| {
     let created = client
         .create_api_key(
             "  reporting  ",
-            &[Scope::Read, Scope::Read],
+            &[pupero_sdk::Scope::Read, pupero_sdk::Scope::Read],
             crate::support::PASSWORD,
             None,
         )
@@ -185,11 +195,21 @@ app_test!(the_secret_is_shown_once_and_stored_hashed, |app| {
 app_test!(a_revoked_key_stops_at_once, |app| {
     let (client, _) = app.user("revoker").await;
     let created = client
-        .create_api_key("old", &[Scope::Read], crate::support::PASSWORD, None)
+        .create_api_key(
+            "old",
+            &[pupero_sdk::Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     let kept = client
-        .create_api_key("new", &[Scope::Read], crate::support::PASSWORD, None)
+        .create_api_key(
+            "new",
+            &[pupero_sdk::Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     let old = bot(app, &created.key);
@@ -211,7 +231,12 @@ app_test!(other_users_keys_are_out_of_reach, |app| {
     let (alice, _) = app.user("alice-keys").await;
     let (bob, _) = app.user("bob-keys").await;
     let key = alice
-        .create_api_key("alice's", &[Scope::Read], crate::support::PASSWORD, None)
+        .create_api_key(
+            "alice's",
+            &[pupero_sdk::Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     for id in [key.id, uuid::Uuid::now_v7()] {
@@ -229,7 +254,12 @@ app_test!(other_users_keys_are_out_of_reach, |app| {
 app_test!(unknown_and_malformed_keys_are_refused, |app| {
     let (client, _) = app.user("honest").await;
     let real = client
-        .create_api_key("real", &[Scope::Read], crate::support::PASSWORD, None)
+        .create_api_key(
+            "real",
+            &[pupero_sdk::Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     let mut flipped = real.key.clone();
@@ -258,7 +288,12 @@ app_test!(unknown_and_malformed_keys_are_refused, |app| {
 app_test!(a_disabled_owner_stops_every_key, |app| {
     let (client, user) = app.user("sleeper").await;
     let key = client
-        .create_api_key("bot", &[Scope::Read], crate::support::PASSWORD, None)
+        .create_api_key(
+            "bot",
+            &[pupero_sdk::Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     let pool = db(app).await;
@@ -292,7 +327,7 @@ app_test!(creation_is_validated_and_bounded, |app| {
     client
         .create_api_key(
             &"é".repeat(64),
-            &[Scope::Read],
+            &[pupero_sdk::Scope::Read],
             crate::support::PASSWORD,
             None,
         )
@@ -327,7 +362,7 @@ app_test!(creation_is_validated_and_bounded, |app| {
             client
                 .create_api_key(
                     &format!("bot {i}"),
-                    &[Scope::Trade],
+                    &[pupero_sdk::Scope::Trade],
                     crate::support::PASSWORD,
                     None,
                 )
@@ -338,7 +373,7 @@ app_test!(creation_is_validated_and_bounded, |app| {
     let error = client
         .create_api_key(
             "one too many",
-            &[Scope::Read],
+            &[pupero_sdk::Scope::Read],
             crate::support::PASSWORD,
             None,
         )
@@ -350,7 +385,7 @@ app_test!(creation_is_validated_and_bounded, |app| {
     client
         .create_api_key(
             "replacement",
-            &[Scope::Read],
+            &[pupero_sdk::Scope::Read],
             crate::support::PASSWORD,
             None,
         )

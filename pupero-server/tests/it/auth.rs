@@ -15,7 +15,7 @@ app_test!(register_login_and_me, |app| {
     assert_eq!(me.id, registered.user_id);
     assert_eq!(me.username, "Alice");
     assert_eq!(me.email.as_deref(), Some("alice@example.org"));
-    assert_eq!(me.role, "user");
+    assert_eq!(me.role, pupero_sdk::Role::User);
 
     let by_email = app.new_client();
     by_email.login("ALICE@example.org", PASSWORD).await.unwrap();

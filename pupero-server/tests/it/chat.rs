@@ -9,17 +9,17 @@ use crate::support::{TestApp, app_test, app_test_with};
 
 fn sell_offer() -> OfferRequest {
     OfferRequest {
-        side: "sell".into(),
-        currency: "EUR".into(),
-        payment_method: "SEPA".into(),
-        payment_details: String::new(),
-        price: Some("150".into()),
+        side: "sell".parse().unwrap(),
+        currency: "EUR".parse().unwrap(),
+        payment_method: "SEPA".parse().unwrap(),
+        payment_details: None,
+        price: Some("150".parse().unwrap()),
         margin_percent: None,
-        min_amount: "0.1".into(),
-        max_amount: "2".into(),
+        min_amount: "0.1".parse().unwrap(),
+        max_amount: "2".parse().unwrap(),
         payment_window_minutes: 30,
-        terms: String::new(),
-        visibility: "public".into(),
+        terms: None,
+        visibility: "public".parse().unwrap(),
     }
 }
 
@@ -52,8 +52,8 @@ impl Market {
             .open_trade(
                 &OpenTradeRequest {
                     offer_id: self.offer,
-                    amount: amount.into(),
-                    price: "150".into(),
+                    amount: amount.parse().unwrap(),
+                    price: "150".parse().unwrap(),
                 },
                 None,
             )
@@ -105,8 +105,8 @@ app_test!(parties_chat_both_ways_in_pages, |app| {
     }
     assert_eq!(posted[0].body, "hello, paying now", "trimmed");
     assert_eq!(posted[0].sender, "buyer");
-    assert_eq!(posted[0].sender_role, "buyer");
-    assert_eq!(posted[1].sender_role, "seller");
+    assert_eq!(posted[0].sender_role, pupero_sdk::SenderRole::Buyer);
+    assert_eq!(posted[1].sender_role, pupero_sdk::SenderRole::Seller);
     assert_eq!(posted[0].trade_id, trade.id);
 
     for reader in [&m.seller, &m.buyer] {
@@ -208,7 +208,7 @@ app_test!(
             .post_trade_message(trade.id, "Please both upload proof.")
             .await
             .unwrap();
-        assert_eq!(note.sender_role, "moderator");
+        assert_eq!(note.sender_role, pupero_sdk::SenderRole::Moderator);
         assert_eq!(note.sender, "moderator");
         let error = stranger
             .trade_messages(trade.id, None, None)
@@ -437,7 +437,7 @@ app_test!(
             .await
             .unwrap();
         assert_eq!(left.subject, "seller");
-        assert_eq!(left.rating, "positive");
+        assert_eq!(left.rating, pupero_sdk::Rating::Positive);
         assert_eq!(left.comment, "fast release");
         let error = m
             .buyer
@@ -493,7 +493,7 @@ app_test!(
             .unwrap();
         assert_eq!(page.items.len(), 1);
         assert_eq!(page.items[0].comment, "fast release");
-        assert_eq!(page.items[0].rating, "positive");
+        assert_eq!(page.items[0].rating, pupero_sdk::Rating::Positive);
         assert!(page.items[0].trade_closed_at_ms.is_some());
         let last = anonymous
             .user_feedback("seller", Some(1), page.next_cursor.as_deref())
@@ -503,7 +503,7 @@ app_test!(
         let buyer_page = anonymous.user_feedback("buyer", None, None).await.unwrap();
         assert_eq!(buyer_page.items.len(), 1);
         assert_eq!(buyer_page.items[0].author, "seller");
-        assert_eq!(buyer_page.items[0].rating, "neutral");
+        assert_eq!(buyer_page.items[0].rating, pupero_sdk::Rating::Neutral);
         assert!(
             anonymous
                 .user_feedback("nobody", None, None)

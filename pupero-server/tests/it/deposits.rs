@@ -96,20 +96,23 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
         let amount = xmr("1.5");
         let txid = send(&net, &sender, &address.address, amount).await;
         let pool = scan_until(&app, &alice, &txid, |_| true).await;
-        assert_eq!(pool.state, "pending");
-        assert_eq!(pool.amount, "1.5");
+        assert_eq!(pool.state, pupero_sdk::DepositState::Pending);
+        assert_eq!(pool.amount, "1.5".parse::<pupero_sdk::Piconero>().unwrap());
         assert_eq!(pool.height, None);
         assert_eq!(pool.confirmations, 0);
         assert_eq!(alice.balance().await.unwrap().available, Piconero::ZERO);
 
         net.mine(1).await;
         let one = scan_until(&app, &alice, &txid, |d| d.confirmations == 1).await;
-        assert_eq!(one.state, "pending");
+        assert_eq!(one.state, pupero_sdk::DepositState::Pending);
         assert!(one.height.is_some());
         assert_eq!(alice.balance().await.unwrap().available, Piconero::ZERO);
 
         net.mine(CONFIRMATIONS - 1).await;
-        let credited = scan_until(&app, &alice, &txid, |d| d.state == "credited").await;
+        let credited = scan_until(&app, &alice, &txid, |d| {
+            d.state == pupero_sdk::DepositState::Credited
+        })
+        .await;
         assert_eq!(credited.confirmations, CONFIRMATIONS);
         assert!(credited.credited_at_ms.is_some());
         assert_eq!(alice.balance().await.unwrap().available, xmr("1.5"));
@@ -126,9 +129,9 @@ async fn a_deposit_is_credited_once_after_the_confirmations() {
         assert_eq!(alice.balance().await.unwrap().available, xmr("1.5"));
         let history = alice.ledger_history_all().await.expect("history");
         assert_eq!(history.len(), 1, "{history:?}");
-        assert_eq!(history[0].code, "deposit");
-        assert_eq!(history[0].cause, "deposit");
-        assert_eq!(history[0].status, "completed");
+        assert_eq!(history[0].code, pupero_sdk::TransferCode::Deposit);
+        assert_eq!(history[0].cause, pupero_sdk::EntryCause::Deposit);
+        assert_eq!(history[0].status, pupero_sdk::EntryStatus::Completed);
         assert_eq!(
             history[0].txid.as_deref(),
             Some(txid.as_str()),
@@ -223,14 +226,17 @@ async fn a_deposit_reorganised_away_is_never_credited() {
         reorganise_away(&net, 1).await;
         // The other branch grows past where the deposit would have been credited.
         net.mine(CONFIRMATIONS + 2).await;
-        let gone = scan_until(&app, &carol, &txid, |d| d.state == "gone").await;
+        let gone = scan_until(&app, &carol, &txid, |d| {
+            d.state == pupero_sdk::DepositState::Gone
+        })
+        .await;
         assert_eq!(gone.confirmations, 0);
         for _ in 0..2 {
             app.state.market.scan_deposits().await.expect("scan");
         }
         let page = carol.deposits(None, None).await.expect("deposits");
         assert_eq!(page.items.len(), 1);
-        assert_eq!(page.items[0].state, "gone");
+        assert_eq!(page.items[0].state, pupero_sdk::DepositState::Gone);
         assert_eq!(carol.balance().await.unwrap().available, Piconero::ZERO);
         assert!(carol.ledger_history_all().await.unwrap().is_empty());
         // Seen (already mined), then gone, once each.

@@ -17,17 +17,17 @@ const EVENT_WAIT: Duration = Duration::from_secs(20);
 
 fn sell_offer() -> OfferRequest {
     OfferRequest {
-        side: "sell".into(),
-        currency: "EUR".into(),
-        payment_method: "SEPA".into(),
-        payment_details: "IBAN DE00 1234".into(),
-        price: Some("150".into()),
+        side: "sell".parse().unwrap(),
+        currency: "EUR".parse().unwrap(),
+        payment_method: "SEPA".parse().unwrap(),
+        payment_details: Some("IBAN DE00 1234".into()),
+        price: Some("150".parse().unwrap()),
         margin_percent: None,
-        min_amount: "0.1".into(),
-        max_amount: "2".into(),
+        min_amount: "0.1".parse().unwrap(),
+        max_amount: "2".parse().unwrap(),
         payment_window_minutes: 30,
-        terms: String::new(),
-        visibility: "public".into(),
+        terms: None,
+        visibility: "public".parse().unwrap(),
     }
 }
 
@@ -55,8 +55,8 @@ async fn open(client: &Client, offer: Uuid, amount: &str) -> Uuid {
         .open_trade(
             &OpenTradeRequest {
                 offer_id: offer,
-                amount: amount.into(),
-                price: "150".into(),
+                amount: amount.parse().unwrap(),
+                price: "150".parse().unwrap(),
             },
             None,
         )
@@ -378,7 +378,10 @@ app_test!(a_user_may_hold_only_so_many_streams, |app| {
         .await
         .unwrap();
     for stream in &mut streams {
-        assert_eq!(next_event(stream).await.kind, "balance_changed");
+        assert_eq!(
+            next_event(stream).await.kind,
+            pupero_sdk::EventKind::BalanceChanged
+        );
     }
     let ended = tokio::time::timeout(EVENT_WAIT, ending.next())
         .await

@@ -1,7 +1,6 @@
 //! Invisible and direction-changing characters in every text field that people write: each is
 //! refused with 400 `VALIDATION` naming the character, and nothing is written.
 
-use pupero_core::Scope;
 use pupero_sdk::{Client, OfferRequest, OpenTradeRequest, Rating};
 use uuid::Uuid;
 
@@ -33,17 +32,17 @@ const OFFENDERS: &[char] = &[
 
 fn offer(terms: &str, payment_details: &str) -> OfferRequest {
     OfferRequest {
-        side: "sell".into(),
-        currency: "EUR".into(),
-        payment_method: "SEPA".into(),
-        payment_details: payment_details.into(),
-        price: Some("150".into()),
+        side: "sell".parse().unwrap(),
+        currency: "EUR".parse().unwrap(),
+        payment_method: "SEPA".parse().unwrap(),
+        payment_details: Some(payment_details.into()),
+        price: Some("150".parse().unwrap()),
         margin_percent: None,
-        min_amount: "0.1".into(),
-        max_amount: "2".into(),
+        min_amount: "0.1".parse().unwrap(),
+        max_amount: "2".parse().unwrap(),
         payment_window_minutes: 30,
-        terms: terms.into(),
-        visibility: "public".into(),
+        terms: Some(terms.into()),
+        visibility: "public".parse().unwrap(),
     }
 }
 
@@ -69,7 +68,7 @@ async fn open_trade(buyer: &Client, offer: Uuid) -> Uuid {
         .open_trade(
             &OpenTradeRequest {
                 offer_id: offer,
-                amount: "0.5".into(),
+                amount: "0.5".parse().unwrap(),
                 price: buyer.offer(offer).await.unwrap().effective_price.unwrap(),
             },
             None,
@@ -133,7 +132,7 @@ app_test!(hidden_characters_are_refused_in_every_text_field, |app| {
             seller
                 .create_api_key(
                     &format!("bot{c}one"),
-                    &[Scope::Read],
+                    &[pupero_sdk::Scope::Read],
                     crate::support::PASSWORD,
                     None,
                 )
@@ -185,7 +184,7 @@ app_test!(hidden_characters_are_refused_in_every_text_field, |app| {
         .unwrap();
     assert!(feedback.items.is_empty(), "{:?}", feedback.items);
     let trade = buyer.trade(paid).await.unwrap();
-    assert_eq!(trade.state, "paid");
+    assert_eq!(trade.state, pupero_sdk::TradeState::Paid);
     assert_eq!(trade.dispute_reason, None);
     assert!(seller.list_api_keys().await.unwrap().is_empty());
     assert_eq!(seller.me().await.unwrap().email, None);
@@ -216,7 +215,12 @@ app_test!(hidden_characters_are_refused_in_every_text_field, |app| {
         .await
         .unwrap();
     seller
-        .create_api_key(fine, &[Scope::Read], crate::support::PASSWORD, None)
+        .create_api_key(
+            fine,
+            &[pupero_sdk::Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap();
     seller

@@ -2,7 +2,7 @@
 //! through. "Through" means the handler ran: whatever it answered, it was not a refusal of the
 //! caller (401 `UNAUTHORIZED` / 403 `FORBIDDEN`).
 
-use pupero_core::{Role, Scope};
+use pupero_core::Role;
 
 use crate::support::{TestApp, app_test};
 
@@ -101,7 +101,11 @@ async fn callers(app: &TestApp) -> Callers {
     let (moderator, _) = app.user_with_role("matrix-mod", Role::Moderator).await;
     let (admin, _) = app.user_with_role("matrix-admin", Role::Admin).await;
     let mut keys = Vec::new();
-    for scope in [Scope::Read, Scope::Trade, Scope::Withdraw] {
+    for scope in [
+        pupero_sdk::Scope::Read,
+        pupero_sdk::Scope::Trade,
+        pupero_sdk::Scope::Withdraw,
+    ] {
         keys.push(
             user.create_api_key(
                 &format!("matrix {}", scope.as_str()),
@@ -115,7 +119,12 @@ async fn callers(app: &TestApp) -> Callers {
         );
     }
     let target_key = user
-        .create_api_key("to revoke", &[Scope::Read], crate::support::PASSWORD, None)
+        .create_api_key(
+            "to revoke",
+            &[pupero_sdk::Scope::Read],
+            crate::support::PASSWORD,
+            None,
+        )
         .await
         .unwrap()
         .id;
@@ -125,8 +134,8 @@ async fn callers(app: &TestApp) -> Callers {
         .open_trade(
             &pupero_sdk::OpenTradeRequest {
                 offer_id: offer,
-                amount: "0.5".into(),
-                price: "100".into(),
+                amount: "0.5".parse().unwrap(),
+                price: "100".parse().unwrap(),
             },
             None,
         )
@@ -208,8 +217,8 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
         // Valid by the schema (so the caller is what is judged first), refused by the rules:
         // its smallest trade is above its largest.
         let mut bad = offer_request("99");
-        bad.min_amount = "3".into();
-        bad.max_amount = "1".into();
+        bad.min_amount = "3".parse().unwrap();
+        bad.max_amount = "1".parse().unwrap();
         json(serde_json::to_value(bad).unwrap())
     };
     // Endpoints that end sessions come last, so earlier rows keep their callers.
@@ -556,16 +565,16 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
 
 fn offer_request(price: &str) -> pupero_sdk::OfferRequest {
     pupero_sdk::OfferRequest {
-        side: "sell".into(),
-        currency: "EUR".into(),
-        payment_method: "SEPA".into(),
-        payment_details: String::new(),
-        price: Some(price.into()),
+        side: "sell".parse().unwrap(),
+        currency: "EUR".parse().unwrap(),
+        payment_method: "SEPA".parse().unwrap(),
+        payment_details: None,
+        price: Some(price.parse().unwrap()),
         margin_percent: None,
-        min_amount: "0.1".into(),
-        max_amount: "1".into(),
+        min_amount: "0.1".parse().unwrap(),
+        max_amount: "1".parse().unwrap(),
         payment_window_minutes: 60,
-        terms: String::new(),
-        visibility: "public".into(),
+        terms: None,
+        visibility: "public".parse().unwrap(),
     }
 }

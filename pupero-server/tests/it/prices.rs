@@ -24,7 +24,11 @@ app_test!(admins_set_prices_that_anyone_reads, |app, clock| {
     admin.admin_set_price("EUR", "150.25").await.unwrap();
     let eur = anonymous.price("EUR").await.unwrap();
     assert_eq!(
-        (eur.currency.as_str(), eur.price.as_str(), eur.fresh),
+        (
+            eur.currency.as_str(),
+            eur.price.to_string().as_str(),
+            eur.fresh
+        ),
         ("EUR", "150.25", true)
     );
     assert_eq!(eur.observed_at_ms, clock.now().as_unix_ms());
@@ -35,9 +39,13 @@ app_test!(admins_set_prices_that_anyone_reads, |app, clock| {
     let all = anonymous.prices().await.unwrap().items;
     assert_eq!(
         all.iter()
-            .map(|p| (p.currency.as_str(), p.price.as_str(), p.fresh))
+            .map(|p| (p.currency.as_str().to_owned(), p.price.to_string(), p.fresh))
             .collect::<Vec<_>>(),
-        [("EUR", "151", true), ("USD", "160.5", true)]
+        [("EUR", "151", true), ("USD", "160.5", true)].map(|(c, p, f)| (
+            c.to_owned(),
+            p.to_owned(),
+            f
+        ))
     );
     let audit = admin.admin_audit_log(None, None, None).await.unwrap();
     assert!(
@@ -92,7 +100,10 @@ app_test!(admins_set_prices_that_anyone_reads, |app, clock| {
         assert!(error.is_validation(), "{currency} {price}: {error:?}");
     }
     assert!(anonymous.price("XXX").await.unwrap_err().is_validation());
-    assert_eq!(anonymous.price("EUR").await.unwrap().price, "151");
+    assert_eq!(
+        anonymous.price("EUR").await.unwrap().price,
+        "151".parse::<pupero_sdk::Price>().unwrap()
+    );
 });
 
 /// A JSON price source on a local port: answers every request with the current body (HTTP 500
@@ -190,7 +201,10 @@ async fn http_source(backend: Backend) {
     feed.answer(Some(r#"{"monero": {"eur": "150.25", "usd": 160.5}}"#));
     let first_at = clock.now().as_unix_ms();
     let eur = client.price("EUR").await.unwrap();
-    assert_eq!((eur.price.as_str(), eur.fresh), ("150.25", true));
+    assert_eq!(
+        (eur.price.to_string().as_str(), eur.fresh),
+        ("150.25", true)
+    );
     assert_eq!(eur.observed_at_ms, first_at);
     assert_eq!(feed.hits(), 2);
     assert_eq!(
@@ -199,13 +213,19 @@ async fn http_source(backend: Backend) {
     );
     clock.advance_secs(PRICE_CACHE_TTL_SECS - 1);
     feed.answer(Some(r#"{"monero": {"eur": "151", "usd": 161}}"#));
-    assert_eq!(client.price("EUR").await.unwrap().price, "150.25");
+    assert_eq!(
+        client.price("EUR").await.unwrap().price,
+        "150.25".parse::<pupero_sdk::Price>().unwrap()
+    );
     assert_eq!(feed.hits(), 2, "cached within the TTL");
-    assert_eq!(client.price("USD").await.unwrap().price, "161");
+    assert_eq!(
+        client.price("USD").await.unwrap().price,
+        "161".parse::<pupero_sdk::Price>().unwrap()
+    );
     assert_eq!(feed.hits(), 3, "one cache entry per currency");
     clock.advance_secs(1);
     let refreshed = client.price("EUR").await.unwrap();
-    assert_eq!(refreshed.price, "151");
+    assert_eq!(refreshed.price, "151".parse::<pupero_sdk::Price>().unwrap());
     assert_eq!(feed.hits(), 4);
 
     // The feed goes down: the last quote is kept, and asked for again only after the TTL.
@@ -214,42 +234,62 @@ async fn http_source(backend: Backend) {
     clock.advance_secs(PRICE_CACHE_TTL_SECS);
     let kept = client.price("EUR").await.unwrap();
     assert_eq!(
-        (kept.price.as_str(), kept.observed_at_ms, kept.fresh),
+        (
+            kept.price.to_string().as_str(),
+            kept.observed_at_ms,
+            kept.fresh
+        ),
         ("151", last_good_at, true)
     );
     assert_eq!(feed.hits(), 5);
-    assert_eq!(client.price("EUR").await.unwrap().price, "151");
+    assert_eq!(
+        client.price("EUR").await.unwrap().price,
+        "151".parse::<pupero_sdk::Price>().unwrap()
+    );
     assert_eq!(feed.hits(), 5);
     // ... until it is stale.
     clock.advance_secs(MAX_AGE_SECS - PRICE_CACHE_TTL_SECS + 1);
     let stale = client.price("EUR").await.unwrap();
-    assert_eq!((stale.price.as_str(), stale.fresh), ("151", false));
+    assert_eq!(
+        (stale.price.to_string().as_str(), stale.fresh),
+        ("151", false)
+    );
     let listed = client.prices().await.unwrap().items;
     assert_eq!(
         listed
             .iter()
-            .map(|p| (p.currency.as_str(), p.price.as_str(), p.fresh))
+            .map(|p| (p.currency.as_str().to_owned(), p.price.to_string(), p.fresh))
             .collect::<Vec<_>>(),
-        [("EUR", "151", false), ("USD", "161", false)]
+        [("EUR", "151", false), ("USD", "161", false)].map(|(c, p, f)| (
+            c.to_owned(),
+            p.to_owned(),
+            f
+        ))
     );
 
     // An admin corrects the broken feed; the feed's next newer quote takes over again.
     let (admin, _) = app.user_with_role("root", Role::Admin).await;
     admin.admin_set_price("EUR", "149.5").await.unwrap();
     let corrected = client.price("EUR").await.unwrap();
-    assert_eq!((corrected.price.as_str(), corrected.fresh), ("149.5", true));
+    assert_eq!(
+        (corrected.price.to_string().as_str(), corrected.fresh),
+        ("149.5", true)
+    );
     feed.answer(Some(r#"{"monero": {"eur": 152.75}}"#));
     clock.advance_secs(PRICE_CACHE_TTL_SECS);
     let recovered = client.price("EUR").await.unwrap();
     assert_eq!(
-        (recovered.price.as_str(), recovered.fresh),
+        (recovered.price.to_string().as_str(), recovered.fresh),
         ("152.75", true)
     );
 
     // A missing or malformed field is a failure like any other: the last quote stays.
     feed.answer(Some(r#"{"monero": {"eur": "lots"}}"#));
     clock.advance_secs(PRICE_CACHE_TTL_SECS);
-    assert_eq!(client.price("EUR").await.unwrap().price, "152.75");
+    assert_eq!(
+        client.price("EUR").await.unwrap().price,
+        "152.75".parse::<pupero_sdk::Price>().unwrap()
+    );
     app.stop().await;
 }
 

@@ -34,7 +34,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
 
         // Nothing yet: nothing owed, nothing held.
         let r = admin.admin_reconciliation().await.expect("reconciliation");
-        assert_eq!(r.status, "ok");
+        assert_eq!(r.status, pupero_sdk::ReconciliationStatus::Ok);
         assert_eq!(r.difference, SignedPiconero::ZERO);
         assert_eq!(
             r.user_accounts, 3,
@@ -53,7 +53,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
         credit(&app, 2).await;
         let owed = xmr("1.500000000123");
         let r = admin.admin_reconciliation().await.expect("reconciliation");
-        assert_eq!(r.status, "ok", "{r:?}");
+        assert_eq!(r.status, pupero_sdk::ReconciliationStatus::Ok, "{r:?}");
         assert_eq!(r.user_liabilities, owed);
         assert_eq!(r.wallet_total, owed);
         assert_eq!(r.wallet_unlocked, owed);
@@ -76,7 +76,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
             if page
                 .items
                 .iter()
-                .any(|d| d.state == "pending" && d.height.is_none())
+                .any(|d| d.state == pupero_sdk::DepositState::Pending && d.height.is_none())
             {
                 in_pool = true;
                 break;
@@ -96,7 +96,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
             "{r:?}"
         );
         assert_eq!(r.difference, SignedPiconero::ZERO, "{r:?}");
-        assert_eq!(r.status, "ok");
+        assert_eq!(r.status, pupero_sdk::ReconciliationStatus::Ok);
 
         // Mined but short of its confirmations: in the wallet, owed, not yet in a balance.
         // Still exact.
@@ -111,7 +111,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
         );
         assert_eq!(r.user_liabilities, owed);
         assert_eq!(r.difference, SignedPiconero::ZERO);
-        assert_eq!(r.status, "ok");
+        assert_eq!(r.status, pupero_sdk::ReconciliationStatus::Ok);
         mine_until_spendable(&net, &platform).await;
         credit(&app, 1).await;
         let owed = owed.checked_add(xmr("0.25")).unwrap();
@@ -134,7 +134,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
             .await
             .expect("credit");
         let r = admin.admin_reconciliation().await.expect("reconciliation");
-        assert_eq!(r.status, "deficit", "{r:?}");
+        assert_eq!(r.status, pupero_sdk::ReconciliationStatus::Deficit, "{r:?}");
         assert!(r.is_deficit());
         assert_eq!(r.difference, SignedPiconero::negative(xmr("5")));
         assert_eq!(r.user_liabilities, owed.checked_add(xmr("5")).unwrap());
@@ -152,9 +152,9 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
         let w = alice
             .request_withdrawal(
                 &pupero_sdk::WithdrawalRequest {
-                    address: sender.address().to_string(),
-                    amount: "1".to_owned(),
-                    password: Some(crate::support::PASSWORD.to_owned()),
+                    address: pupero_sdk::Text::from(sender.address().to_string()),
+                    amount: pupero_sdk::Text::from("1".to_owned()),
+                    password: Some(pupero_sdk::Text::from(crate::support::PASSWORD.to_owned())),
                     totp_code: None,
                     recovery_code: None,
                 },
@@ -162,7 +162,7 @@ async fn deposits_reconcile_exactly_and_a_credit_without_coins_is_a_deficit() {
             )
             .await
             .expect("withdrawal");
-        assert_eq!(w.state, "requested");
+        assert_eq!(w.state, pupero_sdk::WithdrawalState::Requested);
         let r = admin.admin_reconciliation().await.expect("reconciliation");
         assert_eq!(r.user_liabilities, owed.checked_add(xmr("5")).unwrap());
         assert_eq!(r.withdrawals_in_flight, 1);

@@ -40,9 +40,9 @@ pub fn sum(amounts: &[Piconero]) -> Piconero {
 
 pub fn request(address: &str, amount: &str) -> WithdrawalRequest {
     WithdrawalRequest {
-        address: address.to_owned(),
-        amount: amount.to_owned(),
-        password: Some(crate::support::PASSWORD.to_owned()),
+        address: pupero_sdk::Text::from(address.to_owned()),
+        amount: pupero_sdk::Text::from(amount.to_owned()),
+        password: Some(pupero_sdk::Text::from(crate::support::PASSWORD.to_owned())),
         totp_code: None,
         recovery_code: None,
     }

@@ -4,7 +4,7 @@
 //! notes, forwarded addresses, atomic limits, strict JSON strings, price guards, e-mail
 //! changes and enumeration, staff powers of keys, and the headers of every response.
 
-use pupero_core::{Role, Scope};
+use pupero_core::Role;
 use pupero_sdk::{Client, OfferRequest, OpenTradeRequest, Resolution, SecondFactor};
 use uuid::Uuid;
 
@@ -20,17 +20,17 @@ const RACE_RELEASES: usize = 6;
 
 fn offer(side: &str, price: &str) -> OfferRequest {
     OfferRequest {
-        side: side.into(),
-        currency: "EUR".into(),
-        payment_method: "SEPA".into(),
-        payment_details: "IBAN DE00 1234".into(),
-        price: Some(price.into()),
+        side: side.parse().unwrap(),
+        currency: "EUR".parse().unwrap(),
+        payment_method: "SEPA".parse().unwrap(),
+        payment_details: Some("IBAN DE00 1234".into()),
+        price: Some(price.parse().unwrap()),
         margin_percent: None,
-        min_amount: "0.001".into(),
-        max_amount: "5".into(),
+        min_amount: "0.001".parse().unwrap(),
+        max_amount: "5".parse().unwrap(),
         payment_window_minutes: 30,
-        terms: "Reference: the trade id".into(),
-        visibility: "public".into(),
+        terms: Some("Reference: the trade id".into()),
+        visibility: "public".parse().unwrap(),
     }
 }
 
@@ -42,8 +42,8 @@ async fn open(
 ) -> Result<pupero_sdk::TradeView, pupero_sdk::Error> {
     let request = OpenTradeRequest {
         offer_id: offer,
-        amount: amount.into(),
-        price: price.into(),
+        amount: amount.parse().unwrap(),
+        price: price.parse().unwrap(),
     };
     client.open_trade(&request, None).await
 }
@@ -103,7 +103,10 @@ app_test!(
                 tokio::spawn(async move { buyer.mark_trade_paid(trade, None).await })
             };
             let late: Vec<_> = (0..RACE_RELEASES / 2).map(|_| release()).collect();
-            assert_eq!(paid.await.unwrap().unwrap().state, "paid");
+            assert_eq!(
+                paid.await.unwrap().unwrap().state,
+                pupero_sdk::TradeState::Paid
+            );
             for attempt in early.into_iter().chain(late) {
                 match attempt.await.unwrap() {
                     Ok(view) => panic!("round {round}: released without the code: {view:?}"),
@@ -113,7 +116,10 @@ app_test!(
                     ),
                 }
             }
-            assert_eq!(m.seller.trade(trade).await.unwrap().state, "paid");
+            assert_eq!(
+                m.seller.trade(trade).await.unwrap().state,
+                pupero_sdk::TradeState::Paid
+            );
             clock.advance_secs(30);
             let code_now = code_now(&m.secret, clock);
             let released = m
@@ -121,7 +127,7 @@ app_test!(
                 .release_trade(trade, Some(SecondFactor::Code(&code_now)), None)
                 .await
                 .unwrap();
-            assert_eq!(released.state, "released");
+            assert_eq!(released.state, pupero_sdk::TradeState::Released);
         }
         app.state.market.ledger.check_invariants().await.unwrap();
     }
@@ -151,7 +157,10 @@ app_test!(
             .await
             .unwrap_err();
         assert_eq!(code(&e), "RATE_LIMITED", "locked, even for the right code");
-        assert_eq!(m.seller.trade(trade).await.unwrap().state, "paid");
+        assert_eq!(
+            m.seller.trade(trade).await.unwrap().state,
+            pupero_sdk::TradeState::Paid
+        );
         let seller_id = m.seller.me().await.unwrap().id;
         let failures = audit_events(app, seller_id)
             .await
@@ -187,7 +196,7 @@ app_test!(wrong_passwords_anywhere_lock_the_account, |app| {
     expect_wrong(client.delete_account(wrong, None).await.unwrap_err());
     expect_wrong(
         client
-            .create_api_key("bot", &[Scope::Withdraw], wrong, None)
+            .create_api_key("bot", &[pupero_sdk::Scope::Withdraw], wrong, None)
             .await
             .unwrap_err(),
     );
@@ -249,13 +258,18 @@ app_test!(
     |app, clock| {
         let (client, user) = app.user("owner").await;
         let e = client
-            .create_api_key("bot", &[Scope::Withdraw], "a wrong password!", None)
+            .create_api_key(
+                "bot",
+                &[pupero_sdk::Scope::Withdraw],
+                "a wrong password!",
+                None,
+            )
             .await
             .unwrap_err();
         assert_eq!(code(&e), "INVALID_CREDENTIALS");
         let (setup, _) = enable(&client, clock).await;
         let e = client
-            .create_api_key("bot", &[Scope::Withdraw], PASSWORD, None)
+            .create_api_key("bot", &[pupero_sdk::Scope::Withdraw], PASSWORD, None)
             .await
             .unwrap_err();
         assert_eq!(code(&e), "TOTP_REQUIRED");
@@ -272,7 +286,7 @@ app_test!(
                     client
                         .create_api_key(
                             name,
-                            &[Scope::Read],
+                            &[pupero_sdk::Scope::Read],
                             PASSWORD,
                             Some(SecondFactor::Code(&totp)),
                         )
@@ -285,7 +299,7 @@ app_test!(
         let events = client.events(0, None).await.unwrap().items;
         let created: Vec<_> = events
             .iter()
-            .filter(|e| e.kind == "api_key_created")
+            .filter(|e| e.kind == pupero_sdk::EventKind::ApiKeyCreated)
             .collect();
         assert_eq!(created.len(), 1);
         assert_eq!(created[0].payload["api_key_id"], key.id.to_string());
@@ -389,7 +403,10 @@ app_test!(
             .await
             .unwrap_err();
         assert_eq!(code(&e), "INVALID_TOTP");
-        assert_eq!(seller.trade(trade).await.unwrap().state, "disputed");
+        assert_eq!(
+            seller.trade(trade).await.unwrap().state,
+            pupero_sdk::TradeState::Disputed
+        );
 
         clock.advance_secs(30);
         let right = code_now(&setup.secret, clock);
@@ -403,7 +420,7 @@ app_test!(
             )
             .await
             .unwrap();
-        assert_eq!(resolved.state, "resolved");
+        assert_eq!(resolved.state, pupero_sdk::TradeState::Resolved);
         let seen = seller.trade(trade).await.unwrap();
         assert_eq!(seen.resolution_note.as_deref(), Some(note));
         let audited = audit_events(app, moderator_id).await;
@@ -423,7 +440,11 @@ app_test!(a_moderator_s_key_has_no_staff_powers, |app| {
     let key = moderator
         .create_api_key(
             "mod bot",
-            &[Scope::Read, Scope::Trade, Scope::Withdraw],
+            &[
+                pupero_sdk::Scope::Read,
+                pupero_sdk::Scope::Trade,
+                pupero_sdk::Scope::Withdraw,
+            ],
             PASSWORD,
             None,
         )
@@ -568,12 +589,14 @@ app_test!(
             .unwrap()
             .effective_price
             .unwrap();
-        assert_eq!(seen, "150");
+        assert_eq!(seen, "150".parse::<pupero_sdk::Price>().unwrap());
         m.seller
             .update_offer(m.offer, &offer("sell", "160"))
             .await
             .unwrap();
-        let e = open(&m.buyer, m.offer, "1", &seen).await.unwrap_err();
+        let e = open(&m.buyer, m.offer, "1", &seen.to_string())
+            .await
+            .unwrap_err();
         assert_eq!(code(&e), "PRICE_CHANGED");
         assert!(
             m.buyer
@@ -585,7 +608,7 @@ app_test!(
         );
         // A better price than accepted is fine: the trade opens at the current one.
         let trade = open(&m.buyer, m.offer, "1", "170").await.unwrap();
-        assert_eq!(trade.price, "160");
+        assert_eq!(trade.price, "160".parse::<pupero_sdk::Price>().unwrap());
         m.buyer.cancel_trade(trade.id, None).await.unwrap();
 
         // Selling to a buy offer: a lower price is the worse one.
@@ -598,7 +621,7 @@ app_test!(
         let e = open(&m.seller, buy, "1", "151").await.unwrap_err();
         assert_eq!(code(&e), "PRICE_CHANGED");
         let trade = open(&m.seller, buy, "1", "149").await.unwrap();
-        assert_eq!(trade.price, "150");
+        assert_eq!(trade.price, "150".parse::<pupero_sdk::Price>().unwrap());
 
         // 0.001 XMR at 0.01 EUR is worth less than a cent.
         let cheap = m
@@ -733,9 +756,9 @@ app_test!(
         let network = app.state.settings.market.monero_network.addresses();
         let address = pupero_wallet::testing::outside_address(network, 1).to_string();
         let request = |password: Option<&str>| pupero_sdk::WithdrawalRequest {
-            address: address.clone(),
+            address: pupero_sdk::Text::from(address.clone()),
             amount: "0.1".into(),
-            password: password.map(str::to_owned),
+            password: password.map(pupero_sdk::Text::from),
             totp_code: None,
             recovery_code: None,
         };

@@ -150,7 +150,7 @@ async fn small_deposits_are_swept_and_the_fee_is_booked_once() {
             assert_eq!(available(client).await, amount);
         }
         let r = admin.admin_reconciliation().await.expect("reconciliation");
-        assert_eq!(r.status, "ok");
+        assert_eq!(r.status, pupero_sdk::ReconciliationStatus::Ok);
         assert_eq!(r.user_liabilities, deposits);
         assert_eq!(r.wallet_total, deposits.checked_add(float).unwrap());
         assert_eq!(r.difference, SignedPiconero::positive(float));
@@ -171,7 +171,7 @@ async fn small_deposits_are_swept_and_the_fee_is_booked_once() {
         assert_eq!(network_fees(&app).await, fee);
         // In the pool already, the wallet counts what it sweeps to itself: only the fee left.
         let r = admin.admin_reconciliation().await.expect("reconciliation");
-        assert_eq!(r.status, "ok", "{r:?}");
+        assert_eq!(r.status, pupero_sdk::ReconciliationStatus::Ok, "{r:?}");
         assert_eq!(
             r.wallet_total,
             deposits
@@ -307,7 +307,7 @@ async fn small_deposits_are_swept_and_the_fee_is_booked_once() {
             fee.checked_add(crashed_fee).unwrap()
         );
         let r = admin.admin_reconciliation().await.expect("reconciliation");
-        assert_eq!(r.status, "ok", "{r:?}");
+        assert_eq!(r.status, pupero_sdk::ReconciliationStatus::Ok, "{r:?}");
         assert_eq!(
             r.difference,
             SignedPiconero::positive(

@@ -35,7 +35,7 @@ async fn drive_until(
             eprintln!("worker pass: {e}");
         }
         let w = client.withdrawal(id).await.expect("withdrawal");
-        if w.state == state {
+        if w.state.as_str() == state {
             return w;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -87,6 +87,11 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
             .request_withdrawal(&request("not an address", "1"), "bad-address")
             .await
             .unwrap_err();
+        assert_eq!((e.status(), e.code()), (Some(400), Some("VALIDATION")));
+        let e = alice
+            .request_withdrawal(&request(&"4".repeat(95), "1"), "bad-checksum")
+            .await
+            .unwrap_err();
         assert_eq!((e.status(), e.code()), (Some(400), Some("INVALID_ADDRESS")));
         let own = clients[1].deposit_address().await.expect("deposit address");
         let e = alice
@@ -109,8 +114,8 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
             .request_withdrawal(&request(&to, "1.25"), "first")
             .await
             .expect("withdrawal");
-        assert_eq!(w.state, "requested");
-        let reserve = xmr(&w.max_fee);
+        assert_eq!(w.state, pupero_sdk::WithdrawalState::Requested);
+        let reserve = w.max_fee;
         let again = alice
             .request_withdrawal(&request(&to, "1.25"), "first")
             .await
@@ -125,7 +130,7 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
         assert_eq!(balance.available, xmr("3.75").checked_sub(reserve).unwrap());
 
         let sent = drive_until(&app, alice, w.id, "broadcast").await;
-        let fee = xmr(sent.fee.as_deref().expect("fee"));
+        let fee = xmr(sent.fee.map(|v| v.to_xmr_string()).as_deref().expect("fee"));
         let txid = sent.txid.clone().expect("txid");
         assert!(sent.tx_key.is_some());
         // The user paid the amount and the real fee, to the piconero.
@@ -172,7 +177,10 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
             assert_eq!(payload["state"], state);
             assert_eq!(payload["txid"], txid.as_str());
             assert_eq!(payload["amount"], "1.25");
-            assert_eq!(payload["fee"], sent.fee.as_deref().unwrap());
+            assert_eq!(
+                payload["fee"],
+                sent.fee.map(|v| v.to_xmr_string()).as_deref().unwrap()
+            );
         }
 
         // Two users' withdrawals queued together go out in one transaction, sharing its fee.
@@ -195,8 +203,8 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
                 .await
                 .unwrap()
                 .unwrap();
-            let shares = xmr(b.fee.as_deref().unwrap())
-                .checked_add(xmr(c.fee.as_deref().unwrap()))
+            let shares = xmr(b.fee.map(|v| v.to_xmr_string()).as_deref().unwrap())
+                .checked_add(xmr(c.fee.map(|v| v.to_xmr_string()).as_deref().unwrap()))
                 .unwrap();
             assert_eq!(shares, tx.fee);
         }
@@ -209,7 +217,10 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
                 ["withdrawal_signed", "withdrawal_broadcast"],
                 "{events:?}"
             );
-            assert_eq!(events[1].1["fee"], w.fee.as_deref().unwrap());
+            assert_eq!(
+                events[1].1["fee"],
+                w.fee.map(|v| v.to_xmr_string()).as_deref().unwrap()
+            );
             let all = app.user_events(user).await;
             assert!(
                 all.iter()
@@ -220,7 +231,7 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
         }
         for (client, amount, w) in [(&clients[1], "0.5", &b), (&clients[2], "0.25", &c)] {
             let paid = xmr(amount)
-                .checked_add(xmr(w.fee.as_deref().unwrap()))
+                .checked_add(xmr(w.fee.map(|v| v.to_xmr_string()).as_deref().unwrap()))
                 .unwrap();
             assert_eq!(
                 client.balance().await.unwrap().available,
@@ -236,7 +247,7 @@ async fn withdrawals_are_paid_once_with_the_real_fee_and_batched() {
         assert_eq!(all.len(), 1 + rest.items.len());
         let listed = all.iter().find(|l| l.id == w.id).expect("listed");
         assert_eq!(listed.txid.as_deref(), Some(txid.as_str()));
-        assert_eq!(listed.state, "confirmed");
+        assert_eq!(listed.state, pupero_sdk::WithdrawalState::Confirmed);
         let listed = clients[1].withdrawals(None, None).await.expect("list");
         assert_eq!(listed.items.len(), 1);
         assert_eq!(listed.items[0].txid, b.txid);
@@ -286,20 +297,26 @@ async fn admins_see_stuck_withdrawals_and_redrive_them() {
     net.flush_txpool().await;
     net.mine(1).await;
     app.state.market.drive_withdrawals().await.expect("pass");
-    assert_eq!(alice.withdrawal(w.id).await.unwrap().state, "broadcast");
+    assert_eq!(
+        alice.withdrawal(w.id).await.unwrap().state,
+        pupero_sdk::WithdrawalState::Broadcast
+    );
     clock.advance_secs(61 * 60);
     let (admin, _) = app.user_with_role("root", pupero_core::Role::Admin).await;
     let stuck = admin.admin_stuck_withdrawals(None).await.expect("stuck");
     assert_eq!(stuck.len(), 1, "{stuck:?}");
     assert_eq!(stuck[0].id, w.id);
-    assert_eq!(stuck[0].stuck.as_deref(), Some("not_mined"));
+    assert_eq!(
+        stuck[0].stuck.map(|v| v.to_string()).as_deref(),
+        Some("not_mined")
+    );
     assert_eq!(stuck[0].txid.as_deref(), Some(txid.as_str()));
     let e = alice.admin_stuck_withdrawals(None).await.unwrap_err();
     assert_eq!(e.status(), Some(403));
 
     // Re-driven, the same transaction goes out again and is mined: paid once.
     let redriven = admin.admin_redrive_withdrawal(w.id).await.expect("redrive");
-    assert_eq!(redriven.state, "broadcast");
+    assert_eq!(redriven.state, pupero_sdk::WithdrawalState::Broadcast);
     let mut confirmed = false;
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -307,7 +324,7 @@ async fn admins_see_stuck_withdrawals_and_redrive_them() {
         if let Err(e) = app.state.market.drive_withdrawals().await {
             eprintln!("worker pass: {e}");
         }
-        if alice.withdrawal(w.id).await.unwrap().state == "confirmed" {
+        if alice.withdrawal(w.id).await.unwrap().state == pupero_sdk::WithdrawalState::Confirmed {
             confirmed = true;
             break;
         }
@@ -363,18 +380,27 @@ async fn a_withdrawal_of_everything_leaves_exactly_zero() {
         let estimate = dana.withdrawal_fee_estimate(None).await.expect("estimate");
         let fee = xmr(estimate
             .fee
+            .map(|v| v.to_xmr_string())
             .as_deref()
             .expect("the funded wallet estimates"));
-        let reserve = xmr(&estimate.fee_reserve);
+        let reserve = estimate.fee_reserve;
         assert_eq!(reserve, fee.checked_mul(2).unwrap());
         assert!(reserve < pupero_core::limits::MAX_WITHDRAWAL_FEE);
-        assert_eq!(xmr(&estimate.available), xmr("1"));
+        assert_eq!(estimate.available, xmr("1"));
         assert_eq!(
-            estimate.max_amount.as_deref().map(xmr),
+            estimate
+                .max_amount
+                .map(|v| v.to_xmr_string())
+                .as_deref()
+                .map(xmr),
             Some(xmr("1").checked_sub(reserve).unwrap())
         );
         assert_eq!(
-            estimate.all_amount.as_deref().map(xmr),
+            estimate
+                .all_amount
+                .map(|v| v.to_xmr_string())
+                .as_deref()
+                .map(xmr),
             Some(xmr("1").checked_sub(fee).unwrap())
         );
         let asked = dana
@@ -382,7 +408,7 @@ async fn a_withdrawal_of_everything_leaves_exactly_zero() {
             .await
             .expect("estimate");
         assert_eq!(
-            asked.total.as_deref().map(xmr),
+            asked.total.map(|v| v.to_xmr_string()).as_deref().map(xmr),
             Some(xmr("0.99").checked_add(reserve).unwrap())
         );
         assert_eq!(asked.covered, Some(true));
@@ -390,7 +416,10 @@ async fn a_withdrawal_of_everything_leaves_exactly_zero() {
         assert_eq!(asked.covered, Some(false));
         let asked = dana.withdrawal_fee_estimate(Some("all")).await.unwrap();
         assert_eq!(
-            (asked.total.as_deref().map(xmr), asked.covered),
+            (
+                asked.total.map(|v| v.to_xmr_string()).as_deref().map(xmr),
+                asked.covered
+            ),
             (Some(xmr("1")), Some(true))
         );
         for bad in ["everything", "0.00001", "-1"] {
@@ -408,10 +437,14 @@ async fn a_withdrawal_of_everything_leaves_exactly_zero() {
             .request_withdrawal(&request(&to, "0.99"), "most")
             .await
             .expect("withdrawal");
-        assert_eq!(xmr(&first.max_fee), reserve);
+        assert_eq!(first.max_fee, reserve);
         assert!(!first.send_all);
         let first = drive_until(&app, &dana, first.id, "broadcast").await;
-        let first_fee = xmr(first.fee.as_deref().expect("fee"));
+        let first_fee = xmr(first
+            .fee
+            .map(|v| v.to_xmr_string())
+            .as_deref()
+            .expect("fee"));
         assert!(first_fee <= reserve);
         eprintln!(
             "regtest: real fee {} XMR, estimate {} XMR, reserve {} XMR (was {} XMR)",
@@ -429,10 +462,7 @@ async fn a_withdrawal_of_everything_leaves_exactly_zero() {
             .await
             .expect("withdraw everything");
         assert!(all.send_all);
-        assert_eq!(
-            xmr(&all.amount).checked_add(xmr(&all.max_fee)).unwrap(),
-            left
-        );
+        assert_eq!(all.amount.checked_add(all.max_fee).unwrap(), left);
         let again = dana
             .withdraw_all(&to, Some(crate::support::PASSWORD), None, "all")
             .await
@@ -443,8 +473,8 @@ async fn a_withdrawal_of_everything_leaves_exactly_zero() {
 
         // Sent: the receiver got exactly what the ledger says, the rest was the fee.
         let sent = drive_until(&app, &dana, all.id, "broadcast").await;
-        let share = xmr(sent.fee.as_deref().expect("fee"));
-        let amount = xmr(&sent.amount);
+        let share = xmr(sent.fee.map(|v| v.to_xmr_string()).as_deref().expect("fee"));
+        let amount = sent.amount;
         assert_eq!(amount.checked_add(share).unwrap(), left);
         let txid = sent.txid.clone().expect("txid");
         assert_eq!(received(&receiver, &txid).await, vec![amount]);
@@ -550,7 +580,7 @@ async fn withdrawals_to_the_platforms_own_addresses_are_refused() {
                 .request_withdrawal(&request(address, "0.25"), &format!("out{k}"))
                 .await
                 .expect("an outside address");
-            assert_eq!(w.state, "requested");
+            assert_eq!(w.state, pupero_sdk::WithdrawalState::Requested);
         }
         // While the wallet is down, what is known without it still decides: the deposit
         // addresses, and the primary address it told (integrated ones included); a request
@@ -567,7 +597,7 @@ async fn withdrawals_to_the_platforms_own_addresses_are_refused() {
             .request_withdrawal(&request(&receiver.address().to_string(), "0.1"), "down")
             .await
             .expect("held while the wallet is down");
-        assert_eq!(w.state, "requested");
+        assert_eq!(w.state, pupero_sdk::WithdrawalState::Requested);
         app.stop().await;
     }
 }
@@ -610,7 +640,7 @@ crate::support::app_test_with!(
             .await
             .expect("held while the wallet is down");
         assert_eq!(
-            (w.state.as_str(), xmr(&w.max_fee)),
+            (w.state.as_str(), w.max_fee),
             ("requested", pupero_core::limits::MAX_WITHDRAWAL_FEE)
         );
         assert_eq!(
@@ -623,11 +653,15 @@ crate::support::app_test_with!(
         let estimate = gina.withdrawal_fee_estimate(None).await.expect("estimate");
         assert_eq!(estimate.fee, None);
         assert_eq!(
-            xmr(&estimate.fee_reserve),
+            estimate.fee_reserve,
             pupero_core::limits::MAX_WITHDRAWAL_FEE
         );
         assert_eq!(
-            estimate.max_amount.as_deref().map(xmr),
+            estimate
+                .max_amount
+                .map(|v| v.to_xmr_string())
+                .as_deref()
+                .map(xmr),
             Some(
                 xmr("0.5")
                     .checked_sub(pupero_core::limits::MAX_WITHDRAWAL_FEE)

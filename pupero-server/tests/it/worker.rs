@@ -57,7 +57,11 @@ fn paid_with_fees(withdrawals: &[(&pupero_sdk::Withdrawal, &str)]) -> Piconero {
         .iter()
         .map(|(w, amount)| {
             xmr(amount)
-                .checked_add(xmr(w.fee.as_deref().expect("fee")))
+                .checked_add(xmr(w
+                    .fee
+                    .map(|v| v.to_xmr_string())
+                    .as_deref()
+                    .expect("fee")))
                 .expect("no overflow")
         })
         .collect();
@@ -321,7 +325,7 @@ async fn wait_for_state(
     let deadline = Instant::now() + STEP_TIMEOUT;
     loop {
         let w = client.withdrawal(id).await.expect("withdrawal");
-        if w.state == state {
+        if w.state.as_str() == state {
             return w;
         }
         assert!(
@@ -398,7 +402,7 @@ async fn a_worker_killed_after_signing_or_relaying_pays_once() {
     assert!(!relayed, "nothing was relayed");
     assert_eq!(
         alice.withdrawal(first.id).await.unwrap().state,
-        "signed",
+        pupero_sdk::WithdrawalState::Signed,
         "the user sees it signed"
     );
     // The next worker relays that very transaction.
@@ -797,7 +801,10 @@ async fn withdrawals_go_through_rabbitmq_and_survive_its_restart_and_a_wallet_ou
         .await
         .expect("requested while the wallet is down");
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_eq!(alice.withdrawal(third.id).await.unwrap().state, "requested");
+    assert_eq!(
+        alice.withdrawal(third.id).await.unwrap().state,
+        pupero_sdk::WithdrawalState::Requested
+    );
     platform.start().await;
     let third = wait_for_state(&alice, third.id, "broadcast", &worker).await;
 
