@@ -10,6 +10,8 @@
 //! Closed sets are enums here, with the same snake_case names on the wire and in the document;
 //! a new value is a new version of the API.
 
+#![deny(missing_docs)]
+
 mod enums;
 mod error;
 mod text;
