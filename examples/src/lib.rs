@@ -7,7 +7,7 @@
 
 use pupero_sdk::{
     Client, CurrencyCode, Error, OfferRequest, OfferSearch, OpenTradeRequest, PaymentMethod,
-    Piconero, Price, Side, TradeSide, TradeView, Visibility,
+    Piconero, Price, Side, TradeSide, TradeState, TradeView, Visibility,
 };
 use uuid::Uuid;
 
@@ -41,7 +41,9 @@ pub async fn maker_round(
     let mut released = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let page = client.trades(Some("paid"), None, cursor.as_deref()).await?;
+        let page = client
+            .trades(Some(TradeState::Paid), None, cursor.as_deref())
+            .await?;
         for trade in &page.items {
             if trade.your_side == Some(TradeSide::Seller) && payment_arrived(trade) {
                 // The trade id as idempotency key: a retry after a timeout releases once.
@@ -65,11 +67,10 @@ pub async fn take_best_offer(
     amount: Piconero,
     pay: impl Fn(&TradeView),
 ) -> Result<Option<TradeView>, Error> {
-    let amount_text = amount.to_xmr_string();
     let search = OfferSearch {
-        side: Some("sell"),
-        currency: Some("EUR"),
-        amount: Some(&amount_text),
+        side: Some(Side::Sell),
+        currency: Some(CurrencyCode::parse("EUR").expect("a supported currency")),
+        amount: Some(amount),
         limit: Some(1),
         ..OfferSearch::default()
     };

@@ -121,7 +121,7 @@ impl Client {
     }
 
     /// Whether the server can serve (`GET /readyz`).
-    pub async fn readyz(&self) -> Result<Health, Error> {
+    pub async fn readyz(&self) -> Result<pupero_api::ReadinessReport, Error> {
         self.send(reqwest::Method::GET, "/readyz", None::<&()>, false)
             .await
     }

@@ -10,19 +10,20 @@ pub type PaymentMethodInfo = pupero_api::PaymentMethodView;
 /// The wire type `OfferPageView`, by the name this SDK gave it first.
 pub type OfferPage = pupero_api::OfferPageView;
 
-/// Market search filters; every field optional.
+/// Market search filters; every field optional. Typed as the server reads them, so a filter
+/// the server would refuse does not compile.
 #[derive(Debug, Clone, Default)]
 pub struct OfferSearch<'a> {
-    /// `sell` or `buy`.
-    pub side: Option<&'a str>,
+    /// The maker's side.
+    pub side: Option<pupero_api::Side>,
     /// ISO 4217 code.
-    pub currency: Option<&'a str>,
-    /// Payment method code.
-    pub payment_method: Option<&'a str>,
-    /// Only offers accepting this amount, decimal XMR.
-    pub amount: Option<&'a str>,
-    /// `asc` or `desc`.
-    pub sort: Option<&'a str>,
+    pub currency: Option<pupero_core::CurrencyCode>,
+    /// Payment method.
+    pub payment_method: Option<pupero_core::PaymentMethod>,
+    /// Only offers accepting this amount.
+    pub amount: Option<pupero_core::Piconero>,
+    /// By effective price (default: best for the side).
+    pub sort: Option<pupero_api::PriceSort>,
     /// Page size.
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -112,20 +113,22 @@ impl Client {
     /// One page of the market.
     pub async fn search_offers(&self, search: &OfferSearch<'_>) -> Result<OfferPage, Error> {
         let mut pairs: Vec<(&str, String)> = Vec::new();
-        for (key, value) in [
-            ("side", search.side),
-            ("currency", search.currency),
-            ("payment_method", search.payment_method),
-            ("amount", search.amount),
-            ("sort", search.sort),
-            ("cursor", search.cursor),
-        ] {
+        let filters = [
+            ("side", search.side.map(|v| v.as_str().to_owned())),
+            ("currency", search.currency.map(|v| v.as_str().to_owned())),
+            (
+                "payment_method",
+                search.payment_method.map(|v| v.code().to_owned()),
+            ),
+            ("amount", search.amount.map(|v| v.to_xmr_string())),
+            ("sort", search.sort.map(|v| v.as_str().to_owned())),
+            ("cursor", search.cursor.map(str::to_owned)),
+            ("limit", search.limit.map(|v| v.to_string())),
+        ];
+        for (key, value) in filters {
             if let Some(v) = value {
-                pairs.push((key, v.to_owned()));
+                pairs.push((key, v));
             }
-        }
-        if let Some(limit) = search.limit {
-            pairs.push(("limit", limit.to_string()));
         }
         let query: Vec<String> = pairs
             .iter()

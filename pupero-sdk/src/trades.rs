@@ -78,13 +78,13 @@ impl Client {
     /// The caller's trades, newest first, optionally in one `state`.
     pub async fn trades(
         &self,
-        state: Option<&str>,
+        state: Option<pupero_api::TradeState>,
         limit: Option<u32>,
         cursor: Option<&str>,
     ) -> Result<TradePage, Error> {
         let mut query = Vec::new();
         if let Some(state) = state {
-            query.push(format!("state={}", crate::urlencode(state)));
+            query.push(format!("state={}", state.as_str()));
         }
         if let Some(limit) = limit {
             query.push(format!("limit={limit}"));

@@ -178,7 +178,7 @@ app_test!(a_trade_moves_the_escrow_to_the_piconero, |app| {
     assert_eq!(mine.items[0].id, trade.id);
     assert!(
         m.buyer
-            .trades(Some("escrowed"), None, None)
+            .trades(Some(pupero_sdk::TradeState::Escrowed), None, None)
             .await
             .unwrap()
             .items
@@ -742,7 +742,7 @@ app_test!(the_market_lists_exactly_what_can_be_taken, |app| {
         .unwrap()
         .id;
     let search = pupero_sdk::OfferSearch {
-        side: Some("sell"),
+        side: Some(pupero_sdk::Side::Sell),
         ..Default::default()
     };
     let listed = buyer.search_offers(&search).await.unwrap().items;
