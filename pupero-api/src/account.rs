@@ -1,12 +1,6 @@
 //! Requests and responses of `account` (see the server's `api::account`).
 
-#[allow(unused_imports)]
-use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
+use pupero_core::Piconero;
 use uuid::Uuid;
 
 /// The caller's profile.

@@ -1,12 +1,7 @@
 //! Requests and responses of `admin` (see the server's `api::admin`).
 
-#[allow(unused_imports)]
 use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
+use pupero_core::Piconero;
 use uuid::Uuid;
 
 /// A user as admins see it.

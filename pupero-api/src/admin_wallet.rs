@@ -1,12 +1,6 @@
 //! Requests and responses of `admin_wallet` (see the server's `api::admin_wallet`).
 
-#[allow(unused_imports)]
-use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
+use pupero_core::Piconero;
 use uuid::Uuid;
 
 /// A withdrawal as admins see it.

@@ -1,12 +1,7 @@
 //! Requests and responses of `auth` (see the server's `api::auth`).
 
-#[allow(unused_imports)]
 use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
+use pupero_core::{EmailAddress, Username};
 use uuid::Uuid;
 
 /// A registration.

@@ -1,12 +1,6 @@
 //! Requests and responses of `chat` (see the server's `api::chat`).
 
-#[allow(unused_imports)]
 use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
 use uuid::Uuid;
 
 /// A new chat message.

@@ -1,12 +1,5 @@
 //! Requests and responses of `events` (see the server's `api::events`).
 
-#[allow(unused_imports)]
-use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
 use uuid::Uuid;
 
 /// Something that happened that the caller should hear of.

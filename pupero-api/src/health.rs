@@ -1,14 +1,5 @@
 //! Requests and responses of `health` (see the server's `api::health`).
 
-#[allow(unused_imports)]
-use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
-use uuid::Uuid;
-
 /// A health report.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]

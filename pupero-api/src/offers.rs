@@ -1,12 +1,7 @@
 //! Requests and responses of `offers` (see the server's `api::offers`).
 
-#[allow(unused_imports)]
 use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
+use pupero_core::{CurrencyCode, MarginPercent, PaymentMethod, Piconero, Price};
 use uuid::Uuid;
 
 /// A payment method of the catalogue.

@@ -1,13 +1,6 @@
 //! Requests and responses of `prices` (see the server's `api::prices`).
 
-#[allow(unused_imports)]
-use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
-use uuid::Uuid;
+use pupero_core::{CurrencyCode, Price};
 
 /// A price to set.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -1,13 +1,7 @@
 //! Requests and responses of `profile` (see the server's `api::profile`).
 
-#[allow(unused_imports)]
 use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
-use uuid::Uuid;
+use pupero_core::{EmailAddress, Piconero};
 
 /// An e-mail change: the address is a login identifier, so it needs the password (and the
 /// 2FA code when 2FA is on), like the other sensitive changes.

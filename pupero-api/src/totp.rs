@@ -1,13 +1,6 @@
 //! Requests and responses of `totp` (see the server's `api::totp`).
 
-#[allow(unused_imports)]
 use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
-use uuid::Uuid;
 
 /// Whether 2FA is on.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

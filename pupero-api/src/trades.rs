@@ -1,12 +1,7 @@
 //! Requests and responses of `trades` (see the server's `api::trades`).
 
-#[allow(unused_imports)]
 use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
+use pupero_core::{CurrencyCode, Piconero, Price};
 use uuid::Uuid;
 
 /// A request to open a trade.

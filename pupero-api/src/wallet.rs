@@ -1,12 +1,7 @@
 //! Requests and responses of `wallet` (see the server's `api::wallet`).
 
-#[allow(unused_imports)]
 use crate::*;
-#[allow(unused_imports)]
-use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
-};
-#[allow(unused_imports)]
+use pupero_core::Piconero;
 use uuid::Uuid;
 
 /// Where the caller sends XMR to fund their balance.
