@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::api;
 use crate::config::Settings;
-use crate::error::{ApiError, codes};
+use crate::error::{ApiError, ErrorCode};
 use crate::tokens::{TokenRejection, TokenSigner};
 use pupero_market::Market;
 
@@ -164,10 +164,10 @@ impl AppState {
             .check(token)
             .map_err(|rejection| match rejection {
                 TokenRejection::Expired => {
-                    ApiError::unauthorized(codes::TOKEN_EXPIRED, "access token expired")
+                    ApiError::unauthorized(ErrorCode::TokenExpired, "access token expired")
                 }
                 TokenRejection::Invalid => {
-                    ApiError::unauthorized(codes::UNAUTHORIZED, "invalid access token")
+                    ApiError::unauthorized(ErrorCode::Unauthorized, "invalid access token")
                 }
             })?;
         let user = UserId::from_uuid(claims.sub);

@@ -8,65 +8,6 @@ use poem_openapi::ApiResponse;
 use poem_openapi::payload::Json;
 use pupero_market::{Error as MarketError, ErrorKind};
 
-/// Stable error codes, by name, for the handlers. They are [`ErrorCode`]s; the market's are
-/// the codes of its [`ErrorKind`]s (see [`code_of`]), the rest belong to HTTP alone.
-pub mod codes {
-    use pupero_api::ErrorCode;
-
-    pub const VALIDATION: ErrorCode = ErrorCode::Validation;
-    pub const UNAUTHORIZED: ErrorCode = ErrorCode::Unauthorized;
-    pub const INVALID_CREDENTIALS: ErrorCode = ErrorCode::InvalidCredentials;
-    pub const INVALID_REFRESH_TOKEN: ErrorCode = ErrorCode::InvalidRefreshToken;
-    pub const TOKEN_EXPIRED: ErrorCode = ErrorCode::TokenExpired;
-    pub const SESSION_REVOKED: ErrorCode = ErrorCode::SessionRevoked;
-    pub const ACCOUNT_DISABLED: ErrorCode = ErrorCode::AccountDisabled;
-    pub const FORBIDDEN: ErrorCode = ErrorCode::Forbidden;
-    pub const NOT_FOUND: ErrorCode = ErrorCode::NotFound;
-    pub const USERNAME_TAKEN: ErrorCode = ErrorCode::UsernameTaken;
-    pub const EMAIL_TAKEN: ErrorCode = ErrorCode::EmailTaken;
-    pub const API_KEY_LIMIT: ErrorCode = ErrorCode::ApiKeyLimit;
-    pub const RATE_LIMITED: ErrorCode = ErrorCode::RateLimited;
-    pub const PAYLOAD_TOO_LARGE: ErrorCode = ErrorCode::PayloadTooLarge;
-    pub const REQUEST_TIMEOUT: ErrorCode = ErrorCode::RequestTimeout;
-    pub const METHOD_NOT_ALLOWED: ErrorCode = ErrorCode::MethodNotAllowed;
-    pub const SELF_ACTION: ErrorCode = ErrorCode::SelfAction;
-    pub const ACCOUNT_HAS_FUNDS: ErrorCode = ErrorCode::AccountHasFunds;
-    pub const PASSWORD_REQUIRED: ErrorCode = ErrorCode::PasswordRequired;
-    pub const TOTP_REQUIRED: ErrorCode = ErrorCode::TotpRequired;
-    pub const INVALID_TOTP: ErrorCode = ErrorCode::InvalidTotp;
-    pub const TOTP_ALREADY_ENABLED: ErrorCode = ErrorCode::TotpAlreadyEnabled;
-    pub const TOTP_NOT_ENABLED: ErrorCode = ErrorCode::TotpNotEnabled;
-    pub const OFFER_CHANGED: ErrorCode = ErrorCode::OfferChanged;
-    pub const OFFER_STATE: ErrorCode = ErrorCode::OfferState;
-    pub const OFFER_LIMIT: ErrorCode = ErrorCode::OfferLimit;
-    pub const OFFER_UNAVAILABLE: ErrorCode = ErrorCode::OfferUnavailable;
-    pub const PRICE_UNAVAILABLE: ErrorCode = ErrorCode::PriceUnavailable;
-    pub const PRICE_CHANGED: ErrorCode = ErrorCode::PriceChanged;
-    pub const TRADE_LIMIT: ErrorCode = ErrorCode::TradeLimit;
-    pub const INSUFFICIENT_FUNDS: ErrorCode = ErrorCode::InsufficientFunds;
-    pub const SELF_TRADE: ErrorCode = ErrorCode::SelfTrade;
-    pub const INVALID_TRANSITION: ErrorCode = ErrorCode::InvalidTransition;
-    pub const TOO_EARLY: ErrorCode = ErrorCode::TooEarly;
-    pub const WRONG_PARTY: ErrorCode = ErrorCode::WrongParty;
-    pub const TRADE_CHANGED: ErrorCode = ErrorCode::TradeChanged;
-    pub const IDEMPOTENCY_KEY_REUSED: ErrorCode = ErrorCode::IdempotencyKeyReused;
-    pub const INVALID_ADDRESS: ErrorCode = ErrorCode::InvalidAddress;
-    pub const WALLET_UNAVAILABLE: ErrorCode = ErrorCode::WalletUnavailable;
-    pub const WITHDRAWAL_FINAL: ErrorCode = ErrorCode::WithdrawalFinal;
-    pub const CHAT_CLOSED: ErrorCode = ErrorCode::ChatClosed;
-    pub const CHAT_FULL: ErrorCode = ErrorCode::ChatFull;
-    pub const FEEDBACK_NOT_ALLOWED: ErrorCode = ErrorCode::FeedbackNotAllowed;
-    pub const FEEDBACK_EXISTS: ErrorCode = ErrorCode::FeedbackExists;
-    pub const STREAM_LIMIT: ErrorCode = ErrorCode::StreamLimit;
-    pub const INVALID_TOKEN: ErrorCode = ErrorCode::InvalidToken;
-    pub const NO_EMAIL: ErrorCode = ErrorCode::NoEmail;
-    pub const EMAIL_ALREADY_VERIFIED: ErrorCode = ErrorCode::EmailAlreadyVerified;
-    pub const INTERNAL: ErrorCode = ErrorCode::Internal;
-    pub const UNAVAILABLE: ErrorCode = ErrorCode::Unavailable;
-    pub const UNSUPPORTED_MEDIA_TYPE: ErrorCode = ErrorCode::UnsupportedMediaType;
-    pub const LENGTH_REQUIRED: ErrorCode = ErrorCode::LengthRequired;
-}
-
 pub use pupero_api::{ErrorBody, ErrorCode};
 
 /// The wire code of a kind of the market's errors: the same name (the table test checks every
@@ -115,7 +56,7 @@ pub(crate) fn body(code: ErrorCode, message: impl Into<String>) -> Json<ErrorBod
 impl ApiError {
     /// 400 `VALIDATION`.
     pub fn validation(message: impl Into<String>) -> ApiError {
-        ApiError::BadRequest(body(codes::VALIDATION, message))
+        ApiError::BadRequest(body(ErrorCode::Validation, message))
     }
     /// 400 with `code`.
     pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> ApiError {
@@ -127,7 +68,7 @@ impl ApiError {
     }
     /// 403 `FORBIDDEN`.
     pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::Forbidden(body(codes::FORBIDDEN, message))
+        ApiError::Forbidden(body(ErrorCode::Forbidden, message))
     }
     /// 403 with `code`.
     pub fn forbidden_code(code: ErrorCode, message: impl Into<String>) -> ApiError {
@@ -135,7 +76,7 @@ impl ApiError {
     }
     /// 404 `NOT_FOUND`.
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::NotFound(body(codes::NOT_FOUND, message))
+        ApiError::NotFound(body(ErrorCode::NotFound, message))
     }
     /// 409 with `code`.
     pub fn conflict(code: ErrorCode, message: impl Into<String>) -> ApiError {
@@ -144,7 +85,7 @@ impl ApiError {
     /// 429 `RATE_LIMITED`, retry after `secs`.
     pub fn rate_limited(retry_after_secs: u64) -> ApiError {
         ApiError::TooManyRequests(
-            body(codes::RATE_LIMITED, "too many attempts; try again later"),
+            body(ErrorCode::RateLimited, "too many attempts; try again later"),
             retry_after_secs,
         )
     }
@@ -152,7 +93,7 @@ impl ApiError {
     pub fn stream_limit(retry_after_secs: u64) -> ApiError {
         ApiError::TooManyRequests(
             body(
-                codes::STREAM_LIMIT,
+                ErrorCode::StreamLimit,
                 "too many event streams open; close one first",
             ),
             retry_after_secs,
@@ -161,7 +102,7 @@ impl ApiError {
     /// 500 `INTERNAL`; logs `cause` with its chain. The client sees nothing of it.
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> ApiError {
         tracing::error!(error = %chain(cause), "internal error");
-        ApiError::Internal(body(codes::INTERNAL, "internal error"))
+        ApiError::Internal(body(ErrorCode::Internal, "internal error"))
     }
 
     /// The stable code of this error.

@@ -5,7 +5,7 @@ use poem::http::{StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
 use tracing::Instrument;
 
-use crate::error::{ErrorBody, codes};
+use crate::error::{ErrorBody, ErrorCode};
 
 /// The header carrying the request id, in both directions.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -90,17 +90,17 @@ async fn envelope(response: Response) -> Response {
         return response;
     }
     let code = match status {
-        StatusCode::NOT_FOUND => codes::NOT_FOUND,
-        StatusCode::METHOD_NOT_ALLOWED => codes::METHOD_NOT_ALLOWED,
-        StatusCode::PAYLOAD_TOO_LARGE => codes::PAYLOAD_TOO_LARGE,
-        StatusCode::REQUEST_TIMEOUT => codes::REQUEST_TIMEOUT,
-        StatusCode::UNAUTHORIZED => codes::UNAUTHORIZED,
-        StatusCode::FORBIDDEN => codes::FORBIDDEN,
-        StatusCode::TOO_MANY_REQUESTS => codes::RATE_LIMITED,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => codes::UNSUPPORTED_MEDIA_TYPE,
-        StatusCode::LENGTH_REQUIRED => codes::LENGTH_REQUIRED,
-        s if s.is_client_error() => codes::VALIDATION,
-        _ => codes::INTERNAL,
+        StatusCode::NOT_FOUND => ErrorCode::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::REQUEST_TIMEOUT => ErrorCode::RequestTimeout,
+        StatusCode::UNAUTHORIZED => ErrorCode::Unauthorized,
+        StatusCode::FORBIDDEN => ErrorCode::Forbidden,
+        StatusCode::TOO_MANY_REQUESTS => ErrorCode::RateLimited,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::LENGTH_REQUIRED => ErrorCode::LengthRequired,
+        s if s.is_client_error() => ErrorCode::Validation,
+        _ => ErrorCode::Internal,
     };
     let message = if status.is_server_error() {
         tracing::error!(status = status.as_u16(), "unhandled server error");
@@ -211,7 +211,7 @@ impl<E: Endpoint> Endpoint for BodyLimitEndpoint<E> {
 /// waiting for the rest of the late body before it could read another request.
 fn request_timeout() -> Response {
     let mut response = poem::web::Json(ErrorBody {
-        code: codes::REQUEST_TIMEOUT,
+        code: ErrorCode::RequestTimeout,
         message: "the request body did not arrive in time".to_owned(),
     })
     .into_response();

@@ -29,24 +29,22 @@ pub struct AdminApi;
 
 /// The reconciliation as the API shows it.
 fn reconciliation_view(r: Reconciliation) -> ReconciliationView {
-    {
-        ReconciliationView {
-            status: r.status.into(),
-            difference: r.surplus,
-            user_liabilities: r.user_balances,
-            user_held: r.user_held,
-            user_accounts: r.user_accounts,
-            deposits_uncredited: r.deposits_uncredited,
-            deposits_uncredited_count: r.deposits_uncredited_count,
-            wallet_total: r.wallet_total,
-            wallet_unlocked: r.wallet_unlocked,
-            hot_wallet: r.hot_wallet,
-            platform_fees: r.platform_fees,
-            network_fees: r.network_fees,
-            withdrawals_in_flight: r.withdrawals_in_flight,
-            withdrawals_in_flight_amount: r.withdrawals_in_flight_amount,
-            checked_at_ms: r.at.as_unix_ms(),
-        }
+    ReconciliationView {
+        status: r.status.into(),
+        difference: r.surplus,
+        user_liabilities: r.user_balances,
+        user_held: r.user_held,
+        user_accounts: r.user_accounts,
+        deposits_uncredited: r.deposits_uncredited,
+        deposits_uncredited_count: r.deposits_uncredited_count,
+        wallet_total: r.wallet_total,
+        wallet_unlocked: r.wallet_unlocked,
+        hot_wallet: r.hot_wallet,
+        platform_fees: r.platform_fees,
+        network_fees: r.network_fees,
+        withdrawals_in_flight: r.withdrawals_in_flight,
+        withdrawals_in_flight_amount: r.withdrawals_in_flight_amount,
+        checked_at_ms: r.at.as_unix_ms(),
     }
 }
 

@@ -66,31 +66,29 @@ impl ReadinessCache {
 
 /// The market's readiness as the API shows it.
 fn readiness_report(readiness: MarketReadiness) -> ReadinessReport {
-    {
-        let down: Vec<wire::Dependency> = readiness
-            .down
-            .iter()
-            .map(|d| match d {
-                Dependency::Database => wire::Dependency::Database,
-                Dependency::Wallet => wire::Dependency::Wallet,
-                Dependency::Queue => wire::Dependency::Queue,
-            })
-            .collect();
-        let status = if down.is_empty() {
-            "ok".to_owned()
-        } else {
-            let names: Vec<&str> = down.iter().map(|d| d.as_str()).collect();
-            format!("not ready: {} down", names.join(", "))
-        };
-        ReadinessReport {
-            status,
-            down,
-            worker_lease: readiness.worker_lease.map(|l| WorkerLease {
-                holder: l.holder.to_string(),
-                until_ms: l.until.as_unix_ms(),
-                this_process: l.this_process,
-            }),
-        }
+    let down: Vec<wire::Dependency> = readiness
+        .down
+        .iter()
+        .map(|d| match d {
+            Dependency::Database => wire::Dependency::Database,
+            Dependency::Wallet => wire::Dependency::Wallet,
+            Dependency::Queue => wire::Dependency::Queue,
+        })
+        .collect();
+    let status = if down.is_empty() {
+        "ok".to_owned()
+    } else {
+        let names: Vec<&str> = down.iter().map(|d| d.as_str()).collect();
+        format!("not ready: {} down", names.join(", "))
+    };
+    ReadinessReport {
+        status,
+        down,
+        worker_lease: readiness.worker_lease.map(|l| WorkerLease {
+            holder: l.holder.to_string(),
+            until_ms: l.until.as_unix_ms(),
+            this_process: l.this_process,
+        }),
     }
 }
 
