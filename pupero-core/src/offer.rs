@@ -25,6 +25,8 @@ use crate::price::{EffectivePrice, PriceUnavailable, Pricing, Quote, effective_p
 use crate::text::{self, Lines};
 use crate::trade::FeeSchedule;
 
+pub mod book;
+
 /// Which way the maker trades XMR.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Side {

@@ -17,6 +17,7 @@ mod attach;
 mod db;
 pub mod dialect;
 mod error;
+mod feed;
 mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -26,4 +27,5 @@ pub use attach::{Attachment, AttachmentError};
 pub use db::{migrate_with, open_pool};
 pub use dialect::Engine;
 pub use error::Error;
+pub use feed::{AccountFeed, FeedRead, MAX_FEED_ENTRIES};
 pub use store::{AccountTotals, LedgerOptions, SqlLedger};

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::db::{self, ACCOUNT_COLUMNS, TRANSFER_COLUMNS};
 use crate::dialect::{Engine, placeholders};
 use crate::error::Error;
+use crate::feed::AccountFeed;
 use crate::writer::{self, Command};
 
 /// How to open a ledger.
@@ -53,6 +54,7 @@ pub struct SqlLedger {
     reader: AnyPool,
     commands: mpsc::Sender<Command>,
     clock: Arc<dyn Clock>,
+    feed: Arc<AccountFeed>,
 }
 
 impl SqlLedger {
@@ -118,13 +120,25 @@ impl SqlLedger {
     /// a Tokio runtime.
     pub async fn open(options: LedgerOptions) -> Result<SqlLedger, Error> {
         let pools = db::connect(&options.url).await?;
-        let commands = writer::spawn(pools.writer.clone(), pools.engine, options.clock.clone());
+        let feed = Arc::new(AccountFeed::default());
+        let commands = writer::spawn(
+            pools.writer.clone(),
+            pools.engine,
+            options.clock.clone(),
+            feed.clone(),
+        );
         Ok(SqlLedger {
             engine: pools.engine,
             reader: pools.reader,
             commands,
             clock: options.clock,
+            feed,
         })
+    }
+
+    /// The accounts this process's writer changed, in commit order.
+    pub fn feed(&self) -> &Arc<AccountFeed> {
+        &self.feed
     }
 
     /// The database engine in use.

@@ -24,6 +24,7 @@ use crate::attach::{Attachment, AttachmentError};
 use crate::db::{self, ACCOUNT_COLUMNS, TRANSFER_COLUMNS};
 use crate::dialect::{Engine, placeholders};
 use crate::error::Error;
+use crate::feed::AccountFeed;
 
 /// Commands queued for the writer before callers wait. Enough to fill several groups; beyond it
 /// callers are slowed down instead of growing memory without bound.
@@ -127,9 +128,14 @@ impl Command {
     }
 }
 
-pub(crate) fn spawn(pool: AnyPool, engine: Engine, clock: Arc<dyn Clock>) -> mpsc::Sender<Command> {
+pub(crate) fn spawn(
+    pool: AnyPool,
+    engine: Engine,
+    clock: Arc<dyn Clock>,
+    feed: Arc<AccountFeed>,
+) -> mpsc::Sender<Command> {
     let (tx, rx) = mpsc::channel(MAX_QUEUED_COMMANDS);
-    tokio::spawn(run(rx, pool, engine, clock));
+    tokio::spawn(run(rx, pool, engine, clock, feed));
     tx
 }
 
@@ -138,6 +144,7 @@ async fn run(
     pool: AnyPool,
     engine: Engine,
     clock: Arc<dyn Clock>,
+    feed: Arc<AccountFeed>,
 ) {
     // A command with an attachment found while filling a group waits here for the next turn.
     let mut carried: Option<Command> = None;
@@ -151,9 +158,14 @@ async fn run(
         };
         if matches!(first, Command::Attached(..)) {
             // Never grouped: the caller's statements may abort, and must abort alone.
-            let result =
-                commit_with_retries(&pool, engine, clock.as_ref(), std::slice::from_ref(&first))
-                    .await;
+            let result = commit_with_retries(
+                &pool,
+                engine,
+                clock.as_ref(),
+                &feed,
+                std::slice::from_ref(&first),
+            )
+            .await;
             if let Err(error) = &result
                 && !matches!(error, Error::Aborted(_) | Error::Refused(_))
             {
@@ -177,7 +189,7 @@ async fn run(
                 Err(_) => break,
             }
         }
-        match commit_with_retries(&pool, engine, clock.as_ref(), &group).await {
+        match commit_with_retries(&pool, engine, clock.as_ref(), &feed, &group).await {
             Ok(replies) => {
                 for (command, reply) in group.into_iter().zip(replies) {
                     command.send(Ok(reply));
@@ -198,6 +210,7 @@ async fn run(
                         &pool,
                         engine,
                         clock.as_ref(),
+                        &feed,
                         std::slice::from_ref(&command),
                     )
                     .await;
@@ -236,11 +249,12 @@ async fn commit_with_retries(
     pool: &AnyPool,
     engine: Engine,
     clock: &dyn Clock,
+    feed: &AccountFeed,
     group: &[Command],
 ) -> Result<Vec<Reply>, Error> {
     let mut attempt = 1;
     loop {
-        match commit_group(pool, engine, clock.now(), group).await {
+        match commit_group(pool, engine, clock.now(), feed, group).await {
             Ok(replies) => return Ok(replies),
             Err(error) if attempt < MAX_COMMIT_ATTEMPTS && db::is_retryable(&error) => {
                 tracing::debug!(attempt, error = %error_chain(&error), "retrying group commit");
@@ -256,6 +270,7 @@ async fn commit_group(
     pool: &AnyPool,
     engine: Engine,
     now: Timestamp,
+    feed: &AccountFeed,
     group: &[Command],
 ) -> Result<Vec<Reply>, Error> {
     let mut tx = pool.begin_with(engine.begin_write()).await?;
@@ -310,6 +325,14 @@ async fn commit_group(
     if book.is_dirty() || attached_ran {
         persist(&mut tx, engine, &book).await?;
         tx.commit().await?;
+        let changes = book.changes();
+        feed.publish(
+            changes
+                .new_accounts
+                .iter()
+                .chain(&changes.updated_accounts)
+                .copied(),
+        );
         #[cfg(debug_assertions)]
         crate::store::check_invariants(pool).await?;
     } else {

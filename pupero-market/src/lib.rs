@@ -14,6 +14,7 @@ pub mod accounts;
 pub mod admin;
 pub mod api_keys;
 pub mod audit;
+pub mod book;
 pub mod chat;
 pub mod crypto;
 pub mod deposits;

@@ -45,6 +45,8 @@ pub struct Market {
     pub outbox_wake: tokio::sync::Notify,
     /// This process's name in worker leases.
     pub worker_id: Uuid,
+    /// The market's offers in memory, for its pages.
+    pub book: crate::book::MarketBook,
     /// One worker pass at a time in this process (the lease keeps other processes out).
     pub worker_pass: tokio::sync::Mutex<()>,
     /// What this process knows of the worker lease: whether it holds it, whom it waits for.
@@ -157,6 +159,7 @@ impl Market {
         let prices = crate::oracle::MarketPrices::new(store.clone(), http_prices);
         let mailer = crate::mail::Mailer::new(&settings.mail)
             .map_err(|e| OpenError::Settings(format!("PUPERO_SMTP_URL: {e}")))?;
+        let settings_fees = settings.fees;
         Ok(Arc::new(Market {
             settings,
             store,
@@ -176,6 +179,7 @@ impl Market {
             lease: crate::lease::LeaseState::default(),
             mailer,
             mail_wake: tokio::sync::Notify::new(),
+            book: crate::book::MarketBook::new(settings_fees),
         }))
     }
 

@@ -165,25 +165,13 @@ impl Market {
     }
 
     /// The market: active public offers that can be taken now, as `query` asks, best price
-    /// first by default.
+    /// first by default. Answered from the order book ([`crate::book`]): the page's cost does
+    /// not grow with the offers outside it.
     pub async fn search_offers(&self, query: &OfferQuery) -> Result<MarketPage, Error> {
-        let filter = query.filter();
-        let candidates = self
-            .store
-            .market_candidates(filter.side, filter.currency)
-            .await?;
-        let owners: Vec<UserId> = candidates.iter().map(Offer::owner).collect();
-        let available = self.available(&owners).await?;
-        let quotes = self.quotes(candidates.iter().map(Offer::currency)).await;
-        let page = pupero_core::offer::search(
-            &candidates,
-            |owner| available.get(&owner).copied().unwrap_or(Piconero::ZERO),
-            self.settings.fees,
-            &quotes,
-            query,
-            self.now(),
-            self.settings.price_max_age_secs,
-        );
+        let held = self.current_book().await?;
+        let page = held
+            .book
+            .search(query, self.now(), self.settings.price_max_age_secs);
         Ok(MarketPage {
             listings: page
                 .offers
@@ -218,7 +206,10 @@ impl Market {
     /// The market quotes of `currencies`, for pricing margin offers. A currency without a
     /// quote (or whose feed fails) simply has none: its margin offers are hidden, fixed ones
     /// are not affected.
-    async fn quotes(&self, currencies: impl IntoIterator<Item = CurrencyCode>) -> Vec<Quote> {
+    pub(crate) async fn quotes(
+        &self,
+        currencies: impl IntoIterator<Item = CurrencyCode>,
+    ) -> Vec<Quote> {
         let mut wanted: Vec<CurrencyCode> = currencies.into_iter().collect();
         wanted.sort_by_key(|c| c.as_str());
         wanted.dedup();

@@ -125,6 +125,7 @@ impl Store {
                 .bind(user.to_string())
                 .execute(&self.pool)
                 .await?;
+        self.market_changed();
         Ok(done.rows_affected() == 1)
     }
 
@@ -236,13 +237,14 @@ impl Store {
         .await?;
         // Nobody can trade with an account that is gone.
         sqlx::query(
-            "UPDATE offers SET status = 'deleted', updated_at_ms = ? WHERE owner_id = ? AND status <> 'deleted'",
+            "UPDATE offers SET status = 'deleted', updated_at_ms = ?, revision = revision + 1 WHERE owner_id = ? AND status <> 'deleted'",
         )
         .bind(ms(now)?)
         .bind(user.to_string())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        self.market_changed();
         Ok(())
     }
 

@@ -42,7 +42,6 @@ pub use trades::{
 
 pub use admin::{EmailChange, EmailTaken};
 mod recovery;
-pub use offers::MAX_MARKET_CANDIDATES;
 pub use recovery::{DueMail, NewMail, NewPassword, NewToken, TokenPurpose, insert_mail_in};
 mod prices;
 
@@ -154,6 +153,9 @@ pub struct SessionState {
 pub struct Store {
     pool: AnyPool,
     engine: Engine,
+    /// Counts this process's writes that change what the market lists (offers, accounts,
+    /// prices), for the order book to notice them at once.
+    market_changes: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A storage failure inside a ledger attachment: a database error stays one (so the writer can
@@ -181,7 +183,24 @@ impl Store {
             MIGRATIONS_TABLE,
         )
         .await?;
-        Ok(Store { pool, engine })
+        Ok(Store {
+            pool,
+            engine,
+            market_changes: std::sync::Arc::default(),
+        })
+    }
+
+    /// How many writes of this process changed what the market lists; it grows after each
+    /// such write commits.
+    pub fn market_changes(&self) -> u64 {
+        self.market_changes
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Counts a committed write that changes what the market lists.
+    fn market_changed(&self) {
+        self.market_changes
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Whether the database answers.

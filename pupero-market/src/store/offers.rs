@@ -15,10 +15,16 @@ use pupero_core::{
 const OFFER_COLUMNS: &str = "id, owner_id, side, currency, payment_method, payment_details, pricing_kind, \
      pricing_value, min_piconero, max_piconero, window_minutes, terms, visibility, status, created_at_ms, updated_at_ms";
 
-/// Most offers one market query reads before ranking them in memory. The market page is
-/// computed from every active public offer of a side and currency; past this many the oldest
-/// are left out (a SQL-side ranking will replace this bound when markets grow).
-pub const MAX_MARKET_CANDIDATES: u32 = 2_000;
+/// Offers read by one statement when a process catches up with the market's changes.
+const MAX_OFFERS_PER_READ: usize = 500;
+
+/// An offer's columns and its revision.
+#[derive(sqlx::FromRow)]
+struct RevisedOffer {
+    #[sqlx(flatten)]
+    offer: OfferColumns,
+    revision: i64,
+}
 
 fn corrupt(_: pupero_core::Error) -> StoreError {
     StoreError::Corrupt("offer row")
@@ -128,6 +134,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.market_changed();
         Ok(true)
     }
 
@@ -143,7 +150,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE offers SET payment_method = ?, payment_details = ?, pricing_kind = ?, pricing_value = ?, \
              min_piconero = ?, max_piconero = ?, window_minutes = ?, terms = ?, visibility = ?, status = ?, \
-             updated_at_ms = ? WHERE id = ? AND updated_at_ms = ?",
+             updated_at_ms = ?, revision = revision + 1 WHERE id = ? AND updated_at_ms = ?",
         )
         .bind(spec.payment_method.code())
         .bind(spec.payment_details.as_str().to_owned())
@@ -160,6 +167,7 @@ impl Store {
         .bind(ms(previous_updated_at)?)
         .execute(&self.pool)
         .await?;
+        self.market_changed();
         Ok(done.rows_affected() == 1)
     }
 
@@ -186,34 +194,37 @@ impl Store {
         rows.into_iter().map(Offer::try_from).collect()
     }
 
-    /// Active public offers, optionally of one side and currency: the candidates of a market
-    /// page, at most [`MAX_MARKET_CANDIDATES`], newest first.
-    pub async fn market_candidates(
+    /// The revision of every listable offer: active, public, of an enabled account. A process
+    /// keeping the market in memory compares them with what it holds.
+    pub async fn market_revisions(&self) -> Result<Vec<(OfferId, i64)>, StoreError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT o.id, o.revision FROM offers o JOIN users u ON u.id = o.owner_id \
+             WHERE o.status = 'active' AND o.visibility = 'public' AND u.disabled = 0",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|(id, revision)| Ok((parsed::<OfferId>(&id, "offer row")?, revision)))
+            .collect()
+    }
+
+    /// The offers `ids` that exist, each with its revision, in no order.
+    pub async fn offers_with_revisions(
         &self,
-        side: Option<Side>,
-        currency: Option<CurrencyCode>,
-    ) -> Result<Vec<Offer>, StoreError> {
-        // Offers of disabled accounts stay as they are but are not listed.
-        let columns = OFFER_COLUMNS
-            .split(", ")
-            .map(|c| format!("o.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {columns} FROM offers o JOIN users u ON u.id = o.owner_id \
-             WHERE o.status = 'active' AND o.visibility = 'public' AND u.disabled = 0 \
-             AND (? = '' OR o.side = ?) AND (? = '' OR o.currency = ?) ORDER BY o.created_at_ms DESC LIMIT ?"
-        );
-        let side = side.map_or("", Side::as_str);
-        let currency = currency.map_or_else(String::new, |c| c.as_str().to_owned());
-        let rows = sqlx::query_as::<_, OfferColumns>(sqlx::AssertSqlSafe(sql))
-            .bind(side)
-            .bind(side)
-            .bind(currency.clone())
-            .bind(currency)
-            .bind(i64::from(MAX_MARKET_CANDIDATES))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.into_iter().map(Offer::try_from).collect()
+        ids: &[OfferId],
+    ) -> Result<Vec<(Offer, i64)>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_OFFERS_PER_READ) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("SELECT {OFFER_COLUMNS}, revision FROM offers WHERE id IN ({marks})");
+            let mut query = sqlx::query_as::<_, RevisedOffer>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for row in query.fetch_all(&self.pool).await? {
+                found.push((Offer::try_from(row.offer)?, row.revision));
+            }
+        }
+        Ok(found)
     }
 }

@@ -47,6 +47,7 @@ impl Store {
             .bind(ms(quote.observed_at())?)
             .execute(&self.pool)
             .await?;
+        self.market_changed();
         Ok(())
     }
 
