@@ -1,9 +1,14 @@
-//! The market through HTTP: complete trades per second (open → paid → release, each step a
-//! request with its ledger transaction), and `GET /api/v1/offers` requests per second over a
-//! market of 1,000 offers with 64 concurrent clients, with p50/p99 latencies.
+//! The market through HTTP, measured in one run so that figures compare as ratios: the
+//! framework's floor (`GET /healthz`), the default and a filtered market page and one offer
+//! (`GET /api/v1/offers/{id}`) over markets of 1,000 and 10,000 offers, with 64 concurrent
+//! clients; then complete trades (open → paid → release, each a request with its ledger
+//! transaction). Each read phase runs [`ROUNDS`] times, interleaved, and prints min / median /
+//! max requests per second with p50 and p99 latencies; then the ratios the market is held to.
+//! The process's resident memory is printed idle and at its peak (server and load generator
+//! share the process, so it bounds the server's from above).
 //!
 //! `cargo bench -p pupero-benches --bench market`. Runs on SQLite, then on MariaDB when it is
-//! reachable (`PUPERO_TEST_MARIADB_URL`, as the tests). Each phase runs for [`PHASE`].
+//! reachable (`PUPERO_TEST_MARIADB_URL`, as the tests).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,33 +19,43 @@ use pupero_core::ledger::{
 use pupero_core::offer::{
     OfferTerms, PaymentDetails, PaymentMethod, PaymentWindow, Side, TradeLimits, Visibility,
 };
-use pupero_core::price::Pricing;
+use pupero_core::price::{Pricing, Quote};
 use pupero_core::{
-    AccountId, CurrencyCode, NewOffer, Offer, OfferId, Piconero, Price, Role, TransferId, UserId,
+    AccountId, CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Password, Piconero, Price,
+    Role, TransferId, UserId, Username,
 };
 use pupero_ledger::testing::{Backend, TestDatabase};
 use pupero_sdk::{Client, OpenTradeRequest};
 use pupero_server::{AppState, Settings};
 
 /// How long each measured phase runs.
-const PHASE: Duration = Duration::from_secs(10);
+const PHASE: Duration = Duration::from_secs(3);
+/// Rounds of each phase.
+const ROUNDS: usize = 3;
 /// Seller–buyer pairs trading at once, one trade open per pair at a time.
 const TRADING_PAIRS: usize = 16;
-/// Offers on the market for the read benchmark.
-const MARKET_OFFERS: usize = 1_000;
+/// The market sizes measured.
+const MARKETS: [usize; 2] = [1_000, 10_000];
 /// Offers per maker (an established account's limit).
 const OFFERS_PER_MAKER: usize = 20;
 /// Concurrent readers of the market page.
 const MARKET_CLIENTS: usize = 64;
+/// Currencies of the seeded market; the filtered page asks for the first.
+const CURRENCIES: [&str; 4] = ["EUR", "USD", "GBP", "CHF"];
+/// The original system's market (`GET /offers`, FastAPI with 2 workers, 1,000 offers) on a
+/// 2-core machine like this one, in requests per second: its best figure.
+const ORIGINAL_MARKET_PER_SEC: f64 = 55.0;
 const PASSWORD: &str = "benchmark password, long enough";
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
-        "cores: {cores}; phase {} s; {TRADING_PAIRS} trading pairs; {MARKET_OFFERS} offers, {MARKET_CLIENTS} readers",
+        "cores: {cores}; {ROUNDS} rounds of {} s phases; {MARKET_CLIENTS} readers; {TRADING_PAIRS} trading pairs",
         PHASE.as_secs()
     );
+    // The SDK installs the process's TLS provider, which plain reqwest clients need too.
+    drop(Client::new("http://127.0.0.1:8000".to_owned())?);
     for backend in [Backend::Sqlite, Backend::MariaDb] {
         let Some(db) = TestDatabase::create(backend).await else {
             println!("{backend:?}: not reachable, skipped");
@@ -60,6 +75,8 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
         register_per_address: pupero_market::ratelimit::RateQuota::new(1_000_000, 1),
         ..settings.market.rate_limits
     };
+    // Readers and traders all come from this one address.
+    settings.connections.max_per_address = 1_024;
     let state = AppState::open(settings).await?;
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
@@ -73,13 +90,254 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
         },
     ));
     let base = format!("http://{}", bound_rx.await?);
+    println!("RSS idle: {} MiB", rss_mib("VmRSS"));
 
+    let mut seeded = 0;
+    let mut pages = Vec::new();
+    for size in MARKETS {
+        seeded = seed(&state, seeded, size).await?;
+        println!("-- market of {size} offers");
+        println!("RSS before the reads: {} MiB", rss_mib("VmRSS"));
+        reset_peak_rss();
+        pages.push(reads(&base, size).await?);
+        println!("RSS peak during the reads: {} MiB", rss_mib("VmHWM"));
+    }
     trades(&state, &base).await?;
-    market(&state, &base).await?;
+
+    let [small, large] = [&pages[0], &pages[1]];
+    println!("ratios (medians):");
+    println!(
+        "  default page / healthz, 1k offers     {:>6.3}",
+        ratio(small.default, small.healthz)
+    );
+    println!(
+        "  filtered page / healthz, 1k offers    {:>6.3}",
+        ratio(small.filtered, small.healthz)
+    );
+    println!(
+        "  default page 1k / 10k offers          {:>6.3}",
+        ratio(small.default, large.default)
+    );
+    println!(
+        "  filtered page 1k / 10k offers         {:>6.3}",
+        ratio(small.filtered, large.filtered)
+    );
+    println!(
+        "  default page / the original's, 1k     {:>6.0}",
+        ratio(small.default, ORIGINAL_MARKET_PER_SEC)
+    );
 
     let _ = stop_tx.send(());
     let _ = server.await;
     Ok(())
+}
+
+/// Median requests per second of each read phase over one market.
+struct Pages {
+    healthz: f64,
+    default: f64,
+    filtered: f64,
+}
+
+/// The read phases over the market as seeded, `ROUNDS` times interleaved.
+async fn reads(base: &str, size: usize) -> anyhow::Result<Pages> {
+    let first: serde_json::Value = reqwest::Client::new()
+        .get(format!("{base}/api/v1/offers"))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let items = first["items"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(items == 20, "the market is listed: {first}");
+    let one = first["items"][0]["id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("an offer id"))?
+        .to_owned();
+    let phases = [
+        ("GET /healthz".to_owned(), format!("{base}/healthz")),
+        (
+            format!("GET /api/v1/offers ({size})"),
+            format!("{base}/api/v1/offers"),
+        ),
+        (
+            format!("GET /api/v1/offers?side=sell&currency=EUR ({size})"),
+            format!("{base}/api/v1/offers?side=sell&currency=EUR"),
+        ),
+        (
+            format!("GET /api/v1/offers/{{id}} ({size})"),
+            format!("{base}/api/v1/offers/{one}"),
+        ),
+    ];
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); phases.len()];
+    let mut latencies: Vec<Vec<Duration>> = vec![Vec::new(); phases.len()];
+    for _ in 0..ROUNDS {
+        for (i, (_, url)) in phases.iter().enumerate() {
+            let done = load(url).await?;
+            rates[i].push(per_sec(done.len(), PHASE));
+            latencies[i].extend(done);
+        }
+    }
+    for (i, (name, _)) in phases.iter().enumerate() {
+        report(name, &mut rates[i], &mut latencies[i]);
+    }
+    Ok(Pages {
+        healthz: median(&rates[0]),
+        default: median(&rates[1]),
+        filtered: median(&rates[2]),
+    })
+}
+
+/// `MARKET_CLIENTS` keep-alive connections getting `url` for `PHASE`: each request's latency.
+/// A minimal HTTP/1.1 client on raw sockets, so that the load generator costs little next to
+/// the server sharing its cores (a general client costs as much as the server's answer).
+async fn load(url: &str) -> anyhow::Result<Vec<Duration>> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("an http URL"))?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let addr: std::net::SocketAddr = host.parse()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes();
+    let deadline = Instant::now() + PHASE;
+    let tasks: Vec<_> = (0..MARKET_CLIENTS)
+        .map(|_| {
+            let request = request.clone();
+            tokio::spawn(async move {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let mut stream = tokio::net::TcpStream::connect(addr).await?;
+                stream.set_nodelay(true)?;
+                let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+                let mut chunk = vec![0_u8; 64 * 1024];
+                let mut latencies = Vec::new();
+                while Instant::now() < deadline {
+                    let t = Instant::now();
+                    stream.write_all(&request).await?;
+                    let (head, length) = loop {
+                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break (end + 4, response_length(&buf[..end])?);
+                        }
+                        let n = stream.read(&mut chunk).await?;
+                        anyhow::ensure!(n > 0, "the server closed the connection");
+                        buf.extend_from_slice(&chunk[..n]);
+                    };
+                    while buf.len() < head + length {
+                        let n = stream.read(&mut chunk).await?;
+                        anyhow::ensure!(n > 0, "the server closed the connection");
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    buf.drain(..head + length);
+                    latencies.push(t.elapsed());
+                }
+                anyhow::Ok(latencies)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await??);
+    }
+    Ok(all)
+}
+
+/// The body length of a successful response with `head` (status line and headers).
+fn response_length(head: &[u8]) -> anyhow::Result<usize> {
+    let head = std::str::from_utf8(head)?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next().unwrap_or_default();
+    anyhow::ensure!(status.starts_with("HTTP/1.1 200"), "answered {status}");
+    lines
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        })
+        .ok_or_else(|| anyhow::anyhow!("no content-length"))
+}
+
+/// Grows the market from `from` to `to` offers: funded makers of `OFFERS_PER_MAKER` offers
+/// each, both sides, four currencies with market prices, fixed and margin prices.
+async fn seed(state: &Arc<AppState>, from: usize, to: usize) -> anyhow::Result<usize> {
+    for code in CURRENCIES {
+        let quote = Quote::new(
+            CurrencyCode::parse(code)?,
+            Price::parse("150")?,
+            state.now(),
+        );
+        state
+            .market
+            .store
+            .set_market_price(&quote, pupero_market::store::PRICE_SOURCE_ADMIN)
+            .await?;
+    }
+    // Makers are stored directly, all with one password hash: seeding measures nothing.
+    let hash = state
+        .market
+        .hasher
+        .hash(&Password::parse(PASSWORD)?)
+        .await?;
+    let makers: Vec<usize> = (from / OFFERS_PER_MAKER..to.div_ceil(OFFERS_PER_MAKER)).collect();
+    let tasks: Vec<_> = makers
+        .chunks(makers.len().div_ceil(8).max(1))
+        .map(|chunk| {
+            let chunk = chunk.to_vec();
+            let state = state.clone();
+            let hash = hash.clone();
+            tokio::spawn(async move {
+                for m in chunk {
+                    let id = UserId::new_v7();
+                    state
+                        .market
+                        .ledger
+                        .create_account(NewAccount::user_xmr(AccountId::user_xmr(id)))
+                        .await?;
+                    let created = state
+                        .market
+                        .store
+                        .create_user(
+                            id,
+                            &Username::parse(&format!("maker{m}"))?,
+                            None,
+                            &hash,
+                            Role::User,
+                            state.now(),
+                        )
+                        .await?;
+                    anyhow::ensure!(created.is_ok(), "maker{m} is new");
+                    fund(&state, id, "10").await?;
+                    for k in 0..OFFERS_PER_MAKER {
+                        let n = m * OFFERS_PER_MAKER + k;
+                        let offer =
+                            Offer::create(OfferId::new_v7(), id, market_offer(n)?, state.now());
+                        state.market.store.insert_offer(&offer, u32::MAX).await?;
+                    }
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await??;
+    }
+    Ok(to)
+}
+
+/// The `n`th offer of the seeded market.
+fn market_offer(n: usize) -> anyhow::Result<NewOffer> {
+    let side = if n.is_multiple_of(3) {
+        Side::Buy
+    } else {
+        Side::Sell
+    };
+    let pricing = if n.is_multiple_of(4) {
+        Pricing::Margin(MarginPercent::parse(&format!("{}", n % 7))?)
+    } else {
+        Pricing::Fixed(Price::parse(&format!("{}.{:02}", 140 + n % 20, n % 100))?)
+    };
+    Ok(NewOffer {
+        side,
+        currency: CurrencyCode::parse(CURRENCIES[n / 3 % CURRENCIES.len()])?,
+        pricing,
+        ..sell_offer("150")?
+    })
 }
 
 /// A user made as the operator would, logged in, with `xmr` deposited.
@@ -159,85 +417,46 @@ async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
         state.market.store.insert_offer(&offer, u32::MAX).await?;
         pairs.push((seller, buyer, offer.id()));
     }
-    let deadline = Instant::now() + PHASE;
-    let tasks: Vec<_> = pairs
-        .into_iter()
-        .map(|(seller, buyer, offer)| {
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let request = OpenTradeRequest {
-                    offer_id: *offer.as_uuid(),
-                    amount: "0.1".parse().expect("an amount"),
-                    price: "150".parse().expect("a price"),
-                };
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let trade = buyer.open_trade(&request, None).await?;
-                    buyer.mark_trade_paid(trade.id, None).await?;
-                    seller.release_trade(trade.id, None, None).await?;
-                    latencies.push(t.elapsed());
-                }
-                anyhow::Ok(latencies)
-            })
-        })
-        .collect();
+    let mut rates = Vec::new();
     let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await??);
+    for _ in 0..ROUNDS {
+        let deadline = Instant::now() + PHASE;
+        let tasks: Vec<_> = pairs
+            .iter()
+            .cloned()
+            .map(|(seller, buyer, offer)| {
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let request = OpenTradeRequest {
+                        offer_id: *offer.as_uuid(),
+                        amount: "0.1".parse().expect("an amount"),
+                        price: "150".parse().expect("a price"),
+                    };
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let trade = buyer.open_trade(&request, None).await?;
+                        buyer.mark_trade_paid(trade.id, None).await?;
+                        seller.release_trade(trade.id, None, None).await?;
+                        latencies.push(t.elapsed());
+                    }
+                    anyhow::Ok(latencies)
+                })
+            })
+            .collect();
+        let mut round = Vec::new();
+        for task in tasks {
+            round.extend(task.await??);
+        }
+        rates.push(per_sec(round.len(), PHASE));
+        all.extend(round);
     }
-    report("trade round trip (3 requests)", &all);
+    report("trade round trips (3 requests each)", &mut rates, &mut all);
     state.market.ledger.check_invariants().await?;
     Ok(())
 }
 
 async fn seller_id(client: &Client) -> anyhow::Result<UserId> {
     Ok(UserId::from_uuid(client.me().await?.id))
-}
-
-/// `GET /api/v1/offers` over a market of `MARKET_OFFERS` funded sell offers.
-async fn market(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
-    let makers = MARKET_OFFERS.div_ceil(OFFERS_PER_MAKER);
-    let mut made = 0_usize;
-    for m in 0..makers {
-        let (_, id) = user(state, base, &format!("maker{m}"), "10").await?;
-        for _ in 0..OFFERS_PER_MAKER.min(MARKET_OFFERS - made) {
-            let price = format!("{}.{:02}", 140 + made % 20, made % 100);
-            let offer = Offer::create(OfferId::new_v7(), id, sell_offer(&price)?, state.now());
-            state.market.store.insert_offer(&offer, u32::MAX).await?;
-            made += 1;
-        }
-    }
-    let path = format!("{base}/api/v1/offers?side=sell&currency=EUR&limit=20");
-    let http = reqwest::Client::new();
-    let first: serde_json::Value = http.get(&path).send().await?.json().await?;
-    anyhow::ensure!(
-        first["items"].as_array().map(Vec::len) == Some(20),
-        "the market is listed: {first}"
-    );
-    let deadline = Instant::now() + PHASE;
-    let tasks: Vec<_> = (0..MARKET_CLIENTS)
-        .map(|_| {
-            let http = http.clone();
-            let path = path.clone();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while Instant::now() < deadline {
-                    let t = Instant::now();
-                    let response = http.get(&path).send().await?;
-                    anyhow::ensure!(response.status().is_success());
-                    response.bytes().await?;
-                    latencies.push(t.elapsed());
-                }
-                anyhow::Ok(latencies)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for task in tasks {
-        all.extend(task.await??);
-    }
-    report("GET /api/v1/offers (1000 offers)", &all);
-    Ok(())
 }
 
 #[allow(
@@ -249,19 +468,48 @@ fn per_sec(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64() // float-ok: reporting only
 }
 
-fn report(name: &str, latencies: &[Duration]) {
-    let mut sorted = latencies.to_vec();
-    sorted.sort();
+#[allow(clippy::float_arithmetic)]
+fn ratio(a: f64, b: f64) -> f64 {
+    a / b // float-ok: reporting only
+}
+
+fn median(rates: &[f64]) -> f64 {
+    let mut sorted = rates.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted.get(sorted.len() / 2).copied().unwrap_or_default()
+}
+
+/// Starts counting the peak resident memory (`VmHWM`) from now.
+fn reset_peak_rss() {
+    // `5` resets the peak: see proc(5), /proc/pid/clear_refs.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The process's resident memory (`VmRSS`) or its peak (`VmHWM`), in MiB.
+fn rss_mib(field: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+fn report(name: &str, rates: &mut [f64], latencies: &mut [Duration]) {
+    latencies.sort();
+    rates.sort_by(f64::total_cmp);
     let at = |q: usize| {
-        sorted
-            .get((sorted.len().saturating_sub(1)) * q / 100)
+        latencies
+            .get((latencies.len().saturating_sub(1)) * q / 100)
             .copied()
             .unwrap_or_default()
     };
+    let rate = |i: usize| rates.get(i).copied().unwrap_or_default();
     println!(
-        "{name:<34} {:>7} done  {:>8.1}/s  p50 {:>9.2?}  p99 {:>9.2?}", // float-ok
-        sorted.len(),
-        per_sec(sorted.len(), PHASE),
+        "{name:<52} {:>9.0} / {:>9.0} / {:>9.0} req/s (min/median/max)  p50 {:>9.2?}  p99 {:>9.2?}", // float-ok
+        rate(0),
+        median(rates),
+        rate(rates.len().saturating_sub(1)),
         at(50),
         at(99)
     );

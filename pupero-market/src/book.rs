@@ -7,11 +7,11 @@
 //!   is reflected at once.
 //! - **This process's offer, account and price changes** are counted by the [`Store`] as
 //!   they commit; the next page reads the database first.
-//! - **Other processes' changes** (offers, accounts, balances, prices) are read at most
-//!   [`BOOK_MAX_AGE`] after the last read of the database: a page is never answered from a
-//!   book synchronised longer ago. With several processes on one database, a paused or deleted
-//!   offer, a disabled maker or a maker's spent balance leaves every process's market within
-//!   that bound (plus one synchronisation's duration).
+//! - **Other processes' changes** (offers, accounts, balances, prices) are read again by the
+//!   first page after [`BOOK_MAX_AGE`]; pages arriving meanwhile answer from the book, but
+//!   never from one read longer than [`BOOK_STALE_AGE`] ago (they wait instead). With several
+//!   processes on one database, a paused or deleted offer, a disabled maker or a maker's spent
+//!   balance leaves every process's market within that bound (plus one reading's duration).
 //! - **Time**: a margin offer whose quote grows stale leaves the page at that instant; the
 //!   book checks freshness against the clock on every entry it walks.
 //!
@@ -35,9 +35,21 @@ use crate::Market;
 use crate::error::Error;
 use crate::store::Store;
 
-/// The longest a page is answered from a book without reading the database again: the bound
-/// on how long another process's change takes to reach this process's market.
+/// The age at which the next page reads the database again, while the others still answer
+/// from the book.
 pub const BOOK_MAX_AGE: Duration = Duration::from_millis(250);
+
+/// The oldest book a page is answered from: the bound on how long another process's change
+/// takes to reach this process's market (plus one reading of the database).
+pub const BOOK_STALE_AGE: Duration = Duration::from_secs(1);
+
+/// How current the book is ([`MarketBook::age`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Age {
+    Fresh,
+    Due,
+    Stale,
+}
 
 /// The order book of one process, with what it needs to follow the database.
 #[derive(Debug)]
@@ -88,14 +100,23 @@ impl MarketBook {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX - 1)
     }
 
-    /// Whether the book may answer without reading the database: read less than
-    /// [`BOOK_MAX_AGE`] ago, and no local change since.
-    fn is_fresh(&self, store: &Store) -> bool {
+    /// How current the book is: read less than [`BOOK_MAX_AGE`] ago and no local change since
+    /// (fresh); read less than [`BOOK_STALE_AGE`] ago (due: a page starts reading the database
+    /// and the others still answer from the book); or neither.
+    fn age(&self, store: &Store) -> Age {
         let synced = self.synced_at_ms.load(Ordering::Acquire);
-        let max_age = u64::try_from(BOOK_MAX_AGE.as_millis()).unwrap_or(u64::MAX);
-        store.market_changes() == self.seen_changes.load(Ordering::Acquire)
-            && synced != u64::MAX
-            && self.elapsed_ms().saturating_sub(synced) < max_age
+        if synced == u64::MAX || store.market_changes() != self.seen_changes.load(Ordering::Acquire)
+        {
+            return Age::Stale;
+        }
+        let age = Duration::from_millis(self.elapsed_ms().saturating_sub(synced));
+        if age < BOOK_MAX_AGE {
+            Age::Fresh
+        } else if age < BOOK_STALE_AGE {
+            Age::Due
+        } else {
+            Age::Stale
+        }
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Held> {
@@ -132,22 +153,40 @@ impl Market {
     pub(crate) async fn current_book(&self) -> Result<RwLockReadGuard<'_, Held>, Error> {
         let book = &self.book;
         let feed = self.ledger.feed();
-        if !book.is_fresh(&self.store) || !book.follow(feed) {
+        let current = match book.age(&self.store) {
+            Age::Fresh => book.follow(feed),
+            // One page reads the database; the others go on with the book meanwhile.
+            Age::Due => match book.sync.try_lock() {
+                Ok(mut revisions) => {
+                    self.synchronise_locked(&mut revisions).await?;
+                    true
+                }
+                Err(_) => book.follow(feed),
+            },
+            Age::Stale => false,
+        };
+        if !current {
             let mut revisions = book.sync.lock().await;
-            // Another page may have synchronised the book while this one waited.
-            if !book.is_fresh(&self.store) || !book.follow(feed) {
-                if let Err(error) = self.synchronise(&mut revisions).await {
-                    book.invalidate();
-                    return Err(error);
-                }
-                if !book.follow(feed) {
-                    // More commits during one synchronisation than the feed keeps: the next
-                    // page reads everything again.
-                    book.invalidate();
-                }
+            // Another page may have read the database while this one waited.
+            if book.age(&self.store) != Age::Fresh || !book.follow(feed) {
+                self.synchronise_locked(&mut revisions).await?;
             }
         }
         Ok(book.held.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// [`Market::synchronise`], then this process's commits made meanwhile.
+    async fn synchronise_locked(&self, revisions: &mut HashMap<OfferId, i64>) -> Result<(), Error> {
+        if let Err(error) = self.synchronise(revisions).await {
+            self.book.invalidate();
+            return Err(error);
+        }
+        if !self.book.follow(self.ledger.feed()) {
+            // More commits during one synchronisation than the feed keeps: the next page
+            // reads everything again.
+            self.book.invalidate();
+        }
+        Ok(())
     }
 
     /// Reads what changed in the database since the last synchronisation into the book.

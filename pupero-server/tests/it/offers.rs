@@ -430,3 +430,87 @@ app_test!(a_market_larger_than_a_ledger_batch_is_listed, |app| {
         Some("100")
     );
 });
+
+/// Lists the market of `market` as a taker sees it: `id@max_amount` per offer.
+async fn listed(market: &pupero_market::Market) -> Vec<String> {
+    let query = pupero_core::offer::OfferQuery::new(Default::default(), None, None, None).unwrap();
+    let page = market.search_offers(&query).await.unwrap();
+    page.listings
+        .iter()
+        .map(|l| format!("{}@{}", l.offer.id(), l.limits.max().to_xmr_string()))
+        .collect()
+}
+
+/// Waits until `market` lists `expected`, within a deadline far above the stated bound
+/// (`BOOK_STALE_AGE`), so that a busy machine does not fail the test.
+async fn until_listed(market: &pupero_market::Market, expected: &[String]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let now = listed(market).await;
+        if now == expected {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still {now:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+// Two processes on one database: what one changes (an offer paused, resumed or edited, the
+// maker's balance held by a trade) reaches the other's market page within the stated bound,
+// and the process that made the change lists it at once.
+app_test!(
+    another_process_sees_the_market_change_within_its_bound,
+    |app| {
+        let (seller, seller_id) = app.user("seller").await;
+        let (buyer, _) = app.user("buyer").await;
+        app.fund(seller_id, "1.01").await;
+        let offer = seller.create_offer(&sell_eur("150")).await.unwrap().id;
+        let other = pupero_server::AppState::open(pupero_server::Settings::for_database(
+            app.state.settings.market.database_url.clone(),
+        ))
+        .await
+        .unwrap();
+        let full = vec![format!("{offer}@1")];
+        assert_eq!(listed(&app.state.market).await, full);
+        until_listed(&other.market, &full).await;
+
+        seller.pause_offer(offer).await.unwrap();
+        assert!(listed(&app.state.market).await.is_empty(), "at once here");
+        until_listed(&other.market, &[]).await;
+
+        seller.resume_offer(offer).await.unwrap();
+        assert_eq!(listed(&app.state.market).await, full);
+        until_listed(&other.market, &full).await;
+
+        // A trade holds 0.6 XMR and its fee: 0.404 available covers 0.4 with the 1% fee.
+        let request = pupero_sdk::OpenTradeRequest {
+            offer_id: offer,
+            amount: "0.6".parse().unwrap(),
+            price: "150".parse().unwrap(),
+        };
+        buyer.open_trade(&request, None).await.unwrap();
+        let held = vec![format!("{offer}@0.4")];
+        assert_eq!(listed(&app.state.market).await, held, "at once here");
+        until_listed(&other.market, &held).await;
+
+        // An edit reaches the other too (by the offer's revision, whatever its timestamps).
+        seller.update_offer(offer, &sell_eur("151")).await.unwrap();
+        let query =
+            pupero_core::offer::OfferQuery::new(Default::default(), None, None, None).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let page = other.market.search_offers(&query).await.unwrap();
+            if page.listings[0].price.map(|p| p.to_string()).as_deref() == Some("151") {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the edit never arrived"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+);
