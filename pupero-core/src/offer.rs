@@ -834,7 +834,7 @@ impl FromStr for OfferCursor {
 }
 
 /// The search filters; `None` matches everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct OfferFilter {
     /// Only offers of this side (the maker's).
     pub side: Option<Side>,
@@ -847,7 +847,7 @@ pub struct OfferFilter {
 }
 
 /// A parsed public search: filters, order, page size and where to start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct OfferQuery {
     filter: OfferFilter,
     sort: PriceSort,

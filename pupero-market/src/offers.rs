@@ -39,6 +39,19 @@ pub struct MarketPage {
     pub listings: Vec<Listing>,
     /// Where the next page starts; `None` on the last.
     pub next: Option<OfferCursor>,
+    /// What the page was made from.
+    pub stamp: BookStamp,
+}
+
+/// Which state of the order book a page was made from: another page of the same query with an
+/// equal stamp, read at or before `fresh_until`, is the same page. Lets a caller reuse what it
+/// made of a page (its serialized form) while the market under it has not changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookStamp {
+    /// The book's version ([`pupero_core::offer::book::OrderBook::version`]).
+    pub version: u64,
+    /// Until when time alone changes no page; `None`: never.
+    pub fresh_until: Option<pupero_core::Timestamp>,
 }
 
 /// What an owner does to their offer.
@@ -169,10 +182,14 @@ impl Market {
     /// not grow with the offers outside it.
     pub async fn search_offers(&self, query: &OfferQuery) -> Result<MarketPage, Error> {
         let held = self.current_book().await?;
-        let page = held
-            .book
-            .search(query, self.now(), self.settings.price_max_age_secs);
+        let now = self.now();
+        let max_age = self.settings.price_max_age_secs;
+        let page = held.book.search(query, now, max_age);
         Ok(MarketPage {
+            stamp: BookStamp {
+                version: held.book.version(),
+                fresh_until: held.book.fresh_until(now, max_age),
+            },
             listings: page
                 .offers
                 .iter()
@@ -184,6 +201,12 @@ impl Market {
                 .collect(),
             next: page.next,
         })
+    }
+
+    /// The version of the order book a page read now would come from (the book brought
+    /// current first, as for a page).
+    pub async fn book_version(&self) -> Result<u64, Error> {
+        Ok(self.current_book().await?.book.version())
     }
 
     /// The offer `id` if `owner` owns it and it is not deleted. Ownership is checked first, so

@@ -30,6 +30,8 @@ pub struct AppState {
     pub stream_slots: Arc<pupero_market::events::StreamSlots>,
     /// Open client connections, per address and in total.
     pub connection_slots: Arc<crate::http_server::ConnectionSlots>,
+    /// Market pages as served, while the order book under them has not changed.
+    pub pages: crate::api::pages::PageCache<pupero_api::OfferPageView>,
 }
 
 /// Who is calling, established by a security scheme.
@@ -148,6 +150,7 @@ impl AppState {
             readiness: crate::api::health::ReadinessCache::default(),
             stream_slots,
             connection_slots,
+            pages: crate::api::pages::PageCache::default(),
         })
     }
 

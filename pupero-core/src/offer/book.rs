@@ -39,6 +39,8 @@ pub struct OrderBook {
     /// Where each listed offer sits in the indexes.
     listed: HashMap<OfferId, Price>,
     indexes: HashMap<IndexKey, BTreeSet<(Price, OfferId)>>,
+    /// Grows with every change that may change a page.
+    version: u64,
 }
 
 impl OrderBook {
@@ -52,7 +54,24 @@ impl OrderBook {
             quotes: HashMap::new(),
             listed: HashMap::new(),
             indexes: HashMap::new(),
+            version: 0,
         }
+    }
+
+    /// Grows with every change that may change a page: equal versions of one book answer
+    /// every query alike, at instants the same quotes are fresh ([`OrderBook::fresh_until`]).
+    pub const fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The last instant at which every quote fresh at `now` still is: until then, time alone
+    /// changes no page.
+    pub fn fresh_until(&self, now: Timestamp, max_age_secs: u64) -> Option<Timestamp> {
+        self.quotes
+            .values()
+            .filter(|q| q.is_fresh(now, max_age_secs))
+            .map(|q| q.observed_at().plus_secs(max_age_secs))
+            .min()
     }
 
     /// The offers held (active and public), listable or not.
@@ -105,6 +124,7 @@ impl OrderBook {
 
     /// Drops the offer `id`, if held.
     pub fn remove(&mut self, id: OfferId) {
+        self.version += 1;
         self.unlist(id);
         if let Some(offer) = self.offers.remove(&id) {
             let owner = offer.owner();
@@ -146,6 +166,7 @@ impl OrderBook {
     /// Records `quote` as its currency's latest, repricing that currency's margin offers.
     pub fn set_quote(&mut self, quote: Quote) {
         if self.quotes.insert(quote.currency(), quote) != Some(quote) {
+            self.version += 1;
             self.reprice(quote.currency());
         }
     }
@@ -153,6 +174,7 @@ impl OrderBook {
     /// Forgets the quote of `currency`: its margin offers have no price.
     pub fn remove_quote(&mut self, currency: CurrencyCode) {
         if self.quotes.remove(&currency).is_some() {
+            self.version += 1;
             self.reprice(currency);
         }
     }
@@ -245,6 +267,7 @@ impl OrderBook {
     /// Puts the offer `id` where its price, its maker's balance and its quote place it now:
     /// in the indexes if it could be listed at some instant, out of them otherwise.
     fn relist(&mut self, id: OfferId) {
+        self.version += 1;
         self.unlist(id);
         let Some(offer) = self.offers.get(&id) else {
             return;

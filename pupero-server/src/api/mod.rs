@@ -19,6 +19,7 @@ pub mod chat;
 pub mod events;
 pub mod health;
 pub mod offers;
+pub mod pages;
 pub mod prices;
 pub mod profile;
 pub mod text;

@@ -17,6 +17,7 @@ use pupero_market::offers::{Listing, OfferChange};
 use uuid::Uuid;
 
 use super::auth::NoContent;
+use super::pages::JsonBytes;
 use super::{Auth, Tag};
 use crate::app::{AppState, Principal};
 use crate::error::ApiError;
@@ -285,7 +286,7 @@ impl OffersApi {
         limit: Query<Option<u32>>,
         /// `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
-    ) -> Result<Json<OfferPageView>, ApiError> {
+    ) -> Result<JsonBytes<OfferPageView>, ApiError> {
         let filter = OfferFilter {
             side: side.0.map(Side::from),
             currency: currency.0,
@@ -300,10 +301,17 @@ impl OffersApi {
             .transpose()
             .map_err(invalid)?;
         let query = OfferQuery::new(filter, sort, limit.0, after).map_err(invalid)?;
-        let page = app.0.market.search_offers(&query).await?;
-        Ok(Json(OfferPageView {
+        let market = &app.0.market;
+        let version = market.book_version().await?;
+        if let Some(page) = app.0.pages.get(&query, version, market.now()) {
+            return Ok(page);
+        }
+        let page = market.search_offers(&query).await?;
+        let body = JsonBytes::new(&OfferPageView {
             items: page.listings.iter().map(listing_view).collect(),
             next_cursor: page.next.map(|c| c.to_string()),
-        }))
+        });
+        app.0.pages.put(query, page.stamp, &body);
+        Ok(body)
     }
 }

@@ -514,3 +514,37 @@ app_test!(
         }
     }
 );
+
+// Market pages are serialized once by serde and served as bytes while the book under them is
+// unchanged: the JSON is the documented one (what poem-openapi would have written), and a
+// change is served at once.
+app_test!(
+    market_pages_served_as_bytes_are_the_documented_json,
+    |app| {
+        let (seller, seller_id) = app.user("seller").await;
+        app.fund(seller_id, "1").await;
+        let first = seller.create_offer(&sell_eur("150")).await.unwrap().id;
+        seller.create_offer(&sell_eur("151")).await.unwrap();
+        let url = format!("{}/api/v1/offers?limit=1", app.base_url);
+        let get = || async {
+            let response = app.raw().get(&url).send().await.unwrap();
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/json; charset=utf-8"
+            );
+            response.json::<serde_json::Value>().await.unwrap()
+        };
+        let raw = get().await;
+        let view: pupero_api::OfferPageView = serde_json::from_value(raw.clone()).unwrap();
+        assert!(view.next_cursor.is_some());
+        assert_eq!(
+            poem_openapi::types::ToJSON::to_json(&view),
+            Some(raw.clone())
+        );
+        assert_eq!(get().await, raw, "the same page again");
+
+        seller.pause_offer(first).await.unwrap();
+        let after = get().await;
+        assert_eq!(after["items"][0]["price"], "151", "{after}");
+    }
+);
