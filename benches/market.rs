@@ -28,6 +28,8 @@ use pupero_ledger::testing::{Backend, TestDatabase};
 use pupero_sdk::{Client, OpenTradeRequest};
 use pupero_server::{AppState, Settings};
 
+/// Set in the child process that measures one backend.
+const BACKEND_VAR: &str = "PUPERO_BENCH_BACKEND";
 /// How long each measured phase runs.
 const PHASE: Duration = Duration::from_secs(3);
 /// Rounds of each phase.
@@ -50,13 +52,27 @@ const PASSWORD: &str = "benchmark password, long enough";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    println!(
-        "cores: {cores}; {ROUNDS} rounds of {} s phases; {MARKET_CLIENTS} readers; {TRADING_PAIRS} trading pairs",
-        PHASE.as_secs()
-    );
+    // Each backend runs in a process of its own, so that its memory figures are its own.
+    let Ok(only) = std::env::var(BACKEND_VAR) else {
+        println!(
+            "cores: {cores}; {ROUNDS} rounds of {} s phases; {MARKET_CLIENTS} readers; {TRADING_PAIRS} trading pairs",
+            PHASE.as_secs()
+        );
+        for backend in ["sqlite", "mariadb"] {
+            let status = std::process::Command::new(std::env::current_exe()?)
+                .args(std::env::args().skip(1))
+                .env(BACKEND_VAR, backend)
+                .status()?;
+            anyhow::ensure!(status.success(), "the {backend} run failed");
+        }
+        return Ok(());
+    };
     // The SDK installs the process's TLS provider, which plain reqwest clients need too.
     drop(Client::new("http://127.0.0.1:8000".to_owned())?);
     for backend in [Backend::Sqlite, Backend::MariaDb] {
+        if format!("{backend:?}").to_lowercase() != only {
+            continue;
+        }
         let Some(db) = TestDatabase::create(backend).await else {
             println!("{backend:?}: not reachable, skipped");
             continue;
