@@ -63,6 +63,9 @@ pub struct MarketBook {
     epoch: Instant,
     /// The store's count of this process's market changes when the book last read them.
     seen_changes: AtomicU64,
+    /// `Held::position`, readable without the lock: a page finding the feed there takes no
+    /// write lock.
+    applied: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -88,6 +91,7 @@ impl MarketBook {
             synced_at_ms: AtomicU64::new(u64::MAX),
             epoch: Instant::now(),
             seen_changes: AtomicU64::new(0),
+            applied: AtomicU64::new(0),
         }
     }
 
@@ -126,11 +130,15 @@ impl MarketBook {
     /// Applies this process's ledger commits since the last applied; `false` when the feed
     /// dropped some (the book must read every balance again).
     fn follow(&self, feed: &AccountFeed) -> bool {
+        if feed.position() == self.applied.load(Ordering::Acquire) {
+            return true;
+        }
         let mut held = self.write();
         match feed.since(held.position) {
             FeedRead::Changes { accounts, position } => {
                 apply_balances(&mut held, &accounts);
                 held.position = position;
+                self.applied.store(position, Ordering::Release);
                 true
             }
             FeedRead::Lost { .. } => false,
@@ -269,6 +277,7 @@ impl Market {
         makers.retain(|_, user| order_book.is_maker(*user));
         *held_makers = makers;
         *held_position = position;
+        book.applied.store(position, Ordering::Release);
         drop(held);
 
         *revisions = current;
