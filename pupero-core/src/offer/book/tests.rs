@@ -169,6 +169,25 @@ fn apply(book: &mut OrderBook, change: &Change) {
     }
 }
 
+/// Every page of `query` from the book at `now`, as text.
+fn pages(
+    book: &OrderBook,
+    (filter, sort, size): (OfferFilter, Option<PriceSort>, u32),
+    now: Timestamp,
+) -> Vec<String> {
+    let mut after = None;
+    let mut all = Vec::new();
+    loop {
+        let q = OfferQuery::new(filter, sort, Some(size), after).unwrap();
+        let page = book.search(&q, now, MAX_AGE_SECS);
+        all.push(format!("{page:?}"));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return all,
+        }
+    }
+}
+
 /// Every page of `query`, from the book and from the reference, compared one by one.
 fn same_pages(
     book: &OrderBook,
@@ -215,14 +234,24 @@ proptest! {
         let mut book = OrderBook::new(fees);
         let mut model = Model::default();
         for (i, change) in changes.iter().enumerate() {
+            let (version, before) = (book.version(), pages(&book, queries[0], at(now)));
             apply(&mut book, change);
             model.apply(change);
+            if book.version() == version {
+                // What caches pages by version relies on.
+                prop_assert_eq!(pages(&book, queries[0], at(now)), before);
+            }
             if i % 7 == 0 {
                 same_pages(&book, &model, fees, queries[0], at(now))?;
             }
         }
         for query in &queries {
             same_pages(&book, &model, fees, *query, at(now))?;
+            // Until `fresh_until`, time alone changes no page.
+            if let Some(until) = book.fresh_until(at(now), MAX_AGE_SECS) {
+                prop_assert!(until >= at(now));
+                prop_assert_eq!(pages(&book, *query, until), pages(&book, *query, at(now)));
+            }
         }
         let held = model
             .offers
