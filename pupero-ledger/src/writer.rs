@@ -35,6 +35,16 @@ const MAX_COMMIT_ATTEMPTS: u32 = 8;
 /// First pause before retrying a group commit; doubled on each attempt.
 const RETRY_BACKOFF: Duration = Duration::from_millis(5);
 
+/// Commands with attachments one group commit takes at most. Each runs its caller's statements
+/// inside the group's transaction, which holds its locks until the commit: the bound keeps that
+/// time short, while still letting one fsync pay for a crowd of concurrent trade steps.
+const MAX_ATTACHMENTS_PER_GROUP: usize = 32;
+
+/// The savepoint each attachment of a group runs under, so that its abort undoes only its own
+/// statements. Reused: both engines put a new savepoint of the same name on top of the old one.
+const ATTACHMENT_SAVEPOINT: &str = "SAVEPOINT pupero_attachment";
+const ATTACHMENT_ROLLBACK: &str = "ROLLBACK TO SAVEPOINT pupero_attachment";
+
 /// Ids per `IN (...)` list, well below every engine's limit on bound parameters.
 const MAX_IDS_PER_QUERY: usize = 512;
 
@@ -86,8 +96,9 @@ pub(crate) enum Command {
         oneshot::Sender<Result<Vec<TransferResult>, Error>>,
     ),
     Expire(Vec<TransferId>, oneshot::Sender<Result<u32, Error>>),
-    /// A plan, as its maker linked it, with the caller's statements, committed in a
-    /// transaction of its own: all of it or none of it.
+    /// A plan, as its maker linked it, with the caller's statements: all of it or none of it.
+    /// In a group it runs under a savepoint, and its refusal or abort leaves the others as if
+    /// it had never been asked.
     Attached(
         Vec<NewTransfer>,
         Box<dyn Attachment>,
@@ -102,13 +113,16 @@ enum Reply {
 }
 
 impl Command {
+    /// What the command adds to a group: its rows, at least one (an attachment's plan may be
+    /// empty, and its statements still take time).
     fn weight(&self) -> usize {
-        match self {
+        let rows = match self {
             Command::Accounts(a, _) => a.len(),
             Command::Transfers(t, _) => t.len(),
             Command::Expire(p, _) => p.len(),
             Command::Attached(t, _, _) => t.len(),
-        }
+        };
+        rows.max(1)
     }
 
     fn send(self, result: Result<Reply, Error>) {
@@ -139,7 +153,7 @@ async fn run(
     engine: Engine,
     clock: Arc<dyn Clock>,
 ) {
-    // A command with an attachment found while filling a group waits here for the next turn.
+    // A command found while filling a full group waits here for the next turn.
     let mut carried: Option<Command> = None;
     loop {
         let first = match carried.take() {
@@ -149,49 +163,42 @@ async fn run(
                 None => break,
             },
         };
-        if matches!(first, Command::Attached(..)) {
-            // Never grouped: the caller's statements may abort, and must abort alone.
-            let result =
-                commit_with_retries(&pool, engine, clock.as_ref(), std::slice::from_ref(&first))
-                    .await;
-            if let Err(error) = &result
-                && !matches!(error, Error::Aborted(_) | Error::Refused(_))
-            {
-                tracing::error!(error = %error_chain(error), "ledger commit with attachment failed");
-            }
-            first.send(result.map(|mut replies| replies.remove(0)));
-            continue;
-        }
         let mut weight = first.weight();
+        let mut attachments = usize::from(matches!(first, Command::Attached(..)));
         let mut group = vec![first];
         while weight < MAX_TRANSFERS_PER_GROUP_COMMIT {
             match rx.try_recv() {
-                Ok(command @ Command::Attached(..)) => {
+                Ok(command @ Command::Attached(..)) if attachments >= MAX_ATTACHMENTS_PER_GROUP => {
                     carried = Some(command);
                     break;
                 }
                 Ok(command) => {
                     weight += command.weight();
+                    attachments += usize::from(matches!(command, Command::Attached(..)));
                     group.push(command);
                 }
                 Err(_) => break,
             }
         }
         match commit_with_retries(&pool, engine, clock.as_ref(), &group).await {
-            Ok(replies) => {
-                for (command, reply) in group.into_iter().zip(replies) {
-                    command.send(Ok(reply));
+            Ok(results) => {
+                for (command, result) in group.into_iter().zip(results) {
+                    log_failure(&result);
+                    command.send(result);
                 }
             }
             Err(error) if group.len() == 1 => {
-                tracing::error!(error = %error_chain(&error), "ledger commit failed");
+                if !is_callers_refusal(&error) {
+                    tracing::error!(error = %error_chain(&error), "ledger commit failed");
+                }
                 group
                     .into_iter()
                     .for_each(|c| c.send(Err(error_copy(&error))));
             }
             Err(error) => {
-                // One command may have poisoned the group (a storage limit, say); give each its
-                // own transaction so the others still commit and the culprit gets the error.
+                // One command may have poisoned the group (a storage limit, a failing
+                // attachment); give each its own transaction so the others still commit and the
+                // culprit gets the error.
                 tracing::warn!(error = %error_chain(&error), commands = group.len(), "group commit failed; committing alone");
                 for command in group {
                     let result = commit_with_retries(
@@ -200,12 +207,26 @@ async fn run(
                         clock.as_ref(),
                         std::slice::from_ref(&command),
                     )
-                    .await;
-                    let result = result.map(|mut replies| replies.remove(0));
+                    .await
+                    .and_then(|mut results| results.remove(0));
+                    log_failure(&result);
                     command.send(result);
                 }
             }
         }
+    }
+}
+
+/// A refusal of the ledger or an attachment's abort: the caller's answer, not a failure.
+fn is_callers_refusal(error: &Error) -> bool {
+    matches!(error, Error::Aborted(_) | Error::Refused(_))
+}
+
+fn log_failure(result: &Result<Reply, Error>) {
+    if let Err(error) = result
+        && !is_callers_refusal(error)
+    {
+        tracing::error!(error = %error_chain(error), "ledger commit failed");
     }
 }
 
@@ -237,7 +258,7 @@ async fn commit_with_retries(
     engine: Engine,
     clock: &dyn Clock,
     group: &[Command],
-) -> Result<Vec<Reply>, Error> {
+) -> Result<Vec<Result<Reply, Error>>, Error> {
     let mut attempt = 1;
     loop {
         match commit_group(pool, engine, clock.now(), group).await {
@@ -252,60 +273,72 @@ async fn commit_with_retries(
     }
 }
 
+/// Applies `group` in one transaction and gives each command its result: its reply, or the
+/// refusal of its attachment. The outer error fails the whole group (nothing is written).
 async fn commit_group(
     pool: &AnyPool,
     engine: Engine,
     now: Timestamp,
     group: &[Command],
-) -> Result<Vec<Reply>, Error> {
+) -> Result<Vec<Result<Reply, Error>>, Error> {
     let mut tx = pool.begin_with(engine.begin_write()).await?;
     let mut book = LedgerBook::new();
     load(&mut tx, engine, group, &mut book).await?;
 
-    let replies: Vec<Reply> = group
-        .iter()
-        .map(|command| match command {
-            Command::Accounts(accounts, _) => Reply::Accounts(book.create_accounts(accounts, now)),
-            Command::Transfers(transfers, _) => {
-                Reply::Transfers(book.create_transfers(transfers, now))
+    // A command with an attachment commits whole or not at all. Alone in its group, a refusal
+    // or an abort rolls the transaction back. With others, its statements run under a
+    // savepoint and the book is put back as it was before its plan, so that an abort undoes
+    // exactly its own changes and the commands after it are decided as if it had never come.
+    let alone = group.len() == 1;
+    let mut attached_ran = false;
+    let mut results = Vec::with_capacity(group.len());
+    for command in group {
+        let result = match command {
+            Command::Accounts(accounts, _) => {
+                Ok(Reply::Accounts(book.create_accounts(accounts, now)))
             }
-            Command::Expire(pending, _) => Reply::Expire(
+            Command::Transfers(transfers, _) => {
+                Ok(Reply::Transfers(book.create_transfers(transfers, now)))
+            }
+            Command::Expire(pending, _) => Ok(Reply::Expire(
                 pending
                     .iter()
                     .filter(|id| book.expire(**id, now) == Ok(Outcome::Created))
                     .count()
                     .try_into()
                     .unwrap_or(u32::MAX),
-            ),
-            Command::Attached(transfers, _, _) => {
-                Reply::Transfers(book.create_transfers(transfers, now))
+            )),
+            Command::Attached(transfers, attachment, _) => {
+                let before = book.clone();
+                let replies = book.create_transfers(transfers, now);
+                if !replies.iter().all(Result::is_ok) {
+                    book = before;
+                    Ok(Reply::Transfers(replies))
+                } else {
+                    if !alone {
+                        sqlx::query(ATTACHMENT_SAVEPOINT).execute(&mut *tx).await?;
+                    }
+                    match attachment.run(&mut tx, engine).await {
+                        Ok(()) => {
+                            attached_ran = true;
+                            Ok(Reply::Transfers(replies))
+                        }
+                        Err(AttachmentError::Abort(code)) => {
+                            if !alone {
+                                sqlx::query(ATTACHMENT_ROLLBACK).execute(&mut *tx).await?;
+                            }
+                            book = before;
+                            Err(Error::Aborted(code))
+                        }
+                        // The transaction is rolled back when dropped.
+                        Err(AttachmentError::Database(e)) => return Err(Error::Database(e)),
+                    }
+                }
             }
-        })
-        .collect();
-
-    // Attached commands are committed alone: run the caller's statements once the ledger
-    // accepted the whole plan; a refusal or an abort writes nothing.
-    let mut attached_ran = false;
-    if let [Command::Attached(_, attachment, _)] = group {
-        debug_assert_eq!(replies.len(), 1);
-        let accepted = matches!(&replies[0], Reply::Transfers(r) if r.iter().all(Result::is_ok));
-        if !accepted {
-            tx.rollback().await?;
-            return Ok(replies);
-        }
-        if let Err(error) = attachment.run(&mut tx, engine).await {
-            tx.rollback().await?;
-            return Err(match error {
-                AttachmentError::Abort(code) => Error::Aborted(code),
-                AttachmentError::Database(e) => Error::Database(e),
-            });
-        }
-        attached_ran = true;
+        };
+        results.push(result);
     }
-    debug_assert!(
-        attached_ran || group.iter().all(|c| !matches!(c, Command::Attached(..))),
-        "attached commands are never grouped"
-    );
+    debug_assert_eq!(results.len(), group.len());
 
     if book.is_dirty() || attached_ran {
         persist(&mut tx, engine, &book).await?;
@@ -313,9 +346,10 @@ async fn commit_group(
         #[cfg(debug_assertions)]
         crate::store::check_invariants(pool).await?;
     } else {
+        // Alone, an aborted attachment's statements go with the rollback.
         tx.rollback().await?;
     }
-    Ok(replies)
+    Ok(results)
 }
 
 /// Loads every row the group can touch into `book`, locking accounts and pending statuses.
