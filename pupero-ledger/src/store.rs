@@ -187,9 +187,10 @@ impl SqlLedger {
     /// write of this process). If the ledger refuses a transfer the attachment does not run and
     /// the error is [`Error::Refused`] (the transfer that failed, not its innocent siblings);
     /// if the attachment aborts, the error is [`Error::Aborted`] and the plan is not applied.
-    /// The command joins the writer's group commit like any other: its statements run under a
-    /// savepoint of the group's transaction, after the commands queued before it, and a refusal
-    /// or an abort leaves the rest of the group as if it had never been asked.
+    /// The command joins the writer's group commit like any other: its statements run in the
+    /// group's transaction, after the commands queued before it, and a refusal or an abort
+    /// leaves the rest of the group as if it had never been asked (an abort rolls the
+    /// transaction back and the group is applied again without it).
     ///
     /// # Panics
     /// If the plan's last transfer is marked `linked`: a chain left open is a plan built wrong.

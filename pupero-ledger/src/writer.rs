@@ -40,11 +40,6 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(5);
 /// time short, while still letting one fsync pay for a crowd of concurrent trade steps.
 const MAX_ATTACHMENTS_PER_GROUP: usize = 32;
 
-/// The savepoint each attachment of a group runs under, so that its abort undoes only its own
-/// statements. Reused: both engines put a new savepoint of the same name on top of the old one.
-const ATTACHMENT_SAVEPOINT: &str = "SAVEPOINT pupero_attachment";
-const ATTACHMENT_ROLLBACK: &str = "ROLLBACK TO SAVEPOINT pupero_attachment";
-
 /// Ids per `IN (...)` list, well below every engine's limit on bound parameters.
 const MAX_IDS_PER_QUERY: usize = 512;
 
@@ -97,8 +92,7 @@ pub(crate) enum Command {
     ),
     Expire(Vec<TransferId>, oneshot::Sender<Result<u32, Error>>),
     /// A plan, as its maker linked it, with the caller's statements: all of it or none of it.
-    /// In a group it runs under a savepoint, and its refusal or abort leaves the others as if
-    /// it had never been asked.
+    /// In a group, its refusal or abort leaves the others as if it had never been asked.
     Attached(
         Vec<NewTransfer>,
         Box<dyn Attachment>,
@@ -274,25 +268,70 @@ async fn commit_with_retries(
 }
 
 /// Applies `group` in one transaction and gives each command its result: its reply, or the
-/// refusal of its attachment. The outer error fails the whole group (nothing is written).
+/// abort of its attachment. The outer error fails the whole group (nothing is written).
+///
+/// A command with an attachment commits whole or not at all. When its attachment aborts, the
+/// transaction is rolled back, which takes back whatever those statements wrote, and the group
+/// is applied again without it (its answer is the abort): the commands before it are decided
+/// again on the same rows, those after it as if it had never come. Aborts are rare (a lost
+/// compare-and-set, a replayed key), so this costs less than a savepoint around every
+/// attachment, a round trip each on MariaDB.
 async fn commit_group(
     pool: &AnyPool,
     engine: Engine,
     now: Timestamp,
     group: &[Command],
 ) -> Result<Vec<Result<Reply, Error>>, Error> {
+    let mut aborted: Vec<Option<&'static str>> = vec![None; group.len()];
+    // Each pass either finishes or takes one more command out, so there are at most as many
+    // passes as commands, plus one.
+    for _ in 0..=group.len() {
+        if aborted.iter().all(Option::is_some) {
+            return Ok(aborted
+                .iter()
+                .copied()
+                .flatten()
+                .map(|code| Err(Error::Aborted(code)))
+                .collect());
+        }
+        match apply_group(pool, engine, now, group, &aborted).await? {
+            Pass::Done(results) => return Ok(results),
+            Pass::Aborted(index, code) => {
+                debug_assert!(aborted[index].is_none(), "a command aborts once");
+                aborted[index] = Some(code);
+            }
+        }
+    }
+    unreachable!("every pass takes a command out or finishes")
+}
+
+/// How one pass over a group ended.
+enum Pass {
+    /// Committed (or rolled back with nothing to write): each command's result.
+    Done(Vec<Result<Reply, Error>>),
+    /// The attachment of command `index` aborted; nothing was written.
+    Aborted(usize, &'static str),
+}
+
+/// One transaction over `group`, skipping the commands already `aborted`.
+async fn apply_group(
+    pool: &AnyPool,
+    engine: Engine,
+    now: Timestamp,
+    group: &[Command],
+    aborted: &[Option<&'static str>],
+) -> Result<Pass, Error> {
     let mut tx = pool.begin_with(engine.begin_write()).await?;
     let mut book = LedgerBook::new();
     load(&mut tx, engine, group, &mut book).await?;
 
-    // A command with an attachment commits whole or not at all. Alone in its group, a refusal
-    // or an abort rolls the transaction back. With others, its statements run under a
-    // savepoint and the book is put back as it was before its plan, so that an abort undoes
-    // exactly its own changes and the commands after it are decided as if it had never come.
-    let alone = group.len() == 1;
     let mut attached_ran = false;
     let mut results = Vec::with_capacity(group.len());
-    for command in group {
+    for (index, command) in group.iter().enumerate() {
+        if let Some(code) = aborted[index] {
+            results.push(Err(Error::Aborted(code)));
+            continue;
+        }
         let result = match command {
             Command::Accounts(accounts, _) => {
                 Ok(Reply::Accounts(book.create_accounts(accounts, now)))
@@ -309,31 +348,23 @@ async fn commit_group(
                     .unwrap_or(u32::MAX),
             )),
             Command::Attached(transfers, attachment, _) => {
+                // A refused plan is taken out of the book whole, and its attachment never runs.
                 let before = book.clone();
                 let replies = book.create_transfers(transfers, now);
-                if !replies.iter().all(Result::is_ok) {
-                    book = before;
-                    Ok(Reply::Transfers(replies))
-                } else {
-                    if !alone {
-                        sqlx::query(ATTACHMENT_SAVEPOINT).execute(&mut *tx).await?;
-                    }
+                if replies.iter().all(Result::is_ok) {
                     match attachment.run(&mut tx, engine).await {
-                        Ok(()) => {
-                            attached_ran = true;
-                            Ok(Reply::Transfers(replies))
-                        }
+                        Ok(()) => attached_ran = true,
                         Err(AttachmentError::Abort(code)) => {
-                            if !alone {
-                                sqlx::query(ATTACHMENT_ROLLBACK).execute(&mut *tx).await?;
-                            }
-                            book = before;
-                            Err(Error::Aborted(code))
+                            tx.rollback().await?;
+                            return Ok(Pass::Aborted(index, code));
                         }
                         // The transaction is rolled back when dropped.
                         Err(AttachmentError::Database(e)) => return Err(Error::Database(e)),
                     }
+                } else {
+                    book = before;
                 }
+                Ok(Reply::Transfers(replies))
             }
         };
         results.push(result);
@@ -346,10 +377,9 @@ async fn commit_group(
         #[cfg(debug_assertions)]
         crate::store::check_invariants(pool).await?;
     } else {
-        // Alone, an aborted attachment's statements go with the rollback.
         tx.rollback().await?;
     }
-    Ok(results)
+    Ok(Pass::Done(results))
 }
 
 /// Loads every row the group can touch into `book`, locking accounts and pending statuses.
