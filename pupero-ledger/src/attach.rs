@@ -28,6 +28,7 @@ pub enum AttachmentError {
 pub trait Attachment: Send + Sync + 'static {
     /// Runs in the writer's transaction after the ledger accepted every transfer of the plan and
     /// before anything is written. Returning an error rolls back the plan and these statements.
-    /// May run more than once if the transaction is retried.
+    /// May run more than once: if the transaction is retried, or if another command of its
+    /// group commit aborted and the group is applied again without it.
     async fn run(&self, conn: &mut AnyConnection, engine: Engine) -> Result<(), AttachmentError>;
 }

@@ -196,12 +196,15 @@ impl SqlLedger {
     ///
     /// The plan is applied as it is given: which of its transfers are linked is its maker's
     /// decision (the core's plans link each step's transfers), never changed here. Whatever
-    /// its chains, the plan commits whole or not at all, since any refusal rolls the whole
-    /// transaction back. The plan may be empty (the attachment then commits alone, still
-    /// serialised with every other write of this process). If the ledger refuses a transfer the
-    /// attachment does not run and the error is [`Error::Refused`] (the transfer that failed,
-    /// not its innocent siblings); if the attachment aborts, the error is [`Error::Aborted`]
-    /// and the plan is not applied. Commands with attachments are never committed in a group.
+    /// its chains, the plan commits whole or not at all: any refusal undoes all of it. The plan
+    /// may be empty (the attachment then commits alone, still serialised with every other
+    /// write of this process). If the ledger refuses a transfer the attachment does not run and
+    /// the error is [`Error::Refused`] (the transfer that failed, not its innocent siblings);
+    /// if the attachment aborts, the error is [`Error::Aborted`] and the plan is not applied.
+    /// The command joins the writer's group commit like any other: its statements run in the
+    /// group's transaction, after the commands queued before it, and a refusal or an abort
+    /// leaves the rest of the group as if it had never been asked (an abort rolls the
+    /// transaction back and the group is applied again without it).
     ///
     /// # Panics
     /// If the plan's last transfer is marked `linked`: a chain left open is a plan built wrong.

@@ -36,6 +36,11 @@ const MAX_COMMIT_ATTEMPTS: u32 = 8;
 /// First pause before retrying a group commit; doubled on each attempt.
 const RETRY_BACKOFF: Duration = Duration::from_millis(5);
 
+/// Commands with attachments one group commit takes at most. Each runs its caller's statements
+/// inside the group's transaction, which holds its locks until the commit: the bound keeps that
+/// time short, while still letting one fsync pay for a crowd of concurrent trade steps.
+const MAX_ATTACHMENTS_PER_GROUP: usize = 32;
+
 /// Ids per `IN (...)` list, well below every engine's limit on bound parameters.
 const MAX_IDS_PER_QUERY: usize = 512;
 
@@ -87,8 +92,8 @@ pub(crate) enum Command {
         oneshot::Sender<Result<Vec<TransferResult>, Error>>,
     ),
     Expire(Vec<TransferId>, oneshot::Sender<Result<u32, Error>>),
-    /// A plan, as its maker linked it, with the caller's statements, committed in a
-    /// transaction of its own: all of it or none of it.
+    /// A plan, as its maker linked it, with the caller's statements: all of it or none of it.
+    /// In a group, its refusal or abort leaves the others as if it had never been asked.
     Attached(
         Vec<NewTransfer>,
         Box<dyn Attachment>,
@@ -103,13 +108,16 @@ enum Reply {
 }
 
 impl Command {
+    /// What the command adds to a group: its rows, at least one (an attachment's plan may be
+    /// empty, and its statements still take time).
     fn weight(&self) -> usize {
-        match self {
+        let rows = match self {
             Command::Accounts(a, _) => a.len(),
             Command::Transfers(t, _) => t.len(),
             Command::Expire(p, _) => p.len(),
             Command::Attached(t, _, _) => t.len(),
-        }
+        };
+        rows.max(1)
     }
 
     fn send(self, result: Result<Reply, Error>) {
@@ -146,7 +154,7 @@ async fn run(
     clock: Arc<dyn Clock>,
     feed: Arc<AccountFeed>,
 ) {
-    // A command with an attachment found while filling a group waits here for the next turn.
+    // A command found while filling a full group waits here for the next turn.
     let mut carried: Option<Command> = None;
     loop {
         let first = match carried.take() {
@@ -156,54 +164,42 @@ async fn run(
                 None => break,
             },
         };
-        if matches!(first, Command::Attached(..)) {
-            // Never grouped: the caller's statements may abort, and must abort alone.
-            let result = commit_with_retries(
-                &pool,
-                engine,
-                clock.as_ref(),
-                &feed,
-                std::slice::from_ref(&first),
-            )
-            .await;
-            if let Err(error) = &result
-                && !matches!(error, Error::Aborted(_) | Error::Refused(_))
-            {
-                tracing::error!(error = %error_chain(error), "ledger commit with attachment failed");
-            }
-            first.send(result.map(|mut replies| replies.remove(0)));
-            continue;
-        }
         let mut weight = first.weight();
+        let mut attachments = usize::from(matches!(first, Command::Attached(..)));
         let mut group = vec![first];
         while weight < MAX_TRANSFERS_PER_GROUP_COMMIT {
             match rx.try_recv() {
-                Ok(command @ Command::Attached(..)) => {
+                Ok(command @ Command::Attached(..)) if attachments >= MAX_ATTACHMENTS_PER_GROUP => {
                     carried = Some(command);
                     break;
                 }
                 Ok(command) => {
                     weight += command.weight();
+                    attachments += usize::from(matches!(command, Command::Attached(..)));
                     group.push(command);
                 }
                 Err(_) => break,
             }
         }
         match commit_with_retries(&pool, engine, clock.as_ref(), &feed, &group).await {
-            Ok(replies) => {
-                for (command, reply) in group.into_iter().zip(replies) {
-                    command.send(Ok(reply));
+            Ok(results) => {
+                for (command, result) in group.into_iter().zip(results) {
+                    log_failure(&result);
+                    command.send(result);
                 }
             }
             Err(error) if group.len() == 1 => {
-                tracing::error!(error = %error_chain(&error), "ledger commit failed");
+                if !is_callers_refusal(&error) {
+                    tracing::error!(error = %error_chain(&error), "ledger commit failed");
+                }
                 group
                     .into_iter()
                     .for_each(|c| c.send(Err(error_copy(&error))));
             }
             Err(error) => {
-                // One command may have poisoned the group (a storage limit, say); give each its
-                // own transaction so the others still commit and the culprit gets the error.
+                // One command may have poisoned the group (a storage limit, a failing
+                // attachment); give each its own transaction so the others still commit and the
+                // culprit gets the error.
                 tracing::warn!(error = %error_chain(&error), commands = group.len(), "group commit failed; committing alone");
                 for command in group {
                     let result = commit_with_retries(
@@ -213,12 +209,26 @@ async fn run(
                         &feed,
                         std::slice::from_ref(&command),
                     )
-                    .await;
-                    let result = result.map(|mut replies| replies.remove(0));
+                    .await
+                    .and_then(|mut results| results.remove(0));
+                    log_failure(&result);
                     command.send(result);
                 }
             }
         }
+    }
+}
+
+/// A refusal of the ledger or an attachment's abort: the caller's answer, not a failure.
+fn is_callers_refusal(error: &Error) -> bool {
+    matches!(error, Error::Aborted(_) | Error::Refused(_))
+}
+
+fn log_failure(result: &Result<Reply, Error>) {
+    if let Err(error) = result
+        && !is_callers_refusal(error)
+    {
+        tracing::error!(error = %error_chain(error), "ledger commit failed");
     }
 }
 
@@ -251,7 +261,7 @@ async fn commit_with_retries(
     clock: &dyn Clock,
     feed: &AccountFeed,
     group: &[Command],
-) -> Result<Vec<Reply>, Error> {
+) -> Result<Vec<Result<Reply, Error>>, Error> {
     let mut attempt = 1;
     loop {
         match commit_group(pool, engine, clock.now(), feed, group).await {
@@ -266,61 +276,111 @@ async fn commit_with_retries(
     }
 }
 
+/// Applies `group` in one transaction and gives each command its result: its reply, or the
+/// abort of its attachment. The outer error fails the whole group (nothing is written).
+///
+/// A command with an attachment commits whole or not at all. When its attachment aborts, the
+/// transaction is rolled back, which takes back whatever those statements wrote, and the group
+/// is applied again without it (its answer is the abort): the commands before it are decided
+/// again on the same rows, those after it as if it had never come. Aborts are rare (a lost
+/// compare-and-set, a replayed key), so this costs less than a savepoint around every
+/// attachment, a round trip each on MariaDB.
 async fn commit_group(
     pool: &AnyPool,
     engine: Engine,
     now: Timestamp,
     feed: &AccountFeed,
     group: &[Command],
-) -> Result<Vec<Reply>, Error> {
+) -> Result<Vec<Result<Reply, Error>>, Error> {
+    let mut aborted: Vec<Option<&'static str>> = vec![None; group.len()];
+    // Each pass either finishes or takes one more command out, so there are at most as many
+    // passes as commands, plus one.
+    for _ in 0..=group.len() {
+        if aborted.iter().all(Option::is_some) {
+            return Ok(aborted
+                .iter()
+                .copied()
+                .flatten()
+                .map(|code| Err(Error::Aborted(code)))
+                .collect());
+        }
+        match apply_group(pool, engine, now, feed, group, &aborted).await? {
+            Pass::Done(results) => return Ok(results),
+            Pass::Aborted(index, code) => {
+                debug_assert!(aborted[index].is_none(), "a command aborts once");
+                aborted[index] = Some(code);
+            }
+        }
+    }
+    unreachable!("every pass takes a command out or finishes")
+}
+
+/// How one pass over a group ended.
+enum Pass {
+    /// Committed (or rolled back with nothing to write): each command's result.
+    Done(Vec<Result<Reply, Error>>),
+    /// The attachment of command `index` aborted; nothing was written.
+    Aborted(usize, &'static str),
+}
+
+/// One transaction over `group`, skipping the commands already `aborted`.
+async fn apply_group(
+    pool: &AnyPool,
+    engine: Engine,
+    now: Timestamp,
+    feed: &AccountFeed,
+    group: &[Command],
+    aborted: &[Option<&'static str>],
+) -> Result<Pass, Error> {
     let mut tx = pool.begin_with(engine.begin_write()).await?;
     let mut book = LedgerBook::new();
     load(&mut tx, engine, group, &mut book).await?;
 
-    let replies: Vec<Reply> = group
-        .iter()
-        .map(|command| match command {
-            Command::Accounts(accounts, _) => Reply::Accounts(book.create_accounts(accounts, now)),
-            Command::Transfers(transfers, _) => {
-                Reply::Transfers(book.create_transfers(transfers, now))
+    let mut attached_ran = false;
+    let mut results = Vec::with_capacity(group.len());
+    for (index, command) in group.iter().enumerate() {
+        if let Some(code) = aborted[index] {
+            results.push(Err(Error::Aborted(code)));
+            continue;
+        }
+        let result = match command {
+            Command::Accounts(accounts, _) => {
+                Ok(Reply::Accounts(book.create_accounts(accounts, now)))
             }
-            Command::Expire(pending, _) => Reply::Expire(
+            Command::Transfers(transfers, _) => {
+                Ok(Reply::Transfers(book.create_transfers(transfers, now)))
+            }
+            Command::Expire(pending, _) => Ok(Reply::Expire(
                 pending
                     .iter()
                     .filter(|id| book.expire(**id, now) == Ok(Outcome::Created))
                     .count()
                     .try_into()
                     .unwrap_or(u32::MAX),
-            ),
-            Command::Attached(transfers, _, _) => {
-                Reply::Transfers(book.create_transfers(transfers, now))
+            )),
+            Command::Attached(transfers, attachment, _) => {
+                // A refused plan is taken out of the book whole, and its attachment never runs.
+                let before = book.clone();
+                let replies = book.create_transfers(transfers, now);
+                if replies.iter().all(Result::is_ok) {
+                    match attachment.run(&mut tx, engine).await {
+                        Ok(()) => attached_ran = true,
+                        Err(AttachmentError::Abort(code)) => {
+                            tx.rollback().await?;
+                            return Ok(Pass::Aborted(index, code));
+                        }
+                        // The transaction is rolled back when dropped.
+                        Err(AttachmentError::Database(e)) => return Err(Error::Database(e)),
+                    }
+                } else {
+                    book = before;
+                }
+                Ok(Reply::Transfers(replies))
             }
-        })
-        .collect();
-
-    // Attached commands are committed alone: run the caller's statements once the ledger
-    // accepted the whole plan; a refusal or an abort writes nothing.
-    let mut attached_ran = false;
-    if let [Command::Attached(_, attachment, _)] = group {
-        debug_assert_eq!(replies.len(), 1);
-        let accepted = matches!(&replies[0], Reply::Transfers(r) if r.iter().all(Result::is_ok));
-        if !accepted {
-            tx.rollback().await?;
-            return Ok(replies);
-        }
-        if let Err(error) = attachment.run(&mut tx, engine).await {
-            tx.rollback().await?;
-            return Err(match error {
-                AttachmentError::Abort(code) => Error::Aborted(code),
-                AttachmentError::Database(e) => Error::Database(e),
-            });
-        }
-        attached_ran = true;
+        };
+        results.push(result);
     }
-    debug_assert!(
-        attached_ran || group.iter().all(|c| !matches!(c, Command::Attached(..))),
-        "attached commands are never grouped"
-    );
+    debug_assert_eq!(results.len(), group.len());
 
     if book.is_dirty() || attached_ran {
         persist(&mut tx, engine, &book).await?;
@@ -338,7 +398,7 @@ async fn commit_group(
     } else {
         tx.rollback().await?;
     }
-    Ok(replies)
+    Ok(Pass::Done(results))
 }
 
 /// Loads every row the group can touch into `book`, locking accounts and pending statuses.

@@ -9,10 +9,12 @@
 //!
 //! [`SqlLedger::transfer_attached`]: pupero_ledger::SqlLedger::transfer_attached
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use pupero_core::limits::{MAX_TRADE_EXPIRIES_PER_PASS, max_open_trades};
 use pupero_core::offer::{OfferStatus, Side};
-use pupero_core::price::PriceOracle;
+use pupero_core::price::{PriceOracle, Pricing};
 use pupero_core::{
     AccountId, Caller, OfferId, OpenTrade, Party, Piconero, Price, Resolution, StepUp, Trade,
     TradeAction, TradeError, TradeId, TradeState, UserId,
@@ -27,7 +29,7 @@ use crate::error::{Error, ErrorKind};
 use crate::events::{EventKind, NewEvent, insert_events_in};
 use crate::store::{
     StoreError, TradeCursor, TradeRequest, TradeRow, insert_request_in, insert_trade_in,
-    offer_takeable_in, open_trades_of_in, update_trade_in,
+    open_check_in, update_trade_in,
 };
 use crate::two_factor::SecondFactorProof;
 
@@ -235,6 +237,9 @@ struct OpenAttachment {
     taker: UserId,
     max_open_trades: u32,
     request: Option<(IdempotencyKey, TradeRequest)>,
+    /// The maker's username as the transaction read it, for the answer: the committed trade
+    /// is not read again.
+    maker_name: Arc<Mutex<String>>,
 }
 
 #[async_trait]
@@ -249,17 +254,15 @@ impl Attachment for OpenAttachment {
         {
             return Err(AttachmentError::Abort(ABORT_REPLAY));
         }
-        if !offer_takeable_in(conn, trade.offer())
-            .await
-            .map_err(AttachmentError::from)?
-        {
-            return Err(AttachmentError::Abort(ABORT_OFFER_UNAVAILABLE));
-        }
-        // Counted here, inside the writer's transaction, the limit is exact for this process.
-        let open = open_trades_of_in(conn, self.taker)
+        // Checked here, inside the writer's transaction, the offer's state and the limit are
+        // exact for this process.
+        let check = open_check_in(conn, trade.offer(), self.taker)
             .await
             .map_err(AttachmentError::from)?;
-        if open >= u64::from(self.max_open_trades) {
+        let Some(maker_name) = check.maker_name else {
+            return Err(AttachmentError::Abort(ABORT_OFFER_UNAVAILABLE));
+        };
+        if check.taker_open_trades >= u64::from(self.max_open_trades) {
             return Err(AttachmentError::Abort(ABORT_TRADE_LIMIT));
         }
         insert_trade_in(conn, &self.row)
@@ -268,6 +271,9 @@ impl Attachment for OpenAttachment {
         insert_events_in(conn, &step_events(trade), now)
             .await
             .map_err(AttachmentError::from)?;
+        if let Ok(mut name) = self.maker_name.lock() {
+            *name = maker_name;
+        }
         Ok(())
     }
 }
@@ -431,7 +437,11 @@ impl Market {
             )));
         }
         let now = self.now();
-        let quote = self.prices.quote(offer.currency()).await.ok().flatten();
+        // Only a margin needs a quote; for a fixed price reading one is a wasted query.
+        let quote = match offer.pricing() {
+            Pricing::Fixed(_) => None,
+            Pricing::Margin(_) => self.prices.quote(offer.currency()).await.ok().flatten(),
+        };
         let price = offer
             .effective_price(quote.as_ref(), now, self.settings.price_max_age_secs)
             .map_err(|e| Error::new(ErrorKind::PriceUnavailable, e.to_string()))?
@@ -487,8 +497,9 @@ impl Market {
             seller_name: String::new(),
             buyer_name: String::new(),
         };
+        let maker_name = Arc::new(Mutex::new(String::new()));
         let attachment = OpenAttachment {
-            row,
+            row: row.clone(),
             taker,
             max_open_trades: max_open_trades(age_secs),
             request: key.clone().map(|k| {
@@ -501,14 +512,25 @@ impl Market {
                     },
                 )
             }),
+            maker_name: maker_name.clone(),
         };
         match self.ledger.transfer_attached(plan, attachment).await {
             Ok(_) => {
                 self.events.notify([seller, buyer]);
-                let row = self.store.trade(id).await?.ok_or_else(|| {
-                    Error::internal(&StoreError::Corrupt("a committed trade is missing"))
-                })?;
-                Ok((row, true))
+                // The trade as committed: what was written, with the names the transaction saw.
+                let maker_name = maker_name.lock().map(|n| n.clone()).unwrap_or_default();
+                let (seller_name, buyer_name) = match maker {
+                    Party::Seller => (maker_name, taker_row.username),
+                    Party::Buyer => (taker_row.username, maker_name),
+                };
+                Ok((
+                    TradeRow {
+                        seller_name,
+                        buyer_name,
+                        ..row
+                    },
+                    true,
+                ))
             }
             Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
                 let key = key.expect("only keyed requests record a key");
@@ -588,17 +610,25 @@ impl Market {
                 second_factor_shown = true;
             }
             let parties = [next.seller(), next.buyer()];
+            let dispute = match action {
+                TradeAction::Dispute { by } => Some((by, reason.clone())),
+                _ => None,
+            };
+            let resolved_by = match action {
+                TradeAction::Resolve { by_moderator, .. } => Some((by_moderator, reason.clone())),
+                _ => None,
+            };
+            // The trade as the step writes it (the update keeps a dispute or a resolution
+            // already recorded), to answer with once committed instead of reading it again.
+            let written = TradeRow {
+                trade: next.clone(),
+                dispute: dispute.clone().or(row.dispute),
+                resolved_by: resolved_by.clone().or(row.resolved_by),
+                ..row
+            };
             let attachment = StepAttachment {
-                dispute: match action {
-                    TradeAction::Dispute { by } => Some((by, reason.clone())),
-                    _ => None,
-                },
-                resolved_by: match action {
-                    TradeAction::Resolve { by_moderator, .. } => {
-                        Some((by_moderator, reason.clone()))
-                    }
-                    _ => None,
-                },
+                dispute,
+                resolved_by,
                 request: match (user, &key) {
                     (Some(user), Some(key)) => Some((
                         user,
@@ -617,9 +647,7 @@ impl Market {
             match self.ledger.transfer_attached(plan, attachment).await {
                 Ok(_) => {
                     self.events.notify(parties);
-                    return self.store.trade(id).await?.ok_or_else(|| {
-                        Error::internal(&StoreError::Corrupt("a committed trade is missing"))
-                    });
+                    return Ok(written);
                 }
                 Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
                     let (Some(user), Some(key)) = (user, &key) else {

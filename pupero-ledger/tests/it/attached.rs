@@ -222,3 +222,63 @@ ledger_test!(one_compare_and_set_wins_a_race, |t| {
     assert_eq!(t.available(payee).await, AMOUNT + racers);
     t.ledger.check_invariants().await.unwrap();
 });
+
+ledger_test!(
+    in_a_group_an_abort_or_refusal_undoes_only_its_own_command,
+    |t| {
+        let pool = scratch(&t).await;
+        let op = t.operator().await;
+        let payer = t.user(op, AMOUNT * 100).await;
+        let payee = t.user(op, 0).await;
+        let runs = Arc::new(AtomicU32::new(0));
+        // Sent at once, so that the writer finds them queued and commits them in groups: every
+        // third aborts after writing its row, every fifth asks for more than the payer has.
+        let mut tasks = Vec::new();
+        for i in 0..RACERS {
+            let ledger = t.ledger.clone();
+            let amount = if i % 5 == 4 { AMOUNT * 1_000 } else { AMOUNT };
+            let transfer = single(payer, payee, amount);
+            let id = transfer.id;
+            let attachment = Insert {
+                id: format!("row{i}"),
+                abort: i % 3 == 2,
+                runs: runs.clone(),
+            };
+            tasks.push(tokio::spawn(async move {
+                (
+                    i,
+                    id,
+                    ledger.transfer_attached(vec![transfer], attachment).await,
+                )
+            }));
+        }
+        let mut committed = 0_u64;
+        for task in tasks {
+            let (i, id, result) = task.await.unwrap();
+            let row = row_version(&pool, &format!("row{i}")).await;
+            match result {
+                Ok(_) => {
+                    assert!(i % 3 != 2 && i % 5 != 4, "command {i} committed");
+                    assert_eq!(row, Some(0), "the row of {i} is written");
+                    assert!(exists(&t, id).await, "the transfer of {i} is written");
+                    committed += 1;
+                }
+                Err(pupero_ledger::Error::Aborted("told_to")) => {
+                    assert!(i % 5 != 4 && i % 3 == 2, "command {i} aborted");
+                    assert_eq!(row, None, "the aborted row of {i} is rolled back");
+                    assert!(!exists(&t, id).await, "so is the plan of {i}");
+                }
+                Err(error) => {
+                    assert!(error.is_insufficient_funds(), "{i}: {error:?}");
+                    assert_eq!(i % 5, 4, "command {i} refused");
+                    assert_eq!(row, None, "a refused plan runs no statements");
+                    assert!(!exists(&t, id).await);
+                }
+            }
+        }
+        assert_eq!(t.available(payee).await, AMOUNT * committed);
+        assert_eq!(t.available(payer).await, AMOUNT * (100 - committed));
+        assert!(runs.load(Ordering::SeqCst) >= u32::try_from(committed).unwrap());
+        t.ledger.check_invariants().await.unwrap();
+    }
+);

@@ -36,8 +36,8 @@ pub use chat::{
 };
 
 pub use trades::{
-    MAX_TRADES_PER_PAGE, TradeCursor, TradeRequest, TradeRow, insert_request_in, insert_trade_in,
-    offer_takeable_in, open_trades_of_in, trade_exists_in, update_trade_in,
+    MAX_TRADES_PER_PAGE, OpenCheck, TradeCursor, TradeRequest, TradeRow, insert_request_in,
+    insert_trade_in, open_check_in, trade_exists_in, update_trade_in,
 };
 
 pub use admin::{EmailChange, EmailTaken};

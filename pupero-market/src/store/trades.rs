@@ -338,33 +338,46 @@ pub async fn trade_exists_in(conn: &mut AnyConnection, id: TradeId) -> Result<bo
     Ok(row.is_some())
 }
 
-/// The open (escrowed, paid or disputed) trades `user` is a party of, in the writer's
-/// transaction, where the count is exact for this process.
-pub async fn open_trades_of_in(conn: &mut AnyConnection, user: UserId) -> Result<u64, StoreError> {
-    let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM trades WHERE (seller_id = ? OR buyer_id = ?) \
-         AND state IN ('escrowed', 'paid', 'disputed')",
-    )
-    .bind(user.to_string())
-    .bind(user.to_string())
-    .fetch_one(&mut *conn)
-    .await?;
-    unsigned(n, ROW)
+/// What opening a trade checks in the ledger writer's transaction, where both answers are exact
+/// for this process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenCheck {
+    /// The maker's username if the offer can be traded on (active, and its maker's account
+    /// enabled); `None` if it cannot or does not exist.
+    pub maker_name: Option<String>,
+    /// The open (escrowed, paid or disputed) trades the taker is a party of.
+    pub taker_open_trades: u64,
 }
 
-/// Whether offer `id` can be traded on: active, and its maker's account enabled. In the
-/// writer's transaction.
-pub async fn offer_takeable_in(conn: &mut AnyConnection, id: OfferId) -> Result<bool, StoreError> {
-    let row: Option<(String, i64)> = sqlx::query_as(
-        "SELECT o.status, u.disabled FROM offers o JOIN users u ON u.id = o.owner_id WHERE o.id = ?",
+/// Whether offer `id` can be traded on, and how many open trades `taker` has: one statement,
+/// in the writer's transaction.
+pub async fn open_check_in(
+    conn: &mut AnyConnection,
+    id: OfferId,
+    taker: UserId,
+) -> Result<OpenCheck, StoreError> {
+    let row: Option<(String, i64, String, i64)> = sqlx::query_as(
+        "SELECT o.status, u.disabled, u.username, \
+         (SELECT COUNT(*) FROM trades WHERE (seller_id = ? OR buyer_id = ?) \
+          AND state IN ('escrowed', 'paid', 'disputed')) AS open_trades \
+         FROM offers o JOIN users u ON u.id = o.owner_id WHERE o.id = ?",
     )
+    .bind(taker.to_string())
+    .bind(taker.to_string())
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((status, disabled)) = row else {
-        return Ok(false);
+    let Some((status, disabled, maker_name, open)) = row else {
+        return Ok(OpenCheck {
+            maker_name: None,
+            taker_open_trades: 0,
+        });
     };
-    Ok(status == "active" && !flag(disabled, "disabled")?)
+    let takeable = status == "active" && !flag(disabled, "disabled")?;
+    Ok(OpenCheck {
+        maker_name: takeable.then_some(maker_name),
+        taker_open_trades: unsigned(open, ROW)?,
+    })
 }
 
 impl Store {

@@ -886,3 +886,29 @@ app_test!(absent_optional_fields_are_left_out_never_null, |app| {
         assert!(found.is_empty(), "{path}: null at {found:?} in {body}");
     }
 });
+
+app_test!(each_step_answers_with_the_trade_as_committed, |app| {
+    let m = market(app, "4").await;
+    // Released: open, paid, release.
+    let opened = open(&m.buyer, m.offer, "1").await.unwrap();
+    assert_eq!(opened, m.buyer.trade(opened.id).await.unwrap());
+    assert_eq!(opened.buyer.username, "buyer");
+    let paid = m.buyer.mark_trade_paid(opened.id, None).await.unwrap();
+    assert_eq!(paid, m.buyer.trade(opened.id).await.unwrap());
+    let released = m.seller.release_trade(opened.id, None, None).await.unwrap();
+    assert_eq!(released, m.seller.trade(opened.id).await.unwrap());
+    assert_eq!(released.version, 2);
+    // Disputed: the answer carries the reason just written.
+    let opened = open(&m.buyer, m.offer, "1").await.unwrap();
+    m.buyer.mark_trade_paid(opened.id, None).await.unwrap();
+    let disputed = m
+        .buyer
+        .dispute_trade(opened.id, "paid, not released", None)
+        .await
+        .unwrap();
+    assert_eq!(disputed, m.buyer.trade(opened.id).await.unwrap());
+    assert_eq!(
+        disputed.dispute_reason.as_deref(),
+        Some("paid, not released")
+    );
+});
