@@ -25,7 +25,7 @@ use pupero_core::{
     Role, TransferId, UserId, Username,
 };
 use pupero_ledger::testing::{Backend, TestDatabase};
-use pupero_sdk::{Client, OpenTradeRequest};
+use pupero_sdk::Client;
 use pupero_server::{AppState, Settings};
 
 /// Set in the child process that measures one backend.
@@ -204,43 +204,18 @@ async fn reads(base: &str, size: usize) -> anyhow::Result<Pages> {
 }
 
 /// `MARKET_CLIENTS` keep-alive connections getting `url` for `PHASE`: each request's latency.
-/// A minimal HTTP/1.1 client on raw sockets, so that the load generator costs little next to
-/// the server sharing its cores (a general client costs as much as the server's answer).
 async fn load(url: &str) -> anyhow::Result<Vec<Duration>> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow::anyhow!("an http URL"))?;
-    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let addr: std::net::SocketAddr = host.parse()?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").into_bytes();
+    let (addr, path) = split_url(url)?;
     let deadline = Instant::now() + PHASE;
     let tasks: Vec<_> = (0..MARKET_CLIENTS)
         .map(|_| {
-            let request = request.clone();
+            let path = path.clone();
             tokio::spawn(async move {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
-                let mut stream = tokio::net::TcpStream::connect(addr).await?;
-                stream.set_nodelay(true)?;
-                let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-                let mut chunk = vec![0_u8; 64 * 1024];
+                let mut conn = Conn::open(addr, None).await?;
                 let mut latencies = Vec::new();
                 while Instant::now() < deadline {
                     let t = Instant::now();
-                    stream.write_all(&request).await?;
-                    let (head, length) = loop {
-                        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            break (end + 4, response_length(&buf[..end])?);
-                        }
-                        let n = stream.read(&mut chunk).await?;
-                        anyhow::ensure!(n > 0, "the server closed the connection");
-                        buf.extend_from_slice(&chunk[..n]);
-                    };
-                    while buf.len() < head + length {
-                        let n = stream.read(&mut chunk).await?;
-                        anyhow::ensure!(n > 0, "the server closed the connection");
-                        buf.extend_from_slice(&chunk[..n]);
-                    }
-                    buf.drain(..head + length);
+                    conn.request("GET", &path, None).await?;
                     latencies.push(t.elapsed());
                 }
                 anyhow::Ok(latencies)
@@ -254,12 +229,94 @@ async fn load(url: &str) -> anyhow::Result<Vec<Duration>> {
     Ok(all)
 }
 
+/// The address and the path of an `http://` URL.
+fn split_url(url: &str) -> anyhow::Result<(std::net::SocketAddr, String)> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("an http URL"))?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    Ok((
+        host.parse()?,
+        if path.is_empty() { "/" } else { path }.to_owned(),
+    ))
+}
+
+/// A minimal HTTP/1.1 keep-alive client on a raw socket, so that the load generator costs little
+/// next to the server sharing its cores (a general client costs as much as the server's answer).
+struct Conn {
+    stream: tokio::net::TcpStream,
+    host: std::net::SocketAddr,
+    bearer: Option<String>,
+    buf: Vec<u8>,
+    chunk: Vec<u8>,
+}
+
+impl Conn {
+    async fn open(host: std::net::SocketAddr, bearer: Option<String>) -> anyhow::Result<Conn> {
+        let stream = tokio::net::TcpStream::connect(host).await?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            host,
+            bearer,
+            buf: Vec::with_capacity(64 * 1024),
+            chunk: vec![0_u8; 64 * 1024],
+        })
+    }
+
+    /// Sends one request and reads its answer: the body of a 2xx, an error otherwise.
+    async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        json: Option<&str>,
+    ) -> anyhow::Result<Vec<u8>> {
+        use std::fmt::Write as _;
+        use tokio::io::AsyncWriteExt;
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
+        if let Some(token) = &self.bearer {
+            write!(head, "Authorization: Bearer {token}\r\n")?;
+        }
+        let body = json.unwrap_or_default();
+        if json.is_some() || method != "GET" {
+            write!(
+                head,
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            )?;
+        }
+        head.push_str("\r\n");
+        head.push_str(body);
+        self.stream.write_all(head.as_bytes()).await?;
+        let (start, length) = loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break (end + 4, response_length(&self.buf[..end])?);
+            }
+            self.fill().await?;
+        };
+        while self.buf.len() < start + length {
+            self.fill().await?;
+        }
+        let body = self.buf[start..start + length].to_vec();
+        self.buf.drain(..start + length);
+        Ok(body)
+    }
+
+    async fn fill(&mut self) -> anyhow::Result<()> {
+        use tokio::io::AsyncReadExt;
+        let n = self.stream.read(&mut self.chunk).await?;
+        anyhow::ensure!(n > 0, "the server closed the connection");
+        self.buf.extend_from_slice(&self.chunk[..n]);
+        Ok(())
+    }
+}
+
 /// The body length of a successful response with `head` (status line and headers).
 fn response_length(head: &[u8]) -> anyhow::Result<usize> {
     let head = std::str::from_utf8(head)?;
     let mut lines = head.split("\r\n");
     let status = lines.next().unwrap_or_default();
-    anyhow::ensure!(status.starts_with("HTTP/1.1 200"), "answered {status}");
+    anyhow::ensure!(status.starts_with("HTTP/1.1 2"), "answered {status}");
     lines
         .find_map(|l| {
             let (name, value) = l.split_once(':')?;
@@ -362,15 +419,15 @@ async fn user(
     base: &str,
     name: &str,
     xmr: &str,
-) -> anyhow::Result<(Client, UserId)> {
+) -> anyhow::Result<(Client, String)> {
     let id = pupero_market::operator::create_user(&state.market, name, None, PASSWORD, Role::User)
         .await?;
     if xmr != "0" {
         fund(state, id, xmr).await?;
     }
     let client = Client::new(base.to_owned())?;
-    client.login(name, PASSWORD).await?;
-    Ok((client, id))
+    let tokens = client.login(name, PASSWORD).await?;
+    Ok((client, tokens.access_token))
 }
 
 async fn fund(state: &AppState, user: UserId, xmr: &str) -> anyhow::Result<()> {
@@ -420,10 +477,11 @@ fn sell_offer(price: &str) -> anyhow::Result<NewOffer> {
 
 /// Complete trades per second: each pair loops open → paid → release.
 async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
+    let (addr, _) = split_url(base)?;
     let mut pairs = Vec::new();
     for i in 0..TRADING_PAIRS {
-        let (seller, _) = user(state, base, &format!("seller{i}"), "100000").await?;
-        let (buyer, _) = user(state, base, &format!("buyer{i}"), "0").await?;
+        let (seller, seller_token) = user(state, base, &format!("seller{i}"), "100000").await?;
+        let (_, buyer_token) = user(state, base, &format!("buyer{i}"), "0").await?;
         let offer = Offer::create(
             OfferId::new_v7(),
             seller_id(&seller).await?,
@@ -431,7 +489,7 @@ async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
             state.now(),
         );
         state.market.store.insert_offer(&offer, u32::MAX).await?;
-        pairs.push((seller, buyer, offer.id()));
+        pairs.push((seller_token, buyer_token, offer.id()));
     }
     let mut rates = Vec::new();
     let mut all = Vec::new();
@@ -442,17 +500,24 @@ async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
             .cloned()
             .map(|(seller, buyer, offer)| {
                 tokio::spawn(async move {
+                    let mut seller = Conn::open(addr, Some(seller)).await?;
+                    let mut buyer = Conn::open(addr, Some(buyer)).await?;
+                    let open = format!(r#"{{"offer_id":"{offer}","amount":"0.1","price":"150"}}"#);
                     let mut latencies = Vec::new();
-                    let request = OpenTradeRequest {
-                        offer_id: *offer.as_uuid(),
-                        amount: "0.1".parse().expect("an amount"),
-                        price: "150".parse().expect("a price"),
-                    };
                     while Instant::now() < deadline {
                         let t = Instant::now();
-                        let trade = buyer.open_trade(&request, None).await?;
-                        buyer.mark_trade_paid(trade.id, None).await?;
-                        seller.release_trade(trade.id, None, None).await?;
+                        let trade: serde_json::Value = serde_json::from_slice(
+                            &buyer.request("POST", "/api/v1/trades", Some(&open)).await?,
+                        )?;
+                        let id = trade["id"]
+                            .as_str()
+                            .ok_or_else(|| anyhow::anyhow!("a trade id: {trade}"))?;
+                        buyer
+                            .request("POST", &format!("/api/v1/trades/{id}/paid"), None)
+                            .await?;
+                        seller
+                            .request("POST", &format!("/api/v1/trades/{id}/release"), Some("{}"))
+                            .await?;
                         latencies.push(t.elapsed());
                     }
                     anyhow::Ok(latencies)
