@@ -34,8 +34,9 @@ const BACKEND_VAR: &str = "PUPERO_BENCH_BACKEND";
 const PHASE: Duration = Duration::from_secs(3);
 /// Rounds of each phase.
 const ROUNDS: usize = 3;
-/// Seller–buyer pairs trading at once, one trade open per pair at a time.
-const TRADING_PAIRS: usize = 16;
+/// Seller–buyer pairs trading at once, one trade open per pair at a time: the project's usual
+/// load, then a busier market.
+const TRADING_PAIRS: [usize; 2] = [16, 64];
 /// The market sizes measured.
 const MARKETS: [usize; 2] = [1_000, 10_000];
 /// Offers per maker (an established account's limit).
@@ -55,7 +56,7 @@ async fn main() -> anyhow::Result<()> {
     // Each backend runs in a process of its own, so that its memory figures are its own.
     let Ok(only) = std::env::var(BACKEND_VAR) else {
         println!(
-            "cores: {cores}; {ROUNDS} rounds of {} s phases; {MARKET_CLIENTS} readers; {TRADING_PAIRS} trading pairs",
+            "cores: {cores}; {ROUNDS} rounds of {} s phases; {MARKET_CLIENTS} readers; {TRADING_PAIRS:?} trading pairs",
             PHASE.as_secs()
         );
         for backend in ["sqlite", "mariadb"] {
@@ -118,7 +119,9 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
         pages.push(reads(&base, size).await?);
         println!("RSS peak during the reads: {} MiB", rss_mib("VmHWM"));
     }
-    trades(&state, &base).await?;
+    for pairs in TRADING_PAIRS {
+        trades(&state, &base, pairs).await?;
+    }
 
     let [small, large] = [&pages[0], &pages[1]];
     println!("ratios (medians):");
@@ -476,12 +479,13 @@ fn sell_offer(price: &str) -> anyhow::Result<NewOffer> {
 }
 
 /// Complete trades per second: each pair loops open → paid → release.
-async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
+async fn trades(state: &Arc<AppState>, base: &str, count: usize) -> anyhow::Result<()> {
     let (addr, _) = split_url(base)?;
     let mut pairs = Vec::new();
-    for i in 0..TRADING_PAIRS {
-        let (seller, seller_token) = user(state, base, &format!("seller{i}"), "100000").await?;
-        let (_, buyer_token) = user(state, base, &format!("buyer{i}"), "0").await?;
+    for i in 0..count {
+        let (seller, seller_token) =
+            user(state, base, &format!("seller{count}x{i}"), "100000").await?;
+        let (_, buyer_token) = user(state, base, &format!("buyer{count}x{i}"), "0").await?;
         let offer = Offer::create(
             OfferId::new_v7(),
             seller_id(&seller).await?,
@@ -531,7 +535,11 @@ async fn trades(state: &Arc<AppState>, base: &str) -> anyhow::Result<()> {
         rates.push(per_sec(round.len(), PHASE));
         all.extend(round);
     }
-    report("trade round trips (3 requests each)", &mut rates, &mut all);
+    report(
+        &format!("trade round trips, {count} pairs (3 requests each)"),
+        &mut rates,
+        &mut all,
+    );
     state.market.ledger.check_invariants().await?;
     Ok(())
 }

@@ -37,7 +37,7 @@ use crate::store::Store;
 
 /// The age at which the next page reads the database again, while the others still answer
 /// from the book.
-pub const BOOK_MAX_AGE: Duration = Duration::from_millis(250);
+pub const BOOK_MAX_AGE: Duration = Duration::from_millis(500);
 
 /// The oldest book a page is answered from: the bound on how long another process's change
 /// takes to reach this process's market (plus one reading of the database).
