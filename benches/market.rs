@@ -125,26 +125,30 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
 
     let [small, large] = [&pages[0], &pages[1]];
     println!("ratios (medians):");
-    println!(
-        "  default page / healthz, 1k offers     {:>6.3}",
-        ratio(small.default, small.healthz)
-    );
-    println!(
-        "  filtered page / healthz, 1k offers    {:>6.3}",
-        ratio(small.filtered, small.healthz)
-    );
-    println!(
-        "  default page 1k / 10k offers          {:>6.3}",
-        ratio(small.default, large.default)
-    );
-    println!(
-        "  filtered page 1k / 10k offers         {:>6.3}",
-        ratio(small.filtered, large.filtered)
-    );
-    println!(
-        "  default page / the original's, 1k     {:>6.0}",
-        ratio(small.default, ORIGINAL_MARKET_PER_SEC)
-    );
+    for (name, value) in [
+        (
+            "default page / healthz, 1k offers",
+            ratio(small.default, small.healthz),
+        ),
+        (
+            "filtered page / healthz, 1k offers",
+            ratio(small.filtered, small.healthz),
+        ),
+        (
+            "default page 1k / 10k offers",
+            ratio(small.default, large.default),
+        ),
+        (
+            "filtered page 1k / 10k offers",
+            ratio(small.filtered, large.filtered),
+        ),
+        (
+            "default page / the original's, 1k",
+            ratio(small.default, ORIGINAL_MARKET_PER_SEC),
+        ),
+    ] {
+        println!("  {name:<38} {value:>8.3}");
+    }
 
     let _ = stop_tx.send(());
     let _ = server.await;

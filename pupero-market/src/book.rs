@@ -220,28 +220,27 @@ impl Market {
             .collect();
         let fetched = self.store.offers_with_revisions(&changed).await?;
 
-        // The makers as they will be, for their balances.
-        let mut makers: HashMap<AccountId, UserId> = {
+        // The makers and currencies as they will be, for their balances and quotes.
+        let (mut makers, mut currencies) = {
             let held = book.held.read().unwrap_or_else(PoisonError::into_inner);
-            held.book
+            let makers: HashMap<AccountId, UserId> = held
+                .book
                 .makers()
                 .map(|u| (AccountId::user_xmr(u), u))
-                .collect()
+                .collect();
+            (makers, held.book.currencies())
         };
         for (offer, _) in &fetched {
             makers.insert(AccountId::user_xmr(offer.owner()), offer.owner());
+            currencies.push(offer.currency());
         }
+        currencies.sort_unstable();
+        currencies.dedup();
         let ids: Vec<AccountId> = makers.keys().copied().collect();
         let mut accounts = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(MAX_ACCOUNTS_PER_BATCH) {
             accounts.extend(self.ledger.lookup_accounts(chunk).await?);
         }
-        let currencies = {
-            let held = book.held.read().unwrap_or_else(PoisonError::into_inner);
-            let mut currencies = held.book.currencies();
-            currencies.extend(fetched.iter().map(|(o, _)| o.currency()));
-            currencies
-        };
         let quotes = self.quotes(currencies.iter().copied()).await;
 
         let mut held = book.write();
