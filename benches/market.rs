@@ -30,6 +30,8 @@ use pupero_server::{AppState, Settings};
 
 /// Set in the child process that measures one backend.
 const BACKEND_VAR: &str = "PUPERO_BENCH_BACKEND";
+/// `trades` measures trade round trips alone (for profiling them); unset, everything.
+const ONLY_VAR: &str = "PUPERO_BENCH_ONLY";
 /// How long each measured phase runs.
 const PHASE: Duration = Duration::from_secs(3);
 /// Rounds of each phase.
@@ -109,9 +111,10 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
     let base = format!("http://{}", bound_rx.await?);
     println!("RSS idle: {} MiB", rss_mib("VmRSS"));
 
+    let trades_only = std::env::var(ONLY_VAR).is_ok_and(|only| only == "trades");
     let mut seeded = 0;
     let mut pages = Vec::new();
-    for size in MARKETS {
+    for size in MARKETS.into_iter().filter(|_| !trades_only) {
         seeded = seed(&state, seeded, size).await?;
         println!("-- market of {size} offers");
         println!("RSS before the reads: {} MiB", rss_mib("VmRSS"));
@@ -123,7 +126,12 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
         trades(&state, &base, pairs).await?;
     }
 
-    let [small, large] = [&pages[0], &pages[1]];
+    let [small, large] = [pages.first(), pages.get(1)];
+    let (Some(small), Some(large)) = (small, large) else {
+        let _ = stop_tx.send(());
+        let _ = server.await;
+        return Ok(());
+    };
     println!("ratios (medians):");
     for (name, value) in [
         (

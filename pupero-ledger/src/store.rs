@@ -123,6 +123,7 @@ impl SqlLedger {
         let feed = Arc::new(AccountFeed::default());
         let commands = writer::spawn(
             pools.writer.clone(),
+            pools.reader.clone(),
             pools.engine,
             options.clock.clone(),
             feed.clone(),

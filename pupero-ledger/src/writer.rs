@@ -3,8 +3,9 @@
 //! Every write of a [`crate::SqlLedger`] becomes a [`Command`] on a bounded channel. The writer
 //! takes the first command, then whatever else is already queued (up to
 //! [`MAX_TRANSFERS_PER_GROUP_COMMIT`]), and applies them all in one database transaction: load
-//! the touched rows with locks, let the core's [`LedgerBook`] decide, write the changes, commit.
-//! One fsync then pays for the whole group.
+//! the touched rows with locks, let the core's [`LedgerBook`] decide, run the attachments, write
+//! their batches and the ledger's changes, commit. One fsync then pays for the whole group. On
+//! SQLite, [`checkpoint`] copies the write-ahead log into the database beside it.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -20,7 +21,7 @@ use pupero_core::{AccountId, Timestamp, TransferId};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::attach::{Attachment, AttachmentError};
+use crate::attach::{Attachment, AttachmentError, Batches};
 use crate::db::{self, ACCOUNT_COLUMNS, TRANSFER_COLUMNS};
 use crate::dialect::{Engine, placeholders};
 use crate::error::Error;
@@ -40,6 +41,9 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(5);
 /// inside the group's transaction, which holds its locks until the commit: the bound keeps that
 /// time short, while still letting one fsync pay for a crowd of concurrent trade steps.
 const MAX_ATTACHMENTS_PER_GROUP: usize = 32;
+
+/// Least time between two checkpoints of SQLite's write-ahead log by [`checkpoint`].
+const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Ids per `IN (...)` list, well below every engine's limit on bound parameters.
 const MAX_IDS_PER_QUERY: usize = 512;
@@ -136,15 +140,39 @@ impl Command {
     }
 }
 
+/// Starts the writer on `pool` (its one connection) and, on SQLite, its checkpointer on
+/// `reader`.
 pub(crate) fn spawn(
     pool: AnyPool,
+    reader: AnyPool,
     engine: Engine,
     clock: Arc<dyn Clock>,
     feed: Arc<AccountFeed>,
 ) -> mpsc::Sender<Command> {
     let (tx, rx) = mpsc::channel(MAX_QUEUED_COMMANDS);
-    tokio::spawn(run(rx, pool, engine, clock, feed));
+    let (commits, committed) = mpsc::channel(1);
+    if engine == Engine::Sqlite {
+        tokio::spawn(checkpoint(reader, committed));
+    }
+    tokio::spawn(run(rx, pool, engine, clock, feed, commits));
     tx
+}
+
+/// Copies SQLite's write-ahead log into the database file after commits, on a connection of its
+/// own, at most once per [`CHECKPOINT_INTERVAL`]. Left to SQLite, the copy (and its fsync of the
+/// database file) would be made by the committing connection, the writer's, inside a commit
+/// every thousand pages; a passive checkpoint runs beside the writer and never blocks it. Ends
+/// with the writer.
+async fn checkpoint(pool: AnyPool, mut committed: mpsc::Receiver<()>) {
+    while committed.recv().await.is_some() {
+        if let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %error_chain(&error), "checkpoint of the write-ahead log failed");
+        }
+        tokio::time::sleep(CHECKPOINT_INTERVAL).await;
+    }
 }
 
 async fn run(
@@ -153,6 +181,7 @@ async fn run(
     engine: Engine,
     clock: Arc<dyn Clock>,
     feed: Arc<AccountFeed>,
+    commits: mpsc::Sender<()>,
 ) {
     // A command found while filling a full group waits here for the next turn.
     let mut carried: Option<Command> = None;
@@ -181,7 +210,10 @@ async fn run(
                 Err(_) => break,
             }
         }
-        match commit_with_retries(&pool, engine, clock.as_ref(), &feed, &group).await {
+        let committed = commit_with_retries(&pool, engine, clock.as_ref(), &feed, &group).await;
+        // Tells the checkpointer there is something to copy; one signal waiting is enough.
+        let _ = commits.try_send(());
+        match committed {
             Ok(results) => {
                 for (command, result) in group.into_iter().zip(results) {
                     log_failure(&result);
@@ -337,6 +369,7 @@ async fn apply_group(
     load(&mut tx, engine, group, &mut book).await?;
 
     let mut attached_ran = false;
+    let mut batches = Batches::default();
     let mut results = Vec::with_capacity(group.len());
     for (index, command) in group.iter().enumerate() {
         if let Some(code) = aborted[index] {
@@ -363,7 +396,7 @@ async fn apply_group(
                 let before = book.clone();
                 let replies = book.create_transfers(transfers, now);
                 if replies.iter().all(Result::is_ok) {
-                    match attachment.run(&mut tx, engine).await {
+                    match attachment.run(&mut tx, engine, &mut batches).await {
                         Ok(()) => attached_ran = true,
                         Err(AttachmentError::Abort(code)) => {
                             tx.rollback().await?;
@@ -383,6 +416,11 @@ async fn apply_group(
     debug_assert_eq!(results.len(), group.len());
 
     if book.is_dirty() || attached_ran {
+        debug_assert!(
+            attached_ran || batches.is_empty(),
+            "only attachments start batches"
+        );
+        batches.write(&mut tx, engine).await?;
         persist(&mut tx, engine, &book).await?;
         tx.commit().await?;
         let changes = book.changes();

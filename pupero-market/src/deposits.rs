@@ -17,13 +17,13 @@ use async_trait::async_trait;
 use pupero_core::deposit::{deposit_transfer_id, expected_in_scan, scan_from};
 use pupero_core::ledger::{NewTransfer, TransferCode, TransferOp};
 use pupero_core::{AccountId, DepositStatus, Piconero, Sighting, Timestamp, UserId};
-use pupero_ledger::{Attachment, AttachmentError, Engine};
+use pupero_ledger::{Attachment, AttachmentError, Batches, Engine};
 use pupero_wallet::{IncomingTransfer, WalletRpc};
 use sqlx::AnyConnection;
 
 use crate::Market;
 use crate::error::{Error, ErrorKind};
-use crate::events::{EventKind, NewEvent, insert_events_in};
+use crate::events::{EventBatch, EventKind, NewEvent, insert_events_in};
 use crate::store::{
     DepositAddressRow, DepositRef, DepositRow, SeenDeposit, SightingChange, StoreError,
     mark_deposit_credited_in, mark_deposit_gone_in, record_sighting_in, sighting_unchanged,
@@ -156,7 +156,12 @@ struct CreditAttachment {
 
 #[async_trait]
 impl Attachment for CreditAttachment {
-    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: Engine,
+        batches: &mut Batches,
+    ) -> Result<(), AttachmentError> {
         if !mark_deposit_credited_in(conn, &self.key, self.now)
             .await
             .map_err(AttachmentError::from)?
@@ -179,8 +184,9 @@ impl Attachment for CreditAttachment {
                 }),
             },
         ];
-        insert_events_in(conn, &events, self.now)
-            .await
+        batches
+            .get::<EventBatch>()
+            .push(&events, self.now)
             .map_err(AttachmentError::from)?;
         Ok(())
     }

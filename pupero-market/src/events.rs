@@ -121,12 +121,21 @@ pub async fn insert_events_in(
     events: &[NewEvent],
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let created_at_ms = ms(now)?;
+    let events: Vec<(&NewEvent, i64)> = events.iter().map(|e| (e, created_at_ms)).collect();
+    insert_timed_events_in(conn, &events).await
+}
+
+/// [`insert_events_in`] for events of different instants (each with its time in ms).
+async fn insert_timed_events_in(
+    conn: &mut AnyConnection,
+    events: &[(&NewEvent, i64)],
+) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
-    let created_at_ms = ms(now)?;
     let mut counts: BTreeMap<UserId, i64> = BTreeMap::new();
-    for event in events {
+    for (event, _) in events {
         let count = counts.entry(event.user).or_insert(0);
         *count = count
             .checked_add(1)
@@ -184,7 +193,7 @@ pub async fn insert_events_in(
         }
     }
     let mut rows = Vec::with_capacity(events.len());
-    for event in events {
+    for (event, created_at_ms) in events {
         let seq = next
             .get_mut(&event.user)
             .ok_or(StoreError::Corrupt("event of an uncounted user"))?;
@@ -194,7 +203,7 @@ pub async fn insert_events_in(
                 "an event's payload is not a JSON object",
             ));
         }
-        rows.push((event, *seq));
+        rows.push((event, *seq, *created_at_ms));
         *seq = seq
             .checked_add(1)
             .ok_or(StoreError::Corrupt("event seq overflow"))?;
@@ -206,14 +215,14 @@ pub async fn insert_events_in(
              VALUES {values}"
         );
         let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
-        for (event, seq) in chunk {
+        for (event, seq, created_at_ms) in chunk {
             query = query
                 .bind(event.user.to_string())
                 .bind(*seq)
                 .bind(event.kind.as_str())
                 .bind(event.trade.map(|t| t.to_string()))
                 .bind(event.payload.to_string())
-                .bind(created_at_ms);
+                .bind(*created_at_ms);
         }
         query.execute(&mut *conn).await?;
     }
@@ -235,12 +244,47 @@ pub struct EventsAttachment {
 impl pupero_ledger::Attachment for EventsAttachment {
     async fn run(
         &self,
+        _: &mut AnyConnection,
+        _: pupero_ledger::Engine,
+        batches: &mut pupero_ledger::Batches,
+    ) -> Result<(), pupero_ledger::AttachmentError> {
+        batches
+            .get::<EventBatch>()
+            .push(&self.events, self.now)
+            .map_err(pupero_ledger::AttachmentError::from)
+    }
+}
+
+/// The events of one group commit's attachments, written together after the last attachment
+/// ran: three statements for the whole group ([`insert_events_in`]), where each attachment
+/// writing its own would cost three each. Each user's events keep the order they were pushed
+/// in, which is the order of the attachments in the group.
+#[derive(Debug, Default)]
+pub struct EventBatch {
+    events: Vec<(NewEvent, i64)>,
+}
+
+impl EventBatch {
+    /// Adds `events`, which happened at `now`.
+    pub fn push(&mut self, events: &[NewEvent], now: Timestamp) -> Result<(), StoreError> {
+        let created_at_ms = ms(now)?;
+        self.events
+            .extend(events.iter().map(|e| (e.clone(), created_at_ms)));
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl pupero_ledger::Batch for EventBatch {
+    async fn write(
+        &mut self,
         conn: &mut AnyConnection,
         _: pupero_ledger::Engine,
-    ) -> Result<(), pupero_ledger::AttachmentError> {
-        insert_events_in(conn, &self.events, self.now)
+    ) -> Result<(), sqlx::Error> {
+        let events: Vec<(&NewEvent, i64)> = self.events.iter().map(|(e, t)| (e, *t)).collect();
+        insert_timed_events_in(conn, &events)
             .await
-            .map_err(pupero_ledger::AttachmentError::from)
+            .map_err(StoreError::into_sqlx)
     }
 }
 

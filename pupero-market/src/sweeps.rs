@@ -37,7 +37,7 @@ use async_trait::async_trait;
 use pupero_core::sweep::{SweepEvent, SweepState, SweepTransitionError};
 use pupero_core::wallet::{OutgoingState, Priority, TxMetadata, WalletError};
 use pupero_core::{Piconero, Timestamp, WithdrawalState};
-use pupero_ledger::{Attachment, AttachmentError, Engine};
+use pupero_ledger::{Attachment, AttachmentError, Batches, Engine};
 use sqlx::AnyConnection;
 
 use crate::Market;
@@ -67,7 +67,12 @@ struct SweepMoveAttachment {
 
 #[async_trait]
 impl Attachment for SweepMoveAttachment {
-    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: Engine,
+        _: &mut Batches,
+    ) -> Result<(), AttachmentError> {
         if move_sweep_in(conn, &self.txid, self.from, self.to, None, None, self.now)
             .await
             .map_err(AttachmentError::from)?

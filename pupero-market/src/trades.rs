@@ -19,14 +19,14 @@ use pupero_core::{
     AccountId, Caller, OfferId, OpenTrade, Party, Piconero, Price, Resolution, StepUp, Trade,
     TradeAction, TradeError, TradeId, TradeState, UserId,
 };
-use pupero_ledger::{Attachment, AttachmentError, Engine};
+use pupero_ledger::{Attachment, AttachmentError, Batches, Engine};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
 use crate::Market;
 use crate::audit::{AuditEntry, AuditEvent};
 use crate::error::{Error, ErrorKind};
-use crate::events::{EventKind, NewEvent, insert_events_in};
+use crate::events::{EventBatch, EventKind, NewEvent};
 use crate::store::{
     StoreError, TradeCursor, TradeRequest, TradeRow, insert_request_in, insert_trade_in,
     open_check_in, update_trade_in,
@@ -244,7 +244,12 @@ struct OpenAttachment {
 
 #[async_trait]
 impl Attachment for OpenAttachment {
-    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: Engine,
+        batches: &mut Batches,
+    ) -> Result<(), AttachmentError> {
         let trade = &self.row.trade;
         let now = trade.opened_at();
         if let Some((key, request)) = &self.request
@@ -268,8 +273,9 @@ impl Attachment for OpenAttachment {
         insert_trade_in(conn, &self.row)
             .await
             .map_err(AttachmentError::from)?;
-        insert_events_in(conn, &step_events(trade), now)
-            .await
+        batches
+            .get::<EventBatch>()
+            .push(&step_events(trade), now)
             .map_err(AttachmentError::from)?;
         if let Ok(mut name) = self.maker_name.lock() {
             *name = maker_name;
@@ -290,7 +296,12 @@ struct StepAttachment {
 
 #[async_trait]
 impl Attachment for StepAttachment {
-    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: Engine,
+        batches: &mut Batches,
+    ) -> Result<(), AttachmentError> {
         if let Some((user, key, request)) = &self.request
             && !insert_request_in(conn, *user, key.as_str(), request, self.now)
                 .await
@@ -309,8 +320,9 @@ impl Attachment for StepAttachment {
         {
             return Err(AttachmentError::Abort(ABORT_TRADE_CHANGED));
         }
-        insert_events_in(conn, &step_events(&self.next), self.now)
-            .await
+        batches
+            .get::<EventBatch>()
+            .push(&step_events(&self.next), self.now)
             .map_err(AttachmentError::from)?;
         Ok(())
     }

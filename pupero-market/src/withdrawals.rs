@@ -39,13 +39,13 @@ use pupero_core::withdrawal::{
     split_fee, withdrawal_id,
 };
 use pupero_core::{AccountId, MoneroAddress, Piconero, Timestamp, UserId, WithdrawalState};
-use pupero_ledger::{Attachment, AttachmentError, Engine};
+use pupero_ledger::{Attachment, AttachmentError, Batches, Engine};
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use crate::Market;
 use crate::error::{Error, ErrorKind};
-use crate::events::{EventKind, NewEvent, insert_events_in};
+use crate::events::{EventBatch, EventKind, NewEvent};
 use crate::queue::{QueueError, Received, Settle, WorkMessage};
 use crate::store::{
     StoreError, TOPIC_REDRIVE, WithdrawalRow, WithdrawalTxRow, fail_requested_in,
@@ -115,7 +115,12 @@ struct RequestAttachment {
 
 #[async_trait]
 impl Attachment for RequestAttachment {
-    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: Engine,
+        batches: &mut Batches,
+    ) -> Result<(), AttachmentError> {
         if !insert_withdrawal_in(conn, &self.row, &self.key)
             .await
             .map_err(AttachmentError::from)?
@@ -126,8 +131,9 @@ impl Attachment for RequestAttachment {
             &[self.row.user],
             serde_json::json!({ "withdrawal_id": self.row.id.to_string(), "state": "requested" }),
         );
-        insert_events_in(conn, &events, self.row.requested_at)
-            .await
+        batches
+            .get::<EventBatch>()
+            .push(&events, self.row.requested_at)
             .map_err(AttachmentError::from)
     }
 }
@@ -176,7 +182,12 @@ struct MoveAttachment {
 
 #[async_trait]
 impl Attachment for MoveAttachment {
-    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: Engine,
+        batches: &mut Batches,
+    ) -> Result<(), AttachmentError> {
         if !move_tx_in(
             conn,
             self.tx,
@@ -203,8 +214,9 @@ impl Attachment for MoveAttachment {
                 serde_json::json!({ "withdrawal_tx": self.tx.to_string(), "state": self.to.as_str() }),
             ));
         }
-        insert_events_in(conn, &events, self.now)
-            .await
+        batches
+            .get::<EventBatch>()
+            .push(&events, self.now)
             .map_err(AttachmentError::from)
     }
 }
@@ -218,7 +230,12 @@ struct RefuseAttachment {
 
 #[async_trait]
 impl Attachment for RefuseAttachment {
-    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: Engine,
+        batches: &mut Batches,
+    ) -> Result<(), AttachmentError> {
         let w = &self.withdrawal;
         if !fail_requested_in(conn, w.id, &self.failure, self.now)
             .await
@@ -233,8 +250,9 @@ impl Attachment for RefuseAttachment {
             &[w.user],
             serde_json::json!({ "withdrawal_id": w.id.to_string(), "state": "failed" }),
         ));
-        insert_events_in(conn, &events, self.now)
-            .await
+        batches
+            .get::<EventBatch>()
+            .push(&events, self.now)
             .map_err(AttachmentError::from)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use async_trait::async_trait;
 use pupero_core::TransferId;
 use pupero_core::ledger::LedgerStore;
-use pupero_ledger::{Attachment, AttachmentError, Engine};
+use pupero_ledger::{Attachment, AttachmentError, Batch, Batches, Engine};
 use sqlx::{AnyConnection, AnyPool};
 
 use crate::support::{TestLedger, ledger_test, single};
@@ -36,21 +36,50 @@ async fn exists(t: &TestLedger, id: TransferId) -> bool {
     !t.ledger.lookup_transfers(&[id]).await.unwrap().is_empty()
 }
 
-/// Inserts a row, then aborts if told to.
+/// Inserts a row (itself, or through the group's batch), then aborts if told to.
 struct Insert {
     id: String,
     abort: bool,
+    batched: bool,
     runs: Arc<AtomicU32>,
+}
+
+/// Rows the group's attachments left to write together.
+#[derive(Default)]
+struct Rows(Vec<String>);
+
+#[async_trait]
+impl Batch for Rows {
+    async fn write(&mut self, conn: &mut AnyConnection, _: Engine) -> Result<(), sqlx::Error> {
+        let values = vec!["(?, 0)"; self.0.len()].join(", ");
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "INSERT INTO attach_rows (id, version) VALUES {values}"
+        )));
+        for id in &self.0 {
+            query = query.bind(id.clone());
+        }
+        query.execute(&mut *conn).await?;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl Attachment for Insert {
-    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: Engine,
+        batches: &mut Batches,
+    ) -> Result<(), AttachmentError> {
         self.runs.fetch_add(1, Ordering::SeqCst);
-        sqlx::query("INSERT INTO attach_rows (id, version) VALUES (?, 0)")
-            .bind(self.id.clone())
-            .execute(&mut *conn)
-            .await?;
+        if self.batched {
+            batches.get::<Rows>().0.push(self.id.clone());
+        } else {
+            sqlx::query("INSERT INTO attach_rows (id, version) VALUES (?, 0)")
+                .bind(self.id.clone())
+                .execute(&mut *conn)
+                .await?;
+        }
         if self.abort {
             return Err(AttachmentError::Abort("told_to"));
         }
@@ -66,7 +95,12 @@ struct CompareAndSet {
 
 #[async_trait]
 impl Attachment for CompareAndSet {
-    async fn run(&self, conn: &mut AnyConnection, _: Engine) -> Result<(), AttachmentError> {
+    async fn run(
+        &self,
+        conn: &mut AnyConnection,
+        _: Engine,
+        _: &mut Batches,
+    ) -> Result<(), AttachmentError> {
         let done = sqlx::query("UPDATE attach_rows SET version = ? WHERE id = ? AND version = ?")
             .bind(self.expected + 1)
             .bind(self.id.clone())
@@ -92,6 +126,7 @@ ledger_test!(plan_and_rows_commit_together, |t| {
     let attachment = Insert {
         id: "a".into(),
         abort: false,
+        batched: false,
         runs: runs.clone(),
     };
     t.ledger
@@ -107,6 +142,7 @@ ledger_test!(plan_and_rows_commit_together, |t| {
     let attachment = Insert {
         id: "b".into(),
         abort: false,
+        batched: true,
         runs,
     };
     t.ledger
@@ -127,6 +163,7 @@ ledger_test!(an_abort_writes_nothing, |t| {
     let attachment = Insert {
         id: "a".into(),
         abort: true,
+        batched: false,
         runs: Arc::new(AtomicU32::new(0)),
     };
     let error = t
@@ -156,6 +193,7 @@ ledger_test!(a_refused_plan_never_runs_the_statements, |t| {
     let attachment = Insert {
         id: "a".into(),
         abort: false,
+        batched: false,
         runs: runs.clone(),
     };
     let plan = vec![single(payer, payee, AMOUNT), single(payer, payee, 1)];
@@ -232,7 +270,8 @@ ledger_test!(
         let payee = t.user(op, 0).await;
         let runs = Arc::new(AtomicU32::new(0));
         // Sent at once, so that the writer finds them queued and commits them in groups: every
-        // third aborts after writing its row, every fifth asks for more than the payer has.
+        // third aborts after writing its row, every fifth asks for more than the payer has, and
+        // every other one leaves its row to the group's batch.
         let mut tasks = Vec::new();
         for i in 0..RACERS {
             let ledger = t.ledger.clone();
@@ -242,6 +281,7 @@ ledger_test!(
             let attachment = Insert {
                 id: format!("row{i}"),
                 abort: i % 3 == 2,
+                batched: i % 2 == 0,
                 runs: runs.clone(),
             };
             tasks.push(tokio::spawn(async move {

@@ -162,11 +162,17 @@ pub struct Store {
 /// retry a deadlock); anything else is reported through it.
 impl From<StoreError> for pupero_ledger::AttachmentError {
     fn from(error: StoreError) -> pupero_ledger::AttachmentError {
-        match error {
-            StoreError::Database(e) => pupero_ledger::AttachmentError::Database(e),
-            other => {
-                pupero_ledger::AttachmentError::Database(sqlx::Error::Protocol(other.to_string()))
-            }
+        pupero_ledger::AttachmentError::Database(error.into_sqlx())
+    }
+}
+
+impl StoreError {
+    /// The error as the ledger writer takes it: a database error stays one (so the writer can
+    /// retry a deadlock); anything else is reported through it.
+    pub(crate) fn into_sqlx(self) -> sqlx::Error {
+        match self {
+            StoreError::Database(e) => e,
+            other => sqlx::Error::Protocol(other.to_string()),
         }
     }
 }
