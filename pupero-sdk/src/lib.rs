@@ -109,6 +109,24 @@ impl Client {
         })
     }
 
+    /// A client of the same server with a session of its own, sharing this client's
+    /// connection pools: a process acting for many users (a web frontend) keeps one pool
+    /// instead of one per user. Starts logged out, without this client's API key.
+    pub fn new_session(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            stream_http: self.stream_http.clone(),
+            base: self.base.clone(),
+            session: Arc::default(),
+            api_key: None,
+        }
+    }
+
+    /// Whether the client holds a session's tokens (it logged in and has not logged out).
+    pub fn is_logged_in(&self) -> bool {
+        self.lock().is_some()
+    }
+
     /// The server's base URL.
     pub fn base_url(&self) -> &str {
         &self.base
@@ -409,4 +427,28 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_session_shares_the_server_but_not_the_tokens() {
+        let first = Client::new("http://127.0.0.1:9/").unwrap();
+        first.set_access_token("first's token");
+        let second = first.new_session();
+        assert_eq!(second.base_url(), "http://127.0.0.1:9");
+        assert!(first.is_logged_in());
+        assert!(!second.is_logged_in());
+        second.set_access_token("second's token");
+        assert_eq!(first.current().unwrap().access_token, "first's token");
+        assert_eq!(second.current().unwrap().access_token, "second's token");
+    }
+
+    #[test]
+    fn a_new_session_drops_the_api_key() {
+        let bot = Client::with_api_key("http://127.0.0.1:9", "pk_x").unwrap();
+        assert!(bot.new_session().api_key.is_none());
+    }
 }
