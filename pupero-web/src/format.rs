@@ -3,7 +3,7 @@
 //! narrow no-break space groups thousands in French), times in UTC with their ISO form for
 //! `<time datetime>`.
 
-use pupero_sdk::Piconero;
+use pupero_sdk::{CurrencyCode, Piconero};
 
 use crate::i18n::Locale;
 
@@ -50,9 +50,22 @@ pub fn decimal(text: &str, locale: Locale) -> String {
     out
 }
 
-/// A fiat amount with its ISO code: `100.00 EUR` / `100,00 EUR`.
-pub fn fiat(text: &str, currency: &str, locale: Locale) -> String {
-    format!("{}{}{currency}", decimal(text, locale), unit_space(locale))
+/// A fiat amount or price with its ISO code, with at least the currency's minor digits and
+/// never fewer of its own: `100.00 EUR` / `100,00 EUR`, `150.125 EUR`, `1 JPY`.
+pub fn fiat(text: &str, currency: CurrencyCode, locale: Locale) -> String {
+    let minor = usize::try_from(currency.minor_digits()).unwrap_or(2);
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let padded = if fraction.len() >= minor {
+        text.to_owned()
+    } else {
+        format!("{whole}.{fraction:0<minor$}")
+    };
+    let padded = padded.trim_end_matches('.');
+    format!(
+        "{}{}{currency}",
+        decimal(padded, locale),
+        unit_space(locale)
+    )
 }
 
 fn unit_space(locale: Locale) -> char {
@@ -147,11 +160,13 @@ mod tests {
 
     #[test]
     fn fiat_with_its_code() {
-        assert_eq!(fiat("100.00", "EUR", Locale::En), "100.00 EUR");
-        assert_eq!(
-            fiat("1100.00", "EUR", Locale::Fr),
-            "1\u{202F}100,00\u{A0}EUR"
-        );
+        let eur: CurrencyCode = "EUR".parse().unwrap();
+        let jpy: CurrencyCode = "JPY".parse().unwrap();
+        assert_eq!(fiat("100.00", eur, Locale::En), "100.00 EUR");
+        assert_eq!(fiat("75", eur, Locale::En), "75.00 EUR");
+        assert_eq!(fiat("150.125", eur, Locale::En), "150.125 EUR");
+        assert_eq!(fiat("1100.5", eur, Locale::Fr), "1\u{202F}100,50\u{A0}EUR");
+        assert_eq!(fiat("1200", jpy, Locale::En), "1,200 JPY");
     }
 
     #[test]

@@ -127,7 +127,7 @@ fn csrf_matches(key: &[u8; 32], sid: &SessionId, given: &str) -> bool {
 }
 
 fn hex_bytes(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())

@@ -215,3 +215,175 @@ mod tests {
         assert_eq!(fr.n("confirmations", 2), "2 confirmations");
     }
 }
+
+/// Every message the site can ask for exists in both languages.
+#[cfg(test)]
+mod keys {
+    use std::collections::BTreeSet;
+
+    use fluent_bundle::FluentResource;
+    use fluent_syntax::ast::Entry;
+
+    use super::SOURCES;
+
+    fn ids(source: &str) -> BTreeSet<String> {
+        let resource = FluentResource::try_new(source.to_owned()).expect("messages parse");
+        resource
+            .entries()
+            .filter_map(|entry| match entry {
+                Entry::Message(m) => Some(m.id.name.to_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn english() -> BTreeSet<String> {
+        ids(SOURCES[0].1)
+    }
+
+    #[test]
+    fn every_key_in_both_languages() {
+        let en = english();
+        let fr = ids(SOURCES[1].1);
+        assert_eq!(
+            en.symmetric_difference(&fr).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "messages in one language only"
+        );
+    }
+
+    /// `"key"` literals passed to `t(`, `.a(`, `.n(` in the templates, and literals of
+    /// message-like shape (`word-word`) in the sources whose first word starts a message.
+    fn used_keys() -> BTreeSet<String> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/");
+        let mut used = BTreeSet::new();
+        let read = |sub: &str| {
+            std::fs::read_dir(format!("{dir}{sub}"))
+                .expect("directory")
+                .map(|e| e.expect("entry").path())
+                .filter(|p| p.is_file())
+                .map(|p| std::fs::read_to_string(p).expect("file"))
+                .collect::<Vec<_>>()
+        };
+        for template in read("templates") {
+            for call in [".t(\"", ".a(\"", ".n(\""] {
+                for part in template.split(call).skip(1) {
+                    used.insert(part.split('"').next().unwrap_or_default().to_owned());
+                }
+            }
+        }
+        let prefixes: BTreeSet<String> = english()
+            .iter()
+            .filter_map(|k| k.split('-').next().map(str::to_owned))
+            .collect();
+        let mut sources = read("src");
+        sources.extend(read("src/pages"));
+        for source in sources {
+            for literal in source.split('"').skip(1).step_by(2) {
+                let shaped = literal.contains('-')
+                    && literal
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                let first = literal.split('-').next().unwrap_or_default();
+                if shaped && prefixes.contains(first) && !NOT_MESSAGES.contains(&literal) {
+                    used.insert(literal.to_owned());
+                }
+            }
+        }
+        used
+    }
+
+    /// Literals of a message's shape that are not messages.
+    const NOT_MESSAGES: &[&str] = &["no-store", "one-time-code"];
+
+    #[test]
+    fn every_key_used_exists() {
+        let en = english();
+        let mut used = used_keys();
+        // Keys built from the API's closed sets.
+        let sets: [(&str, Vec<&str>); 9] = [
+            (
+                "state",
+                pupero_sdk::TradeState::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect(),
+            ),
+            (
+                "event",
+                pupero_sdk::EventKind::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect(),
+            ),
+            (
+                "code",
+                pupero_sdk::TransferCode::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect(),
+            ),
+            (
+                "entry",
+                pupero_sdk::EntryStatus::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect(),
+            ),
+            (
+                "deposit",
+                pupero_sdk::DepositState::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect(),
+            ),
+            (
+                "withdrawal",
+                pupero_sdk::WithdrawalState::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect(),
+            ),
+            (
+                "offer-status",
+                pupero_sdk::OfferStatus::ALL
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect(),
+            ),
+            (
+                "rating",
+                pupero_sdk::Rating::ALL.iter().map(|v| v.as_str()).collect(),
+            ),
+            (
+                "box",
+                vec![
+                    "escrowed-buyer",
+                    "escrowed-seller",
+                    "escrowed-other",
+                    "paid-buyer",
+                    "paid-seller",
+                    "paid-other",
+                    "released",
+                    "cancelled",
+                    "expired",
+                    "disputed",
+                    "resolved",
+                ],
+            ),
+        ];
+        for (prefix, values) in sets {
+            for value in values {
+                used.insert(format!("{prefix}-{}", value.replace('_', "-")));
+            }
+        }
+        used.extend(
+            crate::pages::API_CODES_WITH_MESSAGES
+                .iter()
+                .map(|k| (*k).to_owned()),
+        );
+        let missing: Vec<&String> = used.iter().filter(|k| !en.contains(*k)).collect();
+        assert!(missing.is_empty(), "messages used but missing: {missing:?}");
+        assert!(used.len() > 200, "the scan found the keys ({})", used.len());
+    }
+}

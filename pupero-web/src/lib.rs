@@ -19,7 +19,7 @@ pub mod session;
 
 use std::sync::Arc;
 
-use poem::{Endpoint, EndpointExt, Route, get, post};
+use poem::{Endpoint, EndpointExt, Response, Route, get, post};
 
 use crate::session::{MemorySessions, SessionStore};
 
@@ -75,7 +75,10 @@ pub struct Web {
 }
 
 /// The site, calling the API at `api_base_url`, with sessions in memory.
-pub fn app(config: WebConfig, api_base_url: &str) -> Result<impl Endpoint, pupero_sdk::Error> {
+pub fn app(
+    config: WebConfig,
+    api_base_url: &str,
+) -> Result<impl Endpoint<Output = Response>, pupero_sdk::Error> {
     let api = pupero_sdk::Client::new(api_base_url)?;
     Ok(app_with(config, api, Arc::new(MemorySessions::default())))
 }
@@ -85,7 +88,7 @@ pub fn app_with(
     config: WebConfig,
     api: pupero_sdk::Client,
     sessions: Arc<dyn SessionStore>,
-) -> impl Endpoint {
+) -> impl Endpoint<Output = Response> {
     use pages::{account, market, trade, wallet};
     let web = Arc::new(Web {
         config,

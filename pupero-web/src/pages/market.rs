@@ -56,9 +56,9 @@ impl OfferCard {
                 Side::Sell => "offer-action-buy",
                 Side::Buy => "offer-action-sell",
             }),
-            price: offer.effective_price.map_or_else(
+            price: offer.effective_price.or(offer.price).map_or_else(
                 || t.t("offer-no-price"),
-                |p| format::fiat(&p.to_string(), offer.currency.as_str(), l),
+                |p| format::fiat(&p.to_string(), offer.currency, l),
             ),
             margin: offer
                 .margin_percent
@@ -295,7 +295,7 @@ fn review_page(
     };
     let fiat = price
         .fiat_in(amount, offer.currency)
-        .map(|f| format::fiat(&f.to_string(), offer.currency.as_str(), l))
+        .map(|f| format::fiat(&f.to_string(), offer.currency, l))
         .unwrap_or_else(|_| "—".to_owned());
     let card = OfferCard::new(offer, t);
     let key = match offer.side {

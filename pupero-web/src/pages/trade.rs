@@ -65,7 +65,7 @@ impl TradeFacts {
     fn new(trade: &TradeView, t: Tr) -> TradeFacts {
         let l = t.locale;
         let amount = format::xmr_unit(trade.amount, l);
-        let fiat = format::fiat(&trade.fiat_amount, trade.currency.as_str(), l);
+        let fiat = format::fiat(&trade.fiat_amount, trade.currency, l);
         let key = match trade.your_side {
             Some(TradeSide::Buyer) => "trade-headline-buyer",
             Some(TradeSide::Seller) => "trade-headline-seller",
@@ -86,7 +86,7 @@ impl TradeFacts {
             ),
             amount,
             fiat,
-            price: format::fiat(&trade.price.to_string(), trade.currency.as_str(), l),
+            price: format::fiat(&trade.price.to_string(), trade.currency, l),
             seller_fee: format::xmr_unit(trade.seller_fee, l),
             buyer_fee: format::xmr_unit(trade.buyer_fee, l),
             escrowed: format::xmr_unit(trade.escrowed, l),

@@ -194,20 +194,33 @@ pub(crate) struct WithdrawQuery {
 
 async fn withdraw_page(ctx: &Ctx, q: WithdrawQuery, error: Option<String>) -> PageResult {
     let client = ctx.client()?;
-    let (estimate, withdrawals) = tokio::try_join!(
+    let (balance, estimate, withdrawals) = tokio::join!(
+        client.balance(),
         client.withdrawal_fee_estimate(None),
         client.withdrawals(Some(WITHDRAWALS_SHOWN), None)
-    )?;
+    );
+    let (balance, withdrawals) = (balance?, withdrawals?);
+    // Without the wallet the fee is not known; the form still shows, the review will say.
+    let estimate = estimate
+        .inspect_err(|e| tracing::info!(error = %e, "no fee estimate"))
+        .ok();
     let t = ctx.t;
     let l = t.locale;
+    let unknown = || t.t("withdraw-fee-unknown");
     render(WithdrawPage {
         c: Chrome::new(ctx, "withdraw-title"),
-        available: format::xmr_unit(estimate.available, l),
+        available: format::xmr_unit(balance.available, l),
         fee: estimate
-            .fee
-            .map_or_else(|| t.t("withdraw-fee-unknown"), |f| format::xmr_unit(f, l)),
-        reserve: format::xmr_unit(estimate.fee_reserve, l),
-        max: estimate.max_amount.map(|m| m.to_xmr_string()),
+            .as_ref()
+            .and_then(|e| e.fee)
+            .map_or_else(unknown, |f| format::xmr_unit(f, l)),
+        reserve: estimate
+            .as_ref()
+            .map_or_else(unknown, |e| format::xmr_unit(e.fee_reserve, l)),
+        max: estimate
+            .as_ref()
+            .and_then(|e| e.max_amount)
+            .map(|m| m.to_xmr_string()),
         address: q.address.unwrap_or_default(),
         amount: q.amount.unwrap_or_default(),
         error,
