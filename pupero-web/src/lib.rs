@@ -78,7 +78,7 @@ pub struct Web {
 pub fn app(
     config: WebConfig,
     api_base_url: &str,
-) -> Result<impl Endpoint<Output = Response>, pupero_sdk::Error> {
+) -> Result<impl Endpoint<Output = Response> + use<>, pupero_sdk::Error> {
     let api = pupero_sdk::Client::new(api_base_url)?;
     Ok(app_with(config, api, Arc::new(MemorySessions::default())))
 }
