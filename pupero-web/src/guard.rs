@@ -137,7 +137,9 @@ fn hex_bytes(text: &str) -> Option<Vec<u8>> {
 }
 
 /// Whether an unsafe request comes from this site's own pages: not `Sec-Fetch-Site:
-/// cross-site`/`same-site`, and an `Origin`, when sent, of this host or a configured origin.
+/// cross-site`/`same-site`, and an `Origin`, when it names one, of this host or a configured
+/// origin. Under `Referrer-Policy: no-referrer` browsers send `Origin: null` with the site's
+/// own form posts, so `null` says nothing; the CSRF token still has to match.
 fn same_origin(req: &Request, config: &crate::WebConfig) -> bool {
     let fetch_site = req
         .headers()
@@ -152,7 +154,7 @@ fn same_origin(req: &Request, config: &crate::WebConfig) -> bool {
     let Ok(origin) = origin.to_str() else {
         return false;
     };
-    if config.origins.iter().any(|o| o == origin) {
+    if origin == "null" || config.origins.iter().any(|o| o == origin) {
         return true;
     }
     let host = req

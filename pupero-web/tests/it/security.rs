@@ -81,7 +81,7 @@ async fn a_cross_site_form_post_is_refused() {
             vec![("sec-fetch-site", "cross-site")],
             vec![("sec-fetch-site", "same-site")],
             vec![("origin", "https://evil.example")],
-            vec![("origin", "null")],
+            vec![("origin", "null"), ("sec-fetch-site", "cross-site")],
         ] {
             let page = visitor.post_raw("/login", &fields, &headers).await;
             assert_eq!(page.status, 403, "{headers:?}");
