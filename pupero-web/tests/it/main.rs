@@ -8,3 +8,4 @@ mod support;
 mod flow;
 mod pages;
 mod security;
+mod wallet;

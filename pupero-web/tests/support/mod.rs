@@ -9,8 +9,10 @@ use std::sync::Arc;
 use poem::EndpointExt;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::test::TestClient;
+use pupero_core::Piconero;
 use pupero_ledger::testing::{Backend, TestDatabase};
 use pupero_server::{AppState, Settings};
+use pupero_wallet::testing::SimWallet;
 use pupero_web::WebConfig;
 use pupero_web::session::MemorySessions;
 use tokio::sync::oneshot;
@@ -30,6 +32,8 @@ pub struct Stack {
     pub site: Arc<poem::endpoint::BoxEndpoint<'static>>,
     /// The site's sessions.
     pub sessions: Arc<MemorySessions>,
+    /// The simulated wallet, for a stack started with one.
+    pub wallet: Option<Arc<SimWallet>>,
     db: TestDatabase,
     shutdown: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -46,6 +50,18 @@ pub fn config() -> WebConfig {
 impl Stack {
     /// Starts the API over a fresh SQLite database, and builds the site over it.
     pub async fn start() -> Stack {
+        Stack::open(None).await
+    }
+
+    /// As [`Stack::start`], with a simulated Monero wallet (regtest, which uses mainnet
+    /// addresses) funded for withdrawals.
+    pub async fn start_with_wallet() -> Stack {
+        let wallet = Arc::new(SimWallet::new(pupero_core::Network::Mainnet));
+        wallet.fund(Piconero::from_xmr_str("50").expect("amount"));
+        Stack::open(Some(wallet)).await
+    }
+
+    async fn open(wallet: Option<Arc<SimWallet>>) -> Stack {
         let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
         let mut settings = Settings::for_database(db.url.clone());
         settings.connections.max_per_address = settings.connections.max_total;
@@ -54,9 +70,14 @@ impl Stack {
         let clock = Arc::new(pupero_core::ManualClock::new(
             pupero_core::SystemClock.now(),
         ));
-        let state = AppState::open_with_clock(settings, clock.clone())
-            .await
-            .expect("open app state");
+        let state = match &wallet {
+            Some(wallet) => {
+                settings.market.monero_network = pupero_server::config::MoneroNetwork::Regtest;
+                AppState::open_with_wallet(settings, clock.clone(), wallet.clone(), 0).await
+            }
+            None => AppState::open_with_clock(settings, clock.clone()).await,
+        }
+        .expect("open app state");
         let (shutdown, shutdown_rx) = oneshot::channel::<()>();
         let (bound_tx, bound_rx) = oneshot::channel();
         let server = tokio::spawn(pupero_server::serve(
@@ -79,6 +100,7 @@ impl Stack {
             clock,
             site,
             sessions,
+            wallet,
             db,
             shutdown,
             server,
