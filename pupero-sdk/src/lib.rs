@@ -78,6 +78,10 @@ pub struct Client {
     stream_http: reqwest::Client,
     base: String,
     session: Arc<Mutex<Option<Session>>>,
+    /// Held while the session's tokens are refreshed: the server rotates the refresh token and
+    /// treats a second use of the old one as theft (the session ends), so concurrent calls of
+    /// one session must not refresh with the same token.
+    refreshing: Arc<tokio::sync::Mutex<()>>,
     /// Set by [`Client::with_api_key`]: sent instead of the session's access token.
     api_key: Option<api_keys::KeyHeader>,
 }
@@ -105,6 +109,7 @@ impl Client {
             stream_http,
             base: base_url.into().trim_end_matches('/').to_owned(),
             session: Arc::default(),
+            refreshing: Arc::default(),
             api_key: None,
         })
     }
@@ -118,6 +123,7 @@ impl Client {
             stream_http: self.stream_http.clone(),
             base: self.base.clone(),
             session: Arc::default(),
+            refreshing: Arc::default(),
             api_key: None,
         }
     }
@@ -308,12 +314,23 @@ impl Client {
     async fn access_token(&self) -> Result<String, Error> {
         let session = self.current().ok_or_else(Error::not_logged_in)?;
         if Instant::now() >= session.refresh_at && !session.refresh_token.is_empty() {
-            return Ok(self
-                .refresh_with(&session.refresh_token)
-                .await?
-                .access_token);
+            return self.refresh_once(&session.access_token).await;
         }
         Ok(session.access_token)
+    }
+
+    /// Refreshes the session's tokens unless another call of this session did since `stale`
+    /// was the access token: one refresh at a time, each with the newest refresh token.
+    async fn refresh_once(&self, stale: &str) -> Result<String, Error> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let session = self.current().ok_or_else(Error::not_logged_in)?;
+        if session.access_token != stale {
+            return Ok(session.access_token);
+        }
+        Ok(self
+            .refresh_with(&session.refresh_token)
+            .await?
+            .access_token)
     }
 
     async fn send<B: Serialize, T: DeserializeOwned>(
@@ -386,10 +403,16 @@ impl Client {
         let mut retried = false;
         loop {
             let mut request = http.request(method.clone(), format!("{}{path}", self.base));
+            let mut sent_token = None;
             if authenticated {
                 request = match &self.api_key {
                     Some(key) => request.header("X-API-Key", key.expose()),
-                    None => request.bearer_auth(self.access_token().await?),
+                    None => {
+                        let token = self.access_token().await?;
+                        let request = request.bearer_auth(&token);
+                        sent_token = Some(token);
+                        request
+                    }
                 };
             }
             for (name, value) in headers {
@@ -403,13 +426,15 @@ impl Client {
                 return Ok(response);
             }
             let error = Error::from_response(response).await;
-            // The access token expired in flight: refresh once and try again.
+            // The access token expired in flight: refresh once (unless another call of the
+            // session just did) and try again.
             if authenticated
                 && !retried
                 && error.code() == Some("TOKEN_EXPIRED")
-                && let Some(session) = self.current().filter(|s| !s.refresh_token.is_empty())
+                && let Some(sent) = sent_token
+                && self.current().is_some_and(|s| !s.refresh_token.is_empty())
             {
-                self.refresh_with(&session.refresh_token).await?;
+                self.refresh_once(&sent).await?;
                 retried = true;
                 continue;
             }
