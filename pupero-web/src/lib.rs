@@ -129,6 +129,11 @@ pub fn app_with(
             get(trade::dispute_page).post(trade::post_dispute),
         )
         .at("/trades/:id/feedback", post(trade::post_feedback))
+        .at(
+            "/trades/:id/resolve",
+            get(trade::resolve_page).post(trade::post_resolve),
+        )
+        .at("/mod/disputes", get(trade::disputes))
         .at("/wallet", get(wallet::show_wallet))
         .at("/wallet/deposit", get(wallet::show_deposit))
         .at("/wallet/withdraw", get(wallet::withdraw))

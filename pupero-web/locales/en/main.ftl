@@ -335,3 +335,19 @@ withdrawal-failed = Failed
 withdrawal-failed-refunded = This withdrawal failed; the money was returned to your balance.
 withdrawal-txid = Transaction
 withdrawal-fee-at-most = at most { $reserve }
+
+## Moderation
+nav-disputes = Disputes
+disputes-title = Disputes
+disputes-none = No dispute is waiting.
+action-resolve = Resolve
+resolve-title = Resolve the dispute
+resolve-explain = Read the chat and the evidence first. The decision moves the escrow and cannot be undone.
+resolve-outcome = Decision
+resolve-to-buyer = To the buyer, as a release
+resolve-to-seller = Everything back to the seller
+resolve-split = Split: the buyer gets the amount below, the seller the rest
+resolve-split-amount = The buyer's share (XMR)
+resolve-note = Note for the parties
+resolve-submit = Resolve
+resolve-choose = Choose a decision.

@@ -335,3 +335,19 @@ withdrawal-failed = Échoué
 withdrawal-failed-refunded = Ce retrait a échoué ; l’argent est revenu sur votre solde.
 withdrawal-txid = Transaction
 withdrawal-fee-at-most = au plus { $reserve }
+
+## Modération
+nav-disputes = Litiges
+disputes-title = Litiges
+disputes-none = Aucun litige en attente.
+action-resolve = Trancher
+resolve-title = Trancher le litige
+resolve-explain = Lisez d’abord la discussion et les preuves. La décision déplace le séquestre et est irréversible.
+resolve-outcome = Décision
+resolve-to-buyer = À l’acheteur, comme une libération
+resolve-to-seller = Tout revient au vendeur
+resolve-split = Partage : l’acheteur reçoit le montant ci-dessous, le vendeur le reste
+resolve-split-amount = Part de l’acheteur (XMR)
+resolve-note = Note pour les parties
+resolve-submit = Trancher
+resolve-choose = Choisissez une décision.

@@ -76,6 +76,8 @@ pub(crate) struct Chrome {
     pub(crate) csrf: String,
     /// The signed-in user.
     pub(crate) user: Option<String>,
+    /// Whether the signed-in user moderates (the disputes link).
+    pub(crate) moderator: bool,
     /// The stylesheet's path.
     pub(crate) css: &'static str,
     /// The script's path.
@@ -91,11 +93,16 @@ pub(crate) struct Chrome {
 impl Chrome {
     /// The chrome of a page titled by message `title`.
     pub(crate) fn new(ctx: &Ctx, title: &str) -> Chrome {
-        let (user, flash) = {
+        let (user, moderator, flash) = {
             let mut data = ctx.session.data();
             let signed_in = ctx.session.client.is_logged_in();
+            let staff = matches!(
+                data.role,
+                Some(pupero_sdk::Role::Moderator | pupero_sdk::Role::Admin)
+            );
             (
                 data.username.clone().filter(|_| signed_in),
+                staff && signed_in,
                 data.flash.take(),
             )
         };
@@ -103,6 +110,7 @@ impl Chrome {
             t: ctx.t,
             csrf: ctx.csrf.clone(),
             user,
+            moderator,
             css: &assets::APP_CSS.path,
             js: &assets::APP_JS.path,
             here: urlencode(&ctx.path),

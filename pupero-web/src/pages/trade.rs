@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use askama::Template;
 use poem::handler;
 use poem::web::{Form, Path, Query};
-use pupero_sdk::{Rating, SecondFactor, TradeAction, TradeSide, TradeState, TradeView};
+use pupero_sdk::{Rating, Resolution, SecondFactor, TradeAction, TradeSide, TradeState, TradeView};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -183,6 +183,7 @@ struct TradePage {
     can_release: bool,
     can_cancel: bool,
     can_dispute: bool,
+    can_resolve: bool,
     can_rate: bool,
     chat: Vec<Line>,
     updated: String,
@@ -240,6 +241,7 @@ pub(crate) async fn show_trade(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         can_release: has(TradeAction::Release),
         can_cancel: has(TradeAction::Cancel),
         can_dispute: has(TradeAction::Dispute),
+        can_resolve: has(TradeAction::Resolve),
         can_rate: trade.your_side.is_some()
             && matches!(trade.state, TradeState::Released | TradeState::Resolved),
         chat,
@@ -277,6 +279,7 @@ enum StepKind {
     Release,
     Cancel,
     Dispute,
+    Resolve,
 }
 
 #[derive(Template)]
@@ -329,8 +332,15 @@ async fn step_page(ctx: &Ctx, id: Uuid, kind: StepKind, error: Option<String>) -
             String::new(),
             t.t("dispute-submit"),
         ),
+        StepKind::Resolve => (
+            "resolve-title",
+            "resolve",
+            String::new(),
+            t.t("resolve-submit"),
+        ),
     };
-    let totp = kind == StepKind::Release && client.totp_status().await?.enabled;
+    let totp = matches!(kind, StepKind::Release | StepKind::Resolve)
+        && client.totp_status().await?.enabled;
     render(StepPage {
         c: Chrome::new(ctx, title),
         f: facts,
@@ -362,6 +372,12 @@ pub(crate) async fn cancel_page(ctx: Ctx, Path(id): Path<String>) -> PageResult 
     step_page(&ctx, parse_id(&id)?, StepKind::Cancel, None).await
 }
 
+/// Resolving a dispute (moderators): its page, with the outcome and the note.
+#[handler]
+pub(crate) async fn resolve_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    step_page(&ctx, parse_id(&id)?, StepKind::Resolve, None).await
+}
+
 /// A dispute: its page, with the reason.
 #[handler]
 pub(crate) async fn dispute_page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
@@ -375,6 +391,8 @@ pub(crate) struct StepForm {
     confirm: Option<String>,
     code: Option<String>,
     reason: Option<String>,
+    outcome: Option<String>,
+    to_buyer: Option<String>,
 }
 
 async fn take_step(ctx: &Ctx, id: &str, kind: StepKind, form: StepForm) -> PageResult {
@@ -394,14 +412,30 @@ async fn take_step(ctx: &Ctx, id: &str, kind: StepKind, form: StepForm) -> PageR
                 .chars()
                 .filter(|c| !c.is_whitespace())
                 .collect();
-            let factor = match code.len() {
-                0 => None,
-                TOTP_DIGITS if code.bytes().all(|b| b.is_ascii_digit()) => {
-                    Some(SecondFactor::Code(&code))
+            client.release_trade(id, second_factor(&code), key).await
+        }
+        StepKind::Resolve => {
+            let code = form.code.unwrap_or_default();
+            let note = form.reason.unwrap_or_default();
+            let resolution = match form.outcome.as_deref() {
+                Some("to_buyer") => Resolution::ToBuyer,
+                Some("to_seller") => Resolution::ToSeller,
+                Some("split") => match form.to_buyer.as_deref().and_then(format::parse_xmr) {
+                    Some(amount) => Resolution::Split(amount.to_xmr_string()),
+                    None => {
+                        let message = ctx.t.t("market-bad-amount");
+                        return step_page(ctx, id, kind, Some(message)).await;
+                    }
+                },
+                _ => {
+                    let message = ctx.t.t("resolve-choose");
+                    return step_page(ctx, id, kind, Some(message)).await;
                 }
-                _ => Some(SecondFactor::RecoveryCode(&code)),
             };
-            client.release_trade(id, factor, key).await
+            let code = code.trim();
+            client
+                .resolve_trade(id, &resolution, note.trim(), second_factor(code), key)
+                .await
         }
         StepKind::Cancel => client.cancel_trade(id, key).await,
         StepKind::Dispute => {
@@ -414,6 +448,25 @@ async fn take_step(ctx: &Ctx, id: &str, kind: StepKind, form: StepForm) -> PageR
         Err(e) if e.is_transport() || e.is_server_error() || e.is_unauthorized() => Err(e.into()),
         Err(e) => step_page(ctx, id, kind, Some(api_message(ctx.t, &e))).await,
     }
+}
+
+/// The second factor typed: six digits are the app's code, anything else a recovery code.
+fn second_factor(code: &str) -> Option<SecondFactor<'_>> {
+    match code.len() {
+        0 => None,
+        TOTP_DIGITS if code.bytes().all(|b| b.is_ascii_digit()) => Some(SecondFactor::Code(code)),
+        _ => Some(SecondFactor::RecoveryCode(code)),
+    }
+}
+
+/// Settles the dispute.
+#[handler]
+pub(crate) async fn post_resolve(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<StepForm>,
+) -> PageResult {
+    take_step(&ctx, &id, StepKind::Resolve, form).await
 }
 
 /// Marks the trade paid.
@@ -531,5 +584,40 @@ pub(crate) async fn my_trades(ctx: Ctx, Query(q): Query<CursorQuery>) -> PageRes
         next: page
             .next_cursor
             .map(|c| format!("/trades?cursor={}", super::urlencode(&c))),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "disputes.html")]
+struct DisputesPage {
+    c: Chrome,
+    rows: Vec<TradeRow>,
+    next: Option<String>,
+}
+
+/// The disputes awaiting a moderator, oldest first.
+#[handler]
+pub(crate) async fn disputes(ctx: Ctx, Query(q): Query<CursorQuery>) -> PageResult {
+    let client = ctx.client()?;
+    let page = client
+        .disputes(Some(TRADES_PER_PAGE), q.cursor.as_deref())
+        .await?;
+    let t = ctx.t;
+    render(DisputesPage {
+        c: Chrome::new(&ctx, "disputes-title"),
+        rows: page
+            .items
+            .iter()
+            .map(|trade| TradeRow {
+                id: trade.id,
+                headline: TradeFacts::new(trade, t).headline,
+                state: trade.dispute_reason.clone().unwrap_or_default(),
+                when: format::utc(trade.opened_at_ms),
+                iso: format::iso(trade.opened_at_ms),
+            })
+            .collect(),
+        next: page
+            .next_cursor
+            .map(|c| format!("/mod/disputes?cursor={}", super::urlencode(&c))),
     })
 }

@@ -301,3 +301,78 @@ async fn a_wrong_password_is_said_on_the_page() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_moderator_resolves_a_dispute_in_the_pages() {
+    with_stack(|stack| async move {
+        let seller = stack.user("kim").await;
+        stack.credit("kim", "5").await;
+        let offer = crate::support::sell_offer(&seller).await;
+        let buyer = stack.user("lou").await;
+        let price = buyer.offer(offer).await.unwrap().effective_price.unwrap();
+        let request = pupero_sdk::OpenTradeRequest {
+            offer_id: offer,
+            amount: xmr("0.5"),
+            price,
+        };
+        let trade = buyer.open_trade(&request, None).await.unwrap();
+        buyer.mark_trade_paid(trade.id, None).await.unwrap();
+        buyer
+            .dispute_trade(trade.id, "Paid, nothing released", None)
+            .await
+            .unwrap();
+        pupero_market::operator::create_user(
+            &stack.state.market,
+            "mod",
+            None,
+            PASSWORD,
+            pupero_core::Role::Moderator,
+        )
+        .await
+        .unwrap();
+
+        let mut moderator = stack.visitor();
+        assert_eq!(moderator.login("mod").await.status, 303);
+        let queue = moderator.get("/mod/disputes").await;
+        assert_eq!(queue.status, 200, "{}", queue.body);
+        assert!(queue.has(&format!("/trades/{}", trade.id)) && queue.has("Paid, nothing released"));
+        let page = moderator.get(&format!("/trades/{}", trade.id)).await;
+        assert!(
+            page.has("kim sells 0.500000000000 XMR for 75.00 EUR to lou"),
+            "{}",
+            page.body
+        );
+        assert!(page.has("id=\"action-resolve\"") && !page.has("id=\"action-release\""));
+        let resolve = moderator
+            .get(&format!("/trades/{}/resolve", trade.id))
+            .await;
+        let key = resolve.input("key").unwrap();
+        let path = format!("/trades/{}/resolve", trade.id);
+        let unchosen = moderator
+            .post(&path, &[("key", &key), ("reason", "x")])
+            .await;
+        assert!(unchosen.has("Choose a decision."), "{}", unchosen.body);
+        let fields = [
+            ("key", key.as_str()),
+            ("outcome", "split"),
+            ("to_buyer", "0,2"),
+            ("reason", "Half the payment arrived"),
+        ];
+        let done = moderator.post(&path, &fields).await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        let resolved = moderator.get(&format!("/trades/{}", trade.id)).await;
+        assert!(
+            resolved.has("A moderator resolved the dispute."),
+            "{}",
+            resolved.body
+        );
+        assert_eq!(buyer.balance().await.unwrap().available, xmr("0.2"));
+        assert!(
+            moderator
+                .get("/mod/disputes")
+                .await
+                .has("No dispute is waiting.")
+        );
+    })
+    .await;
+}
