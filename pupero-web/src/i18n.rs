@@ -380,7 +380,7 @@ mod keys {
         used.extend(
             crate::pages::API_CODES_WITH_MESSAGES
                 .iter()
-                .map(|k| (*k).to_owned()),
+                .map(|code| crate::pages::api_key(*code)),
         );
         let missing: Vec<&String> = used.iter().filter(|k| !en.contains(*k)).collect();
         assert!(missing.is_empty(), "messages used but missing: {missing:?}");

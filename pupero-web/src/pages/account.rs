@@ -309,10 +309,11 @@ pub(crate) async fn change_password(ctx: Ctx, Form(form): Form<PasswordForm>) ->
             "/settings",
             "settings-password-changed",
         )),
-        Err(e) if e.is_validation() || e.is_unauthorized() || e.is_conflict() => {
-            settings_page(&ctx, Some(api_message(ctx.t, &e))).await
-        }
-        Err(e) => Err(e.into()),
+        // A session the API no longer takes goes to the login page; any other refusal (a
+        // wrong current password, a weak new one) is said on the form.
+        Err(e) if e.is_transport() || e.is_server_error() => Err(e.into()),
+        Err(e) if e.is_unauthorized() && e.code() != Some("INVALID_CREDENTIALS") => Err(e.into()),
+        Err(e) => settings_page(&ctx, Some(api_message(ctx.t, &e))).await,
     }
 }
 

@@ -19,8 +19,9 @@ use crate::format;
 use crate::guard::Ctx;
 use crate::i18n::Tr;
 
-/// Offers per market page: a phone screen or two of cards, and at most 30 KB of HTML.
-const OFFERS_PER_PAGE: u32 = 20;
+/// Offers per market page: enough to compare at a glance, in at most 30 KB of HTML (a test
+/// holds the page to it), one round trip over Tor.
+const OFFERS_PER_PAGE: u32 = 50;
 
 /// One offer as a card of the market or a line of "my offers".
 pub(crate) struct OfferCard {

@@ -18,6 +18,7 @@ use poem::{IntoResponse, Response, handler};
 use crate::assets;
 use crate::guard::Ctx;
 use crate::i18n::Tr;
+use pupero_sdk::ErrorCode;
 
 /// Why a page could not be shown.
 #[derive(Debug)]
@@ -177,29 +178,49 @@ pub(crate) fn idempotency_key() -> String {
 /// The message of an API refusal, for the page that asked: the message of its code when the
 /// site has one, else a general one. The API's English text is never shown as is.
 pub(crate) fn api_message(t: Tr, error: &pupero_sdk::Error) -> String {
-    let key = error
-        .code()
-        .map(|code| format!("api-{}", code.to_ascii_lowercase().replace('_', "-")));
-    match key {
-        Some(key) if API_CODES_WITH_MESSAGES.contains(&key.as_str()) => t.t(&key),
+    match error.error_code() {
+        Some(code) if API_CODES_WITH_MESSAGES.contains(&code) => t.t(&api_key(code)),
         _ if error.is_validation() => t.t("api-validation"),
         _ if error.is_transport() || error.is_server_error() => t.t("error-unavailable"),
         _ => t.t("api-refused"),
     }
 }
 
-/// The API's error codes the site explains in its own words (each a message `api-…`).
-pub(crate) const API_CODES_WITH_MESSAGES: &[&str] = &[
-    "api-invalid-credentials",
-    "api-totp-required",
-    "api-invalid-totp",
-    "api-username-taken",
-    "api-insufficient-funds",
-    "api-price-changed",
-    "api-trade-invalid-state",
-    "api-rate-limited",
-    "api-account-locked",
-    "api-weak-password",
+/// The message of an API error code: `api-` and the code in lower case with dashes.
+pub(crate) fn api_key(code: ErrorCode) -> String {
+    format!(
+        "api-{}",
+        code.as_str().to_ascii_lowercase().replace('_', "-")
+    )
+}
+
+/// The API's refusals the site explains in its own words, each with a message [`api_key`].
+pub(crate) const API_CODES_WITH_MESSAGES: &[ErrorCode] = &[
+    ErrorCode::InvalidCredentials,
+    ErrorCode::AccountDisabled,
+    ErrorCode::UsernameTaken,
+    ErrorCode::EmailTaken,
+    ErrorCode::RateLimited,
+    ErrorCode::PasswordRequired,
+    ErrorCode::TotpRequired,
+    ErrorCode::InvalidTotp,
+    ErrorCode::TotpAlreadyEnabled,
+    ErrorCode::OfferLimit,
+    ErrorCode::OfferUnavailable,
+    ErrorCode::PriceUnavailable,
+    ErrorCode::PriceChanged,
+    ErrorCode::TradeLimit,
+    ErrorCode::InsufficientFunds,
+    ErrorCode::SelfTrade,
+    ErrorCode::InvalidTransition,
+    ErrorCode::TooEarly,
+    ErrorCode::WrongParty,
+    ErrorCode::TradeChanged,
+    ErrorCode::InvalidAddress,
+    ErrorCode::WalletUnavailable,
+    ErrorCode::ChatClosed,
+    ErrorCode::FeedbackExists,
+    ErrorCode::FeedbackNotAllowed,
 ];
 
 #[derive(Template)]

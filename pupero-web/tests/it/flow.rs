@@ -376,3 +376,86 @@ async fn a_moderator_resolves_a_dispute_in_the_pages() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn offers_pause_resume_and_delete_a_buyer_cancels_and_the_password_changes() {
+    with_stack(|stack| async move {
+        let mut mia = stack.visitor();
+        mia.register("mia").await;
+        stack.credit("mia", "5").await;
+        create_offer(&mut mia).await;
+        let mine = mia.get("/offers/mine").await;
+        let marker = "action=\"/offers/";
+        let start = mine.body.find(marker).unwrap() + marker.len();
+        let offer = mine.body[start..start + 36].to_owned();
+        let paused = mia.post(&format!("/offers/{offer}/pause"), &[]).await;
+        assert_eq!(paused.status, 303);
+        let mine = mia.get("/offers/mine").await;
+        assert!(mine.has("The offer is paused.") && mine.has("<strong>Paused</strong>"));
+        let market = mia.get("/market").await;
+        assert!(
+            !market.has(&format!("/offers/{offer}\"")),
+            "a paused offer is not listed"
+        );
+        mia.post(&format!("/offers/{offer}/resume"), &[]).await;
+        assert!(mia.get("/offers/mine").await.has("<strong>Active</strong>"));
+
+        // A buyer opens a trade and cancels it before paying; the escrow goes back.
+        let mut ned = stack.visitor();
+        ned.register("ned").await;
+        let review = ned.get(&format!("/offers/{offer}/review?amount=1")).await;
+        let key = review.input("key").unwrap();
+        let opened = ned
+            .post(
+                &format!("/offers/{offer}/open"),
+                &[("amount", "1"), ("price", "150"), ("key", &key)],
+            )
+            .await;
+        let id = trade_id(opened.location());
+        let notifications = mia.get("/notifications").await;
+        assert!(
+            notifications.has("A trade was opened."),
+            "{}",
+            notifications.body
+        );
+        assert!(notifications.has(&format!("/trades/{id}")));
+        let cancel = ned.get(&format!("/trades/{id}/cancel")).await;
+        let key = cancel.input("key").unwrap();
+        let cancelled = ned
+            .post(&format!("/trades/{id}/cancel"), &[("key", &key)])
+            .await;
+        assert_eq!(cancelled.status, 303, "{}", cancelled.body);
+        let page = mia.get(&format!("/trades/{id}")).await;
+        assert!(
+            page.has("the escrow returned to the seller"),
+            "{}",
+            page.body
+        );
+        assert!(mia.get("/wallet").await.has("5.000000000000 XMR"));
+
+        let deleted = mia.post(&format!("/offers/{offer}/delete"), &[]).await;
+        assert_eq!(deleted.status, 303);
+        assert!(mia.get("/offers/mine").await.has("The offer is deleted."));
+
+        // The password.
+        mia.get("/settings").await;
+        let wrong = mia
+            .post(
+                "/settings/password",
+                &[("current", "not it"), ("new", "another long passphrase")],
+            )
+            .await;
+        assert_eq!(wrong.status, 200);
+        assert!(wrong.has("class=\"error\""), "{}", wrong.body);
+        let changed = mia
+            .post(
+                "/settings/password",
+                &[("current", PASSWORD), ("new", "another long passphrase")],
+            )
+            .await;
+        assert_eq!(changed.status, 303, "{}", changed.body);
+        let api = stack.sdk();
+        api.login("mia", "another long passphrase").await.unwrap();
+    })
+    .await;
+}

@@ -77,3 +77,30 @@ async fn failures_are_pages_with_a_message() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_market_page_of_fifty_offers_is_at_most_30_kb() {
+    with_stack(|stack| async move {
+        for name in ["maker-a", "maker-b", "maker-c"] {
+            stack.user(name).await;
+            stack.credit(name, "100").await;
+        }
+        // Accounts older than a week may post more than a few offers.
+        stack.clock.advance_secs(8 * 24 * 3600);
+        for name in ["maker-a", "maker-b", "maker-c"] {
+            let maker = stack.sdk();
+            maker.login(name, crate::support::PASSWORD).await.unwrap();
+            for _ in 0..17 {
+                sell_offer(&maker).await;
+            }
+        }
+        let mut visitor = stack.visitor();
+        let page = visitor.get("/market").await;
+        assert_eq!(page.status, 200, "{}", page.body);
+        assert_eq!(page.body.matches("<article class=\"card\">").count(), 50);
+        assert!(page.has("rel=\"next\""), "51 offers: a next page");
+        eprintln!("market page of 50 offers: {} bytes", page.body.len());
+        assert!(page.body.len() <= 30 * 1024, "{} bytes", page.body.len());
+    })
+    .await;
+}
