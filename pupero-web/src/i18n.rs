@@ -241,6 +241,19 @@ mod keys {
         ids(SOURCES[0].1)
     }
 
+    /// Everything a template prints is escaped: no template opts out with `|safe`.
+    #[test]
+    fn no_template_prints_unescaped() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates");
+        for entry in std::fs::read_dir(dir).expect("templates") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("template");
+            for word in ["|safe", "| safe", "escape=\"none\""] {
+                assert!(!text.contains(word), "{} uses {word}", path.display());
+            }
+        }
+    }
+
     #[test]
     fn every_key_in_both_languages() {
         let en = english();
