@@ -89,7 +89,7 @@ pub fn app_with(
     api: pupero_sdk::Client,
     sessions: Arc<dyn SessionStore>,
 ) -> impl Endpoint<Output = Response> {
-    use pages::{account, market, trade, wallet};
+    use pages::{account, admin, market, trade, wallet};
     let web = Arc::new(Web {
         config,
         api,
@@ -134,6 +134,15 @@ pub fn app_with(
             get(trade::resolve_page).post(trade::post_resolve),
         )
         .at("/mod/disputes", get(trade::disputes))
+        .at("/admin/users", get(admin::users))
+        .at("/admin/users/:id/role", post(admin::set_role))
+        .at("/admin/users/:id/disable", post(admin::disable))
+        .at("/admin/users/:id/enable", post(admin::enable))
+        .at("/admin/users/:id/logout", post(admin::logout_user))
+        .at("/admin/audit", get(admin::audit))
+        .at("/admin/withdrawals", get(admin::stuck))
+        .at("/admin/withdrawals/:id/redrive", post(admin::redrive))
+        .at("/admin/reconciliation", get(admin::reconciliation))
         .at("/wallet", get(wallet::show_wallet))
         .at("/wallet/deposit", get(wallet::show_deposit))
         .at("/wallet/withdraw", get(wallet::withdraw))

@@ -366,3 +366,40 @@ resolve-split-amount = The buyer's share (XMR)
 resolve-note = Note for the parties
 resolve-submit = Resolve
 resolve-choose = Choose a decision.
+
+## Administration
+nav-admin = Admin
+admin-users-title = Users
+admin-users-search = Username starts with
+admin-disabled = disabled
+admin-role = Role
+admin-set-role = Change role
+admin-disable = Disable
+admin-enable = Enable
+admin-logout = End sessions
+admin-done = Done.
+admin-refused = The request was refused (an administrator cannot change their own role or account).
+admin-audit-title = Audit log
+admin-actor = by
+admin-subject = about
+admin-withdrawals-title = Stuck withdrawals
+admin-withdrawals-none = No withdrawal is stuck.
+admin-since = unchanged since
+admin-relays = { $n ->
+    [one] relayed { $n } time
+   *[other] relayed { $n } times
+}
+admin-redrive-check = I have looked at this withdrawal on the chain.
+admin-redrive = Re-drive
+admin-reconciliation-title = Reconciliation
+recon-ok = The wallet holds what users are owed.
+recon-deficit = Deficit: the wallet holds less than users are owed.
+recon-difference = Surplus (negative: deficit)
+recon-wallet-total = Wallet, total
+recon-wallet-unlocked = Wallet, unlocked
+recon-owed = Owed to users
+recon-held = Of which held
+recon-uncredited = Deposits not yet credited
+recon-platform-fees = Platform fees
+recon-network-fees = Network fees
+recon-in-flight = Withdrawals in flight

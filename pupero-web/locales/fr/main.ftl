@@ -366,3 +366,40 @@ resolve-split-amount = Part de l’acheteur (XMR)
 resolve-note = Note pour les parties
 resolve-submit = Trancher
 resolve-choose = Choisissez une décision.
+
+## Administration
+nav-admin = Admin
+admin-users-title = Utilisateurs
+admin-users-search = Le nom commence par
+admin-disabled = désactivé
+admin-role = Rôle
+admin-set-role = Changer le rôle
+admin-disable = Désactiver
+admin-enable = Réactiver
+admin-logout = Fermer les sessions
+admin-done = C’est fait.
+admin-refused = La demande a été refusée (un administrateur ne peut pas changer son propre rôle ni son compte).
+admin-audit-title = Journal d’audit
+admin-actor = par
+admin-subject = concernant
+admin-withdrawals-title = Retraits bloqués
+admin-withdrawals-none = Aucun retrait n’est bloqué.
+admin-since = inchangé depuis
+admin-relays = { $n ->
+    [one] diffusé { $n } fois
+   *[other] diffusé { $n } fois
+}
+admin-redrive-check = J’ai vérifié ce retrait sur la chaîne.
+admin-redrive = Relancer
+admin-reconciliation-title = Rapprochement
+recon-ok = Le portefeuille détient ce qui est dû aux utilisateurs.
+recon-deficit = Déficit : le portefeuille détient moins que ce qui est dû aux utilisateurs.
+recon-difference = Excédent (négatif : déficit)
+recon-wallet-total = Portefeuille, total
+recon-wallet-unlocked = Portefeuille, disponible
+recon-owed = Dû aux utilisateurs
+recon-held = Dont bloqué
+recon-uncredited = Dépôts pas encore crédités
+recon-platform-fees = Frais de la plateforme
+recon-network-fees = Frais de réseau
+recon-in-flight = Retraits en cours

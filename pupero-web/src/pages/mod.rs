@@ -4,6 +4,7 @@
 //! [`from_error`] the one place that turns it into a page.
 
 pub(crate) mod account;
+pub(crate) mod admin;
 pub(crate) mod market;
 pub(crate) mod trade;
 pub(crate) mod wallet;
@@ -79,6 +80,8 @@ pub(crate) struct Chrome {
     pub(crate) user: Option<String>,
     /// Whether the signed-in user moderates (the disputes link).
     pub(crate) moderator: bool,
+    /// Whether the signed-in user administers (the admin links).
+    pub(crate) admin: bool,
     /// The stylesheet's path.
     pub(crate) css: &'static str,
     /// The script's path.
@@ -94,7 +97,7 @@ pub(crate) struct Chrome {
 impl Chrome {
     /// The chrome of a page titled by message `title`.
     pub(crate) fn new(ctx: &Ctx, title: &str) -> Chrome {
-        let (user, moderator, flash) = {
+        let (user, moderator, admin, flash) = {
             let mut data = ctx.session.data();
             let signed_in = ctx.session.client.is_logged_in();
             let staff = matches!(
@@ -104,6 +107,7 @@ impl Chrome {
             (
                 data.username.clone().filter(|_| signed_in),
                 staff && signed_in,
+                data.role == Some(pupero_sdk::Role::Admin) && signed_in,
                 data.flash.take(),
             )
         };
@@ -112,6 +116,7 @@ impl Chrome {
             csrf: ctx.csrf.clone(),
             user,
             moderator,
+            admin,
             css: &assets::APP_CSS.path,
             js: &assets::APP_JS.path,
             here: urlencode(&ctx.path),

@@ -91,3 +91,68 @@ async fn a_deposit_is_followed_to_its_credit_and_a_withdrawal_through_its_review
         stack.stop().await;
     }
 }
+
+#[tokio::test]
+async fn an_administrator_manages_users_and_reads_the_audit_and_the_reconciliation() {
+    let stack = Arc::new(Stack::start_with_wallet().await);
+    pupero_market::operator::create_user(
+        &stack.state.market,
+        "root",
+        None,
+        PASSWORD,
+        pupero_core::Role::Admin,
+    )
+    .await
+    .unwrap();
+    let olga = stack.user("olga").await;
+    let mut someone = stack.visitor();
+    someone.login("olga").await;
+    let refused = someone.get("/admin/users").await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.has("You may not see this page."));
+
+    let mut root = stack.visitor();
+    assert_eq!(root.login("root").await.status, 303);
+    let users = root.get("/admin/users?q=ol").await;
+    assert_eq!(users.status, 200, "{}", users.body);
+    assert!(users.has("id=\"user-olga\"") && !users.has("id=\"user-root\""));
+    let me = olga.me().await.unwrap();
+    let done = root
+        .post(
+            &format!("/admin/users/{}/role", me.id),
+            &[("role", "moderator")],
+        )
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert!(root.get("/admin/users").await.has("Done."));
+    assert_eq!(olga.me().await.unwrap().role, pupero_sdk::Role::Moderator);
+    root.post(&format!("/admin/users/{}/disable", me.id), &[])
+        .await;
+    let listed = root.get("/admin/users?q=olga").await;
+    assert!(listed.has("disabled"), "{}", listed.body);
+    root.post(&format!("/admin/users/{}/enable", me.id), &[])
+        .await;
+    assert!(
+        !root
+            .get("/admin/users?q=olga")
+            .await
+            .has("<strong>disabled</strong>")
+    );
+
+    let audit = root.get("/admin/audit").await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    assert!(audit.has("role"), "{}", audit.body);
+    let stuck = root.get("/admin/withdrawals").await;
+    assert!(stuck.has("No withdrawal is stuck."), "{}", stuck.body);
+    let recon = root.get("/admin/reconciliation").await;
+    assert_eq!(recon.status, 200, "{}", recon.body);
+    assert!(
+        recon.has("The wallet holds what users are owed."),
+        "{}",
+        recon.body
+    );
+
+    if let Ok(stack) = Arc::try_unwrap(stack) {
+        stack.stop().await;
+    }
+}
