@@ -192,6 +192,9 @@ ensure_rust
 mkdir -p "$DATA_DIR"
 export PUPERO_DATABASE_URL="${PUPERO_DATABASE_URL:-sqlite://$DATA_DIR/pupero.db}"
 export PUPERO_LISTEN="${PUPERO_LISTEN:-127.0.0.1:8000}"
+# The website, on this machine, passes each visitor's address to the API (X-Forwarded-For):
+# believed from loopback only, so that rate limits and the audit log see people, not the site.
+export PUPERO_TRUSTED_PROXIES="${PUPERO_TRUSTED_PROXIES:-127.0.0.1,::1}"
 
 case "${1:-serve}" in
   mine)

@@ -82,6 +82,8 @@ pub struct Client {
     /// treats a second use of the old one as theft (the session ends), so concurrent calls of
     /// one session must not refresh with the same token.
     refreshing: Arc<tokio::sync::Mutex<()>>,
+    /// Set by [`Client::forwarding_for`]: sent as `X-Forwarded-For`.
+    forwarded_for: Option<std::net::IpAddr>,
     /// Set by [`Client::with_api_key`]: sent instead of the session's access token.
     api_key: Option<api_keys::KeyHeader>,
 }
@@ -110,6 +112,7 @@ impl Client {
             base: base_url.into().trim_end_matches('/').to_owned(),
             session: Arc::default(),
             refreshing: Arc::default(),
+            forwarded_for: None,
             api_key: None,
         })
     }
@@ -124,7 +127,19 @@ impl Client {
             base: self.base.clone(),
             session: Arc::default(),
             refreshing: Arc::default(),
+            forwarded_for: None,
             api_key: None,
+        }
+    }
+
+    /// This client (the same session and pools) telling the server, in `X-Forwarded-For`, that
+    /// it acts for a client at `address`: a website or another proxy in front of the API, so
+    /// that rate limits and the audit log see the person rather than the proxy. The server
+    /// believes it only from an address in its `trusted_proxies`.
+    pub fn forwarding_for(&self, address: std::net::IpAddr) -> Client {
+        Client {
+            forwarded_for: Some(address),
+            ..self.clone()
         }
     }
 
@@ -418,6 +433,9 @@ impl Client {
             for (name, value) in headers {
                 request = request.header(*name, *value);
             }
+            if let Some(address) = self.forwarded_for {
+                request = request.header("X-Forwarded-For", address.to_string());
+            }
             if let Some(body) = body {
                 request = request.json(body);
             }
@@ -469,6 +487,20 @@ mod tests {
         second.set_access_token("second's token");
         assert_eq!(first.current().unwrap().access_token, "first's token");
         assert_eq!(second.current().unwrap().access_token, "second's token");
+    }
+
+    #[test]
+    fn forwarding_keeps_the_session() {
+        let client = Client::new("http://127.0.0.1:9").unwrap();
+        let forwarding = client.forwarding_for("203.0.113.7".parse().unwrap());
+        client.set_access_token("shared");
+        assert_eq!(forwarding.current().unwrap().access_token, "shared");
+        assert_eq!(
+            forwarding.forwarded_for,
+            Some("203.0.113.7".parse().unwrap())
+        );
+        assert!(client.forwarded_for.is_none());
+        assert!(forwarding.new_session().forwarded_for.is_none());
     }
 
     #[test]

@@ -18,7 +18,9 @@ Commands:
                      (default http://127.0.0.1:8000); --origin names another origin
                      forms may come from (a public URL, an onion address);
                      --insecure-dev-cookies drops `Secure` from the session cookie for
-                     plain HTTP, on a loopback address only
+                     plain HTTP, on a loopback address only; each call names the visitor's
+                     address in X-Forwarded-For, which the API believes when the website's
+                     address is in its PUPERO_TRUSTED_PROXIES
   admin create-user --username NAME [--email ADDRESS] [--role user|moderator|admin]
                      create a user directly in the database (the first admin is made this
                      way); the password is read from the first line of standard input

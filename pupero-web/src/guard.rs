@@ -40,6 +40,8 @@ pub(crate) struct Ctx {
     pub(crate) path: String,
     /// The application.
     pub(crate) web: Arc<Web>,
+    /// The browser's address, passed to the API for its rate limits and audit log.
+    pub(crate) peer: Option<std::net::IpAddr>,
 }
 
 impl<'a> FromRequest<'a> for Ctx {
@@ -53,11 +55,29 @@ impl<'a> FromRequest<'a> for Ctx {
 
 impl Ctx {
     /// The signed-in user's client, or a redirect to the login page.
-    pub(crate) fn client(&self) -> Result<&pupero_sdk::Client, Failure> {
+    pub(crate) fn client(&self) -> Result<pupero_sdk::Client, Failure> {
         if self.session.is_signed_in() {
-            Ok(&self.session.client)
+            Ok(self.forwarding(&self.session.client))
         } else {
             Err(Failure::SignIn)
+        }
+    }
+
+    /// A client without a session, for public calls.
+    pub(crate) fn public(&self) -> pupero_sdk::Client {
+        self.forwarding(&self.web.api)
+    }
+
+    /// A client with a session of its own, for logging in.
+    pub(crate) fn fresh(&self) -> pupero_sdk::Client {
+        self.forwarding(&self.web.api.new_session())
+    }
+
+    /// `client` telling the API whom it acts for (believed only where the API trusts the site).
+    fn forwarding(&self, client: &pupero_sdk::Client) -> pupero_sdk::Client {
+        match self.peer {
+            Some(address) => client.forwarding_for(address),
+            None => client.clone(),
         }
     }
 
@@ -214,6 +234,7 @@ pub(crate) async fn guard<E: Endpoint>(
         t: Tr::new(locale),
         path,
         web: web.clone(),
+        peer: req.remote_addr().as_socket_addr().map(|a| a.ip()),
     };
     let signed_in = session.is_signed_in();
 

@@ -60,7 +60,7 @@ pub(crate) struct LoginForm {
 #[handler]
 pub(crate) async fn login(ctx: Ctx, Form(form): Form<LoginForm>) -> PageResult {
     let next = safe_next(form.next.as_deref());
-    let client = ctx.web.api.new_session();
+    let client = ctx.fresh();
     match client.login(form.login.trim(), &form.password).await {
         Ok(_) => signed_in(&ctx, client, &next).await,
         Err(e) if e.is_totp_required() => {
@@ -142,7 +142,7 @@ pub(crate) async fn second_factor(ctx: Ctx, Form(form): Form<CodeForm>) -> PageR
         return Ok(redirect_with(&ctx, "/login", "login-expired"));
     };
     let code: String = form.code.chars().filter(|c| !c.is_whitespace()).collect();
-    let client = ctx.web.api.new_session();
+    let client = ctx.fresh();
     let result = if code.len() == TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit()) {
         client
             .login_with_totp(&pending.login, &pending.password, &code)
@@ -208,7 +208,7 @@ pub(crate) async fn register(ctx: Ctx, Form(form): Form<RegisterForm>) -> PageRe
         .as_deref()
         .map(str::trim)
         .filter(|e| !e.is_empty());
-    let client = ctx.web.api.new_session();
+    let client = ctx.fresh();
     let outcome = match client.register(username, email, &form.password).await {
         Ok(_) => client.login(username, &form.password).await.map(drop),
         Err(e) => Err(e),
@@ -232,8 +232,8 @@ pub(crate) async fn register(ctx: Ctx, Form(form): Form<RegisterForm>) -> PageRe
 /// Ends the session here and at the API.
 #[handler]
 pub(crate) async fn logout(ctx: Ctx) -> Response {
-    if ctx.session.client.is_logged_in()
-        && let Err(e) = ctx.session.client.logout().await
+    if let Ok(client) = ctx.client()
+        && let Err(e) = client.logout().await
     {
         tracing::info!(error = %e, "logout at the API failed; the session ends here anyway");
     }
@@ -461,7 +461,7 @@ struct ProfilePage {
 /// A user's public profile.
 #[handler]
 pub(crate) async fn show_profile(ctx: Ctx, Path(username): Path<String>) -> PageResult {
-    let api = &ctx.web.api;
+    let api = ctx.public();
     let (profile, feedback) = tokio::try_join!(
         api.public_profile(&username),
         api.user_feedback(&username, Some(FEEDBACK_PER_PROFILE), None)

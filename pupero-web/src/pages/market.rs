@@ -152,7 +152,7 @@ pub(crate) async fn market(ctx: Ctx, Query(q): Query<MarketQuery>) -> PageResult
         limit: Some(OFFERS_PER_PAGE),
         cursor: q.cursor.as_deref().filter(|c| !c.is_empty()),
     };
-    let api = &ctx.web.api;
+    let api = ctx.public();
     let (page, methods) = tokio::try_join!(api.search_offers(&search), api.payment_methods())?;
     let next = page.next_cursor.map(|cursor| {
         let mut query = format!("side={}", if buying { "buy" } else { "sell" });
@@ -212,7 +212,7 @@ fn parse_id(id: &str) -> Result<Uuid, Failure> {
 /// One offer and the form to trade on it.
 #[handler]
 pub(crate) async fn show_offer(ctx: Ctx, Path(id): Path<String>) -> PageResult {
-    let offer = ctx.web.api.offer(parse_id(&id)?).await?;
+    let offer = ctx.public().offer(parse_id(&id)?).await?;
     offer_page(&ctx, &offer, String::new(), None)
 }
 
@@ -267,7 +267,7 @@ pub(crate) async fn review(
     Query(q): Query<AmountQuery>,
 ) -> PageResult {
     ctx.client()?;
-    let offer = ctx.web.api.offer(parse_id(&id)?).await?;
+    let offer = ctx.public().offer(parse_id(&id)?).await?;
     let typed = q.amount.unwrap_or_default();
     let Some(amount) = format::parse_xmr(&typed) else {
         return offer_page(&ctx, &offer, typed, Some(ctx.t.t("market-bad-amount")));
@@ -354,7 +354,7 @@ pub(crate) async fn open_trade(
         Err(e) if e.is_transport() || e.is_server_error() || e.is_unauthorized() => Err(e.into()),
         Err(e) => {
             // The offer as it is now (a new price, say), with why the trade did not open.
-            let offer = ctx.web.api.offer(offer_id).await?;
+            let offer = ctx.public().offer(offer_id).await?;
             review_page(&ctx, &offer, amount, Some(api_message(ctx.t, &e)))
         }
     }
@@ -479,7 +479,7 @@ impl OfferForm {
 }
 
 async fn new_offer_page(ctx: &Ctx, f: OfferForm, errors: Vec<String>) -> PageResult {
-    let methods = ctx.web.api.payment_methods().await?;
+    let methods = ctx.public().payment_methods().await?;
     let chosen = f.method.clone();
     render(NewOfferPage {
         c: Chrome::new(ctx, "new-offer-title"),
