@@ -262,6 +262,7 @@ paid-check = I have sent { $fiat } to { $seller }.
 paid-submit = Yes, I have paid
 release-title = Release the XMR
 release-warning = Releasing cannot be undone. Check your bank or payment account first: a screenshot or an e-mail is not a payment.
+release-without-2fa = Your account has no two-factor authentication: anyone with your password could release your escrow.
 release-check = I have received { $fiat } in my account.
 release-submit = Release { $amount } to { $buyer }
 cancel-title = Cancel the trade

@@ -262,6 +262,7 @@ paid-check = J’ai envoyé { $fiat } à { $seller }.
 paid-submit = Oui, j’ai payé
 release-title = Libérer les XMR
 release-warning = Une libération est irréversible. Vérifiez d’abord votre compte : une capture d’écran ou un e-mail n’est pas un paiement.
+release-without-2fa = Votre compte n’a pas d’authentification à deux facteurs : quiconque connaît votre mot de passe pourrait libérer votre séquestre.
 release-check = J’ai reçu { $fiat } sur mon compte.
 release-submit = Libérer { $amount } à { $buyer }
 cancel-title = Annuler l’échange

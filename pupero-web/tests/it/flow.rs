@@ -169,6 +169,10 @@ async fn a_whole_trade_with_plain_forms() {
             release_page.has("<button type=\"submit\" disabled hidden"),
             "Enter sends nothing"
         );
+        assert!(
+            release_page.has("has no two-factor authentication"),
+            "a nudge to turn 2FA on"
+        );
         let key = release_page.input("key").unwrap();
         let unticked = alice
             .post(&format!("/trades/{id}/release"), &[("key", &key)])
