@@ -71,7 +71,11 @@ pub(crate) async fn show_wallet(ctx: Ctx, Query(q): Query<CursorQuery>) -> PageR
             StatementLine {
                 when: format::utc(e.timestamp_ms),
                 iso: format::iso(e.timestamp_ms),
-                what: t.t(&format!("code-{}", e.code.as_str().replace('_', "-"))),
+                // A hold that ended says how (released, returned...), else why money moved.
+                what: t.t(&format!(
+                    "code-{}",
+                    e.outcome_code.unwrap_or(e.code).as_str().replace('_', "-")
+                )),
                 amount: format!("{sign}{}", format::xmr_unit(e.amount, l)),
                 status: match e.status {
                     EntryStatus::Completed => String::new(),
