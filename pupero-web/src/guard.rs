@@ -258,7 +258,12 @@ pub(crate) async fn guard<E: Endpoint>(
     let response = match refusal {
         Some(reason) => {
             tracing::info!(reason, "unsafe request refused");
-            pages::error_page(&ctx, StatusCode::FORBIDDEN, reason)
+            let status = if reason == "error-too-large" {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            pages::error_page(&ctx, status, reason)
         }
         None => {
             req.extensions_mut().insert(ctx.clone());

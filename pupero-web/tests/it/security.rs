@@ -100,6 +100,16 @@ async fn a_cross_site_form_post_is_refused() {
             assert_eq!(page.status, 403, "token {token:?}");
             assert!(page.has("This form has expired"), "{}", page.body);
         }
+        // A form larger than any of the site's is refused before it is read to the end.
+        let huge = "x".repeat(100 * 1024);
+        let page = visitor
+            .post_raw(
+                "/login",
+                &[("_csrf", token.as_str()), ("login", huge.as_str())],
+                &[],
+            )
+            .await;
+        assert_eq!(page.status, 413);
         // The site's own form, with its token, goes through.
         let page = visitor
             .post_raw("/login", &fields, &[("sec-fetch-site", "same-origin")])
