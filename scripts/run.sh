@@ -3,21 +3,24 @@
 # Debian package `monero`), starts a private regtest chain (`monerod --regtest --offline`) and
 # the platform's `monero-wallet-rpc` under ./data/regtest, creates the platform wallet, mines
 # spendable coins into it, builds the `pupero` binary (release) and serves the API in
-# development mode on an embedded SQLite database in ./data. Ctrl-C stops everything; the
-# chain, the wallet and the database stay for the next run.
+# development mode on an embedded SQLite database in ./data, and the website over it. Ctrl-C
+# stops everything; the chain, the wallet and the database stay for the next run.
 #
-#   scripts/run.sh                     # http://127.0.0.1:8000, docs at /docs
+#   scripts/run.sh                     # the website on http://127.0.0.1:5000, the API on
+#                                      # http://127.0.0.1:8000 (docs at /docs)
 #   scripts/run.sh mine [BLOCKS]       # in another terminal: mine blocks (confirms deposits
 #                                      # and withdrawals; default 10)
-#   PUPERO_RUN_MONERO=0 scripts/run.sh # the API alone: no wallet, deposits/withdrawals 503
+#   PUPERO_RUN_MONERO=0 scripts/run.sh # no wallet: deposits/withdrawals 503
+#   PUPERO_RUN_WEB=0 scripts/run.sh    # the API without the website
 #   PUPERO_DATABASE_URL=mysql://user:pass@127.0.0.1/pupero scripts/run.sh
 #   PUPERO_RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5672/%2f scripts/run.sh
 #   scripts/run.sh demo                # the ledger's escrow flow, printed (scratch database)
 #   scripts/run.sh admin create-user --username root --role admin   # any `pupero` command,
 #                                      # on the same database as the server
 #
-# SIGINT (Ctrl-C) or SIGTERM stops everything this script started: `pupero serve` first, then
-# monero-wallet-rpc and monerod. Settings: PUPERO_RUN_DATA (default ./data: the database and
+# SIGINT (Ctrl-C) or SIGTERM stops everything this script started: `pupero web` and `pupero
+# serve` first, then monero-wallet-rpc and monerod. Settings: PUPERO_WEB_LISTEN (the website's
+# address, 127.0.0.1:5000; plain HTTP on loopback, so its session cookie is not `Secure`), PUPERO_RUN_DATA (default ./data: the database and
 # the regtest chain and wallet), PUPERO_DEV_MONEROD_PORT (18081), PUPERO_DEV_MONEROD_P2P_PORT
 # (18080), PUPERO_DEV_WALLET_RPC_PORT (18083), PUPERO_BIN (a built `pupero` to run instead of
 # building one).
@@ -161,12 +164,18 @@ pupero_bin() {
 }
 
 SERVE_PID=
+WEB_PID=
 MONERO_STARTED=0
 
 # Stops what this script started, the server first (it may be sending a withdrawal through
 # the wallet), then the wallet and the daemon.
 stop_all() {
   trap - INT TERM
+  if [ -n "$WEB_PID" ] && kill -0 "$WEB_PID" 2>/dev/null; then
+    kill -TERM "$WEB_PID" 2>/dev/null || true
+    wait "$WEB_PID" 2>/dev/null || true
+  fi
+  WEB_PID=
   if [ -n "$SERVE_PID" ] && kill -0 "$SERVE_PID" 2>/dev/null; then
     log "stopping pupero serve"
     kill -TERM "$SERVE_PID" 2>/dev/null || true
@@ -183,6 +192,9 @@ ensure_rust
 mkdir -p "$DATA_DIR"
 export PUPERO_DATABASE_URL="${PUPERO_DATABASE_URL:-sqlite://$DATA_DIR/pupero.db}"
 export PUPERO_LISTEN="${PUPERO_LISTEN:-127.0.0.1:8000}"
+# The website, on this machine, passes each visitor's address to the API (X-Forwarded-For):
+# believed from loopback only, so that rate limits and the audit log see people, not the site.
+export PUPERO_TRUSTED_PROXIES="${PUPERO_TRUSTED_PROXIES:-127.0.0.1,::1}"
 
 case "${1:-serve}" in
   mine)
@@ -203,6 +215,12 @@ case "${1:-serve}" in
     # only between commands, and `wait` is one).
     "$PUPERO" serve &
     SERVE_PID=$!
+    if [ "${PUPERO_RUN_WEB:-1}" = "1" ]; then
+      web_listen="${PUPERO_WEB_LISTEN:-127.0.0.1:5000}"
+      log "Pupero website on http://$web_listen"
+      "$PUPERO" web --listen "$web_listen" --api "http://$PUPERO_LISTEN" --insecure-dev-cookies &
+      WEB_PID=$!
+    fi
     status=0
     wait "$SERVE_PID" || status=$?
     SERVE_PID=

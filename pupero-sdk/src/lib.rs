@@ -78,6 +78,12 @@ pub struct Client {
     stream_http: reqwest::Client,
     base: String,
     session: Arc<Mutex<Option<Session>>>,
+    /// Held while the session's tokens are refreshed: the server rotates the refresh token and
+    /// treats a second use of the old one as theft (the session ends), so concurrent calls of
+    /// one session must not refresh with the same token.
+    refreshing: Arc<tokio::sync::Mutex<()>>,
+    /// Set by [`Client::forwarding_for`]: sent as `X-Forwarded-For`.
+    forwarded_for: Option<std::net::IpAddr>,
     /// Set by [`Client::with_api_key`]: sent instead of the session's access token.
     api_key: Option<api_keys::KeyHeader>,
 }
@@ -105,8 +111,41 @@ impl Client {
             stream_http,
             base: base_url.into().trim_end_matches('/').to_owned(),
             session: Arc::default(),
+            refreshing: Arc::default(),
+            forwarded_for: None,
             api_key: None,
         })
+    }
+
+    /// A client of the same server with a session of its own, sharing this client's
+    /// connection pools: a process acting for many users (a web frontend) keeps one pool
+    /// instead of one per user. Starts logged out, without this client's API key.
+    pub fn new_session(&self) -> Client {
+        Client {
+            http: self.http.clone(),
+            stream_http: self.stream_http.clone(),
+            base: self.base.clone(),
+            session: Arc::default(),
+            refreshing: Arc::default(),
+            forwarded_for: None,
+            api_key: None,
+        }
+    }
+
+    /// This client (the same session and pools) telling the server, in `X-Forwarded-For`, that
+    /// it acts for a client at `address`: a website or another proxy in front of the API, so
+    /// that rate limits and the audit log see the person rather than the proxy. The server
+    /// believes it only from an address in its `trusted_proxies`.
+    pub fn forwarding_for(&self, address: std::net::IpAddr) -> Client {
+        Client {
+            forwarded_for: Some(address),
+            ..self.clone()
+        }
+    }
+
+    /// Whether the client holds a session's tokens (it logged in and has not logged out).
+    pub fn is_logged_in(&self) -> bool {
+        self.lock().is_some()
     }
 
     /// The server's base URL.
@@ -290,12 +329,23 @@ impl Client {
     async fn access_token(&self) -> Result<String, Error> {
         let session = self.current().ok_or_else(Error::not_logged_in)?;
         if Instant::now() >= session.refresh_at && !session.refresh_token.is_empty() {
-            return Ok(self
-                .refresh_with(&session.refresh_token)
-                .await?
-                .access_token);
+            return self.refresh_once(&session.access_token).await;
         }
         Ok(session.access_token)
+    }
+
+    /// Refreshes the session's tokens unless another call of this session did since `stale`
+    /// was the access token: one refresh at a time, each with the newest refresh token.
+    async fn refresh_once(&self, stale: &str) -> Result<String, Error> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let session = self.current().ok_or_else(Error::not_logged_in)?;
+        if session.access_token != stale {
+            return Ok(session.access_token);
+        }
+        Ok(self
+            .refresh_with(&session.refresh_token)
+            .await?
+            .access_token)
     }
 
     async fn send<B: Serialize, T: DeserializeOwned>(
@@ -368,14 +418,23 @@ impl Client {
         let mut retried = false;
         loop {
             let mut request = http.request(method.clone(), format!("{}{path}", self.base));
+            let mut sent_token = None;
             if authenticated {
                 request = match &self.api_key {
                     Some(key) => request.header("X-API-Key", key.expose()),
-                    None => request.bearer_auth(self.access_token().await?),
+                    None => {
+                        let token = self.access_token().await?;
+                        let request = request.bearer_auth(&token);
+                        sent_token = Some(token);
+                        request
+                    }
                 };
             }
             for (name, value) in headers {
                 request = request.header(*name, *value);
+            }
+            if let Some(address) = self.forwarded_for {
+                request = request.header("X-Forwarded-For", address.to_string());
             }
             if let Some(body) = body {
                 request = request.json(body);
@@ -385,13 +444,15 @@ impl Client {
                 return Ok(response);
             }
             let error = Error::from_response(response).await;
-            // The access token expired in flight: refresh once and try again.
+            // The access token expired in flight: refresh once (unless another call of the
+            // session just did) and try again.
             if authenticated
                 && !retried
                 && error.code() == Some("TOKEN_EXPIRED")
-                && let Some(session) = self.current().filter(|s| !s.refresh_token.is_empty())
+                && let Some(sent) = sent_token
+                && self.current().is_some_and(|s| !s.refresh_token.is_empty())
             {
-                self.refresh_with(&session.refresh_token).await?;
+                self.refresh_once(&sent).await?;
                 retried = true;
                 continue;
             }
@@ -409,4 +470,42 @@ fn urlencode(s: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_session_shares_the_server_but_not_the_tokens() {
+        let first = Client::new("http://127.0.0.1:9/").unwrap();
+        first.set_access_token("first's token");
+        let second = first.new_session();
+        assert_eq!(second.base_url(), "http://127.0.0.1:9");
+        assert!(first.is_logged_in());
+        assert!(!second.is_logged_in());
+        second.set_access_token("second's token");
+        assert_eq!(first.current().unwrap().access_token, "first's token");
+        assert_eq!(second.current().unwrap().access_token, "second's token");
+    }
+
+    #[test]
+    fn forwarding_keeps_the_session() {
+        let client = Client::new("http://127.0.0.1:9").unwrap();
+        let forwarding = client.forwarding_for("203.0.113.7".parse().unwrap());
+        client.set_access_token("shared");
+        assert_eq!(forwarding.current().unwrap().access_token, "shared");
+        assert_eq!(
+            forwarding.forwarded_for,
+            Some("203.0.113.7".parse().unwrap())
+        );
+        assert!(client.forwarded_for.is_none());
+        assert!(forwarding.new_session().forwarded_for.is_none());
+    }
+
+    #[test]
+    fn a_new_session_drops_the_api_key() {
+        let bot = Client::with_api_key("http://127.0.0.1:9", "pk_x").unwrap();
+        assert!(bot.new_session().api_key.is_none());
+    }
 }

@@ -13,6 +13,14 @@ Commands:
                      publisher, the withdrawal worker and the sweeper (then run serve
                      with PUPERO_WALLET_WORKER=off)
   openapi            print the OpenAPI document (YAML)
+  web [--listen ADDR] [--api URL] [--origin URL]... [--insecure-dev-cookies]
+                     run the website (default 127.0.0.1:5000) over the API at URL
+                     (default http://127.0.0.1:8000); --origin names another origin
+                     forms may come from (a public URL, an onion address);
+                     --insecure-dev-cookies drops `Secure` from the session cookie for
+                     plain HTTP, on a loopback address only; each call names the visitor's
+                     address in X-Forwarded-For, which the API believes when the website's
+                     address is in its PUPERO_TRUSTED_PROXIES
   admin create-user --username NAME [--email ADDRESS] [--role user|moderator|admin]
                      create a user directly in the database (the first admin is made this
                      way); the password is read from the first line of standard input
@@ -58,6 +66,7 @@ async fn main() -> ExitCode {
         Some("serve") => serve().await,
         Some("worker") => worker().await,
         Some("openapi") => openapi().await,
+        Some("web") => web(&args[1..]).await,
         Some("demo") => demo(&args[1..]).await,
         Some("admin") => admin(&args[1..]).await,
         _ => {
@@ -103,6 +112,58 @@ async fn worker() -> anyhow::Result<()> {
     signalled.await;
     tracing::info!("shutting down");
     pupero_market::jobs::stop_jobs(&market, jobs).await;
+    Ok(())
+}
+
+/// Where `pupero web` listens unless told: the seed's port, on this machine only.
+const DEFAULT_WEB_LISTEN: &str = "127.0.0.1:5000";
+
+/// The API `pupero web` calls unless told: `pupero serve`'s default address.
+const DEFAULT_WEB_API: &str = "http://127.0.0.1:8000";
+
+async fn web(args: &[String]) -> anyhow::Result<()> {
+    let signalled = shutdown_signal();
+    let mut listen: std::net::SocketAddr = DEFAULT_WEB_LISTEN.parse()?;
+    let mut api = DEFAULT_WEB_API.to_owned();
+    let mut config = pupero_web::WebConfig::new();
+    let mut flags = args.iter();
+    while let Some(flag) = flags.next() {
+        if flag == "--insecure-dev-cookies" {
+            config.insecure_dev_cookies = true;
+            continue;
+        }
+        let value = flags
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--listen" => listen = value.parse()?,
+            "--api" => api = value.clone(),
+            "--origin" => config.origins.push(value.trim_end_matches('/').to_owned()),
+            other => anyhow::bail!("unknown option {other}"),
+        }
+    }
+    if config.insecure_dev_cookies && !listen.ip().is_loopback() {
+        anyhow::bail!("--insecure-dev-cookies is for a loopback address only");
+    }
+    let app = pupero_web::app(config, &api)?;
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!(address = %listener.local_addr()?, api = %api, "website listening");
+    // The API's bounds on connections hold for the website too.
+    let connections = pupero_server::config::ConnectionSettings::default();
+    let slots = pupero_server::http_server::ConnectionSlots::new(&connections, &[]);
+    let shutdown = async {
+        signalled.await;
+        tracing::info!("shutting down");
+    };
+    pupero_server::http_server::serve_connections(
+        listener,
+        app,
+        connections,
+        slots,
+        shutdown,
+        pupero_server::SHUTDOWN_GRACE,
+    )
+    .await?;
     Ok(())
 }
 

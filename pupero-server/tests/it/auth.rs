@@ -1,6 +1,6 @@
 //! Registration, login, refresh, logout.
 
-use crate::support::{PASSWORD, app_test};
+use crate::support::{PASSWORD, app_test, app_test_with};
 
 app_test!(register_login_and_me, |app| {
     let client = app.new_client();
@@ -87,3 +87,38 @@ app_test!(logout_ends_the_session_at_once, |app| {
         .unwrap_err();
     assert!(error.is_unauthorized(), "{error:?}");
 });
+
+/// Access tokens that live no longer than the SDK's refresh margin: every call refreshes.
+fn short_tokens(settings: &mut pupero_server::Settings) {
+    settings.market.rate_limits = crate::support::generous_limits();
+    settings.access_token_ttl_secs = 30;
+}
+
+// The server rotates the refresh token and ends the session when an old one comes back, so
+// calls of one session at the same moment must refresh one after the other (as a website's page
+// does, asking for several things at once).
+app_test_with!(
+    concurrent_calls_of_a_session_refresh_one_at_a_time,
+    short_tokens,
+    |app, _clock| {
+        let client = app.new_client();
+        client.register("zoe", None, PASSWORD).await.unwrap();
+        client.login("zoe", PASSWORD).await.unwrap();
+        for _ in 0..3 {
+            let (me, balance, trades, again) = tokio::join!(
+                client.me(),
+                client.balance(),
+                client.trades(None, None, None),
+                client.me()
+            );
+            assert_eq!(me.unwrap().username, "zoe");
+            balance.unwrap();
+            trades.unwrap();
+            again.unwrap();
+        }
+        // A clone shares the session, and its refreshes too.
+        let clone = client.clone();
+        let (a, b) = tokio::join!(client.me(), clone.me());
+        assert!(a.is_ok() && b.is_ok());
+    }
+);

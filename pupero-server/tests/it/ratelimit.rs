@@ -418,3 +418,32 @@ app_test_with!(
         );
     }
 );
+
+// A website in front of the API, on a trusted address, passes its visitor's address on.
+app_test_with!(
+    the_sdk_forwards_the_address_it_acts_for,
+    |settings| {
+        settings.market.rate_limits = crate::support::generous_limits();
+        settings.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    },
+    |app, _clock| {
+        let (_, user) = app.user("quinn").await;
+        let client = app
+            .new_client()
+            .forwarding_for("203.0.113.9".parse().unwrap());
+        client.login("quinn", PASSWORD).await.unwrap();
+        let rows = app
+            .state
+            .market
+            .store
+            .audit_page(Some(pupero_core::UserId::from_uuid(user)), None, 10)
+            .await
+            .unwrap();
+        let recorded = rows
+            .into_iter()
+            .filter(|r| r.event == "login_succeeded")
+            .filter_map(|r| r.client_ip)
+            .collect::<Vec<_>>();
+        assert!(recorded.contains(&"203.0.113.9".to_owned()), "{recorded:?}");
+    }
+);

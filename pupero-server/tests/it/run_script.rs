@@ -1,6 +1,6 @@
 //! `scripts/run.sh`, as a person or a service manager runs it: it starts the regtest chain,
-//! the platform's wallet and the server, and a SIGTERM (what systemd and container runtimes
-//! send) stops all three, the server first.
+//! the platform's wallet, the server and the website, and a SIGTERM (what systemd and
+//! container runtimes send) stops them all, the website and the server first.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -55,12 +55,14 @@ async fn sigterm_stops_everything_the_run_script_started() {
     }
     let data = tempfile::tempdir().expect("a data directory");
     let listen = format!("127.0.0.1:{}", free_port());
+    let web = format!("127.0.0.1:{}", free_port());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/run.sh");
     let run = std::process::Command::new("bash")
         .arg(script)
         .env("PUPERO_BIN", env!("CARGO_BIN_EXE_pupero"))
         .env("PUPERO_RUN_DATA", data.path())
         .env("PUPERO_LISTEN", &listen)
+        .env("PUPERO_WEB_LISTEN", &web)
         .env("PUPERO_DEV_MONEROD_PORT", free_port().to_string())
         .env("PUPERO_DEV_MONEROD_P2P_PORT", free_port().to_string())
         .env("PUPERO_DEV_WALLET_RPC_PORT", free_port().to_string())
@@ -91,6 +93,21 @@ async fn sigterm_stops_everything_the_run_script_started() {
         assert!(
             started.elapsed() < START_DEADLINE,
             "the server was not ready within {START_DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // The website, over the API.
+    let site = format!("http://{web}/market");
+    let started = tokio::time::Instant::now();
+    loop {
+        if let Ok(response) = client.get(&site).send().await
+            && response.status().is_success()
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < START_DEADLINE,
+            "the website did not answer within {START_DEADLINE:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
@@ -125,6 +142,10 @@ async fn sigterm_stops_everything_the_run_script_started() {
     assert!(
         tokio::net::TcpStream::connect(&listen).await.is_err(),
         "the server stopped"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(&web).await.is_err(),
+        "the website stopped"
     );
     let deadline = tokio::time::Instant::now() + STOP_DEADLINE;
     while alive(monerod) || alive(wallet) {
