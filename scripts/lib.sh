@@ -85,6 +85,14 @@ ensure_monero() {
   fi
 }
 
+# Debian's Chromium and its WebDriver for the website's browser tests (which start chromedriver
+# themselves), and a font so pages render the same on a bare machine.
+ensure_browser() {
+  if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    apt_install chromium chromium-driver fonts-dejavu-core
+  fi
+}
+
 # RabbitMQ for the withdrawal queue's tests (guest/guest on localhost, the package default).
 ensure_rabbitmq() {
   if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then

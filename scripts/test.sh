@@ -2,7 +2,8 @@
 # Sets up everything the tests need on this machine (packages, services, accounts) and runs
 # the whole suite: formatting, lints, and every test against SQLite and the real MariaDB, and
 # the wallet's against a private Monero regtest network, the withdrawal queue's against the
-# real RabbitMQ, and the mail tests' against a real SMTP server (aiosmtpd); then the API
+# real RabbitMQ, the mail tests' against a real SMTP server (aiosmtpd) and the website's in
+# Debian's Chromium; then the API
 # contract (scripts/contract.sh): the committed OpenAPI document linted, Python and
 # TypeScript clients generated from it running a trade, and Schemathesis, on a real server.
 #
@@ -22,6 +23,7 @@ ensure_nextest
 ensure_mariadb
 ensure_rabbitmq
 ensure_monero
+ensure_browser
 ensure_aiosmtpd
 drop_test_databases
 
