@@ -44,7 +44,21 @@ pub fn document() -> Value {
     let spec = crate::app::openapi().spec();
     let mut doc: Value = serde_json::from_str(&spec).unwrap_or_else(|_| json!({}));
     finish(&mut doc);
+    sort_keys(&mut doc);
     doc
+}
+
+/// Every object's keys in sorted order, as `serde_json` keeps them by default: the document is
+/// the same byte for byte when another crate of the build turns on its `preserve_order`.
+fn sort_keys(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.sort_keys();
+            map.values_mut().for_each(sort_keys);
+        }
+        Value::Array(items) => items.iter_mut().for_each(sort_keys),
+        _ => {}
+    }
 }
 
 /// The document as YAML, its sections in the usual order.
