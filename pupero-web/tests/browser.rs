@@ -272,6 +272,9 @@ async fn full_trade(javascript: bool) {
     fill(&alice, "min", "0.1").await;
     fill(&alice, "max", "2").await;
     shots(&alice, run, "new-offer").await;
+    click(&alice, "#preview").await;
+    wait_for_text(&alice, "Preview of your offer").await;
+    shots(&alice, run, "offer-preview").await;
     click(&alice, "#publish").await;
     wait_for_path(&alice, "/offers/mine").await;
     wait_for_text(&alice, "Your offer is published.").await;

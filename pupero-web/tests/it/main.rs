@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod account;
 mod flow;
 mod pages;
 mod security;
