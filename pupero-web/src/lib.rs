@@ -13,6 +13,7 @@ pub mod assets;
 pub mod format;
 mod guard;
 pub mod i18n;
+pub mod live;
 mod pages;
 pub mod qr;
 pub mod session;
@@ -72,6 +73,8 @@ pub struct Web {
     pub api: pupero_sdk::Client,
     /// The sessions.
     pub sessions: Arc<dyn SessionStore>,
+    /// The users' live event streams.
+    pub live: live::Hub,
 }
 
 /// The site, calling the API at `api_base_url`, with sessions in memory.
@@ -94,6 +97,7 @@ pub fn app_with(
         config,
         api,
         sessions,
+        live: live::Hub::default(),
     });
     let routes = Route::new()
         .at("/", get(market::market))
@@ -201,6 +205,7 @@ pub fn app_with(
         .at("/how-it-works", get(info::how_it_works))
         .at("/notifications", get(account::notifications))
         .at("/u/:username", get(account::show_profile))
+        .at("/live", get(live::live))
         .at("/static/:name", get(pages::static_file));
     let guarded = web.clone();
     routes.around(move |next, req| guard::guard(guarded.clone(), next, req))

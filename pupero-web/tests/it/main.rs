@@ -7,6 +7,7 @@ mod support;
 
 mod account;
 mod flow;
+mod live;
 mod pages;
 mod security;
 mod wallet;
