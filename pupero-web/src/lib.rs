@@ -13,6 +13,7 @@ pub mod assets;
 pub mod format;
 mod guard;
 pub mod i18n;
+pub mod live;
 mod pages;
 pub mod qr;
 pub mod session;
@@ -72,6 +73,8 @@ pub struct Web {
     pub api: pupero_sdk::Client,
     /// The sessions.
     pub sessions: Arc<dyn SessionStore>,
+    /// The users' live event streams.
+    pub live: live::Hub,
 }
 
 /// The site, calling the API at `api_base_url`, with sessions in memory.
@@ -89,11 +92,12 @@ pub fn app_with(
     api: pupero_sdk::Client,
     sessions: Arc<dyn SessionStore>,
 ) -> impl Endpoint<Output = Response> {
-    use pages::{account, admin, market, trade, wallet};
+    use pages::{account, admin, info, market, recovery, settings, trade, wallet};
     let web = Arc::new(Web {
         config,
         api,
         sessions,
+        live: live::Hub::default(),
     });
     let routes = Route::new()
         .at("/", get(market::market))
@@ -104,6 +108,10 @@ pub fn app_with(
             get(market::new_offer).post(market::create_offer),
         )
         .at("/offers/:id", get(market::show_offer))
+        .at(
+            "/offers/:id/edit",
+            get(market::edit_offer).post(market::update_offer),
+        )
         .at("/offers/:id/review", get(market::review))
         .at("/offers/:id/open", post(market::open_trade))
         .at("/offers/:id/pause", post(market::pause_offer))
@@ -167,8 +175,37 @@ pub fn app_with(
             get(account::totp_setup).post(account::totp_confirm),
         )
         .at("/settings/2fa/codes", get(account::recovery_codes))
+        .at(
+            "/settings/2fa/disable",
+            get(settings::totp_disable_page).post(settings::totp_disable),
+        )
+        .at(
+            "/settings/api-keys",
+            get(settings::api_keys).post(settings::create_api_key),
+        )
+        .at("/settings/api-keys/new", get(settings::api_key_created))
+        .at(
+            "/settings/api-keys/:id/revoke",
+            post(settings::revoke_api_key),
+        )
+        .at(
+            "/settings/delete",
+            get(settings::delete_account_form).post(settings::delete_account),
+        )
+        .at("/account-deleted", get(settings::account_deleted))
+        .at(
+            "/password-reset",
+            get(recovery::request_page).post(recovery::request),
+        )
+        .at(
+            "/reset",
+            get(recovery::confirm_page).post(recovery::confirm),
+        )
+        .at("/terms", get(info::terms))
+        .at("/how-it-works", get(info::how_it_works))
         .at("/notifications", get(account::notifications))
         .at("/u/:username", get(account::show_profile))
+        .at("/live", get(live::live))
         .at("/static/:name", get(pages::static_file));
     let guarded = web.clone();
     routes.around(move |next, req| guard::guard(guarded.clone(), next, req))

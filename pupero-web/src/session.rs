@@ -109,6 +109,22 @@ impl fmt::Debug for PendingLogin {
     }
 }
 
+/// An API key just made, to show once: its `Debug` hides the key.
+pub struct NewKey {
+    /// Its label.
+    pub name: String,
+    /// The key itself.
+    pub key: String,
+}
+
+impl fmt::Debug for NewKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewKey")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What changes in a session between requests.
 #[derive(Debug, Default)]
 pub struct SessionData {
@@ -120,6 +136,8 @@ pub struct SessionData {
     pub pending_login: Option<PendingLogin>,
     /// Recovery codes to show once, right after 2FA was turned on.
     pub recovery_codes: Option<Vec<String>>,
+    /// An API key to show once, right after it was made.
+    pub new_api_key: Option<NewKey>,
     /// A message for the next page (key of a message).
     pub flash: Option<&'static str>,
 }

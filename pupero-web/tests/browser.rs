@@ -197,6 +197,20 @@ async fn wait_for_text(browser: &WebDriver, text: &str) {
     .await;
 }
 
+/// Waits until the page's live updates flow (`app.js` marks the document).
+async fn wait_for_live(browser: &WebDriver) {
+    until_on(browser, "live updates", || async {
+        browser
+            .execute(
+                "return document.documentElement.dataset.live === 'ready';",
+                Vec::new(),
+            )
+            .await
+            .is_ok_and(|r| r.json() == &json!(true))
+    })
+    .await;
+}
+
 async fn fill(browser: &WebDriver, id: &str, text: &str) {
     let field = browser.find(By::Id(id)).await.expect(id);
     field.clear().await.unwrap();
@@ -272,6 +286,9 @@ async fn full_trade(javascript: bool) {
     fill(&alice, "min", "0.1").await;
     fill(&alice, "max", "2").await;
     shots(&alice, run, "new-offer").await;
+    click(&alice, "#preview").await;
+    wait_for_text(&alice, "Preview of your offer").await;
+    shots(&alice, run, "offer-preview").await;
     click(&alice, "#publish").await;
     wait_for_path(&alice, "/offers/mine").await;
     wait_for_text(&alice, "Your offer is published.").await;
@@ -325,7 +342,15 @@ async fn full_trade(javascript: bool) {
     bob.goto(trade_url.as_str()).await.unwrap();
     wait_for_text(&bob, "Thanks, waiting").await;
 
-    // Bob has paid.
+    // Bob has paid. With JavaScript, Alice's page, open meanwhile, shows it without a reload.
+    if javascript {
+        wait_for_path(&alice, &format!("/trades/{trade_id}")).await;
+        wait_for_live(&alice).await;
+        alice
+            .execute("window.sameDocument = true;", Vec::new())
+            .await
+            .unwrap();
+    }
     click(&bob, "#action-paid").await;
     wait_for_path(&bob, &format!("/trades/{trade_id}/paid")).await;
     click(&bob, "#confirm").await;
@@ -334,6 +359,18 @@ async fn full_trade(javascript: bool) {
     wait_for_text(&bob, "Paid, waiting for release").await;
 
     // Alice releases on the confirmation page, with her code; Enter alone sends nothing.
+    if javascript {
+        wait_for_text(&alice, "The buyer says 75.00 EUR was sent.").await;
+        let same = alice
+            .execute("return window.sameDocument === true;", Vec::new())
+            .await
+            .unwrap();
+        assert_eq!(
+            same.json(),
+            &json!(true),
+            "the seller's page changed without a reload"
+        );
+    }
     alice.goto(trade_url.as_str()).await.unwrap();
     wait_for_text(&alice, "The buyer says 75.00 EUR was sent.").await;
     shots(&alice, run, "trade-paid-seller").await;

@@ -9,7 +9,10 @@ use poem::web::{Form, Path, Query};
 use poem::{Response, handler};
 use serde::Deserialize;
 
-use super::{Chrome, Failure, PageResult, api_message, redirect, redirect_with, render, safe_next};
+use super::{
+    Chrome, Failure, PageResult, TOTP_DIGITS, api_message, redirect, redirect_with, render,
+    safe_next,
+};
 use crate::format;
 use crate::guard::Ctx;
 use crate::i18n::{LANG_COOKIE, Locale};
@@ -130,9 +133,6 @@ pub(crate) fn second_factor_page(ctx: Ctx) -> PageResult {
 pub(crate) struct CodeForm {
     code: String,
 }
-
-/// Length of an authenticator app's code; anything else typed is taken as a recovery code.
-const TOTP_DIGITS: usize = 6;
 
 /// Finishes a login with a 2FA code or a recovery code.
 #[handler]

@@ -377,7 +377,9 @@ pub(crate) async fn my_offers(ctx: Ctx) -> PageResult {
     })
 }
 
-/// What the new-offer form holds, as typed, so that a refused form comes back filled in.
+/// What the offer form holds, as typed, so that a refused form comes back filled in; `step`
+/// is the button pressed: `publish` on the preview, `edit` to go back to the form, nothing
+/// (the form's own button) for the preview.
 #[derive(Deserialize, Default)]
 pub(crate) struct OfferForm {
     side: Option<String>,
@@ -392,6 +394,7 @@ pub(crate) struct OfferForm {
     window: Option<String>,
     terms: Option<String>,
     visibility: Option<String>,
+    step: Option<String>,
 }
 
 #[derive(Template)]
@@ -401,11 +404,56 @@ struct NewOfferPage {
     f: OfferForm,
     methods: Vec<MethodOption>,
     errors: Vec<String>,
+    /// Where the form goes: `/offers/new` or `/offers/{id}/edit`.
+    action: String,
+    /// Editing an offer: side and currency are fixed.
+    editing: bool,
 }
 
 impl OfferForm {
     fn get<'a>(field: &'a Option<String>, default: &'a str) -> &'a str {
         field.as_deref().unwrap_or(default)
+    }
+
+    /// The fields typed, by name.
+    fn fields(&self) -> Vec<(&'static str, String)> {
+        [
+            ("side", &self.side),
+            ("currency", &self.currency),
+            ("method", &self.method),
+            ("details", &self.details),
+            ("pricing", &self.pricing),
+            ("price", &self.price),
+            ("margin", &self.margin),
+            ("min", &self.min),
+            ("max", &self.max),
+            ("window", &self.window),
+            ("terms", &self.terms),
+            ("visibility", &self.visibility),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.clone().map(|v| (name, v)))
+        .collect()
+    }
+
+    /// The form of an existing offer, for editing it.
+    fn of(offer: &OfferView) -> OfferForm {
+        let fixed = offer.price.is_some();
+        OfferForm {
+            side: Some(offer.side.as_str().to_owned()),
+            currency: Some(offer.currency.as_str().to_owned()),
+            method: Some(offer.payment_method.clone()),
+            details: Some(offer.payment_details.clone()),
+            pricing: Some(if fixed { "fixed" } else { "margin" }.to_owned()),
+            price: offer.price.map(|p| p.to_string()),
+            margin: offer.margin_percent.map(|m| m.to_string()),
+            min: Some(offer.min_amount.to_xmr_string()),
+            max: Some(offer.max_amount.to_xmr_string()),
+            window: Some(offer.payment_window_minutes.to_string()),
+            terms: Some(offer.terms.clone()),
+            visibility: Some(offer.visibility.as_str().to_owned()),
+            step: None,
+        }
     }
 
     /// The request it stands for, or the messages of what is wrong.
@@ -478,11 +526,36 @@ impl OfferForm {
     }
 }
 
-async fn new_offer_page(ctx: &Ctx, f: OfferForm, errors: Vec<String>) -> PageResult {
+/// Which offer a form is for: a new one, or one being edited.
+#[derive(Clone, Copy)]
+enum Target {
+    New,
+    Edit(Uuid),
+}
+
+impl Target {
+    fn action(self) -> String {
+        match self {
+            Target::New => "/offers/new".to_owned(),
+            Target::Edit(id) => format!("/offers/{id}/edit"),
+        }
+    }
+}
+
+async fn offer_form_page(
+    ctx: &Ctx,
+    target: Target,
+    f: OfferForm,
+    errors: Vec<String>,
+) -> PageResult {
     let methods = ctx.public().payment_methods().await?;
     let chosen = f.method.clone();
+    let title = match target {
+        Target::New => "new-offer-title",
+        Target::Edit(_) => "edit-offer-title",
+    };
     render(NewOfferPage {
-        c: Chrome::new(ctx, "new-offer-title"),
+        c: Chrome::new(ctx, title),
         f,
         methods: methods
             .into_iter()
@@ -493,6 +566,8 @@ async fn new_offer_page(ctx: &Ctx, f: OfferForm, errors: Vec<String>) -> PageRes
             })
             .collect(),
         errors,
+        action: target.action(),
+        editing: matches!(target, Target::Edit(_)),
     })
 }
 
@@ -504,25 +579,137 @@ pub(crate) async fn new_offer(ctx: Ctx) -> PageResult {
         window: Some("30".to_owned()),
         ..OfferForm::default()
     };
-    new_offer_page(&ctx, form, Vec::new()).await
+    offer_form_page(&ctx, Target::New, form, Vec::new()).await
 }
 
-/// Posts the offer.
+/// The form of one of the user's offers, filled in.
 #[handler]
-pub(crate) async fn create_offer(ctx: Ctx, Form(form): Form<OfferForm>) -> PageResult {
+pub(crate) async fn edit_offer(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    let id = parse_id(&id)?;
+    // Only one's own offers: another maker's is public to read but not here to edit.
+    let mine = ctx.client()?.my_offers().await?;
+    let offer = mine.iter().find(|o| o.id == id).ok_or(Failure::NotFound)?;
+    offer_form_page(&ctx, Target::Edit(id), OfferForm::of(offer), Vec::new()).await
+}
+
+/// The offer as it will read, before it is published or saved.
+#[derive(Template)]
+#[template(path = "offer_preview.html")]
+struct PreviewPage {
+    c: Chrome,
+    /// The form's fields, carried to the publish and change buttons.
+    hidden: Vec<(&'static str, String)>,
+    action: String,
+    side: String,
+    currency: String,
+    method: String,
+    price: String,
+    limits: String,
+    window: String,
+    details: String,
+    terms: String,
+    visibility: String,
+    editing: bool,
+}
+
+fn preview_page(ctx: &Ctx, target: Target, f: OfferForm, offer: &OfferRequest) -> PageResult {
+    let t = ctx.t;
+    let l = t.locale;
+    let price = match (&offer.price, &offer.margin_percent) {
+        (Some(p), _) => format::fiat(&p.to_string(), offer.currency, l),
+        (None, Some(m)) => t.a(
+            "preview-margin",
+            &[(
+                "margin",
+                &format!("{} %", format::decimal(&signed(&m.to_string()), l)),
+            )],
+        ),
+        (None, None) => t.t("offer-no-price"),
+    };
+    let (title, editing) = match target {
+        Target::New => ("preview-title", false),
+        Target::Edit(_) => ("preview-edit-title", true),
+    };
+    render(PreviewPage {
+        c: Chrome::new(ctx, title),
+        action: target.action(),
+        side: t.t(match offer.side {
+            Side::Sell => "new-offer-sell",
+            Side::Buy => "new-offer-buy",
+        }),
+        currency: offer.currency.as_str().to_owned(),
+        method: offer.payment_method.code().to_owned(),
+        price,
+        limits: format!(
+            "{} – {}",
+            format::xmr_unit(offer.min_amount, l),
+            format::xmr_unit(offer.max_amount, l)
+        ),
+        window: t.n("minutes", u64::from(offer.payment_window_minutes)),
+        details: offer
+            .payment_details
+            .as_ref()
+            .map_or_else(String::new, |d| d.as_str().to_owned()),
+        terms: offer
+            .terms
+            .as_ref()
+            .map_or_else(String::new, |d| d.as_str().to_owned()),
+        visibility: t.t(match offer.visibility {
+            Visibility::Unlisted => "new-offer-unlisted",
+            _ => "new-offer-public",
+        }),
+        hidden: f.fields(),
+        editing,
+    })
+}
+
+/// The form sent: back to the form (`edit`, or with what is wrong), the preview, or, from the
+/// preview (`publish`), the offer posted or saved.
+async fn offer_submitted(ctx: &Ctx, target: Target, form: OfferForm) -> PageResult {
     let client = ctx.client()?;
+    if form.step.as_deref() == Some("edit") {
+        return offer_form_page(ctx, target, form, Vec::new()).await;
+    }
     let request = match form.parse(ctx.t) {
         Ok(request) => request,
-        Err(errors) => return new_offer_page(&ctx, form, errors).await,
+        Err(errors) => return offer_form_page(ctx, target, form, errors).await,
     };
-    match client.create_offer(&request).await {
-        Ok(_) => Ok(redirect_with(&ctx, "/offers/mine", "offer-created")),
+    if form.step.as_deref() != Some("publish") {
+        return preview_page(ctx, target, form, &request);
+    }
+    let result = match target {
+        Target::New => client.create_offer(&request).await.map(|_| "offer-created"),
+        Target::Edit(id) => client
+            .update_offer(id, &request)
+            .await
+            .map(|_| "offer-saved"),
+    };
+    match result {
+        Ok(flash) => Ok(redirect_with(ctx, "/offers/mine", flash)),
         Err(e) if e.is_transport() || e.is_server_error() || e.is_unauthorized() => Err(e.into()),
+        Err(e) if e.is_not_found() || e.is_forbidden() => Err(e.into()),
         Err(e) => {
             let message = api_message(ctx.t, &e);
-            new_offer_page(&ctx, form, vec![message]).await
+            offer_form_page(ctx, target, form, vec![message]).await
         }
     }
+}
+
+/// The new-offer form sent.
+#[handler]
+pub(crate) async fn create_offer(ctx: Ctx, Form(form): Form<OfferForm>) -> PageResult {
+    offer_submitted(&ctx, Target::New, form).await
+}
+
+/// The edit form of an offer sent.
+#[handler]
+pub(crate) async fn update_offer(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Form(form): Form<OfferForm>,
+) -> PageResult {
+    let id = parse_id(&id)?;
+    offer_submitted(&ctx, Target::Edit(id), form).await
 }
 
 /// Pauses an offer.

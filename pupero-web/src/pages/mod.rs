@@ -5,7 +5,10 @@
 
 pub(crate) mod account;
 pub(crate) mod admin;
+pub(crate) mod info;
 pub(crate) mod market;
+pub(crate) mod recovery;
+pub(crate) mod settings;
 pub(crate) mod trade;
 pub(crate) mod wallet;
 
@@ -180,6 +183,21 @@ pub(crate) fn idempotency_key() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
+/// Length of an authenticator app's code.
+pub(crate) const TOTP_DIGITS: usize = 6;
+
+/// The second factor typed: six digits are the app's code, anything else a recovery code,
+/// nothing none.
+pub(crate) fn second_factor(code: &str) -> Option<pupero_sdk::SecondFactor<'_>> {
+    match code.len() {
+        0 => None,
+        TOTP_DIGITS if code.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(pupero_sdk::SecondFactor::Code(code))
+        }
+        _ => Some(pupero_sdk::SecondFactor::RecoveryCode(code)),
+    }
+}
+
 /// The message of an API refusal, for the page that asked: the message of its code when the
 /// site has one, else a general one. The API's English text is never shown as is.
 pub(crate) fn api_message(t: Tr, error: &pupero_sdk::Error) -> String {
@@ -226,6 +244,11 @@ pub(crate) const API_CODES_WITH_MESSAGES: &[ErrorCode] = &[
     ErrorCode::ChatClosed,
     ErrorCode::FeedbackExists,
     ErrorCode::FeedbackNotAllowed,
+    ErrorCode::InvalidToken,
+    ErrorCode::AccountHasFunds,
+    ErrorCode::ApiKeyLimit,
+    ErrorCode::TotpNotEnabled,
+    ErrorCode::OfferState,
 ];
 
 #[derive(Template)]

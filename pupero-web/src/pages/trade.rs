@@ -11,12 +11,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use askama::Template;
 use poem::handler;
 use poem::web::{Form, Path, Query};
-use pupero_sdk::{Rating, Resolution, SecondFactor, TradeAction, TradeSide, TradeState, TradeView};
+use pupero_sdk::{Rating, Resolution, TradeAction, TradeSide, TradeState, TradeView};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{
     Chrome, Failure, PageResult, api_message, idempotency_key, redirect, redirect_with, render,
+    second_factor,
 };
 use crate::format;
 use crate::guard::Ctx;
@@ -27,9 +28,6 @@ const CHAT_MESSAGES: u32 = 100;
 
 /// Trades per page of "my trades".
 const TRADES_PER_PAGE: u32 = 50;
-
-/// Length of an authenticator app's code.
-const TOTP_DIGITS: usize = 6;
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -447,15 +445,6 @@ async fn take_step(ctx: &Ctx, id: &str, kind: StepKind, form: StepForm) -> PageR
         Ok(trade) => Ok(redirect(&format!("/trades/{}", trade.id))),
         Err(e) if e.is_transport() || e.is_server_error() || e.is_unauthorized() => Err(e.into()),
         Err(e) => step_page(ctx, id, kind, Some(api_message(ctx.t, &e))).await,
-    }
-}
-
-/// The second factor typed: six digits are the app's code, anything else a recovery code.
-fn second_factor(code: &str) -> Option<SecondFactor<'_>> {
-    match code.len() {
-        0 => None,
-        TOTP_DIGITS if code.bytes().all(|b| b.is_ascii_digit()) => Some(SecondFactor::Code(code)),
-        _ => Some(SecondFactor::RecoveryCode(code)),
     }
 }
 

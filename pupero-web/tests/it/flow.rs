@@ -16,27 +16,39 @@ fn trade_id(location: &str) -> uuid::Uuid {
         .expect("a trade id")
 }
 
+/// The offer form's fields as a seller fills them in.
+const OFFER_FIELDS: &[(&str, &str)] = &[
+    ("side", "sell"),
+    ("currency", "eur"),
+    ("method", "SEPA"),
+    ("details", "IBAN DE00 1234"),
+    ("pricing", "fixed"),
+    ("price", "150,00"),
+    ("margin", ""),
+    ("min", "0,1"),
+    ("max", "2"),
+    ("window", "30"),
+    ("terms", "Reference: the trade id <b>bold</b>"),
+    ("visibility", "public"),
+];
+
 async fn create_offer(seller: &mut Visitor) {
     seller.get("/offers/new").await;
-    let created = seller
-        .post(
-            "/offers/new",
-            &[
-                ("side", "sell"),
-                ("currency", "eur"),
-                ("method", "SEPA"),
-                ("details", "IBAN DE00 1234"),
-                ("pricing", "fixed"),
-                ("price", "150,00"),
-                ("margin", ""),
-                ("min", "0,1"),
-                ("max", "2"),
-                ("window", "30"),
-                ("terms", "Reference: the trade id <b>bold</b>"),
-                ("visibility", "public"),
-            ],
-        )
-        .await;
+    // The form first shows the offer as takers will read it, publishing nothing.
+    let preview = seller.post("/offers/new", OFFER_FIELDS).await;
+    assert_eq!(preview.status, 200, "{}", preview.body);
+    assert!(preview.has("Preview of your offer"), "{}", preview.body);
+    assert!(preview.has("150.00 EUR"), "{}", preview.body);
+    assert!(
+        preview.has("&#60;b&#62;bold") && !preview.has("<b>bold"),
+        "terms escaped: {}",
+        preview.body
+    );
+    assert!(seller.get("/offers/mine").await.has("You have no offers"));
+    seller.get("/offers/new").await;
+    let mut publish = OFFER_FIELDS.to_vec();
+    publish.push(("step", "publish"));
+    let created = seller.post("/offers/new", &publish).await;
     assert_eq!(created.status, 303, "{}", created.body);
     assert_eq!(created.location(), "/offers/mine");
     let mine = seller.get("/offers/mine").await;

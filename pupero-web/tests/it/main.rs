@@ -5,7 +5,9 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod account;
 mod flow;
+mod live;
 mod pages;
 mod security;
 mod wallet;

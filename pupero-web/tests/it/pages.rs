@@ -25,6 +25,13 @@ async fn every_page_renders_in_both_languages() {
             "/settings/2fa".to_owned(),
             "/notifications".to_owned(),
             "/u/gina".to_owned(),
+            "/terms".to_owned(),
+            "/how-it-works".to_owned(),
+            "/password-reset".to_owned(),
+            "/reset?token=abc".to_owned(),
+            "/settings/api-keys".to_owned(),
+            "/settings/delete".to_owned(),
+            "/account-deleted".to_owned(),
         ];
         for lang in ["en", "fr"] {
             visitor.get(&format!("/lang/{lang}")).await;
@@ -37,6 +44,10 @@ async fn every_page_renders_in_both_languages() {
                 );
                 assert!(page.has("<main id=\"main\""), "{path}: landmarks");
                 assert_eq!(page.body.matches("<h1").count(), 1, "{path}: one h1");
+                assert!(
+                    page.has("href=\"/terms\"") && page.has("href=\"/how-it-works\""),
+                    "{path}: the footer's links"
+                );
             }
         }
     })

@@ -269,6 +269,16 @@ impl Visitor {
         self.finish(response).await
     }
 
+    /// `GET path`, the response as it comes (for a stream).
+    pub async fn open(&mut self, path: &str) -> poem::Response {
+        self.client
+            .get(path)
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .0
+    }
+
     /// `POST path` with the form `fields` and the CSRF token of the last page, as the site's
     /// own pages send it (`Sec-Fetch-Site: same-origin`).
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
