@@ -5,6 +5,8 @@
 //! [`PHASE`]; the whole run takes well under a minute. The server runs in this process on
 //! 127.0.0.1 with an embedded SQLite database.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use pupero_ledger::testing::{Backend, TestDatabase};
@@ -48,18 +50,8 @@ async fn main() -> anyhow::Result<()> {
         .ok_or_else(|| anyhow::anyhow!("no database"))?;
     let settings = tuned(Settings::for_database(db.url.clone()));
     let state = AppState::open(settings).await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(pupero_server::serve(
-        state.clone(),
-        async move {
-            let _ = stop_rx.await;
-        },
-        move |a| {
-            let _ = bound_tx.send(a);
-        },
-    ));
-    let base = format!("http://{}", bound_rx.await?);
+    let served = support::serve(state.clone()).await?;
+    let base = served.base.clone();
     for i in 0..USERS {
         pupero_sdk::Client::new(base.clone())?
             .register(&format!("bench{i}"), None, PASSWORD)
@@ -87,8 +79,7 @@ async fn main() -> anyhow::Result<()> {
     report("POST /api/v1/auth/login, with reads", &during);
     report("GET /api/v1/me, during logins", &busy);
 
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    served.stop().await;
     drop(state);
     db.cleanup().await;
     Ok(())

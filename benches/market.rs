@@ -10,6 +10,8 @@
 //! `cargo bench -p pupero-benches --bench market`. Runs on SQLite, then on MariaDB when it is
 //! reachable (`PUPERO_TEST_MARIADB_URL`, as the tests).
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -97,18 +99,8 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
     // Readers and traders all come from this one address.
     settings.connections.max_per_address = 1_024;
     let state = AppState::open(settings).await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(pupero_server::serve(
-        state.clone(),
-        async move {
-            let _ = stop_rx.await;
-        },
-        move |a| {
-            let _ = bound_tx.send(a);
-        },
-    ));
-    let base = format!("http://{}", bound_rx.await?);
+    let served = support::serve(state.clone()).await?;
+    let base = served.base.clone();
     println!("RSS idle: {} MiB", rss_mib("VmRSS"));
 
     let trades_only = std::env::var(ONLY_VAR).is_ok_and(|only| only == "trades");
@@ -128,8 +120,7 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
 
     let [small, large] = [pages.first(), pages.get(1)];
     let (Some(small), Some(large)) = (small, large) else {
-        let _ = stop_tx.send(());
-        let _ = server.await;
+        served.stop().await;
         return Ok(());
     };
     println!("ratios (medians):");
@@ -158,8 +149,7 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
         println!("  {name:<38} {value:>8.3}");
     }
 
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    served.stop().await;
     Ok(())
 }
 

@@ -6,6 +6,8 @@
 //!
 //! `cargo bench -p pupero-benches --bench web`. SQLite, the API on a local socket.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -43,18 +45,8 @@ async fn main() -> anyhow::Result<()> {
     };
     let settings = Settings::for_database(db.url.clone());
     let state = AppState::open(settings).await?;
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-    let server = tokio::spawn(pupero_server::serve(
-        state.clone(),
-        async move {
-            let _ = stop_rx.await;
-        },
-        move |a| {
-            let _ = bound_tx.send(a);
-        },
-    ));
-    let base = format!("http://{}", bound_rx.await?);
+    let served = support::serve(state.clone()).await?;
+    let base = served.base.clone();
     let offer = seed(&state).await?;
 
     let site = pupero_web::app(
@@ -132,8 +124,7 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     report("offer page", &page, &calls);
 
-    let _ = stop_tx.send(());
-    let _ = server.await;
+    served.stop().await;
     db.cleanup().await;
     Ok(())
 }
