@@ -98,8 +98,19 @@ pub(crate) struct Chrome {
 }
 
 impl Chrome {
-    /// The chrome of a page titled by message `title`.
+    /// The chrome of a page titled by message `title`, showing the message left for it.
     pub(crate) fn new(ctx: &Ctx, title: &str) -> Chrome {
+        Chrome::build(ctx, title, true)
+    }
+
+    /// The chrome of an error page. It leaves the message for the next page: a request the
+    /// browser makes on its own (an icon, a prefetch) must not swallow what a form's redirect
+    /// left for the page it goes to.
+    pub(crate) fn for_error(ctx: &Ctx) -> Chrome {
+        Chrome::build(ctx, "error-title", false)
+    }
+
+    fn build(ctx: &Ctx, title: &str, take_flash: bool) -> Chrome {
         let (user, moderator, admin, flash) = {
             let mut data = ctx.session.data();
             let signed_in = ctx.session.client.is_logged_in();
@@ -111,7 +122,7 @@ impl Chrome {
                 data.username.clone().filter(|_| signed_in),
                 staff && signed_in,
                 data.role == Some(pupero_sdk::Role::Admin) && signed_in,
-                data.flash.take(),
+                if take_flash { data.flash.take() } else { None },
             )
         };
         Chrome {
@@ -260,7 +271,7 @@ struct ErrorPage {
 
 /// The page for a refused or failed request.
 pub(crate) fn error_page(ctx: &Ctx, status: StatusCode, message_key: &str) -> Response {
-    let c = Chrome::new(ctx, "error-title");
+    let c = Chrome::for_error(ctx);
     let message = ctx.t.t(message_key);
     let page = ErrorPage { c, message };
     match page.render() {
@@ -313,7 +324,7 @@ pub(crate) fn from_error(ctx: &Ctx, error: poem::Error) -> Response {
                 .and_then(|s| StatusCode::from_u16(s).ok())
                 .filter(|s| s.is_client_error())
                 .unwrap_or(StatusCode::BAD_GATEWAY);
-            let c = Chrome::new(ctx, "error-title");
+            let c = Chrome::for_error(ctx);
             let page = ErrorPage {
                 c,
                 message: api_message(ctx.t, e),

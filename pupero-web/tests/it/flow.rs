@@ -210,6 +210,9 @@ async fn a_whole_trade_with_plain_forms() {
             )
             .await;
         assert_eq!(thanks.status, 303);
+        // A request the browser makes on its own (here an icon the site does not have) before
+        // it follows the redirect leaves the message for the page it goes to.
+        assert_eq!(bob.get("/favicon.ico").await.status, 404);
         assert!(
             bob.get(&format!("/trades/{id}"))
                 .await

@@ -1,0 +1,236 @@
+//! Driving Chromium: the driver, browsers with their own profiles, waits with a deadline,
+//! screenshots, and the few gestures every test makes.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use thirtyfour::prelude::*;
+
+use crate::support::PASSWORD;
+
+pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
+pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// How long a page, an element or the driver may take to appear before a test fails.
+pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
+
+/// How often a condition is looked at while waiting for it.
+pub(crate) const POLL: Duration = Duration::from_millis(50);
+
+/// The widths screenshots are taken at: a phone and a desktop.
+pub(crate) const WIDTHS: [(u32, u32); 2] = [(390, 844), (1280, 900)];
+
+/// Whether the browser is installed; a failure instead of a skip under CI.
+pub(crate) fn browser_installed() -> bool {
+    let installed = Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists();
+    let required = std::env::var_os("CI").is_some()
+        || std::env::var("PUPERO_REQUIRE_SERVICES").is_ok_and(|v| v == "1");
+    if !installed {
+        assert!(
+            !required,
+            "{CHROMIUM} and {CHROMEDRIVER} are required (apt-get install chromium chromium-driver)"
+        );
+        eprintln!("skipped: {CHROMIUM} or {CHROMEDRIVER} is missing");
+    }
+    installed
+}
+
+/// A chromedriver of this test, stopped when dropped.
+pub(crate) struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits, polling, until `check` says yes or the deadline passes; whether it did.
+pub(crate) async fn poll<F, Fut>(mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + DEADLINE;
+    while !check().await {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    true
+}
+
+/// As [`poll`], failing the test when the deadline passes.
+pub(crate) async fn until<F, Fut>(what: &str, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    assert!(poll(check).await, "timed out waiting for {what}");
+}
+
+/// As [`until`], with the page the browser shows in the failure.
+pub(crate) async fn until_on<F, Fut>(browser: &WebDriver, what: &str, check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    if !poll(check).await {
+        let url = browser
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        let page = browser.source().await.unwrap_or_default();
+        panic!("timed out waiting for {what} at {url}:\n{page}");
+    }
+}
+
+pub(crate) async fn start_driver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let url = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let status = format!("{url}/status");
+    until("chromedriver", || {
+        let request = http.get(&status).send();
+        async move { request.await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
+    Driver { child, url }
+}
+
+/// A browser with a profile of its own; JavaScript on or off.
+pub(crate) async fn browser(driver: &Driver, profile: &Path, javascript: bool) -> WebDriver {
+    let mut caps = DesiredCapabilities::chrome();
+    caps.set_binary(CHROMIUM).unwrap();
+    for arg in [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--lang=en-US",
+        "--window-size=1280,900",
+    ] {
+        caps.add_arg(arg).unwrap();
+    }
+    caps.add_arg(&format!("--user-data-dir={}", profile.display()))
+        .unwrap();
+    let mut prefs = json!({ "intl.accept_languages": "en-US,en" });
+    if !javascript {
+        prefs["profile.managed_default_content_settings.javascript"] = json!(2);
+    }
+    caps.add_experimental_option("prefs", prefs).unwrap();
+    let browser = WebDriver::new(&driver.url, caps).await.expect("a browser");
+    browser
+        .set_window_rect(0, 0, 1280, 900)
+        .await
+        .expect("window size");
+    browser
+}
+
+/// Where screenshots go: `$CARGO_TARGET_DIR/web-screenshots/`, else the target directory this
+/// test was built in.
+pub(crate) fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|exe| exe.ancestors().nth(3).map(Path::to_path_buf))
+        })
+        .unwrap_or_else(std::env::temp_dir);
+    let dir = target.join("web-screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot directory");
+    dir
+}
+
+/// Screenshots of the page at each width, named `{run}-{name}-{width}.png`.
+pub(crate) async fn shots(browser: &WebDriver, run: &str, name: &str) {
+    let dir = screenshot_dir();
+    for (width, height) in WIDTHS {
+        browser.set_window_rect(0, 0, width, height).await.unwrap();
+        let path = dir.join(format!("{run}-{name}-{width}.png"));
+        browser.screenshot(&path).await.expect("screenshot");
+    }
+    browser.set_window_rect(0, 0, 1280, 900).await.unwrap();
+}
+
+pub(crate) async fn wait_for_path(browser: &WebDriver, prefix: &str) {
+    until_on(browser, prefix, || async {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.path().starts_with(prefix))
+    })
+    .await;
+}
+
+pub(crate) async fn wait_for_text(browser: &WebDriver, text: &str) {
+    until_on(browser, text, || async {
+        browser.source().await.is_ok_and(|s| s.contains(text))
+    })
+    .await;
+}
+
+/// Waits until the page's live updates flow (`app.js` marks the document).
+pub(crate) async fn wait_for_live(browser: &WebDriver) {
+    until_on(browser, "live updates", || async {
+        browser
+            .execute(
+                "return document.documentElement.dataset.live === 'ready';",
+                Vec::new(),
+            )
+            .await
+            .is_ok_and(|r| r.json() == &json!(true))
+    })
+    .await;
+}
+
+pub(crate) async fn fill(browser: &WebDriver, id: &str, text: &str) {
+    let field = browser.find(By::Id(id)).await.expect(id);
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+pub(crate) async fn click(browser: &WebDriver, css: &str) {
+    browser
+        .find(By::Css(css))
+        .await
+        .expect(css)
+        .click()
+        .await
+        .unwrap();
+}
+
+pub(crate) async fn register(browser: &WebDriver, site: &str, name: &str) {
+    browser.goto(format!("{site}/register")).await.unwrap();
+    fill(browser, "username", name).await;
+    fill(browser, "password", PASSWORD).await;
+    click(browser, "form[action='/register'] button[type=submit]").await;
+    wait_for_path(browser, "/market").await;
+    wait_for_text(browser, name).await;
+}
+
+/// The value of the session cookie the browser holds.
+pub(crate) async fn session_cookie(browser: &WebDriver) -> String {
+    let cookie = browser
+        .get_named_cookie("pupero_sid")
+        .await
+        .expect("a session cookie");
+    format!("pupero_sid={}", cookie.value)
+}
