@@ -14,6 +14,18 @@ pub struct PaymentMethodView {
     pub name: String,
 }
 
+/// The platform's trading fees, in basis points (1/100 of a percent) of a trade's amount.
+/// The seller's fee is paid on top of the escrow; the buyer's is taken out of what the buyer
+/// receives. Who is which depends on who posted the offer: its maker or the taker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+pub struct FeeScheduleView {
+    /// The fee of the offer's maker.
+    pub maker_bps: u16,
+    /// The fee of the user who takes the offer.
+    pub taker_bps: u16,
+}
+
 /// A new offer, or the full new state of one being edited.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]

@@ -331,6 +331,20 @@ impl FeeSchedule {
         Piconero::new(best)
     }
 
+    /// The fees of a trade of `amount` whose offer was posted by `maker`: what a trade opened
+    /// now would charge, the one computation behind [`Trade::open`] and every fee shown before
+    /// a trade opens.
+    pub fn trade_fees(&self, amount: Piconero, maker: Party) -> Result<TradeFees, TradeError> {
+        let (seller_bps, buyer_bps) = match maker {
+            Party::Seller => (self.maker_bps, self.taker_bps),
+            Party::Buyer => (self.taker_bps, self.maker_bps),
+        };
+        Ok(TradeFees {
+            seller_fee: Self::fee(amount, seller_bps)?,
+            buyer_fee: Self::fee(amount, buyer_bps)?,
+        })
+    }
+
     /// The fee of `bps` basis points on `amount`, rounded down (in the user's favour).
     fn fee(amount: Piconero, bps: u16) -> Result<Piconero, TradeError> {
         debug_assert!(bps <= MAX_FEE_BPS, "a schedule is bounded when built");
@@ -340,6 +354,27 @@ impl FeeSchedule {
         // At most 10% of the amount, rounded down: always strictly less than a non-zero amount.
         debug_assert!(amount.is_zero() || fee < amount);
         Ok(fee)
+    }
+}
+
+/// The fees of one trade ([`FeeSchedule::trade_fees`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TradeFees {
+    /// The seller's fee, paid on top of the amount.
+    pub seller_fee: Piconero,
+    /// The buyer's fee, taken out of what the buyer receives.
+    pub buyer_fee: Piconero,
+}
+
+impl TradeFees {
+    /// What the seller's escrow holds: the amount and the seller's fee.
+    pub fn seller_pays(&self, amount: Piconero) -> Option<Piconero> {
+        amount.checked_add(self.seller_fee).ok()
+    }
+
+    /// What the buyer receives on release: the amount less the buyer's fee.
+    pub fn buyer_receives(&self, amount: Piconero) -> Option<Piconero> {
+        amount.checked_sub(self.buyer_fee).ok()
     }
 }
 
@@ -492,12 +527,10 @@ impl Trade {
         if params.seller == params.buyer {
             return Err(TradeError::SelfTrade);
         }
-        let (seller_bps, buyer_bps) = match params.maker {
-            Party::Seller => (params.fees.maker_bps, params.fees.taker_bps),
-            Party::Buyer => (params.fees.taker_bps, params.fees.maker_bps),
-        };
-        let seller_fee = FeeSchedule::fee(params.amount, seller_bps)?;
-        let buyer_fee = FeeSchedule::fee(params.amount, buyer_bps)?;
+        let TradeFees {
+            seller_fee,
+            buyer_fee,
+        } = params.fees.trade_fees(params.amount, params.maker)?;
         let fiat_amount = params
             .price
             .fiat_in(params.amount, params.currency)

@@ -188,6 +188,11 @@ impl Market {
         self.clock.now()
     }
 
+    /// The trading fees a trade opened now charges.
+    pub fn fees(&self) -> pupero_core::FeeSchedule {
+        self.settings.fees
+    }
+
     /// Re-checks the password of a logged-in user before a sensitive change (a step-up): 403
     /// `INVALID_CREDENTIALS` when it is wrong, since the session itself is fine.
     ///

@@ -38,7 +38,8 @@ pub use pupero_api::{
     TradeAction, TradeSide, TradeState, TransferCode, Visibility, WithdrawalState,
 };
 pub use pupero_core::{
-    CurrencyCode, EmailAddress, MarginPercent, PaymentMethod, Piconero, Price, Username,
+    CurrencyCode, EmailAddress, FeeSchedule, MarginPercent, Party, PaymentMethod, Piconero, Price,
+    TradeFees, Username,
 };
 pub use totp::{RecoveryCodes, SecondFactor, TotpSetup, TotpStatus};
 pub use trades::{FeeAccount, OpenTradeRequest, Resolution, TradePage, TradeParty, TradeView};

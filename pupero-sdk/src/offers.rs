@@ -42,6 +42,16 @@ impl Client {
         .await
     }
 
+    /// The trading fees a trade opened now would charge, ready to compute a trade's exact fees
+    /// before it opens ([`crate::FeeSchedule::trade_fees`]).
+    pub async fn fee_schedule(&self) -> Result<pupero_core::FeeSchedule, Error> {
+        let view: pupero_api::FeeScheduleView = self
+            .send(reqwest::Method::GET, "/api/v1/fees", None::<&()>, false)
+            .await?;
+        pupero_core::FeeSchedule::new(view.maker_bps, view.taker_bps)
+            .map_err(|e| Error::protocol(format!("the fee schedule: {e}")))
+    }
+
     /// Posts an offer.
     pub async fn create_offer(&self, offer: &OfferRequest) -> Result<OfferView, Error> {
         self.send(reqwest::Method::POST, "/api/v1/offers", Some(offer), true)

@@ -50,6 +50,22 @@ pub fn decimal(text: &str, locale: Locale) -> String {
     out
 }
 
+/// Basis points as a percentage in the language's convention: 25 → `0.25%` / `0,25 %`.
+pub fn percent_bps(bps: u16, locale: Locale) -> String {
+    let whole = bps / 100;
+    let hundredths = bps % 100;
+    let text = match hundredths {
+        0 => whole.to_string(),
+        h if h % 10 == 0 => format!("{whole}.{}", h / 10),
+        h => format!("{whole}.{h:02}"),
+    };
+    let number = decimal(&text, locale);
+    match locale {
+        Locale::En => format!("{number}%"),
+        Locale::Fr => format!("{number}\u{a0}%"),
+    }
+}
+
 /// A fiat amount or price with its ISO code, with at least the currency's minor digits and
 /// never fewer of its own: `100.00 EUR` / `100,00 EUR`, `150.125 EUR`, `1 JPY`.
 pub fn fiat(text: &str, currency: CurrencyCode, locale: Locale) -> String {
@@ -167,6 +183,15 @@ mod tests {
         assert_eq!(fiat("150.125", eur, Locale::En), "150.125 EUR");
         assert_eq!(fiat("1100.5", eur, Locale::Fr), "1\u{202F}100,50\u{A0}EUR");
         assert_eq!(fiat("1200", jpy, Locale::En), "1,200 JPY");
+    }
+
+    #[test]
+    fn rates_in_percent() {
+        assert_eq!(percent_bps(100, Locale::En), "1%");
+        assert_eq!(percent_bps(25, Locale::En), "0.25%");
+        assert_eq!(percent_bps(150, Locale::Fr), "1,5\u{a0}%");
+        assert_eq!(percent_bps(5, Locale::Fr), "0,05\u{a0}%");
+        assert_eq!(percent_bps(1000, Locale::En), "10%");
     }
 
     #[test]

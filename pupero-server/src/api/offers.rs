@@ -22,7 +22,7 @@ use super::{Auth, Tag};
 use crate::app::{AppState, Principal};
 use crate::error::ApiError;
 
-pub use pupero_api::{OfferPageView, OfferRequest, OfferView, PaymentMethodView};
+pub use pupero_api::{FeeScheduleView, OfferPageView, OfferRequest, OfferView, PaymentMethodView};
 
 /// The offers resource.
 pub struct OffersApi;
@@ -136,6 +136,17 @@ impl OffersApi {
                 })
                 .collect(),
         )
+    }
+
+    /// The trading fees a trade opened now would charge. Public, so that fees are known before
+    /// a trade opens.
+    #[oai(path = "/api/v1/fees", method = "get", operation_id = "fee_schedule")]
+    async fn fee_schedule(&self, app: Data<&Arc<AppState>>) -> Json<FeeScheduleView> {
+        let fees = app.0.market.fees();
+        Json(FeeScheduleView {
+            maker_bps: fees.maker_bps(),
+            taker_bps: fees.taker_bps(),
+        })
     }
 
     /// Posts an offer (sessions, or API keys with the `trade` scope). New accounts may have

@@ -321,6 +321,7 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             None,
             Allowed::Public,
         ),
+        ("GET", "/api/v1/fees".into(), None, Allowed::Public),
         ("GET", "/api/v1/offers".into(), None, Allowed::Public),
         ("GET", format!("/api/v1/offers/{o}"), None, Allowed::Public),
         ("GET", "/api/v1/me/offers".into(), None, Allowed::Read),

@@ -24,6 +24,15 @@ app_test!(posted_offers_reach_the_market_when_funded, |app| {
     let (seller, seller_id) = app.user("seller").await;
     let methods = app.new_client().payment_methods().await.unwrap();
     assert!(methods.iter().any(|m| m.code.code() == "SEPA"));
+    // The fees a trade would charge, public before any trade opens.
+    let fees = app.new_client().fee_schedule().await.unwrap();
+    assert_eq!(
+        (fees.maker_bps(), fees.taker_bps()),
+        (
+            pupero_market::settings::DEFAULT_MAKER_FEE_BPS,
+            pupero_market::settings::DEFAULT_TAKER_FEE_BPS
+        )
+    );
 
     let offer = seller.create_offer(&sell_eur("150.5")).await.unwrap();
     assert_eq!(offer.status, pupero_sdk::OfferStatus::Active);

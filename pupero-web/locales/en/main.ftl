@@ -209,6 +209,11 @@ review-title = Review your trade
 review-summary-buy = You buy { $amount } for { $fiat }.
 review-summary-sell = You sell { $amount } for { $fiat }.
 review-fees = Fees are taken by the platform as the trade page shows; the seller's fee is on top of the escrow, the buyer's is taken from what the buyer receives.
+review-your-fee = Your fee
+review-fee = { $fee } ({ $rate } of the amount)
+review-no-fee = No fee
+review-you-receive = You receive on release
+review-you-hold = Held from your balance now
 review-final = The price is final once the trade is opened.
 review-open = Open trade
 

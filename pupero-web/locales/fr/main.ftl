@@ -209,6 +209,11 @@ review-title = Vérifiez votre échange
 review-summary-buy = Vous achetez { $amount } pour { $fiat }.
 review-summary-sell = Vous vendez { $amount } pour { $fiat }.
 review-fees = Les frais de la plateforme figurent sur la page de l’échange ; ceux du vendeur s’ajoutent au séquestre, ceux de l’acheteur sont déduits de ce qu’il reçoit.
+review-your-fee = Vos frais
+review-fee = { $fee } ({ $rate } du montant)
+review-no-fee = Sans frais
+review-you-receive = Vous recevez à la libération
+review-you-hold = Bloqué sur votre solde dès maintenant
 review-final = Le prix est définitif une fois l’échange ouvert.
 review-open = Ouvrir l’échange
 

@@ -5,8 +5,8 @@ use askama::Template;
 use poem::handler;
 use poem::web::{Form, Path, Query};
 use pupero_sdk::{
-    CurrencyCode, MarginPercent, OfferRequest, OfferSearch, OfferView, OpenTradeRequest,
-    PaymentMethod, Piconero, Price, Side, Text, Visibility,
+    CurrencyCode, FeeSchedule, MarginPercent, OfferRequest, OfferSearch, OfferView,
+    OpenTradeRequest, Party, PaymentMethod, Piconero, Price, Side, Text, Visibility,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -255,6 +255,11 @@ struct ReviewPage {
     price_exact: String,
     method: String,
     window: String,
+    /// The visitor's fee, with its rate.
+    fee: String,
+    /// What the visitor receives (buying) or has held from their balance (selling).
+    total_label: String,
+    total: String,
     key: String,
     error: Option<String>,
 }
@@ -267,7 +272,8 @@ pub(crate) async fn review(
     Query(q): Query<AmountQuery>,
 ) -> PageResult {
     ctx.client()?;
-    let offer = ctx.public().offer(parse_id(&id)?).await?;
+    let public = ctx.public();
+    let (offer, fees) = tokio::try_join!(public.offer(parse_id(&id)?), public.fee_schedule())?;
     let typed = q.amount.unwrap_or_default();
     let Some(amount) = format::parse_xmr(&typed) else {
         return offer_page(&ctx, &offer, typed, Some(ctx.t.t("market-bad-amount")));
@@ -275,12 +281,13 @@ pub(crate) async fn review(
     if amount.as_u64() < offer.min_amount.as_u64() || amount.as_u64() > offer.max_amount.as_u64() {
         return offer_page(&ctx, &offer, typed, Some(ctx.t.t("offer-outside-limits")));
     }
-    review_page(&ctx, &offer, amount, None)
+    review_page(&ctx, &offer, fees, amount, None)
 }
 
 fn review_page(
     ctx: &Ctx,
     offer: &OfferView,
+    fees: FeeSchedule,
     amount: Piconero,
     error: Option<String>,
 ) -> PageResult {
@@ -303,6 +310,40 @@ fn review_page(
         Side::Sell => "review-summary-buy",
         Side::Buy => "review-summary-sell",
     };
+    // The maker posted the offer; the visitor takes it. The same computation opens the trade.
+    let maker = match offer.side {
+        Side::Sell => Party::Seller,
+        Side::Buy => Party::Buyer,
+    };
+    let Ok(trade_fees) = fees.trade_fees(amount, maker) else {
+        return offer_page(
+            ctx,
+            offer,
+            amount.to_xmr_string(),
+            Some(t.t("offer-outside-limits")),
+        );
+    };
+    let rate = format::percent_bps(fees.taker_bps(), l);
+    let (fee, total_label, total) = match offer.side {
+        Side::Sell => (
+            trade_fees.buyer_fee,
+            "review-you-receive",
+            trade_fees.buyer_receives(amount),
+        ),
+        Side::Buy => (
+            trade_fees.seller_fee,
+            "review-you-hold",
+            trade_fees.seller_pays(amount),
+        ),
+    };
+    let Some(total) = total else {
+        return offer_page(
+            ctx,
+            offer,
+            amount.to_xmr_string(),
+            Some(t.t("offer-outside-limits")),
+        );
+    };
     render(ReviewPage {
         c: Chrome::new(ctx, "review-title"),
         offer_id: offer.id,
@@ -317,6 +358,16 @@ fn review_page(
         price_exact: price.to_string(),
         method: card.method,
         window: card.window,
+        fee: if fee.is_zero() {
+            t.t("review-no-fee")
+        } else {
+            t.a(
+                "review-fee",
+                &[("fee", &format::xmr_unit(fee, l)), ("rate", &rate)],
+            )
+        },
+        total_label: t.t(total_label),
+        total: format::xmr_unit(total, l),
         key: idempotency_key(),
         error,
     })
@@ -354,8 +405,9 @@ pub(crate) async fn open_trade(
         Err(e) if e.is_transport() || e.is_server_error() || e.is_unauthorized() => Err(e.into()),
         Err(e) => {
             // The offer as it is now (a new price, say), with why the trade did not open.
-            let offer = ctx.public().offer(offer_id).await?;
-            review_page(&ctx, &offer, amount, Some(api_message(ctx.t, &e)))
+            let public = ctx.public();
+            let (offer, fees) = tokio::try_join!(public.offer(offer_id), public.fee_schedule())?;
+            review_page(&ctx, &offer, fees, amount, Some(api_message(ctx.t, &e)))
         }
     }
 }

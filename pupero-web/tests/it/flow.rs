@@ -114,6 +114,13 @@ async fn a_whole_trade_with_plain_forms() {
             review.body
         );
         assert!(review.has("The price is final once the trade is opened."));
+        // The taker's fee before the trade opens: none by default, so all of it on release.
+        assert!(
+            review.has("Your fee</dt><dd id=\"review-fee\">No fee")
+                && review.has("You receive on release</dt><dd id=\"review-total\">0.500000000000"),
+            "{}",
+            review.body
+        );
         let key = review.input("key").expect("an idempotency key");
         let fields = [("amount", "0.5"), ("price", "150"), ("key", key.as_str())];
         let opened = bob.post(&format!("/offers/{offer}/open"), &fields).await;
