@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use askama::Template;
 use poem::handler;
 use poem::web::{Form, Path, Query};
-use pupero_sdk::{Rating, Resolution, TradeAction, TradeSide, TradeState, TradeView};
+use pupero_sdk::{Outcome, Rating, Resolution, TradeAction, TradeSide, TradeState, TradeView};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -159,6 +159,34 @@ fn instructions(trade: &TradeView, t: Tr, facts: &TradeFacts) -> String {
     )
 }
 
+/// A moderator's decision as the parties read it: where the escrow went, to the piconero.
+fn decision(trade: &TradeView, t: Tr, facts: &TradeFacts) -> Option<String> {
+    let outcome = trade.resolution?;
+    Some(match outcome {
+        Outcome::ToBuyer => t.a(
+            "resolution-to-buyer",
+            &[("amount", &facts.buyer_receives), ("buyer", &facts.buyer)],
+        ),
+        Outcome::ToSeller => t.a(
+            "resolution-to-seller",
+            &[("amount", &facts.escrowed), ("seller", &facts.seller)],
+        ),
+        Outcome::Split => {
+            let to_buyer = trade
+                .resolution_to_buyer
+                .map_or_else(|| "—".to_owned(), |a| format::xmr_unit(a, t.locale));
+            t.a(
+                "resolution-split",
+                &[
+                    ("amount", &to_buyer),
+                    ("buyer", &facts.buyer),
+                    ("seller", &facts.seller),
+                ],
+            )
+        }
+    })
+}
+
 /// A chat message as shown.
 pub(crate) struct Line {
     who: String,
@@ -177,6 +205,8 @@ struct TradePage {
     steps: Vec<Step>,
     instructions: String,
     countdown: Option<(u64, String, String, String)>,
+    decision: Option<String>,
+    note: String,
     can_pay: bool,
     can_release: bool,
     can_cancel: bool,
@@ -235,6 +265,8 @@ pub(crate) async fn show_trade(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         instructions: instructions(&trade, t, &facts),
         steps: timeline(&trade, t),
         countdown,
+        decision: decision(&trade, t, &facts),
+        note: trade.resolution_note.clone().unwrap_or_default(),
         can_pay: has(TradeAction::MarkPaid),
         can_release: has(TradeAction::Release),
         can_cancel: has(TradeAction::Cancel),

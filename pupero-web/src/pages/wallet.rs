@@ -241,10 +241,10 @@ async fn withdraw_page(ctx: &Ctx, q: WithdrawQuery, error: Option<String>) -> Pa
     })
 }
 
-/// The withdrawal form.
+/// The withdrawal form; its "Max" link comes back here with the amount filled in.
 #[handler]
-pub(crate) async fn withdraw(ctx: Ctx) -> PageResult {
-    withdraw_page(&ctx, WithdrawQuery::default(), None).await
+pub(crate) async fn withdraw(ctx: Ctx, Query(q): Query<WithdrawQuery>) -> PageResult {
+    withdraw_page(&ctx, q, None).await
 }
 
 #[derive(Template)]
@@ -379,6 +379,8 @@ struct WithdrawalPage {
     address: String,
     amount: String,
     fee: String,
+    /// The fee is the one paid, no longer an estimate.
+    fee_paid: bool,
     txid: Option<String>,
     failure: Option<String>,
     steps: Vec<WithdrawalStep>,
@@ -414,6 +416,7 @@ pub(crate) async fn show_withdrawal(ctx: Ctx, Path(id): Path<String>) -> PageRes
         state: t.t(&format!("withdrawal-{}", w.state.as_str())),
         address: w.address,
         amount: format::xmr_unit(w.amount, l),
+        fee_paid: w.fee.is_some(),
         fee: w.fee.map_or_else(
             || {
                 t.a(

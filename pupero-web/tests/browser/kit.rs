@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use thirtyfour::error::WebDriverErrorInner;
 use thirtyfour::prelude::*;
 
 use crate::support::PASSWORD;
@@ -208,13 +209,17 @@ pub(crate) async fn fill(browser: &WebDriver, id: &str, text: &str) {
 }
 
 pub(crate) async fn click(browser: &WebDriver, css: &str) {
-    browser
-        .find(By::Css(css))
-        .await
-        .expect(css)
-        .click()
-        .await
-        .unwrap();
+    // A live update may replace the element between finding and clicking it: then it is found
+    // again.
+    until_on(browser, css, || async {
+        let element = browser.find(By::Css(css)).await.expect(css);
+        match element.click().await {
+            Ok(()) => true,
+            Err(e) if matches!(*e, WebDriverErrorInner::StaleElementReference(_)) => false,
+            Err(e) => panic!("clicking {css}: {e}"),
+        }
+    })
+    .await;
 }
 
 pub(crate) async fn register(browser: &WebDriver, site: &str, name: &str) {
@@ -224,6 +229,26 @@ pub(crate) async fn register(browser: &WebDriver, site: &str, name: &str) {
     click(browser, "form[action='/register'] button[type=submit]").await;
     wait_for_path(browser, "/market").await;
     wait_for_text(browser, name).await;
+}
+
+/// Logs in through the login form and waits for the signed-in page.
+pub(crate) async fn login(browser: &WebDriver, site: &str, name: &str, password: &str) {
+    browser.goto(format!("{site}/login")).await.unwrap();
+    fill(browser, "login", name).await;
+    fill(browser, "password", password).await;
+    click(browser, "form[action='/login'] button[type=submit]").await;
+    wait_for_text(browser, "action=\"/logout\"").await;
+}
+
+/// The text of the element with this id.
+pub(crate) async fn text_of(browser: &WebDriver, id: &str) -> String {
+    browser
+        .find(By::Id(id))
+        .await
+        .expect(id)
+        .text()
+        .await
+        .expect(id)
 }
 
 /// The value of the session cookie the browser holds.

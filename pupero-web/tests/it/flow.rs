@@ -392,6 +392,13 @@ async fn a_moderator_resolves_a_dispute_in_the_pages() {
             "{}",
             resolved.body
         );
+        assert!(
+            resolved.has(
+                "The escrow was split: lou received 0.200000000000 XMR, the rest went back to kim."
+            ) && resolved.has("Half the payment arrived"),
+            "the decision and the note: {}",
+            resolved.body
+        );
         assert_eq!(buyer.balance().await.unwrap().available, xmr("0.2"));
         assert!(
             moderator

@@ -45,6 +45,12 @@ async fn a_deposit_is_followed_to_its_credit_and_a_withdrawal_through_its_review
     // A withdrawal: the form, the review page, the password (2FA is off), the timeline.
     let form = jane.get("/wallet/withdraw").await;
     assert_eq!(form.status, 200, "{}", form.body);
+    // "Max" comes back to the form with the most one can withdraw filled in.
+    let marker = "href=\"/wallet/withdraw?amount=";
+    let start = form.body.find(marker).expect("a Max link") + marker.len();
+    let max = &form.body[start..start + form.body[start..].find('"').unwrap()];
+    let filled = jane.get(&format!("/wallet/withdraw?amount={max}")).await;
+    assert!(filled.has(&format!("value=\"{max}\"")), "{}", filled.body);
     let to = outside_address(Network::Mainnet, 1).to_string();
     let review = jane
         .get(&format!("/wallet/withdraw/review?address={to}&amount=0,5"))

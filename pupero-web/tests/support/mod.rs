@@ -34,6 +34,8 @@ pub struct Stack {
     pub sessions: Arc<MemorySessions>,
     /// The simulated wallet, for a stack started with one.
     pub wallet: Option<Arc<SimWallet>>,
+    /// The mails the API sent, for a stack started with [`Stack::start_with_mail`].
+    pub mail: Option<Arc<MailSink>>,
     db: TestDatabase,
     shutdown: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -50,22 +52,34 @@ pub fn config() -> WebConfig {
 impl Stack {
     /// Starts the API over a fresh SQLite database, and builds the site over it.
     pub async fn start() -> Stack {
-        Stack::open(None).await
+        Stack::open(None, None).await
+    }
+
+    /// As [`Stack::start`], with the API's mails going to an SMTP server of this process
+    /// ([`Stack::mail`]).
+    pub async fn start_with_mail() -> Stack {
+        Stack::open(None, Some(MailSink::start().await)).await
     }
 
     /// As [`Stack::start`], with a simulated Monero wallet (regtest, which uses mainnet
-    /// addresses) funded for withdrawals.
+    /// addresses) funded for withdrawals. The wallet jobs do not run on their own: a test
+    /// scans deposits (`Market::scan_deposits`) and drives withdrawals
+    /// (`Market::drive_withdrawals`) itself, so that a page shows each state it should.
     pub async fn start_with_wallet() -> Stack {
         let wallet = Arc::new(SimWallet::new(pupero_core::Network::Mainnet));
         wallet.fund(Piconero::from_xmr_str("50").expect("amount"));
-        Stack::open(Some(wallet)).await
+        Stack::open(Some(wallet), None).await
     }
 
-    async fn open(wallet: Option<Arc<SimWallet>>) -> Stack {
+    async fn open(wallet: Option<Arc<SimWallet>>, mail: Option<Arc<MailSink>>) -> Stack {
         let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
         let mut settings = Settings::for_database(db.url.clone());
         settings.connections.max_per_address = settings.connections.max_total;
         settings.market.rate_limits = generous_limits();
+        if let Some(mail) = &mail {
+            settings.market.mail.smtp_url =
+                Some(pupero_market::settings::Secret::new(mail.url.clone()));
+        }
         use pupero_core::Clock as _;
         let clock = Arc::new(pupero_core::ManualClock::new(
             pupero_core::SystemClock.now(),
@@ -73,6 +87,7 @@ impl Stack {
         let state = match &wallet {
             Some(wallet) => {
                 settings.market.monero_network = pupero_server::config::MoneroNetwork::Regtest;
+                settings.market.wallet_worker = false;
                 AppState::open_with_wallet(settings, clock.clone(), wallet.clone(), 0).await
             }
             None => AppState::open_with_clock(settings, clock.clone()).await,
@@ -101,6 +116,7 @@ impl Stack {
             site,
             sessions,
             wallet,
+            mail,
             db,
             shutdown,
             server,
@@ -372,4 +388,187 @@ pub fn totp_code(secret: &str, clock: &pupero_core::ManualClock) -> String {
         .expect("standard TOTP")
         .generate(clock.now().as_unix_ms() / 1000)
         .to_string()
+}
+
+/// How long a mail may take from the request that queued it to the sink: the mailer is woken
+/// at once, and a busy machine is slow.
+const MAIL_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// One mail as the sink received it.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    /// The envelope's recipient.
+    pub to: String,
+    /// The `Subject` header.
+    pub subject: String,
+    /// The text, its transfer encoding undone.
+    pub body: String,
+}
+
+impl Mail {
+    /// The path and query of the link to `path` in the body (`{path}?token=…`), to open on
+    /// the site under test whatever public address the mail names.
+    pub fn link(&self, path: &str) -> String {
+        let marker = format!("{path}?token=");
+        let start = self
+            .body
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {marker} link in {:?}", self.body));
+        self.body[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect()
+    }
+}
+
+/// An SMTP server in this process that keeps every mail it is given: enough of the protocol
+/// for the API's mailer (no TLS, no authentication).
+pub struct MailSink {
+    /// `smtp://127.0.0.1:PORT`.
+    pub url: String,
+    mails: Arc<tokio::sync::watch::Sender<Vec<Mail>>>,
+}
+
+impl MailSink {
+    async fn start() -> Arc<MailSink> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the SMTP server");
+        let url = format!("smtp://{}", listener.local_addr().expect("its address"));
+        let mails = Arc::new(tokio::sync::watch::Sender::new(Vec::new()));
+        let kept = mails.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(smtp_session(stream, kept.clone()));
+            }
+        });
+        Arc::new(MailSink { url, mails })
+    }
+
+    /// The first mail to `to` whose subject contains `subject`, waiting for it at most
+    /// [`MAIL_DEADLINE`].
+    pub async fn mail_to(&self, to: &str, subject: &str) -> Mail {
+        let wanted = |m: &Mail| m.to == to && m.subject.contains(subject);
+        let mut mails = self.mails.subscribe();
+        let found =
+            tokio::time::timeout(MAIL_DEADLINE, mails.wait_for(|ms| ms.iter().any(wanted))).await;
+        match found {
+            Ok(Ok(mails)) => mails.iter().find(|m| wanted(m)).cloned().expect("found"),
+            _ => panic!(
+                "no mail to {to} about {subject:?} within {MAIL_DEADLINE:?}; received: {:#?}",
+                *self.mails.borrow()
+            ),
+        }
+    }
+}
+
+/// One SMTP conversation: every command is accepted; `DATA` is kept as a [`Mail`].
+async fn smtp_session(
+    stream: tokio::net::TcpStream,
+    mails: Arc<tokio::sync::watch::Sender<Vec<Mail>>>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let (read, mut write) = stream.into_split();
+    let mut lines = tokio::io::BufReader::new(read).lines();
+    write.write_all(b"220 sink ESMTP\r\n").await?;
+    let mut to = String::new();
+    while let Some(line) = lines.next_line().await? {
+        let verb = line
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let answer: &[u8] = match verb.as_str() {
+            "RCPT" => {
+                to = line
+                    .split_once('<')
+                    .and_then(|(_, rest)| rest.split_once('>'))
+                    .map(|(address, _)| address.to_owned())
+                    .unwrap_or_default();
+                b"250 ok\r\n"
+            }
+            "DATA" => {
+                write.write_all(b"354 go on\r\n").await?;
+                let mut message = Vec::new();
+                while let Some(line) = lines.next_line().await? {
+                    if line == "." {
+                        break;
+                    }
+                    // A leading dot was doubled by the sender (RFC 5321 §4.5.2).
+                    message.push(line.strip_prefix('.').map_or(line.clone(), str::to_owned));
+                }
+                let mail = read_mail(std::mem::take(&mut to), &message);
+                mails.send_modify(|kept| kept.push(mail));
+                b"250 kept\r\n"
+            }
+            "QUIT" => {
+                write.write_all(b"221 bye\r\n").await?;
+                return Ok(());
+            }
+            _ => b"250 ok\r\n",
+        };
+        write.write_all(answer).await?;
+    }
+    Ok(())
+}
+
+/// A message's subject and text: headers unfolded, a quoted-printable body decoded.
+fn read_mail(to: String, lines: &[String]) -> Mail {
+    let blank = lines
+        .iter()
+        .position(String::is_empty)
+        .unwrap_or(lines.len());
+    let mut headers: Vec<String> = Vec::new();
+    for line in &lines[..blank] {
+        match headers.last_mut() {
+            Some(last) if line.starts_with([' ', '\t']) => last.push_str(line),
+            _ => headers.push(line.clone()),
+        }
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find_map(|h| {
+                let (key, value) = h.split_once(':')?;
+                key.eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_owned())
+            })
+            .unwrap_or_default()
+    };
+    let body = lines.get(blank + 1..).unwrap_or_default().join("\n");
+    let body = if header("Content-Transfer-Encoding").eq_ignore_ascii_case("quoted-printable") {
+        unquote(&body)
+    } else {
+        body
+    };
+    Mail {
+        to,
+        subject: header("Subject"),
+        body,
+    }
+}
+
+/// Undoes quoted-printable (RFC 2045 §6.7): `=` at a line's end joins it to the next, `=XX`
+/// is the byte XX.
+fn unquote(text: &str) -> String {
+    let joined = text.replace("=\n", "");
+    let mut bytes = Vec::with_capacity(joined.len());
+    let mut rest = joined.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        let byte = (first == b'=')
+            .then(|| tail.get(..2))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok());
+        match byte {
+            Some(byte) => {
+                bytes.push(byte);
+                rest = &tail[2..];
+            }
+            None => {
+                bytes.push(first);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8(bytes).expect("a UTF-8 body")
 }
