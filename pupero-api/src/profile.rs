@@ -2,6 +2,7 @@
 
 use crate::*;
 use pupero_core::{EmailAddress, Piconero};
+use uuid::Uuid;
 
 /// An e-mail change: the address is a login identifier, so it needs the password (and the
 /// 2FA code when 2FA is on), like the other sensitive changes.
@@ -21,6 +22,26 @@ pub struct EmailChange {
     /// A one-time recovery code instead of the 2FA code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_code: Option<Text>,
+}
+
+/// One of the caller's live sessions (a login on a device, refreshed as it is used).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+pub struct SessionView {
+    /// Its id, to end it with `DELETE /api/v1/me/sessions/{id}`.
+    pub id: Uuid,
+    /// When it started (the login), Unix milliseconds.
+    pub created_at_ms: u64,
+    /// When its token was last refreshed, Unix milliseconds.
+    pub last_active_at_ms: u64,
+    /// When it ends unless refreshed, Unix milliseconds.
+    pub expires_at_ms: u64,
+    /// The address it was started from, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ip: Option<String>,
+    /// Whether it is the session making this request.
+    pub current: bool,
 }
 
 /// A password change.

@@ -16,7 +16,7 @@ use crate::audit::{AuditEntry, AuditEvent};
 use crate::error::{Error, ErrorKind};
 use crate::ratelimit::{ThrottleKey, audit_refusal};
 use crate::security::{new_refresh_token, token_hash};
-use crate::store::Rotation;
+use crate::store::{Rotation, SessionInfo};
 use crate::two_factor::SecondFactorProof;
 
 /// The longest login identifier whose password is checked: an e-mail address at most.
@@ -119,7 +119,14 @@ impl Market {
         let now = self.now();
         let expires = now.plus_secs(self.settings.refresh_token_ttl_secs);
         self.store
-            .create_session(session, user.id, &token_hash(&refresh_token), now, expires)
+            .create_session(
+                session,
+                user.id,
+                &token_hash(&refresh_token),
+                client,
+                now,
+                expires,
+            )
             .await?;
         tracing::info!(user_id = %user.id, "login");
         self.audit(AuditEntry::of(AuditEvent::LoginSucceeded, Some(user.id)).from_ip(client_ip))
@@ -177,6 +184,36 @@ impl Market {
             .await?;
         self.audit(AuditEntry::of(AuditEvent::LoggedOut, Some(user)))
             .await;
+        Ok(())
+    }
+
+    /// The live sessions of `user`, the most recent first.
+    pub async fn sessions_of(&self, user: UserId) -> Result<Vec<SessionInfo>, Error> {
+        Ok(self.store.live_sessions(user, self.now()).await?)
+    }
+
+    /// Ends one live session of `user` (any of theirs, the current one included), asked for
+    /// from `client`; 404 `NOT_FOUND` for a session that is not a live one of theirs, so that
+    /// another user's session ids cannot be probed.
+    pub async fn end_session(
+        &self,
+        user: UserId,
+        session: Uuid,
+        client: Option<IpAddr>,
+    ) -> Result<(), Error> {
+        if !self
+            .store
+            .revoke_own_session(user, session, "ended_by_owner", self.now())
+            .await?
+        {
+            return Err(Error::not_found("no such session"));
+        }
+        self.audit(
+            AuditEntry::of(AuditEvent::SessionsRevoked, Some(user))
+                .from_ip(client.map(|ip| ip.to_string()))
+                .detail(format!("one: session={session}")),
+        )
+        .await;
         Ok(())
     }
 

@@ -90,6 +90,28 @@ impl Client {
             .await
     }
 
+    /// The caller's live sessions, the most recently started first.
+    pub async fn my_sessions(&self) -> Result<Vec<pupero_api::SessionView>, Error> {
+        self.send(
+            reqwest::Method::GET,
+            "/api/v1/me/sessions",
+            None::<&()>,
+            true,
+        )
+        .await
+    }
+
+    /// Ends one of the caller's sessions (the current one too: that logs out on the server,
+    /// and this client's tokens stop working).
+    pub async fn end_session(&self, id: uuid::Uuid) -> Result<(), Error> {
+        self.no_content(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/me/sessions/{id}"),
+            None::<&()>,
+        )
+        .await
+    }
+
     /// Deletes the caller's account (refused while it holds money), with the password (and
     /// the second factor when 2FA is on).
     pub async fn delete_account(

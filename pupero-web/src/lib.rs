@@ -170,6 +170,8 @@ pub fn app_with(
         .at("/lang/:tag", get(account::language))
         .at("/settings", get(account::show_settings))
         .at("/settings/password", post(account::change_password))
+        .at("/settings/sessions/:id/end", post(account::end_session))
+        .at("/settings/logout-all", post(account::logout_everywhere))
         .at(
             "/settings/2fa",
             get(account::totp_setup).post(account::totp_confirm),

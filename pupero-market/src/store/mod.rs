@@ -148,6 +148,34 @@ pub struct SessionState {
     pub role: Role,
 }
 
+/// Most sessions listed to their owner: far more than anyone uses at once, since a login
+/// that stops being refreshed expires.
+pub const MAX_LISTED_SESSIONS: u32 = 100;
+
+/// A live session as its owner sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Its id.
+    pub id: Uuid,
+    /// When it was started (the login).
+    pub created: Timestamp,
+    /// When its token was last refreshed (its start if never).
+    pub last_active: Timestamp,
+    /// When it ends unless refreshed.
+    pub expires: Timestamp,
+    /// The address it was started from, when known.
+    pub client_ip: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionInfoColumns {
+    id: String,
+    created_at_ms: i64,
+    expires_at_ms: i64,
+    client_ip: Option<String>,
+    last_active_at_ms: Option<i64>,
+}
+
 /// The server's tables.
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -303,23 +331,26 @@ impl Store {
         row.map(UserRow::try_from).transpose()
     }
 
-    /// Starts a session for `user` with its first refresh token.
+    /// Starts a session for `user`, from `client`, with its first refresh token.
     pub async fn create_session(
         &self,
         session: Uuid,
         user: UserId,
         refresh_hash: &str,
+        client: Option<std::net::IpAddr>,
         now: Timestamp,
         expires: Timestamp,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at_ms, expires_at_ms) VALUES (?, ?, ?, ?)",
+            "INSERT INTO sessions (id, user_id, created_at_ms, expires_at_ms, client_ip) \
+             VALUES (?, ?, ?, ?, ?)",
         )
         .bind(session.to_string())
         .bind(user.to_string())
         .bind(ms(now)?)
         .bind(ms(expires)?)
+        .bind(client.map(|ip| ip.to_string()))
         .execute(&mut *tx)
         .await?;
         sqlx::query(
@@ -411,6 +442,63 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    /// The live sessions of `user` (neither ended nor expired), the most recently started
+    /// first, at most [`MAX_LISTED_SESSIONS`].
+    pub async fn live_sessions(
+        &self,
+        user: UserId,
+        now: Timestamp,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let rows = sqlx::query_as::<_, SessionInfoColumns>(sqlx::AssertSqlSafe(format!(
+            "SELECT s.id, s.created_at_ms, s.expires_at_ms, s.client_ip, \
+             (SELECT MAX(t.created_at_ms) FROM refresh_tokens t WHERE t.session_id = s.id) \
+             AS last_active_at_ms \
+             FROM sessions s WHERE s.user_id = ? AND s.revoked_at_ms IS NULL \
+             AND s.expires_at_ms > ? ORDER BY s.created_at_ms DESC, s.id LIMIT {MAX_LISTED_SESSIONS}"
+        )))
+        .bind(user.to_string())
+        .bind(ms(now)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                let created = time(row.created_at_ms, "a session's start")?;
+                Ok(SessionInfo {
+                    id: parsed(&row.id, "session id")?,
+                    created,
+                    last_active: match row.last_active_at_ms {
+                        Some(at) => time(at, "a session's last refresh")?,
+                        None => created,
+                    },
+                    expires: time(row.expires_at_ms, "a session's expiry")?,
+                    client_ip: row.client_ip,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends `session` if it is a live session of `user`; whether it was.
+    pub async fn revoke_own_session(
+        &self,
+        user: UserId,
+        session: Uuid,
+        reason: &'static str,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let ended = sqlx::query(
+            "UPDATE sessions SET revoked_at_ms = ?, revoked_reason = ? \
+             WHERE id = ? AND user_id = ? AND revoked_at_ms IS NULL AND expires_at_ms > ?",
+        )
+        .bind(ms(now)?)
+        .bind(reason)
+        .bind(session.to_string())
+        .bind(user.to_string())
+        .bind(ms(now)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(ended.rows_affected() == 1)
     }
 
     /// The state of `session` of `user`, or `None` when it does not exist or is someone else's.

@@ -18,6 +18,7 @@ use pupero_market::two_factor::SecondFactorProof;
 
 pub use pupero_api::{
     AccountDeletion, EmailChange, FeedbackCountsView, PasswordChange, ProfileStats, PublicProfile,
+    SessionView,
 };
 
 /// The profile resource.
@@ -83,6 +84,59 @@ impl ProfileApi {
                 &body.new_password,
                 client_addr(req),
             )
+            .await?;
+        Ok(NoContent::Done)
+    }
+
+    /// The caller's live sessions, the most recently started first (at most 100): where and
+    /// when each began and was last used, and which one makes this request. Sessions only:
+    /// an API key cannot see them.
+    #[oai(
+        path = "/api/v1/me/sessions",
+        method = "get",
+        operation_id = "my_sessions"
+    )]
+    async fn sessions(
+        &self,
+        app: Data<&Arc<AppState>>,
+        auth: SessionAuth,
+    ) -> Result<Json<Vec<SessionView>>, ApiError> {
+        let current = auth.0.require_session()?;
+        let sessions = app.0.market.sessions_of(auth.0.user).await?;
+        Ok(Json(
+            sessions
+                .into_iter()
+                .map(|s| SessionView {
+                    id: s.id,
+                    created_at_ms: s.created.as_unix_ms(),
+                    last_active_at_ms: s.last_active.as_unix_ms(),
+                    expires_at_ms: s.expires.as_unix_ms(),
+                    client_ip: s.client_ip,
+                    current: s.id == current,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Ends one of the caller's sessions at once: its access and refresh tokens stop working.
+    /// Ending the current one logs out. 404 `NOT_FOUND` for an id that is not a live session
+    /// of the caller's. Audited.
+    #[oai(
+        path = "/api/v1/me/sessions/:id",
+        method = "delete",
+        operation_id = "end_session"
+    )]
+    async fn end_session(
+        &self,
+        app: Data<&Arc<AppState>>,
+        req: &Request,
+        auth: SessionAuth,
+        id: Path<uuid::Uuid>,
+    ) -> Result<NoContent, ApiError> {
+        auth.0.require_session()?;
+        app.0
+            .market
+            .end_session(auth.0.user, id.0, client_addr(req))
             .await?;
         Ok(NoContent::Done)
     }

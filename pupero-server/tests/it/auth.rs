@@ -88,6 +88,57 @@ app_test!(logout_ends_the_session_at_once, |app| {
     assert!(error.is_unauthorized(), "{error:?}");
 });
 
+app_test!(a_user_lists_their_sessions_and_ends_one, |app, clock| {
+    let (laptop, _) = app.user("fran").await;
+    let phone = app.new_client();
+    clock.advance_secs(5);
+    phone.login("fran", PASSWORD).await.unwrap();
+    clock.advance_secs(5);
+    phone.refresh().await.unwrap();
+
+    let sessions = laptop.my_sessions().await.unwrap();
+    assert_eq!(sessions.len(), 2, "{sessions:?}");
+    let (newest, oldest) = (&sessions[0], &sessions[1]);
+    assert!(
+        newest.created_at_ms > oldest.created_at_ms,
+        "most recent first"
+    );
+    assert!(
+        oldest.current && !newest.current,
+        "the laptop's is the older one"
+    );
+    assert!(
+        newest.last_active_at_ms > newest.created_at_ms,
+        "refreshed since"
+    );
+    assert_eq!(oldest.last_active_at_ms, oldest.created_at_ms);
+    assert_eq!(newest.client_ip.as_deref(), Some("127.0.0.1"));
+
+    // Another user cannot end it, nor learn that it exists.
+    let (stranger, _) = app.user("gus").await;
+    let e = stranger.end_session(newest.id).await.unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(404), Some("NOT_FOUND")));
+    phone.me().await.unwrap();
+
+    // The owner ends the phone's: its tokens stop at once; the laptop's go on.
+    laptop.end_session(newest.id).await.unwrap();
+    assert_eq!(
+        phone.me().await.unwrap_err().code(),
+        Some("SESSION_REVOKED")
+    );
+    laptop.me().await.unwrap();
+    let e = laptop.end_session(newest.id).await.unwrap_err();
+    assert_eq!(e.code(), Some("NOT_FOUND"), "ended once");
+    assert_eq!(laptop.my_sessions().await.unwrap().len(), 1);
+
+    // Ending the current one logs out.
+    laptop.end_session(oldest.id).await.unwrap();
+    assert_eq!(
+        laptop.me().await.unwrap_err().code(),
+        Some("SESSION_REVOKED")
+    );
+});
+
 /// Access tokens that live no longer than the SDK's refresh margin: every call refreshes.
 fn short_tokens(settings: &mut pupero_server::Settings) {
     settings.market.rate_limits = crate::support::generous_limits();

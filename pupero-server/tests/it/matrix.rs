@@ -492,6 +492,13 @@ app_test!(every_endpoint_admits_exactly_its_callers, |app| {
             None,
             Allowed::Sessions,
         ),
+        ("GET", "/api/v1/me/sessions".into(), None, Allowed::Sessions),
+        (
+            "DELETE",
+            format!("/api/v1/me/sessions/{}", uuid::Uuid::nil()),
+            None,
+            Allowed::Sessions,
+        ),
         (
             "POST",
             "/api/v1/me/password".into(),

@@ -513,3 +513,14 @@ preview-intro = This is how takers will see your offer. Nothing is published unt
 preview-margin = Market price { $margin }
 preview-save = Save the offer
 preview-change = Change
+
+sessions-title = Sessions
+sessions-intro = Where your account is signed in. End any you do not recognise, then change your password.
+sessions-started = Signed in
+sessions-last-active = Last active
+sessions-from = From
+sessions-this-one = This browser
+sessions-end = End this session
+sessions-ended = The session was ended: it is signed out.
+sessions-from-unknown = Unknown
+sessions-logout-all = Sign out everywhere (and revoke every API key)

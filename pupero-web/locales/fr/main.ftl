@@ -513,3 +513,14 @@ preview-intro = Voici votre offre telle que les preneurs la verront. Rien n’es
 preview-margin = Prix du marché { $margin }
 preview-save = Enregistrer l’offre
 preview-change = Modifier
+
+sessions-title = Sessions
+sessions-intro = Là où votre compte est connecté. Terminez celles que vous ne reconnaissez pas, puis changez votre mot de passe.
+sessions-started = Connexion
+sessions-last-active = Dernière activité
+sessions-from = Depuis
+sessions-this-one = Ce navigateur
+sessions-end = Terminer cette session
+sessions-ended = La session a été terminée : elle est déconnectée.
+sessions-from-unknown = Inconnue
+sessions-logout-all = Se déconnecter partout (et révoquer toutes les clés d’API)

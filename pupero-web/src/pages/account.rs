@@ -271,20 +271,71 @@ struct SettingsPage {
     email: String,
     totp_enabled: bool,
     recovery_left: u64,
+    sessions: Vec<SessionRow>,
     error: Option<String>,
+}
+
+/// A line of the settings' list of sessions.
+struct SessionRow {
+    id: uuid::Uuid,
+    started: String,
+    started_iso: String,
+    last_active: String,
+    last_active_iso: String,
+    from: String,
+    current: bool,
 }
 
 async fn settings_page(ctx: &Ctx, error: Option<String>) -> PageResult {
     let client = ctx.client()?;
-    let (me, totp) = tokio::try_join!(client.me(), client.totp_status())?;
+    let (me, totp, sessions) =
+        tokio::try_join!(client.me(), client.totp_status(), client.my_sessions())?;
+    let unknown = ctx.t.t("sessions-from-unknown");
     render(SettingsPage {
         c: Chrome::new(ctx, "settings-title"),
         username: me.username,
         email: me.email.unwrap_or_else(|| "—".to_owned()),
         totp_enabled: totp.enabled,
         recovery_left: u64::from(totp.recovery_codes_left),
+        sessions: sessions
+            .into_iter()
+            .map(|s| SessionRow {
+                id: s.id,
+                started: format::utc(s.created_at_ms),
+                started_iso: format::iso(s.created_at_ms),
+                last_active: format::utc(s.last_active_at_ms),
+                last_active_iso: format::iso(s.last_active_at_ms),
+                from: s.client_ip.unwrap_or_else(|| unknown.clone()),
+                current: s.current,
+            })
+            .collect(),
         error,
     })
+}
+
+/// Ends another session of the account (a forgotten computer, a lost phone).
+#[handler]
+pub(crate) async fn end_session(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| Failure::NotFound)?;
+    let client = ctx.client()?;
+    match client.end_session(id).await {
+        Ok(()) => Ok(redirect_with(&ctx, "/settings", "sessions-ended")),
+        // Ended meanwhile, or never one of this account's: the list shows what is left.
+        Err(e) if e.is_not_found() => Ok(redirect("/settings")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Logs out everywhere: every session of the account, this one included, and every API key.
+#[handler]
+pub(crate) async fn logout_everywhere(ctx: Ctx) -> PageResult {
+    ctx.client()?.logout_everywhere().await?;
+    ctx.web.sessions.remove(&ctx.sid);
+    let mut response = redirect("/login");
+    if let Ok(value) = crate::guard::session_cookie(&ctx.web.config, None).parse() {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 /// Account settings.

@@ -240,15 +240,25 @@ pub(crate) async fn login(browser: &WebDriver, site: &str, name: &str, password:
     wait_for_text(browser, "action=\"/logout\"").await;
 }
 
-/// The text of the element with this id.
+/// The text of the element with this id. A live update may replace the element while it is
+/// read: then it is found and read again.
 pub(crate) async fn text_of(browser: &WebDriver, id: &str) -> String {
-    browser
-        .find(By::Id(id))
-        .await
-        .expect(id)
-        .text()
-        .await
-        .expect(id)
+    let text = std::sync::Mutex::new(None);
+    until_on(browser, id, || async {
+        let Ok(element) = browser.find(By::Id(id)).await else {
+            return false;
+        };
+        match element.text().await {
+            Ok(t) => {
+                *text.lock().unwrap() = Some(t);
+                true
+            }
+            Err(e) if matches!(*e, WebDriverErrorInner::StaleElementReference(_)) => false,
+            Err(e) => panic!("reading #{id}: {e}"),
+        }
+    })
+    .await;
+    text.into_inner().unwrap().expect("read once the wait ends")
 }
 
 /// The value of the session cookie the browser holds.

@@ -338,3 +338,53 @@ async fn an_offer_is_edited_through_its_preview_by_its_maker_only() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_user_sees_where_they_are_signed_in_and_ends_a_session() {
+    with_stack(|stack| async move {
+        let mut home = stack.visitor();
+        home.register("lou").await;
+        let mut cafe = stack.visitor();
+        cafe.login("lou").await;
+
+        let settings = home.get("/settings").await;
+        assert_eq!(settings.status, 200, "{}", settings.body);
+        // Two sessions: this one, and the café's with a button to end it.
+        assert_eq!(settings.body.matches("id=\"session-current\"").count(), 1);
+        assert_eq!(
+            settings
+                .body
+                .matches("action=\"/settings/sessions/")
+                .count(),
+            1,
+            "{}",
+            settings.body
+        );
+        assert!(settings.has("This browser"));
+        // The other session's form; its id from the form's action.
+        let marker = "action=\"/settings/sessions/";
+        let start = settings.body.find(marker).expect("an end button") + marker.len();
+        let id = &settings.body[start..start + 36];
+        let ended = home
+            .post(&format!("/settings/sessions/{id}/end"), &[])
+            .await;
+        assert_eq!(ended.status, 303, "{}", ended.body);
+        assert!(home.get("/settings").await.has("The session was ended"));
+
+        // The café's browser is signed out on its next page.
+        let after = cafe.get("/wallet").await;
+        assert_eq!(after.status, 303, "{}", after.body);
+        assert!(
+            after.location().starts_with("/login"),
+            "{}",
+            after.location()
+        );
+
+        // Signing out everywhere ends this one too.
+        let out = home.post("/settings/logout-all", &[]).await;
+        assert_eq!((out.status, out.location()), (303, "/login"));
+        let gone = home.get("/wallet").await;
+        assert!(gone.location().starts_with("/login"), "{}", gone.location());
+    })
+    .await;
+}
