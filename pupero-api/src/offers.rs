@@ -75,6 +75,8 @@ pub struct OfferView {
     pub id: Uuid,
     /// The maker's user id.
     pub owner_id: Uuid,
+    /// The maker's username (their public profile: `GET /api/v1/users/{username}`).
+    pub maker: String,
     /// From the maker's side.
     pub side: crate::Side,
     /// ISO 4217 code.

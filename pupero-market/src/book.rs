@@ -21,7 +21,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use pupero_core::ledger::{Account, LedgerStore};
@@ -74,6 +74,8 @@ pub(crate) struct Held {
     pub(crate) book: OrderBook,
     /// Makers' balance accounts, to read the ledger feed by account.
     makers: HashMap<AccountId, UserId>,
+    /// Makers' usernames (a username never changes), shown with their offers.
+    pub(crate) names: HashMap<UserId, Arc<str>>,
     /// The position in the ledger feed applied.
     position: u64,
 }
@@ -85,6 +87,7 @@ impl MarketBook {
             held: RwLock::new(Held {
                 book: OrderBook::new(fees),
                 makers: HashMap::new(),
+                names: HashMap::new(),
                 position: 0,
             }),
             sync: tokio::sync::Mutex::new(HashMap::new()),
@@ -93,6 +96,12 @@ impl MarketBook {
             seen_changes: AtomicU64::new(0),
             applied: AtomicU64::new(0),
         }
+    }
+
+    /// The username of `maker`, when they have an offer in the book.
+    pub(crate) fn name_of(&self, maker: UserId) -> Option<Arc<str>> {
+        let held = self.held.read().unwrap_or_else(PoisonError::into_inner);
+        held.names.get(&maker).cloned()
     }
 
     /// Makes the next page read the database first.
@@ -242,6 +251,15 @@ impl Market {
             accounts.extend(self.ledger.lookup_accounts(chunk).await?);
         }
         let quotes = self.quotes(currencies.iter().copied()).await;
+        let unnamed: Vec<UserId> = {
+            let held = book.held.read().unwrap_or_else(PoisonError::into_inner);
+            makers
+                .values()
+                .filter(|u| !held.names.contains_key(u))
+                .copied()
+                .collect()
+        };
+        let new_names = self.store.usernames(&unnamed).await?;
 
         let mut held = book.write();
         for id in &gone {
@@ -271,9 +289,12 @@ impl Market {
         let Held {
             book: order_book,
             makers: held_makers,
+            names,
             position: held_position,
         } = &mut *held;
         makers.retain(|_, user| order_book.is_maker(*user));
+        names.extend(new_names.into_iter().map(|(u, n)| (u, Arc::from(n))));
+        names.retain(|user, _| order_book.is_maker(*user));
         *held_makers = makers;
         *held_position = position;
         book.applied.store(position, Ordering::Release);

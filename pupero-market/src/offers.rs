@@ -9,6 +9,7 @@
 //! stranger is refused the same way whatever state the offer is in.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use pupero_core::ledger::LedgerStore;
 use pupero_core::limits::{MAX_ACCOUNTS_PER_BATCH, max_open_offers};
@@ -25,6 +26,8 @@ use crate::error::{Error, ErrorKind};
 pub struct Listing {
     /// The offer.
     pub offer: Offer,
+    /// Its maker's username.
+    pub maker: Arc<str>,
     /// Its effective price now.
     pub price: Option<Price>,
     /// What a taker can take now: a sell offer's limits capped at what its maker has
@@ -123,7 +126,13 @@ impl Market {
         let limits = offer
             .takeable_limits(maker_available, self.settings.fees)
             .unwrap_or_else(|| offer.limits());
+        let known = self.book.name_of(offer.owner());
+        let maker = match known {
+            Some(name) => name,
+            None => Arc::from(self.profile(offer.owner()).await?.username),
+        };
         Ok(Listing {
+            maker,
             offer,
             price,
             limits,
@@ -194,6 +203,11 @@ impl Market {
                 .offers
                 .iter()
                 .map(|l| Listing {
+                    maker: held
+                        .names
+                        .get(&l.offer.owner())
+                        .cloned()
+                        .unwrap_or_else(|| Arc::from("")),
                     offer: l.offer.clone(),
                     price: Some(l.price.price()),
                     limits: l.limits,

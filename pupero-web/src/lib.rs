@@ -16,6 +16,7 @@ pub mod i18n;
 pub mod live;
 mod pages;
 pub mod qr;
+pub mod reputation;
 pub mod session;
 
 use std::sync::Arc;
@@ -75,6 +76,8 @@ pub struct Web {
     pub sessions: Arc<dyn SessionStore>,
     /// The users' live event streams.
     pub live: live::Hub,
+    /// Makers' reputation shown on offer cards.
+    pub reputations: reputation::Reputations,
 }
 
 /// The site, calling the API at `api_base_url`, with sessions in memory.
@@ -98,6 +101,7 @@ pub fn app_with(
         api,
         sessions,
         live: live::Hub::default(),
+        reputations: reputation::Reputations::default(),
     });
     let routes = Route::new()
         .at("/", get(market::market))

@@ -208,6 +208,23 @@ impl Store {
             .collect()
     }
 
+    /// The usernames of the users `ids` that exist.
+    pub async fn usernames(&self, ids: &[UserId]) -> Result<Vec<(UserId, String)>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(MAX_OFFERS_PER_READ) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let sql = format!("SELECT id, username FROM users WHERE id IN ({marks})");
+            let mut query = sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            for (id, username) in query.fetch_all(&self.pool).await? {
+                found.push((parsed::<UserId>(&id, "user row")?, username));
+            }
+        }
+        Ok(found)
+    }
+
     /// The offers `ids` that exist, each with its revision, in no order.
     pub async fn offers_with_revisions(
         &self,

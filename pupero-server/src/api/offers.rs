@@ -65,7 +65,7 @@ fn parse(body: &OfferRequest) -> Result<NewOffer, ApiError> {
     })
 }
 
-fn view(offer: &Offer, effective: Option<Price>, limits: TradeLimits) -> OfferView {
+fn view(offer: &Offer, maker: &str, effective: Option<Price>, limits: TradeLimits) -> OfferView {
     let spec = offer.spec();
     let (price, margin) = match spec.pricing {
         Pricing::Fixed(p) => (Some(p), None),
@@ -74,6 +74,7 @@ fn view(offer: &Offer, effective: Option<Price>, limits: TradeLimits) -> OfferVi
     OfferView {
         id: *offer.id().as_uuid(),
         owner_id: *offer.owner().as_uuid(),
+        maker: maker.to_owned(),
         side: spec.side.into(),
         currency: spec.currency,
         payment_method: spec.payment_method.code().to_owned(),
@@ -92,13 +93,18 @@ fn view(offer: &Offer, effective: Option<Price>, limits: TradeLimits) -> OfferVi
     }
 }
 
-/// An offer as its owner just changed it: its limits as set.
-fn own_view(offer: &Offer) -> OfferView {
-    view(offer, None, offer.limits())
+/// An offer as its owner `maker` just changed it: its limits as set.
+fn own_view(offer: &Offer, maker: &str) -> OfferView {
+    view(offer, maker, None, offer.limits())
 }
 
 fn listing_view(listing: &Listing) -> OfferView {
-    view(&listing.offer, listing.price, listing.limits)
+    view(
+        &listing.offer,
+        &listing.maker,
+        listing.price,
+        listing.limits,
+    )
 }
 
 impl OffersApi {
@@ -115,7 +121,8 @@ impl OffersApi {
             .market
             .change_offer(principal.user, OfferId::from_uuid(id), change)
             .await?;
-        Ok(Json(own_view(&offer)))
+        let me = app.0.market.profile(principal.user).await?;
+        Ok(Json(own_view(&offer, &me.username)))
     }
 }
 
@@ -166,7 +173,8 @@ impl OffersApi {
         principal.require_scope(Scope::Trade)?;
         let spec = parse(&body)?;
         let offer = app.0.market.create_offer(principal.user, spec).await?;
-        Ok(Created::Offer(Json(own_view(&offer))))
+        let me = app.0.market.profile(principal.user).await?;
+        Ok(Created::Offer(Json(own_view(&offer, &me.username))))
     }
 
     /// The caller's open offers.
@@ -178,8 +186,13 @@ impl OffersApi {
     ) -> Result<Json<Vec<OfferView>>, ApiError> {
         let principal = auth.principal();
         principal.require_scope(Scope::Read)?;
-        let offers = app.0.market.open_offers_of(principal.user).await?;
-        Ok(Json(offers.iter().map(own_view).collect()))
+        let (offers, me) = tokio::try_join!(
+            app.0.market.open_offers_of(principal.user),
+            app.0.market.profile(principal.user)
+        )?;
+        Ok(Json(
+            offers.iter().map(|o| own_view(o, &me.username)).collect(),
+        ))
     }
 
     /// One offer, by its link (unlisted ones too). Public.

@@ -524,3 +524,9 @@ sessions-end = End this session
 sessions-ended = The session was ended: it is signed out.
 sessions-from-unknown = Unknown
 sessions-logout-all = Sign out everywhere (and revoke every API key)
+offer-maker-trades = { $n ->
+    [0] No completed trades yet
+    [one] { $n } completed trade
+   *[other] { $n } completed trades
+}
+offer-maker-score = { $trades }, { $score } positive

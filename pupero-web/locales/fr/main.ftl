@@ -524,3 +524,9 @@ sessions-end = Terminer cette session
 sessions-ended = La session a été terminée : elle est déconnectée.
 sessions-from-unknown = Inconnue
 sessions-logout-all = Se déconnecter partout (et révoquer toutes les clés d’API)
+offer-maker-trades = { $n ->
+    [0] Aucun échange terminé
+    [one] { $n } échange terminé
+   *[other] { $n } échanges terminés
+}
+offer-maker-score = { $trades }, { $score } d’avis positifs

@@ -18,6 +18,7 @@ use super::{
 use crate::format;
 use crate::guard::Ctx;
 use crate::i18n::Tr;
+use crate::reputation::Reputation;
 
 /// Offers per market page: enough to compare at a glance, in at most 30 KB of HTML (a test
 /// holds the page to it), one round trip over Tor.
@@ -45,6 +46,12 @@ pub(crate) struct OfferCard {
     pub(crate) status: String,
     /// Whether it is paused (my offers).
     pub(crate) paused: bool,
+    /// The maker's username.
+    pub(crate) maker: String,
+    /// The maker's profile page.
+    pub(crate) maker_href: String,
+    /// What the maker's record says (the market's cards).
+    pub(crate) reputation: Option<String>,
 }
 
 impl OfferCard {
@@ -74,7 +81,31 @@ impl OfferCard {
             currency: offer.currency.as_str().to_owned(),
             status: t.t(&format!("offer-status-{}", offer.status.as_str())),
             paused: offer.status == pupero_sdk::OfferStatus::Paused,
+            maker: offer.maker.clone(),
+            maker_href: format!("/u/{}", urlencode(&offer.maker)),
+            reputation: None,
         }
+    }
+
+    /// With the maker's record: completed trades, and the share of positive ratings.
+    fn with_reputation(mut self, reputation: Option<&Reputation>, t: Tr) -> OfferCard {
+        self.reputation = reputation.map(|r| {
+            let trades = t.n("offer-maker-trades", r.completed_trades);
+            match r.score_percent {
+                Some(score) => t.a(
+                    "offer-maker-score",
+                    &[
+                        ("trades", &trades),
+                        (
+                            "score",
+                            &format::percent_bps(u16::from(score) * 100, t.locale),
+                        ),
+                    ],
+                ),
+                None => trades,
+            }
+        });
+        self
     }
 }
 
@@ -154,6 +185,11 @@ pub(crate) async fn market(ctx: Ctx, Query(q): Query<MarketQuery>) -> PageResult
     };
     let api = ctx.public();
     let (page, methods) = tokio::try_join!(api.search_offers(&search), api.payment_methods())?;
+    let reputations = ctx
+        .web
+        .reputations
+        .of(&api, page.items.iter().map(|o| o.maker.as_str()))
+        .await;
     let next = page.next_cursor.map(|cursor| {
         let mut query = format!("side={}", if buying { "buy" } else { "sell" });
         for (key, value) in [
@@ -188,7 +224,11 @@ pub(crate) async fn market(ctx: Ctx, Query(q): Query<MarketQuery>) -> PageResult
                 name: m.name,
             })
             .collect(),
-        offers: page.items.iter().map(|o| OfferCard::new(o, t)).collect(),
+        offers: page
+            .items
+            .iter()
+            .map(|o| OfferCard::new(o, t).with_reputation(reputations.get(&o.maker), t))
+            .collect(),
         errors,
         next,
     })

@@ -91,6 +91,12 @@ async fn a_whole_trade_with_plain_forms() {
             .get("/market?side=buy&currency=EUR&method=SEPA&amount=0.5")
             .await;
         assert_eq!(market.status, 200);
+        // Each card names its maker, with their record.
+        assert!(
+            market.has("<a href=\"/u/alice\" translate=\"no\"><bdi>alice</bdi></a> · No completed trades yet"),
+            "{}",
+            market.body
+        );
         let marker = "<h3><a href=\"/offers/";
         let start = market.body.find(marker).expect("an offer card") + marker.len();
         let offer = market.body[start..start + 36].to_owned();
