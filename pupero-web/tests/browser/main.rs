@@ -10,6 +10,8 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit;
+mod keyboard;
 mod kit;
 mod security;
 mod trade;

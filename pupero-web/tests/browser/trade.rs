@@ -69,7 +69,7 @@ async fn full_trade(javascript: bool) {
     })
     .await;
     shots(&bob, run, "market").await;
-    click(&bob, ".card h3 a").await;
+    click(&bob, ".card h2 a").await;
     wait_for_path(&bob, "/offers/").await;
     shots(&bob, run, "offer").await;
     fill(&bob, "amount", "0,5").await;
@@ -239,6 +239,7 @@ async fn full_trade(javascript: bool) {
     wait_for_text(&bob, &french).await;
     shots(&bob, run, "wallet-fr").await;
 
+    assert_no_csp_reports(&stack).await;
     alice.quit().await.unwrap();
     bob.quit().await.unwrap();
     drop(driver);
