@@ -91,9 +91,27 @@ fn axe_source() -> Option<&'static str> {
 
 /// Runs axe on the page; panics with a readable list of every violation.
 pub(crate) async fn axe(browser: &WebDriver, state: &str) {
-    let Some(source) = axe_source() else {
+    let Some(violations) = axe_violations(browser, state).await else {
         return;
     };
+    if violations.is_empty() {
+        return;
+    }
+    let url = browser
+        .current_url()
+        .await
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    panic!(
+        "axe found {} violation(s) on {state} ({url}):\n{}",
+        violations.len(),
+        report(&violations)
+    );
+}
+
+/// The rules the page breaks, each with the elements breaking it; `None` without axe.
+pub(crate) async fn axe_violations(browser: &WebDriver, state: &str) -> Option<Vec<Value>> {
+    let source = axe_source()?;
     let loaded = browser
         .execute("return typeof window.axe === 'object';", Vec::new())
         .await
@@ -136,23 +154,12 @@ pub(crate) async fn axe(browser: &WebDriver, state: &str) {
     if let Some(error) = outcome.get("error") {
         panic!("axe failed on {state}: {error}");
     }
-    let violations = outcome["violations"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    if violations.is_empty() {
-        return;
-    }
-    let url = browser
-        .current_url()
-        .await
-        .map(|u| u.to_string())
-        .unwrap_or_default();
-    panic!(
-        "axe found {} violation(s) on {state} ({url}):\n{}",
-        violations.len(),
-        report(&violations)
-    );
+    Some(
+        outcome["violations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    )
 }
 
 /// One paragraph per rule broken: its id, impact and help, then each element as a selector
@@ -183,26 +190,7 @@ fn report(violations: &[Value]) -> String {
 /// At the window's current width: the page scrolls no wider than the window, or the test fails
 /// naming the elements that stick out.
 pub(crate) async fn reflows(browser: &WebDriver, state: &str) {
-    let measured = browser
-        .execute(
-            r#"
-            const width = window.innerWidth;
-            const scroll = document.documentElement.scrollWidth;
-            if (scroll <= width) return null;
-            const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-              + [...e.classList].map((c) => '.' + c).join('');
-            const out = [...document.body.querySelectorAll('*')]
-              .filter((e) => e.getBoundingClientRect().right > width + 0.5)
-              .slice(0, 10)
-              .map((e) => name(e) + ' ends at ' + Math.round(e.getBoundingClientRect().right) + ' px: '
-                + (e.textContent || '').trim().slice(0, 40));
-            return { width, scroll, out };
-            "#,
-            Vec::new(),
-        )
-        .await
-        .expect("measure the page");
-    let measured = measured.json();
+    let measured = overflow(browser).await;
     if measured.is_null() {
         return;
     }
@@ -223,4 +211,29 @@ pub(crate) async fn reflows(browser: &WebDriver, state: &str) {
             .collect::<Vec<_>>()
             .join("\n  ")
     );
+}
+
+/// How the page overflows the window's width: `null` when it does not, else both widths and
+/// the elements sticking out.
+pub(crate) async fn overflow(browser: &WebDriver) -> Value {
+    let measured = browser
+        .execute(
+            r#"
+            const width = window.innerWidth;
+            const scroll = document.documentElement.scrollWidth;
+            if (scroll <= width) return null;
+            const name = (e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+              + [...e.classList].map((c) => '.' + c).join('');
+            const out = [...document.body.querySelectorAll('*')]
+              .filter((e) => e.getBoundingClientRect().right > width + 0.5)
+              .slice(0, 10)
+              .map((e) => name(e) + ' ends at ' + Math.round(e.getBoundingClientRect().right) + ' px: '
+                + (e.textContent || '').trim().slice(0, 40));
+            return { width, scroll, out };
+            "#,
+            Vec::new(),
+        )
+        .await
+        .expect("measure the page");
+    measured.json().clone()
 }

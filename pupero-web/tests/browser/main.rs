@@ -14,4 +14,5 @@ mod audit;
 mod keyboard;
 mod kit;
 mod security;
+mod tour;
 mod trade;
