@@ -2,6 +2,8 @@
 //! (`kit::shots`: axe, reflow at 320 px): signed out, signed in, forms with their errors shown,
 //! a missing page, and French; without JavaScript, as in Tor Browser's "Safest".
 
+use thirtyfour::prelude::*;
+
 use crate::audit;
 use crate::kit::*;
 use crate::support::{PASSWORD, Stack, sell_offer};
@@ -75,6 +77,25 @@ async fn every_page_passes_the_checks() {
     click(&tess, "#preview").await;
     wait_for_text(&tess, "class=\"error\"").await;
     shots(&tess, run, "new-offer-errors").await;
+    // The summary names the field, which says it is invalid and by what; its link leads there.
+    let price = tess.find(By::Id("price")).await.unwrap();
+    assert_eq!(
+        price.attr("aria-invalid").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        price.attr("aria-describedby").await.unwrap().as_deref(),
+        Some("error-price")
+    );
+    assert_eq!(price.prop("value").await.unwrap().as_deref(), Some("a lot"));
+    let min = tess.find(By::Id("min")).await.unwrap();
+    assert_eq!(min.attr("aria-invalid").await.unwrap(), None);
+    click(&tess, "#form-errors a[href='#price']").await;
+    let focused = tess
+        .execute("return document.activeElement.id;", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(focused.json(), &serde_json::json!("price"));
     tess.goto(format!(
         "{site}/wallet/withdraw/review?address=not-an-address&amount=1"
     ))
