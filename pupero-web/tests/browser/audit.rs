@@ -1,6 +1,7 @@
 //! What every page state the tests visit is held to, besides what each test looks for:
-//! axe-core finds no WCAG 2.2 A/AA violation (nor a best practice broken), and at 320 px wide
-//! the page reflows without scrolling sideways (WCAG 1.4.10).
+//! axe-core finds no WCAG 2.2 A/AA violation (nor a best practice broken), in the light colour
+//! scheme and, for colours, in the dark one; and at 320 px wide the page reflows without
+//! scrolling sideways (WCAG 1.4.10).
 //!
 //! axe-core comes from npm, pinned by the lockfile in `tests/browser/axe/` and installed by
 //! `scripts/test.sh` (`ensure_axe`) outside the clone; the tests find `axe.min.js` through
@@ -19,6 +20,19 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::{Value, json};
 use thirtyfour::prelude::*;
+
+/// Which of axe's rules run.
+#[derive(Clone, Copy)]
+pub(crate) enum Rules {
+    /// Every rule of [`AXE_TAGS`].
+    All,
+    /// The rules about colours alone, for the page in another colour scheme.
+    Colours,
+}
+
+/// The rules about colours: contrast of text, and links told apart from text by more than
+/// colour.
+const COLOUR_RULES: [&str; 2] = ["color-contrast", "link-in-text-block"];
 
 /// The tags of the rules run: WCAG 2.0, 2.1 and 2.2 at levels A and AA, and axe's best
 /// practices (landmarks, one main heading, heading order...).
@@ -89,9 +103,9 @@ fn axe_source() -> Option<&'static str> {
         .as_deref()
 }
 
-/// Runs axe on the page; panics with a readable list of every violation.
-pub(crate) async fn axe(browser: &WebDriver, state: &str) {
-    let Some(violations) = axe_violations(browser, state).await else {
+/// Runs axe's `rules` on the page; panics with a readable list of every violation.
+pub(crate) async fn axe(browser: &WebDriver, state: &str, rules: Rules) {
+    let Some(violations) = axe_violations(browser, state, rules).await else {
         return;
     };
     if violations.is_empty() {
@@ -110,7 +124,11 @@ pub(crate) async fn axe(browser: &WebDriver, state: &str) {
 }
 
 /// The rules the page breaks, each with the elements breaking it; `None` without axe.
-pub(crate) async fn axe_violations(browser: &WebDriver, state: &str) -> Option<Vec<Value>> {
+pub(crate) async fn axe_violations(
+    browser: &WebDriver,
+    state: &str,
+    rules: Rules,
+) -> Option<Vec<Value>> {
     let source = axe_source()?;
     let loaded = browser
         .execute("return typeof window.axe === 'object';", Vec::new())
@@ -124,17 +142,21 @@ pub(crate) async fn axe_violations(browser: &WebDriver, state: &str) -> Option<V
             .await
             .expect("load axe");
     }
+    let only = match rules {
+        Rules::All => json!({ "type": "tag", "values": AXE_TAGS }),
+        Rules::Colours => json!({ "type": "rule", "values": COLOUR_RULES }),
+    };
     let outcome = browser
         .execute_async(
             r#"
-            const [tags, timersOff, done] = arguments;
+            const [only, timersOff, done] = arguments;
             const saved = [window.setTimeout, window.clearTimeout];
             if (timersOff) {
               window.setTimeout = (f, _ms, ...args) => { Promise.resolve().then(() => f(...args)); return 0; };
               window.clearTimeout = () => {};
             }
             const restore = () => { [window.setTimeout, window.clearTimeout] = saved; };
-            axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })
+            axe.run(document, { runOnly: only, resultTypes: ['violations'] })
               .then((r) => {
                 restore();
                 done({ violations: r.violations.map((v) => ({
@@ -146,7 +168,7 @@ pub(crate) async fn axe_violations(browser: &WebDriver, state: &str) -> Option<V
                 })) });
               }, (e) => { restore(); done({ error: String(e) }); });
             "#,
-            vec![json!(AXE_TAGS), json!(without_javascript(browser))],
+            vec![only, json!(without_javascript(browser))],
         )
         .await
         .expect("run axe");
@@ -236,4 +258,22 @@ pub(crate) async fn overflow(browser: &WebDriver) -> Value {
         .await
         .expect("measure the page");
     measured.json().clone()
+}
+
+/// Shows the page in the dark colour scheme (`prefers-color-scheme: dark`), or as the browser
+/// has it again.
+pub(crate) async fn dark(browser: &WebDriver, on: bool) {
+    let features = if on {
+        json!([{ "name": "prefers-color-scheme", "value": "dark" }])
+    } else {
+        json!([])
+    };
+    browser
+        .cdp()
+        .send_raw(
+            "Emulation.setEmulatedMedia",
+            json!({ "features": features }),
+        )
+        .await
+        .expect("emulate a colour scheme");
 }

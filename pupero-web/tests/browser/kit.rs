@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use thirtyfour::prelude::*;
 
-use crate::audit::{self, REFLOW_WIDTH};
+use crate::audit::{self, REFLOW_WIDTH, Rules};
 use crate::support::{PASSWORD, Stack};
 
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
@@ -175,7 +175,8 @@ pub(crate) fn screenshot_dir() -> PathBuf {
 
 /// A page state the test visits: screenshots of it at each width, named
 /// `{run}-{name}-{width}.png`, and the checks every state passes ([`audit`]): no sideways
-/// scroll at 320 px, and no axe violation at 320 px nor at the desktop width.
+/// scroll at 320 px, no axe violation at 320 px nor at the desktop width, and no colour one in
+/// the dark scheme (screenshot `{run}-{name}-1280-dark.png`).
 pub(crate) async fn shots(browser: &WebDriver, run: &str, name: &str) {
     let dir = screenshot_dir();
     let state = format!("{run}/{name}");
@@ -185,11 +186,21 @@ pub(crate) async fn shots(browser: &WebDriver, run: &str, name: &str) {
         browser.screenshot(&path).await.expect("screenshot");
         if width == REFLOW_WIDTH {
             audit::reflows(browser, &state).await;
-            audit::axe(browser, &format!("{state} at {width} px")).await;
+            audit::axe(browser, &format!("{state} at {width} px"), Rules::All).await;
         }
     }
     browser.set_window_rect(0, 0, 1280, 900).await.unwrap();
-    audit::axe(browser, &format!("{state} at 1280 px")).await;
+    audit::axe(browser, &format!("{state} at 1280 px"), Rules::All).await;
+    audit::dark(browser, true).await;
+    let path = dir.join(format!("{run}-{name}-1280-dark.png"));
+    browser.screenshot(&path).await.expect("screenshot");
+    audit::axe(
+        browser,
+        &format!("{state} in the dark scheme"),
+        Rules::Colours,
+    )
+    .await;
+    audit::dark(browser, false).await;
 }
 
 /// Fails unless no browser reported a Content-Security-Policy violation to the site; waits a

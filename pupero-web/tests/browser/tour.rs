@@ -160,7 +160,9 @@ async fn the_checks_see_a_broken_page() {
             overflow.to_string().contains("div#wide"),
             "javascript {javascript}: {overflow}"
         );
-        if let Some(violations) = audit::axe_violations(&visitor, "a broken page").await {
+        if let Some(violations) =
+            audit::axe_violations(&visitor, "a broken page", audit::Rules::All).await
+        {
             let label = violations
                 .iter()
                 .find(|v| v["id"] == "label")

@@ -101,6 +101,8 @@ async fn full_trade(javascript: bool) {
     wait_for_text(&alice, "Paying now").await;
     fill(&alice, "body", "Thanks, waiting").await;
     click(&alice, "form[action$='/messages'] button").await;
+    // Posted once Alice's own page shows it in the chat (not in the field she typed it in).
+    wait_for_text(&alice, "dir=\"auto\">Thanks, waiting</p>").await;
     bob.goto(trade_url.as_str()).await.unwrap();
     wait_for_text(&bob, "Thanks, waiting").await;
 
