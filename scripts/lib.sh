@@ -93,6 +93,27 @@ ensure_browser() {
   fi
 }
 
+# axe-core, the accessibility checker the browser tests inject into every page they visit,
+# installed with `npm ci` from the lockfile committed beside the tests into a folder outside the
+# clone; the tests find it through PUPERO_AXE_JS (or at this default place).
+AXE_LOCK_DIR="$ROOT/pupero-web/tests/browser/axe"
+AXE_DIR="${PUPERO_AXE_DIR:-$HOME/.cache/pupero-axe}"
+ensure_axe() {
+  export PUPERO_AXE_JS="$AXE_DIR/node_modules/axe-core/axe.min.js"
+  # Installed, and from this very lockfile: nothing to do.
+  if [ -f "$PUPERO_AXE_JS" ] && cmp -s "$AXE_LOCK_DIR/package-lock.json" "$AXE_DIR/package-lock.json"; then
+    return 0
+  fi
+  command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+  local version
+  version=$(sed -n 's/.*"axe-core": "\(.*\)".*/\1/p' "$AXE_LOCK_DIR/package.json")
+  log "installing axe-core $version"
+  mkdir -p "$AXE_DIR"
+  cp "$AXE_LOCK_DIR/package.json" "$AXE_LOCK_DIR/package-lock.json" "$AXE_DIR/"
+  (cd "$AXE_DIR" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
+  [ -f "$PUPERO_AXE_JS" ] || { log "axe-core did not install"; exit 1; }
+}
+
 # RabbitMQ for the withdrawal queue's tests (guest/guest on localhost, the package default).
 ensure_rabbitmq() {
   if ! command -v rabbitmq-server >/dev/null 2>&1 && [ ! -x /usr/sbin/rabbitmq-server ]; then

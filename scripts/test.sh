@@ -3,7 +3,7 @@
 # the whole suite: formatting, lints, and every test against SQLite and the real MariaDB, and
 # the wallet's against a private Monero regtest network, the withdrawal queue's against the
 # real RabbitMQ, the mail tests' against a real SMTP server (aiosmtpd) and the website's in
-# Debian's Chromium; then the API
+# Debian's Chromium (with axe-core checking each page); then the API
 # contract (scripts/contract.sh): the committed OpenAPI document linted, Python and
 # TypeScript clients generated from it running a trade, and Schemathesis, on a real server.
 #
@@ -24,6 +24,7 @@ ensure_mariadb
 ensure_rabbitmq
 ensure_monero
 ensure_browser
+ensure_axe
 ensure_aiosmtpd
 drop_test_databases
 

@@ -1,6 +1,7 @@
 //! What every request passes through, in one place: the session cookie, the language, the
 //! cross-site checks on every unsafe method (`Sec-Fetch-Site`, `Origin`, and the CSRF token of
 //! the form), the security headers on every response, and error pages in place of bare errors.
+//! One request skips the session and the cross-site checks: a browser's `POST /csp-report`.
 
 use std::sync::Arc;
 
@@ -21,9 +22,11 @@ pub(crate) const CSRF_FIELD: &str = "_csrf";
 /// three bytes each) fits several times over.
 pub(crate) const MAX_FORM_BYTES: usize = 64 * 1024;
 
-/// `Content-Security-Policy` of every response: nothing inline, nothing from elsewhere.
+/// `Content-Security-Policy` of every response: nothing inline, nothing from elsewhere, and
+/// whatever a page tries against it reported to [`crate::csp`]'s endpoint.
 pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; \
+report-uri /csp-report";
 
 /// Who asks, in what language, with which session: every page handler's first argument.
 #[derive(Clone)]
@@ -207,6 +210,12 @@ pub(crate) async fn guard<E: Endpoint>(
         .path_and_query()
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     if req.uri().path().starts_with("/static/") {
+        return Ok(secure(next.call(req).await.into_response_or_error(), false));
+    }
+    // A browser's report of what the policy blocked: sent by the browser itself, with no form,
+    // token or session to check, and no session to start. Exactly this path, for POST alone.
+    if req.method() == Method::POST && req.uri().path() == crate::csp::CSP_REPORT_PATH {
+        req.extensions_mut().insert(web.clone());
         return Ok(secure(next.call(req).await.into_response_or_error(), false));
     }
     let existing = cookie(&req, cookie_name(&web.config))

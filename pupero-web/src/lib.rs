@@ -10,6 +10,7 @@
 //! [`format`] the languages (Fluent, `locales/`) and numbers; [`qr`] the PNG QR codes.
 
 pub mod assets;
+mod csp;
 pub mod format;
 mod guard;
 pub mod i18n;
@@ -20,6 +21,7 @@ pub mod reputation;
 pub mod session;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use poem::{Endpoint, EndpointExt, Response, Route, get, post};
 
@@ -78,6 +80,22 @@ pub struct Web {
     pub live: live::Hub,
     /// Makers' reputation shown on offer cards.
     pub reputations: reputation::Reputations,
+    /// Content-Security-Policy violations browsers reported (`POST /csp-report`).
+    csp_reports: AtomicU64,
+}
+
+impl Web {
+    /// How many Content-Security-Policy violations browsers reported since the site started: a
+    /// page that breaks the policy (an inline script or style, something from elsewhere) makes
+    /// it grow; the browser tests expect it to stay at zero.
+    pub fn csp_reports(&self) -> u64 {
+        self.csp_reports.load(Ordering::Relaxed)
+    }
+
+    fn count_csp_reports(&self, n: usize) {
+        let n = u64::try_from(n).unwrap_or(u64::MAX);
+        self.csp_reports.fetch_add(n, Ordering::Relaxed);
+    }
 }
 
 /// The site, calling the API at `api_base_url`, with sessions in memory.
@@ -95,6 +113,16 @@ pub fn app_with(
     api: pupero_sdk::Client,
     sessions: Arc<dyn SessionStore>,
 ) -> impl Endpoint<Output = Response> {
+    site(config, api, sessions).1
+}
+
+/// As [`app_with`], with the state the site shares, for reading what it counts
+/// ([`Web::csp_reports`]).
+pub fn site(
+    config: WebConfig,
+    api: pupero_sdk::Client,
+    sessions: Arc<dyn SessionStore>,
+) -> (Arc<Web>, impl Endpoint<Output = Response>) {
     use pages::{account, admin, info, market, recovery, settings, trade, wallet};
     let web = Arc::new(Web {
         config,
@@ -102,6 +130,7 @@ pub fn app_with(
         sessions,
         live: live::Hub::default(),
         reputations: reputation::Reputations::default(),
+        csp_reports: AtomicU64::new(0),
     });
     let routes = Route::new()
         .at("/", get(market::market))
@@ -212,7 +241,9 @@ pub fn app_with(
         .at("/notifications", get(account::notifications))
         .at("/u/:username", get(account::show_profile))
         .at("/live", get(live::live))
+        .at(csp::CSP_REPORT_PATH, post(csp::receive))
         .at("/static/:name", get(pages::static_file));
     let guarded = web.clone();
-    routes.around(move |next, req| guard::guard(guarded.clone(), next, req))
+    let endpoint = routes.around(move |next, req| guard::guard(guarded.clone(), next, req));
+    (web, endpoint)
 }

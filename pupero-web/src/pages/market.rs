@@ -489,17 +489,43 @@ pub(crate) struct OfferForm {
     step: Option<String>,
 }
 
+/// What is wrong with a form: the message, and the field it is about when it is about one (the
+/// summary links to the field, and the field is marked invalid and described by the message).
+pub(crate) struct FormError {
+    /// The field's id.
+    field: Option<&'static str>,
+    /// What to do about it.
+    message: String,
+}
+
+impl FormError {
+    /// A message about the form as a whole.
+    fn whole(message: String) -> FormError {
+        FormError {
+            field: None,
+            message,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "new_offer.html")]
 struct NewOfferPage {
     c: Chrome,
     f: OfferForm,
     methods: Vec<MethodOption>,
-    errors: Vec<String>,
+    errors: Vec<FormError>,
     /// Where the form goes: `/offers/new` or `/offers/{id}/edit`.
     action: String,
     /// Editing an offer: side and currency are fixed.
     editing: bool,
+}
+
+impl NewOfferPage {
+    /// Whether an error is about `field`.
+    fn invalid(&self, field: &str) -> bool {
+        self.errors.iter().any(|e| e.field == Some(field))
+    }
 }
 
 impl OfferForm {
@@ -549,36 +575,43 @@ impl OfferForm {
     }
 
     /// The request it stands for, or the messages of what is wrong.
-    fn parse(&self, t: Tr) -> Result<OfferRequest, Vec<String>> {
+    fn parse(&self, t: Tr) -> Result<OfferRequest, Vec<FormError>> {
         let mut errors = Vec::new();
-        let mut check = |ok: bool, key: &str| {
+        let mut check = |ok: bool, key: &str, field: Option<&'static str>| {
             if !ok {
-                errors.push(t.t(key));
+                errors.push(FormError {
+                    field,
+                    message: t.t(key),
+                });
             }
         };
         let decimal = |s: &Option<String>| s.as_deref().unwrap_or("").trim().replace(',', ".");
         let side = Side::parse(Self::get(&self.side, "sell"));
-        check(side.is_some(), "offer-form-bad-side");
+        check(side.is_some(), "offer-form-bad-side", None);
         let currency =
             CurrencyCode::parse(&Self::get(&self.currency, "").trim().to_ascii_uppercase());
-        check(currency.is_ok(), "market-bad-currency");
+        check(currency.is_ok(), "market-bad-currency", Some("currency"));
         let method = PaymentMethod::parse(Self::get(&self.method, ""));
-        check(method.is_ok(), "offer-form-bad-method");
+        check(method.is_ok(), "offer-form-bad-method", Some("method"));
         let fixed = Self::get(&self.pricing, "fixed") == "fixed";
         let (price, margin) = if fixed {
             let price = Price::parse(&decimal(&self.price)).ok();
-            check(price.is_some(), "offer-form-bad-price");
+            check(price.is_some(), "offer-form-bad-price", Some("price"));
             (price, None)
         } else {
             let margin = MarginPercent::parse(&decimal(&self.margin)).ok();
-            check(margin.is_some(), "offer-form-bad-margin");
+            check(margin.is_some(), "offer-form-bad-margin", Some("margin"));
             (None, margin)
         };
         let min = format::parse_xmr(Self::get(&self.min, ""));
         let max = format::parse_xmr(Self::get(&self.max, ""));
-        check(min.is_some() && max.is_some(), "offer-form-bad-limits");
+        check(
+            min.is_some() && max.is_some(),
+            "offer-form-bad-limits",
+            Some("min"),
+        );
         let window = Self::get(&self.window, "").trim().parse::<u32>().ok();
-        check(window.is_some(), "offer-form-bad-window");
+        check(window.is_some(), "offer-form-bad-window", Some("window"));
         let visibility = Visibility::parse(Self::get(&self.visibility, "public"));
         let text = |s: &Option<String>| {
             s.as_deref()
@@ -610,7 +643,7 @@ impl OfferForm {
             }),
             _ => {
                 if errors.is_empty() {
-                    errors.push(t.t("api-validation"));
+                    errors.push(FormError::whole(t.t("api-validation")));
                 }
                 Err(errors)
             }
@@ -638,7 +671,7 @@ async fn offer_form_page(
     ctx: &Ctx,
     target: Target,
     f: OfferForm,
-    errors: Vec<String>,
+    errors: Vec<FormError>,
 ) -> PageResult {
     let methods = ctx.public().payment_methods().await?;
     let chosen = f.method.clone();
@@ -782,7 +815,7 @@ async fn offer_submitted(ctx: &Ctx, target: Target, form: OfferForm) -> PageResu
         Err(e) if e.is_not_found() || e.is_forbidden() => Err(e.into()),
         Err(e) => {
             let message = api_message(ctx.t, &e);
-            offer_form_page(ctx, target, form, vec![message]).await
+            offer_form_page(ctx, target, form, vec![FormError::whole(message)]).await
         }
     }
 }

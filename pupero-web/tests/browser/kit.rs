@@ -9,7 +9,8 @@ use serde_json::json;
 use thirtyfour::error::WebDriverErrorInner;
 use thirtyfour::prelude::*;
 
-use crate::support::PASSWORD;
+use crate::audit::{self, REFLOW_WIDTH, Rules};
+use crate::support::{PASSWORD, Stack};
 
 pub(crate) const CHROMIUM: &str = "/usr/bin/chromium";
 pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -20,8 +21,9 @@ pub(crate) const DEADLINE: Duration = Duration::from_secs(20);
 /// How often a condition is looked at while waiting for it.
 pub(crate) const POLL: Duration = Duration::from_millis(50);
 
-/// The widths screenshots are taken at: a phone and a desktop.
-pub(crate) const WIDTHS: [(u32, u32); 2] = [(390, 844), (1280, 900)];
+/// The widths screenshots are taken at: the narrowest a page must reflow at, a phone and a
+/// desktop.
+pub(crate) const WIDTHS: [(u32, u32); 3] = [(REFLOW_WIDTH, 720), (390, 844), (1280, 900)];
 
 /// Whether the browser is installed; a failure instead of a skip under CI.
 pub(crate) fn browser_installed() -> bool {
@@ -52,12 +54,21 @@ impl Drop for Driver {
 }
 
 /// Waits, polling, until `check` says yes or the deadline passes; whether it did.
-pub(crate) async fn poll<F, Fut>(mut check: F) -> bool
+pub(crate) async fn poll<F, Fut>(check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
-    let deadline = Instant::now() + DEADLINE;
+    poll_for(DEADLINE, check).await
+}
+
+/// As [`poll`], for at most `limit`.
+pub(crate) async fn poll_for<F, Fut>(limit: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
     while !check().await {
         if Instant::now() >= deadline {
             return false;
@@ -137,6 +148,9 @@ pub(crate) async fn browser(driver: &Driver, profile: &Path, javascript: bool) -
     }
     caps.add_experimental_option("prefs", prefs).unwrap();
     let browser = WebDriver::new(&driver.url, caps).await.expect("a browser");
+    if !javascript {
+        audit::mark_without_javascript(&browser);
+    }
     browser
         .set_window_rect(0, 0, 1280, 900)
         .await
@@ -160,16 +174,50 @@ pub(crate) fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// Screenshots of the page at each width, named `{run}-{name}-{width}.png`.
+/// A page state the test visits: screenshots of it at each width, named
+/// `{run}-{name}-{width}.png`, and the checks every state passes ([`audit`]): no sideways
+/// scroll at 320 px, no axe violation at 320 px nor at the desktop width, and no colour one in
+/// the dark scheme (screenshot `{run}-{name}-1280-dark.png`).
 pub(crate) async fn shots(browser: &WebDriver, run: &str, name: &str) {
     let dir = screenshot_dir();
+    let state = format!("{run}/{name}");
     for (width, height) in WIDTHS {
         browser.set_window_rect(0, 0, width, height).await.unwrap();
         let path = dir.join(format!("{run}-{name}-{width}.png"));
         browser.screenshot(&path).await.expect("screenshot");
+        if width == REFLOW_WIDTH {
+            audit::reflows(browser, &state).await;
+            audit::axe(browser, &format!("{state} at {width} px"), Rules::All).await;
+        }
     }
     browser.set_window_rect(0, 0, 1280, 900).await.unwrap();
+    audit::axe(browser, &format!("{state} at 1280 px"), Rules::All).await;
+    audit::dark(browser, true).await;
+    let path = dir.join(format!("{run}-{name}-1280-dark.png"));
+    browser.screenshot(&path).await.expect("screenshot");
+    audit::axe(
+        browser,
+        &format!("{state} in the dark scheme"),
+        Rules::Colours,
+    )
+    .await;
+    audit::dark(browser, false).await;
 }
+
+/// Fails unless no browser reported a Content-Security-Policy violation to the site; waits a
+/// moment first for one sent just before (a browser sends its report on its own time).
+pub(crate) async fn assert_no_csp_reports(stack: &Stack) {
+    let reported = poll_for(CSP_REPORT_GRACE, || async { stack.web.csp_reports() > 0 }).await;
+    assert!(
+        !reported,
+        "browsers reported {} Content-Security-Policy violation(s): see the warnings logged",
+        stack.web.csp_reports()
+    );
+}
+
+/// How long a report sent at the end of a test may take to arrive: a report is a small POST on
+/// loopback.
+const CSP_REPORT_GRACE: Duration = Duration::from_millis(300);
 
 pub(crate) async fn wait_for_path(browser: &WebDriver, prefix: &str) {
     until_on(browser, prefix, || async {

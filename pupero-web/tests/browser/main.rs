@@ -12,10 +12,13 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit;
 mod dispute;
 mod expiry;
+mod keyboard;
 mod kit;
 mod reset;
 mod security;
+mod tour;
 mod trade;
 mod withdrawal;

@@ -53,7 +53,42 @@ async fn a_form_from_another_site_is_refused() {
         api.my_offers().await.unwrap().is_empty(),
         "nothing was posted"
     );
+    assert_no_csp_reports(&stack).await;
     victim.quit().await.unwrap();
+    drop(driver);
+    stack.stop().await;
+}
+
+/// The policy's reports reach the site and are counted: what every browser test's final check
+/// (no report) relies on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_breaking_the_policy_is_reported() {
+    if !browser_installed() {
+        return;
+    }
+    let stack = Stack::start().await;
+    let site = stack.serve_site().await;
+    let driver = start_driver().await;
+    let profiles = tempfile::tempdir().unwrap();
+    let visitor = browser(&driver, &profiles.path().join("visitor"), true).await;
+    visitor.goto(format!("{site}/market")).await.unwrap();
+    assert_eq!(stack.web.csp_reports(), 0);
+    // What an injected script would try: an inline script, and an image from elsewhere (on an
+    // address nothing listens on; the policy blocks it before any request).
+    visitor
+        .execute(
+            "const s = document.createElement('script'); s.textContent = 'window.ran = true;';\
+             document.head.appendChild(s);\
+             const i = document.createElement('img'); i.alt = ''; i.src = 'http://127.0.0.2:9/x.png';\
+             document.body.appendChild(i);\
+             return window.ran === true;",
+            Vec::new(),
+        )
+        .await
+        .map(|ran| assert_eq!(ran.json(), &serde_json::json!(false), "inline script ran"))
+        .unwrap();
+    until("two reports", || async { stack.web.csp_reports() == 2 }).await;
+    visitor.quit().await.unwrap();
     drop(driver);
     stack.stop().await;
 }

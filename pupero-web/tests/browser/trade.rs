@@ -69,7 +69,7 @@ async fn full_trade(javascript: bool) {
     })
     .await;
     shots(&bob, run, "market").await;
-    click(&bob, ".card h3 a").await;
+    click(&bob, ".card h2 a").await;
     wait_for_path(&bob, "/offers/").await;
     shots(&bob, run, "offer").await;
     fill(&bob, "amount", "0,5").await;
@@ -101,6 +101,8 @@ async fn full_trade(javascript: bool) {
     wait_for_text(&alice, "Paying now").await;
     fill(&alice, "body", "Thanks, waiting").await;
     click(&alice, "form[action$='/messages'] button").await;
+    // Posted once Alice's own page shows it in the chat (not in the field she typed it in).
+    wait_for_text(&alice, "dir=\"auto\">Thanks, waiting</p>").await;
     bob.goto(trade_url.as_str()).await.unwrap();
     wait_for_text(&bob, "Thanks, waiting").await;
 
@@ -239,6 +241,7 @@ async fn full_trade(javascript: bool) {
     wait_for_text(&bob, &french).await;
     shots(&bob, run, "wallet-fr").await;
 
+    assert_no_csp_reports(&stack).await;
     alice.quit().await.unwrap();
     bob.quit().await.unwrap();
     drop(driver);

@@ -97,7 +97,7 @@ async fn a_whole_trade_with_plain_forms() {
             "{}",
             market.body
         );
-        let marker = "<h3><a href=\"/offers/";
+        let marker = "<h2><a href=\"/offers/";
         let start = market.body.find(marker).expect("an offer card") + marker.len();
         let offer = market.body[start..start + 36].to_owned();
         let none = bob.get("/market?side=buy&currency=USD").await;

@@ -9,7 +9,7 @@ use pupero_web::session::MemorySessions;
 use crate::support::{Stack, with_stack};
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-frame-ancestors 'none'; form-action 'self'; base-uri 'none'";
+frame-ancestors 'none'; form-action 'self'; base-uri 'none'; report-uri /csp-report";
 
 #[tokio::test]
 async fn every_page_carries_the_security_headers() {
@@ -215,4 +215,79 @@ async fn the_language_switch_then_accept_language() {
 
 fn urlencode(s: &str) -> String {
     s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// A `report-uri` report of an inline script blocked on the market page.
+const CSP_REPORT: &str = r#"{"csp-report":{"document-uri":"http://127.0.0.1/market","referrer":"",
+"violated-directive":"script-src-elem","effective-directive":"script-src-elem",
+"original-policy":"default-src 'self'","disposition":"enforce","blocked-uri":"inline",
+"status-code":200,"script-sample":""}}"#;
+
+async fn post_report(stack: &Stack, content_type: &str, body: String) -> poem::Response {
+    TestClient::new(stack.site.clone())
+        .post("/csp-report")
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn browsers_report_policy_violations_without_a_session_or_token() {
+    with_stack(|stack| async move {
+        assert_eq!(stack.web.csp_reports(), 0);
+        let sessions = stack.sessions.len();
+        // `report-uri`'s format, as browsers send it: no cookie, no token.
+        let response = post_report(&stack, "application/csp-report", CSP_REPORT.into()).await;
+        assert_eq!(response.status(), 204);
+        assert!(
+            !response.headers().contains_key("set-cookie"),
+            "a report starts no session"
+        );
+        assert_eq!(stack.sessions.len(), sessions);
+        assert_eq!(stack.web.csp_reports(), 1);
+        // The Reporting API's: a batch, of which only CSP violations count.
+        let one = r#"{"type":"csp-violation","age":1,"url":"http://127.0.0.1/","user_agent":"x",
+            "body":{"documentURL":"http://127.0.0.1/","blockedURL":"http://127.0.0.2/x.png",
+            "effectiveDirective":"img-src","disposition":"enforce","statusCode":200}}"#;
+        let batch = format!(r#"[{one},{{"type":"deprecation","body":{{}}}},{one}]"#);
+        let response = post_report(&stack, "application/reports+json", batch).await;
+        assert_eq!(response.status(), 204);
+        assert_eq!(stack.web.csp_reports(), 3);
+
+        // Anything else counts for nothing.
+        let form = post_report(&stack, "application/x-www-form-urlencoded", "a=1".into()).await;
+        assert_eq!(form.status(), 415);
+        let broken = post_report(&stack, "application/csp-report", "{".into()).await;
+        assert_eq!(broken.status(), 400);
+        let huge = format!(
+            r#"{{"csp-report":{{"blocked-uri":"{}"}}}}"#,
+            "x".repeat(64 * 1024)
+        );
+        let huge = post_report(&stack, "application/csp-report", huge).await;
+        assert_eq!(huge.status(), 413);
+        assert_eq!(stack.web.csp_reports(), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn only_the_report_path_takes_a_post_without_a_token() {
+    with_stack(|stack| async move {
+        let mut visitor = stack.visitor();
+        visitor.get("/login").await;
+        // Beside the report's path, or under it, a POST without a token is refused as before.
+        for path in ["/csp-report/", "/csp-report/x", "/logout", "/offers/new"] {
+            let page = visitor
+                .post_raw(path, &[("a", "1")], &[("sec-fetch-site", "same-origin")])
+                .await;
+            assert_eq!(page.status, 403, "{path}");
+        }
+        // A GET of the report's path is an ordinary page request, refused by the router.
+        let get = visitor.get("/csp-report").await;
+        assert_eq!(get.status, 405);
+        assert_eq!(stack.web.csp_reports(), 0);
+    })
+    .await;
 }

@@ -32,6 +32,8 @@ pub struct Stack {
     pub site: Arc<poem::endpoint::BoxEndpoint<'static>>,
     /// The site's sessions.
     pub sessions: Arc<MemorySessions>,
+    /// The site's shared state, for what it counts.
+    pub web: Arc<pupero_web::Web>,
     /// The simulated wallet, for a stack started with one.
     pub wallet: Option<Arc<SimWallet>>,
     /// The mails the API sent, for a stack started with [`Stack::start_with_mail`].
@@ -108,13 +110,15 @@ impl Stack {
         let api_url = format!("http://{address}");
         let sessions = Arc::new(MemorySessions::default());
         let api = pupero_sdk::Client::new(api_url.clone()).expect("client");
-        let site = Arc::new(pupero_web::app_with(config(), api, sessions.clone()).boxed());
+        let (web, site) = pupero_web::site(config(), api, sessions.clone());
+        let site = Arc::new(site.boxed());
         Stack {
             api_url,
             state,
             clock,
             site,
             sessions,
+            web,
             wallet,
             mail,
             db,
