@@ -184,6 +184,8 @@ pub fn site(
         .at("/admin/withdrawals", get(admin::stuck))
         .at("/admin/withdrawals/:id/redrive", post(admin::redrive))
         .at("/admin/reconciliation", get(admin::reconciliation))
+        .at("/admin/market", get(admin::market))
+        .at("/admin/prices", post(admin::set_price))
         .at("/wallet", get(wallet::show_wallet))
         .at("/wallet/deposit", get(wallet::show_deposit))
         .at("/wallet/withdraw", get(wallet::withdraw))

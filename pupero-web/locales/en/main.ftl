@@ -530,3 +530,18 @@ offer-maker-trades = { $n ->
    *[other] { $n } completed trades
 }
 offer-maker-score = { $trades }, { $score } positive
+admin-market-title = Fees and prices
+admin-fees = Fees
+admin-fee-maker = Maker's fee
+admin-fee-taker = Taker's fee
+admin-fees-collected = Collected
+admin-fees-pending = Held in open trades
+admin-fees-hint = The fee rates are set in the server's settings (PUPERO_MAKER_FEE_BPS, PUPERO_TAKER_FEE_BPS) and shown to every user before a trade opens.
+admin-prices = Market prices
+admin-prices-none = No market price is known yet.
+admin-price-stale = too old for margin offers
+admin-price-observed = Observed
+admin-price-set-title = Set a market price
+admin-price-field = Price of 1 XMR in that currency
+admin-price-submit = Set the price
+admin-price-set = The price was set. It holds until the price source reports a newer one.

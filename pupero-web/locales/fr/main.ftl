@@ -530,3 +530,18 @@ offer-maker-trades = { $n ->
    *[other] { $n } échanges terminés
 }
 offer-maker-score = { $trades }, { $score } d’avis positifs
+admin-market-title = Frais et prix
+admin-fees = Frais
+admin-fee-maker = Frais du créateur de l’offre
+admin-fee-taker = Frais du preneur
+admin-fees-collected = Perçus
+admin-fees-pending = Bloqués dans les échanges ouverts
+admin-fees-hint = Les taux de frais se règlent dans la configuration du serveur (PUPERO_MAKER_FEE_BPS, PUPERO_TAKER_FEE_BPS) et sont montrés à chacun avant l’ouverture d’un échange.
+admin-prices = Prix du marché
+admin-prices-none = Aucun prix du marché n’est encore connu.
+admin-price-stale = trop ancien pour les offres à marge
+admin-price-observed = Relevé
+admin-price-set-title = Fixer un prix du marché
+admin-price-field = Prix de 1 XMR dans cette devise
+admin-price-submit = Fixer le prix
+admin-price-set = Le prix est fixé. Il vaut jusqu’à ce que la source des prix en donne un plus récent.

@@ -324,3 +324,89 @@ pub(crate) async fn reconciliation(ctx: Ctx) -> PageResult {
         checked,
     })
 }
+
+/// A market price as listed.
+pub(crate) struct PriceLine {
+    currency: String,
+    price: String,
+    observed: String,
+    observed_iso: String,
+    fresh: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin_market.html")]
+struct MarketAdminPage {
+    c: Chrome,
+    maker_fee: String,
+    taker_fee: String,
+    collected: String,
+    pending: String,
+    prices: Vec<PriceLine>,
+    error: Option<String>,
+    currency: String,
+    price: String,
+}
+
+async fn market_admin_page(
+    ctx: &Ctx,
+    error: Option<String>,
+    currency: String,
+    price: String,
+) -> PageResult {
+    let client = ctx.client()?;
+    let l = ctx.t.locale;
+    let (fees, account, prices) =
+        tokio::try_join!(client.fee_schedule(), client.fee_account(), client.prices())?;
+    let decimal_xmr = |text: &str| format!("{} XMR", format::decimal(text, l));
+    render(MarketAdminPage {
+        c: Chrome::new(ctx, "admin-market-title"),
+        maker_fee: format::percent_bps(fees.maker_bps(), l),
+        taker_fee: format::percent_bps(fees.taker_bps(), l),
+        collected: decimal_xmr(&account.collected),
+        pending: decimal_xmr(&account.pending),
+        prices: prices
+            .items
+            .into_iter()
+            .map(|p| PriceLine {
+                currency: p.currency.as_str().to_owned(),
+                price: format::fiat(&p.price.to_string(), p.currency, l),
+                observed: format::utc(p.observed_at_ms),
+                observed_iso: format::iso(p.observed_at_ms),
+                fresh: p.fresh,
+            })
+            .collect(),
+        error,
+        currency,
+        price,
+    })
+}
+
+/// Fees (the schedule and what the fee account holds) and market prices, with a form to set one.
+#[handler]
+pub(crate) async fn market(ctx: Ctx) -> PageResult {
+    market_admin_page(&ctx, None, String::new(), String::new()).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PriceForm {
+    currency: String,
+    price: String,
+}
+
+/// Sets a currency's market price, observed now.
+#[handler]
+pub(crate) async fn set_price(ctx: Ctx, Form(form): Form<PriceForm>) -> PageResult {
+    let client = ctx.client()?;
+    let currency = form.currency.trim().to_ascii_uppercase();
+    // The site takes the language's decimal comma; the API takes a point.
+    let price = form.price.trim().replace(',', ".");
+    match client.admin_set_price(&currency, &price).await {
+        Ok(()) => Ok(redirect_with(&ctx, "/admin/market", "admin-price-set")),
+        Err(e) if e.is_validation() || e.is_not_found() => {
+            let message = api_message(ctx.t, &e);
+            market_admin_page(&ctx, Some(message), form.currency, form.price).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -108,6 +108,32 @@ async fn every_page_passes_the_checks() {
     wait_for_text(&tess, "class=\"error\"").await;
     shots(&tess, run, "withdraw-error").await;
 
+    // The staff's pages, as an administrator.
+    pupero_market::operator::create_user(
+        &stack.state.market,
+        "ada",
+        None,
+        PASSWORD,
+        pupero_core::Role::Admin,
+    )
+    .await
+    .unwrap();
+    click(&tess, "form[action='/logout'] button").await;
+    wait_for_path(&tess, "/market").await;
+    login(&tess, &site, "ada", PASSWORD).await;
+    for (path, name) in [
+        ("/mod/disputes", "mod-disputes"),
+        ("/admin/users", "admin-users"),
+        ("/admin/audit", "admin-audit"),
+        ("/admin/withdrawals", "admin-withdrawals"),
+        ("/admin/reconciliation", "admin-reconciliation"),
+        ("/admin/market", "admin-market"),
+    ] {
+        tess.goto(format!("{site}{path}")).await.unwrap();
+        wait_for_path(&tess, path).await;
+        shots(&tess, run, name).await;
+    }
+
     // French, on a page with most of the header and a form.
     tess.goto(format!("{site}/lang/fr?next=%2Fsettings"))
         .await

@@ -158,6 +158,39 @@ async fn an_administrator_manages_users_and_reads_the_audit_and_the_reconciliati
         recon.body
     );
 
+    // Fees and prices: the schedule, the fee account, and a price set by hand.
+    let mut pat = stack.visitor();
+    pat.register("pat").await;
+    assert_eq!(pat.get("/admin/market").await.status, 403);
+    let market = root.get("/admin/market").await;
+    assert_eq!(market.status, 200, "{}", market.body);
+    assert!(
+        market.has("<dd id=\"fee-maker\">1%</dd>") && market.has("<dd id=\"fee-taker\">0%</dd>"),
+        "{}",
+        market.body
+    );
+    assert!(
+        market.has("<dd id=\"fees-collected\">0 XMR</dd>"),
+        "{}",
+        market.body
+    );
+    let refused = root
+        .post("/admin/prices", &[("currency", "EUR"), ("price", "cheap")])
+        .await;
+    assert_eq!(refused.status, 200, "{}", refused.body);
+    assert!(refused.has("id=\"price-error\"") && refused.has("value=\"cheap\""));
+    let set = root
+        .post("/admin/prices", &[("currency", "chf"), ("price", "155,5")])
+        .await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    let after = root.get("/admin/market").await;
+    assert!(after.has("The price was set."), "{}", after.body);
+    assert!(after.has("155.50 CHF"), "{}", after.body);
+    assert_eq!(
+        stack.sdk().price("CHF").await.unwrap().price.to_string(),
+        "155.5"
+    );
+
     if let Ok(stack) = Arc::try_unwrap(stack) {
         stack.stop().await;
     }
