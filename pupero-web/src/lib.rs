@@ -238,6 +238,10 @@ pub fn site(
             "/reset",
             get(recovery::confirm_page).post(recovery::confirm),
         )
+        .at(
+            "/verify-email",
+            get(recovery::verify_email_page).post(recovery::verify_email),
+        )
         .at("/terms", get(info::terms))
         .at("/how-it-works", get(info::how_it_works))
         .at("/notifications", get(account::notifications))

@@ -545,3 +545,7 @@ admin-price-set-title = Set a market price
 admin-price-field = Price of 1 XMR in that currency
 admin-price-submit = Set the price
 admin-price-set = The price was set. It holds until the price source reports a newer one.
+verify-title = Confirm your e-mail address
+verify-intro = Confirm that this address is yours: password-reset links and notices about your account will go to it.
+verify-submit = Confirm my address
+verify-done = Your e-mail address is confirmed.

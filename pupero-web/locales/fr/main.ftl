@@ -545,3 +545,7 @@ admin-price-set-title = Fixer un prix du marché
 admin-price-field = Prix de 1 XMR dans cette devise
 admin-price-submit = Fixer le prix
 admin-price-set = Le prix est fixé. Il vaut jusqu’à ce que la source des prix en donne un plus récent.
+verify-title = Confirmez votre adresse e-mail
+verify-intro = Confirmez que cette adresse est la vôtre : les liens de réinitialisation du mot de passe et les avis concernant votre compte y seront envoyés.
+verify-submit = Confirmer mon adresse
+verify-done = Votre adresse e-mail est confirmée.

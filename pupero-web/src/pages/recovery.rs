@@ -94,3 +94,48 @@ pub(crate) async fn confirm(ctx: Ctx, Form(form): Form<ConfirmForm>) -> PageResu
         }),
     }
 }
+
+#[derive(Template)]
+#[template(path = "verify_email.html")]
+struct VerifyEmailPage {
+    c: Chrome,
+    token: String,
+    error: Option<String>,
+}
+
+/// The page of the mailed verification link. Confirming is a button, not the visit itself, so
+/// that a mail scanner opening links does not verify an address its owner never read.
+#[handler]
+pub(crate) fn verify_email_page(ctx: Ctx, Query(q): Query<TokenQuery>) -> PageResult {
+    render(VerifyEmailPage {
+        c: Chrome::new(&ctx, "verify-title"),
+        token: q.token,
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub(crate) struct VerifyForm {
+    token: String,
+}
+
+/// Confirms the address the link was sent to.
+#[handler]
+pub(crate) async fn verify_email(ctx: Ctx, Form(form): Form<VerifyForm>) -> PageResult {
+    match ctx.public().verify_email(form.token.trim()).await {
+        Ok(()) => {
+            let to = if ctx.session.is_signed_in() {
+                "/settings"
+            } else {
+                "/login"
+            };
+            Ok(redirect_with(&ctx, to, "verify-done"))
+        }
+        Err(e) if e.is_transport() || e.is_server_error() => Err(e.into()),
+        Err(e) => render(VerifyEmailPage {
+            c: Chrome::new(&ctx, "verify-title"),
+            token: form.token,
+            error: Some(api_message(ctx.t, &e)),
+        }),
+    }
+}
