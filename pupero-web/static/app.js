@@ -74,10 +74,14 @@ async function refresh() {
 if (regions().length && window.EventSource) {
   const shows = (kind, id) => regions().some((r) => r.dataset.live === kind
     && (kind !== 'trade' || r.dataset.trade === id));
+  // Reconnecting waits longer each time the stream ends without having worked, up to a minute:
+  // a site or API that is down is not asked again every few seconds by every open page.
+  let delay = 3000;
   const open = () => {
     const source = new EventSource('/live');
     // Changes from before the stream was connected come with one reload.
     source.addEventListener('ready', () => {
+      delay = 3000;
       document.documentElement.dataset.live = 'ready';
       refresh();
     });
@@ -88,7 +92,12 @@ if (regions().length && window.EventSource) {
     source.addEventListener('closed', () => {
       delete document.documentElement.dataset.live;
       source.close();
-      setTimeout(open, 3000);
+      setTimeout(open, delay);
+      delay = Math.min(delay * 2, 60000);
+    });
+    // The browser retries a dropped connection by itself; a refusal (signed out) ends it.
+    source.addEventListener('error', () => {
+      if (source.readyState === EventSource.CLOSED) delete document.documentElement.dataset.live;
     });
   };
   open();
