@@ -2,7 +2,6 @@
 //! expired, without a reload, and the escrow is back in the seller's available balance.
 
 use pupero_sdk::{Piconero, TradeState};
-use serde_json::json;
 use thirtyfour::prelude::*;
 
 use crate::kit::*;
@@ -10,22 +9,6 @@ use crate::support::{PASSWORD, Stack, sell_offer};
 
 /// What both parties read once the window has passed.
 const EXPIRED: &str = "The payment window passed; the escrow returned to the seller.";
-
-/// Marks the page, to tell later whether it was replaced by a new one.
-async fn mark_document(browser: &WebDriver) {
-    wait_for_live(browser).await;
-    browser
-        .execute("window.sameDocument = true;", Vec::new())
-        .await
-        .unwrap();
-}
-
-async fn same_document(browser: &WebDriver) -> bool {
-    browser
-        .execute("return window.sameDocument === true;", Vec::new())
-        .await
-        .is_ok_and(|r| r.json() == &json!(true))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unpaid_trade_expires_and_the_escrow_returns() {

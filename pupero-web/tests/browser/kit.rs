@@ -317,3 +317,42 @@ pub(crate) async fn session_cookie(browser: &WebDriver) -> String {
         .expect("a session cookie");
     format!("pupero_sid={}", cookie.value)
 }
+
+/// Marks the page once its live updates flow, to tell later whether it was replaced by a new
+/// one ([`same_document`]).
+pub(crate) async fn mark_document(browser: &WebDriver) {
+    wait_for_live(browser).await;
+    browser
+        .execute("window.sameDocument = true;", Vec::new())
+        .await
+        .unwrap();
+}
+
+/// Whether the page marked by [`mark_document`] is still the one shown (changed without a
+/// reload).
+pub(crate) async fn same_document(browser: &WebDriver) -> bool {
+    browser
+        .execute("return window.sameDocument === true;", Vec::new())
+        .await
+        .is_ok_and(|r| r.json() == &json!(true))
+}
+
+/// Turns 2FA on in the settings' pages, screenshots under `run`; the secret. The code used is
+/// spent, so the clock moves on to the next one.
+pub(crate) async fn turn_on_2fa(
+    browser: &WebDriver,
+    site: &str,
+    clock: &pupero_core::ManualClock,
+    run: &str,
+) -> String {
+    browser.goto(format!("{site}/settings/2fa")).await.unwrap();
+    let secret = text_of(browser, "totp-secret").await;
+    shots(browser, run, "2fa-setup").await;
+    fill(browser, "password", PASSWORD).await;
+    fill(browser, "code", &crate::support::totp_code(&secret, clock)).await;
+    click(browser, "form[action='/settings/2fa'] button.primary").await;
+    wait_for_path(browser, "/settings/2fa/codes").await;
+    shots(browser, run, "recovery-codes").await;
+    clock.advance_secs(30);
+    secret
+}

@@ -23,22 +23,7 @@ async fn full_trade(javascript: bool) {
     // offer.
     register(&alice, &site, "alice").await;
     stack.credit("alice", "10").await;
-    alice.goto(format!("{site}/settings/2fa")).await.unwrap();
-    let secret = alice
-        .find(By::Id("totp-secret"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    shots(&alice, run, "2fa-setup").await;
-    fill(&alice, "password", PASSWORD).await;
-    fill(&alice, "code", &totp_code(&secret, &stack.clock)).await;
-    click(&alice, "form[action='/settings/2fa'] button.primary").await;
-    wait_for_path(&alice, "/settings/2fa/codes").await;
-    shots(&alice, run, "recovery-codes").await;
-    // The code just used is spent: the next one comes 30 s later.
-    stack.clock.advance_secs(30);
+    let secret = turn_on_2fa(&alice, &site, &stack.clock, run).await;
 
     alice.goto(format!("{site}/offers/new")).await.unwrap();
     fill(&alice, "currency", "EUR").await;
@@ -109,11 +94,7 @@ async fn full_trade(javascript: bool) {
     // Bob has paid. With JavaScript, Alice's page, open meanwhile, shows it without a reload.
     if javascript {
         wait_for_path(&alice, &format!("/trades/{trade_id}")).await;
-        wait_for_live(&alice).await;
-        alice
-            .execute("window.sameDocument = true;", Vec::new())
-            .await
-            .unwrap();
+        mark_document(&alice).await;
     }
     click(&bob, "#action-paid").await;
     wait_for_path(&bob, &format!("/trades/{trade_id}/paid")).await;
@@ -125,13 +106,8 @@ async fn full_trade(javascript: bool) {
     // Alice releases on the confirmation page, with her code; Enter alone sends nothing.
     if javascript {
         wait_for_text(&alice, "The buyer says 75.00 EUR was sent.").await;
-        let same = alice
-            .execute("return window.sameDocument === true;", Vec::new())
-            .await
-            .unwrap();
-        assert_eq!(
-            same.json(),
-            &json!(true),
+        assert!(
+            same_document(&alice).await,
             "the seller's page changed without a reload"
         );
     }

@@ -5,7 +5,6 @@
 use pupero_core::Network;
 use pupero_sdk::{Piconero, WithdrawalState};
 use pupero_wallet::testing::outside_address;
-use serde_json::json;
 use thirtyfour::prelude::*;
 
 use crate::kit::*;
@@ -31,14 +30,7 @@ async fn a_withdrawal_goes_through_its_review_and_2fa_to_its_txid() {
     // Wes registers, has 2 XMR and turns 2FA on.
     register(&wes, &site, "wes").await;
     stack.credit("wes", "2").await;
-    wes.goto(format!("{site}/settings/2fa")).await.unwrap();
-    let secret = text_of(&wes, "totp-secret").await;
-    fill(&wes, "password", PASSWORD).await;
-    fill(&wes, "code", &totp_code(&secret, &stack.clock)).await;
-    click(&wes, "form[action='/settings/2fa'] button.primary").await;
-    wait_for_path(&wes, "/settings/2fa/codes").await;
-    // The code just used is spent: the next one comes 30 s later.
-    stack.clock.advance_secs(30);
+    let secret = turn_on_2fa(&wes, &site, &stack.clock, run).await;
 
     // The form: the fee estimate, the reserve, and "Max" filling in the most he may send.
     wes.goto(format!("{site}/wallet/withdraw")).await.unwrap();
@@ -100,10 +92,7 @@ async fn a_withdrawal_goes_through_its_review_and_2fa_to_its_txid() {
     wait_for_text(&wes, &to).await;
     assert_eq!(text_of(&wes, "withdrawal-state").await, "Requested");
     shots(&wes, run, "requested").await;
-    wait_for_live(&wes).await;
-    wes.execute("window.sameDocument = true;", Vec::new())
-        .await
-        .unwrap();
+    mark_document(&wes).await;
 
     stack.clock.advance_secs(30);
     let api = stack.sdk();
@@ -139,13 +128,8 @@ async fn a_withdrawal_goes_through_its_review_and_2fa_to_its_txid() {
         text_of(&wes, "withdrawal-state").await == "Confirmed"
     })
     .await;
-    let same = wes
-        .execute("return window.sameDocument === true;", Vec::new())
-        .await
-        .unwrap();
-    assert_eq!(
-        same.json(),
-        &json!(true),
+    assert!(
+        same_document(&wes).await,
         "the page followed without a reload"
     );
     shots(&wes, run, "confirmed").await;
