@@ -44,21 +44,135 @@ pub trait Attachment: Send + Sync + 'static {
     ) -> Result<(), AttachmentError>;
 }
 
-/// Rows that the attachments of one group commit gather, to be written together after the last
-/// of them ran (see [`Batches`]).
-#[async_trait]
-pub trait Batch: Any + Send {
-    /// Writes the rows gathered, in the group's transaction. An error rolls back the group.
-    async fn write(&mut self, conn: &mut AnyConnection, engine: Engine) -> Result<(), sqlx::Error>;
+/// A value bound to a [`Statement`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
 }
 
-/// The batches of one group commit, at most one of each type. The writer writes them after
-/// every attachment of the group ran and before the ledger's own rows, in the order each was
-/// first asked for; they start empty on every attempt at the group, so an aborted or retried
-/// pass leaves nothing behind.
+impl From<i64> for Value {
+    fn from(v: i64) -> Value {
+        Value::Int(v)
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Value {
+        Value::Text(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Value {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Value {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// What a deferred [`Statement`] must do, or the command that deferred it aborts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Nothing in particular (a batch's rows).
+    Nothing,
+    /// Exactly one row changed (a compare-and-set, a conditional insert); otherwise the command
+    /// aborts with this code.
+    OneRow(&'static str),
+    /// No unique key violated (a key used once); otherwise the command aborts with this code.
+    Unique(&'static str),
+}
+
+/// A write left for the writer to run with the rest of its group's writes, after every
+/// attachment of the group ran, in the order they were deferred, then the batches', then the
+/// ledger's own. An attachment that only writes defers its statements instead of running them,
+/// and says with [`Expect`] when its command must abort: a statement's outcome needs no answer
+/// before the group's other attachments run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    pub(crate) sql: String,
+    pub(crate) values: Vec<Value>,
+    pub(crate) expect: Expect,
+}
+
+impl Statement {
+    /// `sql`, with a `?` for each value bound with [`Statement::bind`] (values are never
+    /// formatted into the text). One statement, without a trailing `;`.
+    pub fn new(sql: impl Into<String>) -> Statement {
+        let sql = sql.into();
+        debug_assert!(!sql.trim_end().ends_with(';'), "one statement, no `;`");
+        Statement {
+            sql,
+            values: Vec::new(),
+            expect: Expect::Nothing,
+        }
+    }
+
+    /// Binds the next `?`.
+    #[must_use]
+    pub fn bind(mut self, value: impl Into<Value>) -> Statement {
+        self.values.push(value.into());
+        self
+    }
+
+    /// The statement as a query of its own, to run outside a group.
+    pub fn query(&self) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments> {
+        bind(
+            sqlx::query(sqlx::AssertSqlSafe(self.sql.clone())),
+            &self.values,
+        )
+    }
+
+    /// What the statement must do ([`Expect`]).
+    #[must_use]
+    pub fn expect(mut self, expect: Expect) -> Statement {
+        self.expect = expect;
+        self
+    }
+}
+
+/// Binds `values` to the next placeholders of `query`.
+pub(crate) fn bind<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    values: &[Value],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    for value in values {
+        query = match value {
+            Value::Null => query.bind(None::<i64>),
+            Value::Int(v) => query.bind(*v),
+            Value::Text(v) => query.bind(v.clone()),
+        };
+    }
+    query
+}
+
+/// Rows that the attachments of one group commit gather, to be written together after the last
+/// of them ran (see [`Batches`]).
+pub trait Batch: Any + Send {
+    /// The statements that write the rows gathered, run in the group's transaction. An error
+    /// fails the group.
+    fn statements(&mut self, engine: Engine) -> Result<Vec<Statement>, sqlx::Error>;
+}
+
+/// What the attachments of one group commit leave to write together: [`Statement`]s each
+/// deferred by one command ([`Batches::defer`]), and batches, at most one of each type, written
+/// after every attachment of the group ran and before the ledger's own rows, in the order each
+/// was first asked for. They start empty on every attempt at the group, so an aborted or
+/// retried pass leaves nothing behind.
 #[derive(Default)]
 pub struct Batches {
     batches: Vec<Box<dyn Batch>>,
+    /// The command whose attachment is running.
+    command: usize,
+    deferred: Vec<(usize, Statement)>,
 }
 
 impl Batches {
@@ -79,20 +193,36 @@ impl Batches {
             .expect("the batch at this index is a B")
     }
 
-    /// Writes every batch, in the order they were started.
-    pub(crate) async fn write(
-        &mut self,
-        conn: &mut AnyConnection,
-        engine: Engine,
-    ) -> Result<(), sqlx::Error> {
-        for batch in &mut self.batches {
-            batch.write(conn, engine).await?;
-        }
-        Ok(())
+    /// Leaves `statement` to run with the group's writes. When it does not do what it
+    /// [`Expect`]s, the command whose attachment deferred it aborts with the code, and the group
+    /// is applied again without it, like an abort returned by [`Attachment::run`].
+    pub fn defer(&mut self, statement: Statement) {
+        self.deferred.push((self.command, statement));
     }
 
-    /// Whether any attachment asked for a batch.
+    /// Marks the statements deferred from now on as `command`'s.
+    pub(crate) fn running(&mut self, command: usize) {
+        self.command = command;
+    }
+
+    /// The group's statements, in order: each with the command that deferred it, if any.
+    pub(crate) fn into_script(
+        self,
+        engine: Engine,
+    ) -> Result<Vec<(Option<usize>, Statement)>, sqlx::Error> {
+        let mut script: Vec<(Option<usize>, Statement)> = self
+            .deferred
+            .into_iter()
+            .map(|(command, statement)| (Some(command), statement))
+            .collect();
+        for mut batch in self.batches {
+            script.extend(batch.statements(engine)?.into_iter().map(|s| (None, s)));
+        }
+        Ok(script)
+    }
+
+    /// Whether any attachment deferred a statement or asked for a batch.
     pub(crate) fn is_empty(&self) -> bool {
-        self.batches.is_empty()
+        self.batches.is_empty() && self.deferred.is_empty()
     }
 }

@@ -23,7 +23,7 @@ mod store;
 pub mod testing;
 mod writer;
 
-pub use attach::{Attachment, AttachmentError, Batch, Batches};
+pub use attach::{Attachment, AttachmentError, Batch, Batches, Expect, Statement, Value};
 pub use db::{migrate_with, open_pool};
 pub use dialect::Engine;
 pub use error::Error;

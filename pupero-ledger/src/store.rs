@@ -269,7 +269,7 @@ impl SqlLedger {
     /// Checks the ledger's invariants over the whole database: per ledger Σ debits = Σ credits
     /// (pending and posted, separately), and no account breaks its flags.
     pub async fn check_invariants(&self) -> Result<(), Error> {
-        check_invariants(&self.reader).await
+        check_invariants(&mut *self.reader.acquire().await?).await
     }
 
     async fn send<T>(
@@ -490,12 +490,12 @@ fn first_refusal(results: Vec<TransferResult>) -> Result<Vec<Outcome>, Error> {
 }
 
 /// See [`SqlLedger::check_invariants`].
-pub(crate) async fn check_invariants(pool: &AnyPool) -> Result<(), Error> {
+pub(crate) async fn check_invariants(conn: &mut sqlx::AnyConnection) -> Result<(), Error> {
     let unbalanced = sqlx::query(
         "SELECT ledger FROM ledger_accounts GROUP BY ledger \
          HAVING SUM(debits_pending) <> SUM(credits_pending) OR SUM(debits_posted) <> SUM(credits_posted)",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     if let Some(row) = unbalanced.first() {
         let ledger: i64 = row.try_get("ledger")?;
@@ -508,7 +508,7 @@ pub(crate) async fn check_invariants(pool: &AnyPool) -> Result<(), Error> {
          ((flags & 2) <> 0 AND debits_posted > credits_posted - debits_pending) OR \
          ((flags & 4) <> 0 AND credits_posted > debits_posted - credits_pending) LIMIT 1",
     )
-    .fetch_all(pool)
+    .fetch_all(&mut *conn)
     .await?;
     if let Some(row) = overdrawn.first() {
         let id: String = row.try_get("id")?;

@@ -18,10 +18,11 @@ use pupero_core::ledger::{
 };
 use pupero_core::limits::MAX_TRANSFERS_PER_GROUP_COMMIT;
 use pupero_core::{AccountId, Timestamp, TransferId};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Connection, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::attach::{Attachment, AttachmentError, Batches};
+use crate::attach::{Attachment, AttachmentError, Batches, Expect, Statement};
 use crate::db::{self, ACCOUNT_COLUMNS, TRANSFER_COLUMNS};
 use crate::dialect::{Engine, placeholders};
 use crate::error::Error;
@@ -175,6 +176,28 @@ async fn checkpoint(pool: AnyPool, mut committed: mpsc::Receiver<()>) {
     }
 }
 
+/// The writer's connection, kept from one group to the next: taking it from the pool again
+/// costs a ping on MariaDB. After a failed commit it goes back to the pool, which replaces it if
+/// it is broken.
+struct WriterConnection {
+    pool: AnyPool,
+    kept: Option<PoolConnection<Any>>,
+}
+
+impl WriterConnection {
+    async fn get(&mut self) -> Result<&mut AnyConnection, Error> {
+        let conn = match self.kept.take() {
+            Some(conn) => conn,
+            None => self.pool.acquire().await?,
+        };
+        Ok(&mut **self.kept.insert(conn))
+    }
+
+    fn give_back(&mut self) {
+        self.kept = None;
+    }
+}
+
 async fn run(
     mut rx: mpsc::Receiver<Command>,
     pool: AnyPool,
@@ -183,6 +206,7 @@ async fn run(
     feed: Arc<AccountFeed>,
     commits: mpsc::Sender<()>,
 ) {
+    let mut conn = WriterConnection { pool, kept: None };
     // A command found while filling a full group waits here for the next turn.
     let mut carried: Option<Command> = None;
     loop {
@@ -210,7 +234,7 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let committed = commit_with_retries(&pool, engine, clock.as_ref(), &feed, &group).await;
+        let committed = commit_with_retries(&mut conn, engine, clock.as_ref(), &feed, &group).await;
         // Tells the checkpointer there is something to copy; one signal waiting is enough.
         let _ = commits.try_send(());
         match committed {
@@ -235,7 +259,7 @@ async fn run(
                 tracing::warn!(error = %error_chain(&error), commands = group.len(), "group commit failed; committing alone");
                 for command in group {
                     let result = commit_with_retries(
-                        &pool,
+                        &mut conn,
                         engine,
                         clock.as_ref(),
                         &feed,
@@ -288,7 +312,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 async fn commit_with_retries(
-    pool: &AnyPool,
+    conn: &mut WriterConnection,
     engine: Engine,
     clock: &dyn Clock,
     feed: &AccountFeed,
@@ -296,7 +320,11 @@ async fn commit_with_retries(
 ) -> Result<Vec<Result<Reply, Error>>, Error> {
     let mut attempt = 1;
     loop {
-        match commit_group(pool, engine, clock.now(), feed, group).await {
+        let committed = commit_group(conn, engine, clock.now(), feed, group).await;
+        if committed.is_err() {
+            conn.give_back();
+        }
+        match committed {
             Ok(replies) => return Ok(replies),
             Err(error) if attempt < MAX_COMMIT_ATTEMPTS && db::is_retryable(&error) => {
                 tracing::debug!(attempt, error = %error_chain(&error), "retrying group commit");
@@ -318,7 +346,7 @@ async fn commit_with_retries(
 /// compare-and-set, a replayed key), so this costs less than a savepoint around every
 /// attachment, a round trip each on MariaDB.
 async fn commit_group(
-    pool: &AnyPool,
+    conn: &mut WriterConnection,
     engine: Engine,
     now: Timestamp,
     feed: &AccountFeed,
@@ -336,7 +364,7 @@ async fn commit_group(
                 .map(|code| Err(Error::Aborted(code)))
                 .collect());
         }
-        match apply_group(pool, engine, now, feed, group, &aborted).await? {
+        match apply_group(conn, engine, now, feed, group, &aborted).await? {
             Pass::Done(results) => return Ok(results),
             Pass::Aborted(index, code) => {
                 debug_assert!(aborted[index].is_none(), "a command aborts once");
@@ -357,14 +385,14 @@ enum Pass {
 
 /// One transaction over `group`, skipping the commands already `aborted`.
 async fn apply_group(
-    pool: &AnyPool,
+    conn: &mut WriterConnection,
     engine: Engine,
     now: Timestamp,
     feed: &AccountFeed,
     group: &[Command],
     aborted: &[Option<&'static str>],
 ) -> Result<Pass, Error> {
-    let mut tx = pool.begin_with(engine.begin_write()).await?;
+    let mut tx = conn.get().await?.begin_with(engine.begin_write()).await?;
     let mut book = LedgerBook::new();
     load(&mut tx, engine, group, &mut book).await?;
 
@@ -396,6 +424,7 @@ async fn apply_group(
                 let before = book.clone();
                 let replies = book.create_transfers(transfers, now);
                 if replies.iter().all(Result::is_ok) {
+                    batches.running(index);
                     match attachment.run(&mut tx, engine, &mut batches).await {
                         Ok(()) => attached_ran = true,
                         Err(AttachmentError::Abort(code)) => {
@@ -418,11 +447,18 @@ async fn apply_group(
     if book.is_dirty() || attached_ran {
         debug_assert!(
             attached_ran || batches.is_empty(),
-            "only attachments start batches"
+            "only attachments defer statements and start batches"
         );
-        batches.write(&mut tx, engine).await?;
-        persist(&mut tx, engine, &book).await?;
+        let mut script = batches.into_script(engine)?;
+        script.extend(persist(engine, &book)?.into_iter().map(|s| (None, s)));
+        let ran = run_script(&mut tx, &script).await?;
+        if let Some((index, code)) = ran {
+            tx.rollback().await?;
+            return Ok(Pass::Aborted(index, code));
+        }
         tx.commit().await?;
+        #[cfg(debug_assertions)]
+        crate::store::check_invariants(conn.get().await?).await?;
         let changes = book.changes();
         feed.publish(
             changes
@@ -431,8 +467,6 @@ async fn apply_group(
                 .chain(&changes.updated_accounts)
                 .copied(),
         );
-        #[cfg(debug_assertions)]
-        crate::store::check_invariants(pool).await?;
     } else {
         tx.rollback().await?;
     }
@@ -441,7 +475,7 @@ async fn apply_group(
 
 /// Loads every row the group can touch into `book`, locking accounts and pending statuses.
 async fn load(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     engine: Engine,
     group: &[Command],
     book: &mut LedgerBook,
@@ -532,12 +566,9 @@ async fn load(
     Ok(())
 }
 
-/// Writes what the book changed. Accounts get absolute balances: their rows are locked.
-async fn persist(
-    tx: &mut Transaction<'static, Any>,
-    engine: Engine,
-    book: &LedgerBook,
-) -> Result<(), Error> {
+/// The statements that write what the book changed. Accounts get absolute balances: their rows
+/// are locked.
+fn persist(engine: Engine, book: &LedgerBook) -> Result<Vec<Statement>, Error> {
     let changes = book.changes();
     for account in changes.new_accounts.iter().chain(&changes.updated_accounts) {
         assert!(
@@ -545,7 +576,7 @@ async fn persist(
             "the book never lets an account break its flags"
         );
     }
-
+    let mut statements = Vec::new();
     let balance_columns = [
         "debits_pending",
         "debits_posted",
@@ -563,10 +594,10 @@ async fn persist(
             if upsert {
                 sql.push_str(&engine.upsert("id", &balance_columns));
             }
-            let mut query = sqlx::query(AssertSqlSafe(sql));
+            let mut statement = Statement::new(sql);
             for a in chunk {
                 let b = a.balances();
-                query = query
+                statement = statement
                     .bind(a.id().to_string())
                     .bind(i64::from(a.ledger().as_u32()))
                     .bind(i64::from(a.code().as_u16()))
@@ -577,17 +608,18 @@ async fn persist(
                     .bind(db::amount_to_sql(b.credits_posted)?)
                     .bind(db::time_to_sql(a.created_at())?);
             }
-            query.execute(&mut **tx).await?;
+            statements.push(statement);
         }
     }
 
     for chunk in pow2_chunks(&changes.new_transfers, MAX_ROWS_PER_INSERT) {
         let row = format!("({})", placeholders(11));
         let rows = vec![row; chunk.len()].join(", ");
-        let sql = format!("INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES {rows}");
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut statement = Statement::new(format!(
+            "INSERT INTO ledger_transfers ({TRANSFER_COLUMNS}) VALUES {rows}"
+        ));
         for t in chunk {
-            query = query
+            statement = statement
                 .bind(t.id.to_string())
                 .bind(t.debit_account_id.to_string())
                 .bind(t.credit_account_id.to_string())
@@ -600,7 +632,7 @@ async fn persist(
                 .bind(db::user_data_to_sql(t.user_data))
                 .bind(db::time_to_sql(t.timestamp)?);
         }
-        query.execute(&mut **tx).await?;
+        statements.push(statement);
     }
 
     for chunk in pow2_chunks(&changes.pending, MAX_ROWS_PER_INSERT) {
@@ -609,17 +641,57 @@ async fn persist(
         let mut sql =
             format!("INSERT INTO ledger_pending (id, status, expires_at_ms) VALUES {rows}");
         sql.push_str(&engine.upsert("id", &["status"]));
-        let mut query = sqlx::query(AssertSqlSafe(sql));
+        let mut statement = Statement::new(sql);
         for (transfer, status, _) in chunk {
             let expires = transfer.expires_at().map(db::time_to_sql).transpose()?;
-            query = query
+            statement = statement
                 .bind(transfer.id.to_string())
                 .bind(i64::from(status.as_u16()))
                 .bind(expires);
         }
-        query.execute(&mut **tx).await?;
+        statements.push(statement);
     }
-    Ok(())
+    Ok(statements)
+}
+
+/// Runs the group's writes in order; the command to abort, and why, when a statement did not
+/// do what it [`Expect`]ed (nothing after it ran).
+async fn run_script(
+    tx: &mut Transaction<'_, Any>,
+    script: &[(Option<usize>, Statement)],
+) -> Result<Option<(usize, &'static str)>, Error> {
+    for (command, statement) in script {
+        let result = statement
+            .query()
+            .execute(&mut **tx)
+            .await
+            .map(|done| done.rows_affected());
+        if let Some(abort) = judge(*command, statement.expect, result)? {
+            return Ok(Some(abort));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether a statement's `result` meets what it expected: `Some` names the command to abort,
+/// and why.
+fn judge(
+    command: Option<usize>,
+    expect: Expect,
+    result: Result<u64, sqlx::Error>,
+) -> Result<Option<(usize, &'static str)>, Error> {
+    let code = match (expect, result) {
+        (Expect::OneRow(code), Ok(rows)) if rows != 1 => code,
+        (_, Ok(_)) => return Ok(None),
+        (Expect::Unique(code), Err(sqlx::Error::Database(e))) if e.is_unique_violation() => code,
+        (_, Err(error)) => return Err(Error::Database(error)),
+    };
+    let command = command.ok_or_else(|| {
+        Error::Database(sqlx::Error::Protocol(
+            "a batch's statement expected what it cannot abort".to_owned(),
+        ))
+    })?;
+    Ok(Some((command, code)))
 }
 
 #[cfg(test)]

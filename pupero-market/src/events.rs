@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 
 use pupero_core::limits::{MAX_STORED_INTEGER, parse_stored_integer};
 use pupero_core::{Timestamp, TradeId, UserId};
-use pupero_ledger::dialect::placeholders;
-use sqlx::{AnyConnection, Row};
+use pupero_ledger::{Engine, Statement};
+use sqlx::AnyConnection;
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
@@ -126,107 +126,106 @@ pub async fn insert_events_in(
     insert_timed_events_in(conn, &events).await
 }
 
+/// Events one `INSERT … SELECT` of [`event_statements`] writes at most: well under SQLite's
+/// limit of 500 terms in a compound `SELECT`.
+const MAX_EVENTS_PER_STATEMENT: usize = 256;
+
 /// [`insert_events_in`] for events of different instants (each with its time in ms).
 async fn insert_timed_events_in(
     conn: &mut AnyConnection,
     events: &[(&NewEvent, i64)],
 ) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
+    // The head upsert differs by engine; the connection says which one it is.
+    let engine = if conn.backend_name() == "MySQL" {
+        Engine::MySql
+    } else {
+        Engine::Sqlite
+    };
+    for statement in event_statements(events, engine)? {
+        statement.query().execute(&mut *conn).await?;
     }
+    Ok(())
+}
+
+/// The statements that record `events` (each with its time in ms): per chunk of users, in
+/// ascending id order, their heads bumped by their counts, then their events numbered back from
+/// the bumped head, which this transaction just wrote (and, on MariaDB, locked), in one
+/// `INSERT … SELECT`. An event-writing step costs two statements, not two per user and one per
+/// event.
+fn event_statements(
+    events: &[(&NewEvent, i64)],
+    engine: Engine,
+) -> Result<Vec<Statement>, StoreError> {
     let mut counts: BTreeMap<UserId, i64> = BTreeMap::new();
     for (event, _) in events {
-        let count = counts.entry(event.user).or_insert(0);
-        *count = count
-            .checked_add(1)
-            .ok_or(StoreError::Corrupt("too many events"))?;
-    }
-    // The users' heads are bumped, read back and their events written a bounded chunk at a
-    // time, each chunk in one statement: an event-writing step costs three statements, not
-    // two per user and one per event. Users stay in ascending order across chunks.
-    let users: Vec<(UserId, i64)> = counts.into_iter().collect();
-    // The head upsert differs by engine; the connection says which one it is.
-    let mysql = conn.backend_name() == "MySQL";
-    // The next seq to give each user's events.
-    let mut next: BTreeMap<UserId, i64> = BTreeMap::new();
-    for chunk in users.chunks(MAX_IN_LIST) {
-        let rows = vec!["(?, ?)"; chunk.len()].join(", ");
-        let upsert = if mysql {
-            format!(
-                "INSERT INTO user_event_heads (user_id, last_seq) VALUES {rows} \
-                 ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)"
-            )
-        } else {
-            format!(
-                "INSERT INTO user_event_heads (user_id, last_seq) VALUES {rows} \
-                 ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq"
-            )
-        };
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(upsert));
-        for (user, count) in chunk {
-            query = query.bind(user.to_string()).bind(*count);
-        }
-        query.execute(&mut *conn).await?;
-        // Our own write is what this reads (the rows are locked by it), on either engine.
-        let select = format!(
-            "SELECT user_id, last_seq FROM user_event_heads WHERE user_id IN ({})",
-            placeholders(chunk.len())
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(select));
-        for (user, _) in chunk {
-            query = query.bind(user.to_string());
-        }
-        let mut heads: HashMap<String, i64> = HashMap::with_capacity(chunk.len());
-        for row in query.fetch_all(&mut *conn).await? {
-            heads.insert(row.try_get(0)?, row.try_get(1)?);
-        }
-        for (user, count) in chunk {
-            let last = *heads
-                .get(&user.to_string())
-                .ok_or(StoreError::Corrupt("an event head just written is missing"))?;
-            let first = last
-                .checked_sub(*count)
-                .and_then(|s| s.checked_add(1))
-                .filter(|first| *first >= 1)
-                .ok_or(StoreError::Corrupt("event head below its events"))?;
-            next.insert(*user, first);
-        }
-    }
-    let mut rows = Vec::with_capacity(events.len());
-    for (event, created_at_ms) in events {
-        let seq = next
-            .get_mut(&event.user)
-            .ok_or(StoreError::Corrupt("event of an uncounted user"))?;
         // An error, not a panic: this runs inside the ledger writer, which stops on a panic.
         if !event.payload.is_object() {
             return Err(StoreError::Corrupt(
                 "an event's payload is not a JSON object",
             ));
         }
-        rows.push((event, *seq, *created_at_ms));
-        *seq = seq
+        let count = counts.entry(event.user).or_insert(0);
+        *count = count
             .checked_add(1)
-            .ok_or(StoreError::Corrupt("event seq overflow"))?;
+            .ok_or(StoreError::Corrupt("too many events"))?;
     }
-    for chunk in rows.chunks(MAX_IN_LIST) {
-        let values = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-        let insert = format!(
-            "INSERT INTO user_events (user_id, seq, kind, trade_id, payload, created_at_ms) \
-             VALUES {values}"
-        );
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(insert));
-        for (event, seq, created_at_ms) in chunk {
-            query = query
-                .bind(event.user.to_string())
-                .bind(*seq)
-                .bind(event.kind.as_str())
-                .bind(event.trade.map(|t| t.to_string()))
-                .bind(event.payload.to_string())
-                .bind(*created_at_ms);
+    let users: Vec<(UserId, i64)> = counts.into_iter().collect();
+    let mut statements = Vec::new();
+    for chunk in users.chunks(MAX_IN_LIST) {
+        let rows = vec!["(?, ?)"; chunk.len()].join(", ");
+        let upsert = match engine {
+            Engine::MySql => format!(
+                "INSERT INTO user_event_heads (user_id, last_seq) VALUES {rows} \
+                 ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)"
+            ),
+            Engine::Sqlite => format!(
+                "INSERT INTO user_event_heads (user_id, last_seq) VALUES {rows} \
+                 ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq"
+            ),
+        };
+        let mut heads = Statement::new(upsert);
+        for (user, count) in chunk {
+            heads = heads.bind(user.to_string()).bind(*count);
         }
-        query.execute(&mut *conn).await?;
+        statements.push(heads);
+        // How far below the bumped head each event is: a user's last event takes the head.
+        let mut left: BTreeMap<UserId, i64> = chunk.iter().copied().collect();
+        let mut rows = Vec::new();
+        for (event, created_at_ms) in events {
+            let Some(left) = left.get_mut(&event.user) else {
+                continue;
+            };
+            *left -= 1;
+            rows.push((*event, *left, *created_at_ms));
+        }
+        for rows in rows.chunks(MAX_EVENTS_PER_STATEMENT) {
+            let values = vec!["SELECT ?, ?, ?, ?, ?, ?"; rows.len()]
+                .join(" UNION ALL ")
+                .replacen(
+                    "SELECT ?, ?, ?, ?, ?, ?",
+                    "SELECT ? AS user_id, ? AS below, ? AS kind, ? AS trade_id, ? AS payload, \
+                     ? AS created_at_ms",
+                    1,
+                );
+            let mut insert = Statement::new(format!(
+                "INSERT INTO user_events (user_id, seq, kind, trade_id, payload, created_at_ms) \
+                 SELECT e.user_id, h.last_seq - e.below, e.kind, e.trade_id, e.payload, \
+                 e.created_at_ms FROM ({values}) e \
+                 JOIN user_event_heads h ON h.user_id = e.user_id"
+            ));
+            for (event, below, created_at_ms) in rows {
+                insert = insert
+                    .bind(event.user.to_string())
+                    .bind(*below)
+                    .bind(event.kind.as_str())
+                    .bind(event.trade.map(|t| t.to_string()))
+                    .bind(event.payload.to_string())
+                    .bind(*created_at_ms);
+            }
+            statements.push(insert);
+        }
     }
-    Ok(())
+    Ok(statements)
 }
 
 /// Commits `events` with whatever ledger plan it is attached to
@@ -256,8 +255,8 @@ impl pupero_ledger::Attachment for EventsAttachment {
 }
 
 /// The events of one group commit's attachments, written together after the last attachment
-/// ran: three statements for the whole group ([`insert_events_in`]), where each attachment
-/// writing its own would cost three each. Each user's events keep the order they were pushed
+/// ran: two statements for the whole group ([`event_statements`]), where each attachment
+/// writing its own would cost two each. Each user's events keep the order they were pushed
 /// in, which is the order of the attachments in the group.
 #[derive(Debug, Default)]
 pub struct EventBatch {
@@ -274,17 +273,10 @@ impl EventBatch {
     }
 }
 
-#[async_trait::async_trait]
 impl pupero_ledger::Batch for EventBatch {
-    async fn write(
-        &mut self,
-        conn: &mut AnyConnection,
-        _: pupero_ledger::Engine,
-    ) -> Result<(), sqlx::Error> {
+    fn statements(&mut self, engine: Engine) -> Result<Vec<Statement>, sqlx::Error> {
         let events: Vec<(&NewEvent, i64)> = self.events.iter().map(|(e, t)| (e, *t)).collect();
-        insert_timed_events_in(conn, &events)
-            .await
-            .map_err(StoreError::into_sqlx)
+        event_statements(&events, engine).map_err(StoreError::into_sqlx)
     }
 }
 

@@ -126,17 +126,22 @@ impl Market {
         let limits = offer
             .takeable_limits(maker_available, self.settings.fees)
             .unwrap_or_else(|| offer.limits());
-        let known = self.book.name_of(offer.owner());
-        let maker = match known {
-            Some(name) => name,
-            None => Arc::from(self.profile(offer.owner()).await?.username),
-        };
+        let maker = self.username(offer.owner()).await?;
         Ok(Listing {
             maker,
             offer,
             price,
             limits,
         })
+    }
+
+    /// The username of `user`: from the order book when they are a maker in it (a username
+    /// never changes), else read.
+    pub(crate) async fn username(&self, user: UserId) -> Result<Arc<str>, Error> {
+        if let Some(name) = self.book.name_of(user) {
+            return Ok(name);
+        }
+        Ok(Arc::from(self.profile(user).await?.username))
     }
 
     /// Applies `change` to the offer `id` of `owner` and stores it: the offer as it is now.

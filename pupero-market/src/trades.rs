@@ -9,8 +9,6 @@
 //!
 //! [`SqlLedger::transfer_attached`]: pupero_ledger::SqlLedger::transfer_attached
 
-use std::sync::{Arc, Mutex};
-
 use async_trait::async_trait;
 use pupero_core::limits::{MAX_TRADE_EXPIRIES_PER_PASS, max_open_trades};
 use pupero_core::offer::{OfferStatus, Side};
@@ -19,7 +17,7 @@ use pupero_core::{
     AccountId, Caller, OfferId, OpenTrade, Party, Piconero, Price, Resolution, StepUp, Trade,
     TradeAction, TradeError, TradeId, TradeState, UserId,
 };
-use pupero_ledger::{Attachment, AttachmentError, Batches, Engine};
+use pupero_ledger::{Attachment, AttachmentError, Batches, Engine, Expect};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
@@ -28,8 +26,8 @@ use crate::audit::{AuditEntry, AuditEvent};
 use crate::error::{Error, ErrorKind};
 use crate::events::{EventBatch, EventKind, NewEvent};
 use crate::store::{
-    StoreError, TradeCursor, TradeRequest, TradeRow, insert_request_in, insert_trade_in,
-    open_check_in, update_trade_in,
+    StoreError, TradeCursor, TradeRequest, TradeRow, insert_request_statement,
+    insert_trade_statement, update_trade_statement,
 };
 use crate::two_factor::SecondFactorProof;
 
@@ -44,8 +42,8 @@ const MAX_STEP_ATTEMPTS: u32 = 3;
 
 /// Abort codes of the attachments.
 const ABORT_REPLAY: &str = "replay";
-const ABORT_OFFER_UNAVAILABLE: &str = "offer_unavailable";
-const ABORT_TRADE_LIMIT: &str = "trade_limit";
+/// The offer could not be traded on, or the taker has too many open trades.
+const ABORT_OPEN_REFUSED: &str = "open_refused";
 const ABORT_TRADE_CHANGED: &str = "trade_changed";
 
 /// A client's `Idempotency-Key`: 1–100 visible ASCII characters, unique per user.
@@ -237,49 +235,36 @@ struct OpenAttachment {
     taker: UserId,
     max_open_trades: u32,
     request: Option<(IdempotencyKey, TradeRequest)>,
-    /// The maker's username as the transaction read it, for the answer: the committed trade
-    /// is not read again.
-    maker_name: Arc<Mutex<String>>,
 }
 
 #[async_trait]
 impl Attachment for OpenAttachment {
     async fn run(
         &self,
-        conn: &mut AnyConnection,
+        _: &mut AnyConnection,
         _: Engine,
         batches: &mut Batches,
     ) -> Result<(), AttachmentError> {
         let trade = &self.row.trade;
         let now = trade.opened_at();
-        if let Some((key, request)) = &self.request
-            && !insert_request_in(conn, self.taker, key.as_str(), request, now)
-                .await
+        if let Some((key, request)) = &self.request {
+            batches.defer(
+                insert_request_statement(self.taker, key.as_str(), request, now)
+                    .map_err(AttachmentError::from)?
+                    .expect(Expect::Unique(ABORT_REPLAY)),
+            );
+        }
+        // The offer's state and the taker's limit are decided by the insert itself, inside the
+        // writer's transaction, where both are exact for this process.
+        batches.defer(
+            insert_trade_statement(&self.row, self.taker, self.max_open_trades)
                 .map_err(AttachmentError::from)?
-        {
-            return Err(AttachmentError::Abort(ABORT_REPLAY));
-        }
-        // Checked here, inside the writer's transaction, the offer's state and the limit are
-        // exact for this process.
-        let check = open_check_in(conn, trade.offer(), self.taker)
-            .await
-            .map_err(AttachmentError::from)?;
-        let Some(maker_name) = check.maker_name else {
-            return Err(AttachmentError::Abort(ABORT_OFFER_UNAVAILABLE));
-        };
-        if check.taker_open_trades >= u64::from(self.max_open_trades) {
-            return Err(AttachmentError::Abort(ABORT_TRADE_LIMIT));
-        }
-        insert_trade_in(conn, &self.row)
-            .await
-            .map_err(AttachmentError::from)?;
+                .expect(Expect::OneRow(ABORT_OPEN_REFUSED)),
+        );
         batches
             .get::<EventBatch>()
             .push(&step_events(trade), now)
             .map_err(AttachmentError::from)?;
-        if let Ok(mut name) = self.maker_name.lock() {
-            *name = maker_name;
-        }
         Ok(())
     }
 }
@@ -298,28 +283,22 @@ struct StepAttachment {
 impl Attachment for StepAttachment {
     async fn run(
         &self,
-        conn: &mut AnyConnection,
+        _: &mut AnyConnection,
         _: Engine,
         batches: &mut Batches,
     ) -> Result<(), AttachmentError> {
-        if let Some((user, key, request)) = &self.request
-            && !insert_request_in(conn, *user, key.as_str(), request, self.now)
-                .await
+        if let Some((user, key, request)) = &self.request {
+            batches.defer(
+                insert_request_statement(*user, key.as_str(), request, self.now)
+                    .map_err(AttachmentError::from)?
+                    .expect(Expect::Unique(ABORT_REPLAY)),
+            );
+        }
+        batches.defer(
+            update_trade_statement(&self.next, self.dispute.as_ref(), self.resolved_by.as_ref())
                 .map_err(AttachmentError::from)?
-        {
-            return Err(AttachmentError::Abort(ABORT_REPLAY));
-        }
-        if !update_trade_in(
-            conn,
-            &self.next,
-            self.dispute.as_ref(),
-            self.resolved_by.as_ref(),
-        )
-        .await
-        .map_err(AttachmentError::from)?
-        {
-            return Err(AttachmentError::Abort(ABORT_TRADE_CHANGED));
-        }
+                .expect(Expect::OneRow(ABORT_TRADE_CHANGED)),
+        );
         batches
             .get::<EventBatch>()
             .push(&step_events(&self.next), self.now)
@@ -509,7 +488,6 @@ impl Market {
             seller_name: String::new(),
             buyer_name: String::new(),
         };
-        let maker_name = Arc::new(Mutex::new(String::new()));
         let attachment = OpenAttachment {
             row: row.clone(),
             taker,
@@ -524,16 +502,16 @@ impl Market {
                     },
                 )
             }),
-            maker_name: maker_name.clone(),
         };
         match self.ledger.transfer_attached(plan, attachment).await {
             Ok(_) => {
                 self.events.notify([seller, buyer]);
-                // The trade as committed: what was written, with the names the transaction saw.
-                let maker_name = maker_name.lock().map(|n| n.clone()).unwrap_or_default();
+                // The trade as committed: what was written, with the parties' names (a
+                // username never changes).
+                let maker_name = self.username(offer.owner()).await?;
                 let (seller_name, buyer_name) = match maker {
-                    Party::Seller => (maker_name, taker_row.username),
-                    Party::Buyer => (taker_row.username, maker_name),
+                    Party::Seller => (maker_name.to_string(), taker_row.username),
+                    Party::Buyer => (taker_row.username, maker_name.to_string()),
                 };
                 Ok((
                     TradeRow {
@@ -551,14 +529,24 @@ impl Market {
                 })?;
                 Ok((row, false))
             }
-            Err(pupero_ledger::Error::Aborted(ABORT_OFFER_UNAVAILABLE)) => Err(Error::new(
-                ErrorKind::OfferUnavailable,
-                "the offer is no longer active",
-            )),
-            Err(pupero_ledger::Error::Aborted(ABORT_TRADE_LIMIT)) => Err(Error::new(
-                ErrorKind::TradeLimit,
-                "too many open trades; finish one first",
-            )),
+            Err(pupero_ledger::Error::Aborted(ABORT_OPEN_REFUSED)) => {
+                // Told after the fact: which of the two conditions failed, as far as the
+                // database now says.
+                let check = self.store.open_check(offer_id, taker).await?;
+                if check.maker_name.is_some()
+                    && check.taker_open_trades >= u64::from(max_open_trades(age_secs))
+                {
+                    Err(Error::new(
+                        ErrorKind::TradeLimit,
+                        "too many open trades; finish one first",
+                    ))
+                } else {
+                    Err(Error::new(
+                        ErrorKind::OfferUnavailable,
+                        "the offer is no longer active",
+                    ))
+                }
+            }
             Err(e) if e.is_insufficient_funds() => Err(Error::new(
                 ErrorKind::InsufficientFunds,
                 "the seller's available balance does not cover this trade and its fee",

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use async_trait::async_trait;
 use pupero_core::TransferId;
 use pupero_core::ledger::LedgerStore;
-use pupero_ledger::{Attachment, AttachmentError, Batch, Batches, Engine};
+use pupero_ledger::{Attachment, AttachmentError, Batch, Batches, Engine, Expect, Statement};
 use sqlx::{AnyConnection, AnyPool};
 
 use crate::support::{TestLedger, ledger_test, single};
@@ -48,18 +48,16 @@ struct Insert {
 #[derive(Default)]
 struct Rows(Vec<String>);
 
-#[async_trait]
 impl Batch for Rows {
-    async fn write(&mut self, conn: &mut AnyConnection, _: Engine) -> Result<(), sqlx::Error> {
+    fn statements(&mut self, _: Engine) -> Result<Vec<Statement>, sqlx::Error> {
         let values = vec!["(?, 0)"; self.0.len()].join(", ");
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(format!(
+        let mut statement = Statement::new(format!(
             "INSERT INTO attach_rows (id, version) VALUES {values}"
-        )));
+        ));
         for id in &self.0 {
-            query = query.bind(id.clone());
+            statement = statement.bind(id.clone());
         }
-        query.execute(&mut *conn).await?;
-        Ok(())
+        Ok(vec![statement])
     }
 }
 
@@ -87,10 +85,12 @@ impl Attachment for Insert {
     }
 }
 
-/// Moves a row from `expected` to `expected + 1`, or aborts.
+/// Moves a row from `expected` to `expected + 1`, or aborts: itself, or through a statement it
+/// defers to the group's writes.
 struct CompareAndSet {
     id: String,
     expected: i64,
+    deferred: bool,
 }
 
 #[async_trait]
@@ -99,9 +99,20 @@ impl Attachment for CompareAndSet {
         &self,
         conn: &mut AnyConnection,
         _: Engine,
-        _: &mut Batches,
+        batches: &mut Batches,
     ) -> Result<(), AttachmentError> {
-        let done = sqlx::query("UPDATE attach_rows SET version = ? WHERE id = ? AND version = ?")
+        let sql = "UPDATE attach_rows SET version = ? WHERE id = ? AND version = ?";
+        if self.deferred {
+            batches.defer(
+                Statement::new(sql)
+                    .bind(self.expected + 1)
+                    .bind(self.id.clone())
+                    .bind(self.expected)
+                    .expect(Expect::OneRow("version_moved")),
+            );
+            return Ok(());
+        }
+        let done = sqlx::query(sql)
             .bind(self.expected + 1)
             .bind(self.id.clone())
             .bind(self.expected)
@@ -112,6 +123,28 @@ impl Attachment for CompareAndSet {
         } else {
             Err(AttachmentError::Abort("version_moved"))
         }
+    }
+}
+
+/// Claims a key once, through a deferred insert.
+struct Claim {
+    id: String,
+}
+
+#[async_trait]
+impl Attachment for Claim {
+    async fn run(
+        &self,
+        _: &mut AnyConnection,
+        _: Engine,
+        batches: &mut Batches,
+    ) -> Result<(), AttachmentError> {
+        batches.defer(
+            Statement::new("INSERT INTO attach_rows (id, version) VALUES (?, 0)")
+                .bind(self.id.clone())
+                .expect(Expect::Unique("taken")),
+        );
+        Ok(())
     }
 }
 
@@ -230,6 +263,8 @@ ledger_test!(one_compare_and_set_wins_a_race, |t| {
         let cas = CompareAndSet {
             id: "cas".into(),
             expected: 0,
+            // Racing against each other in one group, and against statements run at once.
+            deferred: i % 3 != 0,
         };
         tasks.push(tokio::spawn(async move {
             ledger.transfer_attached(plan, cas).await.map(|_| ())
@@ -322,3 +357,32 @@ ledger_test!(
         t.ledger.check_invariants().await.unwrap();
     }
 );
+
+ledger_test!(a_deferred_key_is_claimed_once, |t| {
+    let pool = scratch(&t).await;
+    let op = t.operator().await;
+    let payer = t.user(op, AMOUNT * 100).await;
+    let payee = t.user(op, 0).await;
+    let writers = [t.ledger.clone(), t.reopen().await];
+    let mut tasks = Vec::new();
+    for i in 0..RACERS {
+        let ledger = writers[i % 2].clone();
+        let plan = vec![single(payer, payee, AMOUNT)];
+        let claim = Claim { id: "key".into() };
+        tasks.push(tokio::spawn(async move {
+            ledger.transfer_attached(plan, claim).await.map(|_| ())
+        }));
+    }
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(pupero_ledger::Error::Aborted("taken")) => {}
+            Err(other) => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(won, 1, "one claim of the key, and its plan only");
+    assert_eq!(row_version(&pool, "key").await, Some(0));
+    assert_eq!(t.available(payee).await, AMOUNT);
+    t.ledger.check_invariants().await.unwrap();
+});

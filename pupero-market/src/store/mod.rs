@@ -36,8 +36,8 @@ pub use chat::{
 };
 
 pub use trades::{
-    MAX_TRADES_PER_PAGE, OpenCheck, TradeCursor, TradeRequest, TradeRow, insert_request_in,
-    insert_trade_in, open_check_in, trade_exists_in, update_trade_in,
+    MAX_TRADES_PER_PAGE, OpenCheck, TradeCursor, TradeRequest, TradeRow, insert_request_statement,
+    insert_trade_statement, open_check_in, trade_exists_in, update_trade_statement,
 };
 
 pub use admin::{EmailChange, EmailTaken};

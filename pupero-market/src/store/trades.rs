@@ -9,6 +9,7 @@ use pupero_core::{
     CurrencyCode, FiatAmount, OfferId, Party, Price, Resolution, Timestamp, Trade, TradeId,
     TradeRecord, TradeState, UserId,
 };
+use pupero_ledger::Statement;
 use pupero_ledger::dialect::placeholders;
 use sqlx::AnyConnection;
 
@@ -223,16 +224,29 @@ fn resolution_to_sql(
     })
 }
 
-/// Inserts a new trade, in the ledger writer's transaction.
-pub async fn insert_trade_in(conn: &mut AnyConnection, row: &TradeRow) -> Result<(), StoreError> {
+/// The insert of a new trade, for the ledger writer's transaction, on two conditions checked
+/// there, where both are exact for this process: its offer can be traded on (active, its
+/// maker's account enabled), and `taker` is a party of fewer than `max_open_trades` open
+/// (escrowed, paid or disputed) trades, counting those inserted before it in the same
+/// transaction. It inserts nothing when either fails ([`open_check_in`] tells which).
+pub fn insert_trade_statement(
+    row: &TradeRow,
+    taker: UserId,
+    max_open_trades: u32,
+) -> Result<Statement, StoreError> {
     let t = &row.trade;
     let (resolution, split) = resolution_to_sql(t.resolution())?;
-    sqlx::query(
+    Ok(Statement::new(
         "INSERT INTO trades (id, offer_id, seller_id, buyer_id, maker_side, amount_piconero, \
          seller_fee_piconero, buyer_fee_piconero, price, currency, fiat_amount, window_minutes, \
          payment_method, payment_details, terms, state, resolution, split_piconero, disputed_by, \
-         dispute_reason, resolved_by, resolution_note, opened_at_ms, deadline_ms, paid_at_ms, closed_at_ms, \
-         version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         dispute_reason, resolved_by, resolution_note, opened_at_ms, deadline_ms, paid_at_ms, \
+         closed_at_ms, version) \
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+         FROM offers o JOIN users u ON u.id = o.owner_id \
+         WHERE o.id = ? AND o.status = 'active' AND u.disabled = 0 \
+         AND (SELECT COUNT(*) FROM trades WHERE (seller_id = ? OR buyer_id = ?) \
+              AND state IN ('escrowed', 'paid', 'disputed')) < ?",
     )
     .bind(t.id().to_string())
     .bind(t.offer().to_string())
@@ -243,7 +257,7 @@ pub async fn insert_trade_in(conn: &mut AnyConnection, row: &TradeRow) -> Result
     .bind(sql_amount(t.seller_fee())?)
     .bind(sql_amount(t.buyer_fee())?)
     .bind(t.price().to_string())
-    .bind(t.currency().as_str().to_owned())
+    .bind(t.currency().as_str())
     .bind(t.fiat_amount().to_string())
     .bind(i64::from(t.window().minutes()))
     .bind(row.payment_method.code())
@@ -261,28 +275,30 @@ pub async fn insert_trade_in(conn: &mut AnyConnection, row: &TradeRow) -> Result
     .bind(t.paid_at().map(ms).transpose()?)
     .bind(t.closed_at().map(ms).transpose()?)
     .bind(sql_version(t.version())?)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .bind(t.offer().to_string())
+    .bind(taker.to_string())
+    .bind(taker.to_string())
+    .bind(i64::from(max_open_trades)))
 }
 
-/// Writes `next` over the trade if its stored version is still `next.version() - 1`
-/// (compare-and-set); `false` when another step won. In the ledger writer's transaction.
-pub async fn update_trade_in(
-    conn: &mut AnyConnection,
+/// The write of `next` over the trade if its stored version is still `next.version() - 1`
+/// (compare-and-set), for the ledger writer's transaction: it changes no row when another step
+/// won.
+pub fn update_trade_statement(
     next: &Trade,
     dispute: Option<&(UserId, String)>,
     resolved_by: Option<&(UserId, String)>,
-) -> Result<bool, StoreError> {
+) -> Result<Statement, StoreError> {
     let previous = next
         .version()
         .checked_sub(1)
         .ok_or(StoreError::Corrupt("a changed trade has version ≥ 1"))?;
     let (resolution, split) = resolution_to_sql(next.resolution())?;
-    let done = sqlx::query(
+    Ok(Statement::new(
         "UPDATE trades SET state = ?, resolution = ?, split_piconero = ?, \
          disputed_by = COALESCE(?, disputed_by), dispute_reason = COALESCE(?, dispute_reason), \
-         resolved_by = COALESCE(?, resolved_by), resolution_note = COALESCE(?, resolution_note), paid_at_ms = ?, closed_at_ms = ?, version = ? \
+         resolved_by = COALESCE(?, resolved_by), resolution_note = COALESCE(?, resolution_note), \
+         paid_at_ms = ?, closed_at_ms = ?, version = ? \
          WHERE id = ? AND version = ?",
     )
     .bind(next.state().as_str())
@@ -296,37 +312,27 @@ pub async fn update_trade_in(
     .bind(next.closed_at().map(ms).transpose()?)
     .bind(sql_version(next.version())?)
     .bind(next.id().to_string())
-    .bind(sql_version(previous)?)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .bind(sql_version(previous)?))
 }
 
-/// Records what an idempotency key did; `false` if the user already used the key.
-pub async fn insert_request_in(
-    conn: &mut AnyConnection,
+/// The record of what an idempotency key did, for the ledger writer's transaction: it violates
+/// a unique key if the user already used the key.
+pub fn insert_request_statement(
     user: UserId,
     key: &str,
     request: &TradeRequest,
     now: Timestamp,
-) -> Result<bool, StoreError> {
-    let result = sqlx::query(
+) -> Result<Statement, StoreError> {
+    Ok(Statement::new(
         "INSERT INTO trade_requests (user_id, idem_key, trade_id, action, request_hash, created_at_ms) \
          VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(user.to_string())
-    .bind(key.to_owned())
+    .bind(key)
     .bind(request.trade.to_string())
     .bind(request.action.clone())
     .bind(request.request_hash.clone())
-    .bind(ms(now)?)
-    .execute(&mut *conn)
-    .await;
-    match result {
-        Ok(_) => Ok(true),
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    .bind(ms(now)?))
 }
 
 /// Whether the trade `id` exists, in the ledger writer's transaction.
@@ -381,6 +387,13 @@ pub async fn open_check_in(
 }
 
 impl Store {
+    /// [`open_check_in`], outside any transaction: why a trade could not open, told after the
+    /// fact.
+    pub async fn open_check(&self, id: OfferId, taker: UserId) -> Result<OpenCheck, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        open_check_in(&mut conn, id, taker).await
+    }
+
     /// One trade.
     pub async fn trade(&self, id: TradeId) -> Result<Option<TradeRow>, StoreError> {
         let row = sqlx::query_as::<_, TradeColumns>(sqlx::AssertSqlSafe(select_trades("t.id = ?")))
