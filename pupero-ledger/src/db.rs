@@ -10,7 +10,7 @@ use pupero_core::ledger::{
 use pupero_core::{AccountId, Piconero, Timestamp, TransferId};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Executor, Row};
 
 use crate::dialect::Engine;
 use crate::error::{Error, corrupt};
@@ -64,6 +64,36 @@ impl Engine {
     }
 }
 
+/// What opening a database does with its schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Migrations {
+    /// Applies the migrations it lacks (the one-command default).
+    #[default]
+    Apply,
+    /// Only checks that none is lacking, and refuses the database if one is
+    /// ([`Error::NotMigrated`]): for processes started after a separate `pupero migrate` step,
+    /// as on a Galera cluster, where sqlx's migration lock holds on one node only.
+    Check,
+}
+
+/// Applies the ledger's migrations to the database at `url`, and nothing else: the separate
+/// migration step, before processes open it with [`Migrations::Check`].
+pub async fn migrate(url: &str) -> Result<(), Error> {
+    let (engine, url) = Engine::from_url(url)?;
+    let pool = pool_options(engine, 1).connect(&url).await?;
+    migrate_with(
+        engine,
+        &pool,
+        &SQLITE_MIGRATIONS,
+        &MYSQL_MIGRATIONS,
+        MIGRATIONS_TABLE,
+        Migrations::Apply,
+    )
+    .await?;
+    pool.close().await;
+    Ok(())
+}
+
 /// The two pools of one ledger: one connection for the writer, several for readers.
 pub(crate) struct Pools {
     pub(crate) engine: Engine,
@@ -71,7 +101,7 @@ pub(crate) struct Pools {
     pub(crate) reader: AnyPool,
 }
 
-pub(crate) async fn connect(url: &str) -> Result<Pools, Error> {
+pub(crate) async fn connect(url: &str, migrations: Migrations) -> Result<Pools, Error> {
     let (engine, url) = Engine::from_url(url)?;
     let writer = pool_options(engine, 1).connect(&url).await?;
     migrate_with(
@@ -80,6 +110,7 @@ pub(crate) async fn connect(url: &str) -> Result<Pools, Error> {
         &SQLITE_MIGRATIONS,
         &MYSQL_MIGRATIONS,
         MIGRATIONS_TABLE,
+        migrations,
     )
     .await?;
     let reader = pool_options(engine, MAX_READ_CONNECTIONS)
@@ -101,13 +132,15 @@ pub async fn open_pool(url: &str, max_connections: u32) -> Result<(Engine, AnyPo
 }
 
 /// Applies the migration set of `engine` (one of two embedded sets), tracked in `table`, so
-/// several crates keep their own schema histories in one database.
+/// several crates keep their own schema histories in one database; or, with
+/// [`Migrations::Check`], only checks that every migration of the set is applied.
 pub async fn migrate_with(
     engine: Engine,
     pool: &AnyPool,
     sqlite: &Migrator,
     mysql: &Migrator,
     table: &'static str,
+    mode: Migrations,
 ) -> Result<(), Error> {
     let mut migrator = Migrator {
         migrations: match engine {
@@ -116,6 +149,23 @@ pub async fn migrate_with(
         },
         ..Migrator::DEFAULT
     };
+    if mode == Migrations::Check {
+        // A database never migrated has no history table: every migration is lacking.
+        let applied: Vec<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT version FROM {table} WHERE success = 1"
+        )))
+        .fetch_all(pool)
+        .await
+        .unwrap_or_default();
+        return match migrator
+            .iter()
+            .map(|m| m.version)
+            .find(|version| !applied.contains(version))
+        {
+            Some(version) => Err(Error::NotMigrated(version)),
+            None => Ok(()),
+        };
+    }
     migrator.dangerous_set_table_name(table);
     migrator.run(pool).await?;
     Ok(())

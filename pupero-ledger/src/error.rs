@@ -12,6 +12,12 @@ pub enum Error {
     /// Applying the schema migrations failed.
     #[error("database migration failed")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database's schema is behind this build and it was opened with
+    /// [`crate::Migrations::Check`].
+    #[error(
+        "the database schema is behind this build: migration {0} is not applied (run `pupero migrate`)"
+    )]
+    NotMigrated(i64),
     /// A stored row does not decode into a valid ledger value.
     #[error("stored ledger data is invalid: {0}")]
     Corrupt(String),

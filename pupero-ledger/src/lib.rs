@@ -24,7 +24,7 @@ pub mod testing;
 mod writer;
 
 pub use attach::{Attachment, AttachmentError, Batch, Batches, Expect, Statement, Value};
-pub use db::{migrate_with, open_pool};
+pub use db::{Migrations, migrate, migrate_with, open_pool};
 pub use dialect::Engine;
 pub use error::Error;
 pub use feed::{AccountFeed, FeedRead, MAX_FEED_ENTRIES};

@@ -29,6 +29,8 @@ pub struct LedgerOptions {
     pub url: String,
     /// Where "now" comes from (transfer timestamps, pending expiry).
     pub clock: Arc<dyn Clock>,
+    /// Whether opening applies the schema's migrations or only checks them.
+    pub migrations: crate::Migrations,
 }
 
 impl LedgerOptions {
@@ -37,12 +39,19 @@ impl LedgerOptions {
         LedgerOptions {
             url: url.into(),
             clock: Arc::new(SystemClock),
+            migrations: crate::Migrations::Apply,
         }
     }
 
     /// The same options with another clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> LedgerOptions {
         self.clock = clock;
+        self
+    }
+
+    /// These options, applying or only checking the schema's migrations.
+    pub fn with_migrations(mut self, migrations: crate::Migrations) -> LedgerOptions {
+        self.migrations = migrations;
         self
     }
 }
@@ -119,7 +128,7 @@ impl SqlLedger {
     /// Connects, applies pending migrations and starts the writer task. Must be called inside
     /// a Tokio runtime.
     pub async fn open(options: LedgerOptions) -> Result<SqlLedger, Error> {
-        let pools = db::connect(&options.url).await?;
+        let pools = db::connect(&options.url, options.migrations).await?;
         let feed = Arc::new(AccountFeed::default());
         let commands = writer::spawn(
             pools.writer.clone(),

@@ -68,6 +68,18 @@ pub struct KeyHolder {
     pub scopes: Scopes,
 }
 
+/// Applies every migration (the ledger's and the market's) to the database at `url`, and does
+/// nothing else: the separate migration step, after which servers may open it with
+/// [`pupero_ledger::Migrations::Check`].
+pub async fn migrate(url: &str) -> Result<(), OpenError> {
+    pupero_ledger::migrate(url).await?;
+    Store::open(url, pupero_ledger::Migrations::Apply)
+        .await?
+        .close()
+        .await;
+    Ok(())
+}
+
 impl Market {
     /// Opens the database (ledger and market tables, migrated) and prepares the password
     /// hashers, the wallet client, the queue and the mailer.
@@ -124,10 +136,12 @@ impl Market {
         wallet: Option<crate::deposits::PlatformWallet>,
     ) -> Result<Arc<Market>, OpenError> {
         let ledger = SqlLedger::open(
-            LedgerOptions::new(settings.database_url.clone()).with_clock(clock.clone()),
+            LedgerOptions::new(settings.database_url.clone())
+                .with_clock(clock.clone())
+                .with_migrations(settings.migrations),
         )
         .await?;
-        let store = Store::open(&settings.database_url).await?;
+        let store = Store::open(&settings.database_url, settings.migrations).await?;
         // Trade fees are credited here; created once, found by its fixed id ever after.
         for account in [
             pupero_core::ledger::NewAccount::platform_fees(),

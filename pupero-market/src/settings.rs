@@ -21,6 +21,9 @@ pub struct MarketSettings {
     pub mode: Mode,
     /// `sqlite://…` (embedded default) or `mysql://…`/`mariadb://…`.
     pub database_url: String,
+    /// Whether opening applies the schema's migrations (the default) or, after a separate
+    /// `pupero migrate` step, only checks them.
+    pub migrations: pupero_ledger::Migrations,
     /// Key that encrypts secrets at rest (2FA secrets): 32 bytes as 64 hex characters or base64.
     /// Losing it makes every stored 2FA secret unreadable.
     pub data_key: Secret,
@@ -75,6 +78,7 @@ impl MarketSettings {
         MarketSettings {
             mode: Mode::Dev,
             database_url: database_url.into(),
+            migrations: pupero_ledger::Migrations::Apply,
             data_key: Secret::new(random_data_key()),
             refresh_token_ttl_secs: DEFAULT_REFRESH_TOKEN_TTL_SECS,
             rate_limits: RateLimitSettings::default(),

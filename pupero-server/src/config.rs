@@ -616,6 +616,16 @@ impl Settings {
                 ));
             }
         };
+        let migrations = match var("PUPERO_MIGRATE").as_deref() {
+            None | Some("apply") => pupero_ledger::Migrations::Apply,
+            Some("check") => pupero_ledger::Migrations::Check,
+            Some(other) => {
+                return Err(invalid(
+                    "PUPERO_MIGRATE",
+                    format!("expected apply or check, got {other:?}"),
+                ));
+            }
+        };
         let worker_lease_secs = number(
             "PUPERO_WORKER_LEASE_SECS",
             from_file.worker_lease_secs,
@@ -654,6 +664,7 @@ impl Settings {
             market: MarketSettings {
                 mode,
                 database_url,
+                migrations,
                 data_key,
                 refresh_token_ttl_secs,
                 rate_limits: RateLimitSettings::default(),

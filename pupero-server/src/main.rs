@@ -12,6 +12,11 @@ Commands:
   worker             run the wallet jobs without the HTTP API: deposit scans, the outbox
                      publisher, the withdrawal worker and the sweeper (then run serve
                      with PUPERO_WALLET_WORKER=off)
+  migrate            apply the database's migrations and exit: the separate step before
+                     servers started with PUPERO_MIGRATE=check (required on a Galera
+                     cluster, where the migration lock holds on one node only)
+  healthcheck [URL]  exit 0 if URL (default http://PUPERO_LISTEN/readyz) answers 200 within
+                     5 s, else 1: a container's HEALTHCHECK, with no curl in the image
   openapi            print the OpenAPI document (YAML)
   web [--listen ADDR] [--api URL] [--origin URL]... [--insecure-dev-cookies]
                      run the website (default 127.0.0.1:5000) over the API at URL
@@ -38,7 +43,9 @@ Commands:
 
 Settings (environment): PUPERO_MODE=dev|production, PUPERO_LISTEN (127.0.0.1:8000),
 PUPERO_DATABASE_URL (sqlite:///absolute/path.db | mysql://user:pass@host/db; default
-pupero.db in PUPERO_DATA_DIR, else ~/.local/share/pupero),
+pupero.db in PUPERO_DATA_DIR, else ~/.local/share/pupero), PUPERO_MIGRATE=apply|check
+(apply: migrate on start, the default; check: refuse a database `migrate` has not brought up
+to date),
 PUPERO_JWT_SECRET (required in production), PUPERO_DATA_KEY (32 bytes, hex or base64;
 encrypts 2FA secrets; required in production), PUPERO_LOG (tracing filter, e.g. info),
 PUPERO_LOG_FORMAT=json for one JSON object per log line, PUPERO_SMTP_URL
@@ -65,6 +72,8 @@ async fn main() -> ExitCode {
     let outcome = match args.first().map(String::as_str) {
         Some("serve") => serve().await,
         Some("worker") => worker().await,
+        Some("migrate") => migrate().await,
+        Some("healthcheck") => return healthcheck(args.get(1).map(String::as_str)).await,
         Some("openapi") => openapi().await,
         Some("web") => web(&args[1..]).await,
         Some("demo") => demo(&args[1..]).await,
@@ -81,6 +90,53 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    let settings = Settings::load()?;
+    ensure_sqlite_dir(&settings.market.database_url)?;
+    pupero_market::migrate(&settings.market.database_url).await?;
+    tracing::info!(database = %redact(&settings.market.database_url), "migrated");
+    Ok(())
+}
+
+/// Exits 0 when `url` (by default this configuration's own `/readyz`) answers 200.
+async fn healthcheck(url: Option<&str>) -> ExitCode {
+    let url = match url {
+        Some(url) => url.to_owned(),
+        None => {
+            let listen =
+                std::env::var("PUPERO_LISTEN").unwrap_or_else(|_| "127.0.0.1:8000".to_owned());
+            format!("http://{listen}/readyz")
+        }
+    };
+    match probe(&url).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("unhealthy: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Longest a health check waits for its answer.
+const HEALTHCHECK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn probe(url: &str) -> anyhow::Result<()> {
+    // The process's TLS provider, for an https:// URL: ring, as everywhere in Pupero.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let response = reqwest::Client::builder()
+        .timeout(HEALTHCHECK_TIMEOUT)
+        .build()?
+        .get(url)
+        .send()
+        .await?;
+    anyhow::ensure!(
+        response.status() == reqwest::StatusCode::OK,
+        "{url} answered {}",
+        response.status()
+    );
+    Ok(())
 }
 
 async fn serve() -> anyhow::Result<()> {

@@ -5,6 +5,7 @@ mod support;
 
 mod attached;
 mod concurrency;
+mod migrations;
 mod props;
 mod totals;
 mod transfers;

@@ -3,6 +3,7 @@
 
 use pupero_core::{EmailAddress, Role, Timestamp, UserId, Username};
 use pupero_ledger::Engine;
+use pupero_ledger::Migrations;
 use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 use uuid::Uuid;
@@ -206,8 +207,8 @@ impl StoreError {
 }
 
 impl Store {
-    /// Opens the pool and applies the server's migrations.
-    pub async fn open(url: &str) -> Result<Store, StoreError> {
+    /// Opens the pool and applies the server's migrations (or checks them).
+    pub async fn open(url: &str, migrations: Migrations) -> Result<Store, StoreError> {
         let (engine, pool) = pupero_ledger::open_pool(url, MAX_CONNECTIONS).await?;
         pupero_ledger::migrate_with(
             engine,
@@ -215,6 +216,7 @@ impl Store {
             &SQLITE_MIGRATIONS,
             &MYSQL_MIGRATIONS,
             MIGRATIONS_TABLE,
+            migrations,
         )
         .await?;
         Ok(Store {
@@ -222,6 +224,11 @@ impl Store {
             engine,
             market_changes: std::sync::Arc::default(),
         })
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
     }
 
     /// How many writes of this process changed what the market lists; it grows after each

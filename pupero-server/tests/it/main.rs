@@ -10,6 +10,7 @@ mod api_keys;
 mod attacks;
 mod auth;
 mod chat;
+mod cli;
 mod connections;
 mod deposits;
 mod envelope;

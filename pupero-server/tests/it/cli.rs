@@ -1,0 +1,122 @@
+//! The binary's operator commands: `migrate` as a step of its own, servers that only check the
+//! schema (`PUPERO_MIGRATE=check`), and `healthcheck`, a container's probe.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use pupero_ledger::testing::{Backend, TestDatabase};
+
+/// Longest wait for a started server to answer.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn pupero(args: &[&str], database_url: &str, extra: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pupero"));
+    command
+        .args(args)
+        .env_clear()
+        .env("PUPERO_MODE", "dev")
+        .env("PUPERO_LOG", "info")
+        .env("PUPERO_DATABASE_URL", database_url)
+        .stdin(Stdio::null());
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.output().expect("run pupero")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The address a server logged it listens on.
+fn listening(log: &Path) -> Option<String> {
+    let log = std::fs::read_to_string(log).ok()?;
+    let line = log.lines().find(|l| l.contains("listening"))?;
+    let address = line.split("address=").nth(1)?;
+    Some(address.split_whitespace().next()?.to_owned())
+}
+
+async fn a_server_checking_its_schema_starts_only_after_migrate(backend: Backend) {
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let check = [
+        ("PUPERO_MIGRATE", "check"),
+        ("PUPERO_LISTEN", "127.0.0.1:0"),
+    ];
+
+    let refused = run(&mut pupero(&["serve"], &db.url, &check));
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("run `pupero migrate`"),
+        "the error says what to do: {}",
+        text(&refused)
+    );
+
+    let migrated = run(&mut pupero(&["migrate"], &db.url, &[]));
+    assert!(migrated.status.success(), "{}", text(&migrated));
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("serve.log");
+    let out = std::fs::File::create(&log).expect("log");
+    let mut server = pupero(&["serve"], &db.url, &check)
+        .stdout(out.try_clone().expect("log handle"))
+        .stderr(out)
+        .spawn()
+        .expect("start pupero serve");
+    let deadline = Instant::now() + START_TIMEOUT;
+    let address = loop {
+        if let Some(address) = listening(&log) {
+            break address;
+        }
+        if let Ok(Some(status)) = server.try_wait() {
+            panic!(
+                "serve exited ({status}): {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "serve never listened");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let ready = format!("http://{address}/readyz");
+    loop {
+        let probe = run(&mut pupero(&["healthcheck", &ready], &db.url, &[]));
+        if probe.status.success() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never ready: {}", text(&probe));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Without a URL it asks the address the settings name.
+    let own = run(&mut pupero(
+        &["healthcheck"],
+        &db.url,
+        &[("PUPERO_LISTEN", address.as_str())],
+    ));
+    assert!(own.status.success(), "{}", text(&own));
+    server.kill().expect("stop serve");
+    server.wait().expect("reap");
+
+    let down = run(&mut pupero(&["healthcheck", &ready], &db.url, &[]));
+    assert_eq!(down.status.code(), Some(1), "{}", text(&down));
+    db.cleanup().await;
+}
+
+#[tokio::test]
+async fn sqlite() {
+    a_server_checking_its_schema_starts_only_after_migrate(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn mariadb() {
+    a_server_checking_its_schema_starts_only_after_migrate(Backend::MariaDb).await;
+}
