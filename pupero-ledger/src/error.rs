@@ -60,6 +60,12 @@ impl Error {
         matches!(self, Error::Refused(_))
     }
 
+    /// Whether the database cannot serve now, which is no bug: try again later (see
+    /// [`is_unavailable`]).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Error::Database(e) if is_unavailable(e))
+    }
+
     /// The ledger's refusal, if this is one.
     pub fn refusal(&self) -> Option<&pupero_core::Error> {
         match self {
@@ -71,4 +77,34 @@ impl Error {
 
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> Error {
     Error::Corrupt(what.to_string())
+}
+
+/// Whether `error` says the database cannot serve now: unreachable or gone away, no connection
+/// free in time, or a Galera node that lost its cluster's quorum (error 1047, SQLSTATE `08S01`,
+/// "WSREP has not yet prepared node for application use"), which answers nothing until the
+/// cluster is whole again. Readiness fails on the same errors, since the ping fails.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => true,
+        sqlx::Error::Database(db) => db.code().as_deref() == Some("08S01"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_database_is_unavailable_not_broken() {
+        for error in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+        ] {
+            assert!(Error::Database(error).is_unavailable());
+        }
+        assert!(!Error::Database(sqlx::Error::RowNotFound).is_unavailable());
+        assert!(!Error::WriterStopped.is_unavailable());
+    }
 }

@@ -26,6 +26,6 @@ mod writer;
 pub use attach::{Attachment, AttachmentError, Batch, Batches, Expect, Statement, Value};
 pub use db::{Migrations, migrate, migrate_with, open_pool};
 pub use dialect::Engine;
-pub use error::Error;
+pub use error::{Error, is_unavailable};
 pub use feed::{AccountFeed, FeedRead, MAX_FEED_ENTRIES};
 pub use store::{AccountTotals, LedgerOptions, SqlLedger};

@@ -265,6 +265,16 @@ impl Error {
         Error::new(ErrorKind::Internal, "internal error")
     }
 
+    /// The database cannot serve now (see [`pupero_ledger::is_unavailable`]): logged, and
+    /// answered as `UNAVAILABLE`, to be tried again.
+    pub fn unavailable(cause: &(dyn std::error::Error + 'static)) -> Error {
+        tracing::warn!(error = %chain(cause), "database unavailable");
+        Error::new(
+            ErrorKind::Unavailable,
+            "the service is unavailable; try again shortly",
+        )
+    }
+
     /// What went wrong.
     pub fn kind(&self) -> ErrorKind {
         self.kind
@@ -353,13 +363,25 @@ pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// Storage failures are internal errors; refusals are values in the store's return types.
 impl From<crate::store::StoreError> for Error {
     fn from(error: crate::store::StoreError) -> Error {
+        let unavailable = match &error {
+            crate::store::StoreError::Database(e) => pupero_ledger::is_unavailable(e),
+            crate::store::StoreError::Open(e) => e.is_unavailable(),
+            crate::store::StoreError::Corrupt(_) => false,
+        };
+        if unavailable {
+            return Error::unavailable(&error);
+        }
         Error::internal(&error)
     }
 }
 
-/// The ledger's failures are internal errors; its refusals are mapped where they happen.
+/// The ledger's failures are internal errors, or the database being unavailable; its refusals
+/// are mapped where they happen.
 impl From<pupero_ledger::Error> for Error {
     fn from(error: pupero_ledger::Error) -> Error {
+        if error.is_unavailable() {
+            return Error::unavailable(&error);
+        }
         Error::internal(&error)
     }
 }

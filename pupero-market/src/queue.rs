@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Mutex, mpsc};
 use uuid::Uuid;
 
-use crate::settings::RabbitSettings;
+use crate::settings::{QueueKind, RabbitSettings};
 
 /// How long connecting to the broker may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -212,7 +212,7 @@ impl RabbitQueue {
         let connection =
             timeout(Connection::connect(self.settings.url.expose(), properties)).await?;
         let channel = timeout(connection.create_channel()).await?;
-        declare(&channel, &self.settings.queue).await?;
+        declare(&channel, &self.settings.queue, self.settings.kind).await?;
         Ok((connection, channel))
     }
 
@@ -242,14 +242,24 @@ fn dead_letter_name(queue: &str) -> String {
 }
 
 /// Declares the queue and its dead-letter queue (idempotent with the same arguments).
-async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
+async fn declare(channel: &Channel, queue: &str, kind: QueueKind) -> Result<(), QueueError> {
     let dead = dead_letter_name(queue);
     let durable = QueueDeclareOptions {
         durable: true,
         ..QueueDeclareOptions::default()
     };
-    timeout(channel.queue_declare(dead.as_str().into(), durable, FieldTable::default())).await?;
-    let mut arguments = FieldTable::default();
+    let of_kind = || {
+        let mut arguments = FieldTable::default();
+        if kind == QueueKind::Quorum {
+            arguments.insert(
+                "x-queue-type".into(),
+                AMQPValue::LongString(LongString::from("quorum")),
+            );
+        }
+        arguments
+    };
+    timeout(channel.queue_declare(dead.as_str().into(), durable, of_kind())).await?;
+    let mut arguments = of_kind();
     arguments.insert(
         "x-dead-letter-exchange".into(),
         AMQPValue::LongString(LongString::from("")),
@@ -259,6 +269,16 @@ async fn declare(channel: &Channel, queue: &str) -> Result<(), QueueError> {
         AMQPValue::LongString(LongString::from(dead)),
     );
     arguments.insert("x-single-active-consumer".into(), AMQPValue::Boolean(true));
+    if kind == QueueKind::Quorum {
+        arguments.insert(
+            "x-dead-letter-strategy".into(),
+            AMQPValue::LongString(LongString::from("at-least-once")),
+        );
+        arguments.insert(
+            "x-overflow".into(),
+            AMQPValue::LongString(LongString::from("reject-publish")),
+        );
+    }
     timeout(channel.queue_declare(queue.into(), durable, arguments)).await?;
     Ok(())
 }

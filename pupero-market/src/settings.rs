@@ -155,6 +155,21 @@ pub struct RabbitSettings {
     /// The durable queue of withdrawal messages (`PUPERO_RABBITMQ_QUEUE`, default
     /// `pupero.withdrawals`); its dead letters go to the same name with `.dead` appended.
     pub queue: String,
+    /// What kind of queue it is (`PUPERO_RABBITMQ_QUEUE_TYPE`).
+    pub kind: QueueKind,
+}
+
+/// What kind of RabbitMQ queue carries the withdrawal messages. RabbitMQ refuses to declare a
+/// queue again with other arguments: a queue changes kind under a new name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueKind {
+    /// A classic durable queue, on one node (the default).
+    #[default]
+    Classic,
+    /// A quorum queue, replicated over a RabbitMQ cluster (classic queues are no longer
+    /// mirrored since RabbitMQ 4.0): its dead letters are moved at least once, which a quorum
+    /// queue does only while it refuses publishes when full.
+    Quorum,
 }
 
 /// Outgoing mail (verification and password-reset links, security notices).

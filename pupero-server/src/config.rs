@@ -600,7 +600,17 @@ impl Settings {
                         "expected 1 to 200 letters, digits or . _ - :".to_owned(),
                     ));
                 }
-                Some(RabbitSettings { url, queue })
+                let kind = match var("PUPERO_RABBITMQ_QUEUE_TYPE").as_deref() {
+                    None | Some("classic") => QueueKind::Classic,
+                    Some("quorum") => QueueKind::Quorum,
+                    Some(other) => {
+                        return Err(invalid(
+                            "PUPERO_RABBITMQ_QUEUE_TYPE",
+                            format!("expected classic or quorum, got {other:?}"),
+                        ));
+                    }
+                };
+                Some(RabbitSettings { url, queue, kind })
             }
         };
         let wallet_worker = match var("PUPERO_WALLET_WORKER")
@@ -935,9 +945,33 @@ mod tests {
             ("PUPERO_WALLET_WORKER", "maybe"),
             ("PUPERO_WORKER_LEASE_SECS", "5"),
             ("PUPERO_FAILPOINT", "nowhere"),
+            ("PUPERO_MIGRATE", "later"),
         ] {
             assert!(load(&[bad]).is_err(), "{bad:?}");
         }
+        assert_eq!(
+            load(&[("PUPERO_MIGRATE", "check")])
+                .unwrap()
+                .market
+                .migrations,
+            pupero_ledger::Migrations::Check
+        );
+        let quorum = load(&[
+            ("PUPERO_RABBITMQ_URL", "amqp://127.0.0.1"),
+            ("PUPERO_RABBITMQ_QUEUE_TYPE", "quorum"),
+        ])
+        .unwrap();
+        assert_eq!(
+            quorum.market.rabbitmq.map(|r| r.kind),
+            Some(QueueKind::Quorum)
+        );
+        assert!(
+            load(&[
+                ("PUPERO_RABBITMQ_URL", "amqp://127.0.0.1"),
+                ("PUPERO_RABBITMQ_QUEUE_TYPE", "mirrored")
+            ])
+            .is_err()
+        );
         assert!(
             load(&[
                 ("PUPERO_RABBITMQ_URL", "amqp://127.0.0.1"),

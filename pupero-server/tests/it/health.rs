@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use pupero_ledger::testing::Backend;
-use pupero_server::config::{RabbitSettings, Secret};
+use pupero_server::config::{QueueKind, RabbitSettings, Secret};
 use pupero_wallet::testing::Regtest;
 
 use crate::regtest::use_platform;
@@ -49,6 +49,7 @@ app_test_with!(
         settings.market.rabbitmq = Some(RabbitSettings {
             url: Secret::new("amqp://guest:guest@127.0.0.1:1/%2f".to_owned()),
             queue: "pupero.test.unreachable".to_owned(),
+            kind: QueueKind::Classic,
         });
     },
     |app, _clock| {

@@ -13,7 +13,7 @@ use lapin::{BasicProperties, Connection, ConnectionProperties};
 use pupero_core::sweep::SweepState;
 use pupero_core::{Piconero, WithdrawalState};
 use pupero_ledger::testing::{Backend, services_required};
-use pupero_server::config::{RabbitSettings, Secret};
+use pupero_server::config::{QueueKind, RabbitSettings, Secret};
 use pupero_wallet::WalletRpc;
 use pupero_wallet::testing::{Regtest, TestWallet};
 
@@ -659,6 +659,28 @@ fn rabbitmqctl(args: &[&str]) {
     assert!(status.success(), "rabbitmqctl {args:?}: {status}");
 }
 
+/// The type RabbitMQ gives `queue` (`classic`, `quorum`).
+fn queue_type(queue: &str) -> String {
+    let output = Command::new("rabbitmqctl")
+        .args([
+            "list_queues",
+            "--quiet",
+            "--no-table-headers",
+            "name",
+            "type",
+        ])
+        .output()
+        .expect("rabbitmqctl");
+    assert!(output.status.success(), "rabbitmqctl list_queues");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            (fields.next() == Some(queue)).then(|| fields.next().unwrap_or_default().to_owned())
+        })
+        .unwrap_or_default()
+}
+
 /// Whether RabbitMQ answers; panics when it must and does not.
 async fn rabbitmq_available() -> bool {
     match Connection::connect(&rabbitmq_url(), ConnectionProperties::default()).await {
@@ -710,6 +732,7 @@ async fn withdrawals_go_through_rabbitmq_and_survive_its_restart_and_a_wallet_ou
     let rabbit = RabbitSettings {
         url: Secret::new(rabbitmq_url()),
         queue: format!("pupero.test.{}", uuid::Uuid::new_v4().simple()),
+        kind: QueueKind::Classic,
     };
     let Some(app) = api_without_worker(Backend::Sqlite, &platform, Some(rabbit.clone())).await
     else {
@@ -850,6 +873,15 @@ async fn delete_queues(queues: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rabbitmq_queue_confirms_acknowledges_dead_letters_and_redeclares() {
+    a_queue_confirms_acknowledges_dead_letters_and_redeclares(QueueKind::Classic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quorum_queue_confirms_acknowledges_dead_letters_and_redeclares() {
+    a_queue_confirms_acknowledges_dead_letters_and_redeclares(QueueKind::Quorum).await;
+}
+
+async fn a_queue_confirms_acknowledges_dead_letters_and_redeclares(kind: QueueKind) {
     use pupero_market::queue::{RabbitQueue, Settle, WorkMessage, WorkQueue};
     if !rabbitmq_available().await {
         return;
@@ -858,6 +890,7 @@ async fn the_rabbitmq_queue_confirms_acknowledges_dead_letters_and_redeclares() 
     let queue = RabbitQueue::new(RabbitSettings {
         url: Secret::new(rabbitmq_url()),
         queue: name.clone(),
+        kind,
     });
     let message = |n: i64| WorkMessage {
         outbox_id: n,
@@ -868,6 +901,11 @@ async fn the_rabbitmq_queue_confirms_acknowledges_dead_letters_and_redeclares() 
 
     // Confirmed, received, acknowledged: gone from the queue.
     queue.publish(&message(1)).await.expect("publish");
+    let expected = match kind {
+        QueueKind::Classic => "classic",
+        QueueKind::Quorum => "quorum",
+    };
+    assert_eq!(queue_type(&name), expected);
     let got = queue
         .receive(wait)
         .await
