@@ -93,6 +93,18 @@ ensure_browser() {
   fi
 }
 
+# docker-compose (Debian's, v1) validates the compose files without a Docker daemon.
+ensure_compose() {
+  command -v docker-compose >/dev/null 2>&1 && return 0
+  log "installing docker-compose"
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  # Without its recommended docker.io: no daemon is needed to validate.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
+}
+
 # axe-core, the accessibility checker the browser tests inject into every page they visit,
 # installed with `npm ci` from the lockfile committed beside the tests into a folder outside the
 # clone; the tests find it through PUPERO_AXE_JS (or at this default place).

@@ -5,7 +5,8 @@
 # real RabbitMQ, the mail tests' against a real SMTP server (aiosmtpd) and the website's in
 # Debian's Chromium (with axe-core checking each page); then the API
 # contract (scripts/contract.sh): the committed OpenAPI document linted, Python and
-# TypeScript clients generated from it running a trade, and Schemathesis, on a real server.
+# TypeScript clients generated from it running a trade, and Schemathesis, on a real server; and
+# the compose files, merged and checked by docker-compose without a daemon.
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p pupero-ledger   # extra arguments go to `cargo nextest run`
@@ -26,6 +27,7 @@ ensure_monero
 ensure_browser
 ensure_axe
 ensure_aiosmtpd
+ensure_compose
 drop_test_databases
 
 log "cargo fmt --check"
@@ -36,6 +38,9 @@ log "tests"
 cargo nextest run --workspace --locked --profile ci "$@"
 log "doc tests"
 cargo test --workspace --doc --locked --quiet
+log "compose files: base, dev and prod overlays, ports and required secrets"
+# Debian's Python, which has the YAML module docker-compose itself needs.
+/usr/bin/python3 "$ROOT/deploy/check_compose.py"
 log "API contract: lint, generated Python and TypeScript clients, Schemathesis"
 "$ROOT/scripts/contract.sh"
 drop_test_databases
