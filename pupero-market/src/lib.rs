@@ -44,5 +44,5 @@ pub mod wallet;
 pub mod withdrawals;
 
 pub use error::{Error, ErrorKind};
-pub use market::{KeyHolder, Market, OpenError, migrate};
+pub use market::{BackupError, KeyHolder, Market, OpenError, backup, migrate};
 pub use settings::MarketSettings;

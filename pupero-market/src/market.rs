@@ -80,6 +80,45 @@ pub async fn migrate(url: &str) -> Result<(), OpenError> {
     Ok(())
 }
 
+/// Why [`backup`] made no copy.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The database is MariaDB, whose own tools copy a live server consistently.
+    #[error(
+        "MariaDB is backed up with its own tools: mariadb-dump --single-transaction, or mariadb-backup with binary logs for point-in-time recovery (docs/operations.md)"
+    )]
+    NotSqlite,
+    /// Something already exists at the destination.
+    #[error("{0} exists; a backup never overwrites")]
+    Exists(String),
+    /// The copy failed.
+    #[error("the backup failed")]
+    Database(#[from] sqlx::Error),
+    /// The database could not be opened.
+    #[error("opening the database failed")]
+    Open(#[from] pupero_ledger::Error),
+}
+
+/// Copies the SQLite database at `url` into the new file `to`, while it serves: one consistent
+/// snapshot (SQLite's `VACUUM INTO`, a read transaction), never a copy of files a writer is
+/// changing, whose write-ahead log may hold commits the database file does not.
+pub async fn backup(url: &str, to: &std::path::Path) -> Result<(), BackupError> {
+    let (engine, pool) = pupero_ledger::open_pool(url, 1).await?;
+    if engine != pupero_ledger::Engine::Sqlite {
+        pool.close().await;
+        return Err(BackupError::NotSqlite);
+    }
+    let dest = to.to_string_lossy().into_owned();
+    if to.exists() {
+        pool.close().await;
+        return Err(BackupError::Exists(dest));
+    }
+    let copied = sqlx::query("VACUUM INTO ?").bind(dest).execute(&pool).await;
+    pool.close().await;
+    copied?;
+    Ok(())
+}
+
 impl Market {
     /// Opens the database (ledger and market tables, migrated) and prepares the password
     /// hashers, the wallet client, the queue and the mailer.

@@ -17,6 +17,8 @@ Commands:
                      cluster, where the migration lock holds on one node only)
   healthcheck [URL]  exit 0 if URL (default http://PUPERO_LISTEN/readyz) answers 200 within
                      5 s, else 1: a container's HEALTHCHECK, with no curl in the image
+  backup --to FILE   copy the SQLite database, while it serves, into the new FILE (one
+                     consistent snapshot); MariaDB is backed up with its own tools
   openapi            print the OpenAPI document (YAML)
   web [--listen ADDR] [--api URL] [--origin URL]... [--insecure-dev-cookies]
                      run the website (default 127.0.0.1:5000) over the API at URL
@@ -73,6 +75,7 @@ async fn main() -> ExitCode {
         Some("serve") => serve().await,
         Some("worker") => worker().await,
         Some("migrate") => migrate().await,
+        Some("backup") => backup(&args[1..]).await,
         Some("healthcheck") => return healthcheck(args.get(1).map(String::as_str)).await,
         Some("openapi") => openapi().await,
         Some("web") => web(&args[1..]).await,
@@ -97,6 +100,17 @@ async fn migrate() -> anyhow::Result<()> {
     ensure_sqlite_dir(&settings.market.database_url)?;
     pupero_market::migrate(&settings.market.database_url).await?;
     tracing::info!(database = %redact(&settings.market.database_url), "migrated");
+    Ok(())
+}
+
+async fn backup(args: &[String]) -> anyhow::Result<()> {
+    let [flag, to] = args else {
+        anyhow::bail!("usage: pupero backup --to FILE");
+    };
+    anyhow::ensure!(flag == "--to", "usage: pupero backup --to FILE");
+    let settings = Settings::load()?;
+    pupero_market::backup(&settings.market.database_url, std::path::Path::new(to)).await?;
+    tracing::info!(to = %to, "backed up");
     Ok(())
 }
 

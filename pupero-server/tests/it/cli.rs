@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use pupero_ledger::testing::{Backend, TestDatabase};
 
+use crate::support::app_test;
+
 /// Longest wait for a started server to answer.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -120,3 +122,51 @@ async fn sqlite() {
 async fn mariadb() {
     a_server_checking_its_schema_starts_only_after_migrate(Backend::MariaDb).await;
 }
+
+app_test!(
+    a_backup_taken_while_serving_restores_the_same_money,
+    |app| {
+        let url = app.state.settings.market.database_url.clone();
+        let (_, alice) = app.user("alice").await;
+        let (_, bob) = app.user("bob").await;
+        app.fund(alice, "3").await;
+        app.fund(bob, "1.5").await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let to = dir.path().join("backup.db");
+        let to_text = to.to_string_lossy().into_owned();
+        let backup = run(&mut pupero(&["backup", "--to", &to_text], &url, &[]));
+        if url.starts_with("mysql") {
+            assert!(!backup.status.success());
+            assert!(text(&backup).contains("mariadb-dump"), "{}", text(&backup));
+            return;
+        }
+        assert!(backup.status.success(), "{}", text(&backup));
+        // Money moved after the backup is not in it.
+        app.fund(alice, "7").await;
+
+        let restored = format!("sqlite://{to_text}");
+        let ledger = pupero_ledger::SqlLedger::open(
+            pupero_ledger::LedgerOptions::new(restored.clone())
+                .with_migrations(pupero_ledger::Migrations::Check),
+        )
+        .await
+        .expect("the backup opens, its schema current");
+        ledger.check_invariants().await.expect("invariants hold");
+        let balance = |user: uuid::Uuid| {
+            let ledger = ledger.clone();
+            async move {
+                let id = pupero_core::AccountId::user_xmr(pupero_core::UserId::from_uuid(user));
+                let account = ledger.account(id).await.unwrap().expect("account");
+                let b = account.balances();
+                b.credits_posted.checked_sub(b.debits_posted).unwrap()
+            }
+        };
+        let xmr = |s: &str| pupero_core::Piconero::from_xmr_str(s).unwrap();
+        assert_eq!(balance(alice).await, xmr("3"));
+        assert_eq!(balance(bob).await, xmr("1.5"));
+
+        let again = run(&mut pupero(&["backup", "--to", &to_text], &url, &[]));
+        assert!(!again.status.success(), "a backup never overwrites");
+        assert!(text(&again).contains("exists"), "{}", text(&again));
+    }
+);
