@@ -252,6 +252,7 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint {
         .at("/api/openapi.json", spec_json)
         .at("/api/openapi.yaml", spec_yaml)
         .with(body_limit)
+        .with(crate::roles::ServeRole(state.settings.role))
         .with(NormalizePath::new(TrailingSlash::Trim))
         .data(state)
         .with(crate::middleware::RequestId)

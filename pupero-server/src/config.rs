@@ -69,6 +69,8 @@ pub const MAX_CONNECTION_TIMEOUT_SECS: u64 = 60 * 60;
 /// Everything Pupero's server needs to start: the market's settings and the HTTP server's.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// What this process serves (`PUPERO_ROLE`, or `serve --role`; default `all`).
+    pub role: crate::roles::Role,
     /// What the market's services need.
     pub market: MarketSettings,
     /// Address the HTTP server listens on.
@@ -210,6 +212,19 @@ impl Settings {
         })
     }
 
+    /// As [`Settings::load`], with `overrides` taking the place of the variables they name
+    /// (a command line's flags).
+    pub fn load_with(overrides: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Settings::from_sources(std::env::var("PUPERO_CONFIG").ok().as_deref(), |name| {
+            overrides
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+                .or_else(|| std::env::var(name).ok())
+        })
+    }
+
     /// Builds settings from an optional TOML file and a variable lookup (the environment, or a
     /// map in tests).
     pub fn from_sources(
@@ -245,9 +260,18 @@ impl Settings {
             },
             None => from_file.mode.unwrap_or(Mode::Dev),
         };
+        let role = match var("PUPERO_ROLE") {
+            None => crate::roles::Role::All,
+            Some(name) => crate::roles::Role::parse(&name).ok_or_else(|| {
+                invalid(
+                    "PUPERO_ROLE",
+                    format!("expected all, auth, offers, ledger or wallet, got {name:?}"),
+                )
+            })?,
+        };
         let listen_text = var("PUPERO_LISTEN")
             .or(from_file.listen)
-            .unwrap_or_else(|| "127.0.0.1:8000".to_owned());
+            .unwrap_or_else(|| format!("127.0.0.1:{}", role.default_port()));
         let listen = listen_text
             .parse()
             .map_err(|_| invalid("PUPERO_LISTEN", format!("not an address: {listen_text:?}")))?;
@@ -690,7 +714,8 @@ impl Settings {
                     policy: sweep_policy,
                 },
                 rabbitmq,
-                wallet_worker,
+                // Only the wallet role (or `all`) talks to the wallet.
+                wallet_worker: wallet_worker && role.runs_wallet_jobs(),
                 worker_lease_secs,
                 failpoint,
                 mail,
@@ -703,6 +728,7 @@ impl Settings {
             connections,
             trusted_proxies,
             max_event_streams,
+            role,
         })
     }
 
@@ -711,6 +737,7 @@ impl Settings {
     pub fn for_database(database_url: impl Into<String>) -> Settings {
         Settings {
             market: MarketSettings::for_database(database_url),
+            role: crate::roles::Role::All,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             jwt_secret: Secret::new(random_secret()),
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,
@@ -946,6 +973,7 @@ mod tests {
             ("PUPERO_WORKER_LEASE_SECS", "5"),
             ("PUPERO_FAILPOINT", "nowhere"),
             ("PUPERO_MIGRATE", "later"),
+            ("PUPERO_ROLE", "gateway-of-sorts"),
         ] {
             assert!(load(&[bad]).is_err(), "{bad:?}");
         }

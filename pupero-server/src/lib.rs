@@ -18,6 +18,7 @@ pub mod error;
 pub mod http_server;
 pub mod middleware;
 pub mod openapi;
+pub mod roles;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -8,7 +8,10 @@ use pupero_server::{AppState, Settings};
 const USAGE: &str = "usage: pupero <command>
 
 Commands:
-  serve              run the HTTP API (settings: PUPERO_* variables, .env, PUPERO_CONFIG file)
+  serve [--role R]   run the HTTP API (settings: PUPERO_* variables, .env, PUPERO_CONFIG file);
+                     with a role, only its part of it, on its port unless PUPERO_LISTEN says
+                     otherwise: auth (8001), offers (8002), ledger (8003), wallet (8004, the
+                     only one beside `all` that runs the wallet jobs); default all (8000)
   worker             run the wallet jobs without the HTTP API: deposit scans, the outbox
                      publisher, the withdrawal worker and the sweeper (then run serve
                      with PUPERO_WALLET_WORKER=off)
@@ -72,7 +75,7 @@ async fn main() -> ExitCode {
     }
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
-        Some("serve") => serve().await,
+        Some("serve") => serve(&args[1..]).await,
         Some("worker") => worker().await,
         Some("migrate") => migrate().await,
         Some("backup") => backup(&args[1..]).await,
@@ -153,11 +156,15 @@ async fn probe(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve() -> anyhow::Result<()> {
+async fn serve(args: &[String]) -> anyhow::Result<()> {
     let signalled = shutdown_signal();
-    let settings = Settings::load()?;
+    let settings = match args {
+        [] => Settings::load()?,
+        [flag, role] if flag == "--role" => Settings::load_with(&[("PUPERO_ROLE", role)])?,
+        _ => anyhow::bail!("usage: pupero serve [--role all|auth|offers|ledger|wallet]"),
+    };
     ensure_sqlite_dir(&settings.market.database_url)?;
-    tracing::info!(mode = ?settings.market.mode, database = %redact(&settings.market.database_url), "starting");
+    tracing::info!(mode = ?settings.market.mode, role = settings.role.as_str(), database = %redact(&settings.market.database_url), "starting");
     let state = AppState::open(settings).await?;
     let shutdown = async {
         signalled.await;

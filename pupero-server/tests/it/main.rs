@@ -28,6 +28,7 @@ mod ratelimit;
 mod reconciliation;
 mod recovery;
 mod regtest;
+mod roles;
 mod run_script;
 mod security;
 mod simulation;
