@@ -15,6 +15,7 @@ pub mod client;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod gateway;
 pub mod http_server;
 pub mod middleware;
 pub mod openapi;

@@ -11,7 +11,10 @@ Commands:
   serve [--role R]   run the HTTP API (settings: PUPERO_* variables, .env, PUPERO_CONFIG file);
                      with a role, only its part of it, on its port unless PUPERO_LISTEN says
                      otherwise: auth (8001), offers (8002), ledger (8003), wallet (8004, the
-                     only one beside `all` that runs the wallet jobs); default all (8000)
+                     only one beside `all` that runs the wallet jobs); default all (8000).
+                     gateway (8000): one address in front of the four, routing each path to
+                     its role (PUPERO_UPSTREAM_AUTH, _OFFERS, _LEDGER, _WALLET: host:port,
+                     by default their ports on 127.0.0.1); it needs no database or secret
   worker             run the wallet jobs without the HTTP API: deposit scans, the outbox
                      publisher, the withdrawal worker and the sweeper (then run serve
                      with PUPERO_WALLET_WORKER=off)
@@ -98,6 +101,29 @@ async fn main() -> ExitCode {
     }
 }
 
+async fn gateway(
+    signalled: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let _ = dotenvy::dotenv();
+    let var = |name: &str| std::env::var(name).ok();
+    let listen = var("PUPERO_LISTEN")
+        .unwrap_or_else(|| "127.0.0.1:8000".to_owned())
+        .parse()
+        .map_err(|_| anyhow::anyhow!("PUPERO_LISTEN: not an address"))?;
+    let upstreams =
+        pupero_server::gateway::Upstreams::from_vars(var).map_err(|e| anyhow::anyhow!(e))?;
+    tracing::info!(role = "gateway", "starting");
+    pupero_server::gateway::serve(
+        listen,
+        upstreams,
+        pupero_server::config::ConnectionSettings::default(),
+        signalled,
+        |_| {},
+    )
+    .await?;
+    Ok(())
+}
+
 async fn migrate() -> anyhow::Result<()> {
     let settings = Settings::load()?;
     ensure_sqlite_dir(&settings.market.database_url)?;
@@ -159,9 +185,10 @@ async fn probe(url: &str) -> anyhow::Result<()> {
 async fn serve(args: &[String]) -> anyhow::Result<()> {
     let signalled = shutdown_signal();
     let settings = match args {
+        [flag, role] if flag == "--role" && role == "gateway" => return gateway(signalled).await,
         [] => Settings::load()?,
         [flag, role] if flag == "--role" => Settings::load_with(&[("PUPERO_ROLE", role)])?,
-        _ => anyhow::bail!("usage: pupero serve [--role all|auth|offers|ledger|wallet]"),
+        _ => anyhow::bail!("usage: pupero serve [--role all|gateway|auth|offers|ledger|wallet]"),
     };
     ensure_sqlite_dir(&settings.market.database_url)?;
     tracing::info!(mode = ?settings.market.mode, role = settings.role.as_str(), database = %redact(&settings.market.database_url), "starting");

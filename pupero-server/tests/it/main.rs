@@ -15,6 +15,7 @@ mod connections;
 mod deposits;
 mod envelope;
 mod events;
+mod gateway;
 mod health;
 mod hidden_text;
 mod hostile_params;

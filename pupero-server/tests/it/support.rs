@@ -263,38 +263,7 @@ impl TestApp {
     /// Credits `xmr` to `user` as a deposit from the platform's wallet, as the deposit scanner
     /// will.
     pub async fn fund(&self, user: uuid::Uuid, xmr: &str) {
-        use pupero_core::ledger::{
-            AccountCode, AccountFlags, LedgerId, NewAccount, NewTransfer, TransferCode, TransferOp,
-        };
-        use pupero_core::{AccountId, Piconero, TransferId, UserId};
-        let wallet = AccountId::from_u128(0xFEED);
-        let account = NewAccount {
-            id: wallet,
-            ledger: LedgerId::XMR,
-            code: AccountCode::HotWallet,
-            flags: AccountFlags::NONE,
-        };
-        self.state
-            .market
-            .ledger
-            .create_account(account)
-            .await
-            .expect("wallet account");
-        let deposit = NewTransfer::xmr(
-            TransferId::new_v7(),
-            TransferOp::Single {
-                debit: wallet,
-                credit: AccountId::user_xmr(UserId::from_uuid(user)),
-                amount: Piconero::from_xmr_str(xmr).expect("amount"),
-            },
-            TransferCode::Deposit,
-        );
-        self.state
-            .market
-            .ledger
-            .transfer(deposit)
-            .await
-            .expect("deposit");
+        credit(&self.state, user, xmr).await;
     }
 }
 
@@ -324,4 +293,41 @@ impl TestApp {
             })
             .collect()
     }
+}
+
+/// Credits `xmr` to `user` as a deposit from the platform's wallet, as the deposit scanner
+/// will, through the market of `state`.
+pub async fn credit(state: &pupero_server::AppState, user: uuid::Uuid, xmr: &str) {
+    use pupero_core::ledger::{
+        AccountCode, AccountFlags, LedgerId, NewAccount, NewTransfer, TransferCode, TransferOp,
+    };
+    use pupero_core::{AccountId, Piconero, TransferId, UserId};
+    let wallet = AccountId::from_u128(0xFEED);
+    let account = NewAccount {
+        id: wallet,
+        ledger: LedgerId::XMR,
+        code: AccountCode::HotWallet,
+        flags: AccountFlags::NONE,
+    };
+    state
+        .market
+        .ledger
+        .create_account(account)
+        .await
+        .expect("wallet account");
+    let deposit = NewTransfer::xmr(
+        TransferId::new_v7(),
+        TransferOp::Single {
+            debit: wallet,
+            credit: AccountId::user_xmr(UserId::from_uuid(user)),
+            amount: Piconero::from_xmr_str(xmr).expect("amount"),
+        },
+        TransferCode::Deposit,
+    );
+    state
+        .market
+        .ledger
+        .transfer(deposit)
+        .await
+        .expect("deposit");
 }
