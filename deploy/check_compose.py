@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Validates the compose files with docker-compose, without a daemon: each combination merges
 and parses; the base publishes no port, the development overlay publishes only on 127.0.0.1,
-the production overlay publishes exactly the API (8000) and the website (5000); every secret
-of .env.example is required, with its message; a `pupero` service runs with
-PUPERO_MIGRATE=check after `migrate`.
+the production overlay publishes exactly the gateway (8000) and the website (5000); every
+secret of .env.example is required, with its message; each role runs with PUPERO_MIGRATE=check
+after `migrate`, only the wallet role runs the wallet jobs, and neither the gateway nor the
+website is given a secret.
 
     python3 deploy/check_compose.py
 """
@@ -19,7 +20,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 BASE = ["-f", "compose.yaml"]
 DEV = BASE + ["-f", "compose.dev.yaml"]
 PROD = BASE + ["-f", "compose.prod.yaml"]
-PUPERO_SERVICES = {"migrate", "api", "worker"}
+PUPERO_SERVICES = {"migrate", "auth", "offers", "ledger", "wallet"}
 
 
 def example_secrets():
@@ -88,11 +89,19 @@ def main():
             if "migrate" not in service.get("depends_on", {}):
                 failures.append(f"{name} does not wait for migrate")
 
-    web_env = base["services"]["web"].get("environment", {})
-    leaked = [name for name in env if name in web_env or any(
-        isinstance(v, str) and v and env[name] in v for v in web_env.values())]
-    if leaked:
-        failures.append(f"the website is given secrets: {leaked}")
+    for name in ("web", "gateway"):
+        given = base["services"][name].get("environment", {})
+        leaked = [secret for secret in env if secret in given or any(
+            isinstance(v, str) and env[secret] in v for v in given.values())]
+        if leaked:
+            failures.append(f"{name} is given secrets: {leaked}")
+    for role in ("auth", "offers", "ledger", "wallet"):
+        command = base["services"][role].get("command")
+        if command != ["serve", "--role", role]:
+            failures.append(f"{role} runs {command}")
+        jobs = base["services"][role]["environment"].get("PUPERO_WALLET_WORKER")
+        if jobs != ("on" if role == "wallet" else "off"):
+            failures.append(f"{role} has PUPERO_WALLET_WORKER={jobs}")
 
     dev = config(DEV, env)
     for service, ip, port in published(dev):
@@ -101,10 +110,14 @@ def main():
 
     prod = config(PROD, env)
     ports = sorted((service, port) for service, _, port in published(prod))
-    if ports != [("api", "8000"), ("web", "5000")]:
-        failures.append(f"prod publishes {ports}, not exactly api:8000 and web:5000")
-    if prod["services"]["api"]["environment"].get("PUPERO_MODE") != "production":
-        failures.append("prod does not run in production mode")
+    if ports != [("gateway", "8000"), ("web", "5000")]:
+        failures.append(f"prod publishes {ports}, not exactly gateway:8000 and web:5000")
+    for role in ("auth", "offers", "ledger", "wallet"):
+        if prod["services"][role]["environment"].get("PUPERO_MODE") != "production":
+            failures.append(f"prod does not run {role} in production mode")
+    for role in ("auth", "offers", "ledger", "wallet"):
+        if dev["services"][role]["environment"].get("PUPERO_MODE") != "dev":
+            failures.append(f"dev does not run {role} in development mode")
 
     for secret in env:
         missing = {k: v for k, v in env.items() if k != secret}
