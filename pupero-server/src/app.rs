@@ -32,6 +32,8 @@ pub struct AppState {
     pub connection_slots: Arc<crate::http_server::ConnectionSlots>,
     /// Market pages as served, while the order book under them has not changed.
     pub pages: crate::api::pages::PageCache<pupero_api::OfferPageView>,
+    /// This server's metrics (`/metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Who is calling, established by a security scheme.
@@ -151,6 +153,7 @@ impl AppState {
             stream_slots,
             connection_slots,
             pages: crate::api::pages::PageCache::default(),
+            metrics: Arc::default(),
         })
     }
 
@@ -251,6 +254,8 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint {
         .nest("/docs", docs)
         .at("/api/openapi.json", spec_json)
         .at("/api/openapi.yaml", spec_yaml)
+        .at("/metrics", poem::get(crate::metrics::scrape))
+        .with(crate::metrics::RecordRequests(state.metrics.clone()))
         .with(body_limit)
         .with(crate::roles::ServeRole(state.settings.role))
         .with(NormalizePath::new(TrailingSlash::Trim))

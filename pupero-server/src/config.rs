@@ -71,6 +71,8 @@ pub const MAX_CONNECTION_TIMEOUT_SECS: u64 = 60 * 60;
 pub struct Settings {
     /// What this process serves (`PUPERO_ROLE`, or `serve --role`; default `all`).
     pub role: crate::roles::Role,
+    /// The bearer token `/metrics` asks for (`PUPERO_METRICS_TOKEN`); without one, no metrics.
+    pub metrics_token: Option<Secret>,
     /// What the market's services need.
     pub market: MarketSettings,
     /// Address the HTTP server listens on.
@@ -729,6 +731,9 @@ impl Settings {
             trusted_proxies,
             max_event_streams,
             role,
+            metrics_token: var("PUPERO_METRICS_TOKEN")
+                .filter(|t| !t.is_empty())
+                .map(Secret::new),
         })
     }
 
@@ -738,6 +743,7 @@ impl Settings {
         Settings {
             market: MarketSettings::for_database(database_url),
             role: crate::roles::Role::All,
+            metrics_token: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             jwt_secret: Secret::new(random_secret()),
             access_token_ttl_secs: DEFAULT_ACCESS_TOKEN_TTL_SECS,

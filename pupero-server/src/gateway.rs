@@ -170,6 +170,10 @@ impl Endpoint for Gateway {
                 return Ok(poem::web::Json(serde_json::json!({"status": "ok"})).into_response());
             }
             "/readyz" => return Ok(self.ready().await),
+            // Each role's own, scraped on its port; the gateway has none to give.
+            "/metrics" => {
+                return Ok(crate::error::ApiError::not_found("no such resource").into_response());
+            }
             _ => {}
         }
         // What no role owns (documents, unknown paths) every role answers alike.

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod error;
 pub mod gateway;
 pub mod http_server;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod roles;

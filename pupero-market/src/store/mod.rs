@@ -28,6 +28,7 @@ pub use withdrawals::{
 };
 mod chat;
 mod events;
+mod gauges;
 mod offers;
 mod trades;
 
@@ -36,6 +37,7 @@ pub use chat::{
     lock_trade_in, message_count_in, other_senders_in,
 };
 
+pub use gauges::Gauges;
 pub use trades::{
     MAX_TRADES_PER_PAGE, OpenCheck, TradeCursor, TradeRequest, TradeRow, insert_request_statement,
     insert_trade_statement, open_check_in, trade_exists_in, update_trade_statement,

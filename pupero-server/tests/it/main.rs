@@ -21,6 +21,7 @@ mod hidden_text;
 mod hostile_params;
 mod lease;
 mod matrix;
+mod metrics;
 mod offers;
 mod openapi;
 mod prices;

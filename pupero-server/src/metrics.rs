@@ -1,0 +1,271 @@
+//! `/metrics`: what an operator watches, in the Prometheus text format, from a registry of this
+//! server's own (so that servers in one process, as in the tests, never share figures).
+//!
+//! HTTP requests are counted per route pattern (never the raw URL: its ids would make every
+//! request a new series), method and status class, with their latency; the platform's moving
+//! parts (trades and withdrawals per state, the age of the oldest waiting withdrawal, the
+//! outbox and mail backlogs) are read from the database when scraped. Exact money comparisons
+//! stay in the application: a float sample is exact only to about 9,007 XMR.
+//!
+//! The endpoint answers only with `PUPERO_METRICS_TOKEN` set, to `Authorization: Bearer` with
+//! that token; without it, 404.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+use poem::PathPattern;
+use poem::http::{StatusCode, header};
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::Registry;
+
+use crate::app::AppState;
+
+/// The event stream lasts as long as its client: its duration says nothing of latency.
+const UNTIMED_ROUTES: [&str; 1] = ["/api/v1/events/stream"];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+/// One server's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RouteLabels, Histogram>,
+    trades: Family<StateLabels, Gauge>,
+    withdrawals: Family<StateLabels, Gauge>,
+    oldest_requested_withdrawal: Gauge<f64, AtomicU64>,
+    outbox_unpublished: Gauge,
+    outbox_oldest: Gauge<f64, AtomicU64>,
+    mails_unsent: Gauge,
+    /// One scrape at a time sets the gauges and writes them out.
+    scrape: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        let mut registry = Registry::with_prefix("pupero");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route pattern, method and status class",
+            requests.clone(),
+        );
+        let durations = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.000_25, 2.0, 16))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer an HTTP request, by route pattern (event streams left out)",
+            durations.clone(),
+        );
+        let trades = Family::<StateLabels, Gauge>::default();
+        registry.register("trades", "Trades by state", trades.clone());
+        let withdrawals = Family::<StateLabels, Gauge>::default();
+        registry.register("withdrawals", "Withdrawals by state", withdrawals.clone());
+        let oldest_requested_withdrawal = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "withdrawal_oldest_requested_age_seconds",
+            "Age of the oldest withdrawal still waiting to be sent (0 when none waits)",
+            oldest_requested_withdrawal.clone(),
+        );
+        let outbox_unpublished = Gauge::default();
+        registry.register(
+            "outbox_unpublished",
+            "Queue messages not yet confirmed by the broker",
+            outbox_unpublished.clone(),
+        );
+        let outbox_oldest = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "outbox_oldest_age_seconds",
+            "Age of the oldest unconfirmed queue message (0 when none)",
+            outbox_oldest.clone(),
+        );
+        let mails_unsent = Gauge::default();
+        registry.register(
+            "mails_unsent",
+            "Mails waiting for the relay",
+            mails_unsent.clone(),
+        );
+        registry.register(
+            "build",
+            "The running build",
+            Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
+        );
+        Metrics {
+            registry,
+            requests,
+            durations,
+            trades,
+            withdrawals,
+            oldest_requested_withdrawal,
+            outbox_unpublished,
+            outbox_oldest,
+            mails_unsent,
+            scrape: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl Metrics {
+    fn record(&self, route: &str, method: &str, status: StatusCode, started: Instant) {
+        let class = match status.as_u16() {
+            100..=199 => "1xx",
+            200..=299 => "2xx",
+            300..=399 => "3xx",
+            400..=499 => "4xx",
+            _ => "5xx",
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.to_owned(),
+                method: method.to_owned(),
+                status: class.to_owned(),
+            })
+            .inc();
+        if !UNTIMED_ROUTES.contains(&route) {
+            self.durations
+                .get_or_create(&RouteLabels {
+                    route: route.to_owned(),
+                })
+                .observe(started.elapsed().as_secs_f64());
+        }
+    }
+
+    /// The metrics now, in the text format.
+    async fn render(&self, state: &AppState) -> Result<String, crate::error::ApiError> {
+        let _one = self.scrape.lock().await;
+        let gauges = state
+            .market
+            .store
+            .gauges()
+            .await
+            .map_err(crate::error::ApiError::from)?;
+        let now_ms = state.now().as_unix_ms();
+        let age = |since: Option<i64>| {
+            since.map_or(0.0, |ms| {
+                #[allow(
+                    clippy::cast_precision_loss,
+                    clippy::as_conversions,
+                    clippy::float_arithmetic
+                )]
+                let secs = now_ms.saturating_sub(ms.max(0).unsigned_abs()) as f64 / 1000.0; // float-ok: a gauge
+                secs
+            })
+        };
+        self.trades.clear();
+        for (s, n) in &gauges.trades {
+            self.trades
+                .get_or_create(&StateLabels { state: s.clone() })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        self.withdrawals.clear();
+        for (s, n) in &gauges.withdrawals {
+            self.withdrawals
+                .get_or_create(&StateLabels { state: s.clone() })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
+        self.oldest_requested_withdrawal
+            .set(age(gauges.oldest_requested_withdrawal_ms));
+        self.outbox_unpublished
+            .set(i64::try_from(gauges.outbox_unpublished).unwrap_or(i64::MAX));
+        self.outbox_oldest.set(age(gauges.oldest_unpublished_ms));
+        self.mails_unsent
+            .set(i64::try_from(gauges.mails_unsent).unwrap_or(i64::MAX));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .map_err(|e| crate::error::ApiError::internal(&e))?;
+        Ok(text)
+    }
+}
+
+/// Counts every request, and times it, by the route pattern that matched.
+pub struct RecordRequests(pub Arc<Metrics>);
+
+impl<E: Endpoint> Middleware<E> for RecordRequests {
+    type Output = RecordRequestsEndpoint<E>;
+    fn transform(&self, ep: E) -> Self::Output {
+        RecordRequestsEndpoint(ep, self.0.clone())
+    }
+}
+
+/// See [`RecordRequests`].
+pub struct RecordRequestsEndpoint<E>(E, Arc<Metrics>);
+
+impl<E: Endpoint> Endpoint for RecordRequestsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, req: Request) -> poem::Result<Response> {
+        let started = Instant::now();
+        let method = req.method().as_str().to_owned();
+        let response = match self.0.call(req).await {
+            Ok(r) => r.into_response(),
+            Err(e) => e.into_response(),
+        };
+        let route = response
+            .data::<PathPattern>()
+            .map_or_else(|| "unmatched".to_owned(), |p| p.0.to_string());
+        self.1.record(&route, &method, response.status(), started);
+        Ok(response)
+    }
+}
+
+/// `GET /metrics`.
+#[poem::handler]
+pub(crate) async fn scrape(
+    state: poem::web::Data<&Arc<AppState>>,
+    req: &Request,
+) -> Result<Response, crate::error::ApiError> {
+    let Some(token) = &state.settings.metrics_token else {
+        return Err(crate::error::ApiError::not_found("no such resource"));
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let expected = token.expose().as_bytes();
+    let matches = presented.len() == expected.len()
+        && presented
+            .bytes()
+            .zip(expected)
+            .fold(0_u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if !matches {
+        return Err(crate::error::ApiError::unauthorized(
+            pupero_api::ErrorCode::Unauthorized,
+            "a metrics token is required",
+        ));
+    }
+    let text = state.metrics.render(&state).await?;
+    Ok(Response::builder()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text))
+}
