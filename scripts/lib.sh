@@ -93,6 +93,18 @@ ensure_browser() {
   fi
 }
 
+# Prometheus and promtool (Debian's): the alert rules are checked and unit-tested, and a real
+# Prometheus scrapes a test server. Only the binaries are used; no service is started.
+ensure_prometheus() {
+  command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 && return 0
+  log "installing prometheus"
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+}
+
 # docker-compose (Debian's, v1) validates the compose files without a Docker daemon.
 ensure_compose() {
   command -v docker-compose >/dev/null 2>&1 && return 0

@@ -3,7 +3,8 @@
 # the whole suite: formatting, lints, and every test against SQLite and the real MariaDB, and
 # the wallet's against a private Monero regtest network, the withdrawal queue's against the
 # real RabbitMQ, the mail tests' against a real SMTP server (aiosmtpd) and the website's in
-# Debian's Chromium (with axe-core checking each page); then the API
+# Debian's Chromium (with axe-core checking each page), the alert rules with promtool and a real
+# Prometheus scraping a server; then the API
 # contract (scripts/contract.sh): the committed OpenAPI document linted, Python and
 # TypeScript clients generated from it running a trade, and Schemathesis, on a real server; and
 # the compose files, merged and checked by docker-compose without a daemon.
@@ -28,6 +29,7 @@ ensure_browser
 ensure_axe
 ensure_aiosmtpd
 ensure_compose
+ensure_prometheus
 drop_test_databases
 
 log "cargo fmt --check"

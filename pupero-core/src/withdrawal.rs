@@ -44,6 +44,15 @@ pub enum WithdrawalState {
 }
 
 impl WithdrawalState {
+    /// Every state, in the order a withdrawal moves through them.
+    pub const ALL: [WithdrawalState; 5] = [
+        WithdrawalState::Requested,
+        WithdrawalState::Signed,
+        WithdrawalState::Broadcast,
+        WithdrawalState::Confirmed,
+        WithdrawalState::Failed,
+    ];
+
     /// The stable name.
     pub const fn as_str(self) -> &'static str {
         match self {

@@ -179,17 +179,26 @@ impl Metrics {
                 secs
             })
         };
-        self.trades.clear();
-        for (s, n) in &gauges.trades {
+        // Every state, zero when empty: an alert on a state with no series would never fire.
+        let count = |counts: &[(String, u64)], state: &str| {
+            counts
+                .iter()
+                .find(|(s, _)| s == state)
+                .map_or(0, |(_, n)| i64::try_from(*n).unwrap_or(i64::MAX))
+        };
+        for state in pupero_core::TradeState::ALL.map(|s| s.as_str()) {
             self.trades
-                .get_or_create(&StateLabels { state: s.clone() })
-                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+                .get_or_create(&StateLabels {
+                    state: state.to_owned(),
+                })
+                .set(count(&gauges.trades, state));
         }
-        self.withdrawals.clear();
-        for (s, n) in &gauges.withdrawals {
+        for state in pupero_core::WithdrawalState::ALL.map(|s| s.as_str()) {
             self.withdrawals
-                .get_or_create(&StateLabels { state: s.clone() })
-                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+                .get_or_create(&StateLabels {
+                    state: state.to_owned(),
+                })
+                .set(count(&gauges.withdrawals, state));
         }
         self.oldest_requested_withdrawal
             .set(age(gauges.oldest_requested_withdrawal_ms));

@@ -26,6 +26,7 @@ mod offers;
 mod openapi;
 mod prices;
 mod profile;
+mod prometheus;
 mod ratelimit;
 mod reconciliation;
 mod recovery;

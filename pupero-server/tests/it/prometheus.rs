@@ -1,0 +1,176 @@
+//! The alert rules in `deploy/prometheus` hold, name only metrics a server exposes, and a real
+//! Prometheus (Debian's) scrapes a server and answers a query about it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pupero_server::config::Secret;
+
+use crate::support::app_test_with;
+
+const TOKEN: &str = "the metrics token of the scrape test";
+
+/// Longest wait for Prometheus to start and scrape.
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn deploy(file: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../deploy/prometheus")
+        .join(file)
+}
+
+/// Whether `tool` runs; panics when the tests must not skip.
+fn available(tool: &str) -> bool {
+    let found = Command::new(tool)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !found && pupero_ledger::testing::services_required() {
+        panic!("{tool} is required (Debian's prometheus package)");
+    }
+    found
+}
+
+fn promtool(args: &[&str]) {
+    let output = Command::new("promtool")
+        .args(args)
+        .output()
+        .expect("promtool");
+    assert!(
+        output.status.success(),
+        "promtool {args:?}:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The `pupero_*` metric names an expression uses.
+fn metric_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("pupero_") {
+        let name: String = rest[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        rest = &rest[at + name.len()..];
+        names.push(name);
+    }
+    names
+}
+
+struct Prometheus(Child);
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+#[test]
+fn the_alert_rules_pass_promtool() {
+    if !available("promtool") {
+        return;
+    }
+    promtool(&["check", "rules", deploy("alerts.yml").to_str().unwrap()]);
+    promtool(&["test", "rules", deploy("alerts_test.yml").to_str().unwrap()]);
+}
+
+app_test_with!(
+    prometheus_scrapes_a_server_and_the_alerts_name_what_it_exposes,
+    |settings| {
+        settings.metrics_token = Some(Secret::new(TOKEN.to_owned()));
+    },
+    |app, _clock| {
+        if !available("prometheus") {
+            return;
+        }
+        // A request, so that the request counters have a sample.
+        app.raw()
+            .get(format!("{}/healthz", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        let scraped = app
+            .raw()
+            .get(format!("{}/metrics", app.base_url))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let rules = std::fs::read_to_string(deploy("alerts.yml")).unwrap();
+        for name in metric_names(&rules) {
+            // A family is declared by its base name, even before its first sample.
+            let family = ["_total", "_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .unwrap_or(&name);
+            assert!(
+                scraped.contains(&format!("# TYPE {family} ")),
+                "the alerts use {name}, which a server does not expose:\n{scraped}"
+            );
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+        let target = app.base_url.trim_start_matches("http://");
+        let config = format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: pupero\n    \
+             authorization:\n      credentials_file: {}\n    static_configs:\n      \
+             - targets: [\"{target}\"]\n",
+            dir.path().join("token").display()
+        );
+        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let port = free_port();
+        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
+        let _prometheus = Prometheus(
+            Command::new("prometheus")
+                .arg(format!(
+                    "--config.file={}",
+                    dir.path().join("prometheus.yml").display()
+                ))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.path().join("data").display()
+                ))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("start prometheus"),
+        );
+        let query = format!("http://127.0.0.1:{port}/api/v1/query?query=pupero_build_info");
+        let deadline = Instant::now() + SCRAPE_TIMEOUT;
+        loop {
+            if let Ok(response) = app.raw().get(&query).send().await
+                && let Ok(body) = response.json::<serde_json::Value>().await
+                && body["data"]["result"]
+                    .as_array()
+                    .is_some_and(|r| !r.is_empty())
+            {
+                assert_eq!(body["data"]["result"][0]["value"][1], "1");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "Prometheus never scraped the server:\n{}",
+                std::fs::read_to_string(dir.path().join("prometheus.log")).unwrap_or_default()
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+);
