@@ -1,5 +1,6 @@
-//! The alert rules in `deploy/prometheus` hold, name only metrics a server exposes, and a real
-//! Prometheus (Debian's) scrapes a server and answers a query about it.
+//! The alert rules in `deploy/prometheus` hold, the dashboard in `deploy/grafana` is well formed
+//! and its queries parse, both name only metrics a server exposes, and a real Prometheus
+//! (Debian's) scrapes a server and answers a query about it.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -18,6 +19,13 @@ fn deploy(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../deploy/prometheus")
         .join(file)
+}
+
+fn dashboard() -> String {
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/grafana/dashboards/pupero.json"),
+    )
+    .expect("the dashboard")
 }
 
 /// Whether `tool` runs; panics when the tests must not skip.
@@ -87,6 +95,53 @@ fn the_alert_rules_pass_promtool() {
     promtool(&["test", "rules", deploy("alerts_test.yml").to_str().unwrap()]);
 }
 
+#[test]
+fn the_dashboard_is_well_formed_and_its_queries_parse() {
+    let dashboard: serde_json::Value = serde_json::from_str(&dashboard()).expect("JSON");
+    assert!(dashboard["uid"].as_str().is_some_and(|u| !u.is_empty()));
+    let variables = dashboard["templating"]["list"]
+        .as_array()
+        .expect("variables");
+    assert!(
+        variables
+            .iter()
+            .any(|v| v["name"] == "datasource" && v["type"] == "datasource"),
+        "a data source variable, so the dashboard imports anywhere"
+    );
+    let panels = dashboard["panels"].as_array().expect("panels");
+    let mut ids = std::collections::HashSet::new();
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for panel in panels {
+        assert!(
+            ids.insert(panel["id"].as_u64().expect("an id")),
+            "unique ids"
+        );
+        for field in ["h", "w", "x", "y"] {
+            assert!(panel["gridPos"][field].is_u64(), "{panel}");
+        }
+        assert_eq!(panel["datasource"]["uid"], "${datasource}");
+        for target in panel["targets"].as_array().expect("targets") {
+            // Each query, as Grafana sends it, must parse: checked as a recording rule.
+            let expr = target["expr"]
+                .as_str()
+                .expect("an expression")
+                .replace("$__rate_interval", "5m");
+            rules.push_str(&format!(
+                "      - record: dashboard:panel_{}\n        expr: {}\n",
+                panel["id"],
+                serde_json::Value::String(expr)
+            ));
+        }
+    }
+    if !available("promtool") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dashboard-rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    promtool(&["check", "rules", file.to_str().unwrap()]);
+}
+
 app_test_with!(
     prometheus_scrapes_a_server_and_the_alerts_name_what_it_exposes,
     |settings| {
@@ -112,10 +167,10 @@ app_test_with!(
             .text()
             .await
             .unwrap();
-        let rules = std::fs::read_to_string(deploy("alerts.yml")).unwrap();
+        let rules = std::fs::read_to_string(deploy("alerts.yml")).unwrap() + &dashboard();
         for name in metric_names(&rules) {
             // A family is declared by its base name, even before its first sample.
-            let family = ["_total", "_bucket", "_sum", "_count"]
+            let family = ["_total", "_bucket", "_sum", "_count", "_info"]
                 .iter()
                 .find_map(|suffix| name.strip_suffix(suffix))
                 .unwrap_or(&name);
