@@ -23,6 +23,8 @@ mod store;
 pub mod testing;
 mod writer;
 
+pub use writer::WriterCounts;
+
 pub use attach::{Attachment, AttachmentError, Batch, Batches, Expect, Statement, Value};
 pub use db::{Migrations, migrate, migrate_with, open_pool};
 pub use dialect::Engine;

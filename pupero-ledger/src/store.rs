@@ -64,6 +64,7 @@ pub struct SqlLedger {
     commands: mpsc::Sender<Command>,
     clock: Arc<dyn Clock>,
     feed: Arc<AccountFeed>,
+    stats: Arc<crate::writer::WriterStats>,
 }
 
 impl SqlLedger {
@@ -130,12 +131,14 @@ impl SqlLedger {
     pub async fn open(options: LedgerOptions) -> Result<SqlLedger, Error> {
         let pools = db::connect(&options.url, options.migrations).await?;
         let feed = Arc::new(AccountFeed::default());
+        let stats = Arc::new(crate::writer::WriterStats::default());
         let commands = writer::spawn(
             pools.writer.clone(),
             pools.reader.clone(),
             pools.engine,
             options.clock.clone(),
             feed.clone(),
+            stats.clone(),
         );
         Ok(SqlLedger {
             engine: pools.engine,
@@ -143,6 +146,7 @@ impl SqlLedger {
             commands,
             clock: options.clock,
             feed,
+            stats,
         })
     }
 
@@ -279,6 +283,16 @@ impl SqlLedger {
     /// (pending and posted, separately), and no account breaks its flags.
     pub async fn check_invariants(&self) -> Result<(), Error> {
         check_invariants(&mut *self.reader.acquire().await?).await
+    }
+
+    /// What this process's writer did since it started.
+    pub fn writer_counts(&self) -> crate::writer::WriterCounts {
+        self.stats.read()
+    }
+
+    /// Whether this process's writer has stopped: every write fails until the process restarts.
+    pub fn writer_stopped(&self) -> bool {
+        self.commands.is_closed()
     }
 
     async fn send<T>(

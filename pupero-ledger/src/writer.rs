@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use pupero_core::Clock;
@@ -149,14 +150,76 @@ pub(crate) fn spawn(
     engine: Engine,
     clock: Arc<dyn Clock>,
     feed: Arc<AccountFeed>,
+    stats: Arc<WriterStats>,
 ) -> mpsc::Sender<Command> {
     let (tx, rx) = mpsc::channel(MAX_QUEUED_COMMANDS);
     let (commits, committed) = mpsc::channel(1);
     if engine == Engine::Sqlite {
         tokio::spawn(checkpoint(reader, committed));
     }
-    tokio::spawn(run(rx, pool, engine, clock, feed, commits));
+    tokio::spawn(run(rx, pool, engine, clock, feed, commits, stats));
     tx
+}
+
+/// What the writer did since it started, for an operator's metrics: counters only ever grow.
+#[derive(Debug, Default)]
+pub(crate) struct WriterStats {
+    groups: AtomicU64,
+    commands: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// A reading of [`WriterStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterCounts {
+    /// Transactions committed (or rolled back with nothing to write).
+    pub groups: u64,
+    /// Commands answered.
+    pub commands: u64,
+    /// Commands refused by the ledger (funds, conflicts) or aborted by their attachment.
+    pub refused: u64,
+    /// Commands that failed with a storage error.
+    pub failed: u64,
+    /// Group commits tried again after a deadlock, lock timeout or busy database.
+    pub retries: u64,
+}
+
+impl WriterStats {
+    /// The counters now.
+    pub(crate) fn read(&self) -> WriterCounts {
+        WriterCounts {
+            groups: self.groups.load(Ordering::Relaxed),
+            commands: self.commands.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+        }
+    }
+
+    fn answered(&self, result: &Result<Reply, Error>) {
+        match result {
+            Ok(Reply::Transfers(replies)) if replies.iter().any(Result::is_err) => {
+                self.commands.fetch_add(1, Ordering::Relaxed);
+                self.refused.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) => {
+                self.commands.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(error) => self.answered_error(error),
+        }
+    }
+
+    fn answered_error(&self, error: &Error) {
+        self.commands.fetch_add(1, Ordering::Relaxed);
+        let counter = if is_callers_refusal(error) {
+            &self.refused
+        } else {
+            &self.failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Copies SQLite's write-ahead log into the database file after commits, on a connection of its
@@ -205,6 +268,7 @@ async fn run(
     clock: Arc<dyn Clock>,
     feed: Arc<AccountFeed>,
     commits: mpsc::Sender<()>,
+    stats: Arc<WriterStats>,
 ) {
     let mut conn = WriterConnection { pool, kept: None };
     // A command found while filling a full group waits here for the next turn.
@@ -234,13 +298,16 @@ async fn run(
                 Err(_) => break,
             }
         }
-        let committed = commit_with_retries(&mut conn, engine, clock.as_ref(), &feed, &group).await;
+        let committed =
+            commit_with_retries(&mut conn, engine, clock.as_ref(), &feed, &stats, &group).await;
+        stats.groups.fetch_add(1, Ordering::Relaxed);
         // Tells the checkpointer there is something to copy; one signal waiting is enough.
         let _ = commits.try_send(());
         match committed {
             Ok(results) => {
                 for (command, result) in group.into_iter().zip(results) {
                     log_failure(&result);
+                    stats.answered(&result);
                     command.send(result);
                 }
             }
@@ -248,6 +315,7 @@ async fn run(
                 if !is_callers_refusal(&error) {
                     tracing::error!(error = %error_chain(&error), "ledger commit failed");
                 }
+                stats.answered_error(&error);
                 group
                     .into_iter()
                     .for_each(|c| c.send(Err(error_copy(&error))));
@@ -263,11 +331,13 @@ async fn run(
                         engine,
                         clock.as_ref(),
                         &feed,
+                        &stats,
                         std::slice::from_ref(&command),
                     )
                     .await
                     .and_then(|mut results| results.remove(0));
                     log_failure(&result);
+                    stats.answered(&result);
                     command.send(result);
                 }
             }
@@ -316,6 +386,7 @@ async fn commit_with_retries(
     engine: Engine,
     clock: &dyn Clock,
     feed: &AccountFeed,
+    stats: &WriterStats,
     group: &[Command],
 ) -> Result<Vec<Result<Reply, Error>>, Error> {
     let mut attempt = 1;
@@ -328,6 +399,7 @@ async fn commit_with_retries(
             Ok(replies) => return Ok(replies),
             Err(error) if attempt < MAX_COMMIT_ATTEMPTS && db::is_retryable(&error) => {
                 tracing::debug!(attempt, error = %error_chain(&error), "retrying group commit");
+                stats.retries.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(RETRY_BACKOFF * 2_u32.pow(attempt - 1)).await;
                 attempt += 1;
             }

@@ -4,7 +4,8 @@
 //! HTTP requests are counted per route pattern (never the raw URL: its ids would make every
 //! request a new series), method and status class, with their latency; the platform's moving
 //! parts (trades and withdrawals per state, the age of the oldest waiting withdrawal, the
-//! outbox and mail backlogs) are read from the database when scraped. Exact money comparisons
+//! outbox and mail backlogs, the withdrawal worker's lease) are read from the database when
+//! scraped; the ledger writer's counters and whether it stopped come from this process. Exact money comparisons
 //! stay in the application: a float sample is exact only to about 9,007 XMR.
 //!
 //! The endpoint answers only with `PUPERO_METRICS_TOKEN` set, to `Authorization: Bearer` with
@@ -58,8 +59,16 @@ pub struct Metrics {
     outbox_unpublished: Gauge,
     outbox_oldest: Gauge<f64, AtomicU64>,
     mails_unsent: Gauge,
-    /// One scrape at a time sets the gauges and writes them out.
-    scrape: tokio::sync::Mutex<()>,
+    lease_held: Gauge,
+    writer_stopped: Gauge,
+    ledger_groups: Counter,
+    ledger_commands: Counter,
+    ledger_refused: Counter,
+    ledger_failed: Counter,
+    ledger_retries: Counter,
+    /// One scrape at a time sets the gauges and writes them out; the writer's counters as last
+    /// added, so that each scrape adds what grew since.
+    scrape: tokio::sync::Mutex<pupero_ledger::WriterCounts>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -113,6 +122,48 @@ impl Default for Metrics {
             "Mails waiting for the relay",
             mails_unsent.clone(),
         );
+        let lease_held = Gauge::default();
+        registry.register(
+            "worker_lease_held",
+            "1 while a withdrawal worker holds its lease, 0 when none does",
+            lease_held.clone(),
+        );
+        let writer_stopped = Gauge::default();
+        registry.register(
+            "ledger_writer_stopped",
+            "1 once this process's ledger writer has stopped (every write fails until a restart)",
+            writer_stopped.clone(),
+        );
+        let counter = |registry: &mut Registry, name: &str, help: &str| {
+            let counter = Counter::default();
+            registry.register(name, help, counter.clone());
+            counter
+        };
+        let ledger_groups = counter(
+            &mut registry,
+            "ledger_group_commits",
+            "Transactions of this process's ledger writer",
+        );
+        let ledger_commands = counter(
+            &mut registry,
+            "ledger_commands",
+            "Commands answered by this process's ledger writer",
+        );
+        let ledger_refused = counter(
+            &mut registry,
+            "ledger_refusals",
+            "Commands refused by the ledger (funds, conflicts) or by their own rules",
+        );
+        let ledger_failed = counter(
+            &mut registry,
+            "ledger_failures",
+            "Commands that failed with a storage error",
+        );
+        let ledger_retries = counter(
+            &mut registry,
+            "ledger_writer_retries",
+            "Group commits tried again after a deadlock, lock timeout or busy database",
+        );
         registry.register(
             "build",
             "The running build",
@@ -128,7 +179,14 @@ impl Default for Metrics {
             outbox_unpublished,
             outbox_oldest,
             mails_unsent,
-            scrape: tokio::sync::Mutex::new(()),
+            lease_held,
+            writer_stopped,
+            ledger_groups,
+            ledger_commands,
+            ledger_refused,
+            ledger_failed,
+            ledger_retries,
+            scrape: tokio::sync::Mutex::new(pupero_ledger::WriterCounts::default()),
         }
     }
 }
@@ -160,7 +218,20 @@ impl Metrics {
 
     /// The metrics now, in the text format.
     async fn render(&self, state: &AppState) -> Result<String, crate::error::ApiError> {
-        let _one = self.scrape.lock().await;
+        let mut added = self.scrape.lock().await;
+        let counts = state.market.ledger.writer_counts();
+        for (counter, now, before) in [
+            (&self.ledger_groups, counts.groups, added.groups),
+            (&self.ledger_commands, counts.commands, added.commands),
+            (&self.ledger_refused, counts.refused, added.refused),
+            (&self.ledger_failed, counts.failed, added.failed),
+            (&self.ledger_retries, counts.retries, added.retries),
+        ] {
+            counter.inc_by(now.saturating_sub(before));
+        }
+        *added = counts;
+        self.writer_stopped
+            .set(i64::from(state.market.ledger.writer_stopped()));
         let gauges = state
             .market
             .store
@@ -207,6 +278,10 @@ impl Metrics {
         self.outbox_oldest.set(age(gauges.oldest_unpublished_ms));
         self.mails_unsent
             .set(i64::try_from(gauges.mails_unsent).unwrap_or(i64::MAX));
+        let held = gauges
+            .lease_expires_ms
+            .is_some_and(|until| until.max(0).unsigned_abs() > now_ms);
+        self.lease_held.set(i64::from(held));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .map_err(|e| crate::error::ApiError::internal(&e))?;

@@ -20,6 +20,8 @@ pub struct Gauges {
     pub oldest_unpublished_ms: Option<i64>,
     /// Mails not yet handed to the relay.
     pub mails_unsent: u64,
+    /// Until when the withdrawal worker's lease runs, unix ms, if a worker holds it.
+    pub lease_expires_ms: Option<i64>,
 }
 
 impl Store {
@@ -48,7 +50,15 @@ impl Store {
             sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = 'pending'")
                 .fetch_one(&self.pool)
                 .await?;
+        let lease: Option<(String, i64)> = sqlx::query_as(
+            "SELECT holder, expires_at_ms FROM worker_leases WHERE name = 'withdrawals'",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(Gauges {
+            lease_expires_ms: lease
+                .filter(|(holder, _)| !holder.is_empty())
+                .map(|(_, expires)| expires),
             trades,
             withdrawals,
             oldest_requested_withdrawal_ms,

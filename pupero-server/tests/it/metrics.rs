@@ -55,6 +55,10 @@ app_test_with!(
             r#"pupero_http_requests_total{route="/api/v1/trades",method="POST",status="2xx"} 1"#,
             "pupero_withdrawal_oldest_requested_age_seconds 0",
             "pupero_outbox_unpublished 0",
+            "pupero_ledger_writer_stopped 0",
+            "pupero_worker_lease_held 0",
+            "pupero_ledger_refusals_total 0",
+            "# TYPE pupero_ledger_commands counter",
             "# TYPE pupero_http_request_duration_seconds histogram",
             r#"pupero_build_info{version=""#,
         ] {
