@@ -181,6 +181,54 @@ async fn a_trade_through_the_gateway(backend: Backend) {
     assert_eq!(balance.available, "0.5".parse().unwrap());
     states[2].market.ledger.check_invariants().await.unwrap();
 
+    // The website over the gateway, as the seed's frontend: the market page lists the offer,
+    // with its maker (read by the offers role from what the ledger role changed).
+    let site = {
+        let app = pupero_web::app(pupero_web::WebConfig::new(), &base).expect("the website");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let connections = pupero_server::config::ConnectionSettings::default();
+        let slots = pupero_server::http_server::ConnectionSlots::new(&connections, &[]);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let done = tokio::spawn(async move {
+            let _ = pupero_server::http_server::serve_connections(
+                listener,
+                app,
+                connections,
+                slots,
+                async {
+                    let _ = stopped.await;
+                },
+                Duration::from_secs(5),
+            )
+            .await;
+        });
+        Running {
+            address,
+            stop,
+            done,
+        }
+    };
+    let deadline = std::time::Instant::now() + EVENT_TIMEOUT;
+    loop {
+        let page = raw
+            .get(format!("http://{}/", site.address))
+            .send()
+            .await
+            .unwrap();
+        let status = page.status().as_u16();
+        let html = page.text().await.unwrap();
+        if status == 200 && html.contains(">seller<") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the market page never listed the offer ({status}):\n{html}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    site.stop().await;
+
     // A role down: the gateway says which, never where, and its readiness fails.
     let (_, wallet) = roles.pop().expect("the wallet role");
     wallet.stop().await;
