@@ -18,6 +18,10 @@ pub use pupero_market::settings::*;
 /// Values that are never accepted as secrets in production, whatever their length.
 const KNOWN_DEFAULT_SECRETS: &[&str] = &["changeme", "change_this_password", "secret", "dev"];
 
+/// Placeholder words at least this long are refused wherever they appear in a secret; shorter
+/// ones only as words of their own.
+const MIN_PLACEHOLDER_SUBSTRING: usize = 6;
+
 /// Secrets shorter than this (in bytes) are refused: a JWT HMAC key should carry at least
 /// 256 bits of entropy.
 pub const MIN_SECRET_LEN: usize = 32;
@@ -841,9 +845,18 @@ fn check_secret(name: &'static str, secret: &Secret) -> Result<(), ConfigError> 
         ));
     }
     let lowered = value.to_ascii_lowercase();
-    if KNOWN_DEFAULT_SECRETS.iter().any(|d| lowered.contains(d))
-        || value.bytes().all(|b| b == value.as_bytes()[0])
-    {
+    // A long placeholder word anywhere; a short one only as a word of its own: three letters
+    // turn up by chance in one random secret out of a few hundred, which must not be refused.
+    let placeholder = KNOWN_DEFAULT_SECRETS.iter().any(|d| {
+        if d.len() >= MIN_PLACEHOLDER_SUBSTRING {
+            lowered.contains(d)
+        } else {
+            lowered
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .any(|word| word == *d)
+        }
+    });
+    if placeholder || value.bytes().all(|b| b == value.as_bytes()[0]) {
         return Err(invalid(
             name,
             "looks like a default or placeholder value".to_owned(),
@@ -1110,6 +1123,12 @@ mod tests {
             ])
             .is_err()
         );
+        // A short placeholder as a word of its own is refused; the same letters inside a
+        // random secret are chance, not a placeholder.
+        let short = Secret::new("dev-0123456789abcdefghijklmnopqrstuv".to_owned());
+        assert!(check_secret("PUPERO_JWT_SECRET", &short).is_err());
+        let chance = Secret::new("Xk9DevQ2pL7vTz4Rw1Nc8Bh5Jm3Fs6Gy0Ua2Ed".to_owned());
+        assert!(check_secret("PUPERO_JWT_SECRET", &chance).is_ok());
         let good = random_secret();
         let key = random_data_key();
         let mut vars = vec![
