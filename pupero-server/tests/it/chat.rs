@@ -2,26 +2,10 @@
 
 use pupero_core::limits::{CHAT_GRACE_SECS, MAX_CHAT_MESSAGE_CHARS, MAX_FEEDBACK_COMMENT_CHARS};
 use pupero_core::{Piconero, Role};
-use pupero_sdk::{Client, OfferRequest, OpenTradeRequest, Rating, Resolution, TradeView};
+use pupero_sdk::{Client, OpenTradeRequest, Rating, Resolution, TradeView};
 use uuid::Uuid;
 
-use crate::support::{TestApp, app_test, app_test_with};
-
-fn sell_offer() -> OfferRequest {
-    OfferRequest {
-        side: "sell".parse().unwrap(),
-        currency: "EUR".parse().unwrap(),
-        payment_method: "SEPA".parse().unwrap(),
-        payment_details: None,
-        price: Some("150".parse().unwrap()),
-        margin_percent: None,
-        min_amount: "0.1".parse().unwrap(),
-        max_amount: "2".parse().unwrap(),
-        payment_window_minutes: 30,
-        terms: None,
-        visibility: "public".parse().unwrap(),
-    }
-}
+use crate::support::{TestApp, app_test, app_test_with, sell_offer};
 
 /// A funded seller with a sell offer, and a buyer.
 struct Market {

@@ -142,19 +142,7 @@ async fn a_trade_through_the_gateway(backend: Backend) {
         .await
         .expect("an event stream through the gateway");
     let offer = seller
-        .create_offer(&pupero_sdk::OfferRequest {
-            side: "sell".parse().unwrap(),
-            currency: "EUR".parse().unwrap(),
-            payment_method: "SEPA".parse().unwrap(),
-            payment_details: None,
-            price: Some("150".parse().unwrap()),
-            margin_percent: None,
-            min_amount: "0.1".parse().unwrap(),
-            max_amount: "1".parse().unwrap(),
-            payment_window_minutes: 60,
-            terms: None,
-            visibility: "public".parse().unwrap(),
-        })
+        .create_offer(&crate::support::sell_offer())
         .await
         .unwrap();
     let trade = buyer

@@ -23,19 +23,7 @@ app_test_with!(
         let (buyer, _) = app.user("buyer").await;
         app.fund(seller_id, "2").await;
         let offer = seller
-            .create_offer(&pupero_sdk::OfferRequest {
-                side: "sell".parse().unwrap(),
-                currency: "EUR".parse().unwrap(),
-                payment_method: "SEPA".parse().unwrap(),
-                payment_details: None,
-                price: Some("150".parse().unwrap()),
-                margin_percent: None,
-                min_amount: "0.1".parse().unwrap(),
-                max_amount: "1".parse().unwrap(),
-                payment_window_minutes: 60,
-                terms: None,
-                visibility: "public".parse().unwrap(),
-            })
+            .create_offer(&crate::support::sell_offer())
             .await
             .unwrap();
         let request = pupero_sdk::OpenTradeRequest {

@@ -331,3 +331,20 @@ pub async fn credit(state: &pupero_server::AppState, user: uuid::Uuid, xmr: &str
         .await
         .expect("deposit");
 }
+
+/// A public fixed-price sell offer: EUR by SEPA at 150, 0.1–2 XMR, 30 minutes to pay.
+pub fn sell_offer() -> pupero_sdk::OfferRequest {
+    pupero_sdk::OfferRequest {
+        side: "sell".parse().unwrap(),
+        currency: "EUR".parse().unwrap(),
+        payment_method: "SEPA".parse().unwrap(),
+        payment_details: None,
+        price: Some("150".parse().unwrap()),
+        margin_percent: None,
+        min_amount: "0.1".parse().unwrap(),
+        max_amount: "2".parse().unwrap(),
+        payment_window_minutes: 30,
+        terms: None,
+        visibility: "public".parse().unwrap(),
+    }
+}
