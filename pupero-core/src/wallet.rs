@@ -52,6 +52,22 @@ pub trait WalletRpc: Send + Sync {
     /// again for the next caller.
     async fn create_subaddress(&self, account: u32, label: &str) -> Result<Subaddress>;
 
+    /// How many addresses `account` has made: its primary address (index 0) and every
+    /// subaddress after it. A wallet restored from its seed counts again from 1, whatever it
+    /// had made before, and watches only a look-ahead past its count: the caller brings it
+    /// back with [`create_subaddress`](WalletRpc::create_subaddress), then
+    /// [`rescan`](WalletRpc::rescan)s.
+    async fn subaddress_count(&self, account: u32) -> Result<u32>;
+
+    /// The address at `index` of `account`, which must be below
+    /// [`subaddress_count`](WalletRpc::subaddress_count) (else the wallet refuses).
+    async fn subaddress(&self, account: u32, index: u32) -> Result<MoneroAddress>;
+
+    /// Scans the chain again from the wallet's restore height, seeing outputs paid to
+    /// subaddresses made since it first scanned those blocks. What only the wallet knew
+    /// (destinations and keys of its own transactions) is lost; the chain keeps the rest.
+    async fn rescan(&self) -> Result<()>;
+
     /// Money received by `account`: transfers mined in blocks at or above `min_height`, then
     /// every transfer waiting in the pool (whatever `min_height`), one entry per transaction
     /// and subaddress (see [`DepositKey`]). Confirmations grow as blocks are mined, so a

@@ -99,6 +99,16 @@ impl TestDatabase {
         }
     }
 
+    /// The SQLite database in file `file` of `dir` (a restored backup, say), removed with `dir`
+    /// when dropped.
+    pub fn sqlite_in(dir: tempfile::TempDir, file: &str) -> TestDatabase {
+        TestDatabase {
+            url: format!("sqlite://{}", dir.path().join(file).display()),
+            dir: Some(dir),
+            mariadb_name: None,
+        }
+    }
+
     /// Drops a MariaDB test database (SQLite's directory goes when `self` drops).
     pub async fn cleanup(self) {
         if let Some(name) = &self.mariadb_name

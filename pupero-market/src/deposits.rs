@@ -46,6 +46,11 @@ pub struct PlatformWallet {
     address_lock: tokio::sync::Mutex<()>,
     /// The primary address of `account`, once the wallet told it.
     primary: tokio::sync::OnceCell<pupero_core::MoneroAddress>,
+    /// Set once the wallet was found to have made every subaddress handed out
+    /// ([`Market::wallet_matches_records`]).
+    pub(crate) records_checked: tokio::sync::OnceCell<()>,
+    /// The wallet client's call statistics, when it keeps them (`monero-wallet-rpc`'s does).
+    pub calls: Option<Arc<pupero_wallet::CallStats>>,
     /// When the wallet was last asked for a withdrawal's fee estimate and what it said
     /// (`None`: no estimate), for `crate::withdrawals`; the lock makes concurrent requests
     /// wait for one answer.
@@ -69,6 +74,8 @@ impl PlatformWallet {
             address_lock: tokio::sync::Mutex::new(()),
             fee_estimate: tokio::sync::Mutex::new(None),
             primary: tokio::sync::OnceCell::new(),
+            records_checked: tokio::sync::OnceCell::new(),
+            calls: None,
         }
     }
 
@@ -126,6 +133,13 @@ pub enum ScanError {
     /// The ledger failed.
     #[error(transparent)]
     Ledger(#[from] pupero_ledger::Error),
+    /// The wallet has another address at the index of a subaddress handed out: it is not the
+    /// wallet that made them.
+    #[error("the wallet has another address at subaddress index {index} than was handed out")]
+    WrongWallet {
+        /// The index compared.
+        index: u32,
+    },
 }
 
 /// What a deposit's events say: the deposit, and how deep it is against how deep it must be.
@@ -213,13 +227,21 @@ impl Market {
     /// `user`'s deposit subaddress, made in the wallet on first request.
     ///
     /// The wallet makes subaddresses one after another and widens its own look-ahead as it
-    /// does, so every subaddress stored here is one it watches. (A wallet restored from its
-    /// seed must be opened with `--subaddress-lookahead` above the highest index stored.)
+    /// does, so every subaddress stored here is one it watches; a wallet restored from its
+    /// seed is first brought back to the highest one stored ([`crate::restored_wallet`]).
     pub async fn deposit_address(&self, user: UserId) -> Result<DepositAddressRow, Error> {
         if let Some(row) = self.store.deposit_address(user).await? {
             return Ok(row);
         }
         let wallet = self.platform_wallet()?;
+        self.wallet_matches_records().await.map_err(|e| match e {
+            ScanError::Wallet(e) => wallet_error(&e),
+            ScanError::Store(e) => e.into(),
+            ScanError::Ledger(e) => e.into(),
+            ScanError::NoWallet | ScanError::WrongWallet { .. } => {
+                wallet_unavailable(e.to_string())
+            }
+        })?;
         let _one_at_a_time = wallet.address_lock.lock().await;
         if let Some(row) = self.store.deposit_address(user).await? {
             return Ok(row);
@@ -261,6 +283,7 @@ impl Market {
     pub async fn scan_deposits(&self) -> Result<ScanReport, ScanError> {
         let wallet = self.wallet.as_ref().ok_or(ScanError::NoWallet)?;
         let account = wallet.account;
+        self.wallet_matches_records().await?;
         wallet.rpc.refresh().await?;
         let height = wallet.rpc.height().await?;
         let pending = self.store.pending_deposits(account).await?;
@@ -343,6 +366,7 @@ impl Market {
             }
         }
         self.store.set_scanned_to(account, height, now).await?;
+        self.wallet_health.scanned(height, now);
         Ok(report)
     }
 

@@ -169,7 +169,10 @@ async fn height_moved(state: &Market, last: &Option<u64>) -> bool {
         }
     };
     match wallet.rpc.height().await {
-        Ok(height) => *last != Some(height) || refreshed.received_money,
+        Ok(height) => {
+            state.wallet_health.wallet_at(height);
+            *last != Some(height) || refreshed.received_money
+        }
         Err(e) => {
             tracing::debug!(error = %e, "watching the wallet's height failed");
             false

@@ -33,6 +33,7 @@ pub mod ratelimit;
 pub mod readiness;
 pub mod reconciliation;
 pub mod recovery;
+pub mod restored_wallet;
 pub mod security;
 pub mod sessions;
 pub mod settings;
@@ -41,6 +42,7 @@ pub mod sweeps;
 pub mod trades;
 pub mod two_factor;
 pub mod wallet;
+pub mod wallet_health;
 pub mod withdrawals;
 
 pub use error::{Error, ErrorKind};

@@ -49,6 +49,8 @@ pub struct Market {
     pub book: crate::book::MarketBook,
     /// One worker pass at a time in this process (the lease keeps other processes out).
     pub worker_pass: tokio::sync::Mutex<()>,
+    /// What this process's wallet jobs last saw (deposit scans, reconciliation).
+    pub wallet_health: crate::wallet_health::WalletHealth,
     /// What this process knows of the worker lease: whether it holds it, whom it waits for.
     pub lease: crate::lease::LeaseState,
     /// Sends mails from the outbox and makes their links.
@@ -143,10 +145,11 @@ impl Market {
                     config = config.with_login(user, password);
                 }
                 let rpc = pupero_wallet::HttpWalletRpc::with_config(config)?;
-                Some(crate::deposits::PlatformWallet::new(
-                    Arc::new(rpc),
-                    wallet.account,
-                ))
+                let calls = rpc.stats();
+                let mut platform =
+                    crate::deposits::PlatformWallet::new(Arc::new(rpc), wallet.account);
+                platform.calls = Some(calls);
+                Some(platform)
             }
             None => None,
         };
@@ -213,6 +216,7 @@ impl Market {
         let mailer = crate::mail::Mailer::new(&settings.mail)
             .map_err(|e| OpenError::Settings(format!("PUPERO_SMTP_URL: {e}")))?;
         let settings_fees = settings.fees;
+        let now = clock.now();
         Ok(Arc::new(Market {
             settings,
             store,
@@ -233,6 +237,7 @@ impl Market {
             mailer,
             mail_wake: tokio::sync::Notify::new(),
             book: crate::book::MarketBook::new(settings_fees),
+            wallet_health: crate::wallet_health::WalletHealth::new(now),
         }))
     }
 

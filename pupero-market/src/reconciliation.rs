@@ -172,7 +172,11 @@ impl Market {
                 return None;
             }
         }
-        match self.reconcile_with(wallet, false).await {
+        let result = self.reconcile_with(wallet, false).await;
+        if let Ok(r) = &result {
+            self.wallet_health.reconciled(*r);
+        }
+        match result {
             Ok(r) if r.status == ReconciliationStatus::Deficit => {
                 tracing::warn!(
                     deficit = %r.surplus,

@@ -139,6 +139,7 @@ impl Market {
             return Ok(report);
         }
         report.leader = true;
+        self.wallet_matches_records().await?;
         // The wallet must see the newest blocks: a stale wallet builds from spent outputs.
         wallet.rpc.refresh().await?;
         if self.resume_sweeps(&mut report).await? > 0 {

@@ -33,6 +33,7 @@ use pupero_core::limits::{
     FEE_ESTIMATE_MAX_AGE_SECS, FEE_ESTIMATE_RETRY_SECS, MAX_BUILDS_FOR_EVERYTHING,
     MAX_WITHDRAWALS_PER_TX, MIN_WITHDRAWAL,
 };
+use pupero_core::reconciliation::ReconciliationStatus;
 use pupero_core::wallet::{OutgoingState, Priority, TxMetadata, WalletError};
 use pupero_core::withdrawal::{
     FeeQuote, Stuck, Withdrawal, WithdrawalAmount, WithdrawalEvent, WithdrawalTransitionError,
@@ -44,6 +45,7 @@ use sqlx::AnyConnection;
 use uuid::Uuid;
 
 use crate::Market;
+use crate::deposits::PlatformWallet;
 use crate::error::{Error, ErrorKind};
 use crate::events::{EventBatch, EventKind, NewEvent};
 use crate::queue::{QueueError, Received, Settle, WorkMessage};
@@ -295,6 +297,12 @@ pub enum DriveError {
     /// wallet again.
     #[error("the wallet worker lease was lost to another process")]
     LeaseLost,
+    /// The wallet is not the one that made the platform's deposit subaddresses.
+    #[error("the wallet has another address at subaddress index {index} than was handed out")]
+    WrongWallet {
+        /// The index compared.
+        index: u32,
+    },
 }
 
 impl From<crate::deposits::ScanError> for DriveError {
@@ -305,6 +313,7 @@ impl From<crate::deposits::ScanError> for DriveError {
             ScanError::Wallet(e) => DriveError::Wallet(e),
             ScanError::Store(e) => DriveError::Store(e),
             ScanError::Ledger(e) => DriveError::Ledger(e),
+            ScanError::WrongWallet { index } => DriveError::WrongWallet { index },
         }
     }
 }
@@ -532,6 +541,7 @@ impl Market {
             return Ok(report);
         }
         report.leader = true;
+        self.wallet_matches_records().await?;
         // The wallet must see the newest blocks: a stale wallet builds from spent outputs.
         wallet.rpc.refresh().await?;
 
@@ -581,6 +591,9 @@ impl Market {
             );
         }
 
+        if unresolved_sweeps == 0 && !self.books_balance(wallet).await? {
+            return Ok(report);
+        }
         for _ in 0..MAX_BUILDS_PER_PASS {
             if unresolved_sweeps > 0 {
                 break;
@@ -594,6 +607,34 @@ impl Market {
             }
         }
         Ok(report)
+    }
+
+    /// Whether new withdrawals may be paid: true when none waits, or when the wallet holds at
+    /// least what the platform owes (reconciliation `ok`). A wallet short of it (restored from
+    /// an old seed without its subaddresses, a wrong wallet, a bug) pays nothing more until an
+    /// operator looks. Read between passes' changes, in the pass, so no withdrawal is half-way
+    /// between the wallet and the ledger.
+    async fn books_balance(&self, wallet: &PlatformWallet) -> Result<bool, DriveError> {
+        if self
+            .store
+            .withdrawals_in(WithdrawalState::Requested, 1)
+            .await?
+            .is_empty()
+        {
+            return Ok(true);
+        }
+        let books = self.reconcile_with(wallet, false).await?;
+        self.wallet_health.reconciled(books);
+        if books.status == ReconciliationStatus::Ok {
+            return Ok(true);
+        }
+        tracing::error!(
+            deficit = %books.surplus,
+            wallet_total = %books.wallet_total,
+            user_balances = %books.user_balances,
+            "the wallet holds less than the platform owes; paying no withdrawal until it does"
+        );
+        Ok(false)
     }
 
     /// Marks a mined broadcast transaction `confirmed`. One the wallet does not know, although

@@ -14,7 +14,8 @@ Commands:
                      only one beside `all` that runs the wallet jobs); default all (8000).
                      gateway (8000): one address in front of the four, routing each path to
                      its role (PUPERO_UPSTREAM_AUTH, _OFFERS, _LEDGER, _WALLET: host:port,
-                     by default their ports on 127.0.0.1); it needs no database or secret
+                     or several separated by commas, taken in turn; by default their ports
+                     on 127.0.0.1); it needs no database or secret
   worker             run the wallet jobs without the HTTP API: deposit scans, the outbox
                      publisher, the withdrawal worker and the sweeper (then run serve
                      with PUPERO_WALLET_WORKER=off)

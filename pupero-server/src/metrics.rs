@@ -48,6 +48,165 @@ struct StateLabels {
     state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CallLabels {
+    method: String,
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AccountLabels {
+    account: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+}
+
+/// `amount` in XMR as a float sample: exact to about 9,007 XMR, which is all a graph needs
+/// (exact comparisons stay in the application).
+fn xmr(amount: pupero_core::Piconero) -> f64 {
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::as_conversions,
+        clippy::float_arithmetic
+    )]
+    let value = amount.as_u64() as f64 / 1e12; // float-ok: a gauge
+    value
+}
+
+/// As [`xmr`], with its sign.
+fn signed_xmr(amount: pupero_core::SignedPiconero) -> f64 {
+    let magnitude = xmr(amount.magnitude());
+    if amount.is_negative() {
+        #[allow(clippy::float_arithmetic)]
+        let negative = -magnitude; // float-ok: a gauge
+        negative
+    } else {
+        magnitude
+    }
+}
+
+/// The login route, whose outcomes are counted on their own.
+const LOGIN_ROUTE: &str = "/api/v1/auth/login";
+
+/// The wallet's side: its RPC calls, and what this process's wallet jobs saw. The job
+/// figures are series only in a process that runs the wallet jobs (an alert on them must not
+/// fire for a process that never scans).
+struct WalletMetrics {
+    calls: Family<CallLabels, Counter>,
+    call_seconds: Family<CallLabels, Counter<f64, AtomicU64>>,
+    /// What was added to `calls` and `call_seconds` so far.
+    added: std::sync::Mutex<std::collections::HashMap<(String, String), pupero_wallet::CallCount>>,
+    scan_lag: Family<AccountLabels, Gauge>,
+    scan_age: Family<AccountLabels, Gauge<f64, AtomicU64>>,
+    reconciliation_ok: Family<AccountLabels, Gauge>,
+    surplus: Family<AccountLabels, Gauge<f64, AtomicU64>>,
+    reconciliation_age: Family<AccountLabels, Gauge<f64, AtomicU64>>,
+}
+
+impl WalletMetrics {
+    fn register(registry: &mut Registry) -> WalletMetrics {
+        let metrics = WalletMetrics {
+            calls: Family::default(),
+            call_seconds: Family::default(),
+            added: std::sync::Mutex::default(),
+            scan_lag: Family::default(),
+            scan_age: Family::default(),
+            reconciliation_ok: Family::default(),
+            surplus: Family::default(),
+            reconciliation_age: Family::default(),
+        };
+        registry.register(
+            "wallet_rpc_calls",
+            "Calls to the wallet RPC server by method and outcome (ok, or the error's kind)",
+            metrics.calls.clone(),
+        );
+        registry.register(
+            "wallet_rpc_seconds",
+            "Time spent in wallet RPC calls (waiting for their turn included), by method and outcome",
+            metrics.call_seconds.clone(),
+        );
+        registry.register(
+            "deposit_scan_lag_blocks",
+            "Blocks the wallet has that no finished deposit scan of this process has looked at",
+            metrics.scan_lag.clone(),
+        );
+        registry.register(
+            "deposit_scan_age_seconds",
+            "Time since this process's last good deposit scan (or since it started, before one)",
+            metrics.scan_age.clone(),
+        );
+        registry.register(
+            "reconciliation_ok",
+            "1 when the last reconciliation of this process found the wallet covering what is owed, else 0",
+            metrics.reconciliation_ok.clone(),
+        );
+        registry.register(
+            "reconciliation_surplus_xmr",
+            "The wallet's total less what is owed, at the last reconciliation (below 0: a deficit)",
+            metrics.surplus.clone(),
+        );
+        registry.register(
+            "reconciliation_age_seconds",
+            "Time since the last reconciliation of this process",
+            metrics.reconciliation_age.clone(),
+        );
+        metrics
+    }
+
+    fn update(&self, market: &pupero_market::Market, age: impl Fn(u64) -> f64) {
+        let Some(wallet) = &market.wallet else {
+            return;
+        };
+        if let Some(stats) = &wallet.calls {
+            let mut added = self.added.lock().unwrap_or_else(|p| p.into_inner());
+            for (method, outcome, count) in stats.snapshot() {
+                let labels = CallLabels {
+                    method: method.to_owned(),
+                    outcome: outcome.to_owned(),
+                };
+                let before = added
+                    .entry((labels.method.clone(), labels.outcome.clone()))
+                    .or_default();
+                self.calls
+                    .get_or_create(&labels)
+                    .inc_by(count.calls.saturating_sub(before.calls));
+                self.call_seconds
+                    .get_or_create(&labels)
+                    .inc_by(count.total.saturating_sub(before.total).as_secs_f64());
+                *before = count;
+            }
+        }
+        if !market.settings.wallet_worker {
+            return;
+        }
+        let account = AccountLabels {
+            account: wallet.account.to_string(),
+        };
+        let scans = market.wallet_health.scans();
+        self.scan_lag
+            .get_or_create(&account)
+            .set(i64::try_from(scans.lag_blocks).unwrap_or(i64::MAX));
+        self.scan_age
+            .get_or_create(&account)
+            .set(age(scans.since.as_unix_ms()));
+        if let Some(r) = market.wallet_health.last_reconciliation() {
+            let ok = r.status == pupero_core::reconciliation::ReconciliationStatus::Ok;
+            self.reconciliation_ok
+                .get_or_create(&account)
+                .set(i64::from(ok));
+            self.surplus
+                .get_or_create(&account)
+                .set(signed_xmr(r.surplus));
+            self.reconciliation_age
+                .get_or_create(&account)
+                .set(age(r.at.as_unix_ms()));
+        }
+    }
+}
+
 /// One server's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -66,6 +225,10 @@ pub struct Metrics {
     ledger_refused: Counter,
     ledger_failed: Counter,
     ledger_retries: Counter,
+    users_held: Gauge<f64, AtomicU64>,
+    logins: Family<OutcomeLabels, Counter>,
+    rate_limited: Family<RouteLabels, Counter>,
+    wallet: WalletMetrics,
     /// One scrape at a time sets the gauges and writes them out; the writer's counters as last
     /// added, so that each scrape adds what grew since.
     scrape: tokio::sync::Mutex<pupero_ledger::WriterCounts>,
@@ -164,6 +327,34 @@ impl Default for Metrics {
             "ledger_writer_retries",
             "Group commits tried again after a deadlock, lock timeout or busy database",
         );
+        let users_held = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "users_held_xmr",
+            "XMR of users' balances held by pending transfers: trade escrow and withdrawal holds",
+            users_held.clone(),
+        );
+        let logins = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "logins",
+            "Login attempts by outcome: ok, refused (credentials, second factor) or rate_limited",
+            logins.clone(),
+        );
+        let rate_limited = Family::<RouteLabels, Counter>::default();
+        registry.register(
+            "rate_limited",
+            "Requests refused with 429 by route pattern",
+            rate_limited.clone(),
+        );
+        // Every outcome from the start, so that a rate over them is defined before the first.
+        for outcome in ["ok", "refused", "rate_limited", "error"] {
+            let _ = logins.get_or_create(&OutcomeLabels {
+                outcome: outcome.to_owned(),
+            });
+        }
+        let _ = rate_limited.get_or_create(&RouteLabels {
+            route: LOGIN_ROUTE.to_owned(),
+        });
+        let wallet = WalletMetrics::register(&mut registry);
         registry.register(
             "build",
             "The running build",
@@ -186,6 +377,10 @@ impl Default for Metrics {
             ledger_refused,
             ledger_failed,
             ledger_retries,
+            users_held,
+            logins,
+            rate_limited,
+            wallet,
             scrape: tokio::sync::Mutex::new(pupero_ledger::WriterCounts::default()),
         }
     }
@@ -207,6 +402,26 @@ impl Metrics {
                 status: class.to_owned(),
             })
             .inc();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            self.rate_limited
+                .get_or_create(&RouteLabels {
+                    route: route.to_owned(),
+                })
+                .inc();
+        }
+        if route == LOGIN_ROUTE && method == "POST" {
+            let outcome = match status.as_u16() {
+                200..=299 => "ok",
+                429 => "rate_limited",
+                400..=499 => "refused",
+                _ => "error",
+            };
+            self.logins
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.to_owned(),
+                })
+                .inc();
+        }
         if !UNTIMED_ROUTES.contains(&route) {
             self.durations
                 .get_or_create(&RouteLabels {
@@ -278,6 +493,16 @@ impl Metrics {
         self.outbox_oldest.set(age(gauges.oldest_unpublished_ms));
         self.mails_unsent
             .set(i64::try_from(gauges.mails_unsent).unwrap_or(i64::MAX));
+        let users = state
+            .market
+            .ledger
+            .totals(pupero_core::ledger::AccountCode::UserXmr)
+            .await
+            .map_err(crate::error::ApiError::from)?;
+        self.users_held.set(xmr(users.debits_pending));
+        self.wallet.update(&state.market, |ms| {
+            age(Some(i64::try_from(ms).unwrap_or(i64::MAX)))
+        });
         let held = gauges
             .lease_expires_ms
             .is_some_and(|until| until.max(0).unsigned_abs() > now_ms);

@@ -15,10 +15,10 @@ use crate::error::{Effect, from_transport};
 use crate::wire::{
     self, AccountParams, BalanceResult, CreateAddressParams, CreateAddressResult, Destination,
     GetAddressIndexParams, GetAddressIndexResult, GetAddressParams, GetAddressResult,
-    GetTransferByTxidParams, GetTransferByTxidResult, GetTransfersParams, GetTransfersResult,
-    HeightResult, IncomingTransfersParams, IncomingTransfersResult, NoParams, RefreshResult,
-    RelayTxParams, RelayTxResult, Request, SweepAllParams, SweepAllResult, TransferParams,
-    TransferResult,
+    GetAddressesResult, GetTransferByTxidParams, GetTransferByTxidResult, GetTransfersParams,
+    GetTransfersResult, HeightResult, IncomingTransfersParams, IncomingTransfersResult, NoParams,
+    RefreshResult, RelayTxParams, RelayTxResult, Request, RescanParams, SweepAllParams,
+    SweepAllResult, TransferParams, TransferResult, WireAddress,
 };
 use crate::{
     Balance, BuiltTransfer, Error, IncomingTransfer, MAX_DESTINATIONS, OutgoingStatus, OwnedOutput,
@@ -152,6 +152,7 @@ pub struct HttpWalletRpc {
     network: Network,
     timeouts: Timeouts,
     next_id: AtomicU64,
+    stats: std::sync::Arc<CallStats>,
 }
 
 impl std::fmt::Debug for HttpWalletRpc {
@@ -217,7 +218,14 @@ impl HttpWalletRpc {
             network: config.network,
             timeouts: config.timeouts,
             next_id: AtomicU64::new(1),
+            stats: std::sync::Arc::new(CallStats::default()),
         })
+    }
+
+    /// What its calls took and how they ended, from its start (shared: it grows as calls
+    /// finish).
+    pub fn stats(&self) -> std::sync::Arc<CallStats> {
+        self.stats.clone()
     }
 
     /// The network the wallet's addresses belong to.
@@ -251,9 +259,19 @@ impl HttpWalletRpc {
             reply,
         };
         let stopped = || Error::Unavailable(format!("{method}: the wallet client stopped"));
-        self.jobs.send(job).await.map_err(|_| stopped())?;
-        let body = answer.await.map_err(|_| stopped())??;
-        wire::decode(method, &body, effect)
+        let started = Instant::now();
+        let outcome = async {
+            self.jobs.send(job).await.map_err(|_| stopped())?;
+            let body = answer.await.map_err(|_| stopped())??;
+            wire::decode(method, &body, effect)
+        }
+        .await;
+        self.stats.record(
+            method,
+            outcome.as_ref().err().map(Error::kind),
+            started.elapsed(),
+        );
+        outcome
     }
 
     /// `transfer` building one transaction for `destinations` without relaying it, with its
@@ -300,6 +318,38 @@ impl HttpWalletRpc {
             destination.network(),
             self.network
         )))
+    }
+}
+
+/// Calls per method and outcome (`ok` or the error's [`Error::kind`]), with the seconds they
+/// took in all, waiting for their turn included: what an operator graphs as the wallet's
+/// latency and errors. Few keys: a method is one of the client's, an outcome one of eight.
+#[derive(Debug, Default)]
+pub struct CallStats {
+    calls: std::sync::Mutex<std::collections::BTreeMap<(&'static str, &'static str), CallCount>>,
+}
+
+/// Calls of one method with one outcome.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct CallCount {
+    /// How many.
+    pub calls: u64,
+    /// Their time in all.
+    pub total: Duration,
+}
+
+impl CallStats {
+    fn record(&self, method: &'static str, error: Option<&'static str>, took: Duration) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let count = calls.entry((method, error.unwrap_or("ok"))).or_default();
+        count.calls = count.calls.saturating_add(1);
+        count.total = count.total.saturating_add(took);
+    }
+
+    /// Every `(method, outcome)` seen, with its count.
+    pub fn snapshot(&self) -> Vec<(&'static str, &'static str, CallCount)> {
+        let calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.iter().map(|((m, o), c)| (*m, *o, *c)).collect()
     }
 }
 
@@ -448,6 +498,40 @@ impl WalletRpc for HttpWalletRpc {
             .call("create_address", params, self.timeouts.read, Effect::Write)
             .await?;
         result.into_subaddress(account, self.network)
+    }
+
+    async fn subaddress_count(&self, account: u32) -> Result<u32> {
+        let params = AccountParams {
+            account_index: account,
+        };
+        let result: GetAddressesResult<serde::de::IgnoredAny> = self
+            .call("get_address", params, self.timeouts.read, Effect::Read)
+            .await?;
+        u32::try_from(result.addresses.len())
+            .map_err(|_| Error::InvalidResponse("get_address: too many subaddresses".to_owned()))
+    }
+
+    async fn subaddress(&self, account: u32, index: u32) -> Result<MoneroAddress> {
+        let params = GetAddressParams {
+            account_index: account,
+            address_index: [index],
+        };
+        let result: GetAddressesResult<WireAddress> = self
+            .call("get_address", params, self.timeouts.read, Effect::Read)
+            .await?;
+        result.into_only(index, self.network)
+    }
+
+    async fn rescan(&self) -> Result<()> {
+        let _: serde::de::IgnoredAny = self
+            .call(
+                "rescan_blockchain",
+                RescanParams { hard: false },
+                self.timeouts.refresh,
+                Effect::Write,
+            )
+            .await?;
+        Ok(())
     }
 
     async fn incoming_transfers(

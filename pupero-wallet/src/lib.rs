@@ -36,8 +36,9 @@ pub mod testing;
 pub use digest::RpcLogin;
 pub use error::codes;
 pub use http::{
-    CALL_TIMEOUT, CONNECT_TIMEOUT, HttpWalletRpc, MAX_QUEUED_CALLS, MAX_RESPONSE_BYTES,
-    REFRESH_TIMEOUT, STORE_TIMEOUT, TRANSFER_TIMEOUT, Timeouts, WalletRpcConfig,
+    CALL_TIMEOUT, CONNECT_TIMEOUT, CallCount, CallStats, HttpWalletRpc, MAX_QUEUED_CALLS,
+    MAX_RESPONSE_BYTES, REFRESH_TIMEOUT, STORE_TIMEOUT, TRANSFER_TIMEOUT, Timeouts,
+    WalletRpcConfig,
 };
 pub use pupero_core::wallet::{
     Balance, BuiltTransfer, DepositKey, IncomingTransfer, MAX_DESTINATIONS, OutgoingState,

@@ -29,8 +29,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pupero_core::{MoneroAddress, Network};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use crate::error::Effect;
 use crate::wire::{self, GenerateBlocksParams, GenerateBlocksResult, Request};
@@ -244,6 +244,26 @@ impl TestWallet {
         self.process = Some(process);
     }
 
+    /// Its mnemonic seed (25 words), to restore it with [`Regtest::restore_wallet`].
+    ///
+    /// # Panics
+    /// When the wallet does not answer.
+    pub async fn seed(&self) -> String {
+        let result: QueryKeyResult = self
+            .rpc
+            .call(
+                "query_key",
+                QueryKeyParams {
+                    key_type: "mnemonic",
+                },
+                CREATE_WALLET_TIMEOUT,
+                Effect::Read,
+            )
+            .await
+            .expect("query_key mnemonic");
+        result.key
+    }
+
     /// Refreshes the wallet until it has scanned `height` blocks.
     ///
     /// # Panics
@@ -381,6 +401,36 @@ struct CreateWalletParams<'a> {
     language: &'a str,
 }
 
+/// `restore_deterministic_wallet`.
+#[derive(Serialize)]
+struct RestoreWalletParams<'a> {
+    filename: &'a str,
+    password: &'a str,
+    seed: &'a str,
+    restore_height: u64,
+    language: &'a str,
+}
+
+/// `query_key`.
+#[derive(Serialize)]
+struct QueryKeyParams {
+    key_type: &'static str,
+}
+
+/// What `query_key` answers.
+#[derive(Deserialize)]
+struct QueryKeyResult {
+    key: String,
+}
+
+/// How [`Regtest::start_wallet`] makes its wallet.
+enum Creation<'a> {
+    /// A new wallet with a new seed.
+    New,
+    /// The wallet of `seed`, scanning from `height`.
+    Restore { seed: &'a str, height: u64 },
+}
+
 impl Regtest {
     /// A new regtest network, or `None` when the Monero programs are not installed and the run
     /// does not require them (the skip is printed).
@@ -488,7 +538,18 @@ impl Regtest {
     /// # Panics
     /// When the wallet RPC server does not start or cannot create the wallet.
     pub async fn wallet(&self, name: &str) -> TestWallet {
-        self.start_wallet(name, None).await
+        self.start_wallet(name, None, Creation::New).await
+    }
+
+    /// The wallet of `seed` (a [`TestWallet::seed`]) restored as `name`, scanning the chain
+    /// from `height`, served by its own `monero-wallet-rpc` as [`Regtest::wallet`]'s are. Like
+    /// any wallet restored from its seed, it has made no subaddress yet.
+    ///
+    /// # Panics
+    /// When the wallet RPC server does not start or cannot restore the wallet.
+    pub async fn restore_wallet(&self, name: &str, seed: &str, height: u64) -> TestWallet {
+        self.start_wallet(name, None, Creation::Restore { seed, height })
+            .await
     }
 
     /// A new, empty wallet named `name`, served by its own `monero-wallet-rpc` started with
@@ -503,10 +564,15 @@ impl Regtest {
         password: &str,
     ) -> TestWallet {
         let login = RpcLogin::new(username, password);
-        self.start_wallet(name, Some(login)).await
+        self.start_wallet(name, Some(login), Creation::New).await
     }
 
-    async fn start_wallet(&self, name: &str, login: Option<RpcLogin>) -> TestWallet {
+    async fn start_wallet(
+        &self,
+        name: &str,
+        login: Option<RpcLogin>,
+        creation: Creation<'_>,
+    ) -> TestWallet {
         let dir = tempfile::Builder::new()
             .prefix("pupero-wallet-")
             .tempdir_in(self.dir.path())
@@ -580,24 +646,43 @@ impl Regtest {
                 failures.push(format!("{why}\n{}", process.log_tail()));
                 continue;
             }
-            let params = CreateWalletParams {
-                filename: name,
-                password: "",
-                language: "English",
-            };
             let config = WalletRpcConfig {
                 login: login.clone(),
                 ..WalletRpcConfig::new(&url, REGTEST_NETWORK)
             };
             let rpc = HttpWalletRpc::with_config(config).expect("wallet client");
-            let created: crate::Result<serde::de::IgnoredAny> = rpc
-                .call(
-                    "create_wallet",
-                    params,
-                    CREATE_WALLET_TIMEOUT,
-                    Effect::Write,
-                )
-                .await;
+            let created: crate::Result<serde::de::IgnoredAny> = match creation {
+                Creation::New => {
+                    let params = CreateWalletParams {
+                        filename: name,
+                        password: "",
+                        language: "English",
+                    };
+                    rpc.call(
+                        "create_wallet",
+                        params,
+                        CREATE_WALLET_TIMEOUT,
+                        Effect::Write,
+                    )
+                    .await
+                }
+                Creation::Restore { seed, height } => {
+                    let params = RestoreWalletParams {
+                        filename: name,
+                        password: "",
+                        seed,
+                        restore_height: height,
+                        language: "English",
+                    };
+                    rpc.call(
+                        "restore_deterministic_wallet",
+                        params,
+                        CREATE_WALLET_TIMEOUT,
+                        Effect::Write,
+                    )
+                    .await
+                }
+            };
             if let Err(e) = created {
                 panic!("create_wallet {name}: {e}\n{}", process.log_tail());
             }

@@ -84,6 +84,13 @@ pub(crate) struct GetAddressParams {
     pub(crate) address_index: [u32; 1],
 }
 
+/// `rescan_blockchain`, keeping what the wallet knows of spent outputs (`hard` would drop
+/// that too).
+#[derive(Debug, Serialize)]
+pub(crate) struct RescanParams {
+    pub(crate) hard: bool,
+}
+
 /// `get_address_index`.
 #[derive(Debug, Serialize)]
 pub(crate) struct GetAddressIndexParams<'a> {
@@ -220,6 +227,33 @@ pub(crate) struct GetAddressResult {
 impl GetAddressResult {
     pub(crate) fn into_address(self, network: Network) -> Result<MoneroAddress> {
         parse_address(&self.address, network)
+    }
+}
+
+/// `get_address` with its list of subaddresses: every one of the account when no index is
+/// asked, else those asked.
+#[derive(Debug, Deserialize)]
+pub(crate) struct GetAddressesResult<A> {
+    pub(crate) addresses: Vec<A>,
+}
+
+/// One subaddress of a [`GetAddressesResult`].
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireAddress {
+    address: String,
+    address_index: u32,
+}
+
+impl GetAddressesResult<WireAddress> {
+    /// The one address asked for, which must be at `index`.
+    pub(crate) fn into_only(self, index: u32, network: Network) -> Result<MoneroAddress> {
+        match self.addresses.as_slice() {
+            [one] if one.address_index == index => parse_address(&one.address, network),
+            _ => Err(invalid(format!(
+                "get_address: asked for index {index}, got {} entries",
+                self.addresses.len()
+            ))),
+        }
     }
 }
 

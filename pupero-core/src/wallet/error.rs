@@ -77,6 +77,21 @@ const NO_DAEMON_CONNECTION: i64 = -38;
 const WRONG_TXID: i64 = -8;
 
 impl WalletError {
+    /// A short, stable name of the variant, for metrics and logs: `unavailable`, `timeout`,
+    /// `rejected`, `relay_uncertain`, `insufficient_funds`, `invalid_address`,
+    /// `invalid_response`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WalletError::Unavailable(_) => "unavailable",
+            WalletError::Timeout(_) => "timeout",
+            WalletError::Rejected { .. } => "rejected",
+            WalletError::RelayUncertain { .. } => "relay_uncertain",
+            WalletError::InsufficientFunds { .. } => "insufficient_funds",
+            WalletError::InvalidAddress(_) => "invalid_address",
+            WalletError::InvalidResponse(_) => "invalid_response",
+        }
+    }
+
     /// Whether the request certainly had no effect: the wallet was not reached or refused.
     /// Exactly the errors that are not [`is_unknown_outcome`](WalletError::is_unknown_outcome).
     pub fn is_definitely_not_sent(&self) -> bool {

@@ -170,6 +170,22 @@ impl Store {
         row.map(DepositAddressRow::try_from).transpose()
     }
 
+    /// The deposit subaddress of `account` with the highest index handed out, if any.
+    pub async fn highest_deposit_address(
+        &self,
+        account: u32,
+    ) -> Result<Option<DepositAddressRow>, StoreError> {
+        let row = sqlx::query_as::<_, DepositAddressColumns>(
+            "SELECT user_id, account_index, address_index, address, created_at_ms \
+             FROM deposit_addresses WHERE account_index = ? \
+             ORDER BY address_index DESC LIMIT 1",
+        )
+        .bind(i64::from(account))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(DepositAddressRow::try_from).transpose()
+    }
+
     /// Whether `address` is one of the platform's deposit subaddresses.
     pub async fn is_deposit_address(&self, address: &str) -> Result<bool, StoreError> {
         let row = sqlx::query("SELECT user_id FROM deposit_addresses WHERE address = ?")

@@ -236,6 +236,18 @@ impl WalletRpc for Stalling {
             .await
     }
 
+    async fn subaddress_count(&self, account: u32) -> WalletResult<u32> {
+        self.around(self.inner.subaddress_count(account)).await
+    }
+
+    async fn subaddress(&self, account: u32, index: u32) -> WalletResult<MoneroAddress> {
+        self.around(self.inner.subaddress(account, index)).await
+    }
+
+    async fn rescan(&self) -> WalletResult<()> {
+        self.around(self.inner.rescan()).await
+    }
+
     async fn incoming_transfers(
         &self,
         account: u32,

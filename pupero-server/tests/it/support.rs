@@ -46,6 +46,23 @@ async fn start(
     clock: Arc<dyn pupero_core::Clock>,
 ) -> Option<TestApp> {
     let db = TestDatabase::create(backend).await?;
+    Some(start_on(db, configure, clock).await)
+}
+
+/// As [`spawn_app_with`], over the database `db` as it is (a restored backup, say).
+pub async fn spawn_app_on(
+    db: TestDatabase,
+    configure: impl FnOnce(&mut Settings),
+    clock: Arc<pupero_core::ManualClock>,
+) -> TestApp {
+    start_on(db, configure, clock).await
+}
+
+async fn start_on(
+    db: TestDatabase,
+    configure: impl FnOnce(&mut Settings),
+    clock: Arc<dyn pupero_core::Clock>,
+) -> TestApp {
     let mut settings = Settings::for_database(db.url.clone());
     // Every test client connects from 127.0.0.1, as a crowd behind one NAT would; the
     // connection limits have their own tests (`connections.rs`) with their own settings.
@@ -68,14 +85,14 @@ async fn start(
     let address = bound_rx.await.expect("server bound");
     let base_url = format!("http://{address}");
     let client = pupero_sdk::Client::new(base_url.clone()).expect("client");
-    Some(TestApp {
+    TestApp {
         client,
         base_url,
         state,
         db,
         shutdown,
         server,
-    })
+    }
 }
 
 impl TestApp {
@@ -93,6 +110,13 @@ impl TestApp {
             .expect("register");
         client.login(username, PASSWORD).await.expect("login");
         (client, registered.user_id)
+    }
+
+    /// A new client logged in as `username`, registered before with [`PASSWORD`].
+    pub async fn client_of_user(&self, username: &str) -> pupero_sdk::Client {
+        let client = self.new_client();
+        client.login(username, PASSWORD).await.expect("login");
+        client
     }
 
     /// A raw HTTP client, for requests the SDK would never send.

@@ -765,6 +765,31 @@ impl WalletRpc for SimWallet {
         })
     }
 
+    async fn subaddress_count(&self, account: u32) -> Result<u32> {
+        self.call("get_address", |state| {
+            State::check_account(account)?;
+            Ok(state.live.subaddresses)
+        })
+    }
+
+    async fn subaddress(&self, account: u32, index: u32) -> Result<MoneroAddress> {
+        self.call("get_address", |state| {
+            State::check_account(account)?;
+            if index >= state.live.subaddresses {
+                return Err(Error::Rejected {
+                    code: codes::UNKNOWN_ERROR,
+                    message: "address index is out of bound".to_owned(),
+                });
+            }
+            Ok(state.address(index))
+        })
+    }
+
+    async fn rescan(&self) -> Result<()> {
+        // The simulation's wallet sees every output of its subaddresses whenever they were made.
+        self.call("rescan_blockchain", |_| Ok(()))
+    }
+
     async fn incoming_transfers(
         &self,
         account: u32,
