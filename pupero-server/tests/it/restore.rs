@@ -1,7 +1,7 @@
-//! The restore drill, on a private regtest network: a platform with users, deposits, a trade
-//! and a withdrawal is backed up (the database through `VACUUM INTO`, the hot wallet as its
-//! seed), destroyed, and restored on fresh ports. The restored wallet, like any wallet restored
-//! from its seed, misses the deposits to subaddresses beyond its look-ahead until the server
+//! The restore drill, on each engine and a private regtest network: a platform with users,
+//! deposits, a trade and a withdrawal is backed up (the database through `VACUUM INTO` or
+//! `mariadb-dump`, the hot wallet as its seed), destroyed, and restored on fresh ports. The
+//! restored wallet, like any wallet restored from its seed, misses the deposits to subaddresses beyond its look-ahead until the server
 //! makes them again and rescans; then everything is as it was, nothing is credited twice, and
 //! a new deposit and a new withdrawal move money exactly once. A wallet that is not the
 //! platform's runs nothing.
@@ -9,7 +9,7 @@
 use std::time::{Duration, Instant};
 
 use pupero_core::{MoneroAddress, Piconero};
-use pupero_ledger::testing::TestDatabase;
+use pupero_ledger::testing::{Backend, TestDatabase};
 use pupero_market::deposits::ScanError;
 use pupero_market::withdrawals::DriveError;
 use pupero_sdk::ReconciliationStatus;
@@ -138,8 +138,67 @@ async fn received_in(receiver: &TestWallet, txid: &str) -> Vec<Piconero> {
     crate::regtest::received(receiver, txid).await
 }
 
+/// A backup of the database behind `url`: `pupero backup` on SQLite, `mariadb-dump
+/// --single-transaction` on MariaDB (as `docs/operations.md` says), both while serving.
+async fn back_up(url: &str, dir: &std::path::Path) -> std::path::PathBuf {
+    if url.starts_with("sqlite") {
+        let to = dir.join("pupero.db");
+        pupero_market::backup(url, &to).await.expect("backup");
+        return to;
+    }
+    let to = dir.join("pupero.sql");
+    let dump = mariadb("mariadb-dump", url, &["--single-transaction", "--routines"])
+        .stdout(std::fs::File::create(&to).expect("dump file"))
+        .status()
+        .expect("mariadb-dump");
+    assert!(dump.success(), "mariadb-dump: {dump}");
+    to
+}
+
+/// A fresh database on `backend` holding `backup`.
+async fn restore(backend: Backend, backup: &std::path::Path) -> TestDatabase {
+    if backend == Backend::Sqlite {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::copy(backup, dir.path().join("pupero.db")).expect("copy the backup");
+        return TestDatabase::sqlite_in(dir, "pupero.db");
+    }
+    let db = TestDatabase::create(backend).await.expect("mariadb");
+    let load = mariadb("mariadb", &db.url, &[])
+        .stdin(std::fs::File::open(backup).expect("dump file"))
+        .status()
+        .expect("mariadb");
+    assert!(load.success(), "mariadb < dump: {load}");
+    db
+}
+
+/// `program` (a MariaDB client) pointed at the database of `url`, then `args`.
+fn mariadb(program: &str, url: &str, args: &[&str]) -> std::process::Command {
+    let url = reqwest::Url::parse(url).expect("database url");
+    let mut command = std::process::Command::new(program);
+    command
+        .arg(format!("--host={}", url.host_str().unwrap_or("127.0.0.1")))
+        .arg(format!("--port={}", url.port().unwrap_or(3306)))
+        .arg(format!("--user={}", url.username()));
+    if let Some(password) = url.password() {
+        command.arg(format!("--password={password}"));
+    }
+    command.args(args).arg(url.path().trim_start_matches('/'));
+    command
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_platform_restored_from_its_backup_and_seed_owes_and_pays_exactly_what_it_did() {
+async fn sqlite() {
+    drill(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_dump() {
+    drill(Backend::MariaDb).await;
+}
+
+/// Builds a platform on `backend`, backs it up, loses it, restores it; see the module's
+/// documentation.
+async fn drill(backend: Backend) {
     let Some(net) = Regtest::start().await else {
         return;
     };
@@ -157,9 +216,9 @@ async fn a_platform_restored_from_its_backup_and_seed_owes_and_pays_exactly_what
     platform.rpc().store().await.expect("store");
 
     // The platform at work: two deposits, a trade, a withdrawal.
-    let db = TestDatabase::create(pupero_ledger::testing::Backend::Sqlite)
-        .await
-        .expect("sqlite");
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
     let app = app_on(db, &platform).await;
     let (alice, _) = app.user("alice").await;
     let (bob, _) = app.user("bob").await;
@@ -204,10 +263,7 @@ async fn a_platform_restored_from_its_backup_and_seed_owes_and_pays_exactly_what
 
     // Back up, and lose everything.
     let backups = tempfile::tempdir().expect("temp dir");
-    let backup = backups.path().join("pupero.db");
-    pupero_market::backup(&app.state.settings.market.database_url, &backup)
-        .await
-        .expect("backup");
+    let backup = back_up(&app.state.settings.market.database_url, backups.path()).await;
     app.stop().await;
     platform.kill();
     drop(platform);
@@ -223,9 +279,7 @@ async fn a_platform_restored_from_its_backup_and_seed_owes_and_pays_exactly_what
 
     // A wallet that is not the platform's runs nothing, whatever it has made.
     let stranger = net.wallet("stranger").await;
-    let copy = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(&backup, copy.path().join("pupero.db")).expect("copy the backup");
-    let wrong = restored_app_on(TestDatabase::sqlite_in(copy, "pupero.db"), &stranger).await;
+    let wrong = restored_app_on(restore(backend, &backup).await, &stranger).await;
     let e = wrong.state.market.scan_deposits().await.unwrap_err();
     assert!(matches!(e, ScanError::WrongWallet { .. }), "{e}");
     let e = wrong.state.market.drive_withdrawals().await.unwrap_err();
@@ -237,9 +291,7 @@ async fn a_platform_restored_from_its_backup_and_seed_owes_and_pays_exactly_what
     wrong.stop().await;
 
     // Restored on fresh ports: the server brings the wallet back before anything else.
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::copy(&backup, dir.path().join("pupero.db")).expect("copy the backup");
-    let app = restored_app_on(TestDatabase::sqlite_in(dir, "pupero.db"), &restored).await;
+    let app = restored_app_on(restore(backend, &backup).await, &restored).await;
     app.state.market.scan_deposits().await.expect("scan");
     let count = restored.rpc().subaddress_count(0).await.expect("count");
     assert!(count > BEYOND_LOOKAHEAD + 2, "{count} subaddresses");
