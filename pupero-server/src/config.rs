@@ -713,7 +713,9 @@ impl Settings {
                 price_max_age_secs,
                 fees,
                 monero_network,
-                wallet,
+                // The auth, offers and ledger roles serve nothing of the wallet's: without it,
+                // their readiness does not hang on a wallet they never call.
+                wallet: wallet.filter(|_| role.runs_wallet_jobs()),
                 deposits,
                 sweep: SweepSettings {
                     interval_secs: sweep_interval_secs,
@@ -986,6 +988,21 @@ mod tests {
         assert_eq!(rabbit.queue, DEFAULT_RABBITMQ_QUEUE);
         assert_eq!(format!("{:?}", rabbit.url), "Secret(***)");
         assert!(!s.market.wallet_worker);
+        // Only the roles that serve the wallet's resources know the wallet.
+        for (role, knows) in [
+            ("all", true),
+            ("wallet", true),
+            ("auth", false),
+            ("offers", false),
+            ("ledger", false),
+        ] {
+            let s = load(&[
+                ("PUPERO_ROLE", role),
+                ("PUPERO_WALLET_RPC_URL", "http://127.0.0.1:18083"),
+            ])
+            .unwrap();
+            assert_eq!(s.market.wallet.is_some(), knows, "{role}");
+        }
         for bad in [
             ("PUPERO_RABBITMQ_URL", "http://127.0.0.1:5672"),
             ("PUPERO_WALLET_WORKER", "maybe"),

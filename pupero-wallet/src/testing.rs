@@ -683,8 +683,21 @@ impl Regtest {
                     .await
                 }
             };
-            if let Err(e) = created {
-                panic!("create_wallet {name}: {e}\n{}", process.log_tail());
+            // The port was free when picked, but another test's wallet RPC server may have
+            // taken it first, ours then failing to bind while theirs answered the probes: the
+            // wallet must be in our directory, else it is the other server's (or its refusal).
+            let ours = dir.path().join(format!("{name}.keys")).exists();
+            match created {
+                Ok(_) if ours => {}
+                Err(e) if ours => panic!("create_wallet {name}: {e}\n{}", process.log_tail()),
+                outcome => {
+                    failures.push(format!(
+                        "attempt {attempt}: port {port} answered for another wallet RPC server \
+                         ({outcome:?})\n{}",
+                        process.log_tail()
+                    ));
+                    continue;
+                }
             }
             let address = rpc.primary_address(0).await.expect("wallet address");
             return TestWallet {

@@ -39,10 +39,10 @@ const LEASE_SECS: &str = "10";
 /// The longest wait for anything the test waits for: a process to start, deposits to be
 /// credited, a lease to run out and a worker pass (at most `WITHDRAWAL_INTERVAL`, 10 s) to
 /// follow, a block to be seen.
-const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How often a waiting test looks again.
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How often the test looks whether it is time to kill: trades take tens of milliseconds, and
 /// the kill should land among them.
@@ -89,14 +89,14 @@ const UPSTREAM_VARS: [&str; 4] = [
 ];
 
 /// A `pupero` child process writing to its own log; SIGKILLed when dropped.
-struct Process {
-    name: String,
+pub(crate) struct Process {
+    pub(crate) name: String,
     child: Child,
     log: PathBuf,
 }
 
 impl Process {
-    fn spawn(args: &[&str], name: &str, logs: &Path, env: &[(&str, String)]) -> Process {
+    pub(crate) fn spawn(args: &[&str], name: &str, logs: &Path, env: &[(&str, String)]) -> Process {
         let log = logs.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_pupero"));
@@ -119,12 +119,12 @@ impl Process {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// The address the process logged it listens on, once it did.
-    async fn address(&mut self) -> String {
+    pub(crate) async fn address(&mut self) -> String {
         let deadline = Instant::now() + STEP_TIMEOUT;
         loop {
             let log = self.log();
@@ -162,6 +162,34 @@ impl Drop for Process {
     }
 }
 
+/// The settings every process of one deployment on `database_url` (migrated already: every
+/// process only checks the schema, as on a cluster) and `platform`'s wallet shares.
+pub(crate) fn deployment_env(
+    database_url: &str,
+    platform: &TestWallet,
+) -> Vec<(&'static str, String)> {
+    // One secret and one data key for every process, as one deployment has: a token one
+    // process issued is good at the others.
+    let random = || {
+        let [a, b] = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+        format!("{}{}", a.simple(), b.simple())
+    };
+    let (jwt_secret, data_key) = (random(), random());
+    vec![
+        ("PUPERO_DATABASE_URL", database_url.to_owned()),
+        ("PUPERO_MIGRATE", "check".to_owned()),
+        ("PUPERO_JWT_SECRET", jwt_secret),
+        ("PUPERO_DATA_KEY", data_key),
+        ("PUPERO_MONERO_NETWORK", "regtest".to_owned()),
+        ("PUPERO_WALLET_RPC_URL", platform.url().to_owned()),
+        ("PUPERO_DEPOSIT_CONFIRMATIONS", CONFIRMATIONS.to_string()),
+        ("PUPERO_DEPOSIT_SCAN_SECS", "5".to_owned()),
+        ("PUPERO_WORKER_LEASE_SECS", LEASE_SECS.to_owned()),
+        // Deposits of at least 1 XMR, nothing to consolidate: only withdrawals spend.
+        ("PUPERO_SWEEP_INTERVAL_SECS", "0".to_owned()),
+    ]
+}
+
 /// The processes of the cluster, and the gateway's URL.
 struct Cluster {
     apis: Vec<Process>,
@@ -174,26 +202,7 @@ impl Cluster {
     /// Two API processes, two workers and the gateway, on `database_url` (migrated already:
     /// every process only checks the schema, as on a cluster) and `platform`'s wallet.
     async fn start(database_url: &str, platform: &TestWallet, logs: &Path) -> Cluster {
-        // One secret and one data key for every process, as one deployment has: a token one
-        // API process issued is good at the other.
-        let random = || {
-            let [a, b] = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
-            format!("{}{}", a.simple(), b.simple())
-        };
-        let (jwt_secret, data_key) = (random(), random());
-        let common = [
-            ("PUPERO_DATABASE_URL", database_url.to_owned()),
-            ("PUPERO_MIGRATE", "check".to_owned()),
-            ("PUPERO_JWT_SECRET", jwt_secret),
-            ("PUPERO_DATA_KEY", data_key),
-            ("PUPERO_MONERO_NETWORK", "regtest".to_owned()),
-            ("PUPERO_WALLET_RPC_URL", platform.url().to_owned()),
-            ("PUPERO_DEPOSIT_CONFIRMATIONS", CONFIRMATIONS.to_string()),
-            ("PUPERO_DEPOSIT_SCAN_SECS", "5".to_owned()),
-            ("PUPERO_WORKER_LEASE_SECS", LEASE_SECS.to_owned()),
-            // Deposits of at least 1 XMR, nothing to consolidate: only withdrawals spend.
-            ("PUPERO_SWEEP_INTERVAL_SECS", "0".to_owned()),
-        ];
+        let common = deployment_env(database_url, platform);
         let api_env: Vec<(&str, String)> = common
             .iter()
             .cloned()

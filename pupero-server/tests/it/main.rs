@@ -35,6 +35,7 @@ mod regtest;
 mod restore;
 mod roles;
 mod run_script;
+mod scenario;
 mod security;
 mod simulation;
 mod smtp;
