@@ -61,7 +61,7 @@ async fn a_moderator_resolves_a_dispute_to_the_buyer_in_the_pages() {
     fill(&bea, "reason", REASON).await;
     shots(&bea, run, "dispute-form").await;
     click(&bea, "#step-submit").await;
-    wait_for_path(&bea, &format!("/trades/{}", trade.id)).await;
+    wait_for_exact_path(&bea, &format!("/trades/{}", trade.id)).await;
     wait_for_text(
         &bea,
         "A moderator will decide. Add your evidence in the chat.",
@@ -119,7 +119,7 @@ async fn a_moderator_resolves_a_dispute_to_the_buyer_in_the_pages() {
     fill(&moe, "reason", NOTE).await;
     shots(&moe, run, "resolve-form").await;
     click(&moe, "#step-submit").await;
-    wait_for_path(&moe, &format!("/trades/{}", trade.id)).await;
+    wait_for_exact_path(&moe, &format!("/trades/{}", trade.id)).await;
     let view = api_bea.trade(trade.id).await.unwrap();
     assert_eq!(view.state, TradeState::Resolved);
     let en = pupero_web::i18n::Locale::En;

@@ -229,6 +229,18 @@ pub(crate) async fn wait_for_path(browser: &WebDriver, prefix: &str) {
     .await;
 }
 
+/// Waits until the page is `path` itself: after a form on a page below it (`/trades/1/resolve`
+/// redirecting to `/trades/1`), [`wait_for_path`] would be satisfied before the form is sent.
+pub(crate) async fn wait_for_exact_path(browser: &WebDriver, path: &str) {
+    until_on(browser, path, || async {
+        browser
+            .current_url()
+            .await
+            .is_ok_and(|url| url.path() == path)
+    })
+    .await;
+}
+
 pub(crate) async fn wait_for_text(browser: &WebDriver, text: &str) {
     until_on(browser, text, || async {
         browser.source().await.is_ok_and(|s| s.contains(text))

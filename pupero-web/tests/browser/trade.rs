@@ -93,7 +93,7 @@ async fn full_trade(javascript: bool) {
 
     // Bob has paid. With JavaScript, Alice's page, open meanwhile, shows it without a reload.
     if javascript {
-        wait_for_path(&alice, &format!("/trades/{trade_id}")).await;
+        wait_for_exact_path(&alice, &format!("/trades/{trade_id}")).await;
         mark_document(&alice).await;
     }
     click(&bob, "#action-paid").await;
