@@ -64,9 +64,12 @@ struct OutcomeLabels {
     outcome: String,
 }
 
+/// A Prometheus sample: a float, for graphs only.
+type Sample = f64; // float-ok: a gauge's value
+
 /// `amount` in XMR as a float sample: exact to about 9,007 XMR, which is all a graph needs
 /// (exact comparisons stay in the application).
-fn xmr(amount: pupero_core::Piconero) -> f64 {
+fn xmr(amount: pupero_core::Piconero) -> Sample {
     #[allow(
         clippy::cast_precision_loss,
         clippy::as_conversions,
@@ -77,7 +80,7 @@ fn xmr(amount: pupero_core::Piconero) -> f64 {
 }
 
 /// As [`xmr`], with its sign.
-fn signed_xmr(amount: pupero_core::SignedPiconero) -> f64 {
+fn signed_xmr(amount: pupero_core::SignedPiconero) -> Sample {
     let magnitude = xmr(amount.magnitude());
     if amount.is_negative() {
         #[allow(clippy::float_arithmetic)]

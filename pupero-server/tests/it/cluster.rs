@@ -457,30 +457,71 @@ async fn wait_for(
     }
 }
 
+/// What a test of `pupero` processes starts from: a regtest network with the platform's wallet,
+/// a funded one that pays deposits and one that receives withdrawals; a fresh MariaDB database,
+/// migrated by the test's own view of it (the processes only check), with an admin made as an
+/// operator would; and a directory for the processes' logs.
+pub(crate) struct Fixture {
+    pub(crate) net: Regtest,
+    pub(crate) db: TestDatabase,
+    pub(crate) logs: tempfile::TempDir,
+    pub(crate) platform: TestWallet,
+    pub(crate) payer: TestWallet,
+    pub(crate) receiver: TestWallet,
+    pub(crate) market: std::sync::Arc<Market>,
+}
+
+impl Fixture {
+    /// The fixture with admin `admin`; `None` when the services are missing and not required.
+    pub(crate) async fn start(admin: &str) -> Option<Fixture> {
+        let net = Regtest::start().await?;
+        let db = TestDatabase::create(Backend::MariaDb).await?;
+        let logs = tempfile::tempdir().expect("log dir");
+        let (platform, payer, receiver) = tokio::join!(
+            net.wallet("platform"),
+            net.wallet("payer"),
+            net.wallet("receiver")
+        );
+        net.fund(&payer).await;
+        let market = Market::open(Settings::for_database(db.url.clone()).market)
+            .await
+            .expect("open the database");
+        pupero_market::operator::create_user(
+            &market,
+            admin,
+            None,
+            PASSWORD,
+            pupero_core::Role::Admin,
+        )
+        .await
+        .expect("the admin");
+        Some(Fixture {
+            net,
+            db,
+            logs,
+            platform,
+            payer,
+            receiver,
+            market,
+        })
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_process_and_the_active_worker_die_mid_run_and_nothing_is_lost() {
     let started = Instant::now();
-    let Some(net) = Regtest::start().await else {
+    let Some(Fixture {
+        net,
+        db,
+        logs,
+        platform,
+        payer: sender,
+        receiver,
+        market,
+    }) = Fixture::start("root").await
+    else {
         return;
     };
-    let Some(db) = TestDatabase::create(Backend::MariaDb).await else {
-        return;
-    };
-    let logs = tempfile::tempdir().expect("log dir");
-    let (platform, sender, receiver) = tokio::join!(
-        net.wallet("platform"),
-        net.wallet("sender"),
-        net.wallet("receiver")
-    );
-    net.fund(&sender).await;
-    // The test's own view of the database: it migrates it (the cluster's processes only
-    // check), makes the admin as an operator would, and reads the lease and the ledger.
-    let market = Market::open(Settings::for_database(db.url.clone()).market)
-        .await
-        .expect("open the database");
-    pupero_market::operator::create_user(&market, "root", None, PASSWORD, pupero_core::Role::Admin)
-        .await
-        .expect("the admin");
     let mut cluster = Cluster::start(&db.url, &platform, logs.path()).await;
     let holder = cluster.lease_holder(&market, &[0, 1]).await;
     let standby = 1 - holder;

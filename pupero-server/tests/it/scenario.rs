@@ -20,18 +20,16 @@ use std::path::Path;
 use std::time::Instant;
 
 use pupero_core::{Party, Piconero, SignedPiconero};
-use pupero_ledger::testing::{Backend, TestDatabase};
 use pupero_market::Market;
 use pupero_sdk::{
     Client, DepositState, OpenTradeRequest, ReconciliationStatus, TradeState, Withdrawal,
     WithdrawalState,
 };
-use pupero_server::Settings;
 use pupero_server::roles::Role;
 use pupero_wallet::testing::{Regtest, TestWallet};
 use pupero_wallet::{OutgoingState, WalletRpc};
 
-use crate::cluster::{POLL_INTERVAL, Process, STEP_TIMEOUT, deployment_env};
+use crate::cluster::{Fixture, POLL_INTERVAL, Process, STEP_TIMEOUT, deployment_env};
 use crate::regtest::{request, xmr};
 use crate::support::{PASSWORD, sell_offer};
 use crate::sweeps::{mine_until_spendable, send_many};
@@ -467,27 +465,18 @@ async fn register_deposit_trade_withdraw(deployment: &Deployment, chain: &Chain,
 /// Runs the scenario against `topology` on a fresh MariaDB database and regtest network.
 async fn run(topology: Topology) {
     let started = Instant::now();
-    let Some(net) = Regtest::start().await else {
+    let Some(Fixture {
+        net,
+        db,
+        logs,
+        platform,
+        payer: miner,
+        receiver,
+        market,
+    }) = Fixture::start(ADMIN).await
+    else {
         return;
     };
-    let Some(db) = TestDatabase::create(Backend::MariaDb).await else {
-        return;
-    };
-    let logs = tempfile::tempdir().expect("log dir");
-    let (miner, platform, receiver) = tokio::join!(
-        net.wallet("miner"),
-        net.wallet("platform"),
-        net.wallet("receiver")
-    );
-    net.fund(&miner).await;
-    // The test's own view of the database: it migrates it (the processes only check), makes
-    // the admin as an operator would, and reads the ledger.
-    let market = Market::open(Settings::for_database(db.url.clone()).market)
-        .await
-        .expect("open the database");
-    pupero_market::operator::create_user(&market, ADMIN, None, PASSWORD, pupero_core::Role::Admin)
-        .await
-        .expect("the admin");
     let deployment = Deployment::start(topology, &db.url, &platform, logs.path()).await;
     eprintln!(
         "{topology:?}: {:.1} s: started",
