@@ -5,6 +5,11 @@
 #
 # Dependencies are compiled in a layer of their own (cargo-chef), so a change to Pupero's code
 # rebuilds only Pupero.
+#
+# The runtime base is an argument only so that the test suite can build this file's last stage
+# on a stand-in made of the same Debian 12 libraries (deploy/check_image.sh), with no registry.
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
+
 FROM rust:1-bookworm AS chef
 RUN cargo install cargo-chef --version 0.1.78 --locked
 WORKDIR /src
@@ -23,7 +28,7 @@ RUN cargo build --release --locked --bin pupero \
  && cp target/release/pupero /out/pupero
 
 # glibc, libgcc and CA certificates, no shell: the binary needs nothing else (SQLite is built in).
-FROM gcr.io/distroless/cc-debian12:nonroot
+FROM ${RUNTIME_IMAGE}
 COPY --from=builder /out/pupero /usr/local/bin/pupero
 # The data directory (an embedded SQLite database) must belong to the runtime user before a
 # fresh named volume is mounted on it: Docker copies this ownership into the new volume. Only a

@@ -117,6 +117,27 @@ ensure_compose() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose >/dev/null
 }
 
+# Debian's Docker daemon (dockerd, containerd, runc), unpacked into a folder outside the clone
+# rather than installed, so that nothing starts a system daemon: deploy/check_image.sh starts its
+# own, on a private socket, to build the image and run it. No registry is needed.
+DOCKER_DIR="${PUPERO_DOCKER_DIR:-$HOME/.cache/pupero-docker}"
+ensure_docker() {
+  export PUPERO_DOCKER_BIN="$DOCKER_DIR/root/usr/bin:$DOCKER_DIR/root/usr/sbin"
+  [ -x "$DOCKER_DIR/root/usr/sbin/dockerd" ] && [ -x "$DOCKER_DIR/root/usr/bin/containerd" ] && return 0
+  log "unpacking Debian's docker.io, containerd and runc"
+  if [ "$apt_updated" -eq 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  rm -rf "$DOCKER_DIR" && mkdir -p "$DOCKER_DIR/debs"
+  # apt warns that its sandbox user cannot write here; the download itself works.
+  (cd "$DOCKER_DIR/debs" && apt-get download -qq docker.io containerd runc 2>&1 | grep -v unsandboxed >&2 || true)
+  ls "$DOCKER_DIR"/debs/docker.io_*.deb "$DOCKER_DIR"/debs/containerd_*.deb "$DOCKER_DIR"/debs/runc_*.deb >/dev/null
+  local deb
+  for deb in "$DOCKER_DIR"/debs/*.deb; do dpkg -x "$deb" "$DOCKER_DIR/root"; done
+  rm -rf "$DOCKER_DIR/debs"
+}
+
 # axe-core, the accessibility checker the browser tests inject into every page they visit,
 # installed with `npm ci` from the lockfile committed beside the tests into a folder outside the
 # clone; the tests find it through PUPERO_AXE_JS (or at this default place).

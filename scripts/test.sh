@@ -7,7 +7,8 @@
 # Prometheus scraping a server; then the API
 # contract (scripts/contract.sh): the committed OpenAPI document linted, Python and
 # TypeScript clients generated from it running a trade, and Schemathesis, on a real server; and
-# the compose files, merged and checked by docker-compose without a daemon.
+# the compose files, merged and checked by docker-compose without a daemon; and the image, its
+# runtime stage built and run by a private Docker daemon (deploy/check_image.sh).
 #
 #   scripts/test.sh            # everything
 #   scripts/test.sh -p pupero-ledger   # extra arguments go to `cargo nextest run`
@@ -29,6 +30,7 @@ ensure_browser
 ensure_axe
 ensure_aiosmtpd
 ensure_compose
+ensure_docker
 ensure_prometheus
 drop_test_databases
 
@@ -43,6 +45,8 @@ cargo test --workspace --doc --locked --quiet
 log "compose files: base, dev and prod overlays, ports and required secrets"
 # Debian's Python, which has the YAML module docker-compose itself needs.
 /usr/bin/python3 "$ROOT/deploy/check_compose.py"
+log "image: the Dockerfile's runtime stage built and run by a private Docker daemon"
+"$ROOT/deploy/check_image.sh"
 log "API contract: lint, generated Python and TypeScript clients, Schemathesis"
 "$ROOT/scripts/contract.sh"
 drop_test_databases
