@@ -197,6 +197,27 @@ ensure_aiosmtpd() {
   "$SMTP_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
 }
 
+# Synapse, the real Matrix homeserver the chat bridge's tests start on a free loopback port
+# (SQLite, no federation, an application service registered). Pinned, in a virtual environment
+# of its own (about 250 MB); the tests find it through PUPERO_TEST_SYNAPSE_PYTHON (or at this
+# default place).
+SYNAPSE_VERSION=1.163.2
+SYNAPSE_VENV="${PUPERO_SYNAPSE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pupero-synapse-venv}"
+ensure_synapse() {
+  export PUPERO_TEST_SYNAPSE_PYTHON="$SYNAPSE_VENV/bin/python"
+  if "$PUPERO_TEST_SYNAPSE_PYTHON" -c "import sys, importlib.metadata as m; sys.exit(m.version('matrix-synapse') != '$SYNAPSE_VERSION')" 2>/dev/null; then
+    return 0
+  fi
+  command -v python3 >/dev/null 2>&1 || apt_install python3
+  # Debian's python3 needs python3-venv for `-m venv`; a failed try leaves a half-made folder.
+  if ! python3 -m venv --clear "$SYNAPSE_VENV" >/dev/null 2>&1; then
+    apt_install python3-venv
+    python3 -m venv --clear "$SYNAPSE_VENV"
+  fi
+  log "installing matrix-synapse $SYNAPSE_VERSION"
+  "$SYNAPSE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "matrix-synapse==$SYNAPSE_VERSION"
+}
+
 drop_test_databases() {
   local dbs
   dbs=$(as_root mariadb -uroot -N -e "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'pupero\\_t\\_%' OR schema_name LIKE 'pupero\\_bench\\_%'")

@@ -2,7 +2,8 @@
 # Sets up everything the tests need on this machine (packages, services, accounts) and runs
 # the whole suite: formatting, lints, and every test against SQLite and the real MariaDB, and
 # the wallet's against a private Monero regtest network, the withdrawal queue's against the
-# real RabbitMQ, the mail tests' against a real SMTP server (aiosmtpd) and the website's in
+# real RabbitMQ, the mail tests' against a real SMTP server (aiosmtpd), the Matrix bridge's
+# against a real homeserver (Synapse) and the website's in
 # Debian's Chromium (with axe-core checking each page), the alert rules with promtool and a real
 # Prometheus scraping a server; then the API
 # contract (scripts/contract.sh): the committed OpenAPI document linted, Python and
@@ -29,6 +30,7 @@ ensure_monero
 ensure_browser
 ensure_axe
 ensure_aiosmtpd
+ensure_synapse
 ensure_compose
 ensure_docker
 ensure_prometheus

@@ -36,11 +36,22 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(std::net::SocketAddr) + Send,
 ) -> std::io::Result<()> {
+    let workers = pupero_market::jobs::spawn_workers(state.market.clone());
+    let result = serve_http(state.clone(), shutdown, on_bound).await;
+    pupero_market::jobs::stop_jobs(&state.market, workers).await;
+    result
+}
+
+/// As [`serve`], without starting the market's jobs: the caller runs the ones it wants.
+pub async fn serve_http(
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(std::net::SocketAddr) + Send,
+) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(state.settings.listen).await?;
     let bound = listener.local_addr()?;
     on_bound(bound);
     tracing::info!(address = %bound, "listening");
-    let workers = pupero_market::jobs::spawn_workers(state.market.clone());
     // Event streams never finish by themselves; closing the bus ends them, so that graceful
     // shutdown (which waits for open responses) can finish.
     let events = state.market.events.clone();
@@ -48,7 +59,7 @@ pub async fn serve(
         shutdown.await;
         events.close();
     };
-    let result = http_server::serve_connections(
+    http_server::serve_connections(
         listener,
         build(state.clone()),
         state.settings.connections,
@@ -56,9 +67,7 @@ pub async fn serve(
         shutdown,
         SHUTDOWN_GRACE,
     )
-    .await;
-    pupero_market::jobs::stop_jobs(&state.market, workers).await;
-    result
+    .await
 }
 
 /// How long graceful shutdown waits for open requests before it drops them: every request is

@@ -16,9 +16,11 @@ Commands:
                      its role (PUPERO_UPSTREAM_AUTH, _OFFERS, _LEDGER, _WALLET: host:port,
                      or several separated by commas, taken in turn; by default their ports
                      on 127.0.0.1); it needs no database or secret
-  worker             run the wallet jobs without the HTTP API: deposit scans, the outbox
+  worker [--listen ADDR]
+                     run the wallet jobs without the HTTP API: deposit scans, the outbox
                      publisher, the withdrawal worker and the sweeper (then run serve
-                     with PUPERO_WALLET_WORKER=off)
+                     with PUPERO_WALLET_WORKER=off); with --listen, answer /healthz,
+                     /readyz and /metrics (the wallet jobs' series) at ADDR
   migrate            apply the database's migrations and exit: the separate step before
                      servers started with PUPERO_MIGRATE=check (required on a Galera
                      cluster, where the migration lock holds on one node only)
@@ -80,7 +82,7 @@ async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let outcome = match args.first().map(String::as_str) {
         Some("serve") => serve(&args[1..]).await,
-        Some("worker") => worker().await,
+        Some("worker") => worker(&args[1..]).await,
         Some("migrate") => migrate().await,
         Some("backup") => backup(&args[1..]).await,
         Some("healthcheck") => return healthcheck(args.get(1).map(String::as_str)).await,
@@ -202,8 +204,13 @@ async fn serve(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn worker() -> anyhow::Result<()> {
+async fn worker(args: &[String]) -> anyhow::Result<()> {
     let signalled = shutdown_signal();
+    let listen: Option<std::net::SocketAddr> = match args {
+        [] => None,
+        [flag, address] if flag == "--listen" => Some(address.parse()?),
+        _ => anyhow::bail!("usage: pupero worker [--listen ADDR]"),
+    };
     let mut settings = Settings::load()?;
     if settings.market.wallet.is_none() {
         anyhow::bail!("the wallet worker needs a wallet: set PUPERO_WALLET_RPC_URL");
@@ -212,12 +219,24 @@ async fn worker() -> anyhow::Result<()> {
     settings.market.wallet_worker = true;
     ensure_sqlite_dir(&settings.market.database_url)?;
     tracing::info!(database = %redact(&settings.market.database_url), "starting the wallet worker");
-    let market = pupero_market::Market::open(settings.market).await?;
+    let market = pupero_market::Market::open(settings.market.clone()).await?;
     let jobs = pupero_market::jobs::spawn_wallet_jobs(market.clone());
-    signalled.await;
+    let served = match listen {
+        // Its health and metrics (the wallet jobs' series), and no resource of the API.
+        Some(address) => {
+            settings.listen = address;
+            settings.role = pupero_server::roles::Role::Worker;
+            let state = AppState::serving(settings, market.clone());
+            pupero_server::serve_http(state, signalled, |_| {}).await
+        }
+        None => {
+            signalled.await;
+            Ok(())
+        }
+    };
     tracing::info!("shutting down");
     pupero_market::jobs::stop_jobs(&market, jobs).await;
-    Ok(())
+    Ok(served?)
 }
 
 /// Where `pupero web` listens unless told: the seed's port, on this machine only.

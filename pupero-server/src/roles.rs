@@ -19,6 +19,9 @@ pub enum Role {
     Ledger,
     /// Deposits and withdrawals, and the wallet jobs; reconciliation.
     Wallet,
+    /// `pupero worker --listen`: the wallet jobs, and no resource of the API; only what every
+    /// process answers (`/healthz`, `/readyz`, `/metrics`). Not a `serve` role.
+    Worker,
 }
 
 impl Role {
@@ -41,6 +44,7 @@ impl Role {
             Role::Offers => "offers",
             Role::Ledger => "ledger",
             Role::Wallet => "wallet",
+            Role::Worker => "worker",
         }
     }
 
@@ -52,6 +56,8 @@ impl Role {
             Role::Offers => 8002,
             Role::Ledger => 8003,
             Role::Wallet => 8004,
+            // No port of the seed's: `pupero worker --listen` names its address.
+            Role::Worker => 8005,
         }
     }
 
@@ -63,7 +69,7 @@ impl Role {
     /// Whether a process of this role may run the wallet jobs (deposit scans, withdrawals, the
     /// sweeper): only it talks to the wallet.
     pub fn runs_wallet_jobs(self) -> bool {
-        matches!(self, Role::All | Role::Wallet)
+        matches!(self, Role::All | Role::Wallet | Role::Worker)
     }
 }
 

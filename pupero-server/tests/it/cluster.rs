@@ -164,6 +164,9 @@ impl Drop for Process {
 
 /// The settings every process of one deployment on `database_url` (migrated already: every
 /// process only checks the schema, as on a cluster) and `platform`'s wallet shares.
+/// The workers' metrics token.
+const METRICS_TOKEN: &str = "cluster-metrics-token";
+
 pub(crate) fn deployment_env(
     database_url: &str,
     platform: &TestWallet,
@@ -216,8 +219,21 @@ impl Cluster {
         let mut apis: Vec<Process> = (0..2)
             .map(|n| Process::spawn(&["serve"], &format!("api-{n}"), logs, &api_env))
             .collect();
+        // Workers answer their health and metrics on an address of their own.
+        let worker_env: Vec<(&str, String)> = common
+            .iter()
+            .cloned()
+            .chain([("PUPERO_METRICS_TOKEN", METRICS_TOKEN.to_owned())])
+            .collect();
         let workers = (0..2)
-            .map(|n| Process::spawn(&["worker"], &format!("worker-{n}"), logs, &common))
+            .map(|n| {
+                Process::spawn(
+                    &["worker", "--listen", "127.0.0.1:0"],
+                    &format!("worker-{n}"),
+                    logs,
+                    &worker_env,
+                )
+            })
             .collect();
         let mut addresses = Vec::new();
         for api in &mut apis {
@@ -773,6 +789,45 @@ async fn an_api_process_and_the_active_worker_die_mid_run_and_nothing_is_lost() 
         (0, 0),
         "{r:?}"
     );
+
+    // What an operator scrapes from the worker now holding the lease says the same; a worker
+    // serves nothing of the API.
+    let worker = format!("http://{}", cluster.workers[standby].address().await);
+    let http = reqwest::Client::new();
+    let scraped = http
+        .get(format!("{worker}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for sample in [
+        r#"pupero_reconciliation_ok{account="0"} 1"#,
+        "pupero_worker_lease_held 1",
+        r#"pupero_withdrawals{state="confirmed"} "#,
+    ] {
+        assert!(scraped.contains(sample), "{sample} missing:\n{scraped}");
+    }
+    for name in crate::prometheus::WALLET_JOB_METRICS {
+        assert!(
+            scraped.contains(&format!("\n{name}{{")),
+            "{name} missing:\n{scraped}"
+        );
+    }
+    for (path, status) in [
+        ("/readyz", 200),
+        ("/api/v1/offers", 404),
+        ("/api/v1/balance", 404),
+    ] {
+        let got = http
+            .get(format!("{worker}{path}"))
+            .send()
+            .await
+            .expect("worker");
+        assert_eq!(got.status().as_u16(), status, "{path}");
+    }
     eprintln!("{:.1} s: done", started.elapsed().as_secs_f64());
 
     drop(cluster);

@@ -40,6 +40,7 @@ mod security;
 mod simulation;
 mod smtp;
 mod sweeps;
+mod synapse;
 mod totp;
 mod trades;
 mod withdrawals;

@@ -214,7 +214,7 @@ async fn ask(client: &Client, owner: Role) -> Result<(), pupero_sdk::Error> {
         Role::Offers => client.my_offers().await.map(drop),
         Role::Ledger => client.balance().await.map(drop),
         Role::Wallet => client.withdrawals(None, None).await.map(drop),
-        Role::All => unreachable!("`all` owns no path of its own"),
+        Role::All | Role::Worker => unreachable!("{owner:?} owns no path of its own"),
     }
 }
 
