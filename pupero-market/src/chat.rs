@@ -17,7 +17,10 @@ use pupero_core::{Caller, MessageId, TradeId};
 use crate::Market;
 use crate::error::{Error, ErrorKind};
 use crate::events::{EventKind, NewEvent, insert_events_in};
-use crate::store::{MessageRow, TradeRow, insert_message_in, message_count_in, other_senders_in};
+use crate::store::{
+    MatrixJob, MessageRow, NewMatrixJob, TradeRow, insert_inbound_in, insert_matrix_job_in,
+    insert_message_in, message_count_in, other_senders_in,
+};
 
 impl Market {
     /// The chat of trade `id` as `caller` may read it: at most `limit` messages after `after`,
@@ -45,6 +48,30 @@ impl Market {
         id: TradeId,
         caller: &Caller,
         body: &str,
+    ) -> Result<(MessageRow, TradeRow), Error> {
+        self.post_message_from(id, caller, body, None).await
+    }
+
+    /// As [`Market::post_message`], for a message the Matrix bridge took in as event
+    /// `event_id` of the homeserver: taken in once, and not mirrored back.
+    pub(crate) async fn post_matrix_message(
+        &self,
+        id: TradeId,
+        caller: &Caller,
+        body: &str,
+        event_id: &str,
+    ) -> Result<(), Error> {
+        self.post_message_from(id, caller, body, Some(event_id))
+            .await
+            .map(drop)
+    }
+
+    async fn post_message_from(
+        &self,
+        id: TradeId,
+        caller: &Caller,
+        body: &str,
+        matrix_event: Option<&str>,
     ) -> Result<(MessageRow, TradeRow), Error> {
         let user = caller.user();
         self.limits.check_chat(user)?;
@@ -108,10 +135,37 @@ impl Market {
                 }),
             })
             .collect();
+        match (matrix_event, &self.matrix) {
+            // Taken in once: a transaction the homeserver pushes again adds nothing.
+            (Some(event_id), _) => {
+                if let Err(e) = insert_inbound_in(&mut tx, event_id, now).await {
+                    return match e {
+                        sqlx::Error::Database(d) if d.is_unique_violation() => Ok((message, row)),
+                        e => Err(crate::store::StoreError::from(e).into()),
+                    };
+                }
+            }
+            (None, Some(_)) => {
+                let job = NewMatrixJob {
+                    id: *message.id.as_uuid(),
+                    job: MatrixJob::Message,
+                    trade: Some(id),
+                    user: Some(user),
+                    body: Some(message.body.clone()),
+                };
+                insert_matrix_job_in(&mut tx, &job, now).await?;
+            }
+            (None, None) => {}
+        }
         insert_message_in(&mut tx, &message).await?;
         insert_events_in(&mut tx, &events, now).await?;
         tx.commit().await.map_err(crate::store::StoreError::from)?;
         self.events.notify(participants);
+        if let Some(bridge) = &self.matrix
+            && matrix_event.is_none()
+        {
+            bridge.wake.notify_one();
+        }
         Ok((message, row))
     }
 }

@@ -51,6 +51,7 @@ pub fn spawn_workers(state: Arc<Market>) -> tokio::task::JoinHandle<()> {
         tokio::join!(
             expire_trades_and_prune_events(state.clone()),
             mail::run_mailer(state.clone()),
+            crate::matrix::run_matrix_bridge(state.clone()),
             withdrawals::run_outbox_publisher(state.clone()),
             async {
                 if wallet_jobs {

@@ -25,6 +25,7 @@ pub mod jobs;
 pub mod lease;
 pub mod mail;
 mod market;
+pub mod matrix;
 pub mod offers;
 pub mod operator;
 pub mod oracle;

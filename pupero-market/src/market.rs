@@ -57,6 +57,8 @@ pub struct Market {
     pub mailer: crate::mail::Mailer,
     /// Wakes the mailer (a mail was queued).
     pub mail_wake: tokio::sync::Notify,
+    /// The Matrix bridge, when configured.
+    pub matrix: Option<crate::matrix::Bridge>,
 }
 
 /// An API key that checked out: whose it is and what it may do.
@@ -215,6 +217,12 @@ impl Market {
         let prices = crate::oracle::MarketPrices::new(store.clone(), http_prices);
         let mailer = crate::mail::Mailer::new(&settings.mail)
             .map_err(|e| OpenError::Settings(format!("PUPERO_SMTP_URL: {e}")))?;
+        let matrix = settings
+            .matrix
+            .clone()
+            .map(crate::matrix::Bridge::new)
+            .transpose()
+            .map_err(|e| OpenError::Settings(format!("the Matrix bridge: {e}")))?;
         let settings_fees = settings.fees;
         let now = clock.now();
         Ok(Arc::new(Market {
@@ -238,7 +246,15 @@ impl Market {
             mail_wake: tokio::sync::Notify::new(),
             book: crate::book::MarketBook::new(settings_fees),
             wallet_health: crate::wallet_health::WalletHealth::new(now),
+            matrix,
         }))
+    }
+
+    /// Wakes the Matrix bridge's sender, when there is one (a row was queued).
+    pub(crate) fn wake_matrix(&self) {
+        if let Some(bridge) = &self.matrix {
+            bridge.wake.notify_one();
+        }
     }
 
     /// The current time.

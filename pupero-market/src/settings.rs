@@ -69,6 +69,9 @@ pub struct MarketSettings {
     pub failpoint: Option<String>,
     /// Outgoing mail: the relay, the sender, and where links in mails point.
     pub mail: MailSettings,
+    /// The Matrix bridge of trade chats (`PUPERO_MATRIX_*`); off (nothing contacts Matrix)
+    /// without it.
+    pub matrix: Option<MatrixSettings>,
 }
 
 impl MarketSettings {
@@ -97,6 +100,7 @@ impl MarketSettings {
             worker_lease_secs: DEFAULT_WORKER_LEASE_SECS,
             failpoint: None,
             mail: MailSettings::logged("http://127.0.0.1"),
+            matrix: None,
         }
     }
 }
@@ -172,6 +176,37 @@ pub enum QueueKind {
     Quorum,
 }
 
+/// The Matrix bridge: Pupero is an application service of `homeserver_url` (registered there
+/// with the same two tokens and namespaces, see `pupero matrix-registration`).
+#[derive(Debug, Clone)]
+pub struct MatrixSettings {
+    /// The homeserver's client-server API (`PUPERO_MATRIX_HOMESERVER_URL`), e.g.
+    /// `http://synapse:8008`.
+    pub homeserver_url: String,
+    /// The homeserver's name, the part after `:` in its user ids (`PUPERO_MATRIX_SERVER_NAME`).
+    pub server_name: String,
+    /// What Pupero presents to the homeserver (`PUPERO_MATRIX_AS_TOKEN`).
+    pub as_token: Secret,
+    /// What the homeserver presents to Pupero when it pushes events (`PUPERO_MATRIX_HS_TOKEN`).
+    pub hs_token: Secret,
+    /// The bridge's own user, which creates the rooms (`PUPERO_MATRIX_SENDER`, default
+    /// `pupero_bot`).
+    pub sender_localpart: String,
+    /// The start of every Matrix user Pupero makes for its users (`PUPERO_MATRIX_USER_PREFIX`,
+    /// default `pupero_`); the registration's user namespace is this prefix.
+    pub user_prefix: String,
+    /// The start of every trade room's alias (`PUPERO_MATRIX_ROOM_PREFIX`, default `trade_`);
+    /// the registration's alias namespace is this prefix.
+    pub room_prefix: String,
+}
+
+/// The bridge's user unless configured.
+pub const DEFAULT_MATRIX_SENDER: &str = "pupero_bot";
+/// The namespace of Pupero's Matrix users unless configured.
+pub const DEFAULT_MATRIX_USER_PREFIX: &str = "pupero_";
+/// The namespace of trade rooms' aliases unless configured.
+pub const DEFAULT_MATRIX_ROOM_PREFIX: &str = "trade_";
+
 /// Outgoing mail (verification and password-reset links, security notices).
 #[derive(Debug, Clone)]
 pub struct MailSettings {
@@ -222,11 +257,12 @@ pub const MIN_WORKER_LEASE_SECS: u64 = 6;
 pub const DEFAULT_RABBITMQ_QUEUE: &str = "pupero.withdrawals";
 
 /// The failpoints the wallet worker knows (see [`MarketSettings::failpoint`]).
-pub const FAILPOINTS: [&str; 4] = [
+pub const FAILPOINTS: [&str; 5] = [
     "withdrawal.after_sign",
     "withdrawal.after_relay",
     "sweep.after_sign",
     "sweep.after_relay",
+    "matrix.after_send",
 ];
 
 /// Which Monero chain the platform works on.

@@ -26,8 +26,8 @@ use crate::audit::{AuditEntry, AuditEvent};
 use crate::error::{Error, ErrorKind};
 use crate::events::{EventBatch, EventKind, NewEvent};
 use crate::store::{
-    StoreError, TradeCursor, TradeRequest, TradeRow, insert_request_statement,
-    insert_trade_statement, update_trade_statement,
+    NewMatrixJob, StoreError, TradeCursor, TradeRequest, TradeRow, insert_request_statement,
+    insert_trade_statement, matrix_job_statement, update_trade_statement,
 };
 use crate::two_factor::SecondFactorProof;
 
@@ -235,6 +235,8 @@ struct OpenAttachment {
     taker: UserId,
     max_open_trades: u32,
     request: Option<(IdempotencyKey, TradeRequest)>,
+    /// What the Matrix bridge mirrors, when it is on.
+    matrix: Option<NewMatrixJob>,
 }
 
 #[async_trait]
@@ -265,6 +267,9 @@ impl Attachment for OpenAttachment {
             .get::<EventBatch>()
             .push(&step_events(trade), now)
             .map_err(AttachmentError::from)?;
+        if let Some(job) = &self.matrix {
+            batches.defer(matrix_job_statement(job, now).map_err(AttachmentError::from)?);
+        }
         Ok(())
     }
 }
@@ -277,6 +282,8 @@ struct StepAttachment {
     resolved_by: Option<(UserId, String)>,
     request: Option<(UserId, IdempotencyKey, TradeRequest)>,
     now: pupero_core::Timestamp,
+    /// What the Matrix bridge mirrors, when it is on.
+    matrix: Option<NewMatrixJob>,
 }
 
 #[async_trait]
@@ -303,6 +310,9 @@ impl Attachment for StepAttachment {
             .get::<EventBatch>()
             .push(&step_events(&self.next), self.now)
             .map_err(AttachmentError::from)?;
+        if let Some(job) = &self.matrix {
+            batches.defer(matrix_job_statement(job, self.now).map_err(AttachmentError::from)?);
+        }
         Ok(())
     }
 }
@@ -502,10 +512,15 @@ impl Market {
                     },
                 )
             }),
+            matrix: self
+                .matrix
+                .as_ref()
+                .map(|_| crate::matrix::step_job(id, TradeState::Escrowed)),
         };
         match self.ledger.transfer_attached(plan, attachment).await {
             Ok(_) => {
                 self.events.notify([seller, buyer]);
+                self.wake_matrix();
                 // The trade as committed: what was written, with the parties' names (a
                 // username never changes).
                 let maker_name = self.username(offer.owner()).await?;
@@ -641,12 +656,17 @@ impl Market {
                     )),
                     _ => None,
                 },
+                matrix: self
+                    .matrix
+                    .as_ref()
+                    .map(|_| crate::matrix::step_job(id, next.state())),
                 next,
                 now,
             };
             match self.ledger.transfer_attached(plan, attachment).await {
                 Ok(_) => {
                     self.events.notify(parties);
+                    self.wake_matrix();
                     return Ok(written);
                 }
                 Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {

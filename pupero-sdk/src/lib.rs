@@ -6,6 +6,7 @@ mod api_keys;
 mod chat;
 mod error;
 mod events;
+mod matrix;
 mod offers;
 mod prices;
 mod recovery;
@@ -28,6 +29,7 @@ pub use api_keys::{ApiKeyInfo, NewApiKey};
 pub use chat::{ChatMessage, ChatPage, Feedback, FeedbackPage, PublicFeedback};
 pub use error::{Error, ErrorCode};
 pub use events::{EventPage, EventStream, UserEvent};
+pub use matrix::{MatrixLink, MatrixLinkStarted};
 pub use offers::{OfferPage, OfferRequest, OfferSearch, OfferView, PaymentMethodInfo};
 pub use prices::{MarketPrice, MarketPriceList};
 /// The wire types and error codes this SDK shares with the server.

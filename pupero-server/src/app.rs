@@ -249,14 +249,25 @@ pub fn build(state: Arc<AppState>) -> impl Endpoint {
         max_bytes: state.settings.max_body_bytes,
         timeout: std::time::Duration::from_secs(state.settings.connections.body_timeout_secs),
     };
-    Route::new()
+    let api = Route::new()
         .nest("/", service)
         .nest("/docs", docs)
         .at("/api/openapi.json", spec_json)
         .at("/api/openapi.yaml", spec_yaml)
         .at("/metrics", poem::get(crate::metrics::scrape))
+        .with(body_limit);
+    // The homeserver's, with its own body bound (a transaction holds up to 100 events).
+    let matrix = Route::new()
+        .at(
+            "/transactions/:txn",
+            poem::put(crate::api::matrix::transactions),
+        )
+        .at("/users/:user", poem::get(crate::api::matrix::query))
+        .at("/rooms/:alias", poem::get(crate::api::matrix::query));
+    Route::new()
+        .nest("/_matrix/app/v1", matrix)
+        .nest("/", api)
         .with(crate::metrics::RecordRequests(state.metrics.clone()))
-        .with(body_limit)
         .with(crate::roles::ServeRole(state.settings.role))
         .with(NormalizePath::new(TrailingSlash::Trim))
         .data(state)

@@ -727,6 +727,7 @@ impl Settings {
                 worker_lease_secs,
                 failpoint,
                 mail,
+                matrix: matrix_settings(mode, &var)?,
             },
             listen,
             jwt_secret,
@@ -759,6 +760,88 @@ impl Settings {
             max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
         }
     }
+}
+
+/// The Matrix bridge's settings: all of `PUPERO_MATRIX_HOMESERVER_URL`, `_SERVER_NAME`,
+/// `_AS_TOKEN` and `_HS_TOKEN`, or none (the bridge is off). Both tokens are secrets: in
+/// production they are held to the rules of every secret.
+fn matrix_settings(
+    mode: Mode,
+    var: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<MatrixSettings>, ConfigError> {
+    const NAMES: [&str; 4] = [
+        "PUPERO_MATRIX_HOMESERVER_URL",
+        "PUPERO_MATRIX_SERVER_NAME",
+        "PUPERO_MATRIX_AS_TOKEN",
+        "PUPERO_MATRIX_HS_TOKEN",
+    ];
+    let values = NAMES.map(|name| var(name).filter(|v| !v.is_empty()));
+    if values.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let [Some(url), Some(server_name), Some(as_token), Some(hs_token)] = values else {
+        let missing = NAMES
+            .iter()
+            .zip(&values)
+            .find(|(_, v)| v.is_none())
+            .map_or(NAMES[0], |(name, _)| *name);
+        return Err(invalid(
+            missing,
+            "the Matrix bridge needs its homeserver URL, server name and both tokens".to_owned(),
+        ));
+    };
+    let url = url.trim_end_matches('/').to_owned();
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(invalid(
+            "PUPERO_MATRIX_HOMESERVER_URL",
+            "expected an http:// or https:// URL".to_owned(),
+        ));
+    }
+    let (as_token, hs_token) = (Secret::new(as_token), Secret::new(hs_token));
+    if mode == Mode::Production {
+        check_secret("PUPERO_MATRIX_AS_TOKEN", &as_token)?;
+        check_secret("PUPERO_MATRIX_HS_TOKEN", &hs_token)?;
+    }
+    if as_token.expose() == hs_token.expose() {
+        return Err(invalid(
+            "PUPERO_MATRIX_HS_TOKEN",
+            "must differ from PUPERO_MATRIX_AS_TOKEN".to_owned(),
+        ));
+    }
+    let localpart = |name: &'static str, default: &str| {
+        let value = var(name)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_owned());
+        if value.is_empty()
+            || !value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._=-".contains(&b))
+        {
+            return Err(invalid(
+                name,
+                "lowercase letters, digits and ._=- only".to_owned(),
+            ));
+        }
+        Ok(value)
+    };
+    Ok(Some(MatrixSettings {
+        homeserver_url: url,
+        server_name,
+        as_token,
+        hs_token,
+        sender_localpart: localpart(
+            "PUPERO_MATRIX_SENDER",
+            pupero_market::settings::DEFAULT_MATRIX_SENDER,
+        )?,
+        user_prefix: localpart(
+            "PUPERO_MATRIX_USER_PREFIX",
+            pupero_market::settings::DEFAULT_MATRIX_USER_PREFIX,
+        )?,
+        room_prefix: localpart(
+            "PUPERO_MATRIX_ROOM_PREFIX",
+            pupero_market::settings::DEFAULT_MATRIX_ROOM_PREFIX,
+        )?,
+    }))
 }
 
 /// The mail settings. In production mode the relay, the sender and the public URL must be

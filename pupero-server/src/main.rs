@@ -29,6 +29,10 @@ Commands:
   backup --to FILE   copy the SQLite database, while it serves, into the new FILE (one
                      consistent snapshot); MariaDB is backed up with its own tools
   openapi            print the OpenAPI document (YAML)
+  matrix-registration --url URL
+                     print the Matrix application-service registration for the homeserver
+                     (PUPERO_MATRIX_HOMESERVER_URL, _SERVER_NAME, _AS_TOKEN, _HS_TOKEN;
+                     _SENDER, _USER_PREFIX, _ROOM_PREFIX): URL is where it reaches Pupero
   web [--listen ADDR] [--api URL] [--origin URL]... [--insecure-dev-cookies]
                      run the website (default 127.0.0.1:5000) over the API at URL
                      (default http://127.0.0.1:8000); --origin names another origin
@@ -87,6 +91,7 @@ async fn main() -> ExitCode {
         Some("backup") => backup(&args[1..]).await,
         Some("healthcheck") => return healthcheck(args.get(1).map(String::as_str)).await,
         Some("openapi") => openapi().await,
+        Some("matrix-registration") => matrix_registration(&args[1..]),
         Some("web") => web(&args[1..]).await,
         Some("demo") => demo(&args[1..]).await,
         Some("admin") => admin(&args[1..]).await,
@@ -132,6 +137,36 @@ async fn migrate() -> anyhow::Result<()> {
     ensure_sqlite_dir(&settings.market.database_url)?;
     pupero_market::migrate(&settings.market.database_url).await?;
     tracing::info!(database = %redact(&settings.market.database_url), "migrated");
+    Ok(())
+}
+
+/// Prints the application-service registration for the homeserver, from this configuration's
+/// `PUPERO_MATRIX_*` settings: the same tokens and namespaces, and `url` where the homeserver
+/// reaches Pupero.
+fn matrix_registration(args: &[String]) -> anyhow::Result<()> {
+    let [flag, url] = args else {
+        anyhow::bail!("usage: pupero matrix-registration --url URL");
+    };
+    anyhow::ensure!(
+        flag == "--url",
+        "usage: pupero matrix-registration --url URL"
+    );
+    let settings = Settings::load()?;
+    let Some(m) = settings.market.matrix else {
+        anyhow::bail!("the Matrix bridge is not configured: set the PUPERO_MATRIX_* variables");
+    };
+    let server = m.server_name.replace('.', "\\.");
+    let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    println!(
+        "id: pupero\nurl: {}\nas_token: {}\nhs_token: {}\nsender_localpart: {}\nrate_limited: false\n\
+         namespaces:\n  users:\n    - exclusive: true\n      regex: {}\n  aliases:\n    - exclusive: true\n      regex: {}\n  rooms: []",
+        quote(url),
+        quote(m.as_token.expose()),
+        quote(m.hs_token.expose()),
+        quote(&m.sender_localpart),
+        quote(&format!("@{}.*:{server}", m.user_prefix)),
+        quote(&format!("#{}.*:{server}", m.room_prefix)),
+    );
     Ok(())
 }
 

@@ -97,6 +97,9 @@ const ROUTES: &[(&str, Role)] = &[
     ("/api/v1/wallet", Role::Wallet),
     ("/api/v1/admin/withdrawals", Role::Wallet),
     ("/api/v1/admin/reconciliation", Role::Wallet),
+    ("/api/v1/me/matrix", Role::Ledger),
+    // The homeserver pushes the Matrix bridge's events here: they become trade chat messages.
+    ("/_matrix", Role::Ledger),
 ];
 
 /// The role that serves `path`; `None` for what every process answers itself (`/healthz`,

@@ -44,6 +44,11 @@ pub use trades::{
 };
 
 pub use admin::{EmailChange, EmailTaken};
+mod matrix;
+pub use matrix::{
+    DueMatrixJob, MatrixJob, MatrixLinkRow, NewMatrixJob, insert_inbound_in, insert_matrix_job_in,
+    matrix_job_statement,
+};
 mod recovery;
 pub use recovery::{DueMail, NewMail, NewPassword, NewToken, TokenPurpose, insert_mail_in};
 mod prices;

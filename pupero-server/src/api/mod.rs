@@ -18,6 +18,7 @@ pub mod auth;
 pub mod chat;
 pub mod events;
 pub mod health;
+pub mod matrix;
 pub mod offers;
 pub mod pages;
 pub mod prices;
@@ -43,6 +44,7 @@ pub type Apis = (
     wallet::WalletApi,
     chat::ChatApi,
     events::EventsApi,
+    matrix::MatrixApi,
 );
 
 /// The resources; each handler takes the shared state from the request.
@@ -62,6 +64,7 @@ pub fn apis() -> Apis {
         wallet::WalletApi,
         chat::ChatApi,
         events::EventsApi,
+        matrix::MatrixApi,
     )
 }
 
@@ -88,6 +91,8 @@ pub enum Tag {
     Wallet,
     /// The caller's events: a cursor listing and a live stream (Server-Sent Events).
     Events,
+    /// Linking the caller's Matrix account to the trade-chat bridge.
+    Matrix,
 }
 
 /// A user's access token: `Authorization: Bearer <JWT>`.

@@ -170,3 +170,50 @@ app_test!(
         assert!(text(&again).contains("exists"), "{}", text(&again));
     }
 );
+
+/// `matrix-registration` prints what the homeserver needs, from the bridge's settings: the
+/// same tokens, the given URL, and exclusive namespaces of the configured prefixes; without the
+/// bridge it refuses.
+#[test]
+fn the_matrix_registration_names_the_bridges_tokens_and_namespaces() {
+    let bridge = [
+        ("PUPERO_MATRIX_HOMESERVER_URL", "http://127.0.0.1:8008"),
+        ("PUPERO_MATRIX_SERVER_NAME", "example.org"),
+        ("PUPERO_MATRIX_AS_TOKEN", "as-token-for-the-registration"),
+        ("PUPERO_MATRIX_HS_TOKEN", "hs-token-for-the-registration"),
+    ];
+    let url = "sqlite::memory:";
+    let args = ["matrix-registration", "--url", "http://pupero:8003"];
+    let output = run(&mut pupero(&args, url, &bridge));
+    assert!(output.status.success(), "{}", text(&output));
+    let yaml: serde_json::Value =
+        serde_yaml::from_slice(&output.stdout).expect("the registration is YAML");
+    assert_eq!(yaml["url"], "http://pupero:8003");
+    assert_eq!(yaml["as_token"], "as-token-for-the-registration");
+    assert_eq!(yaml["hs_token"], "hs-token-for-the-registration");
+    assert_eq!(yaml["sender_localpart"], "pupero_bot");
+    assert_eq!(
+        yaml["namespaces"]["users"][0]["regex"],
+        r"@pupero_.*:example\.org"
+    );
+    assert_eq!(
+        yaml["namespaces"]["aliases"][0]["regex"],
+        r"#trade_.*:example\.org"
+    );
+    assert_eq!(yaml["namespaces"]["users"][0]["exclusive"], true);
+
+    let output = run(&mut pupero(&args, url, &bridge[..3]));
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("PUPERO_MATRIX_HS_TOKEN"),
+        "{}",
+        text(&output)
+    );
+    let output = run(&mut pupero(&args, url, &[]));
+    assert!(!output.status.success());
+    assert!(
+        text(&output).contains("not configured"),
+        "{}",
+        text(&output)
+    );
+}

@@ -9,6 +9,7 @@ mod admin;
 mod api_keys;
 mod attacks;
 mod auth;
+mod bridge;
 mod chat;
 mod cli;
 mod cluster;

@@ -115,6 +115,11 @@ fn the_sdk_decodes_every_response_schema_of_the_spec() {
         ("LedgerEntry", decodes::<pupero_sdk::LedgerEntry>),
         ("LedgerPage", decodes::<pupero_sdk::LedgerPage>),
         ("MarketPrice", decodes::<pupero_sdk::MarketPrice>),
+        ("MatrixLink", decodes::<pupero_sdk::MatrixLink>),
+        (
+            "MatrixLinkStarted",
+            decodes::<pupero_sdk::MatrixLinkStarted>,
+        ),
         ("MarketPriceList", decodes::<pupero_sdk::MarketPriceList>),
         ("Me", decodes::<pupero_sdk::Me>),
         ("MessagePage", decodes::<pupero_sdk::ChatPage>),

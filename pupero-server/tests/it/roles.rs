@@ -37,7 +37,8 @@ fn every_operation_is_served_by_exactly_one_role() {
         assert_eq!(serving.len(), 1, "{path} is served by {serving:?}");
         assert!(Role::All.serves(path));
     }
-    for (prefix, role) in routes() {
+    // The homeserver's endpoint of the Matrix bridge is outside the document by design.
+    for (prefix, role) in routes().filter(|(prefix, _)| *prefix != "/_matrix") {
         assert!(
             paths
                 .iter()

@@ -383,6 +383,16 @@ impl Synapse {
         user
     }
 
+    /// The application service acting as `user_id`, one of its users that exists already
+    /// (such as the bridge's own, which Pupero registered).
+    pub fn as_app_service(&self, user_id: &str) -> MatrixUser {
+        let app_service = self
+            .app_service
+            .as_ref()
+            .expect("Synapse started without an application service");
+        self.user(user_id, &app_service.as_token, true)
+    }
+
     fn user(&self, user_id: &str, access_token: &str, asserted: bool) -> MatrixUser {
         MatrixUser {
             user_id: user_id.to_owned(),
@@ -522,7 +532,8 @@ impl MatrixUser {
         sent["event_id"].as_str().expect("event_id").to_owned()
     }
 
-    /// The room's text messages as this user sees them, oldest first: `(sender, body)`.
+    /// The room's text messages and notices as this user sees them, oldest first:
+    /// `(sender, body)`.
     pub async fn messages(&self, room_id: &str) -> Vec<(String, String)> {
         let limit = MESSAGES_PAGE_SIZE.to_string();
         let mut from: Option<String> = None;
@@ -537,8 +548,11 @@ impl MatrixUser {
                 .await;
             let chunk = page["chunk"].as_array().cloned().unwrap_or_default();
             texts.extend(chunk.iter().filter_map(|event| {
-                let is_text =
-                    event["type"] == "m.room.message" && event["content"]["msgtype"] == "m.text";
+                let is_text = event["type"] == "m.room.message"
+                    && matches!(
+                        event["content"]["msgtype"].as_str(),
+                        Some("m.text" | "m.notice")
+                    );
                 is_text.then(|| {
                     let sender = event["sender"].as_str().unwrap_or_default().to_owned();
                     let body = event["content"]["body"].as_str().unwrap_or_default();
