@@ -59,6 +59,8 @@ pub struct Market {
     pub mail_wake: tokio::sync::Notify,
     /// The Matrix bridge, when configured.
     pub matrix: Option<crate::matrix::Bridge>,
+    /// Trades as this process last wrote them (see [`crate::trades::TradeCache`]).
+    pub trade_cache: crate::trades::TradeCache,
 }
 
 /// An API key that checked out: whose it is and what it may do.
@@ -247,6 +249,7 @@ impl Market {
             book: crate::book::MarketBook::new(settings_fees),
             wallet_health: crate::wallet_health::WalletHealth::new(now),
             matrix,
+            trade_cache: crate::trades::TradeCache::default(),
         }))
     }
 

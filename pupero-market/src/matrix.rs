@@ -516,6 +516,7 @@ impl Market {
         matrix_user_id: &str,
     ) -> Result<(String, MatrixLinkView), Error> {
         let bridge = self.bridge()?;
+        self.limits.check_matrix_link(user)?;
         let account = parse_matrix_user_id(matrix_user_id).map_err(Error::validation)?;
         if bridge.client.is_ours(&account) {
             return Err(Error::validation("that Matrix user is one of Pupero's own"));

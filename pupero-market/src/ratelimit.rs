@@ -360,6 +360,12 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     }
 }
 
+/// Matrix links a user may start at once, then one per [`MATRIX_LINK_REPLENISH_SECS`].
+pub const MATRIX_LINK_BURST: u32 = 5;
+
+/// Seconds before a user may start one more Matrix link.
+pub const MATRIX_LINK_REPLENISH_SECS: u64 = 10 * 60;
+
 /// The limiters of one process and the lockout shared through the database.
 pub struct RateLimits {
     lockout: LockoutPolicy,
@@ -371,6 +377,7 @@ pub struct RateLimits {
     email_change_address: KeyedLimiter<AddressKey>,
     recovery_address: KeyedLimiter<AddressKey>,
     recovery_mail: KeyedLimiter<UserId>,
+    matrix_link: KeyedLimiter<UserId>,
     refusal_audits: KeyedLimiter<(&'static str, AddressKey)>,
     store: Store,
     clock: Arc<dyn Clock>,
@@ -391,6 +398,10 @@ impl RateLimits {
             email_change_address: KeyedLimiter::new(settings.email_change, gclock.clone()),
             recovery_address: KeyedLimiter::new(settings.recovery_per_address, gclock.clone()),
             recovery_mail: KeyedLimiter::new(settings.recovery_mail_per_account, gclock.clone()),
+            matrix_link: KeyedLimiter::new(
+                RateQuota::new(MATRIX_LINK_BURST, MATRIX_LINK_REPLENISH_SECS),
+                gclock.clone(),
+            ),
             refusal_audits: KeyedLimiter::new(RateQuota::new(1, AUDIT_REFUSALS_EVERY_SECS), gclock),
             store,
             clock,
@@ -446,6 +457,12 @@ impl RateLimits {
     /// One chat message of `user`, on any trade; 429 past the per-user limit.
     pub fn check_chat(&self, user: UserId) -> Result<(), Error> {
         self.chat.check(&user).map_err(Error::rate_limited)
+    }
+
+    /// Takes one Matrix link started by `user`: each invites a Matrix account to a room, so
+    /// they are few.
+    pub fn check_matrix_link(&self, user: UserId) -> Result<(), Error> {
+        self.matrix_link.check(&user).map_err(Error::rate_limited)
     }
 
     /// Starts an attempt at the secret behind `key`: 429 while the key is locked (check

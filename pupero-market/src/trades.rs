@@ -40,6 +40,34 @@ pub const MAX_DISPUTE_REASON_CHARS: usize = 2_000;
 /// Times a step is retried after losing a compare-and-set to a concurrent step.
 const MAX_STEP_ATTEMPTS: u32 = 3;
 
+/// Trades a process remembers as it last wrote them, at most: the open trades of a busy market.
+const MAX_CACHED_TRADES: usize = 4_096;
+
+/// The trades this process wrote last, as it wrote them: a step starts from here instead of
+/// reading the trade again. Never trusted for a decision on its own: a step decided on a
+/// remembered trade is written with compare-and-set on its version (another process's step in
+/// between fails it, and the step is decided again on the database's trade), and a refusal
+/// decided on one is decided again on the database's.
+#[derive(Default)]
+pub struct TradeCache(std::sync::Mutex<std::collections::HashMap<TradeId, TradeRow>>);
+
+impl TradeCache {
+    /// The trade as this process last wrote it, forgotten (a step that fails must not find it).
+    fn take(&self, id: TradeId) -> Option<TradeRow> {
+        self.0.lock().ok()?.remove(&id)
+    }
+
+    /// Remembers `row` as written; a full cache starts over.
+    fn put(&self, row: TradeRow) {
+        if let Ok(mut rows) = self.0.lock() {
+            if rows.len() >= MAX_CACHED_TRADES {
+                rows.clear();
+            }
+            rows.insert(row.trade.id(), row);
+        }
+    }
+}
+
 /// Abort codes of the attachments.
 const ABORT_REPLAY: &str = "replay";
 /// The offer could not be traded on, or the taker has too many open trades.
@@ -528,14 +556,13 @@ impl Market {
                     Party::Seller => (maker_name.to_string(), taker_row.username),
                     Party::Buyer => (taker_row.username, maker_name.to_string()),
                 };
-                Ok((
-                    TradeRow {
-                        seller_name,
-                        buyer_name,
-                        ..row
-                    },
-                    true,
-                ))
+                let opened = TradeRow {
+                    seller_name,
+                    buyer_name,
+                    ..row
+                };
+                self.trade_cache.put(opened.clone());
+                Ok((opened, true))
             }
             Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
                 let key = key.expect("only keyed requests record a key");
@@ -603,21 +630,36 @@ impl Market {
         // Once shown, the second factor is not asked for again when the step is retried on a
         // newer version of the trade (it is spent).
         let mut second_factor_shown = false;
-        for _ in 0..MAX_STEP_ATTEMPTS {
-            let row = self
-                .store
-                .trade(id)
-                .await?
-                .ok_or_else(|| Error::not_found("no such trade"))?;
-            let step_up = match actor {
-                Actor::Caller(caller, _) => {
-                    row.trade.authorize(caller, &action).map_err(trade_error)?
-                }
-                Actor::ExpiryJob => StepUp::None,
+        let mut remembered = self.trade_cache.take(id);
+        let mut attempt = 0;
+        while attempt < MAX_STEP_ATTEMPTS {
+            let from_cache = remembered.is_some();
+            let row = match remembered.take() {
+                Some(row) => row,
+                None => self
+                    .store
+                    .trade(id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("no such trade"))?,
             };
             let now = self.now();
+            let decided = match actor {
+                Actor::Caller(caller, _) => row.trade.authorize(caller, &action),
+                Actor::ExpiryJob => Ok(StepUp::None),
+            }
+            .and_then(|step_up| {
+                let (next, plan) = row.trade.clone().apply(action, now)?;
+                Ok((step_up, next, plan))
+            });
+            let (step_up, next, plan) = match decided {
+                Ok(decided) => decided,
+                // Refused on the trade as this process wrote it: decided again on the
+                // database's, which may have moved on.
+                Err(_) if from_cache => continue,
+                Err(e) => return Err(trade_error(e)),
+            };
+            attempt += 1;
             let version = row.trade.version();
-            let (next, plan) = row.trade.clone().apply(action, now).map_err(trade_error)?;
             if let (StepUp::SecondFactor, Actor::Caller(caller, proof)) = (step_up, actor)
                 && !second_factor_shown
             {
@@ -667,6 +709,7 @@ impl Market {
                 Ok(_) => {
                     self.events.notify(parties);
                     self.wake_matrix();
+                    self.trade_cache.put(written.clone());
                     return Ok(written);
                 }
                 Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {

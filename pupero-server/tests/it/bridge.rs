@@ -211,6 +211,15 @@ async fn flow(backend: Backend) {
             .is_err(),
         "a bridge user cannot be linked"
     );
+    // Each link invites an account to a room: a user starts a few, then waits.
+    let mut refused = None;
+    for _ in 0..pupero_market::ratelimit::MATRIX_LINK_BURST {
+        if let Err(e) = carol.start_matrix_link(&carol_m.user_id).await {
+            refused = Some(e);
+            break;
+        }
+    }
+    assert_eq!(refused.expect("rate limited").code(), Some("RATE_LIMITED"));
 
     // A trade opens its room: invite-only, the two linked parties invited.
     app.fund(seller_id, "10").await;

@@ -912,3 +912,82 @@ app_test!(each_step_answers_with_the_trade_as_committed, |app| {
         Some("paid, not released")
     );
 });
+
+/// A second server on `app`'s database: another process, with its own memory.
+async fn other_process(app: &TestApp) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let mut settings =
+        pupero_server::Settings::for_database(app.state.settings.market.database_url.clone());
+    settings.market.rate_limits = crate::support::generous_limits();
+    let state = pupero_server::AppState::open(settings).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (bound_tx, bound) = tokio::sync::oneshot::channel();
+    tokio::spawn(pupero_server::serve(
+        state,
+        async move {
+            let _ = stopped.await;
+        },
+        move |address| {
+            let _ = bound_tx.send(address);
+        },
+    ));
+    (format!("http://{}", bound.await.unwrap()), stop)
+}
+
+// A process starts a step from the trade as it last wrote it. When another process moved the
+// trade meanwhile, the step is decided again on the database's trade: a step the old state
+// refused is taken, a step it allowed is refused, and no money moves twice.
+app_test!(
+    a_step_on_a_trade_another_process_moved_is_decided_on_the_database,
+    |app| {
+        let m = market(app, "10").await;
+        let (url, stop) = other_process(app).await;
+        let elsewhere = |username: &'static str| {
+            let url = url.clone();
+            async move {
+                let client = Client::new(url).unwrap();
+                client
+                    .login(username, crate::support::PASSWORD)
+                    .await
+                    .unwrap();
+                client
+            }
+        };
+        let (seller_there, buyer_there) = (elsewhere("seller").await, elsewhere("buyer").await);
+        let before = balance(&m.seller).await;
+
+        // Opened here; paid there; released here, where the trade was last seen escrowed.
+        let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+        buyer_there.mark_trade_paid(trade.id, None).await.unwrap();
+        let released = m.seller.release_trade(trade.id, None, None).await.unwrap();
+        assert_eq!(released.state, pupero_sdk::TradeState::Released);
+
+        // Opened and paid here; released there; paid again here: refused, not applied.
+        let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+        m.buyer.mark_trade_paid(trade.id, None).await.unwrap();
+        seller_there
+            .release_trade(trade.id, None, None)
+            .await
+            .unwrap();
+        let refused = m.buyer.mark_trade_paid(trade.id, None).await.unwrap_err();
+        assert_eq!(code(&refused), "INVALID_TRANSITION", "{refused:?}");
+
+        // Opened here; cancelled there; paid here, where it was last seen escrowed: the step
+        // allowed on that state loses its compare-and-set and is refused on the cancelled trade.
+        let trade = open(&m.buyer, m.offer, "0.5").await.unwrap();
+        buyer_there.cancel_trade(trade.id, None).await.unwrap();
+        let refused = m.buyer.mark_trade_paid(trade.id, None).await.unwrap_err();
+        assert_eq!(code(&refused), "INVALID_TRANSITION", "{refused:?}");
+        assert_eq!(
+            m.buyer.trade(trade.id).await.unwrap().state,
+            pupero_sdk::TradeState::Cancelled
+        );
+
+        // Two trades of 1 XMR sold, with the maker's fee; the cancelled one held nothing.
+        let (available, held, _) = balance(&m.seller).await;
+        assert_eq!(held, Piconero::ZERO);
+        let sold = xmr("2").checked_add(xmr("0.02")).unwrap();
+        assert_eq!(available, before.0.checked_sub(sold).unwrap());
+        app.state.market.ledger.check_invariants().await.unwrap();
+        let _ = stop.send(());
+    }
+);
