@@ -39,6 +39,10 @@ const CREDENTIAL_CHECKS: [&str; 3] = ["login", "refresh", "confirm_password_rese
 /// Operations that name another resource in their body, which may not exist.
 const BODY_REFERENCES: [&str; 1] = ["open_trade"];
 
+/// Operations on a resource that may not exist without naming it: the caller's Matrix link
+/// (none yet, or the server has no bridge).
+const OPTIONAL_RESOURCES: [&str; 3] = ["start_matrix_link", "matrix_link", "unlink_matrix"];
+
 /// The document as served at `/api/openapi.json` and committed as `openapi/pupero.yaml`.
 pub fn document() -> Value {
     let spec = crate::app::openapi().spec();
@@ -268,7 +272,8 @@ struct ErrorFacts<'a> {
 /// The error statuses an operation can give:
 /// - 400 when it reads anything from the request (parameters or a body);
 /// - 401 and 403 when it needs credentials, or checks them itself (login, refresh);
-/// - 404 when it names a resource (a path parameter, or an id in its body);
+/// - 404 when it names a resource (a path parameter, or an id in its body), or acts on one that
+///   may not exist (the caller's Matrix link);
 /// - 409 when it changes something (any method but GET);
 /// - 429 when it is rate-limited: credentials are (failed API-key attempts) and so are the
 ///   changes (logins, registrations, second factors, chat, mail);
@@ -282,7 +287,10 @@ fn error_statuses(facts: &ErrorFacts<'_>) -> Vec<&'static str> {
     if facts.secured || CREDENTIAL_CHECKS.contains(&facts.id) {
         keep.extend(["401", "403"]);
     }
-    if facts.has_path_params || BODY_REFERENCES.contains(&facts.id) {
+    if facts.has_path_params
+        || BODY_REFERENCES.contains(&facts.id)
+        || OPTIONAL_RESOURCES.contains(&facts.id)
+    {
         keep.push("404");
     }
     if changes {
