@@ -10,8 +10,9 @@
 //! paid to them; then it is saved.
 //!
 //! The check runs once per process, the first time the wallet is needed, and again after a
-//! failure. A process stopped during the rescan leaves the subaddresses made but not the
-//! rescan: `docs/operations.md` says how to finish it by hand.
+//! failure. The rescan owed is written to the database (`wallet_rescans`) before the wallet
+//! changes, and deleted once it was rescanned and saved: a process stopped in between leaves
+//! the subaddresses made, and the next one, finding the rescan owed, rescans.
 
 use pupero_core::MoneroAddress;
 
@@ -40,13 +41,19 @@ impl Market {
             return Ok(());
         };
         let count = wallet.rpc.subaddress_count(account).await?;
-        if count <= highest.index {
-            tracing::warn!(
-                made = count,
-                handed_out = highest.index,
-                "the wallet has made fewer subaddresses than were handed out (restored from its \
-                 seed?); making them again and rescanning the chain"
-            );
+        let owed = self.store.rescan_owed(account).await?;
+        if count <= highest.index || owed {
+            if count <= highest.index {
+                tracing::warn!(
+                    made = count,
+                    handed_out = highest.index,
+                    "the wallet has made fewer subaddresses than were handed out (restored from \
+                     its seed?); making them again and rescanning the chain"
+                );
+            } else {
+                tracing::warn!("a rescan of the chain owed since an earlier start; rescanning");
+            }
+            self.store.owe_rescan(account, self.now()).await?;
             // One per missing index: the wallet makes them in order (checked below).
             for _ in count..=highest.index {
                 wallet
@@ -58,6 +65,7 @@ impl Market {
                 .await?;
             wallet.rpc.rescan().await?;
             wallet.rpc.store().await?;
+            self.store.rescan_done(account).await?;
             tracing::warn!(
                 subaddresses = highest.index.saturating_add(1),
                 "the wallet made the subaddresses handed out and rescanned the chain"

@@ -276,6 +276,40 @@ impl Store {
         Ok(())
     }
 
+    /// Records, before anything changes in the wallet, that `account` owes a rescan of the
+    /// chain (see `crate::restored_wallet`).
+    pub async fn owe_rescan(&self, account: u32, now: Timestamp) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO wallet_rescans (account_index, owed_since_ms) VALUES (?, ?){}",
+            self.engine.upsert("account_index", &["owed_since_ms"])
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(account))
+            .bind(ms(now)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether `account` owes a rescan that was never finished.
+    pub async fn rescan_owed(&self, account: u32) -> Result<bool, StoreError> {
+        let owed: Option<i64> =
+            sqlx::query_scalar("SELECT owed_since_ms FROM wallet_rescans WHERE account_index = ?")
+                .bind(i64::from(account))
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(owed.is_some())
+    }
+
+    /// Records that `account`'s owed rescan is done (the wallet rescanned and saved).
+    pub async fn rescan_done(&self, account: u32) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM wallet_rescans WHERE account_index = ?")
+            .bind(i64::from(account))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Deposits of `account` still pending, oldest first.
     pub async fn pending_deposits(&self, account: u32) -> Result<Vec<DepositRow>, StoreError> {
         let sql = format!(

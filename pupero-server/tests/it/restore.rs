@@ -368,5 +368,30 @@ async fn drill(backend: Backend) {
         .check_invariants()
         .await
         .expect("invariants");
+
+    // A process that stopped between making the subaddresses and the end of the rescan left
+    // the rescan owed: the next one rescans, though the wallet has every subaddress now.
+    let market = &app.state.market;
+    assert!(!market.store.rescan_owed(0).await.expect("owed"));
+    market.store.owe_rescan(0, market.now()).await.expect("owe");
+    let app = restored_app_on(app.stop_keeping_db().await, &restored).await;
+    app.state
+        .market
+        .wallet_matches_records()
+        .await
+        .expect("brought back");
+    assert!(!app.state.market.store.rescan_owed(0).await.expect("owed"));
+    let scraped = app
+        .raw()
+        .get(format!("{}/metrics", app.base_url))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    let rescanned = r#"pupero_wallet_rpc_calls_total{method="rescan_blockchain",outcome="ok"} 1"#;
+    assert!(scraped.contains(rescanned), "{scraped}");
     app.stop().await;
 }
