@@ -221,6 +221,7 @@ pub struct Metrics {
     outbox_unpublished: Gauge,
     outbox_oldest: Gauge<f64, AtomicU64>,
     mails_unsent: Gauge,
+    matrix_unsent: Gauge,
     lease_held: Gauge,
     writer_stopped: Gauge,
     ledger_groups: Counter,
@@ -287,6 +288,12 @@ impl Default for Metrics {
             "mails_unsent",
             "Mails waiting for the relay",
             mails_unsent.clone(),
+        );
+        let matrix_unsent = Gauge::default();
+        registry.register(
+            "matrix_outbox_pending",
+            "Rows of the Matrix bridge's outbox not yet sent (0 without the bridge)",
+            matrix_unsent.clone(),
         );
         let lease_held = Gauge::default();
         registry.register(
@@ -373,6 +380,7 @@ impl Default for Metrics {
             outbox_unpublished,
             outbox_oldest,
             mails_unsent,
+            matrix_unsent,
             lease_held,
             writer_stopped,
             ledger_groups,
@@ -496,6 +504,8 @@ impl Metrics {
         self.outbox_oldest.set(age(gauges.oldest_unpublished_ms));
         self.mails_unsent
             .set(i64::try_from(gauges.mails_unsent).unwrap_or(i64::MAX));
+        self.matrix_unsent
+            .set(i64::try_from(gauges.matrix_unsent).unwrap_or(i64::MAX));
         let users = state
             .market
             .ledger

@@ -20,6 +20,8 @@ pub struct Gauges {
     pub oldest_unpublished_ms: Option<i64>,
     /// Mails not yet handed to the relay.
     pub mails_unsent: u64,
+    /// Rows of the Matrix bridge's outbox not yet sent.
+    pub matrix_unsent: u64,
     /// Until when the withdrawal worker's lease runs, unix ms, if a worker holds it.
     pub lease_expires_ms: Option<i64>,
 }
@@ -50,6 +52,10 @@ impl Store {
             sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox WHERE state = 'pending'")
                 .fetch_one(&self.pool)
                 .await?;
+        let matrix_unsent: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM matrix_outbox WHERE state = 'pending'")
+                .fetch_one(&self.pool)
+                .await?;
         let lease: Option<(String, i64)> = sqlx::query_as(
             "SELECT holder, expires_at_ms FROM worker_leases WHERE name = 'withdrawals'",
         )
@@ -65,6 +71,7 @@ impl Store {
             outbox_unpublished: unsigned(unpublished, ROW)?,
             oldest_unpublished_ms,
             mails_unsent: unsigned(unsent, ROW)?,
+            matrix_unsent: unsigned(matrix_unsent, ROW)?,
         })
     }
 }
