@@ -184,17 +184,23 @@ AIOSMTPD_VERSION=1.4.6
 SMTP_VENV="${PUPERO_SMTP_VENV:-$HOME/.cache/pupero-smtp-venv}"
 ensure_aiosmtpd() {
   export PUPERO_TEST_SMTP_PYTHON="$SMTP_VENV/bin/python"
-  if "$PUPERO_TEST_SMTP_PYTHON" -c "import sys, aiosmtpd; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+  ensure_venv_package "$SMTP_VENV" aiosmtpd "$AIOSMTPD_VERSION"
+}
+
+# Installs PyPI's `package==version` into the virtual environment `dir`, unless it is there.
+ensure_venv_package() { # dir package version
+  local dir=$1 package=$2 version=$3
+  if "$dir/bin/python" -c "import sys, importlib.metadata as m; sys.exit(m.version('$package') != '$version')" 2>/dev/null; then
     return 0
   fi
   command -v python3 >/dev/null 2>&1 || apt_install python3
   # Debian's python3 needs python3-venv for `-m venv`; a failed try leaves a half-made folder.
-  if ! python3 -m venv --clear "$SMTP_VENV" >/dev/null 2>&1; then
+  if ! python3 -m venv --clear "$dir" >/dev/null 2>&1; then
     apt_install python3-venv
-    python3 -m venv --clear "$SMTP_VENV"
+    python3 -m venv --clear "$dir"
   fi
-  log "installing aiosmtpd $AIOSMTPD_VERSION"
-  "$SMTP_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+  log "installing $package $version"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check "$package==$version"
 }
 
 # Synapse, the real Matrix homeserver the chat bridge's tests start on a free loopback port
@@ -205,17 +211,7 @@ SYNAPSE_VERSION=1.163.2
 SYNAPSE_VENV="${PUPERO_SYNAPSE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/pupero-synapse-venv}"
 ensure_synapse() {
   export PUPERO_TEST_SYNAPSE_PYTHON="$SYNAPSE_VENV/bin/python"
-  if "$PUPERO_TEST_SYNAPSE_PYTHON" -c "import sys, importlib.metadata as m; sys.exit(m.version('matrix-synapse') != '$SYNAPSE_VERSION')" 2>/dev/null; then
-    return 0
-  fi
-  command -v python3 >/dev/null 2>&1 || apt_install python3
-  # Debian's python3 needs python3-venv for `-m venv`; a failed try leaves a half-made folder.
-  if ! python3 -m venv --clear "$SYNAPSE_VENV" >/dev/null 2>&1; then
-    apt_install python3-venv
-    python3 -m venv --clear "$SYNAPSE_VENV"
-  fi
-  log "installing matrix-synapse $SYNAPSE_VERSION"
-  "$SYNAPSE_VENV/bin/python" -m pip install --quiet --disable-pip-version-check "matrix-synapse==$SYNAPSE_VERSION"
+  ensure_venv_package "$SYNAPSE_VENV" matrix-synapse "$SYNAPSE_VERSION"
 }
 
 drop_test_databases() {

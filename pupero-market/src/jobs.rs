@@ -202,3 +202,12 @@ async fn prune_sweep(state: &Market) {
         tracing::info!(pruned, "pruned events past retention");
     }
 }
+
+/// The delay after the `attempts`-th failed attempt at an outbox's row: `first` seconds,
+/// doubling after each further failure, at most `max`.
+pub(crate) fn backoff_secs(first: u64, max: u64, attempts: u32) -> u64 {
+    let factor = 1_u64
+        .checked_shl(attempts.saturating_sub(1))
+        .unwrap_or(u64::MAX);
+    first.saturating_mul(factor).min(max)
+}

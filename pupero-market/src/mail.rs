@@ -327,12 +327,7 @@ pub enum MailOutcome {
 /// The delay after the `attempts`-th failed attempt: doubling from [`RETRY_FIRST_DELAY_SECS`]
 /// up to [`RETRY_MAX_DELAY_SECS`].
 fn retry_delay_secs(attempts: u32) -> u64 {
-    let factor = 1_u64
-        .checked_shl(attempts.saturating_sub(1))
-        .unwrap_or(u64::MAX);
-    RETRY_FIRST_DELAY_SECS
-        .saturating_mul(factor)
-        .min(RETRY_MAX_DELAY_SECS)
+    crate::jobs::backoff_secs(RETRY_FIRST_DELAY_SECS, RETRY_MAX_DELAY_SECS, attempts)
 }
 
 impl Market {

@@ -152,6 +152,27 @@ async fn pupero_chat(client: &Client, trade: Uuid) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Waits until trade `trade`'s chat in Pupero holds `(sender, body)`, as `client` reads it.
+async fn arrives_in_pupero(client: &Client, trade: Uuid, sender: &str, body: &str) {
+    let wanted = (sender.to_owned(), body.to_owned());
+    eventually(&format!("{body:?} in Pupero"), || async {
+        pupero_chat(client, trade)
+            .await
+            .contains(&wanted)
+            .then_some(())
+    })
+    .await;
+}
+
+/// Waits until the bridge sent every row of its outbox.
+async fn outbox_sent(app: &TestApp) {
+    let store = &app.state.market.store;
+    eventually("the outbox sent", || async {
+        (store.pending_matrix_jobs().await.expect("outbox") == 0).then_some(())
+    })
+    .await;
+}
+
 async fn flow(backend: Backend) {
     let address = free_address();
     let app_service = AppService::new(format!("http://{address}"));
@@ -278,13 +299,7 @@ async fn flow(backend: Backend) {
 
     // Matrix → Pupero, as the linked user, once, and not mirrored back.
     bob_m.send_text(&room, "hi from Element").await;
-    eventually("the Matrix message in Pupero", || async {
-        pupero_chat(&seller, trade.id)
-            .await
-            .contains(&("bob".to_owned(), "hi from Element".to_owned()))
-            .then_some(())
-    })
-    .await;
+    arrives_in_pupero(&seller, trade.id, "bob", "hi from Element").await;
     // A message the API refuses is refused from Matrix too (control characters).
     bob_m.send_text(&room, "bad \u{7} bell").await;
 
@@ -296,13 +311,7 @@ async fn flow(backend: Backend) {
     carol_m.send_text(&room, "let me in").await;
     // The last word, after which everything before it was taken in.
     alice_m.send_text(&room, "done talking").await;
-    eventually("the last Matrix message in Pupero", || async {
-        pupero_chat(&seller, trade.id)
-            .await
-            .contains(&("alice".to_owned(), "done talking".to_owned()))
-            .then_some(())
-    })
-    .await;
+    arrives_in_pupero(&seller, trade.id, "alice", "done talking").await;
     let chat = pupero_chat(&seller, trade.id).await;
     let texts: Vec<&str> = chat.iter().map(|(_, b)| b.as_str()).collect();
     assert_eq!(
@@ -344,10 +353,7 @@ async fn flow(backend: Backend) {
         .await
         .expect("release");
     let market = &app.state.market;
-    eventually("the outbox sent", || async {
-        (market.store.pending_matrix_jobs().await.expect("outbox") == 0).then_some(())
-    })
-    .await;
+    outbox_sent(&app).await;
     assert_eq!(
         market.close_finished_matrix_rooms().await.expect("close"),
         0
@@ -423,17 +429,7 @@ async fn a_restart_in_the_middle_of_sending_sends_nothing_twice() {
     let offer = seller.create_offer(&sell_offer()).await.expect("offer").id;
     let trade = open(&buyer, offer).await;
     let room = trade_room(&synapse, &bob_m, trade.id).await;
-    eventually("the outbox sent", || async {
-        (app.state
-            .market
-            .store
-            .pending_matrix_jobs()
-            .await
-            .expect("outbox")
-            == 0)
-            .then_some(())
-    })
-    .await;
+    outbox_sent(&app).await;
 
     // Now the crash: the message reaches Matrix, the process stops before it records so.
     let app = restart(app, configure(Some("matrix.after_send")), &clock).await;
@@ -456,17 +452,7 @@ async fn a_restart_in_the_middle_of_sending_sends_nothing_twice() {
 
     // Started again once its claim lapsed: the same transaction, the same single event.
     let app = restart(app, configure(None), &clock).await;
-    eventually("the outbox sent", || async {
-        (app.state
-            .market
-            .store
-            .pending_matrix_jobs()
-            .await
-            .expect("outbox")
-            == 0)
-            .then_some(())
-    })
-    .await;
+    outbox_sent(&app).await;
     let seller = app.client_of_user("alice").await;
     seller
         .post_trade_message(trade.id, "and after it")
@@ -488,13 +474,7 @@ async fn a_restart_in_the_middle_of_sending_sends_nothing_twice() {
     );
     // And Matrix → Pupero still works on the restarted process.
     bob_m.send_text(&room, "got both").await;
-    eventually("the Matrix message in Pupero", || async {
-        pupero_chat(&seller, trade.id)
-            .await
-            .contains(&("bob".to_owned(), "got both".to_owned()))
-            .then_some(())
-    })
-    .await;
+    arrives_in_pupero(&seller, trade.id, "bob", "got both").await;
     app.stop().await;
 }
 

@@ -794,15 +794,7 @@ async fn an_api_process_and_the_active_worker_die_mid_run_and_nothing_is_lost() 
     // serves nothing of the API.
     let worker = format!("http://{}", cluster.workers[standby].address().await);
     let http = reqwest::Client::new();
-    let scraped = http
-        .get(format!("{worker}/metrics"))
-        .bearer_auth(METRICS_TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let scraped = crate::support::scrape(&worker, METRICS_TOKEN).await;
     for sample in [
         r#"pupero_reconciliation_ok{account="0"} 1"#,
         "pupero_worker_lease_held 1",

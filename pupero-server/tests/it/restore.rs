@@ -338,16 +338,7 @@ async fn drill(backend: Backend) {
 
     // What an operator watches says the same: the worker's last reconciliation was ok, the
     // scanner is not behind, and the wallet's calls are counted.
-    let scraped = app
-        .raw()
-        .get(format!("{}/metrics", app.base_url))
-        .bearer_auth(METRICS_TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let scraped = crate::support::scrape(&app.base_url, METRICS_TOKEN).await;
     for sample in [
         r#"pupero_reconciliation_ok{account="0"} 1"#,
         r#"pupero_deposit_scan_lag_blocks{account="0"} 0"#,
@@ -381,16 +372,7 @@ async fn drill(backend: Backend) {
         .await
         .expect("brought back");
     assert!(!app.state.market.store.rescan_owed(0).await.expect("owed"));
-    let scraped = app
-        .raw()
-        .get(format!("{}/metrics", app.base_url))
-        .bearer_auth(METRICS_TOKEN)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
+    let scraped = crate::support::scrape(&app.base_url, METRICS_TOKEN).await;
     let rescanned = r#"pupero_wallet_rpc_calls_total{method="rescan_blockchain",outcome="ok"} 1"#;
     assert!(scraped.contains(rescanned), "{scraped}");
     app.stop().await;

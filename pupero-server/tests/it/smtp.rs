@@ -12,8 +12,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use pupero_ledger::testing::services_required;
-
 /// Names the Python that has aiosmtpd; `scripts/test.sh` sets it.
 const PYTHON_VARIABLE: &str = "PUPERO_TEST_SMTP_PYTHON";
 
@@ -98,23 +96,7 @@ impl SmtpServer {
     /// When aiosmtpd is required but missing, or does not start.
     pub async fn start() -> Option<SmtpServer> {
         let python = python();
-        let found = Command::new(&python)
-            .args(["-c", "import aiosmtpd"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !found {
-            assert!(
-                !services_required(),
-                "aiosmtpd is required (CI or PUPERO_REQUIRE_SERVICES=1) but {} cannot import it \
-                 (scripts/test.sh installs it; or set {PYTHON_VARIABLE})",
-                python.display()
-            );
-            eprintln!(
-                "SKIPPED: aiosmtpd not found for {} (scripts/test.sh installs it)",
-                python.display()
-            );
+        if !crate::support::python_imports(&python, "aiosmtpd", "aiosmtpd", PYTHON_VARIABLE) {
             return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");

@@ -372,3 +372,42 @@ pub fn sell_offer() -> pupero_sdk::OfferRequest {
         visibility: "public".parse().unwrap(),
     }
 }
+
+/// The text of `base`'s `/metrics`, read with the metrics `token`.
+pub async fn scrape(base: &str, token: &str) -> String {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+/// Whether `python` imports `module` (the server `what` a harness starts). When it does not,
+/// a run that requires its services (CI, `PUPERO_REQUIRE_SERVICES=1`) fails here; any other
+/// says the test is skipped.
+pub fn python_imports(python: &std::path::Path, module: &str, what: &str, variable: &str) -> bool {
+    let found = std::process::Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !found {
+        assert!(
+            !pupero_ledger::testing::services_required(),
+            "{what} is required (CI or PUPERO_REQUIRE_SERVICES=1) but {} cannot import it \
+             (scripts/test.sh installs it; or set {variable})",
+            python.display()
+        );
+        eprintln!(
+            "SKIPPED: {what} not found for {} (scripts/test.sh installs it)",
+            python.display()
+        );
+    }
+    found
+}

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use pupero_ledger::testing::services_required;
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{Value, json};
 
@@ -242,23 +241,7 @@ impl Synapse {
     /// When Synapse is required but missing, or does not start (with the end of its log).
     pub async fn start(app_service: Option<&AppService>) -> Option<Synapse> {
         let python = python();
-        let found = Command::new(&python)
-            .args(["-c", "import synapse"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !found {
-            assert!(
-                !services_required(),
-                "Synapse is required (CI or PUPERO_REQUIRE_SERVICES=1) but {} cannot import it \
-                 (scripts/test.sh installs it; or set {PYTHON_VARIABLE})",
-                python.display()
-            );
-            eprintln!(
-                "SKIPPED: Synapse not found for {} (scripts/test.sh installs it)",
-                python.display()
-            );
+        if !crate::support::python_imports(&python, "synapse", "Synapse", PYTHON_VARIABLE) {
             return None;
         }
         let http = http_client();
