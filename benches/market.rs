@@ -26,6 +26,7 @@ use pupero_core::{
     AccountId, CurrencyCode, MarginPercent, NewOffer, Offer, OfferId, Password, Piconero, Price,
     Role, TransferId, UserId, Username,
 };
+use pupero_ledger::WriterCounts;
 use pupero_ledger::testing::{Backend, TestDatabase};
 use pupero_sdk::Client;
 use pupero_server::{AppState, Settings};
@@ -486,7 +487,7 @@ async fn trades(state: &Arc<AppState>, base: &str, count: usize) -> anyhow::Resu
     let mut pairs = Vec::new();
     for i in 0..count {
         let (seller, seller_token) =
-            user(state, base, &format!("seller{count}x{i}"), "100000").await?;
+            user(state, base, &format!("seller{count}x{i}"), "1000").await?;
         let (_, buyer_token) = user(state, base, &format!("buyer{count}x{i}"), "0").await?;
         let offer = Offer::create(
             OfferId::new_v7(),
@@ -499,6 +500,9 @@ async fn trades(state: &Arc<AppState>, base: &str, count: usize) -> anyhow::Resu
     }
     let mut rates = Vec::new();
     let mut all = Vec::new();
+    let writer_before = state.market.ledger.writer_counts();
+    let cpu_before = cpu_ticks();
+    let started = Instant::now();
     for _ in 0..ROUNDS {
         let deadline = Instant::now() + PHASE;
         let tasks: Vec<_> = pairs
@@ -542,6 +546,12 @@ async fn trades(state: &Arc<AppState>, base: &str, count: usize) -> anyhow::Resu
         &mut rates,
         &mut all,
     );
+    writer_report(
+        &writer_before,
+        &state.market.ledger.writer_counts(),
+        cpu_ticks().saturating_sub(cpu_before),
+        started.elapsed(),
+    );
     state.market.ledger.check_invariants().await?;
     Ok(())
 }
@@ -584,6 +594,44 @@ fn rss_mib(field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb / 1024)
+}
+
+/// CPU time this process used so far (user and system), in clock ticks (see proc(5)).
+fn cpu_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<u64>().ok())
+        .sum()
+}
+
+/// Where the trade phase's time went: the writer's groups, how full they were, how busy the
+/// writer was, and how many cores the process used (load generator included).
+#[allow(
+    clippy::cast_precision_loss,
+    clippy::as_conversions,
+    clippy::float_arithmetic
+)]
+fn writer_report(before: &WriterCounts, after: &WriterCounts, cpu_ticks: u64, wall: Duration) {
+    let groups = after.groups.saturating_sub(before.groups);
+    let commands = after.commands.saturating_sub(before.commands);
+    let busy = after.busy_micros.saturating_sub(before.busy_micros);
+    let wall_micros = wall.as_micros() as f64; // float-ok: reporting only
+    // Linux counts CPU time in ticks of 1/100 s (USER_HZ).
+    let cores = cpu_ticks as f64 * 10_000.0 / wall_micros; // float-ok: reporting only
+    println!(
+        "  writer: {groups} groups, {:.1} commands each, busy {:.0}%; retries {}; process used {cores:.2} cores", // float-ok
+        commands as f64 / groups.max(1) as f64, // float-ok: reporting only
+        busy as f64 * 100.0 / wall_micros,      // float-ok: reporting only
+        after.retries.saturating_sub(before.retries),
+    );
 }
 
 fn report(name: &str, rates: &mut [f64], latencies: &mut [Duration]) {

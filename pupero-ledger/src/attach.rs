@@ -92,15 +92,16 @@ pub enum Expect {
 }
 
 /// A write left for the writer to run with the rest of its group's writes, after every
-/// attachment of the group ran, in the order they were deferred, then the batches', then the
-/// ledger's own. An attachment that only writes defers its statements instead of running them,
-/// and says with [`Expect`] when its command must abort: a statement's outcome needs no answer
-/// before the group's other attachments run.
+/// attachment of the group ran, by [`Statement::phase`] and in the order they were deferred
+/// within a phase, then the batches', then the ledger's own. An attachment that only writes
+/// defers its statements instead of running them, and says with [`Expect`] when its command
+/// must abort: a statement's outcome needs no answer before the group's other attachments run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     pub(crate) sql: String,
     pub(crate) values: Vec<Value>,
     pub(crate) expect: Expect,
+    pub(crate) phase: u8,
 }
 
 impl Statement {
@@ -113,7 +114,21 @@ impl Statement {
             sql,
             values: Vec::new(),
             expect: Expect::Nothing,
+            phase: 0,
         }
+    }
+
+    /// Runs the statement in `phase` of its group (0 unless set): the group's deferred
+    /// statements run phase by phase, each phase's in the order deferred. Statements of one
+    /// kind put in one phase run next to each other, which lets the writer send them to the
+    /// database together. A command defers its own statements in phase order. Across commands
+    /// the order changes: a statement that reads what another command's statements of a later
+    /// phase write must be one that may only refuse more by running first (a limit counted
+    /// before a release that lowers it), never accept more.
+    #[must_use]
+    pub fn phase(mut self, phase: u8) -> Statement {
+        self.phase = phase;
+        self
     }
 
     /// Binds the next `?`.
@@ -197,6 +212,14 @@ impl Batches {
     /// [`Expect`]s, the command whose attachment deferred it aborts with the code, and the group
     /// is applied again without it, like an abort returned by [`Attachment::run`].
     pub fn defer(&mut self, statement: Statement) {
+        debug_assert!(
+            self.deferred
+                .iter()
+                .rev()
+                .take_while(|(command, _)| *command == self.command)
+                .all(|(_, earlier)| earlier.phase <= statement.phase),
+            "a command defers its statements in phase order"
+        );
         self.deferred.push((self.command, statement));
     }
 
@@ -205,13 +228,16 @@ impl Batches {
         self.command = command;
     }
 
-    /// The group's statements, in order: each with the command that deferred it, if any.
+    /// The group's statements, in order (deferred ones by phase): each with the command that
+    /// deferred it, if any.
     pub(crate) fn into_script(
         self,
         engine: Engine,
     ) -> Result<Vec<(Option<usize>, Statement)>, sqlx::Error> {
-        let mut script: Vec<(Option<usize>, Statement)> = self
-            .deferred
+        let mut deferred = self.deferred;
+        // Stable: within a phase, the order deferred.
+        deferred.sort_by_key(|(_, statement)| statement.phase);
+        let mut script: Vec<(Option<usize>, Statement)> = deferred
             .into_iter()
             .map(|(command, statement)| (Some(command), statement))
             .collect();
@@ -224,5 +250,38 @@ impl Batches {
     /// Whether any attachment deferred a statement or asked for a batch.
     pub(crate) fn is_empty(&self) -> bool {
         self.batches.is_empty() && self.deferred.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deferred_statements_run_by_phase_then_in_the_order_deferred() {
+        let mut batches = Batches::default();
+        batches.running(0);
+        batches.defer(Statement::new("a0").phase(1));
+        batches.defer(Statement::new("a1").phase(2));
+        batches.running(1);
+        batches.defer(Statement::new("b0").phase(0));
+        batches.defer(Statement::new("b1").phase(1));
+        batches.running(2);
+        batches.defer(Statement::new("c0").phase(1));
+        let script = batches.into_script(Engine::Sqlite).expect("no batches");
+        let order: Vec<(Option<usize>, &str)> = script
+            .iter()
+            .map(|(command, statement)| (*command, statement.sql.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                (Some(1), "b0"),
+                (Some(0), "a0"),
+                (Some(1), "b1"),
+                (Some(2), "c0"),
+                (Some(0), "a1"),
+            ]
+        );
     }
 }

@@ -26,6 +26,7 @@ pub mod lease;
 pub mod mail;
 mod market;
 pub mod matrix;
+pub mod memo;
 pub mod offers;
 pub mod operator;
 pub mod oracle;

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use pupero_core::{Caller, Clock, Scopes, SystemClock, Timestamp, UserId};
+use pupero_core::{Caller, Clock, Offer, OfferId, Scopes, SystemClock, Timestamp, TradeId, UserId};
 use pupero_ledger::{LedgerOptions, SqlLedger};
 use uuid::Uuid;
 
 use crate::crypto::DataCipher;
 use crate::error::{Error, ErrorKind};
+use crate::memo::Memo;
 use crate::ratelimit::RateLimits;
 use crate::security::PasswordHasherPool;
 use crate::settings::{MarketSettings, decode_data_key};
@@ -59,8 +60,32 @@ pub struct Market {
     pub mail_wake: tokio::sync::Notify,
     /// The Matrix bridge, when configured.
     pub matrix: Option<crate::matrix::Bridge>,
-    /// Trades as this process last wrote them (see [`crate::trades::TradeCache`]).
-    pub trade_cache: crate::trades::TradeCache,
+    /// Trades as this process last wrote them: a step starts from here (see
+    /// [`Market::step_trade`] for why that stays exact).
+    pub(crate) trades_written: Memo<TradeId, crate::store::TradeRow>,
+    /// Offers as this process last read them, with their revisions: a trade opens on one of
+    /// these, and its insert checks the revision (see [`Market::open_trade`]).
+    pub(crate) offers_read: Memo<OfferId, (Offer, i64)>,
+    /// What never changes of a user, as read once.
+    pub(crate) people: Memo<UserId, UserFacts>,
+}
+
+/// Trades a process remembers as it last wrote them, at most: the open trades of a busy market.
+const MAX_REMEMBERED_TRADES: usize = 4_096;
+
+/// Offers a process remembers for opening trades on them, at most.
+const MAX_REMEMBERED_OFFERS: usize = 4_096;
+
+/// Users whose immutable facts a process remembers, at most (about 100 bytes each).
+const MAX_REMEMBERED_USERS: usize = 16_384;
+
+/// What never changes of a user: their username and when they joined.
+#[derive(Debug, Clone)]
+pub(crate) struct UserFacts {
+    /// The username as chosen.
+    pub(crate) username: Arc<str>,
+    /// When the account was created.
+    pub(crate) created_at: Timestamp,
 }
 
 /// An API key that checked out: whose it is and what it may do.
@@ -249,7 +274,9 @@ impl Market {
             book: crate::book::MarketBook::new(settings_fees),
             wallet_health: crate::wallet_health::WalletHealth::new(now),
             matrix,
-            trade_cache: crate::trades::TradeCache::default(),
+            trades_written: Memo::new(MAX_REMEMBERED_TRADES),
+            offers_read: Memo::new(MAX_REMEMBERED_OFFERS),
+            people: Memo::new(MAX_REMEMBERED_USERS),
         }))
     }
 
@@ -258,6 +285,24 @@ impl Market {
         if let Some(bridge) = &self.matrix {
             bridge.wake.notify_one();
         }
+    }
+
+    /// The username and joining time of `user`, read once.
+    pub(crate) async fn user_facts(&self, user: UserId) -> Result<UserFacts, Error> {
+        if let Some(facts) = self.people.get(&user) {
+            return Ok(facts);
+        }
+        let row = self
+            .store
+            .user_by_id(user)
+            .await?
+            .ok_or_else(|| Error::not_found("no such user"))?;
+        let facts = UserFacts {
+            username: Arc::from(row.username),
+            created_at: row.created_at,
+        };
+        self.people.put(user, facts.clone());
+        Ok(facts)
     }
 
     /// The current time.

@@ -136,12 +136,12 @@ impl Market {
     }
 
     /// The username of `user`: from the order book when they are a maker in it (a username
-    /// never changes), else read.
+    /// never changes), else as remembered or read.
     pub(crate) async fn username(&self, user: UserId) -> Result<Arc<str>, Error> {
         if let Some(name) = self.book.name_of(user) {
             return Ok(name);
         }
-        Ok(Arc::from(self.profile(user).await?.username))
+        Ok(self.user_facts(user).await?.username)
     }
 
     /// Applies `change` to the offer `id` of `owner` and stores it: the offer as it is now.

@@ -10,12 +10,13 @@
 //! [`SqlLedger::transfer_attached`]: pupero_ledger::SqlLedger::transfer_attached
 
 use async_trait::async_trait;
+use pupero_core::ledger::NewTransfer;
 use pupero_core::limits::{MAX_TRADE_EXPIRIES_PER_PASS, max_open_trades};
 use pupero_core::offer::{OfferStatus, Side};
 use pupero_core::price::{PriceOracle, Pricing};
 use pupero_core::{
-    AccountId, Caller, OfferId, OpenTrade, Party, Piconero, Price, Resolution, StepUp, Trade,
-    TradeAction, TradeError, TradeId, TradeState, UserId,
+    AccountId, Caller, Offer, OfferId, OpenTrade, Party, Piconero, Price, Resolution, StepUp,
+    Trade, TradeAction, TradeError, TradeId, TradeState, UserId,
 };
 use pupero_ledger::{Attachment, AttachmentError, Batches, Engine, Expect};
 use sha2::{Digest, Sha256};
@@ -29,7 +30,7 @@ use crate::store::{
     NewMatrixJob, StoreError, TradeCursor, TradeRequest, TradeRow, insert_request_statement,
     insert_trade_statement, matrix_job_statement, update_trade_statement,
 };
-use crate::two_factor::SecondFactorProof;
+use crate::two_factor::{SecondFactor, SecondFactorProof};
 
 /// Longest `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 100;
@@ -40,33 +41,18 @@ pub const MAX_DISPUTE_REASON_CHARS: usize = 2_000;
 /// Times a step is retried after losing a compare-and-set to a concurrent step.
 const MAX_STEP_ATTEMPTS: u32 = 3;
 
-/// Trades a process remembers as it last wrote them, at most: the open trades of a busy market.
-const MAX_CACHED_TRADES: usize = 4_096;
+/// Times a trade's opening is decided again after its offer changed under it.
+const MAX_OPEN_ATTEMPTS: u32 = 3;
 
-/// The trades this process wrote last, as it wrote them: a step starts from here instead of
-/// reading the trade again. Never trusted for a decision on its own: a step decided on a
-/// remembered trade is written with compare-and-set on its version (another process's step in
-/// between fails it, and the step is decided again on the database's trade), and a refusal
-/// decided on one is decided again on the database's.
-#[derive(Default)]
-pub struct TradeCache(std::sync::Mutex<std::collections::HashMap<TradeId, TradeRow>>);
-
-impl TradeCache {
-    /// The trade as this process last wrote it, forgotten (a step that fails must not find it).
-    fn take(&self, id: TradeId) -> Option<TradeRow> {
-        self.0.lock().ok()?.remove(&id)
-    }
-
-    /// Remembers `row` as written; a full cache starts over.
-    fn put(&self, row: TradeRow) {
-        if let Ok(mut rows) = self.0.lock() {
-            if rows.len() >= MAX_CACHED_TRADES {
-                rows.clear();
-            }
-            rows.insert(row.trade.id(), row);
-        }
-    }
-}
+/// The phases of a group's trade statements (see [`pupero_ledger::Statement::phase`]):
+/// idempotency keys, then new trades, then steps, then what the Matrix bridge mirrors. A new
+/// trade thus counts its taker's open trades before the group's steps close any of them: it may
+/// be refused where counting later would have let it in (the refusal is then decided again),
+/// never let in past the limit.
+const PHASE_KEYS: u8 = 0;
+const PHASE_OPENS: u8 = 1;
+const PHASE_STEPS: u8 = 2;
+const PHASE_MIRROR: u8 = 3;
 
 /// Abort codes of the attachments.
 const ABORT_REPLAY: &str = "replay";
@@ -260,6 +246,8 @@ fn step_events(next: &Trade) -> Vec<NewEvent> {
 /// Writes a new trade with its events (and its idempotency key) in the escrow's transaction.
 struct OpenAttachment {
     row: TradeRow,
+    /// The revision of the offer the trade was decided on.
+    offer_revision: i64,
     taker: UserId,
     max_open_trades: u32,
     request: Option<(IdempotencyKey, TradeRequest)>,
@@ -281,22 +269,33 @@ impl Attachment for OpenAttachment {
             batches.defer(
                 insert_request_statement(self.taker, key.as_str(), request, now)
                     .map_err(AttachmentError::from)?
-                    .expect(Expect::Unique(ABORT_REPLAY)),
+                    .expect(Expect::Unique(ABORT_REPLAY))
+                    .phase(PHASE_KEYS),
             );
         }
         // The offer's state and the taker's limit are decided by the insert itself, inside the
         // writer's transaction, where both are exact for this process.
         batches.defer(
-            insert_trade_statement(&self.row, self.taker, self.max_open_trades)
-                .map_err(AttachmentError::from)?
-                .expect(Expect::OneRow(ABORT_OPEN_REFUSED)),
+            insert_trade_statement(
+                &self.row,
+                self.offer_revision,
+                self.taker,
+                self.max_open_trades,
+            )
+            .map_err(AttachmentError::from)?
+            .expect(Expect::OneRow(ABORT_OPEN_REFUSED))
+            .phase(PHASE_OPENS),
         );
         batches
             .get::<EventBatch>()
             .push(&step_events(trade), now)
             .map_err(AttachmentError::from)?;
         if let Some(job) = &self.matrix {
-            batches.defer(matrix_job_statement(job, now).map_err(AttachmentError::from)?);
+            batches.defer(
+                matrix_job_statement(job, now)
+                    .map_err(AttachmentError::from)?
+                    .phase(PHASE_MIRROR),
+            );
         }
         Ok(())
     }
@@ -309,6 +308,8 @@ struct StepAttachment {
     dispute: Option<(UserId, String)>,
     resolved_by: Option<(UserId, String)>,
     request: Option<(UserId, IdempotencyKey, TradeRequest)>,
+    /// The actor allowed the step for having no second factor to show: the write checks it.
+    without_second_factor: Option<UserId>,
     now: pupero_core::Timestamp,
     /// What the Matrix bridge mirrors, when it is on.
     matrix: Option<NewMatrixJob>,
@@ -326,20 +327,31 @@ impl Attachment for StepAttachment {
             batches.defer(
                 insert_request_statement(*user, key.as_str(), request, self.now)
                     .map_err(AttachmentError::from)?
-                    .expect(Expect::Unique(ABORT_REPLAY)),
+                    .expect(Expect::Unique(ABORT_REPLAY))
+                    .phase(PHASE_KEYS),
             );
         }
         batches.defer(
-            update_trade_statement(&self.next, self.dispute.as_ref(), self.resolved_by.as_ref())
-                .map_err(AttachmentError::from)?
-                .expect(Expect::OneRow(ABORT_TRADE_CHANGED)),
+            update_trade_statement(
+                &self.next,
+                self.dispute.as_ref(),
+                self.resolved_by.as_ref(),
+                self.without_second_factor,
+            )
+            .map_err(AttachmentError::from)?
+            .expect(Expect::OneRow(ABORT_TRADE_CHANGED))
+            .phase(PHASE_STEPS),
         );
         batches
             .get::<EventBatch>()
             .push(&step_events(&self.next), self.now)
             .map_err(AttachmentError::from)?;
         if let Some(job) = &self.matrix {
-            batches.defer(matrix_job_statement(job, self.now).map_err(AttachmentError::from)?);
+            batches.defer(
+                matrix_job_statement(job, self.now)
+                    .map_err(AttachmentError::from)?
+                    .phase(PHASE_MIRROR),
+            );
         }
         Ok(())
     }
@@ -426,6 +438,12 @@ impl Market {
     /// a replay of the same `Idempotency-Key`). Whether the caller's credential may trade (its
     /// scope) is the caller's to check; taking one's own offer is refused by [`Trade::open`],
     /// like every other rule of a new trade.
+    ///
+    /// The trade is decided on the offer as this process last read it, and its insert checks
+    /// in the writer's transaction that the offer is still at that revision: an offer changed
+    /// meanwhile (here or by another process) fails the insert, and the opening is decided
+    /// again on the database's offer. A refusal decided on a remembered offer is decided again
+    /// on the database's too, so the memory never turns a taker away.
     pub async fn open_trade(
         &self,
         caller: &Caller,
@@ -446,17 +464,136 @@ impl Market {
         {
             return Ok((row, false));
         }
-        let offer = self
-            .store
-            .offer(offer_id)
-            .await?
-            .filter(|o| o.status() != OfferStatus::Deleted)
-            .ok_or_else(|| Error::not_found("no such offer"))?;
-        if offer.status() != OfferStatus::Active {
-            return Err(Error::new(
-                ErrorKind::OfferUnavailable,
-                "the offer is paused",
-            ));
+        let joined = self.user_facts(taker).await?.created_at;
+        let mut remembered = self.offers_read.get(&offer_id);
+        for _ in 0..MAX_OPEN_ATTEMPTS {
+            let from_memory = remembered.is_some();
+            let (offer, revision) = match remembered.take() {
+                Some(read) => read,
+                None => {
+                    let read = self
+                        .store
+                        .offer_with_revision(offer_id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("no such offer"))?;
+                    self.offers_read.put(offer_id, read.clone());
+                    read
+                }
+            };
+            let now = self.now();
+            let max_open = max_open_trades(now.secs_since(joined));
+            let (row, plan) = match self
+                .decide_open(caller, &offer, amount, accepted, &key)
+                .await
+            {
+                Ok(decided) => decided,
+                Err(_) if from_memory => {
+                    self.offers_read.forget(&offer_id);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let (seller, buyer, id) = (row.trade.seller(), row.trade.buyer(), row.trade.id());
+            let attachment = OpenAttachment {
+                row: row.clone(),
+                offer_revision: revision,
+                taker,
+                max_open_trades: max_open,
+                request: key.clone().map(|k| {
+                    (
+                        k,
+                        TradeRequest {
+                            trade: id,
+                            action: "open".to_owned(),
+                            request_hash: hash.clone(),
+                        },
+                    )
+                }),
+                matrix: self
+                    .matrix
+                    .as_ref()
+                    .map(|_| crate::matrix::step_job(id, TradeState::Escrowed)),
+            };
+            match self.ledger.transfer_attached(plan, attachment).await {
+                Ok(_) => {
+                    self.events.notify([seller, buyer]);
+                    self.wake_matrix();
+                    // The trade as committed: what was written, with the parties' names (a
+                    // username never changes).
+                    let opened = TradeRow {
+                        seller_name: self.username(seller).await?.to_string(),
+                        buyer_name: self.username(buyer).await?.to_string(),
+                        ..row
+                    };
+                    self.trades_written.put(id, opened.clone());
+                    return Ok((opened, true));
+                }
+                Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
+                    let key = key.expect("only keyed requests record a key");
+                    let row = self.replayed(taker, &key, &hash).await?.ok_or_else(|| {
+                        Error::internal(&StoreError::Corrupt("a replayed key is missing"))
+                    })?;
+                    return Ok((row, false));
+                }
+                Err(pupero_ledger::Error::Aborted(ABORT_OPEN_REFUSED)) => {
+                    // Told after the fact: which condition failed, as far as the database
+                    // now says. An offer that changed is read again and the opening decided
+                    // again on it.
+                    let check = self.store.open_check(offer_id, taker).await?;
+                    let offer_moved = check.revision.is_some_and(|now| now != revision);
+                    let at_limit = check.taker_open_trades >= u64::from(max_open);
+                    if offer_moved || (check.maker_name.is_some() && !at_limit) {
+                        // The offer changed, or nothing refuses the trade now (a step of the
+                        // same group closed one of the taker's trades): decided again.
+                        self.offers_read.forget(&offer_id);
+                        continue;
+                    }
+                    return Err(if check.maker_name.is_some() && at_limit {
+                        Error::new(
+                            ErrorKind::TradeLimit,
+                            "too many open trades; finish one first",
+                        )
+                    } else {
+                        Error::new(ErrorKind::OfferUnavailable, "the offer is no longer active")
+                    });
+                }
+                Err(e) if e.is_insufficient_funds() => {
+                    return Err(Error::new(
+                        ErrorKind::InsufficientFunds,
+                        "the seller's available balance does not cover this trade and its fee",
+                    ));
+                }
+                // The same key raced with a different amount: the escrow id exists, differently.
+                Err(e) if e.is_conflict() && key.is_some() => return Err(idempotency_reused()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::new(
+            ErrorKind::OfferChanged,
+            "the offer keeps changing; read it again",
+        ))
+    }
+
+    /// The trade `caller` would open on `offer` for `amount` now, and its escrow plan: every
+    /// rule of a new trade that can be decided before the writer's transaction.
+    async fn decide_open(
+        &self,
+        caller: &Caller,
+        offer: &Offer,
+        amount: Piconero,
+        accepted: AcceptedPrice,
+        key: &Option<IdempotencyKey>,
+    ) -> Result<(TradeRow, Vec<NewTransfer>), Error> {
+        let taker = caller.user();
+        match offer.status() {
+            OfferStatus::Deleted => return Err(Error::not_found("no such offer")),
+            OfferStatus::Paused => {
+                return Err(Error::new(
+                    ErrorKind::OfferUnavailable,
+                    "the offer is paused",
+                ));
+            }
+            OfferStatus::Active => {}
         }
         if !offer.limits().contains(amount) {
             return Err(Error::validation(format!(
@@ -485,24 +622,18 @@ impl Market {
                 ),
             ));
         }
-        let taker_row = self
-            .store
-            .user_by_id(taker)
-            .await?
-            .ok_or_else(|| Error::not_found("no such user"))?;
-        let age_secs = now.secs_since(taker_row.created_at);
         let (seller, buyer, maker) = match offer.side() {
             Side::Sell => (offer.owner(), taker, Party::Seller),
             Side::Buy => (taker, offer.owner(), Party::Buyer),
         };
-        let id = match &key {
+        let id = match key {
             Some(key) => TradeId::derive(taker, key.as_str()),
             None => TradeId::new_v7(),
         };
         let (trade, plan) = Trade::open(
             OpenTrade {
                 id,
-                offer: offer_id,
+                offer: offer.id(),
                 seller,
                 buyer,
                 maker,
@@ -526,77 +657,7 @@ impl Market {
             seller_name: String::new(),
             buyer_name: String::new(),
         };
-        let attachment = OpenAttachment {
-            row: row.clone(),
-            taker,
-            max_open_trades: max_open_trades(age_secs),
-            request: key.clone().map(|k| {
-                (
-                    k,
-                    TradeRequest {
-                        trade: id,
-                        action: "open".to_owned(),
-                        request_hash: hash.clone(),
-                    },
-                )
-            }),
-            matrix: self
-                .matrix
-                .as_ref()
-                .map(|_| crate::matrix::step_job(id, TradeState::Escrowed)),
-        };
-        match self.ledger.transfer_attached(plan, attachment).await {
-            Ok(_) => {
-                self.events.notify([seller, buyer]);
-                self.wake_matrix();
-                // The trade as committed: what was written, with the parties' names (a
-                // username never changes).
-                let maker_name = self.username(offer.owner()).await?;
-                let (seller_name, buyer_name) = match maker {
-                    Party::Seller => (maker_name.to_string(), taker_row.username),
-                    Party::Buyer => (taker_row.username, maker_name.to_string()),
-                };
-                let opened = TradeRow {
-                    seller_name,
-                    buyer_name,
-                    ..row
-                };
-                self.trade_cache.put(opened.clone());
-                Ok((opened, true))
-            }
-            Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {
-                let key = key.expect("only keyed requests record a key");
-                let row = self.replayed(taker, &key, &hash).await?.ok_or_else(|| {
-                    Error::internal(&StoreError::Corrupt("a replayed key is missing"))
-                })?;
-                Ok((row, false))
-            }
-            Err(pupero_ledger::Error::Aborted(ABORT_OPEN_REFUSED)) => {
-                // Told after the fact: which of the two conditions failed, as far as the
-                // database now says.
-                let check = self.store.open_check(offer_id, taker).await?;
-                if check.maker_name.is_some()
-                    && check.taker_open_trades >= u64::from(max_open_trades(age_secs))
-                {
-                    Err(Error::new(
-                        ErrorKind::TradeLimit,
-                        "too many open trades; finish one first",
-                    ))
-                } else {
-                    Err(Error::new(
-                        ErrorKind::OfferUnavailable,
-                        "the offer is no longer active",
-                    ))
-                }
-            }
-            Err(e) if e.is_insufficient_funds() => Err(Error::new(
-                ErrorKind::InsufficientFunds,
-                "the seller's available balance does not cover this trade and its fee",
-            )),
-            // The same key raced with a different amount: the escrow id exists, differently.
-            Err(e) if e.is_conflict() && key.is_some() => Err(idempotency_reused()),
-            Err(e) => Err(e.into()),
-        }
+        Ok((row, plan))
     }
 
     /// Applies `step` to trade `id` for `actor`: the one place that decides whether the actor
@@ -630,7 +691,8 @@ impl Market {
         // Once shown, the second factor is not asked for again when the step is retried on a
         // newer version of the trade (it is spent).
         let mut second_factor_shown = false;
-        let mut remembered = self.trade_cache.take(id);
+        let mut assumed_without_second_factor = false;
+        let mut remembered = self.trades_written.take(&id);
         let mut attempt = 0;
         while attempt < MAX_STEP_ATTEMPTS {
             let from_cache = remembered.is_some();
@@ -660,11 +722,29 @@ impl Market {
             };
             attempt += 1;
             let version = row.trade.version();
+            // A step needing the second factor of an actor who has none is written on that
+            // condition (checked by the write itself). Asked without a code, the first attempt
+            // assumes 2FA is off and lets the write check it; if the write fails, the next
+            // attempt asks the database.
+            let mut without_second_factor = None;
             if let (StepUp::SecondFactor, Actor::Caller(caller, proof)) = (step_up, actor)
                 && !second_factor_shown
             {
-                self.verify_second_factor(caller.user(), proof).await?;
-                second_factor_shown = true;
+                let no_proof = proof.code.is_none() && proof.recovery_code.is_none();
+                if no_proof && !assumed_without_second_factor {
+                    assumed_without_second_factor = true;
+                    without_second_factor = Some(caller.user());
+                } else {
+                    match self.check_second_factor(caller.user(), proof).await? {
+                        Ok(SecondFactor::NotEnabled) => without_second_factor = Some(caller.user()),
+                        Ok(SecondFactor::Totp | SecondFactor::RecoveryCode) => {
+                            second_factor_shown = true;
+                        }
+                        Err(refusal) => {
+                            return Err(Error::new(refusal.kind(), refusal.message()));
+                        }
+                    }
+                }
             }
             let parties = [next.seller(), next.buyer()];
             let dispute = match action {
@@ -686,6 +766,7 @@ impl Market {
             let attachment = StepAttachment {
                 dispute,
                 resolved_by,
+                without_second_factor,
                 request: match (user, &key) {
                     (Some(user), Some(key)) => Some((
                         user,
@@ -709,7 +790,7 @@ impl Market {
                 Ok(_) => {
                     self.events.notify(parties);
                     self.wake_matrix();
-                    self.trade_cache.put(written.clone());
+                    self.trades_written.put(id, written.clone());
                     return Ok(written);
                 }
                 Err(pupero_ledger::Error::Aborted(ABORT_REPLAY)) => {

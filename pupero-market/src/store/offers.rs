@@ -181,6 +181,20 @@ impl Store {
         row.map(Offer::try_from).transpose()
     }
 
+    /// One offer, deleted ones included, with its revision (which every change of it moves).
+    pub async fn offer_with_revision(
+        &self,
+        id: OfferId,
+    ) -> Result<Option<(Offer, i64)>, StoreError> {
+        let sql = format!("SELECT {OFFER_COLUMNS}, revision FROM offers WHERE id = ?");
+        let row = sqlx::query_as::<_, RevisedOffer>(sqlx::AssertSqlSafe(sql))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((Offer::try_from(r.offer)?, r.revision)))
+            .transpose()
+    }
+
     /// A user's open (active or paused) offers, newest first.
     pub async fn open_offers_of(&self, owner: UserId) -> Result<Vec<Offer>, StoreError> {
         let sql = format!(

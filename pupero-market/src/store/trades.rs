@@ -224,13 +224,15 @@ fn resolution_to_sql(
     })
 }
 
-/// The insert of a new trade, for the ledger writer's transaction, on two conditions checked
-/// there, where both are exact for this process: its offer can be traded on (active, its
-/// maker's account enabled), and `taker` is a party of fewer than `max_open_trades` open
-/// (escrowed, paid or disputed) trades, counting those inserted before it in the same
-/// transaction. It inserts nothing when either fails ([`open_check_in`] tells which).
+/// The insert of a new trade, for the ledger writer's transaction, on three conditions checked
+/// there, where all are exact for this process: its offer is still at `offer_revision` (the
+/// offer the trade was decided on), it can be traded on (active, its maker's account
+/// enabled), and `taker` is a party of fewer than `max_open_trades` open (escrowed, paid or
+/// disputed) trades, counting those inserted before it in the same transaction. It inserts
+/// nothing when one fails ([`open_check_in`] tells which).
 pub fn insert_trade_statement(
     row: &TradeRow,
+    offer_revision: i64,
     taker: UserId,
     max_open_trades: u32,
 ) -> Result<Statement, StoreError> {
@@ -244,7 +246,7 @@ pub fn insert_trade_statement(
          closed_at_ms, version) \
          SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
          FROM offers o JOIN users u ON u.id = o.owner_id \
-         WHERE o.id = ? AND o.status = 'active' AND u.disabled = 0 \
+         WHERE o.id = ? AND o.revision = ? AND o.status = 'active' AND u.disabled = 0 \
          AND (SELECT COUNT(*) FROM trades WHERE (seller_id = ? OR buyer_id = ?) \
               AND state IN ('escrowed', 'paid', 'disputed')) < ?",
     )
@@ -276,6 +278,7 @@ pub fn insert_trade_statement(
     .bind(t.closed_at().map(ms).transpose()?)
     .bind(sql_version(t.version())?)
     .bind(t.offer().to_string())
+    .bind(offer_revision)
     .bind(taker.to_string())
     .bind(taker.to_string())
     .bind(i64::from(max_open_trades)))
@@ -283,36 +286,45 @@ pub fn insert_trade_statement(
 
 /// The write of `next` over the trade if its stored version is still `next.version() - 1`
 /// (compare-and-set), for the ledger writer's transaction: it changes no row when another step
-/// won.
+/// won. With `without_second_factor`, it also changes none if that user has 2FA on: a step
+/// allowed because the actor had no second factor to show is applied only while that holds.
 pub fn update_trade_statement(
     next: &Trade,
     dispute: Option<&(UserId, String)>,
     resolved_by: Option<&(UserId, String)>,
+    without_second_factor: Option<UserId>,
 ) -> Result<Statement, StoreError> {
     let previous = next
         .version()
         .checked_sub(1)
         .ok_or(StoreError::Corrupt("a changed trade has version ≥ 1"))?;
     let (resolution, split) = resolution_to_sql(next.resolution())?;
-    Ok(Statement::new(
-        "UPDATE trades SET state = ?, resolution = ?, split_piconero = ?, \
+    let mut sql = "UPDATE trades SET state = ?, resolution = ?, split_piconero = ?, \
          disputed_by = COALESCE(?, disputed_by), dispute_reason = COALESCE(?, dispute_reason), \
          resolved_by = COALESCE(?, resolved_by), resolution_note = COALESCE(?, resolution_note), \
          paid_at_ms = ?, closed_at_ms = ?, version = ? \
-         WHERE id = ? AND version = ?",
-    )
-    .bind(next.state().as_str())
-    .bind(resolution)
-    .bind(split)
-    .bind(dispute.map(|(by, _)| by.to_string()))
-    .bind(dispute.map(|(_, why)| why.clone()))
-    .bind(resolved_by.map(|(by, _)| by.to_string()))
-    .bind(resolved_by.map(|(_, note)| note.clone()))
-    .bind(next.paid_at().map(ms).transpose()?)
-    .bind(next.closed_at().map(ms).transpose()?)
-    .bind(sql_version(next.version())?)
-    .bind(next.id().to_string())
-    .bind(sql_version(previous)?))
+         WHERE id = ? AND version = ?"
+        .to_owned();
+    if without_second_factor.is_some() {
+        sql.push_str(" AND NOT EXISTS (SELECT 1 FROM user_totp WHERE user_id = ? AND enabled = 1)");
+    }
+    let statement = Statement::new(sql)
+        .bind(next.state().as_str())
+        .bind(resolution)
+        .bind(split)
+        .bind(dispute.map(|(by, _)| by.to_string()))
+        .bind(dispute.map(|(_, why)| why.clone()))
+        .bind(resolved_by.map(|(by, _)| by.to_string()))
+        .bind(resolved_by.map(|(_, note)| note.clone()))
+        .bind(next.paid_at().map(ms).transpose()?)
+        .bind(next.closed_at().map(ms).transpose()?)
+        .bind(sql_version(next.version())?)
+        .bind(next.id().to_string())
+        .bind(sql_version(previous)?);
+    Ok(match without_second_factor {
+        Some(user) => statement.bind(user.to_string()),
+        None => statement,
+    })
 }
 
 /// The record of what an idempotency key did, for the ledger writer's transaction: it violates
@@ -351,6 +363,8 @@ pub struct OpenCheck {
     /// The maker's username if the offer can be traded on (active, and its maker's account
     /// enabled); `None` if it cannot or does not exist.
     pub maker_name: Option<String>,
+    /// The offer's revision, if it exists.
+    pub revision: Option<i64>,
     /// The open (escrowed, paid or disputed) trades the taker is a party of.
     pub taker_open_trades: u64,
 }
@@ -362,8 +376,8 @@ pub async fn open_check_in(
     id: OfferId,
     taker: UserId,
 ) -> Result<OpenCheck, StoreError> {
-    let row: Option<(String, i64, String, i64)> = sqlx::query_as(
-        "SELECT o.status, u.disabled, u.username, \
+    let row: Option<(String, i64, String, i64, i64)> = sqlx::query_as(
+        "SELECT o.status, u.disabled, u.username, o.revision, \
          (SELECT COUNT(*) FROM trades WHERE (seller_id = ? OR buyer_id = ?) \
           AND state IN ('escrowed', 'paid', 'disputed')) AS open_trades \
          FROM offers o JOIN users u ON u.id = o.owner_id WHERE o.id = ?",
@@ -373,15 +387,17 @@ pub async fn open_check_in(
     .bind(id.to_string())
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((status, disabled, maker_name, open)) = row else {
+    let Some((status, disabled, maker_name, revision, open)) = row else {
         return Ok(OpenCheck {
             maker_name: None,
+            revision: None,
             taker_open_trades: 0,
         });
     };
     let takeable = status == "active" && !flag(disabled, "disabled")?;
     Ok(OpenCheck {
         maker_name: takeable.then_some(maker_name),
+        revision: Some(revision),
         taker_open_trades: unsigned(open, ROW)?,
     })
 }

@@ -991,3 +991,74 @@ app_test!(
         let _ = stop.send(());
     }
 );
+
+// A process opens a trade on the offer as it last read it, and lets a step needing the second
+// factor through without reading whether the actor has 2FA: both are checked by the write.
+// When the offer changed in another process, or 2FA was turned on, the write fails and the
+// request is decided again on the database's state.
+app_test!(
+    an_offer_or_a_second_factor_changed_by_another_process_is_decided_on_the_database,
+    |app, clock| {
+        let m = market(app, "10").await;
+        let (url, stop) = other_process(app).await;
+        let seller_there = Client::new(url).unwrap();
+        seller_there
+            .login("seller", crate::support::PASSWORD)
+            .await
+            .unwrap();
+
+        // Opened here: this process remembers the offer at 150.
+        let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+        m.buyer.cancel_trade(trade.id, None).await.unwrap();
+        // There, the price goes up and the maximum down.
+        let mut changed = offer("sell", "0.1", "1");
+        changed.price = Some("160".parse().unwrap());
+        seller_there.update_offer(m.offer, &changed).await.unwrap();
+        let at = |price: &str, amount: &str| OpenTradeRequest {
+            offer_id: m.offer,
+            amount: amount.parse().unwrap(),
+            price: price.parse().unwrap(),
+        };
+        // Here, at the price this process remembers: refused on the database's offer.
+        let refused = m.buyer.open_trade(&at("150", "1"), None).await.unwrap_err();
+        assert_eq!(code(&refused), "PRICE_CHANGED", "{refused:?}");
+        let refused = m
+            .buyer
+            .open_trade(&at("170", "1.5"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(code(&refused), "VALIDATION", "{refused:?}");
+        let opened = m.buyer.open_trade(&at("170", "1"), None).await.unwrap();
+        assert_eq!(opened.price, "160".parse::<pupero_sdk::Price>().unwrap());
+        // Paused there: this process's memory of it never lets a trade open.
+        seller_there.pause_offer(m.offer).await.unwrap();
+        let refused = m.buyer.open_trade(&at("170", "1"), None).await.unwrap_err();
+        assert_eq!(code(&refused), "OFFER_UNAVAILABLE", "{refused:?}");
+
+        // Paid; the seller turns 2FA on; a release asked without a code, written on the
+        // condition that the seller has no 2FA, is refused, and the code releases it.
+        m.buyer.mark_trade_paid(opened.id, None).await.unwrap();
+        let (setup, _) = crate::totp::enable(&m.seller, clock).await;
+        let refused = m
+            .seller
+            .release_trade(opened.id, None, None)
+            .await
+            .unwrap_err();
+        assert_eq!(code(&refused), "TOTP_REQUIRED", "{refused:?}");
+        assert_eq!(
+            m.seller.trade(opened.id).await.unwrap().state,
+            pupero_sdk::TradeState::Paid
+        );
+        // The next step's code: the one that confirmed the setup is spent.
+        clock.advance_secs(30);
+        let now = crate::totp::code_now(&setup.secret, clock);
+        let released = m
+            .seller
+            .release_trade(opened.id, Some(pupero_sdk::SecondFactor::Code(&now)), None)
+            .await
+            .unwrap();
+        assert_eq!(released.state, pupero_sdk::TradeState::Released);
+        app.state.market.ledger.check_invariants().await.unwrap();
+        let _ = stop.send(());
+    }
+);
