@@ -229,6 +229,7 @@ pub struct Metrics {
     ledger_refused: Counter,
     ledger_failed: Counter,
     ledger_retries: Counter,
+    ledger_busy: Counter<f64, AtomicU64>,
     users_held: Gauge<f64, AtomicU64>,
     logins: Family<OutcomeLabels, Counter>,
     rate_limited: Family<RouteLabels, Counter>,
@@ -337,6 +338,12 @@ impl Default for Metrics {
             "ledger_writer_retries",
             "Group commits tried again after a deadlock, lock timeout or busy database",
         );
+        let ledger_busy = Counter::<f64, AtomicU64>::default();
+        registry.register(
+            "ledger_writer_busy_seconds",
+            "Time this process's ledger writer spent applying groups: a rate near 1 means every write waits for it",
+            ledger_busy.clone(),
+        );
         let users_held = Gauge::<f64, AtomicU64>::default();
         registry.register(
             "users_held_xmr",
@@ -388,6 +395,7 @@ impl Default for Metrics {
             ledger_refused,
             ledger_failed,
             ledger_retries,
+            ledger_busy,
             users_held,
             logins,
             rate_limited,
@@ -455,6 +463,10 @@ impl Metrics {
         ] {
             counter.inc_by(now.saturating_sub(before));
         }
+        self.ledger_busy.inc_by(
+            std::time::Duration::from_micros(counts.busy_micros.saturating_sub(added.busy_micros))
+                .as_secs_f64(),
+        );
         *added = counts;
         self.writer_stopped
             .set(i64::from(state.market.ledger.writer_stopped()));

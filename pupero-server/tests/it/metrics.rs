@@ -56,6 +56,13 @@ app_test_with!(
             !text.contains(&offer.id.to_string()),
             "never a raw URL: {text}"
         );
+        // The writer committed the trade: it was busy for a while.
+        let busy: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("pupero_ledger_writer_busy_seconds_total "))
+            .and_then(|v| v.parse().ok())
+            .expect("the writer's busy time");
+        assert!(busy > 0.0, "{busy}"); // float-ok: a scraped value
     }
 );
 
