@@ -237,17 +237,6 @@ impl RabbitQueue {
     }
 }
 
-/// Whether `queue` exists and has a consumer, asked on `channel` (a passive declare).
-async fn still_consumed(channel: &Channel, queue: &str) -> bool {
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..QueueDeclareOptions::default()
-    };
-    timeout(channel.queue_declare(queue.into(), passive, FieldTable::default()))
-        .await
-        .is_ok_and(|q| q.consumer_count() > 0)
-}
-
 fn dead_letter_name(queue: &str) -> String {
     format!("{queue}.dead")
 }
@@ -367,18 +356,7 @@ impl WorkQueue for RabbitQueue {
             return Err(QueueError::Closed);
         };
         match tokio::time::timeout(wait, consumer.next()).await {
-            Err(_) => {
-                // A broker may drop a consumer without telling it (seen when a quorum queue
-                // is deleted and declared again): a quiet wait checks that the queue still
-                // counts a consumer, ours among them, and consumes anew if not.
-                if let Some((_, channel, _)) = link.as_ref()
-                    && !still_consumed(channel, &self.settings.queue).await
-                {
-                    tracing::warn!(queue = %self.settings.queue, "the consumer was dropped; consuming anew");
-                    *link = None;
-                }
-                Ok(None)
-            }
+            Err(_) => Ok(None),
             Ok(None) => {
                 *link = None;
                 Err(QueueError::Closed)

@@ -937,7 +937,15 @@ async fn a_queue_confirms_acknowledges_dead_letters_and_redeclares(kind: QueueKi
             .is_none()
     );
 
-    // An operator deletes the queue: publishing declares it again (at most one refusal).
+    // An operator deletes the queue: publishing declares it again (at most one refusal). Not
+    // for a quorum queue: declared again under the same name at once, it takes messages while
+    // the broker still removes the old one, and delivers none of them, to old consumers or new
+    // (seen with Debian's RabbitMQ in about half the runs); docs/clusters.md says to stop the
+    // workers before deleting one. The outbox keeps the work either way.
+    if kind == QueueKind::Quorum {
+        delete_queues(&[&name, &dead]).await;
+        return;
+    }
     delete_queues(&[&name]).await;
     let mut published = false;
     for _ in 0..3 {
