@@ -22,8 +22,12 @@ const READ_CLIENTS: usize = 4;
 const USERS: usize = 32;
 const PASSWORD: &str = "benchmark password, long enough";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // The runtime `pupero serve` runs on.
+    pupero_server::runtime()?.block_on(bench())
+}
+
+async fn bench() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!("cores: {cores}; phase length {} s", PHASE.as_secs());
 

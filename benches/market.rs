@@ -55,8 +55,12 @@ const CURRENCIES: [&str; 4] = ["EUR", "USD", "GBP", "CHF"];
 const ORIGINAL_MARKET_PER_SEC: f64 = 55.0;
 const PASSWORD: &str = "benchmark password, long enough";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // The runtime `pupero serve` runs on.
+    pupero_server::runtime()?.block_on(bench())
+}
+
+async fn bench() -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     // Each backend runs in a process of its own, so that its memory figures are its own.
     let Ok(only) = std::env::var(BACKEND_VAR) else {

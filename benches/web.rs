@@ -36,8 +36,12 @@ const MAKERS: usize = 5;
 const REQUESTS: usize = 2_000;
 const PASSWORD: &str = "benchmark password, long enough";
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // The runtime `pupero serve` runs on.
+    pupero_server::runtime()?.block_on(bench())
+}
+
+async fn bench() -> anyhow::Result<()> {
     // The SDK installs the process's TLS provider.
     drop(Client::new("http://127.0.0.1:8000".to_owned())?);
     let Some(db) = TestDatabase::create(Backend::Sqlite).await else {

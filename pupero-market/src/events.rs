@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::store::{MAX_IN_LIST, StoreError, ms};
+use crate::store::{StoreError, ms};
 
 /// Wake-ups buffered per stream before a slow one is told it lagged (it then re-reads the
 /// table, so nothing is lost).
@@ -126,9 +126,13 @@ pub async fn insert_events_in(
     insert_timed_events_in(conn, &events).await
 }
 
-/// Events one `INSERT … SELECT` of [`event_statements`] writes at most: well under SQLite's
-/// limit of 500 terms in a compound `SELECT`.
-const MAX_EVENTS_PER_STATEMENT: usize = 256;
+/// Rows one statement of [`event_statements`] writes at most, heads or events: a power of two,
+/// and well under SQLite's limit of 500 terms in a compound `SELECT`.
+const MAX_ROWS_PER_STATEMENT: usize = 256;
+
+/// The user of an event row that only pads a statement: no user has this id (ids are UUIDs),
+/// so it has no head, and the insert's join writes nothing for it.
+const NO_USER: &str = "";
 
 /// [`insert_events_in`] for events of different instants (each with its time in ms).
 async fn insert_timed_events_in(
@@ -152,6 +156,12 @@ async fn insert_timed_events_in(
 /// the bumped head, which this transaction just wrote (and, on MariaDB, locked), in one
 /// `INSERT … SELECT`. An event-writing step costs two statements, not two per user and one per
 /// event.
+///
+/// Each statement's rows are padded to a power of two, so that a group commit's statements
+/// take one of a few texts, prepared once and kept in the driver's cache, whatever the number
+/// of events: a new text would be compiled again (on MariaDB, a round trip more), and evict a
+/// kept one. A head is padded with its last user again, bumped by 0; an event with a user no
+/// head has ([`NO_USER`]), which the insert's join drops.
 fn event_statements(
     events: &[(&NewEvent, i64)],
     engine: Engine,
@@ -171,23 +181,8 @@ fn event_statements(
     }
     let users: Vec<(UserId, i64)> = counts.into_iter().collect();
     let mut statements = Vec::new();
-    for chunk in users.chunks(MAX_IN_LIST) {
-        let rows = vec!["(?, ?)"; chunk.len()].join(", ");
-        let upsert = match engine {
-            Engine::MySql => format!(
-                "INSERT INTO user_event_heads (user_id, last_seq) VALUES {rows} \
-                 ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)"
-            ),
-            Engine::Sqlite => format!(
-                "INSERT INTO user_event_heads (user_id, last_seq) VALUES {rows} \
-                 ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq"
-            ),
-        };
-        let mut heads = Statement::new(upsert);
-        for (user, count) in chunk {
-            heads = heads.bind(user.to_string()).bind(*count);
-        }
-        statements.push(heads);
+    for chunk in users.chunks(MAX_ROWS_PER_STATEMENT) {
+        statements.push(heads_statement(chunk, engine));
         // How far below the bumped head each event is: a user's last event takes the head.
         let mut left: BTreeMap<UserId, i64> = chunk.iter().copied().collect();
         let mut rows = Vec::new();
@@ -198,34 +193,68 @@ fn event_statements(
             *left -= 1;
             rows.push((*event, *left, *created_at_ms));
         }
-        for rows in rows.chunks(MAX_EVENTS_PER_STATEMENT) {
-            let values = vec!["SELECT ?, ?, ?, ?, ?, ?"; rows.len()]
-                .join(" UNION ALL ")
-                .replacen(
-                    "SELECT ?, ?, ?, ?, ?, ?",
-                    "SELECT ? AS user_id, ? AS below, ? AS kind, ? AS trade_id, ? AS payload, \
-                     ? AS created_at_ms",
-                    1,
-                );
-            let mut insert = Statement::new(format!(
-                "INSERT INTO user_events (user_id, seq, kind, trade_id, payload, created_at_ms) \
-                 SELECT e.user_id, h.last_seq - e.below, e.kind, e.trade_id, e.payload, \
-                 e.created_at_ms FROM ({values}) e \
-                 JOIN user_event_heads h ON h.user_id = e.user_id"
-            ));
-            for (event, below, created_at_ms) in rows {
-                insert = insert
-                    .bind(event.user.to_string())
-                    .bind(*below)
-                    .bind(event.kind.as_str())
-                    .bind(event.trade.map(|t| t.to_string()))
-                    .bind(event.payload.to_string())
-                    .bind(*created_at_ms);
-            }
-            statements.push(insert);
-        }
+        statements.extend(rows.chunks(MAX_ROWS_PER_STATEMENT).map(events_statement));
     }
     Ok(statements)
+}
+
+/// The bump of `users`' heads by their counts, padded with the last user bumped by 0.
+fn heads_statement(users: &[(UserId, i64)], engine: Engine) -> Statement {
+    let padded = users.len().next_power_of_two();
+    let rows = vec!["(?, ?)"; padded].join(", ");
+    let upsert = match engine {
+        Engine::MySql => format!(
+            "INSERT INTO user_event_heads (user_id, last_seq) VALUES {rows} \
+             ON DUPLICATE KEY UPDATE last_seq = last_seq + VALUES(last_seq)"
+        ),
+        Engine::Sqlite => format!(
+            "INSERT INTO user_event_heads (user_id, last_seq) VALUES {rows} \
+             ON CONFLICT (user_id) DO UPDATE SET last_seq = last_seq + excluded.last_seq"
+        ),
+    };
+    let mut heads = Statement::new(upsert);
+    for i in 0..padded {
+        let (user, count) = users[i.min(users.len() - 1)];
+        let count = if i < users.len() { count } else { 0 };
+        heads = heads.bind(user.to_string()).bind(count);
+    }
+    heads
+}
+
+/// The insert of `rows` (an event, how far below its user's bumped head, its time in ms),
+/// padded with rows for [`NO_USER`].
+fn events_statement(rows: &[(&NewEvent, i64, i64)]) -> Statement {
+    let padded = rows.len().next_power_of_two();
+    let values = vec!["SELECT ?, ?, ?, ?, ?, ?"; padded]
+        .join(" UNION ALL ")
+        .replacen(
+            "SELECT ?, ?, ?, ?, ?, ?",
+            "SELECT ? AS user_id, ? AS below, ? AS kind, ? AS trade_id, ? AS payload, \
+             ? AS created_at_ms",
+            1,
+        );
+    let mut insert = Statement::new(format!(
+        "INSERT INTO user_events (user_id, seq, kind, trade_id, payload, created_at_ms) \
+         SELECT e.user_id, h.last_seq - e.below, e.kind, e.trade_id, e.payload, \
+         e.created_at_ms FROM ({values}) e \
+         JOIN user_event_heads h ON h.user_id = e.user_id"
+    ));
+    for i in 0..padded {
+        let (event, below, created_at_ms) = rows[i.min(rows.len() - 1)];
+        let user = if i < rows.len() {
+            event.user.to_string()
+        } else {
+            NO_USER.to_owned()
+        };
+        insert = insert
+            .bind(user)
+            .bind(below)
+            .bind(event.kind.as_str())
+            .bind(event.trade.map(|t| t.to_string()))
+            .bind(event.payload.to_string())
+            .bind(created_at_ms);
+    }
+    insert
 }
 
 /// Commits `events` with whatever ledger plan it is attached to

@@ -68,8 +68,17 @@ PUPERO_LOG_FORMAT=json for one JSON object per log line, PUPERO_SMTP_URL
 PUPERO_MAIL_FROM, PUPERO_PUBLIC_URL (where links in mails point; both required in
 production).";
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    match pupero_server::runtime() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("PUPERO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal; a log file or journal gets plain text.
