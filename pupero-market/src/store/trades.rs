@@ -522,6 +522,40 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// The open-trade count reads a covering range of each party's `(party, state, …)` index,
+    /// never the trades themselves: its cost is the user's open trades, not their history.
+    #[tokio::test]
+    async fn open_trades_are_counted_on_the_index_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("plan.db").display());
+        let store = Store::open(&url, pupero_ledger::Migrations::Apply)
+            .await
+            .unwrap();
+        let user = UserId::new_v7().to_string();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN SELECT {OPEN_TRADES_OF}"
+        )))
+        .bind(user.clone())
+        .bind(user)
+        .fetch_all(&store.pool)
+        .await
+        .unwrap();
+        let details: Vec<&str> = plan.iter().map(|(_, _, _, d)| d.as_str()).collect();
+        for index in ["trades_seller_state", "trades_buyer_state"] {
+            assert!(
+                details
+                    .iter()
+                    .any(|d| d.contains(&format!("COVERING INDEX {index}"))),
+                "{details:?}"
+            );
+        }
+        assert!(
+            !details.iter().any(|d| d.starts_with("SCAN trades")),
+            "{details:?}"
+        );
+        store.close().await;
+    }
+
     #[test]
     fn cursors_round_trip() {
         let cursor = TradeCursor {
