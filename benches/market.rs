@@ -4,8 +4,9 @@
 //! clients; then complete trades (open → paid → release, each a request with its ledger
 //! transaction). Each read phase runs [`ROUNDS`] times, interleaved, and prints min / median /
 //! max requests per second with p50 and p99 latencies; then the ratios the market is held to.
-//! The process's resident memory is printed idle and at its peak (server and load generator
-//! share the process, so it bounds the server's from above).
+//! The server's resident memory is printed idle and at its peak during the reads, whose load
+//! generator runs in a process of its own (this binary again, with [`READS_VAR`] set), so that
+//! the figure is the server's alone.
 //!
 //! `cargo bench -p pupero-benches --bench market`. Runs on SQLite, then on MariaDB when it is
 //! reachable (`PUPERO_TEST_MARIADB_URL`, as the tests).
@@ -33,6 +34,11 @@ use pupero_server::{AppState, Settings};
 
 /// Set in the child process that measures one backend.
 const BACKEND_VAR: &str = "PUPERO_BENCH_BACKEND";
+/// Set in the child process that generates the read load: the server's base URL and the market
+/// size, separated by a space. It prints the phases' figures, then a [`PAGES_LINE`] line.
+const READS_VAR: &str = "PUPERO_BENCH_READS";
+/// The start of the line where the read load's child gives its medians to the server's process.
+const PAGES_LINE: &str = "pages:";
 /// `trades` measures trade round trips alone (for profiling them); unset, everything.
 const ONLY_VAR: &str = "PUPERO_BENCH_ONLY";
 /// How long each measured phase runs.
@@ -79,6 +85,17 @@ async fn bench() -> anyhow::Result<()> {
     };
     // The SDK installs the process's TLS provider, which plain reqwest clients need too.
     drop(Client::new("http://127.0.0.1:8000".to_owned())?);
+    if let Ok(reads_of) = std::env::var(READS_VAR) {
+        let (base, size) = reads_of
+            .split_once(' ')
+            .ok_or_else(|| anyhow::anyhow!("{READS_VAR} is a base URL and a size"))?;
+        let pages = reads(base, size.parse()?).await?;
+        println!(
+            "{PAGES_LINE} {} {} {}",
+            pages.healthz, pages.default, pages.filtered
+        );
+        return Ok(());
+    }
     for backend in [Backend::Sqlite, Backend::MariaDb] {
         if format!("{backend:?}").to_lowercase() != only {
             continue;
@@ -116,7 +133,7 @@ async fn run(db: &TestDatabase) -> anyhow::Result<()> {
         println!("-- market of {size} offers");
         println!("RSS before the reads: {} MiB", rss_mib("VmRSS"));
         reset_peak_rss();
-        pages.push(reads(&base, size).await?);
+        pages.push(reads_from_child(&base, size).await?);
         println!("RSS peak during the reads: {} MiB", rss_mib("VmHWM"));
     }
     for pairs in TRADING_PAIRS {
@@ -163,6 +180,42 @@ struct Pages {
     healthz: f64,
     default: f64,
     filtered: f64,
+}
+
+/// [`reads`] run by a child process, this binary again, so that the load generator's memory is
+/// not counted as the server's; its figures are printed as they come.
+async fn reads_from_child(base: &str, size: usize) -> anyhow::Result<Pages> {
+    let exe = std::env::current_exe()?;
+    let reads_of = format!("{base} {size}");
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(exe)
+            .env(READS_VAR, reads_of)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+    })
+    .await??;
+    let stdout = String::from_utf8(output.stdout)?;
+    let mut pages = None;
+    for line in stdout.lines() {
+        match line.strip_prefix(PAGES_LINE) {
+            Some(figures) => {
+                let figures: Vec<f64> = figures
+                    .split_whitespace()
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()?;
+                if let [healthz, default, filtered] = figures[..] {
+                    pages = Some(Pages {
+                        healthz,
+                        default,
+                        filtered,
+                    });
+                }
+            }
+            None => println!("{line}"),
+        }
+    }
+    anyhow::ensure!(output.status.success(), "the read load failed");
+    pages.ok_or_else(|| anyhow::anyhow!("the read load printed no {PAGES_LINE} line"))
 }
 
 /// The read phases over the market as seeded, `ROUNDS` times interleaved.

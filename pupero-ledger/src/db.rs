@@ -1,5 +1,6 @@
 //! Connecting, migrating, and reading the ledger's rows.
 
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -80,7 +81,9 @@ pub enum Migrations {
 /// migration step, before processes open it with [`Migrations::Check`].
 pub async fn migrate(url: &str) -> Result<(), Error> {
     let (engine, url) = Engine::from_url(url)?;
-    let pool = pool_options(engine, 1).connect(&url).await?;
+    let pool = pool_options(engine, 1, Commits::Durable)
+        .connect(&url)
+        .await?;
     migrate_with(
         engine,
         &pool,
@@ -99,11 +102,26 @@ pub(crate) struct Pools {
     pub(crate) engine: Engine,
     pub(crate) writer: AnyPool,
     pub(crate) reader: AnyPool,
+    /// On SQLite, the database file, whose write-ahead log the writer's syncer syncs.
+    pub(crate) file: Option<PathBuf>,
+}
+
+/// How a connection's commits reach the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Commits {
+    /// Each commit is durable when it returns (SQLite's `synchronous = FULL`).
+    Durable,
+    /// Commits return once written, consistent through any crash; the ledger writer's syncer
+    /// ([`crate::syncer`]) makes them durable before anyone is answered (SQLite's
+    /// `synchronous = NORMAL`, on the writer's connection only).
+    SyncedByWriter,
 }
 
 pub(crate) async fn connect(url: &str, migrations: Migrations) -> Result<Pools, Error> {
     let (engine, url) = Engine::from_url(url)?;
-    let writer = pool_options(engine, 1).connect(&url).await?;
+    let writer = pool_options(engine, 1, Commits::SyncedByWriter)
+        .connect(&url)
+        .await?;
     migrate_with(
         engine,
         &writer,
@@ -113,13 +131,24 @@ pub(crate) async fn connect(url: &str, migrations: Migrations) -> Result<Pools, 
         migrations,
     )
     .await?;
-    let reader = pool_options(engine, MAX_READ_CONNECTIONS)
+    let reader = pool_options(engine, MAX_READ_CONNECTIONS, Commits::Durable)
         .connect(&url)
         .await?;
+    let file = match engine {
+        Engine::Sqlite => Some(PathBuf::from(
+            sqlx::query_scalar::<_, String>(
+                "SELECT file FROM pragma_database_list WHERE name = 'main'",
+            )
+            .fetch_one(&writer)
+            .await?,
+        )),
+        Engine::MySql => None,
+    };
     Ok(Pools {
         engine,
         writer,
         reader,
+        file,
     })
 }
 
@@ -127,7 +156,9 @@ pub(crate) async fn connect(url: &str, migrations: Migrations) -> Result<Pools, 
 /// `READ COMMITTED` and strict mode on MariaDB), for other crates' tables in the same database.
 pub async fn open_pool(url: &str, max_connections: u32) -> Result<(Engine, AnyPool), Error> {
     let (engine, url) = Engine::from_url(url)?;
-    let pool = pool_options(engine, max_connections).connect(&url).await?;
+    let pool = pool_options(engine, max_connections, Commits::Durable)
+        .connect(&url)
+        .await?;
     Ok((engine, pool))
 }
 
@@ -171,7 +202,7 @@ pub async fn migrate_with(
     Ok(())
 }
 
-fn pool_options(engine: Engine, max: u32) -> AnyPoolOptions {
+fn pool_options(engine: Engine, max: u32, commits: Commits) -> AnyPoolOptions {
     sqlx::any::install_default_drivers();
     AnyPoolOptions::new()
         .max_connections(max)
@@ -181,7 +212,7 @@ fn pool_options(engine: Engine, max: u32) -> AnyPoolOptions {
         .test_before_acquire(engine == Engine::MySql)
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
-                for statement in session_setup(engine) {
+                for statement in session_setup(engine, commits) {
                     conn.execute(sqlx::AssertSqlSafe(statement)).await?;
                 }
                 Ok(())
@@ -189,15 +220,22 @@ fn pool_options(engine: Engine, max: u32) -> AnyPoolOptions {
         })
 }
 
-fn session_setup(engine: Engine) -> Vec<String> {
+fn session_setup(engine: Engine, commits: Commits) -> Vec<String> {
     match engine {
         Engine::Sqlite => vec![
             "PRAGMA journal_mode = WAL".to_owned(),
-            // Money: a commit is on disk before it is acknowledged.
-            "PRAGMA synchronous = FULL".to_owned(),
+            // Money: a commit is on disk before it is acknowledged, by SQLite or by the syncer.
+            match commits {
+                Commits::Durable => "PRAGMA synchronous = FULL",
+                Commits::SyncedByWriter => "PRAGMA synchronous = NORMAL",
+            }
+            .to_owned(),
             "PRAGMA foreign_keys = ON".to_owned(),
             format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}"),
             format!("PRAGMA wal_autocheckpoint = {SQLITE_WAL_AUTOCHECKPOINT_PAGES}"),
+            // Statement journals (a multi-row statement's undo, kept until it ends) and sorts in
+            // memory: in a file, every group commit wrote as many pages to it as to the log.
+            "PRAGMA temp_store = MEMORY".to_owned(),
         ],
         Engine::MySql => vec![
             // Locking reads see the latest committed rows; plain reads need no gap locks.

@@ -10,7 +10,7 @@ use sqlx::AnyConnection;
 /// The database engines the ledger runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
-    /// SQLite, embedded, one file (WAL mode, `synchronous=FULL`).
+    /// SQLite, embedded, one file (WAL mode; each commit synced before it is answered).
     Sqlite,
     /// MariaDB or MySQL with InnoDB.
     MySql,

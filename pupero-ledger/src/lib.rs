@@ -7,8 +7,9 @@
 //! database transaction.
 //!
 //! All writes of one process go through a single writer task that commits concurrent requests
-//! together (group commit): one transaction, one fsync, for as many batches as arrived while the
-//! previous commit was in flight. Rows are also locked (`FOR UPDATE` on MariaDB, an immediate
+//! together (group commit): one transaction, one sync, for as many batches as arrived while the
+//! previous commit was in flight; on SQLite the sync runs beside the next group, and nobody is
+//! answered before the commit is durable. Rows are also locked (`FOR UPDATE` on MariaDB, an immediate
 //! write transaction on SQLite), so several processes may share one database safely, and the
 //! schema repeats the balance constraints as `CHECK`s and forbids changing a transfer.
 #![deny(missing_docs)]
@@ -19,6 +20,7 @@ pub mod dialect;
 mod error;
 mod feed;
 mod store;
+mod syncer;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod writer;

@@ -136,6 +136,7 @@ impl SqlLedger {
             pools.writer.clone(),
             pools.reader.clone(),
             pools.engine,
+            pools.file.as_deref(),
             options.clock.clone(),
             feed.clone(),
             stats.clone(),

@@ -4,10 +4,13 @@
 //! takes the first command, then whatever else is already queued (up to
 //! [`MAX_TRANSFERS_PER_GROUP_COMMIT`]), and applies them all in one database transaction: load
 //! the touched rows with locks, let the core's [`LedgerBook`] decide, run the attachments, write
-//! their batches and the ledger's changes, commit. One fsync then pays for the whole group. On
-//! SQLite, [`checkpoint`] copies the write-ahead log into the database beside it.
+//! their batches and the ledger's changes, commit. One sync then pays for the whole group. On
+//! SQLite, the [`Syncer`] makes each commit durable before its answers go out, while the writer
+//! goes on with the next group, and [`checkpoint`] copies the write-ahead log into the database
+//! beside it.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -29,6 +32,7 @@ use crate::db::{self, ACCOUNT_COLUMNS, TRANSFER_COLUMNS};
 use crate::dialect::{Engine, placeholders};
 use crate::error::Error;
 use crate::feed::AccountFeed;
+use crate::syncer::{Syncer, wal_sync};
 
 /// Commands queued for the writer before callers wait. Enough to fill several groups; beyond it
 /// callers are slowed down instead of growing memory without bound.
@@ -149,12 +153,13 @@ impl Command {
     }
 }
 
-/// Starts the writer on `pool` (its one connection) and, on SQLite, its checkpointer on
-/// `reader`.
+/// Starts the writer on `pool` (its one connection) and, on SQLite (the database `file`), its
+/// checkpointer on `reader` and its [`Syncer`].
 pub(crate) fn spawn(
     pool: AnyPool,
     reader: AnyPool,
     engine: Engine,
+    file: Option<&Path>,
     clock: Arc<dyn Clock>,
     feed: Arc<AccountFeed>,
     stats: Arc<WriterStats>,
@@ -164,8 +169,47 @@ pub(crate) fn spawn(
     if engine == Engine::Sqlite {
         tokio::spawn(checkpoint(reader, committed));
     }
-    tokio::spawn(run(rx, pool, engine, clock, feed, commits, stats));
+    let syncer = file.map(|file| Syncer::start(wal_sync(file)));
+    let answers = Answers { syncer, stats };
+    tokio::spawn(run(rx, pool, engine, clock, feed, commits, answers));
     tx
+}
+
+/// Where the writer's answers go: to their callers, through the [`Syncer`] when the engine's
+/// commits are made durable by it.
+struct Answers {
+    syncer: Option<Syncer>,
+    stats: Arc<WriterStats>,
+}
+
+impl Answers {
+    /// Answers `commands` with `results`, once what they answer is durable (including what
+    /// their transaction wrote, when it `wrote`).
+    async fn send(&self, wrote: bool, commands: Vec<Command>, results: Vec<Result<Reply, Error>>) {
+        debug_assert_eq!(commands.len(), results.len());
+        for result in &results {
+            log_failure(result);
+            self.stats.answered(result);
+        }
+        let answer = move |synced: Result<(), Arc<std::io::Error>>| {
+            for (command, result) in commands.into_iter().zip(results) {
+                let result = match &synced {
+                    Ok(()) => result,
+                    Err(error) => Err(Error::Database(sqlx::Error::Io(std::io::Error::new(
+                        error.kind(),
+                        format!("the commit could not be made durable: {error}"),
+                    )))),
+                };
+                command.send(result);
+            }
+        };
+        match &self.syncer {
+            // A group that wrote nothing waits too: its answers may rest on an earlier commit
+            // (a retried transfer found already made), and answers keep the commits' order.
+            Some(syncer) => syncer.deliver(wrote, Box::new(answer)).await,
+            None => answer(Ok(())),
+        }
+    }
 }
 
 /// What the writer did since it started, for an operator's metrics: counters only ever grow.
@@ -257,9 +301,15 @@ async fn checkpoint(pool: AnyPool, mut committed: mpsc::Receiver<()>) {
 struct WriterConnection {
     pool: AnyPool,
     kept: Option<PoolConnection<Any>>,
+    /// Whether a transaction committed since [`WriterConnection::take_committed`] last asked.
+    committed: bool,
 }
 
 impl WriterConnection {
+    fn take_committed(&mut self) -> bool {
+        std::mem::take(&mut self.committed)
+    }
+
     async fn get(&mut self) -> Result<&mut AnyConnection, Error> {
         let conn = match self.kept.take() {
             Some(conn) => conn,
@@ -280,9 +330,14 @@ async fn run(
     clock: Arc<dyn Clock>,
     feed: Arc<AccountFeed>,
     commits: mpsc::Sender<()>,
-    stats: Arc<WriterStats>,
+    answers: Answers,
 ) {
-    let mut conn = WriterConnection { pool, kept: None };
+    let stats = answers.stats.clone();
+    let mut conn = WriterConnection {
+        pool,
+        kept: None,
+        committed: false,
+    };
     // A command found while filling a full group waits here for the next turn.
     let mut carried: Option<Command> = None;
     loop {
@@ -321,21 +376,11 @@ async fn run(
         // Tells the checkpointer there is something to copy; one signal waiting is enough.
         let _ = commits.try_send(());
         match committed {
-            Ok(results) => {
-                for (command, result) in group.into_iter().zip(results) {
-                    log_failure(&result);
-                    stats.answered(&result);
-                    command.send(result);
-                }
-            }
+            Ok(results) => answers.send(conn.take_committed(), group, results).await,
             Err(error) if group.len() == 1 => {
-                if !is_callers_refusal(&error) {
-                    tracing::error!(error = %error_chain(&error), "ledger commit failed");
-                }
-                stats.answered_error(&error);
-                group
-                    .into_iter()
-                    .for_each(|c| c.send(Err(error_copy(&error))));
+                answers
+                    .send(conn.take_committed(), group, vec![Err(error)])
+                    .await;
             }
             Err(error) => {
                 // One command may have poisoned the group (a storage limit, a failing
@@ -353,9 +398,9 @@ async fn run(
                     )
                     .await
                     .and_then(|mut results| results.remove(0));
-                    log_failure(&result);
-                    stats.answered(&result);
-                    command.send(result);
+                    answers
+                        .send(conn.take_committed(), vec![command], vec![result])
+                        .await;
                 }
             }
         }
@@ -372,18 +417,6 @@ fn log_failure(result: &Result<Reply, Error>) {
         && !is_callers_refusal(error)
     {
         tracing::error!(error = %error_chain(error), "ledger commit failed");
-    }
-}
-
-/// A copy of `error` for the second and later callers of a failed group: the database error
-/// itself cannot be cloned, so they get its message.
-fn error_copy(error: &Error) -> Error {
-    match error {
-        Error::Refused(e) => Error::Refused(e.clone()),
-        Error::BatchTooLarge(n) => Error::BatchTooLarge(*n),
-        Error::WriterStopped => Error::WriterStopped,
-        Error::Aborted(code) => Error::Aborted(code),
-        other => Error::Database(sqlx::Error::Protocol(error_chain(other))),
     }
 }
 
@@ -546,6 +579,7 @@ async fn apply_group(
             return Ok(Pass::Aborted(index, code));
         }
         tx.commit().await?;
+        conn.committed = true;
         #[cfg(debug_assertions)]
         crate::store::check_invariants(conn.get().await?).await?;
         let changes = book.changes();
