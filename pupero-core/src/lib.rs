@@ -62,7 +62,7 @@ pub use price::{EffectivePrice, PriceOracle, PriceUnavailable, Pricing, Quote};
 pub use reputation::{FeedbackComment, FeedbackCounts, Rating};
 pub use trade::{
     CorruptTrade, FeeSchedule, OpenTrade, Party, Resolution, Trade, TradeAction, TradeError,
-    TradeFees, TradeRecord, TradeState,
+    TradeFees, TradeRecord, TradeState, TransferNames,
 };
 pub use user::{EmailAddress, Password, Role, Scope, Scopes, TotpCode, Username};
 pub use wallet::{WalletError, WalletRpc};

@@ -503,6 +503,41 @@ pub struct Trade {
     state: TradeState,
     resolution: Option<Resolution>,
     version: u64,
+    transfer_names: TransferNames,
+}
+
+/// How a trade names its ledger transfers. The names are chosen when the trade opens and kept
+/// with it, so that every step finds the holds its opening made, whatever version of the
+/// server applies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferNames {
+    /// The hash of the trade id and the step ([`TransferId::derive`]): trades opened before
+    /// time-ordered names.
+    Hashed,
+    /// The same hash behind the trade's opening time ([`TransferId::derive_at`]): the
+    /// transfers of trades opened about the same time sit together in the ledger's indexes
+    /// on transfer ids, so a group commit writes a few of their pages instead of one a
+    /// transfer.
+    TimeOrdered,
+}
+
+impl TransferNames {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferNames::Hashed => "hashed",
+            TransferNames::TimeOrdered => "time_ordered",
+        }
+    }
+
+    /// The value of a stored name.
+    pub fn parse(s: &str) -> Option<TransferNames> {
+        match s {
+            "hashed" => Some(TransferNames::Hashed),
+            "time_ordered" => Some(TransferNames::TimeOrdered),
+            _ => None,
+        }
+    }
 }
 
 /// How one hold is settled by a step.
@@ -559,6 +594,7 @@ impl Trade {
             state: TradeState::Escrowed,
             resolution: None,
             version: 0,
+            transfer_names: TransferNames::TimeOrdered,
         };
         // The seller must be able to fund amount + fee: refuse amounts whose total overflows.
         let seller_debit = trade.seller_debit()?;
@@ -812,7 +848,11 @@ impl Trade {
             name.push(b':');
             name.extend_from_slice(part.as_bytes());
         }
-        TransferId::derive(&crate::ids::namespace::TRADE_TRANSFER, &name)
+        let namespace = &crate::ids::namespace::TRADE_TRANSFER;
+        match self.transfer_names {
+            TransferNames::Hashed => TransferId::derive(namespace, &name),
+            TransferNames::TimeOrdered => TransferId::derive_at(namespace, &name, self.opened_at),
+        }
     }
 
     /// The trade's id.
@@ -873,6 +913,10 @@ impl Trade {
     /// When the trade opened (and the escrow was taken).
     pub fn opened_at(&self) -> Timestamp {
         self.opened_at
+    }
+    /// How it names its ledger transfers.
+    pub fn transfer_names(&self) -> TransferNames {
+        self.transfer_names
     }
     /// When the buyer marked the payment sent.
     pub fn paid_at(&self) -> Option<Timestamp> {
@@ -983,6 +1027,8 @@ pub struct TradeRecord {
     pub resolution: Option<Resolution>,
     /// See [`Trade::version`].
     pub version: u64,
+    /// See [`Trade::transfer_names`].
+    pub transfer_names: TransferNames,
 }
 
 /// A stored trade that no trade could have become.
@@ -1012,6 +1058,7 @@ impl Trade {
             state: self.state,
             resolution: self.resolution,
             version: self.version,
+            transfer_names: self.transfer_names,
         }
     }
 
@@ -1072,6 +1119,7 @@ impl Trade {
             state: r.state,
             resolution: r.resolution,
             version: r.version,
+            transfer_names: r.transfer_names,
         };
         trade
             .seller_debit()
@@ -1902,6 +1950,63 @@ mod tests {
             .unwrap();
         let ids: HashSet<TransferId> = a.iter().chain(&c).map(|t| t.id).collect();
         assert_eq!(ids.len(), 4, "each step and hold has its own id");
+    }
+
+    #[test]
+    fn new_trades_name_transfers_by_their_opening_time() {
+        let (open, plan) = Trade::open(params(ONE_XMR, Party::Seller, fees()), T0).unwrap();
+        assert_eq!(open.transfer_names(), TransferNames::TimeOrdered);
+        let (later, _) = Trade::open(
+            OpenTrade {
+                id: TradeId::from_u128(43),
+                ..params(ONE_XMR, Party::Seller, fees())
+            },
+            T0.plus_ms(1),
+        )
+        .unwrap();
+        for t in &plan {
+            assert_eq!(t.id.as_uuid().get_version_num(), 8);
+            assert!(t.id < later.escrow_transfer_id(), "ordered by opening time");
+        }
+        // A step names its transfers by the opening time too, whenever it is applied.
+        let (paid, _) = open.apply(mark_paid(), T0.plus_secs(1)).unwrap();
+        let (_, release) = paid.apply(release(), T0.plus_secs(3_600)).unwrap();
+        for t in &release {
+            assert!(t.id < later.escrow_transfer_id());
+        }
+    }
+
+    #[test]
+    fn hashed_trades_name_transfers_as_they_always_did() {
+        // A trade opened before time-ordered names: its steps must find the holds its opening
+        // made, named UUIDv5(…0002, trade id bytes ++ ":hold:escrow") and so on.
+        let (open, _) = Trade::open(params(ONE_XMR, Party::Seller, fees()), T0).unwrap();
+        let hashed = Trade::restore(TradeRecord {
+            transfer_names: TransferNames::Hashed,
+            ..open.record()
+        })
+        .unwrap();
+        let name = |parts: &str| {
+            let mut name = TradeId::from_u128(42).as_uuid().as_bytes().to_vec();
+            name.extend_from_slice(parts.as_bytes());
+            TransferId::derive(
+                &uuid::Uuid::from_u128(0x3c1e_57a0_1d5e_4b8f_9a7e_6f00_0000_0002),
+                &name,
+            )
+        };
+        assert_eq!(hashed.escrow_transfer_id(), name(":hold:escrow"));
+        assert_eq!(hashed.fee_transfer_id(), name(":hold:fee"));
+        assert_eq!(
+            hashed.escrow_transfer_id().to_string(),
+            "3a5af5c8-80dd-534d-b417-85596a639215"
+        );
+        let (paid, _) = hashed.apply(mark_paid(), T0.plus_secs(1)).unwrap();
+        let (_, release) = paid.apply(release(), T0.plus_secs(2)).unwrap();
+        assert_eq!(release[0].id, name(":release:escrow"));
+        assert!(matches!(
+            release[0].op,
+            TransferOp::Post { pending_id, .. } if pending_id == name(":hold:escrow")
+        ));
     }
 
     // -----------------------------------------------------------------------------------------

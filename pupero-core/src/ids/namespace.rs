@@ -1,6 +1,7 @@
 //! Every UUID namespace Pupero derives ids in, listed once.
 //!
-//! A derived id is a UUIDv5 of a namespace and a name, so the same request, step or deposit
+//! A derived id is a UUIDv5 of a namespace and a name (or, for a trade's transfers, the same
+//! hash behind a time: [`crate::TransferId::derive_at`]), so the same request, step or deposit
 //! always maps to the same id and retrying it is a no-op. The values are stored in ids on
 //! disk and in clients' retries: none of them may ever change, and a new kind of derived id
 //! gets a new namespace here, never a reused one within its id space (the tests list them
@@ -11,7 +12,7 @@
 //! | namespace | id space | derived by |
 //! |---|---|---|
 //! | [`USER_XMR_ACCOUNT`] | ledger accounts | `AccountId::user_xmr` |
-//! | [`TRADE_TRANSFER`] | ledger transfers | a trade's holds and steps (`trade`) |
+//! | [`TRADE_TRANSFER`] | ledger transfers | a trade's holds and steps (`trade`; behind the trade's opening time, `TransferId::derive_at`, for trades opened since `TransferNames::TimeOrdered`) |
 //! | [`DEPOSIT_TRANSFER`] | ledger transfers | `deposit::deposit_transfer_id` |
 //! | [`WITHDRAWAL_TRANSFER`] | ledger transfers | a withdrawal's holds and steps, a forfeit (`withdrawal`) |
 //! | [`SWEEP_TRANSFER`] | ledger transfers | `sweep::fee_transfer_id` |

@@ -11,7 +11,7 @@
 //! Escrow for trades and holds for withdrawals are pending transfers.
 //!
 //! A transfer's id is its idempotency key: creating it again with the same fields succeeds
-//! without effect ([`TransferOutcome::AlreadyExisted`]); with different fields it fails with
+//! without effect ([`Outcome::AlreadyExisted`]); with different fields it fails with
 //! [`TransferError::ExistsWithDifferentFields`]. Transfers marked `linked` succeed or fail
 //! together with the next one in the batch.
 //!

@@ -7,7 +7,7 @@
 use pupero_core::offer::{PaymentMethod, PaymentWindow};
 use pupero_core::{
     CurrencyCode, FiatAmount, OfferId, Party, Price, Resolution, Timestamp, Trade, TradeId,
-    TradeRecord, TradeState, UserId,
+    TradeRecord, TradeState, TransferNames, UserId,
 };
 use pupero_ledger::Statement;
 use pupero_ledger::dialect::placeholders;
@@ -24,7 +24,7 @@ pub const MAX_TRADES_PER_PAGE: u32 = 100;
 const TRADE_COLUMNS: &str = "t.id, t.offer_id, t.seller_id, t.buyer_id, t.maker_side, t.amount_piconero, \
      t.seller_fee_piconero, t.buyer_fee_piconero, t.price, t.currency, t.fiat_amount, t.window_minutes, \
      t.payment_method, t.payment_details, t.terms, t.state, t.resolution, t.split_piconero, t.disputed_by, \
-     t.dispute_reason, t.resolved_by, t.resolution_note, t.opened_at_ms, t.deadline_ms, t.paid_at_ms, t.closed_at_ms, t.version";
+     t.dispute_reason, t.resolved_by, t.resolution_note, t.opened_at_ms, t.deadline_ms, t.paid_at_ms, t.closed_at_ms, t.version, t.transfer_names";
 
 /// The select of trades with their parties' usernames.
 fn select_trades(condition: &str) -> String {
@@ -132,6 +132,7 @@ struct TradeColumns {
     paid_at_ms: Option<i64>,
     closed_at_ms: Option<i64>,
     version: i64,
+    transfer_names: String,
     seller_name: String,
     buyer_name: String,
 }
@@ -170,6 +171,8 @@ impl TryFrom<TradeColumns> for TradeRow {
             state: TradeState::parse(&c.state).map_err(corrupt)?,
             resolution,
             version: unsigned(c.version, ROW)?,
+            transfer_names: TransferNames::parse(&c.transfer_names)
+                .ok_or(StoreError::Corrupt("trade transfer names"))?,
         };
         let trade = Trade::restore(record).map_err(|e| {
             tracing::error!(error = %e, "corrupt trade row");
@@ -252,8 +255,8 @@ pub fn insert_trade_statement(
          seller_fee_piconero, buyer_fee_piconero, price, currency, fiat_amount, window_minutes, \
          payment_method, payment_details, terms, state, resolution, split_piconero, disputed_by, \
          dispute_reason, resolved_by, resolution_note, opened_at_ms, deadline_ms, paid_at_ms, \
-         closed_at_ms, version) \
-         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+         closed_at_ms, version, transfer_names) \
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
          FROM offers o JOIN users u ON u.id = o.owner_id \
          WHERE o.id = ? AND o.revision = ? AND o.status = 'active' AND u.disabled = 0 \
          AND {OPEN_TRADES_OF} < ?",
@@ -285,6 +288,7 @@ pub fn insert_trade_statement(
     .bind(t.paid_at().map(ms).transpose()?)
     .bind(t.closed_at().map(ms).transpose()?)
     .bind(sql_version(t.version())?)
+    .bind(t.transfer_names().as_str())
     .bind(t.offer().to_string())
     .bind(offer_revision)
     .bind(taker.to_string())

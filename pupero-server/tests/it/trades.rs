@@ -80,6 +80,46 @@ fn code(error: &pupero_sdk::Error) -> &str {
     error.code().unwrap_or("<no code>")
 }
 
+app_test!(a_trades_transfers_are_named_by_its_opening_time, |app| {
+    use sqlx::Row as _;
+    let m = market(app, "2").await;
+    let trade = open(&m.buyer, m.offer, "1").await.unwrap();
+    m.buyer.mark_trade_paid(trade.id, None).await.unwrap();
+    m.seller.release_trade(trade.id, None, None).await.unwrap();
+
+    let (_, pool) = pupero_ledger::open_pool(&app.state.settings.market.database_url, 1)
+        .await
+        .unwrap();
+    let names: String = sqlx::query("SELECT transfer_names FROM trades WHERE id = ?")
+        .bind(trade.id.to_string())
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+        .try_get("transfer_names")
+        .unwrap();
+    assert_eq!(names, "time_ordered");
+    // The ledger tags each of the trade's transfers with the trade id.
+    let ids: Vec<String> = sqlx::query("SELECT id FROM ledger_transfers WHERE user_data = ?")
+        .bind(format!("{:032x}", trade.id.as_u128()))
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get("id").unwrap())
+        .collect();
+    pool.close().await;
+    assert_eq!(ids.len(), 4, "two holds, then the release posts both");
+    for id in ids {
+        let id: Uuid = id.parse().unwrap();
+        assert_eq!(id.get_version_num(), 8, "{id}");
+        assert_eq!(
+            u64::try_from(id.as_u128() >> 80).unwrap(),
+            trade.opened_at_ms,
+            "{id} starts with the opening time"
+        );
+    }
+});
+
 app_test!(a_trade_moves_the_escrow_to_the_piconero, |app| {
     let m = market(app, "2").await;
     let trade = open(&m.buyer, m.offer, "1").await.unwrap();
