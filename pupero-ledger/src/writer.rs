@@ -223,7 +223,7 @@ pub(crate) struct WriterStats {
     busy_micros: AtomicU64,
 }
 
-/// A reading of [`WriterStats`].
+/// A reading of the writer's counters ([`crate::SqlLedger::writer_counts`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriterCounts {
     /// Transactions committed (or rolled back with nothing to write).

@@ -284,7 +284,7 @@ impl pupero_ledger::Attachment for EventsAttachment {
 }
 
 /// The events of one group commit's attachments, written together after the last attachment
-/// ran: two statements for the whole group ([`event_statements`]), where each attachment
+/// ran: two statements for the whole group (`event_statements`), where each attachment
 /// writing its own would cost two each. Each user's events keep the order they were pushed
 /// in, which is the order of the attachments in the group.
 #[derive(Debug, Default)]

@@ -4,11 +4,11 @@
 //! The lease is a row (`worker_leases`, [`WITHDRAWAL_LEASE`]) naming its holder and until
 //! when it runs, `PUPERO_WORKER_LEASE_SECS` (default 30) after the holder's last renewal:
 //! - the holder renews it at the start of each pass, before each wallet call that may spend
-//!   ([`Market::ensure_leader`]: a worker that lost it stops there), and every third of the
+//!   (`Market::ensure_leader`: a worker that lost it stops there), and every third of the
 //!   lease in between ([`run_lease_heartbeat`]), so that a slow wallet call does not outlive
 //!   it;
 //! - a clean stop gives it back ([`Market::release_worker_lease`], from
-//!   [`crate::stop_jobs`]): the next worker takes over at once;
+//!   [`crate::jobs::stop_jobs`]): the next worker takes over at once;
 //! - after a crash it runs out at most one lease after the holder died, and a standby tries
 //!   again at that moment ([`Market::lease_wait`]), so a crashed worker is taken over
 //!   within `PUPERO_WORKER_LEASE_SECS` (plus [`TAKEOVER_MARGIN`]).
@@ -168,7 +168,7 @@ impl Market {
     }
 
     /// Gives the worker lease back if this process holds it, so that another process takes
-    /// over at once. Call only once no pass can start any more ([`crate::stop_jobs`]).
+    /// over at once. Call only once no pass can start any more ([`crate::jobs::stop_jobs`]).
     pub async fn release_worker_lease(&self) {
         self.lease.known().held_until = None;
         match self

@@ -35,7 +35,7 @@ const SMTP_COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Seconds one whole delivery (connect, TLS, the dialogue, the message) may take.
 const SEND_TIMEOUT_SECS: u64 = 20;
 
-/// [`SEND_TIMEOUT_SECS`] as a duration.
+/// `SEND_TIMEOUT_SECS` as a duration.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(SEND_TIMEOUT_SECS);
 
 /// Delay before the second attempt at a mail, doubled after each further failure. Longer than
@@ -455,7 +455,7 @@ impl Market {
 }
 
 /// The mailer: sends what is due whenever woken (a mail was queued) and every
-/// [`POLL_INTERVAL`], and prunes every [`PRUNE_INTERVAL`]. Runs in every serving process.
+/// `POLL_INTERVAL`, and prunes every `PRUNE_INTERVAL`. Runs in every serving process.
 pub async fn run_mailer(state: Arc<Market>) {
     let mut prune = tokio::time::interval(PRUNE_INTERVAL);
     prune.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

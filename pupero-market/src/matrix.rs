@@ -960,7 +960,7 @@ fn store_failed(e: StoreError) -> MatrixError {
     }
 }
 
-/// The bridge's sender: sends the outbox whenever woken and every [`POLL_INTERVAL`], and closes
+/// The bridge's sender: sends the outbox whenever woken and every `POLL_INTERVAL`, and closes
 /// the rooms of closed chats. Runs in every serving process that has the bridge: rows are
 /// claimed, and a row sent twice is one transaction to the homeserver.
 pub async fn run_matrix_bridge(state: Arc<Market>) {

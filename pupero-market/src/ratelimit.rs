@@ -489,7 +489,7 @@ impl RateLimits {
     }
 
     /// Whether a refusal for `reason` from `ip` should be audited now: the first in each
-    /// interval of [`AUDIT_REFUSALS_EVERY_SECS`] per reason and address.
+    /// interval of `AUDIT_REFUSALS_EVERY_SECS` per reason and address.
     pub fn should_audit_refusal(&self, reason: &'static str, ip: Option<IpAddr>) -> bool {
         self.refusal_audits
             .check(&(reason, AddressKey::of(ip)))

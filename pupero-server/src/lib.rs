@@ -37,7 +37,7 @@ pub use config::Settings;
 const GLOBAL_QUEUE_INTERVAL: u32 = 4;
 
 /// The runtime the server runs on: tokio's multi-threaded one, one worker per core, with the
-/// shared queue looked at every [`GLOBAL_QUEUE_INTERVAL`] tasks.
+/// shared queue looked at every `GLOBAL_QUEUE_INTERVAL` (4) tasks.
 pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

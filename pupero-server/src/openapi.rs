@@ -5,7 +5,7 @@
 //!   media type, which generators do not match).
 //! - A public operation says so: `security: []`.
 //! - Each operation lists the error statuses it can give, not every status of the shared
-//!   error type ([`error_statuses`]), and those the HTTP layer adds around a request body
+//!   error type (`error_statuses`), and those the HTTP layer adds around a request body
 //!   (408, 411, 413, 415).
 //! - The event stream is `text/event-stream`, its `data:` lines described.
 //! - A field whose type is an object refers to its schema directly: a `$ref` wrapped in

@@ -11,7 +11,7 @@
 //! Errors are [`Error`] (`pupero_core::wallet::WalletError`): after a call that can broadcast,
 //! an error that is not [`Error::is_definitely_not_sent`] leaves the outcome unknown.
 //!
-//! With the `testing` feature, [`testing`] runs a private regtest network (`monerod` and
+//! With the `testing` feature, `testing` runs a private regtest network (`monerod` and
 //! `monero-wallet-rpc`) for the tests of every crate, and offers `testing::SimWallet`, a
 //! deterministic in-memory wallet with fault injection for simulations.
 //!

@@ -5,9 +5,9 @@
 //! a bug here can do only what that user's token allows, and every authorization decision stays
 //! in the API. Every action is a plain form answered by a redirect and works with JavaScript
 //! off; one small same-origin module (`static/app.js`) adds countdowns, copy buttons and local
-//! times. [`guard`] is the one place for cookies, the language, cross-site checks and security
-//! headers; [`pages`] the handlers and their templates (askama, `templates/`); [`i18n`] and
-//! [`format`] the languages (Fluent, `locales/`) and numbers; [`qr`] the PNG QR codes.
+//! times. `guard` is the one place for cookies, the language, cross-site checks and security
+//! headers; `pages` the handlers and their templates (askama, `templates/`); [`i18n`] and
+//! [`mod@format`] the languages (Fluent, `locales/`) and numbers; [`qr`] the PNG QR codes.
 
 pub mod assets;
 mod csp;
